@@ -1,0 +1,45 @@
+"""Where a plugin's skills are: Claude Code's discovery rules (FORMAT.md §3).
+
+1. The default scan finds `skills/*/SKILL.md`, one level deep.
+2. A `skills` field adds folders (a skill folder, or a folder of skill folders).
+3. For a marketplace-root source with `strict: false`, a `skills` list replaces the scan;
+   listing `./skills/` itself keeps it; if none of the listed paths exist the scan runs.
+4. A lone `SKILL.md` at the plugin root is a one-skill plugin only when there is no
+   `skills/` folder and no `skills` field.
+"""
+from .tree import Escape, join_inside
+
+
+def skill_folders(tree, root, listed_paths, replaces_scan, location, problems) -> list[str]:
+    default = _skills_in(tree, join_inside(root, "skills"))
+    listed, any_exists = [], False
+    for raw in listed_paths:
+        try:
+            path = join_inside(root, raw)
+        except Escape:
+            problems.error("path-traversal", f"Path '{raw}' must stay inside the plugin", location)
+            continue
+        if tree.is_file(join_inside(path, "SKILL.md")):
+            listed.append(path)
+            any_exists = True
+        elif tree.is_dir(path):
+            listed += _skills_in(tree, path)
+            any_exists = True
+        else:
+            problems.warning("skills-path-missing", f"Skills path '{raw}' was not found", location)
+
+    if replaces_scan and listed_paths and any_exists:
+        folders = listed
+    else:
+        folders = default + listed
+    if not folders and not listed_paths and not tree.is_dir(join_inside(root, "skills")):
+        if tree.is_file(join_inside(root, "SKILL.md")):
+            folders = [root]
+    return list(dict.fromkeys(folders))
+
+
+def _skills_in(tree, folder) -> list[str]:
+    if not tree.is_dir(folder):
+        return []
+    children = (join_inside(folder, name) for name in tree.listdir(folder))
+    return [child for child in children if tree.is_file(join_inside(child, "SKILL.md"))]

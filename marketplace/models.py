@@ -1,0 +1,235 @@
+"""Marketplaces and what syncing them produces: plugins, skills, files, revisions, sync runs."""
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from .crypto import EncryptedTextField
+
+
+def default_sync_interval():
+    return settings.SKILLPORT_SYNC_INTERVAL_MINUTES
+
+
+class Status(models.TextChoices):
+    NEVER = "never", "Never synced"
+    RUNNING = "running", "Syncing"
+    OK = "ok", "OK"
+    PARTIAL = "partial", "OK with errors"
+    FAILED = "failed", "Failed"
+    UNCHANGED = "unchanged", "Unchanged"
+
+
+class Marketplace(models.Model):
+    slug = models.SlugField(unique=True, help_text="Stable identifier used in URLs and APIs.")
+    name = models.CharField(max_length=200, blank=True, help_text="Display name, from the catalogue.")
+    description = models.TextField(blank=True)
+    git_url = models.CharField(
+        "Git URL", max_length=1000,
+        help_text="HTTPS or SSH URL of the repository, or a local path. Never include a token here.",
+    )
+    ref = models.CharField(max_length=255, blank=True, help_text="Branch or tag; empty for the default branch.")
+    catalog_path = models.CharField(max_length=500, default=".claude-plugin/marketplace.json")
+    access_token = EncryptedTextField(
+        blank=True, help_text="For private repositories. Stored encrypted; never shown again.",
+    )
+    sync_interval = models.PositiveIntegerField(
+        "Sync interval (minutes)", default=default_sync_interval, help_text="0 turns scheduled syncs off.",
+    )
+    enabled = models.BooleanField(default=True)
+
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEVER)
+    last_synced_commit = models.CharField(max_length=40, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    last_sync_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    last_error = models.TextField(blank=True)
+
+    owner = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    renames = models.JSONField(default=dict, blank=True)
+    access_rules = models.JSONField(
+        default=dict, blank=True, help_text="The repository's .skillport/access.json, as last synced.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self):
+        return self.name or self.slug
+
+
+class SyncRun(models.Model):
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule"
+        WEBHOOK = "webhook"
+        MANUAL = "manual"
+        CLI = "cli"
+
+    marketplace = models.ForeignKey(Marketplace, on_delete=models.CASCADE, related_name="sync_runs")
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    commit = models.CharField(max_length=40, blank=True)
+    plugins = models.PositiveIntegerField(default=0)
+    skills = models.PositiveIntegerField(default=0)
+    files = models.PositiveIntegerField(default=0)
+    added = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    removed = models.PositiveIntegerField(default=0)
+    unreachable_skill_files = models.PositiveIntegerField(default=0)
+    problems = models.JSONField(default=list, blank=True)
+    progress = models.JSONField(default=dict, blank=True, help_text="Phase, done and total while running.")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["marketplace", "-started_at"])]
+
+    def __str__(self):
+        return f"{self.marketplace.slug} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+
+    @property
+    def counts(self):
+        return {
+            key: getattr(self, key)
+            for key in ("plugins", "skills", "files", "added", "updated", "removed", "unreachable_skill_files")
+        }
+
+    def as_json(self):
+        """The shape `sync_marketplace --json` prints; scripts rely on these keys."""
+        return {
+            "marketplace": self.marketplace.slug,
+            "status": self.status,
+            "commit": self.commit,
+            "trigger": self.trigger,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "counts": self.counts,
+            "problems": self.problems,
+            "error": self.error,
+        }
+
+
+class Plugin(models.Model):
+    marketplace = models.ForeignKey(Marketplace, on_delete=models.CASCADE, related_name="plugins")
+    name = models.CharField(max_length=200, help_text="Immutable key within the marketplace.")
+    display_name = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    version = models.CharField(max_length=100, blank=True, help_text="plugin.json, else the entry, else the commit.")
+    commit = models.CharField(max_length=40, blank=True, help_text="Commit of the source it was read from.")
+    source_kind = models.CharField(max_length=20)
+    source = models.JSONField(default=dict, blank=True)
+    category = models.CharField(max_length=100, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    keywords = models.JSONField(default=list, blank=True)
+    surfaces = models.JSONField(default=list, blank=True)
+    author = models.JSONField(default=dict, blank=True)
+    license = models.CharField(max_length=200, blank=True)
+    homepage = models.CharField(max_length=1000, blank=True)
+    repository = models.CharField(max_length=1000, blank=True)
+    entry = models.JSONField(default=dict, help_text="The raw marketplace.json entry.")
+    manifest = models.JSONField(null=True, blank=True, help_text="plugin.json, when present and readable.")
+    loads = models.BooleanField(default=True, help_text="Would Claude Code load this plugin?")
+    problems = models.JSONField(default=list, blank=True)
+    fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["marketplace", "name"]
+        constraints = [models.UniqueConstraint(fields=["marketplace", "name"], name="plugin_unique_name")]
+
+    def __str__(self):
+        return f"{self.name}@{self.marketplace.slug}"
+
+
+class Skill(models.Model):
+    marketplace = models.ForeignKey(Marketplace, on_delete=models.CASCADE, related_name="skills")
+    plugin = models.ForeignKey(Plugin, on_delete=models.CASCADE, related_name="skills")
+    name = models.CharField(max_length=200, help_text="As Claude Code invokes it: <plugin>:<name>.")
+    slug = models.SlugField(max_length=200)
+    path = models.CharField(max_length=1000, help_text="Folder inside the source repository.")
+    description = models.TextField(blank=True)
+    frontmatter = models.JSONField(default=dict, blank=True)
+    frontmatter_raw = models.TextField(blank=True)
+    body = models.TextField(blank=True)
+    content_hash = models.CharField(max_length=64)
+    loads_in_claude_code = models.BooleanField(default=True)
+    spec_valid = models.BooleanField(default=False)
+    claude_ai_uploadable = models.BooleanField(default=False)
+    verdict_reasons = models.JSONField(
+        default=dict, blank=True, help_text="Reasons per verdict: claude_code, agent_skills_spec, claude_ai.",
+    )
+    problems = models.JSONField(default=list, blank=True)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now, help_text="When its content last changed.")
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["plugin", "name"]
+        constraints = [models.UniqueConstraint(fields=["plugin", "slug"], name="skill_unique_slug")]
+        indexes = [
+            models.Index(fields=["marketplace", "removed_at"]),
+            models.Index(fields=["-updated_at"]),
+            models.Index(fields=["content_hash"]),
+        ]
+
+    def __str__(self):
+        return self.identifier
+
+    @property
+    def identifier(self):
+        """The stable public name: <marketplace>/<plugin>/<skill>."""
+        return f"{self.marketplace.slug}/{self.plugin.name}/{self.slug}"
+
+
+class Blob(models.Model):
+    """File content, stored once per git blob id (a content hash) however many skills share it."""
+
+    sha = models.CharField(max_length=40, primary_key=True)
+    size = models.PositiveBigIntegerField()
+    is_binary = models.BooleanField(default=False)
+    is_lfs_pointer = models.BooleanField(default=False)
+    content = models.BinaryField()
+
+    def __str__(self):
+        return self.sha
+
+
+class SkillFile(models.Model):
+    skill = models.ForeignKey(Skill, on_delete=models.CASCADE, related_name="files")
+    path = models.CharField(max_length=1000, help_text="Relative to the skill folder.")
+    size = models.PositiveBigIntegerField()
+    mode = models.CharField(max_length=6)
+    is_binary = models.BooleanField(default=False)
+    blob = models.ForeignKey(Blob, on_delete=models.PROTECT, null=True, blank=True)
+    omitted = models.CharField(max_length=30, blank=True, help_text="Why the content was not stored.")
+
+    class Meta:
+        ordering = ["skill", "path"]
+        constraints = [models.UniqueConstraint(fields=["skill", "path"], name="skillfile_unique_path")]
+
+    def __str__(self):
+        return self.path
+
+
+class SkillRevision(models.Model):
+    """One row each time a skill's content changes; diffs and update checks read these."""
+
+    skill = models.ForeignKey(Skill, on_delete=models.CASCADE, related_name="revisions")
+    version = models.CharField(max_length=100, blank=True)
+    commit = models.CharField(max_length=40, blank=True)
+    content_hash = models.CharField(max_length=64)
+    files = models.JSONField(default=list, help_text="[{path, sha, size, mode}] at this revision.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["skill", "-created_at"]
+        indexes = [models.Index(fields=["skill", "-created_at"])]
+
+    def __str__(self):
+        return f"{self.skill_id}@{self.content_hash[:12]}"

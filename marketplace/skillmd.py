@@ -1,0 +1,151 @@
+"""Reading SKILL.md as leniently as Claude Code does, reporting every repair it had to make.
+
+1. Decode: strip a BOM, accept UTF-16 with a BOM, fall back to cp1252 for non-UTF-8 text.
+2. Normalise CRLF to LF.
+3. Split the frontmatter (between `---` lines) from the body.
+4. Parse YAML safely; refuse aliases (a "billion laughs" needs them, real frontmatter never does).
+5. If the YAML is broken, quote top-level values that hold an unquoted `: ` and try again.
+6. If it is still broken, keep the skill with empty metadata, as Claude Code does.
+"""
+import datetime
+import re
+from dataclasses import dataclass, field
+
+import yaml
+
+MAX_FRONTMATTER_CHARS = 64 * 1024
+TOP_LEVEL_KEY = re.compile(r"^([A-Za-z0-9_-]+):[ \t]+(.+?)\s*$")
+
+
+@dataclass
+class SkillMd:
+    frontmatter: dict = field(default_factory=dict)
+    frontmatter_raw: str = ""
+    body: str = ""
+    has_frontmatter: bool = False
+    frontmatter_ok: bool = True  # False when the YAML could not be read at all
+    repairs: list = field(default_factory=list)  # (code, message) pairs, one per repair
+
+
+def decode(raw: bytes) -> tuple[str, list]:
+    """Text from bytes, with a (code, message) note for each thing that was not plain UTF-8."""
+    notes = []
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        notes.append(("text-utf16", "file is UTF-16; read as UTF-16"))
+        return raw.decode("utf-16", "replace"), notes
+    if raw.startswith(b"\xef\xbb\xbf"):
+        notes.append(("text-bom", "file starts with a byte-order mark; it was removed"))
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        notes.append(("text-not-utf8", f"file is not valid UTF-8 (byte {exc.start}); read as cp1252"))
+        text = raw.decode("cp1252", "replace")
+    return text, notes
+
+
+def parse(raw: bytes) -> SkillMd:
+    text, repairs = decode(raw)
+    if "\r" in text:
+        repairs.append(("text-crlf", "file uses CRLF line endings; read as LF"))
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    result = SkillMd(repairs=repairs, body=text)
+    lines = text.split("\n")
+    if not lines or lines[0].rstrip() != "---":
+        return result
+    try:
+        end = next(i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "..."))
+    except StopIteration:
+        repairs.append(("frontmatter-unterminated", "frontmatter has no closing '---'; read as body"))
+        return result
+    result.has_frontmatter = True
+    result.frontmatter_raw = "\n".join(lines[1:end])
+    result.body = "\n".join(lines[end + 1:]).lstrip("\n")
+    result.frontmatter, result.frontmatter_ok = _load_yaml(result.frontmatter_raw, repairs)
+    return result
+
+
+def _load_yaml(source: str, repairs: list) -> tuple[dict, bool]:
+    if len(source) > MAX_FRONTMATTER_CHARS:
+        repairs.append(("frontmatter-too-large",
+                        f"frontmatter is over {MAX_FRONTMATTER_CHARS} characters; metadata ignored"))
+        return {}, False
+    try:
+        data = _safe_load(source)
+    except _AliasFound:
+        repairs.append(("frontmatter-yaml-alias",
+                        "frontmatter uses YAML aliases, which are not expanded; metadata ignored"))
+        return {}, False
+    except yaml.YAMLError as exc:
+        fixed = _quote_colon_values(source)
+        try:
+            data = _safe_load(fixed) if fixed != source else None
+        except (yaml.YAMLError, _AliasFound):
+            data = None
+        if data is None:
+            where = getattr(exc, "problem_mark", None)
+            at = f" (line {where.line + 2})" if where else ""
+            repairs.append(("frontmatter-invalid",
+                            f"frontmatter is not valid YAML{at}; metadata ignored, as Claude Code does"))
+            return {}, False
+        repairs.append(("frontmatter-repaired",
+                        "frontmatter had an unquoted ': ' inside a value; it was quoted to read it"))
+    if data is None:
+        return {}, True
+    if not isinstance(data, dict):
+        repairs.append(("frontmatter-not-mapping", "frontmatter is not a mapping of keys; metadata ignored"))
+        return {}, False
+    return _jsonable(data), True
+
+
+class _AliasFound(Exception):
+    pass
+
+
+def _safe_load(source: str):
+    for event in yaml.parse(source, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            raise _AliasFound
+    return yaml.safe_load(source)
+
+
+def _quote_colon_values(source: str) -> str:
+    """Quote top-level scalar values that contain ': ' (the most common frontmatter breakage)."""
+    out = []
+    for line in source.split("\n"):
+        match = TOP_LEVEL_KEY.match(line)
+        value = match.group(2) if match else ""
+        if match and ": " in value and value[0] not in "'\"[{|>&*!":
+            line = f"{match.group(1)}: '{value.replace(chr(39), chr(39) * 2)}'"
+        out.append(line)
+    return "\n".join(out)
+
+
+def _jsonable(value):
+    """YAML can yield dates and non-string keys; the database stores JSON."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def first_paragraph(body: str) -> str:
+    """What Claude Code uses as the description when the frontmatter has none."""
+    paragraph = []
+    for line in body.split("\n"):
+        stripped = line.strip()
+        if not stripped:
+            if paragraph:
+                break
+            continue
+        if stripped.startswith("#") and not paragraph:
+            continue  # a heading is a title, not a description
+        paragraph.append(stripped)
+    return " ".join(paragraph)[:1024]

@@ -1,0 +1,400 @@
+"""Sync one marketplace into the database.
+
+1. Take the marketplace's advisory lock, so one sync runs at a time; a second one waits.
+2. Fetch and parse the catalogue (`Reader.prepare`). Same fingerprint as the last good sync:
+   record an "unchanged" run and stop.
+3. Read plugins and skills (`Reader.read`), storing new file content as it is read.
+4. Reconcile in one transaction, keyed by natural keys: add what is new, update what changed,
+   tombstone what is gone. A plugin that could not be read keeps what it had.
+5. Record the outcome on the SyncRun and the marketplace. A failure before step 4 changes
+   nothing in the catalogue.
+"""
+import hashlib
+import json
+import logging
+import time
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .gitrepo import GitError
+from .models import Blob, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status, SyncRun
+from .problems import ERROR, CatalogError
+from .reader import Reader
+
+log = logging.getLogger(__name__)
+
+LOCK_NAMESPACE = 0x534B50  # first key of the two-key advisory lock; the second is the id
+MAX_STORED_PROBLEMS = 5000
+SKILL_FIELDS = [
+    "name", "path", "description", "frontmatter", "frontmatter_raw", "body", "content_hash",
+    "loads_in_claude_code", "spec_valid", "claude_ai_uploadable", "verdict_reasons", "problems",
+    "updated_at", "removed_at", "last_seen_at",
+]
+PLUGIN_FIELDS = [
+    "display_name", "description", "version", "commit", "source_kind", "source", "category", "tags",
+    "keywords", "surfaces", "author", "license", "homepage", "repository", "entry", "manifest", "loads",
+    "problems", "fingerprint", "removed_at", "last_seen_at",
+]
+
+
+def sync_marketplace(marketplace_id: int, trigger: str = SyncRun.Trigger.MANUAL, progress=None) -> SyncRun:
+    """Sync and return the finished SyncRun. Raises Marketplace.DoesNotExist if it is gone."""
+    marketplace = Marketplace.objects.get(pk=marketplace_id)
+    run = SyncRun.objects.create(marketplace=marketplace, trigger=trigger, progress={"phase": "waiting"})
+    reporter = _Progress(run, progress)
+    with _advisory_lock(marketplace.pk):
+        marketplace.refresh_from_db()
+        previous_status = marketplace.status
+        Marketplace.objects.filter(pk=marketplace.pk).update(status=Status.RUNNING)
+        reader = Reader(
+            marketplace.git_url,
+            ref=marketplace.ref,
+            catalog_path=marketplace.catalog_path,
+            token=marketplace.access_token or None,
+            known_skills=_known_skills(marketplace),
+            blob_sink=DatabaseBlobSink(),
+            progress=reporter,
+        )
+        try:
+            fingerprint = reader.prepare()
+            run.commit = reader.commit
+            if fingerprint == marketplace.last_sync_fingerprint:
+                _finish_unchanged(run, marketplace, previous_status)
+            else:
+                snapshot = reader.read()
+                reporter("save", 0, 1)
+                with transaction.atomic():
+                    counts = reconcile(marketplace, snapshot)
+                    problems = [p.as_dict() for p in snapshot.problems]
+                    status = Status.PARTIAL if any(p["severity"] == ERROR for p in problems) else Status.OK
+                    _finish(run, marketplace, status, problems, counts, fingerprint=fingerprint)
+        except CatalogError as exc:
+            _finish(run, marketplace, Status.FAILED, [exc.problem.as_dict()], {}, error=str(exc))
+        except GitError as exc:
+            _finish(run, marketplace, Status.FAILED, [], {}, error=str(exc))
+        except Exception as exc:  # an unexpected bug must still be recorded, not leave "running"
+            log.exception("sync of marketplace %s failed", marketplace.slug)
+            _finish(run, marketplace, Status.FAILED, [], {}, error=f"Internal error: {exc.__class__.__name__}: {exc}")
+        finally:
+            reader.close()
+    log.info("sync %s: %s commit=%s counts=%s", marketplace.slug, run.status, run.commit[:12], run.counts)
+    return run
+
+
+@contextmanager
+def _advisory_lock(key: int):
+    """Hold a session-level PostgreSQL advisory lock; wait for it if another sync has it."""
+    deadline = time.monotonic() + settings.SKILLPORT_SYNC_TIME_LIMIT
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, key])
+            if cursor.fetchone()[0]:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"another sync of marketplace {key} is still running")
+            time.sleep(0.2)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, key])
+
+
+class _Progress:
+    """Writes progress to the SyncRun at most twice a second (outside any transaction)."""
+
+    def __init__(self, run, callback=None):
+        self.run, self.callback, self.last = run, callback, 0.0
+
+    def __call__(self, phase, done, total):
+        if self.callback:
+            self.callback(phase, done, total)
+        now = time.monotonic()
+        if now - self.last >= 0.5 or done == total:
+            self.last = now
+            self.run.progress = {"phase": phase, "done": done, "total": total}
+            SyncRun.objects.filter(pk=self.run.pk).update(progress=self.run.progress)
+
+
+class DatabaseBlobSink:
+    """Stores file content as it is read, in batches, once per blob id.
+
+    Blobs are content-addressed, so writing them before the catalogue transaction is safe:
+    a failed sync leaves only unreferenced rows that a later sync may reuse.
+    """
+
+    BATCH_BYTES = 8 * 1024 * 1024
+
+    def __init__(self):
+        self.pending, self.pending_bytes = [], 0
+
+    def known(self, shas):
+        rows = Blob.objects.filter(sha__in=shas).values_list("sha", "is_binary", "is_lfs_pointer")
+        return {sha: (is_binary, is_lfs) for sha, is_binary, is_lfs in rows}
+
+    def put(self, sha, content, is_binary, is_lfs):
+        self.pending.append(Blob(sha=sha, size=len(content), is_binary=is_binary, is_lfs_pointer=is_lfs, content=content))
+        self.pending_bytes += len(content)
+        if self.pending_bytes >= self.BATCH_BYTES or len(self.pending) >= 2000:
+            self.flush()
+
+    def flush(self):
+        if self.pending:
+            Blob.objects.bulk_create(self.pending, ignore_conflicts=True, batch_size=500)
+        self.pending, self.pending_bytes = [], 0
+
+
+def _known_skills(marketplace) -> dict:
+    rows = Skill.objects.filter(marketplace=marketplace, removed_at=None).values_list(
+        "content_hash", "name", "slug", "problems"
+    )
+    return {h: {"name": n, "slug": s, "problems": p} for h, n, s, p in rows}
+
+
+def reconcile(marketplace, snapshot) -> dict:
+    """Make the database match the snapshot; return the run's counts. Call inside a transaction."""
+    now = timezone.now()
+    catalog = snapshot.catalog
+    marketplace.name = catalog.name or marketplace.name or marketplace.slug
+    marketplace.description = catalog.description
+    marketplace.owner, marketplace.metadata = catalog.owner, catalog.metadata
+    marketplace.renames, marketplace.access_rules = catalog.renames, snapshot.access
+
+    plugins = _reconcile_plugins(marketplace, snapshot, now)
+    added, updated, removed = _reconcile_skills(marketplace, snapshot, plugins, now)
+    live_skills = Skill.objects.filter(marketplace=marketplace, removed_at=None)
+    return {
+        "plugins": Plugin.objects.filter(marketplace=marketplace, removed_at=None).count(),
+        "skills": live_skills.count(),
+        "files": SkillFile.objects.filter(skill__in=live_skills).count(),
+        "added": added,
+        "updated": updated,
+        "removed": removed,
+        "unreachable_skill_files": snapshot.unreachable_skill_files,
+    }
+
+
+def _plugin_values(data) -> dict:
+    display = data.display
+    author = display.get("author")
+    return {
+        "display_name": _str(display.get("displayName")),
+        "description": _str(display.get("description")),
+        "version": data.version[:100],
+        "commit": data.commit,
+        "source_kind": data.source.kind if data.source else "invalid",
+        "source": data.entry.get("source") if isinstance(data.entry.get("source"), dict) else {"path": data.entry.get("source")},
+        "category": _str(display.get("category"))[:100],
+        "tags": _list(display.get("tags")),
+        "keywords": _list(display.get("keywords")),
+        "surfaces": data.surfaces,
+        "author": author if isinstance(author, dict) else {},
+        "license": _str(display.get("license"))[:200],
+        "homepage": _str(display.get("homepage"))[:1000],
+        "repository": _str(display.get("repository"))[:1000],
+        "entry": data.entry,
+        "manifest": data.manifest,
+        "loads": data.loads,
+        "problems": [p.as_dict() for p in data.problems],
+    }
+
+
+def _reconcile_plugins(marketplace, snapshot, now) -> dict:
+    """Upsert plugins by name, tombstone the missing; return {name: (Plugin, PluginData)}."""
+    existing = {p.name: p for p in Plugin.objects.filter(marketplace=marketplace)}
+    result, create, update, touch = {}, [], [], []
+    for data in snapshot.plugins:
+        row = existing.get(data.name)
+        if data.failed and row is not None and row.removed_at is None:
+            # Could not be read this time: keep what it had, show why.
+            row.problems = [p.as_dict() for p in data.problems]
+            row.last_seen_at = now
+            update.append(row)
+            result[data.name] = (row, data)
+            continue
+        values = _plugin_values(data)
+        skills_material = [(s.slug, s.content_hash) for s in data.skills]
+        fingerprint = _digest([values, skills_material])
+        if row is None:
+            row = Plugin(marketplace=marketplace, name=data.name, first_seen_at=now, **values)
+            row.fingerprint, row.last_seen_at = fingerprint, now
+            create.append(row)
+        elif row.fingerprint != fingerprint or row.removed_at is not None:
+            for key, value in values.items():
+                setattr(row, key, value)
+            row.fingerprint, row.removed_at, row.last_seen_at = fingerprint, None, now
+            update.append(row)
+        else:
+            touch.append(row.pk)
+        result[data.name] = (row, data)
+    Plugin.objects.bulk_create(create, batch_size=500)
+    Plugin.objects.bulk_update(update, PLUGIN_FIELDS, batch_size=500)
+    Plugin.objects.filter(pk__in=touch).update(last_seen_at=now)
+    Plugin.objects.filter(marketplace=marketplace, removed_at=None).exclude(name__in=list(result)).update(
+        removed_at=now
+    )
+    return result
+
+
+def _reconcile_skills(marketplace, snapshot, plugins, now):
+    existing = {
+        (plugin_id, slug): (pk, content_hash, removed_at)
+        for pk, plugin_id, slug, content_hash, removed_at in Skill.objects.filter(marketplace=marketplace).values_list(
+            "pk", "plugin_id", "slug", "content_hash", "removed_at"
+        )
+    }
+    new, changed, seen_ids = [], [], []
+    kept_plugins = [row.pk for row, data in plugins.values() if data.failed]
+    for row, data in plugins.values():
+        if data.failed:
+            continue
+        for skill in data.skills:
+            found = existing.get((row.pk, skill.slug))
+            if found is None:
+                new.append((row, data, skill))
+                continue
+            pk, content_hash, removed_at = found
+            seen_ids.append(pk)
+            if content_hash != skill.content_hash or removed_at is not None:
+                changed.append((pk, row, data, skill))
+    _fill_known(new + [(row, data, skill) for _pk, row, data, skill in changed])
+
+    created = [
+        (_skill_row(Skill(marketplace=marketplace, plugin=row, slug=s.slug, first_seen_at=now), s, now), data, s)
+        for row, data, s in new
+    ]
+    Skill.objects.bulk_create([row for row, _data, _s in created], batch_size=500)
+    updated = [
+        (_skill_row(Skill(pk=pk, marketplace=marketplace, plugin=row, slug=s.slug), s, now), data, s)
+        for pk, row, data, s in changed
+    ]
+    Skill.objects.bulk_update([row for row, _data, _s in updated], SKILL_FIELDS, batch_size=500)
+    SkillFile.objects.filter(skill_id__in=[row.pk for row, _data, _s in updated]).delete()
+
+    written = created + updated
+    SkillFile.objects.bulk_create(
+        [
+            SkillFile(skill=row, path=f.path, size=f.size, mode=f.mode, is_binary=f.is_binary,
+                      blob_id=None if f.omitted else f.sha, omitted=f.omitted)
+            for row, _data, skill in written
+            for f in skill.files
+        ],
+        batch_size=1000,
+    )
+    SkillRevision.objects.bulk_create(
+        [
+            SkillRevision(
+                skill=row, version=data.version[:100], commit=data.commit, content_hash=skill.content_hash,
+                files=[{"path": f.path, "sha": f.sha, "size": f.size, "mode": f.mode} for f in skill.files],
+                created_at=now,
+            )
+            for row, data, skill in written
+        ],
+        batch_size=500,
+    )
+    Skill.objects.filter(pk__in=seen_ids).update(last_seen_at=now)
+    # Gone from the catalogue: tombstone, except skills of plugins that failed to read this time.
+    removed = (
+        Skill.objects.filter(marketplace=marketplace, removed_at=None)
+        .exclude(pk__in=seen_ids + [row.pk for row, _data, _s in created])
+        .exclude(plugin_id__in=kept_plugins)
+        .update(removed_at=now)
+    )
+    return len(created), len(updated), removed
+
+
+def _fill_known(items):
+    """Skills read as "known" carry no content; copy it from a live skill with the same hash."""
+    hashes = {skill.content_hash for _row, _data, skill in items if skill.known}
+    if not hashes:
+        return
+    sources = {}
+    for source in Skill.objects.filter(content_hash__in=hashes, removed_at=None):
+        sources.setdefault(source.content_hash, source)
+    for _row, _data, skill in items:
+        if skill.known:
+            source = sources[skill.content_hash]
+            skill.description, skill.frontmatter = source.description, source.frontmatter
+            skill.frontmatter_raw, skill.body = source.frontmatter_raw, source.body
+            skill.verdicts = {
+                key: {"ok": ok, "reasons": source.verdict_reasons.get(key, [])}
+                for key, ok in (
+                    ("claude_code", source.loads_in_claude_code),
+                    ("agent_skills_spec", source.spec_valid),
+                    ("claude_ai", source.claude_ai_uploadable),
+                )
+            }
+            binary = dict(SkillFile.objects.filter(skill=source).values_list("path", "is_binary"))
+            for f in skill.files:
+                f.is_binary = binary.get(f.path, False)
+
+
+def _skill_row(row, skill, now):
+    row.name = skill.name[:200]
+    row.path = skill.folder or "."
+    row.description = skill.description
+    row.frontmatter, row.frontmatter_raw, row.body = skill.frontmatter, skill.frontmatter_raw, skill.body
+    row.content_hash = skill.content_hash
+    row.loads_in_claude_code = skill.verdicts["claude_code"]["ok"]
+    row.spec_valid = skill.verdicts["agent_skills_spec"]["ok"]
+    row.claude_ai_uploadable = skill.verdicts["claude_ai"]["ok"]
+    row.verdict_reasons = {key: value["reasons"] for key, value in skill.verdicts.items()}
+    row.problems = [p.as_dict() for p in skill.problems]
+    row.updated_at = row.last_seen_at = now
+    row.removed_at = None
+    return row
+
+
+def _finish(run, marketplace, status, problems, counts, *, error="", fingerprint=None):
+    now = timezone.now()
+    if len(problems) > MAX_STORED_PROBLEMS:
+        extra = len(problems) - MAX_STORED_PROBLEMS
+        problems = problems[:MAX_STORED_PROBLEMS] + [
+            {"severity": "info", "code": "problems-truncated", "message": f"{extra} more problems not stored", "location": ""}
+        ]
+    run.status, run.finished_at, run.problems, run.error = status, now, problems, error
+    for key, value in counts.items():
+        setattr(run, key, value)
+    run.progress = {"phase": "done"}
+    run.save()
+    marketplace.status = status
+    if status == Status.FAILED:
+        marketplace.last_error = error or (problems[0]["message"] if problems else "sync failed")
+        Marketplace.objects.filter(pk=marketplace.pk).update(status=status, last_error=marketplace.last_error)
+        return
+    marketplace.last_synced_commit, marketplace.last_synced_at = run.commit, now
+    marketplace.last_sync_fingerprint, marketplace.last_error = fingerprint, ""
+    marketplace.save()
+
+
+def _finish_unchanged(run, marketplace, previous_status):
+    """Nothing changed: carry the last completed run's counts and problems forward."""
+    last = (
+        marketplace.sync_runs.filter(status__in=[Status.OK, Status.PARTIAL, Status.UNCHANGED])
+        .exclude(pk=run.pk)
+        .first()
+    )
+    counts = last.counts if last else {}
+    counts.update(added=0, updated=0, removed=0)
+    run.status, run.finished_at = Status.UNCHANGED, timezone.now()
+    run.problems = last.problems if last else []
+    for key, value in counts.items():
+        setattr(run, key, value)
+    run.progress = {"phase": "done"}
+    run.save()
+    Marketplace.objects.filter(pk=marketplace.pk).update(status=previous_status, last_synced_at=run.finished_at)
+
+
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _str(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _list(value) -> list:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []

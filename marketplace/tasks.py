@@ -1,0 +1,24 @@
+"""Celery tasks: ids in, re-fetch, call the plain function tests call directly."""
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from . import sync
+from .models import Marketplace
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(
+    acks_late=True,
+    soft_time_limit=settings.SKILLPORT_SYNC_TIME_LIMIT,
+    time_limit=settings.SKILLPORT_SYNC_TIME_LIMIT + 60,
+)
+def sync_marketplace(marketplace_id, trigger="manual"):
+    try:
+        run = sync.sync_marketplace(marketplace_id, trigger)
+    except Marketplace.DoesNotExist:
+        log.info("marketplace %s is gone; nothing to sync", marketplace_id)
+        return None
+    return run.status

@@ -1,0 +1,134 @@
+"""A read-only view of a git tree listing: directories, and symlinks followed inside the repo.
+
+Symlinks are resolved component by component, the way a filesystem would, but a target that
+leaves the tree (absolute, or `..` past the root) is refused instead of read.
+"""
+from .gitrepo import Entry
+
+MAX_SYMLINK_HOPS = 40
+
+
+class Escape(Exception):
+    """A path or symlink target that leaves the repository."""
+
+
+class Missing(Exception):
+    """A path that does not exist, or a symlink loop."""
+
+
+def join_inside(base: str, relative: str) -> str:
+    """Join `relative` onto `base` (both repo paths); raise Escape if it leaves the root.
+
+    posixpath.normpath would quietly clamp `/../x` to `/x`; here climbing past the root is an
+    error, because that is exactly the path-traversal case we must refuse.
+    """
+    if relative.startswith("/") or "\\" in relative:
+        raise Escape(relative)
+    parts = [p for p in base.split("/") if p]
+    for part in relative.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                raise Escape(relative)
+            parts.pop()
+        else:
+            parts.append(part)
+    return "/".join(parts)
+
+
+class Tree:
+    DIR = "dir"
+
+    def __init__(self, entries: dict[str, Entry], read_blob):
+        self.entries = entries
+        self._read_blob = read_blob
+        self.children: dict[str, set[str]] = {"": set()}
+        for path in entries:
+            parts = path.split("/")
+            for depth in range(len(parts)):
+                self.children.setdefault("/".join(parts[:depth]), set()).add(parts[depth])
+
+    def _link_target(self, path: str) -> str:
+        return self._read_blob(self.entries[path].sha).decode("utf-8", "surrogateescape")
+
+    def resolve(self, path: str, _hops: int = 0) -> str:
+        """The real path behind `path`, with every symlink on the way followed."""
+        done = ""
+        parts = [p for p in path.split("/") if p]
+        for i, part in enumerate(parts):
+            candidate = f"{done}/{part}" if done else part
+            entry = self.entries.get(candidate)
+            if entry is not None and entry.is_symlink:
+                if _hops >= MAX_SYMLINK_HOPS:
+                    raise Missing(f"{path}: too many levels of symbolic links")
+                target = join_inside(done, self._link_target(candidate))
+                rest = "/".join(parts[i + 1:])
+                return self.resolve(f"{target}/{rest}" if rest else target, _hops + 1)
+            if entry is None and candidate not in self.children:
+                raise Missing(path)
+            if entry is not None and i < len(parts) - 1:
+                raise Missing(path)  # a file used as a directory
+            done = candidate
+        return done
+
+    def kind(self, path: str):
+        """(real path, Entry or Tree.DIR), or None if the path is absent. Raises Escape."""
+        try:
+            real = self.resolve(path)
+        except Missing:
+            return None
+        if real in self.entries:
+            return real, self.entries[real]
+        return real, self.DIR
+
+    def is_dir(self, path: str) -> bool:
+        try:
+            found = self.kind(path)
+        except Escape:
+            return False
+        return found is not None and found[1] == self.DIR
+
+    def is_file(self, path: str) -> bool:
+        try:
+            found = self.kind(path)
+        except Escape:
+            return False
+        return found is not None and found[1] != self.DIR and not found[1].is_submodule
+
+    def listdir(self, path: str) -> list[str]:
+        return sorted(self.children.get(self.resolve(path), ()))
+
+    def walk(self, path: str, on_problem, _seen=None, _prefix=""):
+        """Yield (relative path, Entry) for every file below `path`, following safe symlinks.
+
+        Escaping or broken symlinks and submodules are passed to `on_problem(kind, relpath)`
+        instead of being yielded; a directory reached twice through links is walked once.
+        """
+        root = self.resolve(path)
+        seen = _seen if _seen is not None else set()
+        if root in seen:
+            return
+        seen.add(root)
+        for name in sorted(self.children.get(root, ())):
+            rel = f"{_prefix}{name}"
+            real_child = f"{root}/{name}" if root else name
+            entry = self.entries.get(real_child)
+            if entry is not None and entry.is_submodule:
+                on_problem("submodule", rel)
+                continue
+            try:
+                found = self.kind(real_child)
+            except Escape:
+                on_problem("escape", rel)
+                continue
+            if found is None:
+                on_problem("broken", rel)
+                continue
+            real, target = found
+            if target == self.DIR:
+                yield from self.walk(real, on_problem, seen, f"{rel}/")
+            elif target.is_submodule:
+                on_problem("submodule", rel)
+            else:
+                yield rel, target
