@@ -1,0 +1,80 @@
+"""Builders for test data: real git repositories, catalogues and SKILL.md files."""
+import json
+import os
+import subprocess
+from pathlib import Path
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "HOME": "/nonexistent",
+}
+
+
+class Symlink(str):
+    """A file value that makes `GitRepo.write` create a symlink to this target."""
+
+
+class GitRepo:
+    """A real git repository in a temporary folder, written and committed by tests."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        self.git("init", "--quiet", "--initial-branch=main")
+
+    def git(self, *args) -> str:
+        env = {**os.environ, **GIT_ENV}
+        out = subprocess.run(["git", *args], cwd=self.path, env=env, check=True, capture_output=True)
+        return out.stdout.decode().strip()
+
+    def write(self, files: dict):
+        """Write files: str or bytes content, a Symlink, or None to delete."""
+        for rel, content in files.items():
+            target = self.path / rel
+            if content is None:
+                if target.is_symlink() or target.is_file():
+                    target.unlink()
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.is_symlink() or target.exists():
+                target.unlink()
+            if isinstance(content, Symlink):
+                target.symlink_to(str(content))
+            elif isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                target.write_text(content)
+
+    def commit(self, files: dict | None = None, message="change") -> str:
+        if files:
+            self.write(files)
+        self.git("add", "--all")
+        self.git("commit", "--quiet", "--allow-empty", "-m", message)
+        return self.head
+
+    @property
+    def head(self) -> str:
+        return self.git("rev-parse", "HEAD")
+
+    @property
+    def url(self) -> str:
+        return str(self.path)
+
+
+def skill_md(name, description="Does a useful thing.", body="# Title\n\nInstructions.\n", **extra) -> str:
+    fields = {"name": name, "description": description, **extra}
+    lines = [f"{k}: {json.dumps(v)}" for k, v in fields.items() if v is not None]
+    return "---\n" + "\n".join(lines) + "\n---\n\n" + body
+
+
+def catalog(*plugins, name="test-market", owner=None, **extra) -> str:
+    data = {"name": name, "owner": owner if owner is not None else {"name": "Tests"}, "plugins": list(plugins), **extra}
+    return json.dumps(data, indent=2)
+
+
+def plugin_entry(name, source=None, **extra) -> dict:
+    return {"name": name, "source": source if source is not None else f"./plugins/{name}", **extra}

@@ -1,0 +1,63 @@
+"""Shared fixtures: real git repositories built in tmp_path, and marketplaces pointing at them."""
+import subprocess
+
+import pytest
+
+from marketplace.models import Marketplace
+
+from .builders import GitRepo, catalog, plugin_entry, skill_md
+
+@pytest.fixture(autouse=True)
+def _isolated_data(settings, tmp_path):
+    """Each test gets its own git cache and a fake GitHub made of bare repos on disk."""
+    settings.SKILLPORT_DATA_DIR = tmp_path / "data"
+    settings.SKILLPORT_ALLOW_LOCAL_SOURCES = True
+    settings.SKILLPORT_GITHUB_URL = f"file://{tmp_path}/github"
+
+
+@pytest.fixture
+def make_repo(tmp_path):
+    counter = iter(range(1000))
+
+    def make(files: dict | None = None, name=None) -> GitRepo:
+        repo = GitRepo(tmp_path / (name or f"repo{next(counter)}"))
+        if files is not None:
+            repo.commit(files, "initial")
+        return repo
+
+    return make
+
+
+@pytest.fixture
+def github(tmp_path):
+    """Create `owner/name` on the fake GitHub (SKILLPORT_GITHUB_URL) from a dict of files."""
+
+    def create(full_name: str, files: dict) -> GitRepo:
+        repo = GitRepo(tmp_path / "github-src" / full_name)
+        repo.commit(files, "initial")
+        bare = tmp_path / "github" / f"{full_name}.git"
+        bare.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["git", "clone", "--bare", "--quiet", str(repo.path), str(bare)], check=True)
+        repo.bare = bare
+        return repo
+
+    return create
+
+
+@pytest.fixture
+def make_marketplace(db):
+    def make(repo: GitRepo, slug="test", **fields) -> Marketplace:
+        return Marketplace.objects.create(slug=slug, git_url=repo.url, **fields)
+
+    return make
+
+
+@pytest.fixture
+def simple_repo(make_repo):
+    """A marketplace with one plugin of two skills."""
+    return make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("tools", version="1.0.0")),
+        "plugins/tools/skills/alpha/SKILL.md": skill_md("alpha", "Alpha does A."),
+        "plugins/tools/skills/alpha/scripts/run.py": "print('alpha')\n",
+        "plugins/tools/skills/beta/SKILL.md": skill_md("beta", "Beta does B."),
+    })
