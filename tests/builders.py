@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from urllib.parse import quote
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test",
@@ -78,3 +79,16 @@ def catalog(*plugins, name="test-market", owner=None, **extra) -> str:
 
 def plugin_entry(name, source=None, **extra) -> dict:
     return {"name": name, "source": source if source is not None else f"./plugins/{name}", **extra}
+
+
+def subprocess_database_url() -> str:
+    """A DATABASE_URL for the test database, for processes the tests start."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    user = quote(db["USER"] or "")
+    password = f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else ""
+    host = db["HOST"] or ""
+    if host.startswith("/"):  # a Unix socket folder (the embedded server)
+        return f"postgres://{user}{password}@/{db['NAME']}?host={quote(host)}"
+    return f"postgres://{user}{password}@{host}:{db['PORT'] or 5432}/{db['NAME']}"

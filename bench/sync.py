@@ -1,0 +1,236 @@
+"""Benchmark the sync engine on a generated marketplace: clone, full, unchanged and one-skill syncs.
+
+1. Generate a marketplace repository (default 500 plugins x 4 skills x 3 files) with one commit.
+2. Time a real `git clone --bare --no-local` of it: the yardstick the full sync is compared to.
+3. Time three syncs of a fresh Marketplace row: the first (full), a second with no change, and a
+   third after one SKILL.md changed in a new commit.
+4. Print one JSON object with times, ratios to the clone, counts, peak RSS and the targets met.
+
+Progress goes to stderr; the JSON alone goes to stdout. It always exits 0 once it has measured:
+missing a target is a result, not a failure. See bench/README.md.
+"""
+import argparse
+import cProfile
+import json
+import logging
+import os
+import pstats
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TARGETS = {"full_sync_to_clone": 3.0, "unchanged_sync_s": 0.5, "one_skill_sync_s": 1.5, "peak_rss_mb": 300}
+PHASES = ("full", "unchanged", "one-skill")
+
+
+def main():
+    args = parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="skillport-bench-"))
+    try:
+        setup_django(tmp)
+        run_benchmark(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plugins", type=int, default=500, help="plugins in the marketplace (default 500)")
+    parser.add_argument("--skills", type=int, default=4, help="skills per plugin (default 4)")
+    parser.add_argument("--files", type=int, default=3, help="files per skill, SKILL.md included (default 3)")
+    parser.add_argument("--profile", choices=PHASES,
+                        help="run this sync under cProfile and print the top 30 by cumulative time to stderr "
+                             "(its time is then inflated by the profiler)")
+    args = parser.parse_args()
+    if min(args.plugins, args.skills, args.files) < 1:
+        parser.error("--plugins, --skills and --files must be at least 1")
+    return args
+
+
+def setup_django(tmp):
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skillport_site.settings")
+    if not os.environ.get("DATABASE_URL"):
+        # Settings would start an embedded server in the data directory, and ours is a fresh
+        # temporary one (below) with no schema; use the project's usual embedded server instead.
+        from skillport_site import embedded
+
+        data_dir = Path(os.environ.get("SKILLPORT_DATA_DIR") or ROOT / ".data").resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        os.environ["DATABASE_URL"] = embedded.database_url(data_dir)
+    # A fresh data directory, so the engine's git cache starts empty and the first sync clones.
+    os.environ.setdefault("SKILLPORT_DATA_DIR", str(tmp / "data"))
+    import django
+
+    django.setup()
+    # The engine logs each run at INFO; this script prints its own line per run.
+    logging.getLogger("marketplace").setLevel(logging.WARNING)
+
+
+def log(message):
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def rss_mb() -> float:
+    """Peak resident set size of this process so far (Linux reports kilobytes)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def run_benchmark(args, tmp):
+    from django.db import connection
+
+    from marketplace.gitrepo import Repository
+    from marketplace.models import Blob, Marketplace, SyncRun
+    from marketplace.sync import sync_marketplace
+
+    if "marketplace_marketplace" not in connection.introspection.table_names():
+        sys.exit("bench: the database has no Skillport tables; run `manage.py migrate` first")
+
+    run_id = uuid.uuid4().hex[:12]
+    log(f"generating {args.plugins} plugins x {args.skills} skills x {args.files} files in {tmp}")
+    started = time.perf_counter()
+    repo, changed_skill = generate_marketplace(tmp / "market", args, run_id)
+    log(f"generated in {time.perf_counter() - started:.2f}s")
+
+    # file:// for both clones: a plain path would let git hardlink objects instead of packing
+    # and transferring them, which no remote marketplace allows.
+    url = f"file://{repo.path}"
+    started = time.perf_counter()
+    subprocess.run(["git", "clone", "--bare", "--no-local", "--quiet", url, str(tmp / "clone.git")],
+                   check=True, env={**os.environ, "GIT_CONFIG_NOSYSTEM": "1"})
+    clone_s = time.perf_counter() - started
+    log(f"git clone: {clone_s:.3f}s")
+
+    marketplace = Marketplace.objects.create(slug=f"bench-{run_id}", git_url=url)
+    rss_before = rss_mb()
+
+    def timed_sync(phase):
+        profiler = cProfile.Profile() if args.profile == phase else None
+        started = time.perf_counter()
+        if profiler:
+            profiler.enable()
+        run = sync_marketplace(marketplace.pk, SyncRun.Trigger.CLI)
+        if profiler:
+            profiler.disable()
+        seconds = time.perf_counter() - started
+        log(f"{phase} sync: {seconds:.3f}s status={run.status} counts={run.counts}"
+            + (f" error={run.error}" if run.error else ""))
+        if profiler:
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
+        return seconds, {"status": run.status, **run.counts}
+
+    try:
+        full_s, full = timed_sync("full")
+        unchanged_s, unchanged = timed_sync("unchanged")
+        repo.commit({changed_skill: repo.path.joinpath(changed_skill).read_text() + "\nOne more line.\n"}, "edit")
+        one_skill_s, one_skill = timed_sync("one-skill")
+        peak = rss_mb()
+    finally:
+        # Blobs are shared by content and outlive the marketplace; ours carry the run id, so
+        # every blob of the generated history is this run's alone.
+        shas = repo.git("rev-list", "--objects", "--all", "--no-object-names").split()
+        marketplace.delete()
+        Blob.objects.filter(sha__in=shas, skillfile__isnull=True).delete()
+        shutil.rmtree(Repository.cache_path(url), ignore_errors=True)
+        Path(f"{Repository.cache_path(url)}.lock").unlink(missing_ok=True)
+
+    def ratio(seconds):
+        return round(seconds / clone_s, 2)
+
+    result = {
+        "size": {"plugins": args.plugins, "skills": args.plugins * args.skills,
+                 "files": args.plugins * args.skills * args.files},
+        "seconds": {"clone": round(clone_s, 3), "full_sync": round(full_s, 3),
+                    "unchanged_sync": round(unchanged_s, 3), "one_skill_sync": round(one_skill_s, 3)},
+        "ratios": {"full_sync_to_clone": ratio(full_s), "unchanged_sync_to_clone": ratio(unchanged_s),
+                   "one_skill_sync_to_clone": ratio(one_skill_s)},
+        "runs": {"full": full, "unchanged": unchanged, "one_skill": one_skill},
+        # The runs measured what they were meant to: otherwise the times mean little.
+        "checks": {"full_ok": full["status"] == "ok" and full["added"] == args.plugins * args.skills,
+                   "unchanged_reported": unchanged["status"] == "unchanged",
+                   "one_skill_updated": one_skill["status"] == "ok" and one_skill["updated"] == 1},
+        "rss_before_sync_mb": rss_before,
+        "peak_rss_mb": peak,
+        "profiled": args.profile,
+        "targets": {
+            "full_sync_within_3x_clone": full_s <= TARGETS["full_sync_to_clone"] * clone_s,
+            "unchanged_sync_within_0_5s": unchanged_s <= TARGETS["unchanged_sync_s"],
+            "one_skill_sync_within_1_5s": one_skill_s <= TARGETS["one_skill_sync_s"],
+            "peak_rss_within_300mb": peak <= TARGETS["peak_rss_mb"],
+        },
+    }
+    print(json.dumps(result, indent=2))
+
+
+def generate_marketplace(path, args, run_id):
+    """Write the whole marketplace, commit once; return the repo and one SKILL.md to edit later."""
+    from tests.builders import GitRepo, catalog, plugin_entry, skill_md
+
+    repo = GitRepo(path)
+    files, entries = {}, []
+    for p in range(args.plugins):
+        name = f"plugin-{p:04d}"
+        root = f"plugins/{name}"
+        entries.append(plugin_entry(name, description=f"Tools for area {p} ({run_id}).", category="productivity"))
+        files[f"{root}/.claude-plugin/plugin.json"] = json.dumps({
+            "name": name, "version": f"1.{p % 10}.0", "description": f"Tools for area {p}.",
+            "author": {"name": "Bench Author", "email": "bench@example.com"}, "license": "MIT",
+            "keywords": ["bench", f"area-{p}"],
+        }, indent=2)
+        for s in range(args.skills):
+            skill = f"skill-{p:04d}-{s}"
+            folder = f"{root}/skills/{skill}"
+            files[f"{folder}/SKILL.md"] = skill_md(
+                skill,
+                f"Handles task {s} of area {p}: reads the inputs, runs the helper script and reports. "
+                f"Use when the user asks about area {p}.",
+                skill_body(skill, run_id),
+                license="MIT",
+                **{"allowed-tools": "Read Grep Bash", "metadata": {"version": "1.0.0", "owner": "bench"}},
+            )
+            for f in range(1, args.files):
+                if f % 2:
+                    files[f"{folder}/scripts/tool_{f}.py"] = script(skill, f, run_id)
+                else:
+                    files[f"{folder}/references/notes_{f}.md"] = reference(skill, f, run_id)
+    files[".claude-plugin/marketplace.json"] = catalog(*entries, name="bench-market", owner={"name": "Bench"})
+    repo.commit(files, "generated marketplace")
+    return repo, f"plugins/plugin-{args.plugins // 2:04d}/skills/skill-{args.plugins // 2:04d}-0/SKILL.md"
+
+
+def skill_body(skill, run_id) -> str:
+    lines = [f"# {skill}", "", f"Generated for benchmark run {run_id}.", "", "## When to use", ""]
+    lines += [f"- Situation {i}: the user needs step {i} of {skill} done carefully." for i in range(8)]
+    lines += ["", "## Steps", ""]
+    lines += [f"{i}. Run `python scripts/tool_1.py --step {i}` and read its output before going on." for i in range(1, 13)]
+    lines += ["", "## Notes", "", "See references/ for background. Keep answers short and cite the file read.",
+              "Never edit files outside the working directory.", ""]
+    return "\n".join(lines)
+
+
+def script(skill, index, run_id) -> str:
+    return (
+        f'"""Helper {index} for {skill} (run {run_id})."""\n'
+        "import sys\n\n\n"
+        "def main(argv):\n"
+        "    step = int(argv[argv.index('--step') + 1]) if '--step' in argv else 0\n"
+        f"    print(f'{skill}: step {{step}} done')\n\n\n"
+        "if __name__ == '__main__':\n"
+        "    main(sys.argv[1:])\n"
+    )
+
+
+def reference(skill, index, run_id) -> str:
+    paragraphs = [f"## Topic {t}\n\nBackground {t} for {skill}, collected for run {run_id}. " * 3 for t in range(5)]
+    return f"# Notes {index} for {skill}\n\n" + "\n\n".join(paragraphs) + "\n"
+
+
+if __name__ == "__main__":
+    main()

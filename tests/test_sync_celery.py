@@ -1,0 +1,94 @@
+"""The Celery path end to end: a real worker on the configured broker, and a real beat process."""
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings as django_settings
+from django_celery_beat.models import PeriodicTask
+
+from marketplace import tasks
+from marketplace.models import Status, SyncRun
+from marketplace.schedule import task_name
+from skillport_site.celery import app
+
+from .builders import subprocess_database_url
+
+STARTUP_DATA_DIR = django_settings.SKILLPORT_DATA_DIR  # before any test overrides it
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def worker():
+    """A worker thread on a queue of its own, so no other worker on the broker steals our tasks."""
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING", queues=[queue],
+                      shutdown_timeout=30):
+        yield queue
+
+
+def wait_for_run(marketplace, trigger, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = SyncRun.objects.filter(marketplace=marketplace, trigger=trigger).exclude(status=Status.RUNNING).first()
+        if run:
+            return run
+        time.sleep(0.2)
+    raise AssertionError(f"no finished {trigger} sync of {marketplace.slug} within {timeout}s")
+
+
+def test_sync_task_runs_on_a_real_worker(simple_repo, make_marketplace, worker):
+    m = make_marketplace(simple_repo)
+    tasks.sync_marketplace.apply_async((m.pk, "manual"), queue=worker)
+    run = wait_for_run(m, "manual")
+    assert run.status == Status.OK
+    assert run.counts["skills"] == 2
+    m.refresh_from_db()
+    assert m.last_synced_commit == simple_repo.head
+
+
+def test_task_for_a_deleted_marketplace_returns_quietly(simple_repo, make_marketplace):
+    m = make_marketplace(simple_repo)
+    gone = m.pk
+    m.delete()
+    assert tasks.sync_marketplace.apply(args=(gone,)).get() is None
+
+
+def test_each_marketplace_has_a_beat_entry_that_follows_it(simple_repo, make_marketplace):
+    m = make_marketplace(simple_repo, sync_interval=15)
+    entry = PeriodicTask.objects.get(name=task_name(m))
+    assert entry.interval.every == 15 and entry.enabled
+    assert entry.task == "marketplace.tasks.sync_marketplace"
+    m.enabled = False
+    m.save()
+    assert not PeriodicTask.objects.get(name=task_name(m)).enabled
+    m.sync_interval = 0
+    m.save()
+    assert not PeriodicTask.objects.filter(name=task_name(m)).exists()
+    m.sync_interval = 5
+    m.save()
+    m.delete()
+    assert not PeriodicTask.objects.filter(name=task_name(m)).exists()
+
+
+def test_beat_schedules_a_sync_that_the_worker_runs(simple_repo, make_marketplace, worker, tmp_path):
+    m = make_marketplace(simple_repo, sync_interval=1)
+    PeriodicTask.objects.filter(name=task_name(m)).update(queue=worker)
+    # Same test database and broker as this process (a filesystem broker lives in its data dir).
+    env = {**os.environ, "DATABASE_URL": subprocess_database_url(), "SKILLPORT_DATA_DIR": str(STARTUP_DATA_DIR)}
+    beat = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "skillport_site", "beat", "--loglevel", "INFO",
+         "--schedule", str(tmp_path / "beat-schedule"), "--max-interval", "1"],
+        cwd=django_settings.BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        run = wait_for_run(m, "schedule", timeout=90)
+    finally:
+        beat.terminate()
+        output = beat.communicate(timeout=30)[0].decode()
+    assert run.status == Status.OK, output
+    assert "marketplace.tasks.sync_marketplace" in output
