@@ -112,19 +112,29 @@ def run_benchmark(args, tmp):
     rss_before = rss_mb()
 
     def timed_sync(phase):
+        # The engine's progress callback marks where each phase starts: fetch, plugins, skills, save.
+        marks = [("setup", time.perf_counter())]
+
+        def on_progress(name, done, total):
+            if marks[-1][0] != name:
+                marks.append((name, time.perf_counter()))
+
         profiler = cProfile.Profile() if args.profile == phase else None
-        started = time.perf_counter()
         if profiler:
             profiler.enable()
-        run = sync_marketplace(marketplace.pk, SyncRun.Trigger.CLI)
+        run = sync_marketplace(marketplace.pk, SyncRun.Trigger.CLI, progress=on_progress)
         if profiler:
             profiler.disable()
-        seconds = time.perf_counter() - started
-        log(f"{phase} sync: {seconds:.3f}s status={run.status} counts={run.counts}"
+        marks.append(("end", time.perf_counter()))
+        seconds = marks[-1][1] - marks[0][1]
+        phases = {}
+        for (name, at), (_next, until) in zip(marks, marks[1:]):
+            phases[name] = round(phases.get(name, 0) + until - at, 3)
+        log(f"{phase} sync: {seconds:.3f}s status={run.status} phases={phases} counts={run.counts}"
             + (f" error={run.error}" if run.error else ""))
         if profiler:
             pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
-        return seconds, {"status": run.status, **run.counts}
+        return seconds, {"status": run.status, **run.counts, "phases_s": phases}
 
     try:
         full_s, full = timed_sync("full")

@@ -156,6 +156,9 @@ SKILLPORT_SYNC_INTERVAL_MINUTES = env_int("SKILLPORT_SYNC_INTERVAL_MINUTES", 60)
 SKILLPORT_MAX_FILE_BYTES = env_int("SKILLPORT_MAX_FILE_BYTES", 5 * 1024 * 1024)
 SKILLPORT_MAX_SKILL_BYTES = env_int("SKILLPORT_MAX_SKILL_BYTES", 20 * 1024 * 1024)
 SKILLPORT_MAX_SKILL_FILES = env_int("SKILLPORT_MAX_SKILL_FILES", 500)
+# The GitHub OAuth app for sign-in. Without one, `make run` creates a local demo account.
+SKILLPORT_GITHUB_CLIENT_ID = env_str("SKILLPORT_GITHUB_CLIENT_ID")
+SKILLPORT_GITHUB_CLIENT_SECRET = env_str("SKILLPORT_GITHUB_CLIENT_SECRET")
 # Where `github` plugin sources are cloned from: GitHub Enterprise, or a fake GitHub in tests.
 SKILLPORT_GITHUB_URL = env_str("SKILLPORT_GITHUB_URL", "https://github.com").rstrip("/")
 # Plugin sources come from repositories we do not control; a `url` source naming a local path

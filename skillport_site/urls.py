@@ -1,7 +1,13 @@
 """Skillport's URL map."""
 from django.contrib import admin
 from django.urls import path
+from django.views.generic import RedirectView
+
+from . import views
 
 urlpatterns = [
+    # Until the catalogue pages exist, the admin is the way in.
+    path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
+    path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,37 @@
+# Two commands run Skillport from a fresh clone: `make run` and `make test`.
+# Both create .venv and install the pinned dependencies first, when needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+export SKILLPORT_BASE_URL ?= http://localhost:$(PORT)
+
+.PHONY: run test check bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.txt
+	touch $@
+
+# Start the web server, a Celery worker and beat, with the example marketplace synced.
+run: $(VENV)/.installed
+	$(BIN)/python manage.py migrate --noinput -v0
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/python manage.py setup_demo
+	PATH=$(CURDIR)/$(BIN):$$PATH PORT=$(PORT) $(BIN)/honcho start -f Procfile
+
+# The whole test suite. Tests get a data directory of their own.
+test: $(VENV)/.installed
+	SKILLPORT_DATA_DIR=$(CURDIR)/.data/test $(BIN)/pytest $(PYTEST_ARGS)
+
+check: $(VENV)/.installed
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/sync.py
+
+clean:
+	rm -rf $(VENV) .data

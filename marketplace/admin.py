@@ -1,0 +1,156 @@
+"""Admin for marketplaces, their sync runs, plugins and skills."""
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.utils.html import format_html, format_html_join
+
+from .models import Marketplace, Plugin, Skill, SkillFile, SyncRun
+from .tasks import sync_marketplace
+
+
+class MarketplaceForm(forms.ModelForm):
+    # Write-only: the stored token is never sent back to the browser.
+    access_token = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="For private repositories. Leave empty to keep the current token.",
+    )
+    clear_access_token = forms.BooleanField(required=False, label="Remove the stored token")
+
+    class Meta:
+        model = Marketplace
+        fields = ["slug", "git_url", "ref", "catalog_path", "access_token", "sync_interval", "enabled"]
+
+    def clean_git_url(self):
+        url = self.cleaned_data["git_url"]
+        if "://" in url and "@" in url.split("://", 1)[1].split("/", 1)[0]:
+            raise forms.ValidationError("Put credentials in the access token field, not in the URL.")
+        return url
+
+    def save(self, commit=True):
+        token = self.cleaned_data.get("access_token")
+        if self.cleaned_data.get("clear_access_token"):
+            self.instance.access_token = ""
+        elif not token and self.instance.pk:
+            self.instance.access_token = Marketplace.objects.get(pk=self.instance.pk).access_token
+        return super().save(commit)
+
+
+def _problems_table(problems):
+    if not problems:
+        return "None"
+    rows = format_html_join(
+        "", "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+        ((p["severity"], p["code"], p["message"], p["location"]) for p in problems),
+    )
+    return format_html(
+        "<table><thead><tr><th>Severity</th><th>Code</th><th>Message</th><th>Location</th></tr></thead>"
+        "<tbody>{}</tbody></table>", rows,
+    )
+
+
+@admin.register(Marketplace)
+class MarketplaceAdmin(admin.ModelAdmin):
+    form = MarketplaceForm
+    list_display = ["slug", "name", "git_url", "enabled", "status", "last_synced_at", "short_commit", "has_token"]
+    list_filter = ["enabled", "status"]
+    search_fields = ["slug", "name", "git_url"]
+    actions = ["sync_now"]
+    readonly_fields = ["name", "description", "status", "last_synced_commit", "last_synced_at", "last_error"]
+
+    @admin.display(description="Commit")
+    def short_commit(self, obj):
+        return obj.last_synced_commit[:12]
+
+    @admin.display(description="Token", boolean=True)
+    def has_token(self, obj):
+        return bool(obj.access_token)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            transaction.on_commit(lambda: sync_marketplace.delay(obj.pk, "manual"))
+            self.message_user(request, f"Syncing '{obj.slug}' now.")
+
+    @admin.action(description="Sync now")
+    def sync_now(self, request, queryset):
+        for marketplace in queryset:
+            pk = marketplace.pk
+            transaction.on_commit(lambda pk=pk: sync_marketplace.delay(pk, "manual"))
+        self.message_user(request, f"Queued a sync of {queryset.count()} marketplace(s).", messages.SUCCESS)
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    list_display = ["marketplace", "started_at", "trigger", "status", "short_commit", "skills", "added", "updated",
+                    "removed", "error_count"]
+    list_filter = ["status", "trigger", "marketplace"]
+    date_hierarchy = "started_at"
+    exclude = ["problems"]
+    readonly_fields = ["problem_list"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Commit")
+    def short_commit(self, obj):
+        return obj.commit[:12]
+
+    @admin.display(description="Errors")
+    def error_count(self, obj):
+        return sum(p["severity"] == "error" for p in obj.problems)
+
+    @admin.display(description="Problems")
+    def problem_list(self, obj):
+        return _problems_table(obj.problems)
+
+
+class ReadOnlyCatalogueAdmin(admin.ModelAdmin):
+    """Plugins and skills come from git; the admin shows them and never edits their content."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Plugin)
+class PluginAdmin(ReadOnlyCatalogueAdmin):
+    list_display = ["name", "marketplace", "version", "source_kind", "category", "loads", "removed_at"]
+    list_filter = ["marketplace", "source_kind", "loads", ("removed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "display_name", "description"]
+    exclude = ["problems"]
+    readonly_fields = ["problem_list"]
+
+    @admin.display(description="Problems")
+    def problem_list(self, obj):
+        return _problems_table(obj.problems)
+
+
+class SkillFileInline(admin.TabularInline):
+    model = SkillFile
+    fields = ["path", "size", "mode", "is_binary", "omitted"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(Skill)
+class SkillAdmin(ReadOnlyCatalogueAdmin):
+    list_display = ["name", "plugin", "marketplace", "loads_in_claude_code", "spec_valid", "claude_ai_uploadable",
+                    "updated_at", "removed_at"]
+    list_filter = ["marketplace", "loads_in_claude_code", "spec_valid", "claude_ai_uploadable",
+                   ("removed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "description", "plugin__name"]
+    list_select_related = ["plugin", "marketplace"]
+    exclude = ["problems", "body"]
+    readonly_fields = ["problem_list"]
+    inlines = [SkillFileInline]
+
+    @admin.display(description="Problems")
+    def problem_list(self, obj):
+        return _problems_table(obj.problems)
