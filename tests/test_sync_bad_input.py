@@ -1,0 +1,536 @@
+"""Bad input never costs the last good catalogue: each case syncs a good repository, commits one
+bad change, syncs again and checks the exact problem recorded and what survived (FORMAT.md §1-4, §7).
+"""
+import json
+import time
+
+import pytest
+
+from marketplace.models import Blob, Marketplace, Plugin, Skill, SkillFile, Status
+from marketplace.sync import sync_marketplace
+
+from .builders import Symlink, plugin_entry, skill_md
+
+pytestmark = pytest.mark.django_db
+
+CATALOG = ".claude-plugin/marketplace.json"
+ACCESS = '{"editors": ["github:@alice"], "defaults": {"read": "editors", "write": "editors"}}'
+LFS_POINTER = (
+    "version https://git-lfs.github.com/spec/v1\n"
+    "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
+    "size 12345\n"
+)
+ALPHA_MD = "plugins/tools/skills/alpha/SKILL.md"
+
+
+def good_catalogue(remote=False) -> dict:
+    """The good catalogue as a fresh dict, for a test to spoil."""
+    plugins = [plugin_entry("tools"), plugin_entry("other")]
+    if remote:
+        plugins.append(plugin_entry("remote", {"source": "github", "repo": "acme/remote"}))
+    return {"name": "test-market", "owner": {"name": "Tests"}, "plugins": plugins}
+
+
+class Good:
+    """A marketplace synced from a good repository, and what that sync produced."""
+
+    def __init__(self, repo, market, remote):
+        self.repo, self.market, self.remote = repo, market, remote
+        run = sync_marketplace(market.pk)
+        assert run.status == Status.OK and run.problems == [], run.problems
+        self.commit = repo.head
+        self.rows = rows(market)
+        self.live = live(market)
+
+    def catalogue(self) -> dict:
+        return good_catalogue(self.remote)
+
+    def commit_catalogue(self, data):
+        self.repo.commit({CATALOG: data if isinstance(data, (str, bytes)) else json.dumps(data, indent=2)})
+
+    def sync(self):
+        return sync_marketplace(self.market.pk)
+
+
+def _good(make_repo, make_marketplace, remote):
+    repo = make_repo({
+        CATALOG: json.dumps(good_catalogue(remote), indent=2),
+        ".skillport/access.json": ACCESS,
+        ALPHA_MD: skill_md("alpha", "Alpha does A."),
+        "plugins/tools/skills/alpha/scripts/run.py": "print('alpha')\n",
+        "plugins/tools/skills/beta/SKILL.md": skill_md("beta", "Beta does B."),
+        "plugins/other/skills/gamma/SKILL.md": skill_md("gamma", "Gamma does C."),
+    })
+    return Good(repo, make_marketplace(repo), remote)
+
+
+@pytest.fixture
+def good(make_repo, make_marketplace):
+    """Plugins `tools` (alpha, beta) and `other` (gamma), both relative sources."""
+    return _good(make_repo, make_marketplace, remote=False)
+
+
+@pytest.fixture
+def good_remote(make_repo, make_marketplace, github):
+    """As `good`, plus plugin `remote` (skill delta) from acme/remote on the fake GitHub."""
+    github("acme/remote", {"skills/delta/SKILL.md": skill_md("delta", "Delta does D.")})
+    return _good(make_repo, make_marketplace, remote=True)
+
+
+def rows(marketplace):
+    """Every Plugin, Skill and SkillFile row of a marketplace, every column: any write shows."""
+    return {
+        "plugins": list(Plugin.objects.filter(marketplace=marketplace).order_by("name").values()),
+        "skills": list(Skill.objects.filter(marketplace=marketplace).order_by("plugin__name", "slug").values()),
+        "files": list(SkillFile.objects.filter(skill__marketplace=marketplace).order_by("skill_id", "path").values()),
+    }
+
+
+def live(marketplace):
+    """The catalogue as users see it: {(plugin, skill slug): content_hash} of live skills."""
+    return {
+        (plugin, slug): content_hash
+        for plugin, slug, content_hash in Skill.objects.filter(marketplace=marketplace, removed_at=None)
+        .values_list("plugin__name", "slug", "content_hash")
+    }
+
+
+def without(catalogue, *keys):
+    return {key: value for key, value in catalogue.items() if key not in keys}
+
+
+def codes(run):
+    return [(p["severity"], p["code"]) for p in run.problems]
+
+
+def assert_catalogue_kept(good, run, code):
+    """A catalogue-level failure: the run fails and not one Plugin, Skill or SkillFile row changes."""
+    assert run.status == Status.FAILED, run.problems
+    assert codes(run) == [("error", code)]
+    assert rows(good.market) == good.rows
+    market = Marketplace.objects.get(pk=good.market.pk)
+    assert market.status == Status.FAILED
+    assert market.last_synced_commit == good.commit
+    assert market.last_error
+
+
+def assert_plugin_kept(good, run, plugin, code):
+    """A plugin-level failure: that plugin keeps its skills, live; every other plugin is untouched."""
+    assert run.status == Status.PARTIAL, run.problems
+    assert codes(run) == [("error", code)]
+    assert live(good.market) == good.live
+    row = Plugin.objects.get(marketplace=good.market, name=plugin)
+    assert row.removed_at is None
+    assert code in [p["code"] for p in row.problems]
+    assert Skill.objects.filter(plugin=row, removed_at=None).exists()
+    market = Marketplace.objects.get(pk=good.market.pk)
+    assert market.last_synced_commit == good.repo.head
+
+
+# -- the catalogue cannot be read: nothing changes ------------------------------------------
+
+
+@pytest.mark.parametrize("content, code", [
+    ('{"name": "test-market", "owner": {"name": "Tests"}, "plugins": [,]}', "catalog-invalid-json"),
+    (None, "catalog-missing"),
+    ('[{"name": "tools", "source": "./plugins/tools"}]', "catalog-not-claude-code"),
+    (json.dumps({"name": "my-ext", "publisher": "acme", "engines": {"vscode": "^1.80.0"},
+                 "contributes": {"commands": []}}), "catalog-not-claude-code"),
+    ('{"name": "test-market", "owner": {"name": "Tests"}, "plugins": {"tools": "./plugins/tools"}}',
+     "catalog-plugins-not-array"),
+    (LFS_POINTER, "lfs-pointer"),
+    (Symlink("../../outside.json"), "symlink-escape"),
+], ids=["invalid-json", "deleted", "json-array", "vscode-extension", "plugins-object", "lfs", "symlink-out"])
+def test_unreadable_catalogue_keeps_the_last_good_one(good, content, code):
+    good.repo.commit({CATALOG: content})
+    run = good.sync()
+    assert_catalogue_kept(good, run, code)
+
+
+def test_catalogue_over_the_file_limit_keeps_the_last_good_one(good, settings):
+    settings.SKILLPORT_MAX_FILE_BYTES = 4096
+    data = good.catalogue()
+    data["description"] = "x" * 5000
+    good.commit_catalogue(data)
+    run = good.sync()
+    assert_catalogue_kept(good, run, "catalog-too-large")
+
+
+def test_ref_that_does_not_exist_keeps_the_last_good_catalogue(good):
+    Marketplace.objects.filter(pk=good.market.pk).update(ref="nope")
+    run = good.sync()
+    assert_catalogue_kept(good, run, "fetch-failed")
+    assert "nope" in Marketplace.objects.get(pk=good.market.pk).last_error
+
+
+# -- the catalogue loads with catalogue-level errors or warnings ------------------------------
+
+
+@pytest.mark.parametrize("change, code", [
+    (lambda c: without(c, "name"), "catalog-missing-name"),
+    (lambda c: without(c, "owner"), "catalog-missing-owner"),
+    (lambda c: {**c, "owner": "Tests"}, "catalog-missing-owner"),
+    (lambda c: {**c, "owner": {"name": ""}}, "owner-name-empty"),
+    (lambda c: {**c, "owner": {"name": "   ", "email": "a@example.com"}}, "owner-name-empty"),
+    (lambda c: {**c, "name": "my market"}, "marketplace-name-invalid"),
+    (lambda c: {**c, "name": "-market"}, "marketplace-name-invalid"),
+    (lambda c: {**c, "name": "market..v2"}, "marketplace-name-invalid"),
+    (lambda c: {**c, "name": "claude-plugins-official"}, "marketplace-name-reserved"),
+    (lambda c: {**c, "name": "GitHub"}, "marketplace-name-reserved"),
+    (lambda c: {**c, "name": "claudeai-tools"}, "marketplace-name-reserved"),
+    (lambda c: {**c, "renames": {"old": "new", "new": "old"}}, "renames-cycle"),
+    (lambda c: {**c, "plugins": c["plugins"] + ["./plugins/other"]}, "plugin-not-object"),
+    (lambda c: {**c, "plugins": c["plugins"] + [{"source": "./plugins/other"}]}, "plugin-missing-name"),
+], ids=[
+    "no-name", "no-owner", "owner-string", "owner-name-empty", "owner-name-blank", "name-space",
+    "name-leading-dash", "name-dotdot", "reserved-official", "reserved-any-case", "reserved-claudeai-prefix",
+    "renames-cycle", "entry-not-object", "entry-without-name",
+])
+def test_catalogue_error_is_recorded_and_the_plugins_still_load(good, change, code):
+    data = change(good.catalogue())
+    good.commit_catalogue(data)
+    run = good.sync()
+    assert run.status == Status.PARTIAL, run.problems
+    assert codes(run) == [("error", code)]
+    assert live(good.market) == good.live
+    assert sorted(Plugin.objects.filter(marketplace=good.market, removed_at=None).values_list("name", flat=True)) == [
+        "other", "tools",
+    ]
+    market = Marketplace.objects.get(pk=good.market.pk)
+    assert market.last_synced_commit == good.repo.head and market.status == Status.PARTIAL
+    assert market.name == data.get("name", "test-market")  # no name: keep the one it had
+    assert market.renames == {}  # a cycle is never stored, so nothing can follow it forever
+
+
+@pytest.mark.parametrize("change", [
+    lambda c: {**c, "homepage": "https://example.com"},
+    lambda c: {**c, "metadata": {"description": "d", "colour": "blue"}},
+    lambda c: {**c, "plugins": [{**c["plugins"][0], "colour": "blue"}] + c["plugins"][1:]},
+], ids=["top-level", "metadata", "plugin-entry"])
+def test_unknown_fields_are_warnings_only(good, change):
+    good.commit_catalogue(change(good.catalogue()))
+    run = good.sync()
+    assert run.status == Status.OK, run.problems
+    assert codes(run) == [("warning", "unknown-field")]
+    assert live(good.market) == good.live
+
+
+def test_duplicate_plugin_name_keeps_the_first(good):
+    data = good.catalogue()
+    data["plugins"].append(plugin_entry("tools", "./plugins/other"))
+    good.commit_catalogue(data)
+    run = good.sync()
+    assert run.status == Status.PARTIAL, run.problems
+    assert codes(run) == [("error", "duplicate-plugin-name")]
+    assert live(good.market) == good.live
+    assert Plugin.objects.get(marketplace=good.market, name="tools").source == {"path": "./plugins/tools"}
+
+
+@pytest.mark.parametrize("name", ["my tools", "tools@evil", "tools:x", "evil\u202egpj.md"],
+                         ids=["space", "at", "colon", "bidi-override"])
+def test_invalid_plugin_name_is_skipped(good, name):
+    data = good.catalogue()
+    data["plugins"].append(plugin_entry(name, "./plugins/other"))
+    good.commit_catalogue(data)
+    run = good.sync()
+    assert run.status == Status.PARTIAL, run.problems
+    assert codes(run) == [("error", "plugin-name-invalid")]
+    assert not Plugin.objects.filter(marketplace=good.market, name=name).exists()
+    assert live(good.market) == good.live
+
+
+@pytest.mark.parametrize("name", ["claude-tools", "Anthropic-helpers", "claude"])
+def test_impersonating_plugin_name_is_an_error_but_loads(good, name):
+    data = good.catalogue()
+    data["plugins"].append(plugin_entry(name, "./plugins/other"))
+    good.commit_catalogue(data)
+    run = good.sync()
+    assert run.status == Status.PARTIAL, run.problems
+    assert codes(run) == [("error", "plugin-name-impersonates")]
+    impostor = Plugin.objects.get(marketplace=good.market, name=name)
+    assert impostor.loads
+    assert live(good.market) == {**good.live, (name, "gamma"): good.live[("other", "gamma")]}
+
+
+@pytest.mark.parametrize("content", ["{oops", "[]"], ids=["invalid-json", "not-an-object"])
+def test_invalid_access_json_is_an_error(good, content):
+    good.repo.commit({".skillport/access.json": content})
+    run = good.sync()
+    assert run.status == Status.PARTIAL, run.problems
+    assert codes(run) == [("error", "access-json-invalid")]
+    assert live(good.market) == good.live
+
+
+def test_broken_access_json_does_not_open_restricted_skills(good):
+    # Judgement, not spelled out in FORMAT.md: a typo in access.json must not turn "editors only"
+    # into "everyone reads" (the meaning of a missing file); keep the last rules that could be read.
+    before = Marketplace.objects.get(pk=good.market.pk).access_rules
+    assert before["defaults"]["read"] == "editors"
+    good.repo.commit({".skillport/access.json": "{oops"})
+    good.sync()
+    assert Marketplace.objects.get(pk=good.market.pk).access_rules == before
+
+
+# -- one plugin cannot be read: it keeps what it had, the others are untouched ---------------
+
+
+@pytest.mark.parametrize("source, code", [
+    ("../x", "path-traversal"),
+    ("./../x", "path-traversal"),
+    ("/etc", "path-traversal"),
+    ("./plugins\\other", "path-traversal"),
+    ({"source": "svn", "url": "https://example.com/repo"}, "source-unknown-type"),
+    ("./plugins/nowhere", "plugin-source-missing"),
+    ("./plugins/tools/skills/alpha/SKILL.md", "plugin-source-not-folder"),
+    (None, "plugin-missing-source"),
+], ids=["dotdot", "dot-slash-dotdot", "absolute", "backslash", "unknown-type", "missing-folder",
+        "file-not-folder", "no-source"])
+def test_bad_relative_source_keeps_the_plugins_skills(good, source, code):
+    data = good.catalogue()
+    data["plugins"][1] = {"name": "other", "source": source} if source is not None else {"name": "other"}
+    good.commit_catalogue(data)
+    run = good.sync()
+    assert_plugin_kept(good, run, "other", code)
+
+
+@pytest.mark.parametrize("source, code", [
+    ({"source": "git-subdir", "url": "acme/remote", "path": "../outside"}, "path-traversal"),
+    ({"source": "github", "repo": "acme/remote", "sha": "ABCDEF0123456789ABCDEF0123456789ABCDEF01"},
+     "source-invalid-sha"),
+    ({"source": "github", "repo": "acme/remote", "sha": "abc123"}, "source-invalid-sha"),
+    ({"source": "github", "repo": "acme/remote", "sha": "g" * 40}, "source-invalid-sha"),
+    ({"source": "github", "repo": "acme/does-not-exist"}, "source-fetch-failed"),
+], ids=["git-subdir-traversal", "sha-uppercase", "sha-short", "sha-not-hex", "repo-missing"])
+def test_bad_git_source_keeps_the_plugins_skills(good_remote, source, code):
+    data = good_remote.catalogue()
+    data["plugins"][2]["source"] = source
+    good_remote.commit_catalogue(data)
+    run = good_remote.sync()
+    assert_plugin_kept(good_remote, run, "remote", code)
+    assert live(good_remote.market)[("remote", "delta")] == good_remote.live[("remote", "delta")]
+
+
+def test_plugin_folder_that_is_an_escaping_symlink_is_refused(good, tmp_path):
+    (tmp_path / "outside/skills/stolen").mkdir(parents=True)
+    (tmp_path / "outside/skills/stolen/SKILL.md").write_text(skill_md("stolen"))
+    data = good.catalogue()
+    data["plugins"][1]["source"] = "./plugins/link"
+    good.repo.commit({CATALOG: json.dumps(data), "plugins/link": Symlink(str(tmp_path / "outside"))})
+    run = good.sync()
+    assert_plugin_kept(good, run, "other", "symlink-escape")
+    assert not Skill.objects.filter(slug="stolen").exists()
+
+
+def test_submodule_as_plugin_folder_keeps_the_plugins_skills(good):
+    repo = good.repo
+    repo.write({"plugins/other/skills/gamma/SKILL.md": None})
+    repo.git("add", "--all")
+    # A gitlink: the folder's content lives in another repository that is not here.
+    repo.git("update-index", "--add", "--cacheinfo", f"160000,{'1' * 40},plugins/other")
+    repo.git("commit", "--quiet", "-m", "plugins/other becomes a submodule")
+    assert repo.git("ls-tree", "HEAD", "plugins/other").startswith("160000 commit")
+    run = good.sync()
+    assert_plugin_kept(good, run, "other", "submodule")
+
+
+def test_strict_false_with_plugin_json_and_entry_components_does_not_load(good):
+    data = good.catalogue()
+    data["plugins"][0].update(strict=False, skills=["./skills/alpha"])
+    good.repo.commit({
+        CATALOG: json.dumps(data),
+        "plugins/tools/.claude-plugin/plugin.json": '{"name": "tools", "version": "1.0.0"}',
+    })
+    run = good.sync()
+    assert_plugin_kept(good, run, "tools", "strict-conflict")
+    # Claude Code will not load it: that is a fact about this commit, not a passing fetch error.
+    assert Plugin.objects.get(marketplace=good.market, name="tools").loads is False
+
+
+# -- the plugin loads, with a problem in its own files -------------------------------------------
+
+
+@pytest.mark.parametrize("skills", [["../../../etc"], ["/etc"]], ids=["dotdot", "absolute"])
+def test_skills_path_traversal_is_refused_and_the_scan_still_runs(good, skills):
+    data = good.catalogue()
+    data["plugins"][0]["skills"] = skills
+    good.commit_catalogue(data)
+    run = good.sync()
+    assert run.status == Status.PARTIAL, run.problems
+    assert codes(run) == [("error", "path-traversal")]
+    assert live(good.market) == good.live
+
+
+@pytest.mark.parametrize("manifest, code", [
+    ('{"name": "tools", "version": ', "plugin-json-invalid"),
+    ('{"name": "tools", "author": "Bob"}', "author-not-object"),
+])
+def test_bad_plugin_json_is_recorded_and_the_plugin_loads(good, manifest, code):
+    good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": manifest})
+    run = good.sync()
+    assert run.status == Status.PARTIAL, run.problems
+    assert codes(run) == [("error", code)]
+    assert live(good.market) == good.live
+    tools = Plugin.objects.get(marketplace=good.market, name="tools")
+    assert tools.loads and tools.author == {}
+
+
+def test_duplicate_skill_name_keeps_the_first_folder(good):
+    good.repo.commit({"plugins/tools/skills/zeta/SKILL.md": skill_md("alpha", "An impostor.")})
+    run = good.sync()
+    assert run.status == Status.PARTIAL, run.problems
+    assert codes(run) == [("error", "duplicate-skill-name")]
+    assert live(good.market) == good.live
+    alpha = Skill.objects.get(marketplace=good.market, slug="alpha")
+    assert alpha.path == "plugins/tools/skills/alpha" and alpha.description == "Alpha does A."
+
+
+# -- one skill is damaged: it is still listed, the damage is recorded --------------------------
+
+
+ALPHA = ("tools", "alpha")
+
+
+@pytest.mark.parametrize("target", ["/etc/passwd", "../../../../../outside.txt"], ids=["absolute", "dotdot"])
+def test_symlink_out_of_the_repo_inside_a_skill_is_not_stored(good, tmp_path, target):
+    (tmp_path / "outside.txt").write_text("top secret")
+    good.repo.commit({"plugins/tools/skills/alpha/secret.txt": Symlink(target)})
+    run = good.sync()
+    assert run.status == Status.PARTIAL, run.problems
+    assert codes(run) == [("error", "symlink-escape")]
+    assert live(good.market) == good.live
+    alpha = Skill.objects.get(marketplace=good.market, slug="alpha")
+    assert sorted(alpha.files.values_list("path", flat=True)) == ["SKILL.md", "scripts/run.py"]
+    assert "symlink-escape" in [p["code"] for p in alpha.problems]
+    assert not Blob.objects.filter(content__contains=b"top secret").exists()
+
+
+def test_escaping_symlink_used_as_a_skill_folder_is_reported_not_read(good, tmp_path):
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside/SKILL.md").write_text(skill_md("stolen", "Read from outside the repository."))
+    good.repo.commit({"plugins/tools/skills/stolen": Symlink("../../../../outside")})
+    run = good.sync()
+    assert run.status == Status.PARTIAL, run.problems
+    assert codes(run) == [("error", "symlink-escape")]
+    assert live(good.market) == good.live
+    assert not Skill.objects.filter(slug="stolen").exists()
+
+
+def test_lfs_pointer_as_skill_md_makes_the_skill_unloadable(good):
+    good.repo.commit({ALPHA_MD: LFS_POINTER})
+    run = good.sync()
+    assert run.status == Status.PARTIAL, run.problems
+    assert codes(run) == [("warning", "lfs-pointer"), ("error", "skill-md-unreadable")]
+    assert without(live(good.market), ALPHA) == without(good.live, ALPHA)
+    alpha = Skill.objects.get(marketplace=good.market, slug="alpha", removed_at=None)
+    assert not alpha.loads_in_claude_code
+
+
+def test_lfs_pointer_as_bundled_file_is_a_warning(good):
+    good.repo.commit({"plugins/tools/skills/alpha/assets/model.onnx": LFS_POINTER})
+    run = good.sync()
+    assert run.status == Status.OK, run.problems
+    assert codes(run) == [("warning", "lfs-pointer")]
+    alpha = Skill.objects.get(marketplace=good.market, slug="alpha", removed_at=None)
+    assert alpha.loads_in_claude_code
+    pointer = alpha.files.get(path="assets/model.onnx")
+    assert pointer.blob.is_lfs_pointer
+
+
+def test_binary_skill_md_makes_the_skill_unloadable(good):
+    good.repo.commit({ALPHA_MD: b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00"})
+    run = good.sync()
+    assert run.status == Status.PARTIAL, run.problems
+    assert codes(run) == [("error", "skill-md-unreadable")]
+    assert without(live(good.market), ALPHA) == without(good.live, ALPHA)
+    alpha = Skill.objects.get(marketplace=good.market, slug="alpha", removed_at=None)
+    assert not alpha.loads_in_claude_code and not alpha.claude_ai_uploadable
+
+
+def test_file_over_the_file_limit_is_listed_without_content(good, settings):
+    settings.SKILLPORT_MAX_FILE_BYTES = 4096
+    good.repo.commit({"plugins/tools/skills/alpha/data.csv": "x" * 10000})
+    run = good.sync()
+    assert run.status == Status.OK, run.problems
+    assert codes(run) == [("warning", "file-too-large")]
+    big = SkillFile.objects.get(skill__marketplace=good.market, skill__slug="alpha", path="data.csv")
+    assert big.omitted == "file-too-large" and big.blob is None and big.size == 10000
+    assert SkillFile.objects.get(skill=big.skill, path="SKILL.md").blob is not None
+    assert without(live(good.market), ALPHA) == without(good.live, ALPHA)
+
+
+def test_too_many_files_are_listed_without_content(good, settings):
+    settings.SKILLPORT_MAX_SKILL_FILES = 3
+    good.repo.commit({f"plugins/tools/skills/alpha/refs/{i}.md": f"ref {i}" for i in range(4)})
+    run = good.sync()
+    assert run.status == Status.OK, run.problems
+    assert codes(run) == [("warning", "too-many-files")]
+    files = SkillFile.objects.filter(skill__marketplace=good.market, skill__slug="alpha")
+    assert files.filter(blob=None).count() == 3
+    assert set(files.exclude(omitted="").values_list("omitted", flat=True)) == {"too-many-files"}
+    assert files.get(path="SKILL.md").blob is not None
+
+
+def test_skill_over_the_size_limit_keeps_what_fits(good, settings):
+    settings.SKILLPORT_MAX_SKILL_BYTES = 1000
+    good.repo.commit({
+        "plugins/tools/skills/alpha/big1.md": "a" * 600,
+        "plugins/tools/skills/alpha/big2.md": "b" * 600,
+    })
+    run = good.sync()
+    assert run.status == Status.OK, run.problems
+    assert codes(run) == [("warning", "skill-too-large")]
+    files = dict(SkillFile.objects.filter(skill__marketplace=good.market, skill__slug="alpha")
+                 .values_list("path", "omitted"))
+    assert files == {"SKILL.md": "", "big1.md": "", "big2.md": "skill-too-large", "scripts/run.py": ""}
+
+
+@pytest.mark.parametrize("content, code", [
+    (b'---\nname: alpha\ndescription: "Caf\xe9 helper for A."\n---\n\nBody.\n', "text-not-utf8"),
+    (b"\xef\xbb\xbf" + skill_md("alpha", "Caf\u00e9 helper for A.").encode(), "text-bom"),
+    (skill_md("alpha", "Caf\u00e9 helper for A.").replace("\n", "\r\n").encode(), "text-crlf"),
+    (("\ufeff" + skill_md("alpha", "Caf\u00e9 helper for A.")).encode("utf-16-le"), "text-utf16"),
+], ids=["cp1252", "bom", "crlf", "utf16"])
+def test_odd_text_encodings_are_read_and_noted(good, content, code):
+    good.repo.commit({ALPHA_MD: content})
+    run = good.sync()
+    assert run.status == Status.OK, run.problems
+    assert codes(run) == [("warning", code)]
+    alpha = Skill.objects.get(marketplace=good.market, slug="alpha", removed_at=None)
+    assert alpha.description == "Caf\u00e9 helper for A."
+    assert alpha.frontmatter["name"] == "alpha" and alpha.loads_in_claude_code
+
+
+BILLION_LAUGHS = "\n".join(
+    ['---', 'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    + [f"{c}: &{c} [{', '.join(['*' + p] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi")]
+    + ["name: alpha", "description: boom", "---", "", "Alpha from the body.", ""]
+)
+
+
+@pytest.mark.parametrize("content, code", [
+    (BILLION_LAUGHS, "frontmatter-yaml-alias"),
+    ("---\nname: [alpha\ndescription: {broken\n---\n\nAlpha from the body.\n", "frontmatter-invalid"),
+    ("---\n- alpha\n- Alpha does A.\n---\n\nAlpha from the body.\n", "frontmatter-not-mapping"),
+], ids=["alias-bomb", "broken-yaml", "list"])
+def test_unreadable_frontmatter_still_loads_with_empty_metadata(good, content, code):
+    good.repo.commit({ALPHA_MD: content})
+    started = time.monotonic()
+    run = good.sync()
+    assert time.monotonic() - started < 10
+    assert run.status == Status.OK, run.problems
+    assert codes(run) == [("warning", code), ("info", "description-from-body")]
+    alpha = Skill.objects.get(marketplace=good.market, slug="alpha", removed_at=None)
+    assert alpha.name == "alpha"  # from the folder
+    assert alpha.frontmatter == {} and alpha.description == "Alpha from the body."
+    assert alpha.loads_in_claude_code and not alpha.spec_valid
+    assert without(live(good.market), ALPHA) == without(good.live, ALPHA)
+
+
+def test_unquoted_colon_in_description_is_repaired(good):
+    good.repo.commit({ALPHA_MD: "---\nname: alpha\ndescription: Use when: the user asks for A\n---\n\nBody.\n"})
+    run = good.sync()
+    assert run.status == Status.OK, run.problems
+    assert codes(run) == [("warning", "frontmatter-repaired")]
+    alpha = Skill.objects.get(marketplace=good.market, slug="alpha", removed_at=None)
+    assert alpha.description == "Use when: the user asks for A"
+    assert alpha.frontmatter == {"name": "alpha", "description": "Use when: the user asks for A"}
