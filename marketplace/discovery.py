@@ -11,7 +11,7 @@ from .tree import Escape, join_inside
 
 
 def skill_folders(tree, root, listed_paths, replaces_scan, location, problems) -> list[str]:
-    default = _skills_in(tree, join_inside(root, "skills"))
+    default = _skills_in(tree, join_inside(root, "skills"), location, problems)
     listed, any_exists = [], False
     for raw in listed_paths:
         try:
@@ -23,7 +23,7 @@ def skill_folders(tree, root, listed_paths, replaces_scan, location, problems) -
             listed.append(path)
             any_exists = True
         elif tree.is_dir(path):
-            listed += _skills_in(tree, path)
+            listed += _skills_in(tree, path, location, problems)
             any_exists = True
         else:
             problems.warning("skills-path-missing", f"Skills path '{raw}' was not found", location)
@@ -38,8 +38,18 @@ def skill_folders(tree, root, listed_paths, replaces_scan, location, problems) -
     return list(dict.fromkeys(folders))
 
 
-def _skills_in(tree, folder) -> list[str]:
+def _skills_in(tree, folder, location, problems) -> list[str]:
     if not tree.is_dir(folder):
         return []
-    children = (join_inside(folder, name) for name in tree.listdir(folder))
-    return [child for child in children if tree.is_file(join_inside(child, "SKILL.md"))]
+    found = []
+    for name in tree.listdir(folder):
+        child = join_inside(folder, name)
+        try:
+            tree.kind(child)
+        except Escape:
+            problems.error("symlink-escape", f"Skill folder '{child}' is a symlink that leaves the repository; not read",
+                           location)
+            continue
+        if tree.is_file(join_inside(child, "SKILL.md")):
+            found.append(child)
+    return found

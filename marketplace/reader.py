@@ -94,7 +94,7 @@ class Snapshot:
     commit: str
     catalog: manifest.Catalog
     plugins: list
-    access: dict
+    access: dict | None  # None: present but unreadable
     fingerprint: str
     unreachable_skill_files: int = 0
 
@@ -262,8 +262,12 @@ class Reader:
             self._readers[repo.git_dir] = repo.blobs()
         return self._readers[repo.git_dir]
 
-    def _read_access(self) -> dict:
-        """Skillport's own `.skillport/access.json` (FORMAT.md §8); absent means everyone reads."""
+    def _read_access(self) -> dict | None:
+        """Skillport's own `.skillport/access.json` (FORMAT.md §8); absent means everyone reads.
+
+        None when the file exists but cannot be read: a typo must not open restricted skills
+        to everyone, so the caller keeps the last rules it could read.
+        """
         path = join_inside(self.root, ".skillport/access.json")
         if not self.tree.is_file(path):
             return {}
@@ -271,11 +275,11 @@ class Reader:
         try:
             data = manifest.load_json(self.tree._read_blob(self.tree.kind(path)[1].sha), path, problems)
         except ValueError as exc:
-            problems.error("access-json-invalid", f"Invalid JSON syntax: {exc}", path)
-            return {}
+            problems.error("access-json-invalid", f"Invalid JSON syntax: {exc}; the last readable rules stay", path)
+            return None
         if not isinstance(data, dict):
-            problems.error("access-json-invalid", "access.json must be an object", path)
-            return {}
+            problems.error("access-json-invalid", "access.json must be an object; the last readable rules stay", path)
+            return None
         return data
 
     def _read_plugin(self, index, entry, location) -> PluginData:
@@ -330,7 +334,7 @@ class Reader:
         if plugin.manifest is not None:
             listed = manifest.component_paths(plugin.manifest.get("skills"), location, problems) + listed
         replaces_scan = source.kind == "relative" and root == self.root and strict is False
-        folders = discovery.skill_folders(tree, root, listed, replaces_scan, location, problems)
+        folders = discovery.skill_folders(tree, root, listed, replaces_scan, self._where(plugin, root or "."), problems)
         # Names of new skills are known only once read; _dedupe_skills runs after that.
         plugin.root = root
         plugin.skills = [self._scan_skill(tree, folder, plugin) for folder in folders]
@@ -394,8 +398,10 @@ class Reader:
             }
             code, add, message = messages[kind]
             add(code, message, where)
+            skipped.append(f"{kind} {rel}")
 
         error, warning = problems.error, problems.warning
+        skipped = []  # escaping or broken links and submodules change what the skill is too
         files = []
         for rel, entry in tree.walk(folder, on_problem):
             parts = rel.split("/")
@@ -405,7 +411,7 @@ class Reader:
         files.sort(key=lambda f: (f.path != "SKILL.md", f.path))
         self._apply_limits(files, problems, where)
         folder_name = posixpath.basename(folder) or plugin.name
-        material = folder_name + "\n" + "\n".join(f"{f.mode} {f.sha} {f.size} {f.omitted} {f.path}" for f in files)
+        material = "\n".join([folder_name, *skipped, *(f"{f.mode} {f.sha} {f.size} {f.omitted} {f.path}" for f in files)])
         content_hash = hashlib.sha256(material.encode("utf-8", "surrogateescape")).hexdigest()
         skill = SkillData(folder, folder_name, content_hash, files, problems)
         known = self.known_skills.get(content_hash)
@@ -480,7 +486,7 @@ class Reader:
                 f.is_binary, is_lfs = info
             else:
                 content = read(f.sha)
-                f.is_binary = b"\0" in content[:8000]
+                f.is_binary = is_binary(content)
                 is_lfs = content.startswith(LFS_HEADER) and f.size < 1024
                 if info is None:
                     self.blob_sink.put(f.sha, content, f.is_binary, is_lfs)
@@ -571,6 +577,11 @@ class Reader:
                 if path.startswith(prefix) and posixpath.basename(path) == "SKILL.md" and path not in seen
             )
         return len(unreachable)
+
+
+def is_binary(content: bytes) -> bool:
+    """Git's rule (a NUL byte early on), except for UTF-16 text, which is full of them."""
+    return not content.startswith((b"\xff\xfe", b"\xfe\xff")) and b"\0" in content[:8000]
 
 
 def _failed(plugin) -> PluginData:

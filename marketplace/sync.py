@@ -161,7 +161,9 @@ def reconcile(marketplace, snapshot) -> dict:
     marketplace.name = catalog.name or marketplace.name or marketplace.slug
     marketplace.description = catalog.description
     marketplace.owner, marketplace.metadata = catalog.owner, catalog.metadata
-    marketplace.renames, marketplace.access_rules = catalog.renames, snapshot.access
+    marketplace.renames = catalog.renames
+    if snapshot.access is not None:
+        marketplace.access_rules = snapshot.access
 
     plugins = _reconcile_plugins(marketplace, snapshot, now)
     added, updated, removed = _reconcile_skills(marketplace, snapshot, plugins, now)
@@ -211,6 +213,7 @@ def _reconcile_plugins(marketplace, snapshot, now) -> dict:
         if data.failed and row is not None and row.removed_at is None:
             # Could not be read this time: keep what it had, show why.
             row.problems = [p.as_dict() for p in data.problems]
+            row.loads = data.loads
             row.last_seen_at = now
             update.append(row)
             result[data.name] = (row, data)

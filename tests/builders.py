@@ -2,6 +2,7 @@
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -92,3 +93,16 @@ def subprocess_database_url() -> str:
     if host.startswith("/"):  # a Unix socket folder (the embedded server)
         return f"postgres://{user}{password}@/{db['NAME']}?host={quote(host)}"
     return f"postgres://{user}{password}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def wait_for_run(marketplace, trigger, timeout=60):
+    """The first finished SyncRun of `trigger`, polled from the database while a worker runs it."""
+    from marketplace.models import Status, SyncRun
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = SyncRun.objects.filter(marketplace=marketplace, trigger=trigger).exclude(status=Status.RUNNING).first()
+        if run:
+            return run
+        time.sleep(0.2)
+    raise AssertionError(f"no finished {trigger} sync of {marketplace.slug} within {timeout}s")

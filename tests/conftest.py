@@ -1,9 +1,12 @@
 """Shared fixtures: real git repositories built in tmp_path, and marketplaces pointing at them."""
 import subprocess
+import uuid
 
 import pytest
+from celery.contrib.testing.worker import start_worker
 
 from marketplace.models import Marketplace
+from skillport_site.celery import app as celery_app
 
 from .builders import GitRepo, catalog, plugin_entry, skill_md
 
@@ -61,3 +64,21 @@ def simple_repo(make_repo):
         "plugins/tools/skills/alpha/scripts/run.py": "print('alpha')\n",
         "plugins/tools/skills/beta/SKILL.md": skill_md("beta", "Beta does B."),
     })
+
+
+@pytest.fixture
+def celery_worker_queue():
+    """A real worker thread on the configured broker, consuming a queue of its own.
+
+    Tasks sent during the test go to that queue, so no other worker on the same broker (a
+    developer's `make run`, say) can take them.
+    """
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    default_queue = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = queue
+    try:
+        with start_worker(celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING", queues=[queue],
+                          shutdown_timeout=30):
+            yield queue
+    finally:
+        celery_app.conf.task_default_queue = default_queue

@@ -46,7 +46,7 @@ class Good:
         return good_catalogue(self.remote)
 
     def commit_catalogue(self, data):
-        self.repo.commit({CATALOG: data if isinstance(data, (str, bytes)) else json.dumps(data, indent=2)})
+        self.repo.commit({CATALOG: json.dumps(data, indent=2)})
 
     def sync(self):
         return sync_marketplace(self.market.pk)
@@ -397,9 +397,14 @@ def test_symlink_out_of_the_repo_inside_a_skill_is_not_stored(good, tmp_path, ta
     run = good.sync()
     assert run.status == Status.PARTIAL, run.problems
     assert codes(run) == [("error", "symlink-escape")]
-    assert live(good.market) == good.live
+    # The link is part of what the skill now is (so a later sync reports it again), but
+    # nothing it points at is stored; the other skills are untouched.
+    after = live(good.market)
+    assert after.pop(ALPHA) != good.live[ALPHA]
+    assert after == {k: v for k, v in good.live.items() if k != ALPHA}
     alpha = Skill.objects.get(marketplace=good.market, slug="alpha")
     assert sorted(alpha.files.values_list("path", flat=True)) == ["SKILL.md", "scripts/run.py"]
+    assert codes(good.sync()) == [("error", "symlink-escape")]
     assert "symlink-escape" in [p["code"] for p in alpha.problems]
     assert not Blob.objects.filter(content__contains=b"top secret").exists()
 

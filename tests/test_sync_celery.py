@@ -2,48 +2,25 @@
 import os
 import subprocess
 import sys
-import time
-import uuid
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.conf import settings as django_settings
 from django_celery_beat.models import PeriodicTask
 
 from marketplace import tasks
-from marketplace.models import Status, SyncRun
+from marketplace.models import Status
 from marketplace.schedule import task_name
-from skillport_site.celery import app
 
-from .builders import subprocess_database_url
+from .builders import subprocess_database_url, wait_for_run
 
 STARTUP_DATA_DIR = django_settings.SKILLPORT_DATA_DIR  # before any test overrides it
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def worker():
-    """A worker thread on a queue of its own, so no other worker on the broker steals our tasks."""
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING", queues=[queue],
-                      shutdown_timeout=30):
-        yield queue
-
-
-def wait_for_run(marketplace, trigger, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = SyncRun.objects.filter(marketplace=marketplace, trigger=trigger).exclude(status=Status.RUNNING).first()
-        if run:
-            return run
-        time.sleep(0.2)
-    raise AssertionError(f"no finished {trigger} sync of {marketplace.slug} within {timeout}s")
-
-
-def test_sync_task_runs_on_a_real_worker(simple_repo, make_marketplace, worker):
+def test_sync_task_runs_on_a_real_worker(simple_repo, make_marketplace, celery_worker_queue):
     m = make_marketplace(simple_repo)
-    tasks.sync_marketplace.apply_async((m.pk, "manual"), queue=worker)
+    tasks.sync_marketplace.delay(m.pk, "manual")
     run = wait_for_run(m, "manual")
     assert run.status == Status.OK
     assert run.counts["skills"] == 2
@@ -75,9 +52,9 @@ def test_each_marketplace_has_a_beat_entry_that_follows_it(simple_repo, make_mar
     assert not PeriodicTask.objects.filter(name=task_name(m)).exists()
 
 
-def test_beat_schedules_a_sync_that_the_worker_runs(simple_repo, make_marketplace, worker, tmp_path):
+def test_beat_schedules_a_sync_that_the_worker_runs(simple_repo, make_marketplace, celery_worker_queue, tmp_path):
     m = make_marketplace(simple_repo, sync_interval=1)
-    PeriodicTask.objects.filter(name=task_name(m)).update(queue=worker)
+    PeriodicTask.objects.filter(name=task_name(m)).update(queue=celery_worker_queue)
     # Same test database and broker as this process (a filesystem broker lives in its data dir).
     env = {**os.environ, "DATABASE_URL": subprocess_database_url(), "SKILLPORT_DATA_DIR": str(STARTUP_DATA_DIR)}
     beat = subprocess.Popen(

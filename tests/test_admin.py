@@ -1,0 +1,85 @@
+"""The admin: marketplaces with a write-only token and "Sync now", read-only runs and catalogue."""
+import pytest
+from django.contrib.auth.models import User
+
+from marketplace.models import Marketplace, Status, SyncRun
+from marketplace.sync import sync_marketplace
+
+from .builders import wait_for_run
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client):
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+    return client
+
+
+def test_member_without_staff_is_sent_to_login(client, simple_repo, make_marketplace):
+    make_marketplace(simple_repo)
+    client.force_login(User.objects.create_user("member"))
+    response = client.get("/admin/marketplace/marketplace/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_token_is_write_only(admin_client, simple_repo, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = admin_client.post("/admin/marketplace/marketplace/add/", {
+            "slug": "private", "git_url": simple_repo.url, "ref": "", "catalog_path": ".claude-plugin/marketplace.json",
+            "access_token": "ghp_secret123", "sync_interval": 60, "enabled": "on",
+        })
+    assert response.status_code == 302, response.content
+    m = Marketplace.objects.get(slug="private")
+    assert m.access_token == "ghp_secret123"
+    assert len(callbacks) == 1  # a new marketplace is synced straight away
+    page = admin_client.get(f"/admin/marketplace/marketplace/{m.pk}/change/").content.decode()
+    assert "ghp_secret123" not in page
+    # Saving without a token keeps the stored one; the clear box removes it.
+    form = {"slug": "private", "git_url": simple_repo.url, "ref": "", "catalog_path": ".claude-plugin/marketplace.json",
+            "sync_interval": 30, "enabled": "on"}
+    admin_client.post(f"/admin/marketplace/marketplace/{m.pk}/change/", form)
+    m.refresh_from_db()
+    assert m.access_token == "ghp_secret123" and m.sync_interval == 30
+    admin_client.post(f"/admin/marketplace/marketplace/{m.pk}/change/", {**form, "clear_access_token": "on"})
+    m.refresh_from_db()
+    assert m.access_token == ""
+
+
+def test_credentials_in_the_url_are_refused(admin_client):
+    response = admin_client.post("/admin/marketplace/marketplace/add/", {
+        "slug": "leaky", "git_url": "https://user:ghp_x@github.com/acme/skills.git",
+        "catalog_path": ".claude-plugin/marketplace.json", "sync_interval": 60,
+    })
+    assert response.status_code == 200
+    assert "access token field" in response.content.decode()
+    assert not Marketplace.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sync_now_action_runs_a_sync_on_the_worker(admin_client, simple_repo, make_marketplace, celery_worker_queue):
+    m = make_marketplace(simple_repo)
+    response = admin_client.post("/admin/marketplace/marketplace/", {"action": "sync_now", "_selected_action": [m.pk]})
+    assert response.status_code == 302
+    run = wait_for_run(m, "manual")
+    assert run.status == Status.OK and run.counts["skills"] == 2
+
+
+def test_runs_plugins_and_skills_are_listed_read_only(admin_client, make_repo, make_marketplace):
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": '{"name": "m", "owner": {"name": "o"}, "plugins": ['
+                                           '{"name": "tools", "source": "./tools"}, {"name": "bad", "source": "../x"}]}',
+        "tools/skills/alpha/SKILL.md": "---\nname: alpha\ndescription: A <b>bold</b> skill\n---\nbody\n",
+    })
+    m = make_marketplace(repo)
+    run = sync_marketplace(m.pk)
+    assert run.status == Status.PARTIAL
+    page = admin_client.get(f"/admin/marketplace/syncrun/{run.pk}/change/").content.decode()
+    assert "path-traversal" in page and "Save" not in page
+    assert admin_client.get("/admin/marketplace/syncrun/add/").status_code == 403
+    listing = admin_client.get("/admin/marketplace/skill/").content.decode()
+    assert "alpha" in listing
+    skill_page = admin_client.get(f"/admin/marketplace/skill/{m.skills.get().pk}/change/").content.decode()
+    assert "SKILL.md" in skill_page and "<b>bold</b>" not in skill_page
+    assert "tools" in admin_client.get("/admin/marketplace/plugin/").content.decode()
+    assert SyncRun.objects.count() == 1
