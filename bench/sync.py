@@ -229,9 +229,9 @@ def generate_marketplace(path, args, run_id):
 
 def skill_body(skill, run_id) -> str:
     lines = [f"# {skill}", "", f"Generated for benchmark run {run_id}.", "", "## When to use", ""]
-    lines += [f"- Situation {i}: the user needs step {i} of {skill} done carefully." for i in range(8)]
+    lines += [f"- Situation {i}: the user needs step {i} of {skill} done carefully." for i in range(10)]
     lines += ["", "## Steps", ""]
-    lines += [f"{i}. Run `python scripts/tool_1.py --step {i}` and read its output before going on." for i in range(1, 13)]
+    lines += [f"{i}. Run `python scripts/tool_1.py --step {i}` and read its output before going on." for i in range(1, 15)]
     lines += ["", "## Notes", "", "See references/ for background. Keep answers short and cite the file read.",
               "Never edit files outside the working directory.", ""]
     return "\n".join(lines)
@@ -250,7 +250,7 @@ def script(skill, index, run_id) -> str:
 
 
 def reference(skill, index, run_id) -> str:
-    paragraphs = [f"## Topic {t}\n\nBackground {t} for {skill}, collected for run {run_id}. " * 3 for t in range(5)]
+    paragraphs = [f"## Topic {t}\n\n" + f"Background {t} for {skill}, collected for run {run_id}. " * 3 for t in range(5)]
     return f"# Notes {index} for {skill}\n\n" + "\n\n".join(paragraphs) + "\n"
 
 

@@ -268,14 +268,22 @@ def component_paths(value, location, problems) -> list[str]:
     return items
 
 
-def parse_plugin_json(raw: bytes, location: str, problems: Problems) -> dict | None:
+def load_object(raw: bytes, location: str, problems: Problems, code: str, consequence: str = "") -> dict | None:
+    """A JSON object from bytes, or None with a `code` error saying why (and what follows)."""
     try:
         data = load_json(raw, location, problems)
     except ValueError as exc:
-        problems.error("plugin-json-invalid", f"Invalid JSON syntax: {exc}", location)
+        problems.error(code, f"Invalid JSON syntax: {exc}{consequence}", location)
         return None
     if not isinstance(data, dict):
-        problems.error("plugin-json-invalid", "plugin.json must be an object", location)
+        problems.error(code, f"Expected a JSON object{consequence}", location)
+        return None
+    return data
+
+
+def parse_plugin_json(raw: bytes, location: str, problems: Problems) -> dict | None:
+    data = load_object(raw, location, problems, "plugin-json-invalid")
+    if data is None:
         return None
     for key in sorted(set(data) - MANIFEST_KEYS):
         problems.warning("unknown-field", f"Unrecognized field '{key}' will be ignored", location)

@@ -21,6 +21,12 @@ class Problem:
         return asdict(self)
 
 
+def describe(problem: dict) -> str:
+    """One line for terminals: severity, code, message and, when known, where."""
+    where = f" [{problem['location']}]" if problem.get("location") else ""
+    return f"{problem['severity']:7} {problem['code']}: {problem['message']}{where}"
+
+
 class Problems(list):
     """A list of Problem with shorthands; `fatal` marks a catalogue that cannot be read at all."""
 

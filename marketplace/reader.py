@@ -199,7 +199,7 @@ class Reader:
         entry = found[1]
         if entry.size > settings.SKILLPORT_MAX_FILE_BYTES:
             raise CatalogError("catalog-too-large", f"The catalogue is {entry.size} bytes, over the file-size limit", location)
-        raw = self.tree._read_blob(entry.sha)
+        raw = self.tree.read_blob(entry.sha)
         if raw.startswith(LFS_HEADER):
             raise CatalogError("lfs-pointer", "The catalogue is a Git LFS pointer; its content is not in the repository", location)
         return raw
@@ -271,16 +271,10 @@ class Reader:
         path = join_inside(self.root, ".skillport/access.json")
         if not self.tree.is_file(path):
             return {}
-        problems = self.catalog.problems
-        try:
-            data = manifest.load_json(self.tree._read_blob(self.tree.kind(path)[1].sha), path, problems)
-        except ValueError as exc:
-            problems.error("access-json-invalid", f"Invalid JSON syntax: {exc}; the last readable rules stay", path)
-            return None
-        if not isinstance(data, dict):
-            problems.error("access-json-invalid", "access.json must be an object; the last readable rules stay", path)
-            return None
-        return data
+        raw = self.tree.read_blob(self.tree.kind(path)[1].sha)
+        return manifest.load_object(
+            raw, path, self.catalog.problems, "access-json-invalid", "; the last readable rules stay"
+        )
 
     def _read_plugin(self, index, entry, location) -> PluginData:
         plugin = PluginData(name=entry["name"], index=index, entry=entry, source=None)
@@ -383,7 +377,7 @@ class Reader:
         if entry.size > settings.SKILLPORT_MAX_FILE_BYTES:
             problems.error("file-too-large", f"File is {entry.size} bytes, over the file-size limit", path)
             return None
-        return tree._read_blob(entry.sha)
+        return tree.read_blob(entry.sha)
 
     def _scan_skill(self, tree, folder, plugin) -> SkillData:
         """List a skill folder's files and hash them; no file content is read here."""
@@ -474,7 +468,7 @@ class Reader:
         tree, plugin = skill.tree, skill.plugin
         problems = Problems(skill.problems)
         where = self._where(plugin, skill.folder or ".")
-        read = tree._read_blob
+        read = tree.read_blob
         skill_md_raw, unreadable = None, ""
         for f in skill.files:
             if f.omitted:

@@ -42,7 +42,7 @@ class Tree:
 
     def __init__(self, entries: dict[str, Entry], read_blob):
         self.entries = entries
-        self._read_blob = read_blob
+        self.read_blob = read_blob
         self.children: dict[str, set[str]] = {"": set()}
         for path in entries:
             parts = path.split("/")
@@ -50,7 +50,7 @@ class Tree:
                 self.children.setdefault("/".join(parts[:depth]), set()).add(parts[depth])
 
     def _link_target(self, path: str) -> str:
-        return self._read_blob(self.entries[path].sha).decode("utf-8", "surrogateescape")
+        return self.read_blob(self.entries[path].sha).decode("utf-8", "surrogateescape")
 
     def resolve(self, path: str, _hops: int = 0) -> str:
         """The real path behind `path`, with every symlink on the way followed."""

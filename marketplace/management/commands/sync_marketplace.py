@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from marketplace.models import Marketplace, Status, SyncRun
+from marketplace.problems import describe
 from marketplace.sync import sync_marketplace
 
 
@@ -15,9 +16,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("slug", nargs="?")
         parser.add_argument("--all", action="store_true", help="Sync every enabled marketplace")
-        parser.add_argument("--json", action="store_true", help="Print one JSON object (a list with --all)")
+        parser.add_argument("--json", action="store_true", dest="as_json", help="Print one JSON object (a list with --all)")
 
-    def handle(self, slug, all, json, **options):
+    def handle(self, slug, all, as_json, **options):
         if bool(slug) == bool(all):
             raise CommandError("Give a marketplace slug or --all.")
         if all:
@@ -27,10 +28,10 @@ class Command(BaseCommand):
                 marketplaces = [Marketplace.objects.get(slug=slug)]
             except Marketplace.DoesNotExist:
                 raise CommandError(f"No marketplace '{slug}'.") from None
-        runs = [self._sync(m, as_json=json) for m in marketplaces]
-        if json:
+        runs = [self._sync(m, as_json=as_json) for m in marketplaces]
+        if as_json:
             payload = [r.as_json() for r in runs] if all else runs[0].as_json()
-            self.stdout.write(_dumps(payload))
+            self.stdout.write(json.dumps(payload, indent=2))
         if any(r.status == Status.FAILED for r in runs):
             sys.exit(1)
 
@@ -60,8 +61,4 @@ class Command(BaseCommand):
         if run.error:
             self.stdout.write(self.style.ERROR(f"  {run.error}"))
         for p in run.problems:
-            self.stdout.write(f"  {p['severity']:7} {p['code']}: {p['message']}" + (f" [{p['location']}]" if p["location"] else ""))
-
-
-def _dumps(payload):
-    return json.dumps(payload, indent=2)
+            self.stdout.write(f"  {describe(p)}")

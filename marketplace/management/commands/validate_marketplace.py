@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from marketplace.problems import ERROR, CatalogError
+from marketplace.problems import ERROR, CatalogError, describe
 from marketplace.reader import DEFAULT_CATALOG_PATH, Reader
 
 
@@ -16,9 +16,9 @@ class Command(BaseCommand):
         parser.add_argument("path", help="A marketplace folder, a local repository, or a git URL")
         parser.add_argument("--ref", default="")
         parser.add_argument("--catalog-path", default=DEFAULT_CATALOG_PATH)
-        parser.add_argument("--json", action="store_true")
+        parser.add_argument("--json", action="store_true", dest="as_json")
 
-    def handle(self, path, ref, catalog_path, json, **options):
+    def handle(self, path, ref, catalog_path, as_json, **options):
         location = str(Path(path).expanduser().resolve()) if Path(path).expanduser().exists() else path
         reader = Reader(location, ref=ref, catalog_path=catalog_path)
         try:
@@ -42,17 +42,13 @@ class Command(BaseCommand):
             "counts": counts,
             "problems": problems,
         }
-        if json:
-            self.stdout.write(_dumps(result))
+        if as_json:
+            self.stdout.write(json.dumps(result, indent=2))
         else:
             for p in problems:
-                self.stdout.write(f"{p['severity']:7} {p['code']}: {p['message']}" + (f" [{p['location']}]" if p["location"] else ""))
+                self.stdout.write(describe(p))
             summary = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items())
             style = self.style.ERROR if has_errors else self.style.SUCCESS
             self.stdout.write(style(f"{'Invalid' if has_errors else 'Valid'}: {summary or 'catalogue unreadable'}"))
         if has_errors:
             sys.exit(1)
-
-
-def _dumps(payload):
-    return json.dumps(payload, indent=2)
