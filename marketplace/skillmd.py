@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import yaml
 
 MAX_FRONTMATTER_CHARS = 64 * 1024
+# libyaml's loader is about 15 times faster than the pure-Python one, and just as safe.
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 TOP_LEVEL_KEY = re.compile(r"^([A-Za-z0-9_-]+):[ \t]+(.+?)\s*$")
 
 
@@ -103,10 +105,10 @@ class _AliasFound(Exception):
 
 
 def _safe_load(source: str):
-    for event in yaml.parse(source, Loader=yaml.SafeLoader):
+    for event in yaml.parse(source, Loader=LOADER):
         if isinstance(event, yaml.AliasEvent):
             raise _AliasFound
-    return yaml.safe_load(source)
+    return yaml.load(source, Loader=LOADER)  # noqa: S506 (a safe loader)
 
 
 def _quote_colon_values(source: str) -> str:

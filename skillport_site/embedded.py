@@ -24,11 +24,14 @@ def database_url(data_dir: Path) -> str:
 def broker_url(data_dir: Path) -> tuple[str, dict]:
     """A Kombu filesystem broker in the data directory: no server, works across processes."""
     folder = data_dir / "broker"
-    (folder / "processed").mkdir(parents=True, exist_ok=True)
+    for sub in ("processed", "control"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
     options = {
         "data_folder_in": str(folder),
         "data_folder_out": str(folder),
         "processed_folder": str(folder / "processed"),
         "store_processed": False,
+        # Otherwise Kombu keeps its control exchange in ./control, wherever the process started.
+        "control_folder": str(folder / "control"),
     }
     return "filesystem://", options
