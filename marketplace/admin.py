@@ -4,6 +4,10 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.html import format_html, format_html_join
 
+from audit import record
+from audit.models import Action
+
+from .gitrepo import redact
 from .models import Marketplace, Plugin, Skill, SkillFile, SyncRun
 from .tasks import sync_marketplace
 
@@ -68,9 +72,25 @@ class MarketplaceAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        if not change:
+        # Field names only: the token's value never reaches the audit log.
+        changed = [name for name in form.changed_data if name != "clear_access_token"]
+        if form.cleaned_data.get("clear_access_token"):
+            changed.append("access_token")
+        if change:
+            record(Action.MARKETPLACE_CHANGED, request=request, target=obj, extra={"fields": changed})
+        else:
+            record(Action.MARKETPLACE_ADDED, request=request, target=obj, extra={"git_url": redact(obj.git_url)})
             transaction.on_commit(lambda: sync_marketplace.delay(obj.pk, "manual"))
             self.message_user(request, f"Syncing '{obj.slug}' now.")
+
+    def delete_model(self, request, obj):
+        record(Action.MARKETPLACE_REMOVED, request=request, target=obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for marketplace in queryset:
+            record(Action.MARKETPLACE_REMOVED, request=request, target=marketplace)
+        super().delete_queryset(request, queryset)
 
     @admin.action(description="Sync now")
     def sync_now(self, request, queryset):

@@ -19,6 +19,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from audit import record
+from audit.models import Action, Outcome, Surface
+
 from .bulk import copy_rows, copy_rows_ignoring_conflicts
 from .gitrepo import GitError
 from .models import Blob, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status, SyncRun
@@ -373,6 +376,10 @@ def _skill_row(row, skill, now):
 
 
 def _finish(run, marketplace, status, problems, counts, *, error="", fingerprint=None):
+    """Record the outcome on the run, the marketplace and the audit log.
+
+    An "unchanged" run is not audited (see _finish_unchanged): nothing happened.
+    """
     now = timezone.now()
     if len(problems) > MAX_STORED_PROBLEMS:
         extra = len(problems) - MAX_STORED_PROBLEMS
@@ -384,6 +391,15 @@ def _finish(run, marketplace, status, problems, counts, *, error="", fingerprint
         setattr(run, key, value)
     run.progress = {"phase": "done"}
     run.save()
+    record(
+        Action.SYNC_FAILED if status == Status.FAILED else Action.SYNC_SUCCEEDED,
+        target=marketplace,
+        commit=run.commit,
+        surface=Surface.CLI if run.trigger == SyncRun.Trigger.CLI else Surface.UNKNOWN,
+        outcome=Outcome.ERROR if status == Status.FAILED else Outcome.OK,
+        extra={"run": run.pk, "trigger": run.trigger, "status": status, "counts": run.counts, "error": error,
+               "errors": sum(p["severity"] == ERROR for p in problems)},
+    )
     marketplace.status = status
     if status == Status.FAILED:
         marketplace.last_error = error or (problems[0]["message"] if problems else "sync failed")

@@ -77,7 +77,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_celery_beat",
+    "django_filters",
     "marketplace",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -121,12 +123,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
+# Until GitHub sign-in lands, signing in goes through the admin's login page.
+LOGIN_URL = "admin:login"
+LOGOUT_REDIRECT_URL = "home"
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = SKILLPORT_DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns on every start until collectstatic has run
 STORAGES = {
@@ -148,6 +155,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    "Purge audit events past retention": {"task": "audit.tasks.purge_audit_events", "schedule": 24 * 60 * 60},
+}
 CELERY_TIMEZONE = TIME_ZONE
 
 # The sync engine. Limits are per marketplace sync; hitting one is a problem on the run, not a crash.
@@ -165,6 +175,9 @@ SKILLPORT_GITHUB_URL = env_str("SKILLPORT_GITHUB_URL", "https://github.com").rst
 # Plugin sources come from repositories we do not control; a `url` source naming a local path
 # would let any marketplace read other repositories on this server, so it is off by default.
 SKILLPORT_ALLOW_LOCAL_SOURCES = env_bool("SKILLPORT_ALLOW_LOCAL_SOURCES", False)
+
+# The audit log keeps events this many days; a daily beat task purges older ones.
+SKILLPORT_AUDIT_RETENTION_DAYS = env_int("SKILLPORT_AUDIT_RETENTION_DAYS", 400)
 
 LOGGING = {
     "version": 1,

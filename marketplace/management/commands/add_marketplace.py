@@ -4,6 +4,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.text import slugify
 
+from audit import record
+from audit.models import Action, Surface
 from marketplace.gitrepo import is_local, redact
 from marketplace.models import Marketplace
 from marketplace.reader import DEFAULT_CATALOG_PATH
@@ -35,6 +37,8 @@ class Command(BaseCommand):
         if interval is not None:
             defaults["sync_interval"] = interval
         marketplace, created = Marketplace.objects.update_or_create(slug=slug, defaults=defaults)
+        action = Action.MARKETPLACE_ADDED if created else Action.MARKETPLACE_CHANGED
+        record(action, target=marketplace, surface=Surface.CLI, extra={"git_url": redact(url)})
         verb = "Added" if created else "Updated"
         self.stdout.write(f"{verb} marketplace '{marketplace.slug}' ({redact(url)}). "
                           f"Sync it with: manage.py sync_marketplace {marketplace.slug}")

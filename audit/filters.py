@@ -1,0 +1,44 @@
+"""The filters of the audit review UI (and, later, the API): one FilterSet for both."""
+import django_filters
+from django import forms
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
+
+from .models import Action, AuditEvent, Outcome, Surface
+
+
+class AuditEventFilter(django_filters.FilterSet):
+    since = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte", label="From",
+                                      widget=forms.DateInput(attrs={"type": "date"}))
+    until = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte", label="To",
+                                      widget=forms.DateInput(attrs={"type": "date"}))
+    actor = django_filters.CharFilter(field_name="actor_login", lookup_expr="iexact", label="Actor")
+    action = django_filters.ChoiceFilter(choices=Action.choices)
+    marketplace = django_filters.CharFilter()
+    plugin = django_filters.CharFilter()
+    skill = django_filters.CharFilter()
+    surface = django_filters.ChoiceFilter(choices=Surface.choices)
+    outcome = django_filters.ChoiceFilter(choices=Outcome.choices)
+    q = django_filters.CharFilter(method="search", label="Text")
+    sort = django_filters.OrderingFilter(
+        fields=(("created_at", "time"), ("action", "action"), ("actor_login", "actor"), ("surface", "surface"),
+                ("outcome", "outcome")),
+        label="Sort",
+    )
+
+    class Meta:
+        model = AuditEvent
+        fields = []
+
+    def search(self, queryset, name, value):
+        """Free text across names, client, network details and the event's extra data."""
+        terms = Q()
+        for field in ("actor_login", "marketplace", "plugin", "skill", "client_name", "user_agent", "request_id"):
+            terms |= Q(**{f"{field}__icontains": value})
+        return queryset.annotate(extra_text=Cast("extra", TextField())).filter(terms | Q(extra_text__icontains=value))
+
+    @property
+    def qs(self):
+        queryset = super().qs
+        # The default and tie-breaker order: newest first, stable across pages.
+        return queryset if self.form.cleaned_data.get("sort") else queryset.order_by("-created_at", "-id")

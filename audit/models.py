@@ -1,0 +1,93 @@
+"""The audit log: one append-only table of security-relevant events.
+
+Rows are written only by `audit.record` and never changed: a PostgreSQL trigger (migration
+0002) refuses UPDATE and DELETE, except nulling the actor of a deleted user and the retention
+purge in `audit.retention`. Names are copied into each row, so the record outlives what it names.
+"""
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Now
+
+
+class Action(models.TextChoices):
+    SIGN_IN = "sign_in", "Signed in"
+    SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"
+    SIGN_OUT = "sign_out", "Signed out"
+    MARKETPLACE_ADDED = "marketplace_added", "Marketplace added"
+    MARKETPLACE_CHANGED = "marketplace_changed", "Marketplace changed"
+    MARKETPLACE_REMOVED = "marketplace_removed", "Marketplace removed"
+    SYNC_SUCCEEDED = "sync_succeeded", "Sync succeeded"
+    SYNC_FAILED = "sync_failed", "Sync failed"
+    WEBHOOK_BAD_SIGNATURE = "webhook_bad_signature", "Webhook with a bad signature"
+    AUDIT_EXPORTED = "audit_exported", "Audit log exported"
+    AUDIT_PURGED = "audit_purged", "Audit log purged (retention)"
+    INSTALL_LINK_ISSUED = "install_link_issued", "Install link issued"
+    PACKAGE_DOWNLOADED = "package_downloaded", "Package downloaded"
+    SKILL_FILE_READ = "skill_file_read", "Skill file read"
+    OAUTH_CLIENT_REGISTERED = "oauth_client_registered", "OAuth client registered"
+    TOKEN_ISSUED = "token_issued", "Token issued"
+    TOKEN_REFRESHED = "token_refreshed", "Token refreshed"
+    TOKEN_REVOKED = "token_revoked", "Token revoked"
+    ACCESS_DENIED = "access_denied", "Access denied"
+    CURATION_CHANGED = "curation_changed", "Curation changed"
+
+
+class Surface(models.TextChoices):
+    CLAUDE_CODE = "claude_code", "Claude Code"
+    CLAUDE_AI = "claude_ai", "Claude.ai"
+    CLAUDE_DESKTOP = "claude_desktop", "Claude Desktop"
+    WEB = "web", "Web"
+    API = "api", "API"
+    CLI = "cli", "Command line"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Outcome(models.TextChoices):
+    OK = "ok", "OK"
+    DENIED = "denied", "Denied"
+    ERROR = "error", "Error"
+
+
+# What the "installs" chart and counts mean: a .skill package handed to someone.
+INSTALL_ACTIONS = [Action.PACKAGE_DOWNLOADED]
+
+
+class AuditEvent(models.Model):
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    action = models.CharField(max_length=40, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_login = models.CharField(max_length=150, blank=True, help_text="GitHub login (or username) at the time.")
+    actor_github_id = models.BigIntegerField(null=True, blank=True)
+    marketplace = models.CharField(max_length=100, blank=True)
+    plugin = models.CharField(max_length=200, blank=True)
+    skill = models.CharField(max_length=200, blank=True)
+    version = models.CharField(max_length=100, blank=True)
+    commit = models.CharField(max_length=40, blank=True)
+    surface = models.CharField(max_length=20, choices=Surface.choices, default=Surface.UNKNOWN)
+    client_name = models.CharField(max_length=100, blank=True)
+    client_version = models.CharField(max_length=50, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.TextField(blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.OK)
+    extra = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("review_auditevent", "Can review the audit log")]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="audit_recent"),
+            models.Index(fields=["action", "-created_at"], name="audit_action"),
+            models.Index(fields=["actor_login", "-created_at"], name="audit_actor"),
+            models.Index(fields=["marketplace", "plugin", "skill", "-created_at"], name="audit_target"),
+        ]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.actor_login or '-'}"
+
+    @property
+    def target(self):
+        """<marketplace>/<plugin>/<skill>, as far as the event names one."""
+        return "/".join(part for part in (self.marketplace, self.plugin, self.skill) if part)

@@ -1,0 +1,83 @@
+"""The audit review UI: find, read, chart and export events. Auditors only."""
+import json
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from . import record
+from .chart import installs_chart
+from .export import csv_lines, jsonl_lines
+from .filters import AuditEventFilter
+from .models import Action, AuditEvent, Outcome
+
+PERMISSION = "audit.review_auditevent"
+
+
+def auditor_required(view):
+    """Anonymous users sign in first; signed-in users without the permission get a 403 (audited)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.has_perm(PERMISSION):
+            record(Action.ACCESS_DENIED, request=request, outcome=Outcome.DENIED, extra={"path": request.path})
+            raise PermissionDenied("Reviewing the audit log needs membership of the Auditors group.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _listing(request, base, heading, scope=None):
+    events = AuditEventFilter(request.GET, queryset=base)
+    page = Paginator(events.qs, 50).get_page(request.GET.get("page"))
+    cleaned = events.form.cleaned_data if events.form.is_valid() else {}
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "audit/event_list.html", {
+        "filter": events,
+        "page": page,
+        "heading": heading,
+        "scope": scope,
+        "chart": installs_chart(events.qs, cleaned.get("since"), cleaned.get("until")),
+        "query": query.urlencode(),
+    })
+
+
+@auditor_required
+def event_list(request):
+    return _listing(request, AuditEvent.objects.all(), "Audit log")
+
+
+@auditor_required
+def event_detail(request, pk):
+    event = get_object_or_404(AuditEvent, pk=pk)
+    extra_json = json.dumps(event.extra, indent=2, sort_keys=True)
+    return render(request, "audit/event_detail.html", {"event": event, "extra_json": extra_json})
+
+
+@auditor_required
+def skill_history(request, marketplace, plugin, skill):
+    base = AuditEvent.objects.filter(marketplace=marketplace, plugin=plugin, skill=skill)
+    return _listing(request, base, f"History of {marketplace}/{plugin}/{skill}", scope="skill")
+
+
+@auditor_required
+def user_history(request, login):
+    return _listing(request, AuditEvent.objects.filter(actor_login__iexact=login), f"Activity of {login}", scope="user")
+
+
+@auditor_required
+def export(request, fmt):
+    events = AuditEventFilter(request.GET, queryset=AuditEvent.objects.all())
+    filters = {k: v for k, v in request.GET.items() if v}
+    record(Action.AUDIT_EXPORTED, request=request, extra={"format": fmt, "filters": filters})
+    lines, content_type = (csv_lines, "text/csv") if fmt == "csv" else (jsonl_lines, "application/x-ndjson")
+    response = StreamingHttpResponse(lines(events.qs), content_type=f"{content_type}; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    response["Content-Disposition"] = f'attachment; filename="skillport-audit-{stamp}.{fmt}"'
+    return response

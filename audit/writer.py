@@ -1,0 +1,84 @@
+"""The one writer of audit events. Nothing else inserts into the audit table."""
+import re
+import uuid
+
+from .models import AuditEvent, Outcome, Surface
+
+# "claude-code/2.1.3", "Claude-User", "python-httpx/0.28": the first product token names the client.
+PRODUCT = re.compile(r"^\s*([A-Za-z][\w.\- ]{0,99}?)(?:/([\w.\-+]{1,50}))?(?:\s|\(|$)")
+
+
+def record(
+    action,
+    *,
+    request=None,
+    actor=None,
+    target=None,
+    surface=None,
+    client=None,
+    outcome=Outcome.OK,
+    extra=None,
+    **snapshot,
+) -> AuditEvent:
+    """Write one audit event and return it.
+
+    `target` may be a Marketplace, Plugin or Skill (its identifiers are copied); `snapshot`
+    may name `marketplace`, `plugin`, `skill`, `version` and `commit` directly. `client` is
+    a (name, version) pair, such as an MCP client's info; otherwise the User-Agent names it.
+    """
+    user = actor if actor is not None else getattr(request, "user", None)
+    if user is not None and not user.is_authenticated:
+        user = None
+    user_agent = request.headers.get("User-Agent", "")[:1000] if request is not None else ""
+    client_name, client_version = client or _client_from_user_agent(user_agent)
+    fields = {
+        **_target_fields(target),
+        **snapshot,
+        "action": action,
+        "actor": user,
+        "actor_login": _login(user),
+        "surface": surface or (Surface.WEB if request is not None else Surface.UNKNOWN),
+        "client_name": client_name[:100],
+        "client_version": client_version[:50],
+        "ip": request.META.get("REMOTE_ADDR") or None if request is not None else None,
+        "user_agent": user_agent,
+        "request_id": _request_id(request),
+        "outcome": outcome,
+        "extra": extra or {},
+    }
+    return AuditEvent.objects.create(**fields)
+
+
+def _target_fields(target) -> dict:
+    from marketplace.models import Marketplace, Plugin, Skill
+
+    if isinstance(target, Skill):
+        plugin = target.plugin
+        return {"marketplace": target.marketplace.slug, "plugin": plugin.name, "skill": target.slug,
+                "version": plugin.version[:100], "commit": plugin.commit}
+    if isinstance(target, Plugin):
+        return {"marketplace": target.marketplace.slug, "plugin": target.name, "version": target.version[:100],
+                "commit": target.commit}
+    if isinstance(target, Marketplace):
+        return {"marketplace": target.slug, "commit": target.last_synced_commit}
+    return {}
+
+
+def _login(user) -> str:
+    return user.get_username() if user is not None else ""
+
+
+def _client_from_user_agent(user_agent: str) -> tuple[str, str]:
+    match = PRODUCT.match(user_agent)
+    if not match:
+        return "", ""
+    return match.group(1).strip(), match.group(2) or ""
+
+
+def _request_id(request) -> str:
+    if request is None:
+        return ""
+    if not hasattr(request, "audit_request_id"):
+        supplied = request.headers.get("X-Request-ID", "")
+        request.audit_request_id = supplied[:64] if re.fullmatch(r"[\w.\-]{1,64}", supplied) else uuid.uuid4().hex
+    return request.audit_request_id
