@@ -123,8 +123,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
-# Until GitHub sign-in lands, signing in goes through the admin's login page.
-LOGIN_URL = "admin:login"
+# Username and password until GitHub sign-in lands.
+LOGIN_URL = "login"
 LOGOUT_REDIRECT_URL = "home"
 
 LANGUAGE_CODE = "en-us"
