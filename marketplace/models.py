@@ -1,9 +1,71 @@
 """Marketplaces and what syncing them produces: plugins, skills, files, revisions, sync runs."""
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
+from . import access
 from .crypto import EncryptedTextField
+
+AUDIENCE_HELP = (
+    "Who may see this, as GitHub refs: github:@org/team, github:@login or github:<id>. "
+    "Empty: every signed-in member."
+)
+
+
+def audience_field():
+    return ArrayField(models.CharField(max_length=200), default=list, blank=True, help_text=AUDIENCE_HELP)
+
+
+def _audience_q(who, prefix=""):
+    """Q for "no audience set, or the user is in it" on the model at `prefix`."""
+    return Q(**{f"{prefix}audience": []}) | Q(**{f"{prefix}audience__overlap": who})
+
+
+class VisibleQuerySet(models.QuerySet):
+    """`visible_to(user)`: the one rule for who sees what, used by web, API and MCP alike.
+
+    Anonymous users see nothing. Superusers see everything live. Everyone else sees what
+    every audience on the way down (marketplace, plugin, skill) admits them to, and, for
+    skills, what `.skillport/access.json` lets them read.
+    """
+
+    # How to reach the marketplace and plugin from this model; None where it is the model itself.
+    marketplace_path = "marketplace__"
+    plugin_path = "plugin__"
+
+    def visible_to(self, user):
+        if user is None or not user.is_authenticated:
+            return self.none()
+        live = self.filter(**{f"{self.marketplace_path}enabled": True})
+        if self.plugin_path is not None:
+            live = live.filter(**{f"{self.plugin_path}removed_at": None})
+        if self.model is not Marketplace:
+            live = live.filter(removed_at=None)
+        if user.is_superuser:
+            return live
+        who = access.principals(user)
+        rules = _audience_q(who, self.marketplace_path)
+        if self.plugin_path is not None:
+            rules &= _audience_q(who, self.plugin_path)
+        if self.model is Skill:
+            rules &= _audience_q(who) & Q(readers__overlap=who)
+        return live.filter(rules)
+
+
+class MarketplaceQuerySet(VisibleQuerySet):
+    marketplace_path = ""
+    plugin_path = None
+
+
+class PluginQuerySet(VisibleQuerySet):
+    plugin_path = ""
+
+
+class SkillQuerySet(VisibleQuerySet):
+    pass
 
 
 def default_sync_interval():
@@ -36,6 +98,7 @@ class Marketplace(models.Model):
         "Sync interval (minutes)", default=default_sync_interval, help_text="0 turns scheduled syncs off.",
     )
     enabled = models.BooleanField(default=True)
+    audience = audience_field()
 
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEVER)
     last_synced_commit = models.CharField(max_length=40, blank=True)
@@ -51,6 +114,8 @@ class Marketplace(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = MarketplaceQuerySet.as_manager()
 
     class Meta:
         ordering = ["slug"]
@@ -132,11 +197,14 @@ class Plugin(models.Model):
     entry = models.JSONField(default=dict, help_text="The raw marketplace.json entry.")
     manifest = models.JSONField(null=True, blank=True, help_text="plugin.json, when present and readable.")
     loads = models.BooleanField(default=True, help_text="Would Claude Code load this plugin?")
+    audience = audience_field()
     problems = models.JSONField(default=list, blank=True)
     fingerprint = models.CharField(max_length=64, blank=True, editable=False)
     first_seen_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
     removed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PluginQuerySet.as_manager()
 
     class Meta:
         ordering = ["marketplace", "name"]
@@ -164,15 +232,23 @@ class Skill(models.Model):
         default=dict, blank=True, help_text="Reasons per verdict: claude_code, agent_skills_spec, claude_ai.",
     )
     problems = models.JSONField(default=list, blank=True)
+    readers = ArrayField(
+        models.CharField(max_length=200), default=list, blank=True,
+        help_text="Who may read it under the repository's .skillport/access.json (set by sync).",
+    )
+    audience = audience_field()
     first_seen_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now, help_text="When its content last changed.")
     removed_at = models.DateTimeField(null=True, blank=True)
 
+    objects = SkillQuerySet.as_manager()
+
     class Meta:
         ordering = ["plugin", "name"]
         constraints = [models.UniqueConstraint(fields=["plugin", "slug"], name="skill_unique_slug")]
         indexes = [
+            GinIndex(fields=["readers"], name="skill_readers"),
             models.Index(fields=["marketplace", "removed_at"]),
             models.Index(fields=["-updated_at"]),
             models.Index(fields=["content_hash"]),
@@ -233,3 +309,21 @@ class SkillRevision(models.Model):
 
     def __str__(self):
         return f"{self.skill_id}@{self.content_hash[:12]}"
+
+
+class GitHubIdentity(models.Model):
+    """Who a user is on GitHub, and their organisations and teams as of the last refresh."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="github")
+    github_id = models.BigIntegerField(unique=True)
+    login = models.CharField(max_length=100)
+    orgs = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    teams = ArrayField(models.CharField(max_length=200), default=list, blank=True, help_text='"org/team" slugs.')
+    refreshed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "GitHub identity"
+        verbose_name_plural = "GitHub identities"
+
+    def __str__(self):
+        return f"{self.login} ({self.github_id})"

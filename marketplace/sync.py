@@ -22,6 +22,7 @@ from django.utils import timezone
 from audit import record
 from audit.models import Action, Outcome, Surface
 
+from . import access
 from .bulk import copy_rows, copy_rows_ignoring_conflicts
 from .gitrepo import GitError
 from .models import Blob, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status, SyncRun
@@ -175,6 +176,7 @@ def reconcile(marketplace, snapshot) -> dict:
 
     plugins = _reconcile_plugins(marketplace, snapshot, now)
     added, updated, removed = _reconcile_skills(marketplace, snapshot, plugins, now)
+    _apply_readers(marketplace)
     live_skills = Skill.objects.filter(marketplace=marketplace, removed_at=None)
     return {
         "plugins": Plugin.objects.filter(marketplace=marketplace, removed_at=None).count(),
@@ -331,6 +333,21 @@ def _reconcile_skills(marketplace, snapshot, plugins, now):
         last_seen_at=now
     )
     return len(created), len(updated), len(gone)
+
+
+def _apply_readers(marketplace):
+    """Set each skill's readers from access.json; rules are keyed by skill name (FORMAT.md §8).
+
+    One UPDATE per named rule plus one for the default, each touching only rows that differ.
+    """
+    rules = marketplace.access_rules or {}
+    named = list(rules["skills"]) if isinstance(rules.get("skills"), dict) else []
+    skills = Skill.objects.filter(marketplace=marketplace)
+    default = access.readers("", {**rules, "skills": {}})
+    skills.exclude(name__in=named).exclude(readers=default).update(readers=default)
+    for name in named:
+        value = access.readers(name, rules)
+        skills.filter(name=name).exclude(readers=value).update(readers=value)
 
 
 def _fill_known(items):

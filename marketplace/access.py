@@ -1,0 +1,58 @@
+"""Who a user is, as the refs that visibility rules name, and the read rules of access.json.
+
+Every rule is a list of principals; a user sees a thing when the lists overlap. Principals are
+lower-cased strings:
+- "*": any signed-in member of the organisation;
+- "github:<numeric id>": one GitHub account (stable across renames);
+- "github:@<login>": one GitHub account by login;
+- "github:@<org>/<team>": every member of a team.
+`Skill.objects.visible_to(user)` (models.py) is the one place these lists are compared.
+"""
+import re
+
+EVERYONE = "*"
+REF = re.compile(r"^github:(\d+|@[a-z0-9][a-z0-9-]*(/[a-z0-9][a-z0-9_.-]*)?)$")
+
+
+def normalise(ref: str) -> str | None:
+    """A principal in canonical form, or None if it is not one."""
+    ref = ref.strip().lower()
+    if ref == EVERYONE:
+        return ref
+    return ref if REF.match(ref) else None
+
+
+def principals(user) -> list[str]:
+    """Every principal `user` answers to."""
+    who = [EVERYONE]
+    identity = getattr(user, "github", None)
+    if identity is not None:
+        who += [f"github:{identity.github_id}", f"github:@{identity.login.lower()}"]
+        who += [f"github:@{team.lower()}" for team in identity.teams]
+    return who
+
+
+def readers(skill_name: str, rules: dict) -> list[str]:
+    """Who may read a skill under `.skillport/access.json` (FORMAT.md §8).
+
+    No file: everyone. A rule per skill name wins over `defaults`; values are "*", "editors"
+    or a list of refs (which may include "*" or "editors").
+    """
+    if not rules:
+        return [EVERYONE]
+    skill_rule = rules.get("skills", {}).get(skill_name) if isinstance(rules.get("skills"), dict) else None
+    default_rule = rules.get("defaults", {}).get("read", EVERYONE) if isinstance(rules.get("defaults"), dict) else EVERYONE
+    rule = skill_rule.get("read", default_rule) if isinstance(skill_rule, dict) else default_rule
+    return _expand(rule, rules.get("editors", []))
+
+
+def _expand(rule, editors) -> list[str]:
+    items = rule if isinstance(rule, list) else [rule]
+    found = []
+    for item in items:
+        if item == "editors":
+            found += _expand(editors if isinstance(editors, list) else [], [])
+        elif isinstance(item, str) and (ref := normalise(item)):
+            found.append(ref)
+    # An empty list means nobody, which the overlap test gives for free.
+    return sorted(set(found))

@@ -1,0 +1,112 @@
+"""`visible_to(user)`: one rule, four personas, every level (marketplace, plugin, skill, access.json)."""
+import json
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import AnonymousUser, User
+
+from marketplace import access
+from marketplace.models import GitHubIdentity, Marketplace, Plugin, Skill
+from marketplace.sync import sync_marketplace
+
+from .builders import GitRepo, catalog, plugin_entry, skill_md
+
+pytestmark = pytest.mark.django_db
+
+ACCESS = {
+    "editors": ["github:@Acme/Core"],
+    "defaults": {"read": "*"},
+    "skills": {
+        "core-only": {"read": "editors"},
+        "by-login": {"read": ["github:@Dana"]},
+        "by-id": {"read": ["github:4242"]},
+        "nobody": {"read": []},
+    },
+}
+
+
+def person(login, github_id, teams=()):
+    user = User.objects.create_user(login)
+    GitHubIdentity.objects.create(user=user, github_id=github_id, login=login, orgs=["acme"], teams=list(teams))
+    return user
+
+
+@pytest.fixture
+def personas():
+    return {
+        "member": person("member", 1),
+        "core": person("corey", 2, ["acme/core"]),
+        "design": person("dana", 3, ["acme/design"]),
+        "anonymous": AnonymousUser(),
+    }
+
+
+@pytest.fixture
+def market(make_repo, make_marketplace):
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("tools"), plugin_entry("internal")),
+        ".skillport/access.json": json.dumps(ACCESS),
+        **{f"plugins/tools/skills/{name}/SKILL.md": skill_md(name)
+           for name in ("open", "core-only", "by-login", "by-id", "nobody")},
+        "plugins/internal/skills/secret/SKILL.md": skill_md("secret"),
+    })
+    m = make_marketplace(repo)
+    sync_marketplace(m.pk)
+    return m
+
+
+def visible(user):
+    return sorted(Skill.objects.visible_to(user).values_list("name", flat=True))
+
+
+def test_access_json_read_rules(market, personas):
+    assert visible(personas["member"]) == ["open", "secret"]
+    assert visible(personas["core"]) == ["core-only", "open", "secret"]
+    assert visible(personas["design"]) == ["by-login", "open", "secret"]
+    assert visible(personas["anonymous"]) == []
+    id_holder = person("renamed", 4242)
+    assert "by-id" in visible(id_holder)  # numeric ids survive login changes
+
+
+def test_marketplace_plugin_and_skill_audiences(market, personas):
+    Plugin.objects.filter(name="internal").update(audience=["github:@acme/core"])
+    assert "secret" not in visible(personas["member"]) and "secret" in visible(personas["core"])
+    Skill.objects.filter(name="open").update(audience=["github:@dana"])
+    assert visible(personas["design"]) == ["by-login", "open"]
+    assert "open" not in visible(personas["core"])
+    Marketplace.objects.filter(pk=market.pk).update(audience=["github:@acme/design"])
+    assert visible(personas["core"]) == []
+    assert visible(personas["design"]) == ["by-login", "open"]
+    assert list(Marketplace.objects.visible_to(personas["core"])) == []
+    assert list(Plugin.objects.visible_to(personas["design"]).values_list("name", flat=True)) == ["tools"]
+
+
+def test_removed_disabled_and_superuser(market, personas, simple_repo):
+    Skill.objects.filter(name="open").update(removed_at="2026-01-01T00:00:00Z")
+    assert "open" not in visible(personas["member"])
+    root = User.objects.create_superuser("root", "r@example.com", "pw")
+    assert "nobody" in visible(root) and "open" not in visible(root)
+    Marketplace.objects.filter(pk=market.pk).update(enabled=False)
+    assert visible(personas["core"]) == [] and visible(root) == []
+
+
+def test_access_rules_change_without_skill_changes(market, personas):
+    repo_rules = {**ACCESS, "defaults": {"read": ["github:@acme/design"]}}
+    repo = GitRepo(Path(market.git_url))
+    repo.commit({".skillport/access.json": json.dumps(repo_rules)})
+    sync_marketplace(market.pk)
+    assert visible(personas["member"]) == []
+    assert visible(personas["design"]) == ["by-login", "open", "secret"]
+
+
+@pytest.mark.parametrize("rule, expected", [
+    ("*", ["*"]),
+    (["github:@Org/Team", "bogus", "github:12"], ["github:12", "github:@org/team"]),
+    ("editors", ["github:@lead"]),
+    ([], []),
+])
+def test_readers_expansion(rule, expected):
+    rules = {"editors": ["github:@Lead"], "skills": {"x": {"read": rule}}}
+    assert access.readers("x", rules) == expected
+    assert access.readers("other", rules) == ["*"]
+    assert access.readers("x", {}) == ["*"]
