@@ -1,9 +1,11 @@
 """Marketplaces and what syncing them produces: plugins, skills, files, revisions, sync runs."""
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Left
 from django.utils import timezone
 
 from . import access
@@ -236,6 +238,16 @@ class Skill(models.Model):
         models.CharField(max_length=200), default=list, blank=True,
         help_text="Who may read it under the repository's .skillport/access.json (set by sync).",
     )
+    # Weighted name > description > body; the body is capped because a tsvector is limited to 1 MB.
+    search_vector = models.GeneratedField(
+        expression=(
+            SearchVector("name", weight="A", config="english")
+            + SearchVector("description", weight="B", config="english")
+            + SearchVector(Left("body", 100_000), weight="C", config="english")
+        ),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
     audience = audience_field()
     first_seen_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
@@ -249,6 +261,9 @@ class Skill(models.Model):
         constraints = [models.UniqueConstraint(fields=["plugin", "slug"], name="skill_unique_slug")]
         indexes = [
             GinIndex(fields=["readers"], name="skill_readers"),
+            GinIndex(fields=["search_vector"], name="skill_search"),
+            GinIndex(OpClass("name", name="gin_trgm_ops"), name="skill_name_trgm"),
+            GinIndex(OpClass("description", name="gin_trgm_ops"), name="skill_description_trgm"),
             models.Index(fields=["marketplace", "removed_at"]),
             models.Index(fields=["-updated_at"]),
             models.Index(fields=["content_hash"]),

@@ -1,0 +1,48 @@
+"""Catalogue search: PostgreSQL full-text search with trigram typo tolerance and safe highlights.
+
+1. The query is read with web-search syntax ("quoted phrases", -exclusions, or).
+2. A skill matches on its weighted tsvector (name > description > body), or, to forgive
+   typos, when its name or description is trigram-similar to the query.
+3. Results rank by full-text rank plus name similarity.
+4. Highlights come from ts_headline with sentinel characters, which are swapped for <mark>
+   only after the text is escaped: a skill's description can never inject markup.
+"""
+from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, TrigramWordSimilarity
+from django.db.models import F, FloatField, Q, Value
+from django.db.models.functions import Coalesce
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+
+CONFIG = "english"
+# Control characters escape() leaves alone; a description holding one can at worst add a stray <mark>.
+START, STOP = "\x02", "\x03"
+SORTS = {
+    "relevance": ["-score", "name"],
+    "name": ["name", "plugin__name"],
+    "updated": ["-updated_at", "name"],
+}
+
+
+def search(queryset, text: str):
+    """Skills of `queryset` matching `text`, annotated with `score` and `headline`."""
+    text = text.strip()
+    if not text:
+        return queryset.annotate(score=Value(0.0, output_field=FloatField()))
+    query = SearchQuery(text, search_type="websearch", config=CONFIG)
+    similarity = TrigramWordSimilarity(text, "name")
+    return (
+        queryset.filter(
+            Q(search_vector=query) | Q(name__trigram_word_similar=text) | Q(description__trigram_word_similar=text)
+        )
+        .annotate(
+            score=Coalesce(SearchRank(F("search_vector"), query), 0.0) + similarity,
+            headline=SearchHeadline(
+                "description", query, config=CONFIG, start_sel=START, stop_sel=STOP, max_words=40, min_words=15
+            ),
+        )
+    )
+
+
+def highlight(headline: str) -> str:
+    """Escaped text with matches wrapped in <mark>."""
+    return mark_safe(escape(headline).replace(START, "<mark>").replace(STOP, "</mark>"))

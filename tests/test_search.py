@@ -1,0 +1,52 @@
+"""Catalogue search: weighted full text, web-search syntax, typo tolerance, safe highlights."""
+import pytest
+
+from marketplace.models import Skill
+from marketplace.search import highlight, search
+from marketplace.sync import sync_marketplace
+
+from .builders import catalog, plugin_entry, skill_md
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def skills(make_repo, make_marketplace):
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("kit")),
+        "plugins/kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Write a blameless incident review."),
+        "plugins/kit/skills/sql-review/SKILL.md": skill_md("sql-review", "Check queries for injection and indexes.",
+                                                           body="Mentions postmortem once in the body.\n"),
+        "plugins/kit/skills/changelog/SKILL.md": skill_md("changelog", "Summarise API changes if 1 < 2 & <script>x</script>."),
+    })
+    sync_marketplace(make_marketplace(repo).pk)
+    return Skill.objects.all()
+
+
+def names(queryset):
+    return [s.name for s in queryset.order_by("-score", "name")]
+
+
+def test_name_outranks_body(skills):
+    assert names(search(skills, "postmortem")) == ["postmortem", "sql-review"]
+
+
+def test_typo_still_finds_the_skill(skills):
+    assert names(search(skills, "postmortm"))[0] == "postmortem"
+    assert "sql-review" in names(search(skills, "injecton"))
+
+
+def test_web_search_syntax(skills):
+    assert names(search(skills, '"incident review"')) == ["postmortem"]
+    assert names(search(skills, "postmortem -blameless")) == ["sql-review"]
+
+
+def test_highlights_are_escaped(skills):
+    hit = search(skills, "API changes").get(name="changelog")
+    html = highlight(hit.headline)
+    assert "<mark>API</mark>" in html and "<script>" not in html
+    assert "1 &lt; 2 &amp;" in html  # text is escaped before the marks go in
+
+
+def test_empty_query_returns_everything(skills):
+    assert search(skills, "  ").count() == 3
