@@ -1,0 +1,80 @@
+"""Skill content as HTML that is safe to put in our pages.
+
+A SKILL.md comes from a repository we do not control. Markdown is rendered with raw HTML
+passed through, then everything goes through nh3 with a short allow-list: a skill can format
+its text, never run script, load styles or add event handlers.
+"""
+import nh3
+from markdown_it import MarkdownIt
+from pygments import highlight as pygments_highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import get_lexer_by_name, guess_lexer_for_filename
+from pygments.lexers.special import TextLexer
+from pygments.util import ClassNotFound
+
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt", "em", "h1", "h2",
+    "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "mark", "ol", "p", "pre", "s", "span", "strong", "sub",
+    "summary", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"}, "img": {"src", "alt", "title"}, "span": {"class"}, "div": {"class"}, "code": {"class"},
+    "pre": {"class"}, "td": {"align"}, "th": {"align"},
+}
+URL_SCHEMES = {"http", "https", "mailto", "data"}
+MAX_HIGHLIGHT_CHARS = 200_000
+FORMATTER = HtmlFormatter(cssclass="highlight", wrapcode=True)
+FENCE_FORMATTER = HtmlFormatter(nowrap=True)  # markdown-it supplies the <pre><code>
+
+
+def _highlight_fence(code, lang, _attrs):
+    try:
+        lexer = get_lexer_by_name(lang) if lang else TextLexer()
+    except ClassNotFound:
+        lexer = TextLexer()
+    return pygments_highlight(code, lexer, FENCE_FORMATTER)
+
+
+def _filter_attribute(tag, attribute, value):
+    """Images load only inline (a remote image would tell its owner who reads the skill);
+    links never use data: URLs."""
+    if tag == "img" and attribute == "src":
+        return value if value.startswith("data:image/") else None
+    if attribute == "href" and value.strip().lower().startswith("data:"):
+        return None
+    return value
+
+
+MARKDOWN = MarkdownIt("commonmark", {"html": True, "highlight": _highlight_fence}).enable(["table", "strikethrough"])
+
+
+def markdown(text: str) -> str:
+    """Sanitised HTML for a Markdown document."""
+    return clean(MARKDOWN.render(text))
+
+
+def clean(html: str) -> str:
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        attribute_filter=_filter_attribute,
+        link_rel="noopener noreferrer nofollow",
+    )
+
+
+def source(path: str, text: str) -> str:
+    """A text file highlighted by its name; very large files stay plain (and fast)."""
+    if len(text) > MAX_HIGHLIGHT_CHARS:
+        lexer = TextLexer()
+    else:
+        try:
+            lexer = guess_lexer_for_filename(path, text[:4096])
+        except ClassNotFound:
+            lexer = TextLexer()
+    return clean(pygments_highlight(text, lexer, FORMATTER))
+
+
+def stylesheet() -> str:
+    return FORMATTER.get_style_defs(".highlight")
