@@ -6,6 +6,9 @@ a million events holds one chunk in memory, never the whole set.
 import csv
 import json
 
+from django.db.models import TextField
+from django.db.models.functions import Cast
+
 COLUMNS = [
     "id", "created_at", "action", "outcome", "actor_login", "actor_github_id", "marketplace", "plugin", "skill",
     "version", "commit", "surface", "client_name", "client_version", "ip", "user_agent", "request_id", "extra",
@@ -21,23 +24,29 @@ class _Line:
 
 
 def _rows(queryset):
-    for row in queryset.order_by("-created_at", "-id").values_list(*COLUMNS).iterator(chunk_size=CHUNK):
-        yield dict(zip(COLUMNS, row))
+    """Tuples in COLUMNS order; `extra` arrives as JSON text, so it is never decoded and re-encoded."""
+    columns = [c for c in COLUMNS if c != "extra"]
+    rows = (
+        queryset.order_by("-created_at", "-id")
+        .annotate(extra_text=Cast("extra", TextField()))
+        .values_list(*columns, "extra_text")
+    )
+    return rows.iterator(chunk_size=CHUNK)
 
 
 def csv_lines(queryset):
     writer = csv.writer(_Line())
     yield writer.writerow(COLUMNS)
     for row in _rows(queryset):
-        row["created_at"] = row["created_at"].isoformat()
-        row["extra"] = json.dumps(row["extra"], sort_keys=True)
-        yield writer.writerow([_safe_cell(row[c]) for c in COLUMNS])
+        yield writer.writerow([row[0], row[1].isoformat(), *map(_safe_cell, row[2:])])
 
 
 def jsonl_lines(queryset):
     for row in _rows(queryset):
-        row["created_at"] = row["created_at"].isoformat()
-        yield json.dumps(row, separators=(",", ":"), default=str) + "\n"
+        event = dict(zip(COLUMNS, row))
+        event["created_at"] = event["created_at"].isoformat()
+        event["extra"] = json.loads(event["extra"])
+        yield json.dumps(event, separators=(",", ":"), default=str) + "\n"
 
 
 def _safe_cell(value):

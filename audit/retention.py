@@ -19,10 +19,17 @@ def purge_expired(surface=Surface.UNKNOWN) -> int:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config('skillport.audit_purge_before', %s, true)", [cutoff.isoformat()])
-        deleted, _ = AuditEvent.objects.filter(created_at__lt=cutoff).delete()
-    record(
-        Action.AUDIT_PURGED,
-        surface=surface,
-        extra={"deleted": deleted, "before": cutoff.isoformat(), "retention_days": settings.SKILLPORT_AUDIT_RETENTION_DAYS},
-    )
+            try:
+                deleted, _ = AuditEvent.objects.filter(created_at__lt=cutoff).delete()
+            finally:
+                # `true` above scopes the setting to the transaction, but when a caller's
+                # transaction encloses ours that lasts longer than the purge: end it here.
+                cursor.execute("SELECT set_config('skillport.audit_purge_before', '', true)")
+        # In the same transaction: a purge that is not on the record does not happen.
+        record(
+            Action.AUDIT_PURGED,
+            surface=surface,
+            extra={"deleted": deleted, "before": cutoff.isoformat(),
+                   "retention_days": settings.SKILLPORT_AUDIT_RETENTION_DAYS},
+        )
     return deleted

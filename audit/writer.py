@@ -5,7 +5,7 @@ import uuid
 from .models import AuditEvent, Outcome, Surface
 
 # "claude-code/2.1.3", "Claude-User", "python-httpx/0.28": the first product token names the client.
-PRODUCT = re.compile(r"^\s*([A-Za-z][\w.\- ]{0,99}?)(?:/([\w.\-+]{1,50}))?(?:\s|\(|$)")
+PRODUCT = re.compile(r"^\s*([A-Za-z][\w.\-]{0,99})(?:/([\w.\-+]{1,50}))?(?:[\s(;,]|$)")
 
 
 def record(
