@@ -126,7 +126,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # Username and password until GitHub sign-in lands.
 LOGIN_URL = "login"
-LOGOUT_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "marketplace:home"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,0 +1,78 @@
+"""Filters of the skill catalogue (browser now, the API later): one FilterSet for both."""
+import django_filters
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from audit.models import INSTALL_ACTIONS, AuditEvent
+
+from .models import Skill
+from .search import SORTS, search
+
+SURFACES = [("claude_code", "Claude Code"), ("claude_ai", "Claude.ai"), ("claude_desktop", "Claude Desktop")]
+VERDICTS = [
+    ("loads_in_claude_code", "Loads in Claude Code"),
+    ("spec_valid", "Valid Agent Skill"),
+    ("claude_ai_uploadable", "Uploadable to Claude.ai"),
+]
+
+
+def with_installs(queryset):
+    """Annotate `installs`: how many times each skill's package was downloaded (audit log)."""
+    downloads = (
+        AuditEvent.objects.filter(
+            action__in=INSTALL_ACTIONS, marketplace=OuterRef("marketplace__slug"), plugin=OuterRef("plugin__name"),
+            skill=OuterRef("slug"),
+        )
+        .order_by()
+        .values("skill")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return queryset.annotate(installs=Coalesce(Subquery(downloads, output_field=IntegerField()), Value(0)))
+
+
+class SkillFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_text", label="Search")
+    marketplace = django_filters.CharFilter(field_name="marketplace__slug")
+    plugin = django_filters.CharFilter(field_name="plugin__name")
+    category = django_filters.CharFilter(field_name="plugin__category")
+    tag = django_filters.CharFilter(method="filter_tag")
+    surface = django_filters.ChoiceFilter(choices=SURFACES, method="filter_surface")
+    verdict = django_filters.MultipleChoiceFilter(choices=VERDICTS, method="filter_verdicts", label="Verdicts")
+    sort = django_filters.ChoiceFilter(
+        choices=[("relevance", "Relevance"), ("name", "Name"), ("updated", "Recently updated"),
+                 ("installs", "Most installed")],
+        method="filter_sort", empty_label=None,
+    )
+
+    class Meta:
+        model = Skill
+        fields = []
+
+    def filter_text(self, queryset, name, value):
+        return search(queryset, value)
+
+    def filter_tag(self, queryset, name, value):
+        return queryset.filter(plugin__tags__contains=[value])
+
+    def filter_surface(self, queryset, name, value):
+        return queryset.filter(plugin__surfaces__contains=[value])
+
+    def filter_verdicts(self, queryset, name, values):
+        return queryset.filter(**{value: True for value in values})
+
+    def filter_sort(self, queryset, name, value):
+        return queryset  # applied in `qs`, after the text search has annotated a score
+
+    @property
+    def qs(self):
+        queryset = super().qs
+        data = self.form.cleaned_data if self.form.is_valid() else {}
+        sort = data.get("sort") or ("relevance" if data.get("q") else "name")
+        if sort == "installs":
+            return with_installs(queryset).order_by("-installs", "name")
+        if sort == "relevance" and not data.get("q"):
+            sort = "name"
+        if sort == "relevance":
+            return queryset.order_by(*SORTS["relevance"])
+        return queryset.order_by(*SORTS[sort])

@@ -1,0 +1,191 @@
+"""The skill catalogue in the browser: home, search, skill, file, history, plugin and marketplace pages.
+
+Every page is for signed-in users and reaches skills only through `visible_to`, so anything a
+user may not see is a 404, exactly like something that does not exist.
+"""
+import difflib
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from audit import record
+from audit.models import Action
+
+from . import packaging, rendering
+from .filters import SkillFilter, with_installs
+from .models import Blob, Marketplace, Plugin, Skill, SkillFile, Status
+from .search import highlight
+
+
+def _skill(request, marketplace, plugin, skill):
+    queryset = Skill.objects.visible_to(request.user).select_related("plugin", "marketplace")
+    return get_object_or_404(queryset, marketplace__slug=marketplace, plugin__name=plugin, slug=skill)
+
+
+@login_required
+def home(request):
+    skills = Skill.objects.visible_to(request.user).select_related("plugin", "marketplace")
+    plugins = Plugin.objects.visible_to(request.user)
+    return render(request, "marketplace/home.html", {
+        "recent": skills.order_by("-updated_at")[:8],
+        "popular": [s for s in with_installs(skills).order_by("-installs", "name")[:8] if s.installs],
+        "categories": plugins.exclude(category="").values("category").annotate(n=Count("skills")).order_by("category"),
+        "count": skills.count(),
+    })
+
+
+@login_required
+def skill_search(request):
+    skills = Skill.objects.visible_to(request.user).select_related("plugin", "marketplace")
+    found = SkillFilter(request.GET, queryset=skills)
+    page = Paginator(found.qs, 24).get_page(request.GET.get("page"))
+    for skill in page:
+        skill.highlighted = highlight(skill.headline) if getattr(skill, "headline", "") else ""
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"filter": found, "page": page, "query": query.urlencode()}
+    # The results alone, for live search as you type; the full page works without JavaScript.
+    template = "marketplace/_results.html" if request.headers.get("X-Partial") else "marketplace/search.html"
+    return render(request, template, context)
+
+
+@login_required
+def skill_detail(request, marketplace, plugin, skill):
+    skill = _skill(request, marketplace, plugin, skill)
+    files = list(skill.files.order_by("path"))
+    return render(request, "marketplace/skill_detail.html", {
+        "skill": skill,
+        "plugin": skill.plugin,
+        "body": rendering.markdown(skill.body),
+        "files": files,
+        "revisions": skill.revisions.order_by("-created_at")[:20],
+        "install": _install(skill),
+        "verdicts": _verdicts(skill),
+    })
+
+
+@login_required
+def skill_file(request, marketplace, plugin, skill, path):
+    skill = _skill(request, marketplace, plugin, skill)
+    file = get_object_or_404(SkillFile.objects.select_related("blob"), skill=skill, path=path)
+    if file.blob is None:
+        raise Http404("This file was too large to store.")
+    if request.GET.get("raw") or file.is_binary:
+        if not request.GET.get("raw"):
+            return render(request, "marketplace/skill_file.html", {"skill": skill, "file": file, "binary": True})
+        response = HttpResponse(bytes(file.blob.content), content_type="application/octet-stream")
+        response["Content-Disposition"] = f'attachment; filename="{path.rsplit("/", 1)[-1]}"'
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+    text = bytes(file.blob.content).decode("utf-8", "replace")
+    return render(request, "marketplace/skill_file.html", {
+        "skill": skill, "file": file, "html": rendering.source(path, text),
+    })
+
+
+@login_required
+def skill_history(request, marketplace, plugin, skill):
+    skill = _skill(request, marketplace, plugin, skill)
+    revisions = list(skill.revisions.order_by("-created_at"))
+    by_id = {str(r.pk): r for r in revisions}
+    new = by_id.get(request.GET.get("to")) or (revisions[0] if revisions else None)
+    old = by_id.get(request.GET.get("from")) or (revisions[1] if len(revisions) > 1 else None)
+    return render(request, "marketplace/skill_history.html", {
+        "skill": skill, "revisions": revisions, "old": old, "new": new,
+        "diff": _diff(old, new) if old and new else [],
+    })
+
+
+@login_required
+def skill_download(request, marketplace, plugin, skill):
+    skill = _skill(request, marketplace, plugin, skill)
+    record(Action.PACKAGE_DOWNLOADED, request=request, target=skill, extra={"content_hash": skill.content_hash})
+    return FileResponse(
+        packaging.package_path(skill).open("rb"), as_attachment=True, filename=packaging.package_name(skill),
+        content_type="application/zip",
+    )
+
+
+@login_required
+def plugin_detail(request, marketplace, plugin):
+    plugin = get_object_or_404(
+        Plugin.objects.visible_to(request.user).select_related("marketplace"), marketplace__slug=marketplace, name=plugin
+    )
+    return render(request, "marketplace/plugin_detail.html", {
+        "plugin": plugin,
+        "skills": Skill.objects.visible_to(request.user).filter(plugin=plugin).order_by("name"),
+        "install": _install_commands(plugin),
+    })
+
+
+@login_required
+def marketplace_detail(request, marketplace):
+    marketplace = get_object_or_404(Marketplace.objects.visible_to(request.user), slug=marketplace)
+    plugins = (
+        Plugin.objects.visible_to(request.user)
+        .filter(marketplace=marketplace)
+        .annotate(n=Count("skills", filter=Q(skills__in=Skill.objects.visible_to(request.user))))
+        .order_by("name")
+    )
+    last_run = marketplace.sync_runs.exclude(status=Status.RUNNING).first()
+    return render(request, "marketplace/marketplace_detail.html", {
+        "marketplace": marketplace, "plugins": plugins, "run": last_run,
+        "problems": (last_run.problems if last_run else [])[:50],
+        "add_command": _install_commands_for(marketplace)["add"],
+    })
+
+
+def _verdicts(skill):
+    reasons = skill.verdict_reasons
+    return [
+        ("Loads in Claude Code", skill.loads_in_claude_code, reasons.get("claude_code", [])),
+        ("Valid under the Agent Skills specification", skill.spec_valid, reasons.get("agent_skills_spec", [])),
+        ("Uploadable to Claude.ai", skill.claude_ai_uploadable, reasons.get("claude_ai", [])),
+    ]
+
+
+def _install_commands_for(marketplace):
+    """How Claude Code users add this marketplace: owner/repo for GitHub, else the URL."""
+    url = marketplace.git_url
+    parts = urlsplit(url)
+    if parts.hostname == "github.com":
+        source = parts.path.strip("/").removesuffix(".git")
+    else:
+        source = url
+    name = marketplace.name or marketplace.slug
+    return {"add": f"/plugin marketplace add {source}", "name": name}
+
+
+def _install_commands(plugin):
+    commands = _install_commands_for(plugin.marketplace)
+    return {**commands, "install": f"/plugin install {plugin.name}@{commands['name']}"}
+
+
+def _install(skill):
+    return {**_install_commands(skill.plugin), "mcp_url": f"{settings.SKILLPORT_BASE_URL}/mcp",
+            "package": packaging.package_name(skill), "surfaces": skill.plugin.surfaces}
+
+
+def _diff(old, new):
+    """Per-file unified diffs between two revisions; content comes from the shared blob store."""
+    old_files = {f["path"]: f["sha"] for f in old.files}
+    new_files = {f["path"]: f["sha"] for f in new.files}
+    changed = sorted(p for p in old_files.keys() | new_files.keys() if old_files.get(p) != new_files.get(p))
+    shas = {old_files.get(p) for p in changed} | {new_files.get(p) for p in changed}
+    blobs = {b.sha: b for b in Blob.objects.filter(sha__in=[s for s in shas if s])}
+    result = []
+    for path in changed:
+        before, after = blobs.get(old_files.get(path)), blobs.get(new_files.get(path))
+        if (before and before.is_binary) or (after and after.is_binary):
+            result.append({"path": path, "binary": True, "lines": []})
+            continue
+        a = bytes(before.content).decode("utf-8", "replace").splitlines() if before else []
+        b = bytes(after.content).decode("utf-8", "replace").splitlines() if after else []
+        lines = list(difflib.unified_diff(a, b, f"a/{path}", f"b/{path}", lineterm="", n=3))
+        result.append({"path": path, "binary": False, "lines": [(line[:1], line) for line in lines]})
+    return result

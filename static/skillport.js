@@ -1,0 +1,35 @@
+// Progressive enhancement only: every page works without this file.
+"use strict";
+
+// Live search: refresh the results as the user types or changes a filter.
+document.querySelectorAll("form[data-live-search]").forEach((form) => {
+  const target = document.querySelector(form.dataset.liveSearch);
+  let timer, controller;
+  const refresh = () => {
+    const query = new URLSearchParams(new FormData(form)).toString();
+    controller?.abort();
+    controller = new AbortController();
+    fetch(`${form.action}?${query}`, { headers: { "X-Partial": "1" }, signal: controller.signal })
+      .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+      .then((html) => {
+        target.innerHTML = html;
+        history.replaceState(null, "", `?${query}`);
+      })
+      .catch(() => {});
+  };
+  form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(refresh, 250); });
+  form.addEventListener("change", refresh);
+});
+
+// Copy buttons beside install commands.
+document.querySelectorAll("button[data-copy]").forEach((button) => {
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(button.dataset.copy);
+      button.textContent = "Copied";
+    } catch {
+      button.textContent = "Select and copy";
+    }
+    setTimeout(() => { button.textContent = "Copy"; }, 2000);
+  });
+});

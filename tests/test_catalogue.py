@@ -1,0 +1,146 @@
+"""The catalogue pages: search, skill, files, history, download, plugin and marketplace pages."""
+import io
+import json
+import zipfile
+
+import pytest
+from django.contrib.auth.models import User
+
+from audit.models import Action, AuditEvent
+from marketplace.models import GitHubIdentity
+from marketplace.sync import sync_marketplace
+
+from .builders import catalog, plugin_entry, skill_md
+
+pytestmark = pytest.mark.django_db
+
+PAYLOAD_BODY = """# Evil
+
+<script>document.title = 'pwned'</script>
+<img src="https://tracker.example/pixel.gif" onerror="alert(1)">
+<a href="javascript:alert(1)">click</a>
+<style>body { display: none }</style>
+
+```python
+print("hi")
+```
+"""
+
+
+@pytest.fixture
+def repo(make_repo):
+    return make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("kit", category="ops", tags=["surface:CC", "db"]),
+                                                   name="acme-skills"),
+        ".skillport/access.json": json.dumps({"skills": {"secret": {"read": ["github:@acme/core"]}}}),
+        "plugins/kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Write a blameless incident review."),
+        "plugins/kit/skills/postmortem/scripts/run.py": "print('run')\n",
+        "plugins/kit/skills/postmortem/logo.png": b"\x89PNG\r\n\x1a\n\0\0binary",
+        "plugins/kit/skills/evil/SKILL.md": skill_md("evil", "Tries <b>markup</b>.", body=PAYLOAD_BODY),
+        "plugins/kit/skills/secret/SKILL.md": skill_md("secret", "Core team only."),
+    })
+
+
+@pytest.fixture
+def market(repo, make_marketplace):
+    m = make_marketplace(repo, slug="acme")
+    sync_marketplace(m.pk)
+    return m
+
+
+@pytest.fixture
+def member(client):
+    user = User.objects.create_user("mo")
+    GitHubIdentity.objects.create(user=user, github_id=7, login="mo", orgs=["acme"])
+    client.force_login(user)
+    return user
+
+
+SKILL = "/skills/acme/kit/postmortem/"
+
+
+def test_anonymous_is_sent_to_sign_in(client, market):
+    for url in ("/", "/skills/", SKILL, f"{SKILL}download/"):
+        response = client.get(url)
+        assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_search_page_filters_and_typo(client, market, member):
+    page = client.get("/skills/?q=postmortm")
+    assert [s.name for s in page.context["page"]] == ["postmortem"]
+    names = lambda url: sorted(s.name for s in client.get(url).context["page"])  # noqa: E731
+    assert names("/skills/") == ["evil", "postmortem"]  # "secret" is not visible to mo
+    assert names("/skills/?category=ops&surface=claude_code&tag=db") == ["evil", "postmortem"]
+    assert names("/skills/?surface=claude_ai") == []
+    assert names("/skills/?verdict=claude_ai_uploadable") == ["postmortem"]  # evil has tags in its description
+    partial = client.get("/skills/?q=incident", HTTP_X_PARTIAL="1").content.decode()
+    assert "<html" not in partial and "<mark>incident</mark>" in partial
+
+
+def test_skill_page_shows_everything_and_stays_inert(client, market, member):
+    page = client.get(SKILL).content.decode()
+    assert "/plugin install kit@acme-skills" in page
+    assert "postmortem.skill" in page and "Loads in Claude Code" in page
+    assert "scripts/run.py" in page
+    evil = client.get("/skills/acme/kit/evil/").content.decode()
+    article = evil.split("<article", 1)[1].split("</article>", 1)[0]
+    for payload in ("<script", "onerror", "javascript:", "<style", "tracker.example"):
+        assert payload not in article
+    assert '<span class="nb">print</span>' in article  # code is highlighted
+
+
+def test_invisible_skill_is_404_everywhere(client, market, member):
+    for url in ("/skills/acme/kit/secret/", "/skills/acme/kit/secret/download/",
+                "/skills/acme/kit/secret/files/SKILL.md", "/skills/acme/kit/secret/history/"):
+        assert client.get(url).status_code == 404
+    assert client.get("/skills/acme/kit/nope/").status_code == 404
+
+
+def test_files_text_binary_and_raw(client, market, member):
+    text = client.get(f"{SKILL}files/scripts/run.py")
+    assert text.status_code == 200 and 'class="highlight"' in text.content.decode()
+    binary = client.get(f"{SKILL}files/logo.png")
+    assert "binary file" in binary.content.decode()
+    raw = client.get(f"{SKILL}files/logo.png?raw=1")
+    assert raw.content == b"\x89PNG\r\n\x1a\n\0\0binary" and raw["Content-Disposition"].startswith("attachment")
+    assert client.get(f"{SKILL}files/missing.txt").status_code == 404
+
+
+def test_download_is_a_valid_package_and_audited(client, market, member):
+    response = client.get(f"{SKILL}download/")
+    assert response.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    names = archive.namelist()
+    assert "postmortem/SKILL.md" in names and "postmortem/.claude-plugin/plugin.json" in names
+    assert {n.split("/")[0] for n in names} == {"postmortem"}
+    event = AuditEvent.objects.get(action=Action.PACKAGE_DOWNLOADED)
+    assert (event.actor_login, event.marketplace, event.plugin, event.skill) == ("mo", "acme", "kit", "postmortem")
+
+
+def test_history_diff(client, repo, market, member):
+    repo.commit({"plugins/kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Write a kind incident review.")})
+    sync_marketplace(market.pk)
+    page = client.get(f"{SKILL}history/").content.decode()
+    assert "-description: &quot;Write a blameless incident review.&quot;" in page
+    assert "+description: &quot;Write a kind incident review.&quot;" in page
+
+
+def test_plugin_and_marketplace_pages(client, market, member):
+    plugin = client.get("/plugins/acme/kit/").content.decode()
+    assert "postmortem" in plugin and "secret" not in plugin
+    page = client.get("/marketplaces/acme/").content.decode()
+    assert "/plugin marketplace add" in page and "kit" in page
+    assert client.get("/marketplaces/nope/").status_code == 404
+
+
+def test_home_lists_recent_popular_and_categories(client, market, member):
+    client.get(f"{SKILL}download/")
+    page = client.get("/")
+    assert [s.name for s in page.context["popular"]] == ["postmortem"]
+    assert {c["category"] for c in page.context["categories"]} == {"ops"}
+    assert "secret" not in [s.name for s in page.context["recent"]]
+
+
+def test_search_has_no_n_plus_one(client, market, member, django_assert_max_num_queries):
+    with django_assert_max_num_queries(12):
+        client.get("/skills/?q=review&sort=installs")
