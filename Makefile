@@ -24,7 +24,7 @@ run: $(VENV)/.installed
 
 # The whole test suite. Tests get a data directory of their own.
 test: $(VENV)/.installed
-	SKILLPORT_DATA_DIR=$(CURDIR)/.data/test $(BIN)/pytest $(PYTEST_ARGS)
+	SKILLPORT_DATA_DIR=$(CURDIR)/.data/test $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check: $(VENV)/.installed
 	$(BIN)/python manage.py check

@@ -2,6 +2,8 @@
 import re
 import uuid
 
+from django.core.exceptions import ObjectDoesNotExist
+
 from .models import AuditEvent, Outcome, Surface
 
 # "claude-code/2.1.3", "Claude-User", "python-httpx/0.28": the first product token names the client.
@@ -37,6 +39,7 @@ def record(
         "action": action,
         "actor": user,
         "actor_login": _login(user),
+        "actor_github_id": _github_id(user),
         "surface": surface or (Surface.WEB if request is not None else Surface.UNKNOWN),
         "client_name": client_name[:100],
         "client_version": client_version[:50],
@@ -64,8 +67,23 @@ def _target_fields(target) -> dict:
     return {}
 
 
+def _identity(user):
+    try:
+        return user.github if user is not None else None
+    except ObjectDoesNotExist:  # a local account, never signed in with GitHub
+        return None
+
+
 def _login(user) -> str:
+    identity = _identity(user)
+    if identity is not None:
+        return identity.login
     return user.get_username() if user is not None else ""
+
+
+def _github_id(user):
+    identity = _identity(user)
+    return identity.github_id if identity is not None else None
 
 
 def _client_from_user_agent(user_agent: str) -> tuple[str, str]:

@@ -10,6 +10,8 @@ lower-cased strings:
 """
 import re
 
+from django.conf import settings
+
 EVERYONE = "*"
 REF = re.compile(r"^github:(\d+|@[a-z0-9][a-z0-9-]*(/[a-z0-9][a-z0-9_.-]*)?)$")
 
@@ -23,13 +25,14 @@ def normalise(ref: str) -> str | None:
 
 
 def principals(user) -> list[str]:
-    """Every principal `user` answers to."""
-    who = [EVERYONE]
+    """Every principal `user` answers to; none for someone who has left the organisation."""
     identity = getattr(user, "github", None)
-    if identity is not None:
-        who += [f"github:{identity.github_id}", f"github:@{identity.login.lower()}"]
-        who += [f"github:@{team.lower()}" for team in identity.teams]
-    return who
+    if identity is None:
+        return [EVERYONE]  # a local account: they exist only where GitHub sign-in is not set up
+    if settings.SKILLPORT_GITHUB_ORGS and not set(identity.orgs) & set(settings.SKILLPORT_GITHUB_ORGS):
+        return []
+    who = [EVERYONE, f"github:{identity.github_id}", f"github:@{identity.login.lower()}"]
+    return who + [f"github:@{team.lower()}" for team in identity.teams]
 
 
 def readers(skill_name: str, rules: dict) -> list[str]:

@@ -49,6 +49,8 @@ class VisibleQuerySet(models.QuerySet):
         if user.is_superuser:
             return live
         who = access.principals(user)
+        if not who:
+            return self.none()  # not (or no longer) a member: an empty audience does not admit them
         rules = _audience_q(who, self.marketplace_path)
         if self.plugin_path is not None:
             rules &= _audience_q(who, self.plugin_path)

@@ -4,7 +4,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from . import sync
+from . import sync, teams
 from .models import Marketplace
 
 log = logging.getLogger(__name__)
@@ -22,3 +22,8 @@ def sync_marketplace(marketplace_id, trigger="manual"):
         log.info("marketplace %s is gone; nothing to sync", marketplace_id)
         return None
     return run.status
+
+
+@shared_task(acks_late=True, time_limit=600)
+def refresh_github_teams():
+    return teams.refresh_identities()

@@ -79,6 +79,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_celery_beat",
     "django_filters",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.github",
     "marketplace",
     "audit",
 ]
@@ -90,6 +94,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -124,9 +129,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
-# Username and password until GitHub sign-in lands.
 LOGIN_URL = "login"
-LOGOUT_REDIRECT_URL = "marketplace:home"
+LOGIN_REDIRECT_URL = LOGOUT_REDIRECT_URL = "marketplace:home"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -158,6 +166,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "Purge audit events past retention": {"task": "audit.tasks.purge_audit_events", "schedule": 24 * 60 * 60},
+    "Refresh GitHub organisation and team memberships": {
+        "task": "marketplace.tasks.refresh_github_teams", "schedule": 60 * 60,
+    },
 }
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -168,11 +179,27 @@ SKILLPORT_SYNC_INTERVAL_MINUTES = env_int("SKILLPORT_SYNC_INTERVAL_MINUTES", 60)
 SKILLPORT_MAX_FILE_BYTES = env_int("SKILLPORT_MAX_FILE_BYTES", 5 * 1024 * 1024)
 SKILLPORT_MAX_SKILL_BYTES = env_int("SKILLPORT_MAX_SKILL_BYTES", 20 * 1024 * 1024)
 SKILLPORT_MAX_SKILL_FILES = env_int("SKILLPORT_MAX_SKILL_FILES", 500)
-# The GitHub OAuth app for sign-in. Without one, `make run` creates a local demo account.
+# GitHub: sign-in (the only way in once an OAuth app is configured; without one, `make run`
+# creates a local demo account), the organisation gate, and where `github` sources come from.
+SKILLPORT_GITHUB_URL = env_str("SKILLPORT_GITHUB_URL", "https://github.com").rstrip("/")
 SKILLPORT_GITHUB_CLIENT_ID = env_str("SKILLPORT_GITHUB_CLIENT_ID")
 SKILLPORT_GITHUB_CLIENT_SECRET = env_str("SKILLPORT_GITHUB_CLIENT_SECRET")
-# Where `github` plugin sources are cloned from: GitHub Enterprise, or a fake GitHub in tests.
-SKILLPORT_GITHUB_URL = env_str("SKILLPORT_GITHUB_URL", "https://github.com").rstrip("/")
+SKILLPORT_GITHUB_ORGS = env_list("SKILLPORT_GITHUB_ORGS", [])
+SKILLPORT_GITHUB_ORG_TOKEN = env_str("SKILLPORT_GITHUB_ORG_TOKEN")
+SOCIALACCOUNT_ADAPTER = "marketplace.signin.SocialAccountAdapter"
+SOCIALACCOUNT_PROVIDERS = {"github": {"SCOPE": ["read:user", "user:email", "read:org"]}}
+if SKILLPORT_GITHUB_CLIENT_ID:
+    SOCIALACCOUNT_PROVIDERS["github"]["APP"] = {
+        "client_id": SKILLPORT_GITHUB_CLIENT_ID, "secret": SKILLPORT_GITHUB_CLIENT_SECRET,
+    }
+if SKILLPORT_GITHUB_URL != "https://github.com":
+    # allauth reads this when its GitHub views are imported (GitHub Enterprise, or a fake in tests).
+    SOCIALACCOUNT_PROVIDERS["github"]["GITHUB_URL"] = SKILLPORT_GITHUB_URL
+SOCIALACCOUNT_ONLY = True  # no local sign-up or password flows through allauth
+SOCIALACCOUNT_STORE_TOKENS = False  # the user's GitHub token is used once, at sign-in
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_VERIFICATION = ACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
 # Plugin sources come from repositories we do not control; a `url` source naming a local path
 # would let any marketplace read other repositories on this server, so it is off by default.
 SKILLPORT_ALLOW_LOCAL_SOURCES = env_bool("SKILLPORT_ALLOW_LOCAL_SOURCES", False)

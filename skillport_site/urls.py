@@ -1,15 +1,17 @@
 """Skillport's URL map."""
 from django.contrib import admin
-from django.contrib.auth.views import LoginView, LogoutView
+from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 
 from . import views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
-    path("login/", LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", views.SignInView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),
+    path("admin/login/", views.admin_login),
     path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
     path("audit/", include("audit.urls")),
     path("", include("marketplace.urls")),
 ]

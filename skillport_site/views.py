@@ -1,6 +1,30 @@
-"""Site-wide views that belong to no app."""
+"""Site-wide views that belong to no app: sign-in and the health check."""
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth.views import LoginView, redirect_to_login
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponseNotAllowed, JsonResponse
+
+
+class SignInView(LoginView):
+    """GitHub only, once an OAuth app is configured; a local password form for demos without one."""
+
+    redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        if settings.SKILLPORT_GITHUB_CLIENT_ID:
+            return HttpResponseNotAllowed(["GET"], "Sign in with GitHub.")
+        return super().post(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "github": bool(settings.SKILLPORT_GITHUB_CLIENT_ID)}
+
+
+def admin_login(request, extra_context=None):
+    """The admin's own password form only serves demos; with GitHub, everyone goes through it."""
+    if settings.SKILLPORT_GITHUB_CLIENT_ID:
+        return redirect_to_login(request.GET.get("next", "/admin/"))
+    return admin.site.login(request, extra_context)
 
 
 def healthz(request):

@@ -9,6 +9,18 @@ from marketplace.models import Marketplace
 from skillport_site.celery import app as celery_app
 
 from .builders import GitRepo, catalog, plugin_entry, skill_md
+from .github_plugin import FAKE_GITHUB
+
+@pytest.fixture(scope="session")
+def fake_github():
+    """The fake GitHub the whole session signs in against (started by tests/github_plugin.py)."""
+    from django.conf import settings as django_settings
+
+    django_settings.SOCIALACCOUNT_PROVIDERS["github"]["APP"] = {
+        "client_id": FAKE_GITHUB.client_id, "secret": FAKE_GITHUB.client_secret,
+    }
+    return FAKE_GITHUB
+
 
 @pytest.fixture(autouse=True)
 def _isolated_data(settings, tmp_path):

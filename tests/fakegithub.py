@@ -86,6 +86,14 @@ class FakeGitHub:
         with self.lock:
             self.signed_in = login
 
+    def issue_token(self, login, scopes=("read:org",)) -> str:
+        """A token for `login` without the browser dance, like a personal access token."""
+        token = secrets.token_hex(20)
+        with self.lock:
+            self.tokens[token] = login
+            self.grants[token] = Grant(login, tuple(scopes), "")
+        return token
+
     def revoke_all(self):
         """Forget every issued token, as when the user revokes the app at GitHub."""
         with self.lock:
@@ -256,7 +264,7 @@ class _Handler(BaseHTTPRequestHandler):
             email = {"email": user.email, "primary": True, "verified": True, "visibility": "public"}
             return self._json(200, [email], extra)
 
-        if not path.startswith(("/user/orgs", "/user/memberships/orgs/", "/user/teams")):
+        if not path.startswith(("/user/orgs", "/user/memberships/orgs/", "/user/teams", "/orgs/")):
             return self._json(404, {"message": "Not Found"}, extra)
         if not scopes & ORG_SCOPES:
             # Stricter than GitHub, which lists public org memberships without read:org: an app that
@@ -268,6 +276,8 @@ class _Handler(BaseHTTPRequestHandler):
             teams = [gh._team_json(team) for team in user.teams]
         if path == "/user/orgs":
             return self._json(200, orgs, extra)
+        if path.startswith("/orgs/"):
+            return self._org_api(path, params, user, extra)
         if path == "/user/teams":
             return self._paginated(path, params, teams, extra)
         org = path.removeprefix("/user/memberships/orgs/")
@@ -279,6 +289,26 @@ class _Handler(BaseHTTPRequestHandler):
             "organization": {"login": org, "id": gh._org_id(org)},
             "user": {"login": user.login, "id": user.id},
         }, extra)
+
+    def _org_api(self, path, params, user, extra):
+        """Members and teams of an org, for the server's own token (a member of that org)."""
+        parts = path.strip("/").split("/")  # orgs/<org>/members | orgs/<org>/teams[/<slug>/members]
+        org = parts[1] if len(parts) > 1 else ""
+        if org not in user.orgs:
+            return self._json(404, {"message": "Not Found"}, extra)
+        with self.gh.lock:
+            people = sorted(self.gh.users.values(), key=lambda u: u.login)
+            if parts[2:] == ["members"]:
+                items = [{"login": u.login, "id": u.id} for u in people if org in u.orgs]
+            elif parts[2:] == ["teams"]:
+                slugs = sorted({t for u in people for t in u.teams if t.startswith(f"{org}/")})
+                items = [self.gh._team_json(t) for t in slugs]
+            elif len(parts) == 5 and parts[2] == "teams" and parts[4] == "members":
+                team = f"{org}/{parts[3]}"
+                items = [{"login": u.login, "id": u.id} for u in people if team in u.teams]
+            else:
+                return self._json(404, {"message": "Not Found"}, extra)
+        return self._paginated(path, params, items, extra)
 
     def _paginated(self, path, params, items, extra):
         """One page of `items`, with GitHub's Link header (next/last, prev/first) between pages."""

@@ -110,3 +110,12 @@ def test_readers_expansion(rule, expected):
     assert access.readers("x", rules) == expected
     assert access.readers("other", rules) == ["*"]
     assert access.readers("x", {}) == ["*"]
+
+
+def test_someone_who_left_the_org_sees_nothing(market, personas, settings):
+    settings.SKILLPORT_GITHUB_ORGS = ["acme"]
+    assert visible(personas["member"]) == ["open", "secret"]
+    GitHubIdentity.objects.filter(login="member").update(orgs=[])
+    fresh = User.objects.get(username="member")  # as the next request loads them
+    assert visible(fresh) == []
+    assert list(Marketplace.objects.visible_to(fresh)) == []

@@ -1,0 +1,103 @@
+"""GitHub sign-in through the fake GitHub: the org gate, teams, audit, and GitHub as the only way in."""
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from django.contrib.auth.models import User
+
+from audit.models import Action, AuditEvent, Outcome
+from marketplace.github import GitHubError
+from marketplace.models import GitHubIdentity
+from marketplace.teams import refresh_identities
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def github(fake_github, settings):
+    """The fake GitHub with a fresh cast, and Skillport configured to use it for sign-in."""
+    fake_github.users.clear()
+    settings.SKILLPORT_GITHUB_CLIENT_ID = fake_github.client_id
+    settings.SKILLPORT_GITHUB_ORGS = ["acme"]
+    fake_github.add_user("ada", id=501, orgs=["acme"], teams=["acme/core", "acme/docs", "other/x"])
+    fake_github.add_user("eve", id=666, orgs=["evilcorp"])
+    return fake_github
+
+
+def sign_in(client, github, login):
+    """Drive the OAuth dance: our login view, GitHub's authorize, our callback."""
+    github.login_as(login)
+    start = client.post("/accounts/github/login/", {"next": "/skills/"})
+    assert start.status_code == 302 and start["Location"].startswith(github.base_url)
+    approved = requests.get(start["Location"], allow_redirects=False, timeout=10)
+    callback = urlsplit(approved.headers["Location"])
+    return client.get(f"{callback.path}?{callback.query}")
+
+
+def test_member_signs_in_and_is_remembered(client, github):
+    response = sign_in(client, github, "ada")
+    assert response.status_code == 302 and response["Location"] == "/skills/"
+    identity = GitHubIdentity.objects.get(login="ada")
+    assert identity.github_id == 501 and identity.orgs == ["acme"]
+    assert identity.teams == ["acme/core", "acme/docs"]  # teams of other orgs are not kept
+    assert client.get("/skills/").status_code == 200
+    event = AuditEvent.objects.get(action=Action.SIGN_IN)
+    assert (event.actor_login, event.actor_github_id) == ("ada", 501)
+    authorize = [params for method, path, params in github.requests if path == "/login/oauth/authorize"][-1]
+    assert set(authorize["scope"].split()) == {"read:user", "user:email", "read:org"}
+
+
+def test_non_member_is_refused_with_a_clear_page(client, github):
+    response = sign_in(client, github, "eve")
+    assert response.status_code == 403
+    assert "not in this organisation" in response.content.decode()
+    assert client.get("/skills/").status_code == 302  # still anonymous
+    assert not User.objects.filter(username="eve").exists()
+    event = AuditEvent.objects.get(action=Action.SIGN_IN_FAILED)
+    assert event.outcome == Outcome.DENIED and event.extra["github_login"] == "eve"
+
+
+def test_cancelled_authorisation_signs_nobody_in(client, github):
+    github.deny_next = True
+    sign_in(client, github, "ada")
+    assert client.get("/skills/").status_code == 302
+    assert not GitHubIdentity.objects.exists()
+
+
+def test_github_is_the_only_way_in_once_configured(client, github):
+    User.objects.create_user("local", password="local-password-1")
+    page = client.get("/login/").content.decode()
+    assert "Sign in with GitHub" in page and 'name="password"' not in page
+    assert client.post("/login/", {"username": "local", "password": "local-password-1"}).status_code == 405
+    assert "/login/" in client.get("/admin/login/")["Location"]
+    assert client.get("/accounts/signup/").status_code in (302, 404)  # no local sign-up
+
+
+def test_without_github_the_local_form_works(client, settings):
+    settings.SKILLPORT_GITHUB_CLIENT_ID = ""
+    User.objects.create_user("local", password="local-password-1")
+    assert 'name="password"' in client.get("/login/").content.decode()
+    response = client.post("/login/", {"username": "local", "password": "local-password-1"})
+    assert response.status_code == 302
+    assert client.get("/skills/").status_code == 200
+
+
+def test_hourly_refresh_follows_team_and_org_changes(client, github, settings):
+    sign_in(client, github, "ada")
+    settings.SKILLPORT_GITHUB_ORG_TOKEN = github.issue_token("ada", scopes=("read:org",))
+    github.users["ada"].teams = ("acme/core", "other/x")
+    assert refresh_identities() == 1
+    assert GitHubIdentity.objects.get(login="ada").teams == ["acme/core"]
+    # The server's token belongs to an org owner; ada leaves the organisation.
+    github.add_user("skillport-bot", orgs=["acme"])
+    settings.SKILLPORT_GITHUB_ORG_TOKEN = github.issue_token("skillport-bot")
+    github.users["ada"].orgs, github.users["ada"].teams = ("other",), ("other/x",)
+    assert refresh_identities() == 1
+    ada = GitHubIdentity.objects.get(login="ada")
+    assert ada.orgs == [] and ada.teams == []
+    assert client.get("/skills/").status_code == 200 and client.get("/skills/").context["page"].paginator.count == 0
+
+    # A token that cannot read the org fails the whole refresh instead of stripping everyone.
+    settings.SKILLPORT_GITHUB_ORG_TOKEN = github.issue_token("eve")
+    with pytest.raises(GitHubError):
+        refresh_identities()
