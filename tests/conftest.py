@@ -94,3 +94,11 @@ def celery_worker_queue():
             yield queue
     finally:
         celery_app.conf.task_default_queue = default_queue
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so fixtures can tell a failure (screenshots)."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report

@@ -1,0 +1,168 @@
+"""The catalogue in a real browser (Debian's Chromium, headless), signing in through the fake GitHub."""
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from marketplace.sync import sync_marketplace
+
+from .builders import catalog, plugin_entry, skill_md
+
+CHROMIUM = os.environ.get("SKILLPORT_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).parent / "artifacts"
+XSS_BODY = """# Payloads
+
+<script>window.pwned = true; document.title = "pwned"</script>
+<img src="x" onerror="window.pwned = true">
+<a href="javascript:window.pwned=true" id="evil-link">click me</a>
+<style>body { display: none !important }</style>
+<iframe src="javascript:window.parent.pwned=true"></iframe>
+<svg onload="window.pwned = true"></svg>
+"""
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+if not Path(CHROMIUM).exists():
+    message = f"BROWSER TESTS NOT RUN: no Chromium at {CHROMIUM} (apt-get install chromium, or set SKILLPORT_CHROMIUM)"
+    if os.environ.get("CI"):
+        pytest.fail(message, pytrace=False)  # CI installs it (.ci/run); missing there is a failure
+    pytest.skip(message, allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Playwright's sync API runs an event loop in this thread; the ORM calls our fixtures make
+    # here are still plain synchronous ones.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_page(browser, request):
+    """New browser contexts (one per persona); a screenshot of each is saved if the test fails."""
+    contexts = []
+
+    def new_page():
+        context = browser.new_context(accept_downloads=True)
+        contexts.append(context)
+        return context.new_page()
+
+    yield new_page
+    failed = getattr(request.node, "report_call", None) is not None and request.node.report_call.failed
+    for i, context in enumerate(contexts):
+        if failed:
+            ARTIFACTS.mkdir(exist_ok=True)
+            for page in context.pages:
+                page.screenshot(path=ARTIFACTS / f"{request.node.name}-{i}.png", full_page=True)
+        context.close()
+
+
+@pytest.fixture
+def github(fake_github, settings):
+    fake_github.users.clear()
+    settings.SKILLPORT_GITHUB_CLIENT_ID = fake_github.client_id
+    settings.SKILLPORT_GITHUB_ORGS = ["acme"]
+    fake_github.add_user("orla", orgs=["acme"])
+    fake_github.add_user("tam", teams=["acme/core"])
+    fake_github.add_user("otto", teams=["acme/design"])
+    fake_github.add_user("nina", orgs=["elsewhere"])
+    return fake_github
+
+
+@pytest.fixture
+def market(make_repo, make_marketplace):
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("ops-kit", category="operations"), name="acme-skills"),
+        ".skillport/access.json": json.dumps({"skills": {"core-runbook": {"read": ["github:@acme/core"]}}}),
+        "plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Write a blameless incident review."),
+        "plugins/ops-kit/skills/postmortem/scripts/timeline.py": "print('timeline')\n",
+        "plugins/ops-kit/skills/core-runbook/SKILL.md": skill_md("core-runbook", "Core team on-call runbook."),
+        "plugins/ops-kit/skills/payloads/SKILL.md": skill_md("payloads", "Tries to run script.", body=XSS_BODY),
+    })
+    m = make_marketplace(repo, slug="acme")
+    sync_marketplace(m.pk)
+    return m
+
+
+def sign_in(page, live_server, github, login):
+    github.login_as(login)
+    page.goto(f"{live_server.url}/skills/")
+    expect(page).to_have_url(f"{live_server.url}/login/?next=/skills/")
+    page.get_by_role("button", name="Sign in with GitHub").click()
+    page.wait_for_load_state("networkidle")
+
+
+def test_sign_in_search_with_a_typo_and_download(open_page, live_server, github, market):
+    page = open_page()
+    sign_in(page, live_server, github, "orla")
+    expect(page.get_by_role("heading", name="Skills", exact=True)).to_be_visible()
+    page.get_by_label("Search").fill("postmortm")  # a typo; results update as you type
+    card = page.locator("#results .skill-card").first
+    expect(card).to_contain_text("postmortem")
+    expect(page.locator("#results .skill-card")).to_have_count(1)
+    card.get_by_role("link", name="postmortem").click()
+    expect(page.get_by_role("heading", name="postmortem", level=1)).to_be_visible()
+    expect(page.get_by_text("/plugin install ops-kit@acme-skills")).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download postmortem.skill").click()
+    assert download.value.suggested_filename == "postmortem.skill"
+    archive = zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes()))
+    names = sorted(archive.namelist())
+    assert names == ["postmortem/.claude-plugin/plugin.json", "postmortem/SKILL.md", "postmortem/scripts/timeline.py"]
+    assert json.loads(archive.read("postmortem/.claude-plugin/plugin.json"))["name"] == "ops-kit"
+
+
+def test_search_works_without_javascript(browser, live_server, github, market, open_page):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        sign_in(page, live_server, github, "orla")
+        page.get_by_label("Search").fill("incident")
+        page.get_by_role("button", name="Search").click()
+        expect(page.locator(".skill-card mark")).to_have_text(["incident"])
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("login, sees_runbook", [("orla", False), ("tam", True), ("otto", False)])
+def test_personas_see_what_they_may(open_page, live_server, github, market, login, sees_runbook):
+    page = open_page()
+    sign_in(page, live_server, github, login)
+    cards = page.locator("#results .skill-card h3")
+    expected = ["core-runbook", "payloads", "postmortem"] if sees_runbook else ["payloads", "postmortem"]
+    expect(cards).to_have_text(expected)
+    response = page.goto(f"{live_server.url}/skills/acme/ops-kit/core-runbook/")
+    assert response.status == (200 if sees_runbook else 404)
+
+
+def test_non_member_is_turned_away(open_page, live_server, github, market):
+    page = open_page()
+    sign_in(page, live_server, github, "nina")
+    expect(page.get_by_role("heading", name="You are not in this organisation")).to_be_visible()
+    assert page.goto(f"{live_server.url}/skills/acme/ops-kit/postmortem/").url.startswith(f"{live_server.url}/login/")
+
+
+def test_script_and_html_in_a_skill_stay_inert(open_page, live_server, github, market):
+    page = open_page()
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    sign_in(page, live_server, github, "orla")
+    page.goto(f"{live_server.url}/skills/acme/ops-kit/payloads/")
+    expect(page.locator("article").get_by_role("heading", name="Payloads")).to_be_visible()  # rendered, visible
+    page.get_by_text("click me").click()
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.pwned === undefined")
+    assert page.title() != "pwned" and dialogs == []
+    article = page.locator("article")
+    assert article.locator("script, style, iframe, svg, [onerror], [onload]").count() == 0
