@@ -23,7 +23,7 @@ class MarketplaceForm(forms.ModelForm):
 
     class Meta:
         model = Marketplace
-        fields = ["slug", "git_url", "ref", "catalog_path", "access_token", "sync_interval", "enabled"]
+        fields = ["slug", "git_url", "ref", "catalog_path", "access_token", "sync_interval", "enabled", "audience"]
 
     def clean_git_url(self):
         url = self.cleaned_data["git_url"]
@@ -128,18 +128,29 @@ class SyncRunAdmin(admin.ModelAdmin):
         return _problems_table(obj.problems)
 
 
-class ReadOnlyCatalogueAdmin(admin.ModelAdmin):
-    """Plugins and skills come from git; the admin shows them and never edits their content."""
+class CatalogueAdmin(admin.ModelAdmin):
+    """Plugins and skills come from git: their content is read-only, who sees them is not."""
+
+    editable = ["audience"]
 
     def has_add_permission(self, request):
         return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
+    def get_readonly_fields(self, request, obj=None):
+        content = [f.name for f in self.model._meta.fields if f.name not in self.editable and f.editable]
+        return [*content, *self.readonly_fields]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if form.changed_data:
+            record(Action.CURATION_CHANGED, request=request, target=obj, extra={
+                "before": {name: form.initial.get(name) for name in form.changed_data},
+                "after": {name: form.cleaned_data.get(name) for name in form.changed_data},
+            })
 
 
 @admin.register(Plugin)
-class PluginAdmin(ReadOnlyCatalogueAdmin):
+class PluginAdmin(CatalogueAdmin):
     list_display = ["name", "marketplace", "version", "source_kind", "category", "loads", "removed_at"]
     list_filter = ["marketplace", "source_kind", "loads", ("removed_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "display_name", "description"]
@@ -160,7 +171,7 @@ class SkillFileInline(admin.TabularInline):
 
 
 @admin.register(Skill)
-class SkillAdmin(ReadOnlyCatalogueAdmin):
+class SkillAdmin(CatalogueAdmin):
     list_display = ["name", "plugin", "marketplace", "loads_in_claude_code", "spec_valid", "claude_ai_uploadable",
                     "updated_at", "removed_at"]
     list_filter = ["marketplace", "loads_in_claude_code", "spec_valid", "claude_ai_uploadable",

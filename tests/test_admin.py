@@ -2,6 +2,7 @@
 import pytest
 from django.contrib.auth.models import User
 
+from audit.models import Action, AuditEvent
 from marketplace.models import Marketplace, Status, SyncRun
 from marketplace.sync import sync_marketplace
 
@@ -83,3 +84,20 @@ def test_runs_plugins_and_skills_are_listed_read_only(admin_client, make_repo, m
     assert "SKILL.md" in skill_page and "<b>bold</b>" not in skill_page
     assert "tools" in admin_client.get("/admin/marketplace/plugin/").content.decode()
     assert SyncRun.objects.count() == 1
+
+
+def test_audiences_are_the_only_editable_catalogue_field(admin_client, simple_repo, make_marketplace):
+    m = make_marketplace(simple_repo)
+    sync_marketplace(m.pk)
+    skill = m.skills.get(slug="alpha")
+    url = f"/admin/marketplace/skill/{skill.pk}/change/"
+    page = admin_client.get(url).content.decode()
+    assert 'name="audience"' in page and 'name="description"' not in page
+    response = admin_client.post(url, {"audience": "github:@acme/core", "files-TOTAL_FORMS": "0",
+                                       "files-INITIAL_FORMS": "0"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    skill.refresh_from_db()
+    assert skill.audience == ["github:@acme/core"] and skill.description == "Alpha does A."
+    event = AuditEvent.objects.get(action=Action.CURATION_CHANGED)
+    assert event.skill == "alpha" and event.actor_login == "root"
+    assert event.extra == {"before": {"audience": []}, "after": {"audience": ["github:@acme/core"]}}
