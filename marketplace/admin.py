@@ -8,22 +8,30 @@ from audit import record
 from audit.models import Action
 
 from .gitrepo import redact
-from .models import Marketplace, Plugin, Skill, SkillFile, SyncRun
+from .models import Marketplace, Plugin, Skill, SkillFile, SyncRun, WebhookDelivery
 from .tasks import sync_marketplace
 
 
 class MarketplaceForm(forms.ModelForm):
     # Write-only: the stored token is never sent back to the browser.
+    # Write-only secrets: what is stored is never sent back to the browser.
     access_token = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),
         help_text="For private repositories. Leave empty to keep the current token.",
     )
     clear_access_token = forms.BooleanField(required=False, label="Remove the stored token")
+    webhook_secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="The secret of the repository's GitHub webhook (URL: /webhooks/github/<slug>, "
+                  "content type application/json, push events). Leave empty to keep the current one.",
+    )
 
     class Meta:
         model = Marketplace
-        fields = ["slug", "git_url", "ref", "catalog_path", "access_token", "sync_interval", "enabled", "audience"]
+        fields = ["slug", "git_url", "ref", "catalog_path", "access_token", "webhook_secret", "sync_interval",
+                  "enabled", "audience"]
 
     def clean_git_url(self):
         url = self.cleaned_data["git_url"]
@@ -32,11 +40,13 @@ class MarketplaceForm(forms.ModelForm):
         return url
 
     def save(self, commit=True):
-        token = self.cleaned_data.get("access_token")
+        stored = Marketplace.objects.get(pk=self.instance.pk) if self.instance.pk else None
         if self.cleaned_data.get("clear_access_token"):
             self.instance.access_token = ""
-        elif not token and self.instance.pk:
-            self.instance.access_token = Marketplace.objects.get(pk=self.instance.pk).access_token
+        elif not self.cleaned_data.get("access_token") and stored:
+            self.instance.access_token = stored.access_token
+        if not self.cleaned_data.get("webhook_secret") and stored:
+            self.instance.webhook_secret = stored.webhook_secret
         return super().save(commit)
 
 
@@ -185,3 +195,16 @@ class SkillAdmin(CatalogueAdmin):
     @admin.display(description="Problems")
     def problem_list(self, obj):
         return _problems_table(obj.problems)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["received_at", "marketplace", "event", "delivery_id", "ref", "result", "detail"]
+    list_filter = ["result", "event", "marketplace"]
+    search_fields = ["delivery_id", "ref", "commit"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -98,6 +98,9 @@ class Marketplace(models.Model):
     access_token = EncryptedTextField(
         blank=True, help_text="For private repositories. Stored encrypted; never shown again.",
     )
+    webhook_secret = EncryptedTextField(
+        blank=True, help_text="The secret of the GitHub webhook (push events) that triggers syncs.",
+    )
     sync_interval = models.PositiveIntegerField(
         "Sync interval (minutes)", default=default_sync_interval, help_text="0 turns scheduled syncs off.",
     )
@@ -179,6 +182,33 @@ class SyncRun(models.Model):
             "problems": self.problems,
             "error": self.error,
         }
+
+
+class WebhookDelivery(models.Model):
+    """One request to /webhooks/github/<marketplace>, whatever became of it."""
+
+    class Result(models.TextChoices):
+        QUEUED = "queued", "Sync queued"
+        IGNORED = "ignored", "Ignored"
+        PONG = "pong", "Ping answered"
+        BAD_SIGNATURE = "bad_signature", "Bad signature"
+        BAD_REQUEST = "bad_request", "Bad request"
+
+    marketplace = models.ForeignKey(Marketplace, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    delivery_id = models.CharField(max_length=100, blank=True, help_text="X-GitHub-Delivery")
+    event = models.CharField(max_length=50, blank=True, help_text="X-GitHub-Event")
+    ref = models.CharField(max_length=255, blank=True)
+    commit = models.CharField(max_length=40, blank=True)
+    result = models.CharField(max_length=20, choices=Result.choices)
+    detail = models.CharField(max_length=500, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self):
+        return f"{self.event or '?'} {self.delivery_id} {self.result}"
 
 
 class Plugin(models.Model):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, webhooks
 
 app_name = "marketplace"
 skill = "skills/<str:marketplace>/<str:plugin>/<str:skill>/"
@@ -13,4 +13,5 @@ urlpatterns = [
     path(f"{skill}download/", views.skill_download, name="download"),
     path("plugins/<str:marketplace>/<str:plugin>/", views.plugin_detail, name="plugin"),
     path("marketplaces/<str:marketplace>/", views.marketplace_detail, name="marketplace"),
+    path("webhooks/github/<str:marketplace>", webhooks.github, name="webhook"),
 ]

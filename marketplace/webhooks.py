@@ -1,0 +1,61 @@
+"""GitHub push webhooks: verify, record, enqueue a sync, answer at once (never fetch here)."""
+import hashlib
+import hmac
+import json
+
+from django.db import transaction
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from audit import record
+from audit.models import Action, Outcome, Surface
+
+from .models import Marketplace, SyncRun, WebhookDelivery
+from .tasks import sync_marketplace
+
+
+def signature_ok(secret: str, body: bytes, header: str) -> bool:
+    """GitHub's X-Hub-Signature-256: HMAC-SHA256 of the body, compared in constant time."""
+    if not secret or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header.removeprefix("sha256="))
+
+
+@csrf_exempt  # authenticated by the signature, not by a session
+@require_POST
+def github(request, marketplace):
+    marketplace = get_object_or_404(Marketplace, slug=marketplace)
+    delivery = WebhookDelivery(
+        marketplace=marketplace,
+        delivery_id=request.headers.get("X-GitHub-Delivery", "")[:100],
+        event=request.headers.get("X-GitHub-Event", "")[:50],
+    )
+
+    def answer(status, result, detail, **extra):
+        delivery.result, delivery.detail = result, detail[:500]
+        delivery.save()
+        return JsonResponse({"result": result, "detail": detail, **extra}, status=status)
+
+    if not signature_ok(marketplace.webhook_secret, request.body, request.headers.get("X-Hub-Signature-256", "")):
+        record(Action.WEBHOOK_BAD_SIGNATURE, request=request, target=marketplace, surface=Surface.API,
+               outcome=Outcome.DENIED, extra={"delivery": delivery.delivery_id, "event": delivery.event})
+        return answer(403, WebhookDelivery.Result.BAD_SIGNATURE, "The signature does not match this marketplace's secret.")
+    if delivery.event == "ping":
+        return answer(200, WebhookDelivery.Result.PONG, "pong")
+    if delivery.event != "push":
+        return answer(200, WebhookDelivery.Result.IGNORED, f"'{delivery.event}' events do not trigger syncs.")
+    try:
+        payload = json.loads(request.body)
+        delivery.ref = str(payload["ref"])[:255]
+        delivery.commit = str(payload.get("after") or "")[:40]
+        default_branch = payload.get("repository", {}).get("default_branch", "")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return answer(400, WebhookDelivery.Result.BAD_REQUEST, "A push event needs a JSON body with 'ref'.")
+    tracked = marketplace.ref or default_branch
+    if delivery.ref not in (f"refs/heads/{tracked}", f"refs/tags/{tracked}"):
+        return answer(200, WebhookDelivery.Result.IGNORED, f"Push to {delivery.ref}; this marketplace tracks {tracked}.")
+    transaction.on_commit(lambda: sync_marketplace.delay(marketplace.pk, SyncRun.Trigger.WEBHOOK))
+    return answer(202, WebhookDelivery.Result.QUEUED, "Sync queued.")

@@ -1,0 +1,87 @@
+"""GitHub webhooks: signatures, pings, pushes to the tracked ref (a real sync), and the record kept."""
+import hashlib
+import hmac
+import json
+
+import pytest
+
+from audit.models import Action, AuditEvent, Outcome
+from marketplace.models import Status, SyncRun, WebhookDelivery
+
+from .builders import wait_for_run
+
+SECRET = "whsec-correct-horse"
+
+
+def deliver(client, slug, payload, event="push", secret=SECRET, signature=None, delivery="d-1"):
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    if signature is None:
+        signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    headers = {"HTTP_X_GITHUB_EVENT": event, "HTTP_X_GITHUB_DELIVERY": delivery}
+    if signature:
+        headers["HTTP_X_HUB_SIGNATURE_256"] = signature
+    return client.post(f"/webhooks/github/{slug}", body, content_type="application/json", **headers)
+
+
+@pytest.fixture
+def market(simple_repo, make_marketplace):
+    return make_marketplace(simple_repo, slug="hooked", webhook_secret=SECRET)
+
+
+PUSH = {"ref": "refs/heads/main", "after": "a" * 40, "repository": {"default_branch": "main"}}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case, kwargs", [
+    ("missing", {"signature": ""}),
+    ("wrong secret", {"secret": "guess"}),
+    ("sha1 form", {"signature": "sha1=" + "0" * 40}),
+    ("garbage", {"signature": "sha256=not-hex"}),
+])
+def test_bad_signatures_are_refused_and_audited(client, market, case, kwargs):
+    response = deliver(client, "hooked", PUSH, **kwargs)
+    assert response.status_code == 403
+    assert WebhookDelivery.objects.get().result == WebhookDelivery.Result.BAD_SIGNATURE
+    event = AuditEvent.objects.get(action=Action.WEBHOOK_BAD_SIGNATURE)
+    assert event.outcome == Outcome.DENIED and event.marketplace == "hooked" and event.extra["delivery"] == "d-1"
+    assert not SyncRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_marketplace_without_a_secret_accepts_nothing(client, simple_repo, make_marketplace):
+    make_marketplace(simple_repo, slug="open")
+    assert deliver(client, "open", PUSH, secret="").status_code == 403
+
+
+@pytest.mark.django_db
+def test_ping_other_events_other_refs_and_bad_bodies(client, market):
+    assert deliver(client, "hooked", {"zen": "hi"}, event="ping").status_code == 200
+    assert deliver(client, "hooked", {"action": "opened"}, event="issues").status_code == 200
+    other = deliver(client, "hooked", {**PUSH, "ref": "refs/heads/feature"})
+    assert other.status_code == 200 and "tracks main" in other.json()["detail"]
+    assert deliver(client, "hooked", b"{not json").status_code == 400
+    assert deliver(client, "hooked", {"no": "ref"}).status_code == 400
+    assert deliver(client, "nope", PUSH).status_code == 404
+    assert client.get("/webhooks/github/hooked").status_code == 405
+    results = list(WebhookDelivery.objects.order_by("received_at").values_list("result", flat=True))
+    assert results == ["pong", "ignored", "ignored", "bad_request", "bad_request"]
+    assert not SyncRun.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_push_to_the_tracked_ref_syncs_on_the_worker(client, market, celery_worker_queue):
+    response = deliver(client, "hooked", PUSH)
+    assert response.status_code == 202
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.result, delivery.ref, delivery.commit) == ("queued", "refs/heads/main", "a" * 40)
+    run = wait_for_run(market, "webhook")
+    assert run.status == Status.OK and run.counts["skills"] == 2
+
+
+@pytest.mark.django_db
+def test_secret_is_write_only_in_the_admin(client, market):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("root", "r@example.com", "pw"))
+    page = client.get(f"/admin/marketplace/marketplace/{market.pk}/change/").content.decode()
+    assert SECRET not in page
