@@ -1,19 +1,22 @@
 """Catalogue search: PostgreSQL full-text search with trigram typo tolerance and safe highlights.
 
 1. The query is read with web-search syntax ("quoted phrases", -exclusions, or).
-2. A skill matches on its weighted tsvector (name > description > body), or, to forgive
-   typos, when its name or description is trigram-similar to the query.
-3. Results rank by full-text rank plus name similarity.
+2. Skills match on their weighted tsvector (name > description > body), ranked by ts_rank.
+3. Only when nothing matches the words as written, names and descriptions are compared by
+   trigram word similarity instead, which forgives typos. (Planning and running the trigram
+   conditions costs several times the full-text search, so they are not run on every query.)
 4. Highlights come from ts_headline with sentinel characters, which are swapped for <mark>
    only after the text is escaped: a skill's description can never inject markup.
 """
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, TrigramWordSimilarity
-from django.db.models import F, FloatField, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, FloatField, Value
+from django.db.models.functions import Greatest
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 CONFIG = "english"
+# Word similarity that still counts as the same word: a dropped or swapped letter scores ~0.5.
+TYPO_SIMILARITY = 0.4
 # Control characters escape() leaves alone; a description holding one can at worst add a stray <mark>.
 START, STOP = "\x02", "\x03"
 SORTS = {
@@ -29,18 +32,14 @@ def search(queryset, text: str):
     if not text:
         return queryset.annotate(score=Value(0.0, output_field=FloatField()))
     query = SearchQuery(text, search_type="websearch", config=CONFIG)
-    similarity = TrigramWordSimilarity(text, "name")
-    return (
-        queryset.filter(
-            Q(search_vector=query) | Q(name__trigram_word_similar=text) | Q(description__trigram_word_similar=text)
-        )
-        .annotate(
-            score=Coalesce(SearchRank(F("search_vector"), query), 0.0) + similarity,
-            headline=SearchHeadline(
-                "description", query, config=CONFIG, start_sel=START, stop_sel=STOP, max_words=40, min_words=15
-            ),
-        )
+    headline = SearchHeadline(
+        "description", query, config=CONFIG, start_sel=START, stop_sel=STOP, max_words=40, min_words=15
     )
+    matches = queryset.filter(search_vector=query)
+    if matches.exists():
+        return matches.annotate(score=SearchRank(F("search_vector"), query), headline=headline)
+    similarity = Greatest(TrigramWordSimilarity(text, "name"), TrigramWordSimilarity(text, "description"))
+    return queryset.annotate(score=similarity, headline=headline).filter(score__gte=TYPO_SIMILARITY)
 
 
 def highlight(headline: str) -> str:

@@ -22,14 +22,25 @@ from .models import Blob, Marketplace, Plugin, Skill, SkillFile, Status
 from .search import highlight
 
 
+# What a skill card shows; lists load only these (not bodies, search vectors or secrets).
+CARD_FIELDS = [
+    "name", "slug", "description", "claude_ai_uploadable", "loads_in_claude_code", "updated_at", "plugin",
+    "marketplace", "plugin__name", "plugin__display_name", "marketplace__slug", "marketplace__name",
+]
+
+
+def _cards(user):
+    return Skill.objects.visible_to(user).select_related("plugin", "marketplace").only(*CARD_FIELDS)
+
+
 def _skill(request, marketplace, plugin, skill):
-    queryset = Skill.objects.visible_to(request.user).select_related("plugin", "marketplace")
+    queryset = Skill.objects.visible_to(request.user).select_related("plugin__marketplace", "marketplace")
     return get_object_or_404(queryset, marketplace__slug=marketplace, plugin__name=plugin, slug=skill)
 
 
 @login_required
 def home(request):
-    skills = Skill.objects.visible_to(request.user).select_related("plugin", "marketplace")
+    skills = _cards(request.user)
     plugins = Plugin.objects.visible_to(request.user)
     return render(request, "marketplace/home.html", {
         "recent": skills.order_by("-updated_at")[:8],
@@ -41,8 +52,7 @@ def home(request):
 
 @login_required
 def skill_search(request):
-    skills = Skill.objects.visible_to(request.user).select_related("plugin", "marketplace")
-    found = SkillFilter(request.GET, queryset=skills)
+    found = SkillFilter(request.GET, queryset=_cards(request.user))
     page = Paginator(found.qs, 24).get_page(request.GET.get("page"))
     for skill in page:
         skill.highlighted = highlight(skill.headline) if getattr(skill, "headline", "") else ""

@@ -120,7 +120,13 @@ TEMPLATES = [
 
 # With no DATABASE_URL, start the embedded server: the quick start needs no PostgreSQL install.
 DATABASE_URL = env_str("DATABASE_URL") or embedded.database_url(SKILLPORT_DATA_DIR)
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+# A connection pool, not persistent connections: under ASGI each request runs on a new thread,
+# and a connection kept per thread would exhaust PostgreSQL's max_connections within seconds.
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+DATABASES["default"]["OPTIONS"] = {
+    **DATABASES["default"].get("OPTIONS", {}),
+    "pool": {"min_size": 1, "max_size": env_int("SKILLPORT_DB_POOL_SIZE", 8), "timeout": 10},
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

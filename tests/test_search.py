@@ -33,6 +33,7 @@ def test_name_outranks_body(skills):
 
 def test_typo_still_finds_the_skill(skills):
     assert names(search(skills, "postmortm"))[0] == "postmortem"
+    assert names(search(skills, "postmotrem"))[0] == "postmortem"  # swapped letters
     assert "sql-review" in names(search(skills, "injecton"))
 
 
