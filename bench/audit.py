@@ -15,16 +15,11 @@ missing a target is a result, not a failure. See bench/README.md.
 import argparse
 import json
 import os
-import resource
-import sys
 import threading
 import time
 import tracemalloc
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-# First on the path, ahead of bench/ itself: `import audit` must find the app, not this script.
-sys.path.insert(0, str(ROOT))
+from common import log, peak_rss_mb, rss_mb, throwaway_database
 
 TARGETS = {"export_s": 30.0, "tracemalloc_peak_mb": 50.0}
 DAYS = 400
@@ -32,22 +27,8 @@ DAYS = 400
 
 def main():
     args = parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skillport_site.settings")
-    import django
-
-    django.setup()
-    from django.db import connection
-    from django.test.utils import setup_databases, teardown_databases
-
-    # A name of its own: pytest-django's `test_<name>` may be in use by a test run at the same time.
-    connection.settings_dict["TEST"]["NAME"] = f"test_{connection.settings_dict['NAME']}_audit_bench"
-    log(f"creating and migrating {connection.settings_dict['TEST']['NAME']}")
-    old_config = setup_databases(verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set())
-    try:
+    with throwaway_database("audit_bench"):
         run_benchmark(args)
-    finally:
-        log("dropping the benchmark database")
-        teardown_databases(old_config, verbosity=0)
 
 
 def parse_args():
@@ -60,23 +41,6 @@ def parse_args():
     if min(args.records, args.threads, args.export_rows) < 1:
         parser.error("--records, --threads and --export-rows must be at least 1")
     return args
-
-
-def log(message):
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def rss_mb() -> float:
-    """Resident set size of this process now (VmRSS, Linux)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far (Linux reports kilobytes)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def run_benchmark(args):

@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import pstats
-import resource
 import shutil
 import subprocess
 import sys
@@ -24,8 +23,7 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import ROOT, log, peak_rss_mb, throwaway_database
 
 TARGETS = {"full_sync_to_clone": 3.0, "unchanged_sync_s": 0.5, "one_skill_sync_s": 1.5, "peak_rss_mb": 300}
 PHASES = ("full", "unchanged", "one-skill")
@@ -35,8 +33,11 @@ def main():
     args = parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="skillport-bench-"))
     try:
-        setup_django(tmp)
-        run_benchmark(args, tmp)
+        prepare_environment(tmp)
+        with throwaway_database("sync_bench"):
+            # The engine logs each run at INFO; this script prints its own line per run.
+            logging.getLogger("marketplace").setLevel(logging.WARNING)
+            run_benchmark(args, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -58,11 +59,10 @@ def parse_args():
     return args
 
 
-def setup_django(tmp):
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skillport_site.settings")
+def prepare_environment(tmp):
     if not os.environ.get("DATABASE_URL"):
         # Settings would start an embedded server in the data directory, and ours is a fresh
-        # temporary one (below) with no schema; use the project's usual embedded server instead.
+        # temporary one (below); use the project's usual embedded server instead.
         from skillport_site import embedded
 
         data_dir = Path(os.environ.get("SKILLPORT_DATA_DIR") or ROOT / ".data").resolve()
@@ -70,31 +70,13 @@ def setup_django(tmp):
         os.environ["DATABASE_URL"] = embedded.database_url(data_dir)
     # A fresh data directory, so the engine's git cache starts empty and the first sync clones.
     os.environ.setdefault("SKILLPORT_DATA_DIR", str(tmp / "data"))
-    import django
-
-    django.setup()
-    # The engine logs each run at INFO; this script prints its own line per run.
-    logging.getLogger("marketplace").setLevel(logging.WARNING)
-
-
-def log(message):
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def rss_mb() -> float:
-    """Peak resident set size of this process so far (Linux reports kilobytes)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def run_benchmark(args, tmp):
-    from django.db import connection
 
     from marketplace.gitrepo import Repository
     from marketplace.models import Blob, Marketplace, SyncRun
     from marketplace.sync import sync_marketplace
-
-    if "marketplace_marketplace" not in connection.introspection.table_names():
-        sys.exit("bench: the database has no Skillport tables; run `manage.py migrate` first")
 
     run_id = uuid.uuid4().hex[:12]
     log(f"generating {args.plugins} plugins x {args.skills} skills x {args.files} files in {tmp}")
@@ -116,7 +98,7 @@ def run_benchmark(args, tmp):
     log(f"git clone: {clone_s:.3f}s")
 
     marketplace = Marketplace.objects.create(slug=f"bench-{run_id}", git_url=url)
-    rss_before = rss_mb()
+    rss_before = peak_rss_mb()
 
     def timed_sync(phase):
         os.sync()  # as before the clone: the last commit's writes are not this sync's cost
@@ -149,7 +131,7 @@ def run_benchmark(args, tmp):
         unchanged_s, unchanged = timed_sync("unchanged")
         repo.commit({changed_skill: repo.path.joinpath(changed_skill).read_text() + "\nOne more line.\n"}, "edit")
         one_skill_s, one_skill = timed_sync("one-skill")
-        peak = rss_mb()
+        peak = peak_rss_mb()
     finally:
         # Blobs are shared by content and outlive the marketplace; ours carry the run id, so
         # every blob of the generated history is this run's alone.

@@ -1,0 +1,55 @@
+"""What the benchmarks share: Django set up from the project root, a throwaway database, logs
+on stderr (stdout carries only the JSON result), and memory readings."""
+import os
+import resource
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# First on the path, ahead of bench/ itself: `import audit` must find the app, not bench/audit.py.
+sys.path.insert(0, str(ROOT))
+
+
+def log(message):
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def setup_django():
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skillport_site.settings")
+    import django
+
+    django.setup()
+
+
+@contextmanager
+def throwaway_database(suffix):
+    """A freshly migrated `test_<name>_<suffix>` database, dropped afterwards whatever happens.
+
+    A name of its own, because pytest-django's `test_<name>` may be in use by a test run.
+    """
+    setup_django()
+    from django.db import connection
+    from django.test.utils import setup_databases, teardown_databases
+
+    connection.settings_dict["TEST"]["NAME"] = f"test_{connection.settings_dict['NAME']}_{suffix}"
+    log(f"creating and migrating {connection.settings_dict['TEST']['NAME']}")
+    old_config = setup_databases(verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set())
+    try:
+        yield
+    finally:
+        log("dropping the benchmark database")
+        teardown_databases(old_config, verbosity=0)
+
+
+def rss_mb() -> float:
+    """Resident set size of this process now (VmRSS, Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far (Linux reports kilobytes)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
