@@ -9,14 +9,12 @@
    only after the text is escaped: a skill's description can never inject markup.
 """
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, TrigramWordSimilarity
-from django.db.models import F, FloatField, Value
+from django.db.models import F, FloatField, Q, Value
 from django.db.models.functions import Greatest
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 CONFIG = "english"
-# Word similarity that still counts as the same word: a dropped or swapped letter scores ~0.5.
-TYPO_SIMILARITY = 0.4
 # Control characters escape() leaves alone; a description holding one can at worst add a stray <mark>.
 START, STOP = "\x02", "\x03"
 SORTS = {
@@ -38,8 +36,10 @@ def search(queryset, text: str):
     matches = queryset.filter(search_vector=query)
     if matches.exists():
         return matches.annotate(score=SearchRank(F("search_vector"), query), headline=headline)
+    # `%>` uses the trigram indexes, with the threshold set for our connections (settings.py).
+    similar = Q(name__trigram_word_similar=text) | Q(description__trigram_word_similar=text)
     similarity = Greatest(TrigramWordSimilarity(text, "name"), TrigramWordSimilarity(text, "description"))
-    return queryset.annotate(score=similarity, headline=headline).filter(score__gte=TYPO_SIMILARITY)
+    return queryset.filter(similar).annotate(score=similarity, headline=headline)
 
 
 def highlight(headline: str) -> str:

@@ -126,6 +126,9 @@ DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 DATABASES["default"]["OPTIONS"] = {
     **DATABASES["default"].get("OPTIONS", {}),
     "pool": {"min_size": 1, "max_size": env_int("SKILLPORT_DB_POOL_SIZE", 8), "timeout": 10},
+    # Typo tolerance (marketplace/search.py): a dropped or swapped letter scores about 0.5 in
+    # trigram word similarity, below pg_trgm's default threshold of 0.6 for its indexed operator.
+    "options": "-c pg_trgm.word_similarity_threshold=0.4",
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
