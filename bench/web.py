@@ -33,8 +33,9 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import ROOT, log, throwaway_database
+
+from tests.builders import subprocess_database_url
 
 TARGETS = {"search_to_trivial": 0.4, "p99_ms": 150.0}
 PAGES = ("trivial", "search", "search_typo", "skill")
@@ -75,22 +76,8 @@ WORDS = (
 
 def main():
     args = parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skillport_site.settings")
-    import django
-
-    django.setup()
-    from django.db import connection
-    from django.test.utils import setup_databases, teardown_databases
-
-    # A name of its own: pytest-django's `test_<name>` may be in use by a test run at the same time.
-    connection.settings_dict["TEST"]["NAME"] = f"test_{connection.settings_dict['NAME']}_web_bench"
-    log(f"creating and migrating {connection.settings_dict['TEST']['NAME']}")
-    old_config = setup_databases(verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set())
-    try:
+    with throwaway_database("web_bench"):
         run_benchmark(args)
-    finally:
-        log("dropping the benchmark database")
-        teardown_databases(old_config, verbosity=0)
 
 
 def parse_args():
@@ -108,10 +95,6 @@ def parse_args():
     if min(args.plugins, args.skills, args.requests, args.concurrency, args.workers) < 1 or args.warmup < 0:
         parser.error("--plugins, --skills, --requests, --concurrency and --workers must be at least 1")
     return args
-
-
-def log(message):
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 def run_benchmark(args):
@@ -314,19 +297,6 @@ def sign_in():
     return session.session_key
 
 
-def database_url():
-    """The URL of the benchmark database (the test one now), for the server's DATABASE_URL."""
-    from django.db import connection
-
-    db = connection.settings_dict
-    user = quote(db["USER"] or "", safe="")
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    auth = f"{user}{password}@" if user else ""
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    host = quote(db["HOST"] or "localhost", safe="")  # the embedded server's host is a socket folder
-    return f"postgres://{auth}{host}{port}/{quote(db['NAME'], safe='')}"
-
-
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -377,7 +347,7 @@ class Server:
 
         env = {
             **os.environ,
-            "DATABASE_URL": database_url(),
+            "DATABASE_URL": subprocess_database_url(),
             "ALLOWED_HOSTS": "127.0.0.1",
             "DEBUG": "false",
             # The same data directory, hence the same secret key: the session we wrote must verify.
