@@ -8,7 +8,7 @@ from audit import record
 from audit.models import Action
 
 from .gitrepo import redact
-from .models import Marketplace, Plugin, Skill, SkillFile, SyncRun, WebhookDelivery
+from .models import Curation, Marketplace, Plugin, Skill, SkillFile, SyncRun, WebhookDelivery
 from .tasks import sync_marketplace
 
 
@@ -141,7 +141,8 @@ class SyncRunAdmin(admin.ModelAdmin):
 class CatalogueAdmin(admin.ModelAdmin):
     """Plugins and skills come from git: their content is read-only, who sees them is not."""
 
-    editable = ["audience"]
+    editable = ["audience", "curation"]
+    actions = ["approve", "feature", "hide"]
 
     def has_add_permission(self, request):
         return False
@@ -149,6 +150,26 @@ class CatalogueAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         content = [f.name for f in self.model._meta.fields if f.name not in self.editable and f.editable]
         return [*content, *self.readonly_fields]
+
+    @admin.action(description="Approve (show normally)")
+    def approve(self, request, queryset):
+        self._set_curation(request, queryset, Curation.APPROVED)
+
+    @admin.action(description="Feature on the home page")
+    def feature(self, request, queryset):
+        self._set_curation(request, queryset, Curation.FEATURED)
+
+    @admin.action(description="Hide everywhere")
+    def hide(self, request, queryset):
+        self._set_curation(request, queryset, Curation.HIDDEN)
+
+    def _set_curation(self, request, queryset, state):
+        for obj in queryset.exclude(curation=state):
+            before, obj.curation = obj.curation, state
+            obj.save(update_fields=["curation"])
+            record(Action.CURATION_CHANGED, request=request, target=obj,
+                   extra={"before": {"curation": before}, "after": {"curation": state}})
+        self.message_user(request, f"{queryset.count()} marked {state}.")
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -161,8 +182,8 @@ class CatalogueAdmin(admin.ModelAdmin):
 
 @admin.register(Plugin)
 class PluginAdmin(CatalogueAdmin):
-    list_display = ["name", "marketplace", "version", "source_kind", "category", "loads", "removed_at"]
-    list_filter = ["marketplace", "source_kind", "loads", ("removed_at", admin.EmptyFieldListFilter)]
+    list_display = ["name", "marketplace", "version", "source_kind", "category", "curation", "loads", "removed_at"]
+    list_filter = ["curation", "marketplace", "source_kind", "loads", ("removed_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "display_name", "description"]
     exclude = ["problems"]
     readonly_fields = ["problem_list"]
@@ -182,9 +203,9 @@ class SkillFileInline(admin.TabularInline):
 
 @admin.register(Skill)
 class SkillAdmin(CatalogueAdmin):
-    list_display = ["name", "plugin", "marketplace", "loads_in_claude_code", "spec_valid", "claude_ai_uploadable",
-                    "updated_at", "removed_at"]
-    list_filter = ["marketplace", "loads_in_claude_code", "spec_valid", "claude_ai_uploadable",
+    list_display = ["name", "plugin", "marketplace", "curation", "loads_in_claude_code", "spec_valid",
+                    "claude_ai_uploadable", "updated_at", "removed_at"]
+    list_filter = ["curation", "marketplace", "loads_in_claude_code", "spec_valid", "claude_ai_uploadable",
                    ("removed_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "description", "plugin__name"]
     list_select_related = ["plugin", "marketplace"]

@@ -21,6 +21,19 @@ def audience_field():
     return ArrayField(models.CharField(max_length=200), default=list, blank=True, help_text=AUDIENCE_HELP)
 
 
+class Curation(models.TextChoices):
+    APPROVED = "approved", "Approved"
+    FEATURED = "featured", "Featured"
+    HIDDEN = "hidden", "Hidden"
+
+
+def curation_field():
+    return models.CharField(
+        max_length=20, choices=Curation.choices, default=Curation.APPROVED,
+        help_text="Featured: shown first on the home page. Hidden: invisible on every surface.",
+    )
+
+
 def _audience_q(who, prefix=""):
     """Q for "no audience set, or the user is in it" on the model at `prefix`."""
     return Q(**{f"{prefix}audience": []}) | Q(**{f"{prefix}audience__overlap": who})
@@ -43,9 +56,13 @@ class VisibleQuerySet(models.QuerySet):
             return self.none()
         live = self.filter(**{f"{self.marketplace_path}enabled": True})
         if self.plugin_path is not None:
-            live = live.filter(**{f"{self.plugin_path}removed_at": None})
+            live = live.filter(**{f"{self.plugin_path}removed_at": None}).exclude(
+                **{f"{self.plugin_path}curation": Curation.HIDDEN}
+            )
         if self.model is not Marketplace:
             live = live.filter(removed_at=None)
+        if self.model is Skill:
+            live = live.exclude(curation=Curation.HIDDEN)
         if user.is_superuser:
             return live
         who = access.principals(user)
@@ -232,6 +249,7 @@ class Plugin(models.Model):
     manifest = models.JSONField(null=True, blank=True, help_text="plugin.json, when present and readable.")
     loads = models.BooleanField(default=True, help_text="Would Claude Code load this plugin?")
     audience = audience_field()
+    curation = curation_field()
     problems = models.JSONField(default=list, blank=True)
     fingerprint = models.CharField(max_length=64, blank=True, editable=False)
     first_seen_at = models.DateTimeField(default=timezone.now)
@@ -281,6 +299,7 @@ class Skill(models.Model):
         db_persist=True,
     )
     audience = audience_field()
+    curation = curation_field()
     first_seen_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now, help_text="When its content last changed.")

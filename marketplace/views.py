@@ -18,7 +18,7 @@ from audit.models import Action
 
 from . import packaging, rendering
 from .filters import SkillFilter, with_installs
-from .models import Blob, Marketplace, Plugin, Skill, SkillFile, Status
+from .models import Blob, Curation, Marketplace, Plugin, Skill, SkillFile, Status
 from .search import highlight
 
 
@@ -42,7 +42,9 @@ def _skill(request, marketplace, plugin, skill):
 def home(request):
     skills = _cards(request.user)
     plugins = Plugin.objects.visible_to(request.user)
+    featured = Q(curation=Curation.FEATURED) | Q(plugin__curation=Curation.FEATURED)
     return render(request, "marketplace/home.html", {
+        "featured": skills.filter(featured).order_by("name")[:8],
         "recent": skills.order_by("-updated_at")[:8],
         "popular": [s for s in with_installs(skills).order_by("-installs", "name")[:8] if s.installs],
         "categories": plugins.exclude(category="").values("category").annotate(n=Count("skills")).order_by("category"),

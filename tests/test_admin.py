@@ -93,7 +93,7 @@ def test_audiences_are_the_only_editable_catalogue_field(admin_client, simple_re
     url = f"/admin/marketplace/skill/{skill.pk}/change/"
     page = admin_client.get(url).content.decode()
     assert 'name="audience"' in page and 'name="description"' not in page
-    response = admin_client.post(url, {"audience": "github:@acme/core", "files-TOTAL_FORMS": "0",
+    response = admin_client.post(url, {"audience": "github:@acme/core", "curation": "approved", "files-TOTAL_FORMS": "0",
                                        "files-INITIAL_FORMS": "0"})
     assert response.status_code == 302, response.content.decode()[:2000]
     skill.refresh_from_db()
@@ -101,3 +101,15 @@ def test_audiences_are_the_only_editable_catalogue_field(admin_client, simple_re
     event = AuditEvent.objects.get(action=Action.CURATION_CHANGED)
     assert event.skill == "alpha" and event.actor_login == "root"
     assert event.extra == {"before": {"audience": []}, "after": {"audience": ["github:@acme/core"]}}
+
+
+def test_bulk_curation_actions_are_audited(admin_client, simple_repo, make_marketplace):
+    m = make_marketplace(simple_repo)
+    sync_marketplace(m.pk)
+    ids = list(m.skills.values_list("pk", flat=True))
+    response = admin_client.post("/admin/marketplace/skill/", {"action": "feature", "_selected_action": ids})
+    assert response.status_code == 302
+    assert set(m.skills.values_list("curation", flat=True)) == {"featured"}
+    events = AuditEvent.objects.filter(action=Action.CURATION_CHANGED)
+    assert sorted(e.skill for e in events) == ["alpha", "beta"]
+    assert all(e.extra == {"before": {"curation": "approved"}, "after": {"curation": "featured"}} for e in events)

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from audit.models import Action, AuditEvent
-from marketplace.models import GitHubIdentity
+from marketplace.models import GitHubIdentity, Skill
 from marketplace.sync import sync_marketplace
 
 from .builders import catalog, plugin_entry, skill_md
@@ -144,3 +144,11 @@ def test_home_lists_recent_popular_and_categories(client, market, member):
 def test_search_has_no_n_plus_one(client, market, member, django_assert_max_num_queries):
     with django_assert_max_num_queries(12):
         client.get("/skills/?q=review&sort=installs")
+
+
+def test_featured_skills_lead_the_home_page_and_hidden_ones_are_gone(client, market, member):
+    Skill.objects.filter(slug="evil").update(curation="featured")
+    assert [s.name for s in client.get("/").context["featured"]] == ["evil"]
+    Skill.objects.filter(slug="postmortem").update(curation="hidden")
+    assert client.get(SKILL).status_code == 404
+    assert "postmortem" not in [s.name for s in client.get("/skills/").context["page"]]

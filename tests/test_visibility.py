@@ -119,3 +119,13 @@ def test_someone_who_left_the_org_sees_nothing(market, personas, settings):
     fresh = User.objects.get(username="member")  # as the next request loads them
     assert visible(fresh) == []
     assert list(Marketplace.objects.visible_to(fresh)) == []
+
+
+def test_hidden_plugins_and_skills_are_invisible_to_everyone(market, personas):
+    root = User.objects.create_superuser("root2", "r2@example.com", "pw")
+    Skill.objects.filter(name="open").update(curation="hidden")
+    Plugin.objects.filter(name="internal").update(curation="hidden")
+    for user in (personas["member"], personas["core"], root):
+        names = visible(user)
+        assert "open" not in names and "secret" not in names
+    assert "internal" not in Plugin.objects.visible_to(personas["member"]).values_list("name", flat=True)
