@@ -208,13 +208,6 @@ class Repository:
             )
         return entries
 
-    def subtree_kind(self, commit: str, path: str) -> str | None:
-        """'tree', 'blob' or 'commit' (submodule) for a path at a commit, None if absent."""
-        try:
-            return run(["cat-file", "-t", f"{commit}:{path}"], git_dir=self.git_dir).decode().strip()
-        except GitError:
-            return None
-
     def blobs(self) -> "BlobReader":
         return BlobReader(self.git_dir)
 
