@@ -9,7 +9,6 @@ from audit.models import Action, AuditEvent, Outcome, Surface
 from marketplace.models import Marketplace
 from marketplace.sync import sync_marketplace
 
-from .builders import catalog
 
 pytestmark = pytest.mark.django_db
 
