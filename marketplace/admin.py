@@ -1,7 +1,11 @@
 """Admin for marketplaces, their sync runs, plugins and skills."""
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.http import HttpResponseNotAllowed, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path
 from django.utils.html import format_html, format_html_join
 
 from audit import record
@@ -75,6 +79,33 @@ class MarketplaceAdmin(admin.ModelAdmin):
     @admin.display(description="Commit")
     def short_commit(self, obj):
         return obj.last_synced_commit[:12]
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/sync/", self.admin_site.admin_view(self.sync_view), name="marketplace_sync"),
+            path("<int:pk>/sync/<int:run_id>/", self.admin_site.admin_view(self.run_view), name="marketplace_sync_run"),
+            *super().get_urls(),
+        ]
+
+    def sync_view(self, request, pk):
+        """Queue a sync (POST) and answer with the run the page then follows."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        marketplace = get_object_or_404(Marketplace, pk=pk)
+        if not self.has_change_permission(request, marketplace):
+            raise PermissionDenied
+        run = SyncRun.objects.create(marketplace=marketplace, trigger=SyncRun.Trigger.MANUAL,
+                                     progress={"phase": "queued"})
+        transaction.on_commit(lambda: sync_marketplace.delay(marketplace.pk, SyncRun.Trigger.MANUAL, run.pk))
+        return JsonResponse({"run": run.pk, "url": f"{run.pk}/"}, status=202)
+
+    def run_view(self, request, pk, run_id):
+        """A run's progress, then its result, for the page's polling."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        run = get_object_or_404(SyncRun, pk=run_id, marketplace_id=pk)
+        return JsonResponse({**run.as_json(), "progress": run.progress, "errors": sum(
+            p["severity"] == "error" for p in run.problems)})
 
     @admin.display(description="Token", boolean=True)
     def has_token(self, obj):

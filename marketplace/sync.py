@@ -48,10 +48,15 @@ PLUGIN_FIELDS = [
 ]
 
 
-def sync_marketplace(marketplace_id: int, trigger: str = SyncRun.Trigger.MANUAL, progress=None) -> SyncRun:
-    """Sync and return the finished SyncRun. Raises Marketplace.DoesNotExist if it is gone."""
+def sync_marketplace(marketplace_id: int, trigger: str = SyncRun.Trigger.MANUAL, progress=None, run_id=None) -> SyncRun:
+    """Sync and return the finished SyncRun. Raises Marketplace.DoesNotExist if it is gone.
+
+    `run_id` names a SyncRun created beforehand (by "Sync now", so the page can follow it).
+    """
     marketplace = Marketplace.objects.get(pk=marketplace_id)
-    run = SyncRun.objects.create(marketplace=marketplace, trigger=trigger, progress={"phase": "waiting"})
+    run = SyncRun.objects.filter(pk=run_id, marketplace=marketplace, status=Status.RUNNING).first() if run_id else None
+    if run is None:
+        run = SyncRun.objects.create(marketplace=marketplace, trigger=trigger, progress={"phase": "waiting"})
     reporter = _Progress(run, progress)
     with _advisory_lock(marketplace.pk):
         marketplace.refresh_from_db()

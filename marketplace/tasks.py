@@ -15,9 +15,9 @@ log = logging.getLogger(__name__)
     soft_time_limit=settings.SKILLPORT_SYNC_TIME_LIMIT,
     time_limit=settings.SKILLPORT_SYNC_TIME_LIMIT + 60,
 )
-def sync_marketplace(marketplace_id, trigger="manual"):
+def sync_marketplace(marketplace_id, trigger="manual", run_id=None):
     try:
-        run = sync.sync_marketplace(marketplace_id, trigger)
+        run = sync.sync_marketplace(marketplace_id, trigger, run_id=run_id)
     except Marketplace.DoesNotExist:
         log.info("marketplace %s is gone; nothing to sync", marketplace_id)
         return None

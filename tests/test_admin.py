@@ -1,4 +1,6 @@
 """The admin: marketplaces with a write-only token and "Sync now", read-only runs and catalogue."""
+import time
+
 import pytest
 from django.contrib.auth.models import User
 
@@ -113,3 +115,20 @@ def test_bulk_curation_actions_are_audited(admin_client, simple_repo, make_marke
     events = AuditEvent.objects.filter(action=Action.CURATION_CHANGED)
     assert sorted(e.skill for e in events) == ["alpha", "beta"]
     assert all(e.extra == {"before": {"curation": "approved"}, "after": {"curation": "featured"}} for e in events)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sync_now_button_endpoint_reports_progress_then_the_result(admin_client, simple_repo, make_marketplace,
+                                                                  celery_worker_queue, client):
+    m = make_marketplace(simple_repo)
+    assert admin_client.get(f"/admin/marketplace/marketplace/{m.pk}/sync/").status_code == 405
+    queued = admin_client.post(f"/admin/marketplace/marketplace/{m.pk}/sync/")
+    assert queued.status_code == 202
+    run_url = f"/admin/marketplace/marketplace/{m.pk}/sync/{queued.json()['run']}/"
+    deadline = time.monotonic() + 60
+    while (state := admin_client.get(run_url).json())["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert state["status"] == "ok" and state["counts"]["skills"] == 2 and state["errors"] == 0
+    assert SyncRun.objects.filter(marketplace=m).count() == 1  # the task used the run the page follows
+    client.force_login(User.objects.create_user("member"))
+    assert client.post(f"/admin/marketplace/marketplace/{m.pk}/sync/").status_code == 302  # to the login page

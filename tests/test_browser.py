@@ -166,3 +166,20 @@ def test_script_and_html_in_a_skill_stay_inert(open_page, live_server, github, m
     assert page.title() != "pwned" and dialogs == []
     article = page.locator("article")
     assert article.locator("script, style, iframe, svg, [onerror], [onload]").count() == 0
+
+
+def test_admin_sync_now_shows_progress_and_result(open_page, live_server, simple_repo, make_marketplace,
+                                                  celery_worker_queue, settings):
+    from django.contrib.auth.models import User
+
+    settings.SKILLPORT_GITHUB_CLIENT_ID = ""  # a local admin account, as in the demo
+    User.objects.create_superuser("root", "root@example.com", "root-password-1")
+    m = make_marketplace(simple_repo, slug="demo")
+    page = open_page()
+    page.goto(f"{live_server.url}/admin/marketplace/marketplace/{m.pk}/change/")
+    page.get_by_label("Username").fill("root")
+    page.get_by_label("Password").fill("root-password-1")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Sync now").click()
+    expect(page.locator("#sync-status")).to_contain_text("Sync ok", timeout=30_000)
+    expect(page.locator("#sync-status")).to_contain_text("2 skills (2 added")
