@@ -1,11 +1,12 @@
 """Filters of the skill catalogue (browser now, the API later): one FilterSet for both."""
 import django_filters
+from django import forms
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from audit.models import INSTALL_ACTIONS, AuditEvent
 
-from .models import Skill
+from .models import Plugin, Skill
 from .search import SORTS, search
 
 SURFACES = [("claude_code", "Claude Code"), ("claude_ai", "Claude.ai"), ("claude_desktop", "Claude Desktop")]
@@ -31,19 +32,40 @@ def with_installs(queryset):
     return queryset.annotate(installs=Coalesce(Subquery(downloads, output_field=IntegerField()), Value(0)))
 
 
+def _choices(pairs):
+    return sorted(pairs, key=lambda pair: pair[1].lower())
+
+
 class SkillFilter(django_filters.FilterSet):
+    """Pass `request=`: the marketplace, plugin, category and tag choices are what its user can see."""
+
     q = django_filters.CharFilter(method="filter_text", label="Search")
-    marketplace = django_filters.CharFilter(field_name="marketplace__slug")
-    plugin = django_filters.CharFilter(field_name="plugin__name")
-    category = django_filters.CharFilter(field_name="plugin__category")
-    tag = django_filters.CharFilter(method="filter_tag")
-    surface = django_filters.ChoiceFilter(choices=SURFACES, method="filter_surface")
-    verdict = django_filters.MultipleChoiceFilter(choices=VERDICTS, method="filter_verdicts", label="Verdicts")
+    marketplace = django_filters.ChoiceFilter(field_name="marketplace__slug", label="Marketplace", empty_label="Any")
+    plugin = django_filters.ChoiceFilter(field_name="plugin__name", label="Plugin", empty_label="Any")
+    category = django_filters.ChoiceFilter(field_name="plugin__category", label="Category", empty_label="Any")
+    tag = django_filters.ChoiceFilter(method="filter_tag", label="Tag", empty_label="Any")
+    surface = django_filters.ChoiceFilter(choices=SURFACES, method="filter_surface", label="Works in",
+                                          empty_label="Any")
+    verdict = django_filters.MultipleChoiceFilter(
+        choices=VERDICTS, method="filter_verdicts", label="Only skills that", widget=forms.CheckboxSelectMultiple,
+    )
     sort = django_filters.ChoiceFilter(
         choices=[("relevance", "Relevance"), ("name", "Name"), ("updated", "Recently updated"),
                  ("installs", "Most installed")],
-        method="filter_sort", empty_label=None,
+        method="filter_sort", empty_label=None, label="Sort by",
     )
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, request=request, **kwargs)
+        plugins = Plugin.objects.visible_to(request.user if request else None)
+        rows = list(plugins.values_list("marketplace__slug", "marketplace__name", "name", "category", "tags"))
+        fields = self.form.fields
+        fields["marketplace"].choices = _choices({(slug, name or slug) for slug, name, *_ in rows})
+        fields["plugin"].choices = _choices({(name, name) for _m, _n, name, _c, _t in rows})
+        fields["category"].choices = _choices({(c, c) for *_, c, _t in rows if c})
+        fields["tag"].choices = _choices(
+            {(t, t) for *_, tags in rows for t in tags if isinstance(t, str) and not t.startswith("surface:")}
+        )
 
     class Meta:
         model = Skill

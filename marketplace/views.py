@@ -54,7 +54,7 @@ def home(request):
 
 @login_required
 def skill_search(request):
-    found = SkillFilter(request.GET, queryset=_cards(request.user))
+    found = SkillFilter(request.GET, queryset=_cards(request.user), request=request)
     page = Paginator(found.qs, 24).get_page(request.GET.get("page"))
     for skill in page:
         skill.highlighted = highlight(skill.headline) if getattr(skill, "headline", "") else ""
