@@ -4,6 +4,7 @@ Every page is for signed-in users and reaches skills only through `visible_to`, 
 user may not see is a 404, exactly like something that does not exist.
 """
 import difflib
+import json
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from audit import record
 from audit.models import Action
 
 from . import packaging, rendering
+from .gitrepo import is_local
 from .filters import SkillFilter, with_installs
 from .models import Blob, Curation, Marketplace, Plugin, Skill, SkillFile, Status
 from .search import highlight
@@ -70,9 +72,14 @@ def skill_search(request):
 def skill_detail(request, marketplace, plugin, skill):
     skill = _skill(request, marketplace, plugin, skill)
     files = list(skill.files.order_by("path"))
+    frontmatter = [
+        (key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+        for key, value in skill.frontmatter.items()
+    ]
     return render(request, "marketplace/skill_detail.html", {
         "skill": skill,
         "plugin": skill.plugin,
+        "frontmatter": frontmatter,
         "body": rendering.markdown(skill.body),
         "files": files,
         "revisions": skill.revisions.order_by("-created_at")[:20],
@@ -162,15 +169,22 @@ def _verdicts(skill):
 
 
 def _install_commands_for(marketplace):
-    """How Claude Code users add this marketplace: owner/repo for GitHub, else the URL."""
+    """How Claude Code users add this marketplace: owner/repo for GitHub, else the git URL.
+
+    A marketplace read from a folder on this server has no address Claude Code could use
+    (and its path is nobody's business), so there is no command for it.
+    """
     url = marketplace.git_url
     parts = urlsplit(url)
-    if parts.hostname == "github.com":
-        source = parts.path.strip("/").removesuffix(".git")
+    if is_local(url):
+        add = ""
+    elif parts.hostname == "github.com":
+        add = f"/plugin marketplace add {parts.path.strip('/').removesuffix('.git')}"
+    elif url.startswith("git@github.com:"):
+        add = f"/plugin marketplace add {url.removeprefix('git@github.com:').removesuffix('.git')}"
     else:
-        source = url
-    name = marketplace.name or marketplace.slug
-    return {"add": f"/plugin marketplace add {source}", "name": name}
+        add = f"/plugin marketplace add {url}"
+    return {"add": add, "name": marketplace.name or marketplace.slug}
 
 
 def _install_commands(plugin):

@@ -92,6 +92,8 @@ def market(make_repo, make_marketplace):
     })
     m = make_marketplace(repo, slug="acme")
     sync_marketplace(m.pk)
+    m.git_url = "https://github.com/acme/skills.git"  # as Claude Code users would add it
+    m.save(update_fields=["git_url"])
     return m
 
 

@@ -45,6 +45,9 @@ def repo(make_repo):
 def market(repo, make_marketplace):
     m = make_marketplace(repo, slug="acme")
     sync_marketplace(m.pk)
+    # As if it had been synced from GitHub, which is what Claude Code users can add.
+    m.git_url = "https://github.com/acme/skills.git"
+    m.save(update_fields=["git_url"])
     return m
 
 
@@ -79,7 +82,7 @@ def test_search_page_filters_and_typo(client, market, member):
 
 def test_skill_page_shows_everything_and_stays_inert(client, market, member):
     page = client.get(SKILL).content.decode()
-    assert "/plugin install kit@acme-skills" in page
+    assert "/plugin marketplace add acme/skills" in page and "/plugin install kit@acme-skills" in page
     assert "postmortem.skill" in page and "Loads in Claude Code" in page
     assert "scripts/run.py" in page
     evil = client.get("/skills/acme/kit/evil/").content.decode()
@@ -119,6 +122,8 @@ def test_download_is_a_valid_package_and_audited(client, market, member):
 
 def test_history_diff(client, repo, market, member):
     repo.commit({"plugins/kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Write a kind incident review.")})
+    market.git_url = repo.url
+    market.save(update_fields=["git_url"])
     sync_marketplace(market.pk)
     page = client.get(f"{SKILL}history/").content.decode()
     assert "-description: &quot;Write a blameless incident review.&quot;" in page
@@ -152,3 +157,11 @@ def test_featured_skills_lead_the_home_page_and_hidden_ones_are_gone(client, mar
     Skill.objects.filter(slug="postmortem").update(curation="hidden")
     assert client.get(SKILL).status_code == 404
     assert "postmortem" not in [s.name for s in client.get("/skills/").context["page"]]
+
+
+def test_a_marketplace_in_a_server_folder_gets_no_claude_code_command(client, market, member, repo):
+    market.git_url = str(repo.path)
+    market.save(update_fields=["git_url"])
+    page = client.get(SKILL).content.decode()
+    assert "/plugin marketplace add" not in page and str(repo.path) not in page
+    assert "cannot add it directly" in page
