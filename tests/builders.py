@@ -89,8 +89,9 @@ def subprocess_database_url() -> str:
     db = connection.settings_dict
     user = quote(db["USER"] or "")
     password = f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else ""
-    host = db["HOST"] or ""
-    if host.startswith("/"):  # a Unix socket folder (the embedded server)
+    # The embedded server's URL names its socket folder in the query, which lands in OPTIONS.
+    host = db["HOST"] or db.get("OPTIONS", {}).get("host", "")
+    if host.startswith("/"):  # a Unix socket folder
         return f"postgres://{user}{password}@/{db['NAME']}?host={quote(host)}"
     return f"postgres://{user}{password}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
 
