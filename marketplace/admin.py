@@ -172,7 +172,7 @@ class SyncRunAdmin(admin.ModelAdmin):
 class CatalogueAdmin(admin.ModelAdmin):
     """Plugins and skills come from git: their content is read-only, who sees them is not."""
 
-    editable = ["audience", "curation"]
+    editable = ["audience", "curation", "policy", "policy_reason", "notes"]
     actions = ["approve", "feature", "hide"]
 
     def has_add_permission(self, request):
@@ -213,8 +213,9 @@ class CatalogueAdmin(admin.ModelAdmin):
 
 @admin.register(Plugin)
 class PluginAdmin(CatalogueAdmin):
-    list_display = ["name", "marketplace", "version", "source_kind", "category", "curation", "loads", "removed_at"]
-    list_filter = ["curation", "marketplace", "source_kind", "loads", ("removed_at", admin.EmptyFieldListFilter)]
+    list_display = ["name", "marketplace", "version", "source_kind", "category", "curation", "policy", "loads",
+                    "removed_at"]
+    list_filter = ["curation", "policy", "marketplace", "source_kind", "loads", ("removed_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "display_name", "description"]
     exclude = ["problems"]
     readonly_fields = ["problem_list"]
@@ -234,9 +235,9 @@ class SkillFileInline(admin.TabularInline):
 
 @admin.register(Skill)
 class SkillAdmin(CatalogueAdmin):
-    list_display = ["name", "plugin", "marketplace", "curation", "loads_in_claude_code", "spec_valid",
+    list_display = ["name", "plugin", "marketplace", "curation", "policy", "loads_in_claude_code", "spec_valid",
                     "claude_ai_uploadable", "updated_at", "removed_at"]
-    list_filter = ["curation", "marketplace", "loads_in_claude_code", "spec_valid", "claude_ai_uploadable",
+    list_filter = ["curation", "policy", "marketplace", "loads_in_claude_code", "spec_valid", "claude_ai_uploadable",
                    ("removed_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "description", "plugin__name"]
     list_select_related = ["plugin", "marketplace"]

@@ -27,11 +27,36 @@ class Curation(models.TextChoices):
     HIDDEN = "hidden", "Hidden"
 
 
-def curation_field():
-    return models.CharField(
+class Policy(models.TextChoices):
+    NONE = "", "No policy"
+    REQUIRED = "required", "Required"
+    RECOMMENDED = "recommended", "Recommended"
+    DISCOURAGED = "discouraged", "Discouraged"
+    PROHIBITED = "prohibited", "Prohibited"
+
+
+class CurationFields(models.Model):
+    """What admins decide about a plugin or skill, beside what its repository says."""
+
+    curation = models.CharField(
         max_length=20, choices=Curation.choices, default=Curation.APPROVED,
         help_text="Featured: shown first on the home page. Hidden: invisible on every surface.",
     )
+    policy = models.CharField(max_length=20, choices=Policy.choices, blank=True,
+                              help_text="The organisation's stance, shown to everyone who can see it.")
+    policy_reason = models.TextField(blank=True, help_text="Why; shown to users beside the policy.")
+    notes = models.TextField(blank=True, help_text="Internal notes for admins; never shown to users.")
+
+    class Meta:
+        abstract = True
+
+    @property
+    def stance(self):
+        """(policy, reason) for users: a skill's own policy, else its plugin's."""
+        if self.policy:
+            return self.policy, self.policy_reason
+        plugin = getattr(self, "plugin", None)
+        return (plugin.policy, plugin.policy_reason) if plugin is not None else ("", "")
 
 
 def _audience_q(who, prefix=""):
@@ -228,7 +253,7 @@ class WebhookDelivery(models.Model):
         return f"{self.event or '?'} {self.delivery_id} {self.result}"
 
 
-class Plugin(models.Model):
+class Plugin(CurationFields):
     marketplace = models.ForeignKey(Marketplace, on_delete=models.CASCADE, related_name="plugins")
     name = models.CharField(max_length=200, help_text="Immutable key within the marketplace.")
     display_name = models.CharField(max_length=200, blank=True)
@@ -249,7 +274,6 @@ class Plugin(models.Model):
     manifest = models.JSONField(null=True, blank=True, help_text="plugin.json, when present and readable.")
     loads = models.BooleanField(default=True, help_text="Would Claude Code load this plugin?")
     audience = audience_field()
-    curation = curation_field()
     problems = models.JSONField(default=list, blank=True)
     fingerprint = models.CharField(max_length=64, blank=True, editable=False)
     first_seen_at = models.DateTimeField(default=timezone.now)
@@ -266,7 +290,7 @@ class Plugin(models.Model):
         return f"{self.name}@{self.marketplace.slug}"
 
 
-class Skill(models.Model):
+class Skill(CurationFields):
     marketplace = models.ForeignKey(Marketplace, on_delete=models.CASCADE, related_name="skills")
     plugin = models.ForeignKey(Plugin, on_delete=models.CASCADE, related_name="skills")
     name = models.CharField(max_length=200, help_text="As Claude Code invokes it: <plugin>:<name>.")
@@ -299,7 +323,6 @@ class Skill(models.Model):
         db_persist=True,
     )
     audience = audience_field()
-    curation = curation_field()
     first_seen_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now, help_text="When its content last changed.")

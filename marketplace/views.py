@@ -15,19 +15,20 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from audit import record
-from audit.models import Action
+from audit.models import Action, Outcome
 
 from . import packaging, rendering
 from .gitrepo import is_local
 from .filters import SkillFilter, with_installs
-from .models import Blob, Curation, Marketplace, Plugin, Skill, SkillFile, Status
+from .models import Blob, Curation, Marketplace, Plugin, Policy, Skill, SkillFile, Status
 from .search import highlight
 
 
 # What a skill card shows; lists load only these (not bodies, search vectors or secrets).
 CARD_FIELDS = [
-    "name", "slug", "description", "claude_ai_uploadable", "loads_in_claude_code", "updated_at", "plugin",
-    "marketplace", "plugin__name", "plugin__display_name", "marketplace__slug", "marketplace__name",
+    "name", "slug", "description", "claude_ai_uploadable", "loads_in_claude_code", "updated_at", "policy",
+    "policy_reason", "plugin", "marketplace", "plugin__name", "plugin__display_name", "plugin__policy",
+    "plugin__policy_reason", "marketplace__slug", "marketplace__name",
 ]
 
 
@@ -123,6 +124,11 @@ def skill_history(request, marketplace, plugin, skill):
 @login_required
 def skill_download(request, marketplace, plugin, skill):
     skill = _skill(request, marketplace, plugin, skill)
+    policy, reason = skill.stance
+    if policy == Policy.PROHIBITED:
+        record(Action.ACCESS_DENIED, request=request, target=skill, outcome=Outcome.DENIED,
+               extra={"reason": "prohibited by policy"})
+        return render(request, "marketplace/prohibited.html", {"skill": skill, "reason": reason}, status=403)
     record(Action.PACKAGE_DOWNLOADED, request=request, target=skill, extra={"content_hash": skill.content_hash})
     return FileResponse(
         packaging.package_path(skill).open("rb"), as_attachment=True, filename=packaging.package_name(skill),

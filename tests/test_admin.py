@@ -88,13 +88,14 @@ def test_runs_plugins_and_skills_are_listed_read_only(admin_client, make_repo, m
     assert SyncRun.objects.count() == 1
 
 
-def test_audiences_are_the_only_editable_catalogue_field(admin_client, simple_repo, make_marketplace):
+def test_only_curation_fields_are_editable_on_synced_content(admin_client, simple_repo, make_marketplace):
     m = make_marketplace(simple_repo)
     sync_marketplace(m.pk)
     skill = m.skills.get(slug="alpha")
     url = f"/admin/marketplace/skill/{skill.pk}/change/"
     page = admin_client.get(url).content.decode()
-    assert 'name="audience"' in page and 'name="description"' not in page
+    assert 'name="audience"' in page and 'name="policy"' in page and 'name="notes"' in page
+    assert 'name="description"' not in page and 'name="body"' not in page
     response = admin_client.post(url, {"audience": "github:@acme/core", "curation": "approved", "files-TOTAL_FORMS": "0",
                                        "files-INITIAL_FORMS": "0"})
     assert response.status_code == 302, response.content.decode()[:2000]

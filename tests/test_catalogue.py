@@ -165,3 +165,22 @@ def test_a_marketplace_in_a_server_folder_gets_no_claude_code_command(client, ma
     page = client.get(SKILL).content.decode()
     assert "/plugin marketplace add" not in page and str(repo.path) not in page
     assert "cannot add it directly" in page
+
+
+def test_policies_are_shown_and_prohibited_skills_cannot_be_installed(client, market, member):
+    from marketplace.models import Plugin
+
+    Plugin.objects.filter(name="kit").update(policy="recommended", policy_reason="Platform team's pick",
+                                              notes="internal: owner is @ana")
+    Skill.objects.filter(slug="evil").update(policy="prohibited", policy_reason="Runs untrusted code")
+    page = client.get(SKILL).content.decode()
+    assert "Recommended" in page and "Platform team&#x27;s pick" in page and "internal: owner" not in page
+    evil = client.get("/skills/acme/kit/evil/").content.decode()
+    assert "Prohibited" in evil and "Runs untrusted code" in evil and "Download evil.skill" not in evil
+    refused = client.get("/skills/acme/kit/evil/download/")
+    assert refused.status_code == 403 and "Runs untrusted code" in refused.content.decode()
+    denied = AuditEvent.objects.get(action=Action.ACCESS_DENIED)
+    assert denied.skill == "evil" and denied.extra == {"reason": "prohibited by policy"}
+    assert not AuditEvent.objects.filter(action=Action.PACKAGE_DOWNLOADED).exists()
+    cards = client.get("/skills/").content.decode()
+    assert "badge policy-prohibited" in cards and "badge policy-recommended" in cards
