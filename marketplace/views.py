@@ -5,7 +5,6 @@ user may not see is a 404, exactly like something that does not exist.
 """
 import difflib
 import json
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -17,8 +16,7 @@ from django.shortcuts import get_object_or_404, render
 from audit import record
 from audit.models import Action, Outcome
 
-from . import packaging, rendering
-from .gitrepo import is_local
+from . import install, packaging, rendering
 from .filters import SkillFilter, with_installs
 from .models import Blob, Curation, Marketplace, Plugin, Policy, Skill, SkillFile, Status
 from .search import highlight
@@ -144,7 +142,7 @@ def plugin_detail(request, marketplace, plugin):
     return render(request, "marketplace/plugin_detail.html", {
         "plugin": plugin,
         "skills": Skill.objects.visible_to(request.user).filter(plugin=plugin).order_by("name"),
-        "install": _install_commands(plugin),
+        "install": install.claude_code_commands(plugin),
     })
 
 
@@ -161,7 +159,7 @@ def marketplace_detail(request, marketplace):
     return render(request, "marketplace/marketplace_detail.html", {
         "marketplace": marketplace, "plugins": plugins, "run": last_run,
         "problems": (last_run.problems if last_run else [])[:50],
-        "add_command": _install_commands_for(marketplace)["add"],
+        "add_command": install.claude_code_commands_for(marketplace)["add"],
     })
 
 
@@ -174,32 +172,8 @@ def _verdicts(skill):
     ]
 
 
-def _install_commands_for(marketplace):
-    """How Claude Code users add this marketplace: owner/repo for GitHub, else the git URL.
-
-    A marketplace read from a folder on this server has no address Claude Code could use
-    (and its path is nobody's business), so there is no command for it.
-    """
-    url = marketplace.git_url
-    parts = urlsplit(url)
-    if is_local(url):
-        add = ""
-    elif parts.hostname == "github.com":
-        add = f"/plugin marketplace add {parts.path.strip('/').removesuffix('.git')}"
-    elif url.startswith("git@github.com:"):
-        add = f"/plugin marketplace add {url.removeprefix('git@github.com:').removesuffix('.git')}"
-    else:
-        add = f"/plugin marketplace add {url}"
-    return {"add": add, "name": marketplace.name or marketplace.slug}
-
-
-def _install_commands(plugin):
-    commands = _install_commands_for(plugin.marketplace)
-    return {**commands, "install": f"/plugin install {plugin.name}@{commands['name']}"}
-
-
 def _install(skill):
-    return {**_install_commands(skill.plugin), "mcp_url": f"{settings.SKILLPORT_BASE_URL}/mcp",
+    return {**install.claude_code_commands(skill.plugin), "mcp_url": f"{settings.SKILLPORT_BASE_URL}/mcp",
             "package": packaging.package_name(skill), "surfaces": skill.plugin.surfaces}
 
 
