@@ -1,8 +1,27 @@
-"""The ASGI entry point production runs: gunicorn with uvicorn workers."""
+"""The ASGI entry point production runs: gunicorn with uvicorn workers.
+
+Django's ASGI handler refuses the lifespan protocol, and the MCP SDK needs it to run its
+session manager, so a small router sends /mcp (and lifespan events) to the SDK's app and
+everything else, including the OAuth endpoints and metadata, to Django.
+"""
 import os
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skillport_site.settings")
 
-application = get_asgi_application()
+django_app = get_asgi_application()
+
+from connector.middleware import MCPAccessLog  # noqa: E402  (needs Django set up first)
+from connector.server import build_app  # noqa: E402
+
+
+def router(mcp_app):
+    async def application(scope, receive, send):
+        if scope["type"] == "lifespan" or (scope["type"] == "http" and scope["path"] == "/mcp"):
+            return await mcp_app(scope, receive, send)
+        return await django_app(scope, receive, send)
+    return application
+
+
+application = router(MCPAccessLog(build_app()))

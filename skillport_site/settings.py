@@ -83,7 +83,9 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.github",
+    "oauth2_provider",
     "marketplace",
+    "connector",
     "audit",
 ]
 
@@ -97,6 +99,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "connector.middleware.OAuthRequestLog",
 ]
 
 ROOT_URLCONF = "skillport_site.urls"
@@ -178,6 +181,9 @@ CELERY_BEAT_SCHEDULE = {
     "Refresh GitHub organisation and team memberships": {
         "task": "marketplace.tasks.refresh_github_teams", "schedule": 60 * 60,
     },
+    "Prune OAuth clients that never obtained a token, and expired tokens": {
+        "task": "connector.tasks.prune_oauth", "schedule": 60 * 60,
+    },
 }
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -215,6 +221,65 @@ SKILLPORT_ALLOW_LOCAL_SOURCES = env_bool("SKILLPORT_ALLOW_LOCAL_SOURCES", False)
 
 # The audit log keeps events this many days; a daily beat task purges older ones.
 SKILLPORT_AUDIT_RETENTION_DAYS = env_int("SKILLPORT_AUDIT_RETENTION_DAYS", 400)
+
+# The connector: /mcp, and the OAuth 2.1 authorization server Claude's connectors sign in with.
+SKILLPORT_MCP_URL = f"{SKILLPORT_BASE_URL}/mcp"  # the one resource every token is bound to
+# Host headers /mcp answers (anything else gets 421, against DNS rebinding); "name:*" allows any port.
+SKILLPORT_MCP_ALLOWED_HOSTS = env_list(
+    "SKILLPORT_MCP_ALLOWED_HOSTS",
+    [pattern for host in ALLOWED_HOSTS if host != "*" for pattern in (host, f"{host}:*")],
+)
+# Browser origins allowed to call /mcp; requests without an Origin (Claude's servers) always pass.
+SKILLPORT_MCP_ALLOWED_ORIGINS = env_list("SKILLPORT_MCP_ALLOWED_ORIGINS", [SKILLPORT_BASE_URL])
+# Hosts trusted beyond Claude's own for redirect URIs and client metadata documents; admins can
+# add more in the admin ("Trusted client hosts").
+SKILLPORT_OAUTH_TRUSTED_HOSTS = env_list("SKILLPORT_OAUTH_TRUSTED_HOSTS", [])
+SKILLPORT_ACCESS_TOKEN_SECONDS = env_int("SKILLPORT_ACCESS_TOKEN_SECONDS", 4 * 3600)
+SKILLPORT_REFRESH_TOKEN_DAYS = env_int("SKILLPORT_REFRESH_TOKEN_DAYS", 30)
+# Lifetime of the one-time package links install_skill hands out.
+SKILLPORT_INSTALL_LINK_SECONDS = env_int("SKILLPORT_INSTALL_LINK_SECONDS", 600)
+# Registered clients that never obtained a token are removed after this many hours.
+SKILLPORT_UNUSED_CLIENT_HOURS = env_int("SKILLPORT_UNUSED_CLIENT_HOURS", 24)
+# Loopback http redirects are deliberate (see COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME below).
+SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008"]
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"  # named, so our consents can refer to it
+OAUTH2_PROVIDER = {
+    "SCOPES": {"skills:read": "Browse and install the skills you may see", "skills:write": "Reserved"},
+    "DEFAULT_SCOPES": ["skills:read"],
+    "READ_SCOPE": "skills:read",
+    "WRITE_SCOPE": "skills:write",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": SKILLPORT_ACCESS_TOKEN_SECONDS,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": SKILLPORT_REFRESH_TOKEN_DAYS * 86400,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "PKCE_REQUIRED": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"],  # http only for loopback: see connector.clients
+    "ALLOW_LOCALHOST_LOOPBACK": True,
+    "REQUEST_APPROVAL_PROMPT": "force",  # remembered consent is ours: connector.consent
+    "OIDC_ISS_ENDPOINT": SKILLPORT_BASE_URL,  # the issuer, exactly, everywhere
+    "OAUTH2_PROTECTED_RESOURCE_IDENTIFIER": SKILLPORT_MCP_URL,
+    "OAUTH2_PROTECTED_RESOURCE_NAME": "Skillport",
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["none", "client_secret_post", "client_secret_basic"],
+    "DCR_ENABLED": True,
+    # Anyone may register, but only redirect URIs on the allow-list: connector.views.Register.
+    "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
+    "CIMD_ENABLED": True,
+    "CIMD_REGISTRATION_PERMISSION_CLASSES": ("connector.clients.TrustedCIMDHost",),
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,  # tokens are kept hashed
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    # Claude Code and the MCP Inspector receive codes on http://127.0.0.1 (RFC 8252 loopback);
+    # connector.clients allows plain http for loopback only.
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": False,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+}
 
 LOGGING = {
     "version": 1,

@@ -3,6 +3,8 @@ from django.contrib import admin
 from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 
+from connector.urls import oauth_urlpatterns
+
 from . import views
 
 urlpatterns = [
@@ -13,5 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("audit/", include("audit.urls")),
+    path("", include((oauth_urlpatterns, "oauth2_provider"))),
+    path("", include("connector.urls")),
     path("", include("marketplace.urls")),
 ]

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class ConnectorConfig(AppConfig):
+    name = "connector"
+    verbose_name = "Connector (MCP and OAuth)"
+
+    def ready(self):
+        from . import signals  # noqa: F401  (audits tokens as the OAuth server issues them)

@@ -1,0 +1,99 @@
+"""What the connector keeps besides django-oauth-toolkit's own tables: trusted hosts, consents, install links."""
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+from marketplace.models import Skill
+
+
+class TrustedHost(models.Model):
+    """A host an admin trusts for OAuth redirect URIs (https only) and client metadata documents."""
+
+    host = models.CharField(
+        max_length=253, unique=True,
+        help_text='A host name such as "tools.example.com", or ".example.com" for it and its subdomains.',
+    )
+    note = models.CharField(max_length=200, blank=True, help_text="Who uses it, and why it is trusted.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["host"]
+        verbose_name = "trusted client host"
+
+    def __str__(self):
+        return self.host
+
+
+class Consent(models.Model):
+    """A user's yes to one client, for one redirect URI and set of scopes: asked once, then remembered."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oauth_consents")
+    application = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE, related_name="consents"
+    )
+    redirect_uri = models.TextField()
+    scope = models.CharField(max_length=200, help_text="Granted scopes, sorted and space-separated.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "application", "redirect_uri", "scope"], name="consent_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} → {self.application} ({self.scope})"
+
+    @staticmethod
+    def normalise_scope(scopes) -> str:
+        return " ".join(sorted(set(scopes.split() if isinstance(scopes, str) else scopes)))
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class InstallLinkQuerySet(models.QuerySet):
+    def redeem(self, token: str):
+        """Claim a link in SQL, so two downloads racing for it cannot both win; None when spent or expired."""
+        now = timezone.now()
+        claimed = self.filter(token_hash=_hash(token), redeemed_at=None, expires_at__gt=now).update(redeemed_at=now)
+        if not claimed:
+            return None
+        return self.select_related("user", "skill__plugin", "skill__marketplace").get(token_hash=_hash(token))
+
+
+class InstallLink(models.Model):
+    """A one-time, short-lived download link for a .skill package, handed out by install_skill.
+
+    Only a hash of the link's token is stored: the database never holds a usable URL.
+    """
+
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    skill = models.ForeignKey(Skill, on_delete=models.CASCADE, related_name="+")
+    surface = models.CharField(max_length=20, blank=True)
+    client_name = models.CharField(max_length=100, blank=True)
+    client_version = models.CharField(max_length=50, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InstallLinkQuerySet.as_manager()
+
+    def __str__(self):
+        return f"{self.skill} for {self.user}"
+
+    @classmethod
+    def issue(cls, user, skill, *, surface="", client=("", "")) -> tuple["InstallLink", str]:
+        token = secrets.token_urlsafe(32)
+        link = cls.objects.create(
+            token_hash=_hash(token), user=user, skill=skill, surface=surface,
+            client_name=client[0][:100], client_version=client[1][:50],
+            expires_at=timezone.now() + timedelta(seconds=settings.SKILLPORT_INSTALL_LINK_SECONDS),
+        )
+        return link, token

@@ -1,0 +1,333 @@
+"""What the connector's tools do, as plain functions of a caller: the MCP server only adapts them.
+
+Every function reaches skills through `visible_to(caller.user)`, and raises ToolProblem with a
+message meant for Claude (and the person it is helping) when an argument is wrong.
+"""
+import base64
+import binascii
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Literal
+
+from django.conf import settings
+from django.urls import reverse
+from pydantic import BaseModel, Field
+
+from audit import record
+from audit.models import Action, Outcome, Surface
+from marketplace import install, lookup, packaging, updates
+from marketplace.filters import SkillFilter
+from marketplace.models import Policy, Skill, SkillFile
+
+from .models import InstallLink
+
+# Claude shows about 150,000 characters of a tool result; stay well inside it.
+MAX_TEXT = 100_000
+MAX_DESCRIPTION = 600
+SURFACES = {"CC": Surface.CLAUDE_CODE, "CD": Surface.CLAUDE_DESKTOP, "CAI": Surface.CLAUDE_AI}
+
+
+class ToolProblem(Exception):
+    """A bad argument or a refusal: reported to the client as a tool error, never a crash."""
+
+
+@dataclass
+class Caller:
+    user: object
+    client: tuple[str, str] = ("", "")  # the MCP client's (name, version)
+    user_agent: str = ""
+
+    @property
+    def audit_extra(self):
+        return {"user_agent": self.user_agent[:300]} if self.user_agent else {}
+
+
+class Filters(BaseModel):
+    marketplace: str | None = Field(None, description="Marketplace slug.")
+    plugin: str | None = Field(None, description="Plugin name.")
+    category: str | None = None
+    tag: str | None = None
+    surface: Literal["claude_code", "claude_ai", "claude_desktop"] | None = Field(
+        None, description="Only skills offered for this Claude surface."
+    )
+    verdicts: list[Literal["loads_in_claude_code", "spec_valid", "claude_ai_uploadable"]] = Field(
+        default_factory=list, description="Only skills that pass all of these checks."
+    )
+
+
+class SkillSummary(BaseModel):
+    name: str = Field(description="The full name, marketplace/plugin/skill: unique, accepted by every tool.")
+    short_name: str
+    description: str
+    plugin: str
+    marketplace: str
+    version: str
+    policy: str = Field(description="The organisation's policy: required, recommended, discouraged, prohibited or empty.")
+    policy_reason: str
+    loads_in_claude_code: bool
+    claude_ai_uploadable: bool
+    updated_at: str
+    url: str
+
+
+class SkillPage(BaseModel):
+    skills: list[SkillSummary]
+    total: int
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page; null on the last.")
+
+
+class FileEntry(BaseModel):
+    path: str
+    size: int
+    binary: bool
+    readable: bool = Field(description="False when the content was not stored (too large, LFS, ...).")
+
+
+class Verdict(BaseModel):
+    check: str
+    passed: bool
+    reasons: list[str]
+
+
+class SkillDetail(SkillSummary):
+    frontmatter: dict
+    surfaces: list[str] = Field(description="Surfaces the plugin is offered for; empty means all.")
+    verdicts: list[Verdict]
+    skill_md: str
+    skill_md_truncated: bool
+    files: list[FileEntry]
+
+
+class FileContent(BaseModel):
+    name: str
+    path: str
+    size: int
+    text: str | None = Field(None, description="The text, from `offset`; null for binary files.")
+    offset: int = 0
+    next_offset: int | None = Field(None, description="Call again with this offset for the rest; null at the end.")
+    note: str = ""
+
+
+class InstallSteps(BaseModel):
+    skill: str
+    surface: str
+    download_url: str | None = Field(None, description="One-time link to the .skill package; expires soon.")
+    expires_at: str | None = None
+    claude_code_commands: list[str]
+    steps: dict[str, list[str]] = Field(description="Steps per surface (CC, CD, CAI).")
+    policy_note: str = ""
+
+
+class Installed(BaseModel):
+    name: str = Field(description="A skill or plugin name, short or full (marketplace/plugin/skill).")
+    version: str | None = Field(None, description="The installed version (plugin.json `version`).")
+    commit: str | None = None
+    content_hash: str | None = None
+
+
+class UpdateResult(BaseModel):
+    name: str | None
+    status: Literal["up_to_date", "update_available", "unknown_version", "not_found", "ambiguous"]
+    skill: str | None = None
+    installed_version: str | None = None
+    current_version: str | None = None
+    commit: str | None = None
+    updated_at: str | None = None
+    choices: list[str] = Field(default_factory=list)
+    message: str = ""
+
+
+class Updates(BaseModel):
+    results: list[UpdateResult]
+    install_ready: list[str] = Field(description="Full names to pass to install_skill, one per outdated skill.")
+
+
+class Identity(BaseModel):
+    username: str
+    github_login: str | None
+    github_id: int | None
+    organisations: list[str]
+    teams: list[str]
+    visible_skills: int
+    client: str
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        offset = int(value)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ToolProblem("That cursor is not one this server gave out; start again without a cursor.") from None
+    if kind != "o" or offset < 0:
+        raise ToolProblem("That cursor is not one this server gave out; start again without a cursor.")
+    return offset
+
+
+def _summary(skill) -> SkillSummary:
+    policy, reason = skill.stance
+    description = skill.description
+    if len(description) > MAX_DESCRIPTION:
+        description = description[:MAX_DESCRIPTION].rstrip() + "…"
+    return SkillSummary(
+        name=skill.identifier, short_name=skill.slug, description=description, plugin=skill.plugin.name,
+        marketplace=skill.marketplace.slug, version=skill.plugin.version, policy=policy, policy_reason=reason,
+        loads_in_claude_code=skill.loads_in_claude_code, claude_ai_uploadable=skill.claude_ai_uploadable,
+        updated_at=skill.updated_at.isoformat(),
+        url=settings.SKILLPORT_BASE_URL + reverse("marketplace:skill", args=skill.identifier.split("/")),
+    )
+
+
+def _visible(caller):
+    return Skill.objects.visible_to(caller.user).select_related("plugin", "marketplace")
+
+
+def _page(caller, query, filters, limit, cursor) -> SkillPage:
+    if not 1 <= limit <= 50:
+        raise ToolProblem("limit must be between 1 and 50.")
+    offset = decode_cursor(cursor)
+    filters = filters or Filters()
+    data = {"q": query or "", "marketplace": filters.marketplace or "", "plugin": filters.plugin or "",
+            "category": filters.category or "", "tag": filters.tag or "", "surface": filters.surface or "",
+            "verdict": filters.verdicts}
+    found = SkillFilter(data, queryset=_visible(caller), request=SimpleNamespace(user=caller.user))
+    if not found.form.is_valid():
+        problems = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in found.form.errors.items())
+        raise ToolProblem(f"Bad filters ({problems}). Filter values must name something you can see.")
+    total = found.qs.count()
+    skills = list(found.qs[offset:offset + limit])
+    more = offset + limit < total
+    return SkillPage(skills=[_summary(s) for s in skills], total=total,
+                     next_cursor=encode_cursor(offset + limit) if more else None)
+
+
+def search_skills(caller, query: str, filters=None, limit=10, cursor=None) -> SkillPage:
+    if not query or not query.strip():
+        raise ToolProblem("query is empty: describe the task, e.g. 'clean up CSV exports'. To browse, use list_skills.")
+    return _page(caller, query, filters, limit, cursor)
+
+
+def list_skills(caller, filters=None, limit=20, cursor=None) -> SkillPage:
+    return _page(caller, "", filters, limit, cursor)
+
+
+def _find(caller, name) -> Skill:
+    try:
+        return lookup.find_skill(_visible(caller), name)
+    except LookupError as error:
+        raise ToolProblem(str(error)) from None
+
+
+def get_skill(caller, name: str) -> SkillDetail:
+    skill = _find(caller, name)
+    skill_md = SkillFile.objects.filter(skill=skill, path="SKILL.md").select_related("blob").first()
+    text = _text(skill_md) if skill_md else skill.body
+    files = [
+        FileEntry(path=f.path, size=f.size, binary=f.is_binary, readable=bool(f.blob_id) and not f.omitted)
+        for f in skill.files.order_by("path")[:1000]
+    ]
+    reasons = skill.verdict_reasons or {}
+    verdicts = [
+        Verdict(check="Loads in Claude Code", passed=skill.loads_in_claude_code, reasons=reasons.get("claude_code", [])),
+        Verdict(check="Valid Agent Skill", passed=skill.spec_valid, reasons=reasons.get("agent_skills_spec", [])),
+        Verdict(check="Uploadable to Claude.ai", passed=skill.claude_ai_uploadable,
+                reasons=reasons.get("claude_ai", [])),
+    ]
+    return SkillDetail(
+        **_summary(skill).model_dump(), frontmatter=skill.frontmatter, surfaces=skill.plugin.surfaces,
+        verdicts=verdicts, skill_md=text[:MAX_TEXT], skill_md_truncated=len(text) > MAX_TEXT, files=files,
+    )
+
+
+def _text(file) -> str:
+    return bytes(file.blob.content).decode("utf-8", "replace") if file.blob_id else ""
+
+
+def read_skill_file(caller, name: str, path: str, offset: int = 0) -> FileContent:
+    skill = _find(caller, name)
+    file = SkillFile.objects.filter(skill=skill, path=path.strip().lstrip("/")).select_related("blob").first()
+    if file is None:
+        raise ToolProblem(f"{skill.identifier} has no file {path!r}; get_skill lists its files.")
+    if offset < 0:
+        raise ToolProblem("offset must be 0 or more.")
+    result = FileContent(name=skill.identifier, path=file.path, size=file.size, offset=offset)
+    if file.omitted or not file.blob_id:
+        result.note = f"The content was not stored ({file.omitted or 'unavailable'}); it is in the .skill package."
+    elif file.is_binary:
+        result.note = "A binary file: install the skill to get it."
+    else:
+        text = _text(file)
+        result.text = text[offset:offset + MAX_TEXT]
+        if offset + MAX_TEXT < len(text):
+            result.next_offset = offset + MAX_TEXT
+    record(Action.SKILL_FILE_READ, actor=caller.user, target=skill, surface=Surface.UNKNOWN, client=caller.client,
+           extra={"path": file.path, **caller.audit_extra})
+    return result
+
+
+def install_skill(caller, name: str, surface=None) -> InstallSteps:
+    skill = _find(caller, name)
+    audit_surface = SURFACES.get(surface, Surface.UNKNOWN)
+    policy, reason = skill.stance
+    if policy == Policy.PROHIBITED:
+        record(Action.ACCESS_DENIED, actor=caller.user, target=skill, surface=audit_surface, client=caller.client,
+               outcome=Outcome.DENIED, extra={"reason": "prohibited by policy", **caller.audit_extra})
+        raise ToolProblem(f"{skill.identifier} is prohibited by your organisation: {reason or 'no reason given'}.")
+    link, token = InstallLink.issue(caller.user, skill, surface=audit_surface, client=caller.client)
+    url = settings.SKILLPORT_BASE_URL + reverse("connector:download", args=[token])
+    record(Action.INSTALL_LINK_ISSUED, actor=caller.user, target=skill, surface=audit_surface, client=caller.client,
+           extra={"expires_at": link.expires_at.isoformat(), **caller.audit_extra})
+    commands = install.claude_code_commands(skill.plugin)
+    cc = [c for c in (commands["add"], commands["install"]) if c]
+    package = packaging.package_name(skill)
+    upload = [
+        f"Download {package} from the link (it works once, for {settings.SKILLPORT_INSTALL_LINK_SECONDS // 60} "
+        "minutes). Do not unzip it.",
+        "Open Settings > Capabilities > Skills, and turn on code execution if it is off.",
+        f"Upload {package}, check that the skill is switched on, then start a new conversation.",
+    ]
+    steps = {
+        "CC": (cc if commands["add"] else [
+            "This marketplace is not reachable from Claude Code; install the .skill package instead: "
+            f"unzip {package} into ~/.claude/skills/.",
+        ]) + [f"Restart Claude Code; the skill is then available as {skill.plugin.name}:{skill.slug}."],
+        "CD": upload,
+        "CAI": [*upload, "Or, in a conversation with code execution, fetch it into the sandbox with: "
+                f"curl -fsSL -o {package} '{url}'"],
+    }
+    if surface in steps:
+        steps = {surface: steps[surface]}
+    note = {
+        Policy.DISCOURAGED: f"Your organisation discourages this skill: {reason}",
+        Policy.REQUIRED: f"Your organisation requires this skill: {reason}",
+        Policy.RECOMMENDED: f"Your organisation recommends this skill: {reason}",
+    }.get(policy, "")
+    return InstallSteps(
+        skill=skill.identifier, surface=surface or "any", download_url=url, expires_at=link.expires_at.isoformat(),
+        claude_code_commands=cc, steps=steps, policy_note=note.rstrip(": "),
+    )
+
+
+def check_updates(caller, installed) -> Updates:
+    if not installed:
+        raise ToolProblem("installed is empty: pass [{name, version}] for each installed skill or plugin.")
+    if len(installed) > 200:
+        raise ToolProblem("Check at most 200 skills at a time.")
+    results = updates.check(caller.user, [item.model_dump() for item in installed])
+    return Updates(results=[UpdateResult(**r) for r in results], install_ready=updates.install_ready(results))
+
+
+def whoami(caller) -> Identity:
+    user = caller.user
+    identity = getattr(user, "github", None)  # None for a local account
+    return Identity(
+        username=user.get_username(), github_login=identity.login if identity else None,
+        github_id=identity.github_id if identity else None, organisations=identity.orgs if identity else [],
+        teams=identity.teams if identity else [], visible_skills=Skill.objects.visible_to(user).count(),
+        client=" ".join(part for part in caller.client if part),
+    )

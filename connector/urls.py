@@ -1,0 +1,27 @@
+"""The authorization server's endpoints, under /oauth/ with the root aliases Claude.ai has been seen using."""
+from django.urls import path
+from oauth2_provider import views as oauth
+
+from . import views
+
+app_name = "connector"
+urlpatterns = [
+    path("install/<str:token>/", views.download, name="download"),
+]
+
+# Included under the toolkit's own namespace, "oauth2_provider": it reverses these for its metadata.
+oauth_urlpatterns = [
+    path("oauth/authorize/", views.Authorize.as_view(), name="authorize"),
+    path("oauth/token/", views.Token.as_view(), name="token"),
+    path("oauth/revoke/", views.Revoke.as_view(), name="revoke-token"),
+    path("oauth/register/", views.Register.as_view(), name="dcr-register"),
+    path("oauth/register/<str:client_id>/", views.RegistrationManagement.as_view(), name="dcr-register-management"),
+    path("authorize", views.Authorize.as_view()),
+    path("token", views.Token.as_view()),
+    path("register", views.Register.as_view()),
+    path(".well-known/oauth-authorization-server", oauth.OAuthServerMetadataView.as_view(),
+         name="oauth-server-metadata"),
+    path(".well-known/oauth-protected-resource", views.ProtectedResourceMetadata.as_view(),
+         name="oauth-resource-metadata"),
+    path(".well-known/oauth-protected-resource/mcp", views.ProtectedResourceMetadata.as_view()),
+]

@@ -1,0 +1,54 @@
+"""Finding a skill or plugin by the names people and Claude use, among what a user may see.
+
+Names may collide across marketplaces (and plugins), so every surface accepts the full
+`marketplace/plugin/skill` form, and a short name that matches several gives the choices.
+"""
+from django.db.models import Q
+
+from .models import Plugin, Skill
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Ambiguous(LookupError):
+    def __init__(self, name, choices):
+        self.choices = sorted(choices)
+        super().__init__(
+            f"{name!r} matches {len(self.choices)} skills or plugins; use one of: {', '.join(self.choices)}"
+        )
+
+
+def skill_query(name: str) -> Q:
+    """`marketplace/plugin/skill`, `plugin:skill` (as Claude Code invokes it), or a skill's short name."""
+    name = name.strip()
+    parts = name.split("/")
+    if len(parts) == 3:
+        return Q(marketplace__slug=parts[0], plugin__name=parts[1], slug=parts[2])
+    if ":" in name:
+        plugin, _, short = name.partition(":")
+        return Q(plugin__name=plugin) & (Q(slug=short) | Q(name=short) | Q(name=name))
+    return Q(slug=name) | Q(name=name)
+
+
+def find_skill(visible, name: str) -> Skill:
+    """The one visible skill called `name`; NotFound or Ambiguous otherwise."""
+    if not isinstance(name, str) or not name.strip():
+        raise NotFound("Give a skill name, e.g. csv-cleanup or marketplace/plugin/skill.")
+    matches = list(visible.filter(skill_query(name)).select_related("plugin", "marketplace")[:26])
+    if not matches:
+        raise NotFound(f"No skill called {name!r} that you can see. Search with search_skills to find its name.")
+    if len(matches) > 1:
+        raise Ambiguous(name, [skill.identifier for skill in matches])
+    return matches[0]
+
+
+def find_plugin(visible_plugins, name: str) -> Plugin | None:
+    """The one visible plugin called `name` (`marketplace/plugin` or `plugin`), None if there is none."""
+    parts = name.strip().split("/")
+    query = Q(marketplace__slug=parts[0], name=parts[1]) if len(parts) == 2 else Q(name=name.strip())
+    matches = list(visible_plugins.filter(query).select_related("marketplace")[:26])
+    if len(matches) > 1:
+        raise Ambiguous(name, [f"{p.marketplace.slug}/{p.name}" for p in matches])
+    return matches[0] if matches else None

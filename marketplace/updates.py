@@ -1,0 +1,71 @@
+"""Are installed skills up to date? Shared by the connector's check_updates and the REST API.
+
+1. Each installed name is looked up among the skills the user may see, then among plugins
+   (a plugin name stands for all of its skills).
+2. When both versions are semantic versions they are compared as such; otherwise the installed
+   version (or the commit or content hash the package recorded) must equal the current one.
+3. Whatever is behind is reported with the full name `install_skill` takes.
+"""
+import semver
+
+from . import lookup
+from .models import Plugin, Skill
+
+
+def _semver(value):
+    try:
+        return semver.Version.parse(str(value).strip().removeprefix("v"))
+    except (TypeError, ValueError):
+        return None
+
+
+def _status(skill, installed: dict) -> str:
+    current = skill.plugin.version
+    version = str(installed.get("version") or "").strip()
+    new, old = _semver(current), _semver(version)
+    if new is not None and old is not None:
+        return "update_available" if new > old else "up_to_date"
+    known = {v for v in (current, skill.plugin.commit, skill.content_hash) if v}
+    recorded = {str(installed.get(k) or "").strip() for k in ("version", "commit", "content_hash")} - {""}
+    if not recorded:
+        return "unknown_version"
+    # A short commit prefix counts: people paste abbreviated hashes.
+    same = any(r == k or (len(r) >= 7 and k.startswith(r)) for r in recorded for k in known)
+    return "up_to_date" if same else "update_available"
+
+
+def _entry(skill, installed, status):
+    return {
+        "name": installed.get("name"), "skill": skill.identifier, "status": status,
+        "installed_version": str(installed.get("version") or ""), "current_version": skill.plugin.version,
+        "commit": skill.plugin.commit, "updated_at": skill.updated_at.isoformat(),
+    }
+
+
+def check(user, installed: list[dict]) -> list[dict]:
+    visible = Skill.objects.visible_to(user).select_related("plugin", "marketplace")
+    results = []
+    for item in installed:
+        name = str(item.get("name") or "")
+        try:
+            skills = [lookup.find_skill(visible, name)]
+        except lookup.Ambiguous as error:
+            results.append({"name": name, "status": "ambiguous", "choices": error.choices, "message": str(error)})
+            continue
+        except lookup.NotFound:
+            try:
+                plugin = lookup.find_plugin(Plugin.objects.visible_to(user), name) if name.strip() else None
+            except lookup.Ambiguous as error:
+                results.append({"name": name, "status": "ambiguous", "choices": error.choices, "message": str(error)})
+                continue
+            skills = list(visible.filter(plugin=plugin).order_by("slug")) if plugin else []
+        if not skills:
+            results.append({"name": name, "status": "not_found",
+                            "message": "Not in the catalogue, or not visible to you."})
+            continue
+        results.extend(_entry(skill, item, _status(skill, item)) for skill in skills)
+    return results
+
+
+def install_ready(results) -> list[str]:
+    return sorted({r["skill"] for r in results if r["status"] == "update_available"})
