@@ -107,3 +107,14 @@ def wait_for_run(marketplace, trigger, timeout=60):
             return run
         time.sleep(0.2)
     raise AssertionError(f"no finished {trigger} sync of {marketplace.slug} within {timeout}s")
+
+
+def person(login, github_id, teams=(), orgs=("acme",)):
+    """A user who signed in with GitHub: an org member, in `teams` ("org/team") if given."""
+    from django.contrib.auth.models import User
+
+    from marketplace.models import GitHubIdentity
+
+    user = User.objects.create_user(login)
+    GitHubIdentity.objects.create(user=user, github_id=github_id, login=login, orgs=list(orgs), teams=list(teams))
+    return user

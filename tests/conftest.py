@@ -1,4 +1,5 @@
 """Shared fixtures: real git repositories built in tmp_path, and marketplaces pointing at them."""
+import json
 import subprocess
 import uuid
 
@@ -6,9 +7,10 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 
 from marketplace.models import Marketplace
+from marketplace.sync import sync_marketplace
 from skillport_site.celery import app as celery_app
 
-from .builders import GitRepo, catalog, plugin_entry, skill_md
+from .builders import GitRepo, catalog, person, plugin_entry, skill_md
 from .github_plugin import FAKE_GITHUB
 
 @pytest.fixture(scope="session")
@@ -102,3 +104,53 @@ def pytest_runtest_makereport(item, call):
     report = yield
     setattr(item, f"report_{report.when}", report)
     return report
+
+
+@pytest.fixture(scope="session")
+def _skillport_server():
+    from .servers import SkillportServer
+
+    server = SkillportServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def skillport(_skillport_server, transactional_db):
+    """The whole site (Django and /mcp) over HTTP on loopback, reading this test's committed data."""
+    return _skillport_server
+
+
+@pytest.fixture
+def two_markets(make_repo, make_marketplace):
+    """Two marketplaces whose `csv-cleanup` skills collide, one team-only skill, one semver plugin, one not."""
+    acme = make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("ops-kit", version="1.2.0"), name="acme-skills"),
+        ".skillport/access.json": json.dumps({"skills": {"core-runbook": {"read": ["github:@acme/core"]}}}),
+        "plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Write a blameless incident review."),
+        "plugins/ops-kit/skills/postmortem/scripts/timeline.py": "print('timeline')\n",
+        "plugins/ops-kit/skills/core-runbook/SKILL.md": skill_md("core-runbook", "Core team on-call runbook."),
+        "plugins/ops-kit/skills/csv-cleanup/SKILL.md": skill_md("csv-cleanup", "Clean messy CSV exports."),
+    })
+    labs = make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("data-kit", version="nightly"), name="labs"),
+        "plugins/data-kit/skills/csv-cleanup/SKILL.md": skill_md("csv-cleanup", "Experimental CSV cleaner."),
+    })
+    markets = [make_marketplace(acme, slug="acme"), make_marketplace(labs, slug="labs")]
+    for market in markets:
+        sync_marketplace(market.pk)
+    return markets
+
+
+@pytest.fixture
+def people(db, settings):
+    """Personas: an org member, a member of the core team, a member of another org, a local admin."""
+    from django.contrib.auth.models import User
+
+    settings.SKILLPORT_GITHUB_ORGS = ["acme"]
+    return {
+        "member": person("orla", 1),
+        "core": person("tam", 2, teams=["acme/core"]),
+        "outsider": person("nina", 3, orgs=["elsewhere"]),
+        "admin": User.objects.create_superuser("root", "root@example.com", "pw"),
+    }

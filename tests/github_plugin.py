@@ -1,17 +1,27 @@
-"""A pytest plugin (`-p tests.github_plugin`): GitHub on loopback for the whole session.
+"""A pytest plugin (`-p tests.github_plugin`): what must be settled before Django sets up.
 
 allauth reads its GitHub base URL while Django sets up, which pytest-django does before any
 conftest or fixture runs. So the fake GitHub starts when this plugin is imported, and
 SKILLPORT_GITHUB_URL points the settings at it. (Tests that clone `github` plugin sources
-override that setting per test with a folder of bare repositories.) Run pytest as
-`python -m pytest` so the project root, and this module, are importable.
+override that setting per test with a folder of bare repositories.)
+
+Likewise the OAuth issuer and the MCP resource every token is bound to derive from
+SKILLPORT_BASE_URL at settings time, so the port the test Skillport server listens on
+(tests/servers.py) is chosen here. Run pytest as `python -m pytest` so the project root, and
+this module, are importable.
 """
 import os
+import socket
 
 from tests.fakegithub import FakeGitHub
 
 FAKE_GITHUB = FakeGitHub().start()
 os.environ["SKILLPORT_GITHUB_URL"] = FAKE_GITHUB.base_url
+
+with socket.socket() as _probe:
+    _probe.bind(("127.0.0.1", 0))
+    SKILLPORT_PORT = _probe.getsockname()[1]
+os.environ["SKILLPORT_BASE_URL"] = f"http://127.0.0.1:{SKILLPORT_PORT}"
 
 
 def pytest_unconfigure(config):

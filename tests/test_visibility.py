@@ -9,7 +9,7 @@ from marketplace import access
 from marketplace.models import GitHubIdentity, Marketplace, Plugin, Skill
 from marketplace.sync import sync_marketplace
 
-from .builders import GitRepo, catalog, plugin_entry, skill_md
+from .builders import GitRepo, catalog, person, plugin_entry, skill_md
 
 pytestmark = pytest.mark.django_db
 
@@ -23,12 +23,6 @@ ACCESS = {
         "nobody": {"read": []},
     },
 }
-
-
-def person(login, github_id, teams=()):
-    user = User.objects.create_user(login)
-    GitHubIdentity.objects.create(user=user, github_id=github_id, login=login, orgs=["acme"], teams=list(teams))
-    return user
 
 
 @pytest.fixture

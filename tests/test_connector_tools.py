@@ -1,0 +1,246 @@
+"""The connector's tools and resources, in process: the SDK's own client against our MCPServer.
+
+The bearer token the HTTP layer would have verified is put in the SDK's auth context, so the
+tools see a user exactly as they do behind /mcp. Data is committed (transactional_db) because
+tools run the ORM in worker threads, on their own connections.
+"""
+import io
+import json
+import zipfile
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.server.auth.middleware.auth_context import auth_context_var
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+from mcp.shared.exceptions import MCPError
+from mcp.types import Implementation
+
+from audit.models import Action, AuditEvent, Surface
+from connector.models import InstallLink
+from connector.server import build_server
+from marketplace.models import Plugin, Policy, Skill
+from marketplace.sync import sync_marketplace
+
+from .builders import catalog, plugin_entry
+
+pytestmark = pytest.mark.django_db(transaction=True)
+CLIENT = Implementation(name="Test client", version="1.0")
+
+
+def session(user, steps, mode="legacy"):
+    """Run `steps(client)` in an MCP session authenticated as `user`; return what it returns."""
+
+    async def run():
+        token = AccessToken(token="in-process", client_id="test-client", scopes=["skills:read"],
+                            subject=str(user.pk), claims={"client_name": "Test client"})
+        reset = auth_context_var.set(AuthenticatedUser(token))
+        try:
+            async with Client(build_server(), mode=mode, client_info=CLIENT) as client:
+                return await steps(client)
+        finally:
+            auth_context_var.reset(reset)
+
+    return anyio.run(run)
+
+
+def call(user, tool, arguments=None, mode="legacy"):
+    return session(user, lambda client: client.call_tool(tool, arguments or {}), mode=mode)
+
+
+def names(result):
+    return sorted(skill["name"] for skill in result.structured_content["skills"])
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+def test_tools_are_listed_with_titles_and_read_only_hints(people, mode):
+    listed = session(people["member"], lambda client: client.list_tools(), mode=mode).tools
+    assert {tool.name for tool in listed} == {
+        "search_skills", "list_skills", "get_skill", "read_skill_file", "install_skill", "check_updates", "whoami",
+    }
+    for tool in listed:
+        assert tool.title and tool.description
+        assert tool.annotations.read_only_hint is True and tool.annotations.destructive_hint is False
+        assert tool.output_schema, f"{tool.name} has no typed output"
+    install = next(tool for tool in listed if tool.name == "install_skill")
+    assert install.input_schema["properties"]["surface"]["anyOf"][0]["enum"] == ["CC", "CD", "CAI"]
+
+
+def test_search_sees_only_what_each_persona_may(two_markets, people):
+    query = {"query": "runbook"}
+    assert names(call(people["core"], "search_skills", query)) == ["acme/ops-kit/core-runbook"]
+    assert names(call(people["member"], "search_skills", query)) == []
+    assert names(call(people["outsider"], "list_skills")) == []
+    assert len(names(call(people["member"], "list_skills"))) == 3
+    assert len(names(call(people["admin"], "list_skills"))) == 4
+
+
+def test_search_tolerates_a_typo_and_filters(two_markets, people):
+    found = call(people["member"], "search_skills", {"query": "postmortm"})
+    assert names(found) == ["acme/ops-kit/postmortem"]
+    filtered = call(people["member"], "search_skills", {"query": "csv", "filters": {"marketplace": "labs"}})
+    assert names(filtered) == ["labs/data-kit/csv-cleanup"]
+    bad = call(people["member"], "search_skills", {"query": "csv", "filters": {"marketplace": "nowhere"}})
+    assert bad.is_error and "marketplace" in bad.content[0].text
+
+
+def test_list_pages_with_a_cursor(two_markets, people):
+    first = call(people["member"], "list_skills", {"limit": 2}).structured_content
+    assert first["total"] == 3 and len(first["skills"]) == 2 and first["next_cursor"]
+    second = call(people["member"], "list_skills", {"limit": 2, "cursor": first["next_cursor"]}).structured_content
+    assert len(second["skills"]) == 1 and second["next_cursor"] is None
+    seen = {s["name"] for s in first["skills"]} | {s["name"] for s in second["skills"]}
+    assert len(seen) == 3
+    bad = call(people["member"], "list_skills", {"cursor": "not-a-cursor"})
+    assert bad.is_error and "cursor" in bad.content[0].text
+
+
+@pytest.mark.parametrize("arguments", [{"limit": 0}, {"limit": 500}, {"limit": "many"}, {"filters": "x"}])
+def test_bad_arguments_are_tool_errors_not_crashes(two_markets, people, arguments):
+    result = call(people["member"], "list_skills", arguments)
+    assert result.is_error and result.content[0].text
+
+
+def test_an_ambiguous_name_lists_the_choices_and_the_full_name_works(two_markets, people):
+    result = call(people["member"], "get_skill", {"name": "csv-cleanup"})
+    assert result.is_error
+    assert "acme/ops-kit/csv-cleanup" in result.content[0].text and "labs/data-kit/csv-cleanup" in result.content[0].text
+    detail = call(people["member"], "get_skill", {"name": "labs/data-kit/csv-cleanup"}).structured_content
+    assert detail["description"] == "Experimental CSV cleaner."
+    assert call(people["member"], "get_skill", {"name": "ops-kit:csv-cleanup"}).structured_content["marketplace"] == "acme"
+
+
+def test_get_skill_gives_skill_md_files_and_verdicts(two_markets, people):
+    detail = call(people["member"], "get_skill", {"name": "postmortem"}).structured_content
+    assert detail["name"] == "acme/ops-kit/postmortem" and detail["version"] == "1.2.0"
+    assert "blameless" in detail["skill_md"] and not detail["skill_md_truncated"]
+    assert [f["path"] for f in detail["files"]] == ["SKILL.md", "scripts/timeline.py"]
+    assert {v["check"] for v in detail["verdicts"]} == {"Loads in Claude Code", "Valid Agent Skill",
+                                                        "Uploadable to Claude.ai"}
+
+
+def test_hidden_and_restricted_skills_are_not_found(two_markets, people):
+    for persona in ("member", "outsider"):
+        result = call(people[persona], "get_skill", {"name": "acme/ops-kit/core-runbook"})
+        assert result.is_error and "No skill called" in result.content[0].text
+    Skill.objects.filter(slug="postmortem").update(curation="hidden")
+    assert call(people["core"], "get_skill", {"name": "postmortem"}).is_error
+
+
+def test_read_skill_file_reads_text_in_parts_and_is_audited(two_markets, people, monkeypatch):
+    result = call(people["member"], "read_skill_file", {"name": "postmortem", "path": "scripts/timeline.py"})
+    assert result.structured_content["text"] == "print('timeline')\n"
+    monkeypatch.setattr("connector.tools.MAX_TEXT", 10)
+    part = call(people["member"], "read_skill_file", {"name": "postmortem", "path": "scripts/timeline.py"})
+    assert part.structured_content["text"] == "print('tim" and part.structured_content["next_offset"] == 10
+    missing = call(people["member"], "read_skill_file", {"name": "postmortem", "path": "../../etc/passwd"})
+    assert missing.is_error and "has no file" in missing.content[0].text
+    assert AuditEvent.objects.filter(action=Action.SKILL_FILE_READ, skill="postmortem", actor_login="orla").count() == 2
+
+
+def test_install_link_works_once_and_downloads_the_package(two_markets, people, client, settings):
+    result = call(people["member"], "install_skill", {"name": "postmortem", "surface": "CAI"}).structured_content
+    assert list(result["steps"]) == ["CAI"] and any("Upload postmortem.skill" in s for s in result["steps"]["CAI"])
+    assert result["claude_code_commands"] == ["/plugin install ops-kit@acme-skills"]
+    path = result["download_url"].removeprefix(settings.SKILLPORT_BASE_URL)
+    response = client.get(path)
+    assert response.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    assert "postmortem/SKILL.md" in archive.namelist()
+    assert json.loads(archive.read("postmortem/.claude-plugin/plugin.json"))["version"] == "1.2.0"
+    assert client.get(path).status_code == 410  # redeemable once
+    issued = AuditEvent.objects.get(action=Action.INSTALL_LINK_ISSUED)
+    downloaded = AuditEvent.objects.get(action=Action.PACKAGE_DOWNLOADED)
+    for event in (issued, downloaded):
+        assert (event.skill, event.actor_login, event.surface, event.client_name, event.client_version) == (
+            "postmortem", "orla", Surface.CLAUDE_AI, "Test client", "1.0")
+    assert InstallLink.objects.get().redeemed_at is not None
+
+
+def test_install_link_rechecks_visibility_and_expiry(two_markets, people, client, settings):
+    url = call(people["core"], "install_skill", {"name": "core-runbook"}).structured_content["download_url"]
+    Plugin.objects.filter(name="ops-kit").update(audience=["github:@acme/design"])
+    assert client.get(url.split(settings.SKILLPORT_BASE_URL)[1]).status_code == 404
+    assert AuditEvent.objects.filter(action=Action.ACCESS_DENIED, skill="core-runbook").exists()
+    settings.SKILLPORT_INSTALL_LINK_SECONDS = -1
+    url = call(people["member"], "install_skill", {"name": "labs/data-kit/csv-cleanup"}).structured_content[
+        "download_url"]
+    assert client.get(url.split(settings.SKILLPORT_BASE_URL)[1]).status_code == 410
+
+
+def test_a_prohibited_skill_cannot_be_installed(two_markets, people):
+    Skill.objects.filter(slug="postmortem").update(policy=Policy.PROHIBITED, policy_reason="Use the wiki template.")
+    result = call(people["member"], "install_skill", {"name": "postmortem"})
+    assert result.is_error and "Use the wiki template." in result.content[0].text
+    assert not InstallLink.objects.exists()
+
+
+@pytest.mark.parametrize("installed, status", [
+    ({"name": "postmortem", "version": "1.0.0"}, "update_available"),
+    ({"name": "postmortem", "version": "v1.2.0"}, "up_to_date"),
+    ({"name": "postmortem", "version": "2.0.0"}, "up_to_date"),
+    ({"name": "labs/data-kit/csv-cleanup", "version": "nightly"}, "up_to_date"),
+    ({"name": "labs/data-kit/csv-cleanup", "version": "last-week"}, "update_available"),
+    ({"name": "csv-cleanup", "version": "1.0.0"}, "ambiguous"),
+    ({"name": "core-runbook", "version": "1.0.0"}, "not_found"),
+    ({"name": "postmortem"}, "unknown_version"),
+])
+def test_check_updates(two_markets, people, installed, status):
+    result = call(people["member"], "check_updates", {"installed": [installed]}).structured_content
+    assert [r["status"] for r in result["results"]] == [status]
+    expected = [result["results"][0]["skill"]] if status == "update_available" else []
+    assert result["install_ready"] == expected
+
+
+def test_check_updates_by_plugin_and_by_commit(two_markets, people):
+    commit = Plugin.objects.get(name="data-kit").commit
+    result = call(people["member"], "check_updates", {"installed": [
+        {"name": "ops-kit", "version": "1.1.0"}, {"name": "data-kit", "version": "x", "commit": commit[:8]},
+    ]}).structured_content
+    assert {(r["skill"], r["status"]) for r in result["results"]} == {
+        ("acme/ops-kit/postmortem", "update_available"), ("acme/ops-kit/csv-cleanup", "update_available"),
+        ("labs/data-kit/csv-cleanup", "up_to_date"),
+    }
+    assert result["install_ready"] == ["acme/ops-kit/csv-cleanup", "acme/ops-kit/postmortem"]
+
+
+def test_whoami(two_markets, people):
+    me = call(people["core"], "whoami").structured_content
+    assert (me["github_login"], me["teams"], me["visible_skills"]) == ("tam", ["acme/core"], 4)
+
+
+def test_resources_are_the_visible_skill_files(two_markets, people):
+    async def steps(client):
+        listed = await client.list_resources()
+        read = await client.read_resource("skill://acme/ops-kit/postmortem/scripts/timeline.py")
+        return listed, read
+
+    listed, read = session(people["member"], steps)
+    uris = {str(r.uri) for r in listed.resources}
+    assert "skill://acme/ops-kit/postmortem/SKILL.md" in uris
+    assert not any("core-runbook" in uri for uri in uris)
+    assert read.contents[0].text == "print('timeline')\n"
+
+    async def forbidden(client):
+        try:
+            await client.read_resource("skill://acme/ops-kit/core-runbook/SKILL.md")
+        except MCPError as error:
+            return str(error)
+
+    assert "No skill called" in session(people["member"], forbidden)
+
+
+def test_results_stay_under_claudes_limit(make_repo, make_marketplace, people):
+    long_body = "word " * 60_000  # 300,000 characters of SKILL.md
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("big"), name="big"),
+        "plugins/big/skills/huge/SKILL.md": "---\nname: huge\ndescription: " + "d" * 5000 + "\n---\n" + long_body,
+    })
+    sync_marketplace(make_marketplace(repo, slug="big").pk)
+    for tool, arguments in [("get_skill", {"name": "huge"}), ("list_skills", {"limit": 50}),
+                            ("read_skill_file", {"name": "huge", "path": "SKILL.md"})]:
+        result = call(people["member"], tool, arguments)
+        assert not result.is_error
+        assert len(result.content[0].text) < 150_000
+
