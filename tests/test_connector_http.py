@@ -1,0 +1,165 @@
+"""/mcp and the authorization server over real HTTP: every negative in MCP-OAUTH.md, metadata, registration."""
+import logging
+from datetime import timedelta
+
+import anyio
+import httpx2 as httpx
+import pytest
+from django.utils import timezone
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from oauth2_provider.models import AccessToken
+
+from connector.models import TrustedHost
+from connector.tokens import mint
+
+PING = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+JSON = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+
+
+def post_mcp(server, token=None, **headers):
+    auth = {"authorization": f"Bearer {token}"} if token else {}
+    return httpx.post(f"{server.url}/mcp", json=PING, headers={**JSON, **auth, **headers}, timeout=10)
+
+
+def challenge(response):
+    return response.headers["www-authenticate"]
+
+
+def list_tools(server, token, mode):
+    async def run():
+        http = httpx.AsyncClient(headers={"authorization": f"Bearer {token}"}, timeout=10)
+        async with Client(streamable_http_client(f"{server.url}/mcp", http_client=http), mode=mode) as client:
+            return [tool.name for tool in (await client.list_tools()).tools]
+    return anyio.run(run)
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+def test_a_minted_token_works_for_both_protocol_generations(skillport, people, mode):
+    token = mint(people["member"])
+    assert "search_skills" in list_tools(skillport, token, mode)
+
+
+def test_no_token_gets_401_with_absolute_resource_metadata(skillport):
+    response = post_mcp(skillport)
+    assert response.status_code == 401
+    assert f'resource_metadata="{skillport.url}/.well-known/oauth-protected-resource/mcp"' in challenge(response)
+    assert 'scope="skills:read"' in challenge(response)
+
+
+@pytest.mark.parametrize("resource", [[], ["https://elsewhere.example/mcp"], ["http://127.0.0.1:1/mcp"]])
+def test_missing_or_foreign_audience_gets_401(skillport, people, resource):
+    token = mint(people["member"], resource=resource)
+    assert post_mcp(skillport, token).status_code == 401
+
+
+@pytest.mark.parametrize("spelling", ["{base}/mcp/", "{base}/mcp", "HTTP://{host}/mcp/"])
+def test_the_mcp_resource_with_a_trailing_slash_or_other_case_is_accepted(skillport, people, spelling):
+    resource = spelling.format(base=skillport.url, host=skillport.url.split("://")[1])
+    assert post_mcp(skillport, mint(people["member"], resource=[resource])).status_code == 200
+
+
+def test_missing_scope_gets_403_naming_it(skillport, people):
+    response = post_mcp(skillport, mint(people["member"], scope="skills:write"))
+    assert response.status_code == 403
+    assert 'error="insufficient_scope"' in challenge(response) and 'scope="skills:read"' in challenge(response)
+
+
+def test_expired_and_revoked_tokens_get_401(skillport, people):
+    expired, revoked = mint(people["member"]), mint(people["member"])
+    AccessToken.objects.filter(pk=AccessToken.objects.order_by("pk").first().pk).update(
+        expires=timezone.now() - timedelta(seconds=1))
+    AccessToken.objects.order_by("pk").last().revoke()
+    assert post_mcp(skillport, expired).status_code == 401
+    assert post_mcp(skillport, revoked).status_code == 401
+
+
+def test_a_disabled_user_gets_401(skillport, people):
+    token = mint(people["member"])
+    people["member"].is_active = False
+    people["member"].save()
+    assert post_mcp(skillport, token).status_code == 401
+
+
+def test_a_wrong_host_gets_421(skillport, people):
+    assert post_mcp(skillport, mint(people["member"]), host="evil.example").status_code == 421
+
+
+def test_metadata_documents(skillport):
+    for path in ("/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"):
+        document = httpx.get(skillport.url + path).json()
+        assert document["resource"] == f"{skillport.url}/mcp"
+        assert document["authorization_servers"] == [skillport.url]
+        assert document["scopes_supported"] == ["skills:read"]
+    server = httpx.get(f"{skillport.url}/.well-known/oauth-authorization-server").json()
+    assert server["issuer"] == skillport.url  # exactly: no trailing slash
+    assert server["code_challenge_methods_supported"] == ["S256"]
+    assert server["response_types_supported"] == ["code"]
+    assert server["registration_endpoint"] == f"{skillport.url}/oauth/register/"
+    assert server["client_id_metadata_document_supported"] is True
+
+
+def register(server, *redirect_uris, path="/oauth/register/"):
+    return httpx.post(server.url + path, json={
+        "client_name": "Claude", "redirect_uris": list(redirect_uris), "grant_types": ["authorization_code",
+                                                                                    "refresh_token"],
+        "token_endpoint_auth_method": "none",
+    })
+
+
+@pytest.mark.parametrize("uri", [
+    "https://claude.ai/api/mcp/auth_callback", "https://claude.com/api/mcp/auth_callback",
+    "http://127.0.0.1:33418/callback", "http://localhost:6274/oauth/callback",
+])
+def test_registration_accepts_claude_and_loopback(skillport, uri):
+    response = register(skillport, uri)
+    assert response.status_code == 201, response.text
+    assert response.json()["redirect_uris"] == [uri]
+
+
+@pytest.mark.parametrize("uri", [
+    "https://evil.example/callback", "http://claude.ai/api/mcp/auth_callback", "https://claude.ai/other",
+    "https://user:pw@claude.ai/api/mcp/auth_callback", "javascript:alert(1)", 42,
+])
+def test_registration_refuses_other_redirects(skillport, uri):
+    response = register(skillport, "https://claude.ai/api/mcp/auth_callback", uri)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_redirect_uri"
+
+
+def test_an_admin_trusted_host_may_register_and_updates_obey_the_list(skillport):
+    assert register(skillport, "https://tools.example.com/cb").status_code == 400
+    TrustedHost.objects.create(host=".example.com")
+    client = register(skillport, "https://tools.example.com/cb").json()
+    update = httpx.put(client["registration_client_uri"], headers={
+        "authorization": f"Bearer {client['registration_access_token']}"},
+        json={"redirect_uris": ["https://evil.test/cb"], "token_endpoint_auth_method": "none"})
+    assert update.status_code == 400 and update.json()["error"] == "invalid_redirect_uri"
+
+
+def test_malformed_registration_is_a_4xx(skillport):
+    for body in (b"{not json", b"[]", b'{"redirect_uris": "x"}'):
+        response = httpx.post(f"{skillport.url}/oauth/register/", content=body,
+                              headers={"content-type": "application/json"})
+        assert response.status_code == 400, body
+
+
+def test_root_aliases(skillport):
+    assert register(skillport, "http://127.0.0.1:9/cb", path="/register").status_code == 201
+    token = httpx.post(f"{skillport.url}/token", data={"grant_type": "authorization_code", "code": "x"})
+    assert token.status_code in (400, 401) and "error" in token.json()
+    authorize = httpx.get(f"{skillport.url}/authorize", params={"client_id": "x"})
+    assert authorize.status_code == 302 and authorize.headers["location"].startswith("/login/")
+
+
+def test_requests_are_logged_with_client_and_user_agent_but_no_secrets(skillport, people, caplog):
+    token = mint(people["member"])
+    with caplog.at_level(logging.INFO, logger="skillport.connector"):
+        post_mcp(skillport, token, **{"user-agent": "Claude-User/1.0"})
+        register(skillport, "http://127.0.0.1:9/cb")
+    lines = [r.getMessage() for r in caplog.records if r.name == "skillport.connector"]
+    mcp_line = next(line for line in lines if line.startswith("mcp POST /mcp 200"))
+    assert "Claude-User/1.0" in mcp_line and f"user={people['member'].pk}" in mcp_line
+    assert "client_id=" in mcp_line and "client_id=-" not in mcp_line
+    assert any(line.startswith("oauth POST /oauth/register/ 201") for line in lines)
+    assert not any(token in line for line in lines)
