@@ -80,8 +80,8 @@ class Authorize(oauth.AuthorizationView):
         response = super().form_valid(form)
         data = form.cleaned_data
         application = get_application_model().objects.filter(client_id=data["client_id"]).first()
-        if self.success_url and application is not None:
-            allowed = bool(data.get("allow"))
+        allowed = bool(data.get("allow"))
+        if application is not None and (self.success_url or not allowed):  # a decision, not a broken request
             if allowed:
                 Consent.objects.get_or_create(
                     user=self.request.user, application=application, redirect_uri=data["redirect_uri"],

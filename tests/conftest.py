@@ -24,6 +24,19 @@ def fake_github():
     return FAKE_GITHUB
 
 
+@pytest.fixture
+def github_org(fake_github, settings):
+    """GitHub sign-in on, for org "acme": orla (member), tam (core team), otto (design team), nina (elsewhere)."""
+    fake_github.users.clear()
+    settings.SKILLPORT_GITHUB_CLIENT_ID = fake_github.client_id
+    settings.SKILLPORT_GITHUB_ORGS = ["acme"]
+    fake_github.add_user("orla", orgs=["acme"])
+    fake_github.add_user("tam", teams=["acme/core"])
+    fake_github.add_user("otto", teams=["acme/design"])
+    fake_github.add_user("nina", orgs=["elsewhere"])
+    return fake_github
+
+
 @pytest.fixture(autouse=True)
 def _isolated_data(settings, tmp_path):
     """Each test gets its own git cache and a fake GitHub made of bare repos on disk."""

@@ -69,15 +69,8 @@ def open_page(browser, request):
 
 
 @pytest.fixture
-def github(fake_github, settings):
-    fake_github.users.clear()
-    settings.SKILLPORT_GITHUB_CLIENT_ID = fake_github.client_id
-    settings.SKILLPORT_GITHUB_ORGS = ["acme"]
-    fake_github.add_user("orla", orgs=["acme"])
-    fake_github.add_user("tam", teams=["acme/core"])
-    fake_github.add_user("otto", teams=["acme/design"])
-    fake_github.add_user("nina", orgs=["elsewhere"])
-    return fake_github
+def github(github_org):
+    return github_org
 
 
 @pytest.fixture
