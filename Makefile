@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# The MCP Inspector CLI, a client nobody here wrote, for the connector tests (npm, outside git).
+INSPECTOR_VERSION := 2.12.0
+INSPECTOR := .data/tools/inspector/node_modules/@modelcontextprotocol/inspector/package.json
 export SKILLPORT_BASE_URL ?= http://localhost:$(PORT)
 
 .PHONY: run test check bench clean
@@ -15,6 +18,11 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.txt
 	touch $@
 
+$(INSPECTOR):
+	mkdir -p .data/tools/inspector
+	cd .data/tools/inspector && npm install --no-audit --no-fund --no-save --silent \
+		@modelcontextprotocol/inspector@$(INSPECTOR_VERSION)
+
 # Start the web server, a Celery worker and beat, with the example marketplace synced.
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput -v0
@@ -23,7 +31,7 @@ run: $(VENV)/.installed
 	PATH=$(CURDIR)/$(BIN):$$PATH PORT=$(PORT) $(BIN)/honcho start -f Procfile
 
 # The whole test suite. Tests get a data directory of their own.
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(INSPECTOR)
 	SKILLPORT_DATA_DIR=$(CURDIR)/.data/test $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check: $(VENV)/.installed
