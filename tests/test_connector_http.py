@@ -8,10 +8,13 @@ import pytest
 from django.utils import timezone
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from oauth2_provider.models import AccessToken
+from oauth2_provider.models import AccessToken, Application
 
+from connector.clients import TrustedCIMDHost
 from connector.models import TrustedHost
 from connector.tokens import mint
+
+from .oauth_browser import Browser
 
 PING = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
 JSON = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
@@ -163,3 +166,19 @@ def test_requests_are_logged_with_client_and_user_agent_but_no_secrets(skillport
     assert "client_id=" in mcp_line and "client_id=-" not in mcp_line
     assert any(line.startswith("oauth POST /oauth/register/ 201") for line in lines)
     assert not any(token in line for line in lines)
+
+
+def test_client_metadata_documents_come_only_from_trusted_hosts(skillport, github_org, rf):
+    permission = TrustedCIMDHost()
+    assert permission.has_permission(rf.get("/"), "https://claude.ai/oauth/mcp-oauth-client-metadata")
+    assert not permission.has_permission(rf.get("/"), "https://evil.example/client.json")
+    TrustedHost.objects.create(host="tools.example.com")
+    assert permission.has_permission(rf.get("/"), "https://tools.example.com/client.json")
+
+    github_org.login_as("orla")
+    url = str(httpx.URL(f"{skillport.url}/oauth/authorize/", params={
+        "response_type": "code", "client_id": "https://evil.example/client.json", "code_challenge": "x" * 43,
+        "code_challenge_method": "S256", "redirect_uri": "https://evil.example/cb"}))
+    with pytest.raises(AssertionError, match=r"stuck at .*/oauth/authorize/.*\(400\)"):
+        Browser("https://evil.example/cb").authorize(url)  # signs in, then is refused: nothing is fetched
+    assert not Application.objects.filter(client_id__startswith="https://").exists()
