@@ -82,3 +82,14 @@ class DatabaseTokenVerifier:
             )
         finally:
             close_old_connections()
+
+
+def bearer_user(request, scope="skills:read"):
+    """The user behind a request's `Authorization: Bearer` token with `scope`, for plain Django views; else None."""
+    kind, _, value = request.headers.get("Authorization", "").partition(" ")
+    if kind.lower() != "bearer" or not value.strip():
+        return None
+    token = lookup(value.strip())
+    if token is None or scope not in token.scope.split():
+        return None
+    return token.user

@@ -14,4 +14,5 @@ urlpatterns = [
     path("plugins/<str:marketplace>/<str:plugin>/", views.plugin_detail, name="plugin"),
     path("marketplaces/<str:marketplace>/", views.marketplace_detail, name="marketplace"),
     path("webhooks/github/<str:marketplace>", webhooks.github, name="webhook"),
+    path("m/<str:marketplace>/marketplace.json", views.curated_catalogue, name="curated"),
 ]

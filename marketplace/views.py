@@ -10,13 +10,15 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
 from audit import record
 from audit.models import Action, Outcome
 
-from . import install, packaging, rendering
+from connector.tokens import bearer_user
+
+from . import curated, install, packaging, rendering
 from .filters import SkillFilter, with_installs
 from .models import Blob, Curation, Marketplace, Plugin, Policy, Skill, SkillFile, Status
 from .search import highlight
@@ -195,3 +197,18 @@ def _diff(old, new):
         lines = list(difflib.unified_diff(a, b, f"a/{path}", f"b/{path}", lineterm="", n=3))
         result.append({"path": path, "binary": False, "lines": [(line[:1], line) for line in lines]})
     return result
+
+
+def curated_catalogue(request, marketplace):
+    """/m/<slug>/marketplace.json for Claude Code: the signed-in (or bearer-token) user's curated view."""
+    user = request.user if request.user.is_authenticated else bearer_user(request)
+    if user is None:
+        response = JsonResponse({"error": "Sign in, or send a Skillport token: Authorization: Bearer <token>."},
+                                status=401)
+        response["WWW-Authenticate"] = 'Bearer scope="skills:read"'
+        return response
+    marketplace = get_object_or_404(Marketplace.objects.visible_to(user), slug=marketplace)
+    if not curated.reachable(marketplace):
+        return JsonResponse({"error": "This marketplace is read from a folder on the server; Claude Code "
+                                      "cannot fetch its plugins."}, status=404)
+    return JsonResponse(curated.catalogue(marketplace, user), json_dumps_params={"indent": 2})

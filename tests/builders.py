@@ -1,5 +1,6 @@
 """Builders for test data: real git repositories, catalogues and SKILL.md files."""
 import json
+from io import StringIO
 import os
 import subprocess
 import time
@@ -118,3 +119,16 @@ def person(login, github_id, teams=(), orgs=("acme",)):
     user = User.objects.create_user(login)
     GitHubIdentity.objects.create(user=user, github_id=github_id, login=login, orgs=list(orgs), teams=list(teams))
     return user
+
+
+def run_command(*args):
+    """(exit code, stdout) of a command, as a script would see them."""
+    from django.core.management import call_command
+
+    out = StringIO()
+    try:
+        call_command(*args, stdout=out)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return code, out.getvalue()

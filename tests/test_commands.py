@@ -1,6 +1,5 @@
 """The management commands scripts rely on: names, arguments, JSON keys and exit codes."""
 import json
-from io import StringIO
 
 import pytest
 from django.conf import settings
@@ -8,21 +7,10 @@ from django.core.management import CommandError, call_command
 
 from marketplace.models import Marketplace, Skill
 
-from .builders import catalog
+from .builders import catalog, run_command
 
 EXAMPLE = settings.BASE_DIR / "examples" / "marketplace"
 PROBLEM_KEYS = {"severity", "code", "message", "location"}
-
-
-def run_command(*args):
-    """(exit code, stdout) of a command, as a script would see them."""
-    out = StringIO()
-    try:
-        call_command(*args, stdout=out)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    return code, out.getvalue()
 
 
 def test_example_marketplace_validates_without_errors():

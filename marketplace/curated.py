@@ -1,0 +1,63 @@
+"""The curated marketplace.json for Claude Code: what a user may see, each plugin pinned to the synced commit.
+
+`/plugin marketplace add https://HOST/m/<slug>/marketplace.json` then gives Claude Code users
+the catalogue the organisation curated, not whatever the repository says today. Sources are
+rewritten so they no longer depend on where the catalogue was read from:
+
+1. A relative source becomes a `git-subdir` source (or a `url` one for the repository root) in
+   the marketplace's repository, with `sha` set to the commit Skillport synced.
+2. `github`, `url` and `git-subdir` sources keep their form and get the synced commit as `sha`.
+3. Sources Skillport never fetches (npm, archives, commands) cannot be pinned and are left out.
+"""
+from types import SimpleNamespace
+
+from django.conf import settings
+
+from . import manifest
+from .gitrepo import is_local
+from .models import Curation, Plugin
+from .problems import Problems
+
+FETCHED = ("github", "url", "git-subdir")
+
+
+def reachable(marketplace) -> bool:
+    """Can Claude Code fetch from this marketplace's repository? Not when it is a folder on this server."""
+    return not is_local(marketplace.git_url) or settings.SKILLPORT_ALLOW_LOCAL_SOURCES
+
+
+def pinned_source(plugin):
+    """The plugin's source pinned to its synced commit, or None when it cannot be pinned."""
+    marketplace = plugin.marketplace
+    raw = plugin.entry.get("source")
+    source = manifest.parse_source(raw, SimpleNamespace(metadata=marketplace.metadata or {}), "", Problems(),
+                                   settings.SKILLPORT_GITHUB_URL)
+    if source is None or not plugin.commit:
+        return None
+    if source.kind == "relative":
+        if not source.path:
+            return {"source": "url", "url": marketplace.git_url, "sha": plugin.commit}
+        return {"source": "git-subdir", "url": marketplace.git_url, "path": source.path, "sha": plugin.commit}
+    if source.kind in FETCHED:
+        return {key: value for key, value in raw.items() if key != "ref"} | {"sha": plugin.commit}
+    return None
+
+
+def catalogue(marketplace, user) -> dict:
+    plugins = (
+        Plugin.objects.visible_to(user).filter(marketplace=marketplace, curation__in=[Curation.APPROVED,
+                                                                                    Curation.FEATURED])
+        .select_related("marketplace").order_by("name")
+    )
+    entries = []
+    for plugin in plugins:
+        source = pinned_source(plugin)
+        if source is not None:
+            entries.append({**plugin.entry, "source": source})
+    return {
+        "name": marketplace.name or marketplace.slug,
+        "owner": marketplace.owner if (marketplace.owner or {}).get("name") else {"name": "Skillport"},
+        "description": marketplace.description,
+        "metadata": {"description": f"Curated by Skillport from {marketplace.slug} at {marketplace.last_synced_commit}"},
+        "plugins": entries,
+    }

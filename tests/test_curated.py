@@ -1,0 +1,78 @@
+"""/m/<slug>/marketplace.json: the curated catalogue for Claude Code, pinned to synced commits, validated by us."""
+import json
+
+import pytest
+
+from connector.tokens import mint
+from marketplace.models import Curation, Plugin
+from marketplace.sync import sync_marketplace
+
+from .builders import catalog, plugin_entry, run_command, skill_md
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def market(make_repo, make_marketplace, github):
+    upstream = github("acme/tools", {"skills/gh/SKILL.md": skill_md("gh", "From another repository.")})
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": catalog(
+            plugin_entry("ops-kit", version="1.0.0"),
+            plugin_entry("docs-kit", source="./", strict=False, skills=["./skills/notes"]),
+            plugin_entry("tools", source={"source": "github", "repo": "acme/tools", "ref": "main"}),
+            plugin_entry("from-npm", source={"source": "npm", "package": "@acme/skills"}),
+            plugin_entry("secret"), plugin_entry("core-only"),
+            name="acme-skills",
+        ),
+        "plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem"),
+        "plugins/secret/skills/s/SKILL.md": skill_md("s"),
+        "plugins/core-only/skills/c/SKILL.md": skill_md("c"),
+        "skills/notes/SKILL.md": skill_md("notes"),
+    })
+    m = make_marketplace(repo, slug="acme")
+    sync_marketplace(m.pk)
+    m.refresh_from_db()
+    Plugin.objects.filter(name="secret").update(curation=Curation.HIDDEN)
+    Plugin.objects.filter(name="core-only").update(audience=["github:@acme/core"])
+    return m, repo, upstream
+
+
+def curated(client, user=None, **headers):
+    if user is not None:
+        client.force_login(user)
+    return client.get("/m/acme/marketplace.json", headers=headers)
+
+
+def test_lists_visible_approved_plugins_pinned_to_the_synced_commit(client, market, people):
+    m, repo, upstream = market
+    data = curated(client, people["member"]).json()
+    plugins = {entry["name"]: entry for entry in data["plugins"]}
+    assert data["name"] == "acme-skills" and set(plugins) == {"ops-kit", "docs-kit", "tools"}
+    commit = m.last_synced_commit
+    assert plugins["ops-kit"]["source"] == {"source": "git-subdir", "url": m.git_url, "path": "plugins/ops-kit",
+                                            "sha": commit}
+    assert plugins["docs-kit"]["source"] == {"source": "url", "url": m.git_url, "sha": commit}
+    assert plugins["docs-kit"]["skills"] == ["./skills/notes"] and plugins["docs-kit"]["strict"] is False
+    assert plugins["tools"]["source"] == {"source": "github", "repo": "acme/tools", "sha": upstream.head}
+    assert "core-only" in {e["name"] for e in curated(client, people["core"]).json()["plugins"]}
+
+
+def test_the_curated_catalogue_passes_our_own_validator(client, market, people, tmp_path):
+    folder = tmp_path / "curated"
+    (folder / ".claude-plugin").mkdir(parents=True)
+    (folder / ".claude-plugin" / "marketplace.json").write_text(curated(client, people["core"]).content.decode())
+    code, out = run_command("validate_marketplace", str(folder), "--json")
+    result = json.loads(out)
+    assert code == 0, result["problems"]
+    assert [p for p in result["problems"] if p["severity"] == "error"] == []
+    assert result["counts"]["plugins"] == 4 and result["counts"]["skills"] == 4
+
+
+def test_who_may_fetch_it(client, market, people, settings):
+    assert curated(client).status_code == 401
+    assert curated(client, HTTP_AUTHORIZATION="Bearer nonsense").status_code == 401
+    token = mint(people["member"])
+    assert len(curated(client, Authorization=f"Bearer {token}").json()["plugins"]) == 3
+    assert curated(client, people["outsider"]).status_code == 404
+    settings.SKILLPORT_ALLOW_LOCAL_SOURCES = False  # a folder on this server: nothing Claude Code could fetch
+    assert curated(client, people["member"]).status_code == 404
