@@ -125,8 +125,9 @@ def run_benchmark(args):
             cookie = with_csrf_cookie(server.port, cookie, paths["search"][0])
             pages = {}
             for page in PAGES:
-                load(server, paths[page], args.warmup, args.concurrency, cookie)
-                pages[page] = load(server, paths[page], args.requests, args.concurrency, cookie)
+                requests = [("GET", path, None, {"Cookie": cookie}) for path in paths[page]]
+                load(server, requests, args.warmup, args.concurrency)
+                pages[page] = load(server, requests, args.requests, args.concurrency)
                 log(f"{page}: {pages[page]['rps']} req/s, p50 {pages[page]['p50_ms']} ms, "
                     f"p99 {pages[page]['p99_ms']} ms, errors {pages[page]['errors']}")
         finally:
@@ -336,10 +337,10 @@ def machine_cpu_seconds():
 
 class Server:
     """gunicorn as the Procfile runs it (less the access log), on a free loopback port, against the
-    benchmark database."""
+    benchmark database; `app` and `env` serve something else the same way (bench/mcp.py's baseline)."""
 
-    def __init__(self, log_path, workers):
-        self.log_path, self.workers = log_path, workers
+    def __init__(self, log_path, workers, app="skillport_site.asgi:application", env=None):
+        self.log_path, self.workers, self.app, self.env = log_path, workers, app, env or {}
         self.port, self.process, self.postmaster = free_port(), None, None
 
     def start(self):
@@ -353,9 +354,10 @@ class Server:
             # The same data directory, hence the same secret key: the session we wrote must verify.
             "SKILLPORT_DATA_DIR": str(settings.SKILLPORT_DATA_DIR),
             "LOG_LEVEL": "WARNING",
+            **self.env,
         }
         command = [
-            sys.executable, "-m", "gunicorn", "skillport_site.asgi:application",
+            sys.executable, "-m", "gunicorn", self.app,
             "--worker-class", "uvicorn_worker.UvicornWorker", "--bind", f"127.0.0.1:{self.port}",
             "--workers", str(self.workers),
         ]
@@ -367,12 +369,23 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
-                if get(self.port, "/healthz").status == 200:
-                    return
+                get(self.port, "/healthz")  # any answer: the baseline app has no health check
+                return
             except OSError:
                 pass
             time.sleep(0.2)
         raise RuntimeError(f"gunicorn did not answer /healthz within 60s:\n{self.log_tail()}")
+
+    def request(self, method, path, body=None, headers=None) -> bytes:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            if response.status != 200:
+                raise RuntimeError(f"{method} {path} answered {response.status}: {response.read()[:500]!r}")
+            return response.read()
+        finally:
+            connection.close()
 
     def stop(self):
         if self.process is None or self.process.poll() is not None:
@@ -439,10 +452,10 @@ def with_csrf_cookie(port, cookie, path):
     return "; ".join([cookie, *(f"{name}={morsel.value}" for name, morsel in jar.items())])
 
 
-def load(server, paths, count, concurrency, cookie):
-    """Send `count` GETs cycling through `paths` from `concurrency` threads, each on its own keep-alive
-    connection; return throughput, latency percentiles, errors and CPU spent."""
-    headers = {"Cookie": cookie}
+def load(server, requests, count, concurrency):
+    """Send `count` requests cycling through `requests` ((method, path, body, headers) tuples) from
+    `concurrency` threads, each on its own keep-alive connection; return throughput, latency
+    percentiles, errors and CPU spent."""
     taken = iter(range(count))
     take_lock = threading.Lock()
     barrier = threading.Barrier(concurrency + 1)
@@ -460,7 +473,8 @@ def load(server, paths, count, concurrency, cookie):
             while (index := take()) is not None:
                 started = time.perf_counter()
                 try:
-                    connection.request("GET", paths[index % len(paths)], headers=headers)
+                    method, path, body, headers = requests[index % len(requests)]
+                    connection.request(method, path, body=body, headers=headers)
                     response = connection.getresponse()
                     body = response.read()
                 except (OSError, http.client.HTTPException) as exc:
@@ -501,10 +515,10 @@ def load(server, paths, count, concurrency, cookie):
     latencies.sort()
     errors = len(failures) + sum(n for status, n in statuses.items() if status != 200)
     if errors:
-        log(f"{errors} errors on {paths[0]}...: statuses {dict(statuses)}, first failure {failures[:1]}; "
+        log(f"{errors} errors on {requests[0][1]}...: statuses {dict(statuses)}, first failure {failures[:1]}; "
             f"the server's log ends:\n{server.log_tail()}")
     return {
-        "path": paths[0],
+        "path": requests[0][1],
         "requests": count,
         "errors": errors,
         "statuses": {str(status): n for status, n in sorted(statuses.items())},
