@@ -7,8 +7,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# First on the path, ahead of bench/ itself: `import audit` must find the app, not bench/audit.py.
-sys.path.insert(0, str(ROOT))
+BENCH = str(Path(__file__).resolve().parent)
+# The project first and bench/ last: `import audit` must find the app, not bench/audit.py, and
+# `import mcp` the SDK, not bench/mcp.py. (`import common` and `import web` still find these.)
+sys.path[:] = [str(ROOT), *(entry for entry in sys.path if entry not in (BENCH, str(ROOT))), BENCH]
 
 
 def log(message):
