@@ -17,6 +17,7 @@ from audit import record
 from audit.models import Action, Outcome, Surface
 from marketplace import install, lookup, packaging, updates
 from marketplace.filters import SkillFilter
+from marketplace.search import SORTS, search
 from marketplace.models import Policy, Skill, SkillFile
 
 from .models import InstallLink
@@ -24,6 +25,11 @@ from .models import InstallLink
 # Claude shows about 150,000 characters of a tool result; stay well inside it.
 MAX_TEXT = 100_000
 MAX_DESCRIPTION = 600
+# What a result line needs; bodies, frontmatter and manifests stay in the database.
+SUMMARY_FIELDS = [
+    "slug", "description", "policy", "policy_reason", "loads_in_claude_code", "claude_ai_uploadable", "updated_at",
+    "plugin__name", "plugin__version", "plugin__policy", "plugin__policy_reason", "marketplace__slug",
+]
 SURFACES = {"CC": Surface.CLAUDE_CODE, "CD": Surface.CLAUDE_DESKTOP, "CAI": Surface.CLAUDE_AI}
 
 
@@ -191,19 +197,25 @@ def _page(caller, query, filters, limit, cursor) -> SkillPage:
     if not 1 <= limit <= 50:
         raise ToolProblem("limit must be between 1 and 50.")
     offset = decode_cursor(cursor)
-    filters = filters or Filters()
-    data = {"q": query or "", "marketplace": filters.marketplace or "", "plugin": filters.plugin or "",
-            "category": filters.category or "", "tag": filters.tag or "", "surface": filters.surface or "",
-            "verdict": filters.verdicts}
-    found = SkillFilter(data, queryset=_visible(caller), request=SimpleNamespace(user=caller.user))
+    found = search(_visible(caller), query, headlines=False)
+    if filters is not None and filters.model_dump(exclude_defaults=True):
+        found = _filtered(caller, found, filters)
+    found = found.order_by(*SORTS["relevance" if query else "name"]).only(*SUMMARY_FIELDS)
+    total = found.count()
+    skills = list(found[offset:offset + limit])
+    return SkillPage(skills=[_summary(s) for s in skills], total=total,
+                     next_cursor=encode_cursor(offset + limit) if offset + limit < total else None)
+
+
+def _filtered(caller, queryset, filters):
+    """The catalogue's own filters, validated against what the caller can see."""
+    data = {"marketplace": filters.marketplace or "", "plugin": filters.plugin or "", "category": filters.category or "",
+            "tag": filters.tag or "", "surface": filters.surface or "", "verdict": filters.verdicts, "sort": "name"}
+    found = SkillFilter(data, queryset=queryset, request=SimpleNamespace(user=caller.user))
     if not found.form.is_valid():
         problems = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in found.form.errors.items())
         raise ToolProblem(f"Bad filters ({problems}). Filter values must name something you can see.")
-    total = found.qs.count()
-    skills = list(found.qs[offset:offset + limit])
-    more = offset + limit < total
-    return SkillPage(skills=[_summary(s) for s in skills], total=total,
-                     next_cursor=encode_cursor(offset + limit) if more else None)
+    return found.filter_queryset(queryset)
 
 
 def search_skills(caller, query: str, filters=None, limit=10, cursor=None) -> SkillPage:

@@ -24,8 +24,12 @@ SORTS = {
 }
 
 
-def search(queryset, text: str):
-    """Skills of `queryset` matching `text`, annotated with `score` and `headline`."""
+def search(queryset, text: str, headlines=True):
+    """Skills of `queryset` matching `text`, annotated with `score` and (unless told not to) `headline`.
+
+    ts_headline is costly, and PostgreSQL may compute it for every match before the LIMIT, so
+    callers that show no highlights (the connector) leave it out.
+    """
     text = text.strip()
     if not text:
         return queryset.annotate(score=Value(0.0, output_field=FloatField()))
@@ -33,13 +37,14 @@ def search(queryset, text: str):
     headline = SearchHeadline(
         "description", query, config=CONFIG, start_sel=START, stop_sel=STOP, max_words=40, min_words=15
     )
+    extra = {"headline": headline} if headlines else {}
     matches = queryset.filter(search_vector=query)
     if matches.exists():
-        return matches.annotate(score=SearchRank(F("search_vector"), query), headline=headline)
+        return matches.annotate(score=SearchRank(F("search_vector"), query), **extra)
     # `%>` uses the trigram indexes, with the threshold set for our connections (settings.py).
     similar = Q(name__trigram_word_similar=text) | Q(description__trigram_word_similar=text)
     similarity = Greatest(TrigramWordSimilarity(text, "name"), TrigramWordSimilarity(text, "description"))
-    return queryset.filter(similar).annotate(score=similarity, headline=headline)
+    return queryset.filter(similar).annotate(score=similarity, **extra)
 
 
 def highlight(headline: str) -> str:
