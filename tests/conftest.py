@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from django.core.cache import cache
 
 from marketplace.models import Marketplace
 from marketplace.sync import sync_marketplace
@@ -43,6 +44,12 @@ def _isolated_data(settings, tmp_path):
     settings.SKILLPORT_DATA_DIR = tmp_path / "data"
     settings.SKILLPORT_ALLOW_LOCAL_SOURCES = True
     settings.SKILLPORT_GITHUB_URL = f"file://{tmp_path}/github"
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: rolled back tests hand out the same catalogue versions."""
+    cache.clear()
 
 
 @pytest.fixture
