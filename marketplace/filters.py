@@ -6,6 +6,7 @@ from django.db.models.functions import Coalesce
 
 from audit.models import INSTALL_ACTIONS, AuditEvent
 
+from . import caching
 from .models import Plugin, Skill
 from .search import SORTS, search
 
@@ -36,6 +37,20 @@ def _choices(pairs):
     return sorted(pairs, key=lambda pair: pair[1].lower())
 
 
+def _visible_choices(user):
+    """Marketplace, plugin, category and tag choices from the plugins `user` can see."""
+    plugins = Plugin.objects.visible_to(user)
+    rows = list(plugins.values_list("marketplace__slug", "marketplace__name", "name", "category", "tags"))
+    return {
+        "marketplace": _choices({(slug, name or slug) for slug, name, *_ in rows}),
+        "plugin": _choices({(name, name) for _m, _n, name, _c, _t in rows}),
+        "category": _choices({(c, c) for *_, c, _t in rows if c}),
+        "tag": _choices(
+            {(t, t) for *_, tags in rows for t in tags if isinstance(t, str) and not t.startswith("surface:")}
+        ),
+    }
+
+
 class SkillFilter(django_filters.FilterSet):
     """Pass `request=`: the marketplace, plugin, category and tag choices are what its user can see."""
 
@@ -57,15 +72,12 @@ class SkillFilter(django_filters.FilterSet):
 
     def __init__(self, *args, request=None, **kwargs):
         super().__init__(*args, request=request, **kwargs)
-        plugins = Plugin.objects.visible_to(request.user if request else None)
-        rows = list(plugins.values_list("marketplace__slug", "marketplace__name", "name", "category", "tags"))
-        fields = self.form.fields
-        fields["marketplace"].choices = _choices({(slug, name or slug) for slug, name, *_ in rows})
-        fields["plugin"].choices = _choices({(name, name) for _m, _n, name, _c, _t in rows})
-        fields["category"].choices = _choices({(c, c) for *_, c, _t in rows if c})
-        fields["tag"].choices = _choices(
-            {(t, t) for *_, tags in rows for t in tags if isinstance(t, str) and not t.startswith("surface:")}
-        )
+        if request is None:
+            choices = _visible_choices(None)
+        else:  # the same for everyone who sees the same plugins, until the catalogue changes
+            choices = caching.get_or_set(request, lambda: _visible_choices(request.user), "filter choices")
+        for name, values in choices.items():
+            self.form.fields[name].choices = values
 
     class Meta:
         model = Skill

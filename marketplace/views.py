@@ -12,13 +12,14 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 
 from audit import record
 from audit.models import Action, Outcome
 
 from connector.tokens import bearer_user
 
-from . import curated, install, packaging, rendering
+from . import caching, curated, install, packaging, rendering
 from .filters import SkillFilter, with_installs
 from .models import Blob, Curation, Marketplace, Plugin, Policy, Skill, SkillFile, Status
 from .search import highlight
@@ -57,16 +58,27 @@ def home(request):
 
 @login_required
 def skill_search(request):
-    found = SkillFilter(request.GET, queryset=_cards(request.user), request=request)
-    page = Paginator(found.qs, 24).get_page(request.GET.get("page"))
-    for skill in page:
-        skill.highlighted = highlight(skill.headline) if getattr(skill, "headline", "") else ""
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {"filter": found, "page": page, "query": query.urlencode()}
-    # The results alone, for live search as you type; the full page works without JavaScript.
-    template = "marketplace/_results.html" if request.headers.get("X-Partial") else "marketplace/search.html"
-    return render(request, template, context)
+    # The results alone for live search as you type; the full page works without JavaScript.
+    partial = bool(request.headers.get("X-Partial"))
+    template = "marketplace/_results.html" if partial else "marketplace/_search.html"
+
+    def results():
+        found = SkillFilter(request.GET, queryset=_cards(request.user), request=request)
+        page = Paginator(found.qs, 24).get_page(request.GET.get("page"))
+        for skill in page:
+            skill.highlighted = highlight(skill.headline) if getattr(skill, "headline", "") else ""
+        query = request.GET.copy()
+        query.pop("page", None)
+        # Rendered without the request, so nothing about the user but what they may see gets in.
+        return render_to_string(template, {"filter": found, "page": page, "query": query.urlencode()})
+
+    if request.GET.get("sort") == "installs":
+        html = results()  # install counts come from the audit log, which the catalogue version ignores
+    else:
+        html = caching.get_or_set(request, results, template, request.GET.urlencode())
+    if partial:
+        return HttpResponse(html)
+    return render(request, "marketplace/search.html", {"search": html})
 
 
 @login_required

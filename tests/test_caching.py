@@ -1,0 +1,124 @@
+"""Cached search pages: shared only by users who see the same things, gone with any catalogue change."""
+import json
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from marketplace.models import CatalogueVersion, GitHubIdentity, Marketplace, Plugin, Skill
+from marketplace.sync import sync_marketplace
+
+from .builders import catalog, plugin_entry, skill_md
+
+pytestmark = pytest.mark.django_db
+
+SEARCH = "/skills/?q=runbook"
+
+
+def person(login, github_id, teams=()):
+    user = User.objects.create_user(login)
+    GitHubIdentity.objects.create(user=user, github_id=github_id, login=login, orgs=["acme"], teams=list(teams))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def repo(make_repo):
+    return make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("ops"), plugin_entry("infra")),
+        ".skillport/access.json": json.dumps({"skills": {"secret-runbook": {"read": ["github:@acme/core"]}}}),
+        "plugins/ops/skills/open-runbook/SKILL.md": skill_md("open-runbook", "Write a runbook anyone can follow."),
+        "plugins/ops/skills/secret-runbook/SKILL.md": skill_md("secret-runbook", "The core team's runbook."),
+        "plugins/infra/skills/disk-runbook/SKILL.md": skill_md("disk-runbook", "A runbook for full disks."),
+    })
+
+
+@pytest.fixture
+def market(repo, make_marketplace):
+    m = make_marketplace(repo, slug="acme")
+    sync_marketplace(m.pk)
+    return m
+
+
+@pytest.fixture
+def member():
+    return person("mo", 1)
+
+
+@pytest.fixture
+def core():
+    return person("corey", 2, ["acme/core"])
+
+
+def found(client, url=SEARCH):
+    page = client.get(url)
+    assert page.status_code == 200
+    return sorted(re.findall(r'<h3><a href="[^"]+">([^<]+)</a></h3>', page.content.decode()))
+
+
+def test_a_cached_page_never_reaches_someone_who_sees_less(market, member, core):
+    assert found(core) == ["disk-runbook", "open-runbook", "secret-runbook"]
+    assert found(member) == ["disk-runbook", "open-runbook"]
+    assert found(core) == ["disk-runbook", "open-runbook", "secret-runbook"]  # and the other way round
+    partial = member.get(SEARCH, HTTP_X_PARTIAL="1").content.decode()
+    assert "secret-runbook" not in partial and "<mark>runbook</mark>" in partial  # still markup, not escaped
+
+
+def test_joining_a_team_shows_more_at_once(market, member):
+    assert found(member) == ["disk-runbook", "open-runbook"]
+    GitHubIdentity.objects.filter(login="mo").update(teams=["acme/core"])
+    assert found(member) == ["disk-runbook", "open-runbook", "secret-runbook"]
+
+
+def test_a_sync_changes_the_cached_page(market, repo, member):
+    assert found(member) == ["disk-runbook", "open-runbook"]
+    repo.commit({"plugins/infra/skills/net-runbook/SKILL.md": skill_md("net-runbook", "A runbook for outages.")})
+    sync_marketplace(market.pk)
+    assert found(member) == ["disk-runbook", "net-runbook", "open-runbook"]
+
+
+def test_curation_audiences_and_disabling_change_the_cached_page(market, member):
+    assert found(member) == ["disk-runbook", "open-runbook"]
+    skill = Skill.objects.get(slug="open-runbook")
+    skill.curation = "hidden"
+    skill.save()
+    assert found(member) == ["disk-runbook"]
+    Plugin.objects.filter(name="infra").update(audience=["github:@acme/core"])  # bulk updates count too
+    assert found(member) == []
+    Plugin.objects.update(audience=[])
+    Skill.objects.update(curation="approved")
+    assert found(member) == ["disk-runbook", "open-runbook"]
+    Marketplace.objects.update(enabled=False)
+    assert found(member) == []
+
+
+def test_filter_choices_follow_the_catalogue(market, member):
+    assert '<option value="infra">' in member.get("/skills/").content.decode()
+    Plugin.objects.filter(name="infra").update(audience=["github:@acme/core"])
+    page = member.get("/skills/").content.decode()
+    assert '<option value="infra">' not in page and '<option value="ops">' in page
+
+
+def test_every_write_to_the_catalogue_bumps_the_version(market):
+    before = CatalogueVersion.current()
+    Skill.objects.filter(pk=-1).update(policy="required")  # even one that changes no row
+    assert CatalogueVersion.current() == before + 1
+    GitHubIdentity.objects.update(teams=[])  # who users are is in the key, not in the version
+    assert CatalogueVersion.current() == before + 1
+
+
+def test_search_queries_are_bounded(market, member, make_repo, make_marketplace, django_assert_max_num_queries):
+    plugins = [plugin_entry(f"kit{n}") for n in range(6)]
+    many = make_repo({
+        ".claude-plugin/marketplace.json": catalog(*plugins),
+        **{f"plugins/kit{n}/skills/runbook-{n}-{k}/SKILL.md": skill_md(f"runbook-{n}-{k}", "Another runbook.")
+           for n in range(6) for k in range(5)},
+    }, name="many")
+    sync_marketplace(make_marketplace(many, slug="many").pk)
+    # Session, user, identity, version, plugin choices, exists, count, page, two permission checks.
+    with django_assert_max_num_queries(10):
+        assert member.get(SEARCH).status_code == 200
+    with django_assert_max_num_queries(6):  # cached: session, user, identity, version, permissions
+        assert member.get(SEARCH).status_code == 200
