@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from audit import record
 from audit.models import Action, Outcome, Surface
-from marketplace import install, lookup, packaging, updates
+from marketplace import caching, install, lookup, packaging, updates
 from marketplace.filters import SkillFilter
 from marketplace.search import SORTS, search
 from marketplace.models import Policy, Skill, SkillFile
@@ -197,8 +197,18 @@ def _page(caller, query, filters, limit, cursor) -> SkillPage:
     if not 1 <= limit <= 50:
         raise ToolProblem("limit must be between 1 and 50.")
     offset = decode_cursor(cursor)
+    filters = filters if filters is not None and filters.model_dump(exclude_defaults=True) else None
+    # The same search by anyone who sees the same catalogue gives the same page: cached per
+    # catalogue version and visibility (marketplace.caching), so no page reaches another viewer.
+    return caching.get_or_set(
+        SimpleNamespace(user=caller.user), lambda: _compute_page(caller, query, filters, limit, offset),
+        "connector.search", query, filters.model_dump_json() if filters else "", limit, offset,
+    )
+
+
+def _compute_page(caller, query, filters, limit, offset) -> SkillPage:
     found = search(_visible(caller), query, headlines=False)
-    if filters is not None and filters.model_dump(exclude_defaults=True):
+    if filters is not None:
         found = _filtered(caller, found, filters)
     found = found.order_by(*SORTS["relevance" if query else "name"]).only(*SUMMARY_FIELDS)
     total = found.count()
