@@ -12,7 +12,7 @@ from audit import record
 from audit.models import Action
 
 from .gitrepo import redact
-from .models import Curation, Marketplace, Plugin, Skill, SkillFile, SyncRun, WebhookDelivery
+from .models import Curation, Marketplace, Plugin, Skill, SkillFile, Status, SyncRun, WebhookDelivery
 from .tasks import sync_marketplace
 
 
@@ -54,17 +54,28 @@ class MarketplaceForm(forms.ModelForm):
         return super().save(commit)
 
 
+SEVERITIES = ("error", "warning", "info")
+
+
 def _problems_table(problems):
+    """Problems grouped by severity, errors first and open; each group a table of code, message and place."""
     if not problems:
         return "None"
-    rows = format_html_join(
-        "", "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-        ((p["severity"], p["code"], p["message"], p["location"]) for p in problems),
-    )
-    return format_html(
-        "<table><thead><tr><th>Severity</th><th>Code</th><th>Message</th><th>Location</th></tr></thead>"
-        "<tbody>{}</tbody></table>", rows,
-    )
+    severities = sorted({p["severity"] for p in problems},
+                        key=lambda s: SEVERITIES.index(s) if s in SEVERITIES else len(SEVERITIES))
+    groups = []
+    for severity in severities:
+        group = [p for p in problems if p["severity"] == severity]
+        rows = format_html_join(
+            "", "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+            ((p["code"], p["message"], p["location"]) for p in group),
+        )
+        groups.append(format_html(
+            '<details class="problems-{}"{}><summary>{} ({})</summary><table><thead><tr><th>Code</th>'
+            "<th>Message</th><th>Location</th></tr></thead><tbody>{}</tbody></table></details>",
+            severity, " open" if severity == "error" else "", severity.capitalize() + "s", len(group), rows,
+        ))
+    return format_html_join("", "{}", ((group,) for group in groups))
 
 
 @admin.register(Marketplace)
@@ -74,7 +85,13 @@ class MarketplaceAdmin(admin.ModelAdmin):
     list_filter = ["enabled", "status"]
     search_fields = ["slug", "name", "git_url"]
     actions = ["sync_now"]
-    readonly_fields = ["name", "description", "status", "last_synced_commit", "last_synced_at", "last_error"]
+    readonly_fields = ["name", "description", "status", "last_synced_commit", "last_synced_at", "last_error",
+                       "latest_problems"]
+
+    @admin.display(description="Problems found by the last sync")
+    def latest_problems(self, obj):
+        run = obj.sync_runs.exclude(status=Status.RUNNING).first() if obj.pk else None
+        return _problems_table(run.problems) if run else "Not synced yet"
 
     @admin.display(description="Commit")
     def short_commit(self, obj):

@@ -133,3 +133,20 @@ def test_sync_now_button_endpoint_reports_progress_then_the_result(admin_client,
     assert SyncRun.objects.filter(marketplace=m).count() == 1  # the task used the run the page follows
     client.force_login(User.objects.create_user("member"))
     assert client.post(f"/admin/marketplace/marketplace/{m.pk}/sync/").status_code == 302  # to the login page
+
+
+def test_a_marketplace_shows_its_last_problems_grouped_by_severity(admin_client, make_repo, make_marketplace):
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": '{"name": "m", "owner": {"name": "o"}, "plugins": ['
+                                           '{"name": "tools", "source": "./tools"}, {"name": "bad", "source": "../x"},'
+                                           '{"name": "pkg", "source": {"source": "npm", "package": "p"}}]}',
+        "tools/skills/alpha/SKILL.md": "---\nname: alpha\ndescription: A skill\n---\nbody\n",
+    })
+    m = make_marketplace(repo)
+    assert "Not synced yet" in admin_client.get(f"/admin/marketplace/marketplace/{m.pk}/change/").content.decode()
+    sync_marketplace(m.pk)
+    page = admin_client.get(f"/admin/marketplace/marketplace/{m.pk}/change/").content.decode()
+    errors, warnings = page.index("Errors (1)"), page.index("Warnings (")
+    assert errors < warnings  # errors first, and open
+    assert '<details class="problems-error" open>' in page and '<details class="problems-warning">' in page
+    assert page.index("path-traversal") < warnings < page.index("unsupported-source")
