@@ -228,12 +228,24 @@ class CatalogueAdmin(admin.ModelAdmin):
             })
 
 
+class PluginForm(forms.ModelForm):
+    def clean_tags_override(self):
+        tags = self.cleaned_data["tags_override"]
+        if tags in (None, "", []):
+            return None
+        if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
+            raise forms.ValidationError('Give a list of tags, such as ["finance", "reporting"], or leave it empty.')
+        return [t.strip() for t in tags]
+
+
 @admin.register(Plugin)
 class PluginAdmin(CatalogueAdmin):
-    list_display = ["name", "marketplace", "version", "source_kind", "category", "curation", "policy", "loads",
+    form = PluginForm
+    editable = [*CatalogueAdmin.editable, "display_name_override", "category_override", "tags_override"]
+    list_display = ["name", "marketplace", "version", "source_kind", "shown_category", "curation", "policy", "loads",
                     "removed_at"]
     list_filter = ["curation", "policy", "marketplace", "source_kind", "loads", ("removed_at", admin.EmptyFieldListFilter)]
-    search_fields = ["name", "display_name", "description"]
+    search_fields = ["name", "shown_display_name", "description"]
     exclude = ["problems"]
     readonly_fields = ["problem_list"]
 

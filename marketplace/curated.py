@@ -43,6 +43,14 @@ def pinned_source(plugin):
     return None
 
 
+def _overrides(plugin) -> dict:
+    """What an admin changed, in the entry's own keys (Claude Code shows the entry's values)."""
+    return {key: value for key, value in (
+        ("displayName", plugin.display_name_override), ("category", plugin.category_override),
+        ("tags", plugin.tags_override),
+    ) if value}
+
+
 def catalogue(marketplace, user) -> dict:
     plugins = (
         Plugin.objects.visible_to(user).filter(marketplace=marketplace, curation__in=[Curation.APPROVED,
@@ -53,7 +61,7 @@ def catalogue(marketplace, user) -> dict:
     for plugin in plugins:
         source = pinned_source(plugin)
         if source is not None:
-            entries.append({**plugin.entry, "source": source})
+            entries.append({**plugin.entry, **_overrides(plugin), "source": source})
     return {
         "name": marketplace.name or marketplace.slug,
         "owner": marketplace.owner if (marketplace.owner or {}).get("name") else {"name": "Skillport"},

@@ -40,7 +40,7 @@ def _choices(pairs):
 def _visible_choices(user):
     """Marketplace, plugin, category and tag choices from the plugins `user` can see."""
     plugins = Plugin.objects.visible_to(user)
-    rows = list(plugins.values_list("marketplace__slug", "marketplace__name", "name", "category", "tags"))
+    rows = list(plugins.values_list("marketplace__slug", "marketplace__name", "name", "shown_category", "shown_tags"))
     return {
         "marketplace": _choices({(slug, name or slug) for slug, name, *_ in rows}),
         "plugin": _choices({(name, name) for _m, _n, name, _c, _t in rows}),
@@ -57,7 +57,7 @@ class SkillFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_text", label="Search")
     marketplace = django_filters.ChoiceFilter(field_name="marketplace__slug", label="Marketplace", empty_label="Any")
     plugin = django_filters.ChoiceFilter(field_name="plugin__name", label="Plugin", empty_label="Any")
-    category = django_filters.ChoiceFilter(field_name="plugin__category", label="Category", empty_label="Any")
+    category = django_filters.ChoiceFilter(field_name="plugin__shown_category", label="Category", empty_label="Any")
     tag = django_filters.ChoiceFilter(method="filter_tag", label="Tag", empty_label="Any")
     surface = django_filters.ChoiceFilter(choices=SURFACES, method="filter_surface", label="Works in",
                                           empty_label="Any")
@@ -87,7 +87,7 @@ class SkillFilter(django_filters.FilterSet):
         return search(queryset, value)
 
     def filter_tag(self, queryset, name, value):
-        return queryset.filter(plugin__tags__contains=[value])
+        return queryset.filter(plugin__shown_tags__contains=[value])
 
     def filter_surface(self, queryset, name, value):
         return queryset.filter(plugin__surfaces__contains=[value])

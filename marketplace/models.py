@@ -4,8 +4,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import connection, models
-from django.db.models import Q
-from django.db.models.functions import Left
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce, Left, NullIf
 from django.utils import timezone
 
 from . import access
@@ -305,6 +305,27 @@ class Plugin(CurationFields):
     first_seen_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
     removed_at = models.DateTimeField(null=True, blank=True)
+    # An admin's overrides, which syncs never touch; the `shown_*` columns are what every surface uses.
+    display_name_override = models.CharField("display name", max_length=200, blank=True,
+                                             help_text="Shown instead of the repository's display name.")
+    category_override = models.CharField("category", max_length=100, blank=True,
+                                         help_text="Used instead of the repository's category.")
+    tags_override = models.JSONField(
+        "tags", null=True, blank=True,
+        help_text='Used instead of the repository\'s tags: a JSON list such as ["finance", "reporting"]; '
+                  "empty for the repository's own.",
+    )
+    shown_display_name = models.GeneratedField(
+        expression=Coalesce(NullIf("display_name_override", Value("")), "display_name"),
+        output_field=models.CharField(max_length=200), db_persist=True,
+    )
+    shown_category = models.GeneratedField(
+        expression=Coalesce(NullIf("category_override", Value("")), "category"),
+        output_field=models.CharField(max_length=100), db_persist=True,
+    )
+    shown_tags = models.GeneratedField(
+        expression=Coalesce("tags_override", "tags"), output_field=models.JSONField(), db_persist=True,
+    )
 
     objects = PluginQuerySet.as_manager()
 

@@ -28,7 +28,7 @@ from .search import highlight
 # What a skill card shows; lists load only these (not bodies, search vectors or secrets).
 CARD_FIELDS = [
     "name", "slug", "description", "claude_ai_uploadable", "loads_in_claude_code", "updated_at", "policy",
-    "policy_reason", "plugin", "marketplace", "plugin__name", "plugin__display_name", "plugin__policy",
+    "policy_reason", "plugin", "marketplace", "plugin__name", "plugin__shown_display_name", "plugin__policy",
     "plugin__policy_reason", "marketplace__slug", "marketplace__name",
 ]
 
@@ -51,7 +51,8 @@ def home(request):
         "featured": skills.filter(featured).order_by("name")[:8],
         "recent": skills.order_by("-updated_at")[:8],
         "popular": [s for s in with_installs(skills).order_by("-installs", "name")[:8] if s.installs],
-        "categories": plugins.exclude(category="").values("category").annotate(n=Count("skills")).order_by("category"),
+        "categories": plugins.exclude(shown_category="").values("shown_category").annotate(n=Count("skills"))
+        .order_by("shown_category"),
         "count": skills.count(),
     })
 

@@ -142,7 +142,7 @@ def test_home_lists_recent_popular_and_categories(client, market, member):
     client.get(f"{SKILL}download/")
     page = client.get("/")
     assert [s.name for s in page.context["popular"]] == ["postmortem"]
-    assert {c["category"] for c in page.context["categories"]} == {"ops"}
+    assert {c["shown_category"] for c in page.context["categories"]} == {"ops"}
     assert "secret" not in [s.name for s in page.context["recent"]]
 
 
