@@ -5,6 +5,7 @@ from django.utils import timezone
 from oauth2_provider.models import (
     get_access_token_model, get_application_model, get_grant_model, get_id_token_model, get_refresh_token_model,
 )
+from oauth2_provider.settings import oauth2_settings
 
 from audit import record
 from audit.models import Action
@@ -29,7 +30,7 @@ class ClientAdmin(admin.ModelAdmin):
     actions = ["revoke"]
 
     def get_queryset(self, request):
-        live = Q(accesstoken__expires__gt=timezone.now()) & ~Q(accesstoken__scope="oauth2_provider:registration")
+        live = Q(accesstoken__expires__gt=timezone.now()) & ~Q(accesstoken__scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
         return super().get_queryset(request).annotate(live=Count("accesstoken", filter=live))
 
     @admin.display(description="Redirects to")

@@ -25,8 +25,7 @@ class OAuthRequestLog:
             return self.get_response(request)
         started = time.monotonic()
         response = self.get_response(request)
-        client_id = request.GET.get("client_id") or request.POST.get("client_id", "") if request.method in (
-            "GET", "POST") else ""
+        client_id = request.GET.get("client_id") or request.POST.get("client_id", "")
         log.info(
             "oauth %s %s %s client_id=%s ua=%r %.0fms", request.method, request.path, response.status_code,
             client_id[:200] or "-", request.headers.get("User-Agent", "")[:200], (time.monotonic() - started) * 1000,

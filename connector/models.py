@@ -1,5 +1,4 @@
 """What the connector keeps besides django-oauth-toolkit's own tables: trusted hosts, consents, install links."""
-import hashlib
 import secrets
 from datetime import timedelta
 
@@ -9,6 +8,8 @@ from django.utils import timezone
 
 
 from marketplace.models import Skill
+
+from .tokens import checksum
 
 
 class TrustedHost(models.Model):
@@ -53,18 +54,14 @@ class Consent(models.Model):
         return " ".join(sorted(set(scopes.split() if isinstance(scopes, str) else scopes)))
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 class InstallLinkQuerySet(models.QuerySet):
     def redeem(self, token: str):
         """Claim a link in SQL, so two downloads racing for it cannot both win; None when spent or expired."""
-        now = timezone.now()
-        claimed = self.filter(token_hash=_hash(token), redeemed_at=None, expires_at__gt=now).update(redeemed_at=now)
+        now, hashed = timezone.now(), checksum(token)
+        claimed = self.filter(token_hash=hashed, redeemed_at=None, expires_at__gt=now).update(redeemed_at=now)
         if not claimed:
             return None
-        return self.select_related("user", "skill__plugin", "skill__marketplace").get(token_hash=_hash(token))
+        return self.select_related("user", "skill__plugin", "skill__marketplace").get(token_hash=hashed)
 
 
 class InstallLink(models.Model):
@@ -92,7 +89,7 @@ class InstallLink(models.Model):
     def issue(cls, user, skill, *, surface="", client=("", "")) -> tuple["InstallLink", str]:
         token = secrets.token_urlsafe(32)
         link = cls.objects.create(
-            token_hash=_hash(token), user=user, skill=skill, surface=surface,
+            token_hash=checksum(token), user=user, skill=skill, surface=surface,
             client_name=client[0][:100], client_version=client[1][:50],
             expires_at=timezone.now() + timedelta(seconds=settings.SKILLPORT_INSTALL_LINK_SECONDS),
         )

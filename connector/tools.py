@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from audit import record
 from audit.models import Action, Outcome, Surface
 from marketplace import caching, install, lookup, packaging, updates
-from marketplace.filters import SkillFilter
+from marketplace.filters import VERDICTS, SkillFilter
 from marketplace.search import SORTS, search
 from marketplace.models import Policy, Skill, SkillFile
 
@@ -253,13 +253,8 @@ def get_skill(caller, name: str) -> SkillDetail:
         FileEntry(path=f.path, size=f.size, binary=f.is_binary, readable=bool(f.blob_id) and not f.omitted)
         for f in skill.files.order_by("path")[:1000]
     ]
-    reasons = skill.verdict_reasons or {}
-    verdicts = [
-        Verdict(check="Loads in Claude Code", passed=skill.loads_in_claude_code, reasons=reasons.get("claude_code", [])),
-        Verdict(check="Valid Agent Skill", passed=skill.spec_valid, reasons=reasons.get("agent_skills_spec", [])),
-        Verdict(check="Uploadable to Claude.ai", passed=skill.claude_ai_uploadable,
-                reasons=reasons.get("claude_ai", [])),
-    ]
+    verdicts = [Verdict(check=label, passed=passed, reasons=reasons)
+                for label, passed, reasons in skill.verdicts(dict(VERDICTS))]
     return SkillDetail(
         **_summary(skill).model_dump(), frontmatter=skill.frontmatter, surfaces=skill.plugin.surfaces,
         verdicts=verdicts, skill_md=text[:MAX_TEXT], skill_md_truncated=len(text) > MAX_TEXT, files=files,

@@ -4,11 +4,10 @@ django-oauth-toolkit does the OAuth work; these subclasses add what Claude's con
 our security model need: tokens always bound to /mcp, remembered consent per (user, client,
 redirect URI, scopes), registration limited to allow-listed redirect URIs, and audit events.
 """
-import hashlib
 import json
 
 from django.conf import settings
-from django.http import FileResponse, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views.decorators.clickjacking import xframe_options_deny
@@ -25,7 +24,7 @@ from marketplace.models import Policy, Skill
 
 from .clients import redirect_refusal
 from .models import Consent, InstallLink
-from .tokens import is_mcp_resource
+from .tokens import checksum, is_mcp_resource
 
 
 @method_decorator(xframe_options_deny, name="dispatch")
@@ -109,10 +108,9 @@ class Token(oauth.TokenView):
 
 class Revoke(oauth.RevokeTokenView):
     def post(self, request, *args, **kwargs):
-        value = request.POST.get("token", "")
-        checksum = hashlib.sha256(value.encode()).hexdigest()
-        token = (get_access_token_model().objects.filter(token_checksum=checksum).select_related("user").first()
-                 or get_refresh_token_model().objects.filter(token_checksum=checksum).select_related("user").first())
+        hashed = checksum(request.POST.get("token", ""))
+        token = (get_access_token_model().objects.filter(token_checksum=hashed).select_related("user").first()
+                 or get_refresh_token_model().objects.filter(token_checksum=hashed).select_related("user").first())
         response = super().post(request, *args, **kwargs)
         if token is not None and response.status_code == 200:
             record(Action.TOKEN_REVOKED, request=request, actor=token.user,
@@ -179,7 +177,4 @@ def download(request, token):
     record(Action.PACKAGE_DOWNLOADED, request=request, actor=link.user, target=skill, surface=link.surface,
            client=(link.client_name, link.client_version),
            extra={"content_hash": skill.content_hash, "via": "install link"})
-    return FileResponse(
-        packaging.package_path(skill).open("rb"), as_attachment=True, filename=packaging.package_name(skill),
-        content_type="application/zip",
-    )
+    return packaging.download(skill)

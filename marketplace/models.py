@@ -393,6 +393,15 @@ class Skill(CurationFields):
     def __str__(self):
         return self.identifier
 
+    # Each verdict's flag, and the key of its reasons in `verdict_reasons`.
+    VERDICT_REASONS = {"loads_in_claude_code": "claude_code", "spec_valid": "agent_skills_spec",
+                       "claude_ai_uploadable": "claude_ai"}
+
+    def verdicts(self, labels) -> list[tuple[str, bool, list]]:
+        """(label, passed, reasons) per verdict; `labels` names each flag the way the caller shows it."""
+        reasons = self.verdict_reasons or {}
+        return [(labels[flag], getattr(self, flag), reasons.get(key, [])) for flag, key in self.VERDICT_REASONS.items()]
+
     @property
     def identifier(self):
         """The stable public name: <marketplace>/<plugin>/<skill>."""

@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 from django.conf import settings
+from django.http import FileResponse
 
 from .models import SkillFile
 from .reader import JUNK_DIRS
@@ -42,6 +43,12 @@ def package_path(skill) -> Path:
     if not path.exists():
         _write_atomically(path, _zip(skill, manifest))
     return path
+
+
+def download(skill) -> FileResponse:
+    """The package as a download, for every surface that hands one out."""
+    return FileResponse(package_path(skill).open("rb"), as_attachment=True, filename=package_name(skill),
+                        content_type="application/zip")
 
 
 def plugin_manifest(skill) -> dict:

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 
@@ -25,6 +25,9 @@ from .models import Blob, Curation, Marketplace, Plugin, Policy, Skill, SkillFil
 from .search import highlight
 
 
+VERDICT_LABELS = {"loads_in_claude_code": "Loads in Claude Code",
+                  "spec_valid": "Valid under the Agent Skills specification",
+                  "claude_ai_uploadable": "Uploadable to Claude.ai"}
 # What a skill card shows; lists load only these (not bodies, search vectors or secrets).
 CARD_FIELDS = [
     "name", "slug", "description", "claude_ai_uploadable", "loads_in_claude_code", "updated_at", "policy",
@@ -98,7 +101,7 @@ def skill_detail(request, marketplace, plugin, skill):
         "files": files,
         "revisions": skill.revisions.order_by("-created_at")[:20],
         "install": _install(skill),
-        "verdicts": _verdicts(skill),
+        "verdicts": skill.verdicts(VERDICT_LABELS),
     })
 
 
@@ -143,10 +146,7 @@ def skill_download(request, marketplace, plugin, skill):
                extra={"reason": "prohibited by policy"})
         return render(request, "marketplace/prohibited.html", {"skill": skill, "reason": reason}, status=403)
     record(Action.PACKAGE_DOWNLOADED, request=request, target=skill, extra={"content_hash": skill.content_hash})
-    return FileResponse(
-        packaging.package_path(skill).open("rb"), as_attachment=True, filename=packaging.package_name(skill),
-        content_type="application/zip",
-    )
+    return packaging.download(skill)
 
 
 @login_required
@@ -178,17 +178,8 @@ def marketplace_detail(request, marketplace):
     })
 
 
-def _verdicts(skill):
-    reasons = skill.verdict_reasons
-    return [
-        ("Loads in Claude Code", skill.loads_in_claude_code, reasons.get("claude_code", [])),
-        ("Valid under the Agent Skills specification", skill.spec_valid, reasons.get("agent_skills_spec", [])),
-        ("Uploadable to Claude.ai", skill.claude_ai_uploadable, reasons.get("claude_ai", [])),
-    ]
-
-
 def _install(skill):
-    return {**install.claude_code_commands(skill.plugin), "mcp_url": f"{settings.SKILLPORT_BASE_URL}/mcp",
+    return {**install.claude_code_commands(skill.plugin), "mcp_url": settings.SKILLPORT_MCP_URL,
             "package": packaging.package_name(skill), "surfaces": skill.plugin.surfaces}
 
 

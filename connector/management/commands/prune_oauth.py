@@ -6,20 +6,22 @@ from django.core.management.base import BaseCommand
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from oauth2_provider.models import clear_expired, get_access_token_model, get_application_model
+from oauth2_provider.settings import oauth2_settings
 
 from connector.models import InstallLink
 
-# The registration endpoint hands each client a token for managing itself; that one does not count.
-REGISTRATION_SCOPE = "oauth2_provider:registration"
 
 
 def prune_unused_clients(older_than: timedelta) -> int:
     """Delete self-registered clients older than `older_than` that never got an access token.
 
-    Claude registers a new client for every fresh connection, so these pile up otherwise.
+    Claude registers a new client for every fresh connection, so these pile up otherwise. The
+    token registration hands each client for managing itself does not count.
     """
     Application = get_application_model()
-    used = get_access_token_model().objects.filter(application=OuterRef("pk")).exclude(scope=REGISTRATION_SCOPE)
+    used = get_access_token_model().objects.filter(application=OuterRef("pk")).exclude(
+        scope=oauth2_settings.DCR_REGISTRATION_SCOPE
+    )
     unused = Application.objects.filter(
         registration_source__in=[Application.RegistrationSource.DCR, Application.RegistrationSource.CIMD],
         created__lt=timezone.now() - older_than,
