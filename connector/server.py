@@ -96,7 +96,7 @@ class SkillportServer(MCPServer):
 
     async def _handle_list_resources(self, ctx, params):
         cursor = getattr(params, "cursor", None) if params else None
-        return await sync_to_async(_in_thread, thread_sensitive=False)(_list_resources, _caller(None), (cursor,))
+        return await _run(None, _list_resources, cursor)
 
     async def list_resource_templates(self):
         return [ResourceTemplate(
@@ -106,7 +106,7 @@ class SkillportServer(MCPServer):
 
     async def read_resource(self, uri, context=None):
         try:
-            return await sync_to_async(_in_thread, thread_sensitive=False)(_read_resource, _caller(context), (str(uri),))
+            return await _run(context, _read_resource, str(uri))
         except ToolError as error:
             raise ResourceNotFoundError(str(error)) from None
 
