@@ -33,6 +33,8 @@ class Action(models.TextChoices):
     TOKEN_REVOKED = "token_revoked", "Token revoked"
     ACCESS_DENIED = "access_denied", "Access denied"
     CURATION_CHANGED = "curation_changed", "Curation changed"
+    SKILL_APPROVED = "skill_approved", "Skill change approved"
+    SKILL_REJECTED = "skill_rejected", "Skill change rejected"
 
 
 class Surface(models.TextChoices):

@@ -5,14 +5,15 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from audit import record
 from audit.models import Action
 
+from . import approval
 from .gitrepo import redact
-from .models import Curation, Marketplace, Plugin, Skill, SkillFile, Status, SyncRun, WebhookDelivery
+from .models import Curation, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status, SyncRun, WebhookDelivery
 from .tasks import sync_marketplace
 
 
@@ -35,7 +36,7 @@ class MarketplaceForm(forms.ModelForm):
     class Meta:
         model = Marketplace
         fields = ["slug", "git_url", "ref", "catalog_path", "access_token", "webhook_secret", "sync_interval",
-                  "enabled", "audience"]
+                  "enabled", "audience", "requires_approval"]
 
     def clean_git_url(self):
         url = self.cleaned_data["git_url"]
@@ -81,8 +82,9 @@ def _problems_table(problems):
 @admin.register(Marketplace)
 class MarketplaceAdmin(admin.ModelAdmin):
     form = MarketplaceForm
-    list_display = ["slug", "name", "git_url", "enabled", "status", "last_synced_at", "short_commit", "has_token"]
-    list_filter = ["enabled", "status"]
+    list_display = ["slug", "name", "git_url", "enabled", "requires_approval", "status", "last_synced_at",
+                    "short_commit", "has_token"]
+    list_filter = ["enabled", "requires_approval", "status"]
     search_fields = ["slug", "name", "git_url"]
     actions = ["sync_now"]
     readonly_fields = ["name", "description", "status", "last_synced_commit", "last_synced_at", "last_error",
@@ -262,21 +264,122 @@ class SkillFileInline(admin.TabularInline):
     can_delete = False
 
 
+class DecisionActions:
+    """Approve or reject what a sync read, for marketplaces whose new skills need approval."""
+
+    def has_approve_permission(self, request):
+        return request.user.has_perm("marketplace.change_skill")
+
+    def _decide(self, request, revisions, decide, verb):
+        try:
+            count = decide(revisions, request)
+        except approval.SyncRunning as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return
+        self.message_user(request, f"{verb} {count} pending change(s)." if count else "Nothing was pending.",
+                          messages.SUCCESS if count else messages.WARNING)
+
+
+class ApprovalFilter(admin.SimpleListFilter):
+    title = "approval"
+    parameter_name = "approval"
+
+    def lookups(self, request, model_admin):
+        return [("pending", "Awaiting approval"), ("new", "New, never approved"), ("approved", "Approved, nothing waiting")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "pending":
+            return queryset.filter(pending_revision__isnull=False)
+        if self.value() == "new":
+            return queryset.filter(approved=False)
+        if self.value() == "approved":
+            return queryset.filter(approved=True, pending_revision__isnull=True)
+        return queryset
+
+
+def _compare_link(skill, revision):
+    approved = skill.revisions.filter(status=SkillRevision.Status.APPROVED).order_by("-id").first()
+    url = reverse("marketplace:history", args=[skill.marketplace.slug, skill.plugin.name, skill.slug])
+    if approved is None:
+        return format_html('<a href="{}">History</a> (new skill)', url)
+    return format_html('<a href="{}?from={}&amp;to={}">Compare with the approved revision</a>', url, approved.pk,
+                       revision.pk)
+
+
 @admin.register(Skill)
-class SkillAdmin(CatalogueAdmin):
-    list_display = ["name", "plugin", "marketplace", "curation", "policy", "loads_in_claude_code", "spec_valid",
-                    "claude_ai_uploadable", "updated_at", "removed_at"]
-    list_filter = ["curation", "policy", "marketplace", "loads_in_claude_code", "spec_valid", "claude_ai_uploadable",
-                   ("removed_at", admin.EmptyFieldListFilter)]
+class SkillAdmin(DecisionActions, CatalogueAdmin):
+    list_display = ["name", "plugin", "marketplace", "curation", "approval_state", "policy", "loads_in_claude_code",
+                    "spec_valid", "claude_ai_uploadable", "updated_at", "removed_at"]
+    list_filter = [ApprovalFilter, "curation", "policy", "marketplace", "loads_in_claude_code", "spec_valid",
+                   "claude_ai_uploadable", ("removed_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "description", "plugin__name"]
     list_select_related = ["plugin", "marketplace"]
-    exclude = ["problems", "body"]
-    readonly_fields = ["problem_list"]
+    exclude = ["problems", "body", "approved", "pending_revision"]
+    readonly_fields = ["approval_state", "problem_list"]
     inlines = [SkillFileInline]
+    actions = [*CatalogueAdmin.actions, "approve_changes", "reject_changes"]
+
+    @admin.display(description="Approval")
+    def approval_state(self, obj):
+        if obj.pending_revision_id:
+            return "New, awaiting approval" if not obj.approved else "Change awaiting approval"
+        return "Approved" if obj.approved else "Rejected"
 
     @admin.display(description="Problems")
     def problem_list(self, obj):
         return _problems_table(obj.problems)
+
+    @admin.action(description="Approve their pending changes", permissions=["approve"])
+    def approve_changes(self, request, queryset):
+        self._decide(request, SkillRevision.objects.filter(pk__in=queryset.values("pending_revision")),
+                     approval.approve, "Approved")
+
+    @admin.action(description="Reject their pending changes", permissions=["approve"])
+    def reject_changes(self, request, queryset):
+        self._decide(request, SkillRevision.objects.filter(pk__in=queryset.values("pending_revision")),
+                     approval.reject, "Rejected")
+
+
+@admin.register(SkillRevision)
+class SkillRevisionAdmin(DecisionActions, admin.ModelAdmin):
+    """The review queue: filter by "Awaiting approval", compare, then approve or reject."""
+
+    list_display = ["skill", "marketplace", "status", "version", "short_commit", "created_at", "compare"]
+    list_filter = ["status", "skill__marketplace"]
+    search_fields = ["skill__name", "skill__plugin__name", "commit", "content_hash"]
+    list_select_related = ["skill__plugin", "skill__marketplace"]
+    fields = ["skill", "status", "version", "commit", "content_hash", "created_at", "compare"]
+    readonly_fields = fields
+    actions = ["approve", "reject"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Marketplace")
+    def marketplace(self, obj):
+        return obj.skill.marketplace
+
+    @admin.display(description="Commit")
+    def short_commit(self, obj):
+        return obj.commit[:12]
+
+    @admin.display(description="Changes")
+    def compare(self, obj):
+        return _compare_link(obj.skill, obj)
+
+    @admin.action(description="Approve: members get this revision", permissions=["approve"])
+    def approve(self, request, queryset):
+        self._decide(request, queryset, approval.approve, "Approved")
+
+    @admin.action(description="Reject: members keep what they have", permissions=["approve"])
+    def reject(self, request, queryset):
+        self._decide(request, queryset, approval.reject, "Rejected")
 
 
 @admin.register(WebhookDelivery)

@@ -1,13 +1,16 @@
-"""The curated marketplace.json for Claude Code: what a user may see, each plugin pinned to the synced commit.
+"""The curated marketplace.json for Claude Code: what a user may see, each plugin pinned to its approved commit.
 
 `/plugin marketplace add https://HOST/m/<slug>/marketplace.json` then gives Claude Code users
 the catalogue the organisation curated, not whatever the repository says today. Sources are
 rewritten so they no longer depend on where the catalogue was read from:
 
 1. A relative source becomes a `git-subdir` source (or a `url` one for the repository root) in
-   the marketplace's repository, with `sha` set to the commit Skillport synced.
-2. `github`, `url` and `git-subdir` sources keep their form and get the synced commit as `sha`.
-3. Sources Skillport never fetches (npm, archives, commands) cannot be pinned and are left out.
+   the marketplace's repository, with `sha` set to the plugin's approved commit: the commit
+   Skillport synced, or under an approval policy the last one at which nothing in the plugin
+   awaited approval.
+2. `github`, `url` and `git-subdir` sources keep their form and get that commit as `sha`.
+3. Sources Skillport never fetches (npm, archives, commands) cannot be pinned, and plugins with no
+   approved commit yet have nothing to pin: both are left out.
 """
 from types import SimpleNamespace
 
@@ -27,19 +30,20 @@ def reachable(marketplace) -> bool:
 
 
 def pinned_source(plugin):
-    """The plugin's source pinned to its synced commit, or None when it cannot be pinned."""
+    """The plugin's source pinned to its approved commit, or None when it cannot be pinned."""
     marketplace = plugin.marketplace
     raw = plugin.entry.get("source")
     source = manifest.parse_source(raw, SimpleNamespace(metadata=marketplace.metadata or {}), "", Problems(),
                                    settings.SKILLPORT_GITHUB_URL)
-    if source is None or not plugin.commit:
+    sha = plugin.approved_commit
+    if source is None or not sha:
         return None
     if source.kind == "relative":
         if not source.path:
-            return {"source": "url", "url": marketplace.git_url, "sha": plugin.commit}
-        return {"source": "git-subdir", "url": marketplace.git_url, "path": source.path, "sha": plugin.commit}
+            return {"source": "url", "url": marketplace.git_url, "sha": sha}
+        return {"source": "git-subdir", "url": marketplace.git_url, "path": source.path, "sha": sha}
     if source.kind in FETCHED:
-        return {key: value for key, value in raw.items() if key != "ref"} | {"sha": plugin.commit}
+        return {key: value for key, value in raw.items() if key != "ref"} | {"sha": sha}
     return None
 
 

@@ -89,7 +89,9 @@ class VisibleQuerySet(models.QuerySet):
         if self.model is Skill:
             live = live.exclude(curation=Curation.HIDDEN)
         if user.is_superuser:
-            return live
+            return live  # including skills awaiting their first approval, so admins can review them
+        if self.model is Skill:
+            live = live.filter(approved=True)
         who = access.principals(user)
         if not who:
             return self.none()  # not (or no longer) a member: an empty audience does not admit them
@@ -174,6 +176,11 @@ class Marketplace(models.Model):
     )
     enabled = models.BooleanField(default=True)
     audience = audience_field()
+    requires_approval = models.BooleanField(
+        "New skills need approval", default=False,
+        help_text="New and changed skills wait for an admin's approval; until then members see nothing new, "
+                  "or the last approved revision of a changed skill.",
+    )
 
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEVER)
     last_synced_commit = models.CharField(max_length=40, blank=True)
@@ -305,6 +312,10 @@ class Plugin(CurationFields):
     first_seen_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
     removed_at = models.DateTimeField(null=True, blank=True)
+    approved_commit = models.CharField(
+        max_length=40, blank=True,
+        help_text="The latest commit at which every skill of the plugin was approved; the curated catalogue pins it.",
+    )
     # An admin's overrides, which syncs never touch; the `shown_*` columns are what every surface uses.
     display_name_override = models.CharField("display name", max_length=200, blank=True,
                                              help_text="Shown instead of the repository's display name.")
@@ -374,6 +385,13 @@ class Skill(CurationFields):
     last_seen_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now, help_text="When its content last changed.")
     removed_at = models.DateTimeField(null=True, blank=True)
+    # Under a marketplace's approval policy the row holds the approved content, which every surface
+    # serves; what a sync read since waits in `pending_revision` until an admin approves it.
+    approved = models.BooleanField(default=True, help_text="False until an admin approves a new skill.")
+    pending_revision = models.ForeignKey(
+        "SkillRevision", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="Content read by a sync and awaiting approval.",
+    )
 
     objects = SkillQuerySet.as_manager()
 
@@ -438,19 +456,39 @@ class SkillFile(models.Model):
         return self.path
 
 
+class RevisionQuerySet(models.QuerySet):
+    def shown_to(self, user):
+        """Revisions whose content `user` may read: admins review pending ones, members see approved history."""
+        return self if user.is_superuser else self.filter(status=SkillRevision.Status.APPROVED)
+
+
 class SkillRevision(models.Model):
-    """One row each time a skill's content changes; diffs and update checks read these."""
+    """One row each time a sync reads new content for a skill; diffs and approvals read these."""
+
+    class Status(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        PENDING = "pending", "Awaiting approval"
+        REJECTED = "rejected", "Rejected"
+        SUPERSEDED = "superseded", "Superseded"
 
     skill = models.ForeignKey(Skill, on_delete=models.CASCADE, related_name="revisions")
     version = models.CharField(max_length=100, blank=True)
     commit = models.CharField(max_length=40, blank=True)
     content_hash = models.CharField(max_length=64)
-    files = models.JSONField(default=list, help_text="[{path, sha, size, mode}] at this revision.")
+    files = models.JSONField(default=list, help_text="[{path, sha, size, mode, is_binary, omitted}] at this revision.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.APPROVED)
+    # The skill's fields at this revision, kept only while the row still holds older approved content.
+    content = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = RevisionQuerySet.as_manager()
 
     class Meta:
         ordering = ["skill", "-created_at"]
-        indexes = [models.Index(fields=["skill", "-created_at"])]
+        indexes = [
+            models.Index(fields=["skill", "-created_at"]),
+            models.Index(fields=["skill"], condition=Q(status="pending"), name="revision_pending"),
+        ]
 
     def __str__(self):
         return f"{self.skill_id}@{self.content_hash[:12]}"

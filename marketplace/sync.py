@@ -37,7 +37,7 @@ BLOB_FIELDS = ["sha", "size", "is_binary", "is_lfs_pointer", "content"]
 SKILL_FIELDS = [
     "name", "path", "description", "frontmatter", "frontmatter_raw", "body", "content_hash",
     "loads_in_claude_code", "spec_valid", "claude_ai_uploadable", "verdict_reasons", "problems",
-    "updated_at", "removed_at", "last_seen_at",
+    "updated_at", "removed_at", "last_seen_at", "approved",
 ]
 # commit and version change with every push for plugins that live in the marketplace repo, so
 # they are kept out of the fingerprint and set for all plugins in one statement (_set_commits).
@@ -116,6 +116,13 @@ def _advisory_lock(key: int):
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, key])
 
 
+def try_lock_for_transaction(key: int) -> bool:
+    """Take the same lock until the transaction ends, without waiting; False while a sync holds it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, key])
+        return cursor.fetchone()[0]
+
+
 class _Progress:
     """Writes progress to the SyncRun at most twice a second (outside any transaction)."""
 
@@ -181,7 +188,8 @@ def reconcile(marketplace, snapshot) -> dict:
 
     plugins = _reconcile_plugins(marketplace, snapshot, now)
     added, updated, removed = _reconcile_skills(marketplace, snapshot, plugins, now)
-    _apply_readers(marketplace)
+    apply_readers(marketplace)
+    settle_approvals(marketplace)
     live_skills = Skill.objects.filter(marketplace=marketplace, removed_at=None)
     return {
         "plugins": Plugin.objects.filter(marketplace=marketplace, removed_at=None).count(),
@@ -275,13 +283,20 @@ def _set_commits(rows, now):
 
 
 def _reconcile_skills(marketplace, snapshot, plugins, now):
+    """Add, update and tombstone skills; return (added, updated, removed).
+
+    Under the marketplace's approval policy new skills start unapproved, and a changed skill
+    that members can see keeps its row, so its approved content: what was read goes into a
+    pending revision instead (approval.py settles the rest).
+    """
+    gated = marketplace.requires_approval
     existing = {
-        (plugin_id, slug): (pk, content_hash, removed_at)
-        for pk, plugin_id, slug, content_hash, removed_at in Skill.objects.filter(marketplace=marketplace).values_list(
-            "pk", "plugin_id", "slug", "content_hash", "removed_at"
+        (row.plugin_id, row.slug): row
+        for row in Skill.objects.filter(marketplace=marketplace).values_list(
+            "pk", "plugin_id", "slug", "content_hash", "removed_at", "approved", "pending_revision_id", named=True
         )
     }
-    new, changed, seen_ids = [], [], set()
+    new, changed, staged, reverted, seen_ids = [], [], [], [], set()
     kept_plugins = {row.pk for row, data in plugins.values() if data.failed}
     for row, data in plugins.values():
         if data.failed:
@@ -289,25 +304,35 @@ def _reconcile_skills(marketplace, snapshot, plugins, now):
         for skill in data.skills:
             found = existing.get((row.pk, skill.slug))
             if found is None:
-                new.append((row, data, skill))
+                new.append((row, data, skill, False))
                 continue
-            pk, content_hash, removed_at = found
-            seen_ids.add(pk)
-            if content_hash != skill.content_hash or removed_at is not None:
-                changed.append((pk, row, data, skill))
-    _fill_known(new + [(row, data, skill) for _pk, row, data, skill in changed])
+            seen_ids.add(found.pk)
+            if gated and found.approved and found.content_hash != skill.content_hash:
+                staged.append((found.pk, row, data, skill))
+            elif found.content_hash != skill.content_hash or found.removed_at is not None:
+                changed.append((found.pk, row, data, skill, found.approved))
+            elif found.pending_revision_id and found.approved:
+                reverted.append(found.pending_revision_id)  # back to the approved content
+    _fill_known([(row, data, skill) for row, data, skill, _ in new] +
+                [(row, data, skill) for _pk, row, data, skill, *_ in changed + staged])
 
     created = [
-        (_skill_row(Skill(marketplace=marketplace, plugin=row, slug=s.slug, first_seen_at=now), s, now), data, s)
-        for row, data, s in new
+        (_skill_row(Skill(marketplace=marketplace, plugin=row, slug=s.slug, first_seen_at=now), s, now, not gated),
+         data, s)
+        for row, data, s, _ in new
     ]
     Skill.objects.bulk_create([row for row, _data, _s in created], batch_size=500)
     updated = [
-        (_skill_row(Skill(pk=pk, marketplace=marketplace, plugin=row, slug=s.slug), s, now), data, s)
-        for pk, row, data, s in changed
+        (_skill_row(Skill(pk=pk, marketplace=marketplace, plugin=row, slug=s.slug), s, now, approved or not gated),
+         data, s)
+        for pk, row, data, s, approved in changed
     ]
     Skill.objects.bulk_update([row for row, _data, _s in updated], SKILL_FIELDS, batch_size=500)
     SkillFile.objects.filter(skill_id__in=[row.pk for row, _data, _s in updated]).delete()
+    Skill.objects.filter(pk__in=[pk for pk, *_ in staged]).update(removed_at=None)
+    SkillRevision.objects.filter(pk__in=reverted, status=SkillRevision.Status.PENDING).update(
+        status=SkillRevision.Status.SUPERSEDED
+    )
 
     written = created + updated
     copy_rows(
@@ -319,28 +344,46 @@ def _reconcile_skills(marketplace, snapshot, plugins, now):
             for f in skill.files
         ),
     )
+    revision = SkillRevision.Status
     copy_rows(
         SkillRevision,
-        ["skill", "version", "commit", "content_hash", "files", "created_at"],
-        (
-            (row.pk, data.version[:100], data.commit, skill.content_hash,
-             [{"path": f.path, "sha": f.sha, "size": f.size, "mode": f.mode} for f in skill.files], now)
-            for row, data, skill in written
-        ),
+        ["skill", "version", "commit", "content_hash", "files", "status", "content", "created_at"],
+        [
+            *((row.pk, data.version[:100], data.commit, skill.content_hash, _files(skill),
+               revision.APPROVED if row.approved else revision.PENDING, {}, now)
+              for row, data, skill in written),
+            *((pk, data.version[:100], data.commit, skill.content_hash, _files(skill), revision.PENDING,
+               _content(skill), now)
+              for pk, _row, data, skill in _not_yet_staged(staged)),
+        ],
     )
     # Gone from the catalogue: tombstone, except skills of plugins that failed to read this time.
     gone = [
-        pk for (plugin_id, _slug), (pk, _hash, removed_at) in existing.items()
-        if removed_at is None and pk not in seen_ids and plugin_id not in kept_plugins
+        row.pk for row in existing.values()
+        if row.removed_at is None and row.pk not in seen_ids and row.plugin_id not in kept_plugins
     ]
     Skill.objects.filter(pk__in=gone).update(removed_at=now)
     Skill.objects.filter(marketplace=marketplace, removed_at=None).exclude(plugin_id__in=kept_plugins).update(
         last_seen_at=now
     )
-    return len(created), len(updated), len(gone)
+    return len(created), len(updated) + len(staged), len(gone)
 
 
-def _apply_readers(marketplace):
+def _files(skill) -> list[dict]:
+    return [{"path": f.path, "sha": f.sha, "size": f.size, "mode": f.mode, "is_binary": f.is_binary,
+             "omitted": f.omitted} for f in skill.files]
+
+
+def _not_yet_staged(staged):
+    """Leave out content already waiting for approval, or already rejected: a sync re-reads it often."""
+    waiting = set(SkillRevision.objects.filter(
+        skill_id__in=[pk for pk, *_ in staged],
+        status__in=[SkillRevision.Status.PENDING, SkillRevision.Status.REJECTED],
+    ).values_list("skill_id", "content_hash"))
+    return [item for item in staged if (item[0], item[3].content_hash) not in waiting]
+
+
+def apply_readers(marketplace):
     """Set each skill's readers from access.json; rules are keyed by skill name (FORMAT.md §8).
 
     One UPDATE per named rule plus one for the default, each touching only rows that differ.
@@ -353,6 +396,43 @@ def _apply_readers(marketplace):
     for name in named:
         value = access.readers(name, rules)
         skills.filter(name=name).exclude(readers=value).update(readers=value)
+
+
+def settle_approvals(marketplace):
+    """After a sync or an admin's decision (approval.py): point each skill at its newest pending
+    revision, supersede older ones and those matching the approved content again, and move a
+    plugin's `approved_commit` (what the curated catalogue pins) only when nothing in it waits."""
+    skills, revisions, plugins = Skill._meta.db_table, SkillRevision._meta.db_table, Plugin._meta.db_table
+    with connection.cursor() as cursor:
+        # Retire pending revisions that a newer read replaced, or that match the approved content again.
+        cursor.execute(
+            f"UPDATE {revisions} AS r SET status = %s FROM {skills} AS s "
+            f"WHERE r.skill_id = s.id AND s.marketplace_id = %s AND r.status = %s "
+            f"AND ((s.approved AND r.content_hash = s.content_hash) "
+            f"OR EXISTS (SELECT 1 FROM {revisions} AS n WHERE n.skill_id = r.skill_id AND n.id > r.id))",
+            [SkillRevision.Status.SUPERSEDED, marketplace.pk, SkillRevision.Status.PENDING],
+        )
+        # Now each skill has at most one pending revision, its newest: point at it, or at nothing.
+        cursor.execute(
+            f"UPDATE {skills} AS s SET pending_revision_id = NULL FROM {revisions} AS r "
+            f"WHERE r.id = s.pending_revision_id AND s.marketplace_id = %s AND r.status <> %s",
+            [marketplace.pk, SkillRevision.Status.PENDING],
+        )
+        cursor.execute(
+            f"UPDATE {skills} AS s SET pending_revision_id = r.id FROM {revisions} AS r "
+            f"WHERE r.skill_id = s.id AND s.marketplace_id = %s AND r.status = %s "
+            f"AND s.pending_revision_id IS DISTINCT FROM r.id",
+            [marketplace.pk, SkillRevision.Status.PENDING],
+        )
+        # The repository at a plugin's commit holds exactly what members see only when none of its
+        # skills waits for approval (or was refused it); otherwise keep pinning the last such commit.
+        cursor.execute(
+            f"UPDATE {plugins} AS p SET approved_commit = p.commit "
+            f"WHERE p.marketplace_id = %s AND p.approved_commit <> p.commit AND NOT EXISTS ("
+            f"  SELECT 1 FROM {skills} AS s WHERE s.plugin_id = p.id AND s.removed_at IS NULL "
+            f"  AND (s.pending_revision_id IS NOT NULL OR NOT s.approved))",
+            [marketplace.pk],
+        )
 
 
 def _fill_known(items):
@@ -381,19 +461,30 @@ def _fill_known(items):
                 f.is_binary = binary.get(f.path, False)
 
 
-def _skill_row(row, skill, now):
-    row.name = skill.name[:200]
-    row.path = skill.folder or "."
-    row.description = skill.description
-    row.frontmatter, row.frontmatter_raw, row.body = skill.frontmatter, skill.frontmatter_raw, skill.body
-    row.content_hash = skill.content_hash
-    row.loads_in_claude_code = skill.verdicts["claude_code"]["ok"]
-    row.spec_valid = skill.verdicts["agent_skills_spec"]["ok"]
-    row.claude_ai_uploadable = skill.verdicts["claude_ai"]["ok"]
-    row.verdict_reasons = {key: value["reasons"] for key, value in skill.verdicts.items()}
-    row.problems = [p.as_dict() for p in skill.problems]
+def _content(skill) -> dict:
+    """The Skill fields a sync reads from the repository; a pending revision keeps them until approved."""
+    return {
+        "name": skill.name[:200],
+        "path": skill.folder or ".",
+        "description": skill.description,
+        "frontmatter": skill.frontmatter,
+        "frontmatter_raw": skill.frontmatter_raw,
+        "body": skill.body,
+        "content_hash": skill.content_hash,
+        "loads_in_claude_code": skill.verdicts["claude_code"]["ok"],
+        "spec_valid": skill.verdicts["agent_skills_spec"]["ok"],
+        "claude_ai_uploadable": skill.verdicts["claude_ai"]["ok"],
+        "verdict_reasons": {key: value["reasons"] for key, value in skill.verdicts.items()},
+        "problems": [p.as_dict() for p in skill.problems],
+    }
+
+
+def _skill_row(row, skill, now, approved):
+    for key, value in _content(skill).items():
+        setattr(row, key, value)
     row.updated_at = row.last_seen_at = now
     row.removed_at = None
+    row.approved = approved
     return row
 
 

@@ -2,14 +2,15 @@
 
 1. Each installed name is looked up among the skills the user may see, then among plugins
    (a plugin name stands for all of its skills).
-2. When both versions are semantic versions they are compared as such; otherwise the installed
+2. The current version is what the user is served: under an approval policy, the last approved one.
+3. When both versions are semantic versions they are compared as such; otherwise the installed
    version (or the commit or content hash the package recorded) must equal the current one.
-3. Whatever is behind is reported with the full name `install_skill` takes.
+4. Whatever is behind is reported with the full name `install_skill` takes.
 """
 import semver
 
 from . import lookup
-from .models import Plugin, Skill
+from .models import Plugin, Skill, SkillRevision
 
 
 def _semver(value):
@@ -19,13 +20,22 @@ def _semver(value):
         return None
 
 
-def _status(skill, installed: dict) -> str:
-    current = skill.plugin.version
+def served(skill) -> tuple[str, str]:
+    """(version, commit) of what the user is served: while a change awaits approval, the
+    plugin has moved on but members still get the last approved revision."""
+    if skill.pending_revision_id:
+        approved = skill.revisions.filter(status=SkillRevision.Status.APPROVED).order_by("-id").first()
+        if approved is not None:
+            return approved.version, approved.commit
+    return skill.plugin.version, skill.plugin.commit
+
+
+def _status(skill, installed: dict, current: str, commit: str) -> str:
     version = str(installed.get("version") or "").strip()
     new, old = _semver(current), _semver(version)
     if new is not None and old is not None:
         return "update_available" if new > old else "up_to_date"
-    known = {v for v in (current, skill.plugin.commit, skill.content_hash) if v}
+    known = {v for v in (current, commit, skill.content_hash) if v}
     recorded = {str(installed.get(k) or "").strip() for k in ("version", "commit", "content_hash")} - {""}
     if not recorded:
         return "unknown_version"
@@ -34,11 +44,12 @@ def _status(skill, installed: dict) -> str:
     return "up_to_date" if same else "update_available"
 
 
-def _entry(skill, installed, status):
+def _entry(skill, installed):
+    current, commit = served(skill)
     return {
-        "name": installed.get("name"), "skill": skill.identifier, "status": status,
-        "installed_version": str(installed.get("version") or ""), "current_version": skill.plugin.version,
-        "commit": skill.plugin.commit, "updated_at": skill.updated_at.isoformat(),
+        "name": installed.get("name"), "skill": skill.identifier, "status": _status(skill, installed, current, commit),
+        "installed_version": str(installed.get("version") or ""), "current_version": current,
+        "commit": commit, "updated_at": skill.updated_at.isoformat(),
     }
 
 
@@ -63,7 +74,7 @@ def check(user, installed: list[dict]) -> list[dict]:
             results.append({"name": name, "status": "not_found",
                             "message": "Not in the catalogue, or not visible to you."})
             continue
-        results.extend(_entry(skill, item, _status(skill, item)) for skill in skills)
+        results.extend(_entry(skill, item) for skill in skills)
     return results
 
 

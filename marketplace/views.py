@@ -19,9 +19,9 @@ from audit.models import Action, Outcome
 
 from connector.tokens import bearer_user
 
-from . import caching, curated, install, packaging, rendering
+from . import caching, curated, install, packaging, rendering, updates
 from .filters import SkillFilter, with_installs
-from .models import Blob, Curation, Marketplace, Plugin, Policy, Skill, SkillFile, Status
+from .models import Blob, Curation, Marketplace, Plugin, Policy, Skill, SkillFile, SkillRevision, Status
 from .search import highlight
 
 
@@ -93,13 +93,16 @@ def skill_detail(request, marketplace, plugin, skill):
         (key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
         for key, value in skill.frontmatter.items()
     ]
+    revisions = list(skill.revisions.shown_to(request.user).order_by("-id")[:20])
     return render(request, "marketplace/skill_detail.html", {
         "skill": skill,
         "plugin": skill.plugin,
+        "version": updates.served(skill)[0],
         "frontmatter": frontmatter,
         "body": rendering.markdown(skill.body),
         "files": files,
-        "revisions": skill.revisions.order_by("-created_at")[:20],
+        "revisions": revisions,
+        "review": _review(skill, revisions) if request.user.is_superuser else None,
         "install": _install(skill),
         "verdicts": skill.verdicts(VERDICT_LABELS),
     })
@@ -127,7 +130,7 @@ def skill_file(request, marketplace, plugin, skill, path):
 @login_required
 def skill_history(request, marketplace, plugin, skill):
     skill = _skill(request, marketplace, plugin, skill)
-    revisions = list(skill.revisions.order_by("-created_at"))
+    revisions = list(skill.revisions.shown_to(request.user).order_by("-id"))
     by_id = {str(r.pk): r for r in revisions}
     new = by_id.get(request.GET.get("to")) or (revisions[0] if revisions else None)
     old = by_id.get(request.GET.get("from")) or (revisions[1] if len(revisions) > 1 else None)
@@ -176,6 +179,14 @@ def marketplace_detail(request, marketplace):
         "problems": (last_run.problems if last_run else [])[:50],
         "add_command": install.claude_code_commands_for(marketplace)["add"],
     })
+
+
+def _review(skill, revisions):
+    """For admins: what awaits approval, and the revisions to compare to see it."""
+    if skill.approved and not skill.pending_revision_id:
+        return None
+    approved = next((r for r in revisions if r.status == SkillRevision.Status.APPROVED), None)
+    return {"new": not skill.approved, "pending": skill.pending_revision_id, "approved": approved and approved.pk}
 
 
 def _install(skill):

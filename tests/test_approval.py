@@ -1,0 +1,209 @@
+"""A marketplace whose new skills need approval: new and changed skills wait for an admin, and
+members keep the last approved revision on every surface until then."""
+import io
+import zipfile
+
+import psycopg
+import pytest
+from django.db import connection
+
+from audit.models import Action, AuditEvent
+from marketplace import approval
+from marketplace.models import Plugin, Skill, SkillFile, SkillRevision
+from marketplace.sync import LOCK_NAMESPACE, sync_marketplace
+
+from .builders import catalog, plugin_entry, skill_md, subprocess_database_url
+from .mcp_client import call
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+Status = SkillRevision.Status
+PAGE = "/skills/gated/ops/runbook/"
+OLD, NEW = "Page the on-call engineer.", "Page the incident commander first."
+
+
+@pytest.fixture
+def gated(make_repo, make_marketplace, people):
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("ops", version="1.0.0")),
+        "plugins/ops/skills/runbook/SKILL.md": skill_md("runbook", "On-call runbook.", body=f"# Runbook\n\n{OLD}\n"),
+    })
+    market = make_marketplace(repo, slug="gated", requires_approval=True)
+    sync_marketplace(market.pk)
+    return repo, market
+
+
+def approve_all(admin_client, action="approve"):
+    pending = list(SkillRevision.objects.filter(status=Status.PENDING).values_list("pk", flat=True))
+    response = admin_client.post("/admin/marketplace/skillrevision/", {"action": action, "_selected_action": pending})
+    assert response.status_code == 302
+    return pending
+
+
+def change(repo, market, body, version, extra=None):
+    repo.commit({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("ops", version=version)),
+        "plugins/ops/skills/runbook/SKILL.md": skill_md("runbook", "On-call runbook.", body=f"# Runbook\n\n{body}\n"),
+        **(extra or {}),
+    })
+    run = sync_marketplace(market.pk)
+    assert run.status == "ok", run.error
+    return run
+
+
+def package_text(client):
+    response = client.get(PAGE + "download/")
+    assert response.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    return archive.read("runbook/SKILL.md").decode(), archive.namelist()
+
+
+def test_a_new_skill_is_invisible_to_members_until_approved(client, admin_client, gated, people):
+    skill = Skill.objects.get()
+    assert not skill.approved and skill.pending_revision.status == Status.PENDING
+    member = people["member"]
+    client.force_login(member)
+    assert client.get(PAGE).status_code == 404
+    assert call(member, "get_skill", {"name": "gated/ops/runbook"}).is_error
+    assert call(member, "list_skills", {}).structured_content["skills"] == []
+    assert client.get("/m/gated/marketplace.json").json()["plugins"] == []  # nothing approved to pin yet
+
+    page = admin_client.get(PAGE)
+    assert page.status_code == 200 and b"Awaiting approval" in page.content
+    gated[0].commit({"README.md": "unrelated\n"})
+    assert sync_marketplace(gated[1].pk).status == "ok"
+    assert Skill.objects.get().pending_revision == skill.pending_revision  # still waiting, once
+
+    approve_all(admin_client)
+    skill.refresh_from_db()
+    assert skill.approved and skill.pending_revision is None
+    assert client.get(PAGE).status_code == 200
+    assert not call(member, "get_skill", {"name": "gated/ops/runbook"}).is_error
+    plugins = client.get("/m/gated/marketplace.json").json()["plugins"]
+    assert [p["source"]["sha"] for p in plugins] == [gated[0].head]
+    event = AuditEvent.objects.get(action=Action.SKILL_APPROVED)
+    assert event.extra["before"]["approved"] is False and event.extra["after"]["approved"] is True
+    assert event.skill == "runbook" and event.actor_login == "admin"
+
+
+def test_members_keep_the_approved_revision_while_a_change_waits(client, admin_client, gated, people):
+    repo, market = gated
+    approve_all(admin_client)
+    approved_commit = repo.head
+    change(repo, market, NEW, "1.1.0", {"plugins/ops/skills/runbook/scripts/page.py": "print('page')\n"})
+
+    member = people["member"]
+    client.force_login(member)
+    page = client.get(PAGE).content.decode()
+    assert OLD in page and NEW not in page and "1.0.0" in page
+    assert "A change awaits approval" not in page
+    detail = call(member, "get_skill", {"name": "gated/ops/runbook"}).structured_content
+    assert OLD in detail["skill_md"] and [f["path"] for f in detail["files"]] == ["SKILL.md"]
+    text, names = package_text(client)
+    assert OLD in text and "runbook/scripts/page.py" not in names
+    assert client.get("/m/gated/marketplace.json").json()["plugins"][0]["source"]["sha"] == approved_commit
+    updates = call(member, "check_updates", {"installed": [{"name": "runbook", "version": "1.0.0"}]})
+    assert updates.structured_content["results"][0]["status"] == "up_to_date"
+    # History shows members approved revisions only; the pending one is for admins to compare.
+    assert b"Awaiting approval" not in client.get(PAGE + "history/").content
+
+    skill = Skill.objects.get()
+    pending = skill.pending_revision
+    admin_page = admin_client.get(PAGE).content.decode()
+    assert "A change awaits approval" in admin_page and f"to={pending.pk}" in admin_page
+    approved = skill.revisions.get(status=Status.APPROVED)
+    diff = admin_client.get(f"{PAGE}history/?from={approved.pk}&to={pending.pk}").content.decode()
+    assert NEW in diff and "scripts/page.py" in diff
+
+    approve_all(admin_client)
+    page = client.get(PAGE).content.decode()
+    assert NEW in page and OLD not in page
+    text, names = package_text(client)
+    assert NEW in text and "runbook/scripts/page.py" in names
+    assert sorted(SkillFile.objects.filter(skill=skill).values_list("path", flat=True)) == ["SKILL.md",
+                                                                                           "scripts/page.py"]
+    assert client.get("/m/gated/marketplace.json").json()["plugins"][0]["source"]["sha"] == repo.head
+    updates = call(member, "check_updates", {"installed": [{"name": "runbook", "version": "1.0.0"}]})
+    assert updates.structured_content["results"][0]["status"] == "update_available"
+    event = AuditEvent.objects.filter(action=Action.SKILL_APPROVED).latest("created_at")
+    assert event.extra["before"]["content_hash"] != event.extra["after"]["content_hash"]
+
+
+def test_a_pending_change_is_staged_once_and_a_newer_one_replaces_it(admin_client, gated):
+    repo, market = gated
+    approve_all(admin_client)
+    change(repo, market, NEW, "1.1.0")
+    repo.commit({"README.md": "unrelated\n"})
+    assert sync_marketplace(market.pk).status == "ok"  # read again, not skipped as unchanged
+    assert SkillRevision.objects.filter(status=Status.PENDING).count() == 1
+
+    change(repo, market, "Newer still.", "1.2.0")
+    statuses = list(SkillRevision.objects.order_by("id").values_list("status", flat=True))
+    assert statuses == [Status.APPROVED, Status.SUPERSEDED, Status.PENDING]
+    assert Skill.objects.get().pending_revision.version == "1.2.0"
+
+    change(repo, market, OLD, "1.3.0")  # back to the approved content: nothing waits
+    skill = Skill.objects.get()
+    assert skill.pending_revision is None
+    assert not SkillRevision.objects.filter(status=Status.PENDING).exists()
+    assert Plugin.objects.get().approved_commit == repo.head
+
+
+def test_a_rejected_change_stays_out_until_the_content_changes_again(client, admin_client, gated, people):
+    repo, market = gated
+    approve_all(admin_client)
+    change(repo, market, NEW, "1.1.0")
+    approve_all(admin_client, action="reject")
+    event = AuditEvent.objects.get(action=Action.SKILL_REJECTED)
+    assert event.extra["revision"]["version"] == "1.1.0"
+    client.force_login(people["member"])
+    assert OLD in client.get(PAGE).content.decode()
+
+    repo.commit({"README.md": "unrelated\n"})
+    assert sync_marketplace(market.pk).status == "ok"
+    assert not SkillRevision.objects.filter(status=Status.PENDING).exists()
+
+    change(repo, market, "A third take.", "1.2.0")
+    assert SkillRevision.objects.filter(status=Status.PENDING).count() == 1
+
+
+def test_deciding_while_a_sync_runs_is_refused_without_waiting(admin_client, gated):
+    _repo, market = gated
+    with psycopg.connect(subprocess_database_url(), autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_NAMESPACE, market.pk])
+        with pytest.raises(approval.SyncRunning):
+            approval.approve(SkillRevision.objects.filter(status=Status.PENDING), None)
+        response = admin_client.post("/admin/marketplace/skillrevision/", {
+            "action": "approve", "_selected_action": [Skill.objects.get().pending_revision_id]}, follow=True)
+        assert b"is running" in response.content
+    assert not Skill.objects.get().approved
+    assert connection.in_atomic_block is False
+
+
+def test_without_the_policy_syncs_publish_directly(client, make_repo, make_marketplace, people):
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("ops", version="1.0.0")),
+        "plugins/ops/skills/runbook/SKILL.md": skill_md("runbook", "On-call runbook.", body=OLD),
+    })
+    market = make_marketplace(repo, slug="gated")
+    sync_marketplace(market.pk)
+    change(repo, market, NEW, "1.1.0")
+    client.force_login(people["member"])
+    assert NEW in client.get(PAGE).content.decode()
+    assert set(SkillRevision.objects.values_list("status", flat=True)) == {Status.APPROVED}
+    assert Plugin.objects.get().approved_commit == repo.head
+
+
+def test_members_cannot_approve(client, gated, people):
+    from django.contrib.auth.models import Permission
+
+    staff = people["member"]
+    staff.is_staff = True
+    staff.save()
+    staff.user_permissions.add(Permission.objects.get(codename="view_skillrevision"))
+    client.force_login(staff)
+    response = client.post("/admin/marketplace/skillrevision/", {
+        "action": "approve", "_selected_action": [Skill.objects.get().pending_revision_id]})
+    assert not Skill.objects.get().approved
+    assert not AuditEvent.objects.filter(action=Action.SKILL_APPROVED).exists()
+    assert response.status_code in (200, 302)
