@@ -64,6 +64,7 @@ class Filters(BaseModel):
 class SkillSummary(BaseModel):
     name: str = Field(description="The full name, marketplace/plugin/skill: unique, accepted by every tool.")
     short_name: str
+    title: str = Field(description="What to call it when talking to people; an admin may have set it.")
     description: str
     plugin: str
     marketplace: str
@@ -181,8 +182,8 @@ def _summary(skill) -> SkillSummary:
     if len(description) > MAX_DESCRIPTION:
         description = description[:MAX_DESCRIPTION].rstrip() + "…"
     return SkillSummary(
-        name=skill.identifier, short_name=skill.slug, description=description, plugin=skill.plugin.name,
-        marketplace=skill.marketplace.slug, version=skill.plugin.version, policy=policy, policy_reason=reason,
+        name=skill.identifier, short_name=skill.slug, title=skill.title, description=description,
+        plugin=skill.plugin.name, marketplace=skill.marketplace.slug, version=skill.plugin.version, policy=policy, policy_reason=reason,
         loads_in_claude_code=skill.loads_in_claude_code, claude_ai_uploadable=skill.claude_ai_uploadable,
         updated_at=skill.updated_at.isoformat(),
         url=settings.SKILLPORT_BASE_URL + reverse("marketplace:skill", args=skill.identifier.split("/")),

@@ -308,6 +308,7 @@ def _compare_link(skill, revision):
 
 @admin.register(Skill)
 class SkillAdmin(DecisionActions, CatalogueAdmin):
+    editable = [*CatalogueAdmin.editable, "display_name_override"]
     list_display = ["name", "plugin", "marketplace", "curation", "approval_state", "policy", "loads_in_claude_code",
                     "spec_valid", "claude_ai_uploadable", "updated_at", "removed_at"]
     list_filter = [ApprovalFilter, "curation", "policy", "marketplace", "loads_in_claude_code", "spec_valid",

@@ -388,6 +388,8 @@ class Skill(CurationFields):
     # Under a marketplace's approval policy the row holds the approved content, which every surface
     # serves; what a sync read since waits in `pending_revision` until an admin approves it.
     approved = models.BooleanField(default=True, help_text="False until an admin approves a new skill.")
+    display_name_override = models.CharField("display name", max_length=200, blank=True,
+                                             help_text="Shown instead of the skill's name; Claude still invokes it by name.")
     pending_revision = models.ForeignKey(
         "SkillRevision", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
         help_text="Content read by a sync and awaiting approval.",
@@ -419,6 +421,11 @@ class Skill(CurationFields):
         """(label, passed, reasons) per verdict; `labels` names each flag the way the caller shows it."""
         reasons = self.verdict_reasons or {}
         return [(labels[flag], getattr(self, flag), reasons.get(key, [])) for flag, key in self.VERDICT_REASONS.items()]
+
+    @property
+    def title(self):
+        """What people read as its name; the name itself stays what Claude Code invokes."""
+        return self.display_name_override or self.name
 
     @property
     def identifier(self):

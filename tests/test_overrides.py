@@ -63,3 +63,28 @@ def test_bad_tags_are_refused_with_a_message(admin_client, synced, tags):
     assert response.status_code == 200 and "errorlist" in response.content.decode()
     plugin.refresh_from_db()
     assert plugin.tags_override is None
+
+
+@pytest.mark.django_db(transaction=True)  # the connector reads from its own thread's connection
+def test_a_skills_display_name_shows_on_pages_and_the_connector_but_claude_invokes_its_name(admin_client, synced,
+                                                                                          simple_repo, admin_user):
+    from marketplace.models import Skill
+
+    from .mcp_client import call
+
+    m, _plugin = synced
+    skill = Skill.objects.get(slug="alpha")
+    response = admin_client.post(f"/admin/marketplace/skill/{skill.pk}/change/",
+                                 {**FORM, "display_name_override": "Quarter-end Alpha",
+                                  "files-TOTAL_FORMS": 0, "files-INITIAL_FORMS": 0})
+    assert response.status_code == 302
+    page = admin_client.get("/skills/acme/tools/alpha/").content.decode()
+    assert "<h1>Quarter-end Alpha</h1>" in page and "<code>tools:alpha</code>" in page
+    listed = call(admin_user, "list_skills", {}).structured_content["skills"]
+    assert {s["short_name"]: s["title"] for s in listed}["alpha"] == "Quarter-end Alpha"
+
+    simple_repo.commit({"plugins/tools/skills/alpha/SKILL.md": "---\nname: alpha\ndescription: Changed.\n---\nNew\n"})
+    sync_marketplace(m.pk)
+    assert Skill.objects.get(slug="alpha").title == "Quarter-end Alpha"
+    event = AuditEvent.objects.get(action=Action.CURATION_CHANGED)
+    assert event.skill == "alpha" and event.extra["after"] == {"display_name_override": "Quarter-end Alpha"}
