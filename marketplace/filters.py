@@ -86,7 +86,7 @@ class SkillFilter(django_filters.FilterSet):
     def filter_text(self, queryset, name, value):
         return search(queryset, value)
 
-    def filter_tag(self, queryset, name, value):
+    def filter_tag(self, queryset, name, value: str):  # the hint types the API schema's parameter
         return queryset.filter(plugin__shown_tags__contains=[value])
 
     def filter_surface(self, queryset, name, value):

@@ -1,6 +1,7 @@
 """Marketplaces and what syncing them produces: plugins, skills, files, revisions, sync runs."""
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.functions import RandomUUID
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import connection, models
@@ -214,6 +215,8 @@ class SyncRun(models.Model):
         CLI = "cli"
 
     marketplace = models.ForeignKey(Marketplace, on_delete=models.CASCADE, related_name="sync_runs")
+    # The API names runs by this, never by their row id.
+    uid = models.UUIDField(db_default=RandomUUID(), unique=True, editable=False)
     trigger = models.CharField(max_length=20, choices=Trigger.choices)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
     started_at = models.DateTimeField(default=timezone.now)
@@ -311,6 +314,7 @@ class Plugin(CurationFields):
     fingerprint = models.CharField(max_length=64, blank=True, editable=False)
     first_seen_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now, help_text="When a sync last changed what it read.")
     removed_at = models.DateTimeField(null=True, blank=True)
     approved_commit = models.CharField(
         max_length=40, blank=True,

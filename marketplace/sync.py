@@ -44,7 +44,7 @@ SKILL_FIELDS = [
 PLUGIN_FIELDS = [
     "display_name", "description", "source_kind", "source", "category", "tags",
     "keywords", "surfaces", "author", "license", "homepage", "repository", "entry", "manifest", "loads",
-    "problems", "fingerprint", "removed_at", "last_seen_at",
+    "problems", "fingerprint", "removed_at", "last_seen_at", "updated_at",
 ]
 
 
@@ -245,13 +245,13 @@ def _reconcile_plugins(marketplace, snapshot, now) -> dict:
         skills_material = [(s.slug, s.content_hash) for s in data.skills]
         fingerprint = _digest([{k: v for k, v in values.items() if k not in ("commit", "version")}, skills_material])
         if row is None:
-            row = Plugin(marketplace=marketplace, name=data.name, first_seen_at=now, **values)
+            row = Plugin(marketplace=marketplace, name=data.name, first_seen_at=now, updated_at=now, **values)
             row.fingerprint, row.last_seen_at = fingerprint, now
             create.append(row)
         elif row.fingerprint != fingerprint or row.removed_at is not None:
             for key, value in values.items():
                 setattr(row, key, value)
-            row.fingerprint, row.removed_at, row.last_seen_at = fingerprint, None, now
+            row.fingerprint, row.removed_at, row.last_seen_at, row.updated_at = fingerprint, None, now, now
             update.append(row)
         if row.pk is not None:
             seen.append((row.pk, data.commit, data.version[:100]))

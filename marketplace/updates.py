@@ -13,6 +13,10 @@ from . import lookup
 from .models import Plugin, Skill, SkillRevision
 
 
+# Every status a result can have.
+STATUSES = ["up_to_date", "update_available", "unknown_version", "not_found", "ambiguous"]
+
+
 def _semver(value):
     try:
         return semver.Version.parse(str(value).strip().removeprefix("v"))

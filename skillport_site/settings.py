@@ -79,6 +79,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_celery_beat",
     "django_filters",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
@@ -279,6 +282,43 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": False,
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+}
+
+# The REST API (marketplace/api/).
+SKILLPORT_API_RATE = env_str("SKILLPORT_API_RATE", "600/minute")  # per signed-in user or token holder
+SKILLPORT_API_ANON_RATE = env_str("SKILLPORT_API_ANON_RATE", "60/minute")  # per address, before sign-in
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "marketplace.api.auth.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["marketplace.api.auth.UserThrottle", "marketplace.api.auth.AnonThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "marketplace.api.pages.Pages",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "marketplace.api.errors.SchemaWithErrors",
+    "EXCEPTION_HANDLER": "marketplace.api.errors.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Skillport API",
+    "DESCRIPTION": (
+        "The skill catalogue, update checks and package links, sync runs (admins) and the audit log "
+        "(auditors). Authenticate with your browser session, or send `Authorization: Bearer <token>` with "
+        "a token from Skillport's authorization server (scope `skills:read`; `skills:write` to sync)."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",  # served from our static files: no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVERS": [{"url": SKILLPORT_BASE_URL}],
+    "ENUM_NAME_OVERRIDES": {"SyncStatusEnum": "marketplace.models.Status",
+                            "UpdateStatusEnum": "marketplace.updates.STATUSES"},
 }
 
 LOGGING = {

@@ -1,0 +1,91 @@
+"""Who is calling the API, and what they may do.
+
+Browsers use their session (with CSRF on writes); scripts send an access token from Skillport's
+own authorization server: `Authorization: Bearer <token>`, issued for the MCP resource with scope
+`skills:read`, plus `skills:write` to change anything.
+"""
+from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions, permissions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+
+from audit import record
+from audit.models import Action, Outcome
+from audit.views import PERMISSION as REVIEW_AUDIT
+from connector.tokens import is_mcp_resource, lookup
+
+READ, WRITE = "skills:read", "skills:write"
+
+
+class BearerTokenAuthentication(BaseAuthentication):
+    def authenticate(self, request):
+        kind, _, value = request.headers.get("Authorization", "").partition(" ")
+        if kind.lower() != "bearer":
+            return None
+        token = lookup(value.strip()) if value.strip() else None
+        if token is None:
+            raise exceptions.AuthenticationFailed("The token is unknown, expired or revoked.")
+        if not any(map(is_mcp_resource, token.resource or [])):
+            raise exceptions.AuthenticationFailed("The token was issued for another resource.")
+        if READ not in token.scope.split():
+            raise exceptions.PermissionDenied(f"The token lacks the {READ} scope.")
+        return token.user, token
+
+    def authenticate_header(self, request):
+        return f'Bearer scope="{READ}"'
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """How the schema documents BearerTokenAuthentication."""
+
+    target_class = BearerTokenAuthentication
+    name = "token"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer",
+                "description": f"An access token from Skillport's authorization server with scope {READ}."}
+
+
+def scopes(request) -> set[str]:
+    """The scopes the caller holds: all of them with a session, the token's with a bearer token."""
+    if request.auth is None:
+        return {READ, WRITE}
+    return set(request.auth.scope.split())
+
+
+class CanSync(permissions.BasePermission):
+    message = "Syncing needs an admin who may change marketplaces (and, with a token, the skills:write scope)."
+
+    def has_permission(self, request, view):
+        if request.method not in permissions.SAFE_METHODS and WRITE not in scopes(request):
+            return False
+        return request.user.has_perm("marketplace.change_marketplace")
+
+
+class CanViewSyncRuns(permissions.BasePermission):
+    message = "Sync runs are for admins."
+
+    def has_permission(self, request, view):
+        return request.user.has_perm("marketplace.view_syncrun")
+
+
+class IsAuditor(permissions.BasePermission):
+    message = "Reviewing the audit log needs membership of the Auditors group."
+
+    def has_permission(self, request, view):
+        if request.user.has_perm(REVIEW_AUDIT):
+            return True
+        record(Action.ACCESS_DENIED, request=request, outcome=Outcome.DENIED, extra={"path": request.path})
+        return False
+
+
+# Rates come from settings when a request is checked, so operators (and tests) can change them.
+class UserThrottle(UserRateThrottle):
+    def get_rate(self):
+        return settings.SKILLPORT_API_RATE
+
+
+class AnonThrottle(AnonRateThrottle):
+    def get_rate(self):
+        return settings.SKILLPORT_API_ANON_RATE

@@ -1,0 +1,62 @@
+"""Query parameters of the API's lists. Skills (here) and audit events (audit.filters) reuse the web pages' FilterSets."""
+import django_filters
+from django.db.models import Q
+
+
+from ..filters import SkillFilter
+from ..models import Marketplace, Plugin, Status, SyncRun
+from ..search import search
+
+UPDATED_SINCE = "Only what changed at or after this time (ISO 8601), for incremental consumers."
+
+
+def _text(queryset, value):
+    return queryset.filter(Q(name__icontains=value) | Q(description__icontains=value))
+
+
+class MarketplaceFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_text", label="Text in the name or description.")
+    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte", label=UPDATED_SINCE)
+
+    class Meta:
+        model = Marketplace
+        fields = []
+
+    def filter_text(self, queryset, name, value):
+        return _text(queryset, value)
+
+
+class PluginFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_text", label="Text in the name or description.")
+    marketplace = django_filters.CharFilter(field_name="marketplace__slug", label="Marketplace slug.")
+    category = django_filters.CharFilter(field_name="shown_category", label="Category.")
+    tag = django_filters.CharFilter(method="filter_tag", label="Tag.")
+    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte", label=UPDATED_SINCE)
+
+    class Meta:
+        model = Plugin
+        fields = []
+
+    def filter_text(self, queryset, name, value):
+        return _text(queryset, value)
+
+    def filter_tag(self, queryset, name, value):
+        return queryset.filter(shown_tags__contains=[value])
+
+
+class ApiSkillFilter(SkillFilter):
+    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte", label=UPDATED_SINCE)
+
+    def filter_text(self, queryset, name, value):
+        return search(queryset, value, headlines=False)  # the API returns no highlighted snippets
+
+
+class SyncRunFilter(django_filters.FilterSet):
+    marketplace = django_filters.CharFilter(field_name="marketplace__slug", label="Marketplace slug.")
+    status = django_filters.ChoiceFilter(choices=Status.choices)
+    trigger = django_filters.ChoiceFilter(choices=SyncRun.Trigger.choices)
+    since = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte", label="Started at or after.")
+
+    class Meta:
+        model = SyncRun
+        fields = []

@@ -1,0 +1,200 @@
+"""The API's endpoints. Every catalogue query starts from `visible_to(request.user)`."""
+from django.conf import settings
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audit import record
+from audit.filters import AuditEventFilter
+from audit.models import Action, AuditEvent, Outcome, Surface
+from audit.views import PERMISSION as REVIEW_AUDIT
+from connector.models import InstallLink
+
+from .. import updates
+from ..models import Marketplace, Plugin, Policy, Skill, SyncRun
+from ..tasks import sync_marketplace
+from . import auth, filters
+from .serializers import (
+    CheckUpdatesSerializer, MarketplaceSerializer, PackageLinkSerializer, PluginSerializer, SkillDetailSerializer,
+    SkillSerializer, SyncRunSerializer, UpdatesSerializer, WhoamiSerializer,
+)
+
+SKILL_PATH = [OpenApiParameter(name, str, OpenApiParameter.PATH) for name in ("marketplace", "plugin", "skill")]
+
+
+@extend_schema(tags=["catalogue"])
+class MarketplaceList(generics.ListAPIView):
+    """Marketplaces you may see."""
+
+    serializer_class = MarketplaceSerializer
+    filterset_class = filters.MarketplaceFilter
+
+    def get_queryset(self):
+        return Marketplace.objects.visible_to(self.request.user).order_by("slug")
+
+
+@extend_schema(tags=["catalogue"])
+class MarketplaceDetail(generics.RetrieveAPIView):
+    serializer_class = MarketplaceSerializer
+    lookup_field, lookup_url_kwarg = "slug", "marketplace"
+
+    def get_queryset(self):
+        return Marketplace.objects.visible_to(self.request.user)
+
+
+@extend_schema(tags=["catalogue"])
+class PluginList(generics.ListAPIView):
+    """Plugins you may see."""
+
+    serializer_class = PluginSerializer
+    filterset_class = filters.PluginFilter
+
+    def get_queryset(self):
+        return Plugin.objects.visible_to(self.request.user).select_related("marketplace").order_by(
+            "marketplace__slug", "name")
+
+
+@extend_schema(tags=["catalogue"])
+class PluginDetail(generics.RetrieveAPIView):
+    serializer_class = PluginSerializer
+
+    def get_object(self):
+        return get_object_or_404(Plugin.objects.visible_to(self.request.user).select_related("marketplace"),
+                                 marketplace__slug=self.kwargs["marketplace"], name=self.kwargs["plugin"])
+
+
+@extend_schema(tags=["catalogue"])
+class SkillList(generics.ListAPIView):
+    """Skills you may see: search them (`q`, web-search syntax, typos forgiven) and filter them."""
+
+    serializer_class = SkillSerializer
+    filterset_class = filters.ApiSkillFilter
+
+    def get_queryset(self):
+        return Skill.objects.visible_to(self.request.user).select_related("plugin", "marketplace")
+
+
+def _skill(request, kwargs):
+    return get_object_or_404(
+        Skill.objects.visible_to(request.user).select_related("plugin", "marketplace"),
+        marketplace__slug=kwargs["marketplace"], plugin__name=kwargs["plugin"], slug=kwargs["skill"],
+    )
+
+
+@extend_schema(tags=["catalogue"], parameters=SKILL_PATH)
+class SkillDetail(generics.RetrieveAPIView):
+    """A skill with its SKILL.md, frontmatter, verdicts, files and install paths."""
+
+    serializer_class = SkillDetailSerializer
+
+    def get_object(self):
+        return _skill(self.request, self.kwargs)
+
+
+@extend_schema(tags=["catalogue"], parameters=SKILL_PATH, request=None, responses={201: PackageLinkSerializer})
+class SkillPackageLink(APIView):
+    """A one-time, short-lived download link to the skill's .skill package (audited)."""
+
+    def post(self, request, **kwargs):
+        skill = _skill(request, kwargs)
+        policy, reason = skill.stance
+        if policy == Policy.PROHIBITED:
+            record(Action.ACCESS_DENIED, request=request, target=skill, surface=Surface.API, outcome=Outcome.DENIED,
+                   extra={"reason": "prohibited by policy"})
+            raise PermissionDenied(f"{skill.identifier} is prohibited by your organisation: "
+                                   f"{reason or 'no reason given'}.")
+        link, token = InstallLink.issue(request.user, skill, surface=Surface.API)
+        record(Action.INSTALL_LINK_ISSUED, request=request, target=skill, surface=Surface.API,
+               extra={"expires_at": link.expires_at.isoformat()})
+        url = settings.SKILLPORT_BASE_URL + reverse("connector:download", args=[token])
+        return Response({"skill": skill.identifier, "url": url, "expires_at": link.expires_at},
+                        status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["catalogue"], request=CheckUpdatesSerializer, responses={200: UpdatesSerializer})
+class CheckUpdates(APIView):
+    """Are these installed skills (or plugins) up to date? The same answer as the connector's check_updates."""
+
+    def post(self, request):
+        body = CheckUpdatesSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        results = updates.check(request.user, body.validated_data["installed"])
+        return Response({"results": results, "install_ready": updates.install_ready(results)})
+
+
+@extend_schema(tags=["account"], responses={200: WhoamiSerializer})
+class Whoami(APIView):
+    """Who you are to Skillport: GitHub identity, organisations, teams and roles."""
+
+    def get(self, request):
+        user, identity = request.user, getattr(request.user, "github", None)
+        return Response({
+            "username": user.get_username(),
+            "github_login": identity.login if identity else None,
+            "github_id": identity.github_id if identity else None,
+            "orgs": identity.orgs if identity else [],
+            "teams": identity.teams if identity else [],
+            "is_admin": user.is_superuser,
+            "is_auditor": user.has_perm(REVIEW_AUDIT),
+            "authenticated_by": "session" if request.auth is None else "token",
+            "scopes": sorted(auth.scopes(request)),
+        })
+
+
+@extend_schema(tags=["admin"])
+class SyncRunList(generics.ListAPIView):
+    """Sync runs, newest first (admins)."""
+
+    serializer_class = SyncRunSerializer
+    filterset_class = filters.SyncRunFilter
+    permission_classes = [IsAuthenticated, auth.CanViewSyncRuns]
+    queryset = SyncRun.objects.select_related("marketplace").order_by("-started_at", "-id")
+
+
+@extend_schema(tags=["admin"])
+class SyncRunDetail(generics.RetrieveAPIView):
+    """One sync run: poll it while `status` is "running" (admins)."""
+
+    serializer_class = SyncRunSerializer
+    permission_classes = [IsAuthenticated, auth.CanViewSyncRuns]
+    queryset = SyncRun.objects.select_related("marketplace")
+    lookup_field, lookup_url_kwarg = "uid", "run"
+
+
+@extend_schema(tags=["admin"], request=None, responses={202: SyncRunSerializer})
+class SyncNow(APIView):
+    """Queue a sync of the marketplace and return the run to poll (admins; a token needs skills:write)."""
+
+    permission_classes = [IsAuthenticated, auth.CanSync]
+
+    def post(self, request, marketplace):
+        marketplace = get_object_or_404(Marketplace, slug=marketplace)
+        run = SyncRun.objects.create(marketplace=marketplace, trigger=SyncRun.Trigger.MANUAL,
+                                     progress={"phase": "queued"})
+        transaction.on_commit(lambda: sync_marketplace.delay(marketplace.pk, SyncRun.Trigger.MANUAL, run.pk))
+        run.refresh_from_db()
+        return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = ["created_at", "action", "outcome", "actor_login", "actor_github_id", "marketplace", "plugin",
+                  "skill", "version", "commit", "surface", "client_name", "client_version", "ip", "user_agent",
+                  "request_id", "extra"]
+
+
+@extend_schema(tags=["audit"])
+class AuditEventList(generics.ListAPIView):
+    """The audit log, newest first, with the review page's filters (auditors)."""
+
+    serializer_class = AuditEventSerializer
+    filterset_class = AuditEventFilter
+    permission_classes = [IsAuthenticated, auth.IsAuditor]
+    queryset = AuditEvent.objects.all()
