@@ -296,7 +296,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["marketplace.api.auth.UserThrottle", "marketplace.api.auth.AnonThrottle"],
     "DEFAULT_PAGINATION_CLASS": "marketplace.api.pages.Pages",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "marketplace.api.errors.SchemaWithErrors",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "marketplace.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -317,6 +317,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVERS": [{"url": SKILLPORT_BASE_URL}],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "marketplace.api.errors.document_errors"],
     "ENUM_NAME_OVERRIDES": {"SyncStatusEnum": "marketplace.models.Status",
                             "UpdateStatusEnum": "marketplace.updates.STATUSES"},
 }

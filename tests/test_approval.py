@@ -64,6 +64,7 @@ def test_a_new_skill_is_invisible_to_members_until_approved(client, admin_client
     member = people["member"]
     client.force_login(member)
     assert client.get(PAGE).status_code == 404
+    assert client.get("/api/v1/skills/gated/ops/runbook/").status_code == 404
     assert call(member, "get_skill", {"name": "gated/ops/runbook"}).is_error
     assert call(member, "list_skills", {}).structured_content["skills"] == []
     assert client.get("/m/gated/marketplace.json").json()["plugins"] == []  # nothing approved to pin yet
@@ -97,6 +98,7 @@ def test_members_keep_the_approved_revision_while_a_change_waits(client, admin_c
     page = client.get(PAGE).content.decode()
     assert OLD in page and NEW not in page and "1.0.0" in page
     assert "A change awaits approval" not in page
+    assert OLD in client.get("/api/v1/skills/gated/ops/runbook/").json()["body"]
     detail = call(member, "get_skill", {"name": "gated/ops/runbook"}).structured_content
     assert OLD in detail["skill_md"] and [f["path"] for f in detail["files"]] == ["SKILL.md"]
     text, names = package_text(client)

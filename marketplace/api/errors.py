@@ -4,17 +4,9 @@
 problem in a sentence; `errors` comes with invalid input, keyed by the parameter or body field.
 """
 from django.http import JsonResponse
-from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse
-from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
 
 
 def _flatten(errors, prefix=""):
@@ -64,12 +56,24 @@ ERRORS = {
 }
 
 
-class SchemaWithErrors(AutoSchema):
-    """Adds the error responses every operation can give to what each view declares."""
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string"},
+        "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+    },
+    "required": ["detail"],
+}
 
-    def get_response_serializers(self):
-        declared = super().get_response_serializers()
-        if not isinstance(declared, dict):
-            declared = {201 if self.method == "POST" else 200: declared}
-        errors = {code: OpenApiResponse(ErrorSerializer, description=text) for code, text in ERRORS.items()}
-        return {**errors, **declared}
+
+def document_errors(result, generator, request, public):
+    """drf-spectacular postprocessing hook: the error responses every operation can give."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for code, text in ERRORS.items():
+                operation["responses"].setdefault(str(code), {
+                    "description": text,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                })
+    return result
