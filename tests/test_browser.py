@@ -178,3 +178,13 @@ def test_admin_sync_now_shows_progress_and_result(open_page, live_server, simple
     page.get_by_role("button", name="Sync now").click()
     expect(page.locator("#sync-status")).to_contain_text("Sync ok", timeout=30_000)
     expect(page.locator("#sync-status")).to_contain_text("2 skills (2 added")
+
+
+def test_the_api_documentation_renders_from_our_own_assets(open_page, live_server):
+    page = open_page()
+    origins = set()
+    page.on("request", lambda request: origins.add(request.url.split("/", 3)[2]))
+    page.goto(f"{live_server.url}/api/docs/")
+    page.get_by_text("/api/v1/skills/{marketplace}/{plugin}/{skill}/", exact=True).first.wait_for(timeout=15000)
+    assert page.get_by_role("heading", name="Skillport API").first.is_visible()
+    assert origins == {live_server.url.split("/", 3)[2]}
