@@ -27,8 +27,9 @@ MAX_TEXT = 100_000
 MAX_DESCRIPTION = 600
 # What a result line needs; bodies, frontmatter and manifests stay in the database.
 SUMMARY_FIELDS = [
-    "slug", "description", "policy", "policy_reason", "loads_in_claude_code", "claude_ai_uploadable", "updated_at",
-    "plugin__name", "plugin__version", "plugin__policy", "plugin__policy_reason", "marketplace__slug",
+    "name", "display_name_override", "slug", "description", "policy", "policy_reason", "loads_in_claude_code",
+    "claude_ai_uploadable", "updated_at", "plugin__name", "plugin__version", "plugin__policy",
+    "plugin__policy_reason", "marketplace__slug",
 ]
 SURFACES = {"CC": Surface.CLAUDE_CODE, "CD": Surface.CLAUDE_DESKTOP, "CAI": Surface.CLAUDE_AI}
 

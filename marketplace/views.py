@@ -30,9 +30,9 @@ VERDICT_LABELS = {"loads_in_claude_code": "Loads in Claude Code",
                   "claude_ai_uploadable": "Uploadable to Claude.ai"}
 # What a skill card shows; lists load only these (not bodies, search vectors or secrets).
 CARD_FIELDS = [
-    "name", "slug", "description", "claude_ai_uploadable", "loads_in_claude_code", "updated_at", "policy",
-    "policy_reason", "plugin", "marketplace", "plugin__name", "plugin__shown_display_name", "plugin__policy",
-    "plugin__policy_reason", "marketplace__slug", "marketplace__name",
+    "name", "display_name_override", "slug", "description", "claude_ai_uploadable", "loads_in_claude_code",
+    "updated_at", "policy", "policy_reason", "plugin", "marketplace", "plugin__name", "plugin__shown_display_name",
+    "plugin__policy", "plugin__policy_reason", "marketplace__slug", "marketplace__name",
 ]
 
 

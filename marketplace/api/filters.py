@@ -29,35 +29,28 @@ class Since(django_filters.IsoDateTimeFilter):
     field_class = UTCDateTimeField
 
 
-def _text(queryset, value):
-    return queryset.filter(Q(name__icontains=value) | Q(description__icontains=value))
-
-
-class MarketplaceFilter(django_filters.FilterSet):
+class _TextAndSince(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_text", label="Text in the name or description.")
     updated_since = Since(field_name="updated_at", lookup_expr="gte", label=UPDATED_SINCE)
 
+    def filter_text(self, queryset, name, value):
+        return queryset.filter(Q(name__icontains=value) | Q(description__icontains=value))
+
+
+class MarketplaceFilter(_TextAndSince):
     class Meta:
         model = Marketplace
         fields = []
 
-    def filter_text(self, queryset, name, value):
-        return _text(queryset, value)
 
-
-class PluginFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="filter_text", label="Text in the name or description.")
+class PluginFilter(_TextAndSince):
     marketplace = django_filters.CharFilter(field_name="marketplace__slug", label="Marketplace slug.")
     category = django_filters.CharFilter(field_name="shown_category", label="Category.")
     tag = django_filters.CharFilter(method="filter_tag", label="Tag.")
-    updated_since = Since(field_name="updated_at", lookup_expr="gte", label=UPDATED_SINCE)
 
     class Meta:
         model = Plugin
         fields = []
-
-    def filter_text(self, queryset, name, value):
-        return _text(queryset, value)
 
     def filter_tag(self, queryset, name, value):
         return queryset.filter(shown_tags__contains=[value])
