@@ -285,7 +285,8 @@ class ApprovalFilter(admin.SimpleListFilter):
     parameter_name = "approval"
 
     def lookups(self, request, model_admin):
-        return [("pending", "Awaiting approval"), ("new", "New, never approved"), ("approved", "Approved, nothing waiting")]
+        return [("pending", "Awaiting approval"), ("new", "New, never approved"),
+                ("approved", "Approved, nothing waiting")]
 
     def queryset(self, request, queryset):
         if self.value() == "pending":

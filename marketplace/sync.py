@@ -287,7 +287,7 @@ def _reconcile_skills(marketplace, snapshot, plugins, now):
 
     Under the marketplace's approval policy new skills start unapproved, and a changed skill
     that members can see keeps its row, so its approved content: what was read goes into a
-    pending revision instead (approval.py settles the rest).
+    pending revision instead, which `settle_approvals` then points the skill at.
     """
     gated = marketplace.requires_approval
     existing = {
@@ -304,7 +304,7 @@ def _reconcile_skills(marketplace, snapshot, plugins, now):
         for skill in data.skills:
             found = existing.get((row.pk, skill.slug))
             if found is None:
-                new.append((row, data, skill, False))
+                new.append((row, data, skill))
                 continue
             seen_ids.add(found.pk)
             if gated and found.approved and found.content_hash != skill.content_hash:
@@ -313,13 +313,12 @@ def _reconcile_skills(marketplace, snapshot, plugins, now):
                 changed.append((found.pk, row, data, skill, found.approved))
             elif found.pending_revision_id and found.approved:
                 reverted.append(found.pending_revision_id)  # back to the approved content
-    _fill_known([(row, data, skill) for row, data, skill, _ in new] +
-                [(row, data, skill) for _pk, row, data, skill, *_ in changed + staged])
+    _fill_known(new + [(row, data, skill) for _pk, row, data, skill, *_ in changed + staged])
 
     created = [
         (_skill_row(Skill(marketplace=marketplace, plugin=row, slug=s.slug, first_seen_at=now), s, now, not gated),
          data, s)
-        for row, data, s, _ in new
+        for row, data, s in new
     ]
     Skill.objects.bulk_create([row for row, _data, _s in created], batch_size=500)
     updated = [

@@ -113,6 +113,8 @@ def test_members_keep_the_approved_revision_while_a_change_waits(client, admin_c
     pending = skill.pending_revision
     admin_page = admin_client.get(PAGE).content.decode()
     assert "A change awaits approval" in admin_page and f"to={pending.pk}" in admin_page
+    queue = admin_client.get("/admin/marketplace/skillrevision/?status__exact=pending&q=runbook")
+    assert queue.status_code == 200 and "Compare with the approved revision" in queue.content.decode()
     approved = skill.revisions.get(status=Status.APPROVED)
     diff = admin_client.get(f"{PAGE}history/?from={approved.pk}&to={pending.pk}").content.decode()
     assert NEW in diff and "scripts/page.py" in diff
