@@ -28,8 +28,8 @@ MAX_DESCRIPTION = 600
 # What a result line needs; bodies, frontmatter and manifests stay in the database.
 SUMMARY_FIELDS = [
     "name", "display_name_override", "slug", "description", "policy", "policy_reason", "loads_in_claude_code",
-    "claude_ai_uploadable", "updated_at", "plugin__name", "plugin__version", "plugin__policy",
-    "plugin__policy_reason", "marketplace__slug",
+    "claude_ai_uploadable", "updated_at", "pending_revision", "plugin__name", "plugin__version", "plugin__commit",
+    "plugin__policy", "plugin__policy_reason", "marketplace__slug",
 ]
 SURFACES = {"CC": Surface.CLAUDE_CODE, "CD": Surface.CLAUDE_DESKTOP, "CAI": Surface.CLAUDE_AI}
 
@@ -184,7 +184,8 @@ def _summary(skill) -> SkillSummary:
         description = description[:MAX_DESCRIPTION].rstrip() + "…"
     return SkillSummary(
         name=skill.identifier, short_name=skill.slug, title=skill.title, description=description,
-        plugin=skill.plugin.name, marketplace=skill.marketplace.slug, version=skill.plugin.version, policy=policy, policy_reason=reason,
+        plugin=skill.plugin.name, marketplace=skill.marketplace.slug, version=updates.served(skill)[0],
+        policy=policy, policy_reason=reason,
         loads_in_claude_code=skill.loads_in_claude_code, claude_ai_uploadable=skill.claude_ai_uploadable,
         updated_at=skill.updated_at.isoformat(),
         url=settings.SKILLPORT_BASE_URL + reverse("marketplace:skill", args=skill.identifier.split("/")),

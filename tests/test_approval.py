@@ -98,7 +98,9 @@ def test_members_keep_the_approved_revision_while_a_change_waits(client, admin_c
     page = client.get(PAGE).content.decode()
     assert OLD in page and NEW not in page and "1.0.0" in page
     assert "A change awaits approval" not in page
-    assert OLD in client.get("/api/v1/skills/gated/ops/runbook/").json()["body"]
+    api = client.get("/api/v1/skills/gated/ops/runbook/").json()
+    assert OLD in api["body"] and api["version"] == "1.0.0" and api["commit"] == approved_commit
+    assert call(member, "list_skills", {}).structured_content["skills"][0]["version"] == "1.0.0"
     detail = call(member, "get_skill", {"name": "gated/ops/runbook"}).structured_content
     assert OLD in detail["skill_md"] and [f["path"] for f in detail["files"]] == ["SKILL.md"]
     text, names = package_text(client)

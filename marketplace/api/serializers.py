@@ -85,7 +85,8 @@ class SkillSerializer(serializers.ModelSerializer):
     marketplace = serializers.CharField(source="marketplace.slug")
     plugin = serializers.CharField(source="plugin.name")
     title = serializers.CharField(help_text="The name to show people; Claude Code invokes plugin:name.")
-    version = serializers.CharField(source="plugin.version")
+    version = serializers.SerializerMethodField(help_text="The version you are served: under an approval "
+                                                          "policy, the last approved one.")
     category = serializers.CharField(source="plugin.shown_category")
     policy = serializers.SerializerMethodField()
     policy_reason = serializers.SerializerMethodField()
@@ -98,6 +99,9 @@ class SkillSerializer(serializers.ModelSerializer):
         model = Skill
         fields = ["identifier", "marketplace", "plugin", "slug", "name", "title", "description", "version",
                   "category", "policy", "policy_reason", "featured", "verdicts", "updated_at", "web_url", "api_url"]
+
+    def get_version(self, obj) -> str:
+        return updates.served(obj)[0]
 
     def get_policy(self, obj) -> str:
         return obj.stance[0]
