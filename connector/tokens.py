@@ -80,7 +80,7 @@ class DatabaseTokenVerifier:
                 client_id=token.application.client_id if token.application else "",
                 scopes=token.scope.split(),
                 expires_at=int(token.expires.timestamp()),
-                resource=settings.SKILLPORT_MCP_URL if any(map(is_mcp_resource, token.resource or [])) else None,
+                resource=settings.SKILLPORT_MCP_URL if is_bound_here(token) else None,
                 subject=str(token.user_id),
                 claims={"client_name": token.application.name if token.application else ""},
             )
@@ -88,12 +88,24 @@ class DatabaseTokenVerifier:
             close_old_connections()
 
 
-def bearer_user(request, scope="skills:read"):
-    """The user behind a request's `Authorization: Bearer` token with `scope`, for plain Django views; else None."""
+def is_bound_here(token) -> bool:
+    """Was the token issued for our MCP endpoint? With no resource the toolkit would accept it anywhere; we do not."""
+    return any(map(is_mcp_resource, token.resource or []))
+
+
+def presented(request) -> str | None:
+    """The value of the request's `Authorization: Bearer` header; None when it has none."""
     kind, _, value = request.headers.get("Authorization", "").partition(" ")
-    if kind.lower() != "bearer" or not value.strip():
-        return None
-    token = lookup(value.strip())
-    if token is None or scope not in token.scope.split():
-        return None
-    return token.user
+    return value.strip() if kind.lower() == "bearer" else None
+
+
+def lookup_bound(raw: str):
+    """`lookup`, keeping only a token issued for this server: what views outside /mcp accept."""
+    token = lookup(raw) if raw else None
+    return token if token is not None and is_bound_here(token) else None
+
+
+def bearer_user(request, scope="skills:read"):
+    """The user behind a request's bearer token with `scope`, for plain Django views; else None."""
+    token = lookup_bound(presented(request) or "")
+    return token.user if token is not None and scope in token.scope.split() else None

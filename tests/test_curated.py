@@ -73,6 +73,8 @@ def test_who_may_fetch_it(client, market, people, settings):
     assert curated(client, HTTP_AUTHORIZATION="Bearer nonsense").status_code == 401
     token = mint(people["member"])
     assert len(curated(client, Authorization=f"Bearer {token}").json()["plugins"]) == 3
+    foreign = mint(people["member"], resource=["https://elsewhere.example/mcp"])
+    assert curated(client, Authorization=f"Bearer {foreign}").status_code == 401  # issued for another resource
     assert curated(client, people["outsider"]).status_code == 404
     settings.SKILLPORT_ALLOW_LOCAL_SOURCES = False  # a folder on this server: nothing Claude Code could fetch
     assert curated(client, people["member"]).status_code == 404

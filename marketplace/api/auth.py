@@ -10,24 +10,21 @@ from rest_framework import exceptions, permissions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
-from audit import record
-from audit.models import Action, Outcome
-from audit.views import PERMISSION as REVIEW_AUDIT
-from connector.tokens import is_mcp_resource, lookup
+from audit import views as audit_views
+from connector.tokens import lookup_bound, presented
 
 READ, WRITE = "skills:read", "skills:write"
 
 
 class BearerTokenAuthentication(BaseAuthentication):
     def authenticate(self, request):
-        kind, _, value = request.headers.get("Authorization", "").partition(" ")
-        if kind.lower() != "bearer":
-            return None
-        token = lookup(value.strip()) if value.strip() else None
+        raw = presented(request)
+        if raw is None:
+            return None  # no token: the session may still authenticate
+        token = lookup_bound(raw)
         if token is None:
-            raise exceptions.AuthenticationFailed("The token is unknown, expired or revoked.")
-        if not any(map(is_mcp_resource, token.resource or [])):
-            raise exceptions.AuthenticationFailed("The token was issued for another resource.")
+            raise exceptions.AuthenticationFailed("The token is unknown, expired, revoked or issued for another "
+                                                  "resource.")
         if READ not in token.scope.split():
             raise exceptions.PermissionDenied(f"The token lacks the {READ} scope.")
         return token.user, token
@@ -71,13 +68,10 @@ class CanViewSyncRuns(permissions.BasePermission):
 
 
 class IsAuditor(permissions.BasePermission):
-    message = "Reviewing the audit log needs membership of the Auditors group."
+    message = audit_views.REFUSED
 
     def has_permission(self, request, view):
-        if request.user.has_perm(REVIEW_AUDIT):
-            return True
-        record(Action.ACCESS_DENIED, request=request, outcome=Outcome.DENIED, extra={"path": request.path})
-        return False
+        return audit_views.may_review(request)
 
 
 # Rates come from settings when a request is checked, so operators (and tests) can change them.
