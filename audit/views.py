@@ -16,6 +16,15 @@ from .filters import AuditEventFilter
 from .models import Action, AuditEvent, Outcome
 
 PERMISSION = "audit.review_auditevent"
+REFUSED = "Reviewing the audit log needs membership of the Auditors group."
+
+
+def may_review(request) -> bool:
+    """Whether the signed-in user may review the audit log; a refusal is itself an audit event."""
+    if request.user.has_perm(PERMISSION):
+        return True
+    record(Action.ACCESS_DENIED, request=request, outcome=Outcome.DENIED, extra={"path": request.path})
+    return False
 
 
 def auditor_required(view):
@@ -24,9 +33,8 @@ def auditor_required(view):
     @login_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if not request.user.has_perm(PERMISSION):
-            record(Action.ACCESS_DENIED, request=request, outcome=Outcome.DENIED, extra={"path": request.path})
-            raise PermissionDenied("Reviewing the audit log needs membership of the Auditors group.")
+        if not may_review(request):
+            raise PermissionDenied(REFUSED)
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -14,8 +14,9 @@ from django.urls import reverse
 from pydantic import BaseModel, Field
 
 from audit import record
-from audit.models import Action, Outcome, Surface
+from audit.models import Action, Surface
 from marketplace import caching, install, lookup, packaging, updates
+from marketplace import policy as org_policy
 from marketplace.filters import VERDICTS, SkillFilter
 from marketplace.search import SORTS, search
 from marketplace.models import Policy, Skill, SkillFile
@@ -293,11 +294,11 @@ def read_skill_file(caller, name: str, path: str, offset: int = 0) -> FileConten
 def install_skill(caller, name: str, surface=None) -> InstallSteps:
     skill = _find(caller, name)
     audit_surface = SURFACES.get(surface, Surface.UNKNOWN)
+    refused = org_policy.refusal(skill, actor=caller.user, surface=audit_surface, client=caller.client,
+                                 extra=caller.audit_extra)
+    if refused:
+        raise ToolProblem(refused)
     policy, reason = skill.stance
-    if policy == Policy.PROHIBITED:
-        record(Action.ACCESS_DENIED, actor=caller.user, target=skill, surface=audit_surface, client=caller.client,
-               outcome=Outcome.DENIED, extra={"reason": "prohibited by policy", **caller.audit_extra})
-        raise ToolProblem(f"{skill.identifier} is prohibited by your organisation: {reason or 'no reason given'}.")
     link, token = InstallLink.issue(caller.user, skill, surface=audit_surface, client=caller.client)
     url = settings.SKILLPORT_BASE_URL + reverse("connector:download", args=[token])
     record(Action.INSTALL_LINK_ISSUED, actor=caller.user, target=skill, surface=audit_surface, client=caller.client,

@@ -3,6 +3,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -14,7 +15,7 @@ from audit.models import Action
 from . import approval
 from .gitrepo import redact
 from .models import Curation, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status, SyncRun, WebhookDelivery
-from .tasks import sync_marketplace
+from .tasks import queue_sync, sync_marketplace
 
 
 class MarketplaceForm(forms.ModelForm):
@@ -113,9 +114,7 @@ class MarketplaceAdmin(admin.ModelAdmin):
         marketplace = get_object_or_404(Marketplace, pk=pk)
         if not self.has_change_permission(request, marketplace):
             raise PermissionDenied
-        run = SyncRun.objects.create(marketplace=marketplace, trigger=SyncRun.Trigger.MANUAL,
-                                     progress={"phase": "queued"})
-        transaction.on_commit(lambda: sync_marketplace.delay(marketplace.pk, SyncRun.Trigger.MANUAL, run.pk))
+        run = queue_sync(marketplace)
         return JsonResponse({"run": run.pk, "url": f"{run.pk}/"}, status=202)
 
     def run_view(self, request, pk, run_id):
@@ -298,15 +297,6 @@ class ApprovalFilter(admin.SimpleListFilter):
         return queryset
 
 
-def _compare_link(skill, revision):
-    approved = skill.revisions.filter(status=SkillRevision.Status.APPROVED).order_by("-id").first()
-    url = reverse("marketplace:history", args=[skill.marketplace.slug, skill.plugin.name, skill.slug])
-    if approved is None:
-        return format_html('<a href="{}">History</a> (new skill)', url)
-    return format_html('<a href="{}?from={}&amp;to={}">Compare with the approved revision</a>', url, approved.pk,
-                       revision.pk)
-
-
 @admin.register(Skill)
 class SkillAdmin(DecisionActions, CatalogueAdmin):
     editable = [*CatalogueAdmin.editable, "display_name_override"]
@@ -363,6 +353,11 @@ class SkillRevisionAdmin(DecisionActions, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def get_queryset(self, request):
+        # The skill's served revision, to compare each row with, in the same query as the rows.
+        served = SkillRevision.objects.filter(skill=OuterRef("skill")).approved().values("pk")[:1]
+        return super().get_queryset(request).annotate(served_id=Subquery(served))
+
     @admin.display(description="Marketplace")
     def marketplace(self, obj):
         return obj.skill.marketplace
@@ -373,7 +368,12 @@ class SkillRevisionAdmin(DecisionActions, admin.ModelAdmin):
 
     @admin.display(description="Changes")
     def compare(self, obj):
-        return _compare_link(obj.skill, obj)
+        skill = obj.skill
+        url = reverse("marketplace:history", args=[skill.marketplace.slug, skill.plugin.name, skill.slug])
+        if obj.served_id is None:
+            return format_html('<a href="{}">History</a> (new skill)', url)
+        return format_html('<a href="{}?from={}&amp;to={}">Compare with the approved revision</a>', url,
+                           obj.served_id, obj.pk)
 
     @admin.action(description="Approve: members get this revision", permissions=["approve"])
     def approve(self, request, queryset):

@@ -52,6 +52,10 @@ class CurationFields(models.Model):
         abstract = True
 
     @property
+    def featured(self):
+        return self.curation == Curation.FEATURED
+
+    @property
     def stance(self):
         """(policy, reason) for users: a skill's own policy, else its plugin's."""
         if self.policy:
@@ -468,9 +472,13 @@ class SkillFile(models.Model):
 
 
 class RevisionQuerySet(models.QuerySet):
+    def approved(self):
+        """Approved revisions, newest first: the first is the content members are served."""
+        return self.filter(status=SkillRevision.Status.APPROVED).order_by("-id")
+
     def shown_to(self, user):
         """Revisions whose content `user` may read: admins review pending ones, members see approved history."""
-        return self if user.is_superuser else self.filter(status=SkillRevision.Status.APPROVED)
+        return self if user.is_superuser else self.approved()
 
 
 class SkillRevision(models.Model):

@@ -3,9 +3,10 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.db import transaction
 
 from . import sync, teams
-from .models import Marketplace
+from .models import Marketplace, SyncRun
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,13 @@ def sync_marketplace(marketplace_id, trigger="manual", run_id=None):
         log.info("marketplace %s is gone; nothing to sync", marketplace_id)
         return None
     return run.status
+
+
+def queue_sync(marketplace, trigger=SyncRun.Trigger.MANUAL) -> SyncRun:
+    """Record a queued run and start it once the caller's transaction commits; return the run to follow."""
+    run = SyncRun.objects.create(marketplace=marketplace, trigger=trigger, progress={"phase": "queued"})
+    transaction.on_commit(lambda: sync_marketplace.delay(marketplace.pk, trigger, run.pk))
+    return run
 
 
 @shared_task(acks_late=True, time_limit=600)

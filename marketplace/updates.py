@@ -10,7 +10,7 @@
 import semver
 
 from . import lookup
-from .models import Plugin, Skill, SkillRevision
+from .models import Plugin, Skill
 
 
 # Every status a result can have.
@@ -28,7 +28,7 @@ def served(skill) -> tuple[str, str]:
     """(version, commit) of what the user is served: while a change awaits approval, the
     plugin has moved on but members still get the last approved revision."""
     if skill.pending_revision_id:
-        approved = skill.revisions.filter(status=SkillRevision.Status.APPROVED).order_by("-id").first()
+        approved = skill.revisions.approved().first()
         if approved is not None:
             return approved.version, approved.commit
     return skill.plugin.version, skill.plugin.commit

@@ -15,13 +15,13 @@ from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 
 from audit import record
-from audit.models import Action, Outcome
+from audit.models import Action
 
 from connector.tokens import bearer_user
 
-from . import caching, curated, install, packaging, rendering, updates
+from . import caching, curated, install, packaging, policy, rendering, updates
 from .filters import SkillFilter, with_installs
-from .models import Blob, Curation, Marketplace, Plugin, Policy, Skill, SkillFile, SkillRevision, Status
+from .models import Blob, Curation, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status
 from .search import highlight
 
 
@@ -143,11 +143,8 @@ def skill_history(request, marketplace, plugin, skill):
 @login_required
 def skill_download(request, marketplace, plugin, skill):
     skill = _skill(request, marketplace, plugin, skill)
-    policy, reason = skill.stance
-    if policy == Policy.PROHIBITED:
-        record(Action.ACCESS_DENIED, request=request, target=skill, outcome=Outcome.DENIED,
-               extra={"reason": "prohibited by policy"})
-        return render(request, "marketplace/prohibited.html", {"skill": skill, "reason": reason}, status=403)
+    if policy.refusal(skill, request=request):
+        return render(request, "marketplace/prohibited.html", {"skill": skill, "reason": skill.stance[1]}, status=403)
     record(Action.PACKAGE_DOWNLOADED, request=request, target=skill, extra={"content_hash": skill.content_hash})
     return packaging.download(skill)
 

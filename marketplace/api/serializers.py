@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .. import install, packaging, updates
-from ..models import Curation, Marketplace, Plugin, Skill, SkillFile, SyncRun
+from ..models import Marketplace, Plugin, Skill, SkillFile, SyncRun
 
 URLS = "api"
 
@@ -45,7 +45,7 @@ class PluginSerializer(serializers.ModelSerializer):
     display_name = serializers.CharField(source="shown_display_name")
     category = serializers.CharField(source="shown_category")
     tags = serializers.SerializerMethodField()
-    featured = serializers.SerializerMethodField()
+    featured = serializers.BooleanField(read_only=True)
     claude_code = serializers.SerializerMethodField()
     web_url = serializers.SerializerMethodField()
     api_url = serializers.SerializerMethodField()
@@ -58,9 +58,6 @@ class PluginSerializer(serializers.ModelSerializer):
 
     def get_tags(self, obj) -> list[str]:
         return [t for t in obj.shown_tags or [] if isinstance(t, str)]
-
-    def get_featured(self, obj) -> bool:
-        return obj.curation == Curation.FEATURED
 
     @extend_schema_field(ClaudeCodeCommands)
     def get_claude_code(self, obj):
@@ -90,7 +87,7 @@ class SkillSerializer(serializers.ModelSerializer):
     category = serializers.CharField(source="plugin.shown_category")
     policy = serializers.SerializerMethodField()
     policy_reason = serializers.SerializerMethodField()
-    featured = serializers.SerializerMethodField()
+    featured = serializers.BooleanField(read_only=True)
     verdicts = serializers.SerializerMethodField()
     web_url = serializers.SerializerMethodField()
     api_url = serializers.SerializerMethodField()
@@ -108,9 +105,6 @@ class SkillSerializer(serializers.ModelSerializer):
 
     def get_policy_reason(self, obj) -> str:
         return obj.stance[1]
-
-    def get_featured(self, obj) -> bool:
-        return obj.curation == Curation.FEATURED
 
     @extend_schema_field(Verdicts)
     def get_verdicts(self, obj):

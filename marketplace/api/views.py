@@ -1,6 +1,5 @@
 """The API's endpoints. Every catalogue query starts from `visible_to(request.user)`."""
 from django.conf import settings
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -12,13 +11,13 @@ from rest_framework.views import APIView
 
 from audit import record
 from audit.filters import AuditEventFilter
-from audit.models import Action, AuditEvent, Outcome, Surface
+from audit.models import Action, AuditEvent, Surface
 from audit.views import PERMISSION as REVIEW_AUDIT
 from connector.models import InstallLink
 
-from .. import updates
-from ..models import Marketplace, Plugin, Policy, Skill, SyncRun
-from ..tasks import sync_marketplace
+from .. import policy, updates
+from ..models import Marketplace, Plugin, Skill, SyncRun
+from ..tasks import queue_sync
 from . import auth, filters
 from .serializers import (
     CheckUpdatesSerializer, MarketplaceSerializer, PackageLinkSerializer, PluginSerializer, SkillDetailSerializer,
@@ -103,12 +102,9 @@ class SkillPackageLink(APIView):
 
     def post(self, request, **kwargs):
         skill = _skill(request, kwargs)
-        policy, reason = skill.stance
-        if policy == Policy.PROHIBITED:
-            record(Action.ACCESS_DENIED, request=request, target=skill, surface=Surface.API, outcome=Outcome.DENIED,
-                   extra={"reason": "prohibited by policy"})
-            raise PermissionDenied(f"{skill.identifier} is prohibited by your organisation: "
-                                   f"{reason or 'no reason given'}.")
+        refused = policy.refusal(skill, request=request, surface=Surface.API)
+        if refused:
+            raise PermissionDenied(refused)
         link, token = InstallLink.issue(request.user, skill, surface=Surface.API)
         record(Action.INSTALL_LINK_ISSUED, request=request, target=skill, surface=Surface.API,
                extra={"expires_at": link.expires_at.isoformat()})
@@ -175,10 +171,7 @@ class SyncNow(APIView):
 
     def post(self, request, marketplace):
         marketplace = get_object_or_404(Marketplace, slug=marketplace)
-        run = SyncRun.objects.create(marketplace=marketplace, trigger=SyncRun.Trigger.MANUAL,
-                                     progress={"phase": "queued"})
-        transaction.on_commit(lambda: sync_marketplace.delay(marketplace.pk, SyncRun.Trigger.MANUAL, run.pk))
-        run.refresh_from_db()
+        run = queue_sync(marketplace)
         return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
