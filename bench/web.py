@@ -232,9 +232,10 @@ def load_catalogue(plugin_count, skills_per_plugin):
          for skill in skills for path, blob in zip(("SKILL.md", "scripts/run.py"), blobs)),
     )
     copy_rows(
-        SkillRevision, ["skill", "version", "commit", "content_hash", "files", "created_at"],
+        SkillRevision, ["skill", "version", "commit", "content_hash", "files", "status", "content", "created_at"],
         ((skill.pk, "1.0.0", "0" * 40, skill.content_hash,
-          [{"path": "SKILL.md", "sha": blobs[0].sha, "size": blobs[0].size, "mode": "100644"}], now)
+          [{"path": "SKILL.md", "sha": blobs[0].sha, "size": blobs[0].size, "mode": "100644"}],
+          SkillRevision.Status.APPROVED, {}, now)
          for skill in skills),
     )
     with connection.cursor() as cursor:
@@ -452,10 +453,10 @@ def with_csrf_cookie(port, cookie, path):
     return "; ".join([cookie, *(f"{name}={morsel.value}" for name, morsel in jar.items())])
 
 
-def load(server, requests, count, concurrency):
+def load(server, requests, count, concurrency, samples=None):
     """Send `count` requests cycling through `requests` ((method, path, body, headers) tuples) from
     `concurrency` threads, each on its own keep-alive connection; return throughput, latency
-    percentiles, errors and CPU spent."""
+    percentiles, errors and CPU spent. Each latency (seconds) is also appended to `samples` when given."""
     taken = iter(range(count))
     take_lock = threading.Lock()
     barrier = threading.Barrier(concurrency + 1)
@@ -513,6 +514,8 @@ def load(server, requests, count, concurrency):
         return round(cpu_after[kind] - cpu_before[kind], 2)
 
     latencies.sort()
+    if samples is not None:
+        samples.extend(latencies)
     errors = len(failures) + sum(n for status, n in statuses.items() if status != 200)
     if errors:
         log(f"{errors} errors on {requests[0][1]}...: statuses {dict(statuses)}, first failure {failures[:1]}; "
