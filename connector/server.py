@@ -2,13 +2,14 @@
 
 Tools are thin: each runs its `connector.tools` function in a worker thread (the ORM is
 synchronous) for the user the bearer token belongs to, and turns a ToolProblem into a tool
-error Claude can read. The SDK checks the token, its audience and scope before any of this runs.
+error Claude can read. The SDK checks the token, its audience and scope before any of this runs;
+our verifier loads the user and the catalogue version with it, so a cached search is answered
+on the event loop.
 """
 from urllib.parse import unquote, urlsplit
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import close_old_connections
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.settings import AuthSettings
@@ -53,17 +54,8 @@ ISSUES_LINK = ToolAnnotations(read_only_hint=True, destructive_hint=False, idemp
 RESOURCE_PAGE = 200
 
 
-def _user(token):
-    if token is None or not token.subject:
-        raise ToolError("Not signed in: connect Skillport again.")
-    user = get_user_model().objects.select_related("github").filter(pk=token.subject, is_active=True).first()
-    if user is None:
-        raise ToolError("This account no longer exists or is disabled.")
-    return user
-
-
-def _caller(ctx: Context | None):
-    """Who is calling: the token's user, the MCP client's name and version, and its User-Agent."""
+def _caller(ctx: Context | None) -> tools.Caller:
+    """Who is calling: the verified token's user, the MCP client's name and version, and its User-Agent."""
     token = get_access_token()
     client_info = getattr(getattr(ctx.session, "client_params", None), "client_info", None) if ctx else None
     if client_info is not None:
@@ -71,24 +63,34 @@ def _caller(ctx: Context | None):
     else:
         client = ((token.claims or {}).get("client_name", "") if token else "", "")
     headers = (ctx.headers if ctx else None) or {}
-    return token, client, headers.get("user-agent", "")
+    return tools.Caller(user=getattr(token, "user", None), client=client, user_agent=headers.get("user-agent", ""),
+                        catalogue_version=getattr(token, "catalogue_version", None))
 
 
-def _in_thread(function, caller_parts, args):
+def _answer(function, caller, args):
+    if caller.user is None:
+        raise ToolError("Not signed in: connect Skillport again.")
+    try:
+        return function(caller, *args)
+    except tools.ToolProblem as problem:
+        raise ToolError(str(problem)) from None
+
+
+def _in_thread(function, caller, args):
     close_old_connections()
     try:
-        token, client, user_agent = caller_parts
-        caller = tools.Caller(user=_user(token), client=client, user_agent=user_agent)
-        try:
-            return function(caller, *args)
-        except tools.ToolProblem as problem:
-            raise ToolError(str(problem)) from None
+        return _answer(function, caller, args)
     finally:
         close_old_connections()
 
 
-async def _run(ctx, function, *args):
-    return await sync_to_async(_in_thread, thread_sensitive=False)(function, _caller(ctx), args)
+async def _run(ctx, function, *args, cached=None):
+    """`function(caller, *args)` in a worker thread, since the ORM is synchronous; first
+    `cached(caller, *args)` right here when given, which answers from the cache without the database."""
+    caller = _caller(ctx)
+    if cached is not None and (answer := _answer(cached, caller, args)) is not None:
+        return answer
+    return await sync_to_async(_in_thread, thread_sensitive=False)(function, caller, args)
 
 
 class SkillportServer(MCPServer):
@@ -165,14 +167,14 @@ def build_server() -> SkillportServer:
         query: str, ctx: Context, filters: tools.Filters | None = None, limit: int = 10, cursor: str | None = None,
     ) -> tools.SkillPage:
         """Find skills by what they do (full-text, typo-tolerant). Returns full names to use in other tools."""
-        return await _run(ctx, tools.search_skills, query, filters, limit, cursor)
+        return await _run(ctx, tools.search_skills, query, filters, limit, cursor, cached=tools.cached_search)
 
     @server.tool(title="List skills", annotations=READ_ONLY)
     async def list_skills(
         ctx: Context, filters: tools.Filters | None = None, limit: int = 20, cursor: str | None = None,
     ) -> tools.SkillPage:
         """Browse the skills you can see, by name, optionally filtered."""
-        return await _run(ctx, tools.list_skills, filters, limit, cursor)
+        return await _run(ctx, tools.list_skills, filters, limit, cursor, cached=tools.cached_list)
 
     @server.tool(title="Get a skill", annotations=READ_ONLY)
     async def get_skill(name: str, ctx: Context) -> tools.SkillDetail:

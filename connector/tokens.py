@@ -1,15 +1,21 @@
 """Access tokens for /mcp: the audience rule, minting for operators, and the verifier the MCP server uses."""
+import functools
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.contrib.auth import get_user_model
+from django.db import close_old_connections, connection
 from django.utils import timezone
-from mcp.server.auth.provider import AccessToken as VerifiedToken
+from mcp.server.auth.provider import AccessToken
 from oauth2_provider.models import get_access_token_model, get_application_model, set_token_value
+from pydantic import Field
+
+from marketplace.models import CatalogueVersion, GitHubIdentity
 
 MINTED_CLIENT_NAME = "Skillport (minted with mint_token)"
 
@@ -48,14 +54,76 @@ def checksum(raw: str) -> str:
 
 
 def lookup(raw: str):
-    """The live access token with this value, with its user and client; None when unknown, expired or revoked."""
-    token = (
-        get_access_token_model().objects.select_related("user", "application")
-        .filter(token_checksum=checksum(raw)).first()
-    )
+    """The live access token with this value, with its client and its user (GitHub identity
+    included, which visibility reads); None when unknown, expired or revoked."""
+    token = _load(checksum(raw))
     if token is None or token.is_expired() or token.user is None or not token.user.is_active:
         return None
     return token
+
+
+def _load(token_checksum: str):
+    """The token row with its client, user and GitHub identity, in one query written out: it runs
+    on every /mcp and API request, and compiling the same select_related query took four times as
+    long as running it. Instances are built the way the ORM builds them (converters, `from_db`).
+
+    The same round trip reads the catalogue version into `token.catalogue_version`, for
+    DatabaseTokenVerifier."""
+    sql, models = _token_query()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [token_checksum])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    *row, catalogue_version = row
+    instances, start = [], 0
+    for model in models:
+        fields = model._meta.concrete_fields
+        values = row[start:start + len(fields)]
+        start += len(fields)
+        if values[0] is None:  # the left join found nothing
+            instances.append(None)
+            continue
+        values = [_converted(field, value) for field, value in zip(fields, values)]
+        instances.append(model.from_db(connection.alias, [f.attname for f in fields], values))
+    token, application, user, identity = instances
+    token.application, token.user = application, user
+    token.catalogue_version = catalogue_version or 0
+    GitHubIdentity.user.field.remote_field.set_cached_value(user, identity)  # user.github, or "none" without a query
+    return token
+
+
+def _converted(field, value):
+    for converter in field.get_db_converters(connection):
+        value = converter(value, None, connection)
+    return value
+
+
+@functools.cache
+def _token_query():
+    Token, Application, User = get_access_token_model(), get_application_model(), get_user_model()
+    models = [Token, Application, User, GitHubIdentity]
+    quote = connection.ops.quote_name
+    columns = ", ".join(
+        f"{alias}.{quote(field.column)}" for model, alias in zip(models, "taug") for field in model._meta.concrete_fields
+    )
+    sql = (
+        f"SELECT {columns}, ({CatalogueVersion.sql()}) FROM {quote(Token._meta.db_table)} t "
+        f"LEFT JOIN {quote(Application._meta.db_table)} a ON a.id = t.application_id "
+        f"JOIN {quote(User._meta.db_table)} u ON u.id = t.user_id "
+        f"LEFT JOIN {quote(GitHubIdentity._meta.db_table)} g ON g.user_id = u.id "
+        "WHERE t.token_checksum = %s"
+    )
+    return sql, models
+
+
+class VerifiedToken(AccessToken):
+    """The SDK's verified token, carrying what every tool call needs, read in the same worker-thread
+    trip as the token: its user, and the catalogue version that keys cached answers (read before
+    the tool runs, as marketplace.caching requires). A cached search then needs no database at all."""
+
+    user: Any = Field(default=None, exclude=True, repr=False)
+    catalogue_version: int | None = None
 
 
 class DatabaseTokenVerifier:
@@ -76,6 +144,7 @@ class DatabaseTokenVerifier:
             if token is None:
                 return None
             return VerifiedToken(
+                user=token.user, catalogue_version=token.catalogue_version,
                 token=raw,
                 client_id=token.application.client_id if token.application else "",
                 scopes=token.scope.split(),

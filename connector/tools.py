@@ -6,7 +6,6 @@ message meant for Claude (and the person it is helping) when an argument is wron
 import base64
 import binascii
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Literal
 
 from django.conf import settings
@@ -44,6 +43,7 @@ class Caller:
     user: object
     client: tuple[str, str] = ("", "")  # the MCP client's (name, version)
     user_agent: str = ""
+    catalogue_version: int | None = None  # read with the token; keys cached answers (marketplace.caching)
 
     @property
     def audit_extra(self):
@@ -197,17 +197,26 @@ def _visible(caller):
     return Skill.objects.visible_to(caller.user).select_related("plugin", "marketplace")
 
 
-def _page(caller, query, filters, limit, cursor) -> SkillPage:
+def _arguments(query, filters, limit, cursor):
     if not 1 <= limit <= 50:
         raise ToolProblem("limit must be between 1 and 50.")
-    offset = decode_cursor(cursor)
     filters = filters if filters is not None and filters.model_dump(exclude_defaults=True) else None
+    return query, filters, limit, decode_cursor(cursor)
+
+
+def _key(query, filters, limit, offset):
     # The same search by anyone who sees the same catalogue gives the same page: cached per
     # catalogue version and visibility (marketplace.caching), so no page reaches another viewer.
-    return caching.get_or_set(
-        SimpleNamespace(user=caller.user), lambda: _compute_page(caller, query, filters, limit, offset),
-        "connector.search", query, filters.model_dump_json() if filters else "", limit, offset,
-    )
+    return "connector.search", query, filters.model_dump_json() if filters else "", limit, offset
+
+
+def _page(caller, *arguments) -> SkillPage:
+    arguments = _arguments(*arguments)
+    return caching.get_or_set(caller, lambda: _compute_page(caller, *arguments), *_key(*arguments))
+
+
+def _cached_page(caller, *arguments) -> SkillPage | None:
+    return caching.peek(caller, *_key(*_arguments(*arguments)))
 
 
 def _compute_page(caller, query, filters, limit, offset) -> SkillPage:
@@ -225,21 +234,35 @@ def _filtered(caller, queryset, filters):
     """The catalogue's own filters, validated against what the caller can see."""
     data = {"marketplace": filters.marketplace or "", "plugin": filters.plugin or "", "category": filters.category or "",
             "tag": filters.tag or "", "surface": filters.surface or "", "verdict": filters.verdicts, "sort": "name"}
-    found = SkillFilter(data, queryset=queryset, request=SimpleNamespace(user=caller.user))
+    found = SkillFilter(data, queryset=queryset, request=caller)
     if not found.form.is_valid():
         problems = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in found.form.errors.items())
         raise ToolProblem(f"Bad filters ({problems}). Filter values must name something you can see.")
     return found.filter_queryset(queryset)
 
 
-def search_skills(caller, query: str, filters=None, limit=10, cursor=None) -> SkillPage:
+def _searched(query):
     if not query or not query.strip():
         raise ToolProblem("query is empty: describe the task, e.g. 'clean up CSV exports'. To browse, use list_skills.")
-    return _page(caller, query, filters, limit, cursor)
+    return query
+
+
+def search_skills(caller, query: str, filters=None, limit=10, cursor=None) -> SkillPage:
+    return _page(caller, _searched(query), filters, limit, cursor)
+
+
+def cached_search(caller, query: str, filters=None, limit=10, cursor=None) -> SkillPage | None:
+    """search_skills's answer when it is cached, else None. It queries nothing (marketplace.caching.peek)."""
+    return _cached_page(caller, _searched(query), filters, limit, cursor)
 
 
 def list_skills(caller, filters=None, limit=20, cursor=None) -> SkillPage:
     return _page(caller, "", filters, limit, cursor)
+
+
+def cached_list(caller, filters=None, limit=20, cursor=None) -> SkillPage | None:
+    """list_skills's answer when it is cached, else None."""
+    return _cached_page(caller, "", filters, limit, cursor)
 
 
 def _find(caller, name) -> Skill:

@@ -16,9 +16,13 @@ from django.core.cache import cache
 from .models import CatalogueVersion, visibility_key
 
 
-def get_or_set(request, compute, *parts):
-    """`compute()`'s value for what `request.user` may see and `parts`, from the cache if there."""
-    key = "catalogue:" + hashlib.sha256("\n".join([_prefix(request), *map(str, parts)]).encode()).hexdigest()
+def get_or_set(viewer, compute, *parts):
+    """`compute()`'s value for what `viewer.user` may see and `parts`, from the cache if there.
+
+    `viewer` is a request, or anything with a `user` (the connector's caller) and optionally the
+    `catalogue_version` it has read already.
+    """
+    key = _key(viewer, parts)
     value = cache.get(key)
     if value is None:
         value = compute()
@@ -26,7 +30,22 @@ def get_or_set(request, compute, *parts):
     return value
 
 
-def _prefix(request):
-    if not hasattr(request, "_catalogue_cache_prefix"):
-        request._catalogue_cache_prefix = f"{CatalogueVersion.current()}\n{visibility_key(request.user)}"
-    return request._catalogue_cache_prefix
+def peek(viewer, *parts):
+    """The cached value for `viewer` and `parts`, or None. It never queries the database (None when
+    `viewer` carries no `catalogue_version`), so async code can answer a hit without a worker thread."""
+    if getattr(viewer, "catalogue_version", None) is None:
+        return None
+    return cache.get(_key(viewer, parts))
+
+
+def _key(viewer, parts):
+    return "catalogue:" + hashlib.sha256("\n".join([_prefix(viewer), *map(str, parts)]).encode()).hexdigest()
+
+
+def _prefix(viewer):
+    if not hasattr(viewer, "_catalogue_cache_prefix"):
+        version = getattr(viewer, "catalogue_version", None)
+        if version is None:
+            version = CatalogueVersion.current()
+        viewer._catalogue_cache_prefix = f"{version}\n{visibility_key(viewer.user)}"
+    return viewer._catalogue_cache_prefix

@@ -1,6 +1,7 @@
 """The connector's MCP server in process, through the SDK's own client, as a given user.
 
-The bearer token the HTTP layer would have verified is put in the SDK's auth context, so the
+The bearer token the HTTP layer would have verified is put in the SDK's auth context, carrying
+the user as our verifier's does (without a catalogue version, so every call reads it), so the
 tools see a user exactly as they do behind /mcp. Tools run the ORM in worker threads, on their
 own connections, so tests using this need committed data (transactional_db).
 """
@@ -8,10 +9,10 @@ import anyio
 from mcp import Client
 from mcp.server.auth.middleware.auth_context import auth_context_var
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.auth.provider import AccessToken
 from mcp.types import Implementation
 
 from connector.server import build_server
+from connector.tokens import VerifiedToken
 
 CLIENT = Implementation(name="Test client", version="1.0")
 
@@ -20,8 +21,8 @@ def session(user, steps, mode="legacy"):
     """Run `steps(client)` in an MCP session authenticated as `user`; return what it returns."""
 
     async def run():
-        token = AccessToken(token="in-process", client_id="test-client", scopes=["skills:read"],
-                            subject=str(user.pk), claims={"client_name": "Test client"})
+        token = VerifiedToken(token="in-process", client_id="test-client", scopes=["skills:read"],
+                              subject=str(user.pk), claims={"client_name": "Test client"}, user=user)
         reset = auth_context_var.set(AuthenticatedUser(token))
         try:
             async with Client(build_server(), mode=mode, client_info=CLIENT) as client:

@@ -84,6 +84,57 @@ def test_a_disabled_user_gets_401(skillport, people):
     assert post_mcp(skillport, token).status_code == 401
 
 
+def search(server, token, query):
+    """search_skills over HTTP, as Claude calls it; the full names it found."""
+    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": "search_skills", "arguments": {"query": query}}}
+    response = httpx.post(f"{server.url}/mcp", json=call, timeout=10,
+                          headers={**JSON, "authorization": f"Bearer {token}", "mcp-protocol-version": "2025-11-25"})
+    assert response.status_code == 200, response.text
+    return [skill["name"] for skill in response.json()["result"]["structuredContent"]["skills"]]
+
+
+def test_cached_searches_follow_the_catalogue_and_each_callers_teams(skillport, people, two_markets):
+    """A repeated search is answered from the cache without the database (the verifier read the
+    catalogue version and the user with the token): it must still see every change at once."""
+    from marketplace.models import Skill
+
+    core, member = mint(people["core"]), mint(people["member"])
+    runbook = "acme/ops-kit/core-runbook"
+    assert runbook in search(skillport, core, "runbook") and runbook in search(skillport, core, "runbook")
+    assert runbook not in search(skillport, member, "runbook")
+
+    Skill.objects.filter(slug="core-runbook").update(curation="hidden")
+    assert runbook not in search(skillport, core, "runbook")
+    Skill.objects.filter(slug="core-runbook").update(curation="")
+    assert runbook in search(skillport, core, "runbook")
+
+    people["core"].github.teams = []  # left the team: the next call's token check reads it
+    people["core"].github.save()
+    assert runbook not in search(skillport, core, "runbook")
+
+
+def test_the_token_check_reads_token_user_identity_and_catalogue_version_in_one_query(
+        people, django_assert_num_queries):
+    from django.conf import settings
+    from django.contrib.auth.models import User
+
+    from connector.tokens import lookup
+    from marketplace.models import CatalogueVersion
+
+    local = User.objects.create_user("local-account")
+    for user in (people["core"], local):
+        raw = mint(user)
+        with django_assert_num_queries(1):
+            token = lookup(raw)
+            identity = getattr(token.user, "github", None)  # cached, found or not: no second query
+            assert token.application.name
+        assert token.catalogue_version == CatalogueVersion.current()
+        assert token.user == user and token.resource == [settings.SKILLPORT_MCP_URL]
+        assert (identity.teams if identity else None) == (["acme/core"] if user == people["core"] else None)
+    assert lookup("not-a-token") is None
+
+
 def test_a_wrong_host_gets_421(skillport, people):
     assert post_mcp(skillport, mint(people["member"]), host="evil.example").status_code == 421
 
