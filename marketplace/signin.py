@@ -1,7 +1,9 @@
 """GitHub sign-in: the organisation gate, and the identity visibility rules are checked against."""
+from allauth.account.auth_backends import AuthenticationBackend
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.conf import settings
+from django.contrib.auth import backends, get_user_model
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -50,3 +52,24 @@ def _remember(user, sociallogin):
         defaults={"github_id": int(sociallogin.account.uid), "login": sociallogin.account.extra_data.get("login", ""),
                   "orgs": membership["orgs"], "teams": membership["teams"], "refreshed_at": timezone.now()},
     )
+
+
+class WithGitHubIdentity:
+    """Loads the signed-in user of each request with their GitHub identity: nearly every page asks
+    what they may see (`visible_to`, cache keys), which reads it, so this saves a query per request."""
+
+    def get_user(self, user_id):
+        User = get_user_model()
+        try:
+            user = User._default_manager.select_related("github").get(pk=user_id)
+        except User.DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None
+
+
+class ModelBackend(WithGitHubIdentity, backends.ModelBackend):
+    """Username and password, for the admin's local accounts (demo mode and break-glass)."""
+
+
+class AccountBackend(WithGitHubIdentity, AuthenticationBackend):
+    """allauth's backend, which signs in GitHub users."""

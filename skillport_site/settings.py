@@ -119,6 +119,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "audit.context_processors.navigation",
             ],
         },
     },
@@ -146,9 +147,10 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = LOGOUT_REDIRECT_URL = "marketplace:home"
+# Django's and allauth's backends, loading each request's user with their GitHub identity.
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "marketplace.signin.ModelBackend",
+    "marketplace.signin.AccountBackend",
 ]
 
 LANGUAGE_CODE = "en-us"

@@ -149,3 +149,18 @@ def test_sign_in_failure_and_sign_out_are_recorded(client):
     client.post("/logout/")
     assert AuditEvent.objects.filter(action=Action.SIGN_OUT, actor_login="carol").exists()
     assert AuditEvent.objects.filter(action=Action.SIGN_IN, actor_login="carol").exists()
+
+
+def test_the_header_links_the_audit_log_for_auditors_only(client, django_assert_num_queries):
+    from django.core.cache import cache
+
+    cache.clear()
+    member = User.objects.create_user("bob")
+    client.force_login(member)
+    assert 'href="/audit/"' not in client.get("/").content.decode()
+    member.groups.add(Group.objects.get(name="Auditors"))
+    cache.clear()  # the link may lag a grant by a minute; the review page itself never does
+    assert 'href="/audit/"' in client.get("/").content.decode()
+    response = client.get("/")
+    with django_assert_num_queries(0):  # asked once per user, then cached
+        assert response.context["may_review_audit"]() is True

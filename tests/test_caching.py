@@ -117,8 +117,8 @@ def test_search_queries_are_bounded(market, member, make_repo, make_marketplace,
            for n in range(6) for k in range(5)},
     }, name="many")
     sync_marketplace(make_marketplace(many, slug="many").pk)
-    # Session, user, identity, version, plugin choices, exists, count, page, two permission checks.
-    with django_assert_max_num_queries(10):
+    # Session, user with identity, version, plugin choices, exists, count, page, two permission checks.
+    with django_assert_max_num_queries(9):
         assert member.get(SEARCH).status_code == 200
-    with django_assert_max_num_queries(6):  # cached: session, user, identity, version, permissions
+    with django_assert_max_num_queries(3):  # cached: session, user with identity, version
         assert member.get(SEARCH).status_code == 200
