@@ -15,6 +15,7 @@ from mcp.server.auth.provider import AccessToken
 from oauth2_provider.models import get_access_token_model, get_application_model, set_token_value
 from pydantic import Field
 
+from marketplace import rows
 from marketplace.models import CatalogueVersion, GitHubIdentity
 
 MINTED_CLIENT_NAME = "Skillport (minted with mint_token)"
@@ -63,40 +64,18 @@ def lookup(raw: str):
 
 
 def _load(token_checksum: str):
-    """The token row with its client, user and GitHub identity, in one query written out: it runs
-    on every /mcp and API request, and compiling the same select_related query took four times as
-    long as running it. Instances are built the way the ORM builds them (converters, `from_db`).
-
-    The same round trip reads the catalogue version into `token.catalogue_version`, for
-    DatabaseTokenVerifier."""
+    """The token with its client, user and GitHub identity, and in `token.catalogue_version` the
+    catalogue version for DatabaseTokenVerifier: one query, written out (marketplace.rows)."""
     sql, models = _token_query()
     with connection.cursor() as cursor:
         cursor.execute(sql, [token_checksum])
         row = cursor.fetchone()
     if row is None:
         return None
-    *row, catalogue_version = row
-    instances, start = [], 0
-    for model in models:
-        fields = model._meta.concrete_fields
-        values = row[start:start + len(fields)]
-        start += len(fields)
-        if values[0] is None:  # the left join found nothing
-            instances.append(None)
-            continue
-        values = [_converted(field, value) for field, value in zip(fields, values)]
-        instances.append(model.from_db(connection.alias, [f.attname for f in fields], values))
-    token, application, user, identity = instances
-    token.application, token.user = application, user
+    (token, application, user, identity), (catalogue_version,) = rows.instances(row, *models)
+    token.application, token.user = application, rows.with_identity(user, identity)
     token.catalogue_version = catalogue_version or 0
-    GitHubIdentity.user.field.remote_field.set_cached_value(user, identity)  # user.github, or "none" without a query
     return token
-
-
-def _converted(field, value):
-    for converter in field.get_db_converters(connection):
-        value = converter(value, None, connection)
-    return value
 
 
 @functools.cache
@@ -104,11 +83,9 @@ def _token_query():
     Token, Application, User = get_access_token_model(), get_application_model(), get_user_model()
     models = [Token, Application, User, GitHubIdentity]
     quote = connection.ops.quote_name
-    columns = ", ".join(
-        f"{alias}.{quote(field.column)}" for model, alias in zip(models, "taug") for field in model._meta.concrete_fields
-    )
     sql = (
-        f"SELECT {columns}, ({CatalogueVersion.sql()}) FROM {quote(Token._meta.db_table)} t "
+        f"SELECT {rows.columns(*zip(models, 'taug'))}, ({CatalogueVersion.sql()}) "
+        f"FROM {quote(Token._meta.db_table)} t "
         f"LEFT JOIN {quote(Application._meta.db_table)} a ON a.id = t.application_id "
         f"JOIN {quote(User._meta.db_table)} u ON u.id = t.user_id "
         f"LEFT JOIN {quote(GitHubIdentity._meta.db_table)} g ON g.user_id = u.id "

@@ -4,13 +4,14 @@ from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.conf import settings
 from django.contrib.auth import backends, get_user_model
+from django.db import connection
 from django.shortcuts import render
 from django.utils import timezone
 
 from audit import record
 from audit.models import Action, Outcome
 
-from . import github
+from . import github, rows
 from .models import GitHubIdentity
 
 
@@ -55,16 +56,23 @@ def _remember(user, sociallogin):
 
 
 class WithGitHubIdentity:
-    """Loads the signed-in user of each request with their GitHub identity: nearly every page asks
-    what they may see (`visible_to`, cache keys), which reads it, so this saves a query per request."""
+    """Loads the signed-in user of each request with their GitHub identity, in one query written
+    out (rows.py): nearly every page asks what they may see, which reads the identity."""
 
     def get_user(self, user_id):
         User = get_user_model()
-        try:
-            user = User._default_manager.select_related("github").get(pk=user_id)
-        except User.DoesNotExist:
+        quote = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {rows.columns((User, 'u'), (GitHubIdentity, 'g'))} FROM {quote(User._meta.db_table)} u "
+                f"LEFT JOIN {quote(GitHubIdentity._meta.db_table)} g ON g.user_id = u.id WHERE u.id = %s",
+                [user_id],
+            )
+            row = cursor.fetchone()
+        if row is None:
             return None
-        return user if self.user_can_authenticate(user) else None
+        (user, identity), _ = rows.instances(row, User, GitHubIdentity)
+        return rows.with_identity(user, identity) if self.user_can_authenticate(user) else None
 
 
 class ModelBackend(WithGitHubIdentity, backends.ModelBackend):

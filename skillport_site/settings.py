@@ -168,6 +168,7 @@ STORAGES = {
 }
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_ENGINE = "skillport_site.sessions"  # database sessions, read with less overhead
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SKILLPORT_BASE_URL.startswith("https://")
 X_FRAME_OPTIONS = "DENY"
 

@@ -102,3 +102,35 @@ def test_hourly_refresh_follows_team_and_org_changes(client, github, settings):
     settings.SKILLPORT_GITHUB_ORG_TOKEN = github.issue_token("eve")
     with pytest.raises(GitHubError):
         refresh_identities()
+
+
+def test_each_request_loads_the_session_then_the_user_with_their_identity(
+        client, django_assert_num_queries):
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    ada = User.objects.create_user("ada")
+    GitHubIdentity.objects.create(user=ada, github_id=501, login="ada", orgs=["acme"], teams=["acme/core"])
+    client.force_login(ada)
+    with django_assert_num_queries(3):  # the session, the user with their GitHub identity, the view's SELECT 1
+        response = client.get("/healthz")
+        user = response.wsgi_request.user
+        assert user == ada and user.github.teams == ["acme/core"]
+
+    ada.is_active = False
+    ada.save()
+    assert not client.get("/healthz").wsgi_request.user.is_authenticated  # a disabled account is signed out
+
+    ada.is_active = True
+    ada.save()
+    assert client.get("/healthz").wsgi_request.user == ada
+    Session.objects.update(expire_date=timezone.now())
+    assert not client.get("/healthz").wsgi_request.user.is_authenticated  # an expired session is no session
+
+
+def test_a_local_account_has_no_identity_and_asks_for_none(client, django_assert_num_queries):
+    local = User.objects.create_user("local")
+    client.force_login(local)
+    with django_assert_num_queries(3):
+        user = client.get("/healthz").wsgi_request.user
+        assert user == local and getattr(user, "github", None) is None
