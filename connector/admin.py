@@ -9,6 +9,7 @@ from oauth2_provider.settings import oauth2_settings
 
 from audit import record
 from audit.models import Action
+from skillport_site.admin_records import RecordAdmin
 
 from .models import Consent, InstallLink, TrustedHost
 
@@ -50,7 +51,7 @@ class ClientAdmin(admin.ModelAdmin):
         self.message_user(request, f"Revoked {len(queryset)} client(s) and their tokens.", messages.SUCCESS)
 
 
-class TokenAdmin(admin.ModelAdmin):
+class TokenAdmin(RecordAdmin):  # tokens come from the OAuth flow or `mint_token`
     list_display = ["user", "application", "scope", "expires", "created"]
     list_filter = ["application__registration_source"]
     search_fields = ["user__username", "user__github__login", "application__name", "application__client_id"]
@@ -58,12 +59,6 @@ class TokenAdmin(admin.ModelAdmin):
     ordering = ["user__username", "-created"]
     actions = ["revoke"]
     exclude = ["token", "token_checksum"]
-
-    def has_add_permission(self, request):
-        return False  # tokens come from the OAuth flow or `mint_token`
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request, queryset):
@@ -91,16 +86,10 @@ class RefreshTokenAdmin(TokenAdmin):
 
 
 @admin.register(Consent)
-class ConsentAdmin(admin.ModelAdmin):
+class ConsentAdmin(RecordAdmin):
     list_display = ["user", "application", "redirect_uri", "scope", "created_at"]
     search_fields = ["user__username", "application__name", "redirect_uri"]
     list_select_related = ["user", "application"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(TrustedHost)
@@ -110,14 +99,8 @@ class TrustedHostAdmin(admin.ModelAdmin):
 
 
 @admin.register(InstallLink)
-class InstallLinkAdmin(admin.ModelAdmin):
+class InstallLinkAdmin(RecordAdmin):
     list_display = ["skill", "user", "surface", "client_name", "created_at", "expires_at", "redeemed_at"]
     list_filter = ["surface"]
     search_fields = ["user__username", "skill__slug"]
     list_select_related = ["user", "skill__plugin", "skill__marketplace"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -11,6 +11,7 @@ from django.utils.html import format_html, format_html_join
 
 from audit import record
 from audit.models import Action
+from skillport_site.admin_records import PermanentRecordAdmin, RecordAdmin
 
 from . import approval
 from .gitrepo import redact
@@ -160,19 +161,13 @@ class MarketplaceAdmin(admin.ModelAdmin):
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(admin.ModelAdmin):
+class SyncRunAdmin(RecordAdmin):
     list_display = ["marketplace", "started_at", "trigger", "status", "short_commit", "skills", "added", "updated",
                     "removed", "error_count"]
     list_filter = ["status", "trigger", "marketplace"]
     date_hierarchy = "started_at"
     exclude = ["problems"]
     readonly_fields = ["problem_list"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Commit")
     def short_commit(self, obj):
@@ -333,7 +328,7 @@ class SkillAdmin(DecisionActions, CatalogueAdmin):
 
 
 @admin.register(SkillRevision)
-class SkillRevisionAdmin(DecisionActions, admin.ModelAdmin):
+class SkillRevisionAdmin(DecisionActions, PermanentRecordAdmin):
     """The review queue: filter by "Awaiting approval", compare, then approve or reject."""
 
     list_display = ["skill", "marketplace", "status", "version", "short_commit", "created_at", "compare"]
@@ -343,15 +338,6 @@ class SkillRevisionAdmin(DecisionActions, admin.ModelAdmin):
     fields = ["skill", "status", "version", "commit", "content_hash", "created_at", "compare"]
     readonly_fields = fields
     actions = ["approve", "reject"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         # The skill's served revision, to compare each row with, in the same query as the rows.
@@ -385,13 +371,7 @@ class SkillRevisionAdmin(DecisionActions, admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(RecordAdmin):
     list_display = ["received_at", "marketplace", "event", "delivery_id", "ref", "result", "detail"]
     list_filter = ["result", "event", "marketplace"]
     search_fields = ["delivery_id", "ref", "commit"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
