@@ -1,4 +1,6 @@
 """GitHub sign-in: the organisation gate, and the identity visibility rules are checked against."""
+import functools
+
 from allauth.account.auth_backends import AuthenticationBackend
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
@@ -60,19 +62,22 @@ class WithGitHubIdentity:
     out (rows.py): nearly every page asks what they may see, which reads the identity."""
 
     def get_user(self, user_id):
-        User = get_user_model()
-        quote = connection.ops.quote_name
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT {rows.columns((User, 'u'), (GitHubIdentity, 'g'))} FROM {quote(User._meta.db_table)} u "
-                f"LEFT JOIN {quote(GitHubIdentity._meta.db_table)} g ON g.user_id = u.id WHERE u.id = %s",
-                [user_id],
-            )
+            cursor.execute(_user_query(), [user_id])
             row = cursor.fetchone()
         if row is None:
             return None
-        (user, identity), _ = rows.instances(row, User, GitHubIdentity)
+        (user, identity), _ = rows.instances(row, get_user_model(), GitHubIdentity)
         return rows.with_identity(user, identity) if self.user_can_authenticate(user) else None
+
+
+@functools.cache
+def _user_query():
+    User, quote = get_user_model(), connection.ops.quote_name
+    return (
+        f"SELECT {rows.columns((User, 'u'), (GitHubIdentity, 'g'))} FROM {quote(User._meta.db_table)} u "
+        f"LEFT JOIN {quote(GitHubIdentity._meta.db_table)} g ON g.user_id = u.id WHERE u.id = %s"
+    )
 
 
 class ModelBackend(WithGitHubIdentity, backends.ModelBackend):

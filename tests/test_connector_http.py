@@ -5,6 +5,8 @@ from datetime import timedelta
 import anyio
 import httpx2 as httpx
 import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
 from django.utils import timezone
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
@@ -12,7 +14,8 @@ from oauth2_provider.models import AccessToken, Application
 
 from connector.clients import TrustedCIMDHost
 from connector.models import TrustedHost
-from connector.tokens import mint
+from connector.tokens import lookup, mint
+from marketplace.models import CatalogueVersion, Skill
 
 from .oauth_browser import Browser
 
@@ -97,8 +100,6 @@ def search(server, token, query):
 def test_cached_searches_follow_the_catalogue_and_each_callers_teams(skillport, people, two_markets):
     """A repeated search is answered from the cache without the database (the verifier read the
     catalogue version and the user with the token): it must still see every change at once."""
-    from marketplace.models import Skill
-
     core, member = mint(people["core"]), mint(people["member"])
     runbook = "acme/ops-kit/core-runbook"
     assert runbook in search(skillport, core, "runbook") and runbook in search(skillport, core, "runbook")
@@ -116,12 +117,6 @@ def test_cached_searches_follow_the_catalogue_and_each_callers_teams(skillport, 
 
 def test_the_token_check_reads_token_user_identity_and_catalogue_version_in_one_query(
         people, django_assert_num_queries):
-    from django.conf import settings
-    from django.contrib.auth.models import User
-
-    from connector.tokens import lookup
-    from marketplace.models import CatalogueVersion
-
     local = User.objects.create_user("local-account")
     for user in (people["core"], local):
         raw = mint(user)
