@@ -5,16 +5,28 @@ every page and every /mcp call starts with the same two or three lookups (sessio
 Those are written here once; instances are built the way the ORM builds them (each field's
 database converters, then `Model.from_db`), so the rest of the code cannot tell the difference.
 """
-from django.db import connection
+import functools
 
+from django.db import connection
+from django.db.models import GeneratedField
+
+from .crypto import EncryptedTextField
 from .models import GitHubIdentity
 
 
+@functools.cache
+def _fields(model) -> list:
+    """What these rows read of a model: every concrete field in `_meta` order, except secrets
+    (decrypted only by the code that uses them) and generated columns (search vectors). Those are
+    left deferred: reading one makes a query, as with `QuerySet.defer`."""
+    return [field for field in model._meta.concrete_fields
+            if not isinstance(field, (EncryptedTextField, GeneratedField))]
+
+
 def columns(*aliased) -> str:
-    """The select list for (model, table alias) pairs: every concrete field, in `_meta` order."""
+    """The select list for (model, table alias) pairs."""
     quote = connection.ops.quote_name
-    return ", ".join(f"{alias}.{quote(field.column)}" for model, alias in aliased
-                     for field in model._meta.concrete_fields)
+    return ", ".join(f"{alias}.{quote(field.column)}" for model, alias in aliased for field in _fields(model))
 
 
 def instances(row, *models):
@@ -22,14 +34,14 @@ def instances(row, *models):
     nothing. Returns the instances and whatever columns follow them."""
     found, start = [], 0
     for model in models:
-        fields = model._meta.concrete_fields
-        values = row[start:start + len(fields)]
-        start += len(fields)
+        read = _fields(model)
+        values = row[start:start + len(read)]
+        start += len(read)
         if values[0] is None:
             found.append(None)
             continue
-        values = [_converted(field, value) for field, value in zip(fields, values)]
-        found.append(model.from_db(connection.alias, [field.attname for field in fields], values))
+        values = [_converted(field, value) for field, value in zip(read, values)]
+        found.append(model.from_db(connection.alias, [field.attname for field in read], values))
     return found, row[start:]
 
 

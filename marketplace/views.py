@@ -19,7 +19,7 @@ from audit.models import Action
 
 from connector.tokens import bearer_user
 
-from . import caching, curated, install, packaging, policy, rendering, updates
+from . import caching, curated, install, lookup, packaging, policy, rendering, updates
 from .filters import SkillFilter, with_installs
 from .models import Blob, Curation, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status
 from .search import highlight
@@ -41,8 +41,7 @@ def _cards(user):
 
 
 def _skill(request, marketplace, plugin, skill):
-    queryset = Skill.objects.visible_to(request.user).select_related("plugin__marketplace", "marketplace")
-    return get_object_or_404(queryset, marketplace__slug=marketplace, plugin__name=plugin, slug=skill)
+    return lookup.visible_skill_or_404(request.user, marketplace, plugin, skill)
 
 
 @login_required

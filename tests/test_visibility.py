@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
 
-from marketplace import access
+from marketplace import access, lookup
 from marketplace.models import GitHubIdentity, Marketplace, Plugin, Skill
 from marketplace.sync import sync_marketplace
 
@@ -123,3 +123,28 @@ def test_hidden_plugins_and_skills_are_invisible_to_everyone(market, personas):
         names = visible(user)
         assert "open" not in names and "secret" not in names
     assert "internal" not in Plugin.objects.visible_to(personas["member"]).values_list("name", flat=True)
+
+
+def test_the_skill_pages_lookup_agrees_with_visible_to(market, personas, settings, django_assert_num_queries):
+    """`lookup.visible_skill` compiles visible_to's filter once per visibility key: asked in turn for
+    every persona, it must never answer one with another's filter."""
+    settings.SKILLPORT_GITHUB_ORGS = ["acme"]
+    root = User.objects.create_superuser("root3", "r3@example.com", "pw")
+    Skill.objects.filter(name="by-id").update(approved=False)  # awaiting approval: admins only
+    gone = person("gone", 5, ["acme/core"], orgs=())
+    users = [personas["member"], root, personas["core"], gone, personas["design"], personas["member"], root]
+    skills = list(Skill.objects.select_related("plugin"))
+    for user in users:
+        expected = set(visible(user))
+        found = {skill.name for skill in skills
+                 if lookup.visible_skill(user, market.slug, skill.plugin.name, skill.slug)}
+        assert found == expected, user
+    assert lookup.visible_skill(root, market.slug, "tools", "by-id").approved is False
+    assert lookup.visible_skill(personas["anonymous"], market.slug, "tools", "open") is None
+
+    with django_assert_num_queries(1):
+        skill = lookup.visible_skill(personas["member"], market.slug, "tools", "open")
+        assert (skill.plugin.name, skill.marketplace.slug) == ("tools", market.slug)
+        assert skill.plugin.marketplace is skill.marketplace
+    # Catalogue pages never decrypt the marketplace's secrets.
+    assert {"access_token", "webhook_secret"} <= skill.marketplace.get_deferred_fields()

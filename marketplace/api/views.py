@@ -15,7 +15,7 @@ from audit.models import Action, AuditEvent, Surface
 from audit.views import PERMISSION as REVIEW_AUDIT
 from connector.models import InstallLink
 
-from .. import policy, updates
+from .. import lookup, policy, updates
 from ..models import Marketplace, Plugin, Skill, SyncRun
 from ..tasks import queue_sync
 from . import auth, filters
@@ -80,10 +80,7 @@ class SkillList(generics.ListAPIView):
 
 
 def _skill(request, kwargs):
-    return get_object_or_404(
-        Skill.objects.visible_to(request.user).select_related("plugin", "marketplace"),
-        marketplace__slug=kwargs["marketplace"], plugin__name=kwargs["plugin"], slug=kwargs["skill"],
-    )
+    return lookup.visible_skill_or_404(request.user, kwargs["marketplace"], kwargs["plugin"], kwargs["skill"])
 
 
 @extend_schema(tags=["catalogue"], parameters=SKILL_PATH)
