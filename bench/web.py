@@ -182,6 +182,7 @@ def load_catalogue(plugin_count, skills_per_plugin):
     from django.db import connection
     from django.utils import timezone
 
+    from marketplace import rendering
     from marketplace.bulk import copy_rows
     from marketplace.models import Blob, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status
 
@@ -212,10 +213,11 @@ def load_catalogue(plugin_count, skills_per_plugin):
             names.add(name)
             second = rng.choice(TOPICS) if rng.random() < 0.5 else None
             description = skill_description(rng, name, topic, second)
+            body = skill_body(rng, name, topic, description)
             skills.append(Skill(
                 marketplace=marketplace, plugin=plugin, name=name, slug=name,
                 path=f"plugins/{plugin.name}/skills/{name}",
-                description=description, frontmatter={}, body=skill_body(rng, name, topic, description),
+                description=description, frontmatter={}, body=body, body_html=rendering.render(body),
                 content_hash=uuid.uuid4().hex + uuid.uuid4().hex, readers=["*"], loads_in_claude_code=True,
                 spec_valid=True, claude_ai_uploadable=rng.random() < 0.7, updated_at=now,
             ))

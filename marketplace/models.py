@@ -371,6 +371,8 @@ class Skill(CurationFields):
     frontmatter = models.JSONField(default=dict, blank=True)
     frontmatter_raw = models.TextField(blank=True)
     body = models.TextField(blank=True)
+    body_html = models.TextField(blank=True, editable=False,
+                                 help_text="The body rendered by the sync, sanitised when shown (rendering.skill_body).")
     content_hash = models.CharField(max_length=64)
     loads_in_claude_code = models.BooleanField(default=True)
     spec_valid = models.BooleanField(default=False)

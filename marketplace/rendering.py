@@ -48,9 +48,17 @@ def _filter_attribute(tag, attribute, value):
 MARKDOWN = MarkdownIt("commonmark", {"html": True, "highlight": _highlight_fence}).enable(["table", "strikethrough"])
 
 
-def markdown(text: str) -> str:
-    """Sanitised HTML for a Markdown document."""
-    return clean(MARKDOWN.render(text))
+def render(text: str) -> str:
+    """HTML for a Markdown document, raw HTML passed through and code highlighted: not safe to show
+    until `clean` has been through it. Syncs store a skill's (`Skill.body_html`), because this is
+    the expensive part; a change to MARKDOWN needs stored bodies rendered again (migration 0012)."""
+    return MARKDOWN.render(text)
+
+
+def skill_body(skill) -> str:
+    """A skill's SKILL.md body as safe HTML. Sanitising happens on every view, so a stricter
+    allow-list applies at once to what is stored; a row without stored HTML is rendered now."""
+    return clean(skill.body_html or render(skill.body))
 
 
 def clean(html: str) -> str:

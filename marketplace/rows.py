@@ -7,8 +7,8 @@ database converters, then `Model.from_db`), so the rest of the code cannot tell 
 """
 import functools
 
+from django.contrib.postgres.search import SearchVectorField
 from django.db import connection
-from django.db.models import GeneratedField
 
 from .crypto import EncryptedTextField
 from .models import GitHubIdentity
@@ -17,10 +17,11 @@ from .models import GitHubIdentity
 @functools.cache
 def _fields(model) -> list:
     """What these rows read of a model: every concrete field in `_meta` order, except secrets
-    (decrypted only by the code that uses them) and generated columns (search vectors). Those are
-    left deferred: reading one makes a query, as with `QuerySet.defer`."""
+    (decrypted only by the code that uses them) and search vectors. Those are left deferred:
+    reading one makes a query, as with `QuerySet.defer`."""
     return [field for field in model._meta.concrete_fields
-            if not isinstance(field, (EncryptedTextField, GeneratedField))]
+            if not isinstance(field, EncryptedTextField)
+            and not isinstance(getattr(field, "output_field", None), SearchVectorField)]
 
 
 def columns(*aliased) -> str:

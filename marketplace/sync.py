@@ -22,7 +22,7 @@ from django.utils import timezone
 from audit import record
 from audit.models import Action, Outcome, Surface
 
-from . import access
+from . import access, rendering
 from .bulk import copy_rows, copy_rows_ignoring_conflicts
 from .gitrepo import GitError
 from .models import Blob, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status, SyncRun
@@ -35,7 +35,7 @@ LOCK_NAMESPACE = 0x534B50  # first key of the two-key advisory lock; the second 
 MAX_STORED_PROBLEMS = 5000
 BLOB_FIELDS = ["sha", "size", "is_binary", "is_lfs_pointer", "content"]
 SKILL_FIELDS = [
-    "name", "path", "description", "frontmatter", "frontmatter_raw", "body", "content_hash",
+    "name", "path", "description", "frontmatter", "frontmatter_raw", "body", "body_html", "content_hash",
     "loads_in_claude_code", "spec_valid", "claude_ai_uploadable", "verdict_reasons", "problems",
     "updated_at", "removed_at", "last_seen_at", "approved",
 ]
@@ -469,6 +469,7 @@ def _content(skill) -> dict:
         "frontmatter": skill.frontmatter,
         "frontmatter_raw": skill.frontmatter_raw,
         "body": skill.body,
+        "body_html": rendering.render(skill.body),
         "content_hash": skill.content_hash,
         "loads_in_claude_code": skill.verdicts["claude_code"]["ok"],
         "spec_valid": skill.verdicts["agent_skills_spec"]["ok"],

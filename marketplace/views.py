@@ -92,13 +92,15 @@ def skill_detail(request, marketplace, plugin, skill):
         (key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
         for key, value in skill.frontmatter.items()
     ]
-    revisions = list(skill.revisions.shown_to(request.user).order_by("-id")[:20])
+    # Not the file lists and stored content the history page compares.
+    revisions = list(skill.revisions.shown_to(request.user).order_by("-id")
+                     .only("skill", "created_at", "version", "commit", "status")[:20])
     return render(request, "marketplace/skill_detail.html", {
         "skill": skill,
         "plugin": skill.plugin,
         "version": updates.served(skill)[0],
         "frontmatter": frontmatter,
-        "body": rendering.markdown(skill.body),
+        "body": rendering.skill_body(skill),
         "files": files,
         "revisions": revisions,
         "review": _review(skill, revisions) if request.user.is_superuser else None,

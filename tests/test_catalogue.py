@@ -92,6 +92,26 @@ def test_skill_page_shows_everything_and_stays_inert(client, market, member):
     assert '<span class="nb">print</span>' in article  # code is highlighted
 
 
+def test_the_skill_page_shows_the_body_the_sync_rendered_sanitised_on_the_way_out(client, market, member):
+    evil = Skill.objects.get(slug="evil")
+    assert "<script>" in evil.body_html and '<span class="nb">print</span>' in evil.body_html
+    # What is stored is the Markdown's raw HTML: only the page's sanitising stands between it and a reader.
+    Skill.objects.filter(pk=evil.pk).update(body_html=evil.body_html + "<p>stored <b>marker</b></p><script>x()</script>")
+    article = client.get("/skills/acme/kit/evil/").content.decode().split("<article", 1)[1].split("</article>", 1)[0]
+    assert "stored <b>marker</b>" in article and "<script" not in article and "x()" not in article
+    # A row with no stored HTML is rendered on the view.
+    Skill.objects.filter(pk=evil.pk).update(body_html="")
+    assert '<span class="nb">print</span>' in client.get("/skills/acme/kit/evil/").content.decode()
+
+
+def test_a_skill_page_is_five_queries(client, market, member, django_assert_num_queries):
+    client.get(SKILL)
+    # The session, the user with their GitHub identity, the skill with its plugin and marketplace,
+    # its files and its revisions.
+    with django_assert_num_queries(5):
+        assert client.get(SKILL).status_code == 200
+
+
 def test_invisible_skill_is_404_everywhere(client, market, member):
     for url in ("/skills/acme/kit/secret/", "/skills/acme/kit/secret/download/",
                 "/skills/acme/kit/secret/files/SKILL.md", "/skills/acme/kit/secret/history/"):

@@ -1,0 +1,34 @@
+"""Data migrations, run backwards and forwards on the test database."""
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from marketplace.models import Skill, SkillRevision
+from marketplace.sync import sync_marketplace
+
+BEFORE_BODY_HTML = ("marketplace", "0011_api_identifiers")
+
+
+def migrate(target):
+    executor = MigrationExecutor(connection)
+    executor.migrate([target])
+
+
+def latest():
+    return next(node for node in MigrationExecutor(connection).loader.graph.leaf_nodes() if node[0] == "marketplace")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_0012_renders_the_stored_bodies_and_the_pending_ones(simple_repo, make_marketplace):
+    market = make_marketplace(simple_repo, requires_approval=True)
+    sync_marketplace(market.pk)
+    alpha = Skill.objects.get(slug="alpha")
+    pending = SkillRevision.objects.create(skill=alpha, content_hash="0" * 64, status=SkillRevision.Status.PENDING,
+                                           content={"body": "# Newer\n\n```python\nprint(2)\n```\n"})
+    try:
+        migrate(BEFORE_BODY_HTML)
+    finally:
+        migrate(latest())
+    assert "<h1>Title</h1>" in Skill.objects.get(slug="alpha").body_html
+    assert "<h1>Newer</h1>" in SkillRevision.objects.get(pk=pending.pk).content["body_html"]
+    assert '<span class="nb">print</span>' in SkillRevision.objects.get(pk=pending.pk).content["body_html"]
