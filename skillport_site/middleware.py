@@ -1,6 +1,6 @@
 """Request checks that come before any view."""
 from asgiref.sync import iscoroutinefunction
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.utils.decorators import sync_and_async_middleware
 
 NUL_REFUSED = "Requests may not contain NUL characters (%00)."
@@ -12,13 +12,17 @@ def reject_nul_characters(get_response):
     a path or query value to a query would otherwise fail with a 500. (Forms and the API's
     serializers refuse NUL in what they read themselves.)"""
 
-    def refused(request):
-        return "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", "")
+    def refusal(request):
+        if "\x00" not in request.path and "%00" not in request.META.get("QUERY_STRING", ""):
+            return None
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": NUL_REFUSED}, status=400)  # as the API's own errors read
+        return HttpResponseBadRequest(NUL_REFUSED)
 
     if iscoroutinefunction(get_response):
         async def middleware(request):
-            return HttpResponseBadRequest(NUL_REFUSED) if refused(request) else await get_response(request)
+            return refusal(request) or await get_response(request)
     else:
         def middleware(request):
-            return HttpResponseBadRequest(NUL_REFUSED) if refused(request) else get_response(request)
+            return refusal(request) or get_response(request)
     return middleware
