@@ -108,7 +108,8 @@ def _compile_path_query(user):
     marketplace, plugin, skill = _PATH_MARKS
     visible = Skill.objects.visible_to(user).filter(marketplace__slug=marketplace, plugin__name=plugin, slug=skill)
     try:
-        visible_sql, params = visible.values("pk").query.sql_with_params()
+        # Unordered: the default ordering would join the marketplace again to sort one row.
+        visible_sql, params = visible.values("pk").order_by().query.sql_with_params()
     except EmptyResultSet:
         return None  # `visible_to` admits them to nothing
     slots = {i: _PATH_MARKS.index(param) for i, param in enumerate(params) if param in _PATH_MARKS}
