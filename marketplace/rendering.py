@@ -1,11 +1,15 @@
 """Skill content as HTML that is safe to put in our pages.
 
-A SKILL.md comes from a repository we do not control. Markdown is rendered with raw HTML
-passed through, then everything goes through nh3 with a short allow-list: a skill can format
-its text, never run script, load styles or add event handlers.
+A SKILL.md comes from a repository we do not control. Markdown is rendered as GitHub renders it
+(cmark-gfm, raw HTML passed through), then everything goes through nh3 with a short allow-list:
+a skill can format its text, never run script, load styles or add event handlers.
 """
+import html
+import re
+
+import cmarkgfm
 import nh3
-from markdown_it import MarkdownIt
+from cmarkgfm.cmark import Options
 from pygments import highlight as pygments_highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name, guess_lexer_for_filename
@@ -24,15 +28,19 @@ ALLOWED_ATTRIBUTES = {
 URL_SCHEMES = {"http", "https", "mailto", "data"}
 MAX_HIGHLIGHT_CHARS = 200_000
 FORMATTER = HtmlFormatter(cssclass="highlight", wrapcode=True)
-FENCE_FORMATTER = HtmlFormatter(nowrap=True)  # markdown-it supplies the <pre><code>
+FENCE_FORMATTER = HtmlFormatter(nowrap=True)  # cmark supplies the <pre><code>
+# A fenced block with a language, as cmark-gfm writes it: the language attribute-escaped, the code
+# HTML-escaped. Highlighted, it takes the <pre><code class="language-..."> form CommonMark uses.
+FENCE = re.compile(r'<pre lang="([^"]*)"><code>(.*?)</code></pre>', re.DOTALL)
 
 
-def _highlight_fence(code, lang, _attrs):
+def _highlight_fence(match):
+    language, code = match.group(1), match.group(2)
     try:
-        lexer = get_lexer_by_name(lang) if lang else TextLexer()
+        code = pygments_highlight(html.unescape(code), get_lexer_by_name(html.unescape(language)), FENCE_FORMATTER)
     except ClassNotFound:
-        lexer = TextLexer()
-    return pygments_highlight(code, lexer, FENCE_FORMATTER)
+        pass
+    return f'<pre><code class="language-{language}">{code}</code></pre>'
 
 
 def _filter_attribute(tag, attribute, value):
@@ -45,14 +53,12 @@ def _filter_attribute(tag, attribute, value):
     return value
 
 
-MARKDOWN = MarkdownIt("commonmark", {"html": True, "highlight": _highlight_fence}).enable(["table", "strikethrough"])
-
-
 def render(text: str) -> str:
     """HTML for a Markdown document, raw HTML passed through and code highlighted: not safe to show
-    until `clean` has been through it. Syncs store a skill's (`Skill.body_html`), because this is
-    the expensive part; a change to MARKDOWN needs stored bodies rendered again (migration 0012)."""
-    return MARKDOWN.render(text)
+    until `clean` has been through it. Syncs store a skill's (`Skill.body_html`); a change to how
+    it renders needs stored bodies rendered again (as migration 0012 did)."""
+    document = cmarkgfm.github_flavored_markdown_to_html(text, options=Options.CMARK_OPT_UNSAFE)
+    return FENCE.sub(_highlight_fence, document)
 
 
 def skill_body(skill) -> str:
