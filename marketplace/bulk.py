@@ -21,6 +21,29 @@ def copy_rows(model, fields, rows, table=None):
                 copy.write_row(row)
 
 
+def create(objs):
+    """`bulk_create` by COPY, for new rows of one model. Ids come from the table's sequence first and
+    are set on the instances, as bulk_create sets them; then every stored field is COPYed, converted
+    as a save would convert it."""
+    if not objs:
+        return
+    model = type(objs[0])
+    table = model._meta.db_table
+    fields = [field for field in model._meta.concrete_fields if not field.generated]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [table, model._meta.pk.column, len(objs)],
+        )
+        for obj, (pk,) in zip(objs, cursor.fetchall()):
+            obj.pk = pk
+            obj._state.adding, obj._state.db = False, connection.alias
+        columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for obj in objs:
+                copy.write_row([field.get_db_prep_save(getattr(obj, field.attname), connection) for field in fields])
+
+
 def copy_rows_ignoring_conflicts(model, fields, rows):
     """COPY through a temporary table, then insert what is not there yet.
 

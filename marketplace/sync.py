@@ -23,6 +23,7 @@ from audit import record
 from audit.models import Action, Outcome, Surface
 
 from . import access, rendering
+from . import bulk
 from .bulk import copy_rows, copy_rows_ignoring_conflicts
 from .gitrepo import GitError
 from .models import Blob, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status, SyncRun
@@ -256,7 +257,7 @@ def _reconcile_plugins(marketplace, snapshot, now) -> dict:
         if row.pk is not None:
             seen.append((row.pk, data.commit, data.version[:100]))
         result[data.name] = (row, data)
-    Plugin.objects.bulk_create(create, batch_size=500)
+    bulk.create(create)
     Plugin.objects.bulk_update(update, PLUGIN_FIELDS, batch_size=500)
     _set_commits(seen, now)
     Plugin.objects.filter(marketplace=marketplace, removed_at=None).exclude(name__in=list(result)).update(
@@ -320,7 +321,7 @@ def _reconcile_skills(marketplace, snapshot, plugins, now):
          data, s)
         for row, data, s in new
     ]
-    Skill.objects.bulk_create([row for row, _data, _s in created], batch_size=500)
+    bulk.create([row for row, _data, _s in created])
     updated = [
         (_skill_row(Skill(pk=pk, marketplace=marketplace, plugin=row, slug=s.slug), s, now, approved or not gated),
          data, s)

@@ -204,3 +204,20 @@ def test_token_travels_as_a_header_in_the_environment():
     assert base64.b64decode(env["GIT_CONFIG_VALUE_0"].split()[-1]) == b"oauth2:tok3n"
     assert "ext" not in env["GIT_ALLOW_PROTOCOL"].split(":")
     assert "GIT_CONFIG_KEY_0" not in _env(None, "https://github.com/a/b")
+
+
+@pytest.mark.django_db
+def test_rows_created_by_copy_read_back_as_saved_rows(simple_repo, make_marketplace):
+    """Syncs create plugins and skills with COPY (marketplace.bulk.create): every field as a save
+    writes it, generated columns filled, and ids from the sequence that later inserts continue."""
+    m = make_marketplace(simple_repo)
+    sync_marketplace(m.pk)
+    alpha = Skill.objects.get(slug="alpha")
+    assert alpha.frontmatter["name"] == "alpha" and alpha.readers == ["*"] and alpha.audience == []
+    assert alpha.verdict_reasons.keys() == {"claude_code", "agent_skills_spec", "claude_ai"}
+    assert Skill.objects.filter(pk=alpha.pk, search_vector="alpha").exists()
+    tools = Plugin.objects.get(name="tools")
+    assert tools.shown_display_name == tools.display_name and tools.entry["name"] == "tools"
+    assert alpha.plugin_id == tools.pk and alpha.revisions.count() == 1
+    later = Skill.objects.create(marketplace=m, plugin=tools, name="later", slug="later", path="x", content_hash="0")
+    assert later.pk > max(Skill.objects.exclude(pk=later.pk).values_list("pk", flat=True))
