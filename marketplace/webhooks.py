@@ -3,7 +3,6 @@ import hashlib
 import hmac
 import json
 
-from django.db import transaction
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
@@ -13,7 +12,7 @@ from audit import record
 from audit.models import Action, Outcome, Surface
 
 from .models import Marketplace, SyncRun, WebhookDelivery
-from .tasks import sync_marketplace
+from .tasks import queue_sync
 
 
 def signature_ok(secret: str, body: bytes, header: str) -> bool:
@@ -57,5 +56,5 @@ def github(request, marketplace):
     tracked = marketplace.ref or default_branch
     if delivery.ref not in (f"refs/heads/{tracked}", f"refs/tags/{tracked}"):
         return answer(200, WebhookDelivery.Result.IGNORED, f"Push to {delivery.ref}; this marketplace tracks {tracked}.")
-    transaction.on_commit(lambda: sync_marketplace.delay(marketplace.pk, SyncRun.Trigger.WEBHOOK))
+    queue_sync(marketplace, SyncRun.Trigger.WEBHOOK)
     return answer(202, WebhookDelivery.Result.QUEUED, "Sync queued.")
