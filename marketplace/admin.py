@@ -2,7 +2,6 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -16,7 +15,7 @@ from skillport_site.admin_records import PermanentRecordAdmin, RecordAdmin
 from . import approval
 from .gitrepo import redact
 from .models import Curation, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status, SyncRun, WebhookDelivery
-from .tasks import queue_sync, sync_marketplace
+from .tasks import queue_sync
 
 
 class MarketplaceForm(forms.ModelForm):
@@ -81,8 +80,24 @@ def _problems_table(problems):
     return format_html_join("", "{}", ((group,) for group in groups))
 
 
+class DecisionActions:
+    """Approve or reject what a sync read, for marketplaces whose new skills need approval."""
+
+    def has_approve_permission(self, request):
+        return request.user.has_perm("marketplace.change_skill")
+
+    def _decide(self, request, revisions, decide, verb):
+        try:
+            count = decide(revisions, request)
+        except approval.SyncRunning as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return
+        self.message_user(request, f"{verb} {count} pending change(s)." if count else "Nothing was pending.",
+                          messages.SUCCESS if count else messages.WARNING)
+
+
 @admin.register(Marketplace)
-class MarketplaceAdmin(admin.ModelAdmin):
+class MarketplaceAdmin(DecisionActions, admin.ModelAdmin):
     form = MarketplaceForm
     list_display = ["slug", "name", "git_url", "enabled", "requires_approval", "status", "last_synced_at",
                     "short_commit", "has_token"]
@@ -138,9 +153,14 @@ class MarketplaceAdmin(admin.ModelAdmin):
             changed.append("access_token")
         if change:
             record(Action.MARKETPLACE_CHANGED, request=request, target=obj, extra={"fields": changed})
+            if "requires_approval" in changed and not obj.requires_approval:
+                # Without the policy nothing waits: what did is published, as this admin's approval.
+                waiting = SkillRevision.objects.filter(skill__marketplace=obj, status=SkillRevision.Status.PENDING)
+                if waiting.exists():
+                    self._decide(request, waiting, approval.approve, "Published")
         else:
             record(Action.MARKETPLACE_ADDED, request=request, target=obj, extra={"git_url": redact(obj.git_url)})
-            transaction.on_commit(lambda: sync_marketplace.delay(obj.pk, "manual"))
+            queue_sync(obj)
             self.message_user(request, f"Syncing '{obj.slug}' now.")
 
     def delete_model(self, request, obj):
@@ -155,8 +175,7 @@ class MarketplaceAdmin(admin.ModelAdmin):
     @admin.action(description="Sync now")
     def sync_now(self, request, queryset):
         for marketplace in queryset:
-            pk = marketplace.pk
-            transaction.on_commit(lambda pk=pk: sync_marketplace.delay(pk, "manual"))
+            queue_sync(marketplace)
         self.message_user(request, f"Queued a sync of {queryset.count()} marketplace(s).", messages.SUCCESS)
 
 
@@ -256,22 +275,6 @@ class SkillFileInline(admin.TabularInline):
     readonly_fields = fields
     extra = 0
     can_delete = False
-
-
-class DecisionActions:
-    """Approve or reject what a sync read, for marketplaces whose new skills need approval."""
-
-    def has_approve_permission(self, request):
-        return request.user.has_perm("marketplace.change_skill")
-
-    def _decide(self, request, revisions, decide, verb):
-        try:
-            count = decide(revisions, request)
-        except approval.SyncRunning as error:
-            self.message_user(request, str(error), messages.ERROR)
-            return
-        self.message_user(request, f"{verb} {count} pending change(s)." if count else "Nothing was pending.",
-                          messages.SUCCESS if count else messages.WARNING)
 
 
 class ApprovalFilter(admin.SimpleListFilter):

@@ -189,7 +189,7 @@ class Marketplace(models.Model):
     requires_approval = models.BooleanField(
         "New skills need approval", default=False,
         help_text="New and changed skills wait for an admin's approval; until then members see nothing new, "
-                  "or the last approved revision of a changed skill.",
+                  "or the last approved revision of a changed skill. Turning it off publishes what waits.",
     )
 
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEVER)

@@ -213,3 +213,22 @@ def test_members_cannot_approve(client, gated, people):
     assert not Skill.objects.get().approved
     assert not AuditEvent.objects.filter(action=Action.SKILL_APPROVED).exists()
     assert response.status_code in (200, 302)
+
+
+def test_turning_the_policy_off_publishes_what_waits(client, admin_client, gated, people):
+    repo, market = gated
+    approve_all(admin_client)
+    change(repo, market, NEW, "1.1.0", {"plugins/ops/skills/fresh/SKILL.md": skill_md("fresh", "A new one.")})
+    assert not Skill.objects.get(slug="fresh").approved and Skill.objects.get(slug="runbook").pending_revision_id
+
+    approvals = AuditEvent.objects.filter(action=Action.SKILL_APPROVED, actor_login="admin")
+    before = approvals.count()
+    form = {"slug": "gated", "git_url": market.git_url, "ref": "", "catalog_path": market.catalog_path,
+            "sync_interval": market.sync_interval, "enabled": "on"}  # the approval box left unticked
+    response = admin_client.post(f"/admin/marketplace/marketplace/{market.pk}/change/", form, follow=True)
+    assert "Published 2 pending change(s)." in response.content.decode()
+    client.force_login(people["member"])
+    assert NEW in client.get(PAGE).content.decode()
+    assert client.get("/skills/gated/ops/fresh/").status_code == 200
+    assert not SkillRevision.objects.filter(status=Status.PENDING).exists()
+    assert approvals.count() == before + 2  # each published change is the admin's approval, audited
