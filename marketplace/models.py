@@ -385,10 +385,11 @@ class Skill(CurationFields):
         models.CharField(max_length=200), default=list, blank=True,
         help_text="Who may read it under the repository's .skillport/access.json (set by sync).",
     )
-    # Weighted name > description > body; the body is capped because a tsvector is limited to 1 MB.
+    # Weighted name (and the name admins show instead) > description > body; the body is capped
+    # because a tsvector is limited to 1 MB.
     search_vector = models.GeneratedField(
         expression=(
-            SearchVector("name", weight="A", config="english")
+            SearchVector("name", "display_name_override", weight="A", config="english")
             + SearchVector("description", weight="B", config="english")
             + SearchVector(Left("body", 100_000), weight="C", config="english")
         ),

@@ -51,3 +51,9 @@ def test_highlights_are_escaped(skills):
 
 def test_empty_query_returns_everything(skills):
     assert search(skills, "  ").count() == 3
+
+
+def test_the_name_an_admin_shows_instead_is_searched_as_a_name(skills):
+    assert names(search(skills, "retrospective")) == []
+    Skill.objects.filter(name="postmortem").update(display_name_override="Incident Retrospective")
+    assert names(search(skills, "retrospective")) == ["postmortem"]
