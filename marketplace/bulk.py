@@ -4,44 +4,36 @@ Django's bulk_create converts every parameter in Python and builds one huge stat
 streams rows and is several times faster for file and revision rows.
 """
 from django.db import connection
-from psycopg.types.json import Jsonb
 
 
 def copy_rows(model, fields, rows, table=None):
-    """COPY `rows` (tuples in `fields` order) into the model's table, or into `table`."""
-    columns = ", ".join(model._meta.get_field(name).column for name in fields)
-    json_positions = [i for i, name in enumerate(fields) if model._meta.get_field(name).get_internal_type() == "JSONField"]
+    """COPY `rows` (tuples in `fields` order) into the model's table, or into `table`; each value is
+    converted as a save would convert it (JSON, arrays, foreign keys given as their ids)."""
+    model_fields = [model._meta.get_field(name) for name in fields]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in model_fields)
     with connection.cursor() as cursor:
         with cursor.cursor.copy(f"COPY {table or model._meta.db_table} ({columns}) FROM STDIN") as copy:
             for row in rows:
-                if json_positions:
-                    row = list(row)
-                    for i in json_positions:
-                        row[i] = Jsonb(row[i])
-                copy.write_row(row)
+                copy.write_row([field.get_db_prep_save(value, connection) for field, value in zip(model_fields, row)])
 
 
 def create(objs):
     """`bulk_create` by COPY, for new rows of one model. Ids come from the table's sequence first and
-    are set on the instances, as bulk_create sets them; then every stored field is COPYed, converted
-    as a save would convert it."""
+    are set on the instances, as bulk_create sets them; then every stored field is COPYed."""
     if not objs:
         return
     model = type(objs[0])
-    table = model._meta.db_table
-    fields = [field for field in model._meta.concrete_fields if not field.generated]
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [table, model._meta.pk.column, len(objs)],
+            [model._meta.db_table, model._meta.pk.column, len(objs)],
         )
         for obj, (pk,) in zip(objs, cursor.fetchall()):
             obj.pk = pk
             obj._state.adding, obj._state.db = False, connection.alias
-        columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for obj in objs:
-                copy.write_row([field.get_db_prep_save(getattr(obj, field.attname), connection) for field in fields])
+    fields = [field for field in model._meta.concrete_fields if not field.generated]
+    copy_rows(model, [field.name for field in fields],
+              ([getattr(obj, field.attname) for field in fields] for obj in objs))
 
 
 def copy_rows_ignoring_conflicts(model, fields, rows):
