@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from .gitrepo import SHA_RE
 from .problems import CatalogError, Problems
 from .skillmd import decode
+from .spoofing import spoofing_problem
 from .tree import Escape, join_inside
 
 CATALOG_KEYS = {
@@ -32,8 +33,8 @@ RESERVED_MARKETPLACE_NAMES = {
     "life-sciences", "knowledge-work-plugins",
 }
 RESERVED_ANY_CASE = {"inline", "builtin", "skills-dir", "synced", "npm", "pip", "github", "gh"}
-# Spaces, @, :, path separators, control characters and bidi overrides.
-BAD_PLUGIN_NAME_CHARS = re.compile(r"[\s@:/\\\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Spaces, @, :, path separators and control characters (hidden characters: spoofing.py).
+BAD_PLUGIN_NAME_CHARS = re.compile(r"[\s@:/\\\x00-\x1f\x7f]")
 KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 IMPERSONATING = re.compile(r"^(claude|anthropic)(-.*)?$|^claude-code$", re.IGNORECASE)
 UNSUPPORTED_SOURCES = {"npm", "archive", "command", "pip"}
@@ -126,6 +127,10 @@ def parse_catalog(raw: bytes, location: str, repo_url: str) -> Catalog:
 
 
 def _check_marketplace_name(name, repo_url, location, problems):
+    spoofed = spoofing_problem(name, "Marketplace name")
+    if spoofed:
+        problems.error(*spoofed, location)
+        return
     if not MARKETPLACE_NAME.match(name) or ".." in name:
         problems.error(
             "marketplace-name-invalid",
@@ -168,11 +173,14 @@ def check_plugin_name(name, location, problems) -> bool:
     if not isinstance(name, str) or not name:
         problems.error("plugin-missing-name", "name: Required", location)
         return False
+    spoofed = spoofing_problem(name, "Plugin name")
+    if spoofed:
+        problems.error(*spoofed, location)
+        return False
     if BAD_PLUGIN_NAME_CHARS.search(name):
         problems.error(
             "plugin-name-invalid",
-            f"Plugin name '{name}' must not contain spaces, '@', ':', path separators, "
-            "control or bidirectional characters",
+            f"Plugin name '{name}' must not contain spaces, '@', ':', path separators or control characters",
             location,
         )
         return False

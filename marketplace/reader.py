@@ -23,6 +23,7 @@ from django.utils.text import slugify
 from . import discovery, manifest, skillmd, verdicts
 from .gitrepo import GitError, Repository, is_local
 from .problems import CatalogError, Problem, Problems
+from .spoofing import spoofing_problem
 from .tree import Escape, Tree, join_inside
 
 log = logging.getLogger(__name__)
@@ -506,6 +507,9 @@ class Reader:
         fm = parsed.frontmatter
         name = fm.get("name") if isinstance(fm.get("name"), str) and fm.get("name").strip() else skill.folder_name
         skill.name = name.strip()
+        spoofed = spoofing_problem(skill.name, "Skill name")
+        if spoofed:
+            problems.error(*spoofed, where)
         skill.slug = _slug(skill.name) or _slug(skill.folder_name) or skill.content_hash[:12]
         description = fm.get("description")
         if isinstance(description, str) and description.strip():
@@ -519,7 +523,7 @@ class Reader:
         skill.frontmatter, skill.frontmatter_raw, skill.body = fm, parsed.frontmatter_raw, parsed.body
         nested = [f.path for f in skill.files if f.path.endswith("/SKILL.md")]
         kept = [f for f in skill.files if not f.omitted]
-        cc = verdicts.claude_code(parsed, unreadable)
+        cc = verdicts.claude_code(parsed, unreadable, spoofed[1] if spoofed else "")
         spec = verdicts.agent_skills_spec(parsed, skill.folder_name)
         cai = verdicts.claude_ai(parsed, skill.folder_name, sum(f.size for f in kept), nested,
                                  len(skill.files) - len(kept))

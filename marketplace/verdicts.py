@@ -10,11 +10,16 @@ SPEC_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 UPLOAD_LIMIT_BYTES = 8 * 1024 * 1024
 
 
-def claude_code(skill_md, readable_reason=""):
-    """Claude Code loads nearly anything; only an unreadable SKILL.md stops it."""
+def claude_code(skill_md, readable_reason="", name_spoofing=""):
+    """Claude Code loads nearly anything; only an unreadable SKILL.md stops it.
+
+    A name that hides or imitates characters still loads, so it is a reason, never a pass.
+    """
     if readable_reason:
         return False, [readable_reason]
     reasons = [message for _code, message in skill_md.repairs]
+    if name_spoofing:
+        reasons.append(name_spoofing)
     return True, reasons
 
 
