@@ -6,8 +6,8 @@ Code catalogue at all (a CatalogError) stops a sync, and then the last good cata
 import json
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
+from . import names
 from .gitrepo import SHA_RE
 from .problems import CatalogError, Problems
 from .skillmd import decode
@@ -27,16 +27,8 @@ DISPLAY_KEYS = {
 ENTRY_KEYS = {"name", "source", "strict", "dependencies", "$schema"} | DISPLAY_KEYS | COMPONENT_KEYS
 MANIFEST_KEYS = {"name", "metadata", "dependencies", "$schema"} | DISPLAY_KEYS | COMPONENT_KEYS
 
-MARKETPLACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-RESERVED_MARKETPLACE_NAMES = {
-    "claude-plugins-official", "claude-code-marketplace", "anthropic-marketplace", "agent-skills",
-    "life-sciences", "knowledge-work-plugins",
-}
-RESERVED_ANY_CASE = {"inline", "builtin", "skills-dir", "synced", "npm", "pip", "github", "gh"}
 # Spaces, @, :, path separators and control characters (hidden characters: spoofing.py).
 BAD_PLUGIN_NAME_CHARS = re.compile(r"[\s@:/\\\x00-\x1f\x7f]")
-KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-IMPERSONATING = re.compile(r"^(claude|anthropic)(-.*)?$|^claude-code$", re.IGNORECASE)
 UNSUPPORTED_SOURCES = {"npm", "archive", "command", "pip"}
 
 
@@ -64,6 +56,12 @@ class Catalog:
     renames: dict
     entries: list  # (index, dict) pairs, one per plugin entry that is an object
     problems: Problems = field(default_factory=Problems)
+    dropped: int = 0  # plugin entries that cannot be read at all (not objects)
+
+    @property
+    def official(self) -> bool:
+        """Claude Code does not apply its plugin-name rule to the plugins its official marketplaces list."""
+        return self.name.lower() in names.EXEMPT_OFFICIAL_MARKETPLACES
 
 
 def load_json(raw: bytes, location: str, problems: Problems):
@@ -115,6 +113,7 @@ def parse_catalog(raw: bytes, location: str, repo_url: str) -> Catalog:
         else:
             problems.error("plugin-not-object", "Plugin entry must be an object", f"{location}: plugins[{index}]")
     return Catalog(
+        dropped=len(data["plugins"]) - len(entries),
         name=name,
         description=_text(data.get("description") or metadata.get("description")),
         version=_text(data.get("version") or metadata.get("version")),
@@ -127,26 +126,51 @@ def parse_catalog(raw: bytes, location: str, repo_url: str) -> Catalog:
 
 
 def _check_marketplace_name(name, repo_url, location, problems):
+    """One problem at most: the first rule of Claude Code's that the name breaks."""
     spoofed = spoofing_problem(name, "Marketplace name")
     if spoofed:
         problems.error(*spoofed, location)
         return
-    if not MARKETPLACE_NAME.match(name) or ".." in name:
+    rename = "Name the marketplace for what it offers, in letters, digits, '.', '_' and '-' (e.g. 'acme-tools')."
+    if " " in name:
+        problems.error("marketplace-name-invalid", f"Marketplace name '{name}' cannot contain spaces. {rename}", location)
+    elif "/" in name or "\\" in name or ".." in name or name == ".":
         problems.error(
             "marketplace-name-invalid",
-            f"Marketplace name '{name}' may contain only letters, digits, '.', '_' and '-', "
-            "must start with a letter or digit, and must not contain '..'",
+            f"Marketplace name '{name}' cannot contain path separators (/ or \\), '..', or be '.'. {rename}",
             location,
         )
-    parts = urlsplit(repo_url)
-    official = parts.hostname == "github.com" and parts.path.lower().startswith("/anthropics/")
-    reserved = (
-        name in RESERVED_MARKETPLACE_NAMES
-        or name.lower() in RESERVED_ANY_CASE
-        or name.lower().startswith("claudeai-")
-    )
-    if reserved and not official:
-        problems.error("marketplace-name-reserved", f"Marketplace name '{name}' is reserved", location)
+    elif not names.ID_PART.match(name):
+        problems.error(
+            "marketplace-name-invalid",
+            f"Claude Code cannot install plugins from marketplace '{name}': it must start with a letter or digit "
+            f"and hold only letters, digits, '.', '_' and '-'. {rename}",
+            location,
+        )
+    elif name.lower() in names.BUILT_IN_MARKETPLACES:
+        problems.error(
+            "marketplace-name-reserved",
+            f"Marketplace name '{name}' is reserved for {names.BUILT_IN_MARKETPLACES[name.lower()]}. {rename}",
+            location,
+        )
+    elif name.lower() in names.OFFICIAL_MARKETPLACES:
+        origin = names.official_origin(repo_url)
+        message = (
+            f"Marketplace name '{name}' is reserved for Anthropic's official marketplaces: Claude Code adds a "
+            f"marketplace of this name only from a repository under github.com/anthropics/. {rename}"
+        )
+        if origin == "other":
+            problems.error("marketplace-name-reserved", message, location)
+        elif origin == "local":
+            # Claude Code's validator does not know where a folder will be published from.
+            problems.warning("marketplace-name-reserved", message, location)
+    elif names.marketplace_imitates_official(name):
+        problems.error(
+            "marketplace-name-impersonates",
+            f"Marketplace name '{name}' passes as an official Anthropic/Claude marketplace (it puts 'claude' or "
+            f"'anthropic' before 'marketplace', 'plugins', 'official' or 'directory'). {rename}",
+            location,
+        )
 
 
 def _check_renames(renames, location, problems) -> dict:
@@ -168,31 +192,42 @@ def _check_renames(renames, location, problems) -> dict:
     return renames
 
 
-def check_plugin_name(name, location, problems) -> bool:
-    """False when the plugin cannot load; naming advice is recorded without stopping it."""
+def check_plugin_name(name, location, problems, official_marketplace=False) -> bool:
+    """False when Claude Code cannot install a plugin of this name; naming advice does not stop it."""
     if not isinstance(name, str) or not name:
-        problems.error("plugin-missing-name", "name: Required", location)
+        problems.error("plugin-missing-name", 'name: Required. Give the entry a kebab-case "name" (e.g. "my-plugin")',
+                       location)
         return False
     spoofed = spoofing_problem(name, "Plugin name")
     if spoofed:
         problems.error(*spoofed, location)
         return False
-    if BAD_PLUGIN_NAME_CHARS.search(name):
+    if BAD_PLUGIN_NAME_CHARS.search(name) or not names.ID_PART.match(name):
         problems.error(
             "plugin-name-invalid",
-            f"Plugin name '{name}' must not contain spaces, '@', ':', path separators or control characters",
+            f"Claude Code cannot install plugin '{name}': a plugin name starts with a letter or digit and holds only "
+            "letters, digits, '.', '_' and '-' (no spaces, '@', ':' or path separators). "
+            "Rename it in kebab-case (e.g. 'my-plugin')",
             location,
         )
         return False
-    if IMPERSONATING.match(name):
-        problems.error(
-            "plugin-name-impersonates",
-            f"Plugin name '{name}' impersonates an official Anthropic plugin",
+    rule = None if official_marketplace else names.plugin_name_rule(name)
+    if rule and rule[0] == "error":
+        problems.error("plugin-name-impersonates", rule[1], location)
+    elif rule:
+        problems.warning("plugin-name-reads-as-anthropic", rule[1], location)
+    elif not names.KEBAB.match(name):
+        problems.warning(
+            "plugin-name-not-kebab",
+            f"Plugin name '{name}' is not kebab-case; Claude.ai's marketplace sync requires lowercase letters, "
+            f"digits and hyphens (e.g. '{_kebab(name)}')",
             location,
         )
-    elif not KEBAB.match(name):
-        problems.warning("plugin-name-not-kebab", f"Plugin name '{name}' should be kebab-case", location)
     return True
+
+
+def _kebab(name: str) -> str:
+    return "-".join(names.tokens(name)) or "my-plugin"
 
 
 def parse_source(raw, catalog: Catalog, location: str, problems: Problems, github_url: str):
@@ -265,15 +300,109 @@ def _relative_source(raw, catalog, location, problems):
         return None
 
 
-def component_paths(value, location, problems) -> list[str]:
-    """A `skills`-style field (string or list) as a list of path strings; bad items recorded."""
-    if value is None:
-        return []
+def component_paths(value) -> list[str]:
+    """A `skills`-style field as a list of path strings (check_fields reports a bad one)."""
     items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-        problems.error("component-path-invalid", "Expected a path or a list of paths", location)
+    if not isinstance(items, list):
         return []
-    return items
+    return [item for item in items if isinstance(item, str)]
+
+
+# What each component field accepts (Claude Code's plugin schema): a path or a list of paths,
+# each relative to the plugin root (starting './'); some fields take inline objects as well.
+COMPONENT_SHAPES = {
+    # field: (inline objects allowed, what a path must end with, an example)
+    "skills": (False, "", "./skills/my-skill"),
+    "commands": (True, "", "./commands/deploy.md"),
+    "agents": (False, ".md", "./agents/reviewer.md"),
+    "outputStyles": (False, "", "./output-styles"),
+    "hooks": (True, ".json", "./hooks/hooks.json"),
+    "mcpServers": (True, (".json", ".mcpb", ".dxt"), "./.mcp.json"),
+    "lspServers": (True, ".json", "./.lsp.json"),
+}
+
+
+def check_fields(data: dict, location: str, problems: Problems) -> tuple[list[str], list[str]]:
+    """Claude Code's schema for the component and display fields of an entry or a plugin.json.
+
+    Every failure is an error; returns (component failures, display failures), because Claude
+    Code refuses a plugin for the first kind wherever they are, and for the second only in a
+    marketplace entry (a plugin.json's bad display field is ignored when it installs).
+    """
+    components = []
+    for key, (objects, suffix, example) in COMPONENT_SHAPES.items():
+        if key in data:
+            components += _check_component(key, data[key], objects, suffix, example, location, problems)
+    display = []
+
+    def wrong(code, message):
+        problems.error(code, message, location)
+        display.append(message)
+
+    author = data.get("author")
+    if "author" in data and not isinstance(author, dict):
+        wrong("author-not-object", f'author: Expected an object, received {_kind(author)}. Write "author": {{"name": '
+                                   f'{json.dumps(author if isinstance(author, str) else "Your Name")}}}')
+    elif "author" in data and (not isinstance(author.get("name"), str) or not author["name"]):
+        wrong("author-not-object", 'author.name: Required. Write "author": {"name": "Your Name"}')
+    if "repository" in data and not isinstance(data["repository"], str):
+        url = data["repository"].get("url") if isinstance(data["repository"], dict) else None
+        wrong("repository-not-string", f"repository: Expected a URL string, received {_kind(data['repository'])}. "
+                                       f'Write "repository": {json.dumps(url if isinstance(url, str) else "https://github.com/owner/repo")}')
+    if "homepage" in data and not (isinstance(data["homepage"], str) and re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:\S", data["homepage"])):
+        wrong("homepage-invalid", f"homepage: Expected a URL, received {json.dumps(data['homepage'])}. "
+                                  'Write a full URL such as "https://example.com/my-plugin"')
+    for key in ("keywords", "tags"):
+        value = data.get(key)
+        if key in data and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            example = [v.strip() for v in value.split(",")] if isinstance(value, str) else ["search", "docs"]
+            wrong("field-wrong-type", f"{key}: Expected a list of strings, received {_kind(value)}. "
+                                      f'Write "{key}": {json.dumps(example)}')
+    for key in ("displayName", "description", "version", "license", "category"):
+        if key in data and not isinstance(data[key], str):
+            wrong("field-wrong-type", f'{key}: Expected a string, received {_kind(data[key])}. '
+                                      f'Write "{key}": {json.dumps(str(data[key]))}')
+    return components, display
+
+
+def _check_component(key, value, objects, suffix, example, location, problems) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    if isinstance(value, dict) and objects:
+        return []
+    failures = []
+    for index, item in enumerate(items):
+        where = f"{key}[{index}]" if isinstance(value, list) else key
+        if isinstance(item, dict) and objects:
+            continue
+        if not isinstance(item, str):
+            message = (f"{where}: Expected a path string{' or an object' if objects else ''}, received {_kind(item)}. "
+                       f'Write "{key}": ["{example}"]')
+            problems.error("component-path-invalid", message, location)
+        elif key == "skills" and item == ".":
+            continue
+        elif key == "mcpServers" and re.match(r"^https?://", item) and item.endswith((".mcpb", ".dxt")):
+            continue
+        elif not item.startswith("./"):
+            fixed = "./" + re.sub(r"^(\.?/)+", "", item)
+            message = (f"{where}: '{item}' must start with './' (paths are relative to the plugin root). "
+                       f"Write '{fixed}'")
+            problems.error("component-path-not-relative", message, location)
+        elif suffix and not item.endswith(suffix):
+            ending = suffix if isinstance(suffix, str) else suffix[0]
+            code = "agent-path-not-markdown" if key == "agents" else "component-path-not-json"
+            message = (f"{where}: '{item}' must name a {'Markdown' if key == 'agents' else 'JSON'} file ending in "
+                       f"'{ending}' (e.g. '{example}')")
+            problems.error(code, message, location)
+        else:
+            continue
+        failures.append(message)
+    return failures
+
+
+def _kind(value) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
+    )
 
 
 def load_object(raw: bytes, location: str, problems: Problems, code: str, consequence: str = "") -> dict | None:
@@ -289,18 +418,22 @@ def load_object(raw: bytes, location: str, problems: Problems, code: str, conseq
     return data
 
 
-def parse_plugin_json(raw: bytes, location: str, problems: Problems) -> dict | None:
-    data = load_object(raw, location, problems, "plugin-json-invalid")
+def parse_plugin_json(raw: bytes, location: str, problems: Problems) -> tuple[dict | None, str]:
+    """(the manifest or None, why Claude Code refuses the plugin or "")."""
+    data = load_object(raw, location, problems, "plugin-json-invalid",
+                       "; Claude Code refuses the plugin until plugin.json is a valid JSON object")
     if data is None:
-        return None
+        return None, "its .claude-plugin/plugin.json is not a valid JSON object"
     for key in sorted(set(data) - MANIFEST_KEYS):
         problems.warning("unknown-field", f"Unrecognized field '{key}' will be ignored", location)
-    if "name" not in data:
-        problems.error("plugin-json-missing-name", "name: Required", location)
-    if "author" in data and not isinstance(data["author"], dict):
-        problems.error("author-not-object", "author: Expected object, received string", location)
-        data = {k: v for k, v in data.items() if k != "author"}
-    return data
+    refusal = ""
+    if not isinstance(data.get("name"), str) or not data["name"]:
+        problems.error("plugin-json-missing-name",
+                       'name: Required. Add "name" (the plugin\'s kebab-case name) to plugin.json', location)
+        refusal = "its plugin.json has no name"
+    components, _display = check_fields(data, location, problems)
+    # Claude Code ignores a plugin.json's malformed display fields when it installs.
+    return {k: v for k, v in data.items() if k != "author" or isinstance(v, dict)}, refusal or "; ".join(components)
 
 
 def _text(value) -> str:

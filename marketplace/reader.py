@@ -41,6 +41,11 @@ SURFACE_TAGS = {
     "surface:CALL": ["claude_code", "claude_desktop", "claude_ai"],
 }
 ALL_SURFACES = ["claude_code", "claude_desktop", "claude_ai"]
+# Problems that leave part of a plugin unread or unloaded (the rest say how it is named or described).
+NOT_READ_CODES = {
+    "skill-md-unreadable", "symlink-escape", "submodule", "path-traversal", "duplicate-skill-name",
+    "access-json-invalid",
+}
 
 
 @dataclass
@@ -85,6 +90,7 @@ class PluginData:
     root: str = ""  # the plugin folder inside its source repository
     failed: bool = False  # could not be read this time: keep whatever was synced before
     loads: bool = True  # would Claude Code load it at all?
+    refusal: str = ""  # why it would not, in words for the skills' verdicts
     surfaces: list = field(default_factory=lambda: list(ALL_SURFACES))
     skills: list = field(default_factory=list)
     problems: Problems = field(default_factory=Problems)
@@ -98,6 +104,17 @@ class Snapshot:
     access: dict | None  # None: present but unreadable
     fingerprint: str
     unreachable_skill_files: int = 0
+
+    @property
+    def incomplete(self) -> bool:
+        """Something the repository holds was not read, or does not load in Claude Code: a sync of
+        it is `partial` (README, "Sync statuses"). Naming and metadata errors alone are not."""
+        return (
+            self.catalog.dropped > 0
+            or self.access is None
+            or any(plugin.failed or not plugin.loads for plugin in self.plugins)
+            or any(problem.code in NOT_READ_CODES for problem in self.problems)
+        )
 
     @property
     def problems(self) -> list[Problem]:
@@ -233,10 +250,17 @@ class Reader:
             self.progress("plugins", done, total)
             location = f"{self.catalog_path}: plugins[{index}]"
             name = entry.get("name")
-            if not manifest.check_plugin_name(name, location, self.catalog.problems):
+            if not manifest.check_plugin_name(name, location, self.catalog.problems, self.catalog.official):
+                self.catalog.dropped += 1
                 continue
             if name in seen:
-                self.catalog.problems.error("duplicate-plugin-name", f"Duplicate plugin name '{name}'", location)
+                self.catalog.problems.error(
+                    "duplicate-plugin-name",
+                    f"Duplicate plugin name '{name}': Claude Code installs only the first entry of a name. "
+                    "Rename or remove this one",
+                    location,
+                )
+                self.catalog.dropped += 1
                 continue
             seen.add(name)
             plugins.append(self._read_plugin(index, entry, f"{location} ({name})"))
@@ -283,6 +307,9 @@ class Reader:
         for key in sorted(set(entry) - manifest.ENTRY_KEYS):
             problems.warning("unknown-field", f"Unrecognized field '{key}' will be ignored", location)
         plugin.surfaces = _surfaces(entry.get("tags"))
+        components, display = manifest.check_fields(entry, location, problems)
+        # Claude Code refuses to install a plugin whose marketplace entry breaks its schema.
+        refusal = "; ".join(components + display)
         if "source" not in entry:
             problems.error("plugin-missing-source", "source: Required", location)
             return _failed(plugin)
@@ -304,7 +331,10 @@ class Reader:
         if tree.is_file(plugin_json):
             raw = self._read_small(tree, plugin_json, problems)
             if raw is not None:
-                plugin.manifest = manifest.parse_plugin_json(raw, self._where(plugin, plugin_json), problems)
+                plugin.manifest, manifest_refusal = manifest.parse_plugin_json(
+                    raw, self._where(plugin, plugin_json), problems
+                )
+                refusal = refusal or manifest_refusal
         strict = entry.get("strict", True)
         if not isinstance(strict, bool):
             problems.warning("strict-not-boolean", "strict: Expected boolean; treated as true", location)
@@ -314,20 +344,21 @@ class Reader:
             problems.error(
                 "strict-conflict",
                 "Plugin has both a plugin.json and component fields in its marketplace entry "
-                f"({', '.join(sorted(entry_components))}) with strict: false; it does not load",
+                f"({', '.join(sorted(entry_components))}) with strict: false, so Claude Code refuses it. Move the "
+                "components into plugin.json, or remove plugin.json, or set strict: true",
                 location,
             )
-            plugin.loads = False
-            return _failed(plugin)
+            refusal = refusal or "strict: false with both a plugin.json and components in its marketplace entry"
+        plugin.loads, plugin.refusal = not refusal, refusal
         if plugin.manifest:
             plugin.display.update({k: plugin.manifest[k] for k in manifest.DISPLAY_KEYS if k in plugin.manifest})
         plugin.version = str(
             (plugin.manifest or {}).get("version") or entry.get("version") or commit
         )
 
-        listed = manifest.component_paths(entry.get("skills"), location, problems)
+        listed = manifest.component_paths(entry.get("skills"))
         if plugin.manifest is not None:
-            listed = manifest.component_paths(plugin.manifest.get("skills"), location, problems) + listed
+            listed = manifest.component_paths(plugin.manifest.get("skills")) + listed
         replaces_scan = source.kind == "relative" and root == self.root and strict is False
         folders = discovery.skill_folders(tree, root, listed, replaces_scan, self._where(plugin, root or "."), problems)
         # Names of new skills are known only once read; _dedupe_skills runs after that.
@@ -407,6 +438,8 @@ class Reader:
         self._apply_limits(files, problems, where)
         folder_name = posixpath.basename(folder) or plugin.name
         material = "\n".join([folder_name, *skipped, *(f"{f.mode} {f.sha} {f.size} {f.omitted} {f.path}" for f in files)])
+        if plugin.refusal:  # the same files in a plugin Claude Code refuses are a skill that does not load
+            material += f"\nrefused {plugin.refusal}"
         content_hash = hashlib.sha256(material.encode("utf-8", "surrogateescape")).hexdigest()
         skill = SkillData(folder, folder_name, content_hash, files, problems)
         known = self.known_skills.get(content_hash)
@@ -523,7 +556,7 @@ class Reader:
         skill.frontmatter, skill.frontmatter_raw, skill.body = fm, parsed.frontmatter_raw, parsed.body
         nested = [f.path for f in skill.files if f.path.endswith("/SKILL.md")]
         kept = [f for f in skill.files if not f.omitted]
-        cc = verdicts.claude_code(parsed, unreadable, spoofed[1] if spoofed else "")
+        cc = verdicts.claude_code(parsed, unreadable, spoofed[1] if spoofed else "", plugin.refusal)
         spec = verdicts.agent_skills_spec(parsed, skill.folder_name)
         cai = verdicts.claude_ai(parsed, skill.folder_name, sum(f.size for f in kept), nested,
                                  len(skill.files) - len(kept))

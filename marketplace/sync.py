@@ -83,7 +83,7 @@ def sync_marketplace(marketplace_id: int, trigger: str = SyncRun.Trigger.MANUAL,
                 with transaction.atomic():
                     counts = reconcile(marketplace, snapshot)
                     problems = [p.as_dict() for p in snapshot.problems]
-                    status = Status.PARTIAL if any(p["severity"] == ERROR for p in problems) else Status.OK
+                    status = Status.PARTIAL if snapshot.incomplete else Status.OK
                     _finish(run, marketplace, status, problems, counts, fingerprint=fingerprint)
         except CatalogError as exc:
             _finish(run, marketplace, Status.FAILED, [exc.problem.as_dict()], {}, error=str(exc))

@@ -10,11 +10,13 @@ SPEC_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 UPLOAD_LIMIT_BYTES = 8 * 1024 * 1024
 
 
-def claude_code(skill_md, readable_reason="", name_spoofing=""):
-    """Claude Code loads nearly anything; only an unreadable SKILL.md stops it.
+def claude_code(skill_md, readable_reason="", name_spoofing="", plugin_refusal=""):
+    """Claude Code loads nearly any skill; an unreadable SKILL.md, or a plugin it refuses, stops it.
 
     A name that hides or imitates characters still loads, so it is a reason, never a pass.
     """
+    if plugin_refusal:
+        return False, [f"Claude Code refuses to install its plugin: {plugin_refusal}"]
     if readable_reason:
         return False, [readable_reason]
     reasons = [message for _code, message in skill_md.repairs]
