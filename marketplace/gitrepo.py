@@ -2,6 +2,8 @@
 
 Credentials travel as an HTTP header in environment variables (`GIT_CONFIG_*`), so a token
 is never written into a remote URL, the cache's config, the process list or a log line.
+Every command that talks to a remote goes through `_talk_to`: the remote's address is checked
+(addresses.py), git is pinned to it, and transient network errors are retried within a deadline.
 """
 import base64
 import fcntl
@@ -9,14 +11,19 @@ import hashlib
 import logging
 import os
 import re
+import shlex
 import shutil
+import signal
 import subprocess
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
+
+from . import addresses
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +39,26 @@ SNAPSHOT_ENV = {
 }
 # Usernames hosts expect beside a token in HTTPS basic auth.
 TOKEN_USERS = {"gitlab.com": "oauth2", "bitbucket.org": "x-token-auth"}
+# What members read when a remote cannot be fetched. git's own words (connection refused, timed
+# out, certificate errors...) tell what listens at an address, so only admins see them (`detail`).
+FETCH_FAILED = "it could not be reached or read"
+# git's messages for failures that may pass if tried again (LC_ALL=C, so always in English).
+TRANSIENT = re.compile(
+    r"timed out|connection (refused|reset|closed|aborted)|could not connect|could not resolve host|"
+    r"temporary failure in name resolution|network is unreachable|no route to host|early eof|"
+    r"remote end hung up unexpectedly|unexpected disconnect|rpc failed|operation too slow|"
+    r"returned error: (408|429|5\d\d)|gnutls|ssl_error_syscall",
+    re.IGNORECASE,
+)
 
 
 class GitError(Exception):
-    """A git command failed; the message is safe to show and store (it holds no secret)."""
+    """A git command failed. The message is safe to show anyone and holds no secret; `detail`,
+    when set, is git's own account of a network failure, for admins only."""
+
+    def __init__(self, message, detail=""):
+        super().__init__(message)
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -62,7 +85,10 @@ def redact(text: str) -> str:
     return re.sub(r"(\w+://)[^/@\s]+@", r"\1", text)
 
 
-def _env(token: str | None = None, url: str = "", extra: dict | None = None) -> dict:
+def _env(token: str | None = None, url: str = "", extra: dict | None = None, *, protocols: str = "",
+         config: list | None = None, ssh: str = "ssh -o BatchMode=yes") -> dict:
+    """The environment of one git command: `protocols` are the only transports it may use
+    (none by default: only `_talk_to`'s commands reach a remote); `config` adds settings."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -72,43 +98,132 @@ def _env(token: str | None = None, url: str = "", extra: dict | None = None) -> 
         GIT_TERMINAL_PROMPT="0",
         GIT_ASKPASS="true",
         GIT_CONFIG_NOSYSTEM="1",
-        # ext:: and fd:: run commands; only transports that move data are allowed.
-        GIT_ALLOW_PROTOCOL="file:git:http:https:ssh",
-        GIT_SSH_COMMAND="ssh -o BatchMode=yes",
+        # ext:: and fd:: run commands, and a remote may name another transport than its URL's.
+        GIT_ALLOW_PROTOCOL=protocols,
+        GIT_SSH_COMMAND=ssh,
         LC_ALL="C",
     )
+    entries = []
     if token:
         host = urlsplit(url).hostname or ""
         user = TOKEN_USERS.get(host, "x-access-token")
         basic = base64.b64encode(f"{user}:{token}".encode()).decode()
-        env.update(
-            GIT_CONFIG_COUNT="1",
-            GIT_CONFIG_KEY_0="http.extraHeader",
-            GIT_CONFIG_VALUE_0=f"Authorization: Basic {basic}",
-        )
+        entries.append(("http.extraHeader", f"Authorization: Basic {basic}"))
+    entries += config or []
+    if entries:
+        env["GIT_CONFIG_COUNT"] = str(len(entries))
+        for index, (key, value) in enumerate(entries):
+            env[f"GIT_CONFIG_KEY_{index}"], env[f"GIT_CONFIG_VALUE_{index}"] = key, value
     env.update(extra or {})
     return env
 
 
-def run(args, *, git_dir=None, token=None, url="", env=None, input=None) -> bytes:
+def run(args, *, git_dir=None, env=None, input=None, timeout=None) -> bytes:
+    """Run git with `env` (from _env; no remote access by default) within `timeout` seconds."""
+    timeout = settings.SKILLPORT_GIT_TIMEOUT if timeout is None else timeout
     cmd = ["git"]
     if git_dir:
         cmd += ["--git-dir", str(git_dir)]
     cmd += list(args)
-    try:
-        proc = subprocess.run(
-            cmd,
-            input=input,
-            capture_output=True,
-            env=_env(token, url, env),
-            timeout=settings.SKILLPORT_GIT_TIMEOUT,
-        )
-    except subprocess.TimeoutExpired:
-        raise GitError(f"git {args[0]} timed out after {settings.SKILLPORT_GIT_TIMEOUT}s") from None
+    # A session of its own, so that a timeout (or a Celery time limit) also stops the helpers
+    # git starts, git-remote-https or ssh, which would otherwise outlive it holding the pipes.
+    with subprocess.Popen(cmd, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env or _env(),
+                          start_new_session=True) as proc:
+        try:
+            stdout, stderr = proc.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise GitError(f"git {args[0]} timed out after {timeout:.0f}s") from None
+        finally:
+            if proc.returncode is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait()
     if proc.returncode != 0:
-        message = redact(proc.stderr.decode("utf-8", "replace").strip()) or f"exit {proc.returncode}"
+        message = redact(stderr.decode("utf-8", "replace").strip()) or f"exit {proc.returncode}"
         raise GitError(f"git {args[0]} failed: {message.splitlines()[-1][:500]}")
-    return proc.stdout
+    return stdout
+
+
+def _talk_to(url, args, *, git_dir=None, token=None) -> bytes:
+    """Run a git command that talks to the remote `url`, retrying transient network errors.
+
+    Every attempt checks the remote's address again; all of them together take at most
+    SKILLPORT_GIT_TIMEOUT. A failure is a GitError that tells members only FETCH_FAILED.
+    """
+    deadline = time.monotonic() + settings.SKILLPORT_GIT_TIMEOUT
+    for attempt in range(settings.SKILLPORT_GIT_RETRIES + 1):
+        try:
+            env = _remote_env(url, token)
+            return run(args, git_dir=git_dir, env=env, timeout=max(deadline - time.monotonic(), 1))
+        except addresses.InvalidURL as exc:
+            raise GitError(f"invalid URL: {exc}") from None
+        except addresses.Refused as exc:
+            raise GitError(FETCH_FAILED, detail=str(exc)) from None
+        except (GitError, OSError) as exc:
+            detail = str(exc) if isinstance(exc, GitError) else f"cannot connect to {redact(url)}: {exc}"
+            pause = 2 ** (attempt + 1)
+            retry = isinstance(exc, OSError) or TRANSIENT.search(detail)
+            if attempt == settings.SKILLPORT_GIT_RETRIES or not retry or time.monotonic() + pause >= deadline:
+                raise GitError(FETCH_FAILED, detail=detail) from None
+            log.info("git %s of %s failed, trying again in %ss: %s", args[0], redact(url), pause, detail)
+            time.sleep(pause)
+
+
+def _remote_env(url, token) -> dict:
+    """The environment for talking to `url`: its own transport only, connecting to the checked address.
+
+    DNS rebinding: a name may resolve to a public address when we check it and to an internal
+    one a moment later, when git looks it up again. So git does not look it up: curl gets the
+    checked address in its resolve list (http.curloptResolve, git 2.37), ssh in HostName (the
+    host key is still checked under the name), and git:// URLs are rewritten to it (insteadOf).
+    """
+    if is_local(url):
+        return _env(token, url, protocols="file")
+    remote = addresses.parse(url)
+    address = addresses.resolve(remote)
+    timeout = settings.SKILLPORT_GIT_CONNECT_TIMEOUT
+    bracketed = f"[{address}]" if ":" in address else address
+    # A redirect could lead anywhere, internal addresses included, without being checked here.
+    config = [("http.followRedirects", "false"),
+              # A server that stops sending for this long fails the fetch (curl's stall timeout).
+              ("http.lowSpeedLimit", "1"), ("http.lowSpeedTime", str(timeout))]
+    ssh = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={timeout}",
+           "-o", f"ServerAliveInterval={timeout}", "-o", "ServerAliveCountMax=2"]
+    pinned = address != remote.host
+    if remote.scheme in ("http", "https"):
+        if pinned:
+            config.append(("http.curloptResolve", f"{remote.host}:{remote.port}:{bracketed}"))
+        # git has no connect timeout for curl (its own is 300 s): connect once ourselves first.
+        addresses.connect(address, remote.port, timeout)
+    elif remote.scheme == "git":
+        if pinned:
+            config.append((f"url.git://{bracketed}:{remote.port}.insteadOf", remote.prefix))
+        addresses.connect(address, remote.port, timeout)  # git:// has no connect timeout either
+    elif pinned:
+        ssh += ["-o", f"HostName={address}", "-o", f"HostKeyAlias={remote.host}"]
+    return _env(token, url, protocols=remote.scheme, config=config, ssh=shlex.join(ssh))
+
+
+def check_marketplace_url(url: str):
+    """A marketplace's URL is an existing local folder or repository, or a git URL we fetch
+    (https, http, ssh, git) that names a repository and carries no credentials; ValueError if not."""
+    if is_local(url):
+        if not Path(url.removeprefix("file://")).expanduser().exists():
+            raise ValueError(f"No such folder or repository: {url}")
+        return
+    remote = addresses.parse(url)
+    if remote.has_password or (remote.scheme != "ssh" and "@" in remote.prefix):
+        raise ValueError("Put credentials in the marketplace's access token field, not in the URL.")
+
+
+def ls_remote(url: str, ref: str = "HEAD", token: str | None = None) -> str:
+    """The commit `ref` names in the repository at `url`, or "" when it names none; GitError when
+    `url` serves no repository we may fetch."""
+    out = _talk_to(url, ["ls-remote", "--", url, ref], token=token)
+    return out.decode().split("\t", 1)[0] if out else ""
 
 
 @contextmanager
@@ -141,23 +256,23 @@ class Repository:
         A plain local folder (not a git repository) is snapshotted instead, so a folder can be
         synced and validated exactly like a repository, uncommitted edits included.
         """
-        folder = _plain_folder(url)
+        folder = plain_folder(url)
         if folder is not None:
             return cls._snapshot(folder)
         repo = cls(cls.cache_path(url))
         with _locked(repo.git_dir):
             if not (repo.git_dir / "HEAD").exists():
                 shutil.rmtree(repo.git_dir, ignore_errors=True)
-                run(["clone", "--bare", "--quiet", "--", url, str(repo.git_dir)], token=token, url=url)
+                _talk_to(url, ["clone", "--bare", "--quiet", "--", url, str(repo.git_dir)], token=token)
             else:
-                run(
-                    ["fetch", "--quiet", "--prune", "--force", "--tags", "origin",
-                     "+refs/heads/*:refs/heads/*"],
-                    git_dir=repo.git_dir, token=token, url=url,
+                _talk_to(
+                    url,
+                    ["fetch", "--quiet", "--prune", "--force", "--tags", "origin", "+refs/heads/*:refs/heads/*"],
+                    git_dir=repo.git_dir, token=token,
                 )
             if sha and not repo.has_commit(sha):
                 # A pinned commit that no branch reaches: ask for it by id.
-                run(["fetch", "--quiet", "origin", sha], git_dir=repo.git_dir, token=token, url=url)
+                _talk_to(url, ["fetch", "--quiet", "origin", sha], git_dir=repo.git_dir, token=token)
         return repo, repo.resolve(sha or ref or "HEAD")
 
     @classmethod
@@ -166,11 +281,11 @@ class Repository:
         with _locked(repo.git_dir):
             if not (repo.git_dir / "HEAD").exists():
                 run(["init", "--bare", "--quiet", str(repo.git_dir)])
-            env = {"GIT_INDEX_FILE": str(repo.git_dir / "snapshot-index"), "GIT_WORK_TREE": str(folder)}
+            env = _env(extra={"GIT_INDEX_FILE": str(repo.git_dir / "snapshot-index"), "GIT_WORK_TREE": str(folder)})
             run(["add", "--all", "--force", "."], git_dir=repo.git_dir, env=env)
             tree = run(["write-tree"], git_dir=repo.git_dir, env=env).decode().strip()
             commit = run(["commit-tree", tree, "-m", f"Snapshot of {folder.name}"],
-                         git_dir=repo.git_dir, env=SNAPSHOT_ENV).decode().strip()
+                         git_dir=repo.git_dir, env=_env(extra=SNAPSHOT_ENV)).decode().strip()
             run(["update-ref", "refs/heads/snapshot", commit], git_dir=repo.git_dir)
         return repo, commit
 
@@ -243,7 +358,7 @@ class BlobReader:
         self.close()
 
 
-def _plain_folder(url: str) -> Path | None:
+def plain_folder(url: str) -> Path | None:
     """The folder to snapshot when `url` is a local directory that is not a repository root."""
     if url.startswith("file://"):
         return None  # a file:// URL always means "clone this repository"

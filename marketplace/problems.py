@@ -3,7 +3,7 @@
 Codes are a public contract (the JSON of `sync_marketplace --json` and `validate_marketplace`),
 so they never change once published; messages follow `claude plugin validate` where it has one.
 """
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 ERROR = "error"
 WARNING = "warning"
@@ -16,22 +16,27 @@ class Problem:
     code: str
     message: str
     location: str = ""
+    # For admins only: what members must not read, such as git's account of a network failure,
+    # which tells what listens at an address. Only admin pages, the admins' API and commands show it.
+    detail: str = ""
 
     def as_dict(self):
-        return asdict(self)
+        found = {"severity": self.severity, "code": self.code, "message": self.message, "location": self.location}
+        return {**found, "detail": self.detail} if self.detail else found
 
 
 def describe(problem: dict) -> str:
-    """One line for terminals: severity, code, message and, when known, where."""
+    """One line for terminals (admins): severity, code, message, the detail and, when known, where."""
     where = f" [{problem['location']}]" if problem.get("location") else ""
-    return f"{problem['severity']:7} {problem['code']}: {problem['message']}{where}"
+    detail = f" ({problem['detail']})" if problem.get("detail") else ""
+    return f"{problem['severity']:7} {problem['code']}: {problem['message']}{detail}{where}"
 
 
 class Problems(list):
     """A list of Problem with shorthands; `fatal` marks a catalogue that cannot be read at all."""
 
-    def error(self, code, message, location=""):
-        self.append(Problem(ERROR, code, message, location))
+    def error(self, code, message, location="", detail=""):
+        self.append(Problem(ERROR, code, message, location, detail))
 
     def warning(self, code, message, location=""):
         self.append(Problem(WARNING, code, message, location))
@@ -47,6 +52,16 @@ class Problems(list):
 class CatalogError(Exception):
     """The catalogue cannot be read at all: nothing is loaded and the last good one is kept."""
 
-    def __init__(self, code, message, location=""):
+    def __init__(self, code, message, location="", detail=""):
         super().__init__(message)
-        self.problem = Problem(ERROR, code, message, location)
+        self.problem = Problem(ERROR, code, message, location, detail)
+
+
+SEVERITY_ORDER = {ERROR: 0, WARNING: 1, INFO: 2}
+
+
+def in_order(problems: list[dict]) -> list[dict]:
+    """Problems as commands print them: most severe first, each failure once (a plugin listed by
+    two entries, or a file reached by two paths, must not be reported twice)."""
+    unique = {(p["severity"], p["code"], p["message"], p.get("location", "")): p for p in problems}
+    return sorted(unique.values(), key=lambda p: SEVERITY_ORDER.get(p["severity"], len(SEVERITY_ORDER)))

@@ -170,7 +170,7 @@ class Reader:
         try:
             self.repo, self.commit = Repository.fetch(self.url, ref=self.ref, token=self.token)
         except GitError as exc:
-            raise CatalogError("fetch-failed", f"Could not fetch the marketplace: {exc}") from None
+            raise CatalogError("fetch-failed", f"Could not fetch the marketplace: {exc}", detail=exc.detail) from None
         self.tree = Tree(self.repo.list_tree(self.commit), self._reader(self.repo).read)
         self.root = self._marketplace_root()
         raw = self._read_catalog()
@@ -374,7 +374,8 @@ class Reader:
         else:
             fetched = self._fetch_source(source)
             if isinstance(fetched, GitError):
-                problems.error("source-fetch-failed", f"Could not fetch {source.url}: {fetched}", location)
+                problems.error("source-fetch-failed", f"Could not fetch {source.url}: {fetched}", location,
+                               detail=fetched.detail)
                 return None, None, None
             if fetched.tree is None:
                 fetched.tree = Tree(fetched.repo.list_tree(fetched.commit), self._reader(fetched.repo).read)

@@ -202,7 +202,7 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_TIMEZONE = TIME_ZONE
 
 # The sync engine. Limits are per marketplace sync; hitting one is a problem on the run, not a crash.
-SKILLPORT_GIT_TIMEOUT = env_int("SKILLPORT_GIT_TIMEOUT", 300)
+SKILLPORT_GIT_TIMEOUT = env_int("SKILLPORT_GIT_TIMEOUT", 300)  # seconds; a fetch, retries included
 SKILLPORT_SYNC_TIME_LIMIT = env_int("SKILLPORT_SYNC_TIME_LIMIT", 900)
 SKILLPORT_SYNC_INTERVAL_MINUTES = env_int("SKILLPORT_SYNC_INTERVAL_MINUTES", 60)
 SKILLPORT_MAX_FILE_BYTES = env_int("SKILLPORT_MAX_FILE_BYTES", 5 * 1024 * 1024)
@@ -232,6 +232,18 @@ SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
 # Plugin sources come from repositories we do not control; a `url` source naming a local path
 # would let any marketplace read other repositories on this server, so it is off by default.
 SKILLPORT_ALLOW_LOCAL_SOURCES = env_bool("SKILLPORT_ALLOW_LOCAL_SOURCES", False)
+
+# Fetching over the network (marketplace/addresses.py). A remote whose host resolves to an internal
+# address (loopback, private, link-local such as cloud metadata, reserved) is refused, so that a
+# catalogue cannot make Skillport probe its own network. Internal git servers go here, as host names
+# or addresses and networks (git.internal.example.com, 10.20.0.0/16); SKILLPORT_GITHUB_URL's host is
+# always allowed.
+SKILLPORT_FETCH_ALLOWED_HOSTS = env_list("SKILLPORT_FETCH_ALLOWED_HOSTS", [])
+# Seconds a remote may take to accept a connection, or stay silent mid-transfer, before a fetch
+# fails; SKILLPORT_GIT_TIMEOUT bounds a whole fetch, retries included.
+SKILLPORT_GIT_CONNECT_TIMEOUT = env_int("SKILLPORT_GIT_CONNECT_TIMEOUT", 10)
+# A fetch that fails on a transient network error is tried again this many times, after 2, 4... s.
+SKILLPORT_GIT_RETRIES = env_int("SKILLPORT_GIT_RETRIES", 2)
 
 # The audit log keeps events this many days; a daily beat task purges older ones.
 SKILLPORT_AUDIT_RETENTION_DAYS = env_int("SKILLPORT_AUDIT_RETENTION_DAYS", 400)
