@@ -22,7 +22,7 @@ from django.utils import timezone
 from audit import record
 from audit.models import Action, Outcome, Surface
 
-from . import access, rendering
+from . import access, liveness, rendering
 from . import bulk
 from .bulk import copy_rows, copy_rows_ignoring_conflicts
 from .gitrepo import GitError
@@ -55,11 +55,9 @@ def sync_marketplace(marketplace_id: int, trigger: str = SyncRun.Trigger.MANUAL,
     `run_id` names a SyncRun created beforehand (by "Sync now", so the page can follow it).
     """
     marketplace = Marketplace.objects.get(pk=marketplace_id)
-    run = SyncRun.objects.filter(pk=run_id, marketplace=marketplace, status=Status.RUNNING).first() if run_id else None
-    if run is None:
-        run = SyncRun.objects.create(marketplace=marketplace, trigger=trigger, progress={"phase": "waiting"})
-    reporter = _Progress(run, progress)
-    with _advisory_lock(marketplace.pk):
+    # The run is held for liveness (a run whose process dies is reaped), the marketplace for one sync at a time.
+    with liveness.claimed(marketplace, trigger, run_id) as run, _advisory_lock(marketplace.pk):
+        reporter = _Progress(run, progress)
         marketplace.refresh_from_db()
         previous_status = marketplace.status
         Marketplace.objects.filter(pk=marketplace.pk).update(status=Status.RUNNING)

@@ -244,6 +244,28 @@ SKILLPORT_FETCH_ALLOWED_HOSTS = env_list("SKILLPORT_FETCH_ALLOWED_HOSTS", [])
 SKILLPORT_GIT_CONNECT_TIMEOUT = env_int("SKILLPORT_GIT_CONNECT_TIMEOUT", 10)
 # A fetch that fails on a transient network error is tried again this many times, after 2, 4... s.
 SKILLPORT_GIT_RETRIES = env_int("SKILLPORT_GIT_RETRIES", 2)
+# Lost workers (marketplace/liveness.py). Celery kills a sync this long after it started, a grace
+# after its soft limit to record the failure.
+SKILLPORT_SYNC_HARD_TIME_LIMIT = SKILLPORT_SYNC_TIME_LIMIT + min(60, SKILLPORT_SYNC_TIME_LIMIT)
+# A task whose worker died before acknowledging it is delivered again after this many seconds
+# (Redis's visibility_timeout; Celery's default is an hour). A task still running then would be
+# delivered twice, so it must exceed the sync's hard time limit.
+SKILLPORT_TASK_REDELIVERY_SECONDS = env_int("SKILLPORT_TASK_REDELIVERY_SECONDS", 1200)
+if SKILLPORT_TASK_REDELIVERY_SECONDS <= SKILLPORT_SYNC_HARD_TIME_LIMIT:
+    raise ValueError(
+        f"SKILLPORT_TASK_REDELIVERY_SECONDS must exceed the sync's hard time limit, "
+        f"{SKILLPORT_SYNC_HARD_TIME_LIMIT}s (SKILLPORT_SYNC_TIME_LIMIT plus up to a minute)"
+    )
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Kombu looks for such tasks every 100 s by default; a tenth of the timeout keeps the promise.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        **CELERY_BROKER_TRANSPORT_OPTIONS, "visibility_timeout": SKILLPORT_TASK_REDELIVERY_SECONDS,
+        "unacked_restore_interval": max(1, SKILLPORT_TASK_REDELIVERY_SECONDS // 10), "unacked_restore_throttle": 1,
+    }
+# Each minute; runs whose worker was lost are also reaped whenever a sync starts.
+CELERY_BEAT_SCHEDULE["Mark syncs whose worker was lost as failed"] = {
+    "task": "marketplace.tasks.reap_lost_syncs", "schedule": 60,
+}
 
 # The audit log keeps events this many days; a daily beat task purges older ones.
 SKILLPORT_AUDIT_RETENTION_DAYS = env_int("SKILLPORT_AUDIT_RETENTION_DAYS", 400)
