@@ -39,12 +39,6 @@ class MarketplaceForm(forms.ModelForm):
         fields = ["slug", "git_url", "ref", "catalog_path", "access_token", "webhook_secret", "sync_interval",
                   "enabled", "audience", "requires_approval"]
 
-    def clean_git_url(self):
-        url = self.cleaned_data["git_url"]
-        if "://" in url and "@" in url.split("://", 1)[1].split("/", 1)[0]:
-            raise forms.ValidationError("Put credentials in the access token field, not in the URL.")
-        return url
-
     def save(self, commit=True):
         stored = Marketplace.objects.get(pk=self.instance.pk) if self.instance.pk else None
         if self.cleaned_data.get("clear_access_token"):
@@ -69,8 +63,9 @@ def _problems_table(problems):
     for severity in severities:
         group = [p for p in problems if p["severity"] == severity]
         rows = format_html_join(
-            "", "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-            ((p["code"], p["message"], p["location"]) for p in group),
+            "", "<tr><td><code>{}</code></td><td>{}{}</td><td>{}</td></tr>",
+            ((p["code"], p["message"], format_html("<br><small>{}</small>", p["detail"]) if p.get("detail") else "",
+              p["location"]) for p in group),
         )
         groups.append(format_html(
             '<details class="problems-{}"{}><summary>{} ({})</summary><table><thead><tr><th>Code</th>'

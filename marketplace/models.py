@@ -4,12 +4,13 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.functions import RandomUUID
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.core.exceptions import ValidationError
 from django.db import connection, models
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce, Left, NullIf
 from django.utils import timezone
 
-from . import access
+from . import access, gitrepo
 from .crypto import EncryptedTextField
 
 AUDIENCE_HELP = (
@@ -214,6 +215,13 @@ class Marketplace(models.Model):
 
     def __str__(self):
         return self.name or self.slug
+
+    def clean(self):
+        # Every way in (the admin's form, add_marketplace) checks the URL, not only the next sync.
+        try:
+            gitrepo.check_marketplace_url(self.git_url)
+        except ValueError as exc:
+            raise ValidationError({"git_url": str(exc)}) from None
 
 
 class SyncRun(models.Model):
