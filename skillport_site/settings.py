@@ -131,6 +131,9 @@ DATABASE_URL = env_str("DATABASE_URL") or embedded.database_url(SKILLPORT_DATA_D
 # A connection pool, not persistent connections: under ASGI each request runs on a new thread,
 # and a connection kept per thread would exhaust PostgreSQL's max_connections within seconds.
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+# Django's backend, with a pool that replaces dropped connections before a request uses one
+# (skillport_site/postgresql/base.py).
+DATABASES["default"]["ENGINE"] = "skillport_site.postgresql"
 DATABASES["default"]["OPTIONS"] = {
     **DATABASES["default"].get("OPTIONS", {}),
     # Parameters are sent apart from the SQL, so queries a connection repeats become prepared

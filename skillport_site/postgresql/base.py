@@ -1,0 +1,42 @@
+"""Django's PostgreSQL backend, whose pool replaces dropped connections before a request uses one.
+
+When PostgreSQL restarts, fails over, or an administrator terminates backends, every connection
+idle in the pool is dead, and each would cost the request that takes it a 500. psycopg_pool can
+check connections as it hands them out (Django turns that on with CONN_HEALTH_CHECKS), but after
+the second dead one it backs off as if the server were down: 1 s, 2 s, 4 s... so requests waited
+out the pool's timeout and failed anyway. Here:
+
+1. Each connection taken from the pool is checked with an empty query (one round trip).
+2. A dead one is handed back (the pool replaces it) and the pool is drained: the others it holds
+   are as old, so they are closed and replaced at once, in the background.
+3. The request takes the next connection, which is new; the pool's timeout still bounds the wait
+   when PostgreSQL itself is down.
+"""
+import logging
+
+from django.db.backends.postgresql import base
+from psycopg_pool import ConnectionPool
+
+log = logging.getLogger(__name__)
+
+# A dead connection drains the pool, so the next one is new: a second failure in a row means
+# PostgreSQL refuses new connections too, and the error is the request's.
+ATTEMPTS = 3
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def get_new_connection(self, conn_params):
+        if not self.pool:
+            return super().get_new_connection(conn_params)
+        for attempt in range(1, ATTEMPTS + 1):
+            connection = super().get_new_connection(conn_params)
+            try:
+                ConnectionPool.check_connection(connection)
+            except self.Database.Error as error:
+                self.pool.putconn(connection)
+                if attempt == ATTEMPTS:
+                    raise
+                log.warning("A pooled database connection was dead (%s); replacing the pool's connections.", error)
+                self.pool.drain()
+            else:
+                return connection
