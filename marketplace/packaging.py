@@ -2,6 +2,7 @@
 import hashlib
 import io
 import json
+import logging
 import os
 import tempfile
 import zipfile
@@ -12,10 +13,13 @@ from django.http import FileResponse
 
 from .models import SkillFile
 from .reader import JUNK_DIRS
+from .tree import is_clean_path
+
+log = logging.getLogger(__name__)
 
 # Bump whenever the bytes a package would hold change for the same content (layout, manifest,
 # exclusions, zip settings), so packages cached under the old rules are never served again.
-PACKAGE_FORMAT_VERSION = 1
+PACKAGE_FORMAT_VERSION = 2
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 # zlib's default: close to level 9's size at a fraction of its time. Fixed so output never drifts.
 COMPRESS_LEVEL = 6
@@ -95,7 +99,13 @@ def _zip(skill, manifest) -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         for path in sorted(entries):
             executable, content = entries[path]
-            info = zipfile.ZipInfo(f"{skill.slug}/{path}", date_time=ZIP_EPOCH)
+            name = f"{skill.slug}/{path}"
+            if not is_clean_path(name):
+                # Syncs refuse such names (tree.py); checked again where names are made, so no row,
+                # whenever it was stored, can put an entry outside the skill folder when unpacked.
+                log.warning("package of skill %s leaves out %r: not a clean relative path", skill.pk, name)
+                continue
+            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
             info.create_system = 3  # Unix, so unzip honours the permission bits on every host
             info.external_attr = (0o100755 if executable else 0o100644) << 16
             archive.writestr(info, content, compress_type=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL)

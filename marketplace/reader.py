@@ -24,12 +24,12 @@ from . import discovery, manifest, skillmd, verdicts
 from .gitrepo import GitError, Repository, is_local
 from .problems import CatalogError, Problem, Problems
 from .spoofing import spoofing_problem
-from .tree import Escape, Tree, join_inside
+from .tree import MAX_DEPTH, Escape, Tree, join_inside
 
 log = logging.getLogger(__name__)
 
 # Bump when reading rules change, so the next sync re-reads an unchanged commit.
-READER_VERSION = 1
+READER_VERSION = 2
 DEFAULT_CATALOG_PATH = ".claude-plugin/marketplace.json"
 JUNK_DIRS = {"__pycache__", "node_modules", ".git"}
 LFS_HEADER = b"version https://git-lfs.github.com/spec/v1"
@@ -422,6 +422,11 @@ class Reader:
                 "escape": ("symlink-escape", error, f"Symlink '{rel}' points outside the repository; not read"),
                 "broken": ("symlink-broken", warning, f"Symlink '{rel}' points to nothing"),
                 "submodule": ("submodule", warning, f"'{rel}' is a git submodule; its content is not in this repository"),
+                "unsafe-name": ("unsafe-file-name", error,
+                                f"{rel!r} is not a safe file name (empty, '.', '..', a backslash, a drive, "
+                                "a control character or not UTF-8); not read"),
+                "too-deep": ("folder-too-deep", error,
+                             f"'{rel}' is nested more than {MAX_DEPTH} folders deep; nothing below it is read"),
             }
             code, add, message = messages[kind]
             add(code, message, where)

@@ -1,11 +1,20 @@
 """A read-only view of a git tree listing: directories, and symlinks followed inside the repo.
 
 Symlinks are resolved component by component, the way a filesystem would, but a target that
-leaves the tree (absolute, or `..` past the root) is refused instead of read.
+leaves the tree (absolute, or `..` past the root) is refused instead of read. So are names no
+checkout would write, which git trees can still hold (`git mktree` takes any name).
 """
+import re
+
 from .gitrepo import Entry
 
 MAX_SYMLINK_HOPS = 40
+# Folders below the one walked: deeper ones are reported, not read (walk recurses once a level).
+MAX_DEPTH = 100
+# A name that is empty, '.', '..', holds a backslash or starts like a Windows drive ('C:') can lead
+# out of the folder it is unpacked in; a control character (NUL included) or bytes that are not
+# UTF-8 (surrogates, once decoded) cannot be stored or zipped as they are. Matches a whole path too.
+UNSAFE_NAME = re.compile(r"(?:^|/)\.{0,2}(?:/|$)|(?:^|/)[A-Za-z]:|[\\\x00-\x1f\x7f\ud800-\udfff]")
 
 
 class Escape(Exception):
@@ -37,14 +46,27 @@ def join_inside(base: str, relative: str) -> str:
     return "/".join(parts)
 
 
+def is_clean_path(path: str) -> bool:
+    """True for a relative path of safe names joined by '/', one that stays where it is unpacked."""
+    return not UNSAFE_NAME.search(path)
+
+
 class Tree:
     DIR = "dir"
 
     def __init__(self, entries: dict[str, Entry], read_blob):
-        self.entries = entries
+        self.entries = {}
         self.read_blob = read_blob
+        self.refused: dict[str, set[str]] = {}  # folder -> unsafe names in it, which nothing reads
+        for path, entry in entries.items():
+            if is_clean_path(path):
+                self.entries[path] = entry
+            else:
+                parts = path.split("/")
+                bad = next(i for i, part in enumerate(parts) if not is_clean_path(part))
+                self.refused.setdefault("/".join(parts[:bad]), set()).add(parts[bad])
         self.children: dict[str, set[str]] = {"": set()}
-        for path in entries:
+        for path in self.entries:
             parts = path.split("/")
             for depth in range(len(parts)):
                 self.children.setdefault("/".join(parts[:depth]), set()).add(parts[depth])
@@ -99,17 +121,23 @@ class Tree:
     def listdir(self, path: str) -> list[str]:
         return sorted(self.children.get(self.resolve(path), ()))
 
-    def walk(self, path: str, on_problem, _seen=None, _prefix=""):
+    def walk(self, path: str, on_problem, _seen=None, _prefix="", _depth=0):
         """Yield (relative path, Entry) for every file below `path`, following safe symlinks.
 
-        Escaping or broken symlinks and submodules are passed to `on_problem(kind, relpath)`
-        instead of being yielded; a directory reached twice through links is walked once.
+        Escaping or broken symlinks, submodules, unsafe names and folders nested deeper than
+        MAX_DEPTH are passed to `on_problem(kind, relpath)` instead of being yielded; a directory
+        reached twice through links is walked once.
         """
         root = self.resolve(path)
         seen = _seen if _seen is not None else set()
         if root in seen:
             return
         seen.add(root)
+        if _depth > MAX_DEPTH:
+            on_problem("too-deep", _prefix.rstrip("/"))
+            return
+        for name in sorted(self.refused.get(root, ())):
+            on_problem("unsafe-name", f"{_prefix}{name}")
         for name in sorted(self.children.get(root, ())):
             rel = f"{_prefix}{name}"
             real_child = f"{root}/{name}" if root else name
@@ -127,7 +155,7 @@ class Tree:
                 continue
             real, target = found
             if target == self.DIR:
-                yield from self.walk(real, on_problem, seen, f"{rel}/")
+                yield from self.walk(real, on_problem, seen, f"{rel}/", _depth + 1)
             elif target.is_submodule:
                 on_problem("submodule", rel)
             else:

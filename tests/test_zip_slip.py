@@ -1,0 +1,145 @@
+"""Zip-slip: a git tree may hold names no checkout writes ('..', '.', backslashes, drives, control
+characters, bytes that are not UTF-8). A sync refuses them, with a problem on the skill that holds
+them, and the packager writes no entry that would unpack outside the skill's folder, whatever a row
+says. Trees are written with git's plumbing, as a hostile repository would be."""
+import io
+import json
+import posixpath
+import re
+import zipfile
+
+import pytest
+
+from marketplace.models import Blob, Skill, SkillFile, Status
+from marketplace.packaging import build_package
+from marketplace.sync import sync_marketplace
+from marketplace.tree import is_clean_path
+
+from .builders import catalog, plugin_entry, skill_md
+
+pytestmark = pytest.mark.django_db
+
+PAYLOAD = b"#!/bin/sh\necho pwned\n"
+
+
+def repository(evil: dict) -> dict:
+    """Plugin `tools` with skill alpha and skill evil, whose folder also holds `evil`."""
+    return {
+        ".claude-plugin": {"marketplace.json": catalog(plugin_entry("tools")).encode()},
+        "plugins": {"tools": {"skills": {
+            "alpha": {"SKILL.md": skill_md("alpha", "Alpha does A.").encode()},
+            "evil": {"SKILL.md": skill_md("evil", "Looks harmless.").encode(), **evil},
+        }}},
+    }
+
+
+# What each tree puts into skill evil's folder, and the name that must be refused there.
+UNSAFE = {
+    "dotdot-chain": ({"..": {"..": {"..": {"..": {"pwned.sh": PAYLOAD}}}}}, ".."),
+    "dotdot-file": ({"..": PAYLOAD}, ".."),
+    "dot": ({".": {"SKILL.md": PAYLOAD}}, "."),
+    "absolute": ({"/etc": {"cron.d": {"pwned": PAYLOAD}}}, ""),
+    "backslash": ({"..\\..\\..\\pwned.sh": PAYLOAD}, "..\\..\\..\\pwned.sh"),
+    "windows-drive": ({"C:": {"Windows": {"pwned.dll": PAYLOAD}}}, "C:"),
+    "drive-relative": ({"c:pwned.sh": PAYLOAD}, "c:pwned.sh"),
+    "control-character": ({"run\x1b[2J.sh": PAYLOAD}, "run\x1b[2J.sh"),
+    "not-utf8": ({"caf\udce9.sh": PAYLOAD}, "caf\udce9.sh"),
+}
+
+
+def archive_names(data: bytes) -> list[str]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.testzip() is None
+        return archive.namelist()
+
+
+def assert_stays_in(names, top):
+    """Every entry unpacks below `top/`, read as a POSIX and as a Windows unzip would read it."""
+    for name in names:
+        for path in (name, name.replace("\\", "/")):
+            assert not path.startswith("/") and not re.match(r"^[A-Za-z]:", path), name
+            parts = path.split("/")
+            assert parts[0] == top and "" not in parts and "." not in parts and ".." not in parts, name
+            assert posixpath.normpath(path).startswith(f"{top}/"), name
+        assert not re.search(r"[\x00-\x1f\x7f]", name), name
+
+
+@pytest.fixture
+def market(make_repo, make_marketplace):
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("tools")),
+        "plugins/tools/skills/alpha/SKILL.md": skill_md("alpha", "Alpha does A."),
+    })
+    market = make_marketplace(repo)
+    assert sync_marketplace(market.pk).status == Status.OK
+    market.repo = repo
+    return market
+
+
+@pytest.mark.parametrize("case", list(UNSAFE))
+def test_unsafe_names_in_a_tree_are_refused_with_a_problem_on_their_skill(market, case):
+    extra, refused = UNSAFE[case]
+    market.repo.commit_tree(repository(extra))
+    run = sync_marketplace(market.pk)
+
+    problems = [p for p in run.problems if p["code"] == "unsafe-file-name"]
+    assert [(p["severity"], p["location"]) for p in problems] == [("error", "plugins/tools/skills/evil")]
+    assert repr(refused) in problems[0]["message"]
+    assert run.status == Status.PARTIAL, run.problems
+    evil = Skill.objects.select_related("plugin__marketplace").get(marketplace=market, slug="evil")
+    assert "unsafe-file-name" in [p["code"] for p in evil.problems]
+    # Nothing behind the name was read, stored or packaged; the rest of the skill and the
+    # marketplace are there as usual.
+    assert list(evil.files.values_list("path", flat=True)) == ["SKILL.md"]
+    assert not Blob.objects.filter(content=PAYLOAD).exists()
+    names = archive_names(build_package(evil))
+    assert sorted(names) == ["evil/.claude-plugin/plugin.json", "evil/SKILL.md"]
+    assert_stays_in(names, "evil")
+    assert Skill.objects.filter(marketplace=market, slug="alpha", removed_at=None).exists()
+
+
+def test_the_same_unsafe_tree_is_reported_again_and_a_fixed_one_syncs_clean(market):
+    market.repo.commit_tree(repository(UNSAFE["dotdot-chain"][0]))
+    first = sync_marketplace(market.pk)
+    market.repo.commit_tree(repository(UNSAFE["dotdot-chain"][0]), message="again")
+    again = sync_marketplace(market.pk)
+    assert [p["code"] for p in again.problems] == [p["code"] for p in first.problems] == ["unsafe-file-name"]
+
+    market.repo.commit_tree(repository({"extra.md": b"# Extra\n"}), message="fixed")
+    fixed = sync_marketplace(market.pk)
+    assert fixed.status == Status.OK and fixed.problems == []
+    evil = Skill.objects.get(marketplace=market, slug="evil")
+    assert sorted(evil.files.values_list("path", flat=True)) == ["SKILL.md", "extra.md"]
+
+
+# Rows an older sync could have stored, before trees were checked.
+UNSAFE_ROWS = [
+    "../../../../pwned.sh", "scripts/../../../pwned.sh", "..", ".", "/etc/cron.d/pwned", "//server/share/pwned",
+    "..\\..\\pwned.sh", "C:/Windows/pwned.dll", "c:pwned.sh", "scripts//pwned.sh", "scripts/", "",
+    "run\x1b[2J.sh", "line\nbreak.sh",
+]
+
+
+def test_the_packager_leaves_out_every_row_that_would_unpack_elsewhere(market):
+    alpha = Skill.objects.select_related("plugin__marketplace").get(marketplace=market, slug="alpha")
+    skill_md_row = alpha.files.get(path="SKILL.md")
+    for path in UNSAFE_ROWS:
+        SkillFile.objects.create(skill=alpha, path=path, size=skill_md_row.size, mode="100755",
+                                 blob=skill_md_row.blob)
+    names = archive_names(build_package(alpha))
+    assert sorted(names) == ["alpha/.claude-plugin/plugin.json", "alpha/SKILL.md"]
+    assert_stays_in(names, "alpha")
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(build_package(alpha))).read("alpha/.claude-plugin/plugin.json"))
+    assert manifest["skillport"]["skill"] == "alpha"
+
+
+@pytest.mark.parametrize("path", [*UNSAFE_ROWS, "nul\x00.sh", "caf\udce9.sh", "a/\x7f"])
+def test_no_unsafe_path_counts_as_clean(path):
+    # NUL and undecodable bytes cannot reach a row (PostgreSQL refuses both), so the rule is checked directly.
+    assert not is_clean_path(path)
+
+
+@pytest.mark.parametrize("path", ["SKILL.md", "scripts/run.sh", ".claude-plugin/plugin.json", "..hidden", "a..b/c",
+                                  "notes:2024.md", "日本語/説明.md"])
+def test_ordinary_paths_stay_clean(path):
+    assert is_clean_path(path)
