@@ -99,16 +99,23 @@ def resolve(remote: Remote) -> str:
         for address in addresses:
             if reason := _internal(address):
                 if not _allowed_address(address):
-                    raise Refused(
-                        f"{remote.host} resolves to {address}, {reason}; list the host in "
-                        "SKILLPORT_FETCH_ALLOWED_HOSTS to fetch from it"
-                    )
+                    named = f"{remote.host} is" if remote.host == str(address) else f"{remote.host} resolves to {address},"
+                    raise Refused(f"{named} {reason}; list the host in SKILLPORT_FETCH_ALLOWED_HOSTS to fetch from it")
     return str(addresses[0])
 
 
-def connect(address: str, port: int, timeout: float):
-    """Open and close a TCP connection: the address answers within `timeout` seconds, or OSError."""
-    socket.create_connection((address, port), timeout=timeout).close()
+def connect(remote: Remote, address: str, timeout: float):
+    """Connect to `address` within `timeout` seconds, or OSError; git has no such timeout of its own.
+
+    A git daemon must also begin to answer in that time: git itself would wait for it as long as
+    the whole fetch may take, so a port that accepts and stays silent would hold a sync for minutes.
+    """
+    with socket.create_connection((address, remote.port), timeout=timeout) as sock:
+        if remote.scheme == "git":
+            request = f"git-upload-pack {remote.path}\0host={remote.host}\0".encode()
+            sock.sendall(b"%04x" % (len(request) + 4) + request)  # a pkt-line, as git sends it
+            if not sock.recv(4):
+                raise ConnectionError("the git daemon closed the connection without answering")
 
 
 def _internal(address) -> str:

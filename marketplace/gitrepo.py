@@ -196,12 +196,11 @@ def _remote_env(url, token) -> dict:
     if remote.scheme in ("http", "https"):
         if pinned:
             config.append(("http.curloptResolve", f"{remote.host}:{remote.port}:{bracketed}"))
-        # git has no connect timeout for curl (its own is 300 s): connect once ourselves first.
-        addresses.connect(address, remote.port, timeout)
+        addresses.connect(remote, address, timeout)  # curl's own connect timeout is 300 s
     elif remote.scheme == "git":
         if pinned:
             config.append((f"url.git://{bracketed}:{remote.port}.insteadOf", remote.prefix))
-        addresses.connect(address, remote.port, timeout)  # git:// has no connect timeout either
+        addresses.connect(remote, address, timeout)  # git:// has no timeout at all
     elif pinned:
         ssh += ["-o", f"HostName={address}", "-o", f"HostKeyAlias={remote.host}"]
     return _env(token, url, protocols=remote.scheme, config=config, ssh=shlex.join(ssh))
