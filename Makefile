@@ -7,6 +7,10 @@ PORT ?= 8000
 # The MCP Inspector CLI, a client nobody here wrote, for the connector tests (npm, outside git).
 INSPECTOR_VERSION := 2.12.0
 INSPECTOR := .data/tools/inspector/node_modules/@modelcontextprotocol/inspector/package.json
+# Claude Code's own CLI, the oracle the validator is held to (`claude plugin validate`; npm ships
+# the binary in a platform package it installs as an optional dependency).
+CLAUDE_CODE_VERSION := 2.1.332
+CLAUDE_CODE := .data/tools/claude-code/node_modules/@anthropic-ai/claude-code/package.json
 export SKILLPORT_BASE_URL ?= http://localhost:$(PORT)
 
 .PHONY: run test check bench clean
@@ -23,6 +27,11 @@ $(INSPECTOR):
 	cd .data/tools/inspector && npm install --no-audit --no-fund --no-save --silent \
 		@modelcontextprotocol/inspector@$(INSPECTOR_VERSION)
 
+$(CLAUDE_CODE):
+	mkdir -p .data/tools/claude-code
+	cd .data/tools/claude-code && npm install --no-audit --no-fund --no-save --silent \
+		@anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION)
+
 # Start the web server, a Celery worker and beat, with the example marketplace synced.
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput -v0
@@ -31,7 +40,7 @@ run: $(VENV)/.installed
 	PATH=$(CURDIR)/$(BIN):$$PATH PORT=$(PORT) $(BIN)/honcho start -f Procfile
 
 # The whole test suite. Tests get a data directory of their own.
-test: $(VENV)/.installed $(INSPECTOR)
+test: $(VENV)/.installed $(INSPECTOR) $(CLAUDE_CODE)
 	SKILLPORT_DATA_DIR=$(CURDIR)/.data/test $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check: $(VENV)/.installed

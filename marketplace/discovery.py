@@ -1,6 +1,6 @@
 """Where a plugin's skills are: Claude Code's discovery rules (FORMAT.md §3).
 
-1. The default scan finds `skills/*/SKILL.md`, one level deep.
+1. The default scan finds `skills/*/SKILL.md`, one level deep, and `skills/SKILL.md` itself.
 2. A `skills` field adds folders (a skill folder, or a folder of skill folders).
 3. For a marketplace-root source with `strict: false`, a `skills` list replaces the scan;
    listing `./skills/` itself keeps it; if none of the listed paths exist the scan runs.
@@ -10,8 +10,13 @@
 from .tree import Escape, join_inside
 
 
-def skill_folders(tree, root, listed_paths, replaces_scan, location, problems) -> list[str]:
-    default = _skills_in(tree, join_inside(root, "skills"), location, problems)
+def skill_folders(tree, root, listed_paths, replaces_scan, location, problems, manifest_paths=()) -> list[str]:
+    """`manifest_paths`: those of `listed_paths` that plugin.json lists, which must exist (Claude
+    Code's validator refuses a plugin.json naming a skills path that is missing or a file)."""
+    skills_dir = join_inside(root, "skills")
+    default = _skills_in(tree, skills_dir, location, problems)
+    if tree.is_file(join_inside(skills_dir, "SKILL.md")):
+        default.insert(0, skills_dir)  # a SKILL.md directly in skills/ is a skill to Claude Code too
     listed, any_exists = [], False
     for raw in listed_paths:
         try:
@@ -25,8 +30,16 @@ def skill_folders(tree, root, listed_paths, replaces_scan, location, problems) -
         elif tree.is_dir(path):
             listed += _skills_in(tree, path, location, problems)
             any_exists = True
+        elif raw in manifest_paths:
+            problems.error(
+                "skills-path-missing",
+                f"Skills path '{raw}' in plugin.json is not a folder holding SKILL.md or skill folders. Point it at "
+                "a skill's folder (not its SKILL.md) or remove it",
+                location,
+            )
         else:
-            problems.warning("skills-path-missing", f"Skills path '{raw}' was not found", location)
+            problems.warning("skills-path-missing", f"Skills path '{raw}' was not found; remove it or fix the path",
+                             location)
 
     if replaces_scan and listed_paths and any_exists:
         folders = listed

@@ -41,6 +41,7 @@ SURFACE_TAGS = {
     "surface:CALL": ["claude_code", "claude_desktop", "claude_ai"],
 }
 ALL_SURFACES = ["claude_code", "claude_desktop", "claude_ai"]
+MAX_UNREACHABLE_REPORTED = 50  # some repositories hold thousands: the count says the rest
 # Problems that leave part of a plugin unread or unloaded (the rest say how it is named or described).
 NOT_READ_CODES = {
     "skill-md-unreadable", "symlink-escape", "submodule", "path-traversal", "duplicate-skill-name",
@@ -149,9 +150,10 @@ class _Source:
 
 class Reader:
     def __init__(self, url, *, ref="", catalog_path="", token=None, known_skills=None,
-                 blob_sink=None, progress=None):
+                 blob_sink=None, progress=None, fetch_sources=True):
         self.url = url
         self.ref = ref
+        self.fetch_sources = fetch_sources  # False: git sources are listed as not checked, never cloned
         self.catalog_path = catalog_path or DEFAULT_CATALOG_PATH
         self.token = token
         self.known_skills = known_skills or {}
@@ -178,7 +180,7 @@ class Reader:
         self.sources = {}
         for index, entry in self.catalog.entries:
             source = entry.get("source")
-            if isinstance(source, dict) and source.get("source") in ("github", "url", "git-subdir"):
+            if self.fetch_sources and isinstance(source, dict) and source.get("source") in ("github", "url", "git-subdir"):
                 # Parsed again (with problems recorded) in read(); here we only need the URL.
                 parsed = manifest.parse_source(source, self.catalog, "", Problems(), settings.SKILLPORT_GITHUB_URL)
                 if parsed is not None:
@@ -266,7 +268,7 @@ class Reader:
             plugins.append(self._read_plugin(index, entry, f"{location} ({name})"))
         self.progress("plugins", total, total)
         self._read_new_skills(plugins)
-        unreachable = self._count_unreachable(plugins)
+        unreachable = self._unreachable_skill_files(plugins)
         self.close()
         return Snapshot(
             commit=self.commit,
@@ -274,7 +276,7 @@ class Reader:
             plugins=plugins,
             access=access,
             fingerprint=self.fingerprint(),
-            unreachable_skill_files=unreachable,
+            unreachable_skill_files=len(unreachable),
         )
 
     def close(self):
@@ -341,14 +343,14 @@ class Reader:
             strict = True
         entry_components = manifest.COMPONENT_KEYS & set(entry)
         if plugin.manifest is not None and not strict and entry_components:
-            problems.error(
+            # Claude Code (2.1.332) installs and validates it; FORMAT.md's older reading refused it.
+            problems.warning(
                 "strict-conflict",
                 "Plugin has both a plugin.json and component fields in its marketplace entry "
-                f"({', '.join(sorted(entry_components))}) with strict: false, so Claude Code refuses it. Move the "
-                "components into plugin.json, or remove plugin.json, or set strict: true",
+                f"({', '.join(sorted(entry_components))}) with strict: false, so which one declares its components "
+                "is easy to misread. Keep them in one place: in plugin.json (and strict: true), or in the entry only",
                 location,
             )
-            refusal = refusal or "strict: false with both a plugin.json and components in its marketplace entry"
         plugin.loads, plugin.refusal = not refusal, refusal
         if plugin.manifest:
             plugin.display.update({k: plugin.manifest[k] for k in manifest.DISPLAY_KEYS if k in plugin.manifest})
@@ -357,10 +359,10 @@ class Reader:
         )
 
         listed = manifest.component_paths(entry.get("skills"))
-        if plugin.manifest is not None:
-            listed = manifest.component_paths(plugin.manifest.get("skills")) + listed
+        manifest_paths = manifest.component_paths((plugin.manifest or {}).get("skills"))
         replaces_scan = source.kind == "relative" and root == self.root and strict is False
-        folders = discovery.skill_folders(tree, root, listed, replaces_scan, self._where(plugin, root or "."), problems)
+        folders = discovery.skill_folders(tree, root, manifest_paths + listed, replaces_scan,
+                                          self._where(plugin, root or "."), problems, manifest_paths)
         # Names of new skills are known only once read; _dedupe_skills runs after that.
         plugin.root = root
         plugin.skills = [self._scan_skill(tree, folder, plugin) for folder in folders]
@@ -372,6 +374,14 @@ class Reader:
         if source.kind == "relative":
             tree, root, commit = self.tree, join_inside(self.root, source.path), self.commit
         else:
+        elif not self.fetch_sources:
+            problems.info(
+                "source-not-checked",
+                f"Not checked: {source.url} was not fetched (validation reads only this repository); "
+                "run validate_marketplace with --fetch to read this plugin",
+                location,
+            )
+            return None, None, None
             fetched = self._fetch_source(source)
             if isinstance(fetched, GitError):
                 problems.error("source-fetch-failed", f"Could not fetch {source.url}: {fetched}", location,
@@ -590,13 +600,15 @@ class Reader:
             kept.append(skill)
         plugin.skills = kept
 
-    def _count_unreachable(self, plugins) -> int:
-        """SKILL.md files present in the repositories we read that no discovery rule reached."""
+    def _unreachable_skill_files(self, plugins) -> set:
+        """SKILL.md files present in the repositories we read that no discovery rule reached, each
+        reported with where it would have to be (the first MAX_UNREACHABLE_REPORTED of them)."""
         reached = {}
         # The marketplace root (relative sources cannot leave it), and each fetched plugin root.
         scopes = {(id(self.tree), f"{self.root}/" if self.root else "")}
         trees = {id(self.tree): self.tree}
         for plugin in plugins:
+        roots = {}  # tree id -> plugin roots in it, to say where a stray SKILL.md would have to be
             for skill in plugin.skills:
                 tree = skill.tree
                 path = join_inside(skill.folder, "SKILL.md")
@@ -606,6 +618,9 @@ class Reader:
                 trees[id(tree)] = tree
                 scopes.add((id(tree), f"{plugin.root}/" if plugin.root else ""))
         unreachable = set()
+            if plugin.source is not None and not plugin.failed and (plugin.source.kind == "relative" or plugin.skills):
+                tree_id = id(plugin.skills[0].tree) if plugin.skills else id(self.tree)
+                roots.setdefault(tree_id, []).append(plugin)
         for tree_id, prefix in scopes:
             seen = reached.get(tree_id, set())
             unreachable.update(
@@ -613,7 +628,32 @@ class Reader:
                 for path in trees[tree_id].entries
                 if path.startswith(prefix) and posixpath.basename(path) == "SKILL.md" and path not in seen
             )
-        return len(unreachable)
+        stray = sorted(unreachable, key=lambda item: item[1])
+        for tree_id, path in stray[:MAX_UNREACHABLE_REPORTED]:
+            self.catalog.problems.info("skill-unreachable", _where_it_would_load(path, roots.get(tree_id, [])), path)
+        if len(stray) > MAX_UNREACHABLE_REPORTED:
+            self.catalog.problems.info(
+                "skill-unreachable",
+                f"{len(stray) - MAX_UNREACHABLE_REPORTED} more SKILL.md files are not reached by any plugin",
+            )
+        return unreachable
+
+
+def _where_it_would_load(path: str, plugins) -> str:
+    """Say why a SKILL.md at `path` is no skill, and where it would have to be to be one."""
+    folder = posixpath.dirname(path)
+    owner = max(
+        (p for p in plugins if not p.root or folder == p.root or folder.startswith(f"{p.root}/")),
+        key=lambda p: len(p.root), default=None,
+    )
+    if owner is None:
+        return (f"'{path}' is outside every plugin, so Claude Code never loads it. Move its folder into a plugin's "
+                "skills/ folder, or list a plugin whose source is the folder that holds it")
+    name = posixpath.basename(folder) or "my-skill"
+    root = f"{owner.root}/" if owner.root else ""
+    return (f"'{path}' is in plugin '{owner.name}' but not where Claude Code looks for skills: move it to "
+            f"'{root}skills/{name}/SKILL.md', or add './{posixpath.relpath(folder, owner.root or '.')}' to the "
+            "plugin's 'skills' list")
 
 
 def is_binary(content: bytes) -> bool:

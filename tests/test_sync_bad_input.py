@@ -100,7 +100,9 @@ def without(catalogue, *keys):
 
 
 def codes(run):
-    return [(p["severity"], p["code"]) for p in run.problems]
+    """The run's problems, less the notes on SKILL.md files no plugin reaches: a plugin that cannot
+    be read leaves its skills unreached too (test_claude_code_oracle.py checks those notes)."""
+    return [(p["severity"], p["code"]) for p in run.problems if p["code"] != "skill-unreachable"]
 
 
 def assert_catalogue_kept(good, run, code):
@@ -342,7 +344,8 @@ def test_submodule_as_plugin_folder_keeps_the_plugins_skills(good):
     assert_plugin_kept(good, run, "other", "submodule")
 
 
-def test_strict_false_with_plugin_json_and_entry_components_does_not_load(good):
+def test_strict_false_with_plugin_json_and_entry_components_is_a_warning(good):
+    # Claude Code 2.1.332 installs such a plugin (test_claude_code_oracle.py), so it loads.
     data = good.catalogue()
     data["plugins"][0].update(strict=False, skills=["./skills/alpha"])
     good.repo.commit({
@@ -350,15 +353,10 @@ def test_strict_false_with_plugin_json_and_entry_components_does_not_load(good):
         "plugins/tools/.claude-plugin/plugin.json": '{"name": "tools", "version": "1.0.0"}',
     })
     run = good.sync()
-    assert run.status == Status.PARTIAL, run.problems
-    assert codes(run) == [("error", "strict-conflict")]
-    # Claude Code refuses it: its skills stay listed, and say they do not load.
-    tools = Plugin.objects.get(marketplace=good.market, name="tools")
-    assert tools.loads is False
-    skills = Skill.objects.filter(plugin=tools, removed_at=None)
-    assert sorted(skills.values_list("slug", flat=True)) == ["alpha", "beta"]
-    assert not any(skills.values_list("loads_in_claude_code", flat=True))
-    assert "strict: false" in skills.get(slug="alpha").verdict_reasons["claude_code"][0]
+    assert run.status == Status.OK, run.problems
+    assert codes(run) == [("warning", "strict-conflict")]
+    assert Plugin.objects.get(marketplace=good.market, name="tools").loads
+    assert live(good.market) == good.live
 
 
 # -- the plugin loads, with a problem in its own files -------------------------------------------

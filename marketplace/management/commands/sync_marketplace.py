@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from marketplace.models import Marketplace, Status, SyncRun
-from marketplace.problems import describe
+from marketplace.problems import describe, in_order
 from marketplace.sync import sync_marketplace
 
 
@@ -27,7 +27,9 @@ class Command(BaseCommand):
             try:
                 marketplaces = [Marketplace.objects.get(slug=slug)]
             except Marketplace.DoesNotExist:
-                raise CommandError(f"No marketplace '{slug}'.") from None
+                slugs = ", ".join(Marketplace.objects.order_by("slug").values_list("slug", flat=True))
+                known = f" Marketplaces: {slugs}." if slugs else " There are none yet: add one with add_marketplace."
+                raise CommandError(f"No marketplace '{slug}'.{known}") from None
         runs = [self._sync(m, as_json=as_json) for m in marketplaces]
         if as_json:
             payload = [r.as_json() for r in runs] if all else runs[0].as_json()
@@ -60,5 +62,5 @@ class Command(BaseCommand):
         self.stdout.write(style(f"{run.marketplace.slug}: {run.status} at {run.commit[:12] or '-'} ({counts})"))
         if run.error:
             self.stdout.write(self.style.ERROR(f"  {run.error}"))
-        for p in run.problems:
+        for p in in_order(run.problems):
             self.stdout.write(f"  {describe(p)}")

@@ -1,11 +1,15 @@
-"""Validate a marketplace folder or repository offline, with the sync's own problem codes."""
+"""Validate a marketplace folder or repository offline, with the sync's own problem codes.
+
+Offline means offline: plugins whose source is another git repository are listed as not
+checked unless `--fetch` asks for them to be cloned.
+"""
 import json
 import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from marketplace.problems import ERROR, CatalogError, describe
+from marketplace.problems import ERROR, CatalogError, describe, in_order
 from marketplace.reader import DEFAULT_CATALOG_PATH, Reader
 
 
@@ -17,13 +21,15 @@ class Command(BaseCommand):
         parser.add_argument("--ref", default="")
         parser.add_argument("--catalog-path", default=DEFAULT_CATALOG_PATH)
         parser.add_argument("--json", action="store_true", dest="as_json")
+        parser.add_argument("--fetch", action="store_true",
+                            help="Also clone the git repositories that plugin sources name, and check those plugins")
 
-    def handle(self, path, ref, catalog_path, as_json, **options):
+    def handle(self, path, ref, catalog_path, as_json, fetch, **options):
         location = str(Path(path).expanduser().resolve()) if Path(path).expanduser().exists() else path
-        reader = Reader(location, ref=ref, catalog_path=catalog_path)
+        reader = Reader(location, ref=ref, catalog_path=catalog_path, fetch_sources=fetch)
         try:
             snapshot = reader.read()
-            problems = [p.as_dict() for p in snapshot.problems]
+            problems = in_order([p.as_dict() for p in snapshot.problems])
             counts = {
                 "plugins": len(snapshot.plugins),
                 "skills": sum(len(p.skills) for p in snapshot.plugins),

@@ -1,0 +1,300 @@
+"""Claude Code is the oracle: each fixture marketplace is validated by `claude plugin validate
+--json` (the pinned CLI `make test` installs) and by `validate_marketplace`, and the verdicts must
+match; which plugins load is checked against `claude plugin install`.
+
+Where Skillport differs on purpose, the fixture says why (README, "Where Skillport differs from
+claude plugin validate"). The agreement figure is printed at the end of the run.
+"""
+import json
+import os
+import subprocess
+from dataclasses import dataclass, field
+
+import pytest
+from django.conf import settings
+
+from marketplace.reader import Reader
+
+from .builders import GitRepo, run_command, skill_md
+
+CLAUDE = settings.BASE_DIR / ".data/tools/claude-code/node_modules/.bin/claude"
+CATALOG = ".claude-plugin/marketplace.json"
+SKILL = skill_md("alpha", "Does A.")
+
+
+def market(*plugins, name="acme-tools", **extra):
+    return json.dumps({"name": name, "owner": {"name": "Acme"}, "description": "Tools.", "plugins": list(plugins),
+                       **extra})
+
+
+def entry(name="tools", **extra):
+    return {"name": name, "source": "./plugins/tools", **extra}
+
+
+def plugin_json(**fields):
+    return {"plugins/tools/.claude-plugin/plugin.json": json.dumps({"name": "tools", **fields})}
+
+
+@dataclass
+class Fixture:
+    id: str
+    files: dict
+    code: str = ""  # the problem Skillport must report (an error when the verdict is "invalid")
+    differs: str = ""  # why Skillport's verdict differs from Claude Code's on purpose
+    skill_files: dict = field(default_factory=lambda: {"plugins/tools/skills/alpha/SKILL.md": SKILL})
+
+
+def fixture(id, catalogue, code="", files=None):
+    return Fixture(id, {CATALOG: catalogue, **(files or {})}, code)
+
+
+FIXTURES = [
+    fixture("valid", market(entry())),
+    # -- plugin names -------------------------------------------------------------------------
+    *(fixture(f"plugin-{n}", market(entry(n)), "plugin-name-impersonates")
+      for n in ["claude-tools", "Anthropic-helpers", "claude", "anthropics-x", "cc-plugin-x", "claude-mods",
+                "claude-code", "my-claude-official", "official-anthropic-kit", "claudeofficial"]),
+    *(fixture(f"plugin-{n}", market(entry(n)), "plugin-name-reads-as-anthropic")
+      for n in ["x-anthropic", "tools-claude-helper"]),
+    *(fixture(f"plugin-{n}", market(entry(n))) for n in ["myclaude", "claudeplugins", "my_tools", "Tools.v2"]),
+    *(fixture(f"official-{m}", market(entry("claude-tools"), name=m), "marketplace-name-reserved")
+      for m in ["claude-plugins-official", "anthropic-agent-skills", "claude-code-plugins", "knowledge-work-plugins",
+                "financial-services-plugins", "life-sciences"]),
+    *(fixture(f"plugin-{label}", market(entry(n)), code) for label, n, code in [
+        ("space", "my tools", "plugin-name-invalid"),
+        ("leading-dash", "-tools", "plugin-name-invalid"),
+        ("at", "tools@evil", "plugin-name-invalid"),
+        ("bidi", "evil\u202egpj", "name-bidi-control"),
+        ("zero-width", "to\u200bols", "name-invisible-character"),
+        ("cyrillic", "cl\u0430ude-tools", "name-confusable"),
+        ("accented", "na\u00efve", "plugin-name-invalid"),
+    ]),
+    # -- marketplace names ----------------------------------------------------------------------
+    *(fixture(f"market-{label}", market(entry(), name=n), code) for label, n, code in [
+        ("imitates", "claude-marketplace", "marketplace-name-impersonates"),
+        ("imitates-joined", "claudemarketplaces", "marketplace-name-impersonates"),
+        ("imitates-underscore", "claude_plugins", "marketplace-name-impersonates"),
+        ("official-beside", "anthropic-official-tools", "marketplace-name-impersonates"),
+        ("built-in", "Builtin", "marketplace-name-reserved"),
+        ("skills-dir", "skills-dir", "marketplace-name-reserved"),
+        ("space", "my market", "marketplace-name-invalid"),
+        ("leading-dash", "-market", "marketplace-name-invalid"),
+        ("dotdot", "market..v2", "marketplace-name-invalid"),
+        ("cyrillic", "m\u0430rket", "name-confusable"),
+        ("zero-width", "market\u200b", "name-invisible-character"),
+        ("claude-after", "my-claude-plugins", ""),
+        ("github", "GitHub", ""),
+        ("claudeai", "claudeai-tools", ""),
+        ("dotted", "market.v2", ""),
+    ]),
+    # -- component paths and fields in the marketplace entry --------------------------------------
+    fixture("entry-skills-not-relative", market(entry(skills=["skills/alpha"])), "component-path-not-relative"),
+    fixture("entry-skills-string-not-relative", market(entry(skills="skills/alpha")), "component-path-not-relative"),
+    fixture("entry-skills-relative", market(entry(skills=["./skills/alpha"]))),
+    fixture("entry-agents-not-md", market(entry(agents=["./agents/reviewer"])), "agent-path-not-markdown",
+            files={"plugins/tools/agents/reviewer/a.md": "x"}),
+    fixture("entry-agents-md", market(entry(agents=["./agents/reviewer.md"])),
+            files={"plugins/tools/agents/reviewer.md": "---\ndescription: Reviews.\n---\nReview.\n"}),
+    fixture("entry-commands-not-relative", market(entry(commands=["commands/go.md"])), "component-path-not-relative",
+            files={"plugins/tools/commands/go.md": "Go.\n"}),
+    fixture("entry-repository-object", market(entry(repository={"type": "git", "url": "https://example.com/r"})),
+            "repository-not-string"),
+    fixture("entry-author-string", market(entry(author="Bob")), "author-not-object"),
+    fixture("entry-homepage-not-url", market(entry(homepage="example")), "homepage-invalid"),
+    fixture("entry-keywords-string", market(entry(keywords="a,b")), "field-wrong-type"),
+    # -- plugin.json --------------------------------------------------------------------------
+    fixture("manifest-skills-not-relative", market(entry()), "component-path-not-relative",
+            files=plugin_json(skills=["skills/alpha"])),
+    fixture("manifest-agents-not-md", market(entry()), "agent-path-not-markdown",
+            files=plugin_json(agents=["./agents/reviewer"])),
+    fixture("manifest-repository-object", market(entry()), "repository-not-string",
+            files=plugin_json(repository={"url": "https://example.com/r"})),
+    fixture("manifest-author-string", market(entry()), "author-not-object",
+            files=plugin_json(author="Bob")),
+    fixture("manifest-skills-missing", market(entry()), "skills-path-missing",
+            files=plugin_json(skills=["./nowhere"])),
+    fixture("manifest-invalid-json", market(entry()), "plugin-json-invalid",
+            files={"plugins/tools/.claude-plugin/plugin.json": '{"name": "tools", '}),
+    fixture("manifest-no-name", market(entry()), "plugin-json-missing-name",
+            files={"plugins/tools/.claude-plugin/plugin.json": '{"version": "1.0.0"}'}),
+    # -- discovery and offline sources -----------------------------------------------------------
+    Fixture("skill-md-directly-in-skills", {CATALOG: market(entry())},
+            skill_files={"plugins/tools/skills/SKILL.md": SKILL}),
+    fixture("github-source-offline", market(entry(source={"source": "github", "repo": "acme/elsewhere"})),
+            "source-not-checked"),
+    # -- the catalogue cannot be read, or loads with errors (test_sync_bad_input's cases) ------------
+    fixture("catalogue-invalid-json", '{"name": "acme-tools", "plugins": [,]}', "catalog-invalid-json"),
+    fixture("catalogue-array", json.dumps([entry()]), "catalog-not-claude-code"),
+    fixture("catalogue-plugins-object", json.dumps({"name": "acme-tools", "owner": {"name": "Acme"},
+                                                    "plugins": {"tools": "./plugins/tools"}}),
+            "catalog-plugins-not-array"),
+    fixture("catalogue-no-name", json.dumps({"owner": {"name": "Acme"}, "plugins": [entry()]}), "catalog-missing-name"),
+    fixture("catalogue-no-owner", json.dumps({"name": "acme-tools", "plugins": [entry()]}), "catalog-missing-owner"),
+    fixture("catalogue-owner-string", market(entry(), owner="Acme"), "catalog-missing-owner"),
+    fixture("catalogue-owner-name-empty", market(entry(), owner={"name": ""}), "owner-name-empty"),
+    fixture("renames-cycle", market(entry(), renames={"old": "new", "new": "old"}), "renames-cycle"),
+    fixture("entry-not-object", market(entry(), "./plugins/tools"), "plugin-not-object"),
+    fixture("entry-without-name", market(entry(), {"source": "./plugins/tools"}), "plugin-missing-name"),
+    fixture("duplicate-plugin", market(entry(), entry()), "duplicate-plugin-name"),
+    fixture("source-dotdot", market(entry(source="../x")), "path-traversal"),
+    fixture("source-unknown-type", market(entry(source={"source": "svn", "url": "https://example.com/r"})),
+            "source-unknown-type"),
+    fixture("source-bare-name", market(entry(source="plugins/tools")), "source-invalid-path"),
+    fixture("strict-conflict", market(entry(strict=False, skills=["./skills/alpha"])), "strict-conflict",
+            files=plugin_json()),
+]
+
+# Claude Code's validator never opens a skill folder of a marketplace, so what only the skills'
+# files show is Skillport's own finding; these fixtures must agree on everything else.
+SKILL_ONLY = [
+    Fixture("duplicate-skill-name", {CATALOG: market(entry())}, "duplicate-skill-name",
+            "Claude Code's validator does not read skills; Claude Code loads only the first skill of a name",
+            skill_files={"plugins/tools/skills/alpha/SKILL.md": SKILL, "plugins/tools/skills/zeta/SKILL.md": SKILL}),
+    Fixture("skill-md-binary", {CATALOG: market(entry())}, "skill-md-unreadable",
+            "Claude Code's validator does not read skills; a binary SKILL.md does not load",
+            skill_files={"plugins/tools/skills/alpha/SKILL.md": "\x00\x01PNG"}),
+    Fixture("skill-name-bidi", {CATALOG: market(entry())}, "name-bidi-control",
+            "Claude Code's validator does not read skills; a skill name that reorders text is a spoofing risk",
+            skill_files={"plugins/tools/skills/alpha/SKILL.md": skill_md("ev\u202eil", "Does A.")}),
+]
+
+RESULTS = {}
+
+
+def claude_env(home):
+    home.mkdir(exist_ok=True)
+    return {**os.environ, "HOME": str(home), "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+
+
+@pytest.fixture(scope="module")
+def claude(request):
+    if not CLAUDE.exists():
+        pytest.fail(f"Claude Code's CLI is missing at {CLAUDE}: `make test` installs it (npm, pinned in the Makefile)")
+    yield CLAUDE
+    agreed = sum(RESULTS.values())
+    line = (f"Claude Code oracle (claude plugin validate {_version()}): agreement {agreed}/{len(RESULTS)} fixtures, "
+            f"{len(SKILL_ONLY)} more where Skillport reads skills Claude Code's validator does not")
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    reporter = request.config.pluginmanager.getplugin("terminalreporter")
+    if reporter is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(line)
+
+
+def _version():
+    return subprocess.run([CLAUDE, "--version"], capture_output=True, text=True, timeout=60).stdout.split()[0]
+
+
+def build(tmp_path, fx):
+    repo = GitRepo(tmp_path / "market")
+    repo.commit({**fx.files, **fx.skill_files})
+    return repo
+
+
+def claude_verdict(claude, tmp_path, repo):
+    out = subprocess.run([claude, "plugin", "validate", "--json", str(repo.path)], env=claude_env(tmp_path / "home"),
+                         capture_output=True, text=True, timeout=120)
+    report = json.loads(out.stdout)
+    assert (out.returncode == 0) == report["success"], out.stdout
+    return report["success"], report
+
+
+def our_verdict(repo):
+    code, out = run_command("validate_marketplace", repo.url, "--json")
+    result = json.loads(out)
+    return code == 0, result
+
+
+@pytest.mark.parametrize("fx", FIXTURES, ids=[f.id for f in FIXTURES])
+def test_validate_reaches_claude_codes_verdict(claude, tmp_path, fx):
+    repo = build(tmp_path, fx)
+    theirs, report = claude_verdict(claude, tmp_path, repo)
+    ours, result = our_verdict(repo)
+    RESULTS[fx.id] = ours == theirs
+    assert ours == theirs, (fx.id, report["manifest"]["errors"], result["problems"])
+    if fx.code:
+        assert fx.code in [p["code"] for p in result["problems"]], result["problems"]
+    if not ours:
+        assert any(p["severity"] == "error" and p["code"] == fx.code for p in result["problems"]), result["problems"]
+
+
+@pytest.mark.parametrize("fx", SKILL_ONLY, ids=[f.id for f in SKILL_ONLY])
+def test_skill_findings_claude_codes_validator_does_not_make(claude, tmp_path, fx):
+    repo = build(tmp_path, fx)
+    theirs, _report = claude_verdict(claude, tmp_path, repo)
+    ours, result = our_verdict(repo)
+    assert theirs and not ours, fx.differs
+    assert [p["code"] for p in result["problems"] if p["severity"] == "error"] == [fx.code]
+
+
+def test_skill_md_placed_directly_in_skills_is_a_skill_and_strays_say_where_to_go(make_repo):
+    repo = make_repo({
+        CATALOG: market(entry()),
+        "plugins/tools/skills/SKILL.md": SKILL,
+        "plugins/tools/docs/guide/SKILL.md": skill_md("guide", "Guides."),
+        "notes/SKILL.md": skill_md("notes", "Notes."),
+    })
+    _ok, result = our_verdict(repo)
+    assert result["counts"]["skills"] == 1 and result["counts"]["unreachable_skill_files"] == 2
+    strays = {p["location"]: p["message"] for p in result["problems"] if p["code"] == "skill-unreachable"}
+    assert "move it to 'plugins/tools/skills/guide/SKILL.md'" in strays["plugins/tools/docs/guide/SKILL.md"]
+    assert "'./docs/guide'" in strays["plugins/tools/docs/guide/SKILL.md"]
+    assert "outside every plugin" in strays["notes/SKILL.md"]
+
+
+def test_validation_is_offline_unless_asked_to_fetch(make_repo, github):
+    github("acme/remote", {"skills/delta/SKILL.md": skill_md("delta", "Delta.")})
+    repo = make_repo({CATALOG: market(entry("remote", source={"source": "github", "repo": "acme/remote"}))})
+    code, out = run_command("validate_marketplace", repo.url, "--json")
+    result = json.loads(out)
+    assert code == 0 and result["counts"]["skills"] == 0
+    assert [(p["severity"], p["code"]) for p in result["problems"]] == [("info", "source-not-checked")]
+    assert "--fetch" in result["problems"][0]["message"]
+    code, out = run_command("validate_marketplace", repo.url, "--json", "--fetch")
+    assert code == 0 and json.loads(out)["counts"]["skills"] == 1
+
+
+# Each plugin breaks one rule; Claude Code's installer decides which of them load.
+LOAD_CASES = {
+    "good": ({}, {}),
+    "entry-skills-not-relative": ({"skills": ["skills/alpha"]}, {}),
+    "entry-agents-not-md": ({"agents": ["./agents/reviewer"]}, {"agents/reviewer/a.md": "x"}),
+    "entry-repository-object": ({"repository": {"url": "https://example.com/r"}}, {}),
+    "entry-author-string": ({"author": "Bob"}, {}),
+    "entry-homepage-not-url": ({"homepage": "example"}, {}),
+    "claude-named": ({}, {}),
+    "strict-conflict": ({"strict": False, "skills": ["./skills/alpha"]}, {".claude-plugin/plugin.json": '{"name": "%s"}'}),
+    "manifest-skills-not-relative": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "skills": ["skills/alpha"]}'}),
+    "manifest-agents-not-md": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "agents": ["./agents/x"]}'}),
+    "manifest-author-string": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "author": "Bob"}'}),
+    "manifest-repository-object": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "repository": {"url": "u"}}'}),
+    "manifest-invalid-json": ({}, {".claude-plugin/plugin.json": '{"name": '}),
+    "manifest-skills-missing": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "skills": ["./nowhere"]}'}),
+}
+
+
+def test_loads_in_claude_code_is_what_claude_code_installs(claude, tmp_path, make_repo):
+    files, plugins = {}, []
+    for case, (fields, extra) in LOAD_CASES.items():
+        name = "claude-tools" if case == "claude-named" else case
+        plugins.append({"name": name, "source": f"./plugins/{case}", **fields})
+        files[f"plugins/{case}/skills/alpha/SKILL.md"] = SKILL
+        for rel, content in extra.items():
+            files[f"plugins/{case}/{rel}"] = content.replace("%s", name) if "%s" in content else content
+    repo = make_repo({CATALOG: market(*plugins), **files})
+    env = claude_env(tmp_path / "home")
+    added = subprocess.run([claude, "plugin", "marketplace", "add", str(repo.path)], env=env, capture_output=True,
+                           text=True, timeout=120)
+    assert added.returncode == 0, added.stdout + added.stderr
+    installs = {
+        p["name"]: subprocess.run([claude, "plugin", "install", f"{p['name']}@acme-tools"], env=env,
+                                  capture_output=True, text=True, timeout=120).returncode == 0
+        for p in plugins
+    }
+    snapshot = Reader(repo.url).read()
+    loads = {p.name: p.loads for p in snapshot.plugins}
+    skills_load = {p.name: [s.verdicts["claude_code"]["ok"] for s in p.skills] for p in snapshot.plugins}
+    assert loads == installs
+    assert {name: all(oks) for name, oks in skills_load.items()} == installs
+    assert not installs["entry-skills-not-relative"] and installs["claude-tools"]  # the oracle tells them apart
