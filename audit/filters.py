@@ -4,6 +4,8 @@ from django import forms
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 
+from marketplace.search import validate_query
+
 from .models import Action, AuditEvent, Outcome, Surface
 
 
@@ -19,7 +21,7 @@ class AuditEventFilter(django_filters.FilterSet):
     skill = django_filters.CharFilter()
     surface = django_filters.ChoiceFilter(choices=Surface.choices)
     outcome = django_filters.ChoiceFilter(choices=Outcome.choices)
-    q = django_filters.CharFilter(method="search", label="Text")
+    q = django_filters.CharFilter(method="search", label="Text", validators=[validate_query])
     sort = django_filters.OrderingFilter(
         fields=(("created_at", "time"), ("action", "action"), ("actor_login", "actor"), ("surface", "surface"),
                 ("outcome", "outcome")),

@@ -5,7 +5,7 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
@@ -42,8 +42,12 @@ def auditor_required(view):
 
 def _listing(request, base, heading, scope=None):
     events = AuditEventFilter(request.GET, queryset=base)
-    page = Paginator(events.qs, 50).get_page(request.GET.get("page"))
-    cleaned = events.form.cleaned_data if events.form.is_valid() else {}
+    # A filter that cannot be used (a date out of range, a search past the limits) lists nothing,
+    # and the form says why.
+    valid = events.is_valid()
+    found = events.qs if valid else base.none()
+    cleaned = events.form.cleaned_data if valid else {}
+    page = Paginator(found, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "audit/event_list.html", {
@@ -51,9 +55,9 @@ def _listing(request, base, heading, scope=None):
         "page": page,
         "heading": heading,
         "scope": scope,
-        "chart": installs_chart(events.qs, cleaned.get("since"), cleaned.get("until")),
+        "chart": installs_chart(found, cleaned.get("since"), cleaned.get("until")),
         "query": query.urlencode(),
-    })
+    }, status=200 if valid else 400)
 
 
 @auditor_required
@@ -82,6 +86,9 @@ def user_history(request, login):
 @auditor_required
 def export(request, fmt):
     events = AuditEventFilter(request.GET, queryset=AuditEvent.objects.all())
+    if not events.is_valid():
+        problems = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in events.errors.items())
+        return HttpResponseBadRequest(f"Nothing exported: {problems}", content_type="text/plain; charset=utf-8")
     filters = {k: v for k, v in request.GET.items() if v}
     record(Action.AUDIT_EXPORTED, request=request, extra={"format": fmt, "filters": filters})
     lines, content_type = (csv_lines, "text/csv") if fmt == "csv" else (jsonl_lines, "application/x-ndjson")

@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlsplit
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import OperationalError, close_old_connections
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.lowlevel.helper_types import ReadResourceContents
@@ -23,6 +23,7 @@ from audit import record
 from audit.models import Action
 from marketplace import lookup
 from marketplace.models import Skill, SkillFile
+from skillport_site import timeouts
 
 from . import tools
 from .tokens import DatabaseTokenVerifier
@@ -74,6 +75,10 @@ def _answer(function, caller, args):
         return function(caller, *args)
     except tools.ToolProblem as problem:
         raise ToolError(str(problem)) from None
+    except OperationalError as error:
+        if timeouts.cancelled(error):
+            raise ToolError(timeouts.CANCELLED) from None
+        raise
 
 
 def _in_thread(function, caller, args):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from pydantic import BaseModel, Field
 
@@ -17,7 +18,7 @@ from audit.models import Action, Surface
 from marketplace import caching, install, lookup, packaging, updates
 from marketplace import policy as org_policy
 from marketplace.filters import VERDICTS, SkillFilter
-from marketplace.search import SORTS, search
+from marketplace.search import SORTS, search, validate_query
 from marketplace.models import Policy, Skill, SkillFile
 
 from .models import InstallLink
@@ -244,6 +245,10 @@ def _filtered(caller, queryset, filters):
 def _searched(query):
     if not query or not query.strip():
         raise ToolProblem("query is empty: describe the task, e.g. 'clean up CSV exports'. To browse, use list_skills.")
+    try:
+        validate_query(query)
+    except ValidationError as error:
+        raise ToolProblem(error.messages[0]) from None
     return query
 
 

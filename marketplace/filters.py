@@ -8,7 +8,7 @@ from audit.models import INSTALL_ACTIONS, AuditEvent
 
 from . import caching
 from .models import Plugin, Skill
-from .search import SORTS, search
+from .search import SORTS, search, validate_query
 
 SURFACES = [("claude_code", "Claude Code"), ("claude_ai", "Claude.ai"), ("claude_desktop", "Claude Desktop")]
 VERDICTS = [
@@ -54,7 +54,7 @@ def _visible_choices(user):
 class SkillFilter(django_filters.FilterSet):
     """Pass `request=`: the marketplace, plugin, category and tag choices are what its user can see."""
 
-    q = django_filters.CharFilter(method="filter_text", label="Search")
+    q = django_filters.CharFilter(method="filter_text", label="Search", validators=[validate_query])
     marketplace = django_filters.ChoiceFilter(field_name="marketplace__slug", label="Marketplace", empty_label="Any")
     plugin = django_filters.ChoiceFilter(field_name="plugin__name", label="Plugin", empty_label="Any")
     category = django_filters.ChoiceFilter(field_name="plugin__shown_category", label="Category", empty_label="Any")

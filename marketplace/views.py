@@ -67,21 +67,24 @@ def skill_search(request):
 
     def results():
         found = SkillFilter(request.GET, queryset=_cards(request.user), request=request)
+        if not found.is_valid():
+            # Refused before it costs anything: a search past the limits, or a filter value nobody can choose.
+            return render_to_string(template, {"filter": found, "page": None, "partial": partial}), 400
         page = Paginator(found.qs, 24).get_page(request.GET.get("page"))
         for skill in page:
             skill.highlighted = highlight(skill.headline) if getattr(skill, "headline", "") else ""
         query = request.GET.copy()
         query.pop("page", None)
         # Rendered without the request, so nothing about the user but what they may see gets in.
-        return render_to_string(template, {"filter": found, "page": page, "query": query.urlencode()})
+        return render_to_string(template, {"filter": found, "page": page, "query": query.urlencode()}), 200
 
     if request.GET.get("sort") == "installs":
-        html = results()  # install counts come from the audit log, which the catalogue version ignores
+        html, status = results()  # install counts come from the audit log, which the catalogue version ignores
     else:
-        html = caching.get_or_set(request, results, template, request.GET.urlencode())
+        html, status = caching.get_or_set(request, results, template, request.GET.urlencode())
     if partial:
-        return HttpResponse(html)
-    return render(request, "marketplace/search.html", {"search": html})
+        return HttpResponse(html, status=status)
+    return render(request, "marketplace/search.html", {"search": html}, status=status)
 
 
 @login_required

@@ -11,6 +11,14 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skillport_site.settings")
 
+from django.conf import settings  # noqa: E402
+
+from .timeouts import limit_statements  # noqa: E402
+
+# Only web servers import this module, so only web, API and /mcp requests have their statements
+# cut off; Celery syncs and commands legitimately run longer ones. Before Django sets up, so that
+# no connection exists yet.
+limit_statements(settings.DATABASES, settings.SKILLPORT_REQUEST_STATEMENT_TIMEOUT_MS)
 django_app = get_asgi_application()
 
 from connector.middleware import MCPAccessLog  # noqa: E402  (needs Django set up first)

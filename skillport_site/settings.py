@@ -95,6 +95,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "skillport_site.middleware.reject_nul_characters",
+    "skillport_site.timeouts.StatementTimeouts",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -331,6 +332,14 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
 }
+
+# Search and request limits, so no request can make PostgreSQL work for minutes: a longer search is
+# refused with a 400 (a tool error in the connector), and a statement of a web, API or /mcp request
+# that runs longer is cancelled with a 503 (0: no limit). Only the web server applies the timeout
+# (asgi.py): syncs, migrations and commands legitimately run longer statements.
+SKILLPORT_SEARCH_MAX_CHARS = env_int("SKILLPORT_SEARCH_MAX_CHARS", 500)
+SKILLPORT_SEARCH_MAX_TERMS = env_int("SKILLPORT_SEARCH_MAX_TERMS", 32)
+SKILLPORT_REQUEST_STATEMENT_TIMEOUT_MS = env_int("SKILLPORT_REQUEST_STATEMENT_TIMEOUT_MS", 15_000)
 
 # The REST API (marketplace/api/).
 SKILLPORT_API_RATE = env_str("SKILLPORT_API_RATE", "600/minute")  # per signed-in user or token holder

@@ -10,7 +10,8 @@ document.querySelectorAll("form[data-live-search]").forEach((form) => {
     controller?.abort();
     controller = new AbortController();
     fetch(`${form.action}?${query}`, { headers: { "X-Partial": "1" }, signal: controller.signal })
-      .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+      // A 400 carries the reason (a search past the limits, say) in place of the results.
+      .then((response) => (response.ok || response.status === 400 ? response.text() : Promise.reject(response.status)))
       .then((html) => {
         target.innerHTML = html;
         history.replaceState(null, "", `?${query}`);

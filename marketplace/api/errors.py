@@ -53,6 +53,7 @@ ERRORS = {
     403: "Signed in, but not allowed: a missing scope or permission, or a prohibited skill.",
     404: "No such object, or not one you may see.",
     429: "Too many requests: wait for the number of seconds in Retry-After.",
+    503: "The request took too long and was stopped (SKILLPORT_REQUEST_STATEMENT_TIMEOUT_MS): try again, or narrow it.",
 }
 
 

@@ -9,7 +9,7 @@ from django_filters.fields import IsoDateTimeField
 
 from ..filters import SkillFilter
 from ..models import Marketplace, Plugin, Status, SyncRun
-from ..search import search
+from ..search import search, validate_query
 
 UPDATED_SINCE = "Only what changed at or after this time (ISO 8601), for incremental consumers."
 
@@ -30,7 +30,8 @@ class Since(django_filters.IsoDateTimeFilter):
 
 
 class _TextAndSince(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="filter_text", label="Text in the name or description.")
+    q = django_filters.CharFilter(method="filter_text", label="Text in the name or description.",
+                                  validators=[validate_query])
     updated_since = Since(field_name="updated_at", lookup_expr="gte", label=UPDATED_SINCE)
 
     def filter_text(self, queryset, name, value):
