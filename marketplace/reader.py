@@ -29,7 +29,7 @@ from .tree import MAX_DEPTH, Escape, Tree, join_inside
 log = logging.getLogger(__name__)
 
 # Bump when reading rules change, so the next sync re-reads an unchanged commit.
-READER_VERSION = 2
+READER_VERSION = 3
 DEFAULT_CATALOG_PATH = ".claude-plugin/marketplace.json"
 JUNK_DIRS = {"__pycache__", "node_modules", ".git"}
 LFS_HEADER = b"version https://git-lfs.github.com/spec/v1"

@@ -88,6 +88,33 @@ def test_sync_failure_exits_1_and_all_syncs_each(simple_repo, make_repo, make_ma
 
 
 @pytest.mark.django_db
+def test_unknown_slug_lists_the_slugs_that_exist(simple_repo, make_marketplace):
+    make_marketplace(simple_repo, slug="beta")
+    make_marketplace(simple_repo, slug="alpha")
+    with pytest.raises(CommandError, match=r"No marketplace 'nosuch'\. Marketplaces: alpha, beta\."):
+        call_command("sync_marketplace", "nosuch")
+
+
+def test_validate_prints_each_problem_once_most_severe_first(make_repo):
+    # Two entries share a folder, so its skill's frontmatter repair is found twice; the unknown
+    # top-level field is found before the bad plugin name.
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": catalog(
+            {"name": "tools", "source": "./plugins/tools"},
+            {"name": "tools-too", "source": "./plugins/tools"},
+            {"name": "bad tools", "source": "./plugins/tools"},
+            homepage="https://example.com",
+        ),
+        "plugins/tools/skills/a/SKILL.md": "---\nname: a\ndescription: Use when: asked\n---\nA.\n",
+    })
+    code, out = run_command("validate_marketplace", repo.url)
+    printed = [line.split()[:2] for line in out.splitlines()[:-1]]
+    assert code == 1
+    assert printed == [["error", "plugin-name-invalid:"], ["warning", "unknown-field:"],
+                       ["warning", "frontmatter-repaired:"]], out
+
+
+@pytest.mark.django_db
 def test_command_errors_are_clear():
     with pytest.raises(CommandError, match="No marketplace 'nope'"):
         call_command("sync_marketplace", "nope")

@@ -1,0 +1,24 @@
+"""Every problem code the sync can report is in README's problem-code table, with its fix."""
+import re
+
+from django.conf import settings
+
+# Where a code is written: problems.error("code", ...), CatalogError("code", ...), a
+# ("code", message) pair returned for a caller to record, and the codes a helper picks.
+CODE_WRITTEN = re.compile(
+    r'(?:\.(?:error|warning|info)\(\s*|CatalogError\(\s*|wrong\(|code = |return \(\s*|\(\s*)"([a-z]+(?:-[a-z0-9]+)+)"'
+)
+# Strings of the same shape that are not codes: a source kind, examples, names, encodings, walk events.
+NOT_CODES = {"git-subdir", "my-plugin", "my-skill", "skills-dir", "claude-plugin-test", "utf-8", "utf-16",
+             "too-deep", "unsafe-name"}
+
+
+def test_readme_lists_every_problem_code():
+    readme = (settings.BASE_DIR / "README.md").read_text()
+    table = readme[readme.index("### Problem codes"):]
+    listed = set(re.findall(r"`([a-z]+(?:-[a-z0-9]+)+)`", table.split("\n\n## ")[0]))
+    written = set()
+    for path in (settings.BASE_DIR / "marketplace").rglob("*.py"):
+        written |= set(CODE_WRITTEN.findall(path.read_text()))
+    assert written - NOT_CODES, "no code found: the pattern no longer matches how problems are written"
+    assert sorted(written - NOT_CODES - listed) == []
