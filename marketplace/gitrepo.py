@@ -15,6 +15,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -261,8 +262,7 @@ class Repository:
         repo = cls(cls.cache_path(url))
         with _locked(repo.git_dir):
             if not (repo.git_dir / "HEAD").exists():
-                shutil.rmtree(repo.git_dir, ignore_errors=True)
-                _talk_to(url, ["clone", "--bare", "--quiet", "--", url, str(repo.git_dir)], token=token)
+                repo._clone(url, token)
             else:
                 _talk_to(
                     url,
@@ -273,6 +273,25 @@ class Repository:
                 # A pinned commit that no branch reaches: ask for it by id.
                 _talk_to(url, ["fetch", "--quiet", "origin", sha], git_dir=repo.git_dir, token=token)
         return repo, repo.resolve(sha or ref or "HEAD")
+
+    def _clone(self, url, token):
+        """Clone into a folder of its own, moved into place once complete.
+
+        A clone cut short (a lost worker, a timeout) would otherwise leave a repository whose HEAD
+        names a branch that does not exist, and every later sync would fail to read it.
+        """
+        shutil.rmtree(self.git_dir, ignore_errors=True)
+        prefix = f"{self.git_dir.name}.partial-"
+        for abandoned in self.git_dir.parent.glob(f"{prefix}*"):
+            # Left by a process that died mid-clone (no live clone is older than the git timeout).
+            if time.time() - abandoned.stat().st_mtime > 2 * settings.SKILLPORT_GIT_TIMEOUT:
+                shutil.rmtree(abandoned, ignore_errors=True)
+        partial = Path(tempfile.mkdtemp(prefix=prefix, dir=self.git_dir.parent))
+        try:
+            _talk_to(url, ["clone", "--bare", "--quiet", "--", url, str(partial)], token=token)
+            partial.rename(self.git_dir)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
 
     @classmethod
     def _snapshot(cls, folder: Path):

@@ -20,6 +20,7 @@ from .models import Marketplace, Status, SyncRun
 # The first key of each run's lock (the second is the run's id); sync.py's marketplace lock uses another.
 RUN_LOCK_NAMESPACE = 0x534B52
 LOST = "Worker lost: the process running this sync stopped before it finished; nothing it read was saved."
+GAVE_UP = "Not synced: its last syncs lost their worker; an admin's Sync now, or manage.py sync_marketplace, tries again."
 # A lock on pg_locks' two-key form: classid is the first key, objid the second, objsubid 2.
 _HELD = (
     "SELECT 1 FROM pg_locks AS l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 "
@@ -91,12 +92,21 @@ def reap_lost_runs() -> list[int]:
 
 
 def lost_in_a_row(marketplace_id) -> int:
-    """How many of the marketplace's latest finished runs lost their worker, newest first, without a break."""
+    """How many of the marketplace's latest finished runs lost their worker (or gave up because of
+    such losses), newest first, without a break."""
     count = 0
     for error in SyncRun.objects.filter(marketplace_id=marketplace_id).exclude(status=Status.RUNNING).values_list(
         "error", flat=True
     )[:10]:
-        if error != LOST:
+        if error not in (LOST, GAVE_UP):
             break
         count += 1
     return count
+
+
+def give_up(marketplace_id, run_id=None):
+    """Say on the marketplace, and on the queued run if there is one, that only an admin's sync tries again."""
+    SyncRun.objects.filter(pk=run_id, marketplace_id=marketplace_id, status=Status.RUNNING).update(
+        status=Status.FAILED, error=GAVE_UP, finished_at=timezone.now(), progress={"phase": "done"},
+    )
+    Marketplace.objects.filter(pk=marketplace_id).update(status=Status.FAILED, last_error=GAVE_UP)

@@ -4,20 +4,18 @@ import logging
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from . import liveness, sync, teams
 from .models import Marketplace, Status, SyncRun
 
 log = logging.getLogger(__name__)
 
-# A sync whose worker keeps dying (a repository that exhausts its memory, say) is not delivered
-# again after this many losses in a row; its next scheduled sync, or an admin's, tries again.
+# A sync whose worker keeps dying (a repository that exhausts its memory, say) would be redelivered
+# and scheduled for ever: after this many losses in a row only an admin's sync tries it again.
 MAX_LOST_IN_A_ROW = 3
 
 
 @shared_task(
-    bind=True,
     acks_late=True,
     # A worker process that dies mid-sync (SIGKILL, out of memory) hands the message back at once,
     # instead of Celery acknowledging it as failed. A whole worker lost is redelivered by the broker
@@ -26,23 +24,26 @@ MAX_LOST_IN_A_ROW = 3
     soft_time_limit=settings.SKILLPORT_SYNC_TIME_LIMIT,
     time_limit=settings.SKILLPORT_SYNC_HARD_TIME_LIMIT,
 )
-def sync_marketplace(self, marketplace_id, trigger="manual", run_id=None):
-    if (self.request.delivery_info or {}).get("redelivered"):
-        liveness.reap_lost_runs()  # the run this message started, if its worker was lost
-        if liveness.lost_in_a_row(marketplace_id) >= MAX_LOST_IN_A_ROW:
-            log.error("marketplace %s lost its sync's worker %s times in a row; not trying again",
-                      marketplace_id, MAX_LOST_IN_A_ROW)
-            SyncRun.objects.filter(pk=run_id, status=Status.RUNNING).update(
-                status=Status.FAILED, finished_at=timezone.now(), progress={"phase": "done"},
-                error=f"Not tried again: its worker was lost {MAX_LOST_IN_A_ROW} times in a row.",
-            )
-            return Status.FAILED
+def sync_marketplace(marketplace_id, trigger="manual", run_id=None):
+    liveness.reap_lost_runs()  # first, so that a redelivered sync counts the run it lost
+    if liveness.lost_in_a_row(marketplace_id) >= MAX_LOST_IN_A_ROW and not _asked_by_an_admin(trigger, run_id):
+        log.error("the last %s syncs of marketplace %s lost their worker; waiting for an admin's sync",
+                  MAX_LOST_IN_A_ROW, marketplace_id)
+        liveness.give_up(marketplace_id, run_id)
+        return Status.FAILED
     try:
         run = sync.sync_marketplace(marketplace_id, trigger, run_id=run_id)
     except Marketplace.DoesNotExist:
         log.info("marketplace %s is gone; nothing to sync", marketplace_id)
         return None
     return run.status
+
+
+def _asked_by_an_admin(trigger, run_id) -> bool:
+    """A Sync now that no worker has started yet; once started and lost, it is redelivered like any other."""
+    return trigger == SyncRun.Trigger.MANUAL and SyncRun.objects.filter(
+        pk=run_id, status=Status.RUNNING, progress__phase="queued"
+    ).exists()
 
 
 def queue_sync(marketplace, trigger=SyncRun.Trigger.MANUAL) -> SyncRun:
