@@ -418,8 +418,13 @@ def load_object(raw: bytes, location: str, problems: Problems, code: str, conseq
     return data
 
 
-def parse_plugin_json(raw: bytes, location: str, problems: Problems) -> tuple[dict | None, str]:
-    """(the manifest or None, why Claude Code refuses the plugin or "")."""
+def parse_plugin_json(raw: bytes, location: str, problems: Problems, entry_name: str = "",
+                      official_marketplace: bool = False) -> tuple[dict | None, str]:
+    """(the manifest or None, why Claude Code refuses the plugin or "").
+
+    The marketplace entry's name is the one checked for impersonation; a plugin.json that names
+    the plugin otherwise is held to the same rule.
+    """
     data = load_object(raw, location, problems, "plugin-json-invalid",
                        "; Claude Code refuses the plugin until plugin.json is a valid JSON object")
     if data is None:
@@ -438,3 +443,9 @@ def parse_plugin_json(raw: bytes, location: str, problems: Problems) -> tuple[di
 
 def _text(value) -> str:
     return value if isinstance(value, str) else ("" if value is None else str(value))
+    elif data["name"] != entry_name and not official_marketplace:
+        rule = names.plugin_name_rule(data["name"])
+        if rule and rule[0] == "error":
+            problems.error("plugin-name-impersonates", rule[1], location)
+        elif rule:
+            problems.warning("plugin-name-reads-as-anthropic", rule[1], location)

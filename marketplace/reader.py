@@ -334,7 +334,7 @@ class Reader:
             raw = self._read_small(tree, plugin_json, problems)
             if raw is not None:
                 plugin.manifest, manifest_refusal = manifest.parse_plugin_json(
-                    raw, self._where(plugin, plugin_json), problems
+                    raw, self._where(plugin, plugin_json), problems, plugin.name, self.catalog.official
                 )
                 refusal = refusal or manifest_refusal
         strict = entry.get("strict", True)
