@@ -436,6 +436,12 @@ def parse_plugin_json(raw: bytes, location: str, problems: Problems, entry_name:
         problems.error("plugin-json-missing-name",
                        'name: Required. Add "name" (the plugin\'s kebab-case name) to plugin.json', location)
         refusal = "its plugin.json has no name"
+    elif data["name"] != entry_name and not official_marketplace:
+        rule = names.plugin_name_rule(data["name"])
+        if rule and rule[0] == "error":
+            problems.error("plugin-name-impersonates", rule[1], location)
+        elif rule:
+            problems.warning("plugin-name-reads-as-anthropic", rule[1], location)
     components, _display = check_fields(data, location, problems)
     # Claude Code ignores a plugin.json's malformed display fields when it installs.
     return {k: v for k, v in data.items() if k != "author" or isinstance(v, dict)}, refusal or "; ".join(components)
@@ -443,9 +449,3 @@ def parse_plugin_json(raw: bytes, location: str, problems: Problems, entry_name:
 
 def _text(value) -> str:
     return value if isinstance(value, str) else ("" if value is None else str(value))
-    elif data["name"] != entry_name and not official_marketplace:
-        rule = names.plugin_name_rule(data["name"])
-        if rule and rule[0] == "error":
-            problems.error("plugin-name-impersonates", rule[1], location)
-        elif rule:
-            problems.warning("plugin-name-reads-as-anthropic", rule[1], location)
