@@ -1,6 +1,9 @@
 """The filters of the audit review UI (and, later, the API): one FilterSet for both."""
+from datetime import date
+
 import django_filters
 from django import forms
+from django.core.validators import MinValueValidator
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 
@@ -9,11 +12,16 @@ from marketplace.search import validate_query
 from .models import Action, AuditEvent, Outcome, Surface
 
 
+# The chart reaches up to a year back from `until`, which must stay in the calendar (year 1 at the
+# earliest); nothing was recorded before 1970 anyway.
+DAYS = [MinValueValidator(date(1970, 1, 1))]
+
+
 class AuditEventFilter(django_filters.FilterSet):
     since = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte", label="From",
-                                      widget=forms.DateInput(attrs={"type": "date"}))
+                                      widget=forms.DateInput(attrs={"type": "date"}), validators=DAYS)
     until = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte", label="To",
-                                      widget=forms.DateInput(attrs={"type": "date"}))
+                                      widget=forms.DateInput(attrs={"type": "date"}), validators=DAYS)
     actor = django_filters.CharFilter(field_name="actor_login", lookup_expr="iexact", label="Actor")
     action = django_filters.ChoiceFilter(choices=Action.choices)
     marketplace = django_filters.CharFilter()

@@ -17,13 +17,16 @@ from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp.types import ListResourcesResult, Resource, ResourceTemplate, ToolAnnotations
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS, ListResourcesResult, Resource, ResourceTemplate, ToolAnnotations
+from pydantic import BaseModel
 
 from audit import record
 from audit.models import Action
 from marketplace import lookup
 from marketplace.models import Skill, SkillFile
 from skillport_site import timeouts
+from skillport_site.middleware import NUL_REFUSED
 
 from . import tools
 from .tokens import DatabaseTokenVerifier
@@ -71,6 +74,8 @@ def _caller(ctx: Context | None) -> tools.Caller:
 def _answer(function, caller, args):
     if caller.user is None:
         raise ToolError("Not signed in: connect Skillport again.")
+    if _holds_nul(args):
+        raise ToolError(NUL_REFUSED)  # PostgreSQL refuses NUL in text: a DataError, had it reached a query
     try:
         return function(caller, *args)
     except tools.ToolProblem as problem:
@@ -79,6 +84,19 @@ def _answer(function, caller, args):
         if timeouts.cancelled(error):
             raise ToolError(timeouts.CANCELLED) from None
         raise
+
+
+def _holds_nul(value) -> bool:
+    """Whether any string in a tool's (or resource read's) arguments, however nested, has a NUL character."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def _in_thread(function, caller, args):
@@ -103,7 +121,10 @@ class SkillportServer(MCPServer):
 
     async def _handle_list_resources(self, ctx, params):
         cursor = getattr(params, "cursor", None) if params else None
-        return await _run(None, _list_resources, cursor)
+        try:
+            return await _run(None, _list_resources, cursor)
+        except ToolError as error:  # a bad cursor: the client's mistake, not an internal error
+            raise MCPError(code=INVALID_PARAMS, message=str(error)) from None
 
     async def list_resource_templates(self):
         return [ResourceTemplate(
@@ -141,6 +162,8 @@ def _read_resource(caller, uri):
     segments = [unquote(s) for s in f"{parts.netloc}{parts.path}".split("/")]
     if parts.scheme != "skill" or len(segments) < 4:
         raise tools.ToolProblem(f"{uri!r} is not a skill resource: skill://marketplace/plugin/skill/path")
+    if _holds_nul(segments):  # a %00: _answer saw only the encoded URI
+        raise tools.ToolProblem(NUL_REFUSED)
     try:
         skill = lookup.find_skill(Skill.objects.visible_to(caller.user), "/".join(segments[:3]))
     except LookupError as error:

@@ -33,6 +33,9 @@ SUMMARY_FIELDS = [
     "plugin__policy", "plugin__policy_reason", "marketplace__slug",
 ]
 SURFACES = {"CC": Surface.CLAUDE_CODE, "CD": Surface.CLAUDE_DESKTOP, "CAI": Surface.CLAUDE_AI}
+# Cursors are offsets into what the caller sees: none we give out comes near this, and anything
+# past PostgreSQL's bigint would fail in the query ("bigint out of range") instead of here.
+MAX_OFFSET = 2**31
 
 
 class ToolProblem(Exception):
@@ -174,7 +177,7 @@ def decode_cursor(cursor: str | None) -> int:
         offset = int(value)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise ToolProblem("That cursor is not one this server gave out; start again without a cursor.") from None
-    if kind != "o" or offset < 0:
+    if kind != "o" or not 0 <= offset <= MAX_OFFSET:
         raise ToolProblem("That cursor is not one this server gave out; start again without a cursor.")
     return offset
 

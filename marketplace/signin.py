@@ -4,6 +4,7 @@ import functools
 from allauth.account.auth_backends import AuthenticationBackend
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.models import SocialApp
 from django.conf import settings
 from django.contrib.auth import backends, get_user_model
 from django.db import connection
@@ -18,6 +19,13 @@ from .models import GitHubIdentity
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def get_app(self, request, provider, client_id=None):
+        """Without a GitHub app (SKILLPORT_GITHUB_CLIENT_ID), GitHub's sign-in pages are a 404 saying so."""
+        try:
+            return super().get_app(request, provider, client_id)
+        except SocialApp.DoesNotExist:
+            raise ImmediateHttpResponse(render(request, "account/github_not_set_up.html", status=404)) from None
+
     def pre_social_login(self, request, sociallogin):
         """Refuse anyone outside SKILLPORT_GITHUB_ORGS, and learn the user's teams."""
         token = sociallogin.token.token
