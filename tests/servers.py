@@ -8,17 +8,16 @@ import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import httpx2 as httpx
 import uvicorn
 from django.conf import settings
-from django.db import connection
 
 from connector.middleware import MCPAccessLog
 from connector.server import build_app
 from skillport_site.asgi import router
 
+from .builders import subprocess_database_url
 from .github_plugin import SKILLPORT_PORT
 
 
@@ -64,11 +63,9 @@ class ProcfileWeb:
             self.port = probe.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = data_dir / "web.log"
-        db = connection.settings_dict
-        database_url = (f"postgres://{quote(db['USER'] or '', safe='')}:{quote(db['PASSWORD'] or '', safe='')}"
-                        f"@{quote(db['HOST'] or '', safe='')}:{db['PORT'] or 5432}/{db['NAME']}")
         self.environment = {
-            **os.environ, "PORT": str(self.port), "DATABASE_URL": database_url, "SECRET_KEY": settings.SECRET_KEY,
+            **os.environ, "PORT": str(self.port), "DATABASE_URL": subprocess_database_url(),
+            "SECRET_KEY": settings.SECRET_KEY,
             "SKILLPORT_DATA_DIR": str(data_dir), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
             **environment,
         }

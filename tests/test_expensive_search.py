@@ -8,10 +8,10 @@ import httpx2 as httpx
 import psycopg
 import pytest
 from django.contrib.auth.models import Group
-from django.db import connection
 
 from connector.tokens import mint
 
+from .builders import subprocess_database_url
 from .mcp_client import call
 from .servers import ROOT, ProcfileWeb
 
@@ -81,9 +81,7 @@ def web(django_db_setup, django_db_blocker, tmp_path_factory):
 
 def locked_skills():
     """A transaction of another client holding the skill table: every statement reading it waits."""
-    db = connection.settings_dict
-    locker = psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"],
-                             dbname=db["NAME"])
+    locker = psycopg.connect(subprocess_database_url())
     locker.execute("LOCK TABLE marketplace_skill IN ACCESS EXCLUSIVE MODE")
     return locker
 
