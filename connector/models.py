@@ -1,11 +1,13 @@
-"""What the connector keeps besides django-oauth-toolkit's own tables: trusted hosts, consents, install links."""
+"""What the connector keeps besides the toolkit's own tables: trusted hosts, consents, redeemed codes, install links."""
 import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import models
+from django.core.validators import RegexValidator
+from django.db import IntegrityError, models, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
-
+from oauth2_provider.models import get_refresh_token_model
 
 from marketplace.models import Skill
 
@@ -18,6 +20,11 @@ class TrustedHost(models.Model):
     host = models.CharField(
         max_length=253, unique=True,
         help_text='A host name such as "tools.example.com", or ".example.com" for it and its subdomains.',
+        # A name, not a pattern: "*" or a URL here would put every host on the allow-list, or none.
+        validators=[RegexValidator(
+            r"\A\.?[a-z0-9-]+(\.[a-z0-9-]+)+\Z",
+            'Enter a host name such as "tools.example.com" or ".example.com" (lower case, no scheme, port or "*").',
+        )],
     )
     note = models.CharField(max_length=200, blank=True, help_text="Who uses it, and why it is trusted.")
     created_at = models.DateTimeField(default=timezone.now)
@@ -52,6 +59,60 @@ class Consent(models.Model):
     @staticmethod
     def normalise_scope(scopes) -> str:
         return " ".join(sorted(set(scopes.split() if isinstance(scopes, str) else scopes)))
+
+
+class RedeemedCodeQuerySet(models.QuerySet):
+    def record(self, code: str, request, token: dict) -> bool:
+        """Remember that `code` was exchanged for `token`; False when it already was, by a concurrent request.
+
+        Called in the transaction that saves the tokens: a second exchange racing this one waits on
+        the unique code until the first commits, then fails here and rolls its own tokens back. What
+        is kept is the family of the refresh token (the code grant always issues one): every token
+        later refreshed from it joins that family.
+        """
+        family = get_refresh_token_model().objects.filter(
+            token_checksum=checksum(token["refresh_token"])).values_list("token_family", flat=True).get()
+        try:
+            with transaction.atomic():
+                self.create(code_hash=checksum(code), application=request.client, user=request.user,
+                            token_family=family)
+        except IntegrityError:
+            return False
+        return True
+
+    def revoke_tokens(self, code: str):
+        """Revoke every token issued from `code`, refreshed ones included, as RFC 6749 4.1.2 asks of a
+        replayed code; the code's record, or None when it was never exchanged."""
+        redeemed = self.select_related("application", "user").filter(code_hash=checksum(code)).first()
+        if redeemed is not None:
+            get_refresh_token_model().revoke_family(redeemed.token_family)
+        return redeemed
+
+    def spent(self):
+        """Codes with nothing left to revoke: every refresh token of their family has been cleared away."""
+        family = get_refresh_token_model().objects.filter(token_family=OuterRef("token_family"))
+        return self.exclude(Exists(family))
+
+
+class RedeemedCode(models.Model):
+    """An authorization code that was exchanged, and the refresh token family its tokens started.
+
+    The toolkit deletes a code once exchanged, so a second exchange already fails; this record is
+    what lets it also revoke the tokens the first exchange produced. Only a hash of the code is kept.
+    """
+
+    code_hash = models.CharField(max_length=64, unique=True, editable=False)
+    application = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    token_family = models.UUIDField()
+    redeemed_at = models.DateTimeField(default=timezone.now)
+
+    objects = RedeemedCodeQuerySet.as_manager()
+
+    def __str__(self):
+        return f"code redeemed by {self.application} for {self.user}"
 
 
 class InstallLinkQuerySet(models.QuerySet):

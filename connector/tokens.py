@@ -4,7 +4,6 @@ import hashlib
 import secrets
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -22,12 +21,16 @@ MINTED_CLIENT_NAME = "Skillport (minted with mint_token)"
 
 
 def _comparable(uri: str) -> tuple[str, str, str]:
-    parts = urlsplit(uri.strip())
-    return parts.scheme.lower(), parts.netloc.lower(), parts.path.removesuffix("/")
+    # Split by hand: urlsplit would drop tabs and newlines and set a query or fragment aside, so a
+    # resource carrying one would compare equal to ours.
+    scheme, _, rest = uri.partition("://")
+    host, slash, path = rest.partition("/")
+    return scheme.lower(), host.lower(), (slash + path).removesuffix("/")
 
 
 def is_mcp_resource(uri) -> bool:
-    """Is `uri` this server's MCP endpoint? Scheme and host case and one trailing slash aside (Claude has sent one)."""
+    """Is `uri` exactly this server's MCP endpoint, but for the case of scheme and host and one trailing
+    slash (Claude has sent one)? With a query or fragment (which RFC 8707 forbids) it is another resource."""
     return isinstance(uri, str) and _comparable(uri) == _comparable(settings.SKILLPORT_MCP_URL)
 
 

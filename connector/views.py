@@ -2,7 +2,9 @@
 
 django-oauth-toolkit does the OAuth work; these subclasses add what Claude's connectors and
 our security model need: tokens always bound to /mcp, remembered consent per (user, client,
-redirect URI, scopes), registration limited to allow-listed redirect URIs, and audit events.
+redirect URI, scopes), registration limited to allow-listed redirect URIs and the code grant,
+codes that revoke their tokens when replayed, and audit events. (connector.validator holds the
+rules the toolkit checks on every request.)
 """
 import json
 
@@ -23,7 +25,7 @@ from marketplace import packaging
 from marketplace.models import Policy, Skill
 
 from .clients import redirect_refusal
-from .models import Consent, InstallLink
+from .models import Consent, InstallLink, RedeemedCode
 from .tokens import checksum, is_mcp_resource
 
 
@@ -39,13 +41,9 @@ class Authorize(oauth.AuthorizationView):
         except OAuthToolkitError as error:
             return self.error_response(error, application=None)
         application = get_application_model().objects.get(client_id=credentials["client_id"])
-        foreign = [r for r in request.GET.getlist("resource") if not is_mcp_resource(r)]
-        if foreign:
+        if foreign := [r for r in request.GET.getlist("resource") if not is_mcp_resource(r)]:
             return self.error_response(OAuthToolkitError(
-                error=CustomOAuth2Error(
-                    error="invalid_target", state=credentials.get("state"),
-                    description=f"This server issues tokens only for {settings.SKILLPORT_MCP_URL}, not {foreign[0]}",
-                ),
+                error=_wrong_target(foreign[0], state=credentials.get("state")),
                 redirect_uri=credentials["redirect_uri"],
             ), application)
         # Every token is bound to /mcp, also for clients that name no resource.
@@ -93,17 +91,39 @@ class Authorize(oauth.AuthorizationView):
         return response
 
 
+def _wrong_target(resource, **kwargs) -> CustomOAuth2Error:
+    return CustomOAuth2Error(error="invalid_target", description=(
+        f"This server issues tokens only for {settings.SKILLPORT_MCP_URL} (without a query or fragment), "
+        f"not {resource}"), **kwargs)
+
+
 class Token(oauth.TokenView):
-    """The token endpoint; a resource naming /mcp with a trailing slash or other case is the same resource."""
+    """The token endpoint. A resource naming /mcp with a trailing slash or other case is the same resource;
+    any other is refused. A code exchanged a second time revokes what the first exchange issued."""
 
     def post(self, request, *args, **kwargs):
-        if "resource" in request.POST:
+        resources = request.POST.getlist("resource")
+        if foreign := [r for r in resources if not is_mcp_resource(r)]:
+            error = _wrong_target(foreign[0])
+            return HttpResponse(error.json, status=error.status_code, content_type="application/json")
+        if resources:
             body = request.POST.copy()
-            body.setlist("resource", [
-                settings.SKILLPORT_MCP_URL if is_mcp_resource(r) else r for r in body.getlist("resource")
-            ])
+            body.setlist("resource", [settings.SKILLPORT_MCP_URL] * len(resources))
             request.POST = body
-        return super().post(request, *args, **kwargs)
+        response = super().post(request, *args, **kwargs)
+        if response.status_code != 200 and request.POST.get("grant_type") == "authorization_code":
+            _revoke_replayed(request)
+        return response
+
+
+def _revoke_replayed(request):
+    """RFC 6749 4.1.2: a code presented after it was exchanged revokes every token issued from it."""
+    redeemed = RedeemedCode.objects.revoke_tokens(request.POST.get("code", ""))
+    if redeemed is not None:
+        record(Action.TOKEN_REVOKED, request=request, actor=redeemed.user, outcome=Outcome.DENIED, extra={
+            "client_id": redeemed.application.client_id, "client_name": redeemed.application.name,
+            "reason": "authorization code replayed: every token issued from it is revoked",
+        })
 
 
 class Revoke(oauth.RevokeTokenView):
@@ -118,21 +138,38 @@ class Revoke(oauth.RevokeTokenView):
         return response
 
 
+# What a registered client may use: the code grant (refreshable). Any other grant the toolkit knows
+# would give a self-registered client tokens no one consented to (client credentials: no user at all).
+REGISTERED_GRANT_TYPES = frozenset({"authorization_code", "refresh_token"})
+
+
 def _registration_refusal(request):
-    """A 400 naming the first redirect URI not on the allow-list, or None when all are allowed."""
+    """A 400 naming what in the registration Skillport refuses, or None to let the toolkit read it."""
     try:
         data = json.loads(request.body)
+    except RecursionError:
+        return JsonResponse({"error": "invalid_client_metadata",
+                             "error_description": "The request body is nested too deeply to be client metadata."},
+                            status=400)
     except ValueError:
         return None  # the toolkit answers malformed JSON itself
-    uris = data.get("redirect_uris") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    uris = data.get("redirect_uris")
     for uri in uris if isinstance(uris, list) else []:
         if reason := redirect_refusal(uri):
             return JsonResponse({"error": "invalid_redirect_uri", "error_description": reason}, status=400)
+    grants = data.get("grant_types")
+    for grant in grants if isinstance(grants, list) else []:
+        if isinstance(grant, str) and grant not in REGISTERED_GRANT_TYPES:  # the toolkit refuses non-strings
+            return JsonResponse({"error": "invalid_client_metadata", "error_description": (
+                f"Grant type {grant!r} is not available to registered clients: use authorization_code "
+                "(with refresh_token)")}, status=400)
     return None
 
 
 class Register(oauth.DynamicClientRegistrationView):
-    """RFC 7591 registration, open to anyone, for allow-listed redirect URIs only."""
+    """RFC 7591 registration, open to anyone, for allow-listed redirect URIs and the code grant only."""
 
     def post(self, request, *args, **kwargs):
         if refusal := _registration_refusal(request):

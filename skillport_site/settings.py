@@ -319,6 +319,9 @@ OAUTH2_PROVIDER = {
     "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
     "CIMD_ENABLED": True,
     "CIMD_REGISTRATION_PERMISSION_CLASSES": ("connector.clients.TrustedCIMDHost",),
+    "CIMD_METADATA_FETCHER": "connector.clients.AllowListedMetadataFetcher",  # the same redirect allow-list
+    # Registered clients: allow-listed redirects and skills:read only; a replayed code revokes its tokens.
+    "OAUTH2_VALIDATOR_CLASS": "connector.validator.Validator",
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,

@@ -1,4 +1,4 @@
-"""Remove OAuth clients that never obtained a token, expired tokens, and spent install links."""
+"""Remove OAuth clients that never obtained a token, expired tokens, spent codes' records, and old install links."""
 from datetime import timedelta
 
 from django.conf import settings
@@ -8,7 +8,7 @@ from django.utils import timezone
 from oauth2_provider.models import clear_expired, get_access_token_model, get_application_model
 from oauth2_provider.settings import oauth2_settings
 
-from connector.models import InstallLink
+from connector.models import InstallLink, RedeemedCode
 
 
 
@@ -36,5 +36,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         clients = prune_unused_clients(timedelta(hours=settings.SKILLPORT_UNUSED_CLIENT_HOURS))
         clear_expired()
+        codes, _ = RedeemedCode.objects.spent().delete()  # after clear_expired: it empties their families
         links, _ = InstallLink.objects.filter(expires_at__lt=timezone.now() - timedelta(days=1)).delete()
-        self.stdout.write(f"Removed {clients} unused client(s) and {links} old install link(s); expired tokens cleared.")
+        self.stdout.write(f"Removed {clients} unused client(s), {codes} spent code record(s) and {links} old "
+                          "install link(s); expired tokens cleared.")
