@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from . import names
 from .gitrepo import SHA_RE
 from .problems import CatalogError, Problems
-from .skillmd import decode
+from .skillmd import MAX_NESTING, decode
 from .spoofing import spoofing_problem
 from .tree import Escape, join_inside
 
@@ -64,18 +64,67 @@ class Catalog:
         return self.name.lower() in names.EXEMPT_OFFICIAL_MARKETPLACES
 
 
-def load_json(raw: bytes, location: str, problems: Problems):
-    """JSON from bytes; raises ValueError with a line and column on broken JSON."""
+# Stands for an array or object nested too deep to read (load_json); no JSON file has reason to hold it.
+TOO_DEEP = "\x00nested too deep"
+# A JSON string or a bracket: enough to follow nesting without parsing.
+JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[][{}]')
+
+
+def load_json(raw: bytes, location: str, problems: Problems, *, cut=False):
+    """JSON from bytes; raises ValueError with a line and column on broken JSON.
+
+    json.loads recurses once a level and fails past Python's recursion limit, so arrays and objects
+    nested more than MAX_NESTING deep raise ValueError too, or with `cut` are read as TOO_DEEP, for
+    a caller that refuses only the item holding one.
+    """
     text, notes = decode(raw)
     for code, message in notes:
         problems.warning(code, message, location)
+    text, deep = _cut_deep(text)
+    if deep and not cut:
+        raise ValueError(f"values nested more than {MAX_NESTING} levels deep")
     return json.loads(text)
+
+
+def _cut_deep(text: str) -> tuple[str, bool]:
+    """`text` with each array or object nested more than MAX_NESTING deep replaced by TOO_DEEP."""
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return text, False
+    kept, depth, start, cut_at = [], 0, 0, None
+    for match in JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            if depth == MAX_NESTING + 1:
+                cut_at = match.start()
+        elif token in ("]", "}"):
+            if depth == MAX_NESTING + 1:
+                kept += [text[start:cut_at], json.dumps(TOO_DEEP)]
+                start = match.end()
+            depth -= 1
+    if depth > MAX_NESTING:  # never closed: the rest is not JSON, and now fails as such
+        kept += [text[start:cut_at], json.dumps(TOO_DEEP)]
+        start = len(text)
+    return "".join(kept) + text[start:], cut_at is not None
+
+
+def _holds_too_deep(value) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif item == TOO_DEEP:
+            return True
+    return False
 
 
 def parse_catalog(raw: bytes, location: str, repo_url: str) -> Catalog:
     problems = Problems()
     try:
-        data = load_json(raw, location, problems)
+        data = load_json(raw, location, problems, cut=True)
     except ValueError as exc:
         raise CatalogError("catalog-invalid-json", f"Invalid JSON syntax: {exc}", location) from None
     if not isinstance(data, dict) or "plugins" not in data:
@@ -86,6 +135,9 @@ def parse_catalog(raw: bytes, location: str, repo_url: str) -> Catalog:
         )
     if not isinstance(data["plugins"], list):
         raise CatalogError("catalog-plugins-not-array", "plugins: Expected array", location)
+    if _holds_too_deep([value for key, value in data.items() if key != "plugins"]):
+        raise CatalogError("catalog-invalid-json",
+                           f"Values outside the plugin entries nest more than {MAX_NESTING} levels deep", location)
 
     for key in sorted(set(data) - CATALOG_KEYS):
         problems.warning("unknown-field", f"Unrecognized field '{key}' will be ignored", location)
@@ -108,7 +160,10 @@ def parse_catalog(raw: bytes, location: str, repo_url: str) -> Catalog:
 
     entries = []
     for index, entry in enumerate(data["plugins"]):
-        if isinstance(entry, dict):
+        if _holds_too_deep(entry):
+            problems.error("json-too-deep", f"Plugin entry nests values more than {MAX_NESTING} levels deep; not read",
+                           f"{location}: plugins[{index}]")
+        elif isinstance(entry, dict):
             entries.append((index, entry))
         else:
             problems.error("plugin-not-object", "Plugin entry must be an object", f"{location}: plugins[{index}]")

@@ -45,7 +45,8 @@ MAX_UNREACHABLE_REPORTED = 50  # some repositories hold thousands: the count say
 # Problems that leave part of a plugin unread or unloaded (the rest say how it is named or described).
 NOT_READ_CODES = {
     "skill-md-unreadable", "symlink-escape", "submodule", "path-traversal", "duplicate-skill-name",
-    "access-json-invalid",
+    "access-json-invalid", "unsafe-file-name", "folder-too-deep", "json-too-deep", "name-too-long", "path-too-long",
+    "unstorable-text",
 }
 
 
@@ -76,6 +77,7 @@ class SkillData:
     verdicts: dict = field(default_factory=dict)
     tree: Tree | None = field(default=None, repr=False)  # where the files are read from
     plugin: "PluginData | None" = field(default=None, repr=False)
+    where: str = ""  # the location its problems name
 
 
 @dataclass
@@ -463,7 +465,7 @@ class Reader:
             skill.known = True
             skill.name, skill.slug = known["name"], known["slug"]
             skill.problems = [Problem(**p) for p in known["problems"]]
-        skill.tree, skill.plugin = tree, plugin
+        skill.tree, skill.plugin, skill.where = tree, plugin, where
         return skill
 
     def _apply_limits(self, files, problems, where):

@@ -3,7 +3,8 @@
 1. Decode: strip a BOM, accept UTF-16 with a BOM, fall back to cp1252 for non-UTF-8 text.
 2. Normalise CRLF to LF.
 3. Split the frontmatter (between `---` lines) from the body.
-4. Parse YAML safely; refuse aliases (a "billion laughs" needs them, real frontmatter never does).
+4. Parse YAML safely; refuse aliases (a "billion laughs" needs them, real frontmatter never does)
+   and nesting deeper than MAX_NESTING (building it recurses, and libyaml's C code can crash).
 5. If the YAML is broken, quote top-level values that hold an unquoted `: ` and try again.
 6. If it is still broken, keep the skill with empty metadata, as Claude Code does.
 """
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 import yaml
 
 MAX_FRONTMATTER_CHARS = 64 * 1024
+# Levels of lists and mappings read from a repository's YAML or JSON; real files use a handful.
+MAX_NESTING = 64
 # libyaml's loader is about 15 times faster than the pure-Python one, and just as safe.
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 TOP_LEVEL_KEY = re.compile(r"^([A-Za-z0-9_-]+):[ \t]+(.+?)\s*$")
@@ -74,15 +77,14 @@ def _load_yaml(source: str, repairs: list) -> tuple[dict, bool]:
         return {}, False
     try:
         data = _safe_load(source)
-    except _AliasFound:
-        repairs.append(("frontmatter-yaml-alias",
-                        "frontmatter uses YAML aliases, which are not expanded; metadata ignored"))
+    except _Refused as refused:
+        repairs.append(refused.args)
         return {}, False
     except yaml.YAMLError as exc:
         fixed = _quote_colon_values(source)
         try:
             data = _safe_load(fixed) if fixed != source else None
-        except (yaml.YAMLError, _AliasFound):
+        except (yaml.YAMLError, _Refused):
             data = None
         if data is None:
             where = getattr(exc, "problem_mark", None)
@@ -100,14 +102,25 @@ def _load_yaml(source: str, repairs: list) -> tuple[dict, bool]:
     return _jsonable(data), True
 
 
-class _AliasFound(Exception):
-    pass
+class _Refused(Exception):
+    """YAML that is not built at all; its args are the (code, message) repair to report."""
 
 
 def _safe_load(source: str):
+    # Parsing into events is iterative and cheap; only building the document is not.
+    depth = 0
     for event in yaml.parse(source, Loader=LOADER):
         if isinstance(event, yaml.AliasEvent):
-            raise _AliasFound
+            raise _Refused("frontmatter-yaml-alias",
+                           "frontmatter uses YAML aliases, which are not expanded; metadata ignored")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_NESTING:
+                raise _Refused("frontmatter-too-deep",
+                               f"frontmatter nests lists or mappings more than {MAX_NESTING} levels deep; "
+                               "metadata ignored")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
     return yaml.load(source, Loader=LOADER)  # noqa: S506 (a safe loader)
 
 

@@ -8,6 +8,10 @@
    tombstone what is gone. A plugin that could not be read keeps what it had.
 5. Record the outcome on the SyncRun and the marketplace. A failure before step 4 changes
    nothing in the catalogue.
+
+Every row passes through `storable` first: text PostgreSQL cannot hold is stored as U+FFFD, and a
+plugin or skill whose name, slug or path is longer than its column is left out, with an error on
+that item, so one hostile item never fails the whole sync.
 """
 import hashlib
 import json
@@ -23,11 +27,11 @@ from audit import record
 from audit.models import Action, Outcome, Surface
 
 from . import access, liveness, rendering
-from . import bulk
+from . import bulk, storable
 from .bulk import copy_rows, copy_rows_ignoring_conflicts
 from .gitrepo import GitError
 from .models import Blob, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status, SyncRun
-from .problems import ERROR, CatalogError
+from .problems import ERROR, CatalogError, Problem
 from .reader import Reader
 
 log = logging.getLogger(__name__)
@@ -178,12 +182,14 @@ def reconcile(marketplace, snapshot) -> dict:
     """Make the database match the snapshot; return the run's counts. Call inside a transaction."""
     now = timezone.now()
     catalog = snapshot.catalog
-    marketplace.name = catalog.name or marketplace.name or marketplace.slug
-    marketplace.description = catalog.description
-    marketplace.owner, marketplace.metadata = catalog.owner, catalog.metadata
-    marketplace.renames = catalog.renames
+    fields = {
+        "name": (catalog.name or marketplace.name or marketplace.slug)[:200], "description": catalog.description,
+        "owner": catalog.owner, "metadata": catalog.metadata, "renames": catalog.renames,
+    }
     if snapshot.access is not None:
-        marketplace.access_rules = snapshot.access
+        fields["access_rules"] = snapshot.access
+    for key, value in _storable(fields, catalog.problems, marketplace.catalog_path).items():
+        setattr(marketplace, key, value)
 
     plugins = _reconcile_plugins(marketplace, snapshot, now)
     added, updated, removed = _reconcile_skills(marketplace, snapshot, plugins, now)
@@ -201,10 +207,10 @@ def reconcile(marketplace, snapshot) -> dict:
     }
 
 
-def _plugin_values(data) -> dict:
+def _plugin_values(data, where) -> dict:
     display = data.display
     author = display.get("author")
-    return {
+    values = _storable({
         "display_name": _str(display.get("displayName")),
         "description": _str(display.get("description")),
         "version": data.version[:100],
@@ -222,8 +228,9 @@ def _plugin_values(data) -> dict:
         "entry": data.entry,
         "manifest": data.manifest,
         "loads": data.loads,
-        "problems": [p.as_dict() for p in data.problems],
-    }
+    }, data.problems, where)
+    values["problems"] = _problem_rows(data.problems)
+    return values
 
 
 def _reconcile_plugins(marketplace, snapshot, now) -> dict:
@@ -231,16 +238,21 @@ def _reconcile_plugins(marketplace, snapshot, now) -> dict:
     existing = {p.name: p for p in Plugin.objects.filter(marketplace=marketplace)}
     result, create, update, seen = {}, [], [], []
     for data in snapshot.plugins:
+        where = f"{marketplace.catalog_path}: plugins[{data.index}] ({data.name})"
+        too_long = storable.too_long(Plugin, "Plugin", name=data.name)
+        if too_long:
+            data.problems.append(Problem(ERROR, "name-too-long", f"{too_long}; the plugin is not stored", where))
+            continue
         row = existing.get(data.name)
         if data.failed and row is not None and row.removed_at is None:
             # Could not be read this time: keep what it had, show why.
-            row.problems = [p.as_dict() for p in data.problems]
+            row.problems = _problem_rows(data.problems)
             row.loads = data.loads
             row.last_seen_at = now
             update.append(row)
             result[data.name] = (row, data)
             continue
-        values = _plugin_values(data)
+        values = _plugin_values(data, where)
         skills_material = [(s.slug, s.content_hash) for s in data.skills]
         fingerprint = _digest([{k: v for k, v in values.items() if k not in ("commit", "version")}, skills_material])
         if row is None:
@@ -302,6 +314,14 @@ def _reconcile_skills(marketplace, snapshot, plugins, now):
             continue
         for skill in data.skills:
             found = existing.get((row.pk, skill.slug))
+            too_long = _too_long(skill)
+            if too_long:
+                code, why = too_long
+                kept = ", and keeps what was synced before" if found else ""
+                skill.problems.append(Problem(ERROR, code, f"{why}; the skill is not stored{kept}", skill.where))
+                if found is not None:
+                    seen_ids.add(found.pk)
+                continue
             if found is None:
                 new.append((row, data, skill))
                 continue
@@ -461,8 +481,8 @@ def _fill_known(items):
 
 def _content(skill) -> dict:
     """The Skill fields a sync reads from the repository; a pending revision keeps them until approved."""
-    return {
-        "name": skill.name[:200],
+    values = _storable({
+        "name": skill.name,
         "path": skill.folder or ".",
         "description": skill.description,
         "frontmatter": skill.frontmatter,
@@ -474,8 +494,40 @@ def _content(skill) -> dict:
         "spec_valid": skill.verdicts["agent_skills_spec"]["ok"],
         "claude_ai_uploadable": skill.verdicts["claude_ai"]["ok"],
         "verdict_reasons": {key: value["reasons"] for key, value in skill.verdicts.items()},
-        "problems": [p.as_dict() for p in skill.problems],
-    }
+    }, skill.problems, skill.where)
+    values["problems"] = _problem_rows(skill.problems)
+    return values
+
+
+def _too_long(skill) -> tuple[str, str] | None:
+    """(code, why) when a name, slug or path of the skill is longer than its column."""
+    name = storable.too_long(Skill, "Skill", name=skill.name, slug=skill.slug)
+    if name:
+        return "name-too-long", name
+    path = storable.too_long(Skill, "Skill folder", path=skill.folder)
+    for f in skill.files:
+        path = path or storable.too_long(SkillFile, f"File '{f.path[:40]}...'", path=f.path)
+    return ("path-too-long", path) if path else None
+
+
+def _storable(values: dict, problems, where) -> dict:
+    """`values` with the text PostgreSQL cannot store replaced (storable.clean); an error on the item
+    names the fields that changed."""
+    cleaned = {key: storable.clean(value) for key, value in values.items()}
+    changed = [key for key, (_value, was_changed) in cleaned.items() if was_changed]
+    if changed:
+        problems.append(Problem(
+            ERROR, "unstorable-text",
+            f"{', '.join(changed)}: NUL characters or unpaired surrogates, which cannot be stored, "
+            "are stored as U+FFFD",
+            where,
+        ))
+    return {key: value for key, (value, _was_changed) in cleaned.items()}
+
+
+def _problem_rows(problems) -> list[dict]:
+    # A message may quote what a repository holds, NUL characters included.
+    return storable.clean([p.as_dict() for p in problems])[0]
 
 
 def _skill_row(row, skill, now, approved):
@@ -493,6 +545,7 @@ def _finish(run, marketplace, status, problems, counts, *, error="", fingerprint
     An "unchanged" run is not audited (see _finish_unchanged): nothing happened.
     """
     now = timezone.now()
+    (problems, error), _changed = storable.clean([problems, error])
     if len(problems) > MAX_STORED_PROBLEMS:
         extra = len(problems) - MAX_STORED_PROBLEMS
         problems = problems[:MAX_STORED_PROBLEMS] + [

@@ -1,0 +1,32 @@
+"""What PostgreSQL can store of what a repository holds: text without NUL or lone surrogates,
+and values no longer than their columns. The sync passes every row it builds through here."""
+import re
+
+# PostgreSQL text and JSON hold no NUL, and UTF-8 has no lone surrogates, which JSON's "\ud800"
+# escapes produce. Values nest at most MAX_NESTING deep (skillmd.py), so `clean` may recurse.
+UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def clean(value):
+    """(value with each unstorable character replaced by U+FFFD, whether there was one), through
+    the keys and values of dicts and the items of lists."""
+    if isinstance(value, str):
+        cleaned, count = UNSTORABLE.subn(REPLACEMENT, value)
+        return cleaned, count > 0
+    if isinstance(value, dict):
+        pairs = [(clean(key), clean(item)) for key, item in value.items()]
+        return {key: item for (key, _), (item, _) in pairs}, any(a or b for (_, a), (_, b) in pairs)
+    if isinstance(value, list):
+        items = [clean(item) for item in value]
+        return [item for item, _ in items], any(changed for _, changed in items)
+    return value, False
+
+
+def too_long(model, what: str, **values) -> str:
+    """Why the first of `values` (field name=value) is longer than its column, or ""."""
+    for name, value in values.items():
+        limit = model._meta.get_field(name).max_length
+        if len(value) > limit:
+            return f"{what} {name} is {len(value)} characters long, over the {limit} Skillport stores"
+    return ""

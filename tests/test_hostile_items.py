@@ -1,0 +1,201 @@
+"""One hostile item never stops a marketplace: text PostgreSQL cannot hold, values longer than their
+columns and nesting that would exhaust the stack are each a problem on that item, and the rest of the
+marketplace syncs. Each case commits one hostile item beside a change to a good skill, then a good
+commit that removes it."""
+import json
+
+import pytest
+
+from marketplace.models import Marketplace, Plugin, Skill, Status
+from marketplace.sync import sync_marketplace
+
+from .builders import plugin_entry, skill_md
+
+pytestmark = pytest.mark.django_db
+
+CATALOG = ".claude-plugin/marketplace.json"
+ALPHA_MD = "plugins/tools/skills/alpha/SKILL.md"
+BETA = "plugins/tools/skills/beta"
+DEEP = "[" * 5000 + "]" * 5000  # thousands of levels, past Python's recursion limit
+LONG_PATH = "/".join(["f" * 200] * 5)  # 1,004 characters, each name within what filesystems take
+# 1,100 nested folders, committed with git's plumbing (GitRepo.commit_paths), never written to disk.
+NESTED = f"{BETA}/{'a/' * 1100}deep.md"
+
+
+def catalogue(*extra, **top) -> str:
+    """The good catalogue's JSON, with `extra` plugin entries and top-level fields; the string
+    "DEEP" (quoted) stands for a value nested thousands deep, which json.dumps cannot write."""
+    data = {"name": "hostile", "owner": {"name": "Tests"},
+            "plugins": [plugin_entry("tools"), plugin_entry("other"), *extra], **top}
+    return json.dumps(data).replace('"DEEP"', DEEP)
+
+
+BASE = {
+    CATALOG: catalogue(),
+    ALPHA_MD: skill_md("alpha", "Alpha v1."),
+    f"{BETA}/SKILL.md": skill_md("beta", "Beta v1."),
+    "plugins/other/skills/gamma/SKILL.md": skill_md("gamma", "Gamma v1."),
+}
+
+# id: (files the hostile commit writes, (severity, code, where) expected among the run's problems)
+CASES = {
+    "nul-after-8kb-of-skill-md": (
+        {f"{BETA}/SKILL.md": skill_md("beta", "Beta v2.", body="# Beta\n\n" + "x" * 9000 + "\n\nA NUL: \x00.\n")},
+        ("error", "unstorable-text", BETA),
+    ),
+    "nul-in-yaml-frontmatter": (
+        {"plugins/tools/skills/nully/SKILL.md": '---\nname: nully\ndescription: "before\\0after"\n---\n\nBody.\n'},
+        ("error", "unstorable-text", "plugins/tools/skills/nully"),
+    ),
+    "nul-in-marketplace-json-entry": (
+        {CATALOG: catalogue(plugin_entry("third", "./plugins/other", description="a\x00b", keywords=["k\x00"],
+                                         **{"odd\x00key": 1}))},
+        ("error", "unstorable-text", "plugins[2]"),
+    ),
+    "surrogate-in-marketplace-json-entry": (
+        {CATALOG: catalogue(plugin_entry("third", "./plugins/other", description="half a pair: \ud800"))},
+        ("error", "unstorable-text", "plugins[2]"),
+    ),
+    "nul-in-marketplace-json-top-level": (
+        {CATALOG: catalogue(description="The\x00catalogue", metadata={"version": "1\x00"})},
+        ("error", "unstorable-text", CATALOG),
+    ),
+    "plugin-name-over-its-column": (
+        {CATALOG: catalogue(plugin_entry("p" * 201, "./plugins/other"))},
+        ("error", "name-too-long", "plugins[2]"),
+    ),
+    "skill-name-over-its-column": (
+        {"plugins/tools/skills/long-name/SKILL.md": skill_md("s" * 201, "Too long a name.")},
+        ("error", "name-too-long", "plugins/tools/skills/long-name"),
+    ),
+    "slug-over-its-column": (
+        # 150 characters, but each becomes two in the slug ('ǆ' is 'dz').
+        {"plugins/tools/skills/long-slug/SKILL.md": skill_md("\u01c6" * 150, "Too long a slug.")},
+        ("error", "name-too-long", "plugins/tools/skills/long-slug"),
+    ),
+    "skill-folder-path-over-1000-characters": (
+        {CATALOG: catalogue(plugin_entry("deep", f"./{LONG_PATH}")),
+         f"{LONG_PATH}/skills/epsilon/SKILL.md": skill_md("epsilon", "Lives too deep.")},
+        ("error", "path-too-long", f"{LONG_PATH}/skills/epsilon"),
+    ),
+    "file-path-over-1000-characters": (
+        {f"{BETA}/{LONG_PATH}.md": "far away\n"},
+        ("error", "path-too-long", BETA),
+    ),
+    "1100-nested-folders": (
+        {NESTED: "deep\n"},
+        ("error", "folder-too-deep", BETA),
+    ),
+    "yaml-nested-thousands-deep": (
+        {"plugins/tools/skills/yamly/SKILL.md": f"---\nname: yamly\ndescription: Deep.\nmeta: {DEEP}\n---\n\nBody.\n"},
+        ("warning", "frontmatter-too-deep", "plugins/tools/skills/yamly"),
+    ),
+    "marketplace-json-nested-thousands-deep": (
+        {CATALOG: catalogue(plugin_entry("deepjson", "./plugins/other", description="DEEP"))},
+        ("error", "json-too-deep", "plugins[2]"),
+    ),
+    "plugin-json-nested-thousands-deep": (
+        {"plugins/other/.claude-plugin/plugin.json": '{"name": "other", "keywords": "DEEP"}'.replace('"DEEP"', DEEP)},
+        ("error", "plugin-json-invalid", "plugins/other/.claude-plugin/plugin.json"),
+    ),
+}
+
+
+def commit(repo, files):
+    """Commit `files` as a repository would hold them; the nested path only through git's plumbing."""
+    repo.commit({path: content for path, content in files.items() if path != NESTED})
+    if NESTED in files:
+        repo.commit_paths({NESTED: files[NESTED].encode()})
+
+
+def live(market) -> dict:
+    return dict(Skill.objects.filter(marketplace=market, removed_at=None).values_list("slug", "description"))
+
+
+@pytest.fixture
+def market(make_repo, make_marketplace):
+    repo = make_repo(BASE)
+    market = make_marketplace(repo)
+    run = sync_marketplace(market.pk)
+    assert run.status == Status.OK, run.problems
+    market.repo = repo
+    return market
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_hostile_item_is_a_problem_on_it_and_the_rest_syncs(market, case):
+    hostile, (severity, code, where) = CASES[case]
+    before = live(market)
+    commit(market.repo, {**hostile, ALPHA_MD: skill_md("alpha", "Alpha v2.")})
+    run = sync_marketplace(market.pk)
+
+    assert run.status == (Status.OK if severity == "warning" else Status.PARTIAL), (run.error, run.problems)
+    found = [p for p in run.problems if p["code"] == code]
+    assert [p["severity"] for p in found] == [severity], run.problems
+    assert where in found[0]["location"] and "\x00" not in found[0]["message"]
+    # The good skill is updated; nothing synced before is lost.
+    after = live(market)
+    assert after["alpha"] == "Alpha v2."
+    assert {slug: text for slug, text in after.items() if slug in before and slug != "alpha"} == {
+        slug: text for slug, text in before.items() if slug != "alpha"
+    } | ({"beta": "Beta v2."} if case == "nul-after-8kb-of-skill-md" else {})
+    assert set(Plugin.objects.filter(marketplace=market, removed_at=None).values_list("name", flat=True)) >= {
+        "tools", "other"
+    }
+    assert Marketplace.objects.get(pk=market.pk).last_synced_commit == market.repo.head
+
+    # A later good commit syncs clean.
+    # (Paths written only with git's plumbing are not in the working tree, so `commit` leaves them out.)
+    market.repo.commit({**{path: BASE.get(path) for path in hostile if path != NESTED},
+                        ALPHA_MD: skill_md("alpha", "Alpha v3.")})
+    fixed = sync_marketplace(market.pk)
+    assert fixed.status == Status.OK, (fixed.error, fixed.problems)
+    assert code not in [p["code"] for p in fixed.problems]
+    assert live(market) == {**before, "alpha": "Alpha v3."}
+
+
+def test_every_hostile_item_at_once_still_syncs_the_good_skill(market):
+    everything = {}
+    for hostile, _expected in CASES.values():
+        everything.update({path: content for path, content in hostile.items() if path != CATALOG})
+    # One catalogue holding every hostile entry and top-level value.
+    everything[CATALOG] = catalogue(
+        plugin_entry("third", "./plugins/other", description="a\x00b\ud800"),
+        plugin_entry("p" * 201, "./plugins/other"),
+        plugin_entry("deep", f"./{LONG_PATH}"),
+        plugin_entry("deepjson", "./plugins/other", description="DEEP"),
+        description="The\x00catalogue",
+    )
+    commit(market.repo, {**everything, ALPHA_MD: skill_md("alpha", "Alpha v2.")})
+    run = sync_marketplace(market.pk)
+    assert run.status == Status.PARTIAL, (run.error, run.problems)
+    codes = {p["code"] for p in run.problems}
+    assert codes >= {expected[1] for _hostile, expected in CASES.values()}
+    assert live(market)["alpha"] == "Alpha v2." and live(market)["gamma"] == "Gamma v1."
+
+
+def test_text_is_stored_with_each_unstorable_character_replaced(market):
+    market.repo.commit({
+        f"{BETA}/SKILL.md": skill_md("beta", "Beta\x00v2.", body="x" * 9000 + "\nNUL: \x00.\n", tags=["a\x00"]),
+        CATALOG: catalogue(plugin_entry("third", "./plugins/other", description="a\x00b\ud800"),
+                           description="The\x00catalogue"),
+    })
+    sync_marketplace(market.pk)
+    beta = Skill.objects.get(marketplace=market, slug="beta")
+    assert beta.description == "Beta\ufffdv2." and beta.body.endswith("NUL: \ufffd.\n")
+    assert beta.frontmatter["tags"] == ["a\ufffd"]
+    assert "unstorable-text" in [p["code"] for p in beta.problems]
+    third = Plugin.objects.get(marketplace=market, name="third")
+    assert third.description == "a\ufffdb\ufffd" and third.entry["description"] == "a\ufffdb\ufffd"
+    assert "unstorable-text" in [p["code"] for p in third.problems]
+    assert Marketplace.objects.get(pk=market.pk).description == "The\ufffdcatalogue"
+
+
+def test_a_skill_that_cannot_be_stored_keeps_what_it_had(market):
+    beta = Skill.objects.get(marketplace=market, slug="beta")
+    market.repo.commit({f"{BETA}/SKILL.md": skill_md("beta", "Beta v2."), f"{BETA}/{LONG_PATH}.md": "far\n"})
+    run = sync_marketplace(market.pk)
+    assert ("error", "path-too-long") in [(p["severity"], p["code"]) for p in run.problems]
+    kept = Skill.objects.get(pk=beta.pk)
+    assert kept.removed_at is None and kept.description == "Beta v1." and kept.content_hash == beta.content_hash
+    assert list(kept.files.values_list("path", flat=True)) == ["SKILL.md"]
