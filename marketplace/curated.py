@@ -11,14 +11,17 @@ rewritten so they no longer depend on where the catalogue was read from:
 2. `github`, `url` and `git-subdir` sources keep their form and get that commit as `sha`.
 3. Sources Skillport never fetches (npm, archives, commands) cannot be pinned, and plugins with no
    approved commit yet have nothing to pin: both are left out.
+4. Claude Code installs a plugin whole, so a plugin holding a skill the user may not see is left
+   out of their catalogue: the pinned commit would hand them that skill.
 """
 from types import SimpleNamespace
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 
 from . import manifest
 from .gitrepo import is_local
-from .models import Curation, Plugin
+from .models import Curation, Plugin, Skill
 from .problems import Problems
 
 FETCHED = ("github", "url", "git-subdir")
@@ -56,10 +59,14 @@ def _overrides(plugin) -> dict:
 
 
 def catalogue(marketplace, user) -> dict:
+    # What the pinned commit holds of the plugin: its live skills, as approved (the approved commit
+    # is never past a skill awaiting its first approval), less those `user` may see.
+    withheld = Skill.objects.filter(plugin=OuterRef("pk"), removed_at=None, approved=True).exclude(
+        pk__in=Skill.objects.visible_to(user))
     plugins = (
         Plugin.objects.visible_to(user).filter(marketplace=marketplace, curation__in=[Curation.APPROVED,
                                                                                     Curation.FEATURED])
-        .select_related("marketplace").order_by("name")
+        .exclude(Exists(withheld)).select_related("marketplace").order_by("name")
     )
     entries = []
     for plugin in plugins:

@@ -5,11 +5,12 @@ user may not see is a 404, exactly like something that does not exist.
 """
 import difflib
 import json
+from itertools import chain
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
@@ -47,14 +48,14 @@ def _skill(request, marketplace, plugin, skill):
 @login_required
 def home(request):
     skills = _cards(request.user)
-    plugins = Plugin.objects.visible_to(request.user)
     featured = Q(curation=Curation.FEATURED) | Q(plugin__curation=Curation.FEATURED)
     return render(request, "marketplace/home.html", {
         "featured": skills.filter(featured).order_by("name")[:8],
         "recent": skills.order_by("-updated_at")[:8],
         "popular": [s for s in with_installs(skills).order_by("-installs", "name")[:8] if s.installs],
-        "categories": plugins.exclude(shown_category="").values("shown_category").annotate(n=Count("skills"))
-        .order_by("shown_category"),
+        # Counted from the skills the user may see: a plugin's hidden and removed skills are not for them.
+        "categories": skills.exclude(plugin__shown_category="").values(shown_category=F("plugin__shown_category"))
+        .annotate(n=Count("pk")).order_by("shown_category"),
         "count": skills.count(),
     })
 
@@ -177,9 +178,25 @@ def marketplace_detail(request, marketplace):
     last_run = marketplace.sync_runs.exclude(status=Status.RUNNING).first()
     return render(request, "marketplace/marketplace_detail.html", {
         "marketplace": marketplace, "plugins": plugins, "run": last_run,
-        "problems": (last_run.problems if last_run else [])[:50],
+        "problems": _problems(request.user, marketplace, last_run)[:50],
         "add_command": install.claude_code_commands_for(marketplace)["add"],
     })
+
+
+def _problems(user, marketplace, run) -> list[dict]:
+    """The last sync's problems for admins. Others read only those about what they may see: the
+    catalogue file as a whole, and the plugins and skills visible to them (the problems stored on
+    each); problems at a plugin's entry or in its files can name paths and plugins hidden from them."""
+    if run is None:
+        return []
+    if user.is_superuser:
+        return run.problems
+    catalogue = [p for p in run.problems if p.get("location") in ("", marketplace.catalog_path)]
+    plugins = (Plugin.objects.visible_to(user).filter(marketplace=marketplace).exclude(problems=[])
+               .order_by("name").values_list("problems", flat=True))
+    skills = (Skill.objects.visible_to(user).filter(marketplace=marketplace).exclude(problems=[])
+              .order_by("plugin__name", "name").values_list("problems", flat=True))
+    return catalogue + [problem for problems in chain(plugins, skills) for problem in problems]
 
 
 def _review(skill, revisions):
