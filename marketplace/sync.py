@@ -253,6 +253,7 @@ def _reconcile_plugins(marketplace, snapshot, now) -> dict:
             result[data.name] = (row, data)
             continue
         values = _plugin_values(data, where)
+        data.version = values["version"]  # as stored: _set_commits and revisions write it too
         skills_material = [(s.slug, s.content_hash) for s in data.skills]
         fingerprint = _digest([{k: v for k, v in values.items() if k not in ("commit", "version")}, skills_material])
         if row is None:

@@ -49,7 +49,7 @@ CASES = {
     ),
     "nul-in-marketplace-json-entry": (
         {CATALOG: catalogue(plugin_entry("third", "./plugins/other", description="a\x00b", keywords=["k\x00"],
-                                         **{"odd\x00key": 1}))},
+                                         version="1.0\x00", **{"odd\x00key": 1}))},
         ("error", "unstorable-text", "plugins[2]"),
     ),
     "surrogate-in-marketplace-json-entry": (
