@@ -13,8 +13,9 @@ MAX_SYMLINK_HOPS = 40
 MAX_DEPTH = 100
 # A name that is empty, '.', '..', holds a backslash or starts like a Windows drive ('C:') can lead
 # out of the folder it is unpacked in; a control character (NUL included) or bytes that are not
-# UTF-8 (surrogates, once decoded) cannot be stored or zipped as they are. Matches a whole path too.
-UNSAFE_NAME = re.compile(r"(?:^|/)\.{0,2}(?:/|$)|(?:^|/)[A-Za-z]:|[\\\x00-\x1f\x7f\ud800-\udfff]")
+# UTF-8 (surrogates, once decoded) cannot be stored or zipped as they are.
+UNSAFE_CHARACTER = re.compile(r"[\\\x00-\x1f\x7f\ud800-\udfff]")
+DRIVE = re.compile(r"(?:^|/)[A-Za-z]:")
 
 
 class Escape(Exception):
@@ -48,7 +49,12 @@ def join_inside(base: str, relative: str) -> str:
 
 def is_clean_path(path: str) -> bool:
     """True for a relative path of safe names joined by '/', one that stays where it is unpacked."""
-    return not UNSAFE_NAME.search(path)
+    # Plain substring tests first: every path of every tree passes through here.
+    wrapped = f"/{path}/"
+    return not (
+        "//" in wrapped or "/./" in wrapped or "/../" in wrapped
+        or UNSAFE_CHARACTER.search(path) or (":" in path and DRIVE.search(path))
+    )
 
 
 class Tree:
