@@ -154,8 +154,8 @@ class Reader:
     def __init__(self, url, *, ref="", catalog_path="", token=None, known_skills=None,
                  blob_sink=None, progress=None, fetch_sources=True):
         self.url = url
-        self.ref = ref
         self.fetch_sources = fetch_sources  # False: git sources are listed as not checked, never cloned
+        self.ref = ref
         self.catalog_path = catalog_path or DEFAULT_CATALOG_PATH
         self.token = token
         self.known_skills = known_skills or {}
@@ -375,7 +375,6 @@ class Reader:
         source, problems = plugin.source, plugin.problems
         if source.kind == "relative":
             tree, root, commit = self.tree, join_inside(self.root, source.path), self.commit
-        else:
         elif not self.fetch_sources:
             problems.info(
                 "source-not-checked",
@@ -384,6 +383,7 @@ class Reader:
                 location,
             )
             return None, None, None
+        else:
             fetched = self._fetch_source(source)
             if isinstance(fetched, GitError):
                 problems.error("source-fetch-failed", f"Could not fetch {source.url}: {fetched}", location,
@@ -609,8 +609,8 @@ class Reader:
         # The marketplace root (relative sources cannot leave it), and each fetched plugin root.
         scopes = {(id(self.tree), f"{self.root}/" if self.root else "")}
         trees = {id(self.tree): self.tree}
-        for plugin in plugins:
         roots = {}  # tree id -> plugin roots in it, to say where a stray SKILL.md would have to be
+        for plugin in plugins:
             for skill in plugin.skills:
                 tree = skill.tree
                 path = join_inside(skill.folder, "SKILL.md")
@@ -619,10 +619,10 @@ class Reader:
                 tree = plugin.skills[0].tree if plugin.skills else self._fetch_source(plugin.source).tree
                 trees[id(tree)] = tree
                 scopes.add((id(tree), f"{plugin.root}/" if plugin.root else ""))
-        unreachable = set()
             if plugin.source is not None and not plugin.failed and (plugin.source.kind == "relative" or plugin.skills):
                 tree_id = id(plugin.skills[0].tree) if plugin.skills else id(self.tree)
                 roots.setdefault(tree_id, []).append(plugin)
+        unreachable = set()
         for tree_id, prefix in scopes:
             seen = reached.get(tree_id, set())
             unreachable.update(
