@@ -39,6 +39,15 @@ def env_int(name, default):
         raise ValueError(f"{name} must be an integer, got {value!r}") from None
 
 
+def env_rate(name, default):
+    """A request rate, "N/second", "N/minute", "N/hour" or "N/day", as the REST framework reads them."""
+    value = env_str(name) or default
+    count, _, period = value.partition("/")
+    if not count.isdigit() or not period or period[0] not in "smhd":
+        raise ValueError(f"{name} must be a rate such as 60/minute (per second, minute, hour or day), got {value!r}")
+    return value
+
+
 def env_list(name, default):
     value = os.environ.get(name)
     if value is None:
@@ -94,8 +103,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "skillport_site.throttle.throttle_endpoints",  # first: a refused request costs nothing more
     "skillport_site.middleware.reject_nul_characters",
     "skillport_site.timeouts.StatementTimeouts",
+    "skillport_site.throttle.SaturatedPool",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -144,12 +155,34 @@ DATABASES["default"]["OPTIONS"] = {
     # (max_prepared_statements).
     "server_side_binding": True,
     "prepare_threshold": 5,
-    "pool": {"min_size": 1, "max_size": env_int("SKILLPORT_DB_POOL_SIZE", 8), "timeout": 10},
+    # A request waits this many seconds for a free connection, then fails with a 503 saying the
+    # server is busy: waiting longer only piles up requests behind a saturated pool.
+    "pool": {"min_size": 1, "max_size": env_int("SKILLPORT_DB_POOL_SIZE", 8),
+             "timeout": env_int("SKILLPORT_DB_POOL_TIMEOUT", 5)},
     # Typo tolerance (marketplace/search.py): a dropped or swapped letter scores about 0.5 in
     # trigram word similarity, below pg_trgm's default threshold of 0.6 for its indexed operator.
     "options": "-c pg_trgm.word_similarity_threshold=0.4",
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The catalogue's caches (marketplace/caching.py) stay in each process's memory, the fastest there
+# is; their keys carry the catalogue version, so no process serves a stale entry. The throttles'
+# request counters (skillport_site/throttle.py) must be shared by every worker: in Redis when
+# SKILLPORT_REDIS_URL is set (a database of its own: the tests clear it), otherwise in files in the
+# data directory, which every process on this machine shares with no server to run.
+SKILLPORT_REDIS_URL = env_str("SKILLPORT_REDIS_URL")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": SKILLPORT_REDIS_URL,
+        # A Redis that stops answering costs a request a second, not a hung worker.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    } if SKILLPORT_REDIS_URL else {
+        "BACKEND": "skillport_site.throttle.FileCounters", "LOCATION": SKILLPORT_DATA_DIR / "throttle",
+        # One file per address and window; past this many, a third are removed at random.
+        "OPTIONS": {"MAX_ENTRIES": 1000},
+    },
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -344,9 +377,23 @@ SKILLPORT_SEARCH_MAX_CHARS = env_int("SKILLPORT_SEARCH_MAX_CHARS", 500)
 SKILLPORT_SEARCH_MAX_TERMS = env_int("SKILLPORT_SEARCH_MAX_TERMS", 32)
 SKILLPORT_REQUEST_STATEMENT_TIMEOUT_MS = env_int("SKILLPORT_REQUEST_STATEMENT_TIMEOUT_MS", 15_000)
 
+# Endpoints anyone can call that cost work before anyone is known (skillport_site/throttle.py):
+# requests per client address, over which they get a 429 with Retry-After. Behind a reverse proxy
+# the address is the proxy's, unless the server trusts it (FORWARDED_ALLOW_IPS; loopback by default).
+SKILLPORT_REGISTER_RATE = env_rate("SKILLPORT_REGISTER_RATE", "20/minute")  # OAuth client registration
+# Tokens and revocation: Claude.ai's servers exchange every user's codes from few addresses.
+SKILLPORT_TOKEN_RATE = env_rate("SKILLPORT_TOKEN_RATE", "120/minute")
+SKILLPORT_AUTHORIZE_RATE = env_rate("SKILLPORT_AUTHORIZE_RATE", "60/minute")  # consent pages
+SKILLPORT_SIGNIN_RATE = env_rate("SKILLPORT_SIGNIN_RATE", "60/minute")  # sign-in pages and GitHub's callback
+# Requests to each of those endpoints one web worker serves at once, so that a flood from many
+# addresses cannot take every database connection; the others wait up to 10 s, then get a 503.
+SKILLPORT_THROTTLED_CONCURRENCY = env_int("SKILLPORT_THROTTLED_CONCURRENCY", 2)
+if SKILLPORT_THROTTLED_CONCURRENCY < 1:
+    raise ValueError("SKILLPORT_THROTTLED_CONCURRENCY must be at least 1")
+
 # The REST API (marketplace/api/).
-SKILLPORT_API_RATE = env_str("SKILLPORT_API_RATE", "600/minute")  # per signed-in user or token holder
-SKILLPORT_API_ANON_RATE = env_str("SKILLPORT_API_ANON_RATE", "60/minute")  # per address, before sign-in
+SKILLPORT_API_RATE = env_rate("SKILLPORT_API_RATE", "600/minute")  # per signed-in user or token holder
+SKILLPORT_API_ANON_RATE = env_rate("SKILLPORT_API_ANON_RATE", "60/minute")  # per address, before sign-in
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "marketplace.api.auth.BearerTokenAuthentication",

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from django.core.cache import cache
+from django.core.cache import cache, caches
 
 from marketplace.models import Marketplace
 from marketplace.sync import sync_marketplace
@@ -48,8 +48,10 @@ def _isolated_data(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Each test starts with an empty cache: rolled back tests hand out the same catalogue versions."""
+    """Each test starts with empty caches: rolled back tests hand out the same catalogue versions, and
+    the throttles' request counters would carry one test's requests into the next."""
     cache.clear()
+    caches["throttle"].clear()
 
 
 @pytest.fixture

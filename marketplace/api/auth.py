@@ -12,6 +12,7 @@ from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
 from audit import views as audit_views
 from connector.tokens import lookup_bound, presented
+from skillport_site.throttle import SharedThrottle
 
 READ, WRITE = "skills:read", "skills:write"
 
@@ -74,12 +75,13 @@ class IsAuditor(permissions.BasePermission):
         return audit_views.may_review(request)
 
 
+# Counted in the cache every worker shares, per client address before sign-in (skillport_site.throttle).
 # Rates come from settings when a request is checked, so operators (and tests) can change them.
-class UserThrottle(UserRateThrottle):
+class UserThrottle(SharedThrottle, UserRateThrottle):
     def get_rate(self):
         return settings.SKILLPORT_API_RATE
 
 
-class AnonThrottle(AnonRateThrottle):
+class AnonThrottle(SharedThrottle, AnonRateThrottle):
     def get_rate(self):
         return settings.SKILLPORT_API_ANON_RATE

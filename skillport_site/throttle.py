@@ -1,0 +1,264 @@
+"""Limits that keep a flood of requests from starving everyone else, counted where every worker sees them.
+
+1. Endpoints anyone can call, and that cost work before anyone is known (OAuth registration, tokens
+   and authorization, sign-in), are limited per client address: over the rate, a request is
+   answered 429 with Retry-After before any database work, OAuth-style JSON on OAuth endpoints.
+2. Each of them is also served at most SKILLPORT_THROTTLED_CONCURRENCY requests at a time per
+   worker, so that requests from many addresses cannot take the database pool (or every thread)
+   from members' pages; the rest wait their turn up to TURN_SECONDS, then get a 503.
+3. The REST API's throttles count the same way (marketplace/api/auth.py).
+4. A request that waited SKILLPORT_DB_POOL_TIMEOUT for a database connection in vain is a 503 with
+   Retry-After saying the server is busy, not a 500.
+
+Counts live in the "throttle" cache (settings.CACHES), shared by every worker process: Redis when
+SKILLPORT_REDIS_URL is set, otherwise files in the data directory (`FileCounters`). A per-process
+count would let each worker admit the whole rate.
+"""
+import asyncio
+import logging
+import math
+import pickle
+import threading
+import time
+import zlib
+from contextlib import contextmanager
+from dataclasses import dataclass
+from ipaddress import IPv6Address, ip_address, ip_network
+from pathlib import Path
+
+import redis
+from asgiref.sync import iscoroutinefunction
+from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.filebased import FileBasedCache
+from django.core.files import locks
+from django.db import OperationalError
+from django.http import HttpResponse, JsonResponse
+from django.utils.decorators import sync_and_async_middleware
+from django.utils.deprecation import MiddlewareMixin
+from psycopg_pool import PoolTimeout
+from rest_framework.throttling import SimpleRateThrottle
+
+log = logging.getLogger(__name__)
+
+# How long a request waits for its turn at a busy endpoint before a 503. Waiting holds no thread and
+# no connection, only the client's socket; a slow machine serves a few registrations at once in
+# seconds each, and they should wait rather than fail.
+TURN_SECONDS = 10
+
+
+def client_address(request) -> str:
+    """Who is asking: REMOTE_ADDR, never X-Forwarded-For, which any client can write.
+
+    Behind a reverse proxy, the server (gunicorn's or uvicorn's FORWARDED_ALLOW_IPS, loopback by
+    default) puts the proxy's word in REMOTE_ADDR only when the proxy is one it trusts. An IPv6
+    client is counted by its /64 network: one host is given all of it.
+    """
+    address = request.META.get("REMOTE_ADDR") or "-"
+    try:
+        parsed = ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, IPv6Address):
+        if parsed.ipv4_mapped:
+            return str(parsed.ipv4_mapped)
+        return str(ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
+def count(key: str, limit: int, seconds: int) -> int | None:
+    """Count a request against `key`'s current window of `seconds`; None while within `limit`, else
+    the seconds until the window ends. Fails open: an unreachable cache must not take sign-in down
+    with it (the per-worker concurrency limit still holds)."""
+    now = time.time()
+    window = int(now // seconds)
+    counter = f"{key}:{window}"
+    counters = caches["throttle"]
+    try:
+        counters.add(counter, 0, timeout=seconds)  # outlives its window, which ends sooner
+        hits = counters.incr(counter)
+    except ValueError:  # culled between the two calls (file counters): count it as the first
+        hits = 1
+    except (OSError, redis.RedisError) as error:
+        log.warning("Request counters are unavailable, so %s is not limited: %s", key, error)
+        return None
+    if hits <= limit:
+        return None
+    return max(1, math.ceil((window + 1) * seconds - now))
+
+
+class SharedThrottle(SimpleRateThrottle):
+    """The REST framework's rate throttle, counted with `count` (atomic, shared by every worker)
+    instead of a history list read and written back per request, and keyed by `client_address`
+    (the framework's own trusts X-Forwarded-For, so a made-up header was a fresh allowance)."""
+
+    def allow_request(self, request, view):
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        self.retry_after = count(self.key, self.num_requests, self.duration)
+        return self.retry_after is None
+
+    def wait(self):
+        return self.retry_after
+
+    def get_ident(self, request):
+        return client_address(request)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A group of paths limited together, with the setting that holds their rate per address."""
+
+    name: str
+    paths: tuple[str, ...]  # exact paths, or prefixes when they end in "/"
+    rate_setting: str
+    oauth: bool  # answers with OAuth's JSON errors
+
+    def serves(self, path: str) -> bool:
+        return any(path == prefix or (prefix.endswith("/") and path.startswith(prefix)) for prefix in self.paths)
+
+
+ENDPOINTS = (
+    # Registration hashes a new client's secret: about half a second of CPU per request.
+    Endpoint("registration", ("/register", "/oauth/register/"), "SKILLPORT_REGISTER_RATE", oauth=True),
+    Endpoint("token", ("/token", "/oauth/token/", "/oauth/revoke/"), "SKILLPORT_TOKEN_RATE", oauth=True),
+    Endpoint("authorization", ("/authorize", "/oauth/authorize/"), "SKILLPORT_AUTHORIZE_RATE", oauth=True),
+    # Password checks, and GitHub's callback, which calls GitHub while the request waits.
+    Endpoint("sign-in", ("/login/", "/admin/login/", "/accounts/"), "SKILLPORT_SIGNIN_RATE", oauth=False),
+)
+
+
+class EndpointThrottle(SharedThrottle):
+    def __init__(self, endpoint):
+        self.scope = endpoint.name
+        self.rate = getattr(settings, endpoint.rate_setting)  # read per request: operators and tests change it
+        super().__init__()
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+def _refusal(endpoint, status, message, retry_after):
+    if endpoint.oauth:
+        # RFC 6749's code for an overloaded server; the description is for people reading logs.
+        response = JsonResponse({"error": "temporarily_unavailable", "error_description": message}, status=status)
+    else:
+        response = HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _over_rate(endpoint, request):
+    throttle = EndpointThrottle(endpoint)
+    if throttle.allow_request(request, None):
+        return None
+    return _refusal(endpoint, 429, f"Too many {endpoint.name} requests from your address. "
+                                   f"Try again in {throttle.wait()} seconds.", throttle.wait())
+
+
+def _busy(endpoint):
+    return _refusal(endpoint, 503, f"Skillport is busy with other {endpoint.name} requests. "
+                                   f"Try again in a few seconds.", TURN_SECONDS)
+
+
+@sync_and_async_middleware
+def throttle_endpoints(get_response):
+    """Middleware: per-address rates, then a turn among at most SKILLPORT_THROTTLED_CONCURRENCY
+    requests per endpoint in this worker, for the paths in ENDPOINTS; nothing for any other path."""
+    concurrency = settings.SKILLPORT_THROTTLED_CONCURRENCY
+
+    def endpoint_for(request):
+        return next((endpoint for endpoint in ENDPOINTS if endpoint.serves(request.path)), None)
+
+    if iscoroutinefunction(get_response):
+        turns = {endpoint.name: asyncio.Semaphore(concurrency) for endpoint in ENDPOINTS}
+
+        async def middleware(request):
+            endpoint = endpoint_for(request)
+            if endpoint is None:
+                return await get_response(request)
+            if refusal := _over_rate(endpoint, request):
+                return refusal
+            try:
+                await asyncio.wait_for(turns[endpoint.name].acquire(), TURN_SECONDS)
+            except TimeoutError:
+                return _busy(endpoint)
+            try:
+                return await get_response(request)
+            finally:
+                turns[endpoint.name].release()
+    else:
+        turns = {endpoint.name: threading.BoundedSemaphore(concurrency) for endpoint in ENDPOINTS}
+
+        def middleware(request):
+            endpoint = endpoint_for(request)
+            if endpoint is None:
+                return get_response(request)
+            if refusal := _over_rate(endpoint, request):
+                return refusal
+            if not turns[endpoint.name].acquire(timeout=TURN_SECONDS):
+                return _busy(endpoint)
+            try:
+                return get_response(request)
+            finally:
+                turns[endpoint.name].release()
+    return middleware
+
+
+class SaturatedPool(MiddlewareMixin):
+    """Middleware: every pooled connection stayed busy for the pool's whole timeout."""
+
+    def process_exception(self, request, exception):
+        if not (isinstance(exception, OperationalError) and isinstance(exception.__cause__, PoolTimeout)):
+            return None
+        message = "Skillport is too busy to answer right now. Try again in a few seconds."
+        if request.path.startswith("/api/"):
+            response = JsonResponse({"detail": message}, status=503)  # as the API's own errors read
+        else:
+            response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = str(TURN_SECONDS)
+        return response
+
+
+class FileCounters(FileBasedCache):
+    """Django's file cache, made safe for counting from several processes: the counters' cache when no
+    Redis is configured. Every process on the machine shares the files, with no server to run (the
+    database's cache table would cost each throttled request a pooled connection, the very thing a
+    flood must not take). Django's add and incr read a file, then write it, so two workers counting
+    at once would each lose the other's request: here both hold a lock, and incr keeps the counter's
+    expiry instead of resetting it to the default timeout."""
+
+    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        with self._locked():
+            return super().add(key, value, timeout, version)
+
+    def incr(self, key, delta=1, version=None):
+        with self._locked():
+            try:
+                with open(self._key_to_file(key, version), "r+b") as file:
+                    if self._is_expired(file):
+                        raise FileNotFoundError
+                    file.seek(0)
+                    expiry = pickle.load(file)  # the file's layout, as FileBasedCache writes it
+                    value = pickle.loads(zlib.decompress(file.read())) + delta
+                    file.seek(0)
+                    file.truncate()
+                    file.write(pickle.dumps(expiry, self.pickle_protocol))
+                    file.write(zlib.compress(pickle.dumps(value, self.pickle_protocol)))
+                    return value
+            except FileNotFoundError:
+                raise ValueError(f"Key {key!r} not found.") from None
+
+    @contextmanager
+    def _locked(self):
+        self._createdir()
+        with open(Path(self._dir) / "lock", "ab") as lock:  # not a *.djcache file: clear() leaves it
+            locks.lock(lock, locks.LOCK_EX)
+            try:
+                yield
+            finally:
+                locks.unlock(lock)

@@ -1,0 +1,263 @@
+"""Floods of requests nobody signed in for: limited per address with counts every worker shares,
+and unable to starve members' pages or /healthz."""
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx2 as httpx
+import psycopg
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.test import Client
+
+from skillport_site.throttle import TURN_SECONDS, FileCounters, client_address
+
+from .builders import subprocess_database_url
+from .servers import ProcfileWeb
+
+REGISTRATION = {"client_name": "Flood", "redirect_uris": ["http://127.0.0.1:9/callback"],
+                "token_endpoint_auth_method": "none", "grant_types": ["authorization_code"],
+                "response_types": ["code"]}
+# Every endpoint that works before anyone is known, one path of each spelling.
+THROTTLED = ["/register", "/oauth/register/", "/token", "/oauth/token/", "/oauth/revoke/", "/authorize",
+             "/oauth/authorize/", "/login/", "/admin/login/", "/accounts/github/login/"]
+# The API's page anyone may read (its other endpoints refuse strangers before any throttle counts).
+API_PAGE = "/api/schema/?format=json"
+# The counters' stores: files with nothing configured, and Redis when the tests have one (the
+# broker's database: throttle keys expire and are never cleared there, so they meet nothing).
+BROKER = os.environ.get("CELERY_BROKER_URL", "")
+STORES = ["files", "redis"] if BROKER.startswith("redis://") else ["files"]
+
+
+def an_address():
+    """A client address of its own per use, so no count carries over (counters in Redis are not cleared)."""
+    return f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+
+
+def store_environment(store):
+    if store == "redis":
+        return {"SKILLPORT_REDIS_URL": BROKER}
+    # The same folder as this process's counters, so both count together.
+    return {"SKILLPORT_REDIS_URL": "", "SKILLPORT_DATA_DIR": str(Path(settings.CACHES["throttle"]["LOCATION"]).parent)}
+
+
+@pytest.fixture(scope="module", params=STORES)
+def web(request, django_db_setup, tmp_path_factory):
+    """The Procfile's web command (gunicorn, two uvicorn workers) counting in `request.param`'s store.
+
+    It trusts X-Forwarded-For from loopback (gunicorn's FORWARDED_ALLOW_IPS default), as it would a
+    reverse proxy on the same machine, so the tests speak for many client addresses through it."""
+    server = ProcfileWeb(
+        tmp_path_factory.mktemp("web"), **store_environment(request.param), LOG_LEVEL="WARNING",
+        SKILLPORT_REGISTER_RATE="10/hour", SKILLPORT_API_ANON_RATE="3/hour",
+    ).start()
+    server.store = request.param
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def http():
+    """One client for every request of a test: a client per request costs this process more CPU than
+    the server spends answering, and would slow the very timings the tests read."""
+    with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=100, max_keepalive_connections=100)) as client:
+        yield client
+
+
+@pytest.fixture
+def member_cookie(transactional_db):
+    """The Cookie header of a signed-in member (committed, for servers in other processes)."""
+    browser = Client()
+    browser.force_login(User.objects.create_user("mona"))
+    return f"{settings.SESSION_COOKIE_NAME}={browser.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+@pytest.fixture
+def member_page(member_cookie, http):
+    """A GET of a member's search page, signed in, on any server."""
+    return lambda url: http.get(f"{url}/skills/", headers={"cookie": member_cookie})
+
+
+def register(http, url, address):
+    return http.post(f"{url}/register", json=REGISTRATION, headers={"x-forwarded-for": address})
+
+
+def timed(request):
+    started = time.monotonic()
+    response = request()
+    return response.status_code, time.monotonic() - started
+
+
+def within_one_window():
+    """Counts start again when a rate's window ends (on the hour, at the rates these tests set): wait
+    out the last seconds of one, so that a burst is counted in a single window."""
+    if (left := 3600 - time.time() % 3600) < 30:
+        time.sleep(left + 0.1)
+
+
+def while_flooding(flood, probes):
+    """Run `flood()` while each probe in `probes` is called every 0.1 s; each probe's (status, seconds).
+    Each probe is warmed up first on both workers: a worker's first page renders from cold."""
+    with ThreadPoolExecutor(4) as pool:
+        for probe in probes.values():
+            assert {response.status_code for response in pool.map(lambda _: probe(), range(8))} == {200}
+    within_one_window()
+    done, seen = threading.Event(), {name: [] for name in probes}
+
+    def watch(name, probe):
+        while not done.is_set():
+            seen[name].append(timed(probe))
+            time.sleep(0.1)
+
+    watchers = [threading.Thread(target=watch, args=item) for item in probes.items()]
+    for watcher in watchers:
+        watcher.start()
+    try:
+        result = flood()
+    finally:
+        done.set()
+        for watcher in watchers:
+            watcher.join()
+    return result, seen
+
+
+def test_a_burst_from_one_address_is_counted_across_two_workers_and_answered_429(web, http, member_page):
+    address = an_address()
+    with ThreadPoolExecutor(40) as pool:
+        responses, seen = while_flooding(
+            lambda: list(pool.map(lambda _: register(http, web.url, address), range(40))),
+            {"healthz": lambda: http.get(f"{web.url}/healthz"), "page": lambda: member_page(web.url)},
+        )
+    statuses = Counter(r.status_code for r in responses)
+    # Ten admitted, exactly; on a slow machine some of those may have waited their turn too long.
+    assert set(statuses) <= {201, 429, 503} and statuses[201] + statuses[503] == 10, (statuses, web.output()[-3000:])
+    refusal = next(r for r in responses if r.status_code == 429)
+    assert 0 < int(refusal.headers["retry-after"]) <= 3600
+    assert refusal.json()["error"] == "temporarily_unavailable"
+    assert "Too many registration requests from your address" in refusal.json()["error_description"]
+    for name, answers in seen.items():
+        assert answers and {status for status, _ in answers} == {200}, (name, answers)
+        assert max(seconds for _, seconds in answers) < 3, (name, answers)
+
+
+def test_a_flood_from_many_addresses_leaves_the_database_to_members(web, http, member_page):
+    """Under the per-address rate each, so only the per-worker concurrency limit stands in the way."""
+    with ThreadPoolExecutor(60) as pool:
+        responses, seen = while_flooding(
+            lambda: list(pool.map(lambda _: register(http, web.url, an_address()), range(60))),
+            {"healthz": lambda: http.get(f"{web.url}/healthz"), "page": lambda: member_page(web.url)},
+        )
+    statuses = Counter(r.status_code for r in responses)
+    assert set(statuses) <= {201, 503} and statuses[201] >= 8, (statuses, web.output()[-3000:])
+    for response in responses:
+        if response.status_code == 503:
+            assert response.headers["retry-after"] == str(TURN_SECONDS)
+            assert response.json()["error"] == "temporarily_unavailable"
+    for name, answers in seen.items():
+        assert answers and {status for status, _ in answers} == {200}, (name, answers)
+        assert max(seconds for _, seconds in answers) < 3, (name, answers)
+
+
+def test_counts_are_shared_by_every_process(web, http, settings, transactional_db):
+    """What this process counts, the server's workers see: registrations, and the API's anonymous throttle."""
+    if web.store == "redis":
+        settings.CACHES = {**settings.CACHES, "throttle": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": BROKER}}
+    settings.SKILLPORT_REGISTER_RATE, settings.SKILLPORT_API_ANON_RATE = "10/hour", "3/hour"
+    within_one_window()
+    address, here = an_address(), Client()
+    assert [here.post("/register", REGISTRATION, "application/json", REMOTE_ADDR=address).status_code
+            for _ in range(10)] == [201] * 10
+    assert [here.get(API_PAGE, REMOTE_ADDR=address).status_code for _ in range(3)] == [200] * 3
+    assert register(http, web.url, address).status_code == 429
+    response = http.get(f"{web.url}{API_PAGE}", headers={"x-forwarded-for": address})
+    assert response.status_code == 429 and "throttled" in response.json()["detail"].lower()
+    assert register(http, web.url, an_address()).status_code == 201  # another address has its own count
+
+
+@pytest.mark.parametrize("path", THROTTLED)
+def test_every_endpoint_that_works_before_sign_in_is_limited(client, settings, db, github_org, path):
+    for setting in ("SKILLPORT_REGISTER_RATE", "SKILLPORT_TOKEN_RATE", "SKILLPORT_AUTHORIZE_RATE",
+                    "SKILLPORT_SIGNIN_RATE"):
+        setattr(settings, setting, "2/hour")
+    within_one_window()
+    for _ in range(2):
+        assert client.post(path, {}).status_code != 429
+    response = client.post(path, {})
+    assert response.status_code == 429 and 0 < int(response["Retry-After"]) <= 3600
+    if path in ("/login/", "/admin/login/", "/accounts/github/login/"):  # pages people see: a sentence
+        assert response.content.decode().startswith("Too many sign-in requests from your address. Try again in")
+    else:  # OAuth's endpoints answer in OAuth's JSON
+        assert response.json()["error"] == "temporarily_unavailable"
+    assert [client.get("/healthz").status_code for _ in range(5)] == [200] * 5  # nothing else is limited
+
+
+def test_a_made_up_forwarded_for_is_no_new_address(client, settings, db):
+    """The API's anonymous throttle counted X-Forwarded-For as the address: a new header, a new allowance."""
+    settings.SKILLPORT_API_ANON_RATE, settings.SKILLPORT_REGISTER_RATE = "2/hour", "2/hour"
+    within_one_window()
+    for path, method in ((API_PAGE, client.get), ("/register", client.post)):
+        codes = [method(path, HTTP_X_FORWARDED_FOR=an_address()).status_code for _ in range(3)]
+        assert codes[-1] == 429 and 429 not in codes[:2], (path, codes)
+
+
+def test_an_ipv6_client_is_counted_by_its_64_network(rf):
+    def address(remote):
+        return client_address(rf.get("/", REMOTE_ADDR=remote))
+
+    assert address("2001:db8:1:2::1") == address("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert address("2001:db8:1:3::1") != address("2001:db8:1:2::1")
+    assert address("::ffff:192.0.2.7") == address("192.0.2.7") == "192.0.2.7"
+
+
+COUNT_IN_ANOTHER_PROCESS = """
+import os, sys, time
+os.environ["DJANGO_SETTINGS_MODULE"] = "skillport_site.settings"
+import django
+django.setup()
+from skillport_site.throttle import FileCounters
+counters = FileCounters(sys.argv[1], {})
+time.sleep(max(0, float(sys.argv[3]) - time.time()))  # both start together, however long setting up took
+for _ in range(int(sys.argv[2])):
+    counters.add("race", 0, timeout=60)
+    counters.incr("race")
+"""
+
+
+def test_file_counters_lose_no_count_between_processes(tmp_path):
+    """Without Redis: two processes counting the same key at once, as two workers do during a burst."""
+    start = str(time.time() + 10)
+    processes = [subprocess.Popen([sys.executable, "-c", COUNT_IN_ANOTHER_PROCESS, str(tmp_path), "500", start],
+                                  cwd=settings.BASE_DIR) for _ in range(2)]
+    assert [process.wait(120) for process in processes] == [0, 0]
+    assert FileCounters(tmp_path, {}).get("race") == 1000
+
+
+
+def test_a_request_that_gets_no_database_connection_in_time_is_told_the_server_is_busy(
+        http, member_cookie, tmp_path):
+    """One connection per worker, each held by a request waiting on a lock: the others wait the pool's
+    timeout (a second here) for one, and get a 503 saying so instead of a 500."""
+    server = ProcfileWeb(tmp_path, SKILLPORT_DB_POOL_SIZE="1", SKILLPORT_DB_POOL_TIMEOUT="1").start()
+    try:
+        with psycopg.connect(subprocess_database_url()) as locker, ThreadPoolExecutor(8) as pool:
+            locker.execute("LOCK TABLE django_session IN ACCESS EXCLUSIVE MODE")  # every signed-in request waits
+            answers = [pool.submit(timed, lambda path=path: http.get(f"{server.url}{path}",
+                                                                      headers={"cookie": member_cookie}))
+                       for path in ["/skills/"] * 4 + ["/api/v1/skills/"] * 4]
+            time.sleep(4)
+            locker.rollback()  # the requests holding the connections go on
+            answers = [(path, *future.result()) for path, future in zip(["page"] * 4 + ["api"] * 4, answers)]
+    finally:
+        server.stop()
+    assert {status for _, status, _ in answers} == {200, 503}, (answers, server.output()[-3000:])
+    busy = [(path, seconds) for path, status, seconds in answers if status == 503]
+    assert len(busy) >= 4 and all(1 <= seconds < 3 for _, seconds in busy), answers
