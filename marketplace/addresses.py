@@ -97,10 +97,10 @@ def resolve(remote: Remote) -> str:
         addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in found))
     if not _allowed_host(remote.host):
         for address in addresses:
-            if reason := _internal(address):
-                if not _allowed_address(address):
-                    named = f"{remote.host} is" if remote.host == str(address) else f"{remote.host} resolves to {address},"
-                    raise Refused(f"{named} {reason}; list the host in SKILLPORT_FETCH_ALLOWED_HOSTS to fetch from it")
+            reason = _internal(address)
+            if reason and not _allowed_address(address):
+                what = remote.host if remote.host == str(address) else f"{remote.host} resolves to {address}, which"
+                raise Refused(f"{what} is {reason}; list the host in SKILLPORT_FETCH_ALLOWED_HOSTS to fetch from it")
     return str(addresses[0])
 
 

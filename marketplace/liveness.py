@@ -3,8 +3,9 @@
 PostgreSQL drops a session's locks when its process dies, however it dies (SIGKILL, the OOM killer,
 a lost machine), so a run marked running whose lock nobody holds has lost its worker: no heartbeat
 to tune, and a slow sync is never mistaken for a dead one. Such runs are reaped, marked failed, by
-a beat task each minute and whenever a sync starts. Nothing is half-written by a lost worker: a
-sync writes the catalogue in one transaction, which PostgreSQL rolls back when the session ends.
+a beat task each minute and whenever a sync starts or ends. Nothing is half-written by a lost
+worker: a sync writes the catalogue in one transaction, which PostgreSQL rolls back when the
+session ends, and a clone enters the git cache only once complete (gitrepo).
 """
 import json
 from contextlib import contextmanager
@@ -20,8 +21,9 @@ from .models import Marketplace, Status, SyncRun
 # The first key of each run's lock (the second is the run's id); sync.py's marketplace lock uses another.
 RUN_LOCK_NAMESPACE = 0x534B52
 LOST = "Worker lost: the process running this sync stopped before it finished; nothing it read was saved."
-GAVE_UP = "Not synced: its last syncs lost their worker; an admin's Sync now, or manage.py sync_marketplace, tries again."
-# A lock on pg_locks' two-key form: classid is the first key, objid the second, objsubid 2.
+GAVE_UP = ("Not synced: its last syncs lost their worker; an admin's Sync now, or manage.py sync_marketplace, "
+           "tries again.")
+# Is a lock held? pg_locks shows a two-key advisory lock with classid the first key, objid the second.
 _HELD = (
     "SELECT 1 FROM pg_locks AS l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 "
     "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
@@ -39,7 +41,7 @@ def claimed(marketplace, trigger, run_id=None):
     """
     reap_lost_runs()
     with transaction.atomic():
-        run = SyncRun.objects.filter(pk=run_id, marketplace=marketplace, status=Status.RUNNING).first() if run_id else None
+        run = SyncRun.objects.filter(pk=run_id, marketplace=marketplace, status=Status.RUNNING).first()
         if run is None or not _try_lock(run.pk):
             run = SyncRun.objects.create(marketplace=marketplace, trigger=trigger, progress={"phase": "waiting"})
             _try_lock(run.pk)  # new: nobody else can hold it
@@ -51,6 +53,8 @@ def claimed(marketplace, trigger, run_id=None):
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RUN_LOCK_NAMESPACE, run.pk])
+        # Again: a worker that died just before this sync started may have held its lock a moment longer.
+        reap_lost_runs()
 
 
 def _try_lock(run_pk) -> bool:

@@ -299,7 +299,7 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         **CELERY_BROKER_TRANSPORT_OPTIONS, "visibility_timeout": SKILLPORT_TASK_REDELIVERY_SECONDS,
         "unacked_restore_interval": max(1, SKILLPORT_TASK_REDELIVERY_SECONDS // 10), "unacked_restore_throttle": 1,
     }
-# Each minute; runs whose worker was lost are also reaped whenever a sync starts.
+# Each minute; runs whose worker was lost are also reaped whenever a sync starts or ends.
 CELERY_BEAT_SCHEDULE["Mark syncs whose worker was lost as failed"] = {
     "task": "marketplace.tasks.reap_lost_syncs", "schedule": 60,
 }

@@ -79,7 +79,9 @@ def test_a_marketplace_on_loopback_is_never_contacted(listener, settings, allowe
 def test_url_and_git_subdir_sources_on_loopback_are_never_contacted(make_repo, listener, settings, source, allowed):
     settings.SKILLPORT_FETCH_ALLOWED_HOSTS = allowed
     repo = make_repo({
-        ".claude-plugin/marketplace.json": catalog(plugin_entry("tools"), plugin_entry("inside", source(listener.port))),
+        ".claude-plugin/marketplace.json": catalog(
+            plugin_entry("tools"), plugin_entry("inside", source(listener.port)),
+        ),
         "plugins/tools/skills/alpha/SKILL.md": skill_md("alpha"),
     })
     market = Marketplace.objects.create(slug="m", git_url=repo.url)
@@ -206,7 +208,8 @@ def failing(make_repo, listener, settings):
     """A marketplace whose `url` source points inside, and one that is itself inside; both synced."""
     repo = make_repo({
         ".claude-plugin/marketplace.json": catalog(
-            plugin_entry("tools"), plugin_entry("inside", {"source": "url", "url": f"http://127.0.0.1:{listener.port}/p.git"}),
+            plugin_entry("tools"),
+            plugin_entry("inside", {"source": "url", "url": f"http://127.0.0.1:{listener.port}/p.git"}),
         ),
         "plugins/tools/skills/alpha/SKILL.md": skill_md("alpha"),
     })
