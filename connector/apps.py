@@ -7,3 +7,6 @@ class ConnectorConfig(AppConfig):
 
     def ready(self):
         from . import signals  # noqa: F401  (audits tokens as the OAuth server issues them)
+        from .redaction import redact_install_tokens
+
+        redact_install_tokens()
