@@ -155,10 +155,10 @@ DATABASES["default"]["OPTIONS"] = {
     # (max_prepared_statements).
     "server_side_binding": True,
     "prepare_threshold": 5,
-    # A request waits this many seconds for a free connection, then fails with a 503 saying the
-    # server is busy: waiting longer only piles up requests behind a saturated pool.
+    # A request waits this many seconds for a free connection, then answers 503 (busy). Not less:
+    # on a saturated machine bench/load.py's members took up to 8 s, and 5 s failed some of them.
     "pool": {"min_size": 1, "max_size": env_int("SKILLPORT_DB_POOL_SIZE", 8),
-             "timeout": env_int("SKILLPORT_DB_POOL_TIMEOUT", 5)},
+             "timeout": env_int("SKILLPORT_DB_POOL_TIMEOUT", 10)},
     # Typo tolerance (marketplace/search.py): a dropped or swapped letter scores about 0.5 in
     # trigram word similarity, below pg_trgm's default threshold of 0.6 for its indexed operator.
     "options": "-c pg_trgm.word_similarity_threshold=0.4",
