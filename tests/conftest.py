@@ -7,6 +7,7 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from django.core.cache import cache, caches
 from django.db import connection
+from django.db.backends.signals import connection_created
 
 from marketplace.models import Marketplace
 from marketplace.sync import sync_marketplace
@@ -55,18 +56,27 @@ def _empty_cache():
     caches["throttle"].clear()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _flush_under_the_purge_rule():
+def _flush_under_the_purge_rule(run, sql, params, many, context):
     """Transactional tests end with Django's flush, one TRUNCATE of every table. The audit table allows
     TRUNCATE only under the retention purge's rule (audit migration 0006), so the flush's transaction
     first sets the purge's cutoff past every event, as the purge sets its own."""
-    def execute(run, sql, params, many, context):
-        if sql.startswith("TRUNCATE "):
-            context["cursor"].execute("SELECT set_config('skillport.audit_purge_before', 'infinity', true)")
-        return run(sql, params, many, context)
+    if sql.startswith("TRUNCATE "):
+        context["cursor"].execute("SELECT set_config('skillport.audit_purge_before', 'infinity', true)")
+    return run(sql, params, many, context)
 
-    with connection.execute_wrapper(execute):
-        yield
+
+@pytest.fixture(scope="session", autouse=True)
+def _flushes_under_the_purge_rule():
+    """On every connection the tests open: a test running an event loop (Playwright's) gets a
+    connection object of its own, which flushes too."""
+    def add_wrapper(connection, **kwargs):
+        if _flush_under_the_purge_rule not in connection.execute_wrappers:
+            connection.execute_wrappers.append(_flush_under_the_purge_rule)
+
+    add_wrapper(connection)
+    connection_created.connect(add_wrapper)
+    yield
+    connection_created.disconnect(add_wrapper)
 
 
 @pytest.fixture

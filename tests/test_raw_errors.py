@@ -93,7 +93,8 @@ def test_a_nul_in_any_tool_argument_is_a_tool_error_naming_it(skillport, two_mar
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("uri", ["skill://acme/ops-kit/postmortem/SKILL.md%00", "skill://acme/ops-kit/post%00mortem/SKILL.md"])
+@pytest.mark.parametrize("uri", ["skill://acme/ops-kit/postmortem/SKILL.md%00",
+                                 "skill://acme/ops-kit/post%00mortem/SKILL.md"])
 def test_a_nul_in_a_resource_read_is_an_error_naming_it(skillport, two_markets, people, uri):
     async def steps(client):
         with pytest.raises(MCPError) as refused:
