@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "marketplace",
     "connector",
     "audit",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -391,22 +392,22 @@ SKILLPORT_THROTTLED_CONCURRENCY = env_int("SKILLPORT_THROTTLED_CONCURRENCY", 2)
 if SKILLPORT_THROTTLED_CONCURRENCY < 1:
     raise ValueError("SKILLPORT_THROTTLED_CONCURRENCY must be at least 1")
 
-# The REST API (marketplace/api/).
+# The REST API (api/).
 SKILLPORT_API_RATE = env_rate("SKILLPORT_API_RATE", "600/minute")  # per signed-in user or token holder
 SKILLPORT_API_ANON_RATE = env_rate("SKILLPORT_API_ANON_RATE", "60/minute")  # per address, before sign-in
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "marketplace.api.auth.BearerTokenAuthentication",
+        "api.auth.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_THROTTLE_CLASSES": ["marketplace.api.auth.UserThrottle", "marketplace.api.auth.AnonThrottle"],
-    "DEFAULT_PAGINATION_CLASS": "marketplace.api.pages.Pages",
+    "DEFAULT_THROTTLE_CLASSES": ["api.auth.UserThrottle", "api.auth.AnonThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "api.pages.Pages",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "marketplace.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["marketplace.api.parsers.JSONBodyParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONBodyParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -425,7 +426,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVERS": [{"url": SKILLPORT_BASE_URL}],
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
-                             "marketplace.api.errors.document_errors"],
+                             "api.errors.document_errors"],
     "ENUM_NAME_OVERRIDES": {"SyncStatusEnum": "marketplace.models.Status",
                             "UpdateStatusEnum": "marketplace.updates.STATUSES"},
 }

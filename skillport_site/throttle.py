@@ -6,7 +6,7 @@
 2. Each of them is also served at most SKILLPORT_THROTTLED_CONCURRENCY requests at a time per
    worker, so that requests from many addresses cannot take the database pool (or every thread)
    from members' pages; the rest wait their turn up to TURN_SECONDS, then get a 503.
-3. The REST API's throttles count the same way (marketplace/api/auth.py).
+3. The REST API's throttles count the same way (api/auth.py).
 4. A request that waited SKILLPORT_DB_POOL_TIMEOUT for a database connection in vain is a 503 with
    Retry-After saying the server is busy, not a 500.
 

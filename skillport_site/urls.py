@@ -15,7 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("audit/", include("audit.urls")),
-    path("api/", include("marketplace.api.urls")),
+    path("api/", include("api.urls")),
     path("", include((oauth_urlpatterns, "oauth2_provider"))),
     path("", include("connector.urls")),
     path("", include("marketplace.urls")),

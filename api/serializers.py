@@ -4,8 +4,8 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .. import install, packaging, updates
-from ..models import Marketplace, Plugin, Skill, SkillFile, SyncRun
+from marketplace import install, packaging, updates
+from marketplace.models import Marketplace, Plugin, Skill, SkillFile, SyncRun
 
 URLS = "api"
 

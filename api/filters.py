@@ -6,10 +6,9 @@ from django import forms
 from django.db.models import Q
 from django_filters.fields import IsoDateTimeField
 
-
-from ..filters import SkillFilter
-from ..models import Marketplace, Plugin, Status, SyncRun
-from ..search import search, validate_query
+from marketplace.filters import SkillFilter
+from marketplace.models import Marketplace, Plugin, Status, SyncRun
+from marketplace.search import search, validate_query
 
 UPDATED_SINCE = "Only what changed at or after this time (ISO 8601), for incremental consumers."
 

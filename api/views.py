@@ -14,10 +14,10 @@ from audit.filters import AuditEventFilter
 from audit.models import Action, AuditEvent, Surface
 from audit.views import PERMISSION as REVIEW_AUDIT
 from connector.models import InstallLink
+from marketplace import lookup, policy, updates
+from marketplace.models import Marketplace, Plugin, Skill, SyncRun
+from marketplace.tasks import queue_sync
 
-from .. import lookup, policy, updates
-from ..models import Marketplace, Plugin, Skill, SyncRun
-from ..tasks import queue_sync
 from . import auth, filters
 from .serializers import (
     CheckUpdatesSerializer, MarketplaceSerializer, PackageLinkSerializer, PluginSerializer, SkillDetailSerializer,
