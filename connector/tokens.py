@@ -1,5 +1,4 @@
 """Access tokens for /mcp: the audience rule, minting for operators, and the verifier the MCP server uses."""
-import functools
 import hashlib
 import secrets
 from datetime import timedelta
@@ -7,15 +6,13 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.db import close_old_connections, connection
+from django.db import close_old_connections
 from django.utils import timezone
 from mcp.server.auth.provider import AccessToken
 from oauth2_provider.models import get_access_token_model, get_application_model, set_token_value
 from pydantic import Field
 
 from marketplace import rows
-from marketplace.models import CatalogueVersion, GitHubIdentity
 
 MINTED_CLIENT_NAME = "Skillport (minted with mint_token)"
 
@@ -59,42 +56,12 @@ def checksum(raw: str) -> str:
 
 def lookup(raw: str):
     """The live access token with this value, with its client and its user (GitHub identity
-    included, which visibility reads); None when unknown, expired or revoked."""
-    token = _load(checksum(raw))
+    included, which visibility reads) and, for DatabaseTokenVerifier, the catalogue version, all
+    in one written-out query (marketplace.rows); None when unknown, expired or revoked."""
+    token = rows.token(checksum(raw))
     if token is None or token.is_expired() or token.user is None or not token.user.is_active:
         return None
     return token
-
-
-def _load(token_checksum: str):
-    """The token with its client, user and GitHub identity, and in `token.catalogue_version` the
-    catalogue version for DatabaseTokenVerifier: one query, written out (marketplace.rows)."""
-    sql, models = _token_query()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [token_checksum])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    (token, application, user, identity), (catalogue_version,) = rows.instances(row, *models)
-    token.application, token.user = application, rows.with_identity(user, identity)
-    token.catalogue_version = catalogue_version or 0
-    return token
-
-
-@functools.cache
-def _token_query():
-    Token, Application, User = get_access_token_model(), get_application_model(), get_user_model()
-    models = [Token, Application, User, GitHubIdentity]
-    quote = connection.ops.quote_name
-    sql = (
-        f"SELECT {rows.columns(*zip(models, 'taug'))}, ({CatalogueVersion.sql()}) "
-        f"FROM {quote(Token._meta.db_table)} t "
-        f"LEFT JOIN {quote(Application._meta.db_table)} a ON a.id = t.application_id "
-        f"JOIN {quote(User._meta.db_table)} u ON u.id = t.user_id "
-        f"LEFT JOIN {quote(GitHubIdentity._meta.db_table)} g ON g.user_id = u.id "
-        "WHERE t.token_checksum = %s"
-    )
-    return sql, models
 
 
 class VerifiedToken(AccessToken):

@@ -1,17 +1,145 @@
-"""Rows read on every request, in SQL written out once.
+"""The rows every request or /mcp call starts with, read in SQL written out once.
 
-Compiling a select_related query took a few times as long as running it on these machines, and
-every page and every /mcp call starts with the same two or three lookups (session, user, token).
-Those are written here once; instances are built the way the ORM builds them (each field's
-database converters, then `Model.from_db`), so the rest of the code cannot tell the difference.
+For these few lookups, compiling the ORM query cost more than running it (bench/README.md measured
+it: four times for the token with its client and user, twice for `visible_to`'s filter), and every
+page or call makes them: the session, the signed-in user with their GitHub identity, the skill a
+page shows, and the access token with what the connector needs. So their SQL is written here once.
+Instances are built the way the ORM builds them (each field's database converters, then
+`Model.from_db`), so the rest of the code cannot tell the difference; the query-count tests in
+test_signin, test_catalogue, test_visibility and test_connector_http hold each to one query.
 """
 import functools
 
+from django.contrib.auth import get_user_model
 from django.contrib.postgres.search import SearchVectorField
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model, get_application_model
 
 from .crypto import EncryptedTextField
-from .models import GitHubIdentity
+from .models import CatalogueVersion, GitHubIdentity, Marketplace, Plugin, Skill, visibility_key
+
+
+def session(model, session_key):
+    """(session_data, expire_date) of the unexpired session `session_key` in `model`'s table, or None."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT session_data, expire_date FROM {_quote(model._meta.db_table)} "
+            "WHERE session_key = %s AND expire_date > %s",
+            [session_key, timezone.now()],
+        )
+        return cursor.fetchone()
+
+
+def user_with_identity(user_id):
+    """The user with this id, their GitHub identity (or none) cached on `user.github`; None if there is none."""
+    row = _fetch_one(_user_query(), [user_id])
+    if row is None:
+        return None
+    (user, identity), _ = _instances(row, get_user_model(), GitHubIdentity)
+    return _with_identity(user, identity)
+
+
+@functools.cache
+def _user_query():
+    User = get_user_model()
+    return (
+        f"SELECT {_columns((User, 'u'), (GitHubIdentity, 'g'))} FROM {_quote(User._meta.db_table)} u "
+        f"LEFT JOIN {_quote(GitHubIdentity._meta.db_table)} g ON g.user_id = u.id WHERE u.id = %s"
+    )
+
+
+def token(token_checksum: str):
+    """The access token with this checksum, with its client, its user and their GitHub identity,
+    and in `token.catalogue_version` the catalogue version; None if there is none."""
+    sql, models = _token_query()
+    row = _fetch_one(sql, [token_checksum])
+    if row is None:
+        return None
+    (found, application, user, identity), (catalogue_version,) = _instances(row, *models)
+    found.application, found.user = application, _with_identity(user, identity)
+    found.catalogue_version = catalogue_version or 0
+    return found
+
+
+@functools.cache
+def _token_query():
+    Token, Application, User = get_access_token_model(), get_application_model(), get_user_model()
+    models = [Token, Application, User, GitHubIdentity]
+    sql = (
+        f"SELECT {_columns(*zip(models, 'taug'))}, ({CatalogueVersion.sql()}) "
+        f"FROM {_quote(Token._meta.db_table)} t "
+        f"LEFT JOIN {_quote(Application._meta.db_table)} a ON a.id = t.application_id "
+        f"JOIN {_quote(User._meta.db_table)} u ON u.id = t.user_id "
+        f"LEFT JOIN {_quote(GitHubIdentity._meta.db_table)} g ON g.user_id = u.id "
+        "WHERE t.token_checksum = %s"
+    )
+    return sql, models
+
+
+# Stand-ins for the looked-up names while the skill query is compiled; they cannot be real slugs.
+_PATH_MARKS = ("\x00marketplace", "\x00plugin", "\x00skill")
+_MAX_COMPILED = 1000
+_compiled_by_path = {}
+
+
+def visible_skill(user, marketplace: str, plugin: str, skill: str):
+    """The skill at `marketplace/plugin/skill`, with its plugin and marketplace, if `user` may see it.
+
+    `visible_to`'s filter is compiled once per visibility key (users with equal keys get the same
+    filter: that is what the key promises) and only the three names change from call to call.
+    """
+    compiled = _path_query(user)
+    if compiled is None:
+        return None
+    sql, params, slots = compiled
+    names = (marketplace, plugin, skill)
+    row = _fetch_one(sql, [names[slots[i]] if i in slots else param for i, param in enumerate(params)])
+    if row is None:
+        return None
+    (found, found_plugin, found_marketplace), _ = _instances(row, Skill, Plugin, Marketplace)
+    found.plugin, found.marketplace, found_plugin.marketplace = found_plugin, found_marketplace, found_marketplace
+    return found
+
+
+def _path_query(user):
+    key = visibility_key(user)
+    if key not in _compiled_by_path:
+        if len(_compiled_by_path) >= _MAX_COMPILED:
+            _compiled_by_path.clear()  # one entry per set of teams; this only bounds a surprise
+        _compiled_by_path[key] = _compile_path_query(user)
+    return _compiled_by_path[key]
+
+
+def _compile_path_query(user):
+    """(SQL, parameters, {parameter index: which name goes there}), or None for someone who sees nothing."""
+    marketplace, plugin, skill = _PATH_MARKS
+    visible = Skill.objects.visible_to(user).filter(marketplace__slug=marketplace, plugin__name=plugin, slug=skill)
+    try:
+        # Unordered: the default ordering would join the marketplace again to sort one row.
+        visible_sql, params = visible.values("pk").order_by().query.sql_with_params()
+    except EmptyResultSet:
+        return None  # `visible_to` admits them to nothing
+    slots = {i: _PATH_MARKS.index(param) for i, param in enumerate(params) if param in _PATH_MARKS}
+    sql = (
+        f"SELECT {_columns((Skill, 's'), (Plugin, 'p'), (Marketplace, 'm'))} "
+        f"FROM {_quote(Skill._meta.db_table)} s "
+        f"JOIN {_quote(Plugin._meta.db_table)} p ON p.id = s.plugin_id "
+        f"JOIN {_quote(Marketplace._meta.db_table)} m ON m.id = s.marketplace_id "
+        f"WHERE s.id IN ({visible_sql})"
+    )
+    return sql, params, slots
+
+
+def _quote(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _fetch_one(sql, params):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
 
 
 @functools.cache
@@ -24,14 +152,13 @@ def _fields(model) -> list:
             and not isinstance(getattr(field, "output_field", None), SearchVectorField)]
 
 
-def columns(*aliased) -> str:
+def _columns(*aliased) -> str:
     """The select list for (model, table alias) pairs."""
-    quote = connection.ops.quote_name
-    return ", ".join(f"{alias}.{quote(field.column)}" for model, alias in aliased for field in _fields(model))
+    return ", ".join(f"{alias}.{_quote(field.column)}" for model, alias in aliased for field in _fields(model))
 
 
-def instances(row, *models):
-    """One instance per model from `row`, read in `columns` order; None for a left join that found
+def _instances(row, *models):
+    """One instance per model from `row`, read in `_columns` order; None for a left join that found
     nothing. Returns the instances and whatever columns follow them."""
     found, start = [], 0
     for model in models:
@@ -52,7 +179,7 @@ def _converted(field, value):
     return value
 
 
-def with_identity(user, identity):
+def _with_identity(user, identity):
     """Cache `user.github` (the identity, or none), so reading it makes no query."""
     GitHubIdentity.user.field.remote_field.set_cached_value(user, identity)
     return user

@@ -1,13 +1,10 @@
 """GitHub sign-in: the organisation gate, and the identity visibility rules are checked against."""
-import functools
-
 from allauth.account.auth_backends import AuthenticationBackend
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialApp
 from django.conf import settings
-from django.contrib.auth import backends, get_user_model
-from django.db import connection
+from django.contrib.auth import backends
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -70,22 +67,8 @@ class WithGitHubIdentity:
     out (rows.py): nearly every page asks what they may see, which reads the identity."""
 
     def get_user(self, user_id):
-        with connection.cursor() as cursor:
-            cursor.execute(_user_query(), [user_id])
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        (user, identity), _ = rows.instances(row, get_user_model(), GitHubIdentity)
-        return rows.with_identity(user, identity) if self.user_can_authenticate(user) else None
-
-
-@functools.cache
-def _user_query():
-    User, quote = get_user_model(), connection.ops.quote_name
-    return (
-        f"SELECT {rows.columns((User, 'u'), (GitHubIdentity, 'g'))} FROM {quote(User._meta.db_table)} u "
-        f"LEFT JOIN {quote(GitHubIdentity._meta.db_table)} g ON g.user_id = u.id WHERE u.id = %s"
-    )
+        user = rows.user_with_identity(user_id)
+        return user if user is not None and self.user_can_authenticate(user) else None
 
 
 class ModelBackend(WithGitHubIdentity, backends.ModelBackend):
