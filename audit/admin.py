@@ -1,8 +1,7 @@
 """Audit events in the admin: readable, never editable (the database refuses changes anyway)."""
 from django.contrib import admin
 
-from skillport_site.admin_records import PermanentRecordAdmin
-
+from .admin_records import PermanentRecordAdmin
 from .models import AuditEvent
 
 

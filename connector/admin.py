@@ -8,8 +8,8 @@ from oauth2_provider.models import (
 from oauth2_provider.settings import oauth2_settings
 
 from audit import record
+from audit.admin_records import RecordAdmin
 from audit.models import Action
-from skillport_site.admin_records import RecordAdmin
 
 from .models import Consent, InstallLink, TrustedHost
 

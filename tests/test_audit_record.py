@@ -434,7 +434,7 @@ def test_record_is_the_only_writer_of_audit_events():
     writer = re.search(r"from \.(\w+) import record\b", (root / "audit" / "__init__.py").read_text()).group(1)
     expected = f"audit/{writer}.py"
     writers = {}
-    for app in ("marketplace", "audit", "connector", "skillport_site"):
+    for app in ("marketplace", "audit", "connector", "api", "skillport_site"):
         for path in sorted((root / app).rglob("*.py")):
             if "migrations" in path.parts:
                 continue

@@ -1,4 +1,4 @@
-"""Admin pages for records the application writes: listed and read, never added or edited by hand."""
+"""Admin for records the apps write: listed and read, never added or edited by hand (audit holds it: every app may import audit)."""
 from django.contrib import admin
 
 
