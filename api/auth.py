@@ -10,7 +10,6 @@ from rest_framework import exceptions, permissions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
-from audit import views as audit_views
 from connector.tokens import lookup_bound, presented
 from skillport_site.throttle import SharedThrottle
 
@@ -66,13 +65,6 @@ class CanViewSyncRuns(permissions.BasePermission):
 
     def has_permission(self, request, view):
         return request.user.has_perm("marketplace.view_syncrun")
-
-
-class IsAuditor(permissions.BasePermission):
-    message = audit_views.REFUSED
-
-    def has_permission(self, request, view):
-        return audit_views.may_review(request)
 
 
 # Counted in the cache every worker shares, per client address before sign-in (skillport_site.throttle).

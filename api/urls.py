@@ -1,6 +1,8 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from audit.api import AuditEventList
+
 from . import views
 from .errors import not_found
 
@@ -21,6 +23,6 @@ urlpatterns = [
     path("v1/whoami/", views.Whoami.as_view(), name="whoami"),
     path("v1/sync-runs/", views.SyncRunList.as_view(), name="syncrun-list"),
     path("v1/sync-runs/<uuid:run>/", views.SyncRunDetail.as_view(), name="syncrun-detail"),
-    path("v1/audit-events/", views.AuditEventList.as_view(), name="auditevent-list"),
+    path("v1/audit-events/", AuditEventList.as_view(), name="auditevent-list"),
     re_path(r"^", not_found),
 ]
