@@ -6,12 +6,9 @@ from rest_framework import serializers
 
 from marketplace import install, packaging, updates
 from marketplace.models import Marketplace, Plugin, Skill, SkillFile, SyncRun
+from skillport_site.links import absolute_url
 
 URLS = "api"
-
-
-def _absolute(path: str) -> str:
-    return settings.SKILLPORT_BASE_URL + path
 
 
 class MarketplaceSerializer(serializers.ModelSerializer):
@@ -26,13 +23,13 @@ class MarketplaceSerializer(serializers.ModelSerializer):
                   "requires_approval", "web_url", "api_url", "curated_catalogue_url"]
 
     def get_web_url(self, obj) -> str:
-        return _absolute(reverse("marketplace:marketplace", args=[obj.slug]))
+        return absolute_url(obj.get_absolute_url())
 
     def get_api_url(self, obj) -> str:
-        return _absolute(reverse(f"{URLS}:marketplace-detail", args=[obj.slug]))
+        return absolute_url(reverse(f"{URLS}:marketplace-detail", args=[obj.slug]))
 
     def get_curated_catalogue_url(self, obj) -> str:
-        return _absolute(reverse("marketplace:curated", args=[obj.slug]))
+        return absolute_url(reverse("marketplace:curated", args=[obj.slug]))
 
 
 class ClaudeCodeCommands(serializers.Serializer):
@@ -65,10 +62,10 @@ class PluginSerializer(serializers.ModelSerializer):
         return {"add": commands["add"], "install": commands["install"]}
 
     def get_web_url(self, obj) -> str:
-        return _absolute(reverse("marketplace:plugin", args=[obj.marketplace.slug, obj.name]))
+        return absolute_url(obj.get_absolute_url())
 
     def get_api_url(self, obj) -> str:
-        return _absolute(reverse(f"{URLS}:plugin-detail", args=[obj.marketplace.slug, obj.name]))
+        return absolute_url(reverse(f"{URLS}:plugin-detail", args=[obj.marketplace.slug, obj.name]))
 
 
 class Verdicts(serializers.Serializer):
@@ -111,10 +108,10 @@ class SkillSerializer(serializers.ModelSerializer):
         return {flag: getattr(obj, flag) for flag in Skill.VERDICT_REASONS}
 
     def get_web_url(self, obj) -> str:
-        return _absolute(reverse("marketplace:skill", args=obj.identifier.split("/")))
+        return absolute_url(obj.get_absolute_url())
 
     def get_api_url(self, obj) -> str:
-        return _absolute(reverse(f"{URLS}:skill-detail", args=obj.identifier.split("/")))
+        return absolute_url(reverse(f"{URLS}:skill-detail", args=obj.identifier.split("/")))
 
 
 class FileSerializer(serializers.ModelSerializer):
@@ -150,7 +147,7 @@ class SkillDetailSerializer(SkillSerializer):
         return {
             "claude_code": {"add": commands["add"], "install": commands["install"]},
             "package_name": packaging.package_name(obj),
-            "package_link_url": _absolute(reverse(f"{URLS}:skill-package-link", args=obj.identifier.split("/"))),
+            "package_link_url": absolute_url(reverse(f"{URLS}:skill-package-link", args=obj.identifier.split("/"))),
             "connector_url": settings.SKILLPORT_MCP_URL,
         }
 
@@ -216,5 +213,5 @@ class SyncRunSerializer(serializers.ModelSerializer):
                   "problems", "progress", "error", "api_url"]
 
     def get_api_url(self, obj) -> str:
-        return _absolute(reverse(f"{URLS}:syncrun-detail", args=[obj.uid]))
+        return absolute_url(reverse(f"{URLS}:syncrun-detail", args=[obj.uid]))
 

@@ -1,19 +1,16 @@
 """The API's endpoints. Every catalogue query starts from `visible_to(request.user)`."""
-from django.conf import settings
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audit import record
-from audit.models import Action, Surface
+from audit.filters import AuditEventFilter
+from audit.models import AuditEvent, Surface
 from audit.views import PERMISSION as REVIEW_AUDIT
-from connector.models import InstallLink
-from marketplace import lookup, policy, updates
+from marketplace import install, lookup, updates
 from marketplace.models import Marketplace, Plugin, Skill, SyncRun
 from marketplace.tasks import queue_sync
 
@@ -98,13 +95,10 @@ class SkillPackageLink(APIView):
 
     def post(self, request, **kwargs):
         skill = _skill(request, kwargs)
-        refused = policy.refusal(skill, request=request, surface=Surface.API)
-        if refused:
-            raise PermissionDenied(refused)
-        link, token = InstallLink.issue(request.user, skill, surface=Surface.API)
-        record(Action.INSTALL_LINK_ISSUED, request=request, target=skill, surface=Surface.API,
-               extra={"expires_at": link.expires_at.isoformat()})
-        url = settings.SKILLPORT_BASE_URL + reverse("connector:download", args=[token])
+        try:
+            url, link = install.issue_link(skill, request.user, surface=Surface.API, request=request)
+        except install.Refused as refused:
+            raise PermissionDenied(str(refused)) from None
         return Response({"skill": skill.identifier, "url": url, "expires_at": link.expires_at},
                         status=status.HTTP_201_CREATED)
 
@@ -169,3 +163,21 @@ class SyncNow(APIView):
         marketplace = get_object_or_404(Marketplace, slug=marketplace)
         run = queue_sync(marketplace)
         return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = ["created_at", "action", "outcome", "actor_login", "actor_github_id", "marketplace", "plugin",
+                  "skill", "version", "commit", "surface", "client_name", "client_version", "ip", "user_agent",
+                  "request_id", "extra"]
+
+
+@extend_schema(tags=["audit"])
+class AuditEventList(generics.ListAPIView):
+    """The audit log, newest first, with the review page's filters (auditors)."""
+
+    serializer_class = AuditEventSerializer
+    filterset_class = AuditEventFilter
+    permission_classes = [IsAuthenticated, auth.IsAuditor]
+    queryset = AuditEvent.objects.all()

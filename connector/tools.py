@@ -8,20 +8,16 @@ import binascii
 from dataclasses import dataclass
 from typing import Literal
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.urls import reverse
 from pydantic import BaseModel, Field
 
 from audit import record
 from audit.models import Action, Surface
-from marketplace import caching, install, lookup, packaging, updates
-from marketplace import policy as org_policy
+from marketplace import caching, install, lookup, updates
 from marketplace.filters import VERDICTS, SkillFilter
 from marketplace.search import SORTS, search, validate_query
 from marketplace.models import Policy, Skill, SkillFile
-
-from .models import InstallLink
+from skillport_site.links import absolute_url
 
 # Claude shows about 150,000 characters of a tool result; stay well inside it.
 MAX_TEXT = 100_000
@@ -193,7 +189,7 @@ def _summary(skill) -> SkillSummary:
         policy=policy, policy_reason=reason,
         loads_in_claude_code=skill.loads_in_claude_code, claude_ai_uploadable=skill.claude_ai_uploadable,
         updated_at=skill.updated_at.isoformat(),
-        url=settings.SKILLPORT_BASE_URL + reverse("marketplace:skill", args=skill.identifier.split("/")),
+        url=absolute_url(skill.get_absolute_url()),
     )
 
 
@@ -325,33 +321,15 @@ def read_skill_file(caller, name: str, path: str, offset: int = 0) -> FileConten
 def install_skill(caller, name: str, surface=None) -> InstallSteps:
     skill = _find(caller, name)
     audit_surface = SURFACES.get(surface, Surface.UNKNOWN)
-    refused = org_policy.refusal(skill, actor=caller.user, surface=audit_surface, client=caller.client,
-                                 extra=caller.audit_extra)
-    if refused:
-        raise ToolProblem(refused)
+    try:
+        url, link = install.issue_link(skill, caller.user, surface=audit_surface, client=caller.client,
+                                       extra=caller.audit_extra)
+    except install.Refused as refused:
+        raise ToolProblem(str(refused)) from None
     policy, reason = skill.stance
-    link, token = InstallLink.issue(caller.user, skill, surface=audit_surface, client=caller.client)
-    url = settings.SKILLPORT_BASE_URL + reverse("connector:download", args=[token])
-    record(Action.INSTALL_LINK_ISSUED, actor=caller.user, target=skill, surface=audit_surface, client=caller.client,
-           extra={"expires_at": link.expires_at.isoformat(), **caller.audit_extra})
     commands = install.claude_code_commands(skill.plugin)
     cc = [c for c in (commands["add"], commands["install"]) if c]
-    package = packaging.package_name(skill)
-    upload = [
-        f"Download {package} from the link (it works once, for {settings.SKILLPORT_INSTALL_LINK_SECONDS // 60} "
-        "minutes). Do not unzip it.",
-        "Open Settings > Capabilities > Skills, and turn on code execution if it is off.",
-        f"Upload {package}, check that the skill is switched on, then start a new conversation.",
-    ]
-    steps = {
-        "CC": (cc if commands["add"] else [
-            "This marketplace is not reachable from Claude Code; install the .skill package instead: "
-            f"unzip {package} into ~/.claude/skills/.",
-        ]) + [f"Restart Claude Code; the skill is then available as {skill.plugin.name}:{skill.slug}."],
-        "CD": upload,
-        "CAI": [*upload, "Or, in a conversation with code execution, fetch it into the sandbox with: "
-                f"curl -fsSL -o {package} '{url}'"],
-    }
+    steps = install.steps(skill, download_url=url)
     if surface in steps:
         steps = {surface: steps[surface]}
     note = {

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, models
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce, Left, NullIf
+from django.urls import reverse
 from django.utils import timezone
 
 from . import access, gitrepo
@@ -216,6 +217,9 @@ class Marketplace(models.Model):
     def __str__(self):
         return self.name or self.slug
 
+    def get_absolute_url(self):
+        return reverse("marketplace:marketplace", args=[self.slug])
+
     def clean(self):
         # Every way in (the admin's form, add_marketplace) checks the URL, not only the next sync.
         try:
@@ -368,6 +372,9 @@ class Plugin(CurationFields):
     def __str__(self):
         return f"{self.name}@{self.marketplace.slug}"
 
+    def get_absolute_url(self):
+        return reverse("marketplace:plugin", args=[self.marketplace.slug, self.name])
+
 
 class Skill(CurationFields):
     marketplace = models.ForeignKey(Marketplace, on_delete=models.CASCADE, related_name="skills")
@@ -436,6 +443,9 @@ class Skill(CurationFields):
 
     def __str__(self):
         return self.identifier
+
+    def get_absolute_url(self):
+        return reverse("marketplace:skill", args=[self.marketplace.slug, self.plugin.name, self.slug])
 
     # Each verdict's flag, and the key of its reasons in `verdict_reasons`.
     VERDICT_REASONS = {"loads_in_claude_code": "claude_code", "spec_valid": "agent_skills_spec",

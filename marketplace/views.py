@@ -208,8 +208,9 @@ def _review(skill, revisions):
 
 
 def _install(skill):
-    return {**install.claude_code_commands(skill.plugin), "mcp_url": settings.SKILLPORT_MCP_URL,
-            "package": packaging.package_name(skill), "surfaces": skill.plugin.surfaces}
+    commands = install.claude_code_commands(skill.plugin)
+    return {"steps": install.steps(skill), "commands": [commands["add"], commands["install"]],
+            "mcp_url": settings.SKILLPORT_MCP_URL, "package": packaging.package_name(skill)}
 
 
 def _diff(old, new):
