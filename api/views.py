@@ -1,14 +1,13 @@
 """The API's endpoints. Every catalogue query starts from `visible_to(request.user)`."""
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audit.filters import AuditEventFilter
-from audit.models import AuditEvent, Surface
+from audit.models import Surface
 from audit.views import PERMISSION as REVIEW_AUDIT
 from marketplace import install, lookup, updates
 from marketplace.models import Marketplace, Plugin, Skill, SyncRun
@@ -163,21 +162,3 @@ class SyncNow(APIView):
         marketplace = get_object_or_404(Marketplace, slug=marketplace)
         run = queue_sync(marketplace)
         return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
-
-
-class AuditEventSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = AuditEvent
-        fields = ["created_at", "action", "outcome", "actor_login", "actor_github_id", "marketplace", "plugin",
-                  "skill", "version", "commit", "surface", "client_name", "client_version", "ip", "user_agent",
-                  "request_id", "extra"]
-
-
-@extend_schema(tags=["audit"])
-class AuditEventList(generics.ListAPIView):
-    """The audit log, newest first, with the review page's filters (auditors)."""
-
-    serializer_class = AuditEventSerializer
-    filterset_class = AuditEventFilter
-    permission_classes = [IsAuthenticated, auth.IsAuditor]
-    queryset = AuditEvent.objects.all()
