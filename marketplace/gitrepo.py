@@ -341,11 +341,11 @@ class Repository:
             )
         return entries
 
-    def blobs(self) -> "BlobReader":
-        return BlobReader(self.git_dir)
+    def blobs(self) -> "CatFile":
+        return CatFile(self.git_dir)
 
 
-class BlobReader:
+class CatFile:
     """One long-lived `git cat-file --batch` process: thousands of reads without a fork each."""
 
     def __init__(self, git_dir: Path):

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.http import FileResponse
 
 from .models import SkillFile
-from .reader import JUNK_DIRS
+from .snapshot import JUNK_DIRS
 from .tree import is_clean_path
 
 log = logging.getLogger(__name__)

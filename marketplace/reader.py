@@ -14,25 +14,21 @@ import json
 import logging
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.utils.text import slugify
 
-from . import discovery, manifest, skillmd, verdicts
+from . import discovery, manifest, skillfolder
 from .gitrepo import GitError, Repository, is_local
-from .problems import CatalogError, Problem, Problems
-from .spoofing import spoofing_problem
-from .tree import MAX_DEPTH, Escape, Tree, join_inside
+from .problems import CatalogError, Problems
+from .snapshot import ALL_SURFACES, DEFAULT_CATALOG_PATH, LFS_HEADER, PluginData, Snapshot
+from .tree import Escape, Tree, join_inside
 
 log = logging.getLogger(__name__)
 
 # Bump when reading rules change, so the next sync re-reads an unchanged commit.
 READER_VERSION = 3
-DEFAULT_CATALOG_PATH = ".claude-plugin/marketplace.json"
-JUNK_DIRS = {"__pycache__", "node_modules", ".git"}
-LFS_HEADER = b"version https://git-lfs.github.com/spec/v1"
 SURFACE_TAGS = {
     "surface:CC": ["claude_code"],
     "surface:CD": ["claude_desktop"],
@@ -40,93 +36,7 @@ SURFACE_TAGS = {
     "surface:CDAI": ["claude_desktop", "claude_ai"],
     "surface:CALL": ["claude_code", "claude_desktop", "claude_ai"],
 }
-ALL_SURFACES = ["claude_code", "claude_desktop", "claude_ai"]
 MAX_UNREACHABLE_REPORTED = 50  # some repositories hold thousands: the count says the rest
-# Problems that leave part of a plugin unread or unloaded (the rest say how it is named or described).
-NOT_READ_CODES = {
-    "skill-md-unreadable", "symlink-escape", "submodule", "path-traversal", "duplicate-skill-name",
-    "access-json-invalid", "unsafe-file-name", "folder-too-deep", "json-too-deep", "name-too-long", "path-too-long",
-    "unstorable-text",
-}
-
-
-@dataclass
-class FileData:
-    path: str  # relative to the skill folder
-    mode: str
-    size: int
-    sha: str
-    omitted: str = ""  # why the content was not stored, if it was not
-    is_binary: bool = False
-
-
-@dataclass
-class SkillData:
-    folder: str  # path of the skill folder inside its source repository
-    folder_name: str
-    content_hash: str
-    files: list
-    problems: list
-    known: bool = False  # the caller already has this exact content; nothing else was read
-    name: str = ""
-    slug: str = ""
-    description: str = ""
-    frontmatter: dict = field(default_factory=dict)
-    frontmatter_raw: str = ""
-    body: str = ""
-    verdicts: dict = field(default_factory=dict)
-    tree: Tree | None = field(default=None, repr=False)  # where the files are read from
-    plugin: "PluginData | None" = field(default=None, repr=False)
-    where: str = ""  # the location its problems name
-
-
-@dataclass
-class PluginData:
-    name: str
-    index: int
-    entry: dict
-    source: manifest.Source | None
-    manifest: dict | None = None
-    display: dict = field(default_factory=dict)
-    version: str = ""
-    commit: str = ""
-    root: str = ""  # the plugin folder inside its source repository
-    failed: bool = False  # could not be read this time: keep whatever was synced before
-    loads: bool = True  # would Claude Code load it at all?
-    refusal: str = ""  # why it would not, in words for the skills' verdicts
-    surfaces: list = field(default_factory=lambda: list(ALL_SURFACES))
-    skills: list = field(default_factory=list)
-    problems: Problems = field(default_factory=Problems)
-
-
-@dataclass
-class Snapshot:
-    commit: str
-    catalog: manifest.Catalog
-    plugins: list
-    access: dict | None  # None: present but unreadable
-    fingerprint: str
-    unreachable_skill_files: int = 0
-
-    @property
-    def incomplete(self) -> bool:
-        """Something the repository holds was not read, or does not load in Claude Code: a sync of
-        it is `partial` (README, "Sync statuses"). Naming and metadata errors alone are not."""
-        return (
-            self.catalog.dropped > 0
-            or self.access is None
-            or any(plugin.failed or not plugin.loads for plugin in self.plugins)
-            or any(problem.code in NOT_READ_CODES for problem in self.problems)
-        )
-
-    @property
-    def problems(self) -> list[Problem]:
-        found = list(self.catalog.problems)
-        for plugin in self.plugins:
-            found += plugin.problems
-            for skill in plugin.skills:
-                found += skill.problems
-        return found
 
 
 class NullBlobSink:
@@ -161,7 +71,7 @@ class Reader:
         self.known_skills = known_skills or {}
         self.blob_sink = blob_sink or NullBlobSink()
         self.progress = progress or (lambda phase, done, total: None)
-        self._readers = {}
+        self._cat_files = {}  # git dir -> its CatFile
         self._fetched = {}  # (url, ref, sha) -> _Source or GitError
         self.commit = ""
         self.catalog = None
@@ -175,7 +85,7 @@ class Reader:
             self.repo, self.commit = Repository.fetch(self.url, ref=self.ref, token=self.token)
         except GitError as exc:
             raise CatalogError("fetch-failed", f"Could not fetch the marketplace: {exc}", detail=exc.detail) from None
-        self.tree = Tree(self.repo.list_tree(self.commit), self._reader(self.repo).read)
+        self.tree = Tree(self.repo.list_tree(self.commit), self._cat_file(self.repo).read)
         self.root = self._marketplace_root()
         raw = self._read_catalog()
         self.catalog = manifest.parse_catalog(raw, self.catalog_path, self.url)
@@ -269,7 +179,7 @@ class Reader:
             seen.add(name)
             plugins.append(self._read_plugin(index, entry, f"{location} ({name})"))
         self.progress("plugins", total, total)
-        self._read_new_skills(plugins)
+        skillfolder.read_new(plugins, self.blob_sink, self.progress)
         unreachable = self._unreachable_skill_files(plugins)
         self.close()
         return Snapshot(
@@ -282,14 +192,14 @@ class Reader:
         )
 
     def close(self):
-        for reader in self._readers.values():
-            reader.close()
-        self._readers = {}
+        for cat_file in self._cat_files.values():
+            cat_file.close()
+        self._cat_files = {}
 
-    def _reader(self, repo):
-        if repo.git_dir not in self._readers:
-            self._readers[repo.git_dir] = repo.blobs()
-        return self._readers[repo.git_dir]
+    def _cat_file(self, repo):
+        if repo.git_dir not in self._cat_files:
+            self._cat_files[repo.git_dir] = repo.blobs()
+        return self._cat_files[repo.git_dir]
 
     def _read_access(self) -> dict | None:
         """Skillport's own `.skillport/access.json` (FORMAT.md §8); absent means everyone reads.
@@ -336,7 +246,7 @@ class Reader:
             raw = self._read_small(tree, plugin_json, problems)
             if raw is not None:
                 plugin.manifest, manifest_refusal = manifest.parse_plugin_json(
-                    raw, self._where(plugin, plugin_json), problems, plugin.name, self.catalog.official
+                    raw, plugin.where(plugin_json), problems, plugin.name, self.catalog.official
                 )
                 refusal = refusal or manifest_refusal
         strict = entry.get("strict", True)
@@ -364,10 +274,10 @@ class Reader:
         manifest_paths = manifest.component_paths((plugin.manifest or {}).get("skills"))
         replaces_scan = source.kind == "relative" and root == self.root and strict is False
         folders = discovery.skill_folders(tree, root, manifest_paths + listed, replaces_scan,
-                                          self._where(plugin, root or "."), problems, manifest_paths)
-        # Names of new skills are known only once read; _dedupe_skills runs after that.
+                                          plugin.where(root or "."), problems, manifest_paths)
+        # Names of new skills are known only once read; skillfolder.read_new dedupes them after that.
         plugin.root = root
-        plugin.skills = [self._scan_skill(tree, folder, plugin) for folder in folders]
+        plugin.skills = [skillfolder.scan(tree, folder, plugin, self.known_skills) for folder in folders]
         return plugin
 
     def _plugin_tree(self, plugin, location):
@@ -390,7 +300,7 @@ class Reader:
                                detail=fetched.detail)
                 return None, None, None
             if fetched.tree is None:
-                fetched.tree = Tree(fetched.repo.list_tree(fetched.commit), self._reader(fetched.repo).read)
+                fetched.tree = Tree(fetched.repo.list_tree(fetched.commit), self._cat_file(fetched.repo).read)
             tree, root, commit = fetched.tree, source.path, fetched.commit
         try:
             found = tree.kind(root)
@@ -412,195 +322,12 @@ class Reader:
             return None, None, None
         return tree, root, commit
 
-    def _where(self, plugin, path):
-        if plugin.source and plugin.source.fetched:
-            return f"{plugin.source.url}@{plugin.commit[:12]}:{path}"
-        return path
-
     def _read_small(self, tree, path, problems):
         entry = tree.kind(path)[1]
         if entry.size > settings.SKILLPORT_MAX_FILE_BYTES:
             problems.error("file-too-large", f"File is {entry.size} bytes, over the file-size limit", path)
             return None
         return tree.read_blob(entry.sha)
-
-    def _scan_skill(self, tree, folder, plugin) -> SkillData:
-        """List a skill folder's files and hash them; no file content is read here."""
-        problems = Problems()
-        where = self._where(plugin, folder or ".")
-
-        def on_problem(kind, rel):
-            messages = {
-                "escape": ("symlink-escape", error, f"Symlink '{rel}' points outside the repository; not read"),
-                "broken": ("symlink-broken", warning, f"Symlink '{rel}' points to nothing"),
-                "submodule": ("submodule", warning, f"'{rel}' is a git submodule; its content is not in this repository"),
-                "unsafe-name": ("unsafe-file-name", error,
-                                f"{rel!r} is not a safe file name (empty, '.', '..', a backslash, a drive, "
-                                "a control character or not UTF-8); not read"),
-                "too-deep": ("folder-too-deep", error,
-                             f"'{rel}' is nested more than {MAX_DEPTH} folders deep; nothing below it is read"),
-            }
-            code, add, message = messages[kind]
-            add(code, message, where)
-            skipped.append(f"{kind} {rel}")
-
-        error, warning = problems.error, problems.warning
-        skipped = []  # escaping or broken links and submodules change what the skill is too
-        files = []
-        for rel, entry in tree.walk(folder, on_problem):
-            parts = rel.split("/")
-            if JUNK_DIRS & set(parts[:-1]) or parts[-1] == ".DS_Store" or rel.endswith(".pyc"):
-                continue  # never part of a skill package (FORMAT.md §5)
-            files.append(FileData(rel, entry.mode, entry.size, entry.sha))
-        files.sort(key=lambda f: (f.path != "SKILL.md", f.path))
-        self._apply_limits(files, problems, where)
-        folder_name = posixpath.basename(folder) or plugin.name
-        material = "\n".join([folder_name, *skipped, *(f"{f.mode} {f.sha} {f.size} {f.omitted} {f.path}" for f in files)])
-        if plugin.refusal:  # the same files in a plugin Claude Code refuses are a skill that does not load
-            material += f"\nrefused {plugin.refusal}"
-        content_hash = hashlib.sha256(material.encode("utf-8", "surrogateescape")).hexdigest()
-        skill = SkillData(folder, folder_name, content_hash, files, problems)
-        known = self.known_skills.get(content_hash)
-        if known is not None:
-            skill.known = True
-            skill.name, skill.slug = known["name"], known["slug"]
-            skill.problems = [Problem(**p) for p in known["problems"]]
-        skill.tree, skill.plugin, skill.where = tree, plugin, where
-        return skill
-
-    def _apply_limits(self, files, problems, where):
-        total, kept = 0, 0
-        for f in files:
-            if kept >= settings.SKILLPORT_MAX_SKILL_FILES:
-                f.omitted = "too-many-files"
-            elif f.size > settings.SKILLPORT_MAX_FILE_BYTES:
-                f.omitted = "file-too-large"
-                problems.warning(
-                    "file-too-large",
-                    f"'{f.path}' is {f.size} bytes, over the {settings.SKILLPORT_MAX_FILE_BYTES}-byte file limit; not stored",
-                    where,
-                )
-            elif total + f.size > settings.SKILLPORT_MAX_SKILL_BYTES:
-                f.omitted = "skill-too-large"
-            else:
-                total += f.size
-                kept += 1
-        over_count = sum(f.omitted == "too-many-files" for f in files)
-        if over_count:
-            problems.warning(
-                "too-many-files",
-                f"Skill has more than {settings.SKILLPORT_MAX_SKILL_FILES} files; {over_count} not stored",
-                where,
-            )
-        over_size = sum(f.omitted == "skill-too-large" for f in files)
-        if over_size:
-            problems.warning(
-                "skill-too-large",
-                f"Skill is over the {settings.SKILLPORT_MAX_SKILL_BYTES}-byte skill limit; {over_size} file(s) not stored",
-                where,
-            )
-
-    def _read_new_skills(self, plugins):
-        """Read blobs and parse SKILL.md for every skill whose content hash is new."""
-        new = [s for p in plugins for s in p.skills if not s.known]
-        shas = list({f.sha for s in new for f in s.files if not f.omitted})
-        known_blobs = {}
-        for start in range(0, len(shas), 5000):
-            known_blobs.update(self.blob_sink.known(shas[start:start + 5000]))
-        for done, skill in enumerate(new):
-            if done % 50 == 0:
-                self.progress("skills", done, len(new))
-            self._read_skill(skill, known_blobs)
-        self.blob_sink.flush()
-        self.progress("skills", len(new), len(new))
-        for plugin in plugins:
-            self._dedupe_skills(plugin)
-
-    def _read_skill(self, skill, known_blobs):
-        tree, plugin = skill.tree, skill.plugin
-        problems = Problems(skill.problems)
-        where = self._where(plugin, skill.folder or ".")
-        read = tree.read_blob
-        skill_md_raw, unreadable = None, ""
-        for f in skill.files:
-            if f.omitted:
-                if f.path == "SKILL.md":
-                    unreadable = "SKILL.md is over the file-size limit"
-                continue
-            info = known_blobs.get(f.sha)
-            if info is not None and f.path != "SKILL.md":
-                f.is_binary, is_lfs = info
-            else:
-                content = read(f.sha)
-                f.is_binary = is_binary(content)
-                is_lfs = content.startswith(LFS_HEADER) and f.size < 1024
-                if info is None:
-                    self.blob_sink.put(f.sha, content, f.is_binary, is_lfs)
-                    known_blobs[f.sha] = (f.is_binary, is_lfs)
-                if f.path == "SKILL.md":
-                    skill_md_raw = content
-            if is_lfs:
-                problems.warning(
-                    "lfs-pointer", f"'{f.path}' is a Git LFS pointer; its content is not in the repository", where
-                )
-                if f.path == "SKILL.md":
-                    unreadable = "SKILL.md is a Git LFS pointer"
-            elif f.is_binary and f.path == "SKILL.md":
-                unreadable = "SKILL.md is a binary file"
-        if skill_md_raw is None and not unreadable:
-            unreadable = "SKILL.md could not be read"
-        if unreadable:
-            problems.error("skill-md-unreadable", f"{unreadable}; the skill cannot load", where)
-            skill_md_raw = b""
-        parsed = skillmd.parse(skill_md_raw)
-        for code, message in parsed.repairs:
-            problems.warning(code, message, f"{where}/SKILL.md")
-        fm = parsed.frontmatter
-        name = fm.get("name") if isinstance(fm.get("name"), str) and fm.get("name").strip() else skill.folder_name
-        skill.name = name.strip()
-        spoofed = spoofing_problem(skill.name, "Skill name")
-        if spoofed:
-            problems.error(*spoofed, where)
-        skill.slug = _slug(skill.name) or _slug(skill.folder_name) or skill.content_hash[:12]
-        description = fm.get("description")
-        if isinstance(description, str) and description.strip():
-            skill.description = description.strip()
-        elif description is not None and not isinstance(description, str):
-            skill.description = json.dumps(description)
-        else:
-            skill.description = skillmd.first_paragraph(parsed.body)
-            if skill.description:
-                problems.info("description-from-body", "No description in frontmatter; using the first paragraph", where)
-        skill.frontmatter, skill.frontmatter_raw, skill.body = fm, parsed.frontmatter_raw, parsed.body
-        nested = [f.path for f in skill.files if f.path.endswith("/SKILL.md")]
-        kept = [f for f in skill.files if not f.omitted]
-        cc = verdicts.claude_code(parsed, unreadable, spoofed[1] if spoofed else "", plugin.refusal)
-        spec = verdicts.agent_skills_spec(parsed, skill.folder_name)
-        cai = verdicts.claude_ai(parsed, skill.folder_name, sum(f.size for f in kept), nested,
-                                 len(skill.files) - len(kept))
-        if unreadable:
-            spec, cai = (False, [unreadable]), (False, [unreadable])
-        skill.verdicts = {
-            "claude_code": {"ok": cc[0], "reasons": cc[1]},
-            "agent_skills_spec": {"ok": spec[0], "reasons": spec[1]},
-            "claude_ai": {"ok": cai[0], "reasons": cai[1]},
-        }
-        skill.problems = problems
-
-    def _dedupe_skills(self, plugin):
-        """Claude Code invokes skills as `<plugin>:<name>`, so a second skill of one name is shadowed."""
-        seen, kept = {}, []
-        for skill in plugin.skills:
-            if skill.slug in seen:
-                plugin.problems.error(
-                    "duplicate-skill-name",
-                    f"Skill '{skill.name}' in '{skill.folder}' has the same name as the one in '{seen[skill.slug]}'; ignored",
-                    self._where(plugin, skill.folder),
-                )
-                continue
-            seen[skill.slug] = skill.folder
-            kept.append(skill)
-        plugin.skills = kept
 
     def _unreachable_skill_files(self, plugins) -> set:
         """SKILL.md files present in the repositories we read that no discovery rule reached, each
@@ -658,18 +385,9 @@ def _where_it_would_load(path: str, plugins) -> str:
             "plugin's 'skills' list")
 
 
-def is_binary(content: bytes) -> bool:
-    """Git's rule (a NUL byte early on), except for UTF-16 text, which is full of them."""
-    return not content.startswith((b"\xff\xfe", b"\xfe\xff")) and b"\0" in content[:8000]
-
-
 def _failed(plugin) -> PluginData:
     plugin.failed = True
     return plugin
-
-
-def _slug(name: str) -> str:
-    return slugify(name.replace("/", "-").replace(":", "-"))
 
 
 def _surfaces(tags) -> list[str]:

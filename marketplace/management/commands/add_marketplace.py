@@ -9,7 +9,7 @@ from audit import record
 from audit.models import Action, Surface
 from marketplace.gitrepo import GitError, is_local, ls_remote, plain_folder, redact
 from marketplace.models import Marketplace
-from marketplace.reader import DEFAULT_CATALOG_PATH
+from marketplace.snapshot import DEFAULT_CATALOG_PATH
 
 # How each field is set on the command line, for error messages.
 OPTIONS = {"slug": "--slug", "git_url": "URL_OR_PATH", "ref": "--ref", "catalog_path": "--catalog-path",

@@ -10,7 +10,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 
 from marketplace.problems import ERROR, CatalogError, describe, in_order
-from marketplace.reader import DEFAULT_CATALOG_PATH, Reader
+from marketplace.reader import Reader
+from marketplace.snapshot import DEFAULT_CATALOG_PATH
 
 
 class Command(BaseCommand):

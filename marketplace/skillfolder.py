@@ -1,0 +1,212 @@
+"""Read the skills of a plugin: list and hash each skill folder, then read and judge the new ones.
+
+1. `scan` lists a folder's files from the tree and hashes them, with the size and count limits
+   applied; a hash the caller already knows is not read further.
+2. `read_new` reads the blobs of every new skill once (handing new content to the blob sink),
+   parses its SKILL.md, and gives it three verdicts with reasons.
+"""
+import hashlib
+import json
+import posixpath
+
+from django.conf import settings
+from django.utils.text import slugify
+
+from . import skillmd, verdicts
+from .problems import Problem, Problems
+from .snapshot import JUNK_DIRS, LFS_HEADER, FileData, SkillData
+from .spoofing import spoofing_problem
+from .tree import MAX_DEPTH
+
+
+def scan(tree, folder, plugin, known_skills) -> SkillData:
+    """List a skill folder's files and hash them; no file content is read here. A hash in
+    `known_skills` (content hash -> name, slug and problems) is taken as read: nothing else is."""
+    problems = Problems()
+    where = plugin.where(folder or ".")
+
+    def on_problem(kind, rel):
+        messages = {
+            "escape": ("symlink-escape", error, f"Symlink '{rel}' points outside the repository; not read"),
+            "broken": ("symlink-broken", warning, f"Symlink '{rel}' points to nothing"),
+            "submodule": ("submodule", warning, f"'{rel}' is a git submodule; its content is not in this repository"),
+            "unsafe-name": ("unsafe-file-name", error,
+                            f"{rel!r} is not a safe file name (empty, '.', '..', a backslash, a drive, "
+                            "a control character or not UTF-8); not read"),
+            "too-deep": ("folder-too-deep", error,
+                         f"'{rel}' is nested more than {MAX_DEPTH} folders deep; nothing below it is read"),
+        }
+        code, add, message = messages[kind]
+        add(code, message, where)
+        skipped.append(f"{kind} {rel}")
+
+    error, warning = problems.error, problems.warning
+    skipped = []  # escaping or broken links and submodules change what the skill is too
+    files = []
+    for rel, entry in tree.walk(folder, on_problem):
+        parts = rel.split("/")
+        if JUNK_DIRS & set(parts[:-1]) or parts[-1] == ".DS_Store" or rel.endswith(".pyc"):
+            continue  # never part of a skill package (FORMAT.md §5)
+        files.append(FileData(rel, entry.mode, entry.size, entry.sha))
+    files.sort(key=lambda f: (f.path != "SKILL.md", f.path))
+    _apply_limits(files, problems, where)
+    folder_name = posixpath.basename(folder) or plugin.name
+    material = "\n".join([folder_name, *skipped, *(f"{f.mode} {f.sha} {f.size} {f.omitted} {f.path}" for f in files)])
+    if plugin.refusal:  # the same files in a plugin Claude Code refuses are a skill that does not load
+        material += f"\nrefused {plugin.refusal}"
+    content_hash = hashlib.sha256(material.encode("utf-8", "surrogateescape")).hexdigest()
+    skill = SkillData(folder, folder_name, content_hash, files, problems)
+    known = known_skills.get(content_hash)
+    if known is not None:
+        skill.known = True
+        skill.name, skill.slug = known["name"], known["slug"]
+        skill.problems = [Problem(**p) for p in known["problems"]]
+    skill.tree, skill.plugin, skill.where = tree, plugin, where
+    return skill
+
+
+def _apply_limits(files, problems, where):
+    total, kept = 0, 0
+    for f in files:
+        if kept >= settings.SKILLPORT_MAX_SKILL_FILES:
+            f.omitted = "too-many-files"
+        elif f.size > settings.SKILLPORT_MAX_FILE_BYTES:
+            f.omitted = "file-too-large"
+            problems.warning(
+                "file-too-large",
+                f"'{f.path}' is {f.size} bytes, over the {settings.SKILLPORT_MAX_FILE_BYTES}-byte file limit; not stored",
+                where,
+            )
+        elif total + f.size > settings.SKILLPORT_MAX_SKILL_BYTES:
+            f.omitted = "skill-too-large"
+        else:
+            total += f.size
+            kept += 1
+    over_count = sum(f.omitted == "too-many-files" for f in files)
+    if over_count:
+        problems.warning(
+            "too-many-files",
+            f"Skill has more than {settings.SKILLPORT_MAX_SKILL_FILES} files; {over_count} not stored",
+            where,
+        )
+    over_size = sum(f.omitted == "skill-too-large" for f in files)
+    if over_size:
+        problems.warning(
+            "skill-too-large",
+            f"Skill is over the {settings.SKILLPORT_MAX_SKILL_BYTES}-byte skill limit; {over_size} file(s) not stored",
+            where,
+        )
+
+
+def read_new(plugins, blob_sink, progress):
+    """Read blobs and parse SKILL.md for every skill whose content hash is new."""
+    new = [s for p in plugins for s in p.skills if not s.known]
+    shas = list({f.sha for s in new for f in s.files if not f.omitted})
+    known_blobs = {}
+    for start in range(0, len(shas), 5000):
+        known_blobs.update(blob_sink.known(shas[start:start + 5000]))
+    for done, skill in enumerate(new):
+        if done % 50 == 0:
+            progress("skills", done, len(new))
+        _read_skill(skill, known_blobs, blob_sink)
+    blob_sink.flush()
+    progress("skills", len(new), len(new))
+    for plugin in plugins:
+        _dedupe(plugin)
+
+
+def _read_skill(skill, known_blobs, blob_sink):
+    tree, plugin = skill.tree, skill.plugin
+    problems = Problems(skill.problems)
+    where = plugin.where(skill.folder or ".")
+    read = tree.read_blob
+    skill_md_raw, unreadable = None, ""
+    for f in skill.files:
+        if f.omitted:
+            if f.path == "SKILL.md":
+                unreadable = "SKILL.md is over the file-size limit"
+            continue
+        info = known_blobs.get(f.sha)
+        if info is not None and f.path != "SKILL.md":
+            f.is_binary, is_lfs = info
+        else:
+            content = read(f.sha)
+            f.is_binary = is_binary(content)
+            is_lfs = content.startswith(LFS_HEADER) and f.size < 1024
+            if info is None:
+                blob_sink.put(f.sha, content, f.is_binary, is_lfs)
+                known_blobs[f.sha] = (f.is_binary, is_lfs)
+            if f.path == "SKILL.md":
+                skill_md_raw = content
+        if is_lfs:
+            problems.warning(
+                "lfs-pointer", f"'{f.path}' is a Git LFS pointer; its content is not in the repository", where
+            )
+            if f.path == "SKILL.md":
+                unreadable = "SKILL.md is a Git LFS pointer"
+        elif f.is_binary and f.path == "SKILL.md":
+            unreadable = "SKILL.md is a binary file"
+    if skill_md_raw is None and not unreadable:
+        unreadable = "SKILL.md could not be read"
+    if unreadable:
+        problems.error("skill-md-unreadable", f"{unreadable}; the skill cannot load", where)
+        skill_md_raw = b""
+    parsed = skillmd.parse(skill_md_raw)
+    for code, message in parsed.repairs:
+        problems.warning(code, message, f"{where}/SKILL.md")
+    fm = parsed.frontmatter
+    name = fm.get("name") if isinstance(fm.get("name"), str) and fm.get("name").strip() else skill.folder_name
+    skill.name = name.strip()
+    spoofed = spoofing_problem(skill.name, "Skill name")
+    if spoofed:
+        problems.error(*spoofed, where)
+    skill.slug = _slug(skill.name) or _slug(skill.folder_name) or skill.content_hash[:12]
+    description = fm.get("description")
+    if isinstance(description, str) and description.strip():
+        skill.description = description.strip()
+    elif description is not None and not isinstance(description, str):
+        skill.description = json.dumps(description)
+    else:
+        skill.description = skillmd.first_paragraph(parsed.body)
+        if skill.description:
+            problems.info("description-from-body", "No description in frontmatter; using the first paragraph", where)
+    skill.frontmatter, skill.frontmatter_raw, skill.body = fm, parsed.frontmatter_raw, parsed.body
+    nested = [f.path for f in skill.files if f.path.endswith("/SKILL.md")]
+    kept = [f for f in skill.files if not f.omitted]
+    cc = verdicts.claude_code(parsed, unreadable, spoofed[1] if spoofed else "", plugin.refusal)
+    spec = verdicts.agent_skills_spec(parsed, skill.folder_name)
+    cai = verdicts.claude_ai(parsed, skill.folder_name, sum(f.size for f in kept), nested,
+                             len(skill.files) - len(kept))
+    if unreadable:
+        spec, cai = (False, [unreadable]), (False, [unreadable])
+    skill.verdicts = {
+        "claude_code": {"ok": cc[0], "reasons": cc[1]},
+        "agent_skills_spec": {"ok": spec[0], "reasons": spec[1]},
+        "claude_ai": {"ok": cai[0], "reasons": cai[1]},
+    }
+    skill.problems = problems
+
+
+def _dedupe(plugin):
+    """Claude Code invokes skills as `<plugin>:<name>`, so a second skill of one name is shadowed."""
+    seen, kept = {}, []
+    for skill in plugin.skills:
+        if skill.slug in seen:
+            plugin.problems.error(
+                "duplicate-skill-name",
+                f"Skill '{skill.name}' in '{skill.folder}' has the same name as the one in '{seen[skill.slug]}'; ignored",
+                plugin.where(skill.folder),
+            )
+            continue
+        seen[skill.slug] = skill.folder
+        kept.append(skill)
+    plugin.skills = kept
+
+
+def is_binary(content: bytes) -> bool:
+    """Git's rule (a NUL byte early on), except for UTF-16 text, which is full of them."""
+    return not content.startswith((b"\xff\xfe", b"\xfe\xff")) and b"\0" in content[:8000]
+
+
+def _slug(name: str) -> str:
+    return slugify(name.replace("/", "-").replace(":", "-"))

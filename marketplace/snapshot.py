@@ -1,0 +1,102 @@
+"""A marketplace repository as read: the Snapshot of its plugins, skills and files, and the constants its readers share."""
+from dataclasses import dataclass, field
+
+from . import manifest
+from .problems import Problem, Problems
+from .tree import Tree
+
+DEFAULT_CATALOG_PATH = ".claude-plugin/marketplace.json"
+JUNK_DIRS = {"__pycache__", "node_modules", ".git"}
+LFS_HEADER = b"version https://git-lfs.github.com/spec/v1"
+ALL_SURFACES = ["claude_code", "claude_desktop", "claude_ai"]
+# Problems that leave part of a plugin unread or unloaded (the rest say how it is named or described).
+NOT_READ_CODES = {
+    "skill-md-unreadable", "symlink-escape", "submodule", "path-traversal", "duplicate-skill-name",
+    "access-json-invalid", "unsafe-file-name", "folder-too-deep", "json-too-deep", "name-too-long", "path-too-long",
+    "unstorable-text",
+}
+
+
+@dataclass
+class FileData:
+    path: str  # relative to the skill folder
+    mode: str
+    size: int
+    sha: str
+    omitted: str = ""  # why the content was not stored, if it was not
+    is_binary: bool = False
+
+
+@dataclass
+class SkillData:
+    folder: str  # path of the skill folder inside its source repository
+    folder_name: str
+    content_hash: str
+    files: list
+    problems: list
+    known: bool = False  # the caller already has this exact content; nothing else was read
+    name: str = ""
+    slug: str = ""
+    description: str = ""
+    frontmatter: dict = field(default_factory=dict)
+    frontmatter_raw: str = ""
+    body: str = ""
+    verdicts: dict = field(default_factory=dict)
+    tree: Tree | None = field(default=None, repr=False)  # where the files are read from
+    plugin: "PluginData | None" = field(default=None, repr=False)
+    where: str = ""  # the location its problems name
+
+
+@dataclass
+class PluginData:
+    name: str
+    index: int
+    entry: dict
+    source: manifest.Source | None
+    manifest: dict | None = None
+    display: dict = field(default_factory=dict)
+    version: str = ""
+    commit: str = ""
+    root: str = ""  # the plugin folder inside its source repository
+    failed: bool = False  # could not be read this time: keep whatever was synced before
+    loads: bool = True  # would Claude Code load it at all?
+    refusal: str = ""  # why it would not, in words for the skills' verdicts
+    surfaces: list = field(default_factory=lambda: list(ALL_SURFACES))
+    skills: list = field(default_factory=list)
+    problems: Problems = field(default_factory=Problems)
+
+    def where(self, path: str) -> str:
+        """The location problems name for `path` inside the plugin's source repository."""
+        if self.source and self.source.fetched:
+            return f"{self.source.url}@{self.commit[:12]}:{path}"
+        return path
+
+
+@dataclass
+class Snapshot:
+    commit: str
+    catalog: manifest.Catalog
+    plugins: list
+    access: dict | None  # None: present but unreadable
+    fingerprint: str
+    unreachable_skill_files: int = 0
+
+    @property
+    def incomplete(self) -> bool:
+        """Something the repository holds was not read, or does not load in Claude Code: a sync of
+        it is `partial` (README, "Sync statuses"). Naming and metadata errors alone are not."""
+        return (
+            self.catalog.dropped > 0
+            or self.access is None
+            or any(plugin.failed or not plugin.loads for plugin in self.plugins)
+            or any(problem.code in NOT_READ_CODES for problem in self.problems)
+        )
+
+    @property
+    def problems(self) -> list[Problem]:
+        found = list(self.catalog.problems)
+        for plugin in self.plugins:
+            found += plugin.problems
+            for skill in plugin.skills:
+                found += skill.problems
+        return found
