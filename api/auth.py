@@ -10,18 +10,16 @@ from rest_framework import exceptions, permissions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
-from connector.tokens import lookup_bound, presented
+from connector.authentication import READ, WRITE
 from skillport_site.throttle import SharedThrottle
 
-READ, WRITE = "skills:read", "skills:write"
-
-
 class BearerTokenAuthentication(BaseAuthentication):
+    """DRF's side of connector.authentication: the token the request presents, or a 401 or 403."""
+
     def authenticate(self, request):
-        raw = presented(request)
-        if raw is None:
+        if not request.bearer.presented:
             return None  # no token: the session may still authenticate
-        token = lookup_bound(raw)
+        token = request.bearer.token
         if token is None:
             raise exceptions.AuthenticationFailed("The token is unknown, expired, revoked or issued for another "
                                                   "resource.")

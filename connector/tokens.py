@@ -108,20 +108,3 @@ def is_bound_here(token) -> bool:
     """Was the token issued for our MCP endpoint? With no resource the toolkit would accept it anywhere; we do not."""
     return any(map(is_mcp_resource, token.resource or []))
 
-
-def presented(request) -> str | None:
-    """The value of the request's `Authorization: Bearer` header; None when it has none."""
-    kind, _, value = request.headers.get("Authorization", "").partition(" ")
-    return value.strip() if kind.lower() == "bearer" else None
-
-
-def lookup_bound(raw: str):
-    """`lookup`, keeping only a token issued for this server: what views outside /mcp accept."""
-    token = lookup(raw) if raw else None
-    return token if token is not None and is_bound_here(token) else None
-
-
-def bearer_user(request, scope="skills:read"):
-    """The user behind a request's bearer token with `scope`, for plain Django views; else None."""
-    token = lookup_bound(presented(request) or "")
-    return token.user if token is not None and scope in token.scope.split() else None

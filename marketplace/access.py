@@ -35,7 +35,7 @@ def principals(user) -> list[str]:
     return who + [f"github:@{team.lower()}" for team in identity.teams]
 
 
-def readers(skill_name: str, rules: dict) -> list[str]:
+def read_principals(skill_name: str, rules: dict) -> list[str]:
     """Who may read a skill under `.skillport/access.json` (FORMAT.md §8).
 
     No file: everyone. A rule per skill name wins over `defaults`; values are "*", "editors"

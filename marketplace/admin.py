@@ -81,11 +81,15 @@ class DecisionActions:
     def has_approve_permission(self, request):
         return request.user.has_perm("marketplace.change_skill")
 
-    def _decide(self, request, revisions, decide, verb):
+    def _decide(self, request, subject, decide, verb):
+        """`decide(subject, request)`: an approval.py decision, which returns how many it decided
+        (None: there was nothing to decide)."""
         try:
-            count = decide(revisions, request)
+            count = decide(subject, request)
         except approval.SyncRunning as error:
             self.message_user(request, str(error), messages.ERROR)
+            return
+        if count is None:
             return
         self.message_user(request, f"{verb} {count} pending change(s)." if count else "Nothing was pending.",
                           messages.SUCCESS if count else messages.WARNING)
@@ -148,11 +152,8 @@ class MarketplaceAdmin(DecisionActions, admin.ModelAdmin):
             changed.append("access_token")
         if change:
             record(Action.MARKETPLACE_CHANGED, request=request, target=obj, extra={"fields": changed})
-            if "requires_approval" in changed and not obj.requires_approval:
-                # Without the policy nothing waits: what did is published, as this admin's approval.
-                waiting = SkillRevision.objects.filter(skill__marketplace=obj, status=SkillRevision.Status.PENDING)
-                if waiting.exists():
-                    self._decide(request, waiting, approval.approve, "Published")
+            if "requires_approval" in changed:
+                self._decide(request, obj, approval.publish_waiting, "Published")
         else:
             record(Action.MARKETPLACE_ADDED, request=request, target=obj, extra={"git_url": redact(obj.git_url)})
             queue_sync(obj)
@@ -200,7 +201,7 @@ class CatalogueAdmin(admin.ModelAdmin):
     """Plugins and skills come from git: their content is read-only, who sees them is not."""
 
     editable = ["audience", "curation", "policy", "policy_reason", "notes"]
-    actions = ["approve", "feature", "hide"]
+    actions = ["show", "feature", "hide"]
 
     def has_add_permission(self, request):
         return False
@@ -210,8 +211,8 @@ class CatalogueAdmin(admin.ModelAdmin):
         return [*content, *self.readonly_fields]
 
     @admin.action(description="Approve (show normally)")
-    def approve(self, request, queryset):
-        self._set_curation(request, queryset, Curation.APPROVED)
+    def show(self, request, queryset):
+        self._set_curation(request, queryset, Curation.SHOWN)
 
     @admin.action(description="Feature on the home page")
     def feature(self, request, queryset):

@@ -1,24 +1,26 @@
 """An admin's decision on what a sync read, for marketplaces whose new skills need approval.
 
 With `Marketplace.requires_approval` on, sync.py creates new skills unapproved, and leaves a
-changed approved skill's row as it was, putting what it read into a pending SkillRevision. The
+changed approved skill's row as it was, staging what it read in a pending SkillRevision. The
 Skill row therefore always holds the content members may see, and the web pages, the connector,
 packages and the API serve it without knowing approvals exist.
 
 Approving makes the pending content the row's; rejecting keeps it out until the repository
 changes it again. Both are audit events with before and after, and both settle the marketplace
-again (`sync.settle_approvals`).
+again (`settle`). sync.py calls this module, never the reverse.
 """
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit import record
 from audit.models import Action
 
-from .models import SkillFile, SkillRevision
-from .sync import apply_readers, settle_approvals, try_lock_for_transaction
+from . import locks
+from .bulk import copy_rows
+from .models import Plugin, Skill, SkillFile, SkillRevision
 
 PENDING = SkillRevision.Status.PENDING
+REVISION_FIELDS = ["skill", "version", "commit", "content_hash", "files", "status", "content", "created_at"]
 
 
 class SyncRunning(Exception):
@@ -35,13 +37,22 @@ def reject(revisions, request) -> int:
     return _decide(revisions, request, approve=False)
 
 
+def publish_waiting(marketplace, request) -> int | None:
+    """After an admin turned the marketplace's policy off: nothing waits any more, so what did is
+    published, as this admin's approval. Return how many, None when nothing waited. Raises SyncRunning."""
+    waiting = SkillRevision.objects.filter(skill__marketplace=marketplace, status=PENDING)
+    if marketplace.requires_approval or not waiting.exists():
+        return None
+    return approve(waiting, request)
+
+
 def _decide(revisions, request, approve):
     pending = list(revisions.filter(status=PENDING).select_related("skill__plugin", "skill__marketplace"))
     marketplaces = {revision.skill.marketplace for revision in pending}
     with transaction.atomic():
         for marketplace in sorted(marketplaces, key=lambda m: m.pk):
             # Without waiting: a sync may hold the lock for minutes, and it reads `approved`.
-            if not try_lock_for_transaction(marketplace.pk):
+            if not locks.try_take_for_transaction(locks.MARKETPLACE, marketplace.pk):
                 raise SyncRunning(f"A sync of {marketplace.slug} is running; decide again when it has finished.")
         decided = 0
         for revision in pending:
@@ -63,8 +74,9 @@ def _decide(revisions, request, approve):
             })
             decided += 1
         for marketplace in marketplaces:
-            apply_readers(marketplace)  # access.json names skills, and an approved change may rename one
-            settle_approvals(marketplace)
+            # access.json names skills, and an approved change may rename one.
+            Skill.objects.filter(marketplace=marketplace).apply_access_rules(marketplace.access_rules)
+            settle(marketplace)
     return decided
 
 
@@ -81,3 +93,80 @@ def _publish(skill, revision):
         )
     skill.approved = True
     skill.save()
+
+
+def record_revisions(written, now):
+    """A revision of each skill row a sync wrote, `written` as (Skill, PluginData, SkillData): approved
+    when members see the row, else pending (a new skill under the policy, its content in the row)."""
+    status = SkillRevision.Status
+    copy_rows(SkillRevision, REVISION_FIELDS, [
+        (row.pk, data.version[:100], data.commit, skill.content_hash, _files(skill),
+         status.APPROVED if row.approved else status.PENDING, {}, now)
+        for row, data, skill in written
+    ])
+
+
+def stage(changes, now, content):
+    """Under the policy, a changed skill members see keeps its row (brought back if it was gone): what
+    a sync read waits in a pending revision, which keeps `content(skill)` until approved.
+
+    `changes` are (skill id, PluginData, SkillData). Content already waiting, or already rejected, is
+    not staged again: a sync re-reads it often.
+    """
+    ids = [pk for pk, _data, _skill in changes]
+    Skill.objects.filter(pk__in=ids).update(removed_at=None)
+    waiting = set(SkillRevision.objects.filter(
+        skill_id__in=ids, status__in=[PENDING, SkillRevision.Status.REJECTED],
+    ).values_list("skill_id", "content_hash"))
+    copy_rows(SkillRevision, REVISION_FIELDS, [
+        (pk, data.version[:100], data.commit, skill.content_hash, _files(skill), PENDING, content(skill), now)
+        for pk, data, skill in changes
+        if (pk, skill.content_hash) not in waiting
+    ])
+
+
+def withdraw(revision_ids):
+    """The repository went back to a skill's approved content: what waited is superseded."""
+    SkillRevision.objects.filter(pk__in=revision_ids, status=PENDING).update(status=SkillRevision.Status.SUPERSEDED)
+
+
+def _files(skill) -> list[dict]:
+    return [{"path": f.path, "sha": f.sha, "size": f.size, "mode": f.mode, "is_binary": f.is_binary,
+             "omitted": f.omitted} for f in skill.files]
+
+
+def settle(marketplace):
+    """After a sync or an admin's decision: point each skill at its newest pending revision, supersede
+    older ones and those matching the approved content again, and move a plugin's `approved_commit`
+    (what the curated catalogue pins) only when nothing in it waits."""
+    skills, revisions, plugins = Skill._meta.db_table, SkillRevision._meta.db_table, Plugin._meta.db_table
+    with connection.cursor() as cursor:
+        # Retire pending revisions that a newer read replaced, or that match the approved content again.
+        cursor.execute(
+            f"UPDATE {revisions} AS r SET status = %s FROM {skills} AS s "
+            f"WHERE r.skill_id = s.id AND s.marketplace_id = %s AND r.status = %s "
+            f"AND ((s.approved AND r.content_hash = s.content_hash) "
+            f"OR EXISTS (SELECT 1 FROM {revisions} AS n WHERE n.skill_id = r.skill_id AND n.id > r.id))",
+            [SkillRevision.Status.SUPERSEDED, marketplace.pk, PENDING],
+        )
+        # Now each skill has at most one pending revision, its newest: point at it, or at nothing.
+        cursor.execute(
+            f"UPDATE {skills} AS s SET pending_revision_id = NULL FROM {revisions} AS r "
+            f"WHERE r.id = s.pending_revision_id AND s.marketplace_id = %s AND r.status <> %s",
+            [marketplace.pk, PENDING],
+        )
+        cursor.execute(
+            f"UPDATE {skills} AS s SET pending_revision_id = r.id FROM {revisions} AS r "
+            f"WHERE r.skill_id = s.id AND s.marketplace_id = %s AND r.status = %s "
+            f"AND s.pending_revision_id IS DISTINCT FROM r.id",
+            [marketplace.pk, PENDING],
+        )
+        # The repository at a plugin's commit holds exactly what members see only when none of its
+        # skills waits for approval (or was refused it); otherwise keep pinning the last such commit.
+        cursor.execute(
+            f"UPDATE {plugins} AS p SET approved_commit = p.commit "
+            f"WHERE p.marketplace_id = %s AND p.approved_commit <> p.commit AND NOT EXISTS ("
+            f"  SELECT 1 FROM {skills} AS s WHERE s.plugin_id = p.id AND s.removed_at IS NULL "
+            f"  AND (s.pending_revision_id IS NOT NULL OR NOT s.approved))",
+            [marketplace.pk],
+        )

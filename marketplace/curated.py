@@ -64,8 +64,8 @@ def catalogue(marketplace, user) -> dict:
     withheld = Skill.objects.filter(plugin=OuterRef("pk"), removed_at=None, approved=True).exclude(
         pk__in=Skill.objects.visible_to(user))
     plugins = (
-        Plugin.objects.visible_to(user).filter(marketplace=marketplace, curation__in=[Curation.APPROVED,
-                                                                                    Curation.FEATURED])
+        Plugin.objects.visible_to(user).filter(marketplace=marketplace,
+                                               curation__in=[Curation.SHOWN, Curation.FEATURED])
         .exclude(Exists(withheld)).select_related("marketplace").order_by("name")
     )
     entries = []

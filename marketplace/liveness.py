@@ -16,19 +16,12 @@ from django.utils import timezone
 from audit import record
 from audit.models import Action, Outcome
 
+from . import locks
 from .models import Marketplace, Status, SyncRun
 
-# The first key of each run's lock (the second is the run's id); sync.py's marketplace lock uses another.
-RUN_LOCK_NAMESPACE = 0x534B52
 LOST = "Worker lost: the process running this sync stopped before it finished; nothing it read was saved."
 GAVE_UP = ("Not synced: its last syncs lost their worker; an admin's Sync now, or manage.py sync_marketplace, "
            "tries again.")
-# Is a lock held? pg_locks shows a two-key advisory lock with classid the first key, objid the second.
-_HELD = (
-    "SELECT 1 FROM pg_locks AS l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 "
-    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-    "AND l.classid = %s AND l.objid = {key}::oid"
-)
 
 
 @contextmanager
@@ -42,25 +35,18 @@ def claimed(marketplace, trigger, run_id=None):
     reap_lost_runs()
     with transaction.atomic():
         run = SyncRun.objects.filter(pk=run_id, marketplace=marketplace, status=Status.RUNNING).first()
-        if run is None or not _try_lock(run.pk):
+        if run is None or not locks.try_take(locks.SYNC_RUN, run.pk):
             run = SyncRun.objects.create(marketplace=marketplace, trigger=trigger, progress={"phase": "waiting"})
-            _try_lock(run.pk)  # new: nobody else can hold it
+            locks.try_take(locks.SYNC_RUN, run.pk)  # new: nobody else can hold it
         elif run.progress.get("phase") == "queued":
             run.progress = {"phase": "waiting"}
             SyncRun.objects.filter(pk=run.pk).update(progress=run.progress)
     try:
         yield run
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RUN_LOCK_NAMESPACE, run.pk])
+        locks.release(locks.SYNC_RUN, run.pk)
         # Again: a worker that died just before this sync started may have held its lock a moment longer.
         reap_lost_runs()
-
-
-def _try_lock(run_pk) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [RUN_LOCK_NAMESPACE, run_pk])
-        return cursor.fetchone()[0]
 
 
 def reap_lost_runs() -> list[int]:
@@ -69,23 +55,21 @@ def reap_lost_runs() -> list[int]:
 
     One UPDATE claims them, so reapers in several processes never reap a run twice.
     """
-    from .sync import LOCK_NAMESPACE  # sync imports this module
-
     runs, marketplaces = SyncRun._meta.db_table, Marketplace._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {runs} AS r SET status = %s, error = %s, finished_at = %s, progress = %s::jsonb "
             f"WHERE r.status = %s AND r.progress->>'phase' IS DISTINCT FROM 'queued' "
-            f"AND NOT EXISTS ({_HELD.format(key='r.id')}) RETURNING r.id, r.marketplace_id, r.trigger",
+            f"AND NOT EXISTS ({locks.HELD.format(key='r.id')}) RETURNING r.id, r.marketplace_id, r.trigger",
             [Status.FAILED, LOST, timezone.now(), json.dumps({"phase": "done"}), Status.RUNNING,
-             RUN_LOCK_NAMESPACE],
+             locks.SYNC_RUN],
         )
         reaped = cursor.fetchall()
         # A sync marks its marketplace running only while it holds the marketplace's lock.
         cursor.execute(
             f"UPDATE {marketplaces} AS m SET status = %s, last_error = %s "
-            f"WHERE m.status = %s AND NOT EXISTS ({_HELD.format(key='m.id')})",
-            [Status.FAILED, LOST, Status.RUNNING, LOCK_NAMESPACE],
+            f"WHERE m.status = %s AND NOT EXISTS ({locks.HELD.format(key='m.id')})",
+            [Status.FAILED, LOST, Status.RUNNING, locks.MARKETPLACE],
         )
     owners = Marketplace.objects.in_bulk({marketplace_id for _run, marketplace_id, _trigger in reaped})
     for run_id, marketplace_id, trigger in reaped:

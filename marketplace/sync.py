@@ -17,7 +17,6 @@ import hashlib
 import json
 import logging
 import time
-from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -26,17 +25,15 @@ from django.utils import timezone
 from audit import record
 from audit.models import Action, Outcome, Surface
 
-from . import access, liveness, rendering
-from . import bulk, storable
+from . import approval, bulk, liveness, locks, rendering, storable
 from .bulk import copy_rows, copy_rows_ignoring_conflicts
 from .gitrepo import GitError
-from .models import Blob, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status, SyncRun
+from .models import Blob, Marketplace, Plugin, Skill, SkillFile, Status, SyncRun
 from .problems import ERROR, CatalogError, Problem
 from .reader import Reader
 
 log = logging.getLogger(__name__)
 
-LOCK_NAMESPACE = 0x534B50  # first key of the two-key advisory lock; the second is the id
 MAX_STORED_PROBLEMS = 5000
 BLOB_FIELDS = ["sha", "size", "is_binary", "is_lfs_pointer", "content"]
 SKILL_FIELDS = [
@@ -60,7 +57,11 @@ def sync_marketplace(marketplace_id: int, trigger: str = SyncRun.Trigger.MANUAL,
     """
     marketplace = Marketplace.objects.get(pk=marketplace_id)
     # The run is held for liveness (a run whose process dies is reaped), the marketplace for one sync at a time.
-    with liveness.claimed(marketplace, trigger, run_id) as run, _advisory_lock(marketplace.pk):
+    with (
+        liveness.claimed(marketplace, trigger, run_id) as run,
+        locks.held(locks.MARKETPLACE, marketplace.pk, settings.SKILLPORT_SYNC_TIME_LIMIT,
+                   busy=f"another sync of marketplace {marketplace.pk} is still running"),
+    ):
         reporter = _Progress(run, progress)
         marketplace.refresh_from_db()
         previous_status = marketplace.status
@@ -98,32 +99,6 @@ def sync_marketplace(marketplace_id: int, trigger: str = SyncRun.Trigger.MANUAL,
             reader.close()
     log.info("sync %s: %s commit=%s counts=%s", marketplace.slug, run.status, run.commit[:12], run.counts)
     return run
-
-
-@contextmanager
-def _advisory_lock(key: int):
-    """Hold a session-level PostgreSQL advisory lock; wait for it if another sync has it."""
-    deadline = time.monotonic() + settings.SKILLPORT_SYNC_TIME_LIMIT
-    with connection.cursor() as cursor:
-        while True:
-            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, key])
-            if cursor.fetchone()[0]:
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"another sync of marketplace {key} is still running")
-            time.sleep(0.2)
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, key])
-
-
-def try_lock_for_transaction(key: int) -> bool:
-    """Take the same lock until the transaction ends, without waiting; False while a sync holds it."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, key])
-        return cursor.fetchone()[0]
 
 
 class _Progress:
@@ -193,8 +168,8 @@ def reconcile(marketplace, snapshot) -> dict:
 
     plugins = _reconcile_plugins(marketplace, snapshot, now)
     added, updated, removed = _reconcile_skills(marketplace, snapshot, plugins, now)
-    apply_readers(marketplace)
-    settle_approvals(marketplace)
+    Skill.objects.filter(marketplace=marketplace).apply_access_rules(marketplace.access_rules)
+    approval.settle(marketplace)
     live_skills = Skill.objects.filter(marketplace=marketplace, removed_at=None)
     return {
         "plugins": Plugin.objects.filter(marketplace=marketplace, removed_at=None).count(),
@@ -298,8 +273,8 @@ def _reconcile_skills(marketplace, snapshot, plugins, now):
     """Add, update and tombstone skills; return (added, updated, removed).
 
     Under the marketplace's approval policy new skills start unapproved, and a changed skill
-    that members can see keeps its row, so its approved content: what was read goes into a
-    pending revision instead, which `settle_approvals` then points the skill at.
+    that members can see keeps its row, so its approved content: what was read is staged in a
+    pending revision instead (approval.stage), which `approval.settle` then points the skill at.
     """
     gated = marketplace.requires_approval
     existing = {
@@ -308,8 +283,34 @@ def _reconcile_skills(marketplace, snapshot, plugins, now):
             "pk", "plugin_id", "slug", "content_hash", "removed_at", "approved", "pending_revision_id", named=True
         )
     }
-    new, changed, staged, reverted, seen_ids = [], [], [], [], set()
     kept_plugins = {row.pk for row, data in plugins.values() if data.failed}
+    new, changed, staged, reverted, seen_ids = _sort_skills(plugins, existing, gated)
+    _fill_known([s for _row, _data, s in new] + [s for _pk, _row, _data, s, _approved in changed]
+                + [s for _pk, _data, s in staged])
+
+    written = _add_skills(marketplace, new, now, gated) + _update_skills(marketplace, changed, now, gated)
+    _write_files(written)
+    approval.record_revisions(written, now)
+    approval.stage(staged, now, _content)
+    approval.withdraw(reverted)
+    # Gone from the catalogue: tombstone, except skills of plugins that failed to read this time.
+    gone = [
+        row.pk for row in existing.values()
+        if row.removed_at is None and row.pk not in seen_ids and row.plugin_id not in kept_plugins
+    ]
+    Skill.objects.filter(pk__in=gone).update(removed_at=now)
+    Skill.objects.filter(marketplace=marketplace, removed_at=None).exclude(plugin_id__in=kept_plugins).update(
+        last_seen_at=now
+    )
+    return len(new), len(changed) + len(staged), len(gone)
+
+
+def _sort_skills(plugins, existing, gated):
+    """Sort what was read against the stored rows `existing` ({(plugin id, slug): row}):
+    new (Plugin, PluginData, SkillData), changed (skill id, Plugin, PluginData, SkillData, approved),
+    staged for approval (skill id, PluginData, SkillData), the pending revisions of skills back at
+    their approved content, and the ids of the rows still in the repository."""
+    new, changed, staged, reverted, seen_ids = [], [], [], [], set()
     for row, data in plugins.values():
         if data.failed:
             continue
@@ -328,19 +329,28 @@ def _reconcile_skills(marketplace, snapshot, plugins, now):
                 continue
             seen_ids.add(found.pk)
             if gated and found.approved and found.content_hash != skill.content_hash:
-                staged.append((found.pk, row, data, skill))
+                staged.append((found.pk, data, skill))
             elif found.content_hash != skill.content_hash or found.removed_at is not None:
                 changed.append((found.pk, row, data, skill, found.approved))
             elif found.pending_revision_id and found.approved:
                 reverted.append(found.pending_revision_id)  # back to the approved content
-    _fill_known(new + [(row, data, skill) for _pk, row, data, skill, *_ in changed + staged])
+    return new, changed, staged, reverted, seen_ids
 
+
+def _add_skills(marketplace, new, now, gated) -> list:
+    """Create the new skills, unapproved under the approval policy; return (Skill, PluginData, SkillData)s."""
     created = [
         (_skill_row(Skill(marketplace=marketplace, plugin=row, slug=s.slug, first_seen_at=now), s, now, not gated),
          data, s)
         for row, data, s in new
     ]
     bulk.create([row for row, _data, _s in created])
+    return created
+
+
+def _update_skills(marketplace, changed, now, gated) -> list:
+    """Write what was read into the changed rows (their files are written again); a row stays
+    unapproved under the policy. Return (Skill, PluginData, SkillData)s."""
     updated = [
         (_skill_row(Skill(pk=pk, marketplace=marketplace, plugin=row, slug=s.slug), s, now, approved or not gated),
          data, s)
@@ -348,12 +358,10 @@ def _reconcile_skills(marketplace, snapshot, plugins, now):
     ]
     Skill.objects.bulk_update([row for row, _data, _s in updated], SKILL_FIELDS, batch_size=500)
     SkillFile.objects.filter(skill_id__in=[row.pk for row, _data, _s in updated]).delete()
-    Skill.objects.filter(pk__in=[pk for pk, *_ in staged]).update(removed_at=None)
-    SkillRevision.objects.filter(pk__in=reverted, status=SkillRevision.Status.PENDING).update(
-        status=SkillRevision.Status.SUPERSEDED
-    )
+    return updated
 
-    written = created + updated
+
+def _write_files(written):
     copy_rows(
         SkillFile,
         ["skill", "path", "size", "mode", "is_binary", "blob", "omitted"],
@@ -363,106 +371,17 @@ def _reconcile_skills(marketplace, snapshot, plugins, now):
             for f in skill.files
         ),
     )
-    revision = SkillRevision.Status
-    copy_rows(
-        SkillRevision,
-        ["skill", "version", "commit", "content_hash", "files", "status", "content", "created_at"],
-        [
-            *((row.pk, data.version[:100], data.commit, skill.content_hash, _files(skill),
-               revision.APPROVED if row.approved else revision.PENDING, {}, now)
-              for row, data, skill in written),
-            *((pk, data.version[:100], data.commit, skill.content_hash, _files(skill), revision.PENDING,
-               _content(skill), now)
-              for pk, _row, data, skill in _not_yet_staged(staged)),
-        ],
-    )
-    # Gone from the catalogue: tombstone, except skills of plugins that failed to read this time.
-    gone = [
-        row.pk for row in existing.values()
-        if row.removed_at is None and row.pk not in seen_ids and row.plugin_id not in kept_plugins
-    ]
-    Skill.objects.filter(pk__in=gone).update(removed_at=now)
-    Skill.objects.filter(marketplace=marketplace, removed_at=None).exclude(plugin_id__in=kept_plugins).update(
-        last_seen_at=now
-    )
-    return len(created), len(updated) + len(staged), len(gone)
 
 
-def _files(skill) -> list[dict]:
-    return [{"path": f.path, "sha": f.sha, "size": f.size, "mode": f.mode, "is_binary": f.is_binary,
-             "omitted": f.omitted} for f in skill.files]
-
-
-def _not_yet_staged(staged):
-    """Leave out content already waiting for approval, or already rejected: a sync re-reads it often."""
-    waiting = set(SkillRevision.objects.filter(
-        skill_id__in=[pk for pk, *_ in staged],
-        status__in=[SkillRevision.Status.PENDING, SkillRevision.Status.REJECTED],
-    ).values_list("skill_id", "content_hash"))
-    return [item for item in staged if (item[0], item[3].content_hash) not in waiting]
-
-
-def apply_readers(marketplace):
-    """Set each skill's readers from access.json; rules are keyed by skill name (FORMAT.md §8).
-
-    One UPDATE per named rule plus one for the default, each touching only rows that differ.
-    """
-    rules = marketplace.access_rules or {}
-    named = list(rules["skills"]) if isinstance(rules.get("skills"), dict) else []
-    skills = Skill.objects.filter(marketplace=marketplace)
-    default = access.readers("", {**rules, "skills": {}})
-    skills.exclude(name__in=named).exclude(readers=default).update(readers=default)
-    for name in named:
-        value = access.readers(name, rules)
-        skills.filter(name=name).exclude(readers=value).update(readers=value)
-
-
-def settle_approvals(marketplace):
-    """After a sync or an admin's decision (approval.py): point each skill at its newest pending
-    revision, supersede older ones and those matching the approved content again, and move a
-    plugin's `approved_commit` (what the curated catalogue pins) only when nothing in it waits."""
-    skills, revisions, plugins = Skill._meta.db_table, SkillRevision._meta.db_table, Plugin._meta.db_table
-    with connection.cursor() as cursor:
-        # Retire pending revisions that a newer read replaced, or that match the approved content again.
-        cursor.execute(
-            f"UPDATE {revisions} AS r SET status = %s FROM {skills} AS s "
-            f"WHERE r.skill_id = s.id AND s.marketplace_id = %s AND r.status = %s "
-            f"AND ((s.approved AND r.content_hash = s.content_hash) "
-            f"OR EXISTS (SELECT 1 FROM {revisions} AS n WHERE n.skill_id = r.skill_id AND n.id > r.id))",
-            [SkillRevision.Status.SUPERSEDED, marketplace.pk, SkillRevision.Status.PENDING],
-        )
-        # Now each skill has at most one pending revision, its newest: point at it, or at nothing.
-        cursor.execute(
-            f"UPDATE {skills} AS s SET pending_revision_id = NULL FROM {revisions} AS r "
-            f"WHERE r.id = s.pending_revision_id AND s.marketplace_id = %s AND r.status <> %s",
-            [marketplace.pk, SkillRevision.Status.PENDING],
-        )
-        cursor.execute(
-            f"UPDATE {skills} AS s SET pending_revision_id = r.id FROM {revisions} AS r "
-            f"WHERE r.skill_id = s.id AND s.marketplace_id = %s AND r.status = %s "
-            f"AND s.pending_revision_id IS DISTINCT FROM r.id",
-            [marketplace.pk, SkillRevision.Status.PENDING],
-        )
-        # The repository at a plugin's commit holds exactly what members see only when none of its
-        # skills waits for approval (or was refused it); otherwise keep pinning the last such commit.
-        cursor.execute(
-            f"UPDATE {plugins} AS p SET approved_commit = p.commit "
-            f"WHERE p.marketplace_id = %s AND p.approved_commit <> p.commit AND NOT EXISTS ("
-            f"  SELECT 1 FROM {skills} AS s WHERE s.plugin_id = p.id AND s.removed_at IS NULL "
-            f"  AND (s.pending_revision_id IS NOT NULL OR NOT s.approved))",
-            [marketplace.pk],
-        )
-
-
-def _fill_known(items):
+def _fill_known(skills):
     """Skills read as "known" carry no content; copy it from a live skill with the same hash."""
-    hashes = {skill.content_hash for _row, _data, skill in items if skill.known}
+    hashes = {skill.content_hash for skill in skills if skill.known}
     if not hashes:
         return
     sources = {}
     for source in Skill.objects.filter(content_hash__in=hashes, removed_at=None):
         sources.setdefault(source.content_hash, source)
-    for _row, _data, skill in items:
+    for skill in skills:
         if skill.known:
             source = sources[skill.content_hash]
             skill.description, skill.frontmatter = source.description, source.frontmatter

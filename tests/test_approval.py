@@ -8,9 +8,9 @@ import pytest
 from django.db import connection
 
 from audit.models import Action, AuditEvent
-from marketplace import approval
+from marketplace import approval, locks
 from marketplace.models import Plugin, Skill, SkillFile, SkillRevision
-from marketplace.sync import LOCK_NAMESPACE, sync_marketplace
+from marketplace.sync import sync_marketplace
 
 from .builders import catalog, plugin_entry, skill_md, subprocess_database_url
 from .mcp_client import call
@@ -176,7 +176,7 @@ def test_a_rejected_change_stays_out_until_the_content_changes_again(client, adm
 def test_deciding_while_a_sync_runs_is_refused_without_waiting(admin_client, gated):
     _repo, market = gated
     with psycopg.connect(subprocess_database_url(), autocommit=True) as other:
-        other.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_NAMESPACE, market.pk])
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [locks.MARKETPLACE, market.pk])
         with pytest.raises(approval.SyncRunning):
             approval.approve(SkillRevision.objects.filter(status=Status.PENDING), None)
         response = admin_client.post("/admin/marketplace/skillrevision/", {

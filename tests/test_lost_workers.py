@@ -13,9 +13,9 @@ import pytest
 from django.conf import settings as django_settings
 
 from audit.models import Action, AuditEvent
-from marketplace import liveness, tasks
+from marketplace import liveness, locks, tasks
 from marketplace.models import Marketplace, Plugin, Status, SyncRun
-from marketplace.sync import LOCK_NAMESPACE, sync_marketplace
+from marketplace.sync import sync_marketplace
 from skillport_site.celery import app as celery_app
 
 from .builders import catalog, plugin_entry, skill_md, subprocess_database_url
@@ -205,8 +205,8 @@ def test_reaping_spares_live_and_queued_runs(simple_repo, make_marketplace):
     Marketplace.objects.filter(pk=market.pk).update(status=Status.RUNNING)
     # Another process works on `alive` and holds the marketplace's lock: its own database session.
     with psycopg.connect(subprocess_database_url(), autocommit=True) as other:
-        other.execute("SELECT pg_advisory_lock(%s, %s)", [liveness.RUN_LOCK_NAMESPACE, alive.pk])
-        other.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_NAMESPACE, market.pk])
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [locks.SYNC_RUN, alive.pk])
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [locks.MARKETPLACE, market.pk])
         assert tasks.reap_lost_syncs.apply().get() == 1
         assert SyncRun.objects.get(pk=lost.pk).status == Status.FAILED
         assert SyncRun.objects.get(pk=queued.pk).status == SyncRun.objects.get(pk=alive.pk).status == Status.RUNNING

@@ -99,11 +99,11 @@ def test_access_rules_change_without_skill_changes(market, personas):
     ("editors", ["github:@lead"]),
     ([], []),
 ])
-def test_readers_expansion(rule, expected):
+def test_read_principals_expansion(rule, expected):
     rules = {"editors": ["github:@Lead"], "skills": {"x": {"read": rule}}}
-    assert access.readers("x", rules) == expected
-    assert access.readers("other", rules) == ["*"]
-    assert access.readers("x", {}) == ["*"]
+    assert access.read_principals("x", rules) == expected
+    assert access.read_principals("other", rules) == ["*"]
+    assert access.read_principals("x", {}) == ["*"]
 
 
 def test_someone_who_left_the_org_sees_nothing(market, personas, settings):

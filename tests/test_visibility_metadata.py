@@ -82,7 +82,7 @@ def curated_plugins(client, user):
 
 def test_the_curated_catalogue_leaves_out_a_plugin_holding_a_skill_the_requester_may_not_see(two_markets, people,
                                                                                              client):
-    Plugin.objects.update(curation=Curation.APPROVED)
+    Plugin.objects.update(curation=Curation.SHOWN)
     assert curated_plugins(client, people["member"]) == set()  # ops-kit holds the core-only runbook
     assert curated_plugins(client, people["core"]) == {"ops-kit"}
     assert curated_plugins(client, people["admin"]) == {"ops-kit"}

@@ -16,7 +16,7 @@ def compute_readers(apps, schema_editor):
     Skill = apps.get_model("marketplace", "Skill")
     for marketplace in Marketplace.objects.all():
         for skill in Skill.objects.filter(marketplace=marketplace):
-            skill.readers = access.readers(skill.name, marketplace.access_rules)
+            skill.readers = access.read_principals(skill.name, marketplace.access_rules)
             skill.save(update_fields=["readers"])
 
 
