@@ -13,6 +13,7 @@ from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from connector.authentication import READ, WRITE
 from skillport_site.throttle import SharedThrottle
 
+
 class BearerTokenAuthentication(BaseAuthentication):
     """DRF's side of connector.authentication: the token the request presents, or a 401 or 403."""
 

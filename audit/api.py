@@ -1,4 +1,4 @@
-"""The audit log in the REST API (/api/v1/audit-events/, routed by api.urls): the review page's filters, for auditors."""
+"""The audit log in the REST API (/api/v1/audit-events/, routed by api.urls), with the review page's filters."""
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, permissions, serializers
 
