@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from marketplace import install, packaging, updates
 from marketplace.models import Marketplace, Plugin, Skill, SkillFile, SyncRun
+from marketplace.verdicts import Verdict
 from skillport_site.links import absolute_url
 
 URLS = "api"
@@ -105,7 +106,7 @@ class SkillSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(Verdicts)
     def get_verdicts(self, obj):
-        return {flag: getattr(obj, flag) for flag in Skill.VERDICT_REASONS}
+        return {flag: getattr(obj, flag) for flag in Verdict.values}
 
     def get_web_url(self, obj) -> str:
         return absolute_url(obj.get_absolute_url())

@@ -14,9 +14,10 @@ from pydantic import BaseModel, Field
 from audit import record
 from audit.models import Action, Surface
 from marketplace import caching, install, lookup, updates
-from marketplace.filters import VERDICTS, SkillFilter
+from marketplace.filters import SkillFilter
 from marketplace.search import SORTS, search, validate_query
 from marketplace.models import Policy, Skill, SkillFile
+from marketplace.verdicts import Verdict as VerdictFlag
 from skillport_site.links import absolute_url
 
 # Claude shows about 150,000 characters of a tool result; stay well inside it.
@@ -58,7 +59,7 @@ class Filters(BaseModel):
     surface: Literal["claude_code", "claude_ai", "claude_desktop"] | None = Field(
         None, description="Only skills offered for this Claude surface."
     )
-    verdicts: list[Literal["loads_in_claude_code", "spec_valid", "claude_ai_uploadable"]] = Field(
+    verdicts: list[Literal[tuple(VerdictFlag.values)]] = Field(
         default_factory=list, description="Only skills that pass all of these checks."
     )
 
@@ -285,7 +286,7 @@ def get_skill(caller, name: str) -> SkillDetail:
         for f in skill.files.order_by("path")[:1000]
     ]
     verdicts = [Verdict(check=label, passed=passed, reasons=reasons)
-                for label, passed, reasons in skill.verdicts(dict(VERDICTS))]
+                for label, passed, reasons in skill.verdicts()]
     return SkillDetail(
         **_summary(skill).model_dump(), frontmatter=skill.frontmatter, surfaces=skill.plugin.surfaces,
         verdicts=verdicts, skill_md=text[:MAX_TEXT], skill_md_truncated=len(text) > MAX_TEXT, files=files,

@@ -9,13 +9,9 @@ from audit.models import INSTALL_ACTIONS, AuditEvent
 from . import caching
 from .models import Plugin, Skill
 from .search import SORTS, search, validate_query
+from .verdicts import Verdict
 
 SURFACES = [("claude_code", "Claude Code"), ("claude_ai", "Claude.ai"), ("claude_desktop", "Claude Desktop")]
-VERDICTS = [
-    ("loads_in_claude_code", "Loads in Claude Code"),
-    ("spec_valid", "Valid Agent Skill"),
-    ("claude_ai_uploadable", "Uploadable to Claude.ai"),
-]
 
 
 def with_installs(queryset):
@@ -62,7 +58,7 @@ class SkillFilter(django_filters.FilterSet):
     surface = django_filters.ChoiceFilter(choices=SURFACES, method="filter_surface", label="Works in",
                                           empty_label="Any")
     verdict = django_filters.MultipleChoiceFilter(
-        choices=VERDICTS, method="filter_verdicts", label="Only skills that", widget=forms.CheckboxSelectMultiple,
+        choices=Verdict.choices, method="filter_verdicts", label="Only skills that", widget=forms.CheckboxSelectMultiple,
     )
     sort = django_filters.ChoiceFilter(
         choices=[("relevance", "Relevance"), ("name", "Name"), ("updated", "Recently updated"),

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from . import access, gitrepo
 from .crypto import EncryptedTextField
+from .verdicts import Verdict
 
 AUDIENCE_HELP = (
     "Who may see this, as GitHub refs: github:@org/team, github:@login or github:<id>. "
@@ -25,9 +26,7 @@ def audience_field():
 
 
 class Curation(models.TextChoices):
-    # Shown normally. Rows, the API and audit events hold "approved"; the code says SHOWN, as
-    # "approved" there means what the approval policy (approval.py) decides.
-    SHOWN = "approved", "Approved"
+    APPROVED = "approved", "Approved"
     FEATURED = "featured", "Featured"
     HIDDEN = "hidden", "Hidden"
 
@@ -44,7 +43,7 @@ class CurationFields(models.Model):
     """What admins decide about a plugin or skill, beside what its repository says."""
 
     curation = models.CharField(
-        max_length=20, choices=Curation.choices, default=Curation.SHOWN,
+        max_length=20, choices=Curation.choices, default=Curation.APPROVED,
         help_text="Featured: shown first on the home page. Hidden: invisible on every surface.",
     )
     policy = models.CharField(max_length=20, choices=Policy.choices, blank=True,
@@ -122,19 +121,7 @@ class PluginQuerySet(VisibleQuerySet):
 
 
 class SkillQuerySet(VisibleQuerySet):
-    def apply_access_rules(self, rules):
-        """Set each skill's `readers` (the principals who may read it) from a marketplace's access.json;
-        rules are keyed by skill name (FORMAT.md §8).
-
-        One UPDATE per named rule plus one for the default, each touching only rows that differ.
-        """
-        rules = rules or {}
-        named = list(rules["skills"]) if isinstance(rules.get("skills"), dict) else []
-        default = access.read_principals("", {**rules, "skills": {}})
-        self.exclude(name__in=named).exclude(readers=default).update(readers=default)
-        for name in named:
-            value = access.read_principals(name, rules)
-            self.filter(name=name).exclude(readers=value).update(readers=value)
+    pass
 
 
 def visibility_key(user) -> str:
@@ -461,14 +448,11 @@ class Skill(CurationFields):
     def get_absolute_url(self):
         return reverse("marketplace:skill", args=[self.marketplace.slug, self.plugin.name, self.slug])
 
-    # Each verdict's flag, and the key of its reasons in `verdict_reasons`.
-    VERDICT_REASONS = {"loads_in_claude_code": "claude_code", "spec_valid": "agent_skills_spec",
-                       "claude_ai_uploadable": "claude_ai"}
-
-    def verdicts(self, labels) -> list[tuple[str, bool, list]]:
-        """(label, passed, reasons) per verdict; `labels` names each flag the way the caller shows it."""
+    def verdicts(self) -> list[tuple[str, bool, list]]:
+        """(label, passed, reasons) per verdict."""
         reasons = self.verdict_reasons or {}
-        return [(labels[flag], getattr(self, flag), reasons.get(key, [])) for flag, key in self.VERDICT_REASONS.items()]
+        return [(verdict.label, getattr(self, verdict.value), reasons.get(verdict.reasons_key, []))
+                for verdict in Verdict]
 
     @property
     def title(self):

@@ -5,9 +5,25 @@ is strict in its own ways; a skill can pass one and fail another, so each is jud
 """
 import re
 
+from django.db import models
+
 SPEC_KEYS = {"name", "description", "license", "compatibility", "metadata", "allowed-tools"}
 SPEC_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 UPLOAD_LIMIT_BYTES = 8 * 1024 * 1024
+
+
+class Verdict(models.TextChoices):
+    """Each verdict by the Skill flag holding it (also its key in the API and its value in filters), and its label."""
+
+    LOADS_IN_CLAUDE_CODE = "loads_in_claude_code", "Loads in Claude Code"
+    SPEC_VALID = "spec_valid", "Valid Agent Skill"
+    CLAUDE_AI_UPLOADABLE = "claude_ai_uploadable", "Uploadable to Claude.ai"
+
+    @property
+    def reasons_key(self) -> str:
+        """Its key in `Skill.verdict_reasons`: the name of the function below that judges it (stored, so unchanged)."""
+        return {"loads_in_claude_code": "claude_code", "spec_valid": "agent_skills_spec",
+                "claude_ai_uploadable": "claude_ai"}[self.value]
 
 
 def claude_code(skill_md, readable_reason="", name_spoofing="", plugin_refusal=""):

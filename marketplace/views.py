@@ -18,15 +18,14 @@ from django.template.loader import render_to_string
 from audit import record
 from audit.models import Action
 
+from connector.tokens import bearer_user
+
 from . import caching, curated, install, lookup, packaging, policy, rendering, updates
 from .filters import SkillFilter, with_installs
 from .models import Blob, Curation, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status
 from .search import highlight
 
 
-VERDICT_LABELS = {"loads_in_claude_code": "Loads in Claude Code",
-                  "spec_valid": "Valid under the Agent Skills specification",
-                  "claude_ai_uploadable": "Uploadable to Claude.ai"}
 # What a skill card shows; lists load only these (not bodies, search vectors or secrets).
 CARD_FIELDS = [
     "name", "display_name_override", "slug", "description", "claude_ai_uploadable", "loads_in_claude_code",
@@ -107,7 +106,7 @@ def skill_detail(request, marketplace, plugin, skill):
         "revisions": revisions,
         "review": _review(skill, revisions) if request.user.is_superuser else None,
         "install": _install(skill),
-        "verdicts": skill.verdicts(VERDICT_LABELS),
+        "verdicts": skill.verdicts(),
     })
 
 
@@ -232,10 +231,8 @@ def _diff(old, new):
 
 
 def curated_catalogue(request, marketplace):
-    """/m/<slug>/marketplace.json for Claude Code: the signed-in (or bearer-token) user's curated view.
-
-    The token is read by connector.authentication's middleware, into `request.bearer`."""
-    user = request.user if request.user.is_authenticated else request.bearer.user("skills:read")
+    """/m/<slug>/marketplace.json for Claude Code: the signed-in (or bearer-token) user's curated view."""
+    user = request.user if request.user.is_authenticated else bearer_user(request)
     if user is None:
         response = JsonResponse({"error": "Sign in, or send a Skillport token: Authorization: Bearer <token>."},
                                 status=401)

@@ -4,6 +4,7 @@ import json
 import zipfile
 
 import pytest
+from django.utils.html import escape
 from mcp.shared.exceptions import MCPError
 
 from audit.models import Action, AuditEvent, Surface
@@ -124,6 +125,22 @@ def test_install_link_works_once_and_downloads_the_package(two_markets, people, 
         assert (event.skill, event.actor_login, event.surface, event.client_name, event.client_version) == (
             "postmortem", "orla", Surface.CLAUDE_AI, "Test client", "1.0")
     assert InstallLink.objects.get().redeemed_at is not None
+
+
+def test_the_skill_page_shows_install_skills_steps_and_verdicts_in_the_same_words(two_markets, people, client,
+                                                                                 settings):
+    steps = call(people["member"], "install_skill", {"name": "postmortem"}).structured_content["steps"]
+    detail = call(people["member"], "get_skill", {"name": "postmortem"}).structured_content
+    client.force_login(people["member"])
+    page = client.get(detail["url"].removeprefix(settings.SKILLPORT_BASE_URL)).content.decode()
+    # The first upload step names install_skill's one-time link, where the page has its download button.
+    for step in steps["CC"] + steps["CD"][1:]:
+        assert escape(step) in page
+    assert "Download postmortem.skill. Do not unzip it." in page
+    assert [v["check"] for v in detail["verdicts"]] == ["Loads in Claude Code", "Valid Agent Skill",
+                                                        "Uploadable to Claude.ai"]
+    for verdict in detail["verdicts"]:
+        assert f"</span> {verdict['check']}" in page
 
 
 def test_install_link_rechecks_visibility_and_expiry(two_markets, people, client, settings):
