@@ -26,7 +26,9 @@ def audience_field():
 
 
 class Curation(models.TextChoices):
-    APPROVED = "approved", "Approved"
+    # Shown normally. Rows, the API and audit events hold "approved"; the code says SHOWN, as
+    # "approved" there means what the approval policy (approval.py) decides.
+    SHOWN = "approved", "Approved"
     FEATURED = "featured", "Featured"
     HIDDEN = "hidden", "Hidden"
 
@@ -43,7 +45,7 @@ class CurationFields(models.Model):
     """What admins decide about a plugin or skill, beside what its repository says."""
 
     curation = models.CharField(
-        max_length=20, choices=Curation.choices, default=Curation.APPROVED,
+        max_length=20, choices=Curation.choices, default=Curation.SHOWN,
         help_text="Featured: shown first on the home page. Hidden: invisible on every surface.",
     )
     policy = models.CharField(max_length=20, choices=Policy.choices, blank=True,
@@ -121,7 +123,19 @@ class PluginQuerySet(VisibleQuerySet):
 
 
 class SkillQuerySet(VisibleQuerySet):
-    pass
+    def apply_access_rules(self, rules):
+        """Set each skill's `readers` (the principals who may read it) from a marketplace's access.json;
+        rules are keyed by skill name (FORMAT.md §8).
+
+        One UPDATE per named rule plus one for the default, each touching only rows that differ.
+        """
+        rules = rules or {}
+        named = list(rules["skills"]) if isinstance(rules.get("skills"), dict) else []
+        default = access.read_principals("", {**rules, "skills": {}})
+        self.exclude(name__in=named).exclude(readers=default).update(readers=default)
+        for name in named:
+            value = access.read_principals(name, rules)
+            self.filter(name=name).exclude(readers=value).update(readers=value)
 
 
 def visibility_key(user) -> str:

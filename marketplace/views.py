@@ -18,8 +18,6 @@ from django.template.loader import render_to_string
 from audit import record
 from audit.models import Action
 
-from connector.tokens import bearer_user
-
 from . import caching, curated, install, lookup, packaging, policy, rendering, updates
 from .filters import SkillFilter, with_installs
 from .models import Blob, Curation, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status
@@ -231,8 +229,10 @@ def _diff(old, new):
 
 
 def curated_catalogue(request, marketplace):
-    """/m/<slug>/marketplace.json for Claude Code: the signed-in (or bearer-token) user's curated view."""
-    user = request.user if request.user.is_authenticated else bearer_user(request)
+    """/m/<slug>/marketplace.json for Claude Code: the signed-in (or bearer-token) user's curated view.
+
+    The token is read by connector.authentication's middleware, into `request.bearer`."""
+    user = request.user if request.user.is_authenticated else request.bearer.user("skills:read")
     if user is None:
         response = JsonResponse({"error": "Sign in, or send a Skillport token: Authorization: Bearer <token>."},
                                 status=401)
