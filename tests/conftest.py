@@ -42,7 +42,7 @@ def github_org(fake_github, settings):
 
 @pytest.fixture(autouse=True)
 def _isolated_data(settings, tmp_path):
-    """Each test gets its own git cache and a fake GitHub made of bare repos on disk."""
+    """Each test gets its own git cache, and github.com stands for the bare repositories of `git_host`."""
     settings.SKILLPORT_DATA_DIR = tmp_path / "data"
     settings.SKILLPORT_ALLOW_LOCAL_SOURCES = True
     settings.SKILLPORT_GITHUB_URL = f"file://{tmp_path}/github"
@@ -93,8 +93,9 @@ def make_repo(tmp_path):
 
 
 @pytest.fixture
-def github(tmp_path):
-    """Create `owner/name` on the fake GitHub (SKILLPORT_GITHUB_URL) from a dict of files."""
+def git_host(tmp_path):
+    """Create `owner/name` from a dict of files on the git host that stands in for github.com: bare
+    repositories under SKILLPORT_GITHUB_URL, which `github` plugin sources clone from."""
 
     def create(full_name: str, files: dict) -> GitRepo:
         repo = GitRepo(tmp_path / "github-src" / full_name)
@@ -112,6 +113,24 @@ def github(tmp_path):
 def make_marketplace(db):
     def make(repo: GitRepo, slug="test", **fields) -> Marketplace:
         return Marketplace.objects.create(slug=slug, git_url=repo.url, **fields)
+
+    return make
+
+
+@pytest.fixture
+def synced_marketplace(make_marketplace):
+    """A marketplace of `repo`, synced once as an admin's first sync would: `market.repo` takes more
+    commits, `market.first_run` is that sync's run. With `github_url` it shows that URL afterwards, as
+    if it had been synced from GitHub (what Claude Code users can add)."""
+
+    def make(repo: GitRepo, slug="test", github_url=None, **fields) -> Marketplace:
+        market = make_marketplace(repo, slug=slug, **fields)
+        market.first_run = sync_marketplace(market.pk)
+        if github_url:
+            market.git_url = github_url
+            market.save(update_fields=["git_url"])
+        market.repo = repo
+        return market
 
     return make
 
@@ -169,7 +188,7 @@ def skillport(_skillport_server, transactional_db):
 
 
 @pytest.fixture
-def two_markets(make_repo, make_marketplace):
+def two_markets(make_repo, synced_marketplace):
     """Two marketplaces whose `csv-cleanup` skills collide, one team-only skill, one semver plugin, one not."""
     acme = make_repo({
         ".claude-plugin/marketplace.json": catalog(plugin_entry("ops-kit", version="1.2.0"), name="acme-skills"),
@@ -183,21 +202,21 @@ def two_markets(make_repo, make_marketplace):
         ".claude-plugin/marketplace.json": catalog(plugin_entry("data-kit", version="nightly"), name="labs"),
         "plugins/data-kit/skills/csv-cleanup/SKILL.md": skill_md("csv-cleanup", "Experimental CSV cleaner."),
     })
-    markets = [make_marketplace(acme, slug="acme"), make_marketplace(labs, slug="labs")]
-    for market in markets:
-        sync_marketplace(market.pk)
-    return markets
+    return [synced_marketplace(acme, slug="acme"), synced_marketplace(labs, slug="labs")]
 
 
 @pytest.fixture
 def people(db, settings):
-    """Personas: an org member, a member of the core team, a member of another org, a local admin."""
-    from django.contrib.auth.models import User
+    """The cast, with the logins `github_org` gives them on the fake GitHub: an org member, a member of the core team,
+    a member of the design team, a member of another org; a local admin, and someone not signed in."""
+    from django.contrib.auth.models import AnonymousUser, User
 
     settings.SKILLPORT_GITHUB_ORGS = ["acme"]
     return {
         "member": person("orla", 1),
         "core": person("tam", 2, teams=["acme/core"]),
         "outsider": person("nina", 3, orgs=["elsewhere"]),
+        "design": person("otto", 4, teams=["acme/design"]),
         "admin": User.objects.create_superuser("root", "root@example.com", "pw"),
+        "anonymous": AnonymousUser(),
     }

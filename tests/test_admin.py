@@ -2,7 +2,6 @@
 import time
 
 import pytest
-from django.contrib.auth.models import User
 
 from audit.models import Action, AuditEvent
 from marketplace.models import Marketplace, Status, SyncRun
@@ -14,14 +13,14 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def admin_client(client):
-    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+def admin_client(client, people):
+    client.force_login(people["admin"])
     return client
 
 
-def test_member_without_staff_is_sent_to_login(client, simple_repo, make_marketplace):
+def test_member_without_staff_is_sent_to_login(client, people, simple_repo, make_marketplace):
     make_marketplace(simple_repo)
-    client.force_login(User.objects.create_user("member"))
+    client.force_login(people["member"])
     response = client.get("/admin/marketplace/marketplace/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
@@ -120,7 +119,7 @@ def test_bulk_curation_actions_are_audited(admin_client, simple_repo, make_marke
 
 @pytest.mark.django_db(transaction=True)
 def test_sync_now_button_endpoint_reports_progress_then_the_result(admin_client, simple_repo, make_marketplace,
-                                                                  celery_worker_queue, client):
+                                                                  celery_worker_queue, client, people):
     m = make_marketplace(simple_repo)
     assert admin_client.get(f"/admin/marketplace/marketplace/{m.pk}/sync/").status_code == 405
     queued = admin_client.post(f"/admin/marketplace/marketplace/{m.pk}/sync/")
@@ -131,7 +130,7 @@ def test_sync_now_button_endpoint_reports_progress_then_the_result(admin_client,
         time.sleep(0.2)
     assert state["status"] == "ok" and state["counts"]["skills"] == 2 and state["errors"] == 0
     assert SyncRun.objects.filter(marketplace=m).count() == 1  # the task used the run the page follows
-    client.force_login(User.objects.create_user("member"))
+    client.force_login(people["member"])
     assert client.post(f"/admin/marketplace/marketplace/{m.pk}/sync/").status_code == 302  # to the login page
 
 

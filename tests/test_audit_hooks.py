@@ -17,8 +17,8 @@ def events(action):
     return list(AuditEvent.objects.filter(action=action))
 
 
-def test_admin_add_change_remove_are_recorded_without_secrets(client, simple_repo):
-    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+def test_admin_add_change_remove_are_recorded_without_secrets(client, people, simple_repo):
+    client.force_login(people["admin"])
     form = {"slug": "acme", "git_url": simple_repo.url, "ref": "", "catalog_path": ".claude-plugin/marketplace.json",
             "access_token": "ghp_topsecret", "sync_interval": 60, "enabled": "on"}
     client.post("/admin/marketplace/marketplace/add/", form, HTTP_USER_AGENT="Mozilla/5.0 Firefox/140.0")

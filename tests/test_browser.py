@@ -8,8 +8,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from marketplace.sync import sync_marketplace
-
 from .builders import catalog, plugin_entry, skill_md
 
 CHROMIUM = os.environ.get("SKILLPORT_CHROMIUM", "/usr/bin/chromium")
@@ -69,38 +67,28 @@ def open_page(browser, request):
 
 
 @pytest.fixture
-def github(github_org):
-    return github_org
-
-
-@pytest.fixture
-def market(make_repo, make_marketplace):
-    repo = make_repo({
+def market(make_repo, synced_marketplace):
+    return synced_marketplace(make_repo({
         ".claude-plugin/marketplace.json": catalog(plugin_entry("ops-kit", category="operations"), name="acme-skills"),
         ".skillport/access.json": json.dumps({"skills": {"core-runbook": {"read": ["github:@acme/core"]}}}),
         "plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Write a blameless incident review."),
         "plugins/ops-kit/skills/postmortem/scripts/timeline.py": "print('timeline')\n",
         "plugins/ops-kit/skills/core-runbook/SKILL.md": skill_md("core-runbook", "Core team on-call runbook."),
         "plugins/ops-kit/skills/payloads/SKILL.md": skill_md("payloads", "Tries to run script.", body=XSS_BODY),
-    })
-    m = make_marketplace(repo, slug="acme")
-    sync_marketplace(m.pk)
-    m.git_url = "https://github.com/acme/skills.git"  # as Claude Code users would add it
-    m.save(update_fields=["git_url"])
-    return m
+    }), slug="acme", github_url="https://github.com/acme/skills.git")  # as Claude Code users would add it
 
 
-def sign_in(page, live_server, github, login):
-    github.login_as(login)
+def sign_in(page, live_server, github_org, login):
+    github_org.login_as(login)
     page.goto(f"{live_server.url}/skills/")
     expect(page).to_have_url(f"{live_server.url}/login/?next=/skills/")
     page.get_by_role("button", name="Sign in with GitHub").click()
     page.wait_for_load_state("networkidle")
 
 
-def test_sign_in_search_with_a_typo_and_download(open_page, live_server, github, market):
+def test_sign_in_search_with_a_typo_and_download(open_page, live_server, github_org, market):
     page = open_page()
-    sign_in(page, live_server, github, "orla")
+    sign_in(page, live_server, github_org, "orla")
     expect(page.get_by_role("heading", name="Skills", exact=True)).to_be_visible()
     page.get_by_label("Search").fill("postmortm")  # a typo; results update as you type
     card = page.locator("#results .skill-card").first
@@ -118,11 +106,11 @@ def test_sign_in_search_with_a_typo_and_download(open_page, live_server, github,
     assert json.loads(archive.read("postmortem/.claude-plugin/plugin.json"))["name"] == "ops-kit"
 
 
-def test_search_works_without_javascript(browser, live_server, github, market, open_page):
+def test_search_works_without_javascript(browser, live_server, github_org, market, open_page):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     try:
-        sign_in(page, live_server, github, "orla")
+        sign_in(page, live_server, github_org, "orla")
         page.get_by_label("Search").fill("incident")
         page.get_by_role("button", name="Search").click()
         expect(page.locator(".skill-card mark")).to_have_text(["incident"])
@@ -131,9 +119,9 @@ def test_search_works_without_javascript(browser, live_server, github, market, o
 
 
 @pytest.mark.parametrize("login, sees_runbook", [("orla", False), ("tam", True), ("otto", False)])
-def test_personas_see_what_they_may(open_page, live_server, github, market, login, sees_runbook):
+def test_personas_see_what_they_may(open_page, live_server, github_org, market, login, sees_runbook):
     page = open_page()
-    sign_in(page, live_server, github, login)
+    sign_in(page, live_server, github_org, login)
     cards = page.locator("#results .skill-card h3")
     expected = ["core-runbook", "payloads", "postmortem"] if sees_runbook else ["payloads", "postmortem"]
     expect(cards).to_have_text(expected)
@@ -141,18 +129,18 @@ def test_personas_see_what_they_may(open_page, live_server, github, market, logi
     assert response.status == (200 if sees_runbook else 404)
 
 
-def test_non_member_is_turned_away(open_page, live_server, github, market):
+def test_non_member_is_turned_away(open_page, live_server, github_org, market):
     page = open_page()
-    sign_in(page, live_server, github, "nina")
+    sign_in(page, live_server, github_org, "nina")
     expect(page.get_by_role("heading", name="You are not in this organisation")).to_be_visible()
     assert page.goto(f"{live_server.url}/skills/acme/ops-kit/postmortem/").url.startswith(f"{live_server.url}/login/")
 
 
-def test_script_and_html_in_a_skill_stay_inert(open_page, live_server, github, market):
+def test_script_and_html_in_a_skill_stay_inert(open_page, live_server, github_org, market):
     page = open_page()
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    sign_in(page, live_server, github, "orla")
+    sign_in(page, live_server, github_org, "orla")
     page.goto(f"{live_server.url}/skills/acme/ops-kit/payloads/")
     expect(page.locator("article").get_by_role("heading", name="Payloads")).to_be_visible()  # rendered, visible
     page.get_by_text("click me").click()

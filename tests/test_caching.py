@@ -3,7 +3,6 @@ import json
 import re
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 
 from marketplace.models import CatalogueVersion, GitHubIdentity, Marketplace, Plugin, Skill
@@ -16,9 +15,7 @@ pytestmark = pytest.mark.django_db
 SEARCH = "/skills/?q=runbook"
 
 
-def person(login, github_id, teams=()):
-    user = User.objects.create_user(login)
-    GitHubIdentity.objects.create(user=user, github_id=github_id, login=login, orgs=["acme"], teams=list(teams))
+def signed_in(user):
     client = Client()
     client.force_login(user)
     return client
@@ -36,20 +33,18 @@ def repo(make_repo):
 
 
 @pytest.fixture
-def market(repo, make_marketplace):
-    m = make_marketplace(repo, slug="acme")
-    sync_marketplace(m.pk)
-    return m
+def market(repo, synced_marketplace):
+    return synced_marketplace(repo, slug="acme")
 
 
 @pytest.fixture
-def member():
-    return person("mo", 1)
+def member(people):
+    return signed_in(people["member"])
 
 
 @pytest.fixture
-def core():
-    return person("corey", 2, ["acme/core"])
+def core(people):
+    return signed_in(people["core"])
 
 
 def found(client, url=SEARCH):
@@ -68,7 +63,7 @@ def test_a_cached_page_never_reaches_someone_who_sees_less(market, member, core)
 
 def test_joining_a_team_shows_more_at_once(market, member):
     assert found(member) == ["disk-runbook", "open-runbook"]
-    GitHubIdentity.objects.filter(login="mo").update(teams=["acme/core"])
+    GitHubIdentity.objects.filter(login="orla").update(teams=["acme/core"])
     assert found(member) == ["disk-runbook", "open-runbook", "secret-runbook"]
 
 

@@ -4,10 +4,9 @@ import json
 import zipfile
 
 import pytest
-from django.contrib.auth.models import User
 
 from audit.models import Action, AuditEvent
-from marketplace.models import GitHubIdentity, Skill
+from marketplace.models import Skill
 from marketplace.sync import sync_marketplace
 
 from .builders import catalog, plugin_entry, skill_md
@@ -42,21 +41,14 @@ def repo(make_repo):
 
 
 @pytest.fixture
-def market(repo, make_marketplace):
-    m = make_marketplace(repo, slug="acme")
-    sync_marketplace(m.pk)
-    # As if it had been synced from GitHub, which is what Claude Code users can add.
-    m.git_url = "https://github.com/acme/skills.git"
-    m.save(update_fields=["git_url"])
-    return m
+def market(repo, synced_marketplace):
+    return synced_marketplace(repo, slug="acme", github_url="https://github.com/acme/skills.git")
 
 
 @pytest.fixture
-def member(client):
-    user = User.objects.create_user("mo")
-    GitHubIdentity.objects.create(user=user, github_id=7, login="mo", orgs=["acme"])
-    client.force_login(user)
-    return user
+def member(client, people):
+    client.force_login(people["member"])
+    return people["member"]
 
 
 SKILL = "/skills/acme/kit/postmortem/"
@@ -72,7 +64,7 @@ def test_search_page_filters_and_typo(client, market, member):
     page = client.get("/skills/?q=postmortm")
     assert [s.name for s in page.context["page"]] == ["postmortem"]
     names = lambda url: sorted(s.name for s in client.get(url).context["page"])  # noqa: E731
-    assert names("/skills/") == ["evil", "postmortem"]  # "secret" is not visible to mo
+    assert names("/skills/") == ["evil", "postmortem"]  # "secret" is not visible to orla
     assert names("/skills/?category=ops&surface=claude_code&tag=db") == ["evil", "postmortem"]
     assert names("/skills/?surface=claude_ai") == []
     assert names("/skills/?verdict=claude_ai_uploadable") == ["postmortem"]  # evil has tags in its description
@@ -137,7 +129,7 @@ def test_download_is_a_valid_package_and_audited(client, market, member):
     assert "postmortem/SKILL.md" in names and "postmortem/.claude-plugin/plugin.json" in names
     assert {n.split("/")[0] for n in names} == {"postmortem"}
     event = AuditEvent.objects.get(action=Action.PACKAGE_DOWNLOADED)
-    assert (event.actor_login, event.marketplace, event.plugin, event.skill) == ("mo", "acme", "kit", "postmortem")
+    assert (event.actor_login, event.marketplace, event.plugin, event.skill) == ("orla", "acme", "kit", "postmortem")
 
 
 def test_history_diff(client, repo, market, member):

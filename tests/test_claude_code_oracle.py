@@ -248,8 +248,8 @@ def test_skill_md_placed_directly_in_skills_is_a_skill_and_strays_say_where_to_g
     assert "outside every plugin" in strays["notes/SKILL.md"]
 
 
-def test_validation_is_offline_unless_asked_to_fetch(make_repo, github):
-    github("acme/remote", {"skills/delta/SKILL.md": skill_md("delta", "Delta.")})
+def test_validation_is_offline_unless_asked_to_fetch(make_repo, git_host):
+    git_host("acme/remote", {"skills/delta/SKILL.md": skill_md("delta", "Delta.")})
     repo = make_repo({CATALOG: market(entry("remote", source={"source": "github", "repo": "acme/remote"}))})
     code, out = run_command("validate_marketplace", repo.url, "--json")
     result = json.loads(out)

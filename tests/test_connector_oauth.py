@@ -71,13 +71,8 @@ def connect(server, browser, storage, steps, mode):
     return anyio.run(run)
 
 
-@pytest.fixture
-def market(two_markets):
-    return two_markets
-
-
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
-def test_the_whole_dance_then_install(skillport, github_org, market, mode):
+def test_the_whole_dance_then_install(skillport, github_org, two_markets, mode):
     github_org.login_as("orla")
     browser, storage = Browser(CALLBACK), MemoryStorage()
 
@@ -105,7 +100,7 @@ def test_the_whole_dance_then_install(skillport, github_org, market, mode):
             Action.INSTALL_LINK_ISSUED, Action.PACKAGE_DOWNLOADED} <= actions
 
 
-def test_consent_is_remembered_per_client_redirect_and_scopes(skillport, github_org, market):
+def test_consent_is_remembered_per_client_redirect_and_scopes(skillport, github_org, two_markets):
     github_org.login_as("orla")
     browser, storage = Browser(CALLBACK), MemoryStorage()
 
@@ -146,7 +141,7 @@ def exchange(server, client_id, code, verifier, **extra):
         "code_verifier": verifier, **extra})
 
 
-def test_pkce_audience_refresh_rotation_and_revocation(skillport, github_org, market):
+def test_pkce_audience_refresh_rotation_and_revocation(skillport, github_org, two_markets):
     github_org.login_as("orla")
     browser, client_id = Browser(CALLBACK), registered(skillport)
     verifier, challenge = pkce()
@@ -183,7 +178,7 @@ def exchange_again(server, browser, client_id):
     return exchange(server, client_id, answer["code"], verifier).json()["access_token"]
 
 
-def test_plain_pkce_and_missing_pkce_are_refused(skillport, github_org, market):
+def test_plain_pkce_and_missing_pkce_are_refused(skillport, github_org, two_markets):
     github_org.login_as("orla")
     browser, client_id = Browser(CALLBACK), registered(skillport)
     verifier, _ = pkce()
@@ -193,7 +188,7 @@ def test_plain_pkce_and_missing_pkce_are_refused(skillport, github_org, market):
     assert missing["error"] == "invalid_request"
 
 
-def test_a_foreign_resource_is_refused_at_authorize(skillport, github_org, market):
+def test_a_foreign_resource_is_refused_at_authorize(skillport, github_org, two_markets):
     github_org.login_as("orla")
     _, challenge = pkce()
     answer = Browser(CALLBACK).authorize(authorize_url(
@@ -201,7 +196,7 @@ def test_a_foreign_resource_is_refused_at_authorize(skillport, github_org, marke
     assert answer["error"] == "invalid_target"
 
 
-def test_denying_consent_sends_the_client_away_empty_handed(skillport, github_org, market):
+def test_denying_consent_sends_the_client_away_empty_handed(skillport, github_org, two_markets):
     github_org.login_as("orla")
     _, challenge = pkce()
     client_id = registered(skillport)
@@ -210,7 +205,7 @@ def test_denying_consent_sends_the_client_away_empty_handed(skillport, github_or
     assert not Consent.objects.exists() and AuditEvent.objects.filter(action=Action.CONSENT_DENIED).exists()
 
 
-def test_the_consent_form_needs_its_csrf_token(skillport, github_org, market):
+def test_the_consent_form_needs_its_csrf_token(skillport, github_org, two_markets):
     github_org.login_as("orla")
     _, challenge = pkce()
     browser = Browser(CALLBACK)
@@ -222,7 +217,7 @@ def test_the_consent_form_needs_its_csrf_token(skillport, github_org, market):
     assert forged.status_code == 403 and not Consent.objects.exists()
 
 
-def test_someone_outside_the_organisation_gets_no_code(skillport, github_org, market):
+def test_someone_outside_the_organisation_gets_no_code(skillport, github_org, two_markets):
     github_org.login_as("nina")
     _, challenge = pkce()
     with pytest.raises(AssertionError, match="stuck at"):

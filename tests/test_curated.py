@@ -5,7 +5,6 @@ import pytest
 
 from connector.tokens import mint
 from marketplace.models import Curation, Plugin
-from marketplace.sync import sync_marketplace
 
 from .builders import catalog, plugin_entry, run_command, skill_md
 
@@ -13,8 +12,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def market(make_repo, make_marketplace, github):
-    upstream = github("acme/tools", {"skills/gh/SKILL.md": skill_md("gh", "From another repository.")})
+def market(make_repo, synced_marketplace, git_host):
+    upstream = git_host("acme/tools", {"skills/gh/SKILL.md": skill_md("gh", "From another repository.")})
     repo = make_repo({
         ".claude-plugin/marketplace.json": catalog(
             plugin_entry("ops-kit", version="1.0.0"),
@@ -29,8 +28,7 @@ def market(make_repo, make_marketplace, github):
         "plugins/core-only/skills/c/SKILL.md": skill_md("c"),
         "skills/notes/SKILL.md": skill_md("notes"),
     })
-    m = make_marketplace(repo, slug="acme")
-    sync_marketplace(m.pk)
+    m = synced_marketplace(repo, slug="acme")
     m.refresh_from_db()
     Plugin.objects.filter(name="secret").update(curation=Curation.HIDDEN)
     Plugin.objects.filter(name="core-only").update(audience=["github:@acme/core"])

@@ -113,12 +113,9 @@ def live(market) -> dict:
 
 
 @pytest.fixture
-def market(make_repo, make_marketplace):
-    repo = make_repo(BASE)
-    market = make_marketplace(repo)
-    run = sync_marketplace(market.pk)
-    assert run.status == Status.OK, run.problems
-    market.repo = repo
+def market(make_repo, synced_marketplace):
+    market = synced_marketplace(make_repo(BASE))
+    assert market.first_run.status == Status.OK, market.first_run.problems
     return market
 
 

@@ -4,15 +4,13 @@ import json
 
 import pytest
 
-from .builders import person
-
 pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.parametrize("url", ["/skills/acme/kit/post%00mortem/", "/skills/?q=post%00mortem",
                                  "/plugins/acme/k%00it/", "/api/v1/skills/acme/kit/post%00mortem/"])
-def test_in_the_url(client, url):
-    client.force_login(person("member", 1))
+def test_in_the_url(client, people, url):
+    client.force_login(people["member"])
     response = client.get(url)
     assert response.status_code == 400 and b"NUL" in response.content
     if url.startswith("/api/"):

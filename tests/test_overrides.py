@@ -11,9 +11,8 @@ FORM = {"audience": "", "curation": "approved", "policy": "", "policy_reason": "
 
 
 @pytest.fixture
-def synced(simple_repo, make_marketplace):
-    m = make_marketplace(simple_repo, slug="acme")
-    sync_marketplace(m.pk)
+def synced(simple_repo, synced_marketplace):
+    m = synced_marketplace(simple_repo, slug="acme")
     return m, Plugin.objects.get(marketplace=m)
 
 

@@ -71,9 +71,9 @@ def tools_repo(make_repo):
 
 
 @pytest.fixture
-def synced(tools_repo, make_marketplace):
-    m = make_marketplace(tools_repo)
-    assert sync_marketplace(m.pk).status == Status.OK
+def synced(tools_repo, synced_marketplace):
+    m = synced_marketplace(tools_repo)
+    assert m.first_run.status == Status.OK
     return m
 
 

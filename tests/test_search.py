@@ -3,7 +3,6 @@ import pytest
 
 from marketplace.models import Skill
 from marketplace.search import highlight, search
-from marketplace.sync import sync_marketplace
 
 from .builders import catalog, plugin_entry, skill_md
 
@@ -11,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def skills(make_repo, make_marketplace):
+def skills(make_repo, synced_marketplace):
     repo = make_repo({
         ".claude-plugin/marketplace.json": catalog(plugin_entry("kit")),
         "plugins/kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Write a blameless incident review."),
@@ -19,7 +18,7 @@ def skills(make_repo, make_marketplace):
                                                            body="Mentions postmortem once in the body.\n"),
         "plugins/kit/skills/changelog/SKILL.md": skill_md("changelog", "Summarise API changes if 1 < 2 & <script>x</script>."),
     })
-    sync_marketplace(make_marketplace(repo).pk)
+    synced_marketplace(repo)
     return Skill.objects.all()
 
 

@@ -71,9 +71,9 @@ def good(make_repo, make_marketplace):
 
 
 @pytest.fixture
-def good_remote(make_repo, make_marketplace, github):
+def good_remote(make_repo, make_marketplace, git_host):
     """As `good`, plus plugin `remote` (skill delta) from acme/remote on the fake GitHub."""
-    github("acme/remote", {"skills/delta/SKILL.md": skill_md("delta", "Delta does D.")})
+    git_host("acme/remote", {"skills/delta/SKILL.md": skill_md("delta", "Delta does D.")})
     return _good(make_repo, make_marketplace, remote=True)
 
 

@@ -170,8 +170,8 @@ def test_unreachable_skill_files_are_counted_not_served(make_repo, make_marketpl
     assert any("exactly one SKILL.md" in r for r in a.verdict_reasons["claude_ai"])
 
 
-def test_github_source_at_default_branch_ref_and_sha(make_repo, make_marketplace, github):
-    upstream = github("acme/tools", {"skills/gh/SKILL.md": skill_md("gh", "first")})
+def test_github_source_at_default_branch_ref_and_sha(make_repo, make_marketplace, git_host):
+    upstream = git_host("acme/tools", {"skills/gh/SKILL.md": skill_md("gh", "first")})
     first = upstream.head
     upstream.git("checkout", "--quiet", "-b", "stable")
     upstream.commit({"skills/gh/SKILL.md": skill_md("gh", "on stable")})
@@ -194,13 +194,13 @@ def test_github_source_at_default_branch_ref_and_sha(make_repo, make_marketplace
     assert Plugin.objects.get(marketplace=m, name="gh-sha").commit == first
 
 
-def test_url_source_with_path_and_git_subdir(make_repo, make_marketplace, github):
+def test_url_source_with_path_and_git_subdir(make_repo, make_marketplace, git_host):
     upstream = make_repo({
         "packages/one/skills/u/SKILL.md": skill_md("u"),
         "packages/two/skills/v/SKILL.md": skill_md("v"),
         "packages/two/skills/w/SKILL.md": skill_md("w"),
     }, name="upstream")
-    github("acme/mono", {"tools/skills/s/SKILL.md": skill_md("s")})
+    git_host("acme/mono", {"tools/skills/s/SKILL.md": skill_md("s")})
     repo = make_repo({
         ".claude-plugin/marketplace.json": catalog(
             plugin_entry("by-url", {"source": "url", "url": f"file://{upstream.path}", "path": "packages/one"}),

@@ -79,9 +79,7 @@ def test_push_to_the_tracked_ref_syncs_on_the_worker(client, market, celery_work
 
 
 @pytest.mark.django_db
-def test_secret_is_write_only_in_the_admin(client, market):
-    from django.contrib.auth.models import User
-
-    client.force_login(User.objects.create_superuser("root", "r@example.com", "pw"))
+def test_secret_is_write_only_in_the_admin(client, market, people):
+    client.force_login(people["admin"])
     page = client.get(f"/admin/marketplace/marketplace/{market.pk}/change/").content.decode()
     assert SECRET not in page

@@ -65,14 +65,12 @@ def assert_stays_in(names, top):
 
 
 @pytest.fixture
-def market(make_repo, make_marketplace):
-    repo = make_repo({
+def market(make_repo, synced_marketplace):
+    market = synced_marketplace(make_repo({
         ".claude-plugin/marketplace.json": catalog(plugin_entry("tools")),
         "plugins/tools/skills/alpha/SKILL.md": skill_md("alpha", "Alpha does A."),
-    })
-    market = make_marketplace(repo)
-    assert sync_marketplace(market.pk).status == Status.OK
-    market.repo = repo
+    }))
+    assert market.first_run.status == Status.OK
     return market
 
 
