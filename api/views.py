@@ -9,7 +9,8 @@ from rest_framework.views import APIView
 
 from audit.models import Surface
 from audit.views import PERMISSION as REVIEW_AUDIT
-from marketplace import install, lookup, updates
+from connector import package_links
+from marketplace import lookup, updates
 from marketplace.models import Marketplace, Plugin, Skill, SyncRun
 from marketplace.tasks import queue_sync
 
@@ -95,8 +96,8 @@ class SkillPackageLink(APIView):
     def post(self, request, **kwargs):
         skill = _skill(request, kwargs)
         try:
-            url, link = install.issue_link(skill, request.user, surface=Surface.API, request=request)
-        except install.Refused as refused:
+            url, link = package_links.issue(skill, request.user, surface=Surface.API, request=request)
+        except package_links.Refused as refused:
             raise PermissionDenied(str(refused)) from None
         return Response({"skill": skill.identifier, "url": url, "expires_at": link.expires_at},
                         status=status.HTTP_201_CREATED)

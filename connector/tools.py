@@ -20,6 +20,8 @@ from marketplace.models import Policy, Skill, SkillFile
 from marketplace.verdicts import Verdict as VerdictFlag
 from skillport_site.links import absolute_url
 
+from . import package_links
+
 # Claude shows about 150,000 characters of a tool result; stay well inside it.
 MAX_TEXT = 100_000
 MAX_DESCRIPTION = 600
@@ -323,9 +325,9 @@ def install_skill(caller, name: str, surface=None) -> InstallSteps:
     skill = _find(caller, name)
     audit_surface = SURFACES.get(surface, Surface.UNKNOWN)
     try:
-        url, link = install.issue_link(skill, caller.user, surface=audit_surface, client=caller.client,
-                                       extra=caller.audit_extra)
-    except install.Refused as refused:
+        url, link = package_links.issue(skill, caller.user, surface=audit_surface, client=caller.client,
+                                        extra=caller.audit_extra)
+    except package_links.Refused as refused:
         raise ToolProblem(str(refused)) from None
     policy, reason = skill.stance
     commands = install.claude_code_commands(skill.plugin)

@@ -1,20 +1,10 @@
-"""How a skill is installed: the commands and steps every surface shows, and the one-time links to its package."""
+"""How a skill is installed: the commands and steps every surface shows (one-time links: connector.package_links)."""
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.urls import reverse
 
-from audit import record
-from audit.models import Action
-from connector.models import InstallLink
-from skillport_site.links import absolute_url
-
-from . import packaging, policy
+from . import packaging
 from .gitrepo import is_local
-
-
-class Refused(Exception):
-    """The organisation prohibits the skill: no link is issued. The message says why, for the person asking."""
 
 
 def claude_code_commands_for(marketplace):
@@ -66,19 +56,3 @@ def steps(skill, download_url="") -> dict[str, list[str]]:
     sandbox = [f"Or, in a conversation with code execution, fetch it into the sandbox with: "
                f"curl -fsSL -o {package} '{download_url}'"] if download_url else []
     return {"CC": claude_code, "CD": upload, "CAI": upload + sandbox}
-
-
-def issue_link(skill, user, *, surface, client=None, request=None, extra=None):
-    """A one-time link to `skill`'s package for `user`, and its InstallLink; raises Refused when policy prohibits it.
-
-    Both the refusal and the issued link are audited, naming the caller by `request` (the API) or by
-    `surface` and `client` (the connector); `extra` goes into both events.
-    """
-    who = {"request": request, "actor": user, "surface": surface, "client": client}
-    refused = policy.refusal(skill, extra=extra, **who)
-    if refused:
-        raise Refused(refused)
-    link, token = InstallLink.issue(user, skill, surface=surface, client=client or ("", ""))
-    record(Action.INSTALL_LINK_ISSUED, target=skill, extra={"expires_at": link.expires_at.isoformat(), **(extra or {})},
-           **who)
-    return absolute_url(reverse("connector:download", args=[token])), link
