@@ -100,6 +100,15 @@ def test_an_expired_token_is_refused(client, two_markets, people):
     assert client.get("/api/v1/whoami/", **headers).status_code == 401
 
 
+def test_a_token_for_another_resource_or_without_skills_read_is_refused(client, two_markets, people):
+    member = people["member"]
+    foreign = bearer(member, resource=["https://elsewhere.example/mcp"])
+    assert client.get("/api/v1/whoami/", **foreign).status_code == 401
+    assert client.get("/api/v1/whoami/", **bearer(member, resource=[])).status_code == 401  # valid anywhere: not here
+    refused = client.get("/api/v1/whoami/", **bearer(member, scope="skills:write"))
+    assert refused.status_code == 403 and refused.json()["detail"] == "The token lacks the skills:read scope."
+
+
 def test_skill_detail_has_its_files_verdicts_and_install_paths(as_, two_markets):
     detail = as_("member").get("/api/v1/skills/acme/ops-kit/postmortem/").json()
     assert [f["path"] for f in detail["files"]] == ["SKILL.md", "scripts/timeline.py"]

@@ -74,6 +74,7 @@ def test_who_may_fetch_it(client, market, people, settings):
     assert len(curated(client, Authorization=f"Bearer {token}").json()["plugins"]) == 3
     foreign = mint(people["member"], resource=["https://elsewhere.example/mcp"])
     assert curated(client, Authorization=f"Bearer {foreign}").status_code == 401  # issued for another resource
+    assert curated(client, Authorization=f"Bearer {mint(people['member'], scope='skills:write')}").status_code == 401
     assert curated(client, people["outsider"]).status_code == 404
     settings.SKILLPORT_ALLOW_LOCAL_SOURCES = False  # a folder on this server: nothing Claude Code could fetch
     assert curated(client, people["member"]).status_code == 404
