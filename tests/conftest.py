@@ -16,14 +16,13 @@ from skillport_site.celery import app as celery_app
 from .builders import GitRepo, catalog, person, plugin_entry, skill_md
 from .github_plugin import FAKE_GITHUB
 
-@pytest.fixture(scope="session")
-def fake_github():
-    """The fake GitHub the whole session signs in against (started by tests/github_plugin.py)."""
-    from django.conf import settings as django_settings
-
-    django_settings.SOCIALACCOUNT_PROVIDERS["github"]["APP"] = {
-        "client_id": FAKE_GITHUB.client_id, "secret": FAKE_GITHUB.client_secret,
-    }
+@pytest.fixture
+def fake_github(settings):
+    """The fake GitHub the whole session signs in against (started by tests/github_plugin.py), as this
+    test's GitHub app: set per test, so that tests without it see GitHub sign-in not set up."""
+    app = {"client_id": FAKE_GITHUB.client_id, "secret": FAKE_GITHUB.client_secret}
+    providers = settings.SOCIALACCOUNT_PROVIDERS
+    settings.SOCIALACCOUNT_PROVIDERS = {**providers, "github": {**providers["github"], "APP": app}}
     return FAKE_GITHUB
 
 
