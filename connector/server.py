@@ -81,8 +81,8 @@ def _answer(function, caller, args):
     except tools.ToolProblem as problem:
         raise ToolError(str(problem)) from None
     except OperationalError as error:
-        if timeouts.cancelled(error):
-            raise ToolError(timeouts.CANCELLED) from None
+        if message := timeouts.overload(error):
+            raise ToolError(message) from None
         raise
 
 

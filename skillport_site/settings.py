@@ -106,8 +106,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "skillport_site.throttle.throttle_endpoints",  # first: a refused request costs nothing more
     "skillport_site.middleware.reject_nul_characters",
-    "skillport_site.timeouts.StatementTimeouts",
-    "skillport_site.throttle.SaturatedPool",
+    "skillport_site.timeouts.DatabaseOverload",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

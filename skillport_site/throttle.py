@@ -8,7 +8,7 @@
    from members' pages; the rest wait their turn up to TURN_SECONDS, then get a 503.
 3. The REST API's throttles count the same way (api/auth.py).
 4. A request that waited SKILLPORT_DB_POOL_TIMEOUT for a database connection in vain is a 503 with
-   Retry-After saying the server is busy, not a 500.
+   Retry-After saying the server is busy, not a 500 (timeouts.DatabaseOverload).
 
 Counts live in the "throttle" cache (settings.CACHES), shared by every worker process: Redis when
 SKILLPORT_REDIS_URL is set, otherwise files in the data directory (`FileCounters`). A per-process
@@ -33,11 +33,8 @@ from django.core.cache import caches
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.filebased import FileBasedCache
 from django.core.files import locks
-from django.db import OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.utils.decorators import sync_and_async_middleware
-from django.utils.deprecation import MiddlewareMixin
-from psycopg_pool import PoolTimeout
 from rest_framework.throttling import SimpleRateThrottle
 
 log = logging.getLogger(__name__)
@@ -207,21 +204,6 @@ def throttle_endpoints(get_response):
             finally:
                 turns[endpoint.name].release()
     return middleware
-
-
-class SaturatedPool(MiddlewareMixin):
-    """Middleware: every pooled connection stayed busy for the pool's whole timeout."""
-
-    def process_exception(self, request, exception):
-        if not (isinstance(exception, OperationalError) and isinstance(exception.__cause__, PoolTimeout)):
-            return None
-        message = "Skillport is too busy to answer right now. Try again in a few seconds."
-        if request.path.startswith("/api/"):
-            response = JsonResponse({"detail": message}, status=503)  # as the API's own errors read
-        else:
-            response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
-        response["Retry-After"] = str(TURN_SECONDS)
-        return response
 
 
 class FileCounters(FileBasedCache):

@@ -1,10 +1,14 @@
-"""The web server's statement timeout: set on its database connections, answered with a 503 when it fires."""
+"""The web server's statement timeout, and the one answer when the database cannot serve in time: a 503 saying so."""
 from django.db import OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.utils.deprecation import MiddlewareMixin
 from psycopg.errors import QueryCanceled
+from psycopg_pool import PoolTimeout
+
+from .throttle import TURN_SECONDS
 
 CANCELLED = "Skillport stopped this request because it took too long. Try again, or narrow it down."
+BUSY = "Skillport is too busy to answer right now. Try again in a few seconds."
 
 
 def limit_statements(databases, milliseconds: int):
@@ -18,17 +22,30 @@ def limit_statements(databases, milliseconds: int):
         options["options"] = f"{options.get('options', '')} -c statement_timeout={milliseconds}".strip()
 
 
-def cancelled(exception) -> bool:
-    """Did PostgreSQL cancel the statement (the timeout fired)? Django wraps psycopg's error."""
-    return isinstance(exception, OperationalError) and isinstance(exception.__cause__, QueryCanceled)
+def overload(exception) -> str | None:
+    """What to tell the caller when the database could not serve in time (None for any other error):
+    PostgreSQL cancelled the statement (the timeout fired), or every pooled connection stayed busy
+    for the pool's whole timeout. Django wraps psycopg's errors."""
+    if isinstance(exception, OperationalError):
+        if isinstance(exception.__cause__, QueryCanceled):
+            return CANCELLED
+        if isinstance(exception.__cause__, PoolTimeout):
+            return BUSY
+    return None
 
 
-class StatementTimeouts(MiddlewareMixin):
-    """Middleware: a cancelled statement is a 503 saying so, in the API's JSON under /api/, not a 500."""
+class DatabaseOverload(MiddlewareMixin):
+    """Middleware: a cancelled statement or a saturated pool is a 503 saying so, in the API's JSON
+    under /api/, not a 500."""
 
     def process_exception(self, request, exception):
-        if not cancelled(exception):
+        message = overload(exception)
+        if message is None:
             return None
         if request.path.startswith("/api/"):
-            return JsonResponse({"detail": CANCELLED}, status=503)
-        return HttpResponse(CANCELLED, status=503, content_type="text/plain; charset=utf-8")
+            response = JsonResponse({"detail": message}, status=503)  # as the API's own errors read
+        else:
+            response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
+        if message is BUSY:
+            response["Retry-After"] = str(TURN_SECONDS)
+        return response
