@@ -26,10 +26,17 @@ class Problem:
 
 
 def describe(problem: dict) -> str:
-    """One line for terminals (admins): severity, code, message, the detail and, when known, where."""
+    """One line for terminals (admins): severity, code, message, the detail and, when known, where.
+
+    Messages quote repository text, so control characters are shown escaped: an escape sequence in
+    a plugin name must not rewrite the admin's terminal (or hide the line it is on)."""
     where = f" [{problem['location']}]" if problem.get("location") else ""
     detail = f" ({problem['detail']})" if problem.get("detail") else ""
-    return f"{problem['severity']:7} {problem['code']}: {problem['message']}{detail}{where}"
+    return _printable(f"{problem['severity']:7} {problem['code']}: {problem['message']}{detail}{where}")
+
+
+def _printable(text: str) -> str:
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 class Problems(list):

@@ -123,3 +123,12 @@ def test_command_errors_are_clear():
     with pytest.raises(CommandError, match="access token"):
         call_command("add_marketplace", "https://user:ghp_x@github.com/acme/skills.git")
     assert not Marketplace.objects.exists()
+
+
+@pytest.mark.django_db
+def test_terminal_output_shows_control_characters_escaped(make_repo):
+    # A name carrying an escape sequence (here: clear the screen) reaches the message quoted.
+    repo = make_repo({".claude-plugin/marketplace.json": catalog({"name": "bad\x1b[2Jname", "source": "./x"})})
+    code, out = run_command("validate_marketplace", repo.url)
+    assert code == 1
+    assert "\x1b" not in out and "\\x1b[2J" in out, out
