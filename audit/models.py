@@ -35,6 +35,9 @@ class Action(models.TextChoices):
     CURATION_CHANGED = "curation_changed", "Curation changed"
     SKILL_APPROVED = "skill_approved", "Skill change approved"
     SKILL_REJECTED = "skill_rejected", "Skill change rejected"
+    PUBLISHED = "published", "Published to a channel"
+    PUBLISH_FAILED = "publish_failed", "Publish failed"
+    PUBLISH_TARGET_CHANGED = "publish_target_changed", "Publish target changed"
 
 
 class Surface(models.TextChoices):

@@ -119,6 +119,11 @@ def _env(token: str | None = None, url: str = "", extra: dict | None = None, *, 
     return env
 
 
+def local_env(extra: dict | None = None) -> dict:
+    """The environment of a git command that reaches no remote, with `extra` variables."""
+    return _env(extra=extra)
+
+
 def run(args, *, git_dir=None, env=None, input=None, timeout=None) -> bytes:
     """Run git with `env` (from _env; no remote access by default) within `timeout` seconds."""
     timeout = settings.SKILLPORT_GIT_TIMEOUT if timeout is None else timeout
@@ -274,6 +279,21 @@ class Repository:
                 _talk_to(url, ["fetch", "--quiet", "origin", sha], git_dir=repo.git_dir, token=token)
         return repo, repo.resolve(sha or ref or "HEAD")
 
+    @classmethod
+    def holding(cls, url: str, sha: str, *, token: str | None = None) -> "Repository":
+        """The cached repository of `url` with commit `sha` in it, fetched only when the cache lacks it.
+
+        A plain local folder's snapshots live under their own key: the commits a sync made of it
+        stay in that repository, so an older one can still be read.
+        """
+        folder = plain_folder(url)
+        repo = cls(cls.cache_path(f"snapshot:{folder}" if folder is not None else url))
+        if (repo.git_dir / "HEAD").exists() and repo.has_commit(sha):
+            return repo
+        if folder is not None:
+            raise GitError(f"commit {sha} of the folder {folder.name} is no longer in the cache; sync it again")
+        return cls.fetch(url, sha=sha, token=token)[0]
+
     def _clone(self, url, token):
         """Clone into a folder of its own, moved into place once complete.
 
@@ -306,6 +326,11 @@ class Repository:
                          git_dir=repo.git_dir, env=_env(extra=SNAPSHOT_ENV)).decode().strip()
             run(["update-ref", "refs/heads/snapshot", commit], git_dir=repo.git_dir)
         return repo, commit
+
+    def push(self, url: str, commit: str, ref: str, *, token: str | None = None):
+        """Push `commit` to `ref` at `url`. Never forced: a branch that moved since `commit` was made
+        on top of it refuses the push (GitError, git's reason in `detail`)."""
+        _talk_to(url, ["push", "--quiet", "--", url, f"{commit}:{ref}"], git_dir=self.git_dir, token=token)
 
     def has_commit(self, sha: str) -> bool:
         try:

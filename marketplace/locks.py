@@ -12,6 +12,8 @@ from django.db import connection
 MARKETPLACE = 0x534B50
 # Held by the process working on a sync run for as long as it lives (liveness.py).
 SYNC_RUN = 0x534B52
+# One publish at a time per publish target (publishing/runs.py).
+PUBLISH_TARGET = 0x534B54
 
 # Is a lock of namespace %s held? pg_locks shows a two-key advisory lock with classid the first key,
 # objid the second; `{key}` is the SQL expression of the second key.

@@ -89,6 +89,31 @@ class VisibleQuerySet(models.QuerySet):
     def visible_to(self, user):
         if user is None or not user.is_authenticated:
             return self.none()
+        live = self._live()
+        if user.is_superuser:
+            return live  # including skills awaiting their first approval, so admins can review them
+        who = access.principals(user)
+        if not who:
+            return self.none()  # not (or no longer) a member: an empty audience does not admit them
+        return live._for_member(who)
+
+    def visible_to_audience(self, audience):
+        """What every member of `audience` (refs, as on a publish target; empty: every member) may
+        see: a published channel reaches all of them, so a thing is in only if the rule admits each.
+
+        All that is known of a member of a team (or a login) is that they answer to "*" and that
+        ref, so those are the principals each group is judged by; a thing named for one person
+        only reaches a target whose audience is that person.
+        """
+        live = self._live()
+        for ref in [access.normalise(ref) for ref in audience] or [access.EVERYONE]:
+            if ref is None:
+                return self.none()  # a ref that names nobody we know: publish nothing rather than guess
+            live = live._for_member(sorted({access.EVERYONE, ref}))
+        return live
+
+    def _live(self):
+        """What exists for members at all: enabled, not removed, not hidden."""
         live = self.filter(**{f"{self.marketplace_path}enabled": True})
         if self.plugin_path is not None:
             live = live.filter(**{f"{self.plugin_path}removed_at": None}).exclude(
@@ -98,19 +123,17 @@ class VisibleQuerySet(models.QuerySet):
             live = live.filter(removed_at=None)
         if self.model is Skill:
             live = live.exclude(curation=Curation.HIDDEN)
-        if user.is_superuser:
-            return live  # including skills awaiting their first approval, so admins can review them
-        if self.model is Skill:
-            live = live.filter(approved=True)
-        who = access.principals(user)
-        if not who:
-            return self.none()  # not (or no longer) a member: an empty audience does not admit them
+        return live
+
+    def _for_member(self, who):
+        """The part of `self` a member answering to the principals `who` may see."""
+        shown = self.filter(approved=True) if self.model is Skill else self
         rules = _audience_q(who, self.marketplace_path)
         if self.plugin_path is not None:
             rules &= _audience_q(who, self.plugin_path)
         if self.model is Skill:
             rules &= _audience_q(who) & Q(readers__overlap=who)
-        return live.filter(rules)
+        return shown.filter(rules)
 
 
 class MarketplaceQuerySet(VisibleQuerySet):

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.http import FileResponse
 
 from .models import SkillFile
-from .snapshot import JUNK_DIRS
+from .snapshot import is_junk
 from .tree import is_clean_path
 
 log = logging.getLogger(__name__)
@@ -82,17 +82,10 @@ def plugin_manifest(skill) -> dict:
     return manifest
 
 
-def _is_junk(path: str) -> bool:
-    # The reader already skips these; checked again so rows stored before that rule existed
-    # can never leak build output or dependencies into an upload.
-    parts = path.split("/")
-    return bool(JUNK_DIRS & set(parts[:-1])) or parts[-1] == ".DS_Store" or path.endswith(".pyc")
-
-
 def _zip(skill, manifest) -> bytes:
     # One query for every file and its content; files without a blob were omitted by size limits.
     rows = SkillFile.objects.filter(skill=skill, blob__isnull=False).values_list("path", "mode", "blob__content")
-    entries = {path: (mode == "100755", bytes(content)) for path, mode, content in rows if not _is_junk(path)}
+    entries = {path: (mode == "100755", bytes(content)) for path, mode, content in rows if not is_junk(path)}  # rows stored before the reader skipped junk
     # A skill that ships its own plugin.json knows best; never write a second one.
     entries.setdefault(PLUGIN_JSON, (False, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()))
     buffer = io.BytesIO()

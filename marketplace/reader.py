@@ -114,11 +114,9 @@ class Reader:
 
     def _marketplace_root(self) -> str:
         try:
-            path = join_inside("", self.catalog_path)
+            return catalog_root(self.catalog_path)
         except Escape:
             raise CatalogError("path-traversal", f"Catalogue path '{self.catalog_path}' leaves the repository") from None
-        folder = posixpath.dirname(path)
-        return posixpath.dirname(folder) if posixpath.basename(folder) == ".claude-plugin" else folder
 
     def _read_catalog(self) -> bytes:
         location = self.catalog_path
@@ -366,6 +364,12 @@ class Reader:
                 f"{len(stray) - MAX_UNREACHABLE_REPORTED} more SKILL.md files are not reached by any plugin",
             )
         return unreachable
+
+
+def catalog_root(catalog_path: str) -> str:
+    """The folder relative sources start from: the one holding `.claude-plugin/`. Raises Escape."""
+    folder = posixpath.dirname(join_inside("", catalog_path))
+    return posixpath.dirname(folder) if posixpath.basename(folder) == ".claude-plugin" else folder
 
 
 def _where_it_would_load(path: str, plugins) -> str:

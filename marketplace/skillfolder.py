@@ -14,7 +14,7 @@ from django.utils.text import slugify
 
 from . import skillmd, verdicts
 from .problems import Problem, Problems
-from .snapshot import JUNK_DIRS, LFS_HEADER, FileData, SkillData
+from .snapshot import LFS_HEADER, FileData, SkillData, is_junk
 from .spoofing import spoofing_problem
 from .tree import MAX_DEPTH
 
@@ -44,8 +44,7 @@ def scan(tree, folder, plugin, known_skills) -> SkillData:
     skipped = []  # escaping or broken links and submodules change what the skill is too
     files = []
     for rel, entry in tree.walk(folder, on_problem):
-        parts = rel.split("/")
-        if JUNK_DIRS & set(parts[:-1]) or parts[-1] == ".DS_Store" or rel.endswith(".pyc"):
+        if is_junk(rel):
             continue  # never part of a skill package (FORMAT.md §5)
         files.append(FileData(rel, entry.mode, entry.size, entry.sha))
     files.sort(key=lambda f: (f.path != "SKILL.md", f.path))

@@ -17,6 +17,13 @@ NOT_READ_CODES = {
 }
 
 
+
+def is_junk(path: str) -> bool:
+    """Build output, dependencies and OS litter: never read into a skill, packaged or published."""
+    parts = path.split("/")
+    return bool(JUNK_DIRS & set(parts[:-1])) or parts[-1] == ".DS_Store" or path.endswith(".pyc")
+
+
 @dataclass
 class FileData:
     path: str  # relative to the skill folder

@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "connector",
     "audit",
     "api",
+    "publishing",
 ]
 
 MIDDLEWARE = [
@@ -303,6 +304,11 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 # Each minute; runs whose worker was lost are also reaped whenever a sync starts or ends.
 CELERY_BEAT_SCHEDULE["Mark syncs whose worker was lost as failed"] = {
     "task": "marketplace.tasks.reap_lost_syncs", "schedule": 60,
+}
+# Publish targets whose catalogue changed (or whose schedule is due): changes are debounced to this period.
+SKILLPORT_PUBLISH_CHECK_SECONDS = env_int("SKILLPORT_PUBLISH_CHECK_SECONDS", 60)
+CELERY_BEAT_SCHEDULE["Publish what changed"] = {
+    "task": "publishing.tasks.publish_due", "schedule": SKILLPORT_PUBLISH_CHECK_SECONDS,
 }
 
 # The audit log keeps events this many days; a daily beat task purges older ones.

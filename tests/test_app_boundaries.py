@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-APPS = ["marketplace", "connector", "audit", "api"]
+APPS = ["marketplace", "connector", "audit", "api", "publishing"]
 
 
 def imported_apps(app: str) -> dict[str, set[str]]:
@@ -26,7 +26,8 @@ def imported_apps(app: str) -> dict[str, set[str]]:
 
 # Who may not import whom. Every app may import audit (its one writer, its admin classes) and the
 # catalogue; the connector and the API build on both, and only the site's URL map routes the API.
-FORBIDDEN = {"marketplace": {"connector", "api"}, "audit": {"connector", "api"}, "connector": {"api"}}
+FORBIDDEN = {"marketplace": {"connector", "api", "publishing"}, "audit": {"connector", "api", "publishing"},
+             "connector": {"api", "publishing"}, "publishing": {"connector", "api"}}
 
 
 @pytest.mark.parametrize("app", FORBIDDEN)

@@ -1,0 +1,67 @@
+"""What a publish target carries: the plugins and skills its whole audience may see, as approved.
+
+The rule is `visible_to_audience` (marketplace/models.py), the same one the web, the API and the
+connector apply, plus what only a copy needs: nothing prohibited, nothing Claude Code would refuse,
+and for each plugin the commit whose content was approved (`approved_commit`). A skill the
+audience may not see is left out of its plugin's copy rather than keeping the plugin out.
+"""
+from dataclasses import dataclass, field
+
+from marketplace import names
+from marketplace.models import Plugin, Policy, Skill
+from marketplace.problems import Problems
+
+# Sources the vendored copy can be made from: the ones a sync fetched and read.
+VENDORED_SOURCES = ("relative", "github", "url", "git-subdir")
+
+
+@dataclass
+class Chosen:
+    plugin: Plugin
+    skills: list[Skill] = field(default_factory=list)
+
+
+def choose(marketplaces, audience) -> tuple[list[Chosen], Problems]:
+    """The plugins to publish for `audience` from `marketplaces`, by name, and why others are not."""
+    problems = Problems()
+    plugins = (
+        Plugin.objects.visible_to_audience(audience).filter(marketplace__in=marketplaces)
+        .select_related("marketplace").order_by("marketplace__slug", "name")
+    )
+    skills = {}
+    for skill in (Skill.objects.visible_to_audience(audience).filter(marketplace__in=marketplaces)
+                  .exclude(policy=Policy.PROHIBITED).order_by("plugin_id", "path")):
+        skills.setdefault(skill.plugin_id, []).append(skill)
+    chosen, taken = [], {}
+    for plugin in plugins:
+        where = f"{plugin.marketplace.slug}/{plugin.name}"
+        reason = _left_out(plugin)
+        if reason:
+            problems.info("not-published", f"{plugin.name} is left out: {reason}", where)
+            continue
+        if plugin.name in taken:
+            problems.warning(
+                "plugin-name-taken",
+                f"{plugin.name} is also in {taken[plugin.name]}, which was published under that name; this one is "
+                "left out. Rename one of them, or publish the marketplaces to separate targets",
+                where,
+            )
+            continue
+        taken[plugin.name] = plugin.marketplace.slug
+        chosen.append(Chosen(plugin, skills.get(plugin.pk, [])))
+    return chosen, problems
+
+
+def _left_out(plugin) -> str:
+    if plugin.policy == Policy.PROHIBITED:
+        return "prohibited by policy"
+    if not plugin.loads:
+        return "Claude Code would refuse to install it (see its problems)"
+    if plugin.source_kind not in VENDORED_SOURCES:
+        return f"its source ({plugin.source_kind}) is not one Skillport fetches, so there is nothing to copy"
+    if not plugin.approved_commit:
+        return "nothing in it has been approved yet"
+    rule = names.plugin_name_rule(plugin.name)
+    if rule and rule[0] == "error":
+        return "its name is reserved for Anthropic's official marketplaces"
+    return ""

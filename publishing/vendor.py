@@ -1,0 +1,246 @@
+"""Write the vendored marketplace a target publishes: `.claude-plugin/marketplace.json` and
+`plugins/<name>/` holding each plugin's files as Skillport serves them, every source relative.
+
+Vendoring lets the copy carry plugins from any git host, other owners, `git-subdir` and `url`
+sources, which Claude.ai's GitHub sync cannot read. What goes into a plugin's folder:
+
+- every file of the plugin at its approved commit (`Plugin.approved_commit`), symlinks inside the
+  repository written as the files they point to, junk (`node_modules`, `__pycache__`...) left out;
+- except skill folders (any folder holding a SKILL.md): those are written from the database, and
+  only for the skills selection.py chose, at the revision Skillport serves. So a skill awaiting
+  approval, prohibited, or not for this audience never rides along with its plugin, even under a
+  symlink or in a folder Skillport could not read as a skill.
+
+The same catalogue state always writes the same bytes (sorted keys of our own, fixed JSON layout,
+no dates), so a publish with nothing new changes nothing. Versions: see `published_version`.
+"""
+import hashlib
+import json
+import posixpath
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from marketplace import manifest
+from marketplace.gitrepo import GitError, Repository
+from marketplace.models import SkillFile
+from marketplace.problems import Problems
+from marketplace.reader import catalog_root
+from marketplace.snapshot import is_junk
+from marketplace.tree import Escape, Tree, is_clean_path, join_inside
+
+from .selection import choose
+
+CATALOG = ".claude-plugin/marketplace.json"
+PLUGIN_JSON = ".claude-plugin/plugin.json"
+# What an upstream version may look like to be kept in ours; anything else is read as none.
+PLAIN_VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+-]{0,63}$")
+DIGEST_LENGTH = 12
+
+
+@dataclass
+class PublishedPlugin:
+    name: str
+    marketplace: str
+    version: str
+    digest: str
+    skills: dict[str, str] = field(default_factory=dict)  # skill identifier -> content hash
+    files: int = 0
+    size: int = 0
+
+
+@dataclass
+class Build:
+    catalog: dict
+    plugins: dict[str, PublishedPlugin]
+    problems: Problems
+    skills: list = field(default_factory=list)  # the Skill rows published
+
+    @property
+    def size(self) -> int:
+        return sum(p.size for p in self.plugins.values())
+
+    def summary(self) -> dict:
+        """{name: {version, digest, marketplace, skills}}: what a target records as published."""
+        return {name: {k: v for k, v in asdict(p).items() if k != "name"} for name, p in sorted(self.plugins.items())}
+
+
+def published_version(upstream: str, digest: str) -> str:
+    """The version a published plugin carries: its own, plus a digest of what was published.
+
+    `1.4.0` becomes `1.4.0+skillport.3f2a9c1b7d4e` (SemVer build metadata). It changes whenever the
+    published content changes (a file, an approval, a skill left out for this audience) even when
+    the upstream version does not, so Claude Code and Claude.ai's sync see an update; and it stays
+    the same when nothing changed, so they do not. A plugin without a version starts from 0.0.0.
+    """
+    upstream = upstream if PLAIN_VERSION.match(upstream or "") else "0.0.0"
+    joiner = "." if "+" in upstream else "+"
+    return f"{upstream}{joiner}skillport.{digest[:DIGEST_LENGTH]}"
+
+
+def build(out: Path, *, marketplaces, audience, name, owner, progress=None) -> Build:
+    """Write the marketplace for `audience` from `marketplaces` into the empty folder `out`."""
+    progress = progress or (lambda phase, done, total: None)
+    chosen, problems = choose(marketplaces, audience)
+    plugins, entries, skills = {}, [], []
+    for done, item in enumerate(chosen):
+        progress("plugins", done, len(chosen))
+        written = _vendor(item, out / "plugins" / item.plugin.name, problems)
+        if written is None:
+            continue
+        published, entry = written
+        plugins[published.name] = published
+        entries.append(entry)
+        skills += [s for s in item.skills if s.identifier in published.skills]
+    progress("plugins", len(chosen), len(chosen))
+    catalog = {
+        "name": name,
+        "owner": owner,
+        "metadata": {"description": "Published by Skillport: only what the organisation approved for this audience."},
+        "plugins": sorted(entries, key=lambda e: e["name"]),
+    }
+    _write(out / CATALOG, _json(catalog))
+    return Build(catalog, plugins, problems, skills)
+
+
+def _vendor(chosen, folder: Path, problems) -> tuple[PublishedPlugin, dict] | None:
+    plugin = chosen.plugin
+    where = f"{plugin.marketplace.slug}/{plugin.name}"
+    try:
+        url, token, root = _location(plugin)
+        repo = Repository.holding(url, plugin.approved_commit, token=token)
+        with repo.blobs() as blobs:
+            files = _repository_files(Tree(repo.list_tree(plugin.approved_commit), blobs.read), root, where, problems)
+    except (GitError, Escape, ValueError) as exc:
+        problems.error("plugin-not-copied", f"{plugin.name} could not be copied: {exc}", where,
+                       detail=getattr(exc, "detail", ""))
+        return None
+    skills = {}
+    for skill in chosen.skills:
+        folder_in_plugin = _inside(root, skill.path)
+        if folder_in_plugin is None:
+            problems.warning("skill-outside-plugin",
+                             f"{skill.name} lives outside the plugin's folder, so the copy cannot hold it", where)
+            continue
+        files.update(_skill_files(skill, folder_in_plugin, problems))
+        skills[skill.identifier] = skill.content_hash
+
+    manifest_json = _plugin_json(files, where, problems)
+    entry = {key: value for key, value in plugin.entry.items() if key not in ("source", "version")}
+    entry.update({key: value for key, value in (
+        ("displayName", plugin.display_name_override), ("category", plugin.category_override),
+        ("tags", plugin.tags_override)) if value})
+    digest = _digest(files, manifest_json, entry)
+    upstream = str((manifest_json or {}).get("version") or plugin.entry.get("version") or "")
+    version = published_version(upstream, digest)
+    if manifest_json is not None:
+        files[PLUGIN_JSON] = (False, _json({**manifest_json, "version": version}))
+    for path, (executable, content) in sorted(files.items()):
+        _write(folder / path, content, executable)
+    entry = {"name": plugin.name, **entry, "source": f"./plugins/{plugin.name}", "version": version}
+    published = PublishedPlugin(plugin.name, plugin.marketplace.slug, version, digest, skills,
+                                files=len(files), size=sum(len(content) for _x, content in files.values()))
+    return published, entry
+
+
+def _location(plugin) -> tuple[str, str | None, str]:
+    """(repository URL, token for it, plugin folder in it) of the plugin's source."""
+    marketplace = plugin.marketplace
+    source = manifest.parse_source(plugin.entry.get("source"), SimpleNamespace(metadata=marketplace.metadata or {}),
+                                   "", Problems(), settings.SKILLPORT_GITHUB_URL)
+    if source is None:
+        raise ValueError("its source can no longer be read")
+    if source.kind == "relative":
+        return marketplace.git_url, marketplace.access_token or None, join_inside(
+            catalog_root(marketplace.catalog_path), source.path)
+    # The marketplace's token goes only to its own host, as when the sync fetched it.
+    same_host = _host(source.url) and _host(source.url) == _host(marketplace.git_url)
+    return source.url, (marketplace.access_token or None) if same_host else None, source.path
+
+
+def _repository_files(tree, root, where, problems) -> dict:
+    """{path in the plugin: (executable, content)} for the plugin's files outside skill folders."""
+    left_out = []
+    walked = list(tree.walk(root, lambda kind, rel: left_out.append(f"{rel} ({kind})")))
+    skill_folders = {posixpath.dirname(rel) for rel, _entry in walked if posixpath.basename(rel).lower() == "skill.md"}
+    files = {}
+    for rel, entry in walked:
+        if rel != PLUGIN_JSON and _under_any(rel, skill_folders):
+            continue  # written from the database, if at all
+        if is_junk(rel):
+            continue
+        files[rel] = (entry.mode == "100755", tree.read_blob(entry.sha))
+    if left_out:
+        problems.warning("files-left-out", "Not copied (links leaving the repository, submodules or unsafe names): "
+                         + ", ".join(sorted(left_out)[:20]), where)
+    return files
+
+
+def _skill_files(skill, folder, problems) -> dict:
+    rows = SkillFile.objects.filter(skill=skill).values_list("path", "mode", "omitted", "blob__content")
+    files, omitted = {}, []
+    for path, mode, why, content in rows:
+        target = f"{folder}/{path}" if folder else path
+        if why or content is None:
+            omitted.append(path)
+        elif is_clean_path(target) and not is_junk(target):
+            files[target] = (mode == "100755", bytes(content))
+    if omitted:
+        problems.warning("files-left-out", f"{skill.identifier}: files Skillport did not store are not published: "
+                         + ", ".join(sorted(omitted)[:20]), skill.identifier)
+    return files
+
+
+def _plugin_json(files, where, problems) -> dict | None:
+    if PLUGIN_JSON not in files:
+        return None
+    try:
+        found = json.loads(files[PLUGIN_JSON][1])
+    except ValueError:
+        found = None
+    if not isinstance(found, dict):
+        problems.warning("plugin-json-unreadable", "plugin.json could not be read; its version is left as it is", where)
+        return None
+    return found
+
+
+def _digest(files, manifest_json, entry) -> str:
+    """A hash of everything published for the plugin except the version we derive from it."""
+    material = [
+        [path, executable, hashlib.sha256(content).hexdigest()]
+        for path, (executable, content) in sorted(files.items()) if path != PLUGIN_JSON
+    ]
+    unversioned = {k: v for k, v in (manifest_json or {}).items() if k != "version"}
+    text = json.dumps([material, unversioned, entry], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _inside(root: str, path: str) -> str | None:
+    """`path` relative to `root` (both repository paths), or None when it is not below it."""
+    if not root:
+        return path
+    if path == root:
+        return ""
+    return path[len(root) + 1:] if path.startswith(f"{root}/") else None
+
+
+def _under_any(path: str, folders: set) -> bool:
+    return any(folder == "" or path.startswith(f"{folder}/") for folder in folders)
+
+
+def _json(value) -> bytes:
+    return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def _write(path: Path, content: bytes, executable=False):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    path.chmod(0o755 if executable else 0o644)
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or ""

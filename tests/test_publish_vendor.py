@@ -1,0 +1,148 @@
+"""The vendored marketplace a publish target carries (publishing/vendor.py), read back from disk:
+only what the audience may see as approved, byte-identical for the same state, valid for Claude Code."""
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management.base import CommandError
+
+from marketplace import approval
+from marketplace.models import Plugin, Policy, Skill, SkillRevision
+from marketplace.sync import sync_marketplace
+from publishing.models import Kind, PublishTarget
+
+from .builders import Symlink, catalog, plugin_entry, run_command, skill_md
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def acme(make_repo, synced_marketplace, git_host):
+    """Plugins from the marketplace's repository and from another owner's, a team-only skill, a symlink."""
+    upstream = git_host("others/tools", {"skills/gh/SKILL.md": skill_md("gh", "From another owner.")})
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": catalog(
+            plugin_entry("ops-kit", version="1.2.0", description="Operations."),
+            plugin_entry("tools", source={"source": "github", "repo": "others/tools"}),
+            plugin_entry("from-npm", source={"source": "npm", "package": "@acme/skills"}),
+            name="acme-skills",
+        ),
+        ".skillport/access.json": json.dumps({"skills": {"core-runbook": {"read": ["github:@acme/core"]}}}),
+        "plugins/ops-kit/.claude-plugin/plugin.json": json.dumps({"name": "ops-kit", "version": "1.2.0"}),
+        "plugins/ops-kit/commands/deploy.md": "Deploy the thing.\n",
+        "plugins/ops-kit/scripts/tool.sh": "#!/bin/sh\necho hi\n",
+        "plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Blameless reviews."),
+        "plugins/ops-kit/skills/postmortem/timeline.py": "print('timeline')\n",
+        "plugins/ops-kit/skills/core-runbook/SKILL.md": skill_md("core-runbook", "Core team only."),
+        # A link to a team-only skill from outside the skills folder must not smuggle it out.
+        "plugins/ops-kit/docs/runbook": Symlink("../skills/core-runbook"),
+        "plugins/ops-kit/node_modules/junk.js": "junk\n",
+    })
+    (repo.path / "plugins/ops-kit/scripts/tool.sh").chmod(0o755)
+    repo.commit(message="executable")
+    return synced_marketplace(repo, slug="acme"), upstream
+
+
+def export(tmp_path, *args, name="out"):
+    code, out = run_command("export_marketplace", str(tmp_path / name), "--json", *args)
+    assert code == 0, out
+    return tmp_path / name, json.loads(out)
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def target(acme, **fields):
+    market, _upstream = acme
+    found = PublishTarget.objects.create(**{"name": "org", "kind": Kind.ZIP, "marketplace_name": "acme-org", **fields})
+    found.marketplaces.set([market])
+    return found
+
+
+def test_vendored_copy_holds_approved_content_with_relative_sources(acme, tmp_path):
+    out, result = export(tmp_path)
+    tree = files(out)
+    market = json.loads(tree[".claude-plugin/marketplace.json"])
+    entries = {e["name"]: e for e in market["plugins"]}
+    assert set(entries) == {"ops-kit", "tools"}  # npm sources have nothing Skillport could copy
+    assert {e["source"] for e in entries.values()} == {"./plugins/ops-kit", "./plugins/tools"}
+    assert tree["plugins/tools/skills/gh/SKILL.md"].decode() == skill_md("gh", "From another owner.")
+    assert tree["plugins/ops-kit/commands/deploy.md"] == b"Deploy the thing.\n"
+    assert (out / "plugins/ops-kit/scripts/tool.sh").stat().st_mode & 0o111
+    assert not any("node_modules" in path for path in tree)
+    # Everyone's export leaves out the team-only skill, also where a symlink pointed at it.
+    assert "plugins/ops-kit/skills/postmortem/timeline.py" in tree
+    assert not any("core-runbook" in path or path.startswith("plugins/ops-kit/docs/") for path in tree)
+    assert any(p["code"] == "not-published" and "from-npm" in p["message"] for p in result["problems"])
+
+
+def test_version_tracks_published_content(acme, tmp_path):
+    _out, first = export(tmp_path, name="one")
+    version = first["plugins"]["ops-kit"]["version"]
+    assert version.startswith("1.2.0+skillport.")
+    manifest = json.loads((tmp_path / "one/plugins/ops-kit/.claude-plugin/plugin.json").read_text())
+    assert manifest["version"] == version  # plugin.json wins over the entry in Claude Code, so both carry it
+    _out, again = export(tmp_path, name="two")
+    assert again["plugins"]["ops-kit"]["version"] == version
+    assert files(tmp_path / "one") == files(tmp_path / "two")  # deterministic, byte for byte
+    Skill.objects.filter(name="postmortem").update(policy=Policy.PROHIBITED)
+    _out, changed = export(tmp_path, name="three")
+    assert changed["plugins"]["ops-kit"]["version"] != version  # a skill left out is a change
+    assert changed["plugins"]["tools"]["version"] == first["plugins"]["tools"]["version"]
+    assert not any("postmortem" in path for path in files(tmp_path / "three"))
+
+
+def test_a_team_target_carries_its_team_only_skill_and_no_other_target_does(acme, tmp_path, people):
+    core = target(acme, name="core", audience=["github:@acme/core"])
+    design = target(acme, name="design", audience=["github:@acme/design"])
+    _out, for_core = export(tmp_path, "--target", core.name, name="core")
+    _out, for_design = export(tmp_path, "--target", design.name, name="design")
+    assert any(k.endswith("/core-runbook") for k in for_core["plugins"]["ops-kit"]["skills"])
+    assert not any(k.endswith("/core-runbook") for k in for_design["plugins"]["ops-kit"]["skills"])
+    core_tree = files(tmp_path / "core")
+    assert "plugins/ops-kit/skills/core-runbook/SKILL.md" in core_tree
+    assert json.loads(core_tree[".claude-plugin/marketplace.json"])["name"] == "acme-org"
+    # A plugin for one team only is not in the target of everyone.
+    Plugin.objects.filter(name="tools").update(audience=["github:@acme/core"])
+    _out, everyone = export(tmp_path, "--target", target(acme, name="all").name, name="all")
+    assert set(everyone["plugins"]) == {"ops-kit"}
+
+
+def test_a_pending_change_keeps_the_approved_content(acme, tmp_path, people, rf):
+    market, _upstream = acme
+    market.requires_approval = True
+    market.save()
+    _out, before = export(tmp_path, name="before")
+    market.repo.commit({"plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Exfiltrate secrets."),
+                        "plugins/ops-kit/skills/fresh/SKILL.md": skill_md("fresh", "New, unapproved.")})
+    sync_marketplace(market.pk)
+    out, pending = export(tmp_path, name="pending")
+    tree = files(out)
+    assert b"Exfiltrate" not in tree["plugins/ops-kit/skills/postmortem/SKILL.md"]
+    assert not any("/fresh/" in path for path in tree)
+    assert pending["plugins"] == before["plugins"]
+    request = rf.post("/")
+    request.user = people["admin"]
+    approval.approve(SkillRevision.objects.filter(status=SkillRevision.Status.PENDING), request)
+    out, approved = export(tmp_path, name="approved")
+    assert b"Exfiltrate" in files(out)["plugins/ops-kit/skills/postmortem/SKILL.md"]
+    assert "plugins/ops-kit/skills/fresh/SKILL.md" in files(out)
+    assert approved["plugins"]["ops-kit"]["version"] != before["plugins"]["ops-kit"]["version"]
+
+
+def test_the_zip_holds_the_same_tree(acme, tmp_path):
+    import zipfile
+
+    out, result = export(tmp_path, "--zip", str(tmp_path / "m.zip"))
+    with zipfile.ZipFile(tmp_path / "m.zip") as archive:
+        assert {name: archive.read(name) for name in archive.namelist()} == files(out)
+    assert result["upload_limits"] == []
+
+
+def test_an_export_will_not_overwrite_a_folder_it_did_not_write(acme, tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("precious")
+    with pytest.raises(CommandError, match="not an export"):
+        run_command("export_marketplace", str(tmp_path / "mine"))
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "precious"
