@@ -1,6 +1,7 @@
 """The vendored marketplace a publish target carries (publishing/vendor.py), read back from disk:
 only what the audience may see as approved, byte-identical for the same state, valid for Claude Code."""
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,20 @@ def test_an_export_will_not_overwrite_a_folder_it_did_not_write(acme, tmp_path):
     with pytest.raises(CommandError, match="not an export"):
         run_command("export_marketplace", str(tmp_path / "mine"))
     assert (tmp_path / "mine" / "notes.txt").read_text() == "precious"
+
+
+def test_claude_codes_validator_and_ours_accept_the_copy(acme, tmp_path):
+    from .test_claude_code_oracle import CLAUDE, claude_env
+
+    assert CLAUDE.exists(), f"Claude Code's CLI is missing at {CLAUDE}: `make test` installs it"
+    out, _result = export(tmp_path)
+    # The marketplace, then each vendored plugin on its own (which also reads its commands and skills).
+    for folder in [out, *sorted((out / "plugins").iterdir())]:
+        found = subprocess.run([CLAUDE, "plugin", "validate", "--json", str(folder)], env=claude_env(tmp_path / "home"),
+                               capture_output=True, text=True, timeout=120)
+        report = json.loads(found.stdout)
+        assert report["success"] and found.returncode == 0, found.stdout
+    code, ours = run_command("validate_marketplace", str(out), "--json")
+    result = json.loads(ours)
+    assert code == 0 and [p for p in result["problems"] if p["severity"] == "error"] == [], result["problems"]
+    assert result["counts"]["plugins"] == 2 and result["counts"]["skills"] == 2
