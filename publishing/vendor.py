@@ -18,6 +18,7 @@ import hashlib
 import json
 import posixpath
 import re
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -139,8 +140,13 @@ def _vendor(chosen, folder: Path, problems) -> tuple[PublishedPlugin, dict] | No
     version = published_version(upstream, digest)
     if manifest_json is not None:
         files[PLUGIN_JSON] = (False, _json({**manifest_json, "version": version}))
-    for path, (executable, content) in sorted(files.items()):
-        _write(folder / path, content, executable)
+    try:
+        for path, (executable, content) in sorted(files.items()):
+            _write(folder / path, content, executable)
+    except OSError as exc:  # a file where the repository has a folder of the same name, say
+        shutil.rmtree(folder, ignore_errors=True)
+        problems.error("plugin-not-copied", f"{plugin.name} could not be written: {exc.strerror}", where)
+        return None
     entry = {"name": plugin.name, **entry, "source": f"./plugins/{plugin.name}", "version": version}
     published = PublishedPlugin(plugin.name, plugin.marketplace.slug, version, digest, skills,
                                 files=len(files), size=sum(len(content) for _x, content in files.values()))
@@ -172,6 +178,10 @@ def _repository_files(tree, root, where, problems) -> dict:
         if rel != PLUGIN_JSON and _under_any(rel, skill_folders):
             continue  # written from the database, if at all
         if is_junk(rel):
+            continue
+        if _inside(root, tree.resolve(f"{root}/{rel}" if root else rel)) is None:
+            # A link to another plugin's files (one hidden, say) would carry them out under this one's name.
+            left_out.append(f"{rel} (links outside the plugin)")
             continue
         files[rel] = (entry.mode == "100755", tree.read_blob(entry.sha))
     if left_out:

@@ -38,6 +38,9 @@ def acme(make_repo, synced_marketplace, git_host):
         # A link to a team-only skill from outside the skills folder must not smuggle it out.
         "plugins/ops-kit/docs/runbook": Symlink("../skills/core-runbook"),
         "plugins/ops-kit/node_modules/junk.js": "junk\n",
+        # Nor may a link carry another plugin's files (a hidden one's, say) out under this plugin's name.
+        "plugins/ops-kit/borrowed.md": Symlink("../hidden-kit/commands/secret.md"),
+        "plugins/hidden-kit/commands/secret.md": "Hidden plugin's command.\n",
     })
     (repo.path / "plugins/ops-kit/scripts/tool.sh").chmod(0o755)
     repo.commit(message="executable")
@@ -75,6 +78,8 @@ def test_vendored_copy_holds_approved_content_with_relative_sources(acme, tmp_pa
     # Everyone's export leaves out the team-only skill, also where a symlink pointed at it.
     assert "plugins/ops-kit/skills/postmortem/timeline.py" in tree
     assert not any("core-runbook" in path or path.startswith("plugins/ops-kit/docs/") for path in tree)
+    assert "plugins/ops-kit/borrowed.md" not in tree
+    assert any(p["code"] == "files-left-out" and "borrowed.md" in p["message"] for p in result["problems"])
     assert any(p["code"] == "not-published" and "from-npm" in p["message"] for p in result["problems"])
 
 
