@@ -1,4 +1,4 @@
-"""Every problem code the sync can report is in README's problem-code table, with its fix."""
+"""Every problem code a sync or a publish can report is in README's problem-code table, with its fix."""
 import re
 
 from django.conf import settings
@@ -8,6 +8,7 @@ from django.conf import settings
 CODE_WRITTEN = re.compile(
     r'(?:\.(?:error|warning|info)\(\s*|CatalogError\(\s*|wrong\(|code = |return \(\s*|\(\s*)"([a-z]+(?:-[a-z0-9]+)+)"'
 )
+PUBLISH_CODE_WRITTEN = re.compile(r'(?:\.(?:error|warning|info)\(\s*|"code": )"([a-z]+(?:-[a-z0-9]+)+)"')
 # Strings of the same shape that are not codes: a source kind, examples, names, encodings, walk events.
 NOT_CODES = {"git-subdir", "my-plugin", "my-skill", "skills-dir", "claude-plugin-test", "utf-8", "utf-16",
              "too-deep", "unsafe-name"}
@@ -20,5 +21,8 @@ def test_readme_lists_every_problem_code():
     written = set()
     for path in (settings.BASE_DIR / "marketplace").rglob("*.py"):
         written |= set(CODE_WRITTEN.findall(path.read_text()))
+    # Publishing writes its problems through Problems or as {"code": ...} on a run, beside HTTP header names.
+    for path in (settings.BASE_DIR / "publishing").rglob("*.py"):
+        written |= set(PUBLISH_CODE_WRITTEN.findall(path.read_text()))
     assert written - NOT_CODES, "no code found: the pattern no longer matches how problems are written"
     assert sorted(written - NOT_CODES - listed) == []
