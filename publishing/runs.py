@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections
 from django.utils import timezone
 
 from audit import record
@@ -212,7 +211,6 @@ def commit_message(target, run) -> str:
 
 
 def _finish(run, status, *, error="", actor=None, detail="") -> PublishRun:
-    close_old_connections()
     run.status, run.error, run.finished_at = status, error, timezone.now()
     run.progress = {}
     run.save()
