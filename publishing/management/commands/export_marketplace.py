@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from marketplace.models import Marketplace
 from marketplace.problems import describe, in_order
 
-from publishing import archive, vendor
+from publishing import archive, runs, vendor
 from publishing.models import PublishTarget
 
 
@@ -29,7 +29,7 @@ class Command(BaseCommand):
             if found is None:
                 raise CommandError(f"No publish target named {target!r}.")
             marketplaces, audience = found.marketplaces.all(), found.audience
-            name, owner = found.marketplace_name, {"name": found.owner_name or "Skillport"}
+            name, owner = found.marketplace_name, runs._owner(found)  # as its publishes write it
         else:
             marketplaces, audience, name, owner = Marketplace.objects.all(), [], "skillport", {"name": "Skillport"}
         out = Path(out_dir)
