@@ -2,7 +2,8 @@
 pull request that bumps a plugin's version is merged, and people review what Skillport proposes.
 
 Talks to the API of the GitHub that `SKILLPORT_GITHUB_URL` names (github.com, Enterprise Server, or
-the tests' fake), with the target's own credential, which is never logged nor shown.
+the tests' fake), with the target's own credential, which is never logged nor shown. Only a
+repository on that same GitHub counts as one: a token for one host never goes to another's API.
 """
 import re
 from urllib.parse import urlsplit
@@ -15,23 +16,29 @@ from marketplace import github
 TIMEOUT = 20
 # owner/name in https://host/owner/name(.git) or git@host:owner/name(.git)
 REPOSITORY = re.compile(r"^/?([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$")
+SCP_LIKE = re.compile(r"^[\w.-]+@([\w.-]+):(.+)$")
+DEFAULT_PORTS = {"http": 80, "https": 443, "ssh": 22}
 
 
 class PullRequestError(Exception):
     """GitHub refused or did not answer; the message is safe to show admins."""
 
 
-def _github_host() -> str:
-    return urlsplit(settings.SKILLPORT_GITHUB_URL).hostname or ""
-
-
 def repository(url: str) -> str | None:
     """"owner/name" when `url` is a repository on our GitHub, else None."""
-    ssh = re.match(r"^[\w.-]+@([\w.-]+):(.+)$", url)
-    host, path = (ssh.group(1), ssh.group(2)) if ssh else (urlsplit(url).hostname, urlsplit(url).path)
-    if not host or host.lower() not in {"github.com", _github_host()}:
+    scp = SCP_LIKE.match(url)
+    if scp:
+        host, path = scp.group(1), scp.group(2)
+    else:
+        parts = urlsplit(url)
+        if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+            return None
+        if parts.scheme != "ssh" and _where(parts) != _where(urlsplit(settings.SKILLPORT_GITHUB_URL)):
+            return None  # another host, or another server on the same host
+        host, path = parts.hostname, parts.path
+    if host.lower() != (urlsplit(settings.SKILLPORT_GITHUB_URL).hostname or "").lower():
         return None
-    match = REPOSITORY.match(path or "")
+    match = REPOSITORY.match(path)
     return f"{match.group(1)}/{match.group(2)}" if match else None
 
 
@@ -39,7 +46,17 @@ def on_github(url: str) -> bool:
     return repository(url) is not None
 
 
+def _where(parts) -> tuple:
+    try:
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:
+        port = None
+    return (parts.hostname or "").lower(), port
+
+
 class Client:
+    """The few pull-request calls publishing makes, for one repository ("owner/name")."""
+
     def __init__(self, repo: str, token: str):
         self.repo, self.token = repo, token
 
@@ -52,22 +69,48 @@ class Client:
             )
         except requests.RequestException as exc:
             raise PullRequestError(f"GitHub did not answer ({exc.__class__.__name__})") from None
+        where = f"{method} {path.split('?')[0]}"
+        try:
+            data = response.json() if response.content else {}
+        except ValueError:
+            data = None
         if response.status_code >= 400:
-            try:
-                message = response.json().get("message", "")
-                errors = [e.get("message", "") for e in response.json().get("errors", []) if isinstance(e, dict)]
-            except (ValueError, AttributeError):
-                message, errors = "", []
-            text = "; ".join(filter(None, [message, *errors]))[:300] or "no message"
-            raise PullRequestError(f"GitHub answered {response.status_code} to {method} {path.split('?')[0]}: {text}")
-        return response.json() if response.content else {}
+            found = data if isinstance(data, dict) else {}
+            errors = [e.get("message", "") for e in found.get("errors") or [] if isinstance(e, dict)]
+            text = "; ".join(str(m) for m in [found.get("message"), *errors] if m)[:300] or "no message"
+            raise PullRequestError(f"GitHub answered {response.status_code} to {where}: {text}")
+        if data is None:
+            raise PullRequestError(f"GitHub's answer to {where} was not JSON")
+        return data
 
     def open(self, *, head: str, base: str, title: str, body: str) -> dict:
-        return self._call("POST", "/pulls", json={"title": title, "head": head, "base": base, "body": body})
+        """Open a pull request from `head` into `base`; its {number, url}."""
+        return _pull(self._call("POST", "/pulls", json={"title": title, "head": head, "base": base, "body": body}))
 
     def get(self, number: int) -> dict:
         return self._call("GET", f"/pulls/{int(number)}")
 
+    def open_pulls(self, *, base: str) -> list[dict]:
+        """The open pull requests into `base` (the first hundred, newest first), as {number, url, branch}."""
+        found = self._call("GET", "/pulls", params={"state": "open", "base": base, "per_page": 100})
+        if not isinstance(found, list):
+            raise PullRequestError("GitHub's list of pull requests was not a list")
+        pulls = []
+        for item in found:
+            branch = ((item.get("head") if isinstance(item, dict) else None) or {}).get("ref")
+            if isinstance(branch, str):
+                pulls.append({**_pull(item), "branch": branch})
+        return pulls
+
     def close(self, number: int, comment: str):
+        """Say why in a comment, then close the pull request."""
         self._call("POST", f"/issues/{int(number)}/comments", json={"body": comment})
         self._call("PATCH", f"/pulls/{int(number)}", json={"state": "closed"})
+
+
+def _pull(data) -> dict:
+    """{number, url} of a pull request object, checked: the rest of Skillport stores and shows them."""
+    number, url = (data.get("number"), data.get("html_url")) if isinstance(data, dict) else (None, None)
+    if not isinstance(number, int) or not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        raise PullRequestError("GitHub's answer did not describe a pull request")
+    return {"number": number, "url": url}

@@ -4,9 +4,16 @@ Skillport owns `.claude-plugin/marketplace.json` and `plugins/` in the target re
 other file (a README, CI workflows) is carried over from the branch as it is. It never
 force-pushes. When a person changed the files it owns since its last publish, pushing on top
 would silently undo their change: it opens a pull request instead on GitHub, and elsewhere stops
-with a problem that says how to go on.
+with a problem that says how to go on (`publish --replace-edits` pushes on top). A branch GitHub
+refuses to take pushes on (a protected one) gets a pull request too.
+
+The commit is built from the bytes written, without a checkout and without git's content
+filters: the target repository's `.gitattributes` (or a plugin's) cannot rewrite line endings or
+turn files into LFS pointers on the way in.
 """
 import os
+import re
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +24,19 @@ from marketplace.gitrepo import GitError, Repository
 from . import pulls
 
 OWNED = [".claude-plugin/marketplace.json", "plugins"]
+# git's words for why a remote failed (LC_ALL=C), and what admins read instead: git's own text
+# stays in the error's `detail`, as it does for syncs.
+REASONS = [
+    (re.compile(r"\b403\b|denied to|permission denied", re.I), "the credential may not do this there"),
+    (re.compile(r"\b401\b|authentication failed|could not read username", re.I),
+     "the credential was refused (or none is set)"),
+    (re.compile(r"\b404\b|not found|does not appear to be a git repository|does not exist", re.I),
+     "there is no repository there, or the credential may not see it"),
+    (re.compile(r"SKILLPORT_FETCH_ALLOWED_HOSTS"),
+     "its address is one Skillport does not connect to (see SKILLPORT_FETCH_ALLOWED_HOSTS)"),
+    (re.compile(r"cannot connect|could not connect|connection refused|timed out|could not resolve|unreachable|"
+                r"no route to host", re.I), "nothing answered there"),
+]
 
 
 class PublishRefused(Exception):
@@ -26,64 +46,125 @@ class PublishRefused(Exception):
 @dataclass
 class Pushed:
     commit: str = ""  # empty: nothing new to publish
-    pull_request: dict | None = None  # {number, url, branch, tree} when one was opened
+    pull_request: dict | None = None  # {number, url, branch, commit, tree, base} when one is open
 
 
 def publish(target, folder: Path, message: str, *, replace_edits=False) -> Pushed:
     """Put the marketplace built in `folder` on the target's branch, directly or by pull request."""
     url, token, branch = target.repository_url, target.credential or None, target.branch
-    head = gitrepo.ls_remote(url, f"refs/heads/{branch}", token=token)
+    head = _head(url, branch, token)
     repo = _local(url, head, token)
     tree = _tree(repo, folder, head)
-    if head and tree == _run(repo, "rev-parse", f"{head}^{{tree}}"):
+    if head and tree == _tree_of(repo, head):
         return Pushed()
-    open_pr = target.open_pull_request or {}
-    if target.uses_pull_requests and open_pr.get("tree") == tree and _still_open(target, open_pr):
-        return Pushed(pull_request=open_pr)
-    commit = _commit(repo, tree, head, message, target)
     if not head:
         # A new branch (or an empty repository): there is nothing a pull request could go into.
-        repo.push(url, commit, f"refs/heads/{branch}", token=token)
+        commit = _commit(repo, tree, head, message, target)
+        _push(repo, url, commit, branch, token)
         return Pushed(commit)
-    edited = _edited(repo, target.published_commit, head)
-    if target.uses_pull_requests or (edited and not replace_edits and pulls.on_github(url)):
-        return Pushed(commit, _propose(target, repo, commit, tree, message, open_pr))
-    if edited and not replace_edits:
+    if target.uses_pull_requests:
+        return _propose(target, repo, tree, head, message)
+    edited = [] if replace_edits else _edited(repo, target, head)
+    if edited and pulls.on_github(url):
+        return _propose(target, repo, tree, head, message)
+    if edited:
         raise PublishRefused(
             f"Someone changed {', '.join(edited[:5])} on {branch} since Skillport last published; pushing on top would "
             "undo it. Bring the change into the marketplace it came from (or revert it), or publish with "
             "--replace-edits to put the approved content back on top of it."
         )
+    commit = _commit(repo, tree, head, message, target)
     try:
-        repo.push(url, commit, f"refs/heads/{branch}", token=token)
-    except GitError as exc:
-        if _rejected(exc):
+        _push(repo, url, commit, branch, token)
+    except GitError:
+        if _head(url, branch, token) != head:
             raise PublishRefused(f"{branch} moved while Skillport was publishing; nothing was changed. "
                                  "Publish again.") from None
-        raise
+        if not pulls.on_github(url):
+            raise
+        # GitHub refused the branch itself (protected, or the credential may push only elsewhere).
+        return _propose(target, repo, tree, head, message)
     return Pushed(commit)
+
+
+def _head(url, branch, token) -> str:
+    """The branch's commit at `url`, "" when it has none."""
+    try:
+        return gitrepo.ls_remote(url, f"refs/heads/{branch}", token=token)
+    except GitError as exc:
+        raise _failed(f"Reading {gitrepo.redact(url)} failed", exc) from None
 
 
 def _local(url, head, token) -> Repository:
     """A cached bare repository to build the commit in, holding the branch's head when there is one."""
-    if head:
-        return Repository.holding(url, head, token=token)
+    try:
+        if head:
+            return Repository.holding(url, head, token=token)
+    except GitError as exc:
+        raise _failed(f"Fetching {gitrepo.redact(url)} failed", exc) from None
     repo = Repository(Repository.cache_path(url))
     if not (repo.git_dir / "HEAD").exists():
         gitrepo.run(["init", "--bare", "--quiet", str(repo.git_dir)])
     return repo
 
 
-def _tree(repo, folder, head) -> str:
-    """The branch's tree with Skillport's files replaced by those in `folder`."""
+def _push(repo, url, commit, branch, token):
+    try:
+        repo.push(url, commit, f"refs/heads/{branch}", token=token)
+    except GitError as exc:
+        raise _failed(f"Pushing to {branch} of {gitrepo.redact(url)} failed", exc,
+                      otherwise="the server refused it") from None
+
+
+def _failed(what: str, exc: GitError, otherwise=gitrepo.FETCH_FAILED) -> GitError:
+    """A GitError whose message says what failed and, in a few words, why; git's own in `detail`."""
+    detail = exc.detail or str(exc)
+    reason = next((why for pattern, why in REASONS if pattern.search(detail)), otherwise)
+    return GitError(f"{what}: {reason}.", detail=detail)
+
+
+def _tree(repo, folder: Path, head) -> str:
+    """The branch's tree with Skillport's files replaced by those in `folder`.
+
+    1. hash-object --no-filters stores each file of `folder` as it is, in one process.
+    2. The branch's entries outside what Skillport owns (ls-tree), and the new files, go into a
+       scratch index (update-index --index-info), from which write-tree makes the tree.
+    """
+    files = _files(folder)
+    paths = "".join(f"{folder / path}\n" for path, _mode in files).encode()
+    blobs = gitrepo.run(["hash-object", "-w", "--no-filters", "--stdin-paths"], git_dir=repo.git_dir,
+                        input=paths).decode().split()
+    ours = {path for path, _mode in files}
+    folders = {"/".join(path.split("/")[:depth]) for path in ours for depth in range(1, path.count("/") + 1)}
+    entries = [f"{mode} {sha}\t{path}".encode() for (path, mode), sha in zip(files, blobs)]
+    if head:
+        listing = gitrepo.run(["ls-tree", "-r", "-z", "--full-tree", head], git_dir=repo.git_dir)
+        for record in filter(None, listing.split(b"\0")):
+            meta, _, raw = record.partition(b"\t")
+            path = raw.decode("utf-8", "surrogateescape")
+            if not (_owned(path) or path in folders):  # a file where our folder goes gives way too
+                mode, _kind, sha = meta.decode().split()
+                entries.append(f"{mode} {sha}\t".encode() + raw)
     with tempfile.TemporaryDirectory() as scratch:
-        env = gitrepo.local_env(extra={"GIT_INDEX_FILE": os.path.join(scratch, "index"), "GIT_WORK_TREE": str(folder)})
-        if head:
-            gitrepo.run(["read-tree", head], git_dir=repo.git_dir, env=env)
-            gitrepo.run(["rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", *OWNED], git_dir=repo.git_dir, env=env)
-        # --ignore-removal: files of the branch that are not in `folder` (a README) stay.
-        gitrepo.run(["add", "--force", "--ignore-removal", "--", "."], git_dir=repo.git_dir, env=env)
+        env = gitrepo.local_env(extra={"GIT_INDEX_FILE": os.path.join(scratch, "index")})
+        gitrepo.run(["update-index", "--add", "-z", "--index-info"], git_dir=repo.git_dir, env=env,
+                    input=b"\0".join(entries) + b"\0")
         return gitrepo.run(["write-tree"], git_dir=repo.git_dir, env=env).decode().strip()
+
+
+def _files(folder: Path) -> list[tuple[str, str]]:
+    """(path, git mode) of every file below `folder`, sorted."""
+    found = []
+    for root, _dirs, names in os.walk(folder):
+        for name in names:
+            path = Path(root, name)
+            mode = "100755" if path.stat().st_mode & stat.S_IXUSR else "100644"
+            found.append((path.relative_to(folder).as_posix(), mode))
+    return sorted(found)
+
+
+def _owned(path: str) -> bool:
+    return any(path == owned or path.startswith(f"{owned}/") for owned in OWNED)
 
 
 def _commit(repo, tree, head, message, target) -> str:
@@ -96,43 +177,85 @@ def _commit(repo, tree, head, message, target) -> str:
     return out.decode().strip()
 
 
-def _edited(repo, published, head) -> list[str]:
-    """Files Skillport owns that commits after its last publish changed."""
-    if not published or published == head or not repo.has_commit(published):
+def _edited(repo, target, head) -> list[str]:
+    """Files Skillport owns that someone changed on the branch since Skillport last put them there:
+    where the branch differs both from its last pushed commit and from the last pull request it
+    opened (which a person may have merged since, as a merge, a squash or a rebase)."""
+    published = target.published_commit
+    if not published or not repo.has_commit(published):
+        return []  # nothing published to this repository yet: nothing of ours to undo
+    changed = _owned_changes(repo, published, head)
+    proposed = (target.open_pull_request or {}).get("tree", "")
+    if changed and _has_tree(repo, proposed) and not _owned_changes(repo, proposed, head):
         return []
-    out = _run(repo, "diff", "--name-only", published, head, "--", *OWNED)
-    return out.splitlines()
+    return changed
 
 
-def _propose(target, repo, commit, tree, message, open_pr) -> dict:
-    """Push `commit` to a branch of its own and open a pull request for it; close the one it replaces."""
+def _propose(target, repo, tree, head, message) -> Pushed:
+    """Push a commit of `tree` on top of `head` to a branch of its own and open a pull request for it,
+    closing the ones it supersedes; or nothing when the open one already proposes this content."""
     repository = pulls.repository(target.repository_url)
     if repository is None:
         raise PublishRefused("Pull requests need a repository on GitHub; choose the push mode for this one.")
-    branch = f"skillport/{target.name}-{tree[:12]}"
-    repo.push(target.repository_url, commit, f"refs/heads/{branch}", token=target.credential or None)
     client = pulls.Client(repository, target.credential)
+    open_pr = target.open_pull_request or {}
+    if _proposes(repo, open_pr, tree, head) and client.get(open_pr["number"]).get("state") == "open":
+        return Pushed(pull_request=open_pr)
+    commit = _commit(repo, tree, head, message, target)
+    prefix = f"skillport/{target.name}/"
+    branch = f"{prefix}{commit[:12]}"
+    _push(repo, target.repository_url, commit, branch, target.credential or None)
     title, _, body = message.partition("\n")
     opened = client.open(head=branch, base=target.branch, title=title, body=body.strip())
-    proposed = {"number": opened["number"], "url": opened["html_url"], "branch": branch, "tree": tree}
-    if open_pr.get("number") and open_pr["number"] != opened["number"]:
-        try:
-            client.close(open_pr["number"], f"Superseded by #{opened['number']}, which Skillport opened with newer content.")
-        except pulls.PullRequestError:
-            pass  # already closed or merged by a person; the new one stands either way
-    return proposed
+    for pr in client.open_pulls(base=target.branch):
+        if pr["branch"].startswith(prefix) and pr["number"] != opened["number"]:
+            _supersede(client, repo, target, pr, opened)
+    return Pushed(commit, {"number": opened["number"], "url": opened["url"], "branch": branch, "commit": commit,
+                           "tree": tree, "base": head})
 
 
-def _still_open(target, open_pr) -> bool:
-    repository = pulls.repository(target.repository_url)
+def _proposes(repo, open_pr, tree, head) -> bool:
+    """Does the pull request Skillport opened last propose `tree`'s content, on a base whose files
+    of ours have not changed since (else it would undo that change, or not merge)?"""
+    if not open_pr.get("number") or not _has_tree(repo, open_pr.get("tree", "")):
+        return False
+    if open_pr["tree"] == tree:
+        return True
+    base = open_pr.get("base", "")
+    return (not _owned_changes(repo, open_pr["tree"], tree)
+            and repo.has_commit(base) and not _owned_changes(repo, base, head))
+
+
+def _supersede(client, repo, target, pr, opened):
+    """Close an older pull request of Skillport's, saying which replaces it, and delete its branch."""
     try:
-        return pulls.Client(repository, target.credential).get(open_pr["number"]).get("state") == "open"
+        client.close(pr["number"], f"Superseded by #{opened['number']} ({opened['url']}), which Skillport opened "
+                                   "with newer content.")
     except pulls.PullRequestError:
+        return  # closed or merged by a person meanwhile; the new one stands either way
+    try:
+        repo.push(target.repository_url, "", f"refs/heads/{pr['branch']}", token=target.credential or None)
+    except GitError:
+        pass  # a stale branch is clutter, not a failure
+
+
+def _owned_changes(repo, a, b) -> list[str]:
+    """Files Skillport owns that differ between two commits or trees."""
+    return _run(repo, "diff-tree", "-r", "--name-only", "--no-renames", a, b, "--", *OWNED).splitlines()
+
+
+def _has_tree(repo, sha) -> bool:
+    if not gitrepo.SHA_RE.match(sha or ""):
+        return False
+    try:
+        gitrepo.run(["cat-file", "-e", f"{sha}^{{tree}}"], git_dir=repo.git_dir)
+        return True
+    except GitError:
         return False
 
 
-def _rejected(exc: GitError) -> bool:
-    return any(word in exc.detail for word in ("non-fast-forward", "fetch first", "rejected"))
+def _tree_of(repo, commit) -> str:
+    return _run(repo, "rev-parse", f"{commit}^{{tree}}")
 
 
 def _run(repo, *args) -> str:

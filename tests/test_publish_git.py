@@ -1,0 +1,325 @@
+"""Publishing to a git repository (publishing/pushing.py and pulls.py) with real git: bare repositories
+in tmp_path for push mode, the fake GitHub for pull requests, and Claude Code's own validator on what
+was published."""
+import json
+import logging
+import subprocess
+from itertools import count
+from pathlib import Path
+
+import pytest
+
+from audit.models import Action, AuditEvent
+from marketplace import approval
+from marketplace.models import Policy, Skill, SkillRevision
+from marketplace.sync import sync_marketplace
+from publishing import runs
+from publishing.models import Kind, PublishRun, PublishTarget, Status, Trigger
+
+from .builders import GIT_ENV, GitRepo, catalog, plugin_entry, run_command, skill_md
+from .gitservers import GitHTTPServer, Listener
+from .test_claude_code_oracle import CLAUDE, claude_env
+
+pytestmark = pytest.mark.django_db
+CATALOG = ".claude-plugin/marketplace.json"
+SECRET = "ghp_publishSecret0123456789abcdefABCDEF"
+_folders = count()
+
+
+@pytest.fixture
+def market(make_repo, synced_marketplace, git_host):
+    """Plugins from the marketplace's own repository, from another owner's (`github`) and from a folder
+    of a third repository (`git-subdir`)."""
+    git_host("others/tools", {"skills/gh/SKILL.md": skill_md("gh", "From another owner.")})
+    git_host("others/mono", {"packages/lint/skills/lint/SKILL.md": skill_md("lint", "Lints code."),
+                             "packages/lint/.gitattributes": "* text=auto\n", "packages/lint/run.sh": b"lint\r\n",
+                             "README.md": "A monorepo.\n"})
+    repo = make_repo({
+        CATALOG: catalog(
+            plugin_entry("ops-kit", version="1.2.0", description="Operations."),
+            plugin_entry("tools", source={"source": "github", "repo": "others/tools"}, description="GitHub tools."),
+            plugin_entry("lint", source={"source": "git-subdir", "url": "others/mono", "path": "packages/lint"},
+                         description="Linters."),
+            name="acme-skills",
+        ),
+        "plugins/ops-kit/.claude-plugin/plugin.json": json.dumps({"name": "ops-kit", "version": "1.2.0"}),
+        "plugins/ops-kit/commands/deploy.md": "Deploy the thing.\n",
+        "plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Blameless reviews."),
+        # Published byte for byte, whatever .gitattributes the target repository (or a plugin) has.
+        "plugins/ops-kit/skills/postmortem/timeline.py": b"print('timeline')\r\n",
+        "plugins/ops-kit/skills/runbook/SKILL.md": skill_md("runbook", "On-call runbook."),
+    })
+    return synced_marketplace(repo, slug="acme")
+
+
+@pytest.fixture
+def git_target(market):
+    def make(url, **fields) -> PublishTarget:
+        target = PublishTarget.objects.create(**{
+            "name": "org", "kind": Kind.GIT, "marketplace_name": "acme-org", "repository_url": str(url),
+            "owner_name": "Acme Platform", "owner_email": "platform@acme.example", **fields,
+        })
+        target.marketplaces.set([market])
+        return target
+
+    return make
+
+
+def bare_repository(tmp_path, files=None, name="published") -> Path:
+    """A bare repository to publish to: empty, or with one commit of `files` on main."""
+    bare = tmp_path / f"{name}.git"
+    subprocess.run(["git", "init", "--bare", "--quiet", "--initial-branch=main", str(bare)], check=True)
+    if files:
+        seed = GitRepo(tmp_path / f"{name}-seed")
+        seed.commit(files, "seed")
+        seed.git("push", "--quiet", str(bare), "main")
+    return bare
+
+
+def git(bare, *args) -> str:
+    return subprocess.run(["git", "--git-dir", str(bare), *args], check=True, capture_output=True,
+                          env={**GIT_ENV, "PATH": "/usr/bin:/bin"}).stdout.decode().strip()
+
+
+def clone(url, tmp_path) -> GitRepo:
+    """A working copy of `url`'s main branch, as anyone would get it."""
+    folder = tmp_path / f"clone-{next(_folders)}"
+    subprocess.run(["git", "clone", "--quiet", "--branch", "main", str(url), str(folder)], check=True,
+                   capture_output=True, env={**GIT_ENV, "PATH": "/usr/bin:/bin"})
+    return GitRepo(folder)
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and ".git" not in p.relative_to(folder).parts}
+
+
+def exported(target, tmp_path) -> dict[str, bytes]:
+    out = tmp_path / f"export-{next(_folders)}"
+    code, text = run_command("export_marketplace", str(out), "--target", target.name)
+    assert code == 0, text
+    return files(out)
+
+
+def publish(target, *args) -> dict:
+    code, out = run_command("publish", target.name, "--json", *args)
+    result = json.loads(out)
+    assert code == (1 if result["status"] == Status.FAILED else 0), result
+    return result
+
+
+def person_commits(bare, tmp_path, changes: dict, message="A person's edit") -> str:
+    """Someone clones the published repository, commits `changes` and pushes them; the new head."""
+    work = clone(bare, tmp_path)
+    head = work.commit(changes, message)
+    work.git("push", "--quiet", "origin", "HEAD:main")
+    return head
+
+
+def test_a_first_publish_into_an_empty_repository_creates_the_branch_with_the_exported_tree(git_target, tmp_path):
+    bare = bare_repository(tmp_path)
+    target = git_target(bare)
+    result = publish(target)
+    assert result["status"] == Status.PUBLISHED, result
+    assert git(bare, "rev-parse", "main") == result["commit"]
+    work = clone(bare, tmp_path)
+    assert files(work.path) == exported(target, tmp_path)
+    assert b"\r\n" in files(work.path)["plugins/ops-kit/skills/postmortem/timeline.py"]
+    assert {entry["name"] for entry in json.loads(files(work.path)[CATALOG])["plugins"]} == {"ops-kit", "tools", "lint"}
+    assert work.git("log", "-1", "--format=%an <%ae>|%cn <%ce>") == \
+        "Acme Platform <platform@acme.example>|Acme Platform <platform@acme.example>"
+    message = work.git("log", "-1", "--format=%B")
+    assert message.startswith("Publish acme-org from Skillport: 3 added\n")
+    for plugin in ("ops-kit", "tools", "lint"):
+        version = PublishTarget.objects.get(pk=target.pk).published[plugin]["version"]
+        assert f"- added {plugin} {version}" in message
+    assert f"Skillport-Run: {result['id']}" in message
+    target.refresh_from_db()
+    assert target.published_commit == result["commit"]
+
+
+def test_files_of_the_branch_survive_and_only_a_change_makes_a_commit(git_target, market, tmp_path):
+    bare = bare_repository(tmp_path, {
+        "README.md": "# Our marketplace\n",
+        ".github/workflows/ci.yml": "on: push\n",
+        # The target's attributes do not rewrite what is published.
+        ".gitattributes": "* text=auto eol=lf\n",
+        # What Skillport owns is replaced whole: a plugin no longer published does not linger.
+        CATALOG: '{"name": "hand-made", "plugins": []}\n',
+        "plugins/stale/README.md": "old\n",
+    })
+    target = git_target(bare)
+    first = publish(target)
+    assert first["status"] == Status.PUBLISHED, first
+    work = clone(bare, tmp_path)
+    tree = files(work.path)
+    assert tree["README.md"] == b"# Our marketplace\n" and tree[".github/workflows/ci.yml"] == b"on: push\n"
+    assert not any(path.startswith("plugins/stale/") for path in tree)
+    assert {p: c for p, c in tree.items() if p.startswith((".claude-plugin/", "plugins/"))} == \
+        exported(target, tmp_path)
+    assert b"\r\n" in tree["plugins/ops-kit/skills/postmortem/timeline.py"]
+
+    again = publish(target)
+    assert again["status"] == Status.UNCHANGED and again["commit"] == ""
+    assert git(bare, "rev-parse", "main") == first["commit"]
+
+    Skill.objects.filter(name="postmortem").update(policy=Policy.PROHIBITED)
+    changed = publish(target)
+    assert changed["status"] == Status.PUBLISHED
+    assert git(bare, "rev-list", "--count", "main") == "3"  # the seed, the first publish, this one
+    assert git(bare, "rev-parse", "main^") == first["commit"]
+    tree = files(clone(bare, tmp_path).path)
+    assert not any("postmortem" in path for path in tree) and "plugins/ops-kit/skills/runbook/SKILL.md" in tree
+    assert tree["README.md"] == b"# Our marketplace\n"
+    assert changed["changes"]["updated"][0]["plugin"] == "ops-kit"
+    message = git(bare, "log", "-1", "--format=%B", "main")
+    assert message.startswith("Publish acme-org from Skillport: 1 updated\n")
+    assert f"- updated ops-kit {changed['changes']['updated'][0]['from']} -> {changed['changes']['updated'][0]['to']}" \
+        in message
+
+    market.repo.commit({"plugins/ops-kit/skills/fresh/SKILL.md": skill_md("fresh", "New skill.")})
+    sync_marketplace(market.pk)
+    synced = publish(target)
+    assert synced["status"] == Status.PUBLISHED and git(bare, "rev-parse", "main^") == changed["commit"]
+    assert "plugins/ops-kit/skills/fresh/SKILL.md" in files(clone(bare, tmp_path).path)
+
+
+def test_the_message_names_who_approved_the_published_content(git_target, market, tmp_path, people, rf):
+    target = git_target(bare_repository(tmp_path))
+    publish(target)
+    market.requires_approval = True
+    market.save()
+    market.repo.commit({"plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Reviews, revised.")})
+    sync_marketplace(market.pk)
+    assert publish(target)["status"] == Status.UNCHANGED  # the revision awaits approval
+    request = rf.post("/")
+    request.user = people["admin"]
+    approval.approve(SkillRevision.objects.filter(status=SkillRevision.Status.PENDING), request)
+    result = publish(target)
+    assert result["status"] == Status.PUBLISHED
+    message = git(target.repository_url, "log", "-1", "--format=%B", "main")
+    postmortem = Skill.objects.get(name="postmortem")
+    approved = next(a for a in result["approvals"] if a["skill"] == postmortem.identifier)
+    assert approved["approved_by"] == "root"
+    assert f"- {postmortem.identifier} ({postmortem.content_hash[:12]}): approved by root on " in message
+    assert b"Reviews, revised." in files(clone(target.repository_url, tmp_path).path)[
+        "plugins/ops-kit/skills/postmortem/SKILL.md"]
+
+
+def test_a_persons_edit_of_the_published_files_stops_the_publish_until_replaced(git_target, tmp_path):
+    bare = bare_repository(tmp_path, {"README.md": "# Ours\n"})
+    target = git_target(bare)
+    first = publish(target)
+    edit = person_commits(bare, tmp_path, {"plugins/ops-kit/commands/deploy.md": "Deploy it my way.\n"})
+    published = PublishTarget.objects.get(pk=target.pk).published
+
+    Skill.objects.filter(name="postmortem").update(policy=Policy.PROHIBITED)
+    refused = publish(target)
+    assert refused["status"] == Status.FAILED
+    assert "plugins/ops-kit/commands/deploy.md" in refused["error"] and "--replace-edits" in refused["error"]
+    assert git(bare, "rev-parse", "main") == edit  # nothing pushed
+    target.refresh_from_db()
+    assert target.published == published and target.published_commit == first["commit"]
+
+    replaced = publish(target, "--replace-edits")
+    assert replaced["status"] == Status.PUBLISHED
+    assert git(bare, "rev-parse", "main^") == edit  # on top of the person's commit, which stays in history
+    work = clone(bare, tmp_path)
+    assert files(work.path)["plugins/ops-kit/commands/deploy.md"] == b"Deploy the thing.\n"
+    assert {p: c for p, c in files(work.path).items() if p != "README.md"} == exported(target, tmp_path)
+
+
+def test_a_persons_edit_of_other_files_does_not_block(git_target, tmp_path):
+    bare = bare_repository(tmp_path, {"README.md": "# Ours\n"})
+    target = git_target(bare)
+    publish(target)
+    edit = person_commits(bare, tmp_path, {"README.md": "# Ours, better explained\n"})
+    Skill.objects.filter(name="postmortem").update(policy=Policy.PROHIBITED)
+    result = publish(target)
+    assert result["status"] == Status.PUBLISHED, result
+    assert git(bare, "rev-parse", "main^") == edit
+    assert files(clone(bare, tmp_path).path)["README.md"] == b"# Ours, better explained\n"
+
+
+def test_a_branch_that_moves_during_the_publish_is_not_overwritten(git_target, tmp_path, monkeypatch):
+    from publishing import pushing
+
+    bare = bare_repository(tmp_path, {"README.md": "# Ours\n"})
+    target = git_target(bare)
+    publish(target)
+    Skill.objects.filter(name="postmortem").update(policy=Policy.PROHIBITED)
+    real_commit, moved = pushing._commit, []
+
+    def commit_then_someone_pushes(*args):
+        made = real_commit(*args)
+        moved.append(person_commits(bare, tmp_path, {"README.md": "# Meanwhile\n"}))
+        return made
+
+    monkeypatch.setattr(pushing, "_commit", commit_then_someone_pushes)
+    result = publish(target)
+    assert result["status"] == Status.FAILED and "moved while Skillport was publishing" in result["error"]
+    assert git(bare, "rev-parse", "main") == moved[0]
+
+
+@pytest.fixture
+def served(tmp_path, settings):
+    """A copy of a bare repository on loopback over git's dumb HTTP protocol: it can be read, never pushed to."""
+    settings.SKILLPORT_FETCH_ALLOWED_HOSTS = ["127.0.0.1"]
+    settings.SKILLPORT_GIT_RETRIES = 0
+    server = GitHTTPServer(tmp_path / "http")
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("failure", ["push-refused", "unreachable"])
+def test_a_failed_publish_changes_nothing_and_says_why_without_the_credential(
+        failure, git_target, served, tmp_path, caplog, people):
+    bare = bare_repository(tmp_path, {"README.md": "# Ours\n"})
+    target = git_target(bare, credential=SECRET)
+    first = publish(target)
+    if failure == "push-refused":
+        url = served.publish(clone(bare, tmp_path), "published")
+    else:
+        listener = Listener()
+        listener.close()  # nothing listens there any more
+        url = f"http://127.0.0.1:{listener.port}/acme/published.git"
+    PublishTarget.objects.filter(pk=target.pk).update(repository_url=url)
+    target.refresh_from_db()
+    before = PublishTarget.objects.get(pk=target.pk)
+    Skill.objects.filter(name="postmortem").update(policy=Policy.PROHIBITED)
+
+    with caplog.at_level(logging.DEBUG):
+        run = runs.publish(target, Trigger.MANUAL, actor=people["admin"])
+    assert run.status == Status.FAILED
+    if failure == "push-refused":
+        assert run.error == f"Pushing to main of {url} failed: the server refused it.", run.error
+    else:
+        assert run.error == f"Reading {url} failed: nothing answered there.", run.error
+    assert git(bare, "rev-parse", "main") == first["commit"]
+    after = PublishTarget.objects.get(pk=target.pk)
+    assert (after.published, after.published_commit) == (before.published, before.published_commit)
+    event = AuditEvent.objects.filter(action=Action.PUBLISH_FAILED).get()
+    assert event.extra["run"] == str(run.uid) and event.extra["error"] == run.error and event.actor == people["admin"]
+    assert event.extra["detail"]  # git's own words, for admins
+    recorded = [json.dumps(run.as_json()), json.dumps(event.extra), caplog.text,
+                json.dumps(list(PublishRun.objects.values()), default=str)]
+    assert not any(SECRET in text for text in recorded)
+
+
+def test_the_published_repository_passes_claude_codes_validator_and_ours(git_target, tmp_path):
+    if not CLAUDE.exists():
+        pytest.fail(f"Claude Code's CLI is missing at {CLAUDE}: `make test` installs it (npm, pinned in the Makefile)")
+    bare = bare_repository(tmp_path, {"README.md": "# Ours\n"})
+    result = publish(git_target(bare))
+    assert result["status"] == Status.PUBLISHED, result
+    work = clone(bare, tmp_path)
+    checked = subprocess.run([CLAUDE, "plugin", "validate", "--json", str(work.path)],
+                             env=claude_env(tmp_path / "home"), capture_output=True, text=True, timeout=120)
+    report = json.loads(checked.stdout)
+    assert checked.returncode == 0 and report["success"], checked.stdout
+    assert not report["manifest"]["errors"], report
+    code, out = run_command("validate_marketplace", str(work.path), "--json")
+    ours = json.loads(out)
+    assert code == 0, ours
+    assert [p for p in ours["problems"] if p["severity"] == "error"] == []
+    assert ours["counts"]["plugins"] == 3 and ours["counts"]["skills"] == 4  # gh, lint, postmortem, runbook
