@@ -208,7 +208,7 @@ class PublishNow(APIView):
         if target.kind == Kind.MANAGED_SETTINGS:
             raise ValidationError({"target": "Managed settings are not published: fetch them from "
                                              "managed-settings/."})
-        run = queue_publish(target, Trigger.API)
+        run = queue_publish(target, Trigger.API, actor=request.user)
         return Response(PublishRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 

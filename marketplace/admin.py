@@ -53,7 +53,7 @@ class MarketplaceForm(forms.ModelForm):
 SEVERITIES = ("error", "warning", "info")
 
 
-def _problems_table(problems):
+def problems_table(problems):
     """Problems grouped by severity, errors first and open; each group a table of code, message and place."""
     if not problems:
         return "None"
@@ -109,7 +109,7 @@ class MarketplaceAdmin(DecisionActions, admin.ModelAdmin):
     @admin.display(description="Problems found by the last sync")
     def latest_problems(self, obj):
         run = obj.sync_runs.exclude(status=Status.RUNNING).first() if obj.pk else None
-        return _problems_table(run.problems) if run else "Not synced yet"
+        return problems_table(run.problems) if run else "Not synced yet"
 
     @admin.display(description="Commit")
     def short_commit(self, obj):
@@ -194,7 +194,7 @@ class SyncRunAdmin(RecordAdmin):
 
     @admin.display(description="Problems")
     def problem_list(self, obj):
-        return _problems_table(obj.problems)
+        return problems_table(obj.problems)
 
 
 class CatalogueAdmin(admin.ModelAdmin):
@@ -262,7 +262,7 @@ class PluginAdmin(CatalogueAdmin):
 
     @admin.display(description="Problems")
     def problem_list(self, obj):
-        return _problems_table(obj.problems)
+        return problems_table(obj.problems)
 
 
 class SkillFileInline(admin.TabularInline):
@@ -313,7 +313,7 @@ class SkillAdmin(DecisionActions, CatalogueAdmin):
 
     @admin.display(description="Problems")
     def problem_list(self, obj):
-        return _problems_table(obj.problems)
+        return problems_table(obj.problems)
 
     @admin.action(description="Approve their pending changes", permissions=["approve"])
     def approve_changes(self, request, queryset):

@@ -16,7 +16,7 @@ from django.utils.html import format_html, format_html_join
 from audit import record
 from audit.admin_records import RecordAdmin
 from audit.models import Action
-from marketplace.admin import _problems_table as problems_table
+from marketplace.admin import problems_table
 from marketplace.gitrepo import redact
 from skillport_site.links import absolute_url
 
@@ -46,7 +46,7 @@ class PublishTargetForm(forms.ModelForm):
         model = PublishTarget
         fields = ["name", "kind", "enabled", "audience", "marketplaces", "publish_interval", "marketplace_name",
                   "owner_name", "owner_email", "repository_url", "branch", "mode", "credential", "settings_source",
-                  "strict", "api_url", "api_key"]
+                  "strict", "headers_helper", "api_url", "api_key"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -85,7 +85,7 @@ KIND_FIELDSETS = [
                        "force-pushes.",
     })),
     (Kind.MANAGED_SETTINGS, ("Claude Code managed settings", {
-        "fields": ["settings_source", "strict"],
+        "fields": ["settings_source", "strict", "headers_helper"],
         "description": "A managed-settings.json fragment: the marketplaces Claude Code uses, required plugins "
                        "on, prohibited ones off. Device management fetches it from the API. Without a "
                        "published repository it points at Skillport's curated catalogues: "
@@ -215,7 +215,7 @@ class PublishTargetAdmin(admin.ModelAdmin):
         if target.kind == Kind.MANAGED_SETTINGS:
             return JsonResponse({"error": "Managed settings are not published: copy them, or let device "
                                           "management fetch them from the API."}, status=400)
-        run = queue_publish(target, Trigger.MANUAL)
+        run = queue_publish(target, Trigger.MANUAL, actor=request.user)
         return JsonResponse({"run": run.pk, "url": f"{run.pk}/"}, status=202)
 
     def run_view(self, request, pk, run_id):
@@ -268,7 +268,7 @@ class PublishTargetAdmin(admin.ModelAdmin):
     def publish_now(self, request, queryset):
         publishable = queryset.exclude(kind=Kind.MANAGED_SETTINGS)
         for target in publishable:
-            queue_publish(target, Trigger.MANUAL)
+            queue_publish(target, Trigger.MANUAL, actor=request.user)
         self.message_user(request, f"Queued a publish of {publishable.count()} target(s).", messages.SUCCESS)
         if publishable.count() != queryset.count():
             self.message_user(request, "Managed-settings targets are not published: device management fetches them "

@@ -61,7 +61,8 @@ def fragment(target) -> dict:
         enabled[f"{plugin.name}@{_name(plugin.marketplace)}"] = False
         if plugin.name in published_as.get(plugin.marketplace_id, {}):
             enabled[f"{plugin.name}@{published_as[plugin.marketplace_id][plugin.name]}"] = False
-    settings = {"extraKnownMarketplaces": {name: {"source": source, "autoUpdate": True}
+    helper = {"headersHelper": target.headers_helper} if target.headers_helper and not target.settings_source_id else {}
+    settings = {"extraKnownMarketplaces": {name: {"source": {**source, **helper}, "autoUpdate": True}
                                            for name, source in sorted(sources.items())}}
     if target.strict:
         settings["strictKnownMarketplaces"] = [source for _key, source in sorted(sources.items())]

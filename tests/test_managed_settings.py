@@ -139,3 +139,16 @@ def test_claude_code_finds_nothing_invalid_in_either_fragment(markets, tmp_path)
     # The check does read the file: a source it cannot use is reported.
     broken = {**published, "extraKnownMarketplaces": {"acme-org": {"source": {"source": "github", "repo": 7}}}}
     assert any("acme-org" in line for line in invalid_settings(tmp_path, broken))
+
+
+def test_a_headers_helper_is_added_to_every_curated_source(db, make_repo, synced_marketplace):
+    from publishing.managed_settings import fragment
+    from publishing.models import Kind, PublishTarget
+
+    repo = make_repo({".claude-plugin/marketplace.json": '{"name": "acme-skills", "owner": {"name": "A"}, "plugins": []}'})
+    target = PublishTarget.objects.create(name="devices", kind=Kind.MANAGED_SETTINGS,
+                                          headers_helper="/usr/local/bin/skillport-token")
+    target.marketplaces.set([synced_marketplace(repo, slug="acme")])
+    found = fragment(target)
+    assert found["extraKnownMarketplaces"]["acme-skills"]["source"]["headersHelper"] == "/usr/local/bin/skillport-token"
+    assert "headersHelper" not in found["strictKnownMarketplaces"][0]  # Claude Code matches url entries by URL

@@ -128,6 +128,8 @@ def test_publish_now_on_the_worker_then_the_zip_downloads(admin_client, two_mark
             "queued", "running") and time.monotonic() < deadline:
         time.sleep(0.2)
     assert state["status"] == "published" and state["counts"]["plugins"] == 2, state
+    # The worker's audit event names the admin who asked for it.
+    assert AuditEvent.objects.get(action=Action.PUBLISHED).actor_login == "root"
     download = admin_client.get(f"{ADMIN}{target.pk}/zip/")
     assert download.status_code == 200 and download["Content-Type"] == "application/zip"
     names = zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content))).namelist()
