@@ -19,7 +19,6 @@ from .tasks import queue_sync
 
 
 class MarketplaceForm(forms.ModelForm):
-    # Write-only: the stored token is never sent back to the browser.
     # Write-only secrets: what is stored is never sent back to the browser.
     access_token = forms.CharField(
         required=False,
@@ -38,6 +37,11 @@ class MarketplaceForm(forms.ModelForm):
         model = Marketplace
         fields = ["slug", "git_url", "ref", "catalog_path", "access_token", "webhook_secret", "sync_interval",
                   "enabled", "audience", "requires_approval"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Not the stored values: an empty field then reads as unchanged, not as a changed secret.
+        self.initial.update(access_token="", webhook_secret="")
 
     def save(self, commit=True):
         stored = Marketplace.objects.get(pk=self.instance.pk) if self.instance.pk else None
