@@ -154,12 +154,12 @@ def _tree(repo, folder: Path, head) -> str:
 
 def _files(folder: Path) -> list[tuple[str, str]]:
     """(path, git mode) of every file below `folder`, sorted."""
-    found = []
+    # Plain strings and os.stat: Path objects cost a second per 10,000 files here.
+    found, start = [], len(str(folder)) + 1
     for root, _dirs, names in os.walk(folder):
         for name in names:
-            path = Path(root, name)
-            mode = "100755" if path.stat().st_mode & stat.S_IXUSR else "100644"
-            found.append((path.relative_to(folder).as_posix(), mode))
+            path = os.path.join(root, name)
+            found.append((path[start:], "100755" if os.stat(path).st_mode & stat.S_IXUSR else "100644"))
     return sorted(found)
 
 
