@@ -11,6 +11,9 @@ INSPECTOR := .data/tools/inspector/node_modules/@modelcontextprotocol/inspector/
 # the binary in a platform package it installs as an optional dependency).
 CLAUDE_CODE_VERSION := 2.1.332
 CLAUDE_CODE := .data/tools/claude-code/node_modules/@anthropic-ai/claude-code/package.json
+# cisco-ai-skill-scanner, which scans every skill revision (marketplace/scanners.py): a venv of its
+# own, because its ~700 MB of dependencies must stay out of the web application's.
+SCANNER := .data/tools/scanner/bin/skill-scanner
 export SKILLPORT_BASE_URL ?= http://localhost:$(PORT)
 
 .PHONY: run test check bench clean
@@ -32,15 +35,21 @@ $(CLAUDE_CODE):
 	cd .data/tools/claude-code && npm install --no-audit --no-fund --no-save --silent \
 		@anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION)
 
+$(SCANNER): tools/scanner/requirements.txt
+	$(PYTHON) -m venv .data/tools/scanner
+	.data/tools/scanner/bin/pip install --quiet --disable-pip-version-check --require-hashes \
+		-r tools/scanner/requirements.txt
+	touch $@
+
 # Start the web server, a Celery worker and beat, with the example marketplace synced.
-run: $(VENV)/.installed
+run: $(VENV)/.installed $(SCANNER)
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py setup_demo
 	PATH=$(CURDIR)/$(BIN):$$PATH PORT=$(PORT) $(BIN)/honcho start -f Procfile
 
 # The whole test suite. Tests get a data directory of their own.
-test: $(VENV)/.installed $(INSPECTOR) $(CLAUDE_CODE)
+test: $(VENV)/.installed $(INSPECTOR) $(CLAUDE_CODE) $(SCANNER)
 	SKILLPORT_DATA_DIR=$(CURDIR)/.data/test $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check: $(VENV)/.installed

@@ -66,6 +66,19 @@ class CanViewSyncRuns(permissions.BasePermission):
         return request.user.has_perm("marketplace.view_syncrun")
 
 
+class CanPublish(permissions.BasePermission):
+    """Publish targets: reading them needs the admin's view permission; publishing, the change
+    permission (and, with a token, the skills:write scope)."""
+
+    message = ("Publish targets are for admins; publishing needs one who may change them (and, with a token, "
+               "the skills:write scope).")
+
+    def has_permission(self, request, view):
+        if request.method in permissions.SAFE_METHODS:
+            return request.user.has_perm("publishing.view_publishtarget")
+        return WRITE in scopes(request) and request.user.has_perm("publishing.change_publishtarget")
+
+
 # Counted in the cache every worker shares, per client address before sign-in (skillport_site.throttle).
 # Rates come from settings when a request is checked, so operators (and tests) can change them.
 class UserThrottle(SharedThrottle, UserRateThrottle):

@@ -5,8 +5,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from marketplace import install, packaging, updates
+from marketplace.gitrepo import redact
 from marketplace.models import Marketplace, Plugin, Skill, SkillFile, SyncRun
 from marketplace.verdicts import Verdict
+from publishing.models import Kind, PublishTarget, Status as PublishStatus, Trigger
 from skillport_site.links import absolute_url
 
 URLS = "api"
@@ -216,3 +218,91 @@ class SyncRunSerializer(serializers.ModelSerializer):
     def get_api_url(self, obj) -> str:
         return absolute_url(reverse(f"{URLS}:syncrun-detail", args=[obj.uid]))
 
+
+class PublishCounts(serializers.Serializer):
+    plugins = serializers.IntegerField()
+    skills = serializers.IntegerField()
+    bytes = serializers.IntegerField()
+
+
+class PublishRunSerializer(serializers.Serializer):
+    """A publish run as `publish --json` prints it (PublishRun.as_json), with its progress and link."""
+
+    id = serializers.UUIDField()
+    target = serializers.CharField()
+    kind = serializers.ChoiceField(choices=Kind.choices)
+    status = serializers.ChoiceField(choices=PublishStatus.choices)
+    trigger = serializers.ChoiceField(choices=Trigger.choices)
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    commit = serializers.CharField()
+    pull_request = serializers.CharField(help_text="The pull request's URL, when the run opened or kept one.")
+    counts = PublishCounts()
+    changes = serializers.DictField(help_text="Plugins added, updated and removed.")
+    approvals = serializers.ListField(child=serializers.DictField(),
+                                      help_text="The approvals behind the published content.")
+    problems = serializers.ListField(child=serializers.DictField())
+    error = serializers.CharField()
+    progress = serializers.DictField(help_text="Phase, done and total while the run is queued or running.")
+    api_url = serializers.CharField()
+
+    def to_representation(self, instance):
+        # as_json is the one shape scripts rely on; the fields above only document it.
+        return {**instance.as_json(), "progress": instance.progress, "api_url": absolute_url(
+            reverse(f"{URLS}:publishtarget-run", args=[instance.target.name, instance.uid]))}
+
+
+class PublishTargetSerializer(serializers.ModelSerializer):
+    marketplaces = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    repository_url = serializers.SerializerMethodField()
+    settings_source = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    workspace_api_url = serializers.CharField(source="api_url", help_text="API workspace targets: the Claude API.")
+    has_credential = serializers.SerializerMethodField(help_text="A write credential is stored (never shown).")
+    has_api_key = serializers.SerializerMethodField(help_text="An API key is stored (never shown).")
+    pull_request = serializers.SerializerMethodField(help_text="The open pull request's URL, if any.")
+    last_run = serializers.SerializerMethodField()
+    api_url = serializers.SerializerMethodField()
+    runs_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PublishTarget
+        fields = ["name", "kind", "enabled", "audience", "marketplaces", "publish_interval", "marketplace_name",
+                  "owner_name", "owner_email", "repository_url", "branch", "mode", "settings_source", "strict",
+                  "workspace_api_url", "has_credential", "has_api_key", "published_commit", "pull_request",
+                  "last_run", "updated_at", "api_url", "runs_url"]
+
+    def get_repository_url(self, obj) -> str:
+        return redact(obj.repository_url)
+
+    def get_has_credential(self, obj) -> bool:
+        return bool(obj.credential)
+
+    def get_has_api_key(self, obj) -> bool:
+        return bool(obj.api_key)
+
+    def get_pull_request(self, obj) -> str:
+        return (obj.open_pull_request or {}).get("url", "")
+
+    @extend_schema_field(PublishRunSerializer(allow_null=True))
+    def get_last_run(self, obj):
+        run = obj.runs.order_by("-started_at", "-pk").first()
+        return PublishRunSerializer(run).data if run else None
+
+    def get_api_url(self, obj) -> str:
+        return absolute_url(reverse(f"{URLS}:publishtarget-detail", args=[obj.name]))
+
+    def get_runs_url(self, obj) -> str:
+        return absolute_url(reverse(f"{URLS}:publishtarget-runs", args=[obj.name]))
+
+
+class ManagedSettingsSerializer(serializers.Serializer):
+    """Documents the managed-settings.json fragment (publishing/managed_settings.py)."""
+
+    extraKnownMarketplaces = serializers.DictField(
+        child=serializers.DictField(), help_text="Marketplaces Claude Code adds, by their own name.")
+    strictKnownMarketplaces = serializers.ListField(
+        child=serializers.DictField(), required=False,
+        help_text="When the target is strict: the only marketplace sources Claude Code accepts.")
+    enabledPlugins = serializers.DictField(
+        child=serializers.BooleanField(), help_text='"plugin@marketplace": true for required plugins, false for '
+                                                    "prohibited ones.")

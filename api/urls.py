@@ -8,6 +8,7 @@ from .errors import not_found
 
 app_name = "api"
 skill = "v1/skills/<str:marketplace>/<str:plugin>/<str:skill>/"
+target = "v1/publish-targets/<str:target>/"
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
@@ -24,5 +25,12 @@ urlpatterns = [
     path("v1/sync-runs/", views.SyncRunList.as_view(), name="syncrun-list"),
     path("v1/sync-runs/<uuid:run>/", views.SyncRunDetail.as_view(), name="syncrun-detail"),
     path("v1/audit-events/", AuditEventList.as_view(), name="auditevent-list"),
+    path("v1/publish-targets/", views.PublishTargetList.as_view(), name="publishtarget-list"),
+    path(target, views.PublishTargetDetail.as_view(), name="publishtarget-detail"),
+    path(f"{target}publish/", views.PublishNow.as_view(), name="publishtarget-publish"),
+    path(f"{target}runs/", views.PublishRunList.as_view(), name="publishtarget-runs"),
+    path(f"{target}runs/<uuid:run>/", views.PublishRunDetail.as_view(), name="publishtarget-run"),
+    path(f"{target}managed-settings/", views.ManagedSettings.as_view(), name="publishtarget-managed-settings"),
+    path(f"{target}zip/", views.LatestZip.as_view(), name="publishtarget-zip"),
     re_path(r"^", not_found),
 ]

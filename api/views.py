@@ -1,8 +1,9 @@
 """The API's endpoints. Every catalogue query starts from `visible_to(request.user)`."""
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,14 +14,19 @@ from connector import package_links
 from marketplace import lookup, updates
 from marketplace.models import Marketplace, Plugin, Skill, SyncRun
 from marketplace.tasks import queue_sync
+from publishing import downloads, managed_settings
+from publishing.models import Kind, PublishTarget, Trigger
+from publishing.tasks import queue_publish
 
 from . import auth, filters
 from .serializers import (
-    CheckUpdatesSerializer, MarketplaceSerializer, PackageLinkSerializer, PluginSerializer, SkillDetailSerializer,
-    SkillSerializer, SyncRunSerializer, UpdatesSerializer, WhoamiSerializer,
+    CheckUpdatesSerializer, ManagedSettingsSerializer, MarketplaceSerializer, PackageLinkSerializer, PluginSerializer,
+    PublishRunSerializer, PublishTargetSerializer, SkillDetailSerializer, SkillSerializer, SyncRunSerializer,
+    UpdatesSerializer, WhoamiSerializer,
 )
 
 SKILL_PATH = [OpenApiParameter(name, str, OpenApiParameter.PATH) for name in ("marketplace", "plugin", "skill")]
+TARGET_PATH = [OpenApiParameter("target", str, OpenApiParameter.PATH)]
 
 
 @extend_schema(tags=["catalogue"])
@@ -163,3 +169,97 @@ class SyncNow(APIView):
         marketplace = get_object_or_404(Marketplace, slug=marketplace)
         run = queue_sync(marketplace)
         return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _target(name, kind=None) -> PublishTarget:
+    target = get_object_or_404(PublishTarget, name=name)
+    if kind is not None and target.kind != kind:
+        raise NotFound(f"{target.name} is not a {Kind(kind).label} target.")
+    return target
+
+
+@extend_schema(tags=["publishing"])
+class PublishTargetList(generics.ListAPIView):
+    """Publish targets: where Skillport publishes what each audience may see, as approved (admins)."""
+
+    serializer_class = PublishTargetSerializer
+    permission_classes = [IsAuthenticated, auth.CanPublish]
+    queryset = PublishTarget.objects.select_related("settings_source").prefetch_related("marketplaces").order_by("name")
+
+
+@extend_schema(tags=["publishing"], parameters=TARGET_PATH)
+class PublishTargetDetail(generics.RetrieveAPIView):
+    """One publish target; its credential and API key are never shown, only whether one is stored (admins)."""
+
+    serializer_class = PublishTargetSerializer
+    permission_classes = [IsAuthenticated, auth.CanPublish]
+    queryset = PublishTarget.objects.select_related("settings_source").prefetch_related("marketplaces")
+    lookup_field, lookup_url_kwarg = "name", "target"
+
+
+@extend_schema(tags=["publishing"], parameters=TARGET_PATH, request=None, responses={202: PublishRunSerializer})
+class PublishNow(APIView):
+    """Queue a publish of the target and return the run to poll (admins; a token needs skills:write)."""
+
+    permission_classes = [IsAuthenticated, auth.CanPublish]
+
+    def post(self, request, target):
+        target = _target(target)
+        if target.kind == Kind.MANAGED_SETTINGS:
+            raise ValidationError({"target": "Managed settings are not published: fetch them from "
+                                             "managed-settings/."})
+        run = queue_publish(target, Trigger.API, actor=request.user)
+        return Response(PublishRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(tags=["publishing"], parameters=TARGET_PATH)
+class PublishRunList(generics.ListAPIView):
+    """The target's publish runs, newest first (admins)."""
+
+    serializer_class = PublishRunSerializer
+    permission_classes = [IsAuthenticated, auth.CanPublish]
+
+    def get_queryset(self):
+        return _target(self.kwargs["target"]).runs.select_related("target").order_by("-started_at", "-pk")
+
+
+@extend_schema(tags=["publishing"], parameters=[*TARGET_PATH, OpenApiParameter("run", OpenApiTypes.UUID,
+                                                                                 OpenApiParameter.PATH)])
+class PublishRunDetail(generics.RetrieveAPIView):
+    """One publish run: poll it while `status` is "queued" or "running" (admins)."""
+
+    serializer_class = PublishRunSerializer
+    permission_classes = [IsAuthenticated, auth.CanPublish]
+
+    def get_object(self):
+        return get_object_or_404(_target(self.kwargs["target"]).runs.select_related("target"), uid=self.kwargs["run"])
+
+
+@extend_schema(tags=["publishing"], parameters=TARGET_PATH, responses={200: ManagedSettingsSerializer})
+class ManagedSettings(APIView):
+    """The managed-settings.json fragment of a managed-settings target, for device management (admins).
+
+    Sources that are Skillport's curated catalogues need a `headersHelper` added on the machines:
+    the fragment never carries a token."""
+
+    permission_classes = [IsAuthenticated, auth.CanPublish]
+
+    def get(self, request, target):
+        target = _target(target, Kind.MANAGED_SETTINGS)
+        if not target.enabled:
+            raise NotFound(f"{target.name} is turned off.")
+        return Response(managed_settings.fragment(target))
+
+
+@extend_schema(tags=["publishing"], parameters=TARGET_PATH, responses={(200, "application/zip"): OpenApiResponse(
+    OpenApiTypes.BINARY, description="The vendored marketplace, for Claude.ai's upload.")})
+class LatestZip(APIView):
+    """The latest ZIP a ZIP target built (admins)."""
+
+    permission_classes = [IsAuthenticated, auth.CanPublish]
+
+    def get(self, request, target):
+        response = downloads.zip_response(_target(target, Kind.ZIP))
+        if response is None:
+            raise NotFound("No ZIP has been built for this target yet: publish it first.")
+        return response

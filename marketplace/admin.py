@@ -19,7 +19,6 @@ from .tasks import queue_scan, queue_sync
 
 
 class MarketplaceForm(forms.ModelForm):
-    # Write-only: the stored token is never sent back to the browser.
     # Write-only secrets: what is stored is never sent back to the browser.
     access_token = forms.CharField(
         required=False,
@@ -39,6 +38,11 @@ class MarketplaceForm(forms.ModelForm):
         fields = ["slug", "git_url", "ref", "catalog_path", "access_token", "webhook_secret", "sync_interval",
                   "enabled", "audience", "requires_approval", "scan_gate", "scan_threshold"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Not the stored values: an empty field then reads as unchanged, not as a changed secret.
+        self.initial.update(access_token="", webhook_secret="")
+
     def save(self, commit=True):
         stored = Marketplace.objects.get(pk=self.instance.pk) if self.instance.pk else None
         if self.cleaned_data.get("clear_access_token"):
@@ -53,7 +57,7 @@ class MarketplaceForm(forms.ModelForm):
 SEVERITIES = ("error", "warning", "info")
 
 
-def _problems_table(problems):
+def problems_table(problems):
     """Problems grouped by severity, errors first and open; each group a table of code, message and place."""
     if not problems:
         return "None"
@@ -109,7 +113,7 @@ class MarketplaceAdmin(DecisionActions, admin.ModelAdmin):
     @admin.display(description="Problems found by the last sync")
     def latest_problems(self, obj):
         run = obj.sync_runs.exclude(status=Status.RUNNING).first() if obj.pk else None
-        return _problems_table(run.problems) if run else "Not synced yet"
+        return problems_table(run.problems) if run else "Not synced yet"
 
     @admin.display(description="Commit")
     def short_commit(self, obj):
@@ -196,7 +200,7 @@ class SyncRunAdmin(RecordAdmin):
 
     @admin.display(description="Problems")
     def problem_list(self, obj):
-        return _problems_table(obj.problems)
+        return problems_table(obj.problems)
 
 
 class CatalogueAdmin(admin.ModelAdmin):
@@ -264,7 +268,7 @@ class PluginAdmin(CatalogueAdmin):
 
     @admin.display(description="Problems")
     def problem_list(self, obj):
-        return _problems_table(obj.problems)
+        return problems_table(obj.problems)
 
 
 class SkillFileInline(admin.TabularInline):
@@ -315,7 +319,7 @@ class SkillAdmin(DecisionActions, CatalogueAdmin):
 
     @admin.display(description="Problems")
     def problem_list(self, obj):
-        return _problems_table(obj.problems)
+        return problems_table(obj.problems)
 
     @admin.action(description="Approve their pending changes", permissions=["approve"])
     def approve_changes(self, request, queryset):

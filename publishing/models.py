@@ -60,6 +60,11 @@ class PublishTarget(models.Model):
         limit_choices_to={"kind": Kind.GIT},
         help_text="A git target whose repository Claude Code should use; empty: Skillport's curated marketplaces.",
     )
+    headers_helper = models.CharField(
+        "Headers helper", max_length=500, blank=True,
+        help_text="For Skillport's curated catalogues: the command on each machine that prints "
+                  '{"Authorization": "Bearer <token>"} (Claude Code\'s headersHelper). A path, never a token.',
+    )
     strict = models.BooleanField(
         "Restrict Claude Code to it", default=True,
         help_text="Add strictKnownMarketplaces, so Claude Code accepts no other marketplace.",
@@ -100,7 +105,9 @@ class PublishTarget(models.Model):
 
     def clean(self):
         errors = {}
-        if not names.KEBAB.match(self.marketplace_name or ""):
+        if self.kind == Kind.MANAGED_SETTINGS:
+            pass  # it names the marketplaces it points at; it publishes none of its own
+        elif not names.KEBAB.match(self.marketplace_name or ""):
             errors["marketplace_name"] = "Use kebab-case: lower-case letters, digits and single hyphens."
         elif names.marketplace_imitates_official(self.marketplace_name) or \
                 self.marketplace_name.lower() in names.OFFICIAL_MARKETPLACES | set(names.BUILT_IN_MARKETPLACES):

@@ -124,19 +124,20 @@ def _to_zip(target, run, build, folder, actor) -> PublishRun:
 
 
 def _to_workspace(target, run, build, actor) -> PublishRun:
-    skills, failures = _workspace_skills(build)
-    state, found, refused = workspaces.push(target.api_url, target.api_key, skills, target.workspace_state)
-    failures += refused
+    skills, not_uploadable = _workspace_skills(build)
+    # Within the task's time limit, so a workspace that stops answering still leaves a recorded run.
+    state, found, refused = workspaces.push(target.api_url, target.api_key, skills, target.workspace_state,
+                                            deadline=settings.SKILLPORT_SYNC_TIME_LIMIT // 2)
     run.problems += [{"severity": "error", "code": "workspace-refused", "message": message, "location": key}
-                     for key, message in failures]
+                     for key, message in not_uploadable + refused]
     run.changes = {**run.changes, "workspace": found}
     target.workspace_state, target.published = state, build.summary()
     target.save(update_fields=["workspace_state", "published", "updated_at"])
-    wrote = found.get("added") or found.get("updated")
-    status = Status.PUBLISHED if wrote else Status.UNCHANGED
-    if failures and not wrote:
-        status = Status.FAILED
-    return _finish(run, status, actor=actor, error="; ".join(m for _k, m in failures[:5]))
+    if found.get("added") or found.get("updated") or found.get("recreated"):
+        return _finish(run, Status.PUBLISHED, actor=actor)
+    if refused and not found.get("unchanged"):
+        return _finish(run, Status.FAILED, actor=actor, error="; ".join(message for _key, message in refused[:5]))
+    return _finish(run, Status.UNCHANGED, actor=actor)
 
 
 def _workspace_skills(build) -> tuple[list[dict], list[tuple[str, str]]]:

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,19 +24,22 @@ log = logging.getLogger(__name__)
 
 @shared_task(acks_late=True, soft_time_limit=settings.SKILLPORT_SYNC_TIME_LIMIT,
              time_limit=settings.SKILLPORT_SYNC_HARD_TIME_LIMIT)
-def publish_target(target_id, trigger=Trigger.MANUAL, run_id=None):
+def publish_target(target_id, trigger=Trigger.MANUAL, run_id=None, actor_id=None):
     target = PublishTarget.objects.filter(pk=target_id).first()
     if target is None:
         log.info("publish target %s is gone; nothing to publish", target_id)
         return None
     run = PublishRun.objects.filter(pk=run_id, target=target).first() if run_id else None
-    return runs.publish(target, trigger, run=run).status
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    return runs.publish(target, trigger, run=run, actor=actor).status
 
 
-def queue_publish(target, trigger=Trigger.MANUAL) -> PublishRun:
-    """Record a queued run and start it once the caller's transaction commits; return the run to follow."""
+def queue_publish(target, trigger=Trigger.MANUAL, actor=None) -> PublishRun:
+    """Record a queued run and start it once the caller's transaction commits; return the run to follow.
+    `actor`, who asked for it, is named in its audit event."""
     run = PublishRun.objects.create(target=target, trigger=trigger, progress={"phase": "queued"})
-    transaction.on_commit(lambda: publish_target.delay(target.pk, trigger, run.pk))
+    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+    transaction.on_commit(lambda: publish_target.delay(target.pk, trigger, run.pk, actor_id))
     return run
 
 

@@ -3,6 +3,7 @@
 Every variable read here is documented in `.env.example`. With nothing set, Skillport runs on
 an embedded PostgreSQL server and a filesystem Celery broker kept in the data directory.
 """
+import json
 import os
 import secrets
 from pathlib import Path
@@ -53,6 +54,16 @@ def env_list(name, default):
     if value is None:
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_json(name, default):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be JSON: {exc}") from None
 
 
 SKILLPORT_DATA_DIR = Path(env_str("SKILLPORT_DATA_DIR") or BASE_DIR / ".data").resolve()
@@ -247,6 +258,26 @@ SKILLPORT_SYNC_INTERVAL_MINUTES = env_int("SKILLPORT_SYNC_INTERVAL_MINUTES", 60)
 SKILLPORT_MAX_FILE_BYTES = env_int("SKILLPORT_MAX_FILE_BYTES", 5 * 1024 * 1024)
 SKILLPORT_MAX_SKILL_BYTES = env_int("SKILLPORT_MAX_SKILL_BYTES", 20 * 1024 * 1024)
 SKILLPORT_MAX_SKILL_FILES = env_int("SKILLPORT_MAX_SKILL_FILES", 500)
+# Security scanning (marketplace/scanners.py): commands run on a folder of skill folders ("{dir}")
+# that print cisco-ai-skill-scanner's JSON or SARIF. By default the cisco-ai-skill-scanner `make`
+# pins in .data/tools/scanner, static analyzers only: its LLM, meta, behavioral, VirusTotal, AI
+# Defense and OSV analyzers run only when a flag asks, and the balanced policy (its default, named
+# so that a new default cannot change what runs) picks the static ones. Not --recursive: each skill
+# is a folder of {dir}, and a SKILL.md deeper in one is scanned as its file, not again as a skill.
+# Not installed: no scanner, and scanning is reported unavailable.
+_SKILL_SCANNER = BASE_DIR / ".data/tools/scanner/bin/skill-scanner"
+SKILLPORT_SCANNERS = env_json("SKILLPORT_SCANNERS", [{
+    "name": "cisco-ai-skill-scanner",
+    "command": [str(_SKILL_SCANNER), "scan-all", "{dir}", "--format", "json", "--policy", "balanced"],
+    "format": "cisco-json",
+    "version_command": [str(_SKILL_SCANNER), "--version"],
+}] if _SKILL_SCANNER.exists() else [])
+if not isinstance(SKILLPORT_SCANNERS, list):
+    raise ValueError("SKILLPORT_SCANNERS must be a JSON list of scanners")
+SKILLPORT_SCAN_TIMEOUT = env_int("SKILLPORT_SCAN_TIMEOUT", 600)  # seconds for one run of a scanner
+SKILLPORT_SCAN_BATCH = env_int("SKILLPORT_SCAN_BATCH", 200)  # skills per run (it starts in ~10 s)
+if SKILLPORT_SCAN_BATCH < 1:
+    raise ValueError("SKILLPORT_SCAN_BATCH must be at least 1")
 # GitHub: sign-in (the only way in once an OAuth app is configured; without one, `make run`
 # creates a local demo account), the organisation gate, and where `github` sources come from.
 SKILLPORT_GITHUB_URL = env_str("SKILLPORT_GITHUB_URL", "https://github.com").rstrip("/")

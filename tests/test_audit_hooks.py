@@ -30,6 +30,11 @@ def test_admin_add_change_remove_are_recorded_without_secrets(client, people, si
                                                                     "sync_interval": 15})
     [changed] = events(Action.MARKETPLACE_CHANGED)
     assert sorted(changed.extra["fields"]) == ["access_token", "sync_interval"]
+    # Left empty, the token is kept, and not recorded as changed.
+    client.post(f"/admin/marketplace/marketplace/{m.pk}/change/", {**form, "access_token": "", "sync_interval": 30})
+    latest = AuditEvent.objects.filter(action=Action.MARKETPLACE_CHANGED).order_by("-id").first()
+    assert latest.extra["fields"] == ["sync_interval"]
+    assert Marketplace.objects.get(pk=m.pk).access_token == "ghp_rotated"
     client.post(f"/admin/marketplace/marketplace/{m.pk}/delete/", {"post": "yes"})
     [removed] = events(Action.MARKETPLACE_REMOVED)
     assert removed.marketplace == "acme" and not Marketplace.objects.exists()

@@ -6,6 +6,7 @@ import logging
 import subprocess
 from itertools import count
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -14,7 +15,7 @@ from marketplace import approval
 from marketplace.models import Policy, Skill, SkillRevision
 from marketplace.sync import sync_marketplace
 from publishing import runs
-from publishing.models import Kind, PublishRun, PublishTarget, Status, Trigger
+from publishing.models import Kind, Mode, PublishRun, PublishTarget, Status, Trigger
 
 from .builders import GIT_ENV, GitRepo, catalog, plugin_entry, run_command, skill_md
 from .gitservers import GitHTTPServer, Listener
@@ -53,8 +54,23 @@ def market(make_repo, synced_marketplace, git_host):
 
 
 @pytest.fixture
-def git_target(market):
-    def make(url, **fields) -> PublishTarget:
+def own_market(make_repo, synced_marketplace):
+    """Plugins from the marketplace's own repository only: `github` sources follow SKILLPORT_GITHUB_URL,
+    which the pull-request tests point at the fake GitHub."""
+    repo = make_repo({
+        CATALOG: catalog(plugin_entry("ops-kit", version="1.2.0", description="Operations."), name="acme-skills"),
+        "plugins/ops-kit/commands/deploy.md": "Deploy the thing.\n",
+        "plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Blameless reviews."),
+        "plugins/ops-kit/skills/runbook/SKILL.md": skill_md("runbook", "On-call runbook."),
+    })
+    return synced_marketplace(repo, slug="acme")
+
+
+@pytest.fixture
+def git_target(request):
+    """A git target carrying `market` (the `market` fixture unless given) to `url`."""
+    def make(url, market=None, **fields) -> PublishTarget:
+        market = market or request.getfixturevalue("market")
         target = PublishTarget.objects.create(**{
             "name": "org", "kind": Kind.GIT, "marketplace_name": "acme-org", "repository_url": str(url),
             "owner_name": "Acme Platform", "owner_email": "platform@acme.example", **fields,
@@ -81,10 +97,10 @@ def git(bare, *args) -> str:
                           env={**GIT_ENV, "PATH": "/usr/bin:/bin"}).stdout.decode().strip()
 
 
-def clone(url, tmp_path) -> GitRepo:
-    """A working copy of `url`'s main branch, as anyone would get it."""
+def clone(url, tmp_path, branch="main") -> GitRepo:
+    """A working copy of a branch of `url`, as anyone would get it."""
     folder = tmp_path / f"clone-{next(_folders)}"
-    subprocess.run(["git", "clone", "--quiet", "--branch", "main", str(url), str(folder)], check=True,
+    subprocess.run(["git", "clone", "--quiet", "--branch", branch, str(url), str(folder)], check=True,
                    capture_output=True, env={**GIT_ENV, "PATH": "/usr/bin:/bin"})
     return GitRepo(folder)
 
@@ -323,3 +339,107 @@ def test_the_published_repository_passes_claude_codes_validator_and_ours(git_tar
     assert code == 0, ours
     assert [p for p in ours["problems"] if p["severity"] == "error"] == []
     assert ours["counts"]["plugins"] == 3 and ours["counts"]["skills"] == 4  # gh, lint, postmortem, runbook
+
+
+# --- pull requests on GitHub (the fake) ---------------------------------------------------------
+
+@pytest.fixture
+def hosted(fake_github, settings, tmp_path):
+    """acme/published on the fake GitHub, a README on main; a writer's token and a reader's."""
+    settings.SKILLPORT_GITHUB_URL = fake_github.base_url  # its host is also one git may connect to
+    fake_github.add_user("publisher")
+    fake_github.add_user("viewer")
+    path = fake_github.add_repo("acme/published", writers=["publisher"], readers=["viewer"])
+    seed = GitRepo(tmp_path / "hosted-seed")
+    seed.commit({"README.md": "# Acme's marketplace\n"}, "seed")
+    seed.git("push", "--quiet", str(path), "main")
+    return SimpleNamespace(gh=fake_github, repo=fake_github.repos["acme/published"], path=path,
+                           url=f"{fake_github.base_url}/acme/published.git",
+                           writer=fake_github.issue_token("publisher"), reader=fake_github.issue_token("viewer"))
+
+
+def test_on_github_a_publish_opens_a_pull_request_and_the_base_stays(git_target, own_market, hosted, tmp_path):
+    target = git_target(hosted.url, own_market, credential=hosted.writer)
+    base = hosted.repo.branch_sha("main")
+    first = publish(target)
+    assert first["status"] == Status.PROPOSED, first
+    assert hosted.repo.branch_sha("main") == base
+    pr = hosted.repo.pulls[1]
+    assert first["pull_request"] == f"{hosted.gh.base_url}/acme/published/pull/1"
+    assert (pr.state, pr.base, pr.user["login"]) == ("open", "main", "publisher")
+    assert pr.head.startswith("skillport/org/") and pr.head_sha == first["commit"]
+    title, _, body = hosted.repo.git("log", "-1", "--format=%B", pr.head_sha).partition("\n")
+    assert pr.title == title and title.startswith("Publish acme-org from Skillport: 1 added")
+    assert pr.body == body.strip() and "- added ops-kit 1.2.0+skillport." in pr.body
+    assert hosted.repo.git("rev-parse", f"{pr.head_sha}^") == base
+    proposed = files(clone(hosted.path, tmp_path, branch=pr.head).path)
+    assert proposed.pop("README.md") == b"# Acme's marketplace\n" and proposed == exported(target, tmp_path)
+
+    again = publish(target)
+    assert again["status"] == Status.UNCHANGED and again["pull_request"] == first["pull_request"]
+    assert len(hosted.repo.pulls) == 1
+
+    Skill.objects.filter(name="postmortem").update(policy=Policy.PROHIBITED)
+    newer = publish(target)
+    assert newer["status"] == Status.PROPOSED and newer["pull_request"].endswith("/pull/2")
+    assert (pr.state, hosted.repo.pulls[2].state) == ("closed", "open") and pr.merged_at is None
+    assert [c["body"] for c in pr.comments] == [
+        f"Superseded by #2 ({newer['pull_request']}), which Skillport opened with newer content."]
+    assert hosted.repo.branch_sha(pr.head) is None  # its branch is gone with it
+    assert hosted.repo.branch_sha("main") == base
+
+    hosted.gh.merge_pull("acme/published", 2)
+    merged = publish(target)
+    assert merged["status"] == Status.UNCHANGED and len(hosted.repo.pulls) == 2
+    published = files(clone(hosted.path, tmp_path).path)
+    assert published.pop("README.md") == b"# Acme's marketplace\n" and published == exported(target, tmp_path)
+    assert not any("postmortem" in path for path in published)
+
+
+@pytest.mark.parametrize("who", ["reader", "stranger"])
+def test_a_credential_that_may_not_push_fails_clearly(who, git_target, own_market, hosted, caplog):
+    token = hosted.reader if who == "reader" else SECRET
+    target = git_target(hosted.url, own_market, credential=token)
+    base = hosted.repo.branch_sha("main")
+    run = runs.publish(target)
+    assert run.status == Status.FAILED
+    if who == "reader":
+        assert run.error.startswith("Pushing to skillport/org/") and \
+            run.error.endswith(f" of {hosted.url} failed: the credential lacks the permission."), run.error
+    else:
+        assert run.error == f"Reading {hosted.url} failed: the credential was refused (or none is set).", run.error
+    assert hosted.repo.pulls == {} and hosted.repo.branch_sha("main") == base
+    assert hosted.repo.git("for-each-ref", "refs/heads/skillport") == ""
+    event = AuditEvent.objects.get(action=Action.PUBLISH_FAILED)
+    assert not any(token in text for text in [run.error, json.dumps(event.extra), caplog.text])
+
+
+def test_push_mode_on_github_proposes_what_would_undo_a_persons_edit(git_target, own_market, hosted, tmp_path):
+    target = git_target(hosted.url, own_market, credential=hosted.writer, mode=Mode.PUSH)
+    first = publish(target)
+    assert first["status"] == Status.PUBLISHED and hosted.repo.branch_sha("main") == first["commit"]
+    edit = person_commits(hosted.path, tmp_path, {"plugins/ops-kit/commands/deploy.md": "Deploy it my way.\n"})
+
+    Skill.objects.filter(name="postmortem").update(policy=Policy.PROHIBITED)
+    proposed = publish(target)
+    assert proposed["status"] == Status.PROPOSED, proposed
+    assert hosted.repo.branch_sha("main") == edit
+    assert publish(target)["status"] == Status.UNCHANGED  # the open pull request proposes it already
+    assert len(hosted.repo.pulls) == 1
+
+    # Once a person merged it, what is on the branch is Skillport's again: the next change is pushed.
+    hosted.gh.merge_pull("acme/published", 1)
+    merge = hosted.repo.branch_sha("main")
+    Skill.objects.filter(name="runbook").update(policy=Policy.PROHIBITED)
+    pushed = publish(target)
+    assert pushed["status"] == Status.PUBLISHED, pushed
+    assert hosted.repo.git("rev-parse", "main^") == merge and len(hosted.repo.pulls) == 1
+
+
+def test_a_protected_branch_on_github_gets_a_pull_request(git_target, own_market, hosted):
+    target = git_target(hosted.url, own_market, credential=hosted.writer, mode=Mode.PUSH)
+    hosted.gh.protect("acme/published", "main")
+    base = hosted.repo.branch_sha("main")
+    result = publish(target)
+    assert result["status"] == Status.PROPOSED, result
+    assert hosted.repo.branch_sha("main") == base and hosted.repo.pulls[1].base == "main"

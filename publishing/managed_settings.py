@@ -1,0 +1,124 @@
+"""The `managed-settings.json` fragment of a managed-settings target: where Claude Code gets the
+organisation's plugins, and the organisation's policy on them, enforced on every machine.
+
+The keys and source objects are Claude Code's, as documented at
+https://code.claude.com/docs/en/plugins/org (extraKnownMarketplaces, strictKnownMarketplaces and
+enabledPlugins in managed settings) and https://code.claude.com/docs/en/plugins/marketplace-reference
+("Marketplace sources"); tests/test_managed_settings.py has the pinned CLI check each fragment.
+
+1. Sources, keyed by the marketplace's own name (the `name` of the marketplace.json they serve):
+   - with `settings_source` (a git target): its published repository at the branch Skillport
+     publishes to, `{"source": "github", "repo": "owner/name", "ref": ...}` on github.com (Claude
+     Code's `github` source always means github.com), else `{"source": "git", "url": ..., "ref": ...}`;
+   - otherwise Skillport's curated catalogue (/m/<slug>/marketplace.json) of each marketplace
+     feeding the target that its audience may see, as `{"source": "url", "url": ...}`. That URL
+     answers only a signed-in request, and the fragment never carries a secret: on the machines,
+     each url source needs `"headersHelper"`, a command that prints
+     `{"Authorization": "Bearer <a Skillport token with skills:read>"}` (HEADERS_HELP).
+   Each is added with `autoUpdate` on, so what Skillport publishes next reaches people unasked.
+2. `strictKnownMarketplaces` (when the target is strict): exactly those sources, so Claude Code
+   accepts no other marketplace. Claude Code matches url entries by URL alone, so the
+   headersHelper added on the machines keeps them allowed.
+3. `enabledPlugins`: `"<plugin>@<marketplace>": true` for each plugin with policy Required that
+   the audience may see and those sources offer; `false` for every plugin with policy Prohibited,
+   under each name it could be installed as: its own marketplace's name and, when it feeds the
+   published repository, that repository's marketplace name. A false wins over a true.
+
+Keys are sorted, so the same catalogue state always gives the same fragment.
+"""
+import re
+
+from django.urls import reverse
+
+from marketplace import curated
+from marketplace.gitrepo import redact
+from marketplace.models import Marketplace, Plugin, Policy
+from skillport_site.links import absolute_url
+
+from .selection import choose
+
+HEADERS_HELP = (
+    "Skillport's curated catalogues answer only signed-in requests. On each machine, add to every "
+    '"url" source a "headersHelper": a command (an absolute path, or one on PATH) that prints '
+    '{"Authorization": "Bearer <token>"}, the token being that person\'s Skillport token with the '
+    "skills:read scope, from Skillport's sign-in (as the /mcp connector gets one) or minted by an operator "
+    "(manage.py mint_token USERNAME --ttl SECONDS). Claude Code runs it whenever it refreshes the marketplace. "
+    "Never write a token into managed settings: every user of the machine can read them."
+)
+# A repository on github.com itself, the only host Claude Code's `github` source reaches: owner, name.
+GITHUB_COM = re.compile(r"^(?:https?://github\.com/|git@github\.com:|ssh://git@github\.com/)"
+                        r"([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$", re.IGNORECASE)
+
+
+def fragment(target) -> dict:
+    """The managed-settings.json keys for `target` (a managed-settings target)."""
+    if target.settings_source_id:
+        sources, required, published_as = _published_repository(target)
+    else:
+        sources, required, published_as = _curated_catalogues(target)
+    enabled = {f"{plugin.name}@{name}": True for plugin, name in required}
+    for plugin in Plugin.objects.filter(policy=Policy.PROHIBITED, removed_at=None).select_related("marketplace"):
+        enabled[f"{plugin.name}@{_name(plugin.marketplace)}"] = False
+        if plugin.name in published_as.get(plugin.marketplace_id, {}):
+            enabled[f"{plugin.name}@{published_as[plugin.marketplace_id][plugin.name]}"] = False
+    helper = {"headersHelper": target.headers_helper} if target.headers_helper and not target.settings_source_id else {}
+    settings = {"extraKnownMarketplaces": {name: {"source": {**source, **helper}, "autoUpdate": True}
+                                           for name, source in sorted(sources.items())}}
+    if target.strict:
+        settings["strictKnownMarketplaces"] = [source for _key, source in sorted(sources.items())]
+    settings["enabledPlugins"] = dict(sorted(enabled.items()))
+    return settings
+
+
+def uses_curated_catalogues(target) -> bool:
+    """Does the fragment point at Skillport's own catalogues, which need a headersHelper on the machines?"""
+    return not target.settings_source_id
+
+
+def _published_repository(target):
+    """({name: source}, [(required plugin, marketplace name)], {marketplace id: {plugin name: published
+    marketplace name}}) for a fragment pointing at a git target's repository."""
+    published = target.settings_source
+    name = published.marketplace_name
+    url = redact(published.repository_url)
+    on_github = GITHUB_COM.match(url)
+    if on_github:
+        source = {"source": "github", "repo": "/".join(on_github.groups()), "ref": published.branch}
+    else:
+        source = {"source": "git", "url": url, "ref": published.branch}
+    fed = list(published.marketplaces.all())
+    # What the repository holds: the git target's own choice, for its own audience.
+    chosen = [item.plugin for item in choose(fed, published.audience)[0]]
+    taken = {plugin.name for plugin in chosen}
+    visible = set(Plugin.objects.visible_to_audience(target.audience).filter(
+        pk__in=[plugin.pk for plugin in chosen]).values_list("pk", flat=True))
+    required = [(plugin, name) for plugin in chosen if plugin.policy == Policy.REQUIRED and plugin.pk in visible]
+    # A prohibited plugin is never published, but its name is blocked there too, unless another
+    # marketplace's plugin of that name is what the repository holds.
+    published_as = {market.pk: {plugin: name for plugin in Plugin.objects.filter(
+        marketplace=market, policy=Policy.PROHIBITED).exclude(name__in=taken).values_list("name", flat=True)}
+        for market in fed}
+    return {name: source}, required, published_as
+
+
+def _curated_catalogues(target):
+    """The same three for a fragment pointing at Skillport's curated catalogues."""
+    sources, kept = {}, []
+    markets = (Marketplace.objects.visible_to_audience(target.audience)
+               .filter(pk__in=target.marketplaces.values("pk")).order_by("slug"))
+    for market in markets:
+        name = _name(market)
+        if name in sources or not curated.reachable(market):
+            continue  # Claude Code knows one marketplace per name: the first slug's keeps it
+        sources[name] = {"source": "url", "url": absolute_url(reverse("marketplace:curated", args=[market.slug]))}
+        kept.append(market)
+    plugins = (Plugin.objects.visible_to_audience(target.audience)
+               .filter(marketplace__in=kept, policy=Policy.REQUIRED).select_related("marketplace").order_by("pk"))
+    # Only what the catalogue lists: a plugin whose source cannot be pinned is not in it.
+    required = [(plugin, _name(plugin.marketplace)) for plugin in plugins if curated.pinned_source(plugin)]
+    return sources, required, {}
+
+
+def _name(marketplace) -> str:
+    """The name the marketplace's own catalogue, and its curated one, give it."""
+    return marketplace.name or marketplace.slug
