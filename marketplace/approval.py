@@ -20,7 +20,8 @@ from .bulk import copy_rows
 from .models import Plugin, Skill, SkillFile, SkillRevision
 
 PENDING = SkillRevision.Status.PENDING
-REVISION_FIELDS = ["skill", "version", "commit", "content_hash", "files", "status", "content", "created_at"]
+REVISION_FIELDS = ["skill", "version", "commit", "content_hash", "files", "status", "content", "created_at",
+                   "scan_state", "scan_override"]
 
 
 class SyncRunning(Exception):
@@ -140,7 +141,7 @@ def record_revisions(written, now):
     status = SkillRevision.Status
     copy_rows(SkillRevision, REVISION_FIELDS, [
         (row.pk, data.version[:100], data.commit, skill.content_hash, _files(skill),
-         status.APPROVED if row.approved else status.PENDING, {}, now)
+         status.APPROVED if row.approved else status.PENDING, {}, now, "", {})
         for row, data, skill in written
     ])
 
@@ -158,7 +159,7 @@ def stage(changes, now, content):
         skill_id__in=ids, status__in=[PENDING, SkillRevision.Status.REJECTED, SkillRevision.Status.BLOCKED],
     ).values_list("skill_id", "content_hash"))
     copy_rows(SkillRevision, REVISION_FIELDS, [
-        (pk, data.version[:100], data.commit, skill.content_hash, _files(skill), PENDING, content(skill), now)
+        (pk, data.version[:100], data.commit, skill.content_hash, _files(skill), PENDING, content(skill), now, "", {})
         for pk, data, skill in changes
         if (pk, skill.content_hash) not in waiting
     ])
