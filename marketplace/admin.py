@@ -15,7 +15,7 @@ from audit.models import Action
 from . import approval
 from .gitrepo import redact
 from .models import Curation, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status, SyncRun, WebhookDelivery
-from .tasks import queue_sync
+from .tasks import queue_scan, queue_sync
 
 
 class MarketplaceForm(forms.ModelForm):
@@ -36,7 +36,7 @@ class MarketplaceForm(forms.ModelForm):
     class Meta:
         model = Marketplace
         fields = ["slug", "git_url", "ref", "catalog_path", "access_token", "webhook_secret", "sync_interval",
-                  "enabled", "audience", "requires_approval"]
+                  "enabled", "audience", "requires_approval", "scan_gate", "scan_threshold"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -102,9 +102,9 @@ class DecisionActions:
 @admin.register(Marketplace)
 class MarketplaceAdmin(DecisionActions, admin.ModelAdmin):
     form = MarketplaceForm
-    list_display = ["slug", "name", "git_url", "enabled", "requires_approval", "status", "last_synced_at",
+    list_display = ["slug", "name", "git_url", "enabled", "requires_approval", "scan_gate", "status", "last_synced_at",
                     "short_commit", "has_token"]
-    list_filter = ["enabled", "requires_approval", "status"]
+    list_filter = ["enabled", "requires_approval", "scan_gate", "status"]
     search_fields = ["slug", "name", "git_url"]
     actions = ["sync_now"]
     readonly_fields = ["name", "description", "status", "last_synced_commit", "last_synced_at", "last_error",
@@ -156,8 +156,10 @@ class MarketplaceAdmin(DecisionActions, admin.ModelAdmin):
             changed.append("access_token")
         if change:
             record(Action.MARKETPLACE_CHANGED, request=request, target=obj, extra={"fields": changed})
-            if "requires_approval" in changed:
+            if {"requires_approval", "scan_gate"} & set(changed):
                 self._decide(request, obj, approval.publish_waiting, "Published")
+            if {"scan_gate", "scan_threshold"} & set(changed):
+                queue_scan(obj)  # judged again against the new threshold, or scanned for the first time
         else:
             record(Action.MARKETPLACE_ADDED, request=request, target=obj, extra={"git_url": redact(obj.git_url)})
             queue_sync(obj)

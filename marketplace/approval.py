@@ -15,21 +15,34 @@ from django.utils import timezone
 from audit import record
 from audit.models import Action
 
-from . import locks
+from . import locks, scans
 from .bulk import copy_rows
 from .models import Plugin, Skill, SkillFile, SkillRevision
 
 PENDING = SkillRevision.Status.PENDING
-REVISION_FIELDS = ["skill", "version", "commit", "content_hash", "files", "status", "content", "created_at"]
+REVISION_FIELDS = ["skill", "version", "commit", "content_hash", "files", "status", "content", "created_at",
+                   "scan_state", "scan_override"]
 
 
 class SyncRunning(Exception):
     """A sync of the marketplace holds its lock; decide again when it has finished."""
 
 
-def approve(revisions, request) -> int:
-    """Publish pending revisions; return how many. Raises SyncRunning."""
-    return _decide(revisions, request, approve=True)
+class NeedsReason(Exception):
+    """Approving these revisions overrides what the security scan found (or has not found yet):
+    an admin must say why. `revisions` are the ones concerned."""
+
+    def __init__(self, revisions):
+        super().__init__(f"{len(revisions)} change(s) failed or have not passed the security scan; "
+                         "approving them overrides the findings, so give a reason.")
+        self.revisions = revisions
+
+
+def approve(revisions, request, *, reason="", via="") -> int:
+    """Publish pending revisions; return how many. Raises SyncRunning, and NeedsReason when one
+    fails the security scan gate and no `reason` overrides it (a blocked revision may be approved so).
+    `via` names what approved them when no person did (the security scan releasing what passed)."""
+    return _decide(revisions, request, approve=True, reason=reason, via=via)
 
 
 def reject(revisions, request) -> int:
@@ -37,17 +50,30 @@ def reject(revisions, request) -> int:
     return _decide(revisions, request, approve=False)
 
 
+def gated(marketplace) -> bool:
+    """Must a sync stage what it reads, because an admin or the security scan decides what is served?"""
+    return marketplace.requires_approval or scans.gated(marketplace)
+
+
 def publish_waiting(marketplace, request) -> int | None:
-    """After an admin turned the marketplace's policy off: nothing waits any more, so what did is
-    published, as this admin's approval. Return how many, None when nothing waited. Raises SyncRunning."""
+    """After an admin turned the approval policy (or the scan gate) off: nothing waits any more, so
+    what did is published, as this admin's approval. Return how many, None when nothing waited.
+    Raises SyncRunning."""
     waiting = SkillRevision.objects.filter(skill__marketplace=marketplace, status=PENDING)
-    if marketplace.requires_approval or not waiting.exists():
+    if gated(marketplace) or not waiting.exists():
         return None
     return approve(waiting, request)
 
 
-def _decide(revisions, request, approve):
-    pending = list(revisions.filter(status=PENDING).select_related("skill__plugin", "skill__marketplace"))
+def _decide(revisions, request, approve, reason="", via=""):
+    # An admin's override with a reason may also approve what the scan blocked.
+    statuses = [PENDING, SkillRevision.Status.BLOCKED] if approve and reason else [PENDING]
+    pending = list(revisions.filter(status__in=statuses).select_related("skill__plugin", "skill__marketplace"))
+    overridden = {}
+    if approve and not via:
+        overridden = {r.pk: verdict for r in pending if (verdict := scans.needs_override(r)) is not None}
+        if overridden and not reason:
+            raise NeedsReason([r for r in pending if r.pk in overridden])
     marketplaces = {revision.skill.marketplace for revision in pending}
     with transaction.atomic():
         for marketplace in sorted(marketplaces, key=lambda m: m.pk):
@@ -57,27 +83,41 @@ def _decide(revisions, request, approve):
         decided = 0
         for revision in pending:
             revision.refresh_from_db(fields=["status"])
-            if revision.status != PENDING:
+            if revision.status not in statuses:
                 continue  # the sync that ran before we took the lock replaced it
             skill = revision.skill
+            described = {"content_hash": revision.content_hash, "version": revision.version, "commit": revision.commit}
+            if revision.pk in overridden:
+                verdict = overridden[revision.pk]
+                revision.scan_override = {"by": _login(request), "reason": reason, "at": timezone.now().isoformat()}
+                record(Action.SCAN_OVERRIDDEN, request=request, target=skill, extra={
+                    "revision": described, "reason": reason, "severity": verdict.severity,
+                    "scanned": verdict.scanned, "findings": verdict.findings[:scans.LISTED_FINDINGS],
+                })
             before = {"approved": skill.approved, "content_hash": skill.content_hash}
             if approve:
                 _publish(skill, revision)
             revision.status = SkillRevision.Status.APPROVED if approve else SkillRevision.Status.REJECTED
             revision.content = {}  # the row now holds it, or nobody will
-            revision.save(update_fields=["status", "content"])
+            revision.save(update_fields=["status", "content", "scan_override"])
             record(Action.SKILL_APPROVED if approve else Action.SKILL_REJECTED, request=request, target=skill, extra={
                 "before": before,
                 "after": {"approved": skill.approved, "content_hash": skill.content_hash},
-                "revision": {"content_hash": revision.content_hash, "version": revision.version,
-                             "commit": revision.commit},
+                "revision": described,
+                **({"via": via} if via else {}),
             })
             decided += 1
         for marketplace in marketplaces:
             # access.json names skills, and an approved change may rename one.
             Skill.objects.filter(marketplace=marketplace).apply_access_rules(marketplace.access_rules)
             settle(marketplace)
+            scans.refresh_served(marketplace)
     return decided
+
+
+def _login(request) -> str:
+    user = getattr(request, "user", None)
+    return user.get_username() if user is not None and user.is_authenticated else ""
 
 
 def _publish(skill, revision):
@@ -101,7 +141,7 @@ def record_revisions(written, now):
     status = SkillRevision.Status
     copy_rows(SkillRevision, REVISION_FIELDS, [
         (row.pk, data.version[:100], data.commit, skill.content_hash, _files(skill),
-         status.APPROVED if row.approved else status.PENDING, {}, now)
+         status.APPROVED if row.approved else status.PENDING, {}, now, "", {})
         for row, data, skill in written
     ])
 
@@ -116,10 +156,10 @@ def stage(changes, now, content):
     ids = [pk for pk, _data, _skill in changes]
     Skill.objects.filter(pk__in=ids).update(removed_at=None)
     waiting = set(SkillRevision.objects.filter(
-        skill_id__in=ids, status__in=[PENDING, SkillRevision.Status.REJECTED],
+        skill_id__in=ids, status__in=[PENDING, SkillRevision.Status.REJECTED, SkillRevision.Status.BLOCKED],
     ).values_list("skill_id", "content_hash"))
     copy_rows(SkillRevision, REVISION_FIELDS, [
-        (pk, data.version[:100], data.commit, skill.content_hash, _files(skill), PENDING, content(skill), now)
+        (pk, data.version[:100], data.commit, skill.content_hash, _files(skill), PENDING, content(skill), now, "", {})
         for pk, data, skill in changes
         if (pk, skill.content_hash) not in waiting
     ])

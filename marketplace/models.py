@@ -192,6 +192,23 @@ class CatalogueVersion(models.Model):
         return row[0] if row else 0
 
 
+class Severity(models.TextChoices):
+    """A security scanner's severities, mildest first (scanners.SEVERITIES is the same order)."""
+
+    INFO = "info", "Info"
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+class ScanGate(models.TextChoices):
+    OFF = "off", "Off: do not scan"
+    REPORT = "report", "Report findings only"
+    HOLD = "hold", "Hold for an admin at or above the threshold"
+    BLOCK = "block", "Block at or above the threshold"
+
+
 def default_sync_interval():
     return settings.SKILLPORT_SYNC_INTERVAL_MINUTES
 
@@ -230,6 +247,17 @@ class Marketplace(models.Model):
         "New skills need approval", default=False,
         help_text="New and changed skills wait for an admin's approval; until then members see nothing new, "
                   "or the last approved revision of a changed skill. Turning it off publishes what waits.",
+    )
+
+    scan_gate = models.CharField(
+        "Security scan", max_length=10, choices=ScanGate.choices, default=ScanGate.REPORT,
+        help_text="Hold or block: a new or changed skill is served only once its scan found nothing at or above "
+                  "the threshold (or an admin overrode the findings with a reason); until then members keep the last "
+                  "revision that passed.",
+    )
+    scan_threshold = models.CharField(
+        "Scan threshold", max_length=10, choices=Severity.choices, default=Severity.HIGH,
+        help_text="The mildest severity a finding must have to hold or block a revision.",
     )
 
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEVER)
@@ -463,6 +491,10 @@ class Skill(CurationFields):
         "SkillRevision", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
         help_text="Content read by a sync and awaiting approval.",
     )
+    # The security scan of the served content (scans.py): the highest severity found, "none" when
+    # nothing was, "" while not scanned; passed means nothing at or above the marketplace's threshold.
+    scan_passed = models.BooleanField(default=False)
+    scan_severity = models.CharField(max_length=10, blank=True)
 
     objects = SkillQuerySet.as_manager()
 
@@ -550,6 +582,7 @@ class SkillRevision(models.Model):
         PENDING = "pending", "Awaiting approval"
         REJECTED = "rejected", "Rejected"
         SUPERSEDED = "superseded", "Superseded"
+        BLOCKED = "blocked", "Blocked by the security scan"
 
     skill = models.ForeignKey(Skill, on_delete=models.CASCADE, related_name="revisions")
     version = models.CharField(max_length=100, blank=True)
@@ -560,6 +593,10 @@ class SkillRevision(models.Model):
     # The skill's fields at this revision, kept only while the row still holds older approved content.
     content = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Where the security scan gate left it (scans.py): "", "held", "blocked" or "passed"; events are
+    # recorded as it moves, once each. An admin's override of the findings: {by, reason, at}.
+    scan_state = models.CharField(max_length=10, blank=True)
+    scan_override = models.JSONField(default=dict, blank=True)
 
     objects = RevisionQuerySet.as_manager()
 
@@ -572,6 +609,23 @@ class SkillRevision(models.Model):
 
     def __str__(self):
         return f"{self.skill_id}@{self.content_hash[:12]}"
+
+
+class ContentScan(models.Model):
+    """One scanner's verdict on one skill content (by content hash): identical content, wherever it
+    appears, is scanned once per scanner version; a new version or rule set scans it again."""
+
+    content_hash = models.CharField(max_length=64)
+    scanner = models.CharField(max_length=200, help_text="Scanner and version, as it names itself.")
+    max_severity = models.CharField(max_length=10, blank=True, help_text="Highest severity found; empty for none.")
+    findings = models.JSONField(default=list, blank=True, help_text="[{rule, severity, file, line, message}]")
+    scanned_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["content_hash", "scanner"], name="scan_unique_content")]
+
+    def __str__(self):
+        return f"{self.content_hash[:12]} by {self.scanner}: {self.max_severity or 'no findings'}"
 
 
 class GitHubIdentity(models.Model):

@@ -276,7 +276,7 @@ def _reconcile_skills(marketplace, snapshot, plugins, now):
     that members can see keeps its row, so its approved content: what was read is staged in a
     pending revision instead (approval.stage), which `approval.settle` then points the skill at.
     """
-    gated = marketplace.requires_approval
+    gated = approval.gated(marketplace)
     existing = {
         (row.plugin_id, row.slug): row
         for row in Skill.objects.filter(marketplace=marketplace).values_list(

@@ -5,8 +5,8 @@ from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 
-from . import liveness, sync, teams
-from .models import Marketplace, Status, SyncRun
+from . import liveness, scans, sync, teams
+from .models import Marketplace, ScanGate, Status, SyncRun
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ def sync_marketplace(marketplace_id, trigger="manual", run_id=None):
     except Marketplace.DoesNotExist:
         log.info("marketplace %s is gone; nothing to sync", marketplace_id)
         return None
+    if run.status in (Status.OK, Status.PARTIAL):
+        queue_scan(run.marketplace)  # never slows the sync: the gate applies when the scan finishes
     return run.status
 
 
@@ -61,3 +63,26 @@ def reap_lost_syncs():
 @shared_task(acks_late=True, time_limit=600)
 def refresh_github_teams():
     return teams.refresh_identities()
+
+
+def queue_scan(marketplace):
+    """Scan what a marketplace serves and has waiting, in a worker, once the caller's transaction commits."""
+    if marketplace.scan_gate != ScanGate.OFF:
+        transaction.on_commit(lambda: scan_marketplace.delay(marketplace.pk))
+
+
+@shared_task(acks_late=True, soft_time_limit=settings.SKILLPORT_SCAN_TIMEOUT * 4,
+             time_limit=settings.SKILLPORT_SCAN_TIMEOUT * 4 + 60)
+def scan_marketplace(marketplace_id):
+    try:
+        return scans.scan_marketplace(marketplace_id)
+    except Marketplace.DoesNotExist:
+        return None
+
+
+@shared_task(acks_late=True, time_limit=60)
+def scan_due():
+    """Queue a scan of every scanning marketplace: what a lost message or a sync beside a release
+    left unscanned or unreleased is taken up here (content already scanned is not scanned again)."""
+    for marketplace in Marketplace.objects.filter(enabled=True).exclude(scan_gate=ScanGate.OFF):
+        scan_marketplace.delay(marketplace.pk)

@@ -18,12 +18,14 @@ class Verdict(models.TextChoices):
     LOADS_IN_CLAUDE_CODE = "loads_in_claude_code", "Loads in Claude Code"
     SPEC_VALID = "spec_valid", "Valid Agent Skill"
     CLAUDE_AI_UPLOADABLE = "claude_ai_uploadable", "Uploadable to Claude.ai"
+    SCAN_PASSED = "scan_passed", "Passes the security scan"
 
     @property
     def reasons_key(self) -> str:
-        """Its key in `Skill.verdict_reasons`: the name of the function below that judges it (stored, so unchanged)."""
+        """Its key in `Skill.verdict_reasons`: the name of the function below that judges it (stored, so
+        unchanged); the scan's reasons are its findings, written by scans.py."""
         return {"loads_in_claude_code": "claude_code", "spec_valid": "agent_skills_spec",
-                "claude_ai_uploadable": "claude_ai"}[self.value]
+                "claude_ai_uploadable": "claude_ai", "scan_passed": "security_scan"}[self.value]
 
 
 def claude_code(skill_md, readable_reason="", name_spoofing="", plugin_refusal=""):

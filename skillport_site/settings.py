@@ -338,6 +338,8 @@ CELERY_BEAT_SCHEDULE["Mark syncs whose worker was lost as failed"] = {
 }
 # Publish targets whose catalogue changed (or whose schedule is due): changes are debounced to this period.
 SKILLPORT_PUBLISH_CHECK_SECONDS = env_int("SKILLPORT_PUBLISH_CHECK_SECONDS", 60)
+# Scans are queued after each sync; this catches what a lost message or a sync beside a release left.
+CELERY_BEAT_SCHEDULE["Scan what is not scanned yet"] = {"task": "marketplace.tasks.scan_due", "schedule": 300}
 CELERY_BEAT_SCHEDULE["Publish what changed"] = {
     "task": "publishing.tasks.publish_due", "schedule": SKILLPORT_PUBLISH_CHECK_SECONDS,
 }

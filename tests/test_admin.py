@@ -29,7 +29,7 @@ def test_token_is_write_only(admin_client, simple_repo, django_capture_on_commit
     with django_capture_on_commit_callbacks() as callbacks:
         response = admin_client.post("/admin/marketplace/marketplace/add/", {
             "slug": "private", "git_url": simple_repo.url, "ref": "", "catalog_path": ".claude-plugin/marketplace.json",
-            "access_token": "ghp_secret123", "sync_interval": 60, "enabled": "on",
+            "access_token": "ghp_secret123", "sync_interval": 60, "enabled": "on", "scan_gate": "report", "scan_threshold": "high",
         })
     assert response.status_code == 302, response.content
     m = Marketplace.objects.get(slug="private")
@@ -39,7 +39,7 @@ def test_token_is_write_only(admin_client, simple_repo, django_capture_on_commit
     assert "ghp_secret123" not in page
     # Saving without a token keeps the stored one; the clear box removes it.
     form = {"slug": "private", "git_url": simple_repo.url, "ref": "", "catalog_path": ".claude-plugin/marketplace.json",
-            "sync_interval": 30, "enabled": "on"}
+            "sync_interval": 30, "enabled": "on", "scan_gate": "report", "scan_threshold": "high"}
     admin_client.post(f"/admin/marketplace/marketplace/{m.pk}/change/", form)
     m.refresh_from_db()
     assert m.access_token == "ghp_secret123" and m.sync_interval == 30

@@ -113,7 +113,7 @@ def test_skill_detail_has_its_files_verdicts_and_install_paths(as_, two_markets)
     detail = as_("member").get("/api/v1/skills/acme/ops-kit/postmortem/").json()
     assert [f["path"] for f in detail["files"]] == ["SKILL.md", "scripts/timeline.py"]
     assert detail["identifier"] == "acme/ops-kit/postmortem" and detail["version"] == "1.2.0"
-    assert set(detail["verdicts"]) == {"loads_in_claude_code", "spec_valid", "claude_ai_uploadable"}
+    assert set(detail["verdicts"]) == {"loads_in_claude_code", "spec_valid", "claude_ai_uploadable", "scan_passed"}
     assert detail["install"]["claude_code"]["install"] == "/plugin install ops-kit@acme-skills"
     assert detail["install"]["connector_url"].endswith("/mcp")
     assert "id" not in detail and detail["api_url"].endswith("/api/v1/skills/acme/ops-kit/postmortem/")

@@ -20,7 +20,7 @@ def events(action):
 def test_admin_add_change_remove_are_recorded_without_secrets(client, people, simple_repo):
     client.force_login(people["admin"])
     form = {"slug": "acme", "git_url": simple_repo.url, "ref": "", "catalog_path": ".claude-plugin/marketplace.json",
-            "access_token": "ghp_topsecret", "sync_interval": 60, "enabled": "on"}
+            "access_token": "ghp_topsecret", "sync_interval": 60, "enabled": "on", "scan_gate": "report", "scan_threshold": "high"}
     client.post("/admin/marketplace/marketplace/add/", form, HTTP_USER_AGENT="Mozilla/5.0 Firefox/140.0")
     m = Marketplace.objects.get(slug="acme")
     [added] = events(Action.MARKETPLACE_ADDED)

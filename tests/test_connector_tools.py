@@ -86,7 +86,7 @@ def test_get_skill_gives_skill_md_files_and_verdicts(two_markets, people):
     assert "blameless" in detail["skill_md"] and not detail["skill_md_truncated"]
     assert [f["path"] for f in detail["files"]] == ["SKILL.md", "scripts/timeline.py"]
     assert {v["check"] for v in detail["verdicts"]} == {"Loads in Claude Code", "Valid Agent Skill",
-                                                        "Uploadable to Claude.ai"}
+                                                        "Uploadable to Claude.ai", "Passes the security scan"}
 
 
 def test_hidden_and_restricted_skills_are_not_found(two_markets, people):
@@ -138,7 +138,7 @@ def test_the_skill_page_shows_install_skills_steps_and_verdicts_in_the_same_word
         assert escape(step) in page
     assert "Download postmortem.skill. Do not unzip it." in page
     assert [v["check"] for v in detail["verdicts"]] == ["Loads in Claude Code", "Valid Agent Skill",
-                                                        "Uploadable to Claude.ai"]
+                                                        "Uploadable to Claude.ai", "Passes the security scan"]
     for verdict in detail["verdicts"]:
         assert f"</span> {verdict['check']}" in page
 

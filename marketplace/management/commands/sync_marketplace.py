@@ -8,6 +8,7 @@ from tqdm import tqdm
 from marketplace.models import Marketplace, Status, SyncRun
 from marketplace.problems import describe, in_order
 from marketplace.sync import sync_marketplace
+from marketplace.tasks import queue_scan
 
 
 class Command(BaseCommand):
@@ -50,6 +51,8 @@ class Command(BaseCommand):
         else:
             progress = None
         run = sync_marketplace(marketplace.pk, SyncRun.Trigger.CLI, progress=progress)
+        if run.status in (Status.OK, Status.PARTIAL):
+            queue_scan(marketplace)  # for a worker: the scan never slows the sync
         if bar is not None:
             bar.close()
         if not as_json:

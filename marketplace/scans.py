@@ -1,0 +1,246 @@
+"""The security scan of what Skillport serves, and each marketplace's gate on what fails it.
+
+scanners.py runs the scanners. This module decides what to scan (every skill content a marketplace
+serves or has waiting, each content hash once per scanner version, so identical content is never
+scanned twice and a new scanner version scans again), keeps the results (ContentScan), and applies
+the marketplace's gate:
+
+- off: nothing is scanned; report: findings are shown, nothing waits for them;
+- hold and block: a sync stages every new or changed skill (as the approval policy does), and the
+  scan decides. Nothing at or above the threshold: the revision is released, unless the approval
+  policy also wants an admin. Something at or above it: held for an admin (hold), or blocked
+  (block). Not scanned yet: still waiting. Either way members keep the last revision that passed,
+  on every surface, because the Skill row is what every surface serves.
+
+An admin may override findings with a reason (approval.approve); the hold, the block, the release
+and the override are audit events, each recorded once as a revision moves.
+"""
+import json
+import logging
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from audit import record
+from audit.models import Action, Outcome
+
+from . import scanners
+from .models import Blob, ContentScan, Marketplace, ScanGate, Skill, SkillFile, SkillRevision
+
+log = logging.getLogger(__name__)
+
+GATING = (ScanGate.HOLD, ScanGate.BLOCK)
+# How many findings a skill's verdict lists (the skill page reads them all from ContentScan).
+LISTED_FINDINGS = 20
+
+
+@dataclass
+class Judgement:
+    scanned: bool  # every available scanner has a result for the content
+    severity: str  # the highest found, "none" when nothing was, "" when not scanned
+    failing: bool  # at or above the marketplace's threshold
+    findings: list = field(default_factory=list)
+
+    @property
+    def reasons(self) -> list[str]:
+        if not self.scanned:
+            return ["Not scanned yet"]
+        return [_describe(f) for f in self.findings[:LISTED_FINDINGS]] + (
+            [f"{len(self.findings) - LISTED_FINDINGS} more findings"] if len(self.findings) > LISTED_FINDINGS else [])
+
+
+def gated(marketplace) -> bool:
+    """Does the scan decide what members are served (so syncs must stage what they read)?"""
+    return marketplace.scan_gate in GATING
+
+
+def scan_marketplace(marketplace_id: int) -> dict:
+    """Scan what the marketplace serves or has waiting that no current scanner has judged, then
+    apply its gate. Return counts. Raises Marketplace.DoesNotExist."""
+    marketplace = Marketplace.objects.get(pk=marketplace_id)
+    counts = {"scanned": 0, "failed": 0}
+    if marketplace.scan_gate == ScanGate.OFF:
+        return counts
+    wanted = _wanted(marketplace)
+    for scanner in scanners.available():
+        identity = scanner.identity()
+        done = set(ContentScan.objects.filter(scanner=identity, content_hash__in=list(wanted))
+                   .values_list("content_hash", flat=True))
+        todo = sorted(set(wanted) - done)
+        for start in range(0, len(todo), settings.SKILLPORT_SCAN_BATCH):
+            batch = todo[start:start + settings.SKILLPORT_SCAN_BATCH]
+            try:
+                results = scanners.scan(scanner, [(content_hash, _files(wanted[content_hash])) for content_hash in batch])
+            except scanners.ScanError as exc:
+                log.error("scan of %s with %s failed: %s", marketplace.slug, identity, exc)
+                counts["failed"] += len(batch)
+                continue
+            # A result with an error was not scanned: it is left to the next scan, never taken as a pass.
+            done = {content_hash: result for content_hash, result in results.items() if not result.error}
+            ContentScan.objects.bulk_create([
+                ContentScan(content_hash=content_hash, scanner=identity, max_severity=result.max_severity or "",
+                            findings=result.findings)
+                for content_hash, result in done.items()
+            ], ignore_conflicts=True)
+            counts["scanned"] += len(done)
+            counts["failed"] += len(batch) - len(done)
+    apply_gate(marketplace)
+    return counts
+
+
+def judge(content_hash: str, marketplace, scans=None) -> Judgement:
+    """What the current scanners found in `content_hash`, against `marketplace`'s threshold."""
+    identities = [scanner.identity() for scanner in scanners.available()]
+    if scans is None:
+        scans = list(ContentScan.objects.filter(content_hash=content_hash, scanner__in=identities))
+    found = {scan.scanner: scan for scan in scans if scan.content_hash == content_hash}
+    if not identities or any(identity not in found for identity in identities):
+        return Judgement(False, "", marketplace.scan_gate in GATING)
+    findings = sorted((f for scan in found.values() for f in scan.findings),
+                      key=lambda f: -scanners.SEVERITIES.index(f["severity"]))
+    severity = _highest(findings) or "none"
+    failing = bool(findings) and scanners.at_least(severity, marketplace.scan_threshold)
+    return Judgement(True, severity, failing, findings)
+
+
+def needs_override(revision) -> Judgement | None:
+    """The judgement an admin must override (with a reason) to approve `revision`; None when the
+    gate lets it through."""
+    marketplace = revision.skill.marketplace
+    if not gated(marketplace) and revision.status != SkillRevision.Status.BLOCKED:
+        return None
+    verdict = judge(revision.content_hash, marketplace)
+    return verdict if verdict.failing or not verdict.scanned else None
+
+
+def apply_gate(marketplace):
+    """Bring the marketplace's served verdicts and waiting revisions in line with the scans."""
+    identities = [scanner.identity() for scanner in scanners.available()]
+    with transaction.atomic():
+        _refresh_served(marketplace, identities)
+        if gated(marketplace):
+            _gate_waiting(marketplace, identities)
+
+
+def refresh_served(marketplace):
+    """Recompute the scan verdict of every skill the marketplace serves (after an approval changed content)."""
+    _refresh_served(marketplace, [scanner.identity() for scanner in scanners.available()])
+
+
+def _refresh_served(marketplace, identities):
+    skills = list(Skill.objects.filter(marketplace=marketplace).values_list("content_hash", flat=True).distinct())
+    scans = _scans(skills, identities)
+    rows = []
+    for content_hash in skills:
+        verdict = judge(content_hash, marketplace, scans.get(content_hash, []))
+        if marketplace.scan_gate == ScanGate.OFF:
+            verdict = Judgement(False, "", False)
+            reasons = ["Not scanned: scanning is off for this marketplace"]
+        elif not identities:
+            reasons = ["Not scanned: no scanner is installed"]
+        else:
+            reasons = verdict.reasons
+        rows.append((content_hash, verdict.scanned and not verdict.failing, verdict.severity, json.dumps(reasons)))
+    if not rows:
+        return
+    # One statement for every skill: a verdict per content hash, merged into the stored reasons.
+    values = ", ".join(["(%s, %s::boolean, %s, %s::jsonb)"] * len(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Skill._meta.db_table} AS s SET scan_passed = v.passed, scan_severity = v.severity, "
+            f"verdict_reasons = s.verdict_reasons || jsonb_build_object('security_scan', v.reasons) "
+            f"FROM (VALUES {values}) AS v(content_hash, passed, severity, reasons) "
+            f"WHERE s.marketplace_id = %s AND s.content_hash = v.content_hash AND (s.scan_passed <> v.passed "
+            f"OR s.scan_severity <> v.severity OR s.verdict_reasons->'security_scan' IS DISTINCT FROM v.reasons)",
+            [item for row in rows for item in row] + [marketplace.pk],
+        )
+
+
+def _gate_waiting(marketplace, identities):
+    waiting = list(SkillRevision.objects.filter(skill__marketplace=marketplace, status=SkillRevision.Status.PENDING)
+                   .select_related("skill__plugin", "skill__marketplace"))
+    scans = _scans([r.content_hash for r in waiting], identities)
+    release = []
+    for revision in waiting:
+        if revision.scan_override:
+            continue  # an admin decided
+        verdict = judge(revision.content_hash, marketplace, scans.get(revision.content_hash, []))
+        if not verdict.scanned:
+            continue  # waits for its scan
+        if verdict.failing and marketplace.scan_gate == ScanGate.BLOCK:
+            revision.status, revision.scan_state = SkillRevision.Status.BLOCKED, "blocked"
+            revision.save(update_fields=["status", "scan_state"])
+            _record(Action.SCAN_BLOCKED, revision, verdict)
+        elif verdict.failing:
+            if revision.scan_state != "held":
+                revision.scan_state = "held"
+                revision.save(update_fields=["scan_state"])
+                _record(Action.SCAN_HELD, revision, verdict)
+        elif revision.scan_state != "passed":
+            revision.scan_state = "passed"
+            revision.save(update_fields=["scan_state"])
+            if not marketplace.requires_approval:
+                release.append(revision.pk)
+    if release:
+        # Imported here: approval.py reads judgements from this module to ask admins for overrides.
+        from .approval import SyncRunning, approve
+
+        released = SkillRevision.objects.filter(pk__in=release)
+        try:
+            approve(released, None, via="security scan")
+        except SyncRunning:
+            # Marked passed, so not released: the next scan (after that sync) releases them.
+            released.update(scan_state="")
+            return
+        for revision in released.select_related("skill__plugin", "skill__marketplace"):
+            _record(Action.SCAN_RELEASED, revision, judge(revision.content_hash, marketplace))
+
+
+def _record(action, revision, verdict):
+    record(action, target=revision.skill, outcome=Outcome.DENIED if verdict.failing else Outcome.OK, extra={
+        "revision": {"content_hash": revision.content_hash, "version": revision.version, "commit": revision.commit},
+        "severity": verdict.severity, "threshold": revision.skill.marketplace.scan_threshold,
+        "findings": verdict.findings[:LISTED_FINDINGS],
+    })
+
+
+def _wanted(marketplace) -> dict:
+    """{content hash: where its files are} for the content served and waiting in the marketplace."""
+    wanted = {}
+    for pk, content_hash in Skill.objects.filter(marketplace=marketplace, removed_at=None).values_list(
+            "pk", "content_hash"):
+        wanted.setdefault(content_hash, ("skill", pk))
+    for pk, content_hash in SkillRevision.objects.filter(
+            skill__marketplace=marketplace, status=SkillRevision.Status.PENDING).values_list("pk", "content_hash"):
+        wanted.setdefault(content_hash, ("revision", pk))
+    return wanted
+
+
+def _files(where) -> dict[str, bytes]:
+    kind, pk = where
+    if kind == "skill":
+        rows = SkillFile.objects.filter(skill_id=pk, blob__isnull=False).values_list("path", "blob__content")
+        return {path: bytes(content) for path, content in rows}
+    files = SkillRevision.objects.get(pk=pk).files
+    contents = dict(Blob.objects.filter(sha__in=[f["sha"] for f in files if not f["omitted"]])
+                    .values_list("sha", "content"))
+    return {f["path"]: bytes(contents[f["sha"]]) for f in files if f["sha"] in contents and not f["omitted"]}
+
+
+def _scans(content_hashes, identities) -> dict:
+    found = {}
+    for scan in ContentScan.objects.filter(content_hash__in=list(content_hashes), scanner__in=identities):
+        found.setdefault(scan.content_hash, []).append(scan)
+    return found
+
+
+def _highest(findings) -> str:
+    return max((f["severity"] for f in findings), key=scanners.SEVERITIES.index, default="")
+
+
+def _describe(finding) -> str:
+    where = finding.get("file") or ""
+    if where and finding.get("line"):
+        where += f":{finding['line']}"
+    return f"{finding['severity']}: {finding.get('rule', '')}{f' ({where})' if where else ''}: {finding.get('message', '')}"
