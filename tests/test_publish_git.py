@@ -222,6 +222,17 @@ def test_the_message_names_who_approved_the_published_content(git_target, market
         "plugins/ops-kit/skills/postmortem/SKILL.md"]
 
 
+def test_files_stored_in_several_runs_give_the_same_tree(git_target, market, tmp_path, monkeypatch):
+    from publishing import pushing
+
+    whole = git_target(bare_repository(tmp_path, name="whole"))
+    publish(whole)
+    monkeypatch.setattr(pushing, "BATCH_BYTES", 200)  # a fast-import per file or two
+    pieces = git_target(bare_repository(tmp_path, name="pieces"), name="pieces")
+    assert publish(pieces)["status"] == Status.PUBLISHED
+    assert git(pieces.repository_url, "rev-parse", "main^{tree}") == git(whole.repository_url, "rev-parse", "main^{tree}")
+
+
 def test_a_persons_edit_of_the_published_files_stops_the_publish_until_replaced(git_target, tmp_path):
     bare = bare_repository(tmp_path, {"README.md": "# Ours\n"})
     target = git_target(bare)
