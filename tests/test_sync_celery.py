@@ -2,13 +2,14 @@
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from django.conf import settings as django_settings
 from django_celery_beat.models import PeriodicTask
 
 from marketplace import tasks
-from marketplace.models import Status
+from marketplace.models import ContentScan, Skill, Status
 from marketplace.schedule import task_name
 
 from .builders import subprocess_database_url, wait_for_run
@@ -26,6 +27,12 @@ def test_sync_task_runs_on_a_real_worker(simple_repo, make_marketplace, celery_w
     assert run.counts["skills"] == 2
     m.refresh_from_db()
     assert m.last_synced_commit == simple_repo.head
+    # Then the worker scans what the sync read, in a task of its own: the sync never waited for it.
+    deadline = time.monotonic() + 90
+    while not Skill.objects.filter(marketplace=m).exclude(scan_severity="").count() == 2:
+        assert time.monotonic() < deadline, "the worker did not scan the synced skills"
+        time.sleep(0.5)
+    assert ContentScan.objects.filter(content_hash__in=Skill.objects.values("content_hash")).count() == 2
 
 
 def test_task_for_a_deleted_marketplace_returns_quietly(simple_repo, make_marketplace):
