@@ -13,7 +13,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -25,6 +24,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from . import addresses
+from .processes import run_in_session
 
 log = logging.getLogger(__name__)
 
@@ -131,24 +131,12 @@ def run(args, *, git_dir=None, env=None, input=None, timeout=None) -> bytes:
     if git_dir:
         cmd += ["--git-dir", str(git_dir)]
     cmd += list(args)
-    # A session of its own, so that a timeout (or a Celery time limit) also stops the helpers
-    # git starts, git-remote-https or ssh, which would otherwise outlive it holding the pipes.
-    with subprocess.Popen(cmd, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env or _env(),
-                          start_new_session=True) as proc:
-        try:
-            stdout, stderr = proc.communicate(input, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise GitError(f"git {args[0]} timed out after {timeout:.0f}s") from None
-        finally:
-            if proc.returncode is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait()
-    if proc.returncode != 0:
-        message = redact(stderr.decode("utf-8", "replace").strip()) or f"exit {proc.returncode}"
+    try:
+        returncode, stdout, stderr = run_in_session(cmd, env=env or _env(), timeout=timeout, input=input)
+    except subprocess.TimeoutExpired:
+        raise GitError(f"git {args[0]} timed out after {timeout:.0f}s") from None
+    if returncode != 0:
+        message = redact(stderr.decode("utf-8", "replace").strip()) or f"exit {returncode}"
         raise GitError(f"git {args[0]} failed: {message.splitlines()[-1][:500]}")
     return stdout
 

@@ -14,7 +14,6 @@ import json
 import os
 import posixpath
 import re
-import signal
 import subprocess
 import tempfile
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from . import storable
+from .processes import run_in_session
 from .tree import is_clean_path
 
 SEVERITIES = ["info", "low", "medium", "high", "critical"]
@@ -190,26 +190,15 @@ def _environment(root: Path) -> dict:
 def _run(name, argv, *, root, cwd, timeout) -> bytes:
     """Run `argv` in a session of its own (a timeout kills every process it started); its stdout."""
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                cwd=cwd, env=_environment(root), start_new_session=True)
+        returncode, stdout, stderr = run_in_session(argv, env=_environment(root), timeout=timeout, cwd=cwd)
     except OSError as exc:
         raise ScanError(f"{name} could not be started: {exc.strerror}") from None
-    with proc:
-        try:
-            stdout, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise ScanError(f"{name} timed out after {timeout:.0f}s") from None
-        finally:
-            if proc.returncode is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait()
-    if proc.returncode != 0:
+    except subprocess.TimeoutExpired:
+        raise ScanError(f"{name} timed out after {timeout:.0f}s") from None
+    if returncode != 0:
         lines = _scrubber(root)(stderr.decode("utf-8", "replace")).strip().splitlines()
         said = f": {lines[-1].strip()[:300]}" if lines else ""
-        raise ScanError(f"{name} exited with status {proc.returncode}{said}")
+        raise ScanError(f"{name} exited with status {returncode}{said}")
     return stdout
 
 
