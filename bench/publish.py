@@ -39,6 +39,7 @@ def main():
         prepare_environment(tmp)
         # Always a fresh data directory: the target's git cache starts empty, as on a first publish.
         os.environ["SKILLPORT_DATA_DIR"] = str(tmp / "data")
+        os.environ["SKILLPORT_ALLOW_LOCAL_SOURCES"] = "true"  # the target is a bare repository in tmp
         with throwaway_database("publish_bench"):
             logging.getLogger("marketplace").setLevel(logging.WARNING)
             run_benchmark(args, tmp)

@@ -18,6 +18,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
+
 from marketplace import gitrepo
 from marketplace.gitrepo import GitError, Repository
 
@@ -54,6 +56,10 @@ class Pushed:
 def publish(target, folder: Path, message: str, *, replace_edits=False) -> Pushed:
     """Put the marketplace built in `folder` on the target's branch, directly or by pull request."""
     url, token, branch = target.repository_url, target.credential or None, target.branch
+    if gitrepo.is_local(url) and not settings.SKILLPORT_ALLOW_LOCAL_SOURCES:
+        # Writing into a folder of this server (Skillport's own git cache, say) is not for the admin form.
+        raise PublishRefused("The repository is a folder on this server; publish to its URL, or set "
+                             "SKILLPORT_ALLOW_LOCAL_SOURCES to allow local repositories.")
     head = _head(url, branch, token)
     repo = _local(url, head, token)
     tree = _tree(repo, folder, head)

@@ -288,6 +288,18 @@ def test_a_branch_that_moves_during_the_publish_is_not_overwritten(git_target, t
     assert git(bare, "rev-parse", "main") == moved[0]
 
 
+def test_a_folder_on_the_server_is_published_to_only_when_local_repositories_are_allowed(git_target, tmp_path,
+                                                                                          settings):
+    bare = bare_repository(tmp_path)
+    target = git_target(bare)
+    settings.SKILLPORT_ALLOW_LOCAL_SOURCES = False
+    refused = publish(target)
+    assert refused["status"] == Status.FAILED and "SKILLPORT_ALLOW_LOCAL_SOURCES" in refused["error"]
+    assert git(bare, "for-each-ref") == ""
+    settings.SKILLPORT_ALLOW_LOCAL_SOURCES = True
+    assert publish(target)["status"] == Status.PUBLISHED
+
+
 @pytest.fixture
 def served(tmp_path, settings):
     """A copy of a bare repository on loopback over git's dumb HTTP protocol: it can be read, never pushed to."""
