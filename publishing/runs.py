@@ -64,7 +64,7 @@ def _publish(target, run, actor, replace_edits, progress) -> PublishRun:
     scratch = Path(tempfile.mkdtemp(prefix="publish-", dir=_scratch_root()))
     try:
         build = vendor.build(scratch / "marketplace", marketplaces=target.marketplaces.all(), audience=target.audience,
-                             name=target.marketplace_name, owner=_owner(target), progress=progress)
+                             name=target.marketplace_name, owner=owner(target), progress=progress)
         run.plugins, run.skills, run.size = len(build.plugins), len(build.skills), build.size
         run.problems = [p.as_dict() for p in build.problems]
         run.changes = changes(target.published, build.summary())
@@ -236,7 +236,8 @@ def _reporter(run, callback):
     return report
 
 
-def _owner(target) -> dict:
+def owner(target) -> dict:
+    """The published marketplace.json's owner: the target's, as Claude shows it."""
     owner = {"name": target.owner_name or "Skillport"}
     return owner | ({"email": target.owner_email} if target.owner_email else {})
 

@@ -29,7 +29,7 @@ class Command(BaseCommand):
             if found is None:
                 raise CommandError(f"No publish target named {target!r}.")
             marketplaces, audience = found.marketplaces.all(), found.audience
-            name, owner = found.marketplace_name, runs._owner(found)  # as its publishes write it
+            name, owner = found.marketplace_name, runs.owner(found)  # as its publishes write it
         else:
             marketplaces, audience, name, owner = Marketplace.objects.all(), [], "skillport", {"name": "Skillport"}
         out = Path(out_dir)
