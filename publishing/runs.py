@@ -238,8 +238,8 @@ def _reporter(run, callback):
 
 def owner(target) -> dict:
     """The published marketplace.json's owner: the target's, as Claude shows it."""
-    owner = {"name": target.owner_name or "Skillport"}
-    return owner | ({"email": target.owner_email} if target.owner_email else {})
+    named = {"name": target.owner_name or "Skillport"}
+    return named | ({"email": target.owner_email} if target.owner_email else {})
 
 
 def _scratch_root() -> Path:
