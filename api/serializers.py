@@ -4,7 +4,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from marketplace import install, packaging, updates
+from marketplace import install, packaging, provenance, updates
 from marketplace.gitrepo import redact
 from marketplace.models import Marketplace, Plugin, Skill, SkillFile, SyncRun
 from marketplace.verdicts import Verdict
@@ -130,19 +130,38 @@ class Install(serializers.Serializer):
     connector_url = serializers.CharField(help_text="Add this URL in Claude as a connector.")
 
 
+class ManifestFile(serializers.Serializer):
+    path = serializers.CharField(help_text="Inside the skill folder.")
+    uri = serializers.CharField(help_text="skill://marketplace/plugin/skill/path, as the connector serves it.")
+    digest = serializers.CharField(help_text="sha256:<hex> of the file's bytes.")
+    size = serializers.IntegerField(help_text="Bytes.")
+
+
+class Provenance(serializers.Serializer):
+    digest = serializers.CharField(help_text="sha256:<hex> of the lines `sha256sum` prints for the files, sorted by "
+                                             "path (docs/provenance.md).")
+    files = ManifestFile(many=True, help_text="Every file served, sorted by path: SEP-2640's `resources`.")
+
+
 class SkillDetailSerializer(SkillSerializer):
     files = FileSerializer(many=True, read_only=True)
     verdict_reasons = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
     frontmatter = serializers.JSONField()
     install = serializers.SerializerMethodField()
     commit = serializers.SerializerMethodField()
+    provenance = serializers.SerializerMethodField(
+        help_text="The files you are served, each with its SHA-256, and one digest of them all.")
 
     class Meta(SkillSerializer.Meta):
         fields = [*SkillSerializer.Meta.fields, "commit", "content_hash", "frontmatter", "body", "verdict_reasons",
-                  "files", "install"]
+                  "files", "install", "provenance"]
 
     def get_commit(self, obj) -> str:
         return updates.served(obj)[1]
+
+    @extend_schema_field(Provenance)
+    def get_provenance(self, obj):
+        return provenance.of(obj)
 
     @extend_schema_field(Install)
     def get_install(self, obj):

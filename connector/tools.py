@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from audit import record
 from audit.models import Action, Surface
-from marketplace import caching, install, lookup, updates
+from marketplace import caching, install, lookup, provenance, updates
 from marketplace.filters import SkillFilter
 from marketplace.search import SORTS, search, validate_query
 from marketplace.models import Policy, Skill, SkillFile
@@ -25,6 +25,8 @@ from . import package_links
 # Claude shows about 150,000 characters of a tool result; stay well inside it.
 MAX_TEXT = 100_000
 MAX_DESCRIPTION = 600
+# Manifest entries get_skill lists (a skill may have 512 files; the digest covers them all).
+MAX_MANIFEST = 200
 # What a result line needs; bodies, frontmatter and manifests stay in the database.
 SUMMARY_FIELDS = [
     "name", "display_name_override", "slug", "description", "policy", "policy_reason", "loads_in_claude_code",
@@ -101,6 +103,21 @@ class Verdict(BaseModel):
     reasons: list[str]
 
 
+class ManifestFile(BaseModel):
+    path: str
+    uri: str = Field(description="The file's skill:// resource.")
+    digest: str = Field(description="sha256:<hex> of its bytes.")
+    size: int
+
+
+class Provenance(BaseModel):
+    digest: str = Field(description="sha256:<hex> of the lines `sha256sum` prints for the files, sorted by path: "
+                                    "compare it with an installed copy's.")
+    files: list[ManifestFile] = Field(description=f"The first {MAX_MANIFEST} files served, by path (SEP-2640's "
+                                                  "`resources`); the skill's page and the API list them all.")
+    files_total: int
+
+
 class SkillDetail(SkillSummary):
     frontmatter: dict
     surfaces: list[str] = Field(description="Surfaces the plugin is offered for; empty means all.")
@@ -108,6 +125,7 @@ class SkillDetail(SkillSummary):
     skill_md: str
     skill_md_truncated: bool
     files: list[FileEntry]
+    provenance: Provenance
 
 
 class FileContent(BaseModel):
@@ -292,7 +310,13 @@ def get_skill(caller, name: str) -> SkillDetail:
     return SkillDetail(
         **_summary(skill).model_dump(), frontmatter=skill.frontmatter, surfaces=skill.plugin.surfaces,
         verdicts=verdicts, skill_md=text[:MAX_TEXT], skill_md_truncated=len(text) > MAX_TEXT, files=files,
+        provenance=_provenance(skill),
     )
+
+
+def _provenance(skill) -> Provenance:
+    found = provenance.of(skill)
+    return Provenance(digest=found["digest"], files=found["files"][:MAX_MANIFEST], files_total=len(found["files"]))
 
 
 def _text(file) -> str:

@@ -13,13 +13,17 @@ rewritten so they no longer depend on where the catalogue was read from:
    approved commit yet have nothing to pin: both are left out.
 4. Claude Code installs a plugin whole, so a plugin holding a skill the user may not see is left
    out of their catalogue: the pinned commit would hand them that skill.
+
+Each entry's `metadata` (a free-form object Claude Code ignores) holds under `skillport` the
+provenance digest of each skill the pinned commit holds, so what was installed can be checked
+against what was approved and scanned (docs/provenance.md).
 """
 from types import SimpleNamespace
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef
 
-from . import manifest
+from . import manifest, provenance
 from .gitrepo import is_local
 from .models import Curation, Plugin, Skill
 from .problems import Problems
@@ -58,6 +62,30 @@ def _overrides(plugin) -> dict:
     ) if value}
 
 
+def _held_skills(plugins) -> dict:
+    """{plugin id: [(skill, digest)]}: the skills each plugin's pinned commit holds, as approved."""
+    skills = list(Skill.objects.filter(plugin__in=plugins, removed_at=None, approved=True)
+                  .select_related("plugin", "marketplace").order_by("path"))
+    digests = provenance.digests([skill.pk for skill in skills])
+    held = {}
+    for skill in skills:
+        held.setdefault(skill.plugin_id, []).append((skill, digests[skill.pk]))
+    return held
+
+
+def _metadata(plugin, source, skills) -> dict:
+    """The entry's metadata, with each skill's digest under `skillport`; `path` is the skill's folder
+    in the installed plugin (the pinned source's `path` is the plugin's folder in the repository)."""
+    prefix = f"{source['path']}/" if source.get("path") else ""
+    listed = []
+    for skill, digest in skills:
+        listed.append({"skill": skill.identifier, "digest": digest})
+        if skill.path.startswith(prefix):
+            listed[-1]["path"] = skill.path[len(prefix):]
+    upstream = plugin.entry.get("metadata")
+    return {**(upstream if isinstance(upstream, dict) else {}), "skillport": {"skills": listed}}
+
+
 def catalogue(marketplace, user) -> dict:
     # What the pinned commit holds of the plugin: its live skills, as approved (the approved commit
     # is never past a skill awaiting its first approval), less those `user` may see.
@@ -69,10 +97,12 @@ def catalogue(marketplace, user) -> dict:
         .exclude(Exists(withheld)).select_related("marketplace").order_by("name")
     )
     entries = []
-    for plugin in plugins:
-        source = pinned_source(plugin)
+    sourced = [(plugin, pinned_source(plugin)) for plugin in plugins]
+    held = _held_skills([plugin for plugin, source in sourced if source is not None])
+    for plugin, source in sourced:
         if source is not None:
-            entries.append({**plugin.entry, **_overrides(plugin), "source": source})
+            entries.append({**plugin.entry, **_overrides(plugin), "source": source,
+                            "metadata": _metadata(plugin, source, held.get(plugin.pk, []))})
     return {
         "name": marketplace.name or marketplace.slug,
         "owner": marketplace.owner if (marketplace.owner or {}).get("name") else {"name": "Skillport"},

@@ -24,7 +24,9 @@ DISPLAY_KEYS = {
     "displayName", "description", "version", "author", "homepage", "repository", "license",
     "keywords", "category", "tags",
 }
-ENTRY_KEYS = {"name", "source", "strict", "dependencies", "$schema"} | DISPLAY_KEYS | COMPONENT_KEYS
+# An entry's `metadata` is a free-form object Claude Code accepts and ignores (the curated catalogue
+# and published copies keep provenance there).
+ENTRY_KEYS = {"name", "source", "strict", "dependencies", "metadata", "$schema"} | DISPLAY_KEYS | COMPONENT_KEYS
 MANIFEST_KEYS = {"name", "metadata", "dependencies", "$schema"} | DISPLAY_KEYS | COMPONENT_KEYS
 
 # Spaces, @, :, path separators and control characters (hidden characters: spoofing.py).

@@ -542,6 +542,9 @@ class Blob(models.Model):
     is_binary = models.BooleanField(default=False)
     is_lfs_pointer = models.BooleanField(default=False)
     content = models.BinaryField()
+    # The content's SHA-256 (hex), which provenance manifests list: stored by the sync as it stores
+    # the content, so a manifest never reads file content. Empty only for rows written before it was.
+    sha256 = models.CharField(max_length=64, blank=True, default="")
 
     def __str__(self):
         return self.sha

@@ -35,7 +35,7 @@ from .reader import Reader
 log = logging.getLogger(__name__)
 
 MAX_STORED_PROBLEMS = 5000
-BLOB_FIELDS = ["sha", "size", "is_binary", "is_lfs_pointer", "content"]
+BLOB_FIELDS = ["sha", "size", "is_binary", "is_lfs_pointer", "content", "sha256"]
 SKILL_FIELDS = [
     "name", "path", "description", "frontmatter", "frontmatter_raw", "body", "body_html", "content_hash",
     "loads_in_claude_code", "spec_valid", "claude_ai_uploadable", "verdict_reasons", "problems",
@@ -134,7 +134,8 @@ class DatabaseBlobSink:
         return {sha: (is_binary, is_lfs) for sha, is_binary, is_lfs in rows}
 
     def put(self, sha, content, is_binary, is_lfs):
-        self.pending.append((sha, len(content), is_binary, is_lfs, content))
+        # The SHA-256 is for provenance manifests (provenance.py): hashed here, while the bytes are at hand.
+        self.pending.append((sha, len(content), is_binary, is_lfs, content, hashlib.sha256(content).hexdigest()))
         self.pending_bytes += len(content)
         if self.pending_bytes >= self.BATCH_BYTES or len(self.pending) >= 2000:
             self.flush()

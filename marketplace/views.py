@@ -18,7 +18,7 @@ from django.template.loader import render_to_string
 from audit import record
 from audit.models import Action
 
-from . import caching, curated, install, lookup, packaging, policy, rendering, updates
+from . import caching, curated, install, lookup, packaging, policy, provenance, rendering, updates
 from .filters import SkillFilter, with_installs
 from .models import Blob, Curation, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status
 from .search import highlight
@@ -101,6 +101,7 @@ def skill_detail(request, marketplace, plugin, skill):
         "frontmatter": frontmatter,
         "body": rendering.skill_body(skill),
         "files": files,
+        "provenance": provenance.of(skill),
         "revisions": revisions,
         "review": _review(skill, revisions) if request.user.is_superuser else None,
         "install": _install(skill),

@@ -11,6 +11,10 @@ sources, which Claude.ai's GitHub sync cannot read. What goes into a plugin's fo
   approval, prohibited, or not for this audience never rides along with its plugin, even under a
   symlink or in a folder Skillport could not read as a skill.
 
+Each plugin's entry lists under `metadata.skillport.skills` the provenance digest of every skill it
+holds, with the skill's folder in the plugin (docs/provenance.md); `metadata` is a free-form object
+Claude Code ignores, and the list is left out of the plugin's digest (it follows from the files).
+
 The same catalogue state always writes the same bytes (sorted keys of our own, fixed JSON layout,
 no dates), so a publish with nothing new changes nothing. Versions: see `published_version`.
 """
@@ -26,7 +30,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from marketplace import manifest
+from marketplace import manifest, provenance
 from marketplace.gitrepo import GitError, Repository
 from marketplace.models import SkillFile
 from marketplace.problems import Problems
@@ -120,7 +124,8 @@ def _vendor(chosen, folder: Path, problems) -> tuple[PublishedPlugin, dict] | No
         problems.error("plugin-not-copied", f"{plugin.name} could not be copied: {exc}", where,
                        detail=getattr(exc, "detail", ""))
         return None
-    skills = {}
+    skills, listed = {}, []
+    digests = provenance.digests([skill.pk for skill in chosen.skills])
     for skill in chosen.skills:
         folder_in_plugin = _inside(root, skill.path)
         if folder_in_plugin is None:
@@ -129,6 +134,7 @@ def _vendor(chosen, folder: Path, problems) -> tuple[PublishedPlugin, dict] | No
             continue
         files.update(_skill_files(skill, folder_in_plugin, problems))
         skills[skill.identifier] = skill.content_hash
+        listed.append({"skill": skill.identifier, "path": folder_in_plugin or ".", "digest": digests[skill.pk]})
 
     manifest_json = _plugin_json(files, where, problems)
     entry = {key: value for key, value in plugin.entry.items() if key not in ("source", "version")}
@@ -147,7 +153,9 @@ def _vendor(chosen, folder: Path, problems) -> tuple[PublishedPlugin, dict] | No
         shutil.rmtree(folder, ignore_errors=True)
         problems.error("plugin-not-copied", f"{plugin.name} could not be written: {exc.strerror}", where)
         return None
-    entry = {"name": plugin.name, **entry, "source": f"./plugins/{plugin.name}", "version": version}
+    upstream = entry.get("metadata") if isinstance(entry.get("metadata"), dict) else {}
+    entry = {"name": plugin.name, **entry, "source": f"./plugins/{plugin.name}", "version": version,
+             "metadata": {**upstream, "skillport": {"skills": sorted(listed, key=lambda item: item["path"])}}}
     published = PublishedPlugin(plugin.name, plugin.marketplace.slug, version, digest, skills,
                                 files=len(files), size=sum(len(content) for _x, content in files.values()))
     return published, entry
