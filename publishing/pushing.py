@@ -11,6 +11,7 @@ The commit is built from the bytes written, without a checkout and without git's
 filters: the target repository's `.gitattributes` (or a plugin's) cannot rewrite line endings or
 turn files into LFS pointers on the way in.
 """
+import json
 import os
 import re
 import stat
@@ -93,6 +94,22 @@ def publish(target, folder: Path, message: str, *, replace_edits=False) -> Pushe
         # GitHub refused the branch itself (protected, or the credential may push only elsewhere).
         return _propose(target, repo, tree, head, message)
     return Pushed(commit)
+
+
+def on_branch(target) -> dict:
+    """{plugin: {"version"}} of the marketplace on the target's branch now: what Claude.ai's sync
+    reads, which a pull request not (yet) merged has not changed. Empty when there is none."""
+    url, token = target.repository_url, target.credential or None
+    head = _head(url, target.branch, token)
+    if not head:
+        return {}
+    try:
+        raw = gitrepo.run(["cat-file", "blob", f"{head}:{OWNED[0]}"], git_dir=_local(url, head, token).git_dir)
+        entries = json.loads(raw).get("plugins", [])
+    except (GitError, ValueError, AttributeError):
+        return {}  # not a marketplace (yet): everything Skillport publishes is new there
+    return {e["name"]: {"version": str(e.get("version") or "")}
+            for e in entries if isinstance(e, dict) and isinstance(e.get("name"), str)}
 
 
 def _head(url, branch, token) -> str:

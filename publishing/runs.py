@@ -67,7 +67,9 @@ def _publish(target, run, actor, replace_edits, progress) -> PublishRun:
                              name=target.marketplace_name, owner=owner(target), progress=progress)
         run.plugins, run.skills, run.size = len(build.plugins), len(build.skills), build.size
         run.problems = [p.as_dict() for p in build.problems]
-        run.changes = changes(target.published, build.summary())
+        # What the channel holds now: for a repository, its branch (a pull request may never have been merged).
+        before = pushing.on_branch(target) if target.kind == Kind.GIT else target.published
+        run.changes = changes(before, build.summary())
         run.approvals = approvals(build.skills)
         progress("publish", 0, 1)
         if target.kind == Kind.GIT:
@@ -161,9 +163,10 @@ def changes(before: dict, after: dict) -> dict:
     """Plugins added, updated (with their old and new versions) and removed between two summaries."""
     return {
         "added": [{"plugin": name, "version": after[name]["version"]} for name in sorted(after.keys() - before.keys())],
+        # Versions carry a digest of the published content (vendor.published_version): equal means unchanged.
         "updated": [{"plugin": name, "from": before[name].get("version"), "to": after[name]["version"]}
                     for name in sorted(after.keys() & before.keys())
-                    if before[name].get("digest") != after[name]["digest"]],
+                    if before[name].get("version") != after[name]["version"]],
         "removed": [{"plugin": name, "version": before[name].get("version")}
                     for name in sorted(before.keys() - after.keys())],
     }

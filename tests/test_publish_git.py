@@ -406,6 +406,8 @@ def test_on_github_a_publish_opens_a_pull_request_and_the_base_stays(git_target,
     Skill.objects.filter(name="postmortem").update(policy=Policy.PROHIBITED)
     newer = publish(target)
     assert newer["status"] == Status.PROPOSED and newer["pull_request"].endswith("/pull/2")
+    # Changes are told against the branch, which the unmerged first pull request never changed.
+    assert [c["plugin"] for c in newer["changes"]["added"]] == ["ops-kit"] and newer["changes"]["updated"] == []
     assert (pr.state, hosted.repo.pulls[2].state) == ("closed", "open") and pr.merged_at is None
     assert [c["body"] for c in pr.comments] == [
         f"Superseded by #2 ({newer['pull_request']}), which Skillport opened with newer content."]
