@@ -4,7 +4,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from marketplace import install, packaging, provenance, updates
+from marketplace import install, packaging, provenance, scanners, scans, updates
 from marketplace.gitrepo import redact
 from marketplace.models import Marketplace, Plugin, Skill, SkillFile, SyncRun
 from marketplace.verdicts import Verdict
@@ -75,6 +75,8 @@ class Verdicts(serializers.Serializer):
     loads_in_claude_code = serializers.BooleanField()
     spec_valid = serializers.BooleanField(help_text="Valid under the Agent Skills specification.")
     claude_ai_uploadable = serializers.BooleanField()
+    scan_passed = serializers.BooleanField(help_text="Nothing the security scan found reaches the marketplace's "
+                                                     "threshold; false while not scanned.")
 
 
 class SkillSerializer(serializers.ModelSerializer):
@@ -130,6 +132,26 @@ class Install(serializers.Serializer):
     connector_url = serializers.CharField(help_text="Add this URL in Claude as a connector.")
 
 
+class ScanFinding(serializers.Serializer):
+    rule = serializers.CharField(allow_blank=True)
+    severity = serializers.ChoiceField(choices=scanners.SEVERITIES)
+    file = serializers.CharField(allow_blank=True, help_text="Relative to the skill folder; empty when the finding "
+                                                             "is about no one file.")
+    line = serializers.IntegerField(allow_null=True)
+    message = serializers.CharField(allow_blank=True)
+
+
+class SecurityScan(serializers.Serializer):
+    state = serializers.ChoiceField(choices=["off", "unavailable", "pending", "scanned"], help_text=(
+        "off: the marketplace does not scan; unavailable: no scanner is installed; pending: not scanned yet."))
+    passed = serializers.BooleanField(help_text="Scanned, and nothing found reaches the marketplace's threshold.")
+    severity = serializers.CharField(allow_blank=True, help_text="The highest found: none when nothing was, "
+                                                                 "empty until scanned.")
+    scanned_at = serializers.DateTimeField(allow_null=True)
+    scanners = serializers.ListField(child=serializers.CharField(), help_text="Each scanner and its version.")
+    findings = ScanFinding(many=True, help_text="Most severe first.")
+
+
 class ManifestFile(serializers.Serializer):
     path = serializers.CharField(help_text="Inside the skill folder.")
     uri = serializers.CharField(help_text="skill://marketplace/plugin/skill/path, as the connector serves it.")
@@ -151,13 +173,21 @@ class SkillDetailSerializer(SkillSerializer):
     commit = serializers.SerializerMethodField()
     provenance = serializers.SerializerMethodField(
         help_text="The files you are served, each with its SHA-256, and one digest of them all.")
+    security_scan = serializers.SerializerMethodField(help_text="The security scan of the content you are served.")
 
     class Meta(SkillSerializer.Meta):
         fields = [*SkillSerializer.Meta.fields, "commit", "content_hash", "frontmatter", "body", "verdict_reasons",
-                  "files", "install", "provenance"]
+                  "files", "install", "provenance", "security_scan"]
 
     def get_commit(self, obj) -> str:
         return updates.served(obj)[1]
+
+    @extend_schema_field(SecurityScan)
+    def get_security_scan(self, obj):
+        report = scans.report(obj.content_hash, obj.marketplace)
+        return SecurityScan({"state": report.state, "passed": report.passed, "severity": report.judgement.severity,
+                             "scanned_at": report.scanned_at, "scanners": report.scanners,
+                             "findings": report.judgement.findings}).data
 
     @extend_schema_field(Provenance)
     def get_provenance(self, obj):

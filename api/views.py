@@ -87,7 +87,7 @@ def _skill(request, kwargs):
 
 @extend_schema(tags=["catalogue"], parameters=SKILL_PATH)
 class SkillDetail(generics.RetrieveAPIView):
-    """A skill with its SKILL.md, frontmatter, verdicts, files and install paths."""
+    """A skill with its SKILL.md, frontmatter, verdicts, security scan findings, files and install paths."""
 
     serializer_class = SkillDetailSerializer
 

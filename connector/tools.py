@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from audit import record
 from audit.models import Action, Surface
-from marketplace import caching, install, lookup, provenance, updates
+from marketplace import caching, install, lookup, provenance, scans, updates
 from marketplace.filters import SkillFilter
 from marketplace.search import SORTS, search, validate_query
 from marketplace.models import Policy, Skill, SkillFile
@@ -27,11 +27,13 @@ MAX_TEXT = 100_000
 MAX_DESCRIPTION = 600
 # Manifest entries get_skill lists (a skill may have 512 files; the digest covers them all).
 MAX_MANIFEST = 200
+# Findings get_skill lists, most severe first; the skill page lists them all.
+MAX_FINDINGS = 10
 # What a result line needs; bodies, frontmatter and manifests stay in the database.
 SUMMARY_FIELDS = [
     "name", "display_name_override", "slug", "description", "policy", "policy_reason", "loads_in_claude_code",
     "claude_ai_uploadable", "updated_at", "pending_revision", "plugin__name", "plugin__version", "plugin__commit",
-    "plugin__policy", "plugin__policy_reason", "marketplace__slug",
+    "plugin__approved_commit", "plugin__policy", "plugin__policy_reason", "marketplace__slug",
 ]
 SURFACES = {"CC": Surface.CLAUDE_CODE, "CD": Surface.CLAUDE_DESKTOP, "CAI": Surface.CLAUDE_AI}
 # Cursors are offsets into what the caller sees: none we give out comes near this, and anything
@@ -103,6 +105,25 @@ class Verdict(BaseModel):
     reasons: list[str]
 
 
+class ScanFinding(BaseModel):
+    rule: str
+    severity: str = Field(description="info, low, medium, high or critical.")
+    file: str = Field(description="Relative to the skill folder; empty when about no one file.")
+    line: int | None
+    message: str
+
+
+class SecurityScan(BaseModel):
+    state: Literal["off", "unavailable", "pending", "scanned"] = Field(
+        description="off: the marketplace does not scan; unavailable: no scanner installed; pending: not scanned yet.")
+    passed: bool = Field(description="Scanned, and nothing found reaches the marketplace's threshold.")
+    severity: str = Field(description="The highest found: none when nothing was, empty until scanned.")
+    scanned_at: str | None
+    scanners: list[str]
+    findings: list[ScanFinding] = Field(description=f"The {MAX_FINDINGS} most severe; the skill's page has them all.")
+    findings_total: int
+
+
 class ManifestFile(BaseModel):
     path: str
     uri: str = Field(description="The file's skill:// resource.")
@@ -122,6 +143,7 @@ class SkillDetail(SkillSummary):
     frontmatter: dict
     surfaces: list[str] = Field(description="Surfaces the plugin is offered for; empty means all.")
     verdicts: list[Verdict]
+    security_scan: SecurityScan = Field(description="The security scan of the content you are served.")
     skill_md: str
     skill_md_truncated: bool
     files: list[FileEntry]
@@ -309,8 +331,19 @@ def get_skill(caller, name: str) -> SkillDetail:
                 for label, passed, reasons in skill.verdicts()]
     return SkillDetail(
         **_summary(skill).model_dump(), frontmatter=skill.frontmatter, surfaces=skill.plugin.surfaces,
-        verdicts=verdicts, skill_md=text[:MAX_TEXT], skill_md_truncated=len(text) > MAX_TEXT, files=files,
+        verdicts=verdicts, security_scan=_security_scan(skill), skill_md=text[:MAX_TEXT],
+        skill_md_truncated=len(text) > MAX_TEXT, files=files,
         provenance=_provenance(skill),
+    )
+
+
+def _security_scan(skill) -> SecurityScan:
+    report = scans.report(skill.content_hash, skill.marketplace)
+    findings = report.judgement.findings
+    return SecurityScan(
+        state=report.state, passed=report.passed, severity=report.judgement.severity,
+        scanned_at=report.scanned_at.isoformat() if report.scanned_at else None, scanners=report.scanners,
+        findings=[ScanFinding(**finding) for finding in findings[:MAX_FINDINGS]], findings_total=len(findings),
     )
 
 

@@ -2,9 +2,12 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, Subquery
+from django.contrib.admin import helpers
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
@@ -12,9 +15,11 @@ from audit import record
 from audit.admin_records import PermanentRecordAdmin, RecordAdmin
 from audit.models import Action
 
-from . import approval
+from . import approval, scanners, scans
 from .gitrepo import redact
-from .models import Curation, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status, SyncRun, WebhookDelivery
+from .models import (
+    ContentScan, Curation, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status, SyncRun, WebhookDelivery,
+)
 from .tasks import queue_scan, queue_sync
 
 
@@ -79,11 +84,72 @@ def problems_table(problems):
     return format_html_join("", "{}", ((group,) for group in groups))
 
 
+def findings_table(report):
+    """A content's security scan for admins: who scanned it and when, then each finding, most severe first."""
+    if report.state == "off":
+        return "Scanning is off for this marketplace"
+    if report.state == "unavailable":
+        return "No scanner installed"
+    if report.state == "pending":
+        return format_html("Not scanned yet by {}", ", ".join(report.scanners))
+    verdict = report.judgement
+    rows = format_html_join("", "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>", (
+        (f["severity"], f["rule"], f"{f['file']}:{f['line']}" if f["file"] and f["line"] else f["file"], f["message"])
+        for f in verdict.findings))
+    return format_html(
+        "<p>{}: highest severity <strong>{}</strong>, {} the threshold. Scanned by {} at {}.</p>{}",
+        "Passed" if report.passed else "Failed", verdict.severity, "at or above" if verdict.failing else "below",
+        ", ".join(report.scanners), report.scanned_at.strftime("%Y-%m-%d %H:%M UTC"),
+        format_html("<table><thead><tr><th>Severity</th><th>Rule</th><th>File</th><th>Message</th></tr></thead>"
+                    "<tbody>{}</tbody></table>", rows) if verdict.findings else "No findings.",
+    )
+
+
+class OverrideForm(forms.Form):
+    override_reason = forms.CharField(
+        label="Why approve despite the scan", max_length=1000, widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text="Kept in the audit log with the findings you override.")
+
+
 class DecisionActions:
-    """Approve or reject what a sync read, for marketplaces whose new skills need approval."""
+    """Approve or reject what a sync read, for marketplaces whose new skills need approval or whose
+    security scan held or blocked a change."""
 
     def has_approve_permission(self, request):
         return request.user.has_perm("marketplace.change_skill")
+
+    def _approve(self, request, selected, revisions):
+        """Approve `revisions` (the action chose `selected`). When that overrides the security scan, an
+        intermediate page lists the findings and asks why; approval.approve then records the override.
+        A blocked revision is approved only so."""
+        form = OverrideForm(request.POST if "override" in request.POST else None)
+        reason = form.cleaned_data["override_reason"] if form.is_valid() else ""
+        if not reason:
+            concerned = [r for r in revisions.filter(status__in=[SkillRevision.Status.PENDING,
+                                                                 SkillRevision.Status.BLOCKED])
+                         .select_related("skill__plugin", "skill__marketplace")
+                         if r.status == SkillRevision.Status.BLOCKED or scans.needs_override(r)]
+            if concerned:
+                return self._override_page(request, selected, concerned, form)
+        try:
+            self._decide(request, revisions, lambda subject, request: approval.approve(subject, request, reason=reason),
+                         "Approved")
+        except approval.NeedsReason as needs:  # a scan finished in between
+            return self._override_page(request, selected, needs.revisions, form)
+
+    def _override_page(self, request, selected, revisions, form):
+        opts = self.model._meta
+        return TemplateResponse(request, "admin/marketplace/override_scan.html", {
+            **self.admin_site.each_context(request),
+            "title": "Override the security scan?",
+            "opts": opts,
+            "items": [(revision, findings_table(scans.report(revision.content_hash, revision.skill.marketplace)))
+                      for revision in revisions],
+            "selected": [str(obj.pk) for obj in selected],
+            "action": request.POST.get("action", ""),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "form": form,
+        })
 
     def _decide(self, request, subject, decide, verb):
         """`decide(subject, request)`: an approval.py decision, which returns how many it decided
@@ -108,7 +174,29 @@ class MarketplaceAdmin(DecisionActions, admin.ModelAdmin):
     search_fields = ["slug", "name", "git_url"]
     actions = ["sync_now"]
     readonly_fields = ["name", "description", "status", "last_synced_commit", "last_synced_at", "last_error",
-                       "latest_problems"]
+                       "latest_problems", "scan_status"]
+
+    @admin.display(description="Security scan status")
+    def scan_status(self, obj):
+        try:
+            installed = ", ".join(scanner.identity() for scanner in scanners.available()) or "No scanner installed"
+        except scanners.ScanError as error:
+            installed = f"The scanner cannot run: {error}"
+        if not obj.pk:
+            return installed
+        status = SkillRevision.Status
+        counts = SkillRevision.objects.filter(skill__marketplace=obj).aggregate(
+            held=Count("pk", filter=Q(status=status.PENDING, scan_state="held")),
+            blocked=Count("pk", filter=Q(status=status.BLOCKED)),
+            waiting=Count("pk", filter=Q(status=status.PENDING, scan_state="")),
+        )
+        queue = reverse("admin:marketplace_skillrevision_changelist")
+        return format_html(
+            '{}<br><a href="{}?skill__marketplace__id__exact={}&amp;scan=held">{} held</a> · '
+            '<a href="{}?skill__marketplace__id__exact={}&amp;scan=blocked">{} blocked</a>{}',
+            installed, queue, obj.pk, counts["held"], queue, obj.pk, counts["blocked"],
+            f" · {counts['waiting']} waiting for their scan" if scans.gated(obj) and counts["waiting"] else "",
+        )
 
     @admin.display(description="Problems found by the last sync")
     def latest_problems(self, obj):
@@ -301,9 +389,9 @@ class ApprovalFilter(admin.SimpleListFilter):
 class SkillAdmin(DecisionActions, CatalogueAdmin):
     editable = [*CatalogueAdmin.editable, "display_name_override"]
     list_display = ["name", "plugin", "marketplace", "curation", "approval_state", "policy", "loads_in_claude_code",
-                    "spec_valid", "claude_ai_uploadable", "updated_at", "removed_at"]
+                    "spec_valid", "claude_ai_uploadable", "scan_passed", "updated_at", "removed_at"]
     list_filter = [ApprovalFilter, "curation", "policy", "marketplace", "loads_in_claude_code", "spec_valid",
-                   "claude_ai_uploadable", ("removed_at", admin.EmptyFieldListFilter)]
+                   "claude_ai_uploadable", "scan_passed", ("removed_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "description", "plugin__name"]
     list_select_related = ["plugin", "marketplace"]
     exclude = ["problems", "body", "approved", "pending_revision"]
@@ -323,8 +411,8 @@ class SkillAdmin(DecisionActions, CatalogueAdmin):
 
     @admin.action(description="Approve their pending changes", permissions=["approve"])
     def approve_changes(self, request, queryset):
-        self._decide(request, SkillRevision.objects.filter(pk__in=queryset.values("pending_revision")),
-                     approval.approve, "Approved")
+        pending = SkillRevision.objects.filter(pk__in=queryset.values("pending_revision"))
+        return self._approve(request, queryset, pending)
 
     @admin.action(description="Reject their pending changes", permissions=["approve"])
     def reject_changes(self, request, queryset):
@@ -332,22 +420,68 @@ class SkillAdmin(DecisionActions, CatalogueAdmin):
                      approval.reject, "Rejected")
 
 
+class ScanFilter(admin.SimpleListFilter):
+    title = "security scan"
+    parameter_name = "scan"
+
+    def lookups(self, request, model_admin):
+        return [("held", "Held for an admin"), ("blocked", "Blocked"), ("overridden", "Overridden by an admin")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "held":
+            return queryset.filter(status=SkillRevision.Status.PENDING, scan_state="held")
+        if self.value() == "blocked":
+            return queryset.filter(status=SkillRevision.Status.BLOCKED)
+        if self.value() == "overridden":
+            return queryset.exclude(scan_override={})
+        return queryset
+
+
 @admin.register(SkillRevision)
 class SkillRevisionAdmin(DecisionActions, PermanentRecordAdmin):
-    """The review queue: filter by "Awaiting approval", compare, then approve or reject."""
+    """The review queue: filter by "Awaiting approval" (or what the scan held or blocked), compare, then
+    approve or reject."""
 
-    list_display = ["skill", "marketplace", "status", "version", "short_commit", "created_at", "compare"]
-    list_filter = ["status", "skill__marketplace"]
+    list_display = ["skill", "marketplace", "status", "scan", "version", "short_commit", "created_at", "compare"]
+    list_filter = ["status", ScanFilter, "skill__marketplace"]
     search_fields = ["skill__name", "skill__plugin__name", "commit", "content_hash"]
     list_select_related = ["skill__plugin", "skill__marketplace"]
-    fields = ["skill", "status", "version", "commit", "content_hash", "created_at", "compare"]
+    fields = ["skill", "status", "scan", "version", "commit", "content_hash", "created_at", "compare", "scan_findings",
+              "override"]
     readonly_fields = fields
     actions = ["approve", "reject"]
 
     def get_queryset(self, request):
-        # The skill's served revision, to compare each row with, in the same query as the rows.
+        # The skill's served revision, to compare each row with, and the highest severity each current
+        # scanner found in the revision's content, in the same query as the rows.
         served = SkillRevision.objects.filter(skill=OuterRef("skill")).approved().values("pk")[:1]
-        return super().get_queryset(request).annotate(served_id=Subquery(served))
+        try:
+            identities = [scanner.identity() for scanner in scanners.available()]
+        except scanners.ScanError:
+            identities = []
+        severities = ContentScan.objects.filter(content_hash=OuterRef("content_hash"), scanner__in=identities)
+        return super().get_queryset(request).annotate(
+            served_id=Subquery(served), scan_severities=ArraySubquery(severities.values("max_severity")))
+
+    @admin.display(description="Scan")
+    def scan(self, obj):
+        state = {"held": "Held", "blocked": "Blocked", "passed": "Passed"}.get(obj.scan_state, "")
+        found = [severity for severity in obj.scan_severities if severity]
+        severity = max(found, key=scanners.RANK.__getitem__) if found else ("none" if obj.scan_severities else "")
+        if obj.scan_override:
+            state = "Overridden"
+        return " · ".join(part for part in (state, severity and f"highest {severity}") if part) or "Not scanned"
+
+    @admin.display(description="Security scan findings")
+    def scan_findings(self, obj):
+        return findings_table(scans.report(obj.content_hash, obj.skill.marketplace))
+
+    @admin.display(description="Override")
+    def override(self, obj):
+        if not obj.scan_override:
+            return "None"
+        return format_html("By {} at {}: {}", obj.scan_override.get("by") or "unknown", obj.scan_override.get("at", ""),
+                           obj.scan_override.get("reason", ""))
 
     @admin.display(description="Marketplace")
     def marketplace(self, obj):
@@ -368,7 +502,7 @@ class SkillRevisionAdmin(DecisionActions, PermanentRecordAdmin):
 
     @admin.action(description="Approve: members get this revision", permissions=["approve"])
     def approve(self, request, queryset):
-        self._decide(request, queryset, approval.approve, "Approved")
+        return self._approve(request, queryset, queryset)
 
     @admin.action(description="Reject: members keep what they have", permissions=["approve"])
     def reject(self, request, queryset):

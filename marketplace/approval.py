@@ -20,6 +20,9 @@ from .bulk import copy_rows
 from .models import Plugin, Skill, SkillFile, SkillRevision
 
 PENDING = SkillRevision.Status.PENDING
+# A change refused by an admin or blocked by the security scan: while it is a skill's newest revision,
+# the repository holds content members are not served.
+REFUSED = [SkillRevision.Status.REJECTED, SkillRevision.Status.BLOCKED]
 REVISION_FIELDS = ["skill", "version", "commit", "content_hash", "files", "status", "content", "created_at",
                    "scan_state", "scan_override"]
 
@@ -207,6 +210,8 @@ def settle(marketplace):
             f"UPDATE {plugins} AS p SET approved_commit = p.commit "
             f"WHERE p.marketplace_id = %s AND p.approved_commit <> p.commit AND NOT EXISTS ("
             f"  SELECT 1 FROM {skills} AS s WHERE s.plugin_id = p.id AND s.removed_at IS NULL "
-            f"  AND (s.pending_revision_id IS NOT NULL OR NOT s.approved))",
-            [marketplace.pk],
+            f"  AND (s.pending_revision_id IS NOT NULL OR NOT s.approved OR ("
+            f"    SELECT r.status FROM {revisions} AS r WHERE r.skill_id = s.id ORDER BY r.id DESC LIMIT 1"
+            f"  ) = ANY(%s)))",
+            [marketplace.pk, REFUSED],
         )

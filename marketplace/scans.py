@@ -244,3 +244,35 @@ def _describe(finding) -> str:
     if where and finding.get("line"):
         where += f":{finding['line']}"
     return f"{finding['severity']}: {finding.get('rule', '')}{f' ({where})' if where else ''}: {finding.get('message', '')}"
+
+
+@dataclass
+class Report:
+    """What the scan says of one content, for people (the skill page, the API, get_skill, the admin)."""
+
+    state: str  # "off" (the marketplace does not scan), "unavailable" (no scanner), "pending" or "scanned"
+    scanners: list[str]  # the identities of the scanners that judge it
+    scanned_at: object  # when the last of them scanned it; None until all have
+    judgement: Judgement
+
+    @property
+    def passed(self) -> bool:
+        return self.state == "scanned" and not self.judgement.failing
+
+
+def report(content_hash: str, marketplace) -> Report:
+    """The current scanners' results on `content_hash`, judged against `marketplace`'s threshold."""
+    unjudged = Judgement(False, "", False)
+    if marketplace.scan_gate == ScanGate.OFF:
+        return Report("off", [], None, unjudged)
+    try:
+        identities = [scanner.identity() for scanner in scanners.available()]
+    except scanners.ScanError:
+        identities = []  # a scanner that cannot tell its version cannot scan either
+    if not identities:
+        return Report("unavailable", [], None, unjudged)
+    rows = list(ContentScan.objects.filter(content_hash=content_hash, scanner__in=identities))
+    verdict = judge(content_hash, marketplace, rows)
+    if not verdict.scanned:
+        return Report("pending", identities, None, verdict)
+    return Report("scanned", identities, max(row.scanned_at for row in rows), verdict)

@@ -10,6 +10,7 @@
 import semver
 
 from . import lookup
+from .approval import REFUSED
 from .models import Plugin, Skill
 
 
@@ -25,13 +26,17 @@ def _semver(value):
 
 
 def served(skill) -> tuple[str, str]:
-    """(version, commit) of what the user is served: while a change awaits approval, the
-    plugin has moved on but members still get the last approved revision."""
-    if skill.pending_revision_id:
+    """(version, commit) of what the user is served: while a change awaits approval, or after it
+    was refused (rejected, or blocked by the security scan), the plugin has moved on but members
+    still get the last approved revision. approval.settle holds the plugin's approved commit back
+    in both cases, so only then are the skill's revisions read."""
+    plugin = skill.plugin
+    if skill.pending_revision_id or (plugin.approved_commit != plugin.commit and skill.revisions.order_by(
+            "-id").values_list("status", flat=True).first() in REFUSED):
         approved = skill.revisions.approved().first()
         if approved is not None:
             return approved.version, approved.commit
-    return skill.plugin.version, skill.plugin.commit
+    return plugin.version, plugin.commit
 
 
 def _status(skill, installed: dict, current: str, commit: str) -> str:

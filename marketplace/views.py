@@ -14,11 +14,12 @@ from django.db.models import Count, F, Q
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from audit import record
 from audit.models import Action
 
-from . import caching, curated, install, lookup, packaging, policy, provenance, rendering, updates
+from . import caching, curated, install, lookup, packaging, policy, provenance, rendering, scanners, scans, updates
 from .filters import SkillFilter, with_installs
 from .models import Blob, Curation, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status
 from .search import highlight
@@ -106,6 +107,7 @@ def skill_detail(request, marketplace, plugin, skill):
         "review": _review(skill, revisions) if request.user.is_superuser else None,
         "install": _install(skill),
         "verdicts": skill.verdicts(),
+        "scan": _scan(skill, files),
     })
 
 
@@ -196,11 +198,28 @@ def _problems(user, marketplace, run) -> list[dict]:
 
 
 def _review(skill, revisions):
-    """For admins: what awaits approval, and the revisions to compare to see it."""
-    if skill.approved and not skill.pending_revision_id:
+    """For admins: what awaits approval or the security scan blocked, and the revisions to compare to see it."""
+    # Blocked revisions are never superseded: only the newest one is still what the repository holds.
+    blocked = revisions[0].pk if revisions and revisions[0].status == SkillRevision.Status.BLOCKED else None
+    if skill.approved and not skill.pending_revision_id and not blocked:
         return None
     approved = next((r for r in revisions if r.status == SkillRevision.Status.APPROVED), None)
-    return {"new": not skill.approved, "pending": skill.pending_revision_id, "approved": approved and approved.pk}
+    return {"new": not skill.approved, "pending": skill.pending_revision_id or blocked, "blocked": blocked,
+            "approved": approved and approved.pk}
+
+
+def _scan(skill, files):
+    """The security scan of the served content: each finding marked when it reaches the marketplace's
+    threshold, and linked to its file when that is shown here."""
+    report = scans.report(skill.content_hash, skill.marketplace)
+    readable = {f.path for f in files if f.blob_id}
+    args = [skill.marketplace.slug, skill.plugin.name, skill.slug]
+    findings = [{
+        **finding,
+        "failing": scanners.at_least(finding["severity"], skill.marketplace.scan_threshold),
+        "url": reverse("marketplace:file", args=[*args, finding["file"]]) if finding.get("file") in readable else "",
+    } for finding in report.judgement.findings]
+    return {"report": report, "findings": findings}
 
 
 def _install(skill):

@@ -96,11 +96,11 @@ def test_the_skill_page_shows_the_body_the_sync_rendered_sanitised_on_the_way_ou
     assert '<span class="nb">print</span>' in client.get("/skills/acme/kit/evil/").content.decode()
 
 
-def test_a_skill_page_is_five_queries(client, market, member, django_assert_num_queries):
+def test_a_skill_page_is_seven_queries(client, market, member, django_assert_num_queries):
     client.get(SKILL)
     # The session, the user with their GitHub identity, the skill with its plugin and marketplace,
-    # its files and its revisions.
-    with django_assert_num_queries(5):
+    # its files, its revisions, its files' digests and its scan results.
+    with django_assert_num_queries(7):
         assert client.get(SKILL).status_code == 200
 
 
