@@ -30,7 +30,7 @@ def choose(marketplaces, audience) -> tuple[list[Chosen], Problems]:
     )
     skills = {}
     for skill in (Skill.objects.visible_to_audience(audience).filter(marketplace__in=marketplaces)
-                  .exclude(policy=Policy.PROHIBITED).order_by("plugin_id", "path")):
+                  .exclude(policy=Policy.PROHIBITED).select_related("plugin", "marketplace").order_by("plugin_id", "path")):
         skills.setdefault(skill.plugin_id, []).append(skill)
     chosen, taken = [], {}
     for plugin in plugins:

@@ -92,15 +92,16 @@ def build(out: Path, *, marketplaces, audience, name, owner, progress=None) -> B
     progress = progress or (lambda phase, done, total: None)
     chosen, problems = choose(marketplaces, audience)
     plugins, entries, skills = {}, [], []
-    for done, item in enumerate(chosen):
-        progress("plugins", done, len(chosen))
-        written = _vendor(item, out / "plugins" / item.plugin.name, problems)
-        if written is None:
-            continue
-        published, entry = written
-        plugins[published.name] = published
-        entries.append(entry)
-        skills += [s for s in item.skills if s.identifier in published.skills]
+    with _Trees() as trees:
+        for done, item in enumerate(chosen):
+            progress("plugins", done, len(chosen))
+            written = _vendor(item, out / "plugins" / item.plugin.name, problems, trees)
+            if written is None:
+                continue
+            published, entry = written
+            plugins[published.name] = published
+            entries.append(entry)
+            skills += [s for s in item.skills if s.identifier in published.skills]
     progress("plugins", len(chosen), len(chosen))
     catalog = {
         "name": name,
@@ -112,27 +113,49 @@ def build(out: Path, *, marketplaces, audience, name, owner, progress=None) -> B
     return Build(catalog, plugins, problems, skills)
 
 
-def _vendor(chosen, folder: Path, problems) -> tuple[PublishedPlugin, dict] | None:
+class _Trees:
+    """The trees one build reads, each listed once however many plugins live in it (plugins of one
+    marketplace mostly share its repository and commit), with one blob reader per repository."""
+
+    def __init__(self):
+        self._trees, self._blobs = {}, {}
+
+    def get(self, url, commit, token) -> Tree:
+        repo = Repository.holding(url, commit, token=token)
+        if (repo.git_dir, commit) not in self._trees:
+            if repo.git_dir not in self._blobs:
+                self._blobs[repo.git_dir] = repo.blobs()
+            self._trees[repo.git_dir, commit] = Tree(repo.list_tree(commit), self._blobs[repo.git_dir].read)
+        return self._trees[repo.git_dir, commit]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for blobs in self._blobs.values():
+            blobs.close()
+
+
+def _vendor(chosen, folder: Path, problems, trees) -> tuple[PublishedPlugin, dict] | None:
     plugin = chosen.plugin
     where = f"{plugin.marketplace.slug}/{plugin.name}"
     try:
         url, token, root = _location(plugin)
-        repo = Repository.holding(url, plugin.approved_commit, token=token)
-        with repo.blobs() as blobs:
-            files = _repository_files(Tree(repo.list_tree(plugin.approved_commit), blobs.read), root, where, problems)
+        files = _repository_files(trees.get(url, plugin.approved_commit, token), root, where, problems)
     except (GitError, Escape, ValueError) as exc:
         problems.error("plugin-not-copied", f"{plugin.name} could not be copied: {exc}", where,
                        detail=getattr(exc, "detail", ""))
         return None
     skills, listed = {}, []
     digests = provenance.digests([skill.pk for skill in chosen.skills])
+    stored = _stored_files(chosen.skills)
     for skill in chosen.skills:
         folder_in_plugin = _inside(root, skill.path)
         if folder_in_plugin is None:
             problems.warning("skill-outside-plugin",
                              f"{skill.name} lives outside the plugin's folder, so the copy cannot hold it", where)
             continue
-        files.update(_skill_files(skill, folder_in_plugin, problems))
+        files.update(_skill_files(skill, stored.get(skill.pk, []), folder_in_plugin, problems))
         skills[skill.identifier] = skill.content_hash
         listed.append({"skill": skill.identifier, "path": folder_in_plugin or ".", "digest": digests[skill.pk]})
 
@@ -198,8 +221,16 @@ def _repository_files(tree, root, where, problems) -> dict:
     return files
 
 
-def _skill_files(skill, folder, problems) -> dict:
-    rows = SkillFile.objects.filter(skill=skill).values_list("path", "mode", "omitted", "blob__content")
+def _stored_files(skills) -> dict:
+    """{skill id: [(path, mode, why omitted, content)]} for `skills`, in one query."""
+    found = {}
+    for skill_id, *row in SkillFile.objects.filter(skill__in=[s.pk for s in skills]).values_list(
+            "skill_id", "path", "mode", "omitted", "blob__content"):
+        found.setdefault(skill_id, []).append(row)
+    return found
+
+
+def _skill_files(skill, rows, folder, problems) -> dict:
     files, omitted = {}, []
     for path, mode, why, content in rows:
         target = f"{folder}/{path}" if folder else path
