@@ -168,9 +168,17 @@ def stage(changes, now, content):
     ])
 
 
-def withdraw(revision_ids):
-    """The repository went back to a skill's approved content: what waited is superseded."""
-    SkillRevision.objects.filter(pk__in=revision_ids, status=PENDING).update(status=SkillRevision.Status.SUPERSEDED)
+def withdraw(skill_ids):
+    """The repository holds these skills' approved content (again): what waited for a decision is
+    superseded, and so is a refused change that was their newest revision, which would otherwise
+    keep their plugin's approved commit (settle) behind for good."""
+    revisions = SkillRevision._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {revisions} AS r SET status = %s WHERE r.skill_id = ANY(%s) AND (r.status = %s OR ("
+            f"  r.status = ANY(%s) AND r.id = (SELECT max(n.id) FROM {revisions} AS n WHERE n.skill_id = r.skill_id)))",
+            [SkillRevision.Status.SUPERSEDED, list(skill_ids), PENDING, REFUSED],
+        )
 
 
 def _files(skill) -> list[dict]:

@@ -309,8 +309,8 @@ def _reconcile_skills(marketplace, snapshot, plugins, now):
 def _sort_skills(plugins, existing, gated):
     """Sort what was read against the stored rows `existing` ({(plugin id, slug): row}):
     new (Plugin, PluginData, SkillData), changed (skill id, Plugin, PluginData, SkillData, approved),
-    staged for approval (skill id, PluginData, SkillData), the pending revisions of skills back at
-    their approved content, and the ids of the rows still in the repository."""
+    staged for approval (skill id, PluginData, SkillData), the ids of approved skills the repository
+    holds as approved, and the ids of the rows still in the repository."""
     new, changed, staged, reverted, seen_ids = [], [], [], [], set()
     for row, data in plugins.values():
         if data.failed:
@@ -333,8 +333,8 @@ def _sort_skills(plugins, existing, gated):
                 staged.append((found.pk, data, skill))
             elif found.content_hash != skill.content_hash or found.removed_at is not None:
                 changed.append((found.pk, row, data, skill, found.approved))
-            elif found.pending_revision_id and found.approved:
-                reverted.append(found.pending_revision_id)  # back to the approved content
+            elif found.approved:
+                reverted.append(found.pk)  # at its approved content, perhaps back to it
     return new, changed, staged, reverted, seen_ids
 
 

@@ -131,3 +131,17 @@ def test_turning_the_gate_off_publishes_what_waited(market, people, rf):
     request.user = people["admin"]
     assert approval.publish_waiting(Marketplace.objects.get(pk=m.pk), request) == 2
     assert member_sees(people) is not None
+
+
+def test_a_repository_back_at_the_passing_content_leaves_nothing_blocked(market, people):
+    m = market(ScanGate.BLOCK)
+    scans.scan_marketplace(m.pk)
+    m.repo.commit({"plugins/ops-kit/skills/postmortem/run.py": PAYLOAD})
+    sync_marketplace(m.pk)
+    scans.scan_marketplace(m.pk)
+    assert SkillRevision.objects.filter(status=SkillRevision.Status.BLOCKED).exists()
+    head = m.repo.commit({"plugins/ops-kit/skills/postmortem/run.py": None})
+    sync_marketplace(m.pk)
+    assert not SkillRevision.objects.filter(status=SkillRevision.Status.BLOCKED).exists()
+    # So the plugin's approved commit, which the curated catalogue and publish targets pin, moves on.
+    assert member_sees(people).plugin.approved_commit == head
