@@ -79,9 +79,8 @@ def _metadata(plugin, source, skills) -> dict:
     prefix = f"{source['path']}/" if source.get("path") else ""
     listed = []
     for skill, digest in skills:
-        listed.append({"skill": skill.identifier, "digest": digest})
-        if skill.path.startswith(prefix):
-            listed[-1]["path"] = skill.path[len(prefix):]
+        inside = {"path": skill.path[len(prefix):]} if skill.path.startswith(prefix) else {}
+        listed.append({"skill": skill.identifier, **inside, "digest": digest})
     upstream = plugin.entry.get("metadata")
     return {**(upstream if isinstance(upstream, dict) else {}), "skillport": {"skills": listed}}
 

@@ -163,9 +163,9 @@ def test_the_api_connector_and_curated_catalogue_carry_the_same_digest(client, m
 
     entry = catalogue(market, people["member"])["plugins"][0]
     assert entry["metadata"]["skillport"]["skills"] == [
-        {"skill": "acme/tools/alpha", "digest": digest, "path": "skills/alpha"},
-        {"skill": "acme/tools/beta", "digest": provenance.digest(Skill.objects.get(slug="beta")),
-         "path": "skills/beta"},
+        {"skill": "acme/tools/alpha", "path": "skills/alpha", "digest": digest},
+        {"skill": "acme/tools/beta", "path": "skills/beta",
+         "digest": provenance.digest(Skill.objects.get(slug="beta"))},
     ]
 
 
