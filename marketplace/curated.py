@@ -85,16 +85,24 @@ def _metadata(plugin, source, skills) -> dict:
     return {**(upstream if isinstance(upstream, dict) else {}), "skillport": {"skills": listed}}
 
 
-def catalogue(marketplace, user) -> dict:
+def _listed(user):
+    """The plugins `user`'s curated catalogues may list, before their sources are pinned."""
     # What the pinned commit holds of the plugin: its live skills, as approved (the approved commit
     # is never past a skill awaiting its first approval), less those `user` may see.
     withheld = Skill.objects.filter(plugin=OuterRef("pk"), removed_at=None, approved=True).exclude(
         pk__in=Skill.objects.visible_to(user))
-    plugins = (
-        Plugin.objects.visible_to(user).filter(marketplace=marketplace,
-                                               curation__in=[Curation.SHOWN, Curation.FEATURED])
-        .exclude(Exists(withheld)).select_related("marketplace").order_by("name")
-    )
+    return (Plugin.objects.visible_to(user).filter(curation__in=[Curation.SHOWN, Curation.FEATURED])
+            .exclude(Exists(withheld)))
+
+
+def offers(plugin, user) -> bool:
+    """Does `user`'s curated catalogue of the plugin's marketplace list it (so `/plugin install` works)?"""
+    return (reachable(plugin.marketplace) and pinned_source(plugin) is not None
+            and _listed(user).filter(pk=plugin.pk).exists())
+
+
+def catalogue(marketplace, user) -> dict:
+    plugins = _listed(user).filter(marketplace=marketplace).select_related("marketplace").order_by("name")
     entries = []
     sourced = [(plugin, pinned_source(plugin)) for plugin in plugins]
     held = _held_skills([plugin for plugin, source in sourced if source is not None])
