@@ -16,6 +16,7 @@ missing a target is a result, not a failure. See bench/README.md.
 """
 import argparse
 import cProfile
+import hashlib
 import http.client
 import json
 import math
@@ -225,7 +226,8 @@ def load_catalogue(plugin_count, skills_per_plugin):
     Skill.objects.bulk_create(skills, batch_size=1000)
     # Every skill shares the same two blobs: the skill page lists files, it never reads them.
     blobs = Blob.objects.bulk_create([
-        Blob(sha=uuid.uuid4().hex[:40].ljust(40, "0"), size=len(text), content=text)
+        Blob(sha=uuid.uuid4().hex[:40].ljust(40, "0"), size=len(text), content=text,
+             sha256=hashlib.sha256(text).hexdigest())  # as a sync stores it, for the page's manifest
         for text in (b"---\nname: bench\n---\n# Bench\n", b"print('bench')\n")
     ])
     copy_rows(
@@ -234,10 +236,11 @@ def load_catalogue(plugin_count, skills_per_plugin):
          for skill in skills for path, blob in zip(("SKILL.md", "scripts/run.py"), blobs)),
     )
     copy_rows(
-        SkillRevision, ["skill", "version", "commit", "content_hash", "files", "status", "content", "created_at"],
+        SkillRevision, ["skill", "version", "commit", "content_hash", "files", "status", "content", "created_at",
+                        "scan_state", "scan_override"],
         ((skill.pk, "1.0.0", "0" * 40, skill.content_hash,
           [{"path": "SKILL.md", "sha": blobs[0].sha, "size": blobs[0].size, "mode": "100644"}],
-          SkillRevision.Status.APPROVED, {}, now)
+          SkillRevision.Status.APPROVED, {}, now, "", {})
          for skill in skills),
     )
     with connection.cursor() as cursor:

@@ -61,8 +61,12 @@ def digest_of(files) -> str:
 
 def served(*skill_ids) -> dict[int, list[tuple[str, int, str]]]:
     """{skill id: [(path, size, sha256 hex)]} sorted by path, for every id asked (a skill without files: [])."""
-    rows = list(SkillFile.objects.filter(skill_id__in=skill_ids, blob__isnull=False)
-                .values_list("skill_id", "path", "blob__size", "blob_id", "blob__sha256"))
+    # Written out: on a skill page the ORM's compiling of this join cost three times its running.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT f.skill_id, f.path, b.size, b.sha, b.sha256 FROM {SkillFile._meta.db_table} f "
+                       f"JOIN {Blob._meta.db_table} b ON b.sha = f.blob_id WHERE f.skill_id = ANY(%s)",
+                       [list(skill_ids)])
+        rows = cursor.fetchall()
     missing = {sha for _skill, _path, _size, sha, sha256 in rows if not sha256}
     filled = _fill(missing) if missing else {}
     found = {pk: [] for pk in skill_ids}
