@@ -387,9 +387,8 @@ def install_skill(caller, name: str, surface=None) -> InstallSteps:
     except package_links.Refused as refused:
         raise ToolProblem(str(refused)) from None
     policy, reason = skill.stance
-    commands = install.claude_code_commands(skill.plugin)
-    cc = [c for c in (commands["add"], commands["install"]) if c]
-    steps = install.steps(skill, download_url=url)
+    cc = install.claude_code_route(skill.plugin, caller.user)
+    steps = install.steps(skill, caller.user, download_url=url)
     if surface in steps:
         steps = {surface: steps[surface]}
     note = {

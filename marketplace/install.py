@@ -1,14 +1,33 @@
-"""How a skill is installed: the commands and steps every surface shows (one-time links: connector.package_links)."""
+"""How a skill is installed: the steps every surface shows, only those that work on this deployment.
+
+The skill page and the connector's install_skill both read these (one-time links: connector.package_links),
+so they say the same thing. Which steps work depends on the deployment:
+
+1. Claude Code installs a plugin through the curated catalogue when that catalogue lists it for the user
+   (curated.offers: Claude Code can fetch the plugin's repository, its source is pinned, and the user may
+   see all of it) and Claude Code loads it; otherwise the skill goes in as a personal skill, unzipped.
+2. Claude.ai and Claude Desktop take the `.skill` package as an upload, always.
+3. The connector: Claude Code reaches it from the user's machine, but Claude.ai and Claude Desktop
+   reach connectors from Anthropic's servers, so only a public https address works for them. People
+   sign in with GitHub when a GitHub app is set up, else with a local account.
+"""
+from ipaddress import ip_address
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.urls import reverse
 
-from . import packaging
+from skillport_site.links import absolute_url
+
+from . import curated, packaging
 from .gitrepo import is_local
+
+# Names only a local network resolves: Anthropic's servers cannot reach them.
+LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
 
 
 def claude_code_commands_for(marketplace):
-    """How Claude Code users add this marketplace: owner/repo for GitHub, else the git URL.
+    """How Claude Code users add this marketplace's repository: owner/repo for GitHub, else the git URL.
 
     A marketplace read from a folder on this server has no address Claude Code could use
     (and its path is nobody's business), so there is no command for it.
@@ -31,28 +50,96 @@ def claude_code_commands(plugin):
     return {**commands, "install": f"/plugin install {plugin.name}@{commands['name']}"}
 
 
-def steps(skill, download_url="") -> dict[str, list[str]]:
+def curated_add(marketplace) -> str:
+    """Claude Code's command to add the user's curated catalogue of `marketplace`, or "" when Claude Code
+    could not fetch its plugins (a folder on this server)."""
+    if not curated.reachable(marketplace):
+        return ""
+    return f"/plugin marketplace add {absolute_url(reverse('marketplace:curated', args=[marketplace.slug]))}"
+
+
+def curated_install(plugin) -> str:
+    return f"/plugin install {plugin.name}@{plugin.marketplace.name or plugin.marketplace.slug}"
+
+
+def claude_code_route(plugin, user) -> list[str]:
+    """The two commands that install `plugin` in Claude Code from `user`'s curated catalogue, or [] when
+    that catalogue does not list it or Claude Code would refuse it."""
+    if not (plugin.loads and curated.offers(plugin, user)):
+        return []
+    return [curated_add(plugin.marketplace), curated_install(plugin)]
+
+
+def unzip_command(skill) -> str:
+    """Puts the package's folder among the user's personal skills (-o: an update replaces the old files)."""
+    return f"unzip -o {packaging.package_name(skill)} -d ~/.claude/skills/"
+
+
+def steps(skill, user, download_url="") -> dict[str, list[str]]:
     """What to do in Claude Code (CC), Claude Desktop (CD) and Claude.ai (CAI), in the words every surface shows.
 
     With a one-time `download_url` (install_skill's), the steps say how long it works, and Claude.ai's
     sandbox may fetch it; the skill page's download button needs neither.
     """
-    commands = claude_code_commands(skill.plugin)
     package = packaging.package_name(skill)
-    if commands["add"]:
-        claude_code = [commands["add"], commands["install"]]
+    link = f" from the link (it works once, for {settings.SKILLPORT_INSTALL_LINK_SECONDS // 60} minutes)"
+    link = link if download_url else ""
+    if route := claude_code_route(skill.plugin, user):
+        claude_code = [*route, f"Restart Claude Code; the skill is then available as {skill.plugin.name}:{skill.name}."]
     else:
-        claude_code = [
-            "This marketplace is read from a folder on the Skillport server, so Claude Code cannot add it "
-            f"directly; install the .skill package instead: unzip {package} into ~/.claude/skills/."
-        ]
-    claude_code.append(f"Restart Claude Code; the skill is then available as {skill.plugin.name}:{skill.slug}.")
-    where = f" from the link (it works once, for {settings.SKILLPORT_INSTALL_LINK_SECONDS // 60} minutes)"
+        claude_code = [f"Download {package}{link}.", unzip_command(skill),
+                       f"Restart Claude Code; the skill is then available as {skill.name}."]
     upload = [
-        f"Download {package}{where if download_url else ''}. Do not unzip it.",
+        f"Download {package}{link}. Do not unzip it.",
         "Open Settings › Capabilities › Skills, and turn on code execution if it is off.",
         f"Upload {package}, check that the skill is switched on, then start a new conversation.",
     ]
     sandbox = [f"Or, in a conversation with code execution, fetch it into the sandbox with: "
                f"curl -fsSL -o {package} '{download_url}'"] if download_url else []
     return {"CC": claude_code, "CD": upload, "CAI": upload + sandbox}
+
+
+def panel(skill, user) -> dict:
+    """The skill page's install panel: the same steps, which of them are commands to copy, the connector."""
+    shown = steps(skill, user)
+    plugin = skill.plugin
+    return {"steps": shown, "commands": [curated_add(plugin.marketplace), curated_install(plugin), unzip_command(skill)],
+            "personal": unzip_command(skill) in shown["CC"], "package": packaging.package_name(skill),
+            "connector": connector()}
+
+
+def reachable_by_claude_ai(url: str) -> bool:
+    """Can Anthropic's servers, which Claude.ai and Claude Desktop connect to connectors from, reach `url`?
+    Not over plain http, nor at a loopback or private address or a name only a local network resolves.
+    (A public name may still resolve to a private address; pages do not look names up.)"""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").rstrip(".")
+    if parts.scheme != "https":
+        return False
+    try:
+        return ip_address(host).is_global
+    except ValueError:
+        return "." in host and not host.endswith(LOCAL_SUFFIXES)
+
+
+def connector() -> dict:
+    """The connector's address and, per surface, the steps to add it that work on this deployment."""
+    url = settings.SKILLPORT_MCP_URL
+    sign_in = "with GitHub" if settings.SKILLPORT_GITHUB_CLIENT_ID else "with your Skillport username and password"
+    claude_ai = [
+        "Open Settings › Connectors and choose Add custom connector.",
+        f"Paste {url} as the URL and add it, then choose Connect and sign in to Skillport {sign_in}.",
+    ] if reachable_by_claude_ai(url) else []
+    return {
+        "url": url,
+        "claude_ai": claude_ai,
+        # Why there are no Claude.ai steps, said where they would be.
+        "claude_ai_unreachable": "" if claude_ai else (
+            f"Claude.ai and Claude Desktop reach connectors from Anthropic's servers, which cannot reach "
+            f"{settings.SKILLPORT_BASE_URL}: they need Skillport at a public https address. Claude Code "
+            f"connects from your machine."),
+        "claude_code": [
+            f"claude mcp add --transport http skillport {url}",
+            f"In Claude Code, run /mcp, choose skillport and sign in to Skillport {sign_in}.",
+        ],
+    }

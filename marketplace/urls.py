@@ -1,12 +1,13 @@
 from django.urls import path
 
-from . import views, webhooks
+from . import connect, views, webhooks
 
 app_name = "marketplace"
 skill = "skills/<str:marketplace>/<str:plugin>/<str:skill>/"
 urlpatterns = [
     path("", views.home, name="home"),
     path("skills/", views.skill_search, name="search"),
+    path("connect/", connect.connect, name="connect"),
     path(skill, views.skill_detail, name="skill"),
     path(f"{skill}files/<path:path>", views.skill_file, name="file"),
     path(f"{skill}history/", views.skill_history, name="history"),

@@ -29,7 +29,11 @@ document.querySelectorAll("button[data-copy]").forEach((button) => {
       await navigator.clipboard.writeText(button.dataset.copy);
       button.textContent = "Copied";
     } catch {
-      button.textContent = "Select and copy";
+      // No clipboard here (a plain-http address other than localhost, or permission refused): select the
+      // text beside the button, so a keystroke copies it.
+      const text = button.parentElement.querySelector("code");
+      if (text) getSelection().selectAllChildren(text);
+      button.textContent = "Selected: press Ctrl+C";
     }
     setTimeout(() => { button.textContent = "Copy"; }, 2000);
   });

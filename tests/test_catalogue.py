@@ -74,7 +74,8 @@ def test_search_page_filters_and_typo(client, market, member):
 
 def test_skill_page_shows_everything_and_stays_inert(client, market, member):
     page = client.get(SKILL).content.decode()
-    assert "/plugin marketplace add acme/skills" in page and "/plugin install kit@acme-skills" in page
+    # kit holds a skill orla may not see, so her curated catalogue leaves it out: Claude Code takes the skill unzipped.
+    assert "unzip -o postmortem.skill -d ~/.claude/skills/" in page and "/plugin install" not in page
     assert "postmortem.skill" in page and "Loads in Claude Code" in page
     assert "scripts/run.py" in page
     evil = client.get("/skills/acme/kit/evil/").content.decode()
@@ -96,11 +97,12 @@ def test_the_skill_page_shows_the_body_the_sync_rendered_sanitised_on_the_way_ou
     assert '<span class="nb">print</span>' in client.get("/skills/acme/kit/evil/").content.decode()
 
 
-def test_a_skill_page_is_seven_queries(client, market, member, django_assert_num_queries):
+def test_a_skill_page_is_nine_queries(client, market, member, django_assert_num_queries):
     client.get(SKILL)
     # The session, the user with their GitHub identity, the skill with its plugin and marketplace,
-    # its files, its revisions, its files' digests and its scan results.
-    with django_assert_num_queries(7):
+    # its files, its revisions, its installs, its files' digests, whether the curated catalogue
+    # lists its plugin, and its scan results.
+    with django_assert_num_queries(9):
         assert client.get(SKILL).status_code == 200
 
 
@@ -176,7 +178,7 @@ def test_a_marketplace_in_a_server_folder_gets_no_claude_code_command(client, ma
     market.save(update_fields=["git_url"])
     page = client.get(SKILL).content.decode()
     assert "/plugin marketplace add" not in page and str(repo.path) not in page
-    assert "cannot add it directly" in page
+    assert "unzip -o postmortem.skill -d ~/.claude/skills/" in page
 
 
 def test_policies_are_shown_and_prohibited_skills_cannot_be_installed(client, market, member):

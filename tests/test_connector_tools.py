@@ -111,7 +111,7 @@ def test_read_skill_file_reads_text_in_parts_and_is_audited(two_markets, people,
 def test_install_link_works_once_and_downloads_the_package(two_markets, people, client, settings):
     result = call(people["member"], "install_skill", {"name": "postmortem", "surface": "CAI"}).structured_content
     assert list(result["steps"]) == ["CAI"] and any("Upload postmortem.skill" in s for s in result["steps"]["CAI"])
-    assert result["claude_code_commands"] == ["/plugin install ops-kit@acme-skills"]
+    assert not result.get("claude_code_commands")  # ops-kit holds a skill orla may not see: not in her catalogue
     path = result["download_url"].removeprefix(settings.SKILLPORT_BASE_URL)
     response = client.get(path)
     assert response.status_code == 200
@@ -133,9 +133,10 @@ def test_the_skill_page_shows_install_skills_steps_and_verdicts_in_the_same_word
     detail = call(people["member"], "get_skill", {"name": "postmortem"}).structured_content
     client.force_login(people["member"])
     page = client.get(detail["url"].removeprefix(settings.SKILLPORT_BASE_URL)).content.decode()
-    # The first upload step names install_skill's one-time link, where the page has its download button.
-    for step in steps["CC"] + steps["CD"][1:]:
-        assert escape(step) in page
+    # The download steps name install_skill's one-time link, where the page has its download button.
+    link = f" from the link (it works once, for {settings.SKILLPORT_INSTALL_LINK_SECONDS // 60} minutes)"
+    for step in steps["CC"] + steps["CD"]:
+        assert escape(step.replace(link, "")) in page
     assert "Download postmortem.skill. Do not unzip it." in page
     assert [v["check"] for v in detail["verdicts"]] == ["Loads in Claude Code", "Valid Agent Skill",
                                                         "Uploadable to Claude.ai", "Passes the security scan"]
