@@ -167,7 +167,7 @@ class SyncNow(APIView):
 
     def post(self, request, marketplace):
         marketplace = get_object_or_404(Marketplace, slug=marketplace)
-        run = queue_sync(marketplace)
+        run = queue_sync(marketplace, actor=request.user, surface=Surface.API)
         return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 

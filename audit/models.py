@@ -51,7 +51,20 @@ class Surface(models.TextChoices):
     WEB = "web", "Web"
     API = "api", "API"
     CLI = "cli", "Command line"
+    SCHEDULE = "schedule", "Schedule"
+    WEBHOOK = "webhook", "Webhook"
+    MCP = "mcp", "Other MCP client"
     UNKNOWN = "unknown", "Unknown"
+
+
+# The Claude surfaces among MCP clients, by the name each gives in its initialize request (Claude
+# Desktop calls itself "claude-ai" too, so its installs count as Claude.ai's).
+CLIENT_SURFACES = {"claude-code": Surface.CLAUDE_CODE, "claude-ai": Surface.CLAUDE_AI}
+
+
+def client_surface(client) -> Surface:
+    """The surface of an MCP client, given as its (name, version)."""
+    return CLIENT_SURFACES.get((client or ("", ""))[0].lower(), Surface.MCP)
 
 
 class Outcome(models.TextChoices):

@@ -6,19 +6,23 @@ from django.contrib.admin import helpers
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import HttpResponseNotAllowed, JsonResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 
 from audit import record
 from audit.admin_records import PermanentRecordAdmin, RecordAdmin
-from audit.models import Action
+from audit.models import Action, Surface
+from skillport_site.links import absolute_url
 
-from . import approval, scanners, scans
+from . import approval, diffs, scanners, scans
 from .gitrepo import redact
 from .models import (
-    ContentScan, Curation, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status, SyncRun, WebhookDelivery,
+    ContentScan, Curation, Marketplace, Plugin, ScanGate, Skill, SkillFile, SkillRevision, Status, SyncRun,
+    WebhookDelivery,
 )
 from .tasks import queue_scan, queue_sync
 
@@ -34,8 +38,8 @@ class MarketplaceForm(forms.ModelForm):
     webhook_secret = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),
-        help_text="The secret of the repository's GitHub webhook (URL: /webhooks/github/<slug>, "
-                  "content type application/json, push events). Leave empty to keep the current one.",
+        help_text="The secret of the repository's GitHub webhook (at the webhook URL below, content type "
+                  "application/json, push events). Leave empty to keep the current one.",
     )
 
     class Meta:
@@ -60,6 +64,8 @@ class MarketplaceForm(forms.ModelForm):
 
 
 SEVERITIES = ("error", "warning", "info")
+# The characters of a repository's address the marketplace list shows (the whole is its tooltip).
+REPOSITORY_CHARS = 40
 
 
 def problems_table(problems):
@@ -103,6 +109,30 @@ def findings_table(report):
         format_html("<table><thead><tr><th>Severity</th><th>Rule</th><th>File</th><th>Message</th></tr></thead>"
                     "<tbody>{}</tbody></table>", rows) if verdict.findings else "No findings.",
     )
+
+
+def inbox(request) -> list[dict]:
+    """What waits for an admin here, for the admin's index: each {count, label, url} links to the list it counts."""
+    entries = []
+    if request.user.has_perm("marketplace.view_skillrevision"):
+        status = SkillRevision.Status
+        counts = SkillRevision.objects.aggregate(
+            pending=Count("pk", filter=Q(status=status.PENDING)),
+            held=Count("pk", filter=Q(status=status.PENDING, scan_state="held")),
+            blocked=Count("pk", filter=Q(status=status.BLOCKED)),
+        )
+        queue = reverse("admin:marketplace_skillrevision_changelist")
+        entries += [
+            {"count": counts["pending"], "label": "Changes awaiting approval", "url": f"{queue}?status={status.PENDING}"},
+            {"count": counts["held"], "label": "Held by the security scan", "url": f"{queue}?scan=held"},
+            {"count": counts["blocked"], "label": "Blocked by the security scan", "url": f"{queue}?scan=blocked"},
+        ]
+    if request.user.has_perm("marketplace.view_marketplace"):
+        entries.append({
+            "count": Marketplace.objects.filter(status=Status.FAILED).count(), "label": "Failed syncs",
+            "url": reverse("admin:marketplace_marketplace_changelist") + f"?status__exact={Status.FAILED}",
+        })
+    return entries
 
 
 class OverrideForm(forms.Form):
@@ -168,13 +198,26 @@ class DecisionActions:
 @admin.register(Marketplace)
 class MarketplaceAdmin(DecisionActions, admin.ModelAdmin):
     form = MarketplaceForm
-    list_display = ["slug", "name", "git_url", "enabled", "requires_approval", "scan_gate", "status", "last_synced_at",
-                    "short_commit", "has_token"]
+    # Narrow enough for a 1280-pixel screen beside the filters: status, last sync and commit stay in view.
+    list_display = ["marketplace", "repository", "enabled", "gate", "status", "last_sync", "short_commit", "has_token"]
     list_filter = ["enabled", "requires_approval", "scan_gate", "status"]
     search_fields = ["slug", "name", "git_url"]
     actions = ["sync_now"]
-    readonly_fields = ["name", "description", "status", "last_synced_commit", "last_synced_at", "last_error",
-                       "latest_problems", "scan_status"]
+    readonly_fields = ["name", "description", "webhook_url", "status", "last_synced_commit", "last_synced_at",
+                       "last_error", "latest_problems", "scan_status"]
+
+    def get_fields(self, request, obj=None):
+        # The webhook's URL right under its secret, where the admin setting it up looks.
+        fields = [name for name in super().get_fields(request, obj) if name != "webhook_url"]
+        fields.insert(fields.index("webhook_secret") + 1, "webhook_url")
+        return fields
+
+    @admin.display(description="Webhook URL")
+    def webhook_url(self, obj):
+        if not obj.pk:
+            return "Shown once the marketplace is saved."
+        url = absolute_url(reverse("marketplace:webhook", args=[obj.slug]))
+        return format_html('<code>{}</code> <button type="button" class="button" data-copy="{}">Copy</button>', url, url)
 
     @admin.display(description="Security scan status")
     def scan_status(self, obj):
@@ -207,6 +250,28 @@ class MarketplaceAdmin(DecisionActions, admin.ModelAdmin):
     def short_commit(self, obj):
         return obj.last_synced_commit[:12]
 
+    @admin.display(description="Marketplace", ordering="slug")
+    def marketplace(self, obj):
+        return format_html("{}<br><small>{}</small>", obj.slug, obj.name) if obj.name else obj.slug
+
+    @admin.display(description="Repository", ordering="git_url")
+    def repository(self, obj):
+        url = redact(obj.git_url)
+        short = url.split("://", 1)[-1].removesuffix(".git")
+        if len(short) > REPOSITORY_CHARS:
+            short = "…" + short[-REPOSITORY_CHARS + 1:]  # the end names the repository; the host is often github.com
+        return format_html('<span title="{}">{}</span>', url, short)
+
+    @admin.display(description="Gate")
+    def gate(self, obj):
+        scan = {ScanGate.OFF: "", ScanGate.REPORT: "scan reports", ScanGate.HOLD: f"scan holds ≥ {obj.scan_threshold}",
+                ScanGate.BLOCK: f"scan blocks ≥ {obj.scan_threshold}"}.get(obj.scan_gate, obj.scan_gate)
+        return " · ".join(part for part in ("approval" if obj.requires_approval else "", scan) if part) or "-"
+
+    @admin.display(description="Last sync", ordering="last_synced_at")
+    def last_sync(self, obj):
+        return f"{localtime(obj.last_synced_at):%Y-%m-%d %H:%M}" if obj.last_synced_at else "-"
+
     def get_urls(self):
         return [
             path("<int:pk>/sync/", self.admin_site.admin_view(self.sync_view), name="marketplace_sync"),
@@ -221,7 +286,7 @@ class MarketplaceAdmin(DecisionActions, admin.ModelAdmin):
         marketplace = get_object_or_404(Marketplace, pk=pk)
         if not self.has_change_permission(request, marketplace):
             raise PermissionDenied
-        run = queue_sync(marketplace)
+        run = queue_sync(marketplace, actor=request.user, surface=Surface.WEB)
         return JsonResponse({"run": run.pk, "url": f"{run.pk}/"}, status=202)
 
     def run_view(self, request, pk, run_id):
@@ -250,7 +315,7 @@ class MarketplaceAdmin(DecisionActions, admin.ModelAdmin):
                 queue_scan(obj)  # judged again against the new threshold, or scanned for the first time
         else:
             record(Action.MARKETPLACE_ADDED, request=request, target=obj, extra={"git_url": redact(obj.git_url)})
-            queue_sync(obj)
+            queue_sync(obj, actor=request.user, surface=Surface.WEB)
             self.message_user(request, f"Syncing '{obj.slug}' now.")
 
     def delete_model(self, request, obj):
@@ -265,7 +330,7 @@ class MarketplaceAdmin(DecisionActions, admin.ModelAdmin):
     @admin.action(description="Sync now")
     def sync_now(self, request, queryset):
         for marketplace in queryset:
-            queue_sync(marketplace)
+            queue_sync(marketplace, actor=request.user, surface=Surface.WEB)
         self.message_user(request, f"Queued a sync of {queryset.count()} marketplace(s).", messages.SUCCESS)
 
 
@@ -437,19 +502,77 @@ class ScanFilter(admin.SimpleListFilter):
         return queryset
 
 
+class RevisionStatusFilter(admin.SimpleListFilter):
+    """Django's status filter, except that "All" is a value of its own: the bare list opens on
+    "Awaiting approval" (SkillRevisionAdmin.changelist_view), so it cannot mean all."""
+
+    title = "status"
+    parameter_name = "status"
+    ALL = "all"
+
+    def lookups(self, request, model_admin):
+        return SkillRevision.Status.choices
+
+    def queryset(self, request, queryset):
+        return queryset if self.value() in (None, self.ALL) else queryset.filter(status=self.value())
+
+    def choices(self, changelist):
+        yield {"selected": self.value() in (None, self.ALL), "display": "All",
+               "query_string": changelist.get_query_string({self.parameter_name: self.ALL})}
+        for value, label in self.lookup_choices:
+            yield {"selected": self.value() == value, "display": label,
+                   "query_string": changelist.get_query_string({self.parameter_name: value})}
+
+
 @admin.register(SkillRevision)
 class SkillRevisionAdmin(DecisionActions, PermanentRecordAdmin):
-    """The review queue: filter by "Awaiting approval" (or what the scan held or blocked), compare, then
-    approve or reject."""
+    """The review queue: it opens on "Awaiting approval" (or filter by what the scan held or blocked);
+    each revision's page shows its changes and the Approve and Reject buttons."""
 
     list_display = ["skill", "marketplace", "status", "scan", "version", "short_commit", "created_at", "compare"]
-    list_filter = ["status", ScanFilter, "skill__marketplace"]
+    list_filter = [RevisionStatusFilter, ScanFilter, "skill__marketplace"]
     search_fields = ["skill__name", "skill__plugin__name", "commit", "content_hash"]
     list_select_related = ["skill__plugin", "skill__marketplace"]
     fields = ["skill", "status", "scan", "version", "commit", "content_hash", "created_at", "compare", "scan_findings",
-              "override"]
+              "override", "changes"]
     readonly_fields = fields
     actions = ["approve", "reject"]
+
+    def changelist_view(self, request, extra_context=None):
+        # A redirect rather than a filter's default: the action form then posts to a list that says
+        # what it holds, and "Select all" selects what the admin saw.
+        if request.method == "GET" and not request.GET:
+            return redirect(f"{request.path}?status={SkillRevision.Status.PENDING}")
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return super().change_view(request, object_id, form_url, {
+            "may_decide": self.has_approve_permission(request), **(extra_context or {})})
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/approve/", view(self.approve_view), name="marketplace_skillrevision_approve"),
+            path("<int:pk>/reject/", view(self.reject_view), name="marketplace_skillrevision_reject"),
+            *super().get_urls(),
+        ]
+
+    def approve_view(self, request, pk):
+        """The revision page's Approve button; like the action, it may ask first why the scan is overridden."""
+        return self._decide_one(request, pk, lambda revisions: self._approve(request, revisions, revisions))
+
+    def reject_view(self, request, pk):
+        return self._decide_one(request, pk, lambda revisions: self._decide(request, revisions, approval.reject,
+                                                                            "Rejected"))
+
+    def _decide_one(self, request, pk, decide):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_approve_permission(request):
+            raise PermissionDenied
+        revisions = SkillRevision.objects.filter(pk=get_object_or_404(SkillRevision, pk=pk).pk)
+        return decide(revisions) or redirect(
+            reverse("admin:marketplace_skillrevision_changelist") + f"?status={SkillRevision.Status.PENDING}")
 
     def get_queryset(self, request):
         # The skill's served revision, to compare each row with, and the highest severity each current
@@ -499,6 +622,14 @@ class SkillRevisionAdmin(DecisionActions, PermanentRecordAdmin):
             return format_html('<a href="{}">History</a> (new skill)', url)
         return format_html('<a href="{}?from={}&amp;to={}">Compare with the approved revision</a>', url,
                            obj.served_id, obj.pk)
+
+    @admin.display(description="Changes against the approved revision")
+    def changes(self, obj):
+        if obj.served_id == obj.pk:
+            return "None: this is the revision members are served."
+        served = SkillRevision.objects.filter(pk=obj.served_id).first()
+        return render_to_string("admin/marketplace/skillrevision/diff.html", {
+            "files": diffs.between(served, obj), "new_skill": served is None})
 
     @admin.action(description="Approve: members get this revision", permissions=["approve"])
     def approve(self, request, queryset):

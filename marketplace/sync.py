@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import time
+from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -35,6 +36,9 @@ from .reader import Reader
 log = logging.getLogger(__name__)
 
 MAX_STORED_PROBLEMS = 5000
+# Where each kind of sync comes from, for the audit log; a person's Sync now names its own (queue_sync).
+SURFACES = {SyncRun.Trigger.CLI: Surface.CLI, SyncRun.Trigger.SCHEDULE: Surface.SCHEDULE,
+            SyncRun.Trigger.WEBHOOK: Surface.WEBHOOK}
 BLOB_FIELDS = ["sha", "size", "is_binary", "is_lfs_pointer", "content", "sha256"]
 SKILL_FIELDS = [
     "name", "path", "description", "frontmatter", "frontmatter_raw", "body", "body_html", "content_hash",
@@ -50,10 +54,12 @@ PLUGIN_FIELDS = [
 ]
 
 
-def sync_marketplace(marketplace_id: int, trigger: str = SyncRun.Trigger.MANUAL, progress=None, run_id=None) -> SyncRun:
+def sync_marketplace(marketplace_id: int, trigger: str = SyncRun.Trigger.MANUAL, progress=None, run_id=None,
+                     actor=None, surface=None) -> SyncRun:
     """Sync and return the finished SyncRun. Raises Marketplace.DoesNotExist if it is gone.
 
-    `run_id` names a SyncRun created beforehand (by "Sync now", so the page can follow it).
+    `run_id` names a SyncRun created beforehand (by "Sync now", so the page can follow it); `actor`
+    and `surface` say who asked for it and where, for the audit log (else the trigger's surface).
     """
     marketplace = Marketplace.objects.get(pk=marketplace_id)
     # The run is held for liveness (a run whose process dies is reaped), the marketplace for one sync at a time.
@@ -63,6 +69,7 @@ def sync_marketplace(marketplace_id: int, trigger: str = SyncRun.Trigger.MANUAL,
                    busy=f"another sync of marketplace {marketplace.pk} is still running"),
     ):
         reporter = _Progress(run, progress)
+        finish = partial(_finish, run, marketplace, actor=actor, surface=surface or SURFACES.get(trigger))
         marketplace.refresh_from_db()
         previous_status = marketplace.status
         Marketplace.objects.filter(pk=marketplace.pk).update(status=Status.RUNNING)
@@ -87,14 +94,14 @@ def sync_marketplace(marketplace_id: int, trigger: str = SyncRun.Trigger.MANUAL,
                     counts = reconcile(marketplace, snapshot)
                     problems = [p.as_dict() for p in snapshot.problems]
                     status = Status.PARTIAL if snapshot.incomplete else Status.OK
-                    _finish(run, marketplace, status, problems, counts, fingerprint=fingerprint)
+                    finish(status, problems, counts, fingerprint=fingerprint)
         except CatalogError as exc:
-            _finish(run, marketplace, Status.FAILED, [exc.problem.as_dict()], {}, error=str(exc))
+            finish(Status.FAILED, [exc.problem.as_dict()], {}, error=str(exc))
         except GitError as exc:
-            _finish(run, marketplace, Status.FAILED, [], {}, error=str(exc))
+            finish(Status.FAILED, [], {}, error=str(exc))
         except Exception as exc:  # an unexpected bug must still be recorded, not leave "running"
             log.exception("sync of marketplace %s failed", marketplace.slug)
-            _finish(run, marketplace, Status.FAILED, [], {}, error=f"Internal error: {exc.__class__.__name__}: {exc}")
+            finish(Status.FAILED, [], {}, error=f"Internal error: {exc.__class__.__name__}: {exc}")
         finally:
             reader.close()
     log.info("sync %s: %s commit=%s counts=%s", marketplace.slug, run.status, run.commit[:12], run.counts)
@@ -460,8 +467,8 @@ def _skill_row(row, skill, now, approved):
     return row
 
 
-def _finish(run, marketplace, status, problems, counts, *, error="", fingerprint=None):
-    """Record the outcome on the run, the marketplace and the audit log.
+def _finish(run, marketplace, status, problems, counts, *, error="", fingerprint=None, actor=None, surface=None):
+    """Record the outcome on the run, the marketplace and the audit log (done by `actor`, from `surface`).
 
     An "unchanged" run is not audited (see _finish_unchanged): nothing happened.
     """
@@ -481,7 +488,8 @@ def _finish(run, marketplace, status, problems, counts, *, error="", fingerprint
         Action.SYNC_FAILED if status == Status.FAILED else Action.SYNC_SUCCEEDED,
         target=marketplace,
         commit=run.commit,
-        surface=Surface.CLI if run.trigger == SyncRun.Trigger.CLI else Surface.UNKNOWN,
+        actor=actor,
+        surface=surface or Surface.UNKNOWN,
         outcome=Outcome.ERROR if status == Status.FAILED else Outcome.OK,
         extra={"run": run.pk, "trigger": run.trigger, "status": status, "counts": run.counts, "error": error,
                "errors": sum(p["severity"] == ERROR for p in problems)},

@@ -3,6 +3,7 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from . import liveness, scans, sync, teams
@@ -24,7 +25,7 @@ MAX_LOST_IN_A_ROW = 3
     soft_time_limit=settings.SKILLPORT_SYNC_TIME_LIMIT,
     time_limit=settings.SKILLPORT_SYNC_HARD_TIME_LIMIT,
 )
-def sync_marketplace(marketplace_id, trigger="manual", run_id=None):
+def sync_marketplace(marketplace_id, trigger="manual", run_id=None, actor_id=None, surface=None):
     liveness.reap_lost_runs()  # first, so that a redelivered sync counts the run it lost
     if liveness.lost_in_a_row(marketplace_id) >= MAX_LOST_IN_A_ROW and not _asked_by_an_admin(trigger, run_id):
         log.error("the last %s syncs of marketplace %s lost their worker; waiting for an admin's sync",
@@ -32,7 +33,8 @@ def sync_marketplace(marketplace_id, trigger="manual", run_id=None):
         liveness.give_up(marketplace_id, run_id)
         return Status.FAILED
     try:
-        run = sync.sync_marketplace(marketplace_id, trigger, run_id=run_id)
+        actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+        run = sync.sync_marketplace(marketplace_id, trigger, run_id=run_id, actor=actor, surface=surface)
     except Marketplace.DoesNotExist:
         log.info("marketplace %s is gone; nothing to sync", marketplace_id)
         return None
@@ -48,10 +50,14 @@ def _asked_by_an_admin(trigger, run_id) -> bool:
     ).exists()
 
 
-def queue_sync(marketplace, trigger=SyncRun.Trigger.MANUAL) -> SyncRun:
-    """Record a queued run and start it once the caller's transaction commits; return the run to follow."""
+def queue_sync(marketplace, trigger=SyncRun.Trigger.MANUAL, actor=None, surface=None) -> SyncRun:
+    """Record a queued run and start it once the caller's transaction commits; return the run to follow.
+
+    `actor` and `surface`: the person who asked and where (an admin's Sync now), for the audit log.
+    """
     run = SyncRun.objects.create(marketplace=marketplace, trigger=trigger, progress={"phase": "queued"})
-    transaction.on_commit(lambda: sync_marketplace.delay(marketplace.pk, trigger, run.pk))
+    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+    transaction.on_commit(lambda: sync_marketplace.delay(marketplace.pk, trigger, run.pk, actor_id, surface))
     return run
 
 

@@ -118,11 +118,38 @@ def _run_link(run):
                        f"{run.started_at:%Y-%m-%d %H:%M}")
 
 
+def with_last_run(targets):
+    """Targets with their last run's status and start (`last_status`, `last_run_at`), in the same query."""
+    last = PublishRun.objects.filter(target=OuterRef("pk")).order_by("-started_at", "-pk")
+    return targets.annotate(last_status=Subquery(last.values("status")[:1]),
+                            last_run_at=Subquery(last.values("started_at")[:1]))
+
+
+class LastRunFilter(admin.SimpleListFilter):
+    title = "last run"
+    parameter_name = "last_run"
+
+    def lookups(self, request, model_admin):
+        return Status.choices
+
+    def queryset(self, request, queryset):
+        return queryset.filter(last_status=self.value()) if self.value() else queryset
+
+
+def inbox(request) -> list[dict]:
+    """For the admin's index: the publish targets whose last run failed, linked to their list."""
+    if not request.user.has_perm("publishing.view_publishtarget"):
+        return []
+    failed = with_last_run(PublishTarget.objects.all()).filter(last_status=Status.FAILED).count()
+    return [{"count": failed, "label": "Failed publishes",
+             "url": reverse("admin:publishing_publishtarget_changelist") + f"?last_run={Status.FAILED}"}]
+
+
 @admin.register(PublishTarget)
 class PublishTargetAdmin(admin.ModelAdmin):
     form = PublishTargetForm
     list_display = ["name", "kind", "enabled", "audience_shown", "last_status", "last_run_at", "published_link"]
-    list_filter = ["kind", "enabled"]
+    list_filter = ["kind", "enabled", LastRunFilter]
     search_fields = ["name", "marketplace_name", "repository_url"]
     filter_horizontal = ["marketplaces"]
     readonly_fields = ["published_link", "recent_runs"]
@@ -143,9 +170,7 @@ class PublishTargetAdmin(admin.ModelAdmin):
         return common + kinds + [("Published", {"fields": ["published_link", "recent_runs"]})]
 
     def get_queryset(self, request):
-        last = PublishRun.objects.filter(target=OuterRef("pk")).order_by("-started_at", "-pk")
-        return super().get_queryset(request).annotate(
-            last_status=Subquery(last.values("status")[:1]), last_run_at=Subquery(last.values("started_at")[:1]))
+        return with_last_run(super().get_queryset(request))
 
     @admin.display(description="Audience")
     def audience_shown(self, obj):
