@@ -207,8 +207,9 @@ class MarketplaceAdmin(DecisionActions, admin.ModelAdmin):
                        "last_error", "latest_problems", "scan_status"]
 
     def get_fields(self, request, obj=None):
-        # The webhook's URL right under its secret, where the admin setting it up looks.
-        fields = [name for name in super().get_fields(request, obj) if name != "webhook_url"]
+        # Each beside what it goes with: the token's removal under the token, the webhook's URL under its secret.
+        fields = [name for name in super().get_fields(request, obj) if name not in ("clear_access_token", "webhook_url")]
+        fields.insert(fields.index("access_token") + 1, "clear_access_token")
         fields.insert(fields.index("webhook_secret") + 1, "webhook_url")
         return fields
 
