@@ -22,11 +22,13 @@ class AuditEventFilter(django_filters.FilterSet):
                                       widget=forms.DateInput(attrs={"type": "date"}), validators=DAYS)
     until = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte", label="To",
                                       widget=forms.DateInput(attrs={"type": "date"}), validators=DAYS)
-    actor = django_filters.CharFilter(field_name="actor_login", lookup_expr="iexact", label="Actor")
+    # Typed, or picked from the datalists the review page sends with the form (views.known_values).
+    actor = django_filters.CharFilter(field_name="actor_login", lookup_expr="iexact", label="Actor",
+                                      widget=forms.TextInput(attrs={"list": "known-actors", "autocomplete": "off"}))
     action = django_filters.ChoiceFilter(choices=Action.choices)
     marketplace = django_filters.CharFilter()
     plugin = django_filters.CharFilter()
-    skill = django_filters.CharFilter()
+    skill = django_filters.CharFilter(widget=forms.TextInput(attrs={"list": "known-skills", "autocomplete": "off"}))
     surface = django_filters.ChoiceFilter(choices=Surface.choices)
     outcome = django_filters.ChoiceFilter(choices=Outcome.choices)
     q = django_filters.CharFilter(method="search", label="Text", validators=[validate_query])

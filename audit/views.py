@@ -2,12 +2,15 @@
 import json
 from functools import wraps
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+
+from marketplace.models import GitHubIdentity, Skill
 
 from . import record
 from .chart import installs_chart
@@ -40,6 +43,17 @@ def auditor_required(view):
     return wrapper
 
 
+def known_values(user) -> dict:
+    """What the actor and skill filters suggest: everyone who has an account (by the login events name
+    them by), and the skills `user` may see in the catalogue. Both may be typed too: events keep the
+    names of accounts and skills that are gone."""
+    logins = {*GitHubIdentity.objects.values_list("login", flat=True),
+              *get_user_model().objects.filter(github__isnull=True).values_list("username", flat=True)}
+    skills = (Skill.objects.visible_to(user).order_by("marketplace__slug", "plugin__name", "slug")
+              .values_list("marketplace__slug", "plugin__name", "slug"))
+    return {"actors": sorted(logins, key=str.lower), "skills": list(skills)}
+
+
 def _listing(request, base, heading, scope=None):
     events = AuditEventFilter(request.GET, queryset=base)
     # A filter that cannot be used (a date out of range, a search past the limits) lists nothing,
@@ -57,6 +71,7 @@ def _listing(request, base, heading, scope=None):
         "scope": scope,
         "chart": installs_chart(found, cleaned.get("since"), cleaned.get("until")),
         "query": query.urlencode(),
+        "known": known_values(request.user),
     }, status=200 if valid else 400)
 
 

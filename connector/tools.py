@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from pydantic import BaseModel, Field
 
 from audit import record
-from audit.models import Action, Surface
+from audit.models import Action, Surface, client_surface
 from marketplace import caching, install, lookup, provenance, scans, updates
 from marketplace.filters import SkillFilter
 from marketplace.search import SORTS, search, validate_query
@@ -373,8 +373,8 @@ def read_skill_file(caller, name: str, path: str, offset: int = 0) -> FileConten
         result.text = text[offset:offset + MAX_TEXT]
         if offset + MAX_TEXT < len(text):
             result.next_offset = offset + MAX_TEXT
-    record(Action.SKILL_FILE_READ, actor=caller.user, target=skill, surface=Surface.UNKNOWN, client=caller.client,
-           extra={"path": file.path, **caller.audit_extra})
+    record(Action.SKILL_FILE_READ, actor=caller.user, target=skill, surface=client_surface(caller.client),
+           client=caller.client, extra={"path": file.path, **caller.audit_extra})
     return result
 
 
