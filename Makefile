@@ -16,7 +16,7 @@ CLAUDE_CODE := .data/tools/claude-code/node_modules/@anthropic-ai/claude-code/pa
 SCANNER := .data/tools/scanner/bin/skill-scanner
 export SKILLPORT_BASE_URL ?= http://localhost:$(PORT)
 
-.PHONY: run test check bench clean
+.PHONY: run stop test check bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,12 +41,17 @@ $(SCANNER): tools/scanner/requirements.txt
 		-r tools/scanner/requirements.txt
 	touch $@
 
-# Start the web server, a Celery worker and beat, with the example marketplace synced.
+# Start the web server, a Celery worker and beat, with the example marketplace synced; where to sign
+# in is printed last, once the server answers. Only warnings are logged (make run LOG_LEVEL=INFO).
+run: export LOG_LEVEL ?= WARNING
 run: $(VENV)/.installed $(SCANNER)
-	$(BIN)/python manage.py migrate --noinput -v0
-	$(BIN)/python manage.py collectstatic --noinput -v0
-	$(BIN)/python manage.py setup_demo
-	PATH=$(CURDIR)/$(BIN):$$PATH PORT=$(PORT) $(BIN)/honcho start -f Procfile
+	@$(BIN)/python manage.py migrate --noinput -v0
+	@$(BIN)/python manage.py collectstatic --noinput -v0
+	@PATH=$(CURDIR)/$(BIN):$$PATH PORT=$(PORT) $(BIN)/python -m skillport_site.quickstart
+
+# Stop what `make run` started, and the embedded PostgreSQL.
+stop:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m skillport_site.quickstart stop; fi
 
 # The whole test suite. Tests get a data directory of their own.
 test: $(VENV)/.installed $(INSPECTOR) $(CLAUDE_CODE) $(SCANNER)
@@ -59,5 +64,6 @@ check: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python bench/sync.py
 
-clean:
+# Stops a running Skillport first: its PostgreSQL would go on running on deleted files.
+clean: stop
 	rm -rf $(VENV) .data

