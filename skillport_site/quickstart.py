@@ -14,12 +14,13 @@ import time
 import urllib.error
 import urllib.request
 
-import psutil  # pgserver's, to manage the PostgreSQL server
+import psutil  # installed with pgserver: a process's command line, on every platform
 
 from . import embedded
 
 PIDFILE = "quickstart.pid"
 STILL_WAITING = 60  # seconds before saying that the web server is slow to answer
+STOP_WAIT = 60  # seconds `stop` waits for `run` to end (honcho kills what has not stopped after 5)
 
 
 def run(port: str) -> int:
@@ -44,6 +45,9 @@ def run(port: str) -> int:
             _welcome(port)
         honcho.wait()
     finally:
+        if honcho.poll() is None:  # setup_demo failed: its traceback is above
+            honcho.send_signal(signal.SIGTERM)
+            honcho.wait()
         _close_database_connections()
         embedded.stop_database(data)
         (data / PIDFILE).unlink(missing_ok=True)
@@ -59,7 +63,12 @@ def stop() -> int:
     data = embedded.data_dir()
     if pid := _running(data):
         os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_WAIT
         while _running(data) == pid:
+            if time.monotonic() > deadline:
+                print(f"Skillport (process {pid}) is still stopping; its output says what it waits for.",
+                      file=sys.stderr)
+                return 1
             time.sleep(0.2)
     database = embedded.stop_database(data)
     print("Skillport stopped." if pid or database else "Skillport was not running.")
