@@ -90,5 +90,6 @@ def source(path: str, text: str) -> str:
     return clean(pygments_highlight(text, lexer, FORMATTER))
 
 
-def stylesheet() -> str:
-    return FORMATTER.get_style_defs(".highlight")
+def stylesheet(style: str = "default") -> str:
+    """The CSS of static/pygments.css, and of static/pygments-dark.css with "github-dark"."""
+    return HtmlFormatter(cssclass="highlight", style=style).get_style_defs(".highlight")
