@@ -29,6 +29,24 @@ def with_installs(queryset):
     return queryset.annotate(installs=Coalesce(Subquery(downloads, output_field=IntegerField()), Value(0)))
 
 
+def count_installs(skills) -> list:
+    """Set `installs` on each of `skills` (a page of cards) that has none yet: one grouped query of the
+    audit log for them all, where `with_installs` would run a subquery per skill."""
+    skills = list(skills)
+    wanted = [skill for skill in skills if not hasattr(skill, "installs")]
+    if not wanted:
+        return skills
+    counts = dict(
+        ((marketplace, plugin, skill), n) for marketplace, plugin, skill, n in AuditEvent.objects.filter(
+            action__in=INSTALL_ACTIONS, marketplace__in={s.marketplace.slug for s in wanted},
+            plugin__in={s.plugin.name for s in wanted}, skill__in={s.slug for s in wanted},
+        ).order_by().values_list("marketplace", "plugin", "skill").annotate(n=Count("id"))
+    )
+    for skill in wanted:
+        skill.installs = counts.get((skill.marketplace.slug, skill.plugin.name, skill.slug), 0)
+    return skills
+
+
 def _choices(pairs):
     return sorted(pairs, key=lambda pair: pair[1].lower())
 

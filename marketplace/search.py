@@ -5,12 +5,18 @@
 3. Only when nothing matches the words as written, names and descriptions are compared by
    trigram word similarity instead, which forgives typos. (Planning and running the trigram
    conditions costs several times the full-text search, so they are not run on every query.)
-4. Highlights come from ts_headline with sentinel characters, which are swapped for <mark>
-   only after the text is escaped: a skill's description can never inject markup.
+4. ts_headline says which words of a description matched (between sentinel characters); pages
+   mark those words in the description itself (`snippet`), each piece of text escaped before a
+   <mark> goes around it, so a skill's description can never inject markup. When the typo path
+   answered, ts_headline has nothing to mark: the query is spelt as the skills found spell it
+   (`respelt`, which the page shows as "showing results for") and its words are marked.
 
 Every surface refuses a query past the limits first (validate_query): PostgreSQL's work grows
 with each word and character, and a 9,000-word query once ran for 87 seconds.
 """
+import difflib
+import re
+
 from django.conf import settings
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, TrigramWordSimilarity
 from django.core.exceptions import ValidationError
@@ -20,7 +26,9 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 CONFIG = "english"
-# Control characters escape() leaves alone; a description holding one can at worst add a stray <mark>.
+SNIPPET_CHARS = 220
+WORD = re.compile(r"\w+")
+# Control characters no description shows; one holding them can at worst have a wrong word marked.
 START, STOP = "\x02", "\x03"
 SORTS = {
     "relevance": ["-score", "name"],
@@ -53,9 +61,8 @@ def search(queryset, text: str, headlines=True):
     if not text:
         return queryset.annotate(score=Value(0.0, output_field=FloatField()))
     query = SearchQuery(text, search_type="websearch", config=CONFIG)
-    headline = SearchHeadline(
-        "description", query, config=CONFIG, start_sel=START, stop_sel=STOP, max_words=40, min_words=15
-    )
+    # Every match marked: `snippet` picks the passage to show.
+    headline = SearchHeadline("description", query, config=CONFIG, start_sel=START, stop_sel=STOP, highlight_all=True)
     extra = {"headline": headline} if headlines else {}
     matches = queryset.filter(search_vector=query)
     if matches.exists():
@@ -63,9 +70,70 @@ def search(queryset, text: str, headlines=True):
     # `%>` uses the trigram indexes, with the threshold set for our connections (settings.py).
     similar = Q(name__trigram_word_similar=text) | Q(description__trigram_word_similar=text)
     similarity = Greatest(TrigramWordSimilarity(text, "name"), TrigramWordSimilarity(text, "description"))
-    return queryset.filter(similar).annotate(score=similarity, **extra)
+    # `typo` tells pages that these are near misses (no headline: ts_headline would find nothing to mark).
+    return queryset.filter(similar).annotate(score=similarity, typo=Value(True))
 
 
-def highlight(headline: str) -> str:
-    """Escaped text with matches wrapped in <mark>."""
-    return mark_safe(escape(headline).replace(START, "<mark>").replace(STOP, "</mark>"))
+def snippet(text: str, headline: str = "", words=()) -> str:
+    """What a card shows of `text`, as safe HTML: about SNIPPET_CHARS of it, cut on a word with an
+    ellipsis wherever `text` goes on, starting near the first match when that lies further on.
+
+    The words marked are those ts_headline marked in `headline` (PostgreSQL knows which forms of a
+    word the query matched), else those matching `words`. The passage is always `text` itself:
+    ts_headline's own drops what looks like markup, and would put ellipses where nothing is missing.
+    """
+    text = text.strip()
+    exact = {word.lower() for word in re.findall(f"{START}(.*?){STOP}", headline, re.DOTALL)}
+    found = (lambda word: word.lower() in exact) if headline else (lambda word: _matches(word.lower(), words))
+    first = next((match.start() for match in WORD.finditer(text) if found(match.group())), 0)
+    begin = 0
+    if first > SNIPPET_CHARS * 2 // 3:  # show the match with some words before it
+        begin = text.find(" ", first - SNIPPET_CHARS // 3) + 1
+    end = len(text)
+    if end - begin > SNIPPET_CHARS:
+        end = text.rfind(" ", begin, begin + SNIPPET_CHARS + 1)
+        end = end if end > begin else begin + SNIPPET_CHARS  # one long word is cut where it must
+    shown = text[begin:end].rstrip(" ,;:.-") if end < len(text) else text[begin:end]
+    return mark_safe(("… " if begin else "") + mark(shown, found) + (" …" if end < len(text) else ""))
+
+
+def terms(text: str) -> list[str]:
+    """The words of a search that count as found, lowercased: not those it excludes (-word), nor its "or"."""
+    return [word.lower() for sign, word in re.findall(r"(-?)(\w+)", text) if not sign and word.lower() != "or"]
+
+
+def mark(text: str, words) -> str:
+    """`text` escaped, with each word that matches one of `words` (see `_matches`) wrapped in <mark>;
+    `words` may instead be a function that says whether a word is one."""
+    matches = words if callable(words) else (lambda word: _matches(word.lower(), words))
+    pieces, done = [], 0
+    for found in WORD.finditer(text):
+        if matches(found.group()):
+            pieces += [escape(text[done:found.start()]), "<mark>", escape(found.group()), "</mark>"]
+            done = found.end()
+    pieces.append(escape(text[done:]))
+    return mark_safe("".join(pieces))
+
+
+def _matches(word: str, words) -> bool:
+    """The same word, or one of its forms that differ by an ending: "review" for "reviews", and back."""
+    return any(
+        word == term
+        or (len(term) >= 3 and word.startswith(term) and len(word) - len(term) <= 3)
+        or (len(word) >= 3 and term.startswith(word) and len(term) - len(word) <= 3)
+        for term in words
+    )
+
+
+def respelt(text: str, found: list[str]) -> str:
+    """The search as the skills `found` spell it (their names and descriptions): each word they do not
+    hold replaced by the closest one they do, for the typo path's "showing results for"."""
+    vocabulary = {word.lower() for item in found for word in WORD.findall(item)}
+
+    def closest(match):
+        word = match.group()
+        if word.lower() in vocabulary or word.lower() == "or":
+            return word
+        return next(iter(difflib.get_close_matches(word.lower(), vocabulary, n=1, cutoff=0.7)), word)
+
+    return WORD.sub(closest, text)

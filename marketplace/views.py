@@ -3,10 +3,8 @@
 Every page is for signed-in users and reaches skills only through `visible_to`, so anything a
 user may not see is a 404, exactly like something that does not exist.
 """
-import json
 from itertools import chain
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, F, Q
@@ -19,18 +17,21 @@ from audit import record
 from audit.models import Action
 
 from . import (
-    caching, curated, diffs, install, lookup, packaging, policy, provenance, rendering, scanners, scans, updates,
+    caching, curated, diffs, install, lookup, packaging, policy, provenance, rendering, scanners, scans, search,
+    updates, weblinks,
 )
-from .filters import SkillFilter, with_installs
+from .filters import SkillFilter, count_installs, with_installs
+from .gitrepo import redact
 from .models import Curation, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status
-from .search import highlight
+from .templatetags.catalogue import display_name
 
 
 # What a skill card shows; lists load only these (not bodies, search vectors or secrets).
 CARD_FIELDS = [
     "name", "display_name_override", "slug", "description", "claude_ai_uploadable", "loads_in_claude_code",
     "updated_at", "policy", "policy_reason", "plugin", "marketplace", "plugin__name", "plugin__shown_display_name",
-    "plugin__policy", "plugin__policy_reason", "marketplace__slug", "marketplace__name",
+    "plugin__policy", "plugin__policy_reason", "plugin__author", "marketplace__slug", "marketplace__name",
+    "marketplace__owner", "scan_passed", "scan_severity",
 ]
 
 
@@ -46,10 +47,14 @@ def _skill(request, marketplace, plugin, skill):
 def home(request):
     skills = _cards(request.user)
     featured = Q(curation=Curation.FEATURED) | Q(plugin__curation=Curation.FEATURED)
-    return render(request, "marketplace/home.html", {
-        "featured": skills.filter(featured).order_by("name")[:8],
-        "recent": skills.order_by("-updated_at")[:8],
+    lists = {
+        "featured": list(skills.filter(featured).order_by("name")[:8]),
+        "recent": list(skills.order_by("-updated_at")[:8]),
         "popular": [s for s in with_installs(skills).order_by("-installs", "name")[:8] if s.installs],
+    }
+    count_installs(chain(*lists.values()))  # the popular ones have theirs
+    return render(request, "marketplace/home.html", {
+        **lists,
         # Counted from the skills the user may see: a plugin's hidden and removed skills are not for them.
         "categories": skills.exclude(plugin__shown_category="").values(shown_category=F("plugin__shown_category"))
         .annotate(n=Count("pk")).order_by("shown_category"),
@@ -69,12 +74,13 @@ def skill_search(request):
             # Refused before it costs anything: a search past the limits, or a filter value nobody can choose.
             return render_to_string(template, {"filter": found, "page": None, "partial": partial}), 400
         page = Paginator(found.qs, 24).get_page(request.GET.get("page"))
-        for skill in page:
-            skill.highlighted = highlight(skill.headline) if getattr(skill, "headline", "") else ""
         query = request.GET.copy()
         query.pop("page", None)
         # Rendered without the request, so nothing about the user but what they may see gets in.
-        return render_to_string(template, {"filter": found, "page": page, "query": query.urlencode()}), 200
+        return render_to_string(template, {
+            "filter": found, "page": page, "query": query.urlencode(), **_found(found.form.cleaned_data, page),
+            "filters_on": sum(bool(found.form.cleaned_data.get(name)) for name in FILTERS),
+        }), 200
 
     if request.GET.get("sort") == "installs":
         html, status = results()  # install counts come from the audit log, which the catalogue version ignores
@@ -85,28 +91,49 @@ def skill_search(request):
     return render(request, "marketplace/search.html", {"search": html}, status=status)
 
 
+# The search page's filters beside the words and the order: how many are set shows on the folded panel.
+FILTERS = ["marketplace", "plugin", "category", "tag", "surface", "verdict"]
+
+
+def _found(data, page) -> dict:
+    """Each card of a search page with its installs, its title and a snippet with the searched words
+    marked; when the typo path answered, the search as the skills found spell it (`respelt`)."""
+    cards = count_installs(page)
+    text = (data.get("q") or "").strip()
+    respelt = search.respelt(text, [f"{s.name} {s.description}" for s in cards]) if getattr(
+        next(iter(cards), None), "typo", False) else ""
+    words = search.terms(respelt or text)
+    for skill in cards:
+        skill.title_html = search.mark(display_name(skill), words)
+        skill.snippet = search.snippet(skill.description, getattr(skill, "headline", ""), words)
+    return {"text": text, "typo": bool(respelt), "respelt": respelt if respelt.lower() != text.lower() else ""}
+
+
 @login_required
 def skill_detail(request, marketplace, plugin, skill):
     skill = _skill(request, marketplace, plugin, skill)
     files = list(skill.files.order_by("path"))
-    frontmatter = [
-        (key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
-        for key, value in skill.frontmatter.items()
-    ]
     # Not the file lists and stored content the history page compares.
     revisions = list(skill.revisions.shown_to(request.user).order_by("-id")
                      .only("skill", "created_at", "version", "commit", "status")[:20])
+    version, commit = updates.served(skill)
+    url, _root = weblinks.plugin_source(skill.plugin)
     return render(request, "marketplace/skill_detail.html", {
         "skill": skill,
         "plugin": skill.plugin,
-        "version": updates.served(skill)[0],
-        "frontmatter": frontmatter,
+        "version": version,
+        "commit": commit,
+        "source_url": weblinks.tree(url, commit, skill.path),
+        "installs": count_installs([skill])[0].installs,
+        # Its name and description head the page; the rest of the frontmatter is listed.
+        "frontmatter": [row for key, value in skill.frontmatter.items() if key not in ("name", "description")
+                        for row in _fields(key, value)],
         "body": rendering.skill_body(skill),
         "files": files,
         "provenance": provenance.of(skill),
         "revisions": revisions,
         "review": _review(skill, revisions) if request.user.is_superuser else None,
-        "install": _install(skill),
+        "install": install.panel(skill, request.user),
         "verdicts": skill.verdicts(),
         "scan": _scan(skill, files),
     })
@@ -158,10 +185,13 @@ def plugin_detail(request, marketplace, plugin):
     plugin = get_object_or_404(
         Plugin.objects.visible_to(request.user).select_related("marketplace"), marketplace__slug=marketplace, name=plugin
     )
+    url, folder = weblinks.plugin_source(plugin)
     return render(request, "marketplace/plugin_detail.html", {
         "plugin": plugin,
-        "skills": Skill.objects.visible_to(request.user).filter(plugin=plugin).order_by("name"),
-        "install": install.claude_code_commands(plugin),
+        "skills": count_installs(_cards(request.user).filter(plugin=plugin).order_by("name")),
+        "commands": install.claude_code_route(plugin, request.user),
+        "source": {"repository": "" if plugin.source_kind == "relative" else weblinks.repository(url) or redact(url),
+                   "folder": folder, "url": weblinks.tree(url, plugin.commit, folder)},
     })
 
 
@@ -170,15 +200,21 @@ def marketplace_detail(request, marketplace):
     marketplace = get_object_or_404(Marketplace.objects.visible_to(request.user), slug=marketplace)
     plugins = (
         Plugin.objects.visible_to(request.user)
-        .filter(marketplace=marketplace)
+        .filter(marketplace=marketplace).select_related("marketplace")
         .annotate(n=Count("skills", filter=Q(skills__in=Skill.objects.visible_to(request.user))))
         .order_by("name")
     )
     last_run = marketplace.sync_runs.exclude(status=Status.RUNNING).first()
+    plugins = list(plugins)
     return render(request, "marketplace/marketplace_detail.html", {
-        "marketplace": marketplace, "plugins": plugins, "run": last_run,
+        "marketplace": marketplace, "run": last_run,
+        # Claude Code refuses a plugin that does not load: members get a note, not a card to install from.
+        "plugins": [p for p in plugins if p.loads], "broken": [p for p in plugins if not p.loads],
+        "plugin_count": len(plugins), "skill_count": sum(p.n for p in plugins),
         "problems": _problems(request.user, marketplace, last_run)[:50],
-        "add_command": install.claude_code_commands_for(marketplace)["add"],
+        "add_command": install.curated_add(marketplace),
+        "repository": weblinks.repository(marketplace.git_url),
+        "commit_url": weblinks.tree(marketplace.git_url, marketplace.last_synced_commit),
     })
 
 
@@ -196,6 +232,25 @@ def _problems(user, marketplace, run) -> list[dict]:
     skills = (Skill.objects.visible_to(user).filter(marketplace=marketplace).exclude(problems=[])
               .order_by("plugin__name", "name").values_list("problems", flat=True))
     return catalogue + [problem for problems in chain(plugins, skills) for problem in problems]
+
+
+def _fields(name, value) -> list[tuple[str, str]]:
+    """A frontmatter value as (field, text) rows: a mapping's keys as dotted names, a list of plain
+    values on one line, a list of anything else one row per item. (The sync bounds the depth.)"""
+    if isinstance(value, dict) and value:
+        return [row for key, item in value.items() for row in _fields(f"{name}.{key}", item)]
+    if isinstance(value, list) and any(isinstance(item, (dict, list)) for item in value):
+        return [row for i, item in enumerate(value, 1) for row in _fields(f"{name}[{i}]", item)]
+    if isinstance(value, list):
+        return [(name, ", ".join(map(_scalar, value)))]
+    return [(name, _scalar(value))]
+
+
+def _scalar(value) -> str:
+    """A YAML scalar as its author wrote it: true/false, no None."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None or value == {} else str(value)
 
 
 def _review(skill, revisions):
@@ -221,12 +276,6 @@ def _scan(skill, files):
         "url": reverse("marketplace:file", args=[*args, finding["file"]]) if finding.get("file") in readable else "",
     } for finding in report.judgement.findings]
     return {"report": report, "findings": findings}
-
-
-def _install(skill):
-    commands = install.claude_code_commands(skill.plugin)
-    return {"steps": install.steps(skill), "commands": [commands["add"], commands["install"]],
-            "mcp_url": settings.SKILLPORT_MCP_URL, "package": packaging.package_name(skill)}
 
 
 def curated_catalogue(request, marketplace):

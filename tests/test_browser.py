@@ -1,17 +1,15 @@
 """The catalogue in a real browser (Debian's Chromium, headless), signing in through the fake GitHub."""
 import io
 import json
-import os
 import zipfile
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
+from .browsers import browser, open_page  # noqa: F401 (fixtures)
 from .builders import catalog, plugin_entry, skill_md
 
-CHROMIUM = os.environ.get("SKILLPORT_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).parent / "artifacts"
 XSS_BODY = """# Payloads
 
 <script>window.pwned = true; document.title = "pwned"</script>
@@ -23,47 +21,6 @@ XSS_BODY = """# Payloads
 """
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-if not Path(CHROMIUM).exists():
-    message = f"BROWSER TESTS NOT RUN: no Chromium at {CHROMIUM} (apt-get install chromium, or set SKILLPORT_CHROMIUM)"
-    if os.environ.get("CI"):
-        pytest.fail(message, pytrace=False)  # CI installs it (.ci/run); missing there is a failure
-    pytest.skip(message, allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # Playwright's sync API runs an event loop in this thread; the ORM calls our fixtures make
-    # here are still plain synchronous ones.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-quic"],
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def open_page(browser, request):
-    """New browser contexts (one per persona); a screenshot of each is saved if the test fails."""
-    contexts = []
-
-    def new_page():
-        context = browser.new_context(accept_downloads=True)
-        contexts.append(context)
-        return context.new_page()
-
-    yield new_page
-    failed = getattr(request.node, "report_call", None) is not None and request.node.report_call.failed
-    for i, context in enumerate(contexts):
-        if failed:
-            ARTIFACTS.mkdir(exist_ok=True)
-            for page in context.pages:
-                page.screenshot(path=ARTIFACTS / f"{request.node.name}-{i}.png", full_page=True)
-        context.close()
 
 
 @pytest.fixture
@@ -92,7 +49,7 @@ def test_sign_in_search_with_a_typo_and_download(open_page, live_server, github_
     expect(page.get_by_role("heading", name="Skills", exact=True)).to_be_visible()
     page.get_by_label("Search").fill("postmortm")  # a typo; results update as you type
     card = page.locator("#results .skill-card").first
-    expect(card).to_contain_text("postmortem")
+    expect(card).to_contain_text("Postmortem")
     expect(page.locator("#results .skill-card")).to_have_count(1)
     card.get_by_role("link", name="postmortem").click()
     expect(page.get_by_role("heading", name="postmortem", level=1)).to_be_visible()
@@ -124,7 +81,7 @@ def test_personas_see_what_they_may(open_page, live_server, github_org, market, 
     page = open_page()
     sign_in(page, live_server, github_org, login)
     cards = page.locator("#results .skill-card h3")
-    expected = ["core-runbook", "payloads", "postmortem"] if sees_runbook else ["payloads", "postmortem"]
+    expected = ["Core runbook", "Payloads", "Postmortem"] if sees_runbook else ["Payloads", "Postmortem"]
     expect(cards).to_have_text(expected)
     response = page.goto(f"{live_server.url}/skills/acme/ops-kit/core-runbook/")
     assert response.status == (200 if sees_runbook else 404)

@@ -2,7 +2,7 @@
 import pytest
 
 from marketplace.models import Skill
-from marketplace.search import highlight, search
+from marketplace.search import search, snippet
 
 from .builders import catalog, plugin_entry, skill_md
 
@@ -43,7 +43,7 @@ def test_web_search_syntax(skills):
 
 def test_highlights_are_escaped(skills):
     hit = search(skills, "API changes").get(name="changelog")
-    html = highlight(hit.headline)
+    html = snippet(hit.description, hit.headline)
     assert "<mark>API</mark>" in html and "<script>" not in html
     assert "1 &lt; 2 &amp;" in html  # text is escaped before the marks go in
 

@@ -1,0 +1,77 @@
+"""Where people can read what the catalogue serves: the repository's own web pages, at the commit served.
+
+Only GitHub (github.com, or the GitHub Enterprise of SKILLPORT_GITHUB_URL) has addresses we know for
+a folder at a commit (`/tree/<commit>/<path>`); for other hosts pages show the commit instead. A link
+is built from the host, port and path alone, so no user name or token in a git URL reaches a page.
+"""
+import re
+from types import SimpleNamespace
+from urllib.parse import quote, urlsplit
+
+from django.conf import settings
+
+from . import manifest
+from .gitrepo import is_local
+from .problems import Problems
+from .reader import catalog_root
+from .tree import Escape, join_inside
+
+SCP_LIKE = re.compile(r"^[\w.-]+@([\w.-]+):/?(.+)$")  # git@github.com:owner/repo.git
+OWNER_REPO = re.compile(r"^[\w.-]+/[\w.-]+$")
+
+
+def repository(url: str) -> str:
+    """The web page of the repository at a git URL: GitHub's for any of its forms, the address itself
+    (less `.git`) for another host's https URL; "" for ssh elsewhere or a folder on this server."""
+    if github := _github(url):
+        return github
+    parts = urlsplit(url)
+    if is_local(url) or parts.scheme != "https" or not parts.hostname:
+        return ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"https://{parts.hostname}{port}{parts.path.rstrip('/').removesuffix('.git')}"
+
+
+def tree(url: str, commit: str, path: str = "") -> str:
+    """The GitHub page of `path` in the repository of `url` at `commit`; "" for other hosts."""
+    base = _github(url)
+    if not base or not commit:
+        return ""
+    folder = "" if path in ("", ".") else "/" + quote(path.strip("/"), safe="/")
+    return f"{base}/tree/{quote(commit, safe='')}{folder}"
+
+
+def _github(url: str) -> str:
+    if not url or is_local(url):
+        return ""
+    if scp := SCP_LIKE.match(url):
+        host, path = scp.group(1), scp.group(2)
+    else:
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http", "ssh", "git"):
+            return ""
+        host, path = parts.hostname or "", parts.path
+    path = path.strip("/").removesuffix(".git")
+    if host.lower() not in _github_hosts() or not OWNER_REPO.match(path):
+        return ""
+    return f"https://{host.lower()}/{path}"
+
+
+def plugin_source(plugin) -> tuple[str, str]:
+    """(git URL of the repository holding the plugin, the plugin's folder in it); ("", "") when its
+    source names no repository Skillport reads (npm, archives) or can no longer be read."""
+    marketplace = plugin.marketplace
+    source = manifest.parse_source(plugin.entry.get("source"), SimpleNamespace(metadata=marketplace.metadata or {}),
+                                   "", Problems(), settings.SKILLPORT_GITHUB_URL)
+    if source is None:
+        return "", ""
+    if source.kind == "relative":
+        try:
+            return marketplace.git_url, join_inside(catalog_root(marketplace.catalog_path), source.path)
+        except Escape:
+            return "", ""
+    return (source.url, source.path) if source.fetched else ("", "")
+
+
+def _github_hosts() -> set:
+    return {"github.com", (urlsplit(settings.SKILLPORT_GITHUB_URL).hostname or "").lower()} - {""}
