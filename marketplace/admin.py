@@ -590,8 +590,9 @@ class SkillRevisionAdmin(DecisionActions, PermanentRecordAdmin):
     @admin.display(description="Scan")
     def scan(self, obj):
         state = {"held": "Held", "blocked": "Blocked", "passed": "Passed"}.get(obj.scan_state, "")
-        found = [severity for severity in obj.scan_severities if severity]
-        severity = max(found, key=scanners.RANK.__getitem__) if found else ("none" if obj.scan_severities else "")
+        scanned = obj.scan_severities or []  # NULL when no scanner is installed
+        found = [severity for severity in scanned if severity]
+        severity = max(found, key=scanners.RANK.__getitem__) if found else ("none" if scanned else "")
         if obj.scan_override:
             state = "Overridden"
         return " · ".join(part for part in (state, severity and f"highest {severity}") if part) or "Not scanned"

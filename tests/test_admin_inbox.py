@@ -139,6 +139,14 @@ def test_a_revision_page_shows_its_diff_and_approves_it(admin_client, gated, peo
     assert "formaction" not in page and "None: this is the revision members are served." in page
 
 
+def test_the_queue_works_with_no_scanner_installed(admin_client, gated, settings):
+    settings.SKILLPORT_SCANNERS = []
+    change = revision("runbook")
+    assert listed(admin_client.get(f"{QUEUE}?status=pending")) == 2
+    page = admin_client.get(f"{QUEUE}{change.pk}/change/").content.decode()
+    assert "Not scanned" in page and "No scanner installed" in page
+
+
 def test_a_revision_page_rejects_a_new_skill(admin_client, gated):
     new = revision("notes")
     page = admin_client.get(f"{QUEUE}{new.pk}/change/").content.decode()
