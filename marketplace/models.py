@@ -395,6 +395,7 @@ class Plugin(CurationFields):
     repository = models.CharField(max_length=1000, blank=True)
     entry = models.JSONField(default=dict, help_text="The raw marketplace.json entry.")
     manifest = models.JSONField(null=True, blank=True, help_text="plugin.json, when present and readable.")
+    readme = models.TextField(blank=True, help_text="The plugin folder's README.md (Markdown), shown on its page.")
     loads = models.BooleanField(default=True, help_text="Would Claude Code load this plugin?")
     audience = audience_field()
     problems = models.JSONField(default=list, blank=True)

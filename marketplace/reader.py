@@ -28,7 +28,9 @@ from .tree import Escape, Tree, join_inside
 log = logging.getLogger(__name__)
 
 # Bump when reading rules change, so the next sync re-reads an unchanged commit.
-READER_VERSION = 3
+READER_VERSION = 4
+# A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
+README_MAX_BYTES = 256 * 1024
 SURFACE_TAGS = {
     "surface:CC": ["claude_code"],
     "surface:CD": ["claude_desktop"],
@@ -262,6 +264,7 @@ class Reader:
                 location,
             )
         plugin.loads, plugin.refusal = not refusal, refusal
+        plugin.readme = _readme(tree, root)
         if plugin.manifest:
             plugin.display.update({k: plugin.manifest[k] for k in manifest.DISPLAY_KEYS if k in plugin.manifest})
         plugin.version = str(
@@ -364,6 +367,20 @@ class Reader:
                 f"{len(stray) - MAX_UNREACHABLE_REPORTED} more SKILL.md files are not reached by any plugin",
             )
         return unreachable
+
+
+def _readme(tree, root) -> str:
+    """The README.md at the top of a plugin's folder (in any case, as GitHub finds it), when it is
+    text of at most README_MAX_BYTES; "" otherwise."""
+    for name in tree.listdir(root):
+        if name.lower() != "readme.md" or not tree.is_file(path := join_inside(root, name)):
+            continue
+        entry = tree.kind(path)[1]
+        content = tree.read_blob(entry.sha) if entry.size <= README_MAX_BYTES else b""
+        if content.startswith(LFS_HEADER) or b"\0" in content:
+            return ""
+        return content.decode("utf-8", "replace")
+    return ""
 
 
 def catalog_root(catalog_path: str) -> str:

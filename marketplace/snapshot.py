@@ -65,6 +65,7 @@ class PluginData:
     version: str = ""
     commit: str = ""
     root: str = ""  # the plugin folder inside its source repository
+    readme: str = ""  # its README.md, as Markdown
     failed: bool = False  # could not be read this time: keep whatever was synced before
     loads: bool = True  # would Claude Code load it at all?
     refusal: str = ""  # why it would not, in words for the skills' verdicts

@@ -49,7 +49,7 @@ SKILL_FIELDS = [
 # they are kept out of the fingerprint and set for all plugins in one statement (_set_commits).
 PLUGIN_FIELDS = [
     "display_name", "description", "source_kind", "source", "category", "tags",
-    "keywords", "surfaces", "author", "license", "homepage", "repository", "entry", "manifest", "loads",
+    "keywords", "surfaces", "author", "license", "homepage", "repository", "entry", "manifest", "readme", "loads",
     "problems", "fingerprint", "removed_at", "last_seen_at", "updated_at",
 ]
 
@@ -210,6 +210,7 @@ def _plugin_values(data, where) -> dict:
         "repository": _str(display.get("repository"))[:1000],
         "entry": data.entry,
         "manifest": data.manifest,
+        "readme": data.readme,
         "loads": data.loads,
     }, data.problems, where)
     values["problems"] = _problem_rows(data.problems)

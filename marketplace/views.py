@@ -192,6 +192,8 @@ def plugin_detail(request, marketplace, plugin):
         "commands": install.claude_code_route(plugin, request.user),
         "source": {"repository": "" if plugin.source_kind == "relative" else weblinks.repository(url) or redact(url),
                    "folder": folder, "url": weblinks.tree(url, plugin.commit, folder)},
+        # Sanitised like a SKILL.md body: the repository's Markdown may hold any HTML.
+        "readme": rendering.clean(rendering.render(plugin.readme)) if plugin.readme else "",
     })
 
 
@@ -200,7 +202,7 @@ def marketplace_detail(request, marketplace):
     marketplace = get_object_or_404(Marketplace.objects.visible_to(request.user), slug=marketplace)
     plugins = (
         Plugin.objects.visible_to(request.user)
-        .filter(marketplace=marketplace).select_related("marketplace")
+        .filter(marketplace=marketplace).select_related("marketplace").defer("readme")
         .annotate(n=Count("skills", filter=Q(skills__in=Skill.objects.visible_to(request.user))))
         .order_by("name")
     )

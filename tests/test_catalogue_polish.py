@@ -7,7 +7,9 @@ from playwright.sync_api import expect
 
 from marketplace import weblinks
 from marketplace.models import Marketplace, Plugin, Skill
+from marketplace.reader import README_MAX_BYTES
 from marketplace.search import snippet
+from marketplace.sync import sync_marketplace
 from marketplace.templatetags.catalogue import words
 
 from .browsers import browser, open_page, signed_in  # noqa: F401 (fixtures)
@@ -16,6 +18,7 @@ from .builders import catalog, plugin_entry, skill_md
 LONG = ("Write a blameless incident review from notes, chat logs, alerts and timelines, using the team's template and "
         "severity scale. Use after an outage, or when asked to turn incident notes into a review that names causes, "
         "not people, and lists the follow-up actions with owners.")
+README = "# Ops kit\n\nRun it **calmly**.\n\n<script>alert(1)</script><img src=x onerror=alert(1)>\n"
 FRONTMATTER = {"license": "MIT", "metadata": {"version": "1.2.0", "owner": {"team": "ops"}, "beta": False},
                "allowed-tools": ["Read", "Bash(git:*)"]}
 
@@ -30,6 +33,7 @@ def repo(make_repo):
             plugin_entry("legacy-kit", description="Old tools."),
             name="acme-skills", owner={"name": "Acme Engineering", "url": "https://example.com/eng"}),
         ".skillport/access.json": json.dumps({"skills": {"core-runbook": {"read": ["github:@acme/core"]}}}),
+        "plugins/ops-kit/readme.md": README,
         "plugins/ops-kit/skills/incident-postmortem/SKILL.md": skill_md("incident-postmortem", LONG, **FRONTMATTER),
         "plugins/ops-kit/skills/sql-review/SKILL.md": skill_md(
             "sql-review", "Check <script>alert(1)</script> queries & indexes before an incident happens."),
@@ -184,10 +188,28 @@ def test_the_plugin_page_gives_the_install_command_readme_author_and_tags(client
     assert "/plugin install ops-kit@acme-skills" in page and "/m/acme/marketplace.json" in page
     assert "by <strong>Platform Team</strong>" in page and ">incidents</a>" in page and "surface:" not in page
     assert "source:" not in page and "A folder of the" in page and "<code>plugins/ops-kit</code>" in page
+    readme = page.split('aria-label="README"', 1)[1].split("</article>", 1)[0]
+    assert "<h1>Ops kit</h1>" in readme and "<strong>calmly</strong>" in readme
+    assert "<script" not in readme and "onerror" not in readme  # at most shown as text
     client.force_login(people["member"])  # orla may not see core-runbook: Claude Code would hand it to her
     page = client.get("/plugins/acme/ops-kit/").content.decode()
     assert "/plugin install" not in page and "core-runbook" not in page
     assert "Claude Code refuses" in client.get("/plugins/acme/legacy-kit/").content.decode()
+
+
+@pytest.mark.django_db
+def test_a_sync_keeps_a_plugins_readme_when_it_is_text_of_a_readable_size(client, market, repo, member):
+    plugin = Plugin.objects.get(name="ops-kit")
+    assert plugin.readme == README and Plugin.objects.get(name="legacy-kit").readme == ""
+    Marketplace.objects.filter(pk=market.pk).update(git_url=repo.url)
+    for content, stored in ((b"x" * (README_MAX_BYTES + 1), ""), (b"\x89PNG\r\n\0binary", ""), (b"New words.\n", "New words.\n")):
+        repo.commit({"plugins/ops-kit/readme.md": content})
+        sync_marketplace(market.pk)
+        assert Plugin.objects.get(name="ops-kit").readme == stored
+    repo.commit({"plugins/ops-kit/readme.md": None})
+    sync_marketplace(market.pk)
+    assert Plugin.objects.get(name="ops-kit").readme == ""
+    assert 'aria-label="README"' not in client.get("/plugins/acme/ops-kit/").content.decode()
 
 
 @pytest.mark.django_db
