@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.contrib.admin import helpers
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
@@ -111,6 +111,12 @@ def findings_table(report):
     )
 
 
+# A blocked revision stays blocked when the repository moves on (nothing supersedes it); only while
+# it is its skill's newest does the repository hold what the scan blocked, for an admin to decide.
+STILL_BLOCKED = Q(status=SkillRevision.Status.BLOCKED) & ~Q(
+    Exists(SkillRevision.objects.filter(skill=OuterRef("skill"), pk__gt=OuterRef("pk"))))
+
+
 def inbox(request) -> list[dict]:
     """What waits for an admin here, for the admin's index: each {count, label, url} links to the list it counts."""
     entries = []
@@ -119,7 +125,7 @@ def inbox(request) -> list[dict]:
         counts = SkillRevision.objects.aggregate(
             pending=Count("pk", filter=Q(status=status.PENDING)),
             held=Count("pk", filter=Q(status=status.PENDING, scan_state="held")),
-            blocked=Count("pk", filter=Q(status=status.BLOCKED)),
+            blocked=Count("pk", filter=STILL_BLOCKED),
         )
         queue = reverse("admin:marketplace_skillrevision_changelist")
         entries += [
@@ -231,7 +237,7 @@ class MarketplaceAdmin(DecisionActions, admin.ModelAdmin):
         status = SkillRevision.Status
         counts = SkillRevision.objects.filter(skill__marketplace=obj).aggregate(
             held=Count("pk", filter=Q(status=status.PENDING, scan_state="held")),
-            blocked=Count("pk", filter=Q(status=status.BLOCKED)),
+            blocked=Count("pk", filter=STILL_BLOCKED),
             waiting=Count("pk", filter=Q(status=status.PENDING, scan_state="")),
         )
         queue = reverse("admin:marketplace_skillrevision_changelist")
@@ -491,13 +497,14 @@ class ScanFilter(admin.SimpleListFilter):
     parameter_name = "scan"
 
     def lookups(self, request, model_admin):
-        return [("held", "Held for an admin"), ("blocked", "Blocked"), ("overridden", "Overridden by an admin")]
+        return [("held", "Held for an admin"), ("blocked", "Blocked, still the newest"),
+                ("overridden", "Overridden by an admin")]
 
     def queryset(self, request, queryset):
         if self.value() == "held":
             return queryset.filter(status=SkillRevision.Status.PENDING, scan_state="held")
         if self.value() == "blocked":
-            return queryset.filter(status=SkillRevision.Status.BLOCKED)
+            return queryset.filter(STILL_BLOCKED)
         if self.value() == "overridden":
             return queryset.exclude(scan_override={})
         return queryset

@@ -48,6 +48,7 @@ def gated(make_repo, make_marketplace):
     approval.approve(SkillRevision.objects.filter(status=Revision.PENDING), None)
     repo.commit(files(NEW))
     assert sync_marketplace(market.pk).status == "ok"
+    market.repo = repo
     return market
 
 
@@ -137,6 +138,20 @@ def test_a_revision_page_shows_its_diff_and_approves_it(admin_client, gated, peo
     # Decided: no buttons any more.
     page = admin_client.get(f"{QUEUE}{change.pk}/change/").content.decode()
     assert "formaction" not in page and "None: this is the revision members are served." in page
+
+
+def test_a_blocked_change_leaves_the_inbox_when_the_repository_moves_on(admin_client, gated):
+    change = revision("runbook")
+    SkillRevision.objects.filter(pk=change.pk).update(status=Revision.BLOCKED, scan_state="blocked")
+    blocked = next(i for i in admin_client.get("/admin/").context["inbox"] if i["label"].startswith("Blocked"))
+    assert blocked["count"] == 1 and listed(admin_client.get(blocked["url"])) == 1
+
+    gated.repo.commit(files("Page whoever is awake."))
+    assert sync_marketplace(gated.pk).status == "ok"
+    assert revision("runbook").pk > change.pk  # what the repository holds now waits instead
+    assert [i["count"] for i in admin_client.get("/admin/").context["inbox"] if i["label"].startswith("Blocked")] == [0]
+    assert listed(admin_client.get(blocked["url"])) == 0
+    assert listed(admin_client.get(f"{QUEUE}?status=blocked")) == 1  # still on the record
 
 
 def test_the_queue_works_with_no_scanner_installed(admin_client, gated, settings):
