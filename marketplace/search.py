@@ -94,7 +94,8 @@ def snippet(text: str, headline: str = "", words=()) -> str:
         end = text.rfind(" ", begin, begin + SNIPPET_CHARS + 1)
         end = end if end > begin else begin + SNIPPET_CHARS  # one long word is cut where it must
     shown = text[begin:end].rstrip(" ,;:.-") if end < len(text) else text[begin:end]
-    return mark_safe(("… " if begin else "") + mark(shown, found) + (" …" if end < len(text) else ""))
+    # A no-break space keeps each ellipsis with its word.
+    return mark_safe(("…\u00a0" if begin else "") + mark(shown, found) + ("\u00a0…" if end < len(text) else ""))
 
 
 def terms(text: str) -> list[str]:

@@ -128,15 +128,16 @@ def test_search_marks_the_words_found_and_snippets_end_on_a_word(client, market,
     assert ">Incident postmortem<" not in found["acme/ops-kit/incident-postmortem"]
     assert "<mark>Incident</mark> postmortem" in found["acme/ops-kit/incident-postmortem"]  # the title too
     summary = re.search(r'<p class="summary">(.*?)</p>', found["acme/ops-kit/incident-postmortem"], re.DOTALL).group(1)
-    assert summary.endswith(" …") and re.search(r"\w …$", summary)  # a whole word, then the ellipsis
+    assert re.search(r"\w\u00a0…$", summary)  # a whole word, then the ellipsis
     assert "showing results for" not in page.lower()
 
 
 def test_a_snippet_is_cut_on_a_word_and_marks_only_escaped_text():
     assert snippet("short and sweet") == "short and sweet"
     cut = snippet("word " * 100)
-    assert cut.endswith("word …") and len(cut) <= 222
-    assert snippet("x" * 300).endswith("x …")  # one long word is cut where it must
+    assert cut.endswith("word\u00a0…") and len(cut) <= 222
+    assert snippet("x" * 300).endswith("x\u00a0…")  # one long word is cut where it must
+    assert snippet(("filler " * 40) + "incident at the end", words=["incident"]).startswith("…\u00a0filler")
     marked = snippet("An <b>incident</b> & incidents", words=["incident"])
     assert marked == "An &lt;b&gt;<mark>incident</mark>&lt;/b&gt; &amp; <mark>incidents</mark>"
 
