@@ -6,6 +6,8 @@ error Claude can read. The SDK checks the token, its audience and scope before a
 our verifier loads the user and the catalogue version with it, so a cached search is answered
 on the event loop.
 """
+import json
+from typing import Annotated
 from urllib.parse import unquote, urlsplit
 
 from asgiref.sync import sync_to_async
@@ -15,11 +17,12 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError, UnexpectedToolError
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
-from mcp.types import INVALID_PARAMS, ListResourcesResult, Resource, ResourceTemplate, ToolAnnotations
-from pydantic import BaseModel
+from mcp.types import (INVALID_PARAMS, CallToolResult, ListResourcesResult, Resource, ResourceTemplate, TextContent,
+                       ToolAnnotations)
+from pydantic import BaseModel, Field, ValidationError
 
 from audit import record
 from audit.models import Action
@@ -29,21 +32,23 @@ from skillport_site import timeouts
 from skillport_site.middleware import NUL_REFUSED
 
 from . import tools
+from .arguments import explain
 from .tokens import DatabaseTokenVerifier
 
 INSTRUCTIONS = """\
 Skillport is this organisation's catalogue of Claude Skills, synced from its Claude Code plugin
 marketplaces. Everything you see is filtered to what the signed-in user may see.
 
-- To find a skill, call search_skills with the task in plain words ("clean up CSV exports");
-  list_skills browses. Results carry a full name, marketplace/plugin/skill: use it in every
-  later call, because short names can be ambiguous (an ambiguous name returns the choices).
+- To find a skill, call search_skills with the task in plain words ("clean up CSV exports";
+  "exact phrase" and -exclusions work as in a web search); list_skills browses. Results carry a
+  full name, marketplace/plugin/skill: use it in every later call, because short names can be
+  ambiguous (an ambiguous name returns the choices). An empty result has a hint: follow it.
 - Before installing, call get_skill; read bundled scripts with read_skill_file and summarise
   them when the user asks what a skill does.
 - To install, call install_skill(name, surface) with the surface you are running in: CC for
-  Claude Code, CD for Claude Desktop, CAI for Claude.ai. Relay its steps exactly, and give the
-  download link as a link: it works once and expires within minutes. Only the user can upload
-  a skill to Claude.ai or Desktop; never say it is installed before they have.
+  Claude Code, CD for Claude Desktop, CAI for Claude.ai. Relay its steps exactly, and give each
+  download link as a link: each works once, for its own step, and expires within minutes. Only
+  the user can upload a skill to Claude.ai or Desktop; never say it is installed before they have.
 - Respect policy: a prohibited skill cannot be installed; mention discouraged, required and
   recommended policies with their reason.
 - To check for updates, call check_updates with the installed names and versions (the version
@@ -116,8 +121,26 @@ async def _run(ctx, function, *args, cached=None):
     return await sync_to_async(_in_thread, thread_sensitive=False)(function, caller, args)
 
 
+async def _tool(ctx, function, *args, cached=None) -> CallToolResult:
+    """A tool's answer as Claude reads it: compact JSON without empty optional fields, the same data in
+    both `structuredContent` (what Claude Code shows the model) and the text block (what Claude.ai does)."""
+    data = tools.compact(await _run(ctx, function, *args, cached=cached))
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
+
+
 class SkillportServer(MCPServer):
-    """MCPServer whose resources are the calling user's visible skill files, listed page by page."""
+    """MCPServer whose resources are the calling user's visible skill files, listed page by page, and
+    whose argument errors are told in our words (connector.arguments)."""
+
+    async def call_tool(self, name, arguments, context=None):
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as error:
+            tool = self._tool_manager.get_tool(name)
+            if isinstance(error.__cause__, ValidationError) and not isinstance(error, UnexpectedToolError) and tool:
+                raise ToolError(explain(name, tool.parameters, arguments, error.__cause__)) from error.__cause__
+            raise
 
     async def _handle_list_resources(self, ctx, params):
         cursor = getattr(params, "cursor", None) if params else None
@@ -190,49 +213,66 @@ def build_server() -> SkillportServer:
         ),
     )
 
-    @server.tool(title="Search skills", annotations=READ_ONLY)
+    @server.tool(title="Search skills", annotations=READ_ONLY, description=(
+        "Find skills by what they do: full-text search over names, descriptions and SKILL.md, typo-tolerant. "
+        "Each result's `name` is its full name, marketplace/plugin/skill: pass it to get_skill, read_skill_file "
+        'and install_skill. Query syntax as in a web search: "exact phrase", -excluded, pdf or docx.'))
     async def search_skills(
-        query: str, ctx: Context, filters: tools.Filters | None = None, limit: int = 10, cursor: str | None = None,
-    ) -> tools.SkillPage:
-        """Find skills by what they do (full-text, typo-tolerant). Returns full names to use in other tools."""
-        return await _run(ctx, tools.search_skills, query, filters, limit, cursor, cached=tools.cached_search)
+        query: tools.Query, ctx: Context, filters: tools.Filters | None = None,
+        limit: Annotated[int, Field(description="Skills per page, 1 to 50.")] = tools.SEARCH_PAGE,
+        cursor: tools.Cursor = None,
+    ) -> Annotated[CallToolResult, tools.SkillPage]:
+        return await _tool(ctx, tools.search_skills, query, filters, limit, cursor, cached=tools.cached_search)
 
-    @server.tool(title="List skills", annotations=READ_ONLY)
+    @server.tool(title="List skills", annotations=READ_ONLY, description=(
+        "Browse the skills you can see, by name, a page at a time, optionally filtered; to find a skill for a "
+        "task, search_skills is quicker. Each `name` is the full name, marketplace/plugin/skill."))
     async def list_skills(
-        ctx: Context, filters: tools.Filters | None = None, limit: int = 20, cursor: str | None = None,
-    ) -> tools.SkillPage:
-        """Browse the skills you can see, by name, optionally filtered."""
-        return await _run(ctx, tools.list_skills, filters, limit, cursor, cached=tools.cached_list)
+        ctx: Context, filters: tools.Filters | None = None,
+        limit: Annotated[int, Field(description="Skills per page, 1 to 50.")] = tools.LIST_PAGE,
+        cursor: tools.Cursor = None,
+    ) -> Annotated[CallToolResult, tools.SkillPage]:
+        return await _tool(ctx, tools.list_skills, filters, limit, cursor, cached=tools.cached_list)
 
     @server.tool(title="Get a skill", annotations=READ_ONLY)
-    async def get_skill(name: str, ctx: Context) -> tools.SkillDetail:
-        """A skill's metadata, policy, compatibility verdicts, SKILL.md and file list."""
-        return await _run(ctx, tools.get_skill, name)
+    async def get_skill(name: tools.SkillName, ctx: Context) -> Annotated[CallToolResult, tools.SkillDetail]:
+        """A skill's metadata, policy, compatibility verdicts, security scan, SKILL.md and file list."""
+        return await _tool(ctx, tools.get_skill, name)
 
     @server.tool(title="Read a skill file", annotations=READ_ONLY)
-    async def read_skill_file(name: str, path: str, ctx: Context, offset: int = 0) -> tools.FileContent:
+    async def read_skill_file(
+        name: tools.SkillName,
+        path: Annotated[str, Field(description="The file's path in the skill folder, as get_skill lists it "
+                                               "(SKILL.md, scripts/run.py).")],
+        ctx: Context,
+        offset: Annotated[int, Field(description="Where to start reading: next_offset of the previous part.")] = 0,
+    ) -> Annotated[CallToolResult, tools.FileContent]:
         """Read SKILL.md or a bundled file of a skill; long files come in parts (use next_offset)."""
-        return await _run(ctx, tools.read_skill_file, name, path, offset)
+        return await _tool(ctx, tools.read_skill_file, name, path, offset)
 
     @server.tool(title="Install a skill", annotations=ISSUES_LINK)
     async def install_skill(
-        name: str, ctx: Context, surface: tools.Literal["CC", "CD", "CAI"] | None = None,
-    ) -> tools.InstallSteps:
-        """A one-time download link for the skill's .skill package, and the exact install steps.
-
-        surface: CC (Claude Code), CD (Claude Desktop) or CAI (Claude.ai); omit for all.
-        """
-        return await _run(ctx, tools.install_skill, name, surface)
+        name: tools.SkillName, ctx: Context,
+        surface: Annotated[tools.Literal["CC", "CD", "CAI"] | None, Field(description=(
+            "Where you are running: CC (Claude Code), CD (Claude Desktop) or CAI (Claude.ai); omit for all."))] = None,
+    ) -> Annotated[CallToolResult, tools.InstallSteps]:
+        """The exact steps to install a skill where the user is, with one-time download links to its .skill package."""
+        return await _tool(ctx, tools.install_skill, name, surface)
 
     @server.tool(title="Check for updates", annotations=READ_ONLY)
-    async def check_updates(installed: list[tools.Installed], ctx: Context) -> tools.Updates:
-        """Compare installed skills or plugins (name and version) with the catalogue."""
-        return await _run(ctx, tools.check_updates, installed)
+    async def check_updates(
+        installed: Annotated[list[tools.Installed], Field(description=(
+            "The installed skills or plugins: [{name, version}], the version from the installed "
+            ".claude-plugin/plugin.json."))],
+        ctx: Context,
+    ) -> Annotated[CallToolResult, tools.Updates]:
+        """Compare installed skills or plugins (name and version) with the catalogue; install_ready lists what to reinstall."""
+        return await _tool(ctx, tools.check_updates, installed)
 
     @server.tool(title="Who am I", annotations=READ_ONLY)
-    async def whoami(ctx: Context) -> tools.Identity:
-        """The account this connector is signed in as, its organisations and teams."""
-        return await _run(ctx, tools.whoami)
+    async def whoami(ctx: Context) -> Annotated[CallToolResult, tools.Identity]:
+        """The account this connector is signed in as, its organisations and teams, and how many skills it sees."""
+        return await _tool(ctx, tools.whoami)
 
     return server
 

@@ -1,19 +1,21 @@
 """What the connector's tools do, as plain functions of a caller: the MCP server only adapts them.
 
 Every function reaches skills through `visible_to(caller.user)`, and raises ToolProblem with a
-message meant for Claude (and the person it is helping) when an argument is wrong.
+message meant for Claude (and the person it is helping) when an argument is wrong. Results are
+models whose optional fields have empty defaults: `compact` leaves those out when empty, so
+Claude reads no `"policy": ""` lines, and an empty answer carries a `hint` saying what to try.
 """
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.core.exceptions import ValidationError
 from pydantic import BaseModel, Field
 
 from audit import record
 from audit.models import Action, Surface, client_surface
-from marketplace import caching, install, lookup, provenance, scans, updates
+from marketplace import caching, install, lookup, policy, provenance, scans, updates
 from marketplace.filters import SkillFilter
 from marketplace.search import SORTS, search, validate_query
 from marketplace.models import Policy, Skill, SkillFile
@@ -35,7 +37,9 @@ SUMMARY_FIELDS = [
     "claude_ai_uploadable", "updated_at", "pending_revision", "plugin__name", "plugin__version", "plugin__commit",
     "plugin__approved_commit", "plugin__policy", "plugin__policy_reason", "marketplace__slug",
 ]
-SURFACES = {"CC": Surface.CLAUDE_CODE, "CD": Surface.CLAUDE_DESKTOP, "CAI": Surface.CLAUDE_AI}
+# Skills a page holds unless asked for more: a page of summaries is about 4,000 characters.
+SEARCH_PAGE = LIST_PAGE = 10
+SURFACES = ("CC", "CD", "CAI")  # Claude Code, Claude Desktop, Claude.ai: install.steps's keys
 # Cursors are offsets into what the caller sees: none we give out comes near this, and anything
 # past PostgreSQL's bigint would fail in the query ("bigint out of range") instead of here.
 MAX_OFFSET = 2**31
@@ -57,9 +61,21 @@ class Caller:
         return {"user_agent": self.user_agent[:300]} if self.user_agent else {}
 
 
+# What every tool taking a skill says of its `name`: the one format that is never ambiguous.
+SkillName = Annotated[str, Field(description=(
+    "The skill's full name, marketplace/plugin/skill, as search_skills and list_skills give it "
+    "(acme/ops-kit/postmortem). A short name (postmortem) or plugin:skill works while only one skill you "
+    "can see has it; otherwise the error lists the full names to choose from."))]
+Query = Annotated[str, Field(description=(
+    'What the skill should do, in plain words ("clean up CSV exports"); typos are forgiven. Web-search '
+    'syntax: "exact phrase" in double quotes, -word to leave out skills mentioning it, or between '
+    'alternatives (pdf or docx).'))]
+Cursor = Annotated[str | None, Field(description="next_cursor from the previous page; omit for the first.")]
+
+
 class Filters(BaseModel):
-    marketplace: str | None = Field(None, description="Marketplace slug.")
-    plugin: str | None = Field(None, description="Plugin name.")
+    marketplace: str | None = Field(None, description="Marketplace slug: the first part of a full name.")
+    plugin: str | None = Field(None, description="Plugin name: the second part of a full name.")
     category: str | None = None
     tag: str | None = None
     surface: Literal["claude_code", "claude_ai", "claude_desktop"] | None = Field(
@@ -74,12 +90,13 @@ class SkillSummary(BaseModel):
     name: str = Field(description="The full name, marketplace/plugin/skill: unique, accepted by every tool.")
     short_name: str
     title: str = Field(description="What to call it when talking to people; an admin may have set it.")
-    description: str
+    description: str = ""
     plugin: str
     marketplace: str
-    version: str
-    policy: str = Field(description="The organisation's policy: required, recommended, discouraged, prohibited or empty.")
-    policy_reason: str
+    version: str = ""
+    policy: str = Field("", description="The organisation's policy, when it has one: required, recommended, "
+                                        "discouraged or prohibited.")
+    policy_reason: str = ""
     loads_in_claude_code: bool
     claude_ai_uploadable: bool
     updated_at: str
@@ -89,7 +106,8 @@ class SkillSummary(BaseModel):
 class SkillPage(BaseModel):
     skills: list[SkillSummary]
     total: int
-    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page; null on the last.")
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page; absent on the last.")
+    hint: str = Field("", description="When nothing was found: what to try instead.")
 
 
 class FileEntry(BaseModel):
@@ -102,14 +120,14 @@ class FileEntry(BaseModel):
 class Verdict(BaseModel):
     check: str
     passed: bool
-    reasons: list[str]
+    reasons: list[str] = Field(default_factory=list)
 
 
 class ScanFinding(BaseModel):
     rule: str
     severity: str = Field(description="info, low, medium, high or critical.")
-    file: str = Field(description="Relative to the skill folder; empty when about no one file.")
-    line: int | None
+    file: str = Field("", description="Relative to the skill folder; absent when about no one file.")
+    line: int | None = None
     message: str
 
 
@@ -117,11 +135,12 @@ class SecurityScan(BaseModel):
     state: Literal["off", "unavailable", "pending", "scanned"] = Field(
         description="off: the marketplace does not scan; unavailable: no scanner installed; pending: not scanned yet.")
     passed: bool = Field(description="Scanned, and nothing found reaches the marketplace's threshold.")
-    severity: str = Field(description="The highest found: none when nothing was, empty until scanned.")
-    scanned_at: str | None
-    scanners: list[str]
-    findings: list[ScanFinding] = Field(description=f"The {MAX_FINDINGS} most severe; the skill's page has them all.")
-    findings_total: int
+    severity: str = Field("", description="The highest found: none when nothing was, absent until scanned.")
+    scanned_at: str | None = None
+    scanners: list[str] = Field(default_factory=list)
+    findings: list[ScanFinding] = Field(default_factory=list,
+                                        description=f"The {MAX_FINDINGS} most severe; the skill's page has them all.")
+    findings_total: int = 0
 
 
 class ManifestFile(BaseModel):
@@ -140,12 +159,12 @@ class Provenance(BaseModel):
 
 
 class SkillDetail(SkillSummary):
-    frontmatter: dict
-    surfaces: list[str] = Field(description="Surfaces the plugin is offered for; empty means all.")
+    frontmatter: dict = Field(default_factory=dict)
+    surfaces: list[str] = Field(default_factory=list, description="Surfaces the plugin is offered for; absent: all.")
     verdicts: list[Verdict]
     security_scan: SecurityScan = Field(description="The security scan of the content you are served.")
-    skill_md: str
-    skill_md_truncated: bool
+    skill_md: str = ""
+    skill_md_truncated: bool = False
     files: list[FileEntry]
     provenance: Provenance
 
@@ -154,18 +173,27 @@ class FileContent(BaseModel):
     name: str
     path: str
     size: int
-    text: str | None = Field(None, description="The text, from `offset`; null for binary files.")
+    text: str | None = Field(None, description="The text, from `offset`; absent for binary files.")
     offset: int = 0
-    next_offset: int | None = Field(None, description="Call again with this offset for the rest; null at the end.")
+    next_offset: int | None = Field(None, description="Call again with this offset for the rest; absent at the end.")
     note: str = ""
 
 
 class InstallSteps(BaseModel):
     skill: str
     surface: str
-    download_url: str | None = Field(None, description="One-time link to the .skill package; expires soon.")
-    expires_at: str | None = None
-    claude_code_commands: list[str]
+    download_url: str | None = Field(None, description=(
+        "The link the Claude Desktop and Claude.ai steps mean by \"from the link\": the user opens it in a browser."))
+    claude_code_url: str | None = Field(None, description=(
+        "The link Claude Code's \"Download ... from the link\" step means, when the skill goes in as a personal "
+        "skill."))
+    sandbox_url: str | None = Field(None, description="The link in Claude.ai's sandbox command.")
+    expires_at: str | None = Field(None, description=(
+        "When the links expire. Each link is the .skill package, works once and is for its own step only: "
+        "give the user each link as a link, and never open one yourself unless the step is yours to run."))
+    claude_code_commands: list[str] = Field(default_factory=list, description=(
+        "Claude Code's commands to install the plugin holding the skill from the user's curated catalogue; "
+        "absent when Claude Code cannot install it that way (its steps then unzip the .skill instead)."))
     steps: dict[str, list[str]] = Field(description="Steps per surface (CC, CD, CAI).")
     policy_note: str = ""
 
@@ -192,16 +220,41 @@ class UpdateResult(BaseModel):
 class Updates(BaseModel):
     results: list[UpdateResult]
     install_ready: list[str] = Field(description="Full names to pass to install_skill, one per outdated skill.")
+    hint: str = Field("", description="When there is nothing to reinstall: why, and what to try.")
 
 
 class Identity(BaseModel):
     username: str
-    github_login: str | None
-    github_id: int | None
-    organisations: list[str]
-    teams: list[str]
+    github_login: str | None = None
+    github_id: int | None = None
+    organisations: list[str] = Field(default_factory=list)
+    teams: list[str] = Field(default_factory=list)
     visible_skills: int
-    client: str
+    client: str = ""
+    hint: str = Field("", description="When this account sees no skills: why.")
+
+
+def compact(model: BaseModel) -> dict:
+    """`model` as JSON-ready data without its optional fields that are empty (None, "", [], {}).
+
+    Nested result models are compacted alike; a dict or list of plain data (a skill's frontmatter,
+    install steps) is the author's or the catalogue's and is kept as it is. Required fields always
+    stay, empty or not: an empty `skills` list is the answer, not noise.
+    """
+    data = {}
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            value = compact(value)
+        elif isinstance(value, list) and value and isinstance(value[0], BaseModel):
+            value = [compact(item) for item in value]
+        if field.is_required() or not _empty(value):
+            data[name] = value
+    return data
+
+
+def _empty(value) -> bool:
+    return value is None or (isinstance(value, (str, list, dict)) and not value)
 
 
 def encode_cursor(offset: int) -> str:
@@ -222,14 +275,14 @@ def decode_cursor(cursor: str | None) -> int:
 
 
 def _summary(skill) -> SkillSummary:
-    policy, reason = skill.stance
+    stance, reason = skill.stance
     description = skill.description
     if len(description) > MAX_DESCRIPTION:
         description = description[:MAX_DESCRIPTION].rstrip() + "…"
     return SkillSummary(
         name=skill.identifier, short_name=skill.slug, title=skill.title, description=description,
         plugin=skill.plugin.name, marketplace=skill.marketplace.slug, version=updates.served(skill)[0],
-        policy=policy, policy_reason=reason,
+        policy=stance, policy_reason=reason,
         loads_in_claude_code=skill.loads_in_claude_code, claude_ai_uploadable=skill.claude_ai_uploadable,
         updated_at=skill.updated_at.isoformat(),
         url=absolute_url(skill.get_absolute_url()),
@@ -270,7 +323,22 @@ def _compute_page(caller, query, filters, limit, offset) -> SkillPage:
     total = found.count()
     skills = list(found[offset:offset + limit])
     return SkillPage(skills=[_summary(s) for s in skills], total=total,
-                     next_cursor=encode_cursor(offset + limit) if offset + limit < total else None)
+                     next_cursor=encode_cursor(offset + limit) if offset + limit < total else None,
+                     hint="" if skills else _nothing_found(query, filters, total))
+
+
+def _nothing_found(query, filters, total) -> str:
+    """What to try when a page comes back empty."""
+    if total:
+        return "This page is past the last result: call again without a cursor."
+    unfiltered = " or without filters" if filters is not None else ""
+    if query:
+        return (f"Nothing you can see matches {query!r}. Describe the task in other or fewer words, drop "
+                f'"quotes" and -exclusions{unfiltered}, or browse with list_skills.')
+    if filters is not None:
+        return "No skill you can see passes these filters: call list_skills without them to browse everything."
+    return ("You can see no skills. whoami tells which account and teams the connector is signed in as; an "
+            "administrator decides who sees what.")
 
 
 def _filtered(caller, queryset, filters):
@@ -294,20 +362,20 @@ def _searched(query):
     return query
 
 
-def search_skills(caller, query: str, filters=None, limit=10, cursor=None) -> SkillPage:
+def search_skills(caller, query: str, filters=None, limit=SEARCH_PAGE, cursor=None) -> SkillPage:
     return _page(caller, _searched(query), filters, limit, cursor)
 
 
-def cached_search(caller, query: str, filters=None, limit=10, cursor=None) -> SkillPage | None:
+def cached_search(caller, query: str, filters=None, limit=SEARCH_PAGE, cursor=None) -> SkillPage | None:
     """search_skills's answer when it is cached, else None. It queries nothing (marketplace.caching.peek)."""
     return _cached_page(caller, _searched(query), filters, limit, cursor)
 
 
-def list_skills(caller, filters=None, limit=20, cursor=None) -> SkillPage:
+def list_skills(caller, filters=None, limit=LIST_PAGE, cursor=None) -> SkillPage:
     return _page(caller, "", filters, limit, cursor)
 
 
-def cached_list(caller, filters=None, limit=20, cursor=None) -> SkillPage | None:
+def cached_list(caller, filters=None, limit=LIST_PAGE, cursor=None) -> SkillPage | None:
     """list_skills's answer when it is cached, else None."""
     return _cached_page(caller, "", filters, limit, cursor)
 
@@ -373,32 +441,49 @@ def read_skill_file(caller, name: str, path: str, offset: int = 0) -> FileConten
         result.text = text[offset:offset + MAX_TEXT]
         if offset + MAX_TEXT < len(text):
             result.next_offset = offset + MAX_TEXT
+        elif not result.text:
+            result.note = "The file is empty." if not text else f"offset is past the end: the file has {len(text)} characters."
     record(Action.SKILL_FILE_READ, actor=caller.user, target=skill, surface=client_surface(caller.client),
            client=caller.client, extra={"path": file.path, **caller.audit_extra})
     return result
 
 
+# The steps that fetch the package, each with a one-time link of its own: a link works once, so a
+# browser, Claude Code and Claude.ai's sandbox sharing one would spend it for each other.
+LINKED_STEPS = {"CC": ("claude_code_url", Surface.CLAUDE_CODE), "CD": ("download_url", Surface.CLAUDE_DESKTOP),
+                "CAI": ("download_url", Surface.CLAUDE_AI), "sandbox": ("sandbox_url", Surface.CLAUDE_AI)}
+
+
 def install_skill(caller, name: str, surface=None) -> InstallSteps:
     skill = _find(caller, name)
-    audit_surface = SURFACES.get(surface, Surface.UNKNOWN)
+    surfaces = [surface] if surface else list(SURFACES)
+    commands = install.claude_code_route(skill.plugin, caller.user)
+    # Claude Code fetches nothing when it installs the plugin; Claude.ai may also fetch into its sandbox.
+    linked = [s for s in surfaces if s != "CC" or not commands] + (["sandbox"] if "CAI" in surfaces else [])
+    links, expires_at = {}, None
     try:
-        url, link = package_links.issue(skill, caller.user, surface=audit_surface, client=caller.client,
-                                        extra=caller.audit_extra)
+        for step in linked:
+            field, audit_surface = LINKED_STEPS[step]
+            if field not in links:
+                links[field], link = package_links.issue(
+                    skill, caller.user, surface=audit_surface, client=caller.client,
+                    extra={"step": field.removesuffix("_url"), **caller.audit_extra})
+                expires_at = link.expires_at.isoformat()
     except package_links.Refused as refused:
         raise ToolProblem(str(refused)) from None
-    policy, reason = skill.stance
-    cc = install.claude_code_route(skill.plugin, caller.user)
-    steps = install.steps(skill, caller.user, download_url=url)
-    if surface in steps:
-        steps = {surface: steps[surface]}
+    if not links and (refused := policy.refusal(skill, actor=caller.user, surface=Surface.CLAUDE_CODE,
+                                                client=caller.client, extra=caller.audit_extra)):
+        raise ToolProblem(refused)  # prohibited skills are not installed by any route
+    steps = install.steps(skill, caller.user, download_url=links.get("sandbox_url") or next(iter(links.values()), ""))
+    stance, reason = skill.stance
     note = {
         Policy.DISCOURAGED: f"Your organisation discourages this skill: {reason}",
         Policy.REQUIRED: f"Your organisation requires this skill: {reason}",
         Policy.RECOMMENDED: f"Your organisation recommends this skill: {reason}",
-    }.get(policy, "")
+    }.get(stance, "")
     return InstallSteps(
-        skill=skill.identifier, surface=surface or "any", download_url=url, expires_at=link.expires_at.isoformat(),
-        claude_code_commands=cc, steps=steps, policy_note=note.rstrip(": "),
+        skill=skill.identifier, surface=surface or "any", **links, expires_at=expires_at,
+        claude_code_commands=commands, steps={s: steps[s] for s in surfaces}, policy_note=note.rstrip(": "),
     )
 
 
@@ -408,15 +493,29 @@ def check_updates(caller, installed) -> Updates:
     if len(installed) > 200:
         raise ToolProblem("Check at most 200 skills at a time.")
     results = updates.check(caller.user, [item.model_dump() for item in installed])
-    return Updates(results=[UpdateResult(**r) for r in results], install_ready=updates.install_ready(results))
+    ready = updates.install_ready(results)
+    return Updates(results=[UpdateResult(**r) for r in results], install_ready=ready,
+                   hint="" if ready else _nothing_to_reinstall(results))
+
+
+def _nothing_to_reinstall(results) -> str:
+    unknown = sorted({r["status"] for r in results} & {"not_found", "ambiguous", "unknown_version"})
+    if not unknown:
+        return "Nothing to reinstall: every skill checked is up to date."
+    return (f"Nothing to reinstall among the skills found; see the results marked {' or '.join(unknown)}: "
+            "pass full names (marketplace/plugin/skill) from search_skills, and the version from the installed "
+            ".claude-plugin/plugin.json.")
 
 
 def whoami(caller) -> Identity:
     user = caller.user
     identity = getattr(user, "github", None)  # None for a local account
+    visible = Skill.objects.visible_to(user).count()
     return Identity(
         username=user.get_username(), github_login=identity.login if identity else None,
         github_id=identity.github_id if identity else None, organisations=identity.orgs if identity else [],
-        teams=identity.teams if identity else [], visible_skills=Skill.objects.visible_to(user).count(),
+        teams=identity.teams if identity else [], visible_skills=visible,
         client=" ".join(part for part in caller.client if part),
+        hint="" if visible else ("This account sees no skills: an administrator gives access by organisation, "
+                                 "team or login. If it is the wrong account, connect Skillport again."),
     )

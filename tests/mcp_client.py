@@ -15,17 +15,21 @@ from connector.server import build_server
 from connector.tokens import VerifiedToken
 
 CLIENT = Implementation(name="Test client", version="1.0")
+# The protocol revisions clients speak, and how the official client is pinned to each: its
+# initialize handshake offers 2025-11-25; 2026-07-28 (stateless, no handshake) it adopts directly.
+PROTOCOLS = {"2025-11-25": "legacy", "2026-07-28": "2026-07-28"}
 
 
-def session(user, steps, mode="legacy"):
-    """Run `steps(client)` in an MCP session authenticated as `user`; return what it returns."""
+def session(user, steps, protocol="2025-11-25"):
+    """Run `steps(client)` in an MCP session authenticated as `user`, speaking `protocol`; return what it returns."""
 
     async def run():
         token = VerifiedToken(token="in-process", client_id="test-client", scopes=["skills:read"],
                               subject=str(user.pk), claims={"client_name": "Test client"}, user=user)
         reset = auth_context_var.set(AuthenticatedUser(token))
         try:
-            async with Client(build_server(), mode=mode, client_info=CLIENT) as client:
+            async with Client(build_server(), mode=PROTOCOLS[protocol], client_info=CLIENT) as client:
+                assert client.protocol_version == protocol
                 return await steps(client)
         finally:
             auth_context_var.reset(reset)
@@ -33,5 +37,5 @@ def session(user, steps, mode="legacy"):
     return anyio.run(run)
 
 
-def call(user, tool, arguments=None, mode="legacy"):
-    return session(user, lambda client: client.call_tool(tool, arguments or {}), mode=mode)
+def call(user, tool, arguments=None, protocol="2025-11-25"):
+    return session(user, lambda client: client.call_tool(tool, arguments or {}), protocol=protocol)

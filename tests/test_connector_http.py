@@ -17,6 +17,7 @@ from connector.models import TrustedHost
 from connector.tokens import lookup, mint
 from marketplace.models import CatalogueVersion, Skill
 
+from .mcp_client import PROTOCOLS
 from .oauth_browser import Browser
 
 PING = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
@@ -33,17 +34,19 @@ def challenge(response):
 
 
 def list_tools(server, token, mode):
+    """The protocol revision the official client spoke in `mode`, and the tools it was shown."""
     async def run():
         http = httpx.AsyncClient(headers={"authorization": f"Bearer {token}"}, timeout=10)
         async with Client(streamable_http_client(f"{server.url}/mcp", http_client=http), mode=mode) as client:
-            return [tool.name for tool in (await client.list_tools()).tools]
+            return client.protocol_version, [tool.name for tool in (await client.list_tools()).tools]
     return anyio.run(run)
 
 
-@pytest.mark.parametrize("mode", ["legacy", "auto"])
-def test_a_minted_token_works_for_both_protocol_generations(skillport, people, mode):
-    token = mint(people["member"])
-    assert "search_skills" in list_tools(skillport, token, mode)
+@pytest.mark.parametrize("mode, protocol", [*((mode, protocol) for protocol, mode in PROTOCOLS.items()),
+                                            ("auto", "2026-07-28")])
+def test_a_minted_token_works_for_both_protocol_revisions(skillport, people, mode, protocol):
+    version, tools = list_tools(skillport, mint(people["member"]), mode)
+    assert version == protocol and "search_skills" in tools
 
 
 def test_no_token_gets_401_with_absolute_resource_metadata(skillport):

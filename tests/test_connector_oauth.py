@@ -17,11 +17,12 @@ from mcp import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
-from oauth2_provider.models import AccessToken
+from oauth2_provider.models import AccessToken, Application
 
 from audit.models import Action, AuditEvent
 from connector.models import Consent
 
+from .mcp_client import PROTOCOLS
 from .oauth_browser import Browser
 
 CALLBACK = "http://127.0.0.1:1/callback"
@@ -44,8 +45,8 @@ class MemoryStorage:
         self.client_info = client_info
 
 
-def connect(server, browser, storage, steps, mode):
-    """Run `steps(client)` through the MCP client's OAuth flow, the Browser playing the user."""
+def connect(server, browser, storage, steps, protocol="2025-11-25", client_metadata_url=None):
+    """Run `steps(client)` through the MCP client's OAuth flow, speaking `protocol`, the Browser playing the user."""
     answers = []
 
     async def redirect_handler(url):
@@ -61,18 +62,21 @@ def connect(server, browser, storage, steps, mode):
                                                                                           "refresh_token"],
                             response_types=["code"], token_endpoint_auth_method="none"),
         storage, redirect_handler=redirect_handler, callback_handler=callback_handler,
+        client_metadata_url=client_metadata_url,
     )
 
     async def run():
         http = httpx.AsyncClient(auth=provider, timeout=20)
-        async with Client(streamable_http_client(f"{server.url}/mcp", http_client=http), mode=mode) as client:
+        async with Client(streamable_http_client(f"{server.url}/mcp", http_client=http),
+                          mode=PROTOCOLS[protocol]) as client:
+            assert client.protocol_version == protocol
             return await steps(client)
 
     return anyio.run(run)
 
 
-@pytest.mark.parametrize("mode", ["legacy", "auto"])
-def test_the_whole_dance_then_install(skillport, github_org, two_markets, mode):
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_the_whole_dance_then_install(skillport, github_org, two_markets, protocol):
     github_org.login_as("orla")
     browser, storage = Browser(CALLBACK), MemoryStorage()
 
@@ -81,7 +85,7 @@ def test_the_whole_dance_then_install(skillport, github_org, two_markets, mode):
         installed = await client.call_tool("install_skill", {"name": "postmortem", "surface": "CD"})
         return tools, installed.structured_content
 
-    tools, installed = connect(skillport, browser, storage, steps, mode)
+    tools, installed = connect(skillport, browser, storage, steps, protocol)
     assert "install_skill" in tools
     package = httpx.get(installed["download_url"])
     assert package.status_code == 200
@@ -107,14 +111,36 @@ def test_consent_is_remembered_per_client_redirect_and_scopes(skillport, github_
     async def whoami(client):
         return (await client.call_tool("whoami", {})).structured_content["github_login"]
 
-    assert connect(skillport, browser, storage, whoami, "legacy") == "orla"
+    assert connect(skillport, browser, storage, whoami) == "orla"
     storage.tokens = None  # the same client signs in again: no second consent page
-    assert connect(skillport, browser, storage, whoami, "legacy") == "orla"
+    assert connect(skillport, browser, storage, whoami) == "orla"
     assert len(browser.consent_pages) == 1
     assert Consent.objects.get().scope == "skills:read"
     storage.tokens = storage.client_info = None  # a new registration is a new client: asked again
-    connect(skillport, browser, storage, whoami, "legacy")
+    connect(skillport, browser, storage, whoami)
     assert len(browser.consent_pages) == 2
+
+
+def test_a_client_with_a_metadata_document_uses_it_instead_of_registering(skillport, github_org, two_markets):
+    """The authorization server's metadata offers Client ID Metadata Documents, which the official
+    client then prefers: its document's URL is its client_id, and it never calls /register. (The
+    document was read before, by Claude's first connection: the client the toolkit keeps for it.)"""
+    github_org.login_as("orla")
+    document = "https://claude.ai/oauth/mcp-oauth-client-metadata"
+    Application.objects.create(
+        client_id=document, name="Claude", redirect_uris=CALLBACK, client_type=Application.CLIENT_PUBLIC,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        registration_source=Application.RegistrationSource.CIMD)
+    storage = MemoryStorage()
+
+    async def whoami(client):
+        return (await client.call_tool("whoami", {})).structured_content["github_login"]
+
+    assert connect(skillport, Browser(CALLBACK), storage, whoami, "2026-07-28", client_metadata_url=document) == "orla"
+    assert storage.client_info.client_id == document
+    assert list(Application.objects.values_list("client_id", flat=True)) == [document]
+    assert not AuditEvent.objects.filter(action=Action.OAUTH_CLIENT_REGISTERED).exists()
+    assert AccessToken.objects.get(application__client_id=document, scope="skills:read").user.username == "orla"
 
 
 def pkce():
