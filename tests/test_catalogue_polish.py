@@ -155,6 +155,8 @@ def test_an_empty_search_says_what_to_do(client, market, member):
     page = client.get("/skills/?q=zzzqqq").content.decode()
     assert "No skills match <q>zzzqqq</q>" in page and "Check the spelling" in page
     assert 'href="/skills/?q=zzzqqq">search without the filters' in page
+    Skill.objects.update(curation="hidden")
+    assert "No skills are shared with you yet" in client.get("/skills/").content.decode()
 
 
 @pytest.mark.django_db
