@@ -1,8 +1,9 @@
-"""The MCP server at /mcp: Skillport's tools and skill:// resources, for the signed-in user behind a token.
+"""The MCP server at /mcp: Skillport's tools, skill:// resources and the Skills extension, for the
+signed-in user behind a token.
 
 Tools are thin: each runs its `connector.tools` function in a worker thread (the ORM is
 synchronous) for the user the bearer token belongs to, and turns a ToolProblem into a tool
-error Claude can read. The SDK checks the token, its audience and scope before any of this runs;
+error Claude can read. skills/list and skills/get (connector.skills_extension) run the same way. The SDK checks the token, its audience and scope before any of this runs;
 our verifier loads the user and the catalogue version with it, so a cached search is answered
 on the event loop.
 """
@@ -15,13 +16,14 @@ from django.conf import settings
 from django.db import OperationalError, close_old_connections
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.settings import AuthSettings
+from mcp.server.extension import Extension, MethodBinding
 from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError, UnexpectedToolError
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
-from mcp.types import (INVALID_PARAMS, CallToolResult, ListResourcesResult, Resource, ResourceTemplate, TextContent,
-                       ToolAnnotations)
+from mcp.types import (INVALID_PARAMS, CallToolResult, ListResourcesResult, PaginatedRequestParams, Resource,
+                       ResourceTemplate, TextContent, ToolAnnotations)
 from pydantic import BaseModel, Field, ValidationError
 
 from audit import record
@@ -31,7 +33,7 @@ from marketplace.models import Skill, SkillFile
 from skillport_site import timeouts
 from skillport_site.middleware import NUL_REFUSED
 
-from . import tools
+from . import skills_extension, tools
 from .arguments import explain
 from .tokens import DatabaseTokenVerifier
 
@@ -162,6 +164,31 @@ class SkillportServer(MCPServer):
             raise ResourceNotFoundError(str(error)) from None
 
 
+class SkillsExtension(Extension):
+    """The Skills extension (connector.skills_extension), answered for the token's user like the tools;
+    resources/read serves its files. A bad cursor or an unknown skill is the client's mistake: -32602."""
+
+    identifier = skills_extension.IDENTIFIER
+
+    def methods(self):
+        return [MethodBinding("skills/list", PaginatedRequestParams, self.list_skills),
+                MethodBinding("skills/get", skills_extension.GetSkillParams, self.get_skill)]
+
+    async def list_skills(self, ctx, params):
+        return await _protocol_answer(ctx, skills_extension.list_skills, params.cursor)
+
+    async def get_skill(self, ctx, params):
+        return await _protocol_answer(ctx, skills_extension.get_skill, params.uri)
+
+
+async def _protocol_answer(ctx, function, *args):
+    """`function`'s answer to a protocol request (not a tool call): its refusals are JSON-RPC errors."""
+    try:
+        return await _run(Context(request_context=ctx), function, *args)
+    except ToolError as error:
+        raise MCPError(code=INVALID_PARAMS, message=str(error)) from None
+
+
 def _list_resources(caller, cursor):
     offset = tools.decode_cursor(cursor) if cursor else 0
     files = list(
@@ -170,7 +197,9 @@ def _list_resources(caller, cursor):
         .order_by("skill_id", "path")[offset:offset + RESOURCE_PAGE + 1]
     )
     resources = [
-        Resource(uri=f"skill://{f.skill.identifier}/{f.path}", name=f"{f.skill.identifier}/{f.path}",
+        # SEP-2640 names a SKILL.md resource by its skill's name.
+        Resource(uri=f"skill://{f.skill.identifier}/{f.path}",
+                 name=f.skill.name if f.path == "SKILL.md" else f"{f.skill.identifier}/{f.path}",
                  title=f"{f.skill.slug}: {f.path}", size=f.size,
                  mime_type="text/markdown" if f.path.endswith(".md") else None,
                  description=f.skill.description[:200] if f.path == "SKILL.md" else None)
@@ -197,16 +226,20 @@ def _read_resource(caller, uri):
     record(Action.SKILL_FILE_READ, actor=caller.user, target=skill, client=caller.client,
            extra={"path": file.path, "via": "resource", **caller.audit_extra})
     content = bytes(file.blob.content)
-    if file.is_binary:
+    try:
+        # Text only when it is UTF-8 as stored: the bytes a client hashes must be those of the manifest.
+        text = None if file.is_binary else content.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None:
         return [ReadResourceContents(content=content, mime_type="application/octet-stream")]
-    return [ReadResourceContents(content=content.decode("utf-8", "replace"),
-                                 mime_type="text/markdown" if file.path.endswith(".md") else "text/plain")]
+    return [ReadResourceContents(content=text, mime_type="text/markdown" if file.path.endswith(".md") else "text/plain")]
 
 
 def build_server() -> SkillportServer:
     server = SkillportServer(
         name="skillport", title="Skillport", instructions=INSTRUCTIONS, website_url=settings.SKILLPORT_BASE_URL,
-        token_verifier=DatabaseTokenVerifier(),
+        token_verifier=DatabaseTokenVerifier(), extensions=[SkillsExtension()],
         auth=AuthSettings(
             issuer_url=settings.SKILLPORT_BASE_URL, resource_server_url=settings.SKILLPORT_MCP_URL,
             required_scopes=["skills:read"], validate_token_resource=True,
