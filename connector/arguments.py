@@ -28,7 +28,8 @@ def explain(tool: str, schema: dict, arguments: dict, error: ValidationError) ->
             problems.append(f"{where} must be {_kind(properties[item['loc'][0]], schema)}")
         else:
             problems.append(f"{where} must be {EXPECTED.get(item['type'], 'something else: ' + item['msg'].lower())}")
-    unknown = sorted(set(arguments) - set(properties)) if isinstance(arguments, dict) else []
+    # The caller's own key names, echoed back: a few, each cut short, keep the message short.
+    unknown = [name[:40] for name in sorted(set(arguments) - set(properties))[:5]] if isinstance(arguments, dict) else []
     if unknown:
         problems.append(f"{' and '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not among its arguments")
     required = set(schema.get("required", []))

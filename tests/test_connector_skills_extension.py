@@ -136,6 +136,18 @@ def test_an_outsider_gets_nothing(two_markets, people, protocol):
     assert not AuditEvent.objects.filter(action=Action.SKILL_FILE_READ).exists()
 
 
+@pytest.mark.parametrize("uri", ["skill://acme/ops-kit/post\x00mortem/SKILL.md", "skill://acme/SKILL.md",
+                                 "https://acme/ops-kit/postmortem/SKILL.md", "skill://acme/ops-kit/postmortem"])
+def test_a_uri_that_names_no_skill_is_invalid_params(two_markets, people, uri):
+    async def steps(client):
+        with pytest.raises(MCPError) as refused:
+            await client.session.send_request(get_request(uri), RAW)
+        return refused.value.error
+
+    error = session(people["member"], steps)
+    assert error.code == INVALID_PARAMS and error.message
+
+
 def test_listing_pages_and_refuses_a_cursor_it_never_gave(two_markets, people, monkeypatch):
     monkeypatch.setattr("connector.skills_extension.PAGE", 2)
 
