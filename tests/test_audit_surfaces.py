@@ -91,6 +91,21 @@ def test_a_failed_sync_names_the_admin_too(make_repo, make_marketplace, people):
     assert (event.actor_login, event.surface) == ("root", Surface.WEB)
 
 
+CLAUDE = {Surface.CLAUDE_CODE, Surface.CLAUDE_AI, Surface.CLAUDE_DESKTOP}
+
+
+def test_the_connectors_install_links_and_downloads_name_a_claude_surface(client, people, two_markets, settings):
+    steps = tools.install_skill(tools.Caller(user=people["member"], client=("claude-ai", "1.0")),
+                                "acme/ops-kit/postmortem")
+    issued = AuditEvent.objects.filter(action=Action.INSTALL_LINK_ISSUED)
+    assert issued.exists() and set(issued.values_list("surface", flat=True)) <= CLAUDE
+    links = [url for field, url in steps.model_dump().items() if field.endswith("_url") and url]
+    for link in links:
+        assert client.get(link.removeprefix(settings.SKILLPORT_BASE_URL)).status_code == 200
+    downloads = AuditEvent.objects.filter(action=Action.PACKAGE_DOWNLOADED)
+    assert downloads.count() == len(links) and set(downloads.values_list("surface", flat=True)) <= CLAUDE
+
+
 @pytest.mark.parametrize("client_name, surface", [
     ("claude-code", Surface.CLAUDE_CODE),
     ("claude-ai", Surface.CLAUDE_AI),
