@@ -8,7 +8,7 @@ from ..models import Marketplace, Plugin, Skill
 
 register = template.Library()
 
-# Written in capitals when a kebab-case name is turned into words ("csv-cleanup" reads "CSV cleanup").
+# Written in capitals when a kebab-case name is turned into words (csv-cleanup reads "CSV cleanup").
 ACRONYMS = {
     "ai", "api", "aws", "ci", "cli", "css", "csv", "gcp", "html", "http", "json", "jwt", "llm", "mcp", "pdf", "pr",
     "sdk", "seo", "sql", "ssh", "ui", "url", "ux", "xml", "yaml",
