@@ -30,7 +30,7 @@ import uuid
 from pathlib import Path
 
 from common import log, peak_rss_mb, throwaway_database
-from sync import generate_marketplace, prepare_environment
+from sync import add_shape_arguments, generate_marketplace, parse_shape, prepare_environment
 
 GATES = ("off", "report", "hold")
 PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 1024 / 1024
@@ -50,13 +50,8 @@ def main():
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--plugins", type=int, default=500, help="plugins in the marketplace (default 500)")
-    parser.add_argument("--skills", type=int, default=4, help="skills per plugin (default 4)")
-    parser.add_argument("--files", type=int, default=3, help="files per skill, SKILL.md included (default 3)")
-    args = parser.parse_args()
-    if min(args.plugins, args.skills, args.files) < 1:
-        parser.error("--plugins, --skills and --files must be at least 1")
-    return args
+    add_shape_arguments(parser)
+    return parse_shape(parser)
 
 
 def run_benchmark(args, tmp):

@@ -42,21 +42,30 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_shape_arguments(parser):
+    """The generated marketplace's shape, which every benchmark built on this one takes."""
     parser.add_argument("--plugins", type=int, default=500, help="plugins in the marketplace (default 500)")
     parser.add_argument("--skills", type=int, default=4, help="skills per plugin (default 4)")
     parser.add_argument("--files", type=int, default=3, help="files per skill, SKILL.md included (default 3)")
+
+
+def parse_shape(parser):
+    args = parser.parse_args()
+    if min(args.plugins, args.skills, args.files) < 1:
+        parser.error("--plugins, --skills and --files must be at least 1")
+    return args
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_shape_arguments(parser)
     parser.add_argument("--packed", action="store_true",
                         help="repack the generated repository before measuring, as a hosting server keeps it "
                              "(the clone gets much cheaper; by default it is served from loose objects)")
     parser.add_argument("--profile", choices=PHASES,
                         help="run this sync under cProfile and print the top 30 by cumulative time to stderr "
                              "(its time is then inflated by the profiler)")
-    args = parser.parse_args()
-    if min(args.plugins, args.skills, args.files) < 1:
-        parser.error("--plugins, --skills and --files must be at least 1")
-    return args
+    return parse_shape(parser)
 
 
 def prepare_environment(tmp):
