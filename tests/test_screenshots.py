@@ -7,7 +7,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
 
@@ -55,8 +55,11 @@ def catalogue(make_repo, synced_marketplace, people):
         member.get("/skills/examples/engineering-workflow/csv-cleanup/download/")
     member.get("/skills/examples/engineering-workflow/sql-review/download/")
     auditor = people["core"]
-    # A migration creates the group, but a transactional test run before this one flushed it away.
-    auditor.groups.add(Group.objects.get_or_create(name="Auditors")[0])
+    # A migration creates the group with its permission, but a transactional test run before this one
+    # flushed the group away (the permission comes back with every flush).
+    auditors, _ = Group.objects.get_or_create(name="Auditors")
+    auditors.permissions.add(Permission.objects.get(codename="review_auditevent"))
+    auditor.groups.add(auditors)
     return examples
 
 
