@@ -1,5 +1,8 @@
 """django-oauth-toolkit's request validator with Skillport's rules for registered clients and single-use codes."""
+from contextlib import contextmanager
+
 from django.db import transaction
+from oauth2_provider.models import get_grant_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
@@ -27,6 +30,21 @@ class Validator(OAuth2Validator):
             not is_registered(client) or set(scopes) <= REGISTERED_CLIENT_SCOPES
         )
 
+    # Two exchanges of one code can both pass validate_code; once the winner has spent the grant, the
+    # loser's next read of it must fail as invalid_grant (and so revoke the winner's tokens, as a replay
+    # does), not raise DoesNotExist into a 500.
+    def confirm_redirect_uri(self, client_id, code, redirect_uri, client, request, *args, **kwargs):
+        with _spent_grant_is_invalid(request):
+            return super().confirm_redirect_uri(client_id, code, redirect_uri, client, request, *args, **kwargs)
+
+    def get_code_challenge(self, code, request):
+        with _spent_grant_is_invalid(request):
+            return super().get_code_challenge(code, request)
+
+    def get_code_challenge_method(self, code, request):
+        with _spent_grant_is_invalid(request):
+            return super().get_code_challenge_method(code, request)
+
     def save_bearer_token(self, token, request, *args, **kwargs):
         """A code's tokens are saved with the record of its exchange, or not at all: connector.views.Token
         then revokes what the exchange that won was given."""
@@ -36,3 +54,11 @@ class Validator(OAuth2Validator):
             super().save_bearer_token(token, request, *args, **kwargs)
             if not RedeemedCode.objects.record(request.code, request, token):
                 raise errors.InvalidGrantError(description="The authorization code was already used.", request=request)
+
+
+@contextmanager
+def _spent_grant_is_invalid(request):
+    try:
+        yield
+    except get_grant_model().DoesNotExist:
+        raise errors.InvalidGrantError(description="The authorization code was already used.", request=request) from None

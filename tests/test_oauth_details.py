@@ -13,10 +13,13 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Application, Grant, RefreshToken
 from oauth2_provider.settings import oauth2_settings
+from oauthlib.common import Request
+from oauthlib.oauth2.rfc6749.errors import InvalidGrantError
 
 from audit.models import Action, AuditEvent
 from connector.models import RedeemedCode
 from connector.tokens import lookup, mint
+from connector.validator import Validator
 
 from .oauth_browser import Browser
 from .test_connector_oauth import CALLBACK, authorize_url, exchange, pkce, registered
@@ -162,6 +165,20 @@ def test_two_exchanges_of_one_code_at_once_leave_no_token(skillport, github_org)
     assert ping(skillport, winner["access_token"]) == 401
     assert refresh(skillport, client_id, winner["refresh_token"]).status_code == 400
     assert not issued(client_id).exists()
+
+
+@pytest.mark.parametrize("read", ["get_code_challenge", "get_code_challenge_method", "confirm_redirect_uri"])
+def test_a_grant_spent_while_its_exchange_was_checked_is_invalid_grant(db, read):
+    """The race above, without the timing: the winner deletes the grant between the loser's
+    validate_code and its next read of the grant, which must answer invalid_grant (a 400), not a 500."""
+    client = Application.objects.create(name="c", redirect_uris=CALLBACK, client_type=Application.CLIENT_PUBLIC,
+                                        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE)
+    request = Request("https://skillport.test/token")
+    request.client = client
+    arguments = {"get_code_challenge": ("spent", request), "get_code_challenge_method": ("spent", request),
+                 "confirm_redirect_uri": (client.client_id, "spent", CALLBACK, client, request)}[read]
+    with pytest.raises(InvalidGrantError):
+        getattr(Validator(), read)(*arguments)
 
 
 def test_a_spent_codes_record_is_pruned_once_its_tokens_are_gone(skillport, github_org):
