@@ -6,7 +6,7 @@ class ConnectorConfig(AppConfig):
     verbose_name = "Connector (MCP and OAuth)"
 
     def ready(self):
-        from . import signals  # noqa: F401  (audits tokens as the OAuth server issues them)
+        from . import checks, signals  # noqa: F401  (registers its checks; audits tokens as the OAuth server issues them)
         from .redaction import redact_install_tokens
 
         redact_install_tokens()

@@ -14,17 +14,20 @@ from marketplace.models import Skill
 from .tokens import checksum
 
 
+# A name, not a pattern: "*" or a URL here would put every host on the allow-list, or none.
+TRUSTED_HOST = RegexValidator(
+    r"\A\.?[a-z0-9-]+(\.[a-z0-9-]+)+\Z",
+    'Enter a host name such as "tools.example.com" or ".example.com" (lower case, no scheme, port or "*").',
+)
+
+
 class TrustedHost(models.Model):
     """A host an admin trusts for OAuth redirect URIs (https only) and client metadata documents."""
 
     host = models.CharField(
         max_length=253, unique=True,
         help_text='A host name such as "tools.example.com", or ".example.com" for it and its subdomains.',
-        # A name, not a pattern: "*" or a URL here would put every host on the allow-list, or none.
-        validators=[RegexValidator(
-            r"\A\.?[a-z0-9-]+(\.[a-z0-9-]+)+\Z",
-            'Enter a host name such as "tools.example.com" or ".example.com" (lower case, no scheme, port or "*").',
-        )],
+        validators=[TRUSTED_HOST],
     )
     note = models.CharField(max_length=200, blank=True, help_text="Who uses it, and why it is trusted.")
     created_at = models.DateTimeField(default=timezone.now)

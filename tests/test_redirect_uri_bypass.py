@@ -13,6 +13,7 @@ import secrets
 import httpx2 as httpx
 import pytest
 import urllib3
+from django.core.checks import run_checks
 from oauth2_provider.cimd import CIMDError
 from oauth2_provider.models import Application, Grant
 from oauth2_provider.settings import oauth2_settings
@@ -134,3 +135,14 @@ def test_a_trusted_host_is_a_host_name_not_a_pattern(client, people, host):
     assert not TrustedHost.objects.exists()
     assert client.post("/admin/connector/trustedhost/add/", {**form, "host": ".tools.example.com"}).status_code == 302
     assert TrustedHost.objects.get().host == ".tools.example.com"
+
+
+@pytest.mark.parametrize("host", ["*", "https://tools.example.com", "com"])
+def test_the_environments_trusted_hosts_obey_the_same_rule(settings, host):
+    """A bad entry in SKILLPORT_OAUTH_TRUSTED_HOSTS stops `manage.py check` (and so migrate and
+    make run) with what is wrong, rather than trusting every host or none in silence."""
+    settings.SKILLPORT_OAUTH_TRUSTED_HOSTS = ["tools.example.com", host]
+    errors = [error for error in run_checks(tags=["security"]) if error.id == "connector.E001"]
+    assert [error.msg for error in errors] == [
+        f"SKILLPORT_OAUTH_TRUSTED_HOSTS lists {host!r}: Enter a host name such as \"tools.example.com\" or "
+        "\".example.com\" (lower case, no scheme, port or \"*\")."]
