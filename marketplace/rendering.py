@@ -32,6 +32,12 @@ FENCE_FORMATTER = HtmlFormatter(nowrap=True)  # cmark supplies the <pre><code>
 # A fenced block with a language, as cmark-gfm writes it: the language attribute-escaped, the code
 # HTML-escaped. Highlighted, it takes the <pre><code class="language-..."> form CommonMark uses.
 FENCE = re.compile(r'<pre lang="([^"]*)"><code>(.*?)</code></pre>', re.DOTALL)
+# The sanitiser's time grows with the square of how deeply elements nest (20,000 nested quotes take
+# seconds, on every view), so an author could make a page slow for everyone. Real documents nest a
+# handful of levels; a deeper one is shown as its source text.
+MAX_NESTING = 1000
+TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^>]*?(/?)>")
+VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
 
 def _highlight_fence(match):
@@ -58,7 +64,22 @@ def render(text: str) -> str:
     until `clean` has been through it. Syncs store a skill's (`Skill.body_html`); a change to how
     it renders needs stored bodies rendered again (as migration 0012 did)."""
     document = cmarkgfm.github_flavored_markdown_to_html(text, options=Options.CMARK_OPT_UNSAFE)
+    if (depth := nesting(document)) > MAX_NESTING:
+        return (f"<p><em>This document nests {depth} levels deep, more than the {MAX_NESTING} shown "
+                f"formatted; here is its text.</em></p><pre>{html.escape(text)}</pre>")
     return FENCE.sub(_highlight_fence, document)
+
+
+def nesting(document: str) -> int:
+    """How deeply the document's elements nest, counting an element left open as open (an
+    overestimate for sloppy raw HTML, which only matters past MAX_NESTING)."""
+    depth = deepest = 0
+    for closing, name, self_closing in TAG.findall(document):
+        if self_closing or name.lower() in VOID_TAGS:
+            continue
+        depth = max(depth - 1, 0) if closing else depth + 1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def skill_body(skill) -> str:
@@ -68,6 +89,8 @@ def skill_body(skill) -> str:
 
 
 def clean(html: str) -> str:
+    if nesting(html) > MAX_NESTING:  # stored before render() refused such depth, or not from render()
+        return f"<p><em>This document nests more than {MAX_NESTING} levels deep and cannot be shown.</em></p>"
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS,

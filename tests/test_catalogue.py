@@ -6,6 +6,7 @@ import zipfile
 import pytest
 
 from audit.models import Action, AuditEvent
+from marketplace import rendering
 from marketplace.models import Skill
 from marketplace.sync import sync_marketplace
 
@@ -95,6 +96,22 @@ def test_the_skill_page_shows_the_body_the_sync_rendered_sanitised_on_the_way_ou
     # A row with no stored HTML is rendered on the view.
     Skill.objects.filter(pk=evil.pk).update(body_html="")
     assert '<span class="nb">print</span>' in client.get("/skills/acme/kit/evil/").content.decode()
+
+
+def test_a_body_nested_past_the_limit_is_shown_as_text_not_sanitised_for_seconds(client, market, member):
+    """The sanitiser's time grows with the square of the nesting: 20,000 nested quotes took seconds
+    on every view. The sync stores such a body as its text; a row stored before gets a notice."""
+    deep = "> " * (rendering.MAX_NESTING + 1) + "bottom"
+    Skill.objects.filter(slug="evil").update(body=deep, body_html=rendering.render(deep))
+    article = client.get("/skills/acme/kit/evil/").content.decode().split("<article", 1)[1].split("</article>", 1)[0]
+    assert f"more than the {rendering.MAX_NESTING} shown formatted" in article and "<blockquote>" not in article
+    assert "&gt; &gt; &gt;" in article and "bottom" in article
+    Skill.objects.filter(slug="evil").update(body_html="<blockquote>" * (rendering.MAX_NESTING + 1))
+    article = client.get("/skills/acme/kit/evil/").content.decode().split("<article", 1)[1].split("</article>", 1)[0]
+    assert "cannot be shown" in article and "<blockquote>" not in article
+    # At the limit it is formatted as usual.
+    fine = "> " * (rendering.MAX_NESTING - 1) + "bottom"
+    assert rendering.skill_body(Skill(body=fine, body_html=rendering.render(fine))).count("<blockquote>") == 999
 
 
 def test_a_skill_page_is_nine_queries(client, market, member, django_assert_num_queries):
