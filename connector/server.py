@@ -316,4 +316,6 @@ def build_app():
         enable_dns_rebinding_protection=bool(settings.SKILLPORT_MCP_ALLOWED_HOSTS),
         allowed_hosts=settings.SKILLPORT_MCP_ALLOWED_HOSTS, allowed_origins=settings.SKILLPORT_MCP_ALLOWED_ORIGINS,
     )
-    return build_server().streamable_http_app(json_response=True, stateless_http=True, transport_security=security)
+    app = build_server().streamable_http_app(json_response=True, stateless_http=True, transport_security=security)
+    app.add_middleware(timeouts.DatabaseOverloadASGI)  # outside the SDK's token check
+    return app

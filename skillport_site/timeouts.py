@@ -49,3 +49,31 @@ class DatabaseOverload(MiddlewareMixin):
         if message is BUSY:
             response["Retry-After"] = str(TURN_SECONDS)
         return response
+
+
+class DatabaseOverloadASGI:
+    """The same 503 for an ASGI app that is not Django's: /mcp checks its bearer token in the MCP SDK's
+    middleware, before any tool (which turns an overload into a tool error) runs."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        started = False
+
+        async def send_tracked(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except OperationalError as exception:
+            message = overload(exception)
+            if message is None or started:
+                raise
+            headers = [(b"content-type", b"text/plain; charset=utf-8")]
+            if message is BUSY:
+                headers.append((b"retry-after", str(TURN_SECONDS).encode()))
+            await send({"type": "http.response.start", "status": 503, "headers": headers})
+            await send({"type": "http.response.body", "body": message.encode()})

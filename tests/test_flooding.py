@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 
+from connector.tokens import mint
 from skillport_site.throttle import TURN_SECONDS, FileCounters, client_address
 
 from .builders import subprocess_database_url
@@ -223,6 +224,7 @@ import os, sys, time
 os.environ["DJANGO_SETTINGS_MODULE"] = "skillport_site.settings"
 import django
 django.setup()
+from connector.tokens import mint
 from skillport_site.throttle import FileCounters
 counters = FileCounters(sys.argv[1], {})
 time.sleep(max(0, float(sys.argv[3]) - time.time()))  # both start together, however long setting up took
@@ -267,3 +269,29 @@ def test_a_request_that_gets_no_database_connection_in_time_is_told_the_server_i
         assert response.headers["retry-after"] == str(TURN_SECONDS)
         message = response.json()["detail"] if path.startswith("/api/") else response.text
         assert message.startswith("Skillport is too busy to answer right now."), message
+
+
+def test_an_mcp_request_whose_token_check_gets_no_connection_in_time_is_told_the_server_is_busy(
+        http, transactional_db, tmp_path):
+    """/mcp checks its bearer token in the MCP SDK's middleware, before our tools' own handling of
+    an overload: there too the answer is a 503 saying so, not a 500."""
+    server = ProcfileWeb(tmp_path, SKILLPORT_DB_POOL_SIZE="1", SKILLPORT_DB_POOL_TIMEOUT="1",
+                         SKILLPORT_BASE_URL="http://127.0.0.1").start()
+    token = mint(User.objects.create_user("mona"), resource=["http://127.0.0.1/mcp"])
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    headers = {"authorization": f"Bearer {token}", "accept": "application/json, text/event-stream"}
+    try:
+        assert http.post(f"{server.url}/mcp", json=ping, headers=headers).status_code == 200
+        with psycopg.connect(subprocess_database_url()) as locker, ThreadPoolExecutor(8) as pool:
+            locker.execute("LOCK TABLE oauth2_provider_accesstoken IN ACCESS EXCLUSIVE MODE")  # every token check waits
+            answers = [pool.submit(http.post, f"{server.url}/mcp", json=ping, headers=headers) for _ in range(8)]
+            time.sleep(4)
+            locker.rollback()
+            answers = [future.result() for future in answers]
+    finally:
+        server.stop()
+    assert {response.status_code for response in answers} == {200, 503}, (answers, server.output()[-3000:])
+    for response in answers:
+        if response.status_code == 503:
+            assert response.headers["retry-after"] == str(TURN_SECONDS)
+            assert response.text.startswith("Skillport is too busy to answer right now."), response.text
