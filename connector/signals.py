@@ -1,5 +1,9 @@
-"""Audit events for tokens the authorization server issues (the toolkit signals each one)."""
+"""Audit events for tokens the authorization server issues (the toolkit signals each one), and what
+a public client is saved with."""
+from django.contrib.auth.hashers import make_password
+from django.db.models.signals import pre_save
 from django.dispatch import receiver
+from oauth2_provider.models import get_application_model
 from oauth2_provider.signals import app_authorized
 
 from audit import record
@@ -14,3 +18,13 @@ def token_issued(sender, request, token, **kwargs):
         "client_name": token.application.name if token.application else "",
         "scope": token.scope, "expires": token.expires.isoformat(),
     })
+
+
+@receiver(pre_save, sender=get_application_model())
+def public_clients_keep_no_secret(sender, instance, **kwargs):
+    """A public client never presents a secret, yet the toolkit generates and hashes one for every
+    client it saves: for open registration, 0.45 s of CPU per request, anyone's to spend. Store an
+    unusable value instead (as Django's set_unusable_password does), never hashed and never matched."""
+    if instance._state.adding and instance.client_type == instance.CLIENT_PUBLIC:
+        instance.hash_client_secret = False
+        instance.client_secret = make_password(None)

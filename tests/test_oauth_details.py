@@ -191,3 +191,15 @@ def test_a_spent_codes_record_is_pruned_once_its_tokens_are_gone(skillport, gith
     RefreshToken.objects.update(revoked=timezone.now() - timedelta(days=400))
     call_command("prune_oauth", stdout=StringIO())
     assert not RedeemedCode.objects.exists()
+
+
+def test_a_public_client_is_saved_with_an_unusable_secret_nobody_hashed(skillport):
+    """Open registration would otherwise hash a secret the client never uses: CPU anyone may spend."""
+    client = Application.objects.get(client_id=registered(skillport))
+    assert client.client_type == Application.CLIENT_PUBLIC and not client.hash_client_secret
+    assert client.client_secret.startswith("!") and len(client.client_secret) == 41
+    # A confidential client's secret is still hashed, as the toolkit does.
+    confidential = Application.objects.create(name="c", client_type=Application.CLIENT_CONFIDENTIAL,
+                                              authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+                                              client_secret="s3cret")
+    assert confidential.hash_client_secret and confidential.client_secret.startswith(("md5$", "pbkdf2_sha256$"))
