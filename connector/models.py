@@ -158,3 +158,33 @@ class InstallLink(models.Model):
             expires_at=timezone.now() + timedelta(seconds=settings.SKILLPORT_INSTALL_LINK_SECONDS),
         )
         return link, token
+
+
+class CatalogueToken(models.Model):
+    """A member's named personal token for the curated catalogues (connector.catalogue_tokens).
+
+    The secret is the access token it names, stored hashed by the toolkit like every other token, with
+    scope catalogue:read and bound to the catalogues alone; revoking deletes that token, and this with it.
+    `prefix` is the first characters of the value, so its owner can tell which token a machine holds.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="catalogue_tokens")
+    name = models.CharField(max_length=100)
+    access_token = models.OneToOneField(settings.OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL, on_delete=models.CASCADE,
+                                        related_name="catalogue_token")
+    prefix = models.CharField(max_length=8)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…) of {self.user}"
+
+    @property
+    def expires(self):
+        return self.access_token.expires
+
+    @property
+    def expired(self) -> bool:
+        return self.access_token.is_expired()

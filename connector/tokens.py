@@ -15,6 +15,9 @@ from pydantic import Field
 from marketplace import rows
 
 MINTED_CLIENT_NAME = "Skillport (minted with mint_token)"
+CATALOGUE_CLIENT_NAME = "Skillport (personal catalogue tokens)"
+# What a personal catalogue token grants: reading the curated catalogues, nothing else (connector.catalogue_tokens).
+CATALOGUE_SCOPE = "catalogue:read"
 
 
 def _comparable(uri: str) -> tuple[str, str, str]:
@@ -31,11 +34,12 @@ def is_mcp_resource(uri) -> bool:
     return isinstance(uri, str) and _comparable(uri) == _comparable(settings.SKILLPORT_MCP_URL)
 
 
-def mint(user, *, scope="skills:read", ttl=None, resource=None) -> str:
-    """Create an access token for `user`, bound to the MCP endpoint unless told otherwise; return its value."""
+def issue(user, *, scope="skills:read", ttl=None, resource=None, client_name=MINTED_CLIENT_NAME):
+    """Create an access token for `user`, bound to the MCP endpoint unless told otherwise, under the
+    client `client_name` (made on first use); return the token and its value, which is stored only hashed."""
     Application = get_application_model()
-    application = Application.objects.filter(name=MINTED_CLIENT_NAME).first() or Application.objects.create(
-        name=MINTED_CLIENT_NAME, client_type=Application.CLIENT_CONFIDENTIAL,
+    application = Application.objects.filter(name=client_name).first() or Application.objects.create(
+        name=client_name, client_type=Application.CLIENT_CONFIDENTIAL,
         authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
     )
     raw = secrets.token_urlsafe(32)
@@ -46,7 +50,23 @@ def mint(user, *, scope="skills:read", ttl=None, resource=None) -> str:
     )
     set_token_value(token, raw)
     token.save()
-    return raw
+    return token, raw
+
+
+def mint(user, *, scope="skills:read", ttl=None, resource=None) -> str:
+    """An operator's token for `user` (mint_token, tests): its value."""
+    return issue(user, scope=scope, ttl=ttl, resource=resource)[1]
+
+
+def catalogue_resource() -> str:
+    """What personal catalogue tokens are bound to: the curated catalogues under /m/, never /mcp, so the
+    connector and the REST API (which accept only tokens bound to /mcp) refuse them."""
+    return f"{settings.SKILLPORT_BASE_URL}/m/"
+
+
+def is_catalogue_token(token) -> bool:
+    """Is `token` a personal catalogue token: bound to the curated catalogues alone, with their scope?"""
+    return token.resource == [catalogue_resource()] and CATALOGUE_SCOPE in token.scope.split()
 
 
 def checksum(raw: str) -> str:

@@ -192,8 +192,10 @@ class InstallSteps(BaseModel):
         "When the links expire. Each link is the .skill package, works once and is for its own step only: "
         "give the user each link as a link, and never open one yourself unless the step is yours to run."))
     claude_code_commands: list[str] = Field(default_factory=list, description=(
-        "Claude Code's commands to install the plugin holding the skill from the user's curated catalogue; "
-        "absent when Claude Code cannot install it that way (its steps then unzip the .skill instead)."))
+        "To install the plugin holding the skill from the user's curated catalogue in Claude Code: the JSON to "
+        "merge into ~/.claude/settings.json (the user's catalogue token, from the page the CC steps name, in "
+        "place of <token>), then the /plugin install command; absent when Claude Code cannot install it that "
+        "way (its steps then unzip the .skill instead)."))
     steps: dict[str, list[str]] = Field(description="Steps per surface (CC, CD, CAI).")
     policy_note: str = ""
 

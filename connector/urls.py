@@ -2,11 +2,13 @@
 from django.urls import path
 from oauth2_provider import views as oauth
 
-from . import views
+from . import catalogue_tokens, views
 
 app_name = "connector"
 urlpatterns = [
     path("install/<str:token>/", views.download, name="download"),
+    path("connect/tokens/", catalogue_tokens.tokens, name="catalogue-tokens"),
+    path("connect/tokens/<int:token>/revoke/", catalogue_tokens.revoke, name="catalogue-token-revoke"),
 ]
 
 # Included under the toolkit's own namespace, "oauth2_provider": it reverses these for its metadata.

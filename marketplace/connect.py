@@ -3,14 +3,13 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from . import install
-from .models import Marketplace
 
 
 @login_required
 def connect(request):
-    marketplaces = Marketplace.objects.visible_to(request.user).order_by("slug")
+    # The curated catalogue of each marketplace the user may see, where Claude Code can fetch its plugins.
+    catalogues = install.curated_marketplaces(request.user)
     return render(request, "marketplace/connect.html", {
-        "connector": install.connector(),
-        # The curated catalogue of each marketplace the user may see, where Claude Code can fetch its plugins.
-        "catalogues": [(m, add) for m in marketplaces if (add := install.curated_add(m))],
+        "connector": install.connector(), "catalogues": catalogues,
+        "settings": install.claude_code_settings(catalogues) if catalogues else "",
     })

@@ -1,7 +1,9 @@
 """The curated marketplace.json for Claude Code: what a user may see, each plugin pinned to its approved commit.
 
-`/plugin marketplace add https://HOST/m/<slug>/marketplace.json` then gives Claude Code users
-the catalogue the organisation curated, not whatever the repository says today. Sources are
+Declared in a member's Claude Code settings with their catalogue token (marketplace.install.claude_code_settings:
+`/plugin marketplace add` sends no token), https://HOST/m/<slug>/marketplace.json gives Claude Code users
+the catalogue the organisation curated, not whatever the repository says today. Claude Code sends the
+token only for this file: every source below is a git repository it clones with the person's own access. Sources are
 rewritten so they no longer depend on where the catalogue was read from:
 
 1. A relative source becomes a `git-subdir` source (or a `url` one for the repository root) in

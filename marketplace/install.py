@@ -6,11 +6,14 @@ so they say the same thing. Which steps work depends on the deployment:
 1. Claude Code installs a plugin through the curated catalogue when that catalogue lists it for the user
    (curated.offers: Claude Code can fetch the plugin's repository, its source is pinned, and the user may
    see all of it) and Claude Code loads it; otherwise the skill goes in as a personal skill, unzipped.
+   The catalogue is declared in the user's Claude Code settings with their personal catalogue token
+   (claude_code_settings): `/plugin marketplace add` cannot send a token.
 2. Claude.ai and Claude Desktop take the `.skill` package as an upload, always.
 3. The connector: Claude Code reaches it from the user's machine, but Claude.ai and Claude Desktop
    reach connectors from Anthropic's servers, so only a public https address works for them. People
    sign in with GitHub when a GitHub app is set up, else with a local account.
 """
+import json
 from ipaddress import ip_address
 from urllib.parse import urlsplit
 
@@ -21,6 +24,7 @@ from skillport_site.links import absolute_url
 
 from . import curated, packaging
 from .gitrepo import is_local
+from .models import Marketplace
 
 # Names only a local network resolves: Anthropic's servers cannot reach them.
 LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
@@ -50,24 +54,52 @@ def claude_code_commands(plugin):
     return {**commands, "install": f"/plugin install {plugin.name}@{commands['name']}"}
 
 
-def curated_add(marketplace) -> str:
-    """Claude Code's command to add the user's curated catalogue of `marketplace`, or "" when Claude Code
-    could not fetch its plugins (a folder on this server)."""
-    if not curated.reachable(marketplace):
-        return ""
-    return f"/plugin marketplace add {absolute_url(reverse('marketplace:curated', args=[marketplace.slug]))}"
+# Where the settings snippet has the person's catalogue token before they create one.
+TOKEN_PLACEHOLDER = "<token>"
+
+
+def tokens_url() -> str:
+    """Where members create personal catalogue tokens (the connector's page; named here, never imported)."""
+    return absolute_url(reverse("connector:catalogue-tokens"))
+
+
+def curated_marketplaces(user):
+    """The marketplaces whose curated catalogue `user` may read and Claude Code can fetch plugins from."""
+    return [m for m in Marketplace.objects.visible_to(user).order_by("slug") if curated.reachable(m)]
+
+
+def claude_code_settings(marketplaces, token=TOKEN_PLACEHOLDER) -> str:
+    """What to add to ~/.claude/settings.json so Claude Code knows the curated catalogues of `marketplaces`.
+
+    A catalogue answers only a request that carries a token, and `/plugin marketplace add` sends no
+    headers: Claude Code sends them only for marketplaces its settings declare with `headers` (or a
+    `headersHelper` command, for https), under the name of the marketplace.json they serve.
+    """
+    known = {_name(m): {"source": {"source": "url", "url": absolute_url(reverse("marketplace:curated", args=[m.slug])),
+                                   "headers": {"Authorization": f"Bearer {token}"}}} for m in marketplaces}
+    return json.dumps({"extraKnownMarketplaces": known}, indent=2)
+
+
+def _name(marketplace) -> str:
+    return marketplace.name or marketplace.slug  # the curated catalogue's `name` (curated.catalogue)
 
 
 def curated_install(plugin) -> str:
-    return f"/plugin install {plugin.name}@{plugin.marketplace.name or plugin.marketplace.slug}"
+    return f"/plugin install {plugin.name}@{_name(plugin.marketplace)}"
 
 
 def claude_code_route(plugin, user) -> list[str]:
-    """The two commands that install `plugin` in Claude Code from `user`'s curated catalogue, or [] when
-    that catalogue does not list it or Claude Code would refuse it."""
+    """The settings snippet that adds `user`'s curated catalogue of the plugin's marketplace and the command
+    that installs `plugin` from it, or [] when that catalogue does not list it or Claude Code would refuse it."""
     if not (plugin.loads and curated.offers(plugin, user)):
         return []
-    return [curated_add(plugin.marketplace), curated_install(plugin)]
+    return [claude_code_settings([plugin.marketplace]), curated_install(plugin)]
+
+
+def settings_step() -> str:
+    """The words before the settings snippet, on every surface."""
+    return (f"Once: create a catalogue token at {tokens_url()}, then add this to ~/.claude/settings.json "
+            f"(merged with what is there), your token in place of {TOKEN_PLACEHOLDER}:")
 
 
 def unzip_command(skill) -> str:
@@ -85,7 +117,7 @@ def steps(skill, user, download_url="") -> dict[str, list[str]]:
     link = f" from the link (it works once, for {settings.SKILLPORT_INSTALL_LINK_SECONDS // 60} minutes)"
     link = link if download_url else ""
     if route := claude_code_route(skill.plugin, user):
-        claude_code = [*route, f"Restart Claude Code; the skill is then available as {skill.plugin.name}:{skill.name}."]
+        claude_code = [settings_step(), *route, f"Restart Claude Code; the skill is then available as {skill.plugin.name}:{skill.name}."]
     else:
         claude_code = [f"Download {package}{link}.", unzip_command(skill),
                        f"Restart Claude Code; the skill is then available as {skill.name}."]
@@ -103,7 +135,8 @@ def panel(skill, user) -> dict:
     """The skill page's install panel: the same steps, which of them are commands to copy, the connector."""
     shown = steps(skill, user)
     plugin = skill.plugin
-    return {"steps": shown, "commands": [curated_add(plugin.marketplace), curated_install(plugin), unzip_command(skill)],
+    return {"steps": shown, "settings": claude_code_settings([plugin.marketplace]),
+            "commands": [curated_install(plugin), unzip_command(skill)], "tokens_url": tokens_url(),
             "personal": unzip_command(skill) in shown["CC"], "package": packaging.package_name(skill),
             "connector": connector()}
 

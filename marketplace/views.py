@@ -214,7 +214,7 @@ def marketplace_detail(request, marketplace):
         "plugins": [p for p in plugins if p.loads], "broken": [p for p in plugins if not p.loads],
         "plugin_count": len(plugins), "skill_count": sum(p.n for p in plugins),
         "problems": _problems(request.user, marketplace, last_run)[:50],
-        "add_command": install.curated_add(marketplace),
+        "claude_code_settings": install.claude_code_settings([marketplace]) if curated.reachable(marketplace) else "",
         "repository": weblinks.repository(marketplace.git_url),
         "commit_url": weblinks.tree(marketplace.git_url, marketplace.last_synced_commit),
     })
@@ -283,12 +283,13 @@ def _scan(skill, files):
 def curated_catalogue(request, marketplace):
     """/m/<slug>/marketplace.json for Claude Code: the signed-in (or bearer-token) user's curated view.
 
-    The token is read by connector.authentication's middleware, into `request.bearer`."""
-    user = request.user if request.user.is_authenticated else request.bearer.user("skills:read")
+    The token (a personal catalogue token, or one for the connector) is read by connector.authentication's
+    middleware, into `request.bearer`."""
+    user = request.user if request.user.is_authenticated else request.bearer.catalogue_reader()
     if user is None:
-        response = JsonResponse({"error": "Sign in, or send a Skillport token: Authorization: Bearer <token>."},
-                                status=401)
-        response["WWW-Authenticate"] = 'Bearer scope="skills:read"'
+        response = JsonResponse({"error": "Sign in, or send a Skillport catalogue token (create one at "
+                                          f"{install.tokens_url()}): Authorization: Bearer <token>."}, status=401)
+        response["WWW-Authenticate"] = 'Bearer scope="catalogue:read"'
         return response
     marketplace = get_object_or_404(Marketplace.objects.visible_to(user), slug=marketplace)
     if not curated.reachable(marketplace):

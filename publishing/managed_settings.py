@@ -14,7 +14,7 @@ enabledPlugins in managed settings) and https://code.claude.com/docs/en/plugins/
      feeding the target that its audience may see, as `{"source": "url", "url": ...}`. That URL
      answers only a signed-in request, and the fragment never carries a secret: on the machines,
      each url source needs `"headersHelper"`, a command that prints
-     `{"Authorization": "Bearer <a Skillport token with skills:read>"}` (HEADERS_HELP).
+     `{"Authorization": "Bearer <the person's Skillport catalogue token>"}` (HEADERS_HELP).
    Each is added with `autoUpdate` on, so what Skillport publishes next reaches people unasked.
 2. `strictKnownMarketplaces` (when the target is strict): exactly those sources, so Claude Code
    accepts no other marketplace. Claude Code matches url entries by URL alone, so the
@@ -40,8 +40,8 @@ from .selection import choose
 HEADERS_HELP = (
     "Skillport's curated catalogues answer only signed-in requests. On each machine, add to every "
     '"url" source a "headersHelper": a command (an absolute path, or one on PATH) that prints '
-    '{"Authorization": "Bearer <token>"}, the token being that person\'s Skillport token with the '
-    "skills:read scope, from Skillport's sign-in (as the /mcp connector gets one) or minted by an operator "
+    '{"Authorization": "Bearer <token>"}, the token being that person\'s Skillport catalogue token '
+    "(created at /connect/tokens/), or a token with the skills:read scope minted by an operator "
     "(manage.py mint_token USERNAME --ttl SECONDS). Claude Code runs it whenever it refreshes the marketplace. "
     "Never write a token into managed settings: every user of the machine can read them."
 )

@@ -363,11 +363,14 @@ SKILLPORT_ACCESS_TOKEN_SECONDS = env_int("SKILLPORT_ACCESS_TOKEN_SECONDS", 4 * 3
 SKILLPORT_REFRESH_TOKEN_DAYS = env_int("SKILLPORT_REFRESH_TOKEN_DAYS", 30)
 # Lifetime of the one-time package links install_skill hands out.
 SKILLPORT_INSTALL_LINK_SECONDS = env_int("SKILLPORT_INSTALL_LINK_SECONDS", 600)
+# Lifetime of the personal catalogue tokens members create for Claude Code (/connect/tokens/).
+SKILLPORT_CATALOGUE_TOKEN_DAYS = env_int("SKILLPORT_CATALOGUE_TOKEN_DAYS", 90)
 # Registered clients that never obtained a token are removed after this many hours.
 SKILLPORT_UNUSED_CLIENT_HOURS = env_int("SKILLPORT_UNUSED_CLIENT_HOURS", 24)
 # Loopback http redirects are deliberate (see COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME below).
 SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008"]
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"  # named, so our consents can refer to it
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"  # and our catalogue tokens to theirs
 OAUTH2_PROVIDER = {
     "SCOPES": {"skills:read": "Browse and install the skills you may see", "skills:write": "Reserved"},
     "DEFAULT_SCOPES": ["skills:read"],

@@ -165,7 +165,9 @@ def test_plugin_and_marketplace_pages(client, market, member):
     plugin = client.get("/plugins/acme/kit/").content.decode()
     assert "postmortem" in plugin and "secret" not in plugin
     page = client.get("/marketplaces/acme/").content.decode()
-    assert "/plugin marketplace add" in page and "kit" in page
+    # The curated catalogue, declared in Claude Code's settings with a token: `/plugin marketplace add` sends none.
+    assert "extraKnownMarketplaces" in page and "/m/acme/marketplace.json" in page and "kit" in page
+    assert "/plugin marketplace add" not in page
     assert client.get("/marketplaces/nope/").status_code == 404
 
 
@@ -194,7 +196,7 @@ def test_a_marketplace_in_a_server_folder_gets_no_claude_code_command(client, ma
     market.git_url = str(repo.path)
     market.save(update_fields=["git_url"])
     page = client.get(SKILL).content.decode()
-    assert "/plugin marketplace add" not in page and str(repo.path) not in page
+    assert "extraKnownMarketplaces" not in page and str(repo.path) not in page
     assert "unzip -o postmortem.skill -d ~/.claude/skills/" in page
 
 

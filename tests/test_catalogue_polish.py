@@ -222,7 +222,7 @@ def test_the_marketplace_page_counts_and_links_and_notes_a_broken_plugin(client,
     assert 'href="https://github.com/acme/skills"' in page
     commit = Marketplace.objects.get(pk=market.pk).last_synced_commit
     assert f'href="https://github.com/acme/skills/tree/{commit}"' in page
-    assert "last synced" in page and "/plugin marketplace add http" in page
+    assert "last synced" in page and "extraKnownMarketplaces" in page and "/plugin marketplace add" not in page
     plugin_cards = re.findall(r'<h3><a href="/plugins/acme/([^/]+)/">', page)
     assert plugin_cards == ["ops-kit"]  # legacy-kit does not load: a note, not a card
     assert 'class="muted broken"' in page and 'href="/plugins/acme/legacy-kit/">Legacy kit</a>' in page
@@ -233,7 +233,7 @@ def test_a_marketplace_in_a_server_folder_gets_no_command_and_no_path(client, ma
     settings.SKILLPORT_ALLOW_LOCAL_SOURCES = False  # as in production: Claude Code cannot fetch from this server
     Marketplace.objects.filter(pk=market.pk).update(git_url=str(repo.path))
     page = client.get("/marketplaces/acme/").content.decode()
-    assert "/plugin marketplace add" not in page and str(repo.path) not in page and "Repository</a>" not in page
+    assert "extraKnownMarketplaces" not in page and str(repo.path) not in page and "Repository</a>" not in page
 
 
 @pytest.mark.django_db

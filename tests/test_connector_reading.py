@@ -171,10 +171,18 @@ def test_claude_code_is_offered_the_plugin_only_where_it_can_add_the_marketplace
     InstallLink.objects.all().delete()
     synced_marketplace(make_repo(files), slug="hub", github_url="https://github.com/acme/team-tools")
     hub = call(people["member"], "install_skill", {"name": "hub/kit/notes", "surface": "CC"}).structured_content
-    assert hub["claude_code_commands"] == [
-        f"/plugin marketplace add {settings.SKILLPORT_BASE_URL}/m/hub/marketplace.json", "/plugin install kit@team-tools"]
-    assert hub["steps"]["CC"] == [*hub["claude_code_commands"],
-                                  "Restart Claude Code; the skill is then available as kit:notes."]
+    # The curated catalogue, declared in Claude Code's settings with the user's catalogue token (`/plugin
+    # marketplace add` sends none), then the plugin installed from it.
+    settings_json, install = hub["claude_code_commands"]
+    assert json.loads(settings_json) == {"extraKnownMarketplaces": {"team-tools": {"source": {
+        "source": "url", "url": f"{settings.SKILLPORT_BASE_URL}/m/hub/marketplace.json",
+        "headers": {"Authorization": "Bearer <token>"}}}}}
+    assert install == "/plugin install kit@team-tools"
+    assert hub["steps"]["CC"] == [
+        f"Once: create a catalogue token at {settings.SKILLPORT_BASE_URL}/connect/tokens/, then add this to "
+        "~/.claude/settings.json (merged with what is there), your token in place of <token>:",
+        *hub["claude_code_commands"], "Restart Claude Code; the skill is then available as kit:notes."]
+    assert "/plugin marketplace add" not in json.dumps(hub)
     assert "claude_code_url" not in hub and not InstallLink.objects.exists()  # Claude Code downloads nothing
 
     Skill.objects.filter(marketplace__slug="hub").update(policy="prohibited", policy_reason="Use the wiki.")

@@ -54,15 +54,23 @@ def claude_code(html) -> str:
     return re.search(r"<h3>Claude Code</h3>(.*?)<h3>", html, re.S).group(1)
 
 
-def curated_add(settings):
-    return f"/plugin marketplace add {settings.SKILLPORT_BASE_URL}/m/acme/marketplace.json"
+def curated_settings(settings):
+    """The ~/.claude/settings.json entry that declares acme's curated catalogue (`/plugin marketplace add` sends
+    no token, so it cannot add it), with the token still to fill in."""
+    return json.dumps({"extraKnownMarketplaces": {"acme-skills": {"source": {
+        "source": "url", "url": f"{settings.SKILLPORT_BASE_URL}/m/acme/marketplace.json",
+        "headers": {"Authorization": "Bearer <token>"}}}}}, indent=2)
 
 
 @pytest.mark.django_db
 def test_the_curated_catalogue_when_it_lists_the_plugin(client, on_github, people, settings):
     html = claude_code(panel(client, people["core"]))  # tam may see every skill of kit
-    for command in (curated_add(settings), "/plugin install kit@acme-skills"):
-        assert f'<code>{escape(command)}</code><button type="button" data-copy="{escape(command)}">' in html
+    snippet = escape(curated_settings(settings))
+    assert f'<pre class="settings">{snippet}</pre><button type="button" data-copy="{snippet}"' in html
+    command = "/plugin install kit@acme-skills"
+    assert f'<code>{escape(command)}</code><button type="button" data-copy="{escape(command)}">' in html
+    assert f'create a catalogue token at <a href="{settings.SKILLPORT_BASE_URL}/connect/tokens/"' in html
+    assert "/plugin marketplace add" not in html
     assert "available as kit:postmortem" in html
     assert UNZIP not in html
 
@@ -83,7 +91,7 @@ def test_a_folder_on_the_server_is_curated_only_where_claude_code_can_fetch_from
     assert "/plugin" not in html and str(in_a_folder.repo.path) not in html and UNZIP in html
     settings.SKILLPORT_ALLOW_LOCAL_SOURCES = True  # Claude Code on this machine can clone the folder
     html = claude_code(panel(client, people["core"]))
-    assert curated_add(settings) in html and UNZIP not in html
+    assert escape(curated_settings(settings)) in html and UNZIP not in html
 
 
 @pytest.mark.django_db
@@ -147,10 +155,12 @@ def test_install_skill_says_what_the_page_says(client, in_a_folder, people, sett
     result = tools.install_skill(tools.Caller(user), "acme/kit/postmortem")
     html = panel(client, user)
     link = f" from the link (it works once, for {settings.SKILLPORT_INSTALL_LINK_SECONDS // 60} minutes)"
+    text = re.sub(r"<[^>]+>", "", html)  # the page links the address in a step
     for step in result.steps["CC"] + result.steps["CD"]:
-        assert escape(step.replace(link, "")) in html
+        assert escape(step.replace(link, "")) in text
     offered = persona == "core" and local_sources
-    assert result.claude_code_commands == ([curated_add(settings), "/plugin install kit@acme-skills"] if offered else [])
+    assert result.claude_code_commands == ([curated_settings(settings), "/plugin install kit@acme-skills"]
+                                           if offered else [])
     assert (UNZIP in result.steps["CC"]) is not offered
 
 
@@ -178,7 +188,7 @@ def test_in_a_browser_each_shape_shows_the_steps_that_work(open_page, live_serve
     claude_code.get_by_role("listitem").filter(has_text=command).get_by_role("button", name="Copy").click()
     assert page.evaluate("navigator.clipboard.readText()") == command
     if route == "curated":
-        expect(claude_code).to_contain_text(curated_add(settings))
+        expect(claude_code.locator("pre.settings")).to_have_text(curated_settings(settings))
         expect(claude_code).to_contain_text("available as kit:postmortem")
     else:
         expect(claude_code).not_to_contain_text("/plugin")
