@@ -17,8 +17,10 @@ URLS = "api"
 class MarketplaceSerializer(serializers.ModelSerializer):
     web_url = serializers.SerializerMethodField()
     api_url = serializers.SerializerMethodField()
-    curated_catalogue_url = serializers.SerializerMethodField(
-        help_text="For Claude Code: /plugin marketplace add <this URL>.")
+    curated_catalogue_url = serializers.SerializerMethodField(help_text=(
+        "The caller's curated catalogue for Claude Code. It needs a token, which `/plugin marketplace add` cannot "
+        "send: declare it in ~/.claude/settings.json (extraKnownMarketplaces) with a catalogue token from "
+        "/connect/tokens/, as a plugin's claude_code.settings does."))
 
     class Meta:
         model = Marketplace
@@ -35,9 +37,12 @@ class MarketplaceSerializer(serializers.ModelSerializer):
         return absolute_url(reverse("marketplace:curated", args=[obj.slug]))
 
 
-class ClaudeCodeCommands(serializers.Serializer):
-    add = serializers.CharField(help_text="Empty when Claude Code cannot reach the marketplace.")
-    install = serializers.CharField()
+class ClaudeCodeRoute(serializers.Serializer):
+    settings = serializers.CharField(allow_blank=True, help_text=(
+        "JSON to merge into ~/.claude/settings.json, declaring the caller's curated catalogue of the marketplace, "
+        "with their catalogue token (/connect/tokens/) in place of <token>. Both fields are empty when Claude "
+        "Code cannot install the plugin from that catalogue (a skill's steps then unzip its .skill)."))
+    install = serializers.CharField(allow_blank=True, help_text="The /plugin install command, once it is declared.")
 
 
 class PluginSerializer(serializers.ModelSerializer):
@@ -59,10 +64,9 @@ class PluginSerializer(serializers.ModelSerializer):
     def get_tags(self, obj) -> list[str]:
         return [t for t in obj.shown_tags or [] if isinstance(t, str)]
 
-    @extend_schema_field(ClaudeCodeCommands)
+    @extend_schema_field(ClaudeCodeRoute)
     def get_claude_code(self, obj):
-        commands = install.claude_code_commands(obj)
-        return {"add": commands["add"], "install": commands["install"]}
+        return install.claude_code(obj, self.context["request"].user)
 
     def get_web_url(self, obj) -> str:
         return absolute_url(obj.get_absolute_url())
@@ -125,8 +129,16 @@ class FileSerializer(serializers.ModelSerializer):
         fields = ["path", "size", "mode", "is_binary", "omitted"]
 
 
+class InstallSteps(serializers.Serializer):
+    CC = serializers.ListField(child=serializers.CharField(), help_text="Claude Code.")
+    CD = serializers.ListField(child=serializers.CharField(), help_text="Claude Desktop.")
+    CAI = serializers.ListField(child=serializers.CharField(), help_text="Claude.ai.")
+
+
 class Install(serializers.Serializer):
-    claude_code = ClaudeCodeCommands()
+    steps = InstallSteps(help_text="What to do on each surface, as the skill's page and the connector's install_skill "
+                                   "say it for the caller on this deployment.")
+    claude_code = ClaudeCodeRoute()
     package_name = serializers.CharField(help_text="The .skill file for Claude.ai and Claude Desktop.")
     package_link_url = serializers.CharField(help_text="POST here for a one-time download link to the package.")
     connector_url = serializers.CharField(help_text="Add this URL in Claude as a connector.")
@@ -195,9 +207,9 @@ class SkillDetailSerializer(SkillSerializer):
 
     @extend_schema_field(Install)
     def get_install(self, obj):
-        commands = install.claude_code_commands(obj.plugin)
+        user = self.context["request"].user
         return {
-            "claude_code": {"add": commands["add"], "install": commands["install"]},
+            "steps": install.steps(obj, user), "claude_code": install.claude_code(obj.plugin, user),
             "package_name": packaging.package_name(obj),
             "package_link_url": absolute_url(reverse(f"{URLS}:skill-package-link", args=obj.identifier.split("/"))),
             "connector_url": settings.SKILLPORT_MCP_URL,

@@ -1,6 +1,6 @@
 """How a skill is installed: the steps every surface shows, only those that work on this deployment.
 
-The skill page and the connector's install_skill both read these (one-time links: connector.package_links),
+The skill page, the connector's install_skill and the REST API all read these (one-time links: connector.package_links),
 so they say the same thing. Which steps work depends on the deployment:
 
 1. Claude Code installs a plugin through the curated catalogue when that catalogue lists it for the user
@@ -23,35 +23,10 @@ from django.urls import reverse
 from skillport_site.links import absolute_url
 
 from . import curated, packaging
-from .gitrepo import is_local
 from .models import Marketplace
 
 # Names only a local network resolves: Anthropic's servers cannot reach them.
 LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
-
-
-def claude_code_commands_for(marketplace):
-    """How Claude Code users add this marketplace's repository: owner/repo for GitHub, else the git URL.
-
-    A marketplace read from a folder on this server has no address Claude Code could use
-    (and its path is nobody's business), so there is no command for it.
-    """
-    url = marketplace.git_url
-    parts = urlsplit(url)
-    if is_local(url):
-        add = ""
-    elif parts.hostname == "github.com":
-        add = f"/plugin marketplace add {parts.path.strip('/').removesuffix('.git')}"
-    elif url.startswith("git@github.com:"):
-        add = f"/plugin marketplace add {url.removeprefix('git@github.com:').removesuffix('.git')}"
-    else:
-        add = f"/plugin marketplace add {url}"
-    return {"add": add, "name": marketplace.name or marketplace.slug}
-
-
-def claude_code_commands(plugin):
-    commands = claude_code_commands_for(plugin.marketplace)
-    return {**commands, "install": f"/plugin install {plugin.name}@{commands['name']}"}
 
 
 # Where the settings snippet has the person's catalogue token before they create one.
@@ -86,6 +61,13 @@ def _name(marketplace) -> str:
 
 def curated_install(plugin) -> str:
     return f"/plugin install {plugin.name}@{_name(plugin.marketplace)}"
+
+
+def claude_code(plugin, user) -> dict:
+    """The route as the REST API gives it: the settings snippet and the install command, both empty when
+    Claude Code cannot install `plugin` from `user`'s curated catalogue."""
+    route = claude_code_route(plugin, user)
+    return {"settings": route[0], "install": route[1]} if route else {"settings": "", "install": ""}
 
 
 def claude_code_route(plugin, user) -> list[str]:

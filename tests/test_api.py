@@ -114,8 +114,22 @@ def test_skill_detail_has_its_files_verdicts_and_install_paths(as_, two_markets)
     assert [f["path"] for f in detail["files"]] == ["SKILL.md", "scripts/timeline.py"]
     assert detail["identifier"] == "acme/ops-kit/postmortem" and detail["version"] == "1.2.0"
     assert set(detail["verdicts"]) == {"loads_in_claude_code", "spec_valid", "claude_ai_uploadable", "scan_passed"}
-    assert detail["install"]["claude_code"]["install"] == "/plugin install ops-kit@acme-skills"
-    assert detail["install"]["connector_url"].endswith("/mcp")
+    # The steps the skill page and install_skill give: ops-kit holds a skill orla may not see, so her curated
+    # catalogue leaves it out and the skill goes in as a personal skill; the core team installs the plugin.
+    install = detail["install"]
+    assert install["claude_code"] == {"settings": "", "install": ""}
+    assert install["steps"]["CC"][1] == "unzip -o postmortem.skill -d ~/.claude/skills/"
+    assert install["steps"]["CD"][0] == "Download postmortem.skill. Do not unzip it." == install["steps"]["CAI"][0]
+    assert install["connector_url"].endswith("/mcp")
+    core = as_("core").get("/api/v1/skills/acme/ops-kit/postmortem/").json()["install"]
+    assert core["claude_code"]["install"] == "/plugin install ops-kit@acme-skills"
+    assert json.loads(core["claude_code"]["settings"])["extraKnownMarketplaces"]["acme-skills"]["source"]["url"] \
+        .endswith("/m/acme/marketplace.json")
+    assert core["steps"]["CC"][1:3] == [core["claude_code"]["settings"], core["claude_code"]["install"]]
+    # Never the repository's own `/plugin marketplace add`: it would bypass what the organisation approved.
+    assert "/plugin marketplace add" not in json.dumps([install, core])
+    plugin = as_("core").get("/api/v1/plugins/acme/ops-kit/").json()
+    assert plugin["claude_code"] == core["claude_code"]
     assert "id" not in detail and detail["api_url"].endswith("/api/v1/skills/acme/ops-kit/postmortem/")
 
 
