@@ -183,3 +183,46 @@ def test_too_many_live_tokens_are_refused(client, people, acme, monkeypatch):
     response, raw = create(client, people["member"], "three")
     assert response.status_code == 400 and raw is None and "revoke one" in response.content.decode()
     assert CatalogueToken.objects.count() == 2
+
+
+try:  # the browser test needs Chromium; the others run without it
+    from .browsers import ARTIFACTS, browser, open_page, signed_in  # noqa: F401 (fixtures)
+    NO_BROWSER = ""
+except pytest.skip.Exception as skipped:
+    NO_BROWSER = str(skipped)
+
+
+@pytest.mark.skipif(bool(NO_BROWSER), reason=NO_BROWSER)
+@pytest.mark.django_db(transaction=True)
+def test_in_a_browser_from_the_connect_page_create_copy_and_revoke(open_page, live_server, people, acme, settings):
+    from playwright.sync_api import expect
+
+    page = signed_in(open_page(permissions=["clipboard-read", "clipboard-write"]), live_server, people["member"])
+    page.goto(f"{live_server.url}/connect/")
+    expect(page.locator("#catalogue-settings")).to_contain_text('"Authorization": "Bearer <token>"')
+    expect(page.get_by_text("/plugin marketplace add")).to_have_count(0)
+    page.get_by_role("link", name="Create a catalogue token").click()
+
+    page.get_by_label("Name").fill("work laptop")
+    page.get_by_role("button", name="Create token").click()
+    raw = page.locator("#new-token").inner_text()
+    snippet = page.locator("#settings-snippet")
+    expect(snippet).to_contain_text(f'"Authorization": "Bearer {raw}"')
+    expect(snippet).to_contain_text(f"{settings.SKILLPORT_BASE_URL}/m/acme/marketplace.json")
+    page.get_by_role("button", name="Copy the settings").click()
+    copied = json.loads(page.evaluate("navigator.clipboard.readText()"))
+    headers = copied["extraKnownMarketplaces"]["acme-skills"]["source"]["headers"]
+    assert headers == {"Authorization": f"Bearer {raw}"}
+    assert catalogue(raw).status_code == 200  # what Claude Code will send works
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "catalogue-token-created.png", full_page=True)
+
+    # Shown once: back on the page, the token is listed by name and prefix only.
+    page.goto(f"{live_server.url}/connect/tokens/")
+    row = page.locator("table.tokens tbody tr").filter(has_text="work laptop")
+    expect(row).to_contain_text(f"{raw[:8]}…")
+    expect(page.get_by_text(raw)).to_have_count(0)
+    row.get_by_role("button", name="Revoke work laptop").click()
+    expect(page.locator("table.tokens")).to_have_count(0)
+    expect(page.get_by_text("You have no catalogue tokens.")).to_be_visible()
+    assert catalogue(raw).status_code == 401
