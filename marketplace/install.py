@@ -48,7 +48,8 @@ def claude_code_settings(marketplaces, token=TOKEN_PLACEHOLDER) -> str:
 
     A catalogue answers only a request that carries a token, and `/plugin marketplace add` sends no
     headers: Claude Code sends them only for marketplaces its settings declare with `headers` (or a
-    `headersHelper` command, for https), under the name of the marketplace.json they serve.
+    `headersHelper` command, for https), under the name of the marketplace.json they serve, and adds
+    those as it starts (tests/test_claude_code_catalogue.py has the pinned CLI do it).
     """
     known = {_name(m): {"source": {"source": "url", "url": absolute_url(reverse("marketplace:curated", args=[m.slug])),
                                    "headers": {"Authorization": f"Bearer {token}"}}} for m in marketplaces}
@@ -80,8 +81,9 @@ def claude_code_route(plugin, user) -> list[str]:
 
 def settings_step() -> str:
     """The words before the settings snippet, on every surface."""
-    return (f"Once: create a catalogue token at {tokens_url()}, then add this to ~/.claude/settings.json "
-            f"(merged with what is there), your token in place of {TOKEN_PLACEHOLDER}:")
+    return (f"Once: create a catalogue token at {tokens_url()} and add this to ~/.claude/settings.json "
+            f"(merged with what is there), your token in place of {TOKEN_PLACEHOLDER}; Claude Code adds the "
+            f"catalogue when it next starts:")
 
 
 def unzip_command(skill) -> str:
