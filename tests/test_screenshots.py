@@ -75,6 +75,7 @@ def pages():
         ("marketplace-broken-plugin", "member", "/marketplaces/data-guild/"),
         ("audit", "core", "/audit/"),
         ("admin", "admin", "/admin/"),
+        ("catalogue-tokens", "member", "/connect/tokens/"),
     ]
     try:
         found.append(("connect", "member", reverse("marketplace:connect")))
