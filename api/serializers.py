@@ -66,7 +66,7 @@ class PluginSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ClaudeCodeRoute)
     def get_claude_code(self, obj):
-        return install.claude_code(obj, self.context["request"].user)
+        return install.claude_code(obj, self.context["request"].user, self.context.get("curated"))
 
     def get_web_url(self, obj) -> str:
         return absolute_url(obj.get_absolute_url())

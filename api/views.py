@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from audit.models import Surface
 from audit.views import PERMISSION as REVIEW_AUDIT
 from connector import package_links
-from marketplace import lookup, updates
+from marketplace import curated, lookup, updates
 from marketplace.models import Marketplace, Plugin, Skill, SyncRun
 from marketplace.tasks import queue_sync
 from publishing import downloads, managed_settings
@@ -59,6 +59,13 @@ class PluginList(generics.ListAPIView):
     def get_queryset(self):
         return Plugin.objects.visible_to(self.request.user).select_related("marketplace").order_by(
             "marketplace__slug", "name")
+
+    def get_serializer_context(self):
+        # Which plugins the caller's curated catalogues list, read once for the page rather than per plugin.
+        context = super().get_serializer_context()
+        if self.request is not None and self.request.user.is_authenticated:  # not when the schema is generated
+            context["curated"] = curated.listed_ids(self.request.user)
+        return context
 
 
 @extend_schema(tags=["catalogue"])

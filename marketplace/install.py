@@ -64,17 +64,17 @@ def curated_install(plugin) -> str:
     return f"/plugin install {plugin.name}@{_name(plugin.marketplace)}"
 
 
-def claude_code(plugin, user) -> dict:
+def claude_code(plugin, user, listed=None) -> dict:
     """The route as the REST API gives it: the settings snippet and the install command, both empty when
-    Claude Code cannot install `plugin` from `user`'s curated catalogue."""
-    route = claude_code_route(plugin, user)
+    Claude Code cannot install `plugin` from `user`'s curated catalogue (`listed`: curated.listed_ids)."""
+    route = claude_code_route(plugin, user, listed)
     return {"settings": route[0], "install": route[1]} if route else {"settings": "", "install": ""}
 
 
-def claude_code_route(plugin, user) -> list[str]:
+def claude_code_route(plugin, user, listed=None) -> list[str]:
     """The settings snippet that adds `user`'s curated catalogue of the plugin's marketplace and the command
     that installs `plugin` from it, or [] when that catalogue does not list it or Claude Code would refuse it."""
-    if not (plugin.loads and curated.offers(plugin, user)):
+    if not (plugin.loads and curated.offers(plugin, user, listed)):
         return []
     return [claude_code_settings([plugin.marketplace]), curated_install(plugin)]
 

@@ -13,6 +13,8 @@ from audit.models import Action, AuditEvent, Surface
 from connector.tokens import mint
 from marketplace.models import Policy, Skill, SyncRun
 
+from .builders import catalog, plugin_entry, skill_md
+
 pytestmark = pytest.mark.django_db
 
 ALL = {"acme/ops-kit/postmortem", "acme/ops-kit/core-runbook", "acme/ops-kit/csv-cleanup", "labs/data-kit/csv-cleanup"}
@@ -131,6 +133,18 @@ def test_skill_detail_has_its_files_verdicts_and_install_paths(as_, two_markets)
     plugin = as_("core").get("/api/v1/plugins/acme/ops-kit/").json()
     assert plugin["claude_code"] == core["claude_code"]
     assert "id" not in detail and detail["api_url"].endswith("/api/v1/skills/acme/ops-kit/postmortem/")
+
+
+def test_a_page_of_plugins_reads_the_curated_catalogues_once(as_, make_repo, synced_marketplace,
+                                                             django_assert_max_num_queries):
+    files = {".claude-plugin/marketplace.json": catalog(*[plugin_entry(f"kit-{i}") for i in range(12)], name="big")}
+    files.update({f"plugins/kit-{i}/skills/s{i}/SKILL.md": skill_md(f"s{i}") for i in range(12)})
+    synced_marketplace(make_repo(files), slug="big", github_url="https://github.com/acme/big.git")
+    client = as_("member")
+    with django_assert_max_num_queries(6):  # not one more per plugin
+        plugins = client.get("/api/v1/plugins/").json()["results"]
+    expected = sorted(f"/plugin install kit-{i}@big" for i in range(12))
+    assert sorted(p["claude_code"]["install"] for p in plugins) == expected
 
 
 def test_a_package_link_works_once_and_is_audited(as_, two_markets):
