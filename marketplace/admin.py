@@ -45,7 +45,7 @@ class MarketplaceForm(forms.ModelForm):
     class Meta:
         model = Marketplace
         fields = ["slug", "git_url", "ref", "catalog_path", "access_token", "webhook_secret", "sync_interval",
-                  "enabled", "audience", "requires_approval", "scan_gate", "scan_threshold"]
+                  "enabled", "audience", "contributors", "requires_approval", "scan_gate", "scan_threshold"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "audit",
     "api",
     "publishing",
+    "authoring",
 ]
 
 MIDDLEWARE = [
