@@ -1,0 +1,193 @@
+"""Proposing skills (issue 20): who may, the check a sync would make, and one commit sent as a pull request
+on the fake GitHub (a real bare repository) or, off GitHub, a pushed branch with instructions."""
+import json
+import subprocess
+from types import SimpleNamespace
+
+import pytest
+
+from audit.models import Action, AuditEvent, Surface
+from authoring import proposals
+from authoring.models import Proposal
+from marketplace.models import Marketplace
+from marketplace.sync import sync_marketplace
+
+from .builders import GitRepo, catalog, plugin_entry, skill_md
+from .test_claude_code_oracle import CLAUDE, claude_env
+
+SECRET = "ghs_writer_token_never_shown"
+
+
+@pytest.fixture
+def hosted(fake_github, settings, tmp_path, db):
+    """acme/skills on the fake GitHub (the tools plugin, version 1.0.0, skills alpha and beta), synced as
+    the marketplace "acme", whose contributors are the core team; Skillport holds a writer's token."""
+    settings.SKILLPORT_GITHUB_URL = fake_github.base_url
+    settings.SKILLPORT_BASE_URL = "https://skillport.example"
+    fake_github.add_user("skillport-bot")
+    path = fake_github.add_repo("acme/skills", writers=["skillport-bot"])
+    seed = GitRepo(tmp_path / "seed")
+    seed.commit({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("tools", version="1.0.0"), name="acme-skills"),
+        "plugins/tools/.claude-plugin/plugin.json": json.dumps({"name": "tools", "version": "1.0.0"}),
+        "plugins/tools/skills/alpha/SKILL.md": skill_md("alpha", "Alpha does A."),
+        "plugins/tools/skills/alpha/scripts/run.py": "print('alpha')\n",
+        "plugins/tools/skills/beta/SKILL.md": skill_md("beta", "Beta does B."),
+    }, "seed")
+    seed.git("push", "--quiet", str(path), "main")
+    token = fake_github.issue_token("skillport-bot")
+    market = Marketplace.objects.create(slug="acme", git_url=f"{fake_github.base_url}/acme/skills.git",
+                                        access_token=token, contributors=["github:@acme/core"],
+                                        webhook_secret="hook-secret")
+    assert sync_marketplace(market.pk).status == "ok"
+    market.refresh_from_db()
+    return SimpleNamespace(gh=fake_github, repo=fake_github.repos["acme/skills"], path=path, market=market,
+                           token=token)
+
+
+GAMMA = {"SKILL.md": skill_md("gamma", "Gamma does G.").encode(), "scripts/go.sh": b"echo gamma\n"}
+
+
+def propose(user, market, **kwargs):
+    fields = {"plugin": "tools", "skill": "gamma", "files": GAMMA, "message": "Gamma helps with G.",
+              "surface": Surface.WEB, **kwargs}
+    return proposals.propose(user, market, **fields)
+
+
+def test_who_may_propose(hosted, people):
+    market = hosted.market
+    assert proposals.may_propose(people["core"], market)
+    assert not proposals.may_propose(people["member"], market)
+    assert not proposals.may_propose(people["outsider"], market)  # not even a member
+    assert not proposals.may_propose(people["anonymous"], market)
+    with pytest.raises(proposals.Refused, match="not among the contributors of the marketplace 'acme'"):
+        propose(people["member"], market)
+    # Editors of .skillport/access.json may, as long as they may see the marketplace.
+    Marketplace.objects.filter(pk=market.pk).update(access_rules={"editors": ["github:@orla", "github:@nina"]})
+    market.refresh_from_db()
+    assert proposals.may_propose(people["member"], market)
+    assert not proposals.may_propose(people["outsider"], market)
+    # Contributors who may not see the marketplace may not propose to it either.
+    Marketplace.objects.filter(pk=market.pk).update(audience=["github:@acme/design"])
+    market.refresh_from_db()
+    assert not proposals.may_propose(people["core"], market)
+    assert hosted.gh.pushes == []
+
+
+def test_a_proposal_is_one_commit_and_a_pull_request_naming_the_person(hosted, people):
+    base = hosted.repo.branch_sha("main")
+    proposal = propose(people["core"], hosted.market)
+    assert (proposal.kind, proposal.state, proposal.number) == ("add", "open", 1)
+    pr = hosted.repo.pulls[1]
+    assert proposal.url == f"{hosted.gh.base_url}/acme/skills/pull/1"
+    assert (pr.base, pr.head, pr.user["login"]) == ("main", proposal.branch, "skillport-bot")
+    assert proposal.branch.startswith("skillport/tam/gamma-")
+    assert hosted.repo.branch_sha("main") == base  # nothing lands on the tracked branch
+    assert hosted.repo.git("rev-parse", f"{pr.head_sha}^") == base
+    assert hosted.repo.git("rev-list", "--count", f"{base}..{pr.head_sha}") == "1"
+    message = hosted.repo.git("log", "-1", "--format=%B", pr.head_sha)
+    assert message.startswith("Add skill tools:gamma\n\nGamma helps with G.")
+    assert f"https://skillport.example/proposals/{proposal.id}/" in message
+    assert message.rstrip().endswith("Co-authored-by: tam <2+tam@users.noreply.github.com>")
+    assert hosted.repo.git("log", "-1", "--format=%an <%ae>", pr.head_sha) == \
+        "Skillport <skillport@users.noreply.github.com>"
+    changed = hosted.repo.git("diff", "--name-only", base, pr.head_sha).splitlines()
+    assert changed == ["plugins/tools/.claude-plugin/plugin.json", "plugins/tools/skills/gamma/SKILL.md",
+                       "plugins/tools/skills/gamma/scripts/go.sh", ".claude-plugin/marketplace.json"] or \
+        sorted(changed) == sorted([".claude-plugin/marketplace.json", "plugins/tools/.claude-plugin/plugin.json",
+                                   "plugins/tools/skills/gamma/SKILL.md", "plugins/tools/skills/gamma/scripts/go.sh"])
+    # The versions are bumped as the marketplace keeps them: patch, in plugin.json and the entry.
+    plugin_json = json.loads(hosted.repo.git("show", f"{pr.head_sha}:plugins/tools/.claude-plugin/plugin.json"))
+    entry = json.loads(hosted.repo.git("show", f"{pr.head_sha}:.claude-plugin/marketplace.json"))["plugins"][0]
+    assert plugin_json["version"] == entry["version"] == "1.0.1"
+    assert "tam" in pr.body and str(proposal.id) in pr.body
+    event = AuditEvent.objects.get(action=Action.PROPOSAL_OPENED)
+    assert (event.actor, event.marketplace, event.plugin, event.skill, event.surface) == (
+        people["core"], "acme", "tools", "gamma", Surface.WEB)
+    assert event.extra["pull_request"] == proposal.url and event.commit == pr.head_sha
+    # The credential never reaches anything stored.
+    stored = json.dumps(list(Proposal.objects.values()), default=str) + json.dumps(event.extra)
+    assert hosted.token not in stored
+
+
+def test_an_update_writes_over_and_deletes_files(hosted, people):
+    proposal = propose(people["core"], hosted.market, skill="alpha",
+                       files={"SKILL.md": skill_md("alpha", "Alpha does A better.").encode()},
+                       deleted=("scripts/run.py",))
+    assert proposal.kind == "update"
+    head = hosted.repo.pulls[1].head_sha
+    listed = hosted.repo.git("ls-tree", "-r", "--name-only", head, "plugins/tools/skills/alpha").splitlines()
+    assert listed == ["plugins/tools/skills/alpha/SKILL.md"]
+    assert "better" in hosted.repo.git("show", f"{head}:plugins/tools/skills/alpha/SKILL.md")
+
+
+@pytest.mark.parametrize("files, deleted, expected", [
+    ({"../escape.md": b"x", "SKILL.md": skill_md("gamma").encode()}, (), "'../escape.md' is not a relative path"),
+    ({"/etc/passwd": b"x", "SKILL.md": skill_md("gamma").encode()}, (), "'/etc/passwd' is not a relative path"),
+    ({"node_modules/x.js": b"x", "SKILL.md": skill_md("gamma").encode()}, (), "build output or litter"),
+    ({"SKILL.md": skill_md("delta").encode()}, (), "its name is 'delta' but the skill is 'gamma'"),
+    ({"scripts/run.py": b"print()\n"}, (), "A new skill needs a SKILL.md"),
+    ({"SKILL.md": b"x" * (2 * 1024 * 1024 + 1)}, (), "over the"),
+    ({"SKILL.md": b"---\nname: gamma\ndescription: <b>" + b"x" * 1100 + b"</b>\n---\nBody\n"}, (),
+     "not valid under the Agent Skills specification"),
+])
+def test_problems_stop_the_proposal_and_nothing_is_pushed(hosted, people, files, deleted, expected, settings):
+    settings.SKILLPORT_MAX_FILE_BYTES = 2 * 1024 * 1024
+    problems = proposals.check(people["core"], hosted.market, plugin="tools", skill="gamma", files=files,
+                               deleted=deleted)
+    assert any(expected in p for p in problems), problems
+    with pytest.raises(proposals.Invalid) as raised:
+        propose(people["core"], hosted.market, files=files, deleted=deleted)
+    assert raised.value.problems == problems
+    assert hosted.gh.pushes == [] and hosted.repo.pulls == {} and not Proposal.objects.exists()
+
+
+def test_a_clean_proposal_checks_clean(hosted, people):
+    assert proposals.check(people["core"], hosted.market, plugin="tools", skill="gamma", files=GAMMA) == []
+    assert hosted.gh.pushes == []
+
+
+def test_a_new_plugin_gets_a_manifest_and_an_entry_claude_code_accepts(hosted, people, tmp_path):
+    proposal = propose(people["core"], hosted.market, plugin="reports")
+    head = hosted.repo.pulls[proposal.number].head_sha
+    entry = json.loads(hosted.repo.git("show", f"{head}:.claude-plugin/marketplace.json"))["plugins"][-1]
+    assert entry["name"] == "reports" and entry["source"] == "./plugins/reports" and entry["version"] == "0.1.0"
+    plugin_json = json.loads(hosted.repo.git("show", f"{head}:plugins/reports/.claude-plugin/plugin.json"))
+    assert plugin_json["name"] == "reports"
+    if not CLAUDE.exists():
+        pytest.fail(f"Claude Code's CLI is missing at {CLAUDE}: `make test` installs it")
+    work = tmp_path / "work"
+    subprocess.run(["git", "clone", "--quiet", "--branch", proposal.branch, str(hosted.path), str(work)], check=True)
+    for folder in (work, work / "plugins" / "reports"):
+        checked = subprocess.run([CLAUDE, "plugin", "validate", "--json", str(folder)],
+                                 env=claude_env(tmp_path / "home"), capture_output=True, text=True, timeout=120)
+        assert checked.returncode == 0 and json.loads(checked.stdout)["success"], checked.stdout
+
+
+def test_a_removal_proposes_deleting_the_skill_folder(hosted, people):
+    proposal = proposals.propose_removal(people["core"], hosted.market, plugin="tools", skill="beta",
+                                         message="Nobody uses it.", surface=Surface.WEB)
+    assert proposal.kind == "remove"
+    head = hosted.repo.pulls[proposal.number].head_sha
+    assert hosted.repo.git("ls-tree", "-r", "--name-only", head, "plugins/tools/skills/beta") == ""
+    assert hosted.repo.git("log", "-1", "--format=%s", head) == "Remove skill tools:beta"
+    with pytest.raises(proposals.Invalid, match="no skill 'nope'"):
+        proposals.propose_removal(people["core"], hosted.market, plugin="tools", skill="nope", message="",
+                                  surface=Surface.WEB)
+
+
+def test_off_github_the_branch_is_pushed_with_instructions(people, tmp_path, db):
+    bare = tmp_path / "elsewhere.git"
+    seed = GitRepo(tmp_path / "seed")
+    seed.commit({".claude-plugin/marketplace.json": catalog(plugin_entry("tools")),
+                 "plugins/tools/skills/alpha/SKILL.md": skill_md("alpha")}, "seed")
+    subprocess.run(["git", "clone", "--bare", "--quiet", str(seed.path), str(bare)], check=True)
+    market = Marketplace.objects.create(slug="local", git_url=str(bare), contributors=["*"])
+    sync_marketplace(market.pk)
+    proposal = propose(people["member"], market)
+    assert proposal.number is None and proposal.url == ""
+    assert f"pushed the branch {proposal.branch}" in proposal.instructions
+    assert "into main" in proposal.instructions
+    pushed = subprocess.run(["git", "--git-dir", str(bare), "rev-parse", proposal.branch], capture_output=True,
+                            text=True, check=True).stdout.strip()
+    assert pushed == proposal.commit
