@@ -46,8 +46,12 @@ def may_propose(user, marketplace: Marketplace) -> bool:
     """Contributors of a marketplace they may see, or editors in its .skillport/access.json."""
     if user is None or not user.is_authenticated:
         return False
-    if not Marketplace.objects.visible_to(user).filter(pk=marketplace.pk).exists():
-        return False
+    return Marketplace.objects.visible_to(user).filter(pk=marketplace.pk).exists() and contributes(user, marketplace)
+
+
+def contributes(user, marketplace: Marketplace) -> bool:
+    """`may_propose` for a marketplace known to be visible to `user` (one of `visible_to`'s, or a visible
+    skill's), with no query: the pages that list or link to where one may propose ask this."""
     who = set(access.principals(user))
     contributors = {ref for ref in map(access.normalise, marketplace.contributors) if ref}
     return bool(who & (contributors | set(access.editors(marketplace.access_rules))))

@@ -148,6 +148,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "audit.context_processors.navigation",
+                "authoring.context_processors.navigation",
             ],
         },
     },
