@@ -39,7 +39,8 @@ class MarketplaceForm(forms.ModelForm):
         required=False,
         widget=forms.PasswordInput(render_value=False),
         help_text="The secret of the repository's GitHub webhook (at the webhook URL below, content type "
-                  "application/json, push events). Leave empty to keep the current one.",
+                  "application/json, push events, and pull request events to follow proposals). Leave empty to keep the "
+                  "current one.",
     )
 
     class Meta:

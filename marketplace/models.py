@@ -360,6 +360,7 @@ class WebhookDelivery(models.Model):
 
     class Result(models.TextChoices):
         QUEUED = "queued", "Sync queued"
+        FOLLOWED = "followed", "Pull request followed"
         IGNORED = "ignored", "Ignored"
         PONG = "pong", "Ping answered"
         BAD_SIGNATURE = "bad_signature", "Bad signature"
