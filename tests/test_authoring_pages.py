@@ -290,3 +290,22 @@ def test_the_preview_needs_a_sign_in_and_the_csrf_token(market, people):
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(people["member"])
     assert strict.post(PREVIEW, {"text": "# x"}).status_code == 403
+
+
+# The proposal's page and My proposals
+
+
+def test_my_proposals_show_each_state_and_pull_request(market, people):
+    core = signed_in(people["core"])
+    fields = {"marketplace": market, "proposer": people["core"], "plugin": "tools", "branch": "skillport/tam/x"}
+    merged = Proposal.objects.create(**fields, kind="add", skill="kit", state="merged", number=7,
+                                     url="https://github.com/acme/skills/pull/7")
+    Proposal.objects.create(**fields, kind="update", skill="alpha", instructions="Open a merge request from ...")
+    Proposal.objects.create(**{**fields, "proposer": people["member"]}, kind="add", skill="hers")
+    html = core.get("/proposals/").content.decode()
+    assert '<span class="badge state-merged">Merged</span>' in html and '<span class="badge state-open">Open</span>' in html
+    assert '<a href="https://github.com/acme/skills/pull/7" rel="noopener">#7</a>' in html
+    assert "to open by hand" in html and "hers" not in html
+    page = core.get(merged.get_absolute_url()).content.decode()
+    assert "Pull request #7" in page and "syncs the marketplace on the push that follows" in page
+    assert signed_in(people["member"]).get(merged.get_absolute_url()).status_code == 404
