@@ -64,7 +64,8 @@ document.querySelectorAll("form[data-check]").forEach((form) => {
     event.preventDefault();
     event.submitter.disabled = true;
     target.textContent = "Checking…";
-    fetch(form.action || location.href, {
+    // Not form.action: the buttons named "action" shadow it.
+    fetch(form.getAttribute("action") || location.href, {
       method: "POST", body: new FormData(form, event.submitter), headers: { "X-Partial": "1" },
     })
       .then((response) => response.text())
