@@ -13,6 +13,7 @@ from django.test import Client
 from audit.models import Action, AuditEvent
 from authoring.models import Proposal
 from authoring.pages import MAX_PREVIEW_CHARS, NOWHERE
+from marketplace.models import Curation, Skill
 
 from .builders import catalog, plugin_entry, skill_md
 
@@ -85,6 +86,9 @@ def test_suggest_an_edit_is_linked_for_contributors_and_refused_or_hidden_otherw
     assert signed_in(people["outsider"]).get(EDIT).status_code == 404
     assert signed_in(people["core"]).get("/proposals/edit/acme/tools/nothing/").status_code == 404
     assert Client().get(EDIT).status_code == 302  # to sign in
+    Skill.objects.filter(slug="alpha").update(curation=Curation.HIDDEN)  # hidden: gone, for contributors too
+    core = signed_in(people["core"])
+    assert core.get(EDIT).status_code == 404 and core.post(EDIT, {"message": "x"}).status_code == 404
 
 
 # Contribute
