@@ -149,7 +149,19 @@ class Change:
         if entry is not None and SEMVER.match(str(entry.get("version", ""))):
             entry["version"] = _bump(entry["version"])
             edits[catalog_path] = _dump(catalog)
+        if entry is not None and self.kind == "add" and self._list_in_entry(plugin, entry):
+            edits[catalog_path] = _dump(catalog)
         return edits
+
+    def _list_in_entry(self, plugin, entry) -> bool:
+        """A plugin at the marketplace's root with `strict: false` whose entry lists its skills one by one
+        (the skills-only pattern, FORMAT.md §1) shows only those: list the new one too."""
+        listed = manifest.component_paths(entry.get("skills"))
+        at_root = plugin.root == catalog_root(self.marketplace.catalog_path) and entry.get("strict") is False
+        if not at_root or not listed or any(p.strip("./") == "skills" for p in listed):
+            return False
+        entry["skills"] = [*listed, "./" + (posixpath.relpath(self.folder, plugin.root) if plugin.root else self.folder)]
+        return True
 
     # -- 3 ---------------------------------------------------------------------------------
 

@@ -226,3 +226,19 @@ def test_the_proposal_page_is_for_its_proposer_and_reviewers(hosted, people, cli
     assert client.get(proposal.get_absolute_url()).status_code == 200
     client.logout()
     assert client.get(proposal.get_absolute_url()).status_code == 302
+
+
+def test_a_plugin_that_lists_its_skills_gets_the_new_one_listed(people, tmp_path, db):
+    """The skills-only pattern: the marketplace's root is the plugin, and its entry names each skill folder."""
+    bare = tmp_path / "kit.git"
+    seed = GitRepo(tmp_path / "seed")
+    seed.commit({".claude-plugin/marketplace.json": catalog(
+        {"name": "kit", "source": "./", "strict": False, "skills": ["./skills/alpha"]}),
+        "skills/alpha/SKILL.md": skill_md("alpha"), "skills/hidden/SKILL.md": skill_md("hidden")}, "seed")
+    subprocess.run(["git", "clone", "--bare", "--quiet", str(seed.path), str(bare)], check=True)
+    market = Marketplace.objects.create(slug="kit", git_url=str(bare), contributors=["*"])
+    assert proposals.check(people["member"], market, plugin="kit", skill="gamma", files=GAMMA) == []
+    proposal = propose(people["member"], market, plugin="kit")
+    catalogue = subprocess.run(["git", "--git-dir", str(bare), "show", f"{proposal.commit}:.claude-plugin/marketplace.json"],
+                               capture_output=True, text=True, check=True).stdout
+    assert json.loads(catalogue)["plugins"][0]["skills"] == ["./skills/alpha", "./skills/gamma"]
