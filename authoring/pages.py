@@ -67,8 +67,10 @@ def contribute(request):
     if not marketplaces:
         return _refused(request, NOWHERE)
     form = ContributeForm(request.POST or None, request.FILES or None, marketplaces=marketplaces)
-    context = {"form": form, "max_files": settings.SKILLPORT_MAX_SKILL_FILES, "plugins": Plugin.objects.visible_to(request.user).filter(
-        marketplace__in=marketplaces).select_related("marketplace").order_by("name")}
+    plugins = Plugin.objects.visible_to(request.user).filter(marketplace__in=marketplaces)
+    context = {"form": form, "plugins": plugins.select_related("marketplace").order_by("name"),
+               # The page's script stops a folder past these before sending it.
+               "max_files": settings.SKILLPORT_MAX_SKILL_FILES, "max_bytes": settings.SKILLPORT_MAX_UPLOAD_BYTES}
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         proposing = request.POST.get("action") == "propose"

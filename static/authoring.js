@@ -56,22 +56,53 @@ document.querySelectorAll("input[type=file][webkitdirectory]").forEach((input) =
   });
 });
 
-// "Check only" answers in place, so the chosen files stay chosen for "Propose".
+// Before sending: a chosen folder past the limits is stopped here, with the server's words for it. "Check
+// only" answers in place, so the chosen files stay chosen for "Propose".
 document.querySelectorAll("form[data-check]").forEach((form) => {
   const target = document.querySelector(form.dataset.check);
+  const say = (text) => {
+    const line = document.createElement("p");
+    line.className = "error";
+    line.textContent = text;
+    target.replaceChildren(line);
+  };
   form.addEventListener("submit", (event) => {
-    if (event.submitter?.value !== "check") return;
+    const folder = form.querySelector("input[type=file][webkitdirectory]");
+    const bytes = [...form.querySelectorAll("input[type=file]")]
+      .flatMap((input) => [...input.files]).reduce((sum, file) => sum + file.size, 0);
+    if (folder && folder.files.length > Number(folder.dataset.maxFiles)) {
+      event.preventDefault();
+      say(`The folder holds ${folder.files.length} files; a skill may have at most ${folder.dataset.maxFiles}.`);
+      return;
+    }
+    if (bytes > Number(form.dataset.maxBytes)) {
+      event.preventDefault();
+      say(`The upload is ${bytes.toLocaleString()} bytes; at most ${Number(form.dataset.maxBytes).toLocaleString()} may be sent.`);
+      return;
+    }
+    if (event.submitter?.value !== "check" || form.dataset.plain) return;
     event.preventDefault();
-    event.submitter.disabled = true;
+    const button = event.submitter;
+    button.disabled = true;
     target.textContent = "Checking…";
     // Not form.action: the buttons named "action" shadow it.
     fetch(form.getAttribute("action") || location.href, {
-      method: "POST", body: new FormData(form, event.submitter), headers: { "X-Partial": "1" },
+      method: "POST", body: new FormData(form, button), headers: { "X-Partial": "1" },
     })
-      .then((response) => response.text())
-      .then((html) => { target.innerHTML = html; })
-      .catch(() => { target.textContent = "The check could not reach Skillport; try again."; })
-      .finally(() => { event.submitter.disabled = false; });
+      .then(async (response) => {
+        if (response.ok) {
+          target.innerHTML = await response.text();
+        } else if ((response.headers.get("Content-Type") || "").startsWith("text/plain")) {
+          say(await response.text()); // a limit the form passed, in the server's words
+        } else {
+          // A refusal is a page of its own: send the form again as a page, without this script.
+          form.dataset.plain = "1";
+          button.disabled = false;
+          form.requestSubmit(button);
+        }
+      })
+      .catch(() => { say("The check could not reach Skillport; try again."); })
+      .finally(() => { button.disabled = false; });
   });
 });
 

@@ -108,3 +108,27 @@ def test_check_only_shows_the_problems_in_place(open_page, live_server, hosted, 
     expect(page.locator("#check-result")).to_contain_text("to fix first")
     expect(page.locator("#check-result")).to_contain_text("SKILL.md")
     assert hosted.repo.pulls == {} and not Proposal.objects.exists()
+
+
+def test_a_folder_past_the_limits_is_stopped_with_a_sentence(open_page, live_server, hosted, people, tmp_path, settings):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    (folder / "SKILL.md").write_text(skill_md("many", "Many files."))
+    for name in ("a.md", "b.md"):
+        (folder / name).write_text("x\n")
+    settings.SKILLPORT_MAX_SKILL_FILES = 2
+    page = signed_in(open_page(), live_server, people["core"])
+    page.goto(f"{live_server.url}/proposals/new/")
+    page.get_by_label("Plugin").fill("tools")
+    page.get_by_label("Or a folder").set_input_files(folder)
+    expect(page.locator("#folder-summary")).to_contain_text("more than the 2 files a skill may have")
+    page.get_by_role("button", name="Propose").click()  # stopped before sending
+    expect(page.locator("#check-result")).to_have_text("The folder holds 3 files; a skill may have at most 2.")
+    # Past a limit only the server knows: its sentence, in place.
+    settings.SKILLPORT_MAX_SKILL_FILES, settings.DATA_UPLOAD_MAX_NUMBER_FILES = 10, 2
+    page.goto(f"{live_server.url}/proposals/new/")
+    page.get_by_label("Plugin").fill("tools")
+    page.get_by_label("Or a folder").set_input_files(folder)
+    page.get_by_role("button", name="Check only").click()
+    expect(page.locator("#check-result")).to_have_text("This form sends more than 2 files, the most a skill may have.")
+    assert hosted.repo.pulls == {} and not Proposal.objects.exists()
