@@ -125,7 +125,7 @@ def _left_out(user, marketplace, plugin, skill, files) -> tuple[str, ...]:
 @login_required
 def edit(request, marketplace, plugin, skill):
     skill = lookup.visible_skill_or_404(request.user, marketplace, plugin, skill)
-    if not proposals.may_propose(request.user, skill.marketplace):
+    if not proposals.contributes(request.user, skill.marketplace):  # a visible skill's marketplace is visible
         return _refused(request, f"You may not propose changes to {skill.marketplace}. A Skillport admin names "
                                  "its contributors; ask them to add you.")
     files = _files(skill)
@@ -178,6 +178,8 @@ def _files(skill) -> list[dict]:
                 text = content.decode("utf-8")
             except UnicodeDecodeError:
                 pass
+            if text is not None and "\x00" in text:
+                text = None  # a form may not carry a NUL (skillport_site/middleware.py): not editable here
         files.append({"path": row.path, "size": row.size, "content": content, "text": text, "removed": False,
                       "omitted": row.omitted})
     files.sort(key=lambda f: (f["path"] != "SKILL.md", f["path"]))

@@ -14,6 +14,7 @@ from audit.models import Action, AuditEvent
 from authoring.models import Proposal
 from authoring.pages import MAX_PREVIEW_CHARS, NOWHERE
 from marketplace.models import Curation, Skill
+from marketplace.sync import sync_marketplace
 
 from .builders import catalog, plugin_entry, skill_md
 
@@ -233,6 +234,13 @@ def test_the_editor_holds_the_text_files_and_lists_the_binary_one(market, people
     assert "print(&#x27;alpha&#x27;)" in html and 'name="remove" value="logo.png"' in html
     assert html.count("<textarea name=\"content\"") == 2  # SKILL.md and run.py; the image is not text
     assert "<h1>Step one" not in html and "<p>Step one.</p>" in html  # the preview, rendered
+
+
+def test_text_with_a_nul_past_git_s_binary_test_is_listed_not_edited(market, people):
+    market.repo.commit({"plugins/tools/skills/alpha/data.txt": b"a" * 9000 + b"\x00"})
+    sync_marketplace(market.pk)
+    page = signed_in(people["core"]).get(EDIT)
+    assert [f["path"] for f in page.context["others"]] == ["data.txt", "logo.png"]
 
 
 def test_an_edit_is_proposed_with_its_changed_and_removed_files_only(market, people):
