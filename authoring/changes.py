@@ -22,7 +22,9 @@ from marketplace import gitrepo, manifest, skillmd
 from marketplace.gitrepo import GitError, Repository
 from marketplace.problems import CatalogError, Problems
 from marketplace.reader import Reader, catalog_root
+from marketplace.models import Skill
 from marketplace.snapshot import is_junk
+from marketplace.sync import known_skills
 from marketplace.tree import Escape, is_clean_path, join_inside
 from marketplace.verdicts import SPEC_NAME
 
@@ -174,14 +176,14 @@ class Change:
             after = _read(self.marketplace, scratch)
         except CatalogError as exc:
             return [f"The catalogue would not load: {exc}"]
-        seen = {(p.code, p.message) for p in self.before.problems}
+        seen = {(p.code, p.message, p.location) for p in self.before.problems}
         plugin = next((p for p in after.plugins if p.name == self.plugin), None)
         if plugin is None:
-            new = [p for p in after.catalog.problems if (p.code, p.message) not in seen]
+            new = [p for p in after.catalog.problems if (p.code, p.message, p.location) not in seen]
             return [f"The plugin '{self.plugin}' would not be in the catalogue"
                     + (f": {_describe(new[0])}" if new else ".")]
         found = [_describe(p) for p in [*after.catalog.problems, *plugin.problems]
-                 if p.severity in ("error", "warning") and (p.code, p.message) not in seen]
+                 if p.severity in ("error", "warning") and (p.code, p.message, p.location) not in seen]
         if not plugin.loads:
             found.append(f"Claude Code would refuse to install the plugin '{self.plugin}': {plugin.refusal}.")
         if self.kind == "remove":
@@ -192,12 +194,13 @@ class Change:
                             "folders itself (its `skills` field); add this folder there, or propose a change to "
                             "one of its skills."]
         found += [_describe(p) for p in skill.problems
-                  if p.severity in ("error", "warning") and (p.code, p.message) not in seen]
-        previous = next((s for p in self.before.plugins if p.name == self.plugin for s in p.skills
-                         if s.folder == self.folder), None)
+                  if p.severity in ("error", "warning") and (p.code, p.message, p.location) not in seen]
+        # The skill's verdicts as last synced (the reader did not read it again if it had not changed).
+        previous = Skill.objects.filter(marketplace=self.marketplace, plugin__name=self.plugin, path=self.folder,
+                                        removed_at=None).values_list("verdict_reasons", flat=True).first() or {}
         for key, label in VERDICTS_THAT_MATTER.items():
             verdict = skill.verdicts.get(key, {"ok": True})
-            before = set(previous.verdicts.get(key, {}).get("reasons", [])) if previous else set()
+            before = set(previous.get(key, []))
             if not verdict["ok"]:
                 found += [f"SKILL.md: not valid under {label}: {reason}" for reason in verdict["reasons"]
                           if reason not in before]
@@ -237,9 +240,11 @@ def _fetch(marketplace):
 
 
 def _read(marketplace, commit):
-    """The snapshot of `commit`, read exactly as a sync reads it (git sources elsewhere are not fetched)."""
+    """The snapshot of `commit`, read exactly as a sync reads it, but for git sources elsewhere (not
+    fetched) and skills whose content the last sync read (not read again: the proposed one is new)."""
     reader = Reader(marketplace.git_url, ref=marketplace.ref, sha=commit, catalog_path=marketplace.catalog_path,
-                    token=marketplace.access_token or None, fetch_sources=False)
+                    token=marketplace.access_token or None, known_skills=known_skills(marketplace),
+                    fetch_sources=False)
     try:
         return reader.read()
     finally:

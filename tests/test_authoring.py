@@ -242,3 +242,19 @@ def test_a_plugin_that_lists_its_skills_gets_the_new_one_listed(people, tmp_path
     catalogue = subprocess.run(["git", "--git-dir", str(bare), "show", f"{proposal.commit}:.claude-plugin/marketplace.json"],
                                capture_output=True, text=True, check=True).stdout
     assert json.loads(catalogue)["plugins"][0]["skills"] == ["./skills/alpha", "./skills/gamma"]
+
+
+def test_an_update_is_held_only_to_the_problems_it_brings(hosted, people, tmp_path):
+    """A skill that already fails the spec (no description) may still be improved; a new failure stops the change."""
+    work = GitRepo(tmp_path / "work")
+    work.git("fetch", "--quiet", str(hosted.path), "main")
+    work.git("reset", "--quiet", "--hard", "FETCH_HEAD")
+    work.commit({"plugins/tools/skills/legacy/SKILL.md": "---\nname: legacy\n---\n\nOld instructions.\n"}, "legacy")
+    work.git("push", "--quiet", str(hosted.path), "HEAD:main")
+    sync_marketplace(hosted.market.pk)
+    hosted.market.refresh_from_db()
+    better = {"SKILL.md": b"---\nname: legacy\n---\n\nBetter instructions.\n"}
+    assert proposals.check(people["core"], hosted.market, plugin="tools", skill="legacy", files=better) == []
+    worse = {"SKILL.md": b"---\nname: legacy\ncompatibility: " + b"x" * 600 + b"\n---\n\nBetter instructions.\n"}
+    problems = proposals.check(people["core"], hosted.market, plugin="tools", skill="legacy", files=worse)
+    assert problems and all("not valid under the Agent Skills specification" in p for p in problems), problems
