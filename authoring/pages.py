@@ -129,7 +129,7 @@ def edit(request, marketplace, plugin, skill):
         return _refused(request, f"You may not propose changes to {skill.marketplace}. A Skillport admin names "
                                  "its contributors; ask them to add you.")
     files = _files(skill)
-    problems, errors = [], []
+    problems, errors, checked = [], [], ""
     if request.method == "POST":
         sent = dict(zip(request.POST.getlist("path"), request.POST.getlist("content")))
         removed = set(request.POST.getlist("remove")) - {"SKILL.md"}
@@ -144,23 +144,28 @@ def edit(request, marketplace, plugin, skill):
                 changed[file["path"]] = written
         deleted = tuple(sorted(f["path"] for f in files if f["removed"]))
         message = request.POST.get("message", "").strip()[:MAX_MESSAGE_CHARS]
+        change = {"plugin": skill.plugin.name, "skill": _folder_name(skill), "files": changed, "deleted": deleted}
+        checking = request.POST.get("action") == "check"
         if not changed and not deleted:
             errors.append("You changed nothing, so nothing was sent.")
-        elif not message:
+        elif not message and not checking:
             errors.append("Say what you changed and why: the reviewers read it in the pull request.")
         else:
             try:
-                proposal = proposals.propose(request.user, skill.marketplace, plugin=skill.plugin.name,
-                                             skill=_folder_name(skill), files=changed, deleted=deleted,
-                                             message=message, surface=Surface.WEB)
-                return redirect(proposal)
+                if checking:
+                    problems = proposals.check(request.user, skill.marketplace, **change)
+                    checked = skill.identifier
+                else:
+                    proposal = proposals.propose(request.user, skill.marketplace, **change, message=message,
+                                                 surface=Surface.WEB)
+                    return redirect(proposal)
             except proposals.Refused as refused:
                 return _refused(request, str(refused))
             except proposals.Invalid as invalid:
                 problems = invalid.problems
     return render(request, "authoring/edit.html", {
         "skill": skill, "files": files, "others": [f for f in files if f["text"] is None], "problems": problems,
-        "errors": errors,
+        "errors": errors, "checked": checked,
         "message": request.POST.get("message", ""),
         "preview": _preview_context(next((f["text"] for f in files if f["path"] == "SKILL.md"), "") or ""),
     })

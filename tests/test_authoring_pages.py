@@ -277,6 +277,17 @@ def test_an_edit_with_problems_shows_them_and_keeps_the_text(market, people):
     assert branches(market) == before and not Proposal.objects.exists()
 
 
+def test_check_only_in_the_editor_sends_nothing(market, people):
+    core = signed_in(people["core"])
+    fine = skill_md("alpha", "Alpha does A.", body="# Alpha\n\nStep one, then two.\n")
+    response = core.post(EDIT, {"path": ["SKILL.md"], "content": [fine], "action": "check"})
+    assert response.context["problems"] == [] and "acme/tools/alpha would sync cleanly" in response.content.decode()
+    assert fine.split("\n")[-2] in response.content.decode()  # the text stays in the editor
+    response = core.post(EDIT, {"path": ["SKILL.md"], "content": ["---\nname: Bad Name\n---\n"], "action": "check"})
+    assert response.context["problems"] and "to fix first" in response.content.decode()
+    assert not Proposal.objects.exists()
+
+
 def test_paths_the_skill_does_not_have_are_ignored(market, people):
     response = signed_in(people["core"]).post(EDIT, {"path": ["../../../.claude-plugin/marketplace.json"],
                                                      "content": ["{}"], "message": "Sneaky."})
