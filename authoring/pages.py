@@ -66,7 +66,9 @@ def contribute(request):
     marketplaces = proposable(request.user)
     if not marketplaces:
         return _refused(request, NOWHERE)
-    form = ContributeForm(request.POST or None, request.FILES or None, marketplaces=marketplaces)
+    # A plugin page's link names its marketplace and plugin.
+    form = ContributeForm(request.POST or None, request.FILES or None, marketplaces=marketplaces,
+                          initial={"marketplace": request.GET.get("marketplace"), "plugin": request.GET.get("plugin")})
     plugins = Plugin.objects.visible_to(request.user).filter(marketplace__in=marketplaces)
     context = {"form": form, "plugins": plugins.select_related("marketplace").order_by("name"),
                # The page's script stops a folder past these before sending it.

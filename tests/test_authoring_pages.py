@@ -77,6 +77,22 @@ def test_the_contribute_links_and_page_are_for_contributors_only(market, people)
     assert page.context["form"].fields["marketplace"].choices == [("acme", "test-market")]
 
 
+def test_the_header_asks_who_may_contribute_once_a_minute(market, people, django_assert_num_queries):
+    core = signed_in(people["core"])
+    core.get("/")
+    response = core.get("/skills/")
+    with django_assert_num_queries(0):
+        assert response.context["may_contribute"]() is True
+
+
+def test_a_plugin_page_links_contributors_to_a_form_naming_it(market, people):
+    link = 'href="/proposals/new/?marketplace=acme&amp;plugin=tools"'
+    assert link in signed_in(people["core"]).get("/plugins/acme/tools/").content.decode()
+    assert link not in signed_in(people["member"]).get("/plugins/acme/tools/").content.decode()
+    form = signed_in(people["core"]).get("/proposals/new/?marketplace=acme&plugin=tools").content.decode()
+    assert 'value="tools"' in form and '<option value="acme" selected>' in form
+
+
 def test_suggest_an_edit_is_linked_for_contributors_and_refused_or_hidden_otherwise(market, people):
     assert 'href="/proposals/edit/acme/tools/alpha/"' in signed_in(people["core"]).get(
         "/skills/acme/tools/alpha/").content.decode()
