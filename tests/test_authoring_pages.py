@@ -3,9 +3,11 @@ with its preview, and who sees them. The marketplace is a local repository, so a
 branch with instructions (the pull request flow is tested in test_authoring_browser with the fake GitHub)."""
 import io
 import json
+import re
 import zipfile
 from html import escape
 
+import httpx2 as httpx
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -348,3 +350,23 @@ def test_my_proposals_show_each_state_and_pull_request(market, people):
     page = core.get(merged.get_absolute_url()).content.decode()
     assert "Pull request #7" in page and "syncs the marketplace on the push that follows" in page
     assert signed_in(people["member"]).get(merged.get_absolute_url()).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_through_the_production_asgi_server(skillport, market, people, settings):
+    """Under uvicorn (ASGI reads the body into a temporary file first): the package's NUL bytes pass, the
+    CSRF token in the form is read from the parsed form, and a body past the limit is a 413."""
+    session = Client()
+    session.force_login(people["core"])
+    with httpx.Client(base_url=skillport.url, cookies={settings.SESSION_COOKIE_NAME:
+                                                       session.cookies[settings.SESSION_COOKIE_NAME].value}) as http:
+        form = http.get(NEW)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
+        fields = {"csrfmiddlewaretoken": token, "marketplace": "acme", "plugin": "tools", "action": "check"}
+        kit = package({"SKILL.md": skill_md("kit", "Kit."), "bin/tool": b"\x00\x01\x02"})
+        response = http.post(NEW, data=fields, files={"package": ("kit.skill", kit.read(), "application/zip")})
+        assert response.status_code == 200 and "acme/tools/kit would sync cleanly" in response.text
+        settings.SKILLPORT_MAX_UPLOAD_BYTES = 100_000
+        response = http.post(NEW, data=fields, files={"package": ("big.skill", bytes(200_000), "application/zip")})
+        assert response.status_code == 413 and "larger than 100,000 bytes" in response.text
+    assert not Proposal.objects.exists()
