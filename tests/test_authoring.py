@@ -62,6 +62,9 @@ def test_who_may_propose(hosted, people):
     assert not proposals.may_propose(people["anonymous"], market)
     with pytest.raises(proposals.Refused, match="not among the contributors of the marketplace 'acme'"):
         propose(people["member"], market)
+    denied = AuditEvent.objects.get(action=Action.ACCESS_DENIED)
+    assert (denied.actor, denied.marketplace, denied.outcome, denied.extra["wanted"]) == (
+        people["member"], "acme", "denied", "proposal")
     # Editors of .skillport/access.json may, as long as they may see the marketplace.
     Marketplace.objects.filter(pk=market.pk).update(access_rules={"editors": ["github:@orla", "github:@nina"]})
     market.refresh_from_db()
