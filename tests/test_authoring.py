@@ -12,7 +12,7 @@ from authoring.models import Proposal
 from marketplace.models import Marketplace
 from marketplace.sync import sync_marketplace
 
-from .builders import GitRepo, catalog, plugin_entry, skill_md
+from .builders import GitRepo, Symlink, catalog, plugin_entry, skill_md
 from .test_claude_code_oracle import CLAUDE, claude_env
 
 @pytest.fixture
@@ -258,3 +258,23 @@ def test_an_update_is_held_only_to_the_problems_it_brings(hosted, people, tmp_pa
     worse = {"SKILL.md": b"---\nname: legacy\ncompatibility: " + b"x" * 600 + b"\n---\n\nBetter instructions.\n"}
     problems = proposals.check(people["core"], hosted.market, plugin="tools", skill="legacy", files=worse)
     assert problems and all("not valid under the Agent Skills specification" in p for p in problems), problems
+
+
+def test_manifests_keep_their_indentation_and_one_skillport_cannot_edit_stops_the_change(people, tmp_path, db):
+    bare = tmp_path / "tabs.git"
+    seed = GitRepo(tmp_path / "seed")
+    entries = [{"name": "tools", "source": "./plugins/tools", "version": "2.3.4"}]
+    seed.commit({".claude-plugin/marketplace.json": json.dumps({"name": "tabs", "owner": {"name": "T"},
+                                                               "plugins": entries}, indent="\t"),
+                 "plugins/tools/skills/alpha/SKILL.md": skill_md("alpha")}, "seed")
+    subprocess.run(["git", "clone", "--bare", "--quiet", str(seed.path), str(bare)], check=True)
+    market = Marketplace.objects.create(slug="tabs", git_url=str(bare), contributors=["*"])
+    proposal = propose(people["member"], market)
+    shown = subprocess.run(["git", "--git-dir", str(bare), "show", f"{proposal.commit}:.claude-plugin/marketplace.json"],
+                           capture_output=True, text=True, check=True).stdout
+    assert '\n\t"plugins": [' in shown and json.loads(shown)["plugins"][0]["version"] == "2.3.5"
+    seed.commit({"catalog.json": shown, ".claude-plugin/marketplace.json": Symlink("../catalog.json")}, "a link")
+    subprocess.run(["git", "--git-dir", str(bare), "fetch", "--quiet", str(seed.path), "+main:main"], check=True)
+    problems = proposals.check(people["member"], market, plugin="tools", skill="alpha",
+                               files={"SKILL.md": skill_md("alpha", "Better.").encode()})
+    assert any(".claude-plugin/marketplace.json is not a plain JSON file" in p for p in problems), problems
