@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from marketplace import gitrepo, manifest, skillmd
+from marketplace import gitrepo, manifest, packaging, skillmd
 from marketplace.gitrepo import GitError, Repository
 from marketplace.problems import CatalogError, Problems
 from marketplace.reader import Reader, catalog_root
@@ -61,6 +61,10 @@ class Change:
     @classmethod
     def build(cls, marketplace, plugin: str, skill: str, files: dict[str, bytes], deleted=(), remove=False):
         """The change, with the problems of its input already found (then nothing else is built)."""
+        # Skillport's own .skill packages carry the plugin's manifest in the skill's folder (FORMAT.md §5),
+        # for check_updates; a package downloaded, edited and uploaded again brings it back. It is the
+        # plugin's, written there by packaging, not part of the skill: the change leaves it out.
+        files = {path: content for path, content in files.items() if path != packaging.PLUGIN_JSON}
         repo, head, branch = _fetch(marketplace)
         change = cls(marketplace, plugin, skill, "remove" if remove else "update", repo, head, branch)
         change.input_problems = _check_input(plugin, skill, files, deleted, remove)

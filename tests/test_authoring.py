@@ -109,8 +109,10 @@ def test_a_proposal_is_one_commit_and_a_pull_request_naming_the_person(hosted, p
 
 
 def test_an_update_writes_over_and_deletes_files(hosted, people):
+    # As a .skill package Skillport made holds it: the plugin's manifest, left out of the skill's folder.
     proposal = propose(people["core"], hosted.market, skill="alpha",
-                       files={"SKILL.md": skill_md("alpha", "Alpha does A better.").encode()},
+                       files={"SKILL.md": skill_md("alpha", "Alpha does A better.").encode(),
+                              ".claude-plugin/plugin.json": b'{"name": "tools", "version": "1.0.0"}'},
                        deleted=("scripts/run.py",))
     assert proposal.kind == "update"
     head = hosted.repo.pulls[1].head_sha
