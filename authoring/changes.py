@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from marketplace import gitrepo, manifest, skillmd
+from marketplace import gitrepo, manifest, packaging, skillmd
 from marketplace.gitrepo import GitError, Repository
 from marketplace.problems import CatalogError, Problems
 from marketplace.reader import Reader, catalog_root
@@ -61,6 +61,10 @@ class Change:
     @classmethod
     def build(cls, marketplace, plugin: str, skill: str, files: dict[str, bytes], deleted=(), remove=False):
         """The change, with the problems of its input already found (then nothing else is built)."""
+        # Skillport's own .skill packages carry the plugin's manifest in the skill's folder (FORMAT.md §5),
+        # for check_updates; a package downloaded, edited and uploaded again brings it back. It is the
+        # plugin's, written there by packaging, not part of the skill: the change leaves it out.
+        files = {path: content for path, content in files.items() if path != packaging.PLUGIN_JSON}
         repo, head, branch = _fetch(marketplace)
         change = cls(marketplace, plugin, skill, "remove" if remove else "update", repo, head, branch)
         change.input_problems = _check_input(plugin, skill, files, deleted, remove)
@@ -115,7 +119,12 @@ class Change:
                 listing[path] = (mode, _blob(self.repo, content))
         if self.input_problems:
             return
-        manifest_edits = self._plugin_manifests(plugin, listing)
+        try:
+            manifest_edits = self._plugin_manifests(plugin, listing)
+        except _NotPlainJSON as exc:
+            self.input_problems.append(f"{exc} is not a plain JSON file (a symlink, comments, a trailing comma?), so "
+                                       "Skillport cannot edit it for the change; ask the marketplace's admins.")
+            return
         for path, content in manifest_edits.items():
             listing[path] = (listing.get(path, ("100644",))[0], _blob(self.repo, content))
         self.tree = _write_tree(self.repo, listing)
@@ -124,46 +133,58 @@ class Change:
 
     def _plugin_manifests(self, plugin, listing) -> dict[str, bytes]:
         """plugin.json and marketplace.json as the change leaves them: a new plugin's made, a semver
-        version bumped (patch) where the marketplace keeps one, as its maintainers would."""
+        version bumped (patch) where the marketplace keeps one, as its maintainers would. Each is read
+        (and must be plain JSON) only when it changes."""
         catalog_path = self.marketplace.catalog_path
-        catalog = json.loads(_blob_text(self.repo, listing[catalog_path][1]))
-        edits = {}
         if self.new_plugin:
-            root = posixpath.dirname(posixpath.dirname(self.folder))
-            base = catalog_root(catalog_path)
-            source = "./" + (posixpath.relpath(root, base) if base else root)
-            versioned = any(SEMVER.match(str(e.get("version", ""))) for e in _entries(catalog)) or any(
-                SEMVER.match(str((p.manifest or {}).get("version", ""))) for p in self.before.plugins)
-            plugin_json = {"name": self.plugin, "description": f"{self.skill} and related skills.",
-                           **({"version": "0.1.0"} if versioned else {})}
-            edits[f"{root}/.claude-plugin/plugin.json"] = _dump(plugin_json)
-            catalog.setdefault("plugins", []).append(
-                {"name": self.plugin, "source": source, "description": plugin_json["description"],
-                 **({"version": "0.1.0"} if versioned else {})})
-            edits[catalog_path] = _dump(catalog)
-            return edits
+            return self._new_plugin(catalog_path, listing)
+        edits = {}
         manifest_path = join_inside(plugin.root, ".claude-plugin/plugin.json")
         if plugin.manifest and SEMVER.match(str(plugin.manifest.get("version", ""))) and manifest_path in listing:
-            raw = json.loads(_blob_text(self.repo, listing[manifest_path][1]))
-            raw["version"] = _bump(raw["version"])
-            edits[manifest_path] = _dump(raw)
-        entry = next((e for e in _entries(catalog) if e.get("name") == self.plugin), None)
-        if entry is not None and SEMVER.match(str(entry.get("version", ""))):
-            entry["version"] = _bump(entry["version"])
-            edits[catalog_path] = _dump(catalog)
-        if entry is not None and self.kind == "add" and self._list_in_entry(plugin, entry):
-            edits[catalog_path] = _dump(catalog)
+            manifest_text = _json_text(self.repo, listing, manifest_path)
+            raw = json.loads(manifest_text)
+            raw["version"] = _bump(str(raw.get("version", "")))
+            edits[manifest_path] = _dump(raw, manifest_text)
+        bump = SEMVER.match(str(plugin.entry.get("version", "")))
+        listed = self._listing_for(plugin) if self.kind == "add" else None
+        if bump or listed:
+            catalog_text = _json_text(self.repo, listing, catalog_path)
+            catalog = json.loads(catalog_text)
+            entries = catalog.get("plugins") if isinstance(catalog.get("plugins"), list) else []
+            entry = entries[plugin.index] if plugin.index < len(entries) else None  # the reader's index: the raw list's
+            if not isinstance(entry, dict) or entry.get("name") != self.plugin:
+                raise _NotPlainJSON(catalog_path)  # the reader and json disagree on its entries
+            if bump:
+                entry["version"] = _bump(str(entry["version"]))
+            if listed:
+                entry["skills"] = listed
+            edits[catalog_path] = _dump(catalog, catalog_text)
         return edits
 
-    def _list_in_entry(self, plugin, entry) -> bool:
+    def _new_plugin(self, catalog_path, listing) -> dict[str, bytes]:
+        catalog_text = _json_text(self.repo, listing, catalog_path)
+        catalog = json.loads(catalog_text)
+        root = posixpath.dirname(posixpath.dirname(self.folder))
+        base = catalog_root(catalog_path)
+        source = "./" + (posixpath.relpath(root, base) if base else root)
+        versioned = any(SEMVER.match(str(e.get("version", ""))) for e in _entries(catalog)) or any(
+            SEMVER.match(str((p.manifest or {}).get("version", ""))) for p in self.before.plugins)
+        version = {"version": "0.1.0"} if versioned else {}
+        description = f"{self.skill} and related skills."
+        catalog.setdefault("plugins", []).append(
+            {"name": self.plugin, "source": source, "description": description, **version})
+        return {f"{root}/.claude-plugin/plugin.json": _dump({"name": self.plugin, "description": description,
+                                                             **version}, catalog_text),
+                catalog_path: _dump(catalog, catalog_text)}
+
+    def _listing_for(self, plugin) -> list | None:
         """A plugin at the marketplace's root with `strict: false` whose entry lists its skills one by one
-        (the skills-only pattern, FORMAT.md §1) shows only those: list the new one too."""
-        listed = manifest.component_paths(entry.get("skills"))
-        at_root = plugin.root == catalog_root(self.marketplace.catalog_path) and entry.get("strict") is False
+        (the skills-only pattern, FORMAT.md §1) shows only those: its list with the new one, else None."""
+        listed = manifest.component_paths(plugin.entry.get("skills"))
+        at_root = plugin.root == catalog_root(self.marketplace.catalog_path) and plugin.entry.get("strict") is False
         if not at_root or not listed or any(p.strip("./") == "skills" for p in listed):
-            return False
-        entry["skills"] = [*listed, "./" + (posixpath.relpath(self.folder, plugin.root) if plugin.root else self.folder)]
-        return True
+            return None
+        return [*listed, "./" + (posixpath.relpath(self.folder, plugin.root) if plugin.root else self.folder)]
 
     # -- 3 ---------------------------------------------------------------------------------
 
@@ -333,8 +354,28 @@ def _bump(version: str) -> str:
     return f"{major}.{minor}.{int(patch) + 1}"
 
 
-def _dump(value) -> bytes:
-    return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode()
+class _NotPlainJSON(Exception):
+    """A manifest the reader accepts but json cannot round-trip; the message names it."""
+
+
+def _json_text(repo, listing, path) -> str:
+    """The text of a JSON manifest to edit, checked to be a plain JSON file holding an object."""
+    if path not in listing or listing[path][0] not in ("100644", "100755"):
+        raise _NotPlainJSON(path)  # behind a symlink, say
+    text = _blob_text(repo, listing[path][1]).removeprefix("\ufeff")
+    try:
+        if isinstance(json.loads(text), dict):
+            return text
+    except ValueError:
+        pass
+    raise _NotPlainJSON(path)
+
+
+def _dump(value, like: str) -> bytes:
+    """`value` as JSON indented as the file `like` is (two spaces when it says nothing), so the pull
+    request's diff shows the change, not a reformatting."""
+    indent = re.search(r"\n([ \t]+)\S", like)
+    return (json.dumps(value, indent=indent.group(1) if indent else 2, ensure_ascii=False) + "\n").encode()
 
 
 def _describe(problem) -> str:
@@ -359,7 +400,7 @@ def _blob(repo, content: bytes) -> str:
 
 
 def _blob_text(repo, sha) -> str:
-    return gitrepo.run(["cat-file", "blob", sha], git_dir=repo.git_dir).decode("utf-8")
+    return gitrepo.run(["cat-file", "blob", sha], git_dir=repo.git_dir).decode("utf-8", "replace")
 
 
 def _write_tree(repo, listing) -> str:

@@ -12,7 +12,7 @@ from allauth.socialaccount.models import SocialAccount
 from django.core.exceptions import ObjectDoesNotExist
 
 from audit import record
-from audit.models import Action
+from audit.models import Action, Outcome
 from marketplace import access, gitrepo, pulls, scanners, scans
 from marketplace.gitrepo import GitError
 from marketplace.models import Marketplace
@@ -66,7 +66,7 @@ def check(user, marketplace, *, plugin: str, skill: str, files: dict[str, bytes]
 def propose(user, marketplace, *, plugin: str, skill: str, files: dict[str, bytes],
             deleted: tuple[str, ...] = (), message: str, surface) -> Proposal:
     """Send the change as one commit on a new branch and a pull request. Raises Refused or Invalid."""
-    change, problems = _checked(user, marketplace, plugin, skill, files, deleted)
+    change, problems = _checked(user, marketplace, plugin, skill, files, deleted, surface)
     if problems:
         raise Invalid(problems)
     return _send(user, change, message, surface)
@@ -74,7 +74,7 @@ def propose(user, marketplace, *, plugin: str, skill: str, files: dict[str, byte
 
 def propose_removal(user, marketplace, *, plugin: str, skill: str, message: str, surface) -> Proposal:
     """Propose removing a skill's folder (only the folder: the plugin and its entry stay)."""
-    _require(user, marketplace)
+    _require(user, marketplace, surface)
     change = _build(marketplace, plugin, skill, {}, (), remove=True)
     problems = change.problems()
     if problems:
@@ -82,8 +82,12 @@ def propose_removal(user, marketplace, *, plugin: str, skill: str, message: str,
     return _send(user, change, message, surface)
 
 
-def _require(user, marketplace):
+def _require(user, marketplace, surface=None):
+    """Refused unless `user` may propose here; a refused proposal (not a mere check) is an audit event."""
     if not may_propose(user, marketplace):
+        if surface is not None:
+            record(Action.ACCESS_DENIED, actor=user, target=marketplace, surface=surface, outcome=Outcome.DENIED,
+                   extra={"reason": "not a contributor", "wanted": "proposal"})
         raise Refused(NOT_A_CONTRIBUTOR.format(slug=marketplace.slug))
 
 
@@ -94,8 +98,8 @@ def _build(marketplace, plugin, skill, files, deleted, remove=False) -> Change:
         raise Refused(str(exc)) from None
 
 
-def _checked(user, marketplace, plugin, skill, files, deleted) -> tuple[Change, list[str]]:
-    _require(user, marketplace)
+def _checked(user, marketplace, plugin, skill, files, deleted, surface=None) -> tuple[Change, list[str]]:
+    _require(user, marketplace, surface)
     change = _build(marketplace, plugin, skill, files, deleted)
     problems = change.problems()
     if not problems:

@@ -12,11 +12,8 @@ from authoring.models import Proposal
 from marketplace.models import Marketplace
 from marketplace.sync import sync_marketplace
 
-from .builders import GitRepo, catalog, plugin_entry, skill_md
+from .builders import GitRepo, Symlink, catalog, plugin_entry, skill_md
 from .test_claude_code_oracle import CLAUDE, claude_env
-
-SECRET = "ghs_writer_token_never_shown"
-
 
 @pytest.fixture
 def hosted(fake_github, settings, tmp_path, db):
@@ -62,6 +59,9 @@ def test_who_may_propose(hosted, people):
     assert not proposals.may_propose(people["anonymous"], market)
     with pytest.raises(proposals.Refused, match="not among the contributors of the marketplace 'acme'"):
         propose(people["member"], market)
+    denied = AuditEvent.objects.get(action=Action.ACCESS_DENIED)
+    assert (denied.actor, denied.marketplace, denied.outcome, denied.extra["wanted"]) == (
+        people["member"], "acme", "denied", "proposal")
     # Editors of .skillport/access.json may, as long as they may see the marketplace.
     Marketplace.objects.filter(pk=market.pk).update(access_rules={"editors": ["github:@orla", "github:@nina"]})
     market.refresh_from_db()
@@ -92,10 +92,8 @@ def test_a_proposal_is_one_commit_and_a_pull_request_naming_the_person(hosted, p
     assert hosted.repo.git("log", "-1", "--format=%an <%ae>", pr.head_sha) == \
         "Skillport <skillport@users.noreply.github.com>"
     changed = hosted.repo.git("diff", "--name-only", base, pr.head_sha).splitlines()
-    assert changed == ["plugins/tools/.claude-plugin/plugin.json", "plugins/tools/skills/gamma/SKILL.md",
-                       "plugins/tools/skills/gamma/scripts/go.sh", ".claude-plugin/marketplace.json"] or \
-        sorted(changed) == sorted([".claude-plugin/marketplace.json", "plugins/tools/.claude-plugin/plugin.json",
-                                   "plugins/tools/skills/gamma/SKILL.md", "plugins/tools/skills/gamma/scripts/go.sh"])
+    assert changed == [".claude-plugin/marketplace.json", "plugins/tools/.claude-plugin/plugin.json",
+                       "plugins/tools/skills/gamma/SKILL.md", "plugins/tools/skills/gamma/scripts/go.sh"]
     # The versions are bumped as the marketplace keeps them: patch, in plugin.json and the entry.
     plugin_json = json.loads(hosted.repo.git("show", f"{pr.head_sha}:plugins/tools/.claude-plugin/plugin.json"))
     entry = json.loads(hosted.repo.git("show", f"{pr.head_sha}:.claude-plugin/marketplace.json"))["plugins"][0]
@@ -111,8 +109,10 @@ def test_a_proposal_is_one_commit_and_a_pull_request_naming_the_person(hosted, p
 
 
 def test_an_update_writes_over_and_deletes_files(hosted, people):
+    # As a .skill package Skillport made holds it: the plugin's manifest, left out of the skill's folder.
     proposal = propose(people["core"], hosted.market, skill="alpha",
-                       files={"SKILL.md": skill_md("alpha", "Alpha does A better.").encode()},
+                       files={"SKILL.md": skill_md("alpha", "Alpha does A better.").encode(),
+                              ".claude-plugin/plugin.json": b'{"name": "tools", "version": "1.0.0"}'},
                        deleted=("scripts/run.py",))
     assert proposal.kind == "update"
     head = hosted.repo.pulls[1].head_sha
@@ -224,6 +224,8 @@ def test_the_proposal_page_is_for_its_proposer_and_reviewers(hosted, people, cli
     assert proposal.get_absolute_url() not in client.get("/proposals/").content.decode()
     client.force_login(people["admin"])
     assert client.get(proposal.get_absolute_url()).status_code == 200
+    assert "tools/gamma" in client.get("/admin/authoring/proposal/").content.decode()
+    assert client.get(f"/admin/authoring/proposal/{proposal.pk}/change/").status_code == 200
     client.logout()
     assert client.get(proposal.get_absolute_url()).status_code == 302
 
@@ -258,3 +260,23 @@ def test_an_update_is_held_only_to_the_problems_it_brings(hosted, people, tmp_pa
     worse = {"SKILL.md": b"---\nname: legacy\ncompatibility: " + b"x" * 600 + b"\n---\n\nBetter instructions.\n"}
     problems = proposals.check(people["core"], hosted.market, plugin="tools", skill="legacy", files=worse)
     assert problems and all("not valid under the Agent Skills specification" in p for p in problems), problems
+
+
+def test_manifests_keep_their_indentation_and_one_skillport_cannot_edit_stops_the_change(people, tmp_path, db):
+    bare = tmp_path / "tabs.git"
+    seed = GitRepo(tmp_path / "seed")
+    entries = [{"name": "tools", "source": "./plugins/tools", "version": "2.3.4"}]
+    seed.commit({".claude-plugin/marketplace.json": json.dumps({"name": "tabs", "owner": {"name": "T"},
+                                                               "plugins": entries}, indent="\t"),
+                 "plugins/tools/skills/alpha/SKILL.md": skill_md("alpha")}, "seed")
+    subprocess.run(["git", "clone", "--bare", "--quiet", str(seed.path), str(bare)], check=True)
+    market = Marketplace.objects.create(slug="tabs", git_url=str(bare), contributors=["*"])
+    proposal = propose(people["member"], market)
+    shown = subprocess.run(["git", "--git-dir", str(bare), "show", f"{proposal.commit}:.claude-plugin/marketplace.json"],
+                           capture_output=True, text=True, check=True).stdout
+    assert '\n\t"plugins": [' in shown and json.loads(shown)["plugins"][0]["version"] == "2.3.5"
+    seed.commit({"catalog.json": shown, ".claude-plugin/marketplace.json": Symlink("../catalog.json")}, "a link")
+    subprocess.run(["git", "--git-dir", str(bare), "fetch", "--quiet", str(seed.path), "+main:main"], check=True)
+    problems = proposals.check(people["member"], market, plugin="tools", skill="alpha",
+                               files={"SKILL.md": skill_md("alpha", "Better.").encode()})
+    assert any(".claude-plugin/marketplace.json is not a plain JSON file" in p for p in problems), problems
