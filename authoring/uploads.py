@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from marketplace.packaging import PLUGIN_JSON
 from marketplace.snapshot import is_junk
 from marketplace.tree import MAX_DEPTH, is_clean_path
 
@@ -172,7 +171,6 @@ def _read(entries: list[_Entry]) -> Folder:
         files[path] = bytes(content)
         total += len(content)
     _refuse_file_and_folder(files)
-    _drop_packaging_manifest(files)
     return Folder(name=root.rstrip("/"), files=files)
 
 
@@ -195,20 +193,6 @@ def _refuse_file_and_folder(files):
         for depth in range(1, len(parts)):
             if "/".join(parts[:depth]) in files:
                 raise Unreadable(f"{'/'.join(parts[:depth])!r} is both a file and a folder in the upload.")
-
-
-def _drop_packaging_manifest(files):
-    """A package downloaded from Skillport carries the plugin.json it wrote beside the skill (marked
-    with its `skillport` key); proposing that back would add it to the repository."""
-    manifest = files.get(PLUGIN_JSON)
-    if manifest is None:
-        return
-    try:
-        written_by_us = json.loads(manifest)
-    except ValueError:
-        return
-    if isinstance(written_by_us, dict) and "skillport" in written_by_us:
-        del files[PLUGIN_JSON]
 
 
 def _max_entries() -> int:

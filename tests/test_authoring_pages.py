@@ -162,6 +162,20 @@ def test_a_package_replacing_a_skill_removes_the_files_it_leaves_out(market, peo
     assert listed == ["plugins/tools/skills/alpha/SKILL.md"]
 
 
+def test_a_package_downloaded_from_skillport_edited_and_uploaded_again(market, people):
+    core = signed_in(people["core"])
+    downloaded = zipfile.ZipFile(io.BytesIO(b"".join(core.get("/skills/acme/tools/alpha/download/").streaming_content)))
+    entries = {name: downloaded.read(name) for name in downloaded.namelist()}
+    assert "alpha/.claude-plugin/plugin.json" in entries
+    entries["alpha/SKILL.md"] = entries["alpha/SKILL.md"].replace(b"Step one.", b"Step one, better.")
+    core.post(NEW, {"marketplace": "acme", "plugin": "tools", "action": "propose", "message": "Better.",
+                    "package": package(entries, folder="")})
+    proposal = Proposal.objects.get()
+    assert proposal.kind == "update" and proposal.skill == "alpha"
+    changed = market.repo.git("diff", "--name-only", "main", proposal.branch).split()
+    assert "plugins/tools/skills/alpha/SKILL.md" in changed and not any(".claude-plugin/plugin.json" in p for p in changed)
+
+
 def test_propose_with_problems_shows_them_and_sends_nothing(market, people):
     before = branches(market)
     response = signed_in(people["core"]).post(NEW, {

@@ -49,13 +49,14 @@ def folder(files: dict, root="kit"):
 
 
 @pytest.mark.django_db
-def test_a_package_skillport_built_reads_back_as_the_skill_without_the_plugin_json_it_added(simple_repo,
-                                                                                          synced_marketplace):
+def test_a_package_skillport_built_reads_back_as_the_skill(simple_repo, synced_marketplace):
     synced_marketplace(simple_repo)
     alpha = Skill.objects.get(slug="alpha")
     upload = SimpleUploadedFile("alpha.skill", packaging.build_package(alpha))
     found = read_package(upload)
     assert found.name == "alpha"
+    # The plugin manifest packaging adds comes back too; proposals leave it out of the change (changes.py).
+    assert json.loads(found.files.pop(packaging.PLUGIN_JSON))["skillport"]["skill"] == "alpha"
     assert found.files == {"SKILL.md": skill_md("alpha", "Alpha does A.").encode(),
                            "scripts/run.py": b"print('alpha')\n"}
 
@@ -64,12 +65,6 @@ def test_a_zip_with_skill_md_at_the_top_and_litter_left_out():
     found = read_package(package({"SKILL.md": SKILL, "notes/a.txt": b"a", "__MACOSX/._SKILL.md": b"fork",
                                   ".DS_Store": b"x", "scripts/__pycache__/x.pyc": b"\x00", "bin/tool": b"\x00\x01"}))
     assert found.name == "" and found.files == {"SKILL.md": SKILL, "notes/a.txt": b"a", "bin/tool": b"\x00\x01"}
-
-
-def test_a_plugin_json_the_skill_ships_itself_is_kept():
-    own = b'{"name": "kit"}'
-    assert read_package(package({"kit/SKILL.md": SKILL, "kit/.claude-plugin/plugin.json": own})).files == {
-        "SKILL.md": SKILL, ".claude-plugin/plugin.json": own}
 
 
 # Packages that are refused
