@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from audit.models import Surface
 from marketplace import lookup, rendering, skillmd
 from marketplace.models import Marketplace, Plugin
+from marketplace.templatetags.catalogue import words
 
 from . import proposals, uploads
 
@@ -220,7 +221,7 @@ def preview(request):
 def _preview_context(text: str) -> dict:
     parsed = skillmd.parse(text.replace("\r\n", "\n").encode("utf-8"))
     frontmatter = parsed.frontmatter if isinstance(parsed.frontmatter, dict) else {}
-    return {"name": str(frontmatter.get("name") or ""),
+    return {"name": words(str(frontmatter.get("name") or "")),  # as the skill page's heading reads it
             "description": str(frontmatter.get("description") or skillmd.first_paragraph(parsed.body) or ""),
             # The skill page's SKILL.md, rendered and sanitised as rendering.skill_body does.
             "body": rendering.clean(rendering.render(parsed.body))}

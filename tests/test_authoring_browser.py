@@ -30,7 +30,7 @@ def test_suggest_an_edit_previews_live_and_opens_a_pull_request(open_page, live_
     editor = page.get_by_label("Content of SKILL.md")
     expect(editor).to_have_value(skill_md("alpha", "Alpha does A."))
     preview = page.locator("#preview")
-    expect(preview.get_by_role("heading", name="alpha", level=1)).to_be_visible()
+    expect(preview.get_by_role("heading", name="Alpha", level=1)).to_be_visible()
     # Typing re-renders the preview on the server (sanitised as the skill page is), after a pause.
     editor.fill(skill_md("alpha", "Alpha does A, twice.", body="# Title\n\n## Second pass\n\n<img src=x onerror=\"window.pwned=1\">\n"))
     expect(preview.get_by_role("heading", name="Second pass")).to_be_visible()

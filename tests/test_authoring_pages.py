@@ -335,6 +335,8 @@ def test_the_preview_renders_and_sanitises_as_the_skill_page_does(market, people
     response = core.post(PREVIEW, {"text": text})
     html = response.content.decode()
     assert response.status_code == 200 and "<h1>Kit</h1>" in html and "Does kit things." in html
+    assert core.post(PREVIEW, {"text": skill_md("csv-cleanup", "x")}).content.decode().startswith(
+        '<h1 class="preview-name">CSV cleanup</h1>')  # the skill page's heading
     assert "<script" not in html and 'class="language-python"' in html
     assert core.get(PREVIEW).status_code == 405
     assert core.post(PREVIEW, {"text": "x" * (MAX_PREVIEW_CHARS + 1)}).status_code == 413
