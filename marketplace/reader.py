@@ -85,7 +85,10 @@ class Reader:
         """Fetch and parse the catalogue and fetch every git source; return the fingerprint."""
         self.progress("fetch", 0, 1)
         try:
-            self.repo, self.commit = Repository.fetch(self.url, ref=self.ref, sha=self.sha, token=self.token)
+            if self.sha:  # a commit the cache holds is read from it: no round trip to the remote
+                self.repo, self.commit = Repository.holding(self.url, self.sha, token=self.token), self.sha
+            else:
+                self.repo, self.commit = Repository.fetch(self.url, ref=self.ref, token=self.token)
         except GitError as exc:
             raise CatalogError("fetch-failed", f"Could not fetch the marketplace: {exc}", detail=exc.detail) from None
         self.tree = Tree(self.repo.list_tree(self.commit), self._cat_file(self.repo).read)
