@@ -84,6 +84,13 @@ class Change:
             if existing is None:
                 change.input_problems = [f"The plugin '{plugin}' has no skill '{skill}' to remove."]
                 return change
+            holds_more = existing.folder == found.root or any(
+                other.folder.startswith(f"{existing.folder}/") for other in found.skills if other is not existing)
+            if holds_more:
+                change.input_problems = [f"The skill '{skill}' is not a folder of its own (it is the plugin '{plugin}' "
+                                         "itself, or holds other skills), so removing its folder would remove more; "
+                                         "ask the marketplace's admins."]
+                return change
             change.folder = existing.folder
         elif existing is not None:
             change.folder = existing.folder
@@ -102,7 +109,7 @@ class Change:
 
     def _make_tree(self, plugin, files, deleted):
         listing = _listing(self.repo, self.head)
-        prefix = f"{self.folder}/"
+        prefix = f"{self.folder}/" if self.folder else ""  # a skill at the repository's top has no folder
         if self.kind == "remove":
             listing = {p: e for p, e in listing.items() if not p.startswith(prefix)}
         else:
@@ -230,7 +237,7 @@ class Change:
     def skill_files(self) -> dict[str, bytes]:
         """The skill's folder as the change leaves it (for the security scan)."""
         listing = _listing(self.repo, self.tree)
-        prefix = f"{self.folder}/"
+        prefix = f"{self.folder}/" if self.folder else ""
         with self.repo.blobs() as blobs:
             return {path.removeprefix(prefix): blobs.read(sha) for path, (_mode, sha) in listing.items()
                     if path.startswith(prefix)}

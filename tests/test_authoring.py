@@ -280,3 +280,16 @@ def test_manifests_keep_their_indentation_and_one_skillport_cannot_edit_stops_th
     problems = proposals.check(people["member"], market, plugin="tools", skill="alpha",
                                files={"SKILL.md": skill_md("alpha", "Better.").encode()})
     assert any(".claude-plugin/marketplace.json is not a plain JSON file" in p for p in problems), problems
+
+
+def test_removing_a_skill_that_is_its_whole_plugin_is_refused(people, tmp_path, db):
+    bare = tmp_path / "one.git"
+    seed = GitRepo(tmp_path / "seed")
+    seed.commit({".claude-plugin/marketplace.json": catalog(plugin_entry("solo")),
+                 "plugins/solo/SKILL.md": skill_md("solo"), "plugins/solo/notes.md": "Notes.\n"}, "seed")
+    subprocess.run(["git", "clone", "--bare", "--quiet", str(seed.path), str(bare)], check=True)
+    market = Marketplace.objects.create(slug="one", git_url=str(bare), contributors=["*"])
+    with pytest.raises(proposals.Invalid, match="is not a folder of its own"):
+        proposals.propose_removal(people["member"], market, plugin="solo", skill="solo", message="",
+                                  surface=Surface.WEB)
+    assert not Proposal.objects.exists()
