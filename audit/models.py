@@ -42,6 +42,9 @@ class Action(models.TextChoices):
     PUBLISHED = "published", "Published to a channel"
     PUBLISH_FAILED = "publish_failed", "Publish failed"
     PUBLISH_TARGET_CHANGED = "publish_target_changed", "Publish target changed"
+    PROPOSAL_OPENED = "proposal_opened", "Change proposed"
+    PROPOSAL_MERGED = "proposal_merged", "Proposed change merged"
+    PROPOSAL_CLOSED = "proposal_closed", "Proposed change closed"
 
 
 class Surface(models.TextChoices):

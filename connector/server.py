@@ -33,7 +33,7 @@ from marketplace.models import Skill, SkillFile
 from skillport_site import timeouts
 from skillport_site.middleware import NUL_REFUSED
 
-from . import skills_extension, tools
+from . import proposing, skills_extension, tools
 from .arguments import explain
 from .tokens import DatabaseTokenVerifier
 
@@ -56,12 +56,18 @@ marketplaces. Everything you see is filtered to what the signed-in user may see.
 - To check for updates, call check_updates with the installed names and versions (the version
   is in the package's .claude-plugin/plugin.json); install_ready lists what to reinstall.
 - whoami tells which account the connector is signed in as, when something seems missing.
+- To share a skill the user wrote with the organisation, call propose_skill (the marketplace,
+  a plugin, the skill's name, its files as path and text, a message); propose_removal proposes
+  removing one. Each opens a pull request for the marketplace's owners to review: relay the
+  link and next_steps, and never say the skill is published. my_proposals follows them.
 """
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 # An install link is a new, audited record each time, but changes nothing the user has.
 ISSUES_LINK = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=False,
                               open_world_hint=False)
+# A proposal opens a pull request elsewhere (GitHub) and changes nothing here until it is merged.
+PROPOSES = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
 RESOURCE_PAGE = 200
 
 
@@ -306,6 +312,30 @@ def build_server() -> SkillportServer:
     async def whoami(ctx: Context) -> Annotated[CallToolResult, tools.Identity]:
         """The account this connector is signed in as, its organisations and teams, and how many skills it sees."""
         return await _tool(ctx, tools.whoami)
+
+    @server.tool(title="Propose a skill", annotations=PROPOSES)
+    async def propose_skill(
+        marketplace: proposing.MarketplaceSlug, plugin: proposing.PluginName, skill: proposing.SkillName,
+        files: proposing.Files, message: proposing.Message, ctx: Context,
+        deleted: Annotated[list[str] | None, Field(description=(
+            "For an existing skill: paths of files to delete from its folder."))] = None,
+    ) -> Annotated[CallToolResult, proposing.ProposalAnswer]:
+        """Propose a new skill, or a change to one, as a pull request to the marketplace's repository. It is
+        checked first as a sync would check it; problems come back as an error and nothing is sent."""
+        return await _tool(ctx, proposing.propose_skill, marketplace, plugin, skill, files, message, deleted)
+
+    @server.tool(title="Propose removing a skill", annotations=PROPOSES)
+    async def propose_removal(
+        marketplace: proposing.MarketplaceSlug, plugin: proposing.PluginName, skill: proposing.SkillName,
+        message: proposing.Message, ctx: Context,
+    ) -> Annotated[CallToolResult, proposing.ProposalAnswer]:
+        """Propose removing a skill's folder, as a pull request (the plugin and its catalogue entry stay)."""
+        return await _tool(ctx, proposing.propose_removal, marketplace, plugin, skill, message)
+
+    @server.tool(title="My proposals", annotations=READ_ONLY)
+    async def my_proposals(ctx: Context) -> Annotated[CallToolResult, proposing.ProposalList]:
+        """Your proposals, newest first, each with its pull request and state (open, merged or closed)."""
+        return await _tool(ctx, proposing.my_proposals)
 
     return server
 

@@ -49,6 +49,12 @@ def read_principals(skill_name: str, rules: dict) -> list[str]:
     return _expand(rule, rules.get("editors", []))
 
 
+def editors(rules: dict) -> list[str]:
+    """The `editors` of `.skillport/access.json`: who may write (and so propose) in the marketplace."""
+    listed = rules.get("editors", []) if isinstance(rules, dict) else []
+    return _expand(listed if isinstance(listed, list) else [], [])
+
+
 def _expand(rule, editors) -> list[str]:
     items = rule if isinstance(rule, list) else [rule]
     found = []

@@ -39,13 +39,14 @@ class MarketplaceForm(forms.ModelForm):
         required=False,
         widget=forms.PasswordInput(render_value=False),
         help_text="The secret of the repository's GitHub webhook (at the webhook URL below, content type "
-                  "application/json, push events). Leave empty to keep the current one.",
+                  "application/json, push events, and pull request events to follow proposals). Leave empty to keep the "
+                  "current one.",
     )
 
     class Meta:
         model = Marketplace
         fields = ["slug", "git_url", "ref", "catalog_path", "access_token", "webhook_secret", "sync_interval",
-                  "enabled", "audience", "requires_approval", "scan_gate", "scan_threshold"]
+                  "enabled", "audience", "contributors", "requires_approval", "scan_gate", "scan_threshold"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -243,6 +243,12 @@ class Marketplace(models.Model):
     )
     enabled = models.BooleanField(default=True)
     audience = audience_field()
+    contributors = ArrayField(
+        models.CharField(max_length=200), default=list, blank=True,
+        help_text="Who may propose new skills and changes (as pull requests), as GitHub refs: github:@org/team, "
+                  "github:@login, github:<id>, or * for every member. Empty: nobody (editors in "
+                  ".skillport/access.json still may).",
+    )
     requires_approval = models.BooleanField(
         "New skills need approval", default=False,
         help_text="New and changed skills wait for an admin's approval; until then members see nothing new, "
@@ -354,6 +360,7 @@ class WebhookDelivery(models.Model):
 
     class Result(models.TextChoices):
         QUEUED = "queued", "Sync queued"
+        FOLLOWED = "followed", "Pull request followed"
         IGNORED = "ignored", "Ignored"
         PONG = "pong", "Ping answered"
         BAD_SIGNATURE = "bad_signature", "Bad signature"

@@ -63,9 +63,10 @@ class _Source:
 
 
 class Reader:
-    def __init__(self, url, *, ref="", catalog_path="", token=None, known_skills=None,
+    def __init__(self, url, *, ref="", sha="", catalog_path="", token=None, known_skills=None,
                  blob_sink=None, progress=None, fetch_sources=True):
         self.url = url
+        self.sha = sha  # a commit to read instead of the ref's (authoring reads one it made in the cache)
         self.fetch_sources = fetch_sources  # False: git sources are listed as not checked, never cloned
         self.ref = ref
         self.catalog_path = catalog_path or DEFAULT_CATALOG_PATH
@@ -84,7 +85,10 @@ class Reader:
         """Fetch and parse the catalogue and fetch every git source; return the fingerprint."""
         self.progress("fetch", 0, 1)
         try:
-            self.repo, self.commit = Repository.fetch(self.url, ref=self.ref, token=self.token)
+            if self.sha:  # a commit the cache holds is read from it: no round trip to the remote
+                self.repo, self.commit = Repository.holding(self.url, self.sha, token=self.token), self.sha
+            else:
+                self.repo, self.commit = Repository.fetch(self.url, ref=self.ref, token=self.token)
         except GitError as exc:
             raise CatalogError("fetch-failed", f"Could not fetch the marketplace: {exc}", detail=exc.detail) from None
         self.tree = Tree(self.repo.list_tree(self.commit), self._cat_file(self.repo).read)

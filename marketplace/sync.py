@@ -78,7 +78,7 @@ def sync_marketplace(marketplace_id: int, trigger: str = SyncRun.Trigger.MANUAL,
             ref=marketplace.ref,
             catalog_path=marketplace.catalog_path,
             token=marketplace.access_token or None,
-            known_skills=_known_skills(marketplace),
+            known_skills=known_skills(marketplace),
             blob_sink=DatabaseBlobSink(),
             progress=reporter,
         )
@@ -154,7 +154,9 @@ class DatabaseBlobSink:
         self.pending, self.pending_bytes = [], 0
 
 
-def _known_skills(marketplace) -> dict:
+def known_skills(marketplace) -> dict:
+    """What the last sync read of each skill content (content hash -> name, slug, problems): the reader
+    reads no further a skill whose hash is here."""
     rows = Skill.objects.filter(marketplace=marketplace, removed_at=None).values_list(
         "content_hash", "name", "slug", "problems"
     )

@@ -1,8 +1,11 @@
-"""GitHub push webhooks: verify, record, enqueue a sync, answer at once (never fetch here)."""
+"""GitHub webhooks: verify, record, answer at once (never fetch here). A push to the tracked branch
+enqueues a sync; a pull request's closing, merge or reopening is told to whoever follows pull requests
+(`pull_request_changed`: authoring, for the proposals it opened)."""
 import hashlib
 import hmac
 import json
 
+from django.dispatch import Signal
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
@@ -13,6 +16,12 @@ from audit.models import Action, Outcome, Surface
 
 from .models import Marketplace, SyncRun, WebhookDelivery
 from .tasks import queue_sync
+
+
+# Sent with marketplace, number, branch (the head's name), state ("open", "merged" or "closed") and
+# sender (the GitHub login that acted); a receiver answers True when the pull request was one of its own.
+pull_request_changed = Signal()
+PULL_REQUEST_STATES = {"closed": "closed", "reopened": "open"}
 
 
 def signature_ok(secret: str, body: bytes, header: str) -> bool:
@@ -44,6 +53,8 @@ def github(request, marketplace):
         return answer(403, WebhookDelivery.Result.BAD_SIGNATURE, "The signature does not match this marketplace's secret.")
     if delivery.event == "ping":
         return answer(200, WebhookDelivery.Result.PONG, "pong")
+    if delivery.event == "pull_request":
+        return _pull_request(request, marketplace, delivery, answer)
     if delivery.event != "push":
         return answer(200, WebhookDelivery.Result.IGNORED, f"'{delivery.event}' events do not trigger syncs.")
     try:
@@ -58,3 +69,27 @@ def github(request, marketplace):
         return answer(200, WebhookDelivery.Result.IGNORED, f"Push to {delivery.ref}; this marketplace tracks {tracked}.")
     queue_sync(marketplace, SyncRun.Trigger.WEBHOOK)
     return answer(202, WebhookDelivery.Result.QUEUED, "Sync queued.")
+
+
+def _pull_request(request, marketplace, delivery, answer):
+    """A pull request closed, merged or reopened: its new state for whoever opened it through Skillport.
+    The merge's own push arrives as a push event, and syncs as every push does."""
+    try:
+        payload = json.loads(request.body)
+        action, pull = payload["action"], payload["pull_request"]
+        number, branch = int(pull["number"]), str(pull["head"]["ref"])
+        merged = pull.get("merged") is True
+        sender = str((payload.get("sender") or {}).get("login") or "")[:100]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return answer(400, WebhookDelivery.Result.BAD_REQUEST,
+                      "A pull_request event needs a JSON body with 'action' and 'pull_request'.")
+    delivery.ref = f"refs/heads/{branch}"[:255]
+    delivery.commit = str(pull.get("merge_commit_sha") or "")[:40] if merged else ""
+    state = "merged" if action == "closed" and merged else PULL_REQUEST_STATES.get(action)
+    if state is None:
+        return answer(200, WebhookDelivery.Result.IGNORED, f"Pull request #{number} {action}: nothing to follow.")
+    answers = pull_request_changed.send(sender=Marketplace, marketplace=marketplace, number=number, branch=branch,
+                                        state=state, by=sender)
+    if not any(followed for _receiver, followed in answers):
+        return answer(200, WebhookDelivery.Result.IGNORED, f"Pull request #{number} is not one Skillport opened.")
+    return answer(200, WebhookDelivery.Result.FOLLOWED, f"Pull request #{number} is {state}.")

@@ -97,7 +97,7 @@ class PublishTarget(models.Model):
 
     @property
     def uses_pull_requests(self) -> bool:
-        from .pulls import on_github  # the host decides the default
+        from marketplace.pulls import on_github  # the host decides the default
 
         if self.mode == Mode.AUTO:
             return on_github(self.repository_url)

@@ -21,10 +21,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from marketplace import gitrepo
+from marketplace import gitrepo, pulls
 from marketplace.gitrepo import GitError, Repository
-
-from . import pulls
 
 OWNED = [".claude-plugin/marketplace.json", "plugins"]
 # Bytes of files stored by one git fast-import, which holds them in memory.

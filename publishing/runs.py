@@ -16,11 +16,11 @@ from django.utils import timezone
 
 from audit import record
 from audit.models import Action, AuditEvent, Outcome, Surface
-from marketplace import locks
+from marketplace import locks, pulls
 from marketplace.models import CatalogueVersion, SkillFile
 from marketplace.gitrepo import GitError
 
-from . import archive, pulls, pushing, vendor, workspaces
+from . import archive, pushing, vendor, workspaces
 from .models import Kind, PublishRun, PublishTarget, Status, Trigger
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,9 @@
 """Request checks that come before any view."""
 from asgiref.sync import iscoroutinefunction
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.decorators import sync_and_async_middleware
 
 NUL_REFUSED = "Requests may not contain NUL characters."
@@ -8,27 +11,70 @@ NUL_REFUSED = "Requests may not contain NUL characters."
 ENCODED_NUL = (b"%00", b"\\u0000")
 
 
-@sync_and_async_middleware
-def reject_nul_characters(get_response):
-    """A 400 for a request carrying a NUL character in its URL or body. PostgreSQL refuses NUL in
-    text, so a view or library (the OAuth endpoints, say) passing one to a query would otherwise
-    fail with a 500. Nothing here takes binary uploads, which could carry NUL legitimately."""
+def _middleware(check):
+    """A middleware answering `check(request)`'s response when it gives one, else the view's."""
+    @sync_and_async_middleware
+    def middleware_factory(get_response):
+        if iscoroutinefunction(get_response):
+            async def middleware(request):
+                return check(request) or await get_response(request)
+        else:
+            def middleware(request):
+                return check(request) or get_response(request)
+        return middleware
+    middleware_factory.__name__ = middleware_factory.__qualname__ = check.__name__
+    middleware_factory.__doc__ = check.__doc__
+    return middleware_factory
 
-    def refusal(request):
-        body = request.body if request.method in ("POST", "PUT", "PATCH") else b""
-        query = request.META.get("QUERY_STRING", "").encode()
-        if "\x00" not in request.path and b"\x00" not in body and not any(
-            nul in part for nul in ENCODED_NUL for part in (query, body)
-        ):
-            return None
-        if request.path.startswith("/api/"):
-            return JsonResponse({"detail": NUL_REFUSED}, status=400)  # as the API's own errors read
-        return HttpResponseBadRequest(NUL_REFUSED)
 
-    if iscoroutinefunction(get_response):
-        async def middleware(request):
-            return refusal(request) or await get_response(request)
+def _is_upload(request) -> bool:
+    return request.method == "POST" and request.content_type == "multipart/form-data"
+
+
+@_middleware
+def read_uploads(request):
+    """A form with files (a skill uploaded in the browser) is read here, before anything else reads it,
+    so one past the limits gets a 4xx saying which limit, not the bare "Bad Request" Django answers
+    from whichever middleware touches request.POST first (CSRF's)."""
+    if not _is_upload(request):
+        return None
+    # Django keeps files out of its DATA_UPLOAD_MAX_MEMORY_SIZE; their total is bounded here.
+    if int(request.META.get("CONTENT_LENGTH") or 0) > settings.SKILLPORT_MAX_UPLOAD_BYTES:
+        return HttpResponse(f"This upload is larger than {settings.SKILLPORT_MAX_UPLOAD_BYTES:,} bytes, the most "
+                            "a form may send here.", status=413, content_type="text/plain; charset=utf-8")
+    try:
+        request.POST, request.FILES  # noqa: B018 (parsed now, kept on the request for the view)
+    except TooManyFilesSent:
+        message = (f"This form sends more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES:,} files, the most a skill "
+                   "may have.")
+    except (TooManyFieldsSent, RequestDataTooBig):
+        message = "This form sends more fields or text than a form may send here."
+    except MultiPartParserError:
+        message = "This form's upload could not be read; send it again."
     else:
-        def middleware(request):
-            return refusal(request) or get_response(request)
-    return middleware
+        return None
+    return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+
+
+@_middleware
+def reject_nul_characters(request):
+    """A 400 for a request carrying a NUL character in its URL or text. PostgreSQL refuses NUL in text,
+    so a view or library (the OAuth endpoints, say) passing one to a query would otherwise fail with a
+    500. Uploaded files may hold NUL bytes (every ZIP does): a form with files has its text fields
+    checked instead of its whole body."""
+    query = request.META.get("QUERY_STRING", "").encode()
+    if _is_upload(request):
+        # (Django takes non-printable characters out of file names itself.)
+        text = [*request.FILES, *(part for key, values in request.POST.lists() for part in (key, *values))]
+        body_has_nul = any("\x00" in part for part in text)
+        body = b""
+    else:
+        body = request.body if request.method in ("POST", "PUT", "PATCH") else b""
+        body_has_nul = b"\x00" in body
+    if "\x00" not in request.path and not body_has_nul and not any(
+        nul in part for nul in ENCODED_NUL for part in (query, body)
+    ):
+        return None
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": NUL_REFUSED}, status=400)  # as the API's own errors read
+    return HttpResponseBadRequest(NUL_REFUSED)

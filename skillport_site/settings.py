@@ -112,11 +112,13 @@ INSTALLED_APPS = [
     "audit",
     "api",
     "publishing",
+    "authoring",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "skillport_site.throttle.throttle_endpoints",  # first: a refused request costs nothing more
+    "skillport_site.middleware.read_uploads",
     "skillport_site.middleware.reject_nul_characters",
     "skillport_site.timeouts.DatabaseOverload",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -146,6 +148,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "audit.context_processors.navigation",
+                "authoring.context_processors.navigation",
             ],
         },
     },
@@ -258,6 +261,11 @@ SKILLPORT_SYNC_INTERVAL_MINUTES = env_int("SKILLPORT_SYNC_INTERVAL_MINUTES", 60)
 SKILLPORT_MAX_FILE_BYTES = env_int("SKILLPORT_MAX_FILE_BYTES", 5 * 1024 * 1024)
 SKILLPORT_MAX_SKILL_BYTES = env_int("SKILLPORT_MAX_SKILL_BYTES", 20 * 1024 * 1024)
 SKILLPORT_MAX_SKILL_FILES = env_int("SKILLPORT_MAX_SKILL_FILES", 500)
+# A skill uploaded in the browser (authoring/uploads.py), as a package or a folder of files: the
+# largest request body with files, a skill at its largest with room for the ZIP's or form's headers,
+# and one form file for each file a skill may have.
+SKILLPORT_MAX_UPLOAD_BYTES = env_int("SKILLPORT_MAX_UPLOAD_BYTES", SKILLPORT_MAX_SKILL_BYTES + 4 * 1024 * 1024)
+DATA_UPLOAD_MAX_NUMBER_FILES = SKILLPORT_MAX_SKILL_FILES
 # Security scanning (marketplace/scanners.py): commands run on a folder of skill folders ("{dir}")
 # that print cisco-ai-skill-scanner's JSON or SARIF. By default the cisco-ai-skill-scanner `make`
 # pins in .data/tools/scanner, static analyzers only: its LLM, meta, behavioral, VirusTotal, AI

@@ -16,6 +16,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("audit/", include("audit.urls")),
     path("api/", include("api.urls")),
+    path("proposals/", include("authoring.urls")),
     path("", include((oauth_urlpatterns, "oauth2_provider"))),
     path("", include("connector.urls")),
     path("", include("marketplace.urls")),

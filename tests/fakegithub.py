@@ -25,9 +25,14 @@ scopes, as GitHub App installation tokens have none): `/user`, `/user/emails`, o
 error shapes (422 `{"message": "Validation Failed", "errors": [...]}`). `merge_pull(repo, number)
 -> str` merges as GitHub's merge button does (always a merge commit) and returns its sha.
 `requests` records (method, path, fields) of every request: the query plus a form or JSON body.
+
+Webhooks: `add_hook(repo, url, secret)` delivers, signed as GitHub signs them, `pull_request` events
+(closed, merged or not, and reopened) and the `push` of each merge to the base branch; pushes over git
+are not delivered. `deliveries` lists (event, url, status).
 """
 import base64
 import hashlib
+import hmac
 import io
 import itertools
 import json
@@ -38,6 +43,8 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -74,6 +81,10 @@ class User:
     email: str
     orgs: tuple  # org logins
     teams: tuple  # "org/team-slug"
+
+
+# Who merges a pull request when a test merges without saying who (merge_pull's `by`).
+MAINTAINER = User("maintainer", 1, "Maintainer", "maintainer@example.com", (), ())
 
 
 @dataclass
@@ -164,6 +175,9 @@ class FakeGitHub:
         self.requests: list[tuple[str, str, dict]] = []  # (method, path, fields) of every request
         self.repos: dict[str, Repo] = {}  # "owner/name" -> Repo
         self.pushes: list[tuple[str, str]] = []  # (repo, login) of each push that changed a ref
+        self.hooks: dict[str, list] = {}  # "owner/name" -> [(url, secret)]
+        self.deliveries: list[tuple[str, str, int]] = []  # (event, url, status) of each webhook delivered
+        self._outbox: list = []  # events waiting for the end of the request that caused them
         self.signed_in: str | None = None
         self.deny_next = False
         # Reentrant: a merge through the API holds it across reading the pull request and merging.
@@ -242,12 +256,15 @@ class FakeGitHub:
             repo.protected.add(branch)
             (repo.path / "protected-refs").write_text("".join(f"refs/heads/{b}\n" for b in sorted(repo.protected)))
 
-    def merge_pull(self, full_name, number) -> str:
-        """Merge an open pull request as GitHub's merge button does; the merge commit's sha.
+    def merge_pull(self, full_name, number, by=None) -> str:
+        """Merge an open pull request as GitHub's merge button does, as `by` (a login; a maintainer
+        otherwise); the merge commit's sha. The repository's hooks get the pull_request and push events.
         Raises ValueError when it is not open or does not merge cleanly."""
         with self.lock:
             repo = self.repos[full_name]
-            return self._merge(repo, repo.pulls[number])
+            sha = self._merge(repo, repo.pulls[number], self.users.get(by) or MAINTAINER)
+        self._deliver()
+        return sha
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -284,7 +301,7 @@ class FakeGitHub:
     def _org_id(self, org):
         return self._org_ids.setdefault(org, next(self._ids))
 
-    def _merge(self, repo, pr) -> str:
+    def _merge(self, repo, pr, by) -> str:
         """1. merge-tree finds the merged tree of the base and head tips, or a conflict.
         2. commit-tree makes a merge commit of it, even where the base could fast-forward (GitHub's
            "merge" method always does).
@@ -303,6 +320,8 @@ class FakeGitHub:
         repo.git("update-ref", f"refs/heads/{pr.base}", commit, base_sha)
         pr.state, pr.head_sha, pr.merge_commit_sha = "closed", head_sha, commit
         pr.closed_at = pr.merged_at = _now()
+        self._pull_event(repo, pr, "closed", by)
+        self._push_event(repo, pr.base, base_sha, commit, by)
         return commit
 
     def _token_user(self, token) -> User | None:
@@ -318,6 +337,95 @@ class FakeGitHub:
             "name": slug,
             "organization": {"login": org, "id": self._org_id(org)},
         }
+
+
+    # --- webhooks ------------------------------------------------------------------------------
+
+    def add_hook(self, full_name, url, secret):
+        """Deliver this repository's pull_request events, and the push of each merge, to `url`, signed with
+        `secret` as GitHub signs them (X-Hub-Signature-256). Deliveries happen after the answer to the
+        request that caused them, as at GitHub; `deliveries` lists (event, url, status) of each."""
+        with self.lock:
+            self.hooks.setdefault(full_name, []).append((url, secret))
+
+    def _queue_event(self, repo, event, payload):
+        """Queue an event for the repository's hooks (under the lock); `_deliver` sends them outside it."""
+        for url, secret in self.hooks.get(repo.full_name, []):
+            self._outbox.append((event, url, secret, json.dumps(payload).encode()))
+
+    def _deliver(self):
+        with self.lock:
+            outbox, self._outbox[:] = list(self._outbox), []
+        for event, url, secret, body in outbox:
+            signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+            request = urllib.request.Request(url, data=body, method="POST", headers={
+                "Content-Type": "application/json", "X-GitHub-Event": event,
+                "X-GitHub-Delivery": secrets.token_hex(8), "X-Hub-Signature-256": signature})
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    status = response.status
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+            with self.lock:
+                self.deliveries.append((event, url, status))
+
+    def _pull_event(self, repo, pr, action, sender):
+        self._queue_event(repo, "pull_request", {
+            "action": action, "number": pr.number, "pull_request": self._pull_json(repo, pr),
+            "repository": self._repo_json(repo), "sender": {"login": sender.login, "id": sender.id}})
+
+    def _push_event(self, repo, branch, before, after, sender):
+        self._queue_event(repo, "push", {
+            "ref": f"refs/heads/{branch}", "before": before, "after": after,
+            "repository": self._repo_json(repo), "pusher": {"name": sender.login},
+            "sender": {"login": sender.login, "id": sender.id}})
+
+    # --- GitHub's JSON -------------------------------------------------------------------------
+
+    def _pull_json(self, repo, pr, listed=False):
+        """GitHub's pull request object. Only a single pull request's carries "merged"; lists have
+        merged_at alone, so code that reads "merged" from a list fails here as it would there."""
+        open_head = repo.branch_sha(pr.head) if pr.state == "open" else None
+        data = {
+            "url": f"{self._api_url(repo)}/pulls/{pr.number}",
+            "id": pr.id,
+            "number": pr.number,
+            "html_url": f"{self.base_url}/{repo.full_name}/pull/{pr.number}",
+            "state": pr.state,
+            "title": pr.title,
+            "body": pr.body,
+            "draft": pr.draft,
+            "user": pr.user,
+            "head": {"label": f"{repo.owner}:{pr.head}", "ref": pr.head, "sha": open_head or pr.head_sha,
+                     "repo": self._repo_json(repo)},
+            "base": {"label": f"{repo.owner}:{pr.base}", "ref": pr.base, "sha": repo.branch_sha(pr.base),
+                     "repo": self._repo_json(repo)},
+            "created_at": pr.created_at,
+            "closed_at": pr.closed_at,
+            "merged_at": pr.merged_at,
+            "merge_commit_sha": pr.merge_commit_sha,
+        }
+        if not listed:
+            data["merged"] = pr.merged_at is not None
+        return data
+
+    def _repo_json(self, repo):
+        base = self.base_url
+        return {
+            "id": repo.id,
+            "name": repo.full_name.split("/")[1],
+            "full_name": repo.full_name,
+            "owner": {"login": repo.owner},
+            "private": repo.private,
+            "visibility": "private" if repo.private else "public",
+            "html_url": f"{base}/{repo.full_name}",
+            "clone_url": f"{base}/{repo.full_name}.git",
+            "url": self._api_url(repo),
+            "default_branch": repo.default_branch,
+        }
+
+    def _api_url(self, repo):
+        return f"{self.base_url}/api/v3/repos/{repo.full_name}"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -589,8 +697,13 @@ class _Handler(BaseHTTPRequestHandler):
     # --- repositories and pull requests --------------------------------------------------------
 
     def _repo_api(self, method, path, params, user, extra):
-        """A repository's routes. One this user may not see is 404, as if it did not exist, as at GitHub.
-        Each route answers (status, JSON); a list is paginated."""
+        """A repository's routes; then the webhooks they caused are delivered, after the answer, as at GitHub."""
+        self._repo_route(method, path, params, user, extra)
+        self.gh._deliver()
+
+    def _repo_route(self, method, path, params, user, extra):
+        """One this user may not see is 404, as if it did not exist, as at GitHub. Each route answers
+        (status, JSON); a list is paginated."""
         found = re.fullmatch(r"/repos/([^/]+/[^/]+)(/.*)?", path)
         # Holding the lock makes each answer consistent (no pull request opened twice, for instance).
         with self.gh.lock:
@@ -610,14 +723,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _get_repo(self, repo, user, params):
         permissions = {"admin": False, "push": repo.can_push(user.login), "pull": True}
-        return 200, {**self._repo_json(repo), "permissions": permissions}
+        return 200, {**self.gh._repo_json(repo), "permissions": permissions}
 
     def _get_branch(self, repo, user, params, branch):
         branch = unquote(branch)
         sha = repo.branch_sha(branch)
         if sha is None:
             return 404, {"message": "Branch not found"}
-        api = self._api_url(repo)
+        api = self.gh._api_url(repo)
         commit = {"sha": sha, "url": f"{api}/commits/{sha}"}
         return 200, {"name": branch, "commit": commit, "protected": branch in repo.protected}
 
@@ -626,7 +739,7 @@ class _Handler(BaseHTTPRequestHandler):
         sha = repo.branch_sha(branch)
         if sha is None:
             return 404, {"message": "Not Found"}
-        api = self._api_url(repo)
+        api = self.gh._api_url(repo)
         return 200, {
             "ref": f"refs/heads/{branch}",
             "url": f"{api}/git/refs/heads/{branch}",
@@ -638,7 +751,7 @@ class _Handler(BaseHTTPRequestHandler):
         silently ignores it, a classic mistake the fake should not hide."""
         state, head, base = params.get("state", "open"), params.get("head", ""), params.get("base")
         return 200, [
-            self._pull_json(repo, pr, listed=True) for pr in reversed(repo.pulls.values())
+            self.gh._pull_json(repo, pr, listed=True) for pr in reversed(repo.pulls.values())
             if state in ("all", pr.state)
             and (":" not in head or head == f"{repo.owner}:{pr.head}")
             and base in (None, pr.base)
@@ -667,11 +780,11 @@ class _Handler(BaseHTTPRequestHandler):
             head_sha=head_sha, created_at=_now(),
         )
         repo.pulls[pr.number] = pr
-        return 201, self._pull_json(repo, pr)
+        return 201, self.gh._pull_json(repo, pr)
 
     def _get_pull(self, repo, user, params, number):
         pr = repo.pulls.get(int(number))
-        return (200, self._pull_json(repo, pr)) if pr else (404, {"message": "Not Found"})
+        return (200, self.gh._pull_json(repo, pr)) if pr else (404, {"message": "Not Found"})
 
     def _edit_pull(self, repo, user, params, number):
         """Title, body and state (closed, or open again) of a pull request, by its author or a writer."""
@@ -692,8 +805,9 @@ class _Handler(BaseHTTPRequestHandler):
             if state == "closed":
                 pr.head_sha = repo.branch_sha(pr.head) or pr.head_sha
             pr.state, pr.closed_at = state, _now() if state == "closed" else None
+            self.gh._pull_event(repo, pr, "closed" if state == "closed" else "reopened", user)
         pr.title, pr.body = params.get("title", pr.title), params.get("body", pr.body)
-        return 200, self._pull_json(repo, pr)
+        return 200, self.gh._pull_json(repo, pr)
 
     def _merge_pull(self, repo, user, params, number):
         pr = repo.pulls.get(int(number))
@@ -707,7 +821,7 @@ class _Handler(BaseHTTPRequestHandler):
         if params.get("sha") not in (None, repo.branch_sha(pr.head)):
             return 409, {"message": "Head branch was modified. Review and try the merge again."}
         try:
-            sha = self.gh._merge(repo, pr)
+            sha = self.gh._merge(repo, pr, user)
         except ValueError:
             return 405, {"message": "Pull Request is not mergeable"}
         return 200, {"sha": sha, "merged": True, "message": "Pull Request successfully merged"}
@@ -749,51 +863,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _open_pull(self, repo, head, base):
         return any(pr.state == "open" and (pr.head, pr.base) == (head, base) for pr in repo.pulls.values())
-
-    def _pull_json(self, repo, pr, listed=False):
-        """GitHub's pull request object. Only a single pull request's carries "merged"; lists have
-        merged_at alone, so code that reads "merged" from a list fails here as it would there."""
-        open_head = repo.branch_sha(pr.head) if pr.state == "open" else None
-        data = {
-            "url": f"{self._api_url(repo)}/pulls/{pr.number}",
-            "id": pr.id,
-            "number": pr.number,
-            "html_url": f"{self.gh.base_url}/{repo.full_name}/pull/{pr.number}",
-            "state": pr.state,
-            "title": pr.title,
-            "body": pr.body,
-            "draft": pr.draft,
-            "user": pr.user,
-            "head": {"label": f"{repo.owner}:{pr.head}", "ref": pr.head, "sha": open_head or pr.head_sha,
-                     "repo": self._repo_json(repo)},
-            "base": {"label": f"{repo.owner}:{pr.base}", "ref": pr.base, "sha": repo.branch_sha(pr.base),
-                     "repo": self._repo_json(repo)},
-            "created_at": pr.created_at,
-            "closed_at": pr.closed_at,
-            "merged_at": pr.merged_at,
-            "merge_commit_sha": pr.merge_commit_sha,
-        }
-        if not listed:
-            data["merged"] = pr.merged_at is not None
-        return data
-
-    def _repo_json(self, repo):
-        base = self.gh.base_url
-        return {
-            "id": repo.id,
-            "name": repo.full_name.split("/")[1],
-            "full_name": repo.full_name,
-            "owner": {"login": repo.owner},
-            "private": repo.private,
-            "visibility": "private" if repo.private else "public",
-            "html_url": f"{base}/{repo.full_name}",
-            "clone_url": f"{base}/{repo.full_name}.git",
-            "url": self._api_url(repo),
-            "default_branch": repo.default_branch,
-        }
-
-    def _api_url(self, repo):
-        return f"{self.gh.base_url}/api/v3/repos/{repo.full_name}"
 
     def _org_api(self, path, params, user, extra):
         """Members and teams of an org, for the server's own token (a member of that org)."""

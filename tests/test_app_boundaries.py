@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-APPS = ["marketplace", "connector", "audit", "api", "publishing"]
+APPS = ["marketplace", "connector", "audit", "api", "publishing", "authoring"]
 
 
 def imported_apps(app: str) -> dict[str, set[str]]:
@@ -26,8 +26,11 @@ def imported_apps(app: str) -> dict[str, set[str]]:
 
 # Who may not import whom. Every app may import audit (its one writer, its admin classes) and the
 # catalogue; the connector and the API build on both, and only the site's URL map routes the API.
-FORBIDDEN = {"marketplace": {"connector", "api", "publishing"}, "audit": {"connector", "api", "publishing"},
-             "connector": {"api", "publishing"}, "publishing": {"connector", "api"}}
+# Authoring builds on the catalogue and audit alone; the connector offers its tools.
+FORBIDDEN = {"marketplace": {"connector", "api", "publishing", "authoring"},
+             "audit": {"connector", "api", "publishing", "authoring"},
+             "connector": {"api", "publishing"}, "publishing": {"connector", "api", "authoring"},
+             "authoring": {"connector", "api", "publishing"}}
 
 
 @pytest.mark.parametrize("app", FORBIDDEN)

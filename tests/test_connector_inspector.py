@@ -36,9 +36,10 @@ def token(two_markets, people):
 
 def test_inspector_lists_the_tools(skillport, token, tmp_path):
     tools = {tool["name"]: tool for tool in inspector(skillport, token, tmp_path, "--method", "tools/list")["tools"]}
+    proposing = {"propose_skill", "propose_removal"}  # they open pull requests: not read-only
     assert set(tools) == {"search_skills", "list_skills", "get_skill", "read_skill_file", "install_skill",
-                          "check_updates", "whoami"}
-    assert all(tool["annotations"]["readOnlyHint"] is True for tool in tools.values())
+                          "check_updates", "whoami", "my_proposals", *proposing}
+    assert all(tool["annotations"]["readOnlyHint"] is (name not in proposing) for name, tool in tools.items())
 
 
 def test_inspector_calls_a_tool_and_sees_only_visible_skills(skillport, token, tmp_path):

@@ -101,8 +101,9 @@ def test_descriptions_teach_the_name_format_and_the_search_syntax(people):
     assert '"exact phrase"' in query and "-word" in query and " or " in query
     assert "marketplace/plugin/skill" in tools["search_skills"].description
     assert tools["list_skills"].input_schema["properties"]["limit"]["default"] == 10
-    for tool in tools.values():  # and each keeps its title and hints, which directories need
-        assert tool.title and tool.annotations.read_only_hint is True and tool.annotations.destructive_hint is False
+    for tool in tools.values():  # and each keeps its title and hints, which directories need; proposals write
+        assert tool.title and tool.annotations.destructive_hint is False
+        assert tool.annotations.read_only_hint is (tool.name not in ("propose_skill", "propose_removal"))
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

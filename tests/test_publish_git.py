@@ -1,4 +1,4 @@
-"""Publishing to a git repository (publishing/pushing.py and pulls.py) with real git: bare repositories
+"""Publishing to a git repository (publishing/pushing.py and marketplace/pulls.py) with real git: bare repositories
 in tmp_path for push mode, the fake GitHub for pull requests, and Claude Code's own validator on what
 was published."""
 import json

@@ -4,12 +4,16 @@ The catalogue is the example marketplace (as if synced from GitHub), a second ma
 skill of the same name and a plugin Claude Code refuses, and a few installs.
 """
 import struct
+import uuid
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
+
+from authoring.models import Proposal
+from marketplace.models import Marketplace
 
 from .browsers import ARTIFACTS, browser, open_page, signed_in  # noqa: F401 (fixtures)
 from .builders import catalog, plugin_entry, skill_md
@@ -18,6 +22,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "marketplace"
 WIDTH = 1280
+PROPOSAL = uuid.UUID("5f0c2a9e-3b1d-4e6f-9a8b-7c6d5e4f3a2b")
 PLUGIN_README = """# Engineering workflow
 
 Conventions the platform team keeps for **every** repository:
@@ -54,6 +59,15 @@ def catalogue(make_repo, synced_marketplace, people):
     for _ in range(3):
         member.get("/skills/examples/engineering-workflow/csv-cleanup/download/")
     member.get("/skills/examples/engineering-workflow/sql-review/download/")
+    # The core team contribute to the examples, with a proposal of each state to show.
+    Marketplace.objects.filter(slug="examples").update(contributors=["github:@acme/core"])
+    for state, number, kind, skill in [("open", 12, "add", "release-notes"), ("merged", 9, "update", "csv-cleanup"),
+                                       ("closed", 4, "update", "sql-review")]:
+        Proposal.objects.create(
+            id=PROPOSAL if state == "open" else uuid.uuid4(), marketplace=examples, proposer=people["core"],
+            kind=kind, plugin="engineering-workflow", skill=skill, state=state, number=number,
+            branch=f"skillport/tam/{skill}-1a2b3c4d", url=f"https://github.com/acme/skillport-examples/pull/{number}",
+            message="Release notes from merged pull requests, grouped by label, in the team's voice.")
     auditor = people["core"]
     # A migration creates the group with its permission, but a transactional test run before this one
     # flushed the group away (the permission comes back with every flush).
@@ -76,6 +90,10 @@ def pages():
         ("audit", "core", "/audit/"),
         ("admin", "admin", "/admin/"),
         ("catalogue-tokens", "member", "/connect/tokens/"),
+        ("contribute", "core", "/proposals/new/"),
+        ("suggest-an-edit", "core", "/proposals/edit/examples/engineering-workflow/csv-cleanup/"),
+        ("my-proposals", "core", "/proposals/"),
+        ("proposal", "core", f"/proposals/{PROPOSAL}/"),
     ]
     try:
         found.append(("connect", "member", reverse("marketplace:connect")))

@@ -1,8 +1,9 @@
-"""Pull requests on GitHub for git targets: Claude.ai re-syncs its organisation marketplace when a
-pull request that bumps a plugin's version is merged, and people review what Skillport proposes.
+"""Pull requests on GitHub: what publishing proposes to git targets (Claude.ai re-syncs its
+organisation marketplace when a pull request that bumps a plugin's version is merged) and the
+changes people propose to a marketplace (authoring), for its owners to review.
 
 Talks to the API of the GitHub that `SKILLPORT_GITHUB_URL` names (github.com, Enterprise Server, or
-the tests' fake), with the target's own credential, which is never logged nor shown. Only a
+the tests' fake), with the repository's own credential, which is never logged nor shown. Only a
 repository on that same GitHub counts as one: a token for one host never goes to another's API.
 """
 import re
@@ -11,7 +12,7 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 
-from marketplace import github
+from . import github
 
 TIMEOUT = 20
 # owner/name in https://host/owner/name(.git) or git@host:owner/name(.git)
@@ -55,7 +56,7 @@ def _where(parts) -> tuple:
 
 
 class Client:
-    """The few pull-request calls publishing makes, for one repository ("owner/name")."""
+    """The few pull-request calls Skillport makes, for one repository ("owner/name")."""
 
     def __init__(self, repo: str, token: str):
         self.repo, self.token = repo, token

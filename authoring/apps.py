@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class AuthoringConfig(AppConfig):
+    name = "authoring"
+    verbose_name = "Authoring"
+
+    def ready(self):
+        from . import signals  # noqa: F401  (follows pull requests through the marketplace's webhook)

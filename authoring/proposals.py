@@ -1,0 +1,200 @@
+"""Proposing a change to a marketplace's skills: who may, checking it as a sync would, and sending it
+as one commit on a new branch and a pull request (or, off GitHub, a pushed branch and instructions).
+
+Every change goes through the marketplace's owners: Skillport never pushes to the tracked branch.
+The push that follows a merge syncs the marketplace as any push does, so the approval policy and
+the security scan's gate apply as they always do.
+"""
+import logging
+import uuid
+
+from allauth.socialaccount.models import SocialAccount
+from django.core.exceptions import ObjectDoesNotExist
+
+from audit import record
+from audit.models import Action, Outcome
+from marketplace import access, gitrepo, pulls, scanners, scans
+from marketplace.gitrepo import GitError
+from marketplace.models import Marketplace
+from skillport_site.links import absolute_url
+
+from .changes import Change, Unusable
+from .models import Proposal
+
+log = logging.getLogger(__name__)
+
+NOT_A_CONTRIBUTOR = (
+    "You are not among the contributors of the marketplace '{slug}', so you cannot propose changes to it. "
+    "Ask its admins to add you (or a team of yours) to its contributors."
+)
+VERBS = {Proposal.Kind.ADD: "Add", Proposal.Kind.UPDATE: "Update", Proposal.Kind.REMOVE: "Remove"}
+
+
+class Refused(Exception):
+    """This person may not propose here; str(e) is the sentence to show them."""
+
+
+class Invalid(Exception):
+    """The proposal would not sync cleanly; `problems` are sentences, each naming the file where it can."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__(" ".join(problems))
+        self.problems = problems
+
+
+def may_propose(user, marketplace: Marketplace) -> bool:
+    """Contributors of a marketplace they may see, or editors in its .skillport/access.json."""
+    if user is None or not user.is_authenticated:
+        return False
+    return Marketplace.objects.visible_to(user).filter(pk=marketplace.pk).exists() and contributes(user, marketplace)
+
+
+def contributes(user, marketplace: Marketplace) -> bool:
+    """`may_propose` for a marketplace known to be visible to `user` (one of `visible_to`'s, or a visible
+    skill's), with no query: the pages that list or link to where one may propose ask this."""
+    who = set(access.principals(user))
+    contributors = {ref for ref in map(access.normalise, marketplace.contributors) if ref}
+    return bool(who & (contributors | set(access.editors(marketplace.access_rules))))
+
+
+def check(user, marketplace, *, plugin: str, skill: str, files: dict[str, bytes],
+          deleted: tuple[str, ...] = ()) -> list[str]:
+    """Problems the change would meet in a sync ([] if none). Raises Refused."""
+    return _checked(user, marketplace, plugin, skill, files, deleted)[1]
+
+
+def propose(user, marketplace, *, plugin: str, skill: str, files: dict[str, bytes],
+            deleted: tuple[str, ...] = (), message: str, surface) -> Proposal:
+    """Send the change as one commit on a new branch and a pull request. Raises Refused or Invalid."""
+    change, problems = _checked(user, marketplace, plugin, skill, files, deleted, surface)
+    if problems:
+        raise Invalid(problems)
+    return _send(user, change, message, surface)
+
+
+def propose_removal(user, marketplace, *, plugin: str, skill: str, message: str, surface) -> Proposal:
+    """Propose removing a skill's folder (only the folder: the plugin and its entry stay)."""
+    _require(user, marketplace, surface)
+    change = _build(marketplace, plugin, skill, {}, (), remove=True)
+    problems = change.problems()
+    if problems:
+        raise Invalid(problems)
+    return _send(user, change, message, surface)
+
+
+def _require(user, marketplace, surface=None):
+    """Refused unless `user` may propose here; a refused proposal (not a mere check) is an audit event."""
+    if not may_propose(user, marketplace):
+        if surface is not None:
+            record(Action.ACCESS_DENIED, actor=user, target=marketplace, surface=surface, outcome=Outcome.DENIED,
+                   extra={"reason": "not a contributor", "wanted": "proposal"})
+        raise Refused(NOT_A_CONTRIBUTOR.format(slug=marketplace.slug))
+
+
+def _build(marketplace, plugin, skill, files, deleted, remove=False) -> Change:
+    try:
+        return Change.build(marketplace, plugin, skill, files, tuple(deleted), remove=remove)
+    except Unusable as exc:
+        raise Refused(str(exc)) from None
+
+
+def _checked(user, marketplace, plugin, skill, files, deleted, surface=None) -> tuple[Change, list[str]]:
+    _require(user, marketplace, surface)
+    change = _build(marketplace, plugin, skill, files, deleted)
+    problems = change.problems()
+    if not problems:
+        problems = _scan(marketplace, change)
+    return change, problems
+
+
+def _scan(marketplace, change) -> list[str]:
+    """What the marketplace's security scan would hold or block the skill for; nothing when its gate does
+    not gate, or no scanner is configured."""
+    if not scans.gated(marketplace):
+        return []
+    files = change.skill_files()
+    found = []
+    for scanner in scanners.available():
+        try:
+            result = scanners.scan(scanner, [("proposal", files)])["proposal"]
+        except scanners.ScanError as exc:
+            log.warning("scanning a proposal for %s failed: %s", marketplace.slug, exc)
+            continue  # the sync's scan still judges it; a broken scanner must not stop every proposal
+        if scanners.at_least(result.max_severity, marketplace.scan_threshold):
+            gate = "blocks" if marketplace.scan_gate == "block" else "holds for an admin"
+            found.append(
+                f"The security scan ({scanner.name}) found {result.max_severity}-severity findings, and this "
+                f"marketplace {gate} such skills: " + "; ".join(
+                    f"{f.get('file') or 'the skill'}: {f.get('message') or f.get('rule')}" for f in result.findings[:5]
+                ) + ".")
+    return found
+
+
+def _send(user, change: Change, message: str, surface) -> Proposal:
+    """1. The one commit: Skillport as author, the person named and as a Co-authored-by trailer.
+    2. Pushed to a new branch with the marketplace's credential (in a header, never in a URL).
+    3. On GitHub, a pull request into the tracked branch; elsewhere, instructions to open one."""
+    marketplace = change.marketplace
+    proposal = Proposal(id=uuid.uuid4(), marketplace=marketplace, proposer=user, kind=change.kind,
+                        plugin=change.plugin, skill=change.skill, message=message.strip())
+    login, name, email = _identity(user)
+    proposal.branch = f"skillport/{login}/{change.skill}-{proposal.id.hex[:8]}"
+    link = absolute_url(proposal.get_absolute_url())
+    title = f"{VERBS[change.kind]} skill {change.plugin}:{change.skill}"
+    body = "\n\n".join(filter(None, [
+        proposal.message,
+        f"Proposed by {name} (@{login}) through Skillport: {link}",
+        f"Co-authored-by: {name} <{email}>" if email else "",
+    ]))
+    proposal.commit = change.commit(f"{title}\n\n{body}\n", {})
+    url, token = marketplace.git_url, marketplace.access_token or None
+    try:
+        change.repo.push(url, proposal.commit, f"refs/heads/{proposal.branch}", token=token)
+    except GitError as exc:
+        raise Refused(f"Skillport could not push the branch to the marketplace's repository ({exc}); ask its "
+                      "admins to check its access token.") from None
+    repository = pulls.repository(url)
+    if repository is not None and token:
+        try:
+            opened = pulls.Client(repository, token).open(head=proposal.branch, base=change.branch, title=title,
+                                                          body=body)
+            proposal.url, proposal.number = opened["url"], opened["number"]
+        except pulls.PullRequestError as exc:
+            proposal.instructions = _instructions(change, proposal, f"GitHub did not open the pull request ({exc}). ")
+    else:
+        proposal.instructions = _instructions(change, proposal)
+    proposal.save()
+    record(Action.PROPOSAL_OPENED, actor=user, target=marketplace, surface=surface, plugin=change.plugin,
+           skill=change.skill, commit=proposal.commit,
+           extra={"proposal": str(proposal.id), "kind": change.kind, "branch": proposal.branch,
+                  "pull_request": proposal.url, "new_plugin": change.new_plugin})
+    return proposal
+
+
+def _instructions(change, proposal, why="") -> str:
+    where = gitrepo.redact(change.marketplace.git_url)
+    return (f"{why}Skillport pushed the branch {proposal.branch} to {where}. Open a merge request (pull request) "
+            f"from {proposal.branch} into {change.branch} on the repository's host, so the marketplace's owners "
+            "can review it.")
+
+
+def _identity(user) -> tuple[str, str, str]:
+    """(login, name, email) for the branch, the description and the Co-authored-by trailer: the person's
+    GitHub identity (GitHub's noreply address, which links the commit to their account), else their
+    local account."""
+    try:
+        github = user.github
+    except ObjectDoesNotExist:
+        github = None
+    if github is None:
+        name = user.get_full_name() or user.get_username()
+        return _slug(user.get_username()), name, user.email
+    account = SocialAccount.objects.filter(user=user, provider="github").first()
+    name = ((account.extra_data or {}).get("name") if account else None) or github.login
+    return _slug(github.login), name, f"{github.github_id}+{github.login}@users.noreply.github.com"
+
+
+def _slug(login: str) -> str:
+    """A login as a branch name component: git refuses some characters, and a person's name could be anything."""
+    cleaned = "".join(c if c.isalnum() or c in "-_" else "-" for c in login.lower()).strip("-")
+    return cleaned[:40] or "someone"
