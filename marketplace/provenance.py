@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 
 from django.db import connection
+from django.db.models import F
 
 from .models import Blob, SkillFile
 from .snapshot import is_junk
@@ -35,9 +36,16 @@ def manifest(skill) -> list[dict]:
     return of(skill)["files"]
 
 
-def of(skill) -> dict:
-    """{digest, files}: the digest and the manifest, from one query (the skill page, the API, the connector)."""
-    files = served(skill.pk)[skill.pk]
+def of(skill, files=None) -> dict:
+    """{digest, files}: the digest and the manifest, from one query (the skill page, the API, the connector).
+
+    `files`: the skill's SkillFile rows annotated with their blob's `blob_size` and `blob_sha256`
+    (`with_blob_digests`), when the caller reads them anyway: then no query of its own."""
+    if files is None:
+        files = served(skill.pk)[skill.pk]
+    else:
+        files = _by_skill([(skill.pk, f.path, f.blob_size, f.blob_id, f.blob_sha256) for f in files if f.blob_id],
+                          [skill.pk])[skill.pk]
     return {"digest": digest_of((path, sha256) for path, _size, sha256 in files),
             "files": [{"path": path, "uri": uri(skill, path), "digest": PREFIX + sha256, "size": size}
                       for path, size, sha256 in files]}
@@ -67,6 +75,16 @@ def served(*skill_ids) -> dict[int, list[tuple[str, int, str]]]:
                        f"JOIN {Blob._meta.db_table} b ON b.sha = f.blob_id WHERE f.skill_id = ANY(%s)",
                        [list(skill_ids)])
         rows = cursor.fetchall()
+    return _by_skill(rows, skill_ids)
+
+
+def with_blob_digests(files):
+    """SkillFile rows (a queryset) with what `of` needs of their blobs, read in the same query."""
+    return files.annotate(blob_size=F("blob__size"), blob_sha256=F("blob__sha256"))
+
+
+def _by_skill(rows, skill_ids) -> dict[int, list[tuple[str, int, str]]]:
+    """`served`'s answer from (skill id, path, blob size, blob sha, blob sha256) rows of stored files."""
     missing = {sha for _skill, _path, _size, sha, sha256 in rows if not sha256}
     filled = _fill(missing) if missing else {}
     found = {pk: [] for pk in skill_ids}

@@ -146,7 +146,7 @@ def _found(data, page) -> dict:
 @login_required
 def skill_detail(request, marketplace, plugin, skill):
     skill = _skill(request, marketplace, plugin, skill)
-    files = list(skill.files.order_by("path"))
+    files = list(provenance.with_blob_digests(skill.files.order_by("path")))
     # Not the file lists and stored content the history page compares.
     revisions = list(skill.revisions.shown_to(request.user).order_by("-id")
                      .only("skill", "created_at", "version", "commit", "status")[:20])
@@ -164,7 +164,7 @@ def skill_detail(request, marketplace, plugin, skill):
                         for row in _fields(key, value)],
         "body": rendering.skill_body(skill),
         "files": files,
-        "provenance": provenance.of(skill),
+        "provenance": provenance.of(skill, files),
         "revisions": revisions,
         "review": _review(skill, revisions) if request.user.is_superuser else None,
         "install": install.panel(skill, request.user),
