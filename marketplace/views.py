@@ -7,7 +7,7 @@ from itertools import chain
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, F, Q, Window
+from django.db.models import Count, F, Q
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
@@ -97,19 +97,17 @@ def skill_search(request):
 
 def _page_of(queryset, number, per_page=24):
     """`Paginator(queryset, per_page).get_page(number)`, with the count read by the page's own query
-    (COUNT(*) OVER ()) instead of a query of its own: each runs the whole search (a cold typo search
-    computes trigram similarities for every candidate), and most pages are the first. A page past the
-    end, or a number below 1, falls back to the paginator, which counts and answers the last page."""
+    (search.page_and_total): most pages are the first. A page past the end, or a number below 1,
+    falls back to the paginator, which counts and answers the last page."""
     paginator = Paginator(queryset, per_page)
     try:
         wanted = int(number) if number not in (None, "") else 1
     except (TypeError, ValueError):
         wanted = 1  # as get_page answers a page number that is not one
     if wanted >= 1:
-        offset = (wanted - 1) * per_page
-        rows = list(queryset.annotate(matched=Window(Count("*")))[offset:offset + per_page])
-        if rows or wanted == 1:
-            paginator.count = rows[0].matched if rows else 0
+        rows, total = search.page_and_total(queryset, (wanted - 1) * per_page, per_page)
+        if total is not None:
+            paginator.count = total
             return paginator._get_page(rows, wanted, paginator)
     return paginator.get_page(number)
 
