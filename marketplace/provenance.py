@@ -18,7 +18,6 @@ import os
 from pathlib import Path
 
 from django.db import connection
-from django.db.models import F
 
 from .models import Blob, SkillFile
 from .snapshot import is_junk
@@ -39,8 +38,8 @@ def manifest(skill) -> list[dict]:
 def of(skill, files=None) -> dict:
     """{digest, files}: the digest and the manifest, from one query (the skill page, the API, the connector).
 
-    `files`: the skill's SkillFile rows annotated with their blob's `blob_size` and `blob_sha256`
-    (`with_blob_digests`), when the caller reads them anyway: then no query of its own."""
+    `files`: the skill's SkillFile rows with their blob's `blob_size` and `blob_sha256` (rows.skill_files),
+    when the caller reads them anyway: then no query of its own."""
     if files is None:
         files = served(skill.pk)[skill.pk]
     else:
@@ -76,11 +75,6 @@ def served(*skill_ids) -> dict[int, list[tuple[str, int, str]]]:
                        [list(skill_ids)])
         rows = cursor.fetchall()
     return _by_skill(rows, skill_ids)
-
-
-def with_blob_digests(files):
-    """SkillFile rows (a queryset) with what `of` needs of their blobs, read in the same query."""
-    return files.annotate(blob_size=F("blob__size"), blob_sha256=F("blob__sha256"))
 
 
 def _by_skill(rows, skill_ids) -> dict[int, list[tuple[str, int, str]]]:

@@ -17,8 +17,8 @@ from audit import record
 from audit.models import Action
 
 from . import (
-    caching, curated, diffs, install, lookup, packaging, policy, provenance, rendering, scanners, scans, search,
-    updates, weblinks,
+    caching, curated, diffs, install, lookup, packaging, policy, provenance, rendering, rows, scanners, scans,
+    search, updates, weblinks,
 )
 from .filters import SkillFilter, count_installs, with_installs
 from .gitrepo import redact
@@ -105,10 +105,10 @@ def _page_of(queryset, number, per_page=24):
     except (TypeError, ValueError):
         wanted = 1  # as get_page answers a page number that is not one
     if wanted >= 1:
-        rows, total = search.page_and_total(queryset, (wanted - 1) * per_page, per_page)
+        shown, total = search.page_and_total(queryset, (wanted - 1) * per_page, per_page)
         if total is not None:
             paginator.count = total
-            return paginator._get_page(rows, wanted, paginator)
+            return paginator._get_page(shown, wanted, paginator)
     return paginator.get_page(number)
 
 
@@ -144,7 +144,7 @@ def _found(data, page) -> dict:
 @login_required
 def skill_detail(request, marketplace, plugin, skill):
     skill = _skill(request, marketplace, plugin, skill)
-    files = list(provenance.with_blob_digests(skill.files.order_by("path")))
+    files = rows.skill_files(skill.pk)
     # Not the file lists and stored content the history page compares.
     revisions = list(skill.revisions.shown_to(request.user).order_by("-id")
                      .only("skill", "created_at", "version", "commit", "status")[:20])
