@@ -12,6 +12,10 @@
    throughput ratio, Skillport's overall throughput ratio to the bare server, and the targets met
    (ratio >= 0.6, p99 <= 100 ms).
 
+With `--cold`, every call searches for something never searched before (bench/web.py's cold
+queries: a topic and a word), so Skillport's cache never answers; the targets are then issue 21's
+for cold searches (ratio to the bare server >= 0.3, p99 <= 300 ms).
+
 Progress goes to stderr, the JSON alone to stdout; missing a target is a result, not a failure.
 """
 import argparse
@@ -21,9 +25,10 @@ import tempfile
 from pathlib import Path
 
 from common import log, throwaway_database
-from web import SEARCHED, Server, load, load_catalogue, percentile_ms, sign_in
+from web import SEARCHED, Server, cold_queries, load, load_catalogue, percentile_ms, sign_in
 
 TARGETS = {"ratio": 0.6, "p99_ms": 100.0}
+COLD_TARGETS = {"ratio": 0.3, "p99_ms": 300.0}
 
 
 def main():
@@ -36,13 +41,16 @@ def main():
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds the requests are split into")
+    parser.add_argument("--cold", action="store_true", help="every call a search never made before (no cache hit)")
     args = parser.parse_args()
+    if args.cold:
+        args.warmup = min(args.warmup, 50)  # no cache to fill: the warm-up only starts the workers' connections
     with throwaway_database("mcp_bench"):
         run(args)
 
 
-def calls(token=None):
-    """One tools/call per searched word, as the stateless protocol allows (no initialize needed)."""
+def calls(token=None, queries=SEARCHED):
+    """One tools/call per query, as the stateless protocol allows (no initialize needed)."""
     headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
                "MCP-Protocol-Version": "2025-11-25"}
     if token:
@@ -50,7 +58,7 @@ def calls(token=None):
     return [
         ("POST", "/mcp", json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                                      "params": {"name": "search_skills", "arguments": {"query": word}}}), headers)
-        for word in SEARCHED
+        for word in queries
     ]
 
 
@@ -77,33 +85,45 @@ def run(args):
                 raise RuntimeError(f"the benchmark search found nothing: {answer}")
             payload.write_text(json.dumps(found))
             bare.start()
-            results, rounds = measure({"skillport": (skillport, calls(token)), "bare_mcpserver": (bare, calls())}, args)
+            # Cold: warm-up and rounds take their calls in turn from one list of new queries, each used once.
+            queries = cold_queries(args.warmup + args.requests + 1, 5)[1:] if args.cold else SEARCHED
+            results, rounds = measure({"skillport": (skillport, calls(token, queries)),
+                                       "bare_mcpserver": (bare, calls(None, queries))}, args)
         finally:
             skillport.stop()
             bare.stop()
 
     ratio = round(results["skillport"]["rps"] / results["bare_mcpserver"]["rps"], 3)
+    targets = COLD_TARGETS if args.cold else TARGETS
     print(json.dumps({
+        "cold": args.cold,
         "skills": args.plugins * args.skills, "concurrency": args.concurrency, "workers": args.workers,
         "cores": os.cpu_count(), "requests": args.requests, "rounds": rounds, "payload_bytes": payload_size(results),
         "servers": results, "ratio_to_bare": ratio,
         "checks": {"every_response_200": all(r["errors"] == 0 for r in results.values())},
-        "targets": {"ratio_ge_0_6": ratio >= TARGETS["ratio"],
-                    "p99_le_100ms": results["skillport"]["p99_ms"] <= TARGETS["p99_ms"]},
+        "targets": {f"ratio_ge_{targets['ratio']}": ratio >= targets["ratio"],
+                    f"p99_le_{targets['p99_ms']:g}ms": results["skillport"]["p99_ms"] <= targets["p99_ms"]},
     }, indent=2))
 
 
 def measure(servers, args):
     """Warm up each server, then measure them in alternating rounds; return each one's totals and
-    every round's throughput ratio."""
+    every round's throughput ratio. Each load carries on through the requests where the last one
+    stopped, so with --cold no query is sent twice."""
+
+    def following(requests, done):
+        start = done % len(requests)
+        return requests[start:] + requests[:start]
+
     for server, requests in servers.values():
         load(server, requests, args.warmup, args.concurrency)
     per_round = max(1, args.requests // args.rounds)
     samples = {name: [] for name in servers}
     runs = {name: [] for name in servers}
-    for _ in range(args.rounds):
+    for round_number in range(args.rounds):
         for name, (server, requests) in servers.items():
-            runs[name].append(load(server, requests, per_round, args.concurrency, samples[name]))
+            rest = following(requests, args.warmup + round_number * per_round)
+            runs[name].append(load(server, rest, per_round, args.concurrency, samples[name]))
     results = {}
     for name, (server, _) in servers.items():
         latencies, done = sorted(samples[name]), runs[name]

@@ -35,7 +35,7 @@ from skillport_site.middleware import NUL_REFUSED
 
 from . import proposing, skills_extension, tools
 from .arguments import explain
-from .tokens import DatabaseTokenVerifier
+from .verifier import DatabaseTokenVerifier
 
 INSTRUCTIONS = """\
 Skillport is this organisation's catalogue of Claude Skills, synced from its Claude Code plugin

@@ -17,7 +17,7 @@ from audit import record
 from audit.models import Action, Surface, client_surface
 from marketplace import caching, install, lookup, policy, provenance, scans, updates
 from marketplace.filters import SkillFilter
-from marketplace.search import SORTS, search, validate_query
+from marketplace.search import SORTS, page_and_total, search, validate_query
 from marketplace.models import Policy, Skill, SkillFile
 from marketplace.verdicts import Verdict as VerdictFlag
 from skillport_site.links import absolute_url
@@ -322,8 +322,9 @@ def _compute_page(caller, query, filters, limit, offset) -> SkillPage:
     if filters is not None:
         found = _filtered(caller, found, filters)
     found = found.order_by(*SORTS["relevance" if query else "name"]).only(*SUMMARY_FIELDS)
-    total = found.count()
-    skills = list(found[offset:offset + limit])
+    skills, total = page_and_total(found, offset, limit)
+    if total is None:  # a cursor past the end
+        total = found.count()
     return SkillPage(skills=[_summary(s) for s in skills], total=total,
                      next_cursor=encode_cursor(offset + limit) if offset + limit < total else None,
                      hint="" if skills else _nothing_found(query, filters, total))

@@ -35,9 +35,16 @@ def manifest(skill) -> list[dict]:
     return of(skill)["files"]
 
 
-def of(skill) -> dict:
-    """{digest, files}: the digest and the manifest, from one query (the skill page, the API, the connector)."""
-    files = served(skill.pk)[skill.pk]
+def of(skill, files=None) -> dict:
+    """{digest, files}: the digest and the manifest, from one query (the skill page, the API, the connector).
+
+    `files`: the skill's SkillFile rows with their blob's `blob_size` and `blob_sha256` (rows.skill_files),
+    when the caller reads them anyway: then no query of its own."""
+    if files is None:
+        files = served(skill.pk)[skill.pk]
+    else:
+        files = _by_skill([(skill.pk, f.path, f.blob_size, f.blob_id, f.blob_sha256) for f in files if f.blob_id],
+                          [skill.pk])[skill.pk]
     return {"digest": digest_of((path, sha256) for path, _size, sha256 in files),
             "files": [{"path": path, "uri": uri(skill, path), "digest": PREFIX + sha256, "size": size}
                       for path, size, sha256 in files]}
@@ -67,6 +74,11 @@ def served(*skill_ids) -> dict[int, list[tuple[str, int, str]]]:
                        f"JOIN {Blob._meta.db_table} b ON b.sha = f.blob_id WHERE f.skill_id = ANY(%s)",
                        [list(skill_ids)])
         rows = cursor.fetchall()
+    return _by_skill(rows, skill_ids)
+
+
+def _by_skill(rows, skill_ids) -> dict[int, list[tuple[str, int, str]]]:
+    """`served`'s answer from (skill id, path, blob size, blob sha, blob sha256) rows of stored files."""
     missing = {sha for _skill, _path, _size, sha, sha256 in rows if not sha256}
     filled = _fill(missing) if missing else {}
     found = {pk: [] for pk in skill_ids}

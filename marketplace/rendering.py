@@ -4,6 +4,7 @@ A SKILL.md comes from a repository we do not control. Markdown is rendered as Gi
 (cmark-gfm, raw HTML passed through), then everything goes through nh3 with a short allow-list:
 a skill can format its text, never run script, load styles or add event handlers.
 """
+import functools
 import html
 import re
 
@@ -85,7 +86,15 @@ def nesting(document: str) -> int:
 def skill_body(skill) -> str:
     """A skill's SKILL.md body as safe HTML. Sanitising happens on every view, so a stricter
     allow-list applies at once to what is stored; a row without stored HTML is rendered now."""
-    return clean(skill.body_html or render(skill.body))
+    return _clean_body(skill.body_html or render(skill.body))
+
+
+@functools.lru_cache(maxsize=1024)
+def _clean_body(html: str) -> str:
+    # The same stored HTML always cleans the same way, and popular skills are viewed over and over:
+    # each worker keeps the last 1,024 bodies (a few MB), keyed by the HTML itself, so a changed body
+    # or allow-list (a new release, new processes) can never be served from here.
+    return clean(html)
 
 
 def clean(html: str) -> str:

@@ -3,7 +3,7 @@
 For these few lookups, compiling the ORM query cost more than running it (bench/README.md measured
 it: four times for the token with its client and user, twice for `visible_to`'s filter), and every
 page or call makes them: the session, the signed-in user with their GitHub identity, the skill a
-page shows, and the access token with what the connector needs. So their SQL is written here once.
+page shows with its files, and the access token with what the connector needs. So their SQL is written here once.
 Instances are built the way the ORM builds them (each field's database converters, then
 `Model.from_db`), so the rest of the code cannot tell the difference; the query-count tests in
 test_signin, test_catalogue, test_visibility and test_connector_http hold each to one query.
@@ -18,7 +18,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model
 
 from .crypto import EncryptedTextField
-from .models import CatalogueVersion, GitHubIdentity, Marketplace, Plugin, Skill, visibility_key
+from .models import Blob, CatalogueVersion, GitHubIdentity, Marketplace, Plugin, Skill, SkillFile, visibility_key
 
 
 def session(model, session_key):
@@ -130,6 +130,25 @@ def _compile_path_query(user):
         f"WHERE s.id IN ({visible_sql})"
     )
     return sql, params, slots
+
+
+def skill_files(skill_id):
+    """The skill's files (SkillFile, by path), each with its blob's `blob_size` and `blob_sha256` (None
+    without a stored blob): the skill page's file list and its provenance panel (provenance.of) from
+    one query, where the ORM's compiling had cost more than running it and a second query read the digests."""
+    with connection.cursor() as cursor:
+        cursor.execute(_files_query(), [skill_id])
+        found = []
+        for row in cursor.fetchall():
+            (file,), (file.blob_size, file.blob_sha256) = _instances(row, SkillFile)
+            found.append(file)
+        return found
+
+
+@functools.cache
+def _files_query():
+    return (f"SELECT {_columns((SkillFile, 'f'))}, b.size, b.sha256 FROM {_quote(SkillFile._meta.db_table)} f "
+            f"LEFT JOIN {_quote(Blob._meta.db_table)} b ON b.sha = f.blob_id WHERE f.skill_id = %s ORDER BY f.path")
 
 
 def _quote(name: str) -> str:

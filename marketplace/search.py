@@ -20,7 +20,7 @@ import re
 from django.conf import settings
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, TrigramWordSimilarity
 from django.core.exceptions import ValidationError
-from django.db.models import F, FloatField, Q, Value
+from django.db.models import Count, F, FloatField, Q, Value, Window
 from django.db.models.functions import Greatest
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
@@ -72,6 +72,15 @@ def search(queryset, text: str, headlines=True):
     similarity = Greatest(TrigramWordSimilarity(text, "name"), TrigramWordSimilarity(text, "description"))
     # `typo` tells pages that these are near misses (no headline: ts_headline would find nothing to mark).
     return queryset.filter(similar).annotate(score=similarity, typo=Value(True))
+
+
+def page_and_total(queryset, offset: int, limit: int) -> tuple[list, int | None]:
+    """The rows `offset` to `offset + limit` of `queryset` and how many it holds in all, in one query
+    (COUNT(*) OVER ()): a count of its own would run the whole search again, and a cold typo search
+    computes trigram similarities for every candidate. The total is None when the page is past the
+    end (no row to read it from); callers that need it then count."""
+    rows = list(queryset.annotate(matched=Window(Count("*")))[offset:offset + limit])
+    return rows, rows[0].matched if rows else (0 if offset == 0 else None)
 
 
 def snippet(text: str, headline: str = "", words=()) -> str:

@@ -6,8 +6,6 @@ Look-alikes come from Unicode's confusables data through `confusable_homoglyphs`
 """
 import unicodedata
 
-from confusable_homoglyphs import confusables
-
 # Characters that reorder the text around them (Unicode's Bidi_Control property).
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 # Default_Ignorable_Code_Point characters that are not format (Cf) characters: they render as
@@ -59,6 +57,10 @@ def reads_as(name: str) -> str | None:
     """
     if name.isascii():
         return None
+    # Imported here: its data takes 0.1 s to load, which every manage.py command would pay (the admin
+    # imports the sync), and only non-ASCII names need it.
+    from confusable_homoglyphs import confusables
+
     found = confusables.is_confusable(name, greedy=True, preferred_aliases=["latin"]) or []
     latin = {}
     for item in found:

@@ -6,8 +6,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from . import liveness, scans, sync, teams
+from . import liveness, scans
 from .models import Marketplace, ScanGate, Status, SyncRun
+
+# The sync engine and the GitHub client (requests) are imported by the tasks that run them: the admin
+# imports this module for queue_sync, and every manage.py command loads the admin.
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,8 @@ def sync_marketplace(marketplace_id, trigger="manual", run_id=None, actor_id=Non
                   MAX_LOST_IN_A_ROW, marketplace_id)
         liveness.give_up(marketplace_id, run_id)
         return Status.FAILED
+    from . import sync
+
     try:
         actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
         run = sync.sync_marketplace(marketplace_id, trigger, run_id=run_id, actor=actor, surface=surface)
@@ -68,6 +73,8 @@ def reap_lost_syncs():
 
 @shared_task(acks_late=True, time_limit=600)
 def refresh_github_teams():
+    from . import teams
+
     return teams.refresh_identities()
 
 

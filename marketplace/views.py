@@ -17,8 +17,8 @@ from audit import record
 from audit.models import Action
 
 from . import (
-    caching, curated, diffs, install, lookup, packaging, policy, provenance, rendering, scanners, scans, search,
-    updates, weblinks,
+    caching, curated, diffs, install, lookup, packaging, policy, provenance, rendering, rows, scanners, scans,
+    search, updates, weblinks,
 )
 from .filters import SkillFilter, count_installs, with_installs
 from .gitrepo import redact
@@ -72,14 +72,18 @@ def skill_search(request):
         found = SkillFilter(request.GET, queryset=_cards(request.user), request=request)
         if not found.is_valid():
             # Refused before it costs anything: a search past the limits, or a filter value nobody can choose.
-            return render_to_string(template, {"filter": found, "page": None, "partial": partial}), 400
-        page = Paginator(found.qs, 24).get_page(request.GET.get("page"))
+            return render_to_string(template, {
+                "filter": found, "page": None, "partial": partial,
+                "filter_panel": "" if partial else _filter_panel(request, found.form, 0),
+            }), 400
+        page = _page_of(found.qs, request.GET.get("page"))
         query = request.GET.copy()
         query.pop("page", None)
+        filters_on = sum(bool(found.form.cleaned_data.get(name)) for name in FILTERS)
         # Rendered without the request, so nothing about the user but what they may see gets in.
         return render_to_string(template, {
             "filter": found, "page": page, "query": query.urlencode(), **_found(found.form.cleaned_data, page),
-            "filters_on": sum(bool(found.form.cleaned_data.get(name)) for name in FILTERS),
+            "filters_on": filters_on, "filter_panel": "" if partial else _filter_panel(request, found.form, filters_on),
         }), 200
 
     if request.GET.get("sort") == "installs":
@@ -91,8 +95,36 @@ def skill_search(request):
     return render(request, "marketplace/search.html", {"search": html}, status=status)
 
 
+def _page_of(queryset, number, per_page=24):
+    """`Paginator(queryset, per_page).get_page(number)`, with the count read by the page's own query
+    (search.page_and_total): most pages are the first. A page past the end, or a number below 1,
+    falls back to the paginator, which counts and answers the last page."""
+    paginator = Paginator(queryset, per_page)
+    try:
+        wanted = int(number) if number not in (None, "") else 1
+    except (TypeError, ValueError):
+        wanted = 1  # as get_page answers a page number that is not one
+    if wanted >= 1:
+        shown, total = search.page_and_total(queryset, (wanted - 1) * per_page, per_page)
+        if total is not None:
+            paginator.count = total
+            return paginator._get_page(shown, wanted, paginator)
+    return paginator.get_page(number)
+
+
 # The search page's filters beside the words and the order: how many are set shows on the folded panel.
 FILTERS = ["marketplace", "plugin", "category", "tag", "surface", "verdict"]
+
+
+def _filter_panel(request, form, filters_on):
+    """The folded filter panel as HTML, cached like the results (catalogue version, what the viewer
+    may see) but keyed by the filters' values alone: most searches change only the words, and the
+    panel's selects list every plugin, which costs more to render than the search does to run."""
+    values = [(name, value) for name in FILTERS for value in request.GET.getlist(name)]
+    return caching.get_or_set(
+        request, lambda: render_to_string("marketplace/_filters.html", {"form": form, "filters_on": filters_on}),
+        "filter panel", filters_on, repr(values),
+    )
 
 
 def _found(data, page) -> dict:
@@ -112,7 +144,7 @@ def _found(data, page) -> dict:
 @login_required
 def skill_detail(request, marketplace, plugin, skill):
     skill = _skill(request, marketplace, plugin, skill)
-    files = list(skill.files.order_by("path"))
+    files = rows.skill_files(skill.pk)
     # Not the file lists and stored content the history page compares.
     revisions = list(skill.revisions.shown_to(request.user).order_by("-id")
                      .only("skill", "created_at", "version", "commit", "status")[:20])
@@ -130,7 +162,7 @@ def skill_detail(request, marketplace, plugin, skill):
                         for row in _fields(key, value)],
         "body": rendering.skill_body(skill),
         "files": files,
-        "provenance": provenance.of(skill),
+        "provenance": provenance.of(skill, files),
         "revisions": revisions,
         "review": _review(skill, revisions) if request.user.is_superuser else None,
         "install": install.panel(skill, request.user),

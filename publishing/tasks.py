@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from marketplace.models import CatalogueVersion
 
-from . import runs
 from .models import Kind, PublishRun, PublishTarget, Status, Trigger
 
 log = logging.getLogger(__name__)
@@ -31,6 +30,10 @@ def publish_target(target_id, trigger=Trigger.MANUAL, run_id=None, actor_id=None
         return None
     run = PublishRun.objects.filter(pk=run_id, target=target).first() if run_id else None
     actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    # Imported here: the publishing engine (git, requests) is needed by the worker that runs it, not by
+    # the admin and every manage.py command, which import this module for queue_publish.
+    from . import runs
+
     return runs.publish(target, trigger, run=run, actor=actor).status
 
 

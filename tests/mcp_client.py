@@ -12,7 +12,7 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.types import Implementation
 
 from connector.server import build_server
-from connector.tokens import VerifiedToken
+from connector.verifier import VerifiedToken
 
 CLIENT = Implementation(name="Test client", version="1.0")
 # The protocol revisions clients speak, and how the official client is pinned to each: its

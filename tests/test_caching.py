@@ -96,6 +96,43 @@ def test_filter_choices_follow_the_catalogue(market, member):
     assert '<option value="infra">' not in page and '<option value="ops">' in page
 
 
+def test_pages_of_a_search_count_in_the_page_query_and_answer_as_the_paginator_did(
+        market, member, make_repo, make_marketplace):
+    many = make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("kit")),
+        **{f"plugins/kit/skills/runbook-{n:02d}/SKILL.md": skill_md(f"runbook-{n:02d}", "Another runbook.")
+           for n in range(30)},
+    }, name="many")
+    sync_marketplace(make_marketplace(many, slug="many").pk)
+
+    def page(number):
+        response = member.get(f"{SEARCH}&sort=name&page={number}")
+        assert response.status_code == 200
+        shown = response.context["page"]
+        assert shown.paginator.count == 32  # 30 runbooks, and the two of "acme" the member sees
+        return shown.number, [skill.name for skill in shown]
+
+    first, second = page(1), page(2)
+    assert first[0] == 1 and len(first[1]) == 24
+    assert second[0] == 2 and len(second[1]) == 8 and not set(first[1]) & set(second[1])
+    assert page(3) == page(99) == page(0) == page(-1) == second  # past either end: the last page
+    assert page("x") == page("") == first
+
+
+def test_the_filter_panel_shows_each_search_its_own_filters(market, member):
+    # The panel is cached apart from the results, by the filters' values: the words never reach it.
+    def panel(query):
+        page = member.get(f"/skills/?{query}").content.decode()
+        return re.search(r'<details class="more-filters".*?</details>', page, re.DOTALL).group()
+
+    ops = panel("q=runbook&plugin=ops")
+    assert '<option value="ops" selected>' in ops and '<span class="badge">1 on</span>' in ops
+    assert panel("q=disk&plugin=ops") == ops
+    infra = panel("q=runbook&plugin=infra")
+    assert '<option value="infra" selected>' in infra and '<option value="ops" selected>' not in infra
+    assert "badge" not in panel("q=runbook") and " open" not in panel("q=runbook")
+
+
 def test_every_write_to_the_catalogue_bumps_the_version(market):
     before = CatalogueVersion.current()
     Skill.objects.filter(pk=-1).update(policy="required")  # even one that changes no row
@@ -112,9 +149,9 @@ def test_search_queries_are_bounded(market, member, make_repo, make_marketplace,
            for n in range(6) for k in range(5)},
     }, name="many")
     sync_marketplace(make_marketplace(many, slug="many").pk)
-    # Session, user with identity, version, plugin choices, exists, count, page, the page's installs,
-    # two permission checks, the marketplaces the user may propose to (the header's Contribute link).
-    with django_assert_max_num_queries(11):
+    # Session, user with identity, version, plugin choices, exists, the page with its count, the page's
+    # installs, two permission checks, the marketplaces the user may propose to (the header's Contribute link).
+    with django_assert_max_num_queries(10):
         assert member.get(SEARCH).status_code == 200
     with django_assert_max_num_queries(3):  # cached: session, user with identity, version
         assert member.get(SEARCH).status_code == 200

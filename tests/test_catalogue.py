@@ -114,12 +114,12 @@ def test_a_body_nested_past_the_limit_is_shown_as_text_not_sanitised_for_seconds
     assert rendering.skill_body(Skill(body=fine, body_html=rendering.render(fine))).count("<blockquote>") == 999
 
 
-def test_a_skill_page_is_nine_queries(client, market, member, django_assert_num_queries):
+def test_a_skill_page_is_eight_queries(client, market, member, django_assert_num_queries):
     client.get(SKILL)
     # The session, the user with their GitHub identity, the skill with its plugin and marketplace,
-    # its files, its revisions, its installs, its files' digests, whether the curated catalogue
+    # its files with their digests, its revisions, its installs, whether the curated catalogue
     # lists its plugin, and its scan results.
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(8):
         assert client.get(SKILL).status_code == 200
 
 

@@ -7,7 +7,6 @@ from tqdm import tqdm
 
 from marketplace.models import Marketplace, Status, SyncRun
 from marketplace.problems import describe, in_order
-from marketplace.sync import sync_marketplace
 from marketplace.tasks import queue_scan
 
 
@@ -39,6 +38,8 @@ class Command(BaseCommand):
             sys.exit(1)
 
     def _sync(self, marketplace, as_json):
+        from marketplace.sync import sync_marketplace  # the engine is heavy to import: not for --help
+
         bar = None
         if not as_json and sys.stderr.isatty():
             bar = tqdm(desc=marketplace.slug, unit="item", leave=False)
