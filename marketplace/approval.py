@@ -157,7 +157,7 @@ def stage(changes, now, content):
     not staged again: a sync re-reads it often.
     """
     ids = [pk for pk, _data, _skill in changes]
-    Skill.objects.filter(pk__in=ids).update(removed_at=None)
+    Skill.objects.filter(pk__in=ids, removed_at__isnull=False).update(removed_at=None)
     waiting = set(SkillRevision.objects.filter(
         skill_id__in=ids, status__in=[PENDING, SkillRevision.Status.REJECTED, SkillRevision.Status.BLOCKED],
     ).values_list("skill_id", "content_hash"))

@@ -479,8 +479,9 @@ class Skill(CurationFields):
         db_persist=True,
     )
     audience = audience_field()
+    # No last_seen_at, unlike Plugin: a live skill was seen by its marketplace's last sync, and stamping
+    # every row on each sync rewrote them all (and their search vectors) when one skill changed.
     first_seen_at = models.DateTimeField(default=timezone.now)
-    last_seen_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now, help_text="When its content last changed.")
     removed_at = models.DateTimeField(null=True, blank=True)
     # Under a marketplace's approval policy the row holds the approved content, which every surface
