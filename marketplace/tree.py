@@ -5,6 +5,7 @@ leaves the tree (absolute, or `..` past the root) is refused instead of read. So
 checkout would write, which git trees can still hold (`git mktree` takes any name).
 """
 import re
+from contextlib import contextmanager
 
 from .gitrepo import Entry
 
@@ -60,9 +61,13 @@ def is_clean_path(path: str) -> bool:
 class Tree:
     DIR = "dir"
 
-    def __init__(self, entries: dict[str, Entry], read_blob):
+    def __init__(self, entries: dict[str, Entry], read_blob, read_blobs=None):
+        """`read_blob(sha)` gives a blob's content; `read_blobs(shas)` (CatFile.read_many) yields
+        (sha, content) for many in one request, else they are read one by one."""
         self.entries = {}
-        self.read_blob = read_blob
+        self._read_blob = read_blob
+        self.read_blobs = read_blobs or (lambda shas: ((sha, read_blob(sha)) for sha in shas))
+        self._prefetched = {}
         self.refused: dict[str, set[str]] = {}  # folder -> unsafe names in it, which nothing reads
         for path, entry in entries.items():
             if is_clean_path(path):
@@ -76,6 +81,19 @@ class Tree:
             parts = path.split("/")
             for depth in range(len(parts)):
                 self.children.setdefault("/".join(parts[:depth]), set()).add(parts[depth])
+
+    def read_blob(self, sha: str) -> bytes:
+        content = self._prefetched.get(sha)
+        return self._read_blob(sha) if content is None else content
+
+    @contextmanager
+    def prefetched(self, shas):
+        """Within the block, `read_blob` answers for `shas` from one request (read_blobs)."""
+        self._prefetched = dict(self.read_blobs(dict.fromkeys(shas)))
+        try:
+            yield
+        finally:
+            self._prefetched = {}
 
     def _link_target(self, path: str) -> str:
         return self.read_blob(self.entries[path].sha).decode("utf-8", "surrogateescape")
