@@ -78,9 +78,14 @@ class Tree:
                 self.refused.setdefault("/".join(parts[:bad]), set()).add(parts[bad])
         self.children: dict[str, set[str]] = {"": set()}
         for path in self.entries:
-            parts = path.split("/")
-            for depth in range(len(parts)):
-                self.children.setdefault("/".join(parts[:depth]), set()).add(parts[depth])
+            # Up from the file until a folder already listed: each folder is split off once.
+            child = path
+            while child:
+                parent, _, name = child.rpartition("/")
+                listed = parent in self.children
+                self.children.setdefault(parent, set()).add(name)
+                child = "" if listed else parent
+        self.has_symlinks = any(entry.is_symlink for entry in self.entries.values())
 
     def read_blob(self, sha: str) -> bytes:
         content = self._prefetched.get(sha)
@@ -100,6 +105,9 @@ class Tree:
 
     def resolve(self, path: str, _hops: int = 0) -> str:
         """The real path behind `path`, with every symlink on the way followed."""
+        if not self.has_symlinks and (path in self.entries or path in self.children) and (
+                not path or "//" not in f"/{path}/"):
+            return path  # nothing to follow: the walk below would give `path` back (a sync asks thousands)
         done = ""
         parts = [p for p in path.split("/") if p]
         for i, part in enumerate(parts):
