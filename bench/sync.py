@@ -200,8 +200,7 @@ def run_scale(args, tmp):
     repository (the yardstick); then one changed skill in the last. This process is the worker: its
     memory is measured after each sync (VmRSS) and at its peak (ru_maxrss)."""
     from marketplace.gitrepo import Repository
-    from marketplace.models import Marketplace, Skill, SyncRun
-    from marketplace.sync import sync_marketplace
+    from marketplace.models import Marketplace, Skill
 
     rss_start, runs, urls = rss_mb(), [], []
     try:
@@ -218,20 +217,17 @@ def run_scale(args, tmp):
             shutil.rmtree(tmp / f"clone-{number}.git")
             marketplace = Marketplace.objects.create(slug=f"bench-{run_id}", git_url=url)
             os.sync()
-            started = time.perf_counter()
-            run = sync_marketplace(marketplace.pk, SyncRun.Trigger.CLI)
-            seconds = time.perf_counter() - started
+            seconds, run, phases = phased_sync(marketplace)
             runs.append({"status": run.status, "added": run.added, "clone_s": round(clone_s, 3),
                          "sync_s": round(seconds, 3), "to_clone": round(seconds / clone_s, 2),
-                         "ms_per_skill": round(1000 * seconds / max(run.added, 1), 3),
+                         "ms_per_skill": round(1000 * seconds / max(run.added, 1), 3), "phases_s": phases,
                          "rss_after_mb": rss_mb(), "peak_rss_mb": peak_rss_mb()})
             log(f"marketplace {number + 1}/{args.scale}: clone {clone_s:.3f}s, sync {seconds:.3f}s "
-                f"({run.status}, {run.added} added), RSS {rss_mb()} MB, peak {peak_rss_mb()} MB")
+                f"({run.status}, {run.added} added) {phases}, RSS {rss_mb()} MB, peak {peak_rss_mb()} MB")
         repo.commit({changed_skill: repo.path.joinpath(changed_skill).read_text() + "\nOne more line.\n"}, "edit")
-        started = time.perf_counter()
-        one_skill = sync_marketplace(marketplace.pk, SyncRun.Trigger.CLI)
-        one_skill_s = time.perf_counter() - started
-        log(f"one-skill sync of the last: {one_skill_s:.3f}s ({one_skill.status}, {one_skill.updated} updated)")
+        one_skill_s, one_skill, one_skill_phases = phased_sync(marketplace)
+        log(f"one-skill sync of the last: {one_skill_s:.3f}s ({one_skill.status}, {one_skill.updated} updated) "
+            f"{one_skill_phases}")
         catalogue = Skill.objects.filter(removed_at=None).count()
     finally:
         for url in urls:
@@ -244,9 +240,13 @@ def run_scale(args, tmp):
                  "files_each": args.plugins * args.skills * args.files, "catalogue_skills": catalogue},
         "runs": runs,
         "one_skill_sync_s": round(one_skill_s, 3),
-        # Per skill, the last full sync (the catalogue at its largest) over the first (an empty one).
+        "one_skill_phases_s": one_skill_phases,
+        # Per skill, the last full sync (the catalogue at its largest) over the first (an empty one); on a
+        # busy machine the clone moves with the load, so each sync over its own clone compares better.
         "per_skill_last_to_first": round(last / first, 2),
         "per_skill_worst_to_first": round(max(r["ms_per_skill"] for r in runs) / first, 2),
+        "to_clone_last_to_first": round(runs[-1]["to_clone"] / runs[0]["to_clone"], 2),
+        "to_clone_median": sorted(r["to_clone"] for r in runs)[len(runs) // 2],
         "rss_start_mb": rss_start,
         "peak_rss_mb": peak,
         "kept": list(Marketplace.objects.filter(git_url__in=urls).values_list("slug", flat=True)) if args.keep else [],
@@ -259,6 +259,25 @@ def run_scale(args, tmp):
         },
     }
     print(json.dumps(result, indent=2))
+
+
+def phased_sync(marketplace):
+    """Sync; return its seconds, SyncRun and the seconds in each of the engine's progress phases."""
+    from marketplace.models import SyncRun
+    from marketplace.sync import sync_marketplace
+
+    marks = [("setup", time.perf_counter())]
+
+    def on_progress(name, done, total):
+        if marks[-1][0] != name:
+            marks.append((name, time.perf_counter()))
+
+    run = sync_marketplace(marketplace.pk, SyncRun.Trigger.CLI, progress=on_progress)
+    marks.append(("end", time.perf_counter()))
+    phases = {}
+    for (name, at), (_next, until) in zip(marks, marks[1:]):
+        phases[name] = round(phases.get(name, 0) + until - at, 3)
+    return marks[-1][1] - marks[0][1], run, phases
 
 
 def generate_marketplace(path, args, run_id):
