@@ -610,6 +610,9 @@ class SkillRevision(models.Model):
         indexes = [
             models.Index(fields=["skill", "-created_at"]),
             models.Index(fields=["skill"], condition=Q(status="pending"), name="revision_pending"),
+            # A skill's newest revision (approval.settle, withdraw): without it PostgreSQL walks the whole
+            # table backwards by id for each skill, which grew with every marketplace in the catalogue.
+            models.Index(fields=["skill", "id"], name="revision_skill_newest"),
         ]
 
     def __str__(self):
