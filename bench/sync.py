@@ -26,7 +26,8 @@ from pathlib import Path
 
 from common import ROOT, log, peak_rss_mb, rss_mb, setup_django, throwaway_database
 
-TARGETS = {"full_sync_to_clone": 3.0, "unchanged_sync_s": 0.5, "one_skill_sync_s": 1.5, "peak_rss_mb": 300}
+# Issue 21 tightened the full sync (from 3x) and the one-skill change (from 1.5 s).
+TARGETS = {"full_sync_to_clone": 2.5, "unchanged_sync_s": 0.5, "one_skill_sync_s": 0.5, "peak_rss_mb": 300}
 # Issue 21: a catalogue ten times larger syncs no slower per skill, in at most this much memory.
 SCALE_TARGETS = {"per_skill_to_first": 1.0, "peak_rss_mb": 400, "one_skill_sync_s": 0.5}
 PHASES = ("full", "unchanged", "one-skill")
@@ -186,9 +187,9 @@ def run_benchmark(args, tmp):
         "packed": args.packed,
         "profiled": args.profile,
         "targets": {
-            "full_sync_within_3x_clone": full_s <= TARGETS["full_sync_to_clone"] * clone_s,
+            "full_sync_within_2_5x_clone": full_s <= TARGETS["full_sync_to_clone"] * clone_s,
             "unchanged_sync_within_0_5s": unchanged_s <= TARGETS["unchanged_sync_s"],
-            "one_skill_sync_within_1_5s": one_skill_s <= TARGETS["one_skill_sync_s"],
+            "one_skill_sync_within_0_5s": one_skill_s <= TARGETS["one_skill_sync_s"],
             "peak_rss_within_300mb": peak <= TARGETS["peak_rss_mb"],
         },
     }
