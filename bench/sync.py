@@ -21,11 +21,15 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import nullcontext
 from pathlib import Path
 
-from common import ROOT, log, peak_rss_mb, throwaway_database
+from common import ROOT, log, peak_rss_mb, rss_mb, setup_django, throwaway_database
 
-TARGETS = {"full_sync_to_clone": 3.0, "unchanged_sync_s": 0.5, "one_skill_sync_s": 1.5, "peak_rss_mb": 300}
+# Issue 21 tightened the full sync (from 3x) and the one-skill change (from 1.5 s).
+TARGETS = {"full_sync_to_clone": 2.5, "unchanged_sync_s": 0.5, "one_skill_sync_s": 0.5, "peak_rss_mb": 300}
+# Issue 21: a catalogue ten times larger syncs no slower per skill, in at most this much memory.
+SCALE_TARGETS = {"per_skill_to_first": 1.0, "peak_rss_mb": 400, "one_skill_sync_s": 0.5}
 PHASES = ("full", "unchanged", "one-skill")
 
 
@@ -34,10 +38,14 @@ def main():
     tmp = Path(tempfile.mkdtemp(prefix="skillport-bench-"))
     try:
         prepare_environment(tmp)
-        with throwaway_database("sync_bench"):
+        # --keep writes to the configured database itself, for the other benchmarks to read.
+        with nullcontext(setup_django()) if args.keep else throwaway_database("sync_bench"):
             # The engine logs each run at INFO; this script prints its own line per run.
             logging.getLogger("marketplace").setLevel(logging.WARNING)
-            run_benchmark(args, tmp)
+            if args.scale:
+                run_scale(args, tmp)
+            else:
+                run_benchmark(args, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -65,7 +73,16 @@ def parse_args():
     parser.add_argument("--profile", choices=PHASES,
                         help="run this sync under cProfile and print the top 30 by cumulative time to stderr "
                              "(its time is then inflated by the profiler)")
-    return parse_shape(parser)
+    parser.add_argument("--scale", type=int, default=0, metavar="N",
+                        help="sync N marketplaces of this shape one after another into one catalogue, then change "
+                             "one skill of the last: time per skill and memory as the catalogue grows")
+    parser.add_argument("--keep", action="store_true",
+                        help="with --scale: sync into the configured database (migrated) and leave the "
+                             "marketplaces there for the other benchmarks")
+    args = parse_shape(parser)
+    if args.keep and not (args.scale and os.environ.get("DATABASE_URL")):
+        parser.error("--keep needs --scale and DATABASE_URL")
+    return args
 
 
 def prepare_environment(tmp):
@@ -170,13 +187,98 @@ def run_benchmark(args, tmp):
         "packed": args.packed,
         "profiled": args.profile,
         "targets": {
-            "full_sync_within_3x_clone": full_s <= TARGETS["full_sync_to_clone"] * clone_s,
+            "full_sync_within_2_5x_clone": full_s <= TARGETS["full_sync_to_clone"] * clone_s,
             "unchanged_sync_within_0_5s": unchanged_s <= TARGETS["unchanged_sync_s"],
-            "one_skill_sync_within_1_5s": one_skill_s <= TARGETS["one_skill_sync_s"],
+            "one_skill_sync_within_0_5s": one_skill_s <= TARGETS["one_skill_sync_s"],
             "peak_rss_within_300mb": peak <= TARGETS["peak_rss_mb"],
         },
     }
     print(json.dumps(result, indent=2))
+
+
+def run_scale(args, tmp):
+    """Sync `--scale` marketplaces into one catalogue, one after another, each after a clone of its own
+    repository (the yardstick); then one changed skill in the last. This process is the worker: its
+    memory is measured after each sync (VmRSS) and at its peak (ru_maxrss)."""
+    from marketplace.gitrepo import Repository
+    from marketplace.models import Marketplace, Skill
+
+    rss_start, runs, urls = rss_mb(), [], []
+    try:
+        for number in range(args.scale):
+            run_id = uuid.uuid4().hex[:12]
+            repo, changed_skill = generate_marketplace(tmp / f"market-{number}", args, run_id)
+            url = f"file://{repo.path}"
+            urls.append(url)
+            os.sync()
+            started = time.perf_counter()
+            subprocess.run(["git", "clone", "--bare", "--no-local", "--quiet", url, str(tmp / f"clone-{number}.git")],
+                           check=True, env={**os.environ, "GIT_CONFIG_NOSYSTEM": "1"})
+            clone_s = time.perf_counter() - started
+            shutil.rmtree(tmp / f"clone-{number}.git")
+            marketplace = Marketplace.objects.create(slug=f"bench-{run_id}", git_url=url)
+            os.sync()
+            seconds, run, phases = phased_sync(marketplace)
+            runs.append({"status": run.status, "added": run.added, "clone_s": round(clone_s, 3),
+                         "sync_s": round(seconds, 3), "to_clone": round(seconds / clone_s, 2),
+                         "ms_per_skill": round(1000 * seconds / max(run.added, 1), 3), "phases_s": phases,
+                         "rss_after_mb": rss_mb(), "peak_rss_mb": peak_rss_mb()})
+            log(f"marketplace {number + 1}/{args.scale}: clone {clone_s:.3f}s, sync {seconds:.3f}s "
+                f"({run.status}, {run.added} added) {phases}, RSS {rss_mb()} MB, peak {peak_rss_mb()} MB")
+        repo.commit({changed_skill: repo.path.joinpath(changed_skill).read_text() + "\nOne more line.\n"}, "edit")
+        one_skill_s, one_skill, one_skill_phases = phased_sync(marketplace)
+        log(f"one-skill sync of the last: {one_skill_s:.3f}s ({one_skill.status}, {one_skill.updated} updated) "
+            f"{one_skill_phases}")
+        catalogue = Skill.objects.filter(removed_at=None).count()
+    finally:
+        for url in urls:
+            shutil.rmtree(Repository.cache_path(url), ignore_errors=True)
+            Path(f"{Repository.cache_path(url)}.lock").unlink(missing_ok=True)
+    first, last = runs[0]["ms_per_skill"], runs[-1]["ms_per_skill"]
+    peak = peak_rss_mb()
+    result = {
+        "size": {"marketplaces": args.scale, "skills_each": args.plugins * args.skills,
+                 "files_each": args.plugins * args.skills * args.files, "catalogue_skills": catalogue},
+        "runs": runs,
+        "one_skill_sync_s": round(one_skill_s, 3),
+        "one_skill_phases_s": one_skill_phases,
+        # Per skill, the last full sync (the catalogue at its largest) over the first (an empty one); on a
+        # busy machine the clone moves with the load, so each sync over its own clone compares better.
+        "per_skill_last_to_first": round(last / first, 2),
+        "per_skill_worst_to_first": round(max(r["ms_per_skill"] for r in runs) / first, 2),
+        "to_clone_last_to_first": round(runs[-1]["to_clone"] / runs[0]["to_clone"], 2),
+        "to_clone_median": sorted(r["to_clone"] for r in runs)[len(runs) // 2],
+        "rss_start_mb": rss_start,
+        "peak_rss_mb": peak,
+        "kept": list(Marketplace.objects.filter(git_url__in=urls).values_list("slug", flat=True)) if args.keep else [],
+        "checks": {"all_full_ok": all(r["status"] == "ok" and r["added"] == args.plugins * args.skills for r in runs),
+                   "one_skill_updated": one_skill.status == "ok" and one_skill.updated == 1},
+        "targets": {
+            "per_skill_no_worse_than_first": last <= first * SCALE_TARGETS["per_skill_to_first"],
+            "peak_rss_within_400mb": peak <= SCALE_TARGETS["peak_rss_mb"],
+            "one_skill_sync_within_0_5s": one_skill_s <= SCALE_TARGETS["one_skill_sync_s"],
+        },
+    }
+    print(json.dumps(result, indent=2))
+
+
+def phased_sync(marketplace):
+    """Sync; return its seconds, SyncRun and the seconds in each of the engine's progress phases."""
+    from marketplace.models import SyncRun
+    from marketplace.sync import sync_marketplace
+
+    marks = [("setup", time.perf_counter())]
+
+    def on_progress(name, done, total):
+        if marks[-1][0] != name:
+            marks.append((name, time.perf_counter()))
+
+    run = sync_marketplace(marketplace.pk, SyncRun.Trigger.CLI, progress=on_progress)
+    marks.append(("end", time.perf_counter()))
+    phases = {}
+    for (name, at), (_next, until) in zip(marks, marks[1:]):
+        phases[name] = round(phases.get(name, 0) + until - at, 3)
+    return marks[-1][1] - marks[0][1], run, phases
 
 
 def generate_marketplace(path, args, run_id):

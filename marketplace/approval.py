@@ -157,7 +157,7 @@ def stage(changes, now, content):
     not staged again: a sync re-reads it often.
     """
     ids = [pk for pk, _data, _skill in changes]
-    Skill.objects.filter(pk__in=ids).update(removed_at=None)
+    Skill.objects.filter(pk__in=ids, removed_at__isnull=False).update(removed_at=None)
     waiting = set(SkillRevision.objects.filter(
         skill_id__in=ids, status__in=[PENDING, SkillRevision.Status.REJECTED, SkillRevision.Status.BLOCKED],
     ).values_list("skill_id", "content_hash"))
@@ -214,12 +214,14 @@ def settle(marketplace):
         )
         # The repository at a plugin's commit holds exactly what members see only when none of its
         # skills waits for approval (or was refused it); otherwise keep pinning the last such commit.
+        # The marketplace's skills are read once (a lookup per plugin ANDed two indexes, one of them
+        # holding every live skill of the catalogue).
         cursor.execute(
             f"UPDATE {plugins} AS p SET approved_commit = p.commit "
-            f"WHERE p.marketplace_id = %s AND p.approved_commit <> p.commit AND NOT EXISTS ("
-            f"  SELECT 1 FROM {skills} AS s WHERE s.plugin_id = p.id AND s.removed_at IS NULL "
+            f"WHERE p.marketplace_id = %s AND p.approved_commit <> p.commit AND p.id NOT IN ("
+            f"  SELECT s.plugin_id FROM {skills} AS s WHERE s.marketplace_id = %s AND s.removed_at IS NULL "
             f"  AND (s.pending_revision_id IS NOT NULL OR NOT s.approved OR ("
             f"    SELECT r.status FROM {revisions} AS r WHERE r.skill_id = s.id ORDER BY r.id DESC LIMIT 1"
             f"  ) = ANY(%s)))",
-            [marketplace.pk, REFUSED],
+            [marketplace.pk, marketplace.pk, REFUSED],
         )

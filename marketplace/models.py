@@ -486,8 +486,9 @@ class Skill(CurationFields):
         db_persist=True,
     )
     audience = audience_field()
+    # No last_seen_at, unlike Plugin: a live skill was seen by its marketplace's last sync, and stamping
+    # every row on each sync rewrote them all (and their search vectors) when one skill changed.
     first_seen_at = models.DateTimeField(default=timezone.now)
-    last_seen_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now, help_text="When its content last changed.")
     removed_at = models.DateTimeField(null=True, blank=True)
     # Under a marketplace's approval policy the row holds the approved content, which every surface
@@ -616,6 +617,9 @@ class SkillRevision(models.Model):
         indexes = [
             models.Index(fields=["skill", "-created_at"]),
             models.Index(fields=["skill"], condition=Q(status="pending"), name="revision_pending"),
+            # A skill's newest revision (approval.settle, withdraw): without it PostgreSQL walks the whole
+            # table backwards by id for each skill, which grew with every marketplace in the catalogue.
+            models.Index(fields=["skill", "id"], name="revision_skill_newest"),
         ]
 
     def __str__(self):

@@ -23,7 +23,7 @@ from . import discovery, manifest, skillfolder
 from .gitrepo import GitError, Repository, is_local
 from .problems import CatalogError, Problems
 from .snapshot import ALL_SURFACES, DEFAULT_CATALOG_PATH, LFS_HEADER, PluginData, Snapshot
-from .tree import Escape, Tree, join_inside
+from .tree import Escape, Missing, Tree, join_inside
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class Reader:
                 self.repo, self.commit = Repository.fetch(self.url, ref=self.ref, token=self.token)
         except GitError as exc:
             raise CatalogError("fetch-failed", f"Could not fetch the marketplace: {exc}", detail=exc.detail) from None
-        self.tree = Tree(self.repo.list_tree(self.commit), self._cat_file(self.repo).read)
+        self.tree = self._tree(self.repo, self.commit)
         self.root = self._marketplace_root()
         raw = self._read_catalog()
         self.catalog = manifest.parse_catalog(raw, self.catalog_path, self.url)
@@ -164,24 +164,25 @@ class Reader:
         access = self._read_access()
         plugins, seen = [], set()
         total = len(self.catalog.entries)
-        for done, (index, entry) in enumerate(self.catalog.entries):
-            self.progress("plugins", done, total)
-            location = f"{self.catalog_path}: plugins[{index}]"
-            name = entry.get("name")
-            if not manifest.check_plugin_name(name, location, self.catalog.problems, self.catalog.official):
-                self.catalog.dropped += 1
-                continue
-            if name in seen:
-                self.catalog.problems.error(
-                    "duplicate-plugin-name",
-                    f"Duplicate plugin name '{name}': Claude Code installs only the first entry of a name. "
-                    "Rename or remove this one",
-                    location,
-                )
-                self.catalog.dropped += 1
-                continue
-            seen.add(name)
-            plugins.append(self._read_plugin(index, entry, f"{location} ({name})"))
+        with self.tree.prefetched(self._plugin_file_shas()):
+            for done, (index, entry) in enumerate(self.catalog.entries):
+                self.progress("plugins", done, total)
+                location = f"{self.catalog_path}: plugins[{index}]"
+                name = entry.get("name")
+                if not manifest.check_plugin_name(name, location, self.catalog.problems, self.catalog.official):
+                    self.catalog.dropped += 1
+                    continue
+                if name in seen:
+                    self.catalog.problems.error(
+                        "duplicate-plugin-name",
+                        f"Duplicate plugin name '{name}': Claude Code installs only the first entry of a name. "
+                        "Rename or remove this one",
+                        location,
+                    )
+                    self.catalog.dropped += 1
+                    continue
+                seen.add(name)
+                plugins.append(self._read_plugin(index, entry, f"{location} ({name})"))
         self.progress("plugins", total, total)
         skillfolder.read_new(plugins, self.blob_sink, self.progress)
         unreachable = self._unreachable_skill_files(plugins)
@@ -195,10 +196,34 @@ class Reader:
             unreachable_skill_files=len(unreachable),
         )
 
+    def _plugin_file_shas(self) -> list[str]:
+        """The plugin.json and README of each plugin in the marketplace's own repository, so that they
+        are read in one request (one round trip to git per file cost a sixth of a one-skill sync)."""
+        shas = []
+        for _index, entry in self.catalog.entries:
+            # Parsed again, problems recorded, in _read_plugin; only the folder is needed here.
+            source = manifest.parse_source(entry.get("source"), self.catalog, "", Problems(), "")
+            if source is None or source.kind != "relative":
+                continue
+            try:
+                root = join_inside(self.root, source.path)
+                paths = [join_inside(root, ".claude-plugin/plugin.json")]
+                paths += [join_inside(root, name) for name in self.tree.listdir(root) if name.lower() == "readme.md"]
+                found = [self.tree.kind(path) for path in paths]
+            except (Escape, Missing):
+                continue
+            shas += [entry.sha for _path, entry in filter(None, found)
+                     if entry != Tree.DIR and not entry.is_submodule and entry.size <= settings.SKILLPORT_MAX_FILE_BYTES]
+        return shas
+
     def close(self):
         for cat_file in self._cat_files.values():
             cat_file.close()
         self._cat_files = {}
+
+    def _tree(self, repo, commit) -> Tree:
+        blobs = self._cat_file(repo)
+        return Tree(repo.list_tree(commit), blobs.read, blobs.read_many)
 
     def _cat_file(self, repo):
         if repo.git_dir not in self._cat_files:
@@ -305,7 +330,7 @@ class Reader:
                                detail=fetched.detail)
                 return None, None, None
             if fetched.tree is None:
-                fetched.tree = Tree(fetched.repo.list_tree(fetched.commit), self._cat_file(fetched.repo).read)
+                fetched.tree = self._tree(fetched.repo, fetched.commit)
             tree, root, commit = fetched.tree, source.path, fetched.commit
         try:
             found = tree.kind(root)

@@ -8,6 +8,7 @@
 import hashlib
 import json
 import posixpath
+from contextlib import closing
 
 from django.conf import settings
 from django.utils.text import slugify
@@ -104,21 +105,39 @@ def read_new(plugins, blob_sink, progress):
     known_blobs = {}
     for start in range(0, len(shas), 5000):
         known_blobs.update(blob_sink.known(shas[start:start + 5000]))
-    for done, skill in enumerate(new):
-        if done % 50 == 0:
-            progress("skills", done, len(new))
-        _read_skill(skill, known_blobs, blob_sink)
+    by_tree = {}  # one request to git per repository for all the blobs read below
+    for skill in new:
+        by_tree.setdefault(id(skill.tree), []).append(skill)
+    done = 0
+    for skills in by_tree.values():
+        with closing(skills[0].tree.read_blobs(_to_read(skills, known_blobs))) as contents:
+            for skill in skills:
+                if done % 50 == 0:
+                    progress("skills", done, len(new))
+                _read_skill(skill, known_blobs, blob_sink, contents)
+                done += 1
     blob_sink.flush()
     progress("skills", len(new), len(new))
     for plugin in plugins:
         _dedupe(plugin)
 
 
-def _read_skill(skill, known_blobs, blob_sink):
-    tree, plugin = skill.tree, skill.plugin
+def _to_read(skills, known_blobs):
+    """The blobs _read_skill will ask `contents` for, in its order: each SKILL.md, and any other file
+    whose content is not stored yet, once."""
+    known = set(known_blobs)
+    for skill in skills:
+        for f in skill.files:
+            if not f.omitted and (f.path == "SKILL.md" or f.sha not in known):
+                known.add(f.sha)
+                yield f.sha
+
+
+def _read_skill(skill, known_blobs, blob_sink, contents):
+    """Read and judge one skill; `contents` yields (sha, content) of the files _to_read chose."""
+    plugin = skill.plugin
     problems = Problems(skill.problems)
     where = plugin.where(skill.folder or ".")
-    read = tree.read_blob
     skill_md_raw, unreadable = None, ""
     for f in skill.files:
         if f.omitted:
@@ -129,7 +148,9 @@ def _read_skill(skill, known_blobs, blob_sink):
         if info is not None and f.path != "SKILL.md":
             f.is_binary, is_lfs = info
         else:
-            content = read(f.sha)
+            sha, content = next(contents)
+            if sha != f.sha:
+                raise RuntimeError(f"read {sha} for {f.sha}: _to_read and _read_skill disagree")
             f.is_binary = is_binary(content)
             is_lfs = content.startswith(LFS_HEADER) and f.size < 1024
             if info is None:

@@ -26,7 +26,7 @@ from django.utils import timezone
 from audit import record
 from audit.models import Action, Outcome, Surface
 
-from . import approval, bulk, liveness, locks, rendering, storable
+from . import access, approval, bulk, liveness, locks, rendering, storable
 from .bulk import copy_rows, copy_rows_ignoring_conflicts
 from .gitrepo import GitError
 from .models import Blob, Marketplace, Plugin, Skill, SkillFile, Status, SyncRun
@@ -43,7 +43,7 @@ BLOB_FIELDS = ["sha", "size", "is_binary", "is_lfs_pointer", "content", "sha256"
 SKILL_FIELDS = [
     "name", "path", "description", "frontmatter", "frontmatter_raw", "body", "body_html", "content_hash",
     "loads_in_claude_code", "spec_valid", "claude_ai_uploadable", "verdict_reasons", "problems",
-    "updated_at", "removed_at", "last_seen_at", "approved",
+    "updated_at", "removed_at", "approved",
 ]
 # commit and version change with every push for plugins that live in the marketplace repo, so
 # they are kept out of the fingerprint and set for all plugins in one statement (_set_commits).
@@ -310,9 +310,6 @@ def _reconcile_skills(marketplace, snapshot, plugins, now):
         if row.removed_at is None and row.pk not in seen_ids and row.plugin_id not in kept_plugins
     ]
     Skill.objects.filter(pk__in=gone).update(removed_at=now)
-    Skill.objects.filter(marketplace=marketplace, removed_at=None).exclude(plugin_id__in=kept_plugins).update(
-        last_seen_at=now
-    )
     return len(new), len(changed) + len(staged), len(gone)
 
 
@@ -355,6 +352,9 @@ def _add_skills(marketplace, new, now, gated) -> list:
          data, s)
         for row, data, s in new
     ]
+    for row, _data, _s in created:
+        # As apply_access_rules would set them, so that it has no row to write again.
+        row.readers = access.read_principals(row.name, marketplace.access_rules)
     bulk.create([row for row, _data, _s in created])
     return created
 
@@ -464,7 +464,7 @@ def _problem_rows(problems) -> list[dict]:
 def _skill_row(row, skill, now, approved):
     for key, value in _content(skill).items():
         setattr(row, key, value)
-    row.updated_at = row.last_seen_at = now
+    row.updated_at = now
     row.removed_at = None
     row.approved = approved
     return row

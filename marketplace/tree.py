@@ -5,6 +5,7 @@ leaves the tree (absolute, or `..` past the root) is refused instead of read. So
 checkout would write, which git trees can still hold (`git mktree` takes any name).
 """
 import re
+from contextlib import contextmanager
 
 from .gitrepo import Entry
 
@@ -60,9 +61,13 @@ def is_clean_path(path: str) -> bool:
 class Tree:
     DIR = "dir"
 
-    def __init__(self, entries: dict[str, Entry], read_blob):
+    def __init__(self, entries: dict[str, Entry], read_blob, read_blobs=None):
+        """`read_blob(sha)` gives a blob's content; `read_blobs(shas)` (CatFile.read_many) yields
+        (sha, content) for many in one request, else they are read one by one."""
         self.entries = {}
-        self.read_blob = read_blob
+        self._read_blob = read_blob
+        self.read_blobs = read_blobs or (lambda shas: ((sha, read_blob(sha)) for sha in shas))
+        self._prefetched = {}
         self.refused: dict[str, set[str]] = {}  # folder -> unsafe names in it, which nothing reads
         for path, entry in entries.items():
             if is_clean_path(path):
@@ -73,15 +78,36 @@ class Tree:
                 self.refused.setdefault("/".join(parts[:bad]), set()).add(parts[bad])
         self.children: dict[str, set[str]] = {"": set()}
         for path in self.entries:
-            parts = path.split("/")
-            for depth in range(len(parts)):
-                self.children.setdefault("/".join(parts[:depth]), set()).add(parts[depth])
+            # Up from the file until a folder already listed: each folder is split off once.
+            child = path
+            while child:
+                parent, _, name = child.rpartition("/")
+                listed = parent in self.children
+                self.children.setdefault(parent, set()).add(name)
+                child = "" if listed else parent
+        self.has_symlinks = any(entry.is_symlink for entry in self.entries.values())
+
+    def read_blob(self, sha: str) -> bytes:
+        content = self._prefetched.get(sha)
+        return self._read_blob(sha) if content is None else content
+
+    @contextmanager
+    def prefetched(self, shas):
+        """Within the block, `read_blob` answers for `shas` from one request (read_blobs)."""
+        self._prefetched = dict(self.read_blobs(dict.fromkeys(shas)))
+        try:
+            yield
+        finally:
+            self._prefetched = {}
 
     def _link_target(self, path: str) -> str:
         return self.read_blob(self.entries[path].sha).decode("utf-8", "surrogateescape")
 
     def resolve(self, path: str, _hops: int = 0) -> str:
         """The real path behind `path`, with every symlink on the way followed."""
+        if not self.has_symlinks and (path in self.entries or path in self.children) and (
+                not path or "//" not in f"/{path}/"):
+            return path  # nothing to follow: the walk below would give `path` back (a sync asks thousands)
         done = ""
         parts = [p for p in path.split("/") if p]
         for i, part in enumerate(parts):

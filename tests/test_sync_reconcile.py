@@ -17,7 +17,7 @@ def snapshot_rows(marketplace):
         "plugins": sorted(Plugin.objects.filter(marketplace=marketplace).values_list(
             "name", "version", "fingerprint", "removed_at", "last_seen_at")),
         "skills": sorted(Skill.objects.filter(marketplace=marketplace).values_list(
-            "plugin__name", "slug", "content_hash", "updated_at", "removed_at", "last_seen_at")),
+            "plugin__name", "slug", "content_hash", "updated_at", "removed_at")),
         "files": sorted(SkillFile.objects.filter(skill__marketplace=marketplace).values_list("skill__slug", "path", "blob_id")),
         "revisions": SkillRevision.objects.filter(skill__marketplace=marketplace).count(),
     }
@@ -221,3 +221,50 @@ def test_rows_created_by_copy_read_back_as_saved_rows(simple_repo, make_marketpl
     assert alpha.plugin_id == tools.pk and alpha.revisions.count() == 1
     later = Skill.objects.create(marketplace=m, plugin=tools, name="later", slug="later", path="x", content_hash="0")
     assert later.pk > max(Skill.objects.exclude(pk=later.pk).values_list("pk", flat=True))
+
+
+def row_versions(model, **filters):
+    """{id: xmin}: PostgreSQL gives a row a new xmin whenever it is written, even to the same values."""
+    table = model._meta.db_table
+    where = " AND ".join(f"{column} = %s" for column in filters) or "TRUE"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, xmin::text FROM {table} WHERE {where}", list(filters.values()))
+        return dict(cursor.fetchall())
+
+
+@pytest.mark.django_db(transaction=True)  # each sync commits: rows written by another get another xmin
+@pytest.mark.parametrize("requires_approval", [False, True])
+def test_one_changed_skill_rewrites_only_its_own_rows(make_repo, make_marketplace, requires_approval):
+    files = {".claude-plugin/marketplace.json": catalog(plugin_entry("tools"), plugin_entry("docs"))}
+    for plugin in ("tools", "docs"):
+        for name in ("alpha", "beta", "gamma"):
+            files[f"plugins/{plugin}/skills/{plugin}-{name}/SKILL.md"] = skill_md(f"{plugin}-{name}", f"{name} of {plugin}.")
+            files[f"plugins/{plugin}/skills/{plugin}-{name}/notes.md"] = f"notes of {plugin} {name}\n"
+    repo = make_repo(files)
+    m = make_marketplace(repo, requires_approval=requires_approval)
+    sync_marketplace(m.pk)
+    if requires_approval:
+        Skill.objects.filter(marketplace=m).update(approved=True, pending_revision=None)  # as an admin approving all would
+        SkillRevision.objects.filter(skill__marketplace=m).update(status=SkillRevision.Status.APPROVED)
+    skills = row_versions(Skill, marketplace_id=m.pk)
+    file_rows = {pk: v for pk, v in row_versions(SkillFile).items()}
+    revisions = row_versions(SkillRevision)
+    changed = Skill.objects.get(marketplace=m, slug="tools-beta")
+
+    repo.commit({"plugins/tools/skills/tools-beta/SKILL.md": skill_md("tools-beta", "Beta, better.")})
+    run = sync_marketplace(m.pk)
+
+    assert (run.status, run.added, run.updated, run.removed) == ("ok", 0, 1, 0)
+    after = row_versions(Skill, marketplace_id=m.pk)
+    assert {pk for pk in skills if after[pk] != skills[pk]} == {changed.pk}
+    other_files = {pk: v for pk, v in row_versions(SkillFile).items() if pk in file_rows}
+    rewritten = {pk for pk, v in other_files.items() if v != file_rows[pk]}
+    assert not SkillFile.objects.filter(pk__in=rewritten).exclude(skill=changed).exists()
+    new_revisions = SkillRevision.objects.exclude(pk__in=list(revisions))
+    assert list(new_revisions.values_list("skill_id", flat=True)) == [changed.pk]
+    assert {pk for pk, v in row_versions(SkillRevision).items() if pk in revisions and v != revisions[pk]} == set()
+    changed.refresh_from_db()
+    if requires_approval:  # members keep the approved content; the change waits
+        assert changed.description == "beta of tools." and changed.pending_revision_id == new_revisions.get().pk
+    else:
+        assert changed.description == "Beta, better."
