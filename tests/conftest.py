@@ -146,12 +146,15 @@ def simple_repo(make_repo):
 
 
 @pytest.fixture
-def celery_worker_queue():
+def celery_worker_queue(settings):
     """A real worker thread on the configured broker, consuming a queue of its own.
 
     Tasks sent during the test go to that queue, so no other worker on the same broker (a
-    developer's `make run`, say) can take them.
+    developer's `make run`, say) can take them. No scanner is configured: the worker would scan
+    after each sync, and stopping it waits for that scan (the scanner takes 7 s or more to start);
+    a test of scanning on the worker sets SKILLPORT_SCANNERS again.
     """
+    settings.SKILLPORT_SCANNERS = []
     queue = f"test-{uuid.uuid4().hex[:8]}"
     default_queue = celery_app.conf.task_default_queue
     celery_app.conf.task_default_queue = queue
