@@ -89,7 +89,7 @@ def run_benchmark(args, tmp):
     log(f"{scanner.identity()}: version {version_s:.2f}s, one skill {startup_s:.2f}s")
 
     held = syncs["hold"]["marketplace"]
-    served_before_scan = Skill.objects.filter(marketplace=held, approved=True).count()
+    served_before_scan = Skill.objects.filter(marketplace=held, released=True).count()
     scanned_by_syncs = ContentScan.objects.count()
     batches = []
     scan = scanners.scan
@@ -118,7 +118,7 @@ def run_benchmark(args, tmp):
     again_s = time.perf_counter() - started
 
     live = Skill.objects.filter(marketplace=held, removed_at=None)
-    released = live.filter(approved=True).count()
+    released = live.filter(released=True).count()
     scanner_s = sum(batches)
     hold = syncs["hold"]
     ratios = {f"full_sync_to_clone_{gate}": round(syncs[gate]["sync_s"] / syncs[gate]["clone_s"], 2) for gate in GATES}

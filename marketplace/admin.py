@@ -452,9 +452,9 @@ class ApprovalFilter(admin.SimpleListFilter):
         if self.value() == "pending":
             return queryset.filter(pending_revision__isnull=False)
         if self.value() == "new":
-            return queryset.filter(approved=False)
+            return queryset.filter(released=False)
         if self.value() == "approved":
-            return queryset.filter(approved=True, pending_revision__isnull=True)
+            return queryset.filter(released=True, pending_revision__isnull=True)
         return queryset
 
 
@@ -467,7 +467,7 @@ class SkillAdmin(DecisionActions, CatalogueAdmin):
                    "claude_ai_uploadable", "scan_passed", ("removed_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "description", "plugin__name"]
     list_select_related = ["plugin", "marketplace"]
-    exclude = ["problems", "body", "approved", "pending_revision"]
+    exclude = ["problems", "body", "released", "pending_revision"]
     readonly_fields = ["approval_state", "problem_list"]
     inlines = [SkillFileInline]
     actions = [*CatalogueAdmin.actions, "approve_changes", "reject_changes"]
@@ -475,8 +475,8 @@ class SkillAdmin(DecisionActions, CatalogueAdmin):
     @admin.display(description="Approval")
     def approval_state(self, obj):
         if obj.pending_revision_id:
-            return "New, awaiting approval" if not obj.approved else "Change awaiting approval"
-        return "Approved" if obj.approved else "Rejected"
+            return "New, awaiting approval" if not obj.released else "Change awaiting approval"
+        return "Approved" if obj.released else "Rejected"
 
     @admin.display(description="Problems")
     def problem_list(self, obj):

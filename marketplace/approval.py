@@ -1,7 +1,7 @@
 """An admin's decision on what a sync read, for marketplaces whose new skills need approval.
 
-With `Marketplace.requires_approval` on, sync.py creates new skills unapproved, and leaves a
-changed approved skill's row as it was, staging what it read in a pending SkillRevision. The
+With `Marketplace.requires_approval` on, sync.py creates new skills unreleased (`Skill.released`
+off), and leaves a changed released skill's row as it was, staging what it read in a pending SkillRevision. The
 Skill row therefore always holds the content members may see, and the web pages, the connector,
 packages and the API serve it without knowing approvals exist.
 
@@ -80,7 +80,7 @@ def _decide(revisions, request, approve, reason="", via=""):
     marketplaces = {revision.skill.marketplace for revision in pending}
     with transaction.atomic():
         for marketplace in sorted(marketplaces, key=lambda m: m.pk):
-            # Without waiting: a sync may hold the lock for minutes, and it reads `approved`.
+            # Without waiting: a sync may hold the lock for minutes, and it reads `released`.
             if not locks.try_take_for_transaction(locks.MARKETPLACE, marketplace.pk):
                 raise SyncRunning(f"A sync of {marketplace.slug} is running; decide again when it has finished.")
         decided = 0
@@ -97,7 +97,7 @@ def _decide(revisions, request, approve, reason="", via=""):
                     "revision": described, "reason": reason, "severity": verdict.severity,
                     "scanned": verdict.scanned, "findings": verdict.findings[:scans.LISTED_FINDINGS],
                 })
-            before = {"approved": skill.approved, "content_hash": skill.content_hash}
+            before = {"released": skill.released, "content_hash": skill.content_hash}
             if approve:
                 _publish(skill, revision)
             revision.status = SkillRevision.Status.APPROVED if approve else SkillRevision.Status.REJECTED
@@ -105,7 +105,7 @@ def _decide(revisions, request, approve, reason="", via=""):
             revision.save(update_fields=["status", "content", "scan_override"])
             record(Action.SKILL_APPROVED if approve else Action.SKILL_REJECTED, request=request, target=skill, extra={
                 "before": before,
-                "after": {"approved": skill.approved, "content_hash": skill.content_hash},
+                "after": {"released": skill.released, "content_hash": skill.content_hash},
                 "revision": described,
                 **({"via": via} if via else {}),
             })
@@ -134,7 +134,7 @@ def _publish(skill, revision):
                       blob_id=None if f["omitted"] else f["sha"], omitted=f["omitted"])
             for f in revision.files
         )
-    skill.approved = True
+    skill.released = True
     skill.save()
 
 
@@ -144,7 +144,7 @@ def record_revisions(written, now):
     status = SkillRevision.Status
     copy_rows(SkillRevision, REVISION_FIELDS, [
         (row.pk, data.version[:100], data.commit, skill.content_hash, _files(skill),
-         status.APPROVED if row.approved else status.PENDING, {}, now, "", {})
+         status.APPROVED if row.released else status.PENDING, {}, now, "", {})
         for row, data, skill in written
     ])
 
@@ -196,7 +196,7 @@ def settle(marketplace):
         cursor.execute(
             f"UPDATE {revisions} AS r SET status = %s FROM {skills} AS s "
             f"WHERE r.skill_id = s.id AND s.marketplace_id = %s AND r.status = %s "
-            f"AND ((s.approved AND r.content_hash = s.content_hash) "
+            f"AND ((s.released AND r.content_hash = s.content_hash) "
             f"OR EXISTS (SELECT 1 FROM {revisions} AS n WHERE n.skill_id = r.skill_id AND n.id > r.id))",
             [SkillRevision.Status.SUPERSEDED, marketplace.pk, PENDING],
         )
@@ -220,7 +220,7 @@ def settle(marketplace):
             f"UPDATE {plugins} AS p SET approved_commit = p.commit "
             f"WHERE p.marketplace_id = %s AND p.approved_commit <> p.commit AND p.id NOT IN ("
             f"  SELECT s.plugin_id FROM {skills} AS s WHERE s.marketplace_id = %s AND s.removed_at IS NULL "
-            f"  AND (s.pending_revision_id IS NOT NULL OR NOT s.approved OR ("
+            f"  AND (s.pending_revision_id IS NOT NULL OR NOT s.released OR ("
             f"    SELECT r.status FROM {revisions} AS r WHERE r.skill_id = s.id ORDER BY r.id DESC LIMIT 1"
             f"  ) = ANY(%s)))",
             [marketplace.pk, marketplace.pk, REFUSED],

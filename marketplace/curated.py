@@ -66,7 +66,7 @@ def _overrides(plugin) -> dict:
 
 def _held_skills(plugins) -> dict:
     """{plugin id: [(skill, digest)]}: the skills each plugin's pinned commit holds, as approved."""
-    skills = list(Skill.objects.filter(plugin__in=plugins, removed_at=None, approved=True)
+    skills = list(Skill.objects.filter(plugin__in=plugins, removed_at=None, released=True)
                   .select_related("plugin", "marketplace").order_by("path"))
     digests = provenance.digests([skill.pk for skill in skills])
     held = {}
@@ -91,7 +91,7 @@ def _listed(user):
     """The plugins `user`'s curated catalogues may list, before their sources are pinned."""
     # What the pinned commit holds of the plugin: its live skills, as approved (the approved commit
     # is never past a skill awaiting its first approval), less those `user` may see.
-    withheld = Skill.objects.filter(plugin=OuterRef("pk"), removed_at=None, approved=True).exclude(
+    withheld = Skill.objects.filter(plugin=OuterRef("pk"), removed_at=None, released=True).exclude(
         pk__in=Skill.objects.visible_to(user))
     return (Plugin.objects.visible_to(user).filter(curation__in=[Curation.SHOWN, Curation.FEATURED])
             .exclude(Exists(withheld)))

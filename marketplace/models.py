@@ -127,7 +127,7 @@ class VisibleQuerySet(models.QuerySet):
 
     def _for_member(self, who):
         """The part of `self` a member answering to the principals `who` may see."""
-        shown = self.filter(approved=True) if self.model is Skill else self
+        shown = self.filter(released=True) if self.model is Skill else self
         rules = _audience_q(who, self.marketplace_path)
         if self.plugin_path is not None:
             rules &= _audience_q(who, self.plugin_path)
@@ -492,8 +492,9 @@ class Skill(CurationFields):
     updated_at = models.DateTimeField(default=timezone.now, help_text="When its content last changed.")
     removed_at = models.DateTimeField(null=True, blank=True)
     # Under a marketplace's approval policy the row holds the approved content, which every surface
-    # serves; what a sync read since waits in `pending_revision` until an admin approves it.
-    approved = models.BooleanField(default=True, help_text="False until an admin approves a new skill.")
+    # serves; what a sync read since waits in `pending_revision` until an admin approves it. Released:
+    # the served revision is released to members (False for a new skill nobody approved yet).
+    released = models.BooleanField(default=True, help_text="False until an admin approves a new skill.")
     display_name_override = models.CharField("display name", max_length=200, blank=True,
                                              help_text="Shown instead of the skill's name; Claude still invokes it by name.")
     pending_revision = models.ForeignKey(

@@ -106,7 +106,7 @@ def _zip(skill, manifest) -> bytes:
 
 
 def _write_atomically(path: Path, data: bytes):
-    # Readers see the whole package or none; two workers building one key write the same bytes.
+    # A download sees the whole package or none; two workers building one key write the same bytes.
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:

@@ -43,7 +43,7 @@ BLOB_FIELDS = ["sha", "size", "is_binary", "is_lfs_pointer", "content", "sha256"
 SKILL_FIELDS = [
     "name", "path", "description", "frontmatter", "frontmatter_raw", "body", "body_html", "content_hash",
     "loads_in_claude_code", "spec_valid", "claude_ai_uploadable", "verdict_reasons", "problems",
-    "updated_at", "removed_at", "approved",
+    "updated_at", "removed_at", "released",
 ]
 # commit and version change with every push for plugins that live in the marketplace repo, so
 # they are kept out of the fingerprint and set for all plugins in one statement (_set_commits).
@@ -283,7 +283,7 @@ def _set_commits(rows, now):
 def _reconcile_skills(marketplace, snapshot, plugins, now):
     """Add, update and tombstone skills; return (added, updated, removed).
 
-    Under the marketplace's approval policy new skills start unapproved, and a changed skill
+    Under the marketplace's approval policy new skills start unreleased, and a changed skill
     that members can see keeps its row, so its approved content: what was read is staged in a
     pending revision instead (approval.stage), which `approval.settle` then points the skill at.
     """
@@ -291,12 +291,12 @@ def _reconcile_skills(marketplace, snapshot, plugins, now):
     existing = {
         (row.plugin_id, row.slug): row
         for row in Skill.objects.filter(marketplace=marketplace).values_list(
-            "pk", "plugin_id", "slug", "content_hash", "removed_at", "approved", "pending_revision_id", named=True
+            "pk", "plugin_id", "slug", "content_hash", "removed_at", "released", "pending_revision_id", named=True
         )
     }
     kept_plugins = {row.pk for row, data in plugins.values() if data.failed}
     new, changed, staged, reverted, seen_ids = _sort_skills(plugins, existing, gated)
-    _fill_known([s for _row, _data, s in new] + [s for _pk, _row, _data, s, _approved in changed]
+    _fill_known([s for _row, _data, s in new] + [s for _pk, _row, _data, s, _released in changed]
                 + [s for _pk, _data, s in staged])
 
     written = _add_skills(marketplace, new, now, gated) + _update_skills(marketplace, changed, now, gated)
@@ -315,8 +315,8 @@ def _reconcile_skills(marketplace, snapshot, plugins, now):
 
 def _sort_skills(plugins, existing, gated):
     """Sort what was read against the stored rows `existing` ({(plugin id, slug): row}):
-    new (Plugin, PluginData, SkillData), changed (skill id, Plugin, PluginData, SkillData, approved),
-    staged for approval (skill id, PluginData, SkillData), the ids of approved skills the repository
+    new (Plugin, PluginData, SkillData), changed (skill id, Plugin, PluginData, SkillData, released),
+    staged for approval (skill id, PluginData, SkillData), the ids of released skills the repository
     holds as approved, and the ids of the rows still in the repository."""
     new, changed, staged, reverted, seen_ids = [], [], [], [], set()
     for row, data in plugins.values():
@@ -336,17 +336,17 @@ def _sort_skills(plugins, existing, gated):
                 new.append((row, data, skill))
                 continue
             seen_ids.add(found.pk)
-            if gated and found.approved and found.content_hash != skill.content_hash:
+            if gated and found.released and found.content_hash != skill.content_hash:
                 staged.append((found.pk, data, skill))
             elif found.content_hash != skill.content_hash or found.removed_at is not None:
-                changed.append((found.pk, row, data, skill, found.approved))
-            elif found.approved:
+                changed.append((found.pk, row, data, skill, found.released))
+            elif found.released:
                 reverted.append(found.pk)  # at its approved content, perhaps back to it
     return new, changed, staged, reverted, seen_ids
 
 
 def _add_skills(marketplace, new, now, gated) -> list:
-    """Create the new skills, unapproved under the approval policy; return (Skill, PluginData, SkillData)s."""
+    """Create the new skills, unreleased under the approval policy; return (Skill, PluginData, SkillData)s."""
     created = [
         (_skill_row(Skill(marketplace=marketplace, plugin=row, slug=s.slug, first_seen_at=now), s, now, not gated),
          data, s)
@@ -361,11 +361,11 @@ def _add_skills(marketplace, new, now, gated) -> list:
 
 def _update_skills(marketplace, changed, now, gated) -> list:
     """Write what was read into the changed rows (their files are written again); a row stays
-    unapproved under the policy. Return (Skill, PluginData, SkillData)s."""
+    unreleased under the policy. Return (Skill, PluginData, SkillData)s."""
     updated = [
-        (_skill_row(Skill(pk=pk, marketplace=marketplace, plugin=row, slug=s.slug), s, now, approved or not gated),
+        (_skill_row(Skill(pk=pk, marketplace=marketplace, plugin=row, slug=s.slug), s, now, released or not gated),
          data, s)
-        for pk, row, data, s, approved in changed
+        for pk, row, data, s, released in changed
     ]
     Skill.objects.bulk_update([row for row, _data, _s in updated], SKILL_FIELDS, batch_size=500)
     SkillFile.objects.filter(skill_id__in=[row.pk for row, _data, _s in updated]).delete()
@@ -461,12 +461,12 @@ def _problem_rows(problems) -> list[dict]:
     return storable.clean([p.as_dict() for p in problems])[0]
 
 
-def _skill_row(row, skill, now, approved):
+def _skill_row(row, skill, now, released):
     for key, value in _content(skill).items():
         setattr(row, key, value)
     row.updated_at = now
     row.removed_at = None
-    row.approved = approved
+    row.released = released
     return row
 
 

@@ -291,10 +291,10 @@ def _review(skill, revisions):
     """For admins: what awaits approval or the security scan blocked, and the revisions to compare to see it."""
     # Blocked revisions are never superseded: only the newest one is still what the repository holds.
     blocked = revisions[0].pk if revisions and revisions[0].status == SkillRevision.Status.BLOCKED else None
-    if skill.approved and not skill.pending_revision_id and not blocked:
+    if skill.released and not skill.pending_revision_id and not blocked:
         return None
     approved = next((r for r in revisions if r.status == SkillRevision.Status.APPROVED), None)
-    return {"new": not skill.approved, "pending": skill.pending_revision_id or blocked, "blocked": blocked,
+    return {"new": not skill.released, "pending": skill.pending_revision_id or blocked, "blocked": blocked,
             "approved": approved and approved.pk}
 
 

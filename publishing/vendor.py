@@ -115,7 +115,7 @@ def build(out: Path, *, marketplaces, audience, name, owner, progress=None) -> B
 
 class _Trees:
     """The trees one build reads, each listed once however many plugins live in it (plugins of one
-    marketplace mostly share its repository and commit), with one blob reader per repository."""
+    marketplace mostly share its repository and commit), with one `git cat-file` (`blobs`) per repository."""
 
     def __init__(self):
         self._trees, self._blobs = {}, {}

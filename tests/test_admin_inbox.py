@@ -168,7 +168,7 @@ def test_a_revision_page_rejects_a_new_skill(admin_client, gated):
     assert "every file is shown as added" in page and '+description: "Meeting notes."' in unescape(page)
     admin_client.post(f"{QUEUE}{new.pk}/reject/")
     new.refresh_from_db()
-    assert new.status == Revision.REJECTED and not Skill.objects.get(name="notes").approved
+    assert new.status == Revision.REJECTED and not Skill.objects.get(name="notes").released
     event = AuditEvent.objects.get(action=Action.SKILL_REJECTED)
     assert (event.actor_login, event.skill) == ("root", "notes")
 

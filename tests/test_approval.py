@@ -60,7 +60,7 @@ def package_text(client):
 
 def test_a_new_skill_is_invisible_to_members_until_approved(client, admin_client, gated, people):
     skill = Skill.objects.get()
-    assert not skill.approved and skill.pending_revision.status == Status.PENDING
+    assert not skill.released and skill.pending_revision.status == Status.PENDING
     member = people["member"]
     client.force_login(member)
     assert client.get(PAGE).status_code == 404
@@ -77,13 +77,13 @@ def test_a_new_skill_is_invisible_to_members_until_approved(client, admin_client
 
     approve_all(admin_client)
     skill.refresh_from_db()
-    assert skill.approved and skill.pending_revision is None
+    assert skill.released and skill.pending_revision is None
     assert client.get(PAGE).status_code == 200
     assert not call(member, "get_skill", {"name": "gated/ops/runbook"}).is_error
     plugins = client.get("/m/gated/marketplace.json").json()["plugins"]
     assert [p["source"]["sha"] for p in plugins] == [gated[0].head]
     event = AuditEvent.objects.get(action=Action.SKILL_APPROVED)
-    assert event.extra["before"]["approved"] is False and event.extra["after"]["approved"] is True
+    assert event.extra["before"]["released"] is False and event.extra["after"]["released"] is True
     assert event.skill == "runbook" and event.actor_login == "admin"
 
 
@@ -182,7 +182,7 @@ def test_deciding_while_a_sync_runs_is_refused_without_waiting(admin_client, gat
         response = admin_client.post("/admin/marketplace/skillrevision/", {
             "action": "approve", "_selected_action": [Skill.objects.get().pending_revision_id]}, follow=True)
         assert b"is running" in response.content
-    assert not Skill.objects.get().approved
+    assert not Skill.objects.get().released
     assert connection.in_atomic_block is False
 
 
@@ -210,7 +210,7 @@ def test_members_cannot_approve(client, gated, people):
     client.force_login(staff)
     response = client.post("/admin/marketplace/skillrevision/", {
         "action": "approve", "_selected_action": [Skill.objects.get().pending_revision_id]})
-    assert not Skill.objects.get().approved
+    assert not Skill.objects.get().released
     assert not AuditEvent.objects.filter(action=Action.SKILL_APPROVED).exists()
     assert response.status_code in (200, 302)
 
@@ -219,7 +219,7 @@ def test_turning_the_policy_off_publishes_what_waits(client, admin_client, gated
     repo, market = gated
     approve_all(admin_client)
     change(repo, market, NEW, "1.1.0", {"plugins/ops/skills/fresh/SKILL.md": skill_md("fresh", "A new one.")})
-    assert not Skill.objects.get(slug="fresh").approved and Skill.objects.get(slug="runbook").pending_revision_id
+    assert not Skill.objects.get(slug="fresh").released and Skill.objects.get(slug="runbook").pending_revision_id
 
     approvals = AuditEvent.objects.filter(action=Action.SKILL_APPROVED, actor_login="admin")
     before = approvals.count()

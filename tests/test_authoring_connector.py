@@ -45,7 +45,7 @@ def test_propose_from_claude_merge_sync_and_approval(hosted, people, skillport, 
     run = wait_for_run(market, "webhook")
     assert run.status == "ok", (run.error, run.problems)
     gamma = Skill.objects.get(marketplace=market, slug="gamma")
-    assert not gamma.approved  # new skills wait for an admin here
+    assert not gamma.released  # new skills wait for an admin here
     assert SkillRevision.objects.filter(skill=gamma, status=SkillRevision.Status.PENDING).exists()
     assert not Skill.objects.visible_to(people["core"]).filter(pk=gamma.pk).exists()
 

@@ -8,6 +8,7 @@ claude plugin validate"). The agreement figure is printed at the end of the run.
 import json
 import os
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
@@ -205,6 +206,21 @@ def claude_verdict(claude, tmp_path, repo):
     return report["success"], report
 
 
+@pytest.fixture(scope="module")
+def judged(claude, tmp_path_factory):
+    """Every fixture's repository and Claude Code's verdict on it, by fixture id. One `claude plugin
+    validate` is a Node process that mostly waits on starting up, so four run at a time: one by one
+    they took 26 s of the suite."""
+    def judge(fx, folder):
+        repo = build(folder, fx)
+        return fx.id, (repo, *claude_verdict(claude, folder, repo))
+
+    fixtures = FIXTURES + SKILL_ONLY
+    folders = [tmp_path_factory.mktemp("fixture") for _ in fixtures]  # here: mktemp is not thread-safe
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(pool.map(judge, fixtures, folders))
+
+
 def our_verdict(repo):
     code, out = run_command("validate_marketplace", repo.url, "--json")
     result = json.loads(out)
@@ -212,9 +228,8 @@ def our_verdict(repo):
 
 
 @pytest.mark.parametrize("fx", FIXTURES, ids=[f.id for f in FIXTURES])
-def test_validate_reaches_claude_codes_verdict(claude, tmp_path, fx):
-    repo = build(tmp_path, fx)
-    theirs, report = claude_verdict(claude, tmp_path, repo)
+def test_validate_reaches_claude_codes_verdict(judged, fx):
+    repo, theirs, report = judged[fx.id]
     ours, result = our_verdict(repo)
     RESULTS[fx.id] = ours == theirs
     assert ours == theirs, (fx.id, report["manifest"]["errors"], result["problems"])
@@ -225,9 +240,8 @@ def test_validate_reaches_claude_codes_verdict(claude, tmp_path, fx):
 
 
 @pytest.mark.parametrize("fx", SKILL_ONLY, ids=[f.id for f in SKILL_ONLY])
-def test_skill_findings_claude_codes_validator_does_not_make(claude, tmp_path, fx):
-    repo = build(tmp_path, fx)
-    theirs, _report = claude_verdict(claude, tmp_path, repo)
+def test_skill_findings_claude_codes_validator_does_not_make(judged, fx):
+    repo, theirs, _report = judged[fx.id]
     ours, result = our_verdict(repo)
     assert theirs and not ours, fx.differs
     assert [p["code"] for p in result["problems"] if p["severity"] == "error"] == [fx.code]

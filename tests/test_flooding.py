@@ -220,14 +220,15 @@ def test_an_ipv6_client_is_counted_by_its_64_network(rf):
 
 
 COUNT_IN_ANOTHER_PROCESS = """
-import os, sys, time
+import os, sys
 os.environ["DJANGO_SETTINGS_MODULE"] = "skillport_site.settings"
 import django
 django.setup()
 from connector.tokens import mint
 from skillport_site.throttle import FileCounters
 counters = FileCounters(sys.argv[1], {})
-time.sleep(max(0, float(sys.argv[3]) - time.time()))  # both start together, however long setting up took
+print("ready", flush=True)
+sys.stdin.readline()  # both start together, however long setting up took
 for _ in range(int(sys.argv[2])):
     counters.add("race", 0, timeout=60)
     counters.incr("race")
@@ -236,11 +237,22 @@ for _ in range(int(sys.argv[2])):
 
 def test_file_counters_lose_no_count_between_processes(tmp_path):
     """Without Redis: two processes counting the same key at once, as two workers do during a burst."""
-    start = str(time.time() + 10)
-    processes = [subprocess.Popen([sys.executable, "-c", COUNT_IN_ANOTHER_PROCESS, str(tmp_path), "500", start],
-                                  cwd=settings.BASE_DIR) for _ in range(2)]
+    processes = [subprocess.Popen([sys.executable, "-c", COUNT_IN_ANOTHER_PROCESS, str(tmp_path), "500"],
+                                  cwd=settings.BASE_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+    assert [process.stdout.readline() for process in processes] == ["ready\n", "ready\n"]
+    for process in processes:  # go
+        process.stdin.close()
     assert [process.wait(120) for process in processes] == [0, 0]
     assert FileCounters(tmp_path, {}).get("race") == 1000
+
+
+def until_answered(answers, count, timeout=10):
+    """Wait until `count` of the requests in flight have their answer (the ones that got no connection
+    answer after the pool's timeout) or `timeout` seconds have passed; the others still wait on the lock."""
+    deadline = time.monotonic() + timeout
+    while sum(answer.done() for answer in answers) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def test_a_request_that_gets_no_database_connection_in_time_is_told_the_server_is_busy(
@@ -257,7 +269,7 @@ def test_a_request_that_gets_no_database_connection_in_time_is_told_the_server_i
         with psycopg.connect(subprocess_database_url()) as locker, ThreadPoolExecutor(8) as pool:
             locker.execute("LOCK TABLE django_session IN ACCESS EXCLUSIVE MODE")  # every signed-in request waits
             answers = [pool.submit(get, path) for path in ["/skills/"] * 4 + ["/api/v1/skills/"] * 4]
-            time.sleep(4)
+            until_answered(answers, 4)
             locker.rollback()  # the requests holding the connections go on
             answers = [future.result() for future in answers]
     finally:
@@ -285,7 +297,7 @@ def test_an_mcp_request_whose_token_check_gets_no_connection_in_time_is_told_the
         with psycopg.connect(subprocess_database_url()) as locker, ThreadPoolExecutor(8) as pool:
             locker.execute("LOCK TABLE oauth2_provider_accesstoken IN ACCESS EXCLUSIVE MODE")  # every token check waits
             answers = [pool.submit(http.post, f"{server.url}/mcp", json=ping, headers=headers) for _ in range(8)]
-            time.sleep(4)
+            until_answered(answers, 4)
             locker.rollback()
             answers = [future.result() for future in answers]
     finally:

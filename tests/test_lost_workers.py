@@ -35,6 +35,7 @@ class Worker:
             "SKILLPORT_ALLOW_LOCAL_SOURCES": "true", "SKILLPORT_FETCH_ALLOWED_HOSTS": "127.0.0.1",
             "SKILLPORT_GIT_RETRIES": "0", "SKILLPORT_SYNC_TIME_LIMIT": "8",
             "SKILLPORT_TASK_REDELIVERY_SECONDS": str(REDELIVERY),
+            "SKILLPORT_SCANNERS": "[]",  # no scan after each sync, which stopping the worker would wait for
         }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "skillport_site", "worker", "-Q", queue, "-n", f"{name}@%h",

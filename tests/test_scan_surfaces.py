@@ -101,7 +101,7 @@ def test_what_the_scan_blocks_reaches_no_member_until_an_admin_overrides_it(mark
     assert set(AuditEvent.objects.filter(action=Action.SCAN_BLOCKED).values_list("skill", flat=True)) == {
         "backup", "format", "triage"}
     notes = Skill.objects.get(name="notes")
-    assert notes.approved and notes.scan_passed
+    assert notes.released and notes.scan_passed
     assert AuditEvent.objects.filter(action=Action.SCAN_RELEASED, skill="notes").exists()
     format_revision = blocked.get(skill__name="format")
 

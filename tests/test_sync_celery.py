@@ -15,11 +15,13 @@ from marketplace.schedule import task_name
 from .builders import subprocess_database_url, wait_for_run
 
 STARTUP_DATA_DIR = django_settings.SKILLPORT_DATA_DIR  # before any test overrides it
+SCANNERS = django_settings.SKILLPORT_SCANNERS  # the real scanner, which celery_worker_queue turns off
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_sync_task_runs_on_a_real_worker(simple_repo, make_marketplace, celery_worker_queue):
+def test_sync_task_runs_on_a_real_worker(simple_repo, make_marketplace, celery_worker_queue, settings):
+    settings.SKILLPORT_SCANNERS = SCANNERS
     m = make_marketplace(simple_repo)
     tasks.sync_marketplace.delay(m.pk, "manual")
     run = wait_for_run(m, "manual")

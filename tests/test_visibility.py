@@ -117,7 +117,7 @@ def test_the_skill_pages_lookup_agrees_with_visible_to(market, people, settings,
     every persona, it must never answer one with another's filter."""
     settings.SKILLPORT_GITHUB_ORGS = ["acme"]
     root = people["admin"]
-    Skill.objects.filter(name="by-id").update(approved=False)  # awaiting approval: admins only
+    Skill.objects.filter(name="by-id").update(released=False)  # awaiting approval: admins only
     gone = person("gone", 5, ["acme/core"], orgs=())
     users = [people["member"], root, people["core"], gone, people["design"], people["member"], root]
     skills = list(Skill.objects.select_related("plugin"))
@@ -126,7 +126,7 @@ def test_the_skill_pages_lookup_agrees_with_visible_to(market, people, settings,
         found = {skill.name for skill in skills
                  if lookup.visible_skill(user, market.slug, skill.plugin.name, skill.slug)}
         assert found == expected, user
-    assert lookup.visible_skill(root, market.slug, "tools", "by-id").approved is False
+    assert lookup.visible_skill(root, market.slug, "tools", "by-id").released is False
     assert lookup.visible_skill(people["anonymous"], market.slug, "tools", "open") is None
 
     with django_assert_num_queries(1):

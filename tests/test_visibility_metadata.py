@@ -91,5 +91,5 @@ def test_the_curated_catalogue_leaves_out_a_plugin_holding_a_skill_the_requester
     assert curated_plugins(client, people["core"]) == curated_plugins(client, people["admin"]) == set()
 
     # A skill awaiting its first approval is not in the pinned commit: it withholds nothing.
-    Skill.objects.filter(slug="postmortem").update(curation="", approved=False)
+    Skill.objects.filter(slug="postmortem").update(curation="", released=False)
     assert curated_plugins(client, people["core"]) == {"ops-kit"}
