@@ -18,8 +18,8 @@ from .models import Marketplace, SyncRun, WebhookDelivery
 from .tasks import queue_sync
 
 
-# Sent with marketplace, number, branch (the head's name), state ("open", "merged" or "closed") and
-# sender (the GitHub login that acted); a receiver answers True when the pull request was one of its own.
+# Sent with marketplace, number, branch (the head's name), state ("open", "merged" or "closed") and by
+# (the GitHub login that acted); a receiver answers True when the pull request was one of its own.
 pull_request_changed = Signal()
 PULL_REQUEST_STATES = {"closed": "closed", "reopened": "open"}
 
@@ -76,7 +76,7 @@ def _pull_request(request, marketplace, delivery, answer):
     The merge's own push arrives as a push event, and syncs as every push does."""
     try:
         payload = json.loads(request.body)
-        action, pull = payload["action"], payload["pull_request"]
+        action, pull = str(payload["action"])[:50], payload["pull_request"]
         number, branch = int(pull["number"]), str(pull["head"]["ref"])
         merged = pull.get("merged") is True
         sender = str((payload.get("sender") or {}).get("login") or "")[:100]

@@ -54,6 +54,9 @@ def test_other_pull_requests_and_bad_bodies_are_answered_without_change(client, 
     answer = deliver(client, "acme", event(hosted, proposal.number, "edited"), event="pull_request",
                      secret="hook-secret", delivery="d-4")
     assert answer.json()["result"] == "ignored"
+    odd = deliver(client, "acme", event(hosted, proposal.number, ["closed"]), event="pull_request",
+                  secret="hook-secret", delivery="d-5")  # whatever a body holds, never a 500
+    assert odd.status_code == 200 and odd.json()["result"] == "ignored"
     proposal.refresh_from_db()
     assert proposal.state == Proposal.State.OPEN
 
