@@ -1,22 +1,12 @@
 """Data migrations, run backwards and forwards on the test database."""
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from marketplace.models import Skill, SkillRevision
 from marketplace.sync import sync_marketplace
 
+from .migrating import there_and_back
+
 BEFORE_BODY_HTML = ("marketplace", "0011_api_identifiers")
-
-
-def migrate(*targets):
-    executor = MigrationExecutor(connection)
-    executor.migrate(list(targets))
-
-
-def latest():
-    """Every app's last migration: going back in marketplace also unapplied the apps built on it (publishing)."""
-    return MigrationExecutor(connection).loader.graph.leaf_nodes()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -26,10 +16,7 @@ def test_0012_renders_the_stored_bodies_and_the_pending_ones(simple_repo, make_m
     alpha = Skill.objects.get(slug="alpha")
     pending = SkillRevision.objects.create(skill=alpha, content_hash="0" * 64, status=SkillRevision.Status.PENDING,
                                            content={"body": "# Newer\n\n```python\nprint(2)\n```\n"})
-    try:
-        migrate(BEFORE_BODY_HTML)
-    finally:
-        migrate(*latest())
+    there_and_back(BEFORE_BODY_HTML)
     assert "<h1>Title</h1>" in Skill.objects.get(slug="alpha").body_html
     assert "<h1>Newer</h1>" in SkillRevision.objects.get(pk=pending.pk).content["body_html"]
     assert '<span class="nb">print</span>' in SkillRevision.objects.get(pk=pending.pk).content["body_html"]

@@ -8,8 +8,6 @@ import httpx2 as httpx
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Application, Grant, RefreshToken
 from oauth2_provider.settings import oauth2_settings
@@ -21,6 +19,7 @@ from connector.models import RedeemedCode
 from connector.tokens import lookup, mint
 from connector.validator import Validator
 
+from .migrating import there_and_back
 from .oauth_browser import Browser
 from .test_connector_oauth import CALLBACK, authorize_url, exchange, pkce, registered
 
@@ -89,9 +88,7 @@ def test_write_granted_to_registered_clients_before_is_taken_back(people):
     grant = Grant.objects.create(application=registered_client, user=member, code="c", expires=later,
                                  redirect_uri=CALLBACK, scope="skills:write skills:read")
     minted = lookup(mint(member, scope="skills:read skills:write"))  # an operator's token keeps it
-    MigrationExecutor(connection).migrate([("connector", "0001_initial")])
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes("connector"))
+    there_and_back(("connector", "0001_initial"))
     assert AccessToken.objects.get(pk=held.pk).scope == "skills:read"
     assert Grant.objects.get(pk=grant.pk).scope == "skills:read"
     assert AccessToken.objects.get(pk=minted.pk).scope == "skills:read skills:write"

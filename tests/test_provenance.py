@@ -18,6 +18,7 @@ from marketplace.models import Blob, Skill
 from marketplace.sync import sync_marketplace
 
 from .builders import catalog, plugin_entry, run_command, skill_md
+from .migrating import there_and_back
 
 pytestmark = pytest.mark.django_db
 
@@ -210,15 +211,9 @@ def test_the_vendored_marketplace_carries_the_digests_and_stays_valid(market, tm
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_hashes_the_blobs_already_stored(simple_repo, make_marketplace):
-    from django.db.migrations.executor import MigrationExecutor
-
     sync_marketplace(make_marketplace(simple_repo).pk)
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {Blob._meta.db_table} SET sha256 = ''")
-    latest = next(node for node in MigrationExecutor(connection).loader.graph.leaf_nodes() if node[0] == "marketplace")
-    try:
-        MigrationExecutor(connection).migrate([("marketplace", "0015_security_scan")])
-    finally:
-        MigrationExecutor(connection).migrate([latest])
+    there_and_back(("marketplace", "0015_security_scan"))
     blobs = list(Blob.objects.all())
     assert blobs and all(blob.sha256 == hashlib.sha256(bytes(blob.content)).hexdigest() for blob in blobs)
