@@ -18,6 +18,7 @@ from audit.models import Surface
 from marketplace import lookup, rendering, skillmd
 from marketplace.models import Marketplace, Plugin
 from marketplace.templatetags.catalogue import words
+from skillport_site.middleware import takes_uploads
 
 from . import proposals, uploads
 
@@ -62,6 +63,7 @@ class ContributeForm(forms.Form):
         return self.cleaned_data["skill"].strip()
 
 
+@takes_uploads
 @login_required
 def contribute(request):
     marketplaces = proposable(request.user)

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.urls import Resolver404, resolve
 from django.utils.decorators import sync_and_async_middleware
 
 NUL_REFUSED = "Requests may not contain NUL characters."
@@ -27,8 +28,23 @@ def _middleware(check):
     return middleware_factory
 
 
+def takes_uploads(view):
+    """Marks a view whose form sends files: the middleware below reads such a form before any other."""
+    view.takes_uploads = True
+    return view
+
+
 def _is_upload(request) -> bool:
-    return request.method == "POST" and request.content_type == "multipart/form-data"
+    """A form with files posted to a view that takes them. Any other body is read whole, as bytes: a
+    form parsed here can no longer be read as bytes, and views that read their body as JSON (OAuth
+    registration) or sign it (the webhooks) would fail on one with a 500."""
+    if request.method != "POST" or request.content_type != "multipart/form-data":
+        return False
+    try:
+        view = resolve(request.path_info).func
+    except Resolver404:
+        return False
+    return getattr(view, "takes_uploads", False)
 
 
 @_middleware

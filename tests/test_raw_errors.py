@@ -1,6 +1,8 @@
 """Input Skillport cannot use gets a clear 4xx or tool error, never a 500 or a database error's text:
 dates out of the calendar, GitHub sign-in without a GitHub app, JSON nested past the recursion
 limit, NUL characters and out-of-range cursors sent to the connector."""
+import io
+
 import anyio
 import httpx2 as httpx
 import pytest
@@ -53,6 +55,15 @@ def test_json_nested_past_the_recursion_limit_is_a_400(client, people):
     response = client.post("/api/v1/check-updates/", "[" * 5000 + "]" * 5000, content_type="application/json")
     assert response.status_code == 400
     assert response.json() == {"detail": "JSON parse error - the body is nested too deeply."}
+
+
+@pytest.mark.parametrize("path", ["/register", "/oauth/register/", "/webhooks/github/demo", "/api/v1/check-updates/"])
+def test_a_form_with_files_where_none_are_taken_is_a_4xx(client, people, make_marketplace, simple_repo, path):
+    """Only views that take files read a multipart form as one: the others read their body as bytes."""
+    make_marketplace(simple_repo, slug="demo", webhook_secret="s3cret")
+    client.force_login(people["member"])
+    response = client.post(path, {"file": io.BytesIO(b"PK\x03\x04"), "redirect_uris": "http://127.0.0.1/cb"})
+    assert 400 <= response.status_code < 500, response.content
 
 
 def over_http(server, user, steps):
