@@ -275,11 +275,11 @@ def test_search_highlights_as_you_type_and_results_stay_above_the_fold(open_page
     card = page.locator('#results .skill-card[data-skill="acme/ops-kit/sql-review"]')
     expect(card.locator("mark")).to_have_text(["incident"])
     expect(page.locator('[data-skill="acme/ops-kit/incident-postmortem"] h3 mark')).to_have_text("Incident")
-    assert page.locator("#results .skill-card").first.bounding_box()["y"] < 720
+    expect(page.locator("#results .skill-card").first).to_be_in_viewport()  # waits out the results' swap
     page.locator(".more-filters summary").click()
     page.get_by_label("Category").select_option("operations")
     expect(page.locator("#results .skill-card")).to_have_count(2)
-    assert page.locator("#results .skill-card").first.bounding_box()["y"] < 720  # still in sight, filters open
+    expect(page.locator("#results .skill-card").first).to_be_in_viewport()  # still in sight, filters open
     page.get_by_label("Search").fill("postmortm")
     expect(page.locator("#results")).to_contain_text("Showing results for postmortem")
 
