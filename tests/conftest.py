@@ -19,8 +19,9 @@ from .github_plugin import FAKE_GITHUB
 
 @pytest.fixture
 def fake_github(settings):
-    """The fake GitHub the whole session signs in against (started by tests/github_plugin.py), as this
-    test's GitHub app: set per test, so that tests without it see GitHub sign-in not set up."""
+    """The fake GitHub the whole session signs in against (started by tests/github_plugin.py), empty, as
+    this test's GitHub app: set per test, so that tests without it see GitHub sign-in not set up."""
+    FAKE_GITHUB.reset()
     app = {"client_id": FAKE_GITHUB.client_id, "secret": FAKE_GITHUB.client_secret}
     providers = settings.SOCIALACCOUNT_PROVIDERS
     settings.SOCIALACCOUNT_PROVIDERS = {**providers, "github": {**providers["github"], "APP": app}}
@@ -30,7 +31,6 @@ def fake_github(settings):
 @pytest.fixture
 def github_org(fake_github, settings):
     """GitHub sign-in on, for org "acme": orla (member), tam (core team), otto (design team), nina (elsewhere)."""
-    fake_github.users.clear()
     settings.SKILLPORT_GITHUB_CLIENT_ID = fake_github.client_id
     settings.SKILLPORT_GITHUB_ORGS = ["acme"]
     fake_github.add_user("orla", orgs=["acme"])

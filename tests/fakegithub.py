@@ -168,6 +168,26 @@ class FakeGitHub:
     def __init__(self, client_id="fake-client-id", client_secret="fake-client-secret"):
         self.client_id = client_id
         self.client_secret = client_secret
+        # Reentrant: a merge through the API holds it across reading the pull request and merging.
+        self.lock = threading.RLock()
+        # Stable numeric ids, as GitHub gives users, orgs and teams.
+        self._ids = itertools.count(1001)
+        self._org_ids: dict[str, int] = {}
+        self._team_ids: dict[str, int] = {}
+        self._httpd = None
+        self._thread = None
+        self._root = None  # the folder of bare repositories, from start() to stop()
+        self._forget()
+
+    def reset(self):
+        """Forget every account, token, repository and event: the session shares one fake, and each
+        test starts from an empty GitHub (one test's pushes are not the next one's)."""
+        with self.lock:
+            for repo in self.repos.values():
+                shutil.rmtree(repo.path, ignore_errors=True)
+            self._forget()
+
+    def _forget(self):
         self.users: dict[str, User] = {}
         self.codes: dict[str, Grant] = {}
         self.tokens: dict[str, str] = {}  # token -> login
@@ -180,15 +200,6 @@ class FakeGitHub:
         self._outbox: list = []  # events waiting for the end of the request that caused them
         self.signed_in: str | None = None
         self.deny_next = False
-        # Reentrant: a merge through the API holds it across reading the pull request and merging.
-        self.lock = threading.RLock()
-        # Stable numeric ids, as GitHub gives users, orgs and teams.
-        self._ids = itertools.count(1001)
-        self._org_ids: dict[str, int] = {}
-        self._team_ids: dict[str, int] = {}
-        self._httpd = None
-        self._thread = None
-        self._root = None  # the folder of bare repositories, from start() to stop()
 
     # --- data the tests set up -----------------------------------------------------------------
 

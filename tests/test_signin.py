@@ -16,7 +16,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def github(fake_github, settings):
     """The fake GitHub with a fresh cast, and Skillport configured to use it for sign-in."""
-    fake_github.users.clear()
     settings.SKILLPORT_GITHUB_CLIENT_ID = fake_github.client_id
     settings.SKILLPORT_GITHUB_ORGS = ["acme"]
     fake_github.add_user("ada", id=501, orgs=["acme"], teams=["acme/core", "acme/docs", "other/x"])
