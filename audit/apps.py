@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class AuditConfig(AppConfig):
@@ -6,4 +7,6 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit log"
 
     def ready(self):
-        from . import signals  # noqa: F401  (records sign-ins and sign-outs)
+        from . import auditors, signals  # noqa: F401  (signals records sign-ins and sign-outs)
+
+        post_migrate.connect(auditors.ensure_group, sender=self)

@@ -5,6 +5,7 @@ import json
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.core.management import call_command
 
 from audit import record
 from audit.models import Action, AuditEvent, Outcome, Surface
@@ -18,6 +19,15 @@ def auditor(client):
     user.groups.add(Group.objects.get(name="Auditors"))
     client.force_login(user)
     return user
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_auditors_group_outlives_a_flush():
+    """Made after every migrate and flush, not by its migration alone: `manage.py flush` (and every
+    transactional test's end) empties auth_group."""
+    Group.objects.filter(name="Auditors").delete()
+    call_command("flush", "--noinput", verbosity=0)
+    assert Group.objects.get(name="Auditors").permissions.filter(codename="review_auditevent").exists()
 
 
 @pytest.fixture
