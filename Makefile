@@ -53,9 +53,12 @@ run: $(VENV)/.installed $(SCANNER)
 stop:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m skillport_site.quickstart stop; fi
 
-# The whole test suite. Tests get a data directory of their own.
+# The whole test suite, in a process per core (at most 4: most tests wait on a server, a browser or
+# git, so one process leaves a core idle), each test file in one of them (their module fixtures
+# start a server or the oracle once). Tests get a data directory of their own.
+TEST_PROCESSES ?= --numprocesses=auto --maxprocesses=4 --dist=loadfile
 test: $(VENV)/.installed $(INSPECTOR) $(CLAUDE_CODE) $(SCANNER)
-	SKILLPORT_DATA_DIR=$(CURDIR)/.data/test $(BIN)/python -m pytest $(PYTEST_ARGS)
+	SKILLPORT_DATA_DIR=$(CURDIR)/.data/test $(BIN)/python -m pytest $(TEST_PROCESSES) $(PYTEST_ARGS)
 
 check: $(VENV)/.installed
 	$(BIN)/python manage.py check
