@@ -120,7 +120,7 @@ def catalogue(marketplace, user) -> dict:
             entries.append({**plugin.entry, **_overrides(plugin), "source": source,
                             "metadata": _metadata(plugin, source, held.get(plugin.pk, []))})
     return {
-        "name": marketplace.name or marketplace.slug,
+        "name": marketplace.catalogue_name,
         "owner": marketplace.owner if (marketplace.owner or {}).get("name") else {"name": "Skillport"},
         "description": marketplace.description,
         "metadata": {"description": f"Curated by Skillport from {marketplace.slug} at {marketplace.last_synced_commit}"},

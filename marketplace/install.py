@@ -51,17 +51,15 @@ def claude_code_settings(marketplaces, token=TOKEN_PLACEHOLDER) -> str:
     `headersHelper` command, for https), under the name of the marketplace.json they serve, and adds
     those as it starts (tests/test_claude_code_catalogue.py has the pinned CLI do it).
     """
-    known = {_name(m): {"source": {"source": "url", "url": absolute_url(reverse("marketplace:curated", args=[m.slug])),
-                                   "headers": {"Authorization": f"Bearer {token}"}}} for m in marketplaces}
+    known = {m.catalogue_name: {"source": {"source": "url",
+                                           "url": absolute_url(reverse("marketplace:curated", args=[m.slug])),
+                                           "headers": {"Authorization": f"Bearer {token}"}}}
+             for m in marketplaces}
     return json.dumps({"extraKnownMarketplaces": known}, indent=2)
 
 
-def _name(marketplace) -> str:
-    return marketplace.name or marketplace.slug  # the curated catalogue's `name` (curated.catalogue)
-
-
 def curated_install(plugin) -> str:
-    return f"/plugin install {plugin.name}@{_name(plugin.marketplace)}"
+    return f"/plugin install {plugin.name}@{plugin.marketplace.catalogue_name}"
 
 
 def claude_code(plugin, user, listed=None) -> dict:

@@ -1,4 +1,6 @@
 """Marketplaces and what syncing them produces: plugins, skills, files, revisions, sync runs."""
+import itertools
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.functions import RandomUUID
@@ -225,6 +227,12 @@ class Status(models.TextChoices):
 class Marketplace(models.Model):
     slug = models.SlugField(unique=True, help_text="Stable identifier used in URLs and APIs.")
     name = models.CharField(max_length=200, blank=True, help_text="Display name, from the catalogue.")
+    # Claude Code keeps one marketplace per name: the curated catalogue's name, in its JSON, the
+    # settings snippet and every install command, must be unique here where `name` need not be.
+    catalogue_name = models.CharField(
+        max_length=220, unique=True, editable=False,
+        help_text="The name Claude Code knows its curated catalogue by: the catalogue's name, or the slug "
+                  "where another marketplace here has that name.")
     description = models.TextField(blank=True)
     git_url = models.CharField(
         "Git URL", max_length=1000,
@@ -291,6 +299,19 @@ class Marketplace(models.Model):
 
     def get_absolute_url(self):
         return reverse("marketplace:marketplace", args=[self.slug])
+
+    def save(self, *args, **kwargs):
+        self.catalogue_name = self._free_catalogue_name()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "catalogue_name"}
+        super().save(*args, **kwargs)
+
+    def _free_catalogue_name(self) -> str:
+        """Its name, unless another marketplace here goes by it already (a fork with the same
+        marketplace.json name): then its slug, numbered if that too is taken."""
+        others = Marketplace.objects.exclude(pk=self.pk)
+        candidates = itertools.chain((self.name or self.slug, self.slug), (f"{self.slug}-{n}" for n in itertools.count(2)))
+        return next(name for name in candidates if not others.filter(catalogue_name=name).exists())
 
     def clean(self):
         # Every way in (the admin's form, add_marketplace) checks the URL, not only the next sync.

@@ -58,7 +58,9 @@ def fragment(target) -> dict:
         sources, required, published_as = _curated_catalogues(target)
     enabled = {f"{plugin.name}@{name}": True for plugin, name in required}
     for plugin in Plugin.objects.filter(policy=Policy.PROHIBITED, removed_at=None).select_related("marketplace"):
-        enabled[f"{plugin.name}@{_name(plugin.marketplace)}"] = False
+        # Blocked under the name of the repository's own catalogue (a member may add it directly) and of its curated one.
+        enabled[f"{plugin.name}@{plugin.marketplace.name or plugin.marketplace.slug}"] = False
+        enabled[f"{plugin.name}@{plugin.marketplace.catalogue_name}"] = False
         if plugin.name in published_as.get(plugin.marketplace_id, {}):
             enabled[f"{plugin.name}@{published_as[plugin.marketplace_id][plugin.name]}"] = False
     helper = {"headersHelper": target.headers_helper} if target.headers_helper and not target.settings_source_id else {}
@@ -103,22 +105,12 @@ def _published_repository(target):
 
 def _curated_catalogues(target):
     """The same three for a fragment pointing at Skillport's curated catalogues."""
-    sources, kept = {}, []
-    markets = (Marketplace.objects.visible_to_audience(target.audience)
-               .filter(pk__in=target.marketplaces.values("pk")).order_by("slug"))
-    for market in markets:
-        name = _name(market)
-        if name in sources or not curated.reachable(market):
-            continue  # Claude Code knows one marketplace per name: the first slug's keeps it
-        sources[name] = {"source": "url", "url": absolute_url(reverse("marketplace:curated", args=[market.slug]))}
-        kept.append(market)
+    kept = [market for market in Marketplace.objects.visible_to_audience(target.audience)
+            .filter(pk__in=target.marketplaces.values("pk")).order_by("slug") if curated.reachable(market)]
+    sources = {market.catalogue_name: {"source": "url", "url": absolute_url(reverse("marketplace:curated", args=[market.slug]))}
+               for market in kept}
     plugins = (Plugin.objects.visible_to_audience(target.audience)
                .filter(marketplace__in=kept, policy=Policy.REQUIRED).select_related("marketplace").order_by("pk"))
     # Only what the catalogue lists: a plugin whose source cannot be pinned is not in it.
-    required = [(plugin, _name(plugin.marketplace)) for plugin in plugins if curated.pinned_source(plugin)]
+    required = [(plugin, plugin.marketplace.catalogue_name) for plugin in plugins if curated.pinned_source(plugin)]
     return sources, required, {}
-
-
-def _name(marketplace) -> str:
-    """The name the marketplace's own catalogue, and its curated one, give it."""
-    return marketplace.name or marketplace.slug

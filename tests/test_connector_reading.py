@@ -173,12 +173,13 @@ def test_claude_code_is_offered_the_plugin_only_where_it_can_add_the_marketplace
     synced_marketplace(make_repo(files), slug="hub", github_url="https://github.com/acme/team-tools")
     hub = call(people["member"], "install_skill", {"name": "hub/kit/notes", "surface": "CC"}).structured_content
     # The curated catalogue, declared in Claude Code's settings with the user's catalogue token (`/plugin
-    # marketplace add` sends none), then the plugin installed from it.
+    # marketplace add` sends none), then the plugin installed from it. Under its slug: "here", added
+    # first, goes by the name both catalogues give, and Claude Code keeps one marketplace per name.
     settings_json, install = hub["claude_code_commands"]
-    assert json.loads(settings_json) == {"extraKnownMarketplaces": {"team-tools": {"source": {
+    assert json.loads(settings_json) == {"extraKnownMarketplaces": {"hub": {"source": {
         "source": "url", "url": f"{settings.SKILLPORT_BASE_URL}/m/hub/marketplace.json",
         "headers": {"Authorization": "Bearer <token>"}}}}}
-    assert install == "/plugin install kit@team-tools"
+    assert install == "/plugin install kit@hub"
     assert hub["steps"]["CC"] == [
         f"Once: create a catalogue token at {settings.SKILLPORT_BASE_URL}/connect/tokens/ and add this to "
         "~/.claude/settings.json (merged with what is there), your token in place of <token>; Claude Code adds the "

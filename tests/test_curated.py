@@ -4,7 +4,8 @@ import json
 import pytest
 
 from connector.tokens import mint
-from marketplace.models import Curation, Plugin
+from marketplace import install
+from marketplace.models import Curation, Marketplace, Plugin
 
 from .builders import catalog, plugin_entry, run_command, skill_md
 
@@ -78,3 +79,23 @@ def test_who_may_fetch_it(client, market, people, settings):
     assert curated(client, people["outsider"]).status_code == 404
     settings.SKILLPORT_ALLOW_LOCAL_SOURCES = False  # a folder on this server: nothing Claude Code could fetch
     assert curated(client, people["member"]).status_code == 404
+
+
+def test_two_marketplaces_of_one_name_have_catalogues_claude_code_can_tell_apart(client, market, people, make_repo,
+                                                                                 synced_marketplace):
+    """A fork with the same marketplace.json name: Claude Code keeps one marketplace per name, so the one
+    added later goes by its slug, in its catalogue, the settings snippet and the install command alike."""
+    fork = synced_marketplace(make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("ops-kit", version="1.0.0"), name="acme-skills"),
+        "plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem"),
+    }), slug="acme-fork")
+    client.force_login(people["member"])
+    assert client.get("/m/acme/marketplace.json").json()["name"] == "acme-skills"
+    assert client.get("/m/acme-fork/marketplace.json").json()["name"] == "acme-fork"
+    snippet = json.loads(install.claude_code_settings(Marketplace.objects.filter(pk__in=[market[0].pk, fork.pk])))
+    assert {name: entry["source"]["url"].rsplit("/m/", 1)[1]
+            for name, entry in snippet["extraKnownMarketplaces"].items()} == {
+        "acme-skills": "acme/marketplace.json", "acme-fork": "acme-fork/marketplace.json"}
+    assert install.curated_install(Plugin.objects.get(marketplace=fork)) == "/plugin install ops-kit@acme-fork"
+    # Name and slug both taken already: the slug, numbered.
+    assert Marketplace.objects.create(slug="acme-skills", name="acme-fork", git_url=fork.git_url).catalogue_name == "acme-skills-2"
