@@ -6,4 +6,4 @@ class AuthoringConfig(AppConfig):
     verbose_name = "Authoring"
 
     def ready(self):
-        from . import signals  # noqa: F401  (follows pull requests through the marketplace's webhook)
+        from . import following  # noqa: F401  (follows pull requests through the marketplace's webhook)

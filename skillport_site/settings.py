@@ -351,6 +351,12 @@ CELERY_BEAT_SCHEDULE["Scan what is not scanned yet"] = {"task": "marketplace.tas
 CELERY_BEAT_SCHEDULE["Publish what changed"] = {
     "task": "publishing.tasks.publish_due", "schedule": SKILLPORT_PUBLISH_CHECK_SECONDS,
 }
+# Open proposals' pull requests are asked about this often, for marketplaces without a webhook (and
+# deliveries lost): one GitHub API call per open proposal.
+SKILLPORT_PROPOSAL_CHECK_SECONDS = env_int("SKILLPORT_PROPOSAL_CHECK_SECONDS", 600)
+CELERY_BEAT_SCHEDULE["Follow open proposals"] = {
+    "task": "authoring.tasks.follow_open_proposals", "schedule": SKILLPORT_PROPOSAL_CHECK_SECONDS,
+}
 
 # The audit log keeps events this many days; a daily beat task purges older ones.
 SKILLPORT_AUDIT_RETENTION_DAYS = env_int("SKILLPORT_AUDIT_RETENTION_DAYS", 400)

@@ -113,6 +113,7 @@ class PullRequest:
     closed_at: str | None = None
     merged_at: str | None = None
     merge_commit_sha: str | None = None
+    merged_by: dict | None = None  # {"login", "id"} of who merged it
     comments: list = field(default_factory=list)  # GitHub's issue comment objects
 
 
@@ -331,6 +332,7 @@ class FakeGitHub:
         repo.git("update-ref", f"refs/heads/{pr.base}", commit, base_sha)
         pr.state, pr.head_sha, pr.merge_commit_sha = "closed", head_sha, commit
         pr.closed_at = pr.merged_at = _now()
+        pr.merged_by = {"login": by.login, "id": by.id}
         self._pull_event(repo, pr, "closed", by)
         self._push_event(repo, pr.base, base_sha, commit, by)
         return commit
@@ -417,7 +419,7 @@ class FakeGitHub:
             "merge_commit_sha": pr.merge_commit_sha,
         }
         if not listed:
-            data["merged"] = pr.merged_at is not None
+            data["merged"], data["merged_by"] = pr.merged_at is not None, pr.merged_by
         return data
 
     def _repo_json(self, repo):

@@ -2,6 +2,7 @@
 import pytest
 
 from audit.models import Action, AuditEvent, Surface
+from authoring import following
 from authoring.models import Proposal
 from marketplace.models import WebhookDelivery
 
@@ -73,3 +74,31 @@ def test_a_pull_request_event_with_a_bad_signature_is_refused(client, hosted, pe
     assert not AuditEvent.objects.filter(action=Action.PROPOSAL_MERGED).exists()
     assert AuditEvent.objects.filter(action=Action.WEBHOOK_BAD_SIGNATURE).count() == 1
     assert WebhookDelivery.objects.get().result == "bad_signature"
+
+
+def test_without_a_webhook_the_schedule_asks_github_about_open_proposals(hosted, people):
+    merged = propose(people["core"], hosted.market)
+    closed = propose(people["core"], hosted.market, skill="delta",
+                     files={"SKILL.md": b"---\nname: delta\ndescription: Delta.\n---\nBody\n"})
+    still_open = propose(people["core"], hosted.market, skill="epsilon",
+                         files={"SKILL.md": b"---\nname: epsilon\ndescription: Epsilon.\n---\nBody\n"})
+    assert not hosted.gh.hooks  # nothing tells Skillport
+    hosted.gh.add_user("mia")
+    hosted.gh.merge_pull("acme/skills", merged.number, by="mia")
+    hosted.repo.pulls[closed.number].state = "closed"
+
+    assert following.follow_open_proposals() == 2
+    assert {p.skill: p.state for p in Proposal.objects.all()} == {
+        "gamma": Proposal.State.MERGED, "delta": Proposal.State.CLOSED, "epsilon": Proposal.State.OPEN}
+    recorded = AuditEvent.objects.get(action=Action.PROPOSAL_MERGED)
+    assert (recorded.surface, recorded.skill, recorded.extra["by"]) == (Surface.SCHEDULE, "gamma", "mia")
+    assert AuditEvent.objects.filter(action=Action.PROPOSAL_CLOSED, skill="delta").count() == 1
+    assert following.follow_open_proposals() == 0  # asked again: nothing new, nothing recorded twice
+    assert AuditEvent.objects.filter(action__in=[Action.PROPOSAL_MERGED, Action.PROPOSAL_CLOSED]).count() == 2
+
+    # GitHub refusing to answer (a revoked token) leaves the proposal as it was, and the others asked.
+    hosted.gh.revoke_all()
+    hosted.repo.pulls[still_open.number].state = "closed"
+    assert following.follow_open_proposals() == 0
+    still_open.refresh_from_db()
+    assert still_open.state == Proposal.State.OPEN

@@ -78,3 +78,13 @@ def test_beat_schedules_a_sync_that_the_worker_runs(simple_repo, make_marketplac
         output = beat.communicate(timeout=30)[0].decode()
     assert run.status == Status.OK, output
     assert "marketplace.tasks.sync_marketplace" in output
+
+
+def test_every_scheduled_task_is_one_the_worker_knows():
+    """Beat sends tasks by name: a misspelt one would be sent, and dropped by every worker, for ever."""
+    from skillport_site.celery import app
+
+    app.loader.import_default_modules()  # what a worker imports as it starts
+    scheduled = {entry["task"] for entry in django_settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "authoring.tasks.follow_open_proposals" in scheduled
+    assert scheduled - set(app.tasks) == set()
