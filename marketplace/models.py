@@ -301,9 +301,11 @@ class Marketplace(models.Model):
         return reverse("marketplace:marketplace", args=[self.slug])
 
     def save(self, *args, **kwargs):
-        self.catalogue_name = self._free_catalogue_name()
-        if kwargs.get("update_fields") is not None:
-            kwargs["update_fields"] = {*kwargs["update_fields"], "catalogue_name"}
+        fields = kwargs.get("update_fields")
+        if fields is None or {"name", "slug"} & set(fields):  # a save of other fields keeps it
+            self.catalogue_name = self._free_catalogue_name()
+            if fields is not None:
+                kwargs["update_fields"] = {*fields, "catalogue_name"}
         super().save(*args, **kwargs)
 
     def _free_catalogue_name(self) -> str:
