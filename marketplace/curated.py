@@ -15,6 +15,7 @@ rewritten so they no longer depend on where the catalogue was read from:
    approved commit yet have nothing to pin: both are left out.
 4. Claude Code installs a plugin whole, so a plugin holding a skill the user may not see is left
    out of their catalogue: the pinned commit would hand them that skill.
+5. A plugin Claude Code would refuse to load (`Plugin.loads`) is left out: its install would fail.
 
 Each entry's `metadata` (a free-form object Claude Code ignores) holds under `skillport` the
 provenance digest of each skill the pinned commit holds, so what was installed can be checked
@@ -93,7 +94,8 @@ def _listed(user):
     # is never past a skill awaiting its first approval), less those `user` may see.
     withheld = Skill.objects.filter(plugin=OuterRef("pk"), removed_at=None, released=True).exclude(
         pk__in=Skill.objects.visible_to(user))
-    return (Plugin.objects.visible_to(user).filter(curation__in=[Curation.SHOWN, Curation.FEATURED])
+    # A plugin Claude Code would refuse to load is left out too: listed, it would fail to install.
+    return (Plugin.objects.visible_to(user).filter(curation__in=[Curation.SHOWN, Curation.FEATURED], loads=True)
             .exclude(Exists(withheld)))
 
 

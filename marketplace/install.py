@@ -72,7 +72,7 @@ def claude_code(plugin, user, listed=None) -> dict:
 def claude_code_route(plugin, user, listed=None) -> list[str]:
     """The settings snippet that adds `user`'s curated catalogue of the plugin's marketplace and the command
     that installs `plugin` from it, or [] when that catalogue does not list it or Claude Code would refuse it."""
-    if not (plugin.loads and curated.offers(plugin, user, listed)):
+    if not curated.offers(plugin, user, listed):
         return []
     return [claude_code_settings([plugin.marketplace]), curated_install(plugin)]
 

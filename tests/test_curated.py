@@ -99,3 +99,16 @@ def test_two_marketplaces_of_one_name_have_catalogues_claude_code_can_tell_apart
     assert install.curated_install(Plugin.objects.get(marketplace=fork)) == "/plugin install ops-kit@acme-fork"
     # Name and slug both taken already: the slug, numbered.
     assert Marketplace.objects.create(slug="acme-skills", name="acme-fork", git_url=fork.git_url).catalogue_name == "acme-skills-2"
+
+
+def test_a_plugin_claude_code_would_refuse_is_not_listed(client, make_repo, synced_marketplace, people):
+    """Claude Code refuses a plugin whose entry gives `author` as a string (test_claude_code_oracle holds us to
+    that): listed, its install would fail, so only the page shows it, with the reason."""
+    synced_marketplace(make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("good"), plugin_entry("refused", author="Bob"),
+                                                   name="acme-skills"),
+        "plugins/good/skills/a/SKILL.md": skill_md("a"),
+        "plugins/refused/skills/b/SKILL.md": skill_md("b"),
+    }), slug="acme")
+    assert not Plugin.objects.get(name="refused").loads
+    assert [entry["name"] for entry in curated(client, people["member"]).json()["plugins"]] == ["good"]
