@@ -134,7 +134,7 @@ def edit(request, marketplace, plugin, skill):
         return _refused(request, f"You may not propose changes to {skill.marketplace}. A Skillport admin names "
                                  "its contributors; ask them to add you.")
     files = _files(skill)
-    problems, errors, checked = [], [], ""
+    problems, errors, checked, added = [], [], "", []
     if request.method == "POST":
         sent = dict(zip(request.POST.getlist("path"), request.POST.getlist("content")))
         removed = set(request.POST.getlist("remove")) - {"SKILL.md"}
@@ -147,15 +147,17 @@ def edit(request, marketplace, plugin, skill):
             written = _as_written(file["text"], file["content"])
             if written != file["content"]:
                 changed[file["path"]] = written
+        added = _added(request, files, errors)
+        changed.update((new["path"], _as_written(new["text"], None)) for new in added)
         deleted = tuple(sorted(f["path"] for f in files if f["removed"]))
         message = request.POST.get("message", "").strip()[:MAX_MESSAGE_CHARS]
         change = {"plugin": skill.plugin.name, "skill": _folder_name(skill), "files": changed, "deleted": deleted}
         checking = request.POST.get("action") == "check"
-        if not changed and not deleted:
+        if not (errors or changed or deleted):
             errors.append("You changed nothing, so nothing was sent.")
-        elif not message and not checking:
+        if not (errors or message or checking):
             errors.append("Say what you changed and why: the reviewers read it in the pull request.")
-        else:
+        if not errors:  # (a new file's path to correct comes first)
             try:
                 if checking:
                     problems = proposals.check(request.user, skill.marketplace, **change)
@@ -170,10 +172,30 @@ def edit(request, marketplace, plugin, skill):
                 problems = invalid.problems
     return render(request, "authoring/edit.html", {
         "skill": skill, "files": files, "others": [f for f in files if f["text"] is None], "problems": problems,
+        "added": [*added, {"path": "", "text": ""}],  # and an empty slot for one more
         "errors": errors, "checked": checked,
         "message": request.POST.get("message", ""),
         "preview": _preview_context(next((f["text"] for f in files if f["path"] == "SKILL.md"), "") or ""),
     })
+
+
+def _added(request, files, errors) -> list[dict]:
+    """The new files the form adds (`new_path`, `new_content`), those with a path or text; a path that
+    is a file the skill has already goes in `errors`. Paths are otherwise checked as every proposal's
+    are (proposals.check): relative, inside the skill's folder, nothing Claude Code would not load."""
+    existing = {f["path"] for f in files}
+    added, seen = [], set()
+    for path, text in zip(request.POST.getlist("new_path"), request.POST.getlist("new_content")):
+        path = path.strip().replace("\\", "/")
+        if not path and not text.strip():
+            continue  # the empty slot for one more
+        added.append({"path": path, "text": text})
+        if not path:
+            errors.append("Give the new file a path inside the skill's folder, such as scripts/report.py.")
+        elif path in existing or path in seen:
+            errors.append(f"The skill has a file {path} already: edit it above rather than adding it again.")
+        seen.add(path)
+    return added
 
 
 def _files(skill) -> list[dict]:

@@ -386,3 +386,35 @@ def test_an_upload_through_the_production_asgi_server(skillport, market, people,
         response = http.post(NEW, data=fields, files={"package": ("big.skill", bytes(200_000), "application/zip")})
         assert response.status_code == 413 and "larger than 100,000 bytes" in response.text
     assert not Proposal.objects.exists()
+
+
+def test_an_edit_adds_new_files_beside_the_changed_ones(market, people):
+    core = signed_in(people["core"])
+    page = core.get(EDIT).content.decode()
+    assert 'name="new_path"' in page and "Add a file" in page
+    checked = core.post(EDIT, {"path": ["SKILL.md"], "content": [skill_md("alpha", "Alpha does A.")],
+                               "new_path": ["scripts/report.py", ""], "new_content": ["print('report')\r\n", ""],
+                               "action": "check"})
+    html = checked.content.decode()
+    assert checked.context["problems"] == [] and "would sync cleanly" in html
+    assert 'value="scripts/report.py"' in html and html.count('name="new_path"') == 2  # kept, and room for one more
+    response = core.post(EDIT, {"path": ["SKILL.md"], "content": [skill_md("alpha", "Alpha does A.")],
+                                "new_path": ["scripts/report.py", "notes\\usage.md"],
+                                "new_content": ["print('report')\r\n", "Run it.\r\n"], "message": "A report."})
+    proposal = Proposal.objects.get()
+    assert response.status_code == 302 and proposal.kind == "update"
+    assert show(market, proposal.branch, "plugins/tools/skills/alpha/scripts/report.py") == "print('report')"
+    assert show(market, proposal.branch, "plugins/tools/skills/alpha/notes/usage.md") == "Run it."
+
+
+@pytest.mark.parametrize(("path", "said"), [
+    ("scripts/run.py", "has a file scripts/run.py already"),
+    ("", "Give the new file a path"),
+    ("../escape.py", "is not a relative path"),
+])
+def test_a_new_file_s_path_must_be_new_and_inside_the_skill(market, people, path, said):
+    before = branches(market)
+    response = signed_in(people["core"]).post(EDIT, {"path": ["SKILL.md"], "content": [skill_md("alpha", "Alpha does A.")],
+                                                     "new_path": [path], "new_content": ["x = 1\n"], "message": "New."})
+    assert said in response.content.decode()
+    assert branches(market) == before and not Proposal.objects.exists()
