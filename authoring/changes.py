@@ -59,7 +59,8 @@ class Change:
     # -- 1 ---------------------------------------------------------------------------------
 
     @classmethod
-    def build(cls, marketplace, plugin: str, skill: str, files: dict[str, bytes], deleted=(), remove=False):
+    def build(cls, marketplace, plugin: str, skill: str, files: dict[str, bytes], deleted=(), executable=frozenset(),
+              remove=False):
         """The change, with the problems of its input already found (then nothing else is built)."""
         # Skillport's own .skill packages carry the plugin's manifest in the skill's folder (FORMAT.md §5),
         # for check_updates; a package downloaded, edited and uploaded again brings it back. It is the
@@ -102,12 +103,12 @@ class Change:
             if "SKILL.md" not in files:
                 change.input_problems = [f"A new skill needs a SKILL.md; none was given for '{skill}'."]
                 return change
-        change._make_tree(found, files, deleted)
+        change._make_tree(found, files, deleted, executable)
         return change
 
     # -- 2 ---------------------------------------------------------------------------------
 
-    def _make_tree(self, plugin, files, deleted):
+    def _make_tree(self, plugin, files, deleted, executable):
         listing = _listing(self.repo, self.head)
         prefix = f"{self.folder}/" if self.folder else ""  # a skill at the repository's top has no folder
         if self.kind == "remove":
@@ -122,7 +123,10 @@ class Change:
                 if clash:
                     self.input_problems.append(f"'{path.removeprefix(prefix)}' {clash}.")
             for path, content in written.items():
-                mode = listing[path][0] if path in listing and listing[path][0] in ("100644", "100755") else "100644"
+                # Executable when the upload says so or the repository has it so (a browser's folder
+                # upload, or Claude's text, cannot say).
+                was = listing[path][0] if path in listing and listing[path][0] in ("100644", "100755") else "100644"
+                mode = "100755" if path.removeprefix(prefix) in executable else was
                 listing[path] = (mode, _blob(self.repo, content))
         if self.input_problems:
             return

@@ -84,7 +84,7 @@ def contribute(request):
             skill = data["skill"] or folder.name
             if not skill:
                 raise uploads.Unreadable("Name the skill: its package has SKILL.md at the top, so no folder names it.")
-            change = {"plugin": data["plugin"], "skill": skill, "files": folder.files,
+            change = {"plugin": data["plugin"], "skill": skill, "files": folder.files, "executable": folder.executable,
                       "deleted": _left_out(request.user, data["marketplace"], data["plugin"], skill, folder.files)}
             if proposing:
                 if not data["message"].strip():

@@ -58,15 +58,16 @@ def contributes(user, marketplace: Marketplace) -> bool:
 
 
 def check(user, marketplace, *, plugin: str, skill: str, files: dict[str, bytes],
-          deleted: tuple[str, ...] = ()) -> list[str]:
-    """Problems the change would meet in a sync ([] if none). Raises Refused."""
-    return _checked(user, marketplace, plugin, skill, files, deleted)[1]
+          deleted: tuple[str, ...] = (), executable=frozenset()) -> list[str]:
+    """Problems the change would meet in a sync ([] if none). Raises Refused. `executable`: the paths
+    among `files` to commit executable (a file executable in the repository stays so)."""
+    return _checked(user, marketplace, plugin, skill, files, deleted, executable)[1]
 
 
 def propose(user, marketplace, *, plugin: str, skill: str, files: dict[str, bytes],
-            deleted: tuple[str, ...] = (), message: str, surface) -> Proposal:
+            deleted: tuple[str, ...] = (), executable=frozenset(), message: str, surface) -> Proposal:
     """Send the change as one commit on a new branch and a pull request. Raises Refused or Invalid."""
-    change, problems = _checked(user, marketplace, plugin, skill, files, deleted, surface)
+    change, problems = _checked(user, marketplace, plugin, skill, files, deleted, executable, surface)
     if problems:
         raise Invalid(problems)
     return _send(user, change, message, surface)
@@ -75,7 +76,7 @@ def propose(user, marketplace, *, plugin: str, skill: str, files: dict[str, byte
 def propose_removal(user, marketplace, *, plugin: str, skill: str, message: str, surface) -> Proposal:
     """Propose removing a skill's folder (only the folder: the plugin and its entry stay)."""
     _require(user, marketplace, surface)
-    change = _build(marketplace, plugin, skill, {}, (), remove=True)
+    change = _build(marketplace, plugin, skill, {}, (), frozenset(), remove=True)
     problems = change.problems()
     if problems:
         raise Invalid(problems)
@@ -91,16 +92,16 @@ def _require(user, marketplace, surface=None):
         raise Refused(NOT_A_CONTRIBUTOR.format(slug=marketplace.slug))
 
 
-def _build(marketplace, plugin, skill, files, deleted, remove=False) -> Change:
+def _build(marketplace, plugin, skill, files, deleted, executable, remove=False) -> Change:
     try:
-        return Change.build(marketplace, plugin, skill, files, tuple(deleted), remove=remove)
+        return Change.build(marketplace, plugin, skill, files, tuple(deleted), frozenset(executable), remove=remove)
     except Unusable as exc:
         raise Refused(str(exc)) from None
 
 
-def _checked(user, marketplace, plugin, skill, files, deleted, surface=None) -> tuple[Change, list[str]]:
+def _checked(user, marketplace, plugin, skill, files, deleted, executable, surface=None) -> tuple[Change, list[str]]:
     _require(user, marketplace, surface)
-    change = _build(marketplace, plugin, skill, files, deleted)
+    change = _build(marketplace, plugin, skill, files, deleted, executable)
     problems = change.problems()
     if not problems:
         problems = _scan(marketplace, change)

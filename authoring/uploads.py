@@ -44,6 +44,8 @@ class Unreadable(ValueError):
 class Folder:
     name: str  # the skill folder's name as uploaded ("" when SKILL.md was at the top of a ZIP)
     files: dict[str, bytes]  # path relative to the skill folder -> content
+    # The paths a ZIP marks executable (a browser sends no file modes: a folder's files are not).
+    executable: frozenset = frozenset()
 
 
 def read_package(upload) -> Folder:
@@ -94,6 +96,7 @@ class _Entry:
     path: str
     declared_size: int  # for an early refusal only; reading counts again
     read: object  # () -> iterator of byte chunks
+    executable: bool = False
 
 
 def _chunks_of(file):
@@ -122,7 +125,8 @@ def _package_entries(archive):
                                       zipfile.ZIP_LZMA):
             raise Unreadable(f"{name!r} is compressed in a way this ZIP reader does not know; "
                              "make the package with zip's usual compression (deflate).")
-        yield _Entry(name, info.file_size, lambda info=info: _zip_chunks(archive, info))
+        yield _Entry(name, info.file_size, lambda info=info: _zip_chunks(archive, info),
+                     executable=bool((info.external_attr >> 16) & 0o111))
 
 
 def _zip_chunks(archive, info):
@@ -151,7 +155,7 @@ def _read(entries: list[_Entry]) -> Folder:
     if len(entries) > settings.SKILLPORT_MAX_SKILL_FILES:
         raise Unreadable(f"The skill holds {len(entries):,} files; a skill may have at most "
                          f"{settings.SKILLPORT_MAX_SKILL_FILES:,}.")
-    files, total = {}, 0
+    files, executable, total = {}, set(), 0
     for entry in entries:
         path = entry.path.removeprefix(root)
         if path in files:
@@ -170,8 +174,10 @@ def _read(entries: list[_Entry]) -> Folder:
                                  "bytes, the most a skill may hold.")
         files[path] = bytes(content)
         total += len(content)
+        if entry.executable:
+            executable.add(path)
     _refuse_file_and_folder(files)
-    return Folder(name=root.rstrip("/"), files=files)
+    return Folder(name=root.rstrip("/"), files=files, executable=frozenset(executable))
 
 
 def _skill_root(paths: list[str]) -> str:

@@ -21,6 +21,7 @@ MY_PROPOSALS = 20  # the newest; the My proposals page lists them all
 class ProposedFile(BaseModel):
     path: str = Field(description="Relative to the skill's folder: SKILL.md, scripts/run.py, references/api.md.")
     text: str = Field(description="The file's whole content, as UTF-8 text.")
+    executable: bool = Field(False, description="True for a script meant to be run directly (chmod +x).")
 
 
 Files = Annotated[list[ProposedFile], Field(description=(
@@ -58,7 +59,8 @@ def propose_skill(caller, marketplace, plugin, skill, files, message, deleted=No
         raise ToolProblem("Two files have the same path; give each file once.")
     try:
         proposal = proposals.propose(caller.user, market, plugin=plugin, skill=skill, files=contents,
-                                     deleted=tuple(deleted or ()), message=message,
+                                     deleted=tuple(deleted or ()), executable={f.path for f in files if f.executable},
+                                     message=message,
                                      surface=client_surface(caller.client))
     except (proposals.Refused, proposals.Invalid) as error:
         raise ToolProblem(_refusal(error)) from None

@@ -121,6 +121,20 @@ def test_an_update_writes_over_and_deletes_files(hosted, people):
     assert "better" in hosted.repo.git("show", f"{head}:plugins/tools/skills/alpha/SKILL.md")
 
 
+def test_executable_files_are_committed_so_and_stay_so(hosted, people):
+    """The paths a ZIP (or Claude) marks executable are; a file executable in the repository stays so when
+    an edit, which cannot say, replaces it."""
+    propose(people["core"], hosted.market, executable={"scripts/go.sh"})
+    head = hosted.repo.pulls[1].head_sha
+    modes = {line.split("\t")[1].rsplit("/", 1)[1]: line.split()[0]
+             for line in hosted.repo.git("ls-tree", "-r", head, "plugins/tools/skills/gamma").splitlines()}
+    assert modes == {"SKILL.md": "100644", "go.sh": "100755"}
+    hosted.gh.merge_pull("acme/skills", 1)
+    propose(people["core"], hosted.market, files={"scripts/go.sh": b"echo gamma, again\n"})
+    line = hosted.repo.git("ls-tree", hosted.repo.pulls[2].head_sha, "plugins/tools/skills/gamma/scripts/go.sh")
+    assert line.startswith("100755 ")
+
+
 @pytest.mark.parametrize("files, deleted, expected", [
     ({"../escape.md": b"x", "SKILL.md": skill_md("gamma").encode()}, (), "'../escape.md' is not a relative path"),
     ({"/etc/passwd": b"x", "SKILL.md": skill_md("gamma").encode()}, (), "'/etc/passwd' is not a relative path"),

@@ -14,7 +14,7 @@ from .test_authoring import hosted  # noqa: F401  (fixture)
 pytestmark = pytest.mark.django_db(transaction=True)
 
 FILES = [{"path": "SKILL.md", "text": skill_md("gamma", "Gamma drafts release notes.")},
-         {"path": "scripts/notes.py", "text": "print('notes')\n"}]
+         {"path": "scripts/notes.py", "text": "print('notes')\n", "executable": True}]
 
 
 def test_propose_from_claude_merge_sync_and_approval(hosted, people, skillport, celery_worker_queue):
@@ -33,6 +33,8 @@ def test_propose_from_claude_merge_sync_and_approval(hosted, people, skillport, 
     assert result["proposal_page"] == f"https://skillport.example/proposals/{proposal.id}/"
     assert (result["skill"], result["change"], result["state"]) == ("acme/tools/gamma", "add", "open")
     assert "merge" in result["next_steps"] and "an admin approves it" in result["next_steps"]
+    script = hosted.repo.git("ls-tree", hosted.repo.pulls[1].head_sha, "plugins/tools/skills/gamma/scripts/notes.py")
+    assert script.startswith("100755 ")  # as the tool call asked
     opened = AuditEvent.objects.get(action=Action.PROPOSAL_OPENED)
     assert opened.surface == Surface.MCP and opened.client_name == ""  # the test client is no Claude surface
 

@@ -195,3 +195,14 @@ def test_a_folder_path_twice_and_a_folder_too_large(settings):
 def test_a_folder_chosen_one_level_too_high():
     uploads, paths = folder({"kit/SKILL.md": SKILL, "other/SKILL.md": SKILL}, root="skills")
     assert "not the folder above it" in refused(read_folder, uploads, paths)
+
+
+def test_a_zip_s_executable_files_are_named():
+    script = zipfile.ZipInfo("kit/scripts/run.sh")
+    script.external_attr = 0o100755 << 16
+    plain = zipfile.ZipInfo("kit/scripts/data.txt")
+    plain.external_attr = 0o100644 << 16
+    read = read_package(package([("kit/SKILL.md", skill_md("kit").encode()), (script, b"#!/bin/sh\necho hi\n"),
+                                 (plain, b"data\n")]))
+    assert read.executable == {"scripts/run.sh"}
+    assert read_folder(*folder({"SKILL.md": skill_md("kit").encode()})).executable == frozenset()  # browsers send no modes
