@@ -347,15 +347,19 @@ def _sort_skills(plugins, existing, gated):
 
 def _add_skills(marketplace, new, now, gated) -> list:
     """Create the new skills, unreleased under the approval policy; return (Skill, PluginData, SkillData)s."""
-    created = [
-        (_skill_row(Skill(marketplace=marketplace, plugin=row, slug=s.slug, first_seen_at=now), s, now, not gated),
-         data, s)
-        for row, data, s in new
-    ]
-    for row, _data, _s in created:
-        # As apply_access_rules would set them, so that it has no row to write again.
-        row.readers = access.read_principals(row.name, marketplace.access_rules)
-    bulk.create([row for row, _data, _s in created])
+    created = []
+
+    def rows():
+        # Built as COPY takes them (rendering each body), while PostgreSQL indexes the rows before.
+        for row, data, s in new:
+            skill = _skill_row(Skill(marketplace=marketplace, plugin=row, slug=s.slug, first_seen_at=now), s, now,
+                               not gated)
+            # As apply_access_rules would set them, so that it has no row to write again.
+            skill.readers = access.read_principals(skill.name, marketplace.access_rules)
+            created.append((skill, data, s))
+            yield skill
+
+    bulk.create(rows(), Skill, len(new))
     return created
 
 
