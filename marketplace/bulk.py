@@ -3,7 +3,7 @@
 Django's bulk_create converts every parameter in Python and builds one huge statement; COPY
 streams rows and is several times faster for file and revision rows.
 """
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 
 # Fields whose values of one Python type a save passes to the database unchanged: such values go to
@@ -31,6 +31,9 @@ def copy_rows(model, fields, rows, table=None):
 def _converter(field):
     """The function that converts a value for `field`'s column as a save would."""
     prepare = field.get_db_prep_save
+    # The connection itself, not the `connection` proxy, which looks it up again for each attribute a
+    # conversion reads: 2,000 skills' JSON, array and date values took 25 ms through it, 10 ms without.
+    connection = connections[DEFAULT_DB_ALIAS]
     target = field.target_field if field.is_relation else field  # a foreign key holds its target's values
     kind = PLAIN.get(type(target))
     if kind is None:
@@ -38,23 +41,36 @@ def _converter(field):
     return lambda value: value if value is None or type(value) is kind else prepare(value, connection)
 
 
-def create(objs):
+def create(objs, model=None, count=None):
     """`bulk_create` by COPY, for new rows of one model. Ids come from the table's sequence first and
-    are set on the instances, as bulk_create sets them; then every stored field is COPYed."""
-    if not objs:
+    are set on the instances, as bulk_create sets them; then every stored field is COPYed.
+
+    `objs` may be an iterator of `count` instances of `model`, built as they are needed: each row goes
+    to PostgreSQL as soon as it is made, so the server works on the ones before (computing search
+    vectors, updating indexes) while Python builds the next.
+    """
+    if model is None:
+        objs = list(objs)
+        if not objs:
+            return
+        model, count = type(objs[0]), len(objs)
+    if not count:
         return
-    model = type(objs[0])
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [model._meta.db_table, model._meta.pk.column, len(objs)],
+            [model._meta.db_table, model._meta.pk.column, count],
         )
-        for obj, (pk,) in zip(objs, cursor.fetchall()):
+        ids = [pk for (pk,) in cursor.fetchall()]
+    fields = [field for field in model._meta.concrete_fields if not field.generated]
+
+    def rows():
+        for obj, pk in zip(objs, ids, strict=True):
             obj.pk = pk
             obj._state.adding, obj._state.db = False, connection.alias
-    fields = [field for field in model._meta.concrete_fields if not field.generated]
-    copy_rows(model, [field.name for field in fields],
-              ([getattr(obj, field.attname) for field in fields] for obj in objs))
+            yield [getattr(obj, field.attname) for field in fields]
+
+    copy_rows(model, [field.name for field in fields], rows())
 
 
 def copy_rows_ignoring_conflicts(model, fields, rows):

@@ -102,9 +102,7 @@ def read_new(plugins, blob_sink, progress):
     """Read blobs and parse SKILL.md for every skill whose content hash is new."""
     new = [s for p in plugins for s in p.skills if not s.known]
     shas = list({f.sha for s in new for f in s.files if not f.omitted})
-    known_blobs = {}
-    for start in range(0, len(shas), 5000):
-        known_blobs.update(blob_sink.known(shas[start:start + 5000]))
+    known_blobs = blob_sink.known(shas)
     by_tree = {}  # one request to git per repository for all the blobs read below
     for skill in new:
         by_tree.setdefault(id(skill.tree), []).append(skill)

@@ -137,8 +137,12 @@ class DatabaseBlobSink:
         self.pending, self.pending_bytes = [], 0
 
     def known(self, shas):
-        rows = Blob.objects.filter(sha__in=shas).values_list("sha", "is_binary", "is_lfs_pointer")
-        return {sha: (is_binary, is_lfs) for sha, is_binary, is_lfs in rows}
+        # One array parameter: `sha__in` binds one per blob, and reading thousands of placeholders
+        # out of the statement cost a full sync of 6,500 blobs 60 ms.
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT sha, is_binary, is_lfs_pointer FROM {Blob._meta.db_table} WHERE sha = ANY(%s)",
+                           [list(shas)])
+            return {sha: (is_binary, is_lfs) for sha, is_binary, is_lfs in cursor.fetchall()}
 
     def put(self, sha, content, is_binary, is_lfs):
         # The SHA-256 is for provenance manifests (provenance.py): hashed here, while the bytes are at hand.
@@ -347,15 +351,19 @@ def _sort_skills(plugins, existing, gated):
 
 def _add_skills(marketplace, new, now, gated) -> list:
     """Create the new skills, unreleased under the approval policy; return (Skill, PluginData, SkillData)s."""
-    created = [
-        (_skill_row(Skill(marketplace=marketplace, plugin=row, slug=s.slug, first_seen_at=now), s, now, not gated),
-         data, s)
-        for row, data, s in new
-    ]
-    for row, _data, _s in created:
-        # As apply_access_rules would set them, so that it has no row to write again.
-        row.readers = access.read_principals(row.name, marketplace.access_rules)
-    bulk.create([row for row, _data, _s in created])
+    created = []
+
+    def rows():
+        # Built as COPY takes them (rendering each body), while PostgreSQL indexes the rows before.
+        for row, data, s in new:
+            skill = _skill_row(Skill(marketplace=marketplace, plugin=row, slug=s.slug, first_seen_at=now), s, now,
+                               not gated)
+            # As apply_access_rules would set them, so that it has no row to write again.
+            skill.readers = access.read_principals(skill.name, marketplace.access_rules)
+            created.append((skill, data, s))
+            yield skill
+
+    bulk.create(rows(), Skill, len(new))
     return created
 
 

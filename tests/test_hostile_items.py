@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from marketplace import skillmd
 from marketplace.models import Marketplace, Plugin, Skill, Status
 from marketplace.sync import sync_marketplace
 
@@ -196,3 +197,25 @@ def test_a_skill_that_cannot_be_stored_keeps_what_it_had(market):
     kept = Skill.objects.get(pk=beta.pk)
     assert kept.removed_at is None and kept.description == "Beta v1." and kept.content_hash == beta.content_hash
     assert list(kept.files.values_list("path", flat=True)) == ["SKILL.md"]
+
+
+def nested_keys(levels: int) -> str:
+    """A block mapping `levels` deep, nested by indentation alone."""
+    return "\n".join(f"{'  ' * level}k{level}:" for level in range(levels)) + " leaf"
+
+
+@pytest.mark.parametrize("frontmatter, refused", [
+    # The frontmatter is a mapping (one level), with lists nested inside it.
+    (f"meta: {'[' * (skillmd.MAX_NESTING - 1)}{']' * (skillmd.MAX_NESTING - 1)}", None),
+    (f"meta: {'[' * skillmd.MAX_NESTING}{']' * skillmd.MAX_NESTING}", "frontmatter-too-deep"),
+    (nested_keys(skillmd.MAX_NESTING), None),
+    (nested_keys(skillmd.MAX_NESTING + 1), "frontmatter-too-deep"),
+    ("name: alpha\nsee: &a one\nalso: *a", "frontmatter-yaml-alias"),
+    ("name: alpha\ndescription: Use the * operator", None),
+], ids=["64-deep", "65-deep", "64-deep-block", "65-deep-block", "alias", "a-star-in-text"])
+def test_frontmatter_nesting_is_refused_from_one_level_past_the_limit(frontmatter, refused):
+    """Frontmatter too plain to refuse is not walked event by event (skillmd.OPENERS): the limit holds
+    exactly, either side of that shortcut."""
+    parsed = skillmd.parse(f"---\n{frontmatter}\n---\n\nBody.\n".encode())
+    assert [code for code, _message in parsed.repairs] == ([refused] if refused else [])
+    assert parsed.frontmatter_ok == (refused is None)

@@ -141,3 +141,16 @@ def test_no_unsafe_path_counts_as_clean(path):
                                   "notes:2024.md", "日本語/説明.md"])
 def test_ordinary_paths_stay_clean(path):
     assert is_clean_path(path)
+
+
+@pytest.mark.parametrize("evil", [{"": PAYLOAD}, {"": {"pwned.sh": PAYLOAD}}], ids=["file", "folder"])
+def test_a_tree_entry_with_an_empty_name_fails_the_fetch_and_keeps_the_catalogue(market, evil):
+    """git itself refuses a tree entry with an empty name ("empty filename in tree entry"): the remote's
+    upload-pack dies packing it, so no commit holding one can be fetched, and there is no item to skip.
+    The sync fails as a fetch, and the catalogue stays as the last good sync left it."""
+    market.repo.commit_tree(repository(evil))
+    run = sync_marketplace(market.pk)
+    assert run.status == Status.FAILED
+    assert [p["code"] for p in run.problems] == ["fetch-failed"]
+    assert list(Skill.objects.filter(marketplace=market, removed_at=None).values_list("slug", flat=True)) == ["alpha"]
+    assert not Blob.objects.filter(content=PAYLOAD).exists()
