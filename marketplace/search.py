@@ -18,13 +18,13 @@ with each word and character, and a 9,000-word query once ran for 87 seconds.
 import re
 
 from django.conf import settings
-from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector, TrigramSimilarity
+from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 from django.core.exceptions import ValidationError
-from django.db.models import CharField, Count, Exists, F, FloatField, Func, IntegerField, OuterRef, Value, Window
+from django.db.models import CharField, Count, F, FloatField, Value, Window
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from .models import SearchWord
+from . import rows
 
 CONFIG = "english"
 SNIPPET_CHARS = 220
@@ -84,29 +84,14 @@ def _matching(queryset, text, headlines):
 
 def _respelt(queryset, text: str) -> str:
     """`text` with each word the skills of `queryset` do not hold replaced by the most similar word
-    that one of them holds in its name, display name or description; one query for all the words.
+    that one of them holds in its name, display name or description (rows.closest_words).
 
     Candidates come from the catalogue's words (SearchWord), and each must be held by a skill of
     `queryset`, whose visibility rules therefore decide what may be offered: a word only skills
     hidden from the searcher hold never is. A word held as written (in a body, say) is kept, and so
     is a stop word, which the search ignores anyway.
     """
-    words = list(dict.fromkeys(terms(text)))
-    held = queryset.filter(search_vector=SearchQuery(OuterRef("word"), config=CONFIG)).annotate(
-        named=SearchVector("name", "display_name_override", "description", config="simple"),
-    ).filter(named=SearchQuery(OuterRef("word"), config="simple"))
-    closest = [
-        SearchWord.objects.filter(word__trigram_similar=word)
-        .alias(lexemes=Func(SearchQuery(word, config=CONFIG), function="numnode", output_field=IntegerField()))
-        .filter(~Exists(queryset.filter(search_vector=SearchQuery(word, config=CONFIG))), lexemes__gt=0)
-        .filter(Exists(held))
-        .annotate(typed=Value(word), similarity=TrigramSimilarity("word", word))
-        .order_by("-similarity", "word").values_list("typed", "word")[:1]
-        for word in words
-    ]
-    if not closest:
-        return text
-    corrections = dict(closest[0].union(*closest[1:], all=True))
+    corrections = rows.closest_words(queryset, list(dict.fromkeys(terms(text))), CONFIG)
     return WORD.sub(lambda found: corrections.get(found.group().lower(), found.group()), text)
 
 
