@@ -9,25 +9,28 @@ inserted in order, so two syncs adding the same new words cannot deadlock.
 import django.contrib.postgres.indexes
 from django.db import migrations, models
 
-# The words of the skills in {0} (an alias), lowercased and unstemmed: the lexemes of the 'simple'
+# The words of the skills in {0}, lowercased and unstemmed: the lexemes of the 'simple'
 # configuration, as pg_trgm's documentation builds its table of words. Only plain words: the parser
 # also gives hyphenated compounds, paths and addresses whole, and a correction is one word.
 WORDS = (
-    "SELECT DISTINCT word FROM {1}, unnest(tsvector_to_array(to_tsvector('simple', "
-    "concat_ws(' ', {0}.name, {0}.display_name_override, {0}.description)))) AS word WHERE word ~ '^\\w+$' {2} "
-    "ORDER BY 1"
+    "SELECT DISTINCT word FROM {0} s, unnest(tsvector_to_array(to_tsvector('simple', "
+    "concat_ws(' ', s.name, s.display_name_override, s.description)))) AS word WHERE word ~ '^\\w+$' ORDER BY 1"
 )
-CHANGED = ("AND (n.name, n.display_name_override, n.description) "
-           "IS DISTINCT FROM (o.name, o.display_name_override, o.description)")
 
 FORWARD = f"""
 CREATE FUNCTION marketplace_add_search_words() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO marketplace_searchword (word) {WORDS.format('n', 'new_skills n', '')} ON CONFLICT DO NOTHING;
+        INSERT INTO marketplace_searchword (word) {WORDS.format('new_skills')} ON CONFLICT DO NOTHING;
     ELSE
-        INSERT INTO marketplace_searchword (word)
-        {WORDS.format('n', 'new_skills n JOIN old_skills o ON o.id = n.id', CHANGED)} ON CONFLICT DO NOTHING;
+        -- The changed rows first: reading the words of every row costs ~60 us each.
+        WITH changed AS MATERIALIZED (
+            SELECT n.name, n.display_name_override, n.description
+            FROM new_skills n JOIN old_skills o ON o.id = n.id
+            WHERE (n.name, n.display_name_override, n.description)
+                  IS DISTINCT FROM (o.name, o.display_name_override, o.description)
+        )
+        INSERT INTO marketplace_searchword (word) {WORDS.format('changed')} ON CONFLICT DO NOTHING;
     END IF;
     RETURN NULL;
 END
@@ -38,7 +41,7 @@ CREATE TRIGGER search_words_added AFTER INSERT ON marketplace_skill
 CREATE TRIGGER search_words_changed AFTER UPDATE ON marketplace_skill
     REFERENCING OLD TABLE AS old_skills NEW TABLE AS new_skills
     FOR EACH STATEMENT EXECUTE FUNCTION marketplace_add_search_words();
-INSERT INTO marketplace_searchword (word) {WORDS.format('s', 'marketplace_skill s', '')};
+INSERT INTO marketplace_searchword (word) {WORDS.format('marketplace_skill')};
 """
 
 BACKWARD = """
