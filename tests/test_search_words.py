@@ -49,6 +49,7 @@ def test_a_typo_is_corrected_and_the_search_runs_again(market, people):
     assert found(people["member"], "postmortm") == [("postmortem", "postmortem")]
     assert found(people["member"], "blamless incdent") == [("postmortem", "blameless incident")]
     assert found(people["member"], "postmortem") == [("postmortem", None)]  # as written: nothing respelt
+    assert found(people["member"], "the postmortm") == [("postmortem", "the postmortem")]  # a stop word stays
     # A word held as written (here in a body) is kept; only the misspelt one changes.
     assert found(people["member"], "helmsman deplyo") == [("kube-deploy", "helmsman deploy")]
 
