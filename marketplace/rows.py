@@ -184,9 +184,9 @@ def closest_words(queryset, words: list[str], config: str) -> dict[str, str]:
         f"  SELECT FROM {table} s WHERE s.id IN ({skills}) AND s.search_vector @@ {searched.format('t.typed')})"
     )
     with connection.cursor() as cursor:
-        # Never prepared: PostgreSQL's generic plan for it (chosen after five runs of a prepared
-        # statement) took 100 ms where each run's own plan takes 1-4 ms.
-        cursor.cursor.execute(sql, [*params, config, words, config, *params, config], prepare=False)
+        # A search (`@@`): never prepared (skillport_site/postgresql/base.py), as PostgreSQL's
+        # generic plan for it took 100 ms where each run's own plan takes 1-4 ms.
+        cursor.execute(sql, [*params, config, words, config, *params, config])
         return {typed: word for typed, word in cursor.fetchall() if word}
 
 
