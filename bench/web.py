@@ -52,7 +52,7 @@ TOPICS = (
     "transcripts", "diagrams", "vulnerabilities", "fixtures", "permissions", "datasets", "podcasts", "pipelines",
 )
 # Searched by the benchmark. Each typo drops one letter, as people do: the tsvector finds none of them
-# (not even through stemming; "kubernets" would stem like "kubernetes"), so they take the trigram path.
+# (not even through stemming; "kubernets" would stem like "kubernetes"), so they take the typo path.
 SEARCHED = ("kubernetes", "terraform", "postgresql", "onboarding", "accessibility", "compliance", "spreadsheets",
             "vulnerabilities")
 TYPOS = {"kubernetes": "kubrnetes", "terraform": "terrafrm", "postgresql": "postgrsql", "onboarding": "onboardng",
@@ -203,7 +203,7 @@ def run_benchmark(args):
             ),
         },
         "targets": {
-            # Both kinds of search page: the typo one takes the trigram path, the other the tsvector.
+            # Both kinds of search page: the typo one takes the typo path, the other the tsvector alone.
             "search_throughput_ge_40pct_of_trivial": met(("search", "search_typo"), "ratio",
                                                          TARGETS["search_to_trivial"]),
             "p99_le_150ms": met(("search", "search_typo", "skill"), "p99", TARGETS["p99_ms"]),
@@ -290,7 +290,7 @@ def load_catalogue(plugin_count, skills_per_plugin):
 def cold_queries(count, seed, typo=False):
     """`count` different searches of two words, as people type them: a topic and a word of the
     vocabulary ("kubernetes deadline"), both in most of the topic's skills; with `typo`, the topic
-    misses a letter (the trigram path). 40 topics x ~120 words: 800 + 50 requests use a fifth of them."""
+    misses a letter (the typo path). 40 topics x ~120 words: 800 + 50 requests use a fifth of them."""
     rng = random.Random(seed)
     words = [word for word in WORDS if len(word) >= 4 and word not in TOPICS]
     pairs = rng.sample([(topic, word) for topic in TOPICS for word in words], count)

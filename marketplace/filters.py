@@ -1,4 +1,6 @@
 """Filters of the skill catalogue (browser now, the API later): one FilterSet for both."""
+import functools
+
 import django_filters
 from django import forms
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
@@ -51,6 +53,10 @@ def _choices(pairs):
     return sorted(pairs, key=lambda pair: pair[1].lower())
 
 
+# The filters whose choices are what the user can see (_visible_choices).
+CHOSEN_FROM_PLUGINS = ("marketplace", "plugin", "category", "tag")
+
+
 def _visible_choices(user):
     """Marketplace, plugin, category and tag choices from the plugins `user` can see."""
     plugins = Plugin.objects.visible_to(user)
@@ -86,12 +92,19 @@ class SkillFilter(django_filters.FilterSet):
 
     def __init__(self, *args, request=None, **kwargs):
         super().__init__(*args, request=request, **kwargs)
-        if request is None:
-            choices = _visible_choices(None)
-        else:  # the same for everyone who sees the same plugins, until the catalogue changes
-            choices = caching.get_or_set(request, lambda: _visible_choices(request.user), "filter choices")
-        for name, values in choices.items():
-            self.form.fields[name].choices = values
+
+        @functools.cache
+        def choices():
+            if request is None:
+                return _visible_choices(None)
+            # The same for everyone who sees the same plugins, until the catalogue changes.
+            return caching.get_or_set(request, lambda: _visible_choices(request.user), "filter choices")
+
+        # Read when a value is checked or the selects are drawn, not on every search: most give only
+        # words, the filter panel is cached (views._filter_panel), and reading 500 plugins' choices
+        # from the cache cost more than the rest of the form.
+        for name in CHOSEN_FROM_PLUGINS:
+            self.form.fields[name].choices = functools.partial(lambda name: choices()[name], name)
 
     class Meta:
         model = Skill

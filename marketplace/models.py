@@ -194,6 +194,21 @@ class CatalogueVersion(models.Model):
         return row[0] if row else 0
 
 
+class SearchWord(models.Model):
+    """A word of some skill's name, display name or description, lowercased: what the search's typo
+    path corrects a misspelt word against (search.py). Database triggers add the words of every
+    skill written (migration 0021), in the writing statement, whoever writes it.
+
+    Words are never removed: one whose skills are gone or hidden is never offered, since a
+    correction must be held by a skill the searcher may see. So the table says nothing by itself
+    about who may see what, and no surface reads it but the search."""
+
+    word = models.TextField(primary_key=True)
+
+    class Meta:
+        indexes = [GinIndex(OpClass("word", name="gin_trgm_ops"), name="searchword_word_trgm")]
+
+
 class Severity(models.TextChoices):
     """A security scanner's severities, mildest first (scanners.SEVERITIES is the same order)."""
 

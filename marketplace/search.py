@@ -2,28 +2,29 @@
 
 1. The query is read with web-search syntax ("quoted phrases", -exclusions, or).
 2. Skills match on their weighted tsvector (name > description > body), ranked by ts_rank.
-3. Only when nothing matches the words as written, names and descriptions are compared by
-   trigram word similarity instead, which forgives typos. (Planning and running the trigram
-   conditions costs several times the full-text search, so they are not run on every query.)
+3. Only when nothing matches the words as written, each word no skill holds is corrected to the
+   closest word (trigram similarity) of the catalogue's names and descriptions (SearchWord) that
+   a skill the searcher may see holds, and the full-text search runs again with the corrections
+   (`respelt`, which pages show as "showing results for"). The words table is small (thousands of
+   rows, where comparing every candidate skill's text cost ~150 ms a search), and a word only
+   skills hidden from the searcher hold is never offered.
 4. ts_headline says which words of a description matched (between sentinel characters); pages
    mark those words in the description itself (`snippet`), each piece of text escaped before a
-   <mark> goes around it, so a skill's description can never inject markup. When the typo path
-   answered, ts_headline has nothing to mark: the query is spelt as the skills found spell it
-   (`respelt`, which the page shows as "showing results for") and its words are marked.
+   <mark> goes around it, so a skill's description can never inject markup.
 
 Every surface refuses a query past the limits first (validate_query): PostgreSQL's work grows
 with each word and character, and a 9,000-word query once ran for 87 seconds.
 """
-import difflib
 import re
 
 from django.conf import settings
-from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, TrigramWordSimilarity
+from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 from django.core.exceptions import ValidationError
-from django.db.models import Count, F, FloatField, Q, Value, Window
-from django.db.models.functions import Greatest
+from django.db.models import CharField, Count, F, FloatField, Value, Window
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+
+from . import rows
 
 CONFIG = "english"
 SNIPPET_CHARS = 220
@@ -50,7 +51,8 @@ def validate_query(text: str) -> None:
 
 
 def search(queryset, text: str, headlines=True):
-    """Skills of `queryset` matching `text`, annotated with `score` and (unless told not to) `headline`.
+    """Skills of `queryset` matching `text`, annotated with `score` and (unless told not to) `headline`;
+    when only the typo path found them, with `respelt` too: the search it ran instead.
 
     `text` has passed validate_query: the filters and the connector check it where it comes in.
 
@@ -60,18 +62,37 @@ def search(queryset, text: str, headlines=True):
     text = text.strip()
     if not text:
         return queryset.annotate(score=Value(0.0, output_field=FloatField()))
-    query = SearchQuery(text, search_type="websearch", config=CONFIG)
-    # Every match marked: `snippet` picks the passage to show.
-    headline = SearchHeadline("description", query, config=CONFIG, start_sel=START, stop_sel=STOP, highlight_all=True)
-    extra = {"headline": headline} if headlines else {}
-    matches = queryset.filter(search_vector=query)
+    matches, extra = _matching(queryset, text, headlines)
     if matches.exists():
-        return matches.annotate(score=SearchRank(F("search_vector"), query), **extra)
-    # `%>` uses the trigram indexes, with the threshold set for our connections (settings.py).
-    similar = Q(name__trigram_word_similar=text) | Q(description__trigram_word_similar=text)
-    similarity = Greatest(TrigramWordSimilarity(text, "name"), TrigramWordSimilarity(text, "description"))
-    # `typo` tells pages that these are near misses (no headline: ts_headline would find nothing to mark).
-    return queryset.filter(similar).annotate(score=similarity, typo=Value(True))
+        return matches.annotate(**extra)
+    respelt = _respelt(queryset, text)
+    if respelt == text:
+        return matches.annotate(**extra)  # nothing to correct: nothing matches
+    matches, extra = _matching(queryset, respelt, headlines)
+    return matches.annotate(**extra, respelt=Value(respelt, output_field=CharField()))
+
+
+def _matching(queryset, text, headlines):
+    """The skills of `queryset` matching `text`, and the annotations that score and mark them."""
+    query = SearchQuery(text, search_type="websearch", config=CONFIG)
+    extra = {"score": SearchRank(F("search_vector"), query)}
+    if headlines:  # every match marked: `snippet` picks the passage to show
+        extra["headline"] = SearchHeadline("description", query, config=CONFIG, start_sel=START, stop_sel=STOP,
+                                           highlight_all=True)
+    return queryset.filter(search_vector=query), extra
+
+
+def _respelt(queryset, text: str) -> str:
+    """`text` with each word the skills of `queryset` do not hold replaced by the most similar word
+    that one of them holds in its name, display name or description (rows.closest_words).
+
+    Candidates come from the catalogue's words (SearchWord), and each must be held by a skill of
+    `queryset`, whose visibility rules therefore decide what may be offered: a word only skills
+    hidden from the searcher hold never is. A word held as written (in a body, say) is kept, and so
+    is a stop word, which the search ignores anyway.
+    """
+    corrections = rows.closest_words(queryset, list(dict.fromkeys(terms(text))), CONFIG)
+    return WORD.sub(lambda found: corrections.get(found.group().lower(), found.group()), text)
 
 
 def page_and_total(queryset, offset: int, limit: int) -> tuple[list, int | None]:
@@ -133,17 +154,3 @@ def _matches(word: str, words) -> bool:
         or (len(word) >= 3 and term.startswith(word) and len(term) - len(word) <= 3)
         for term in words
     )
-
-
-def respelt(text: str, found: list[str]) -> str:
-    """The search as the skills `found` spell it (their names and descriptions): each word they do not
-    hold replaced by the closest one they do, for the typo path's "showing results for"."""
-    vocabulary = {word.lower() for item in found for word in WORD.findall(item)}
-
-    def closest(match):
-        word = match.group()
-        if word.lower() in vocabulary or word.lower() == "or":
-            return word
-        return next(iter(difflib.get_close_matches(word.lower(), vocabulary, n=1, cutoff=0.7)), word)
-
-    return WORD.sub(closest, text)

@@ -129,16 +129,15 @@ def _filter_panel(request, form, filters_on):
 
 def _found(data, page) -> dict:
     """Each card of a search page with its installs, its title and a snippet with the searched words
-    marked; when the typo path answered, the search as the skills found spell it (`respelt`)."""
+    marked; when the typo path answered, the search it ran instead (`respelt`)."""
     cards = count_installs(page)
     text = (data.get("q") or "").strip()
-    respelt = search.respelt(text, [f"{s.name} {s.description}" for s in cards]) if getattr(
-        next(iter(cards), None), "typo", False) else ""
+    respelt = getattr(next(iter(cards), None), "respelt", "")
     words = search.terms(respelt or text)
     for skill in cards:
         skill.title_html = search.mark(display_name(skill), words)
         skill.snippet = search.snippet(skill.description, getattr(skill, "headline", ""), words)
-    return {"text": text, "typo": bool(respelt), "respelt": respelt if respelt.lower() != text.lower() else ""}
+    return {"text": text, "respelt": respelt}
 
 
 @login_required

@@ -1,5 +1,6 @@
 """Catalogue search: weighted full text, web-search syntax, typo tolerance, safe highlights."""
 import pytest
+from django.db import connection
 
 from marketplace.models import Skill
 from marketplace.search import search, snippet
@@ -56,3 +57,15 @@ def test_the_name_an_admin_shows_instead_is_searched_as_a_name(skills):
     assert names(search(skills, "retrospective")) == []
     Skill.objects.filter(name="postmortem").update(display_name_override="Incident Retrospective")
     assert names(search(skills, "retrospective")) == ["postmortem"]
+
+
+def test_a_search_is_planned_for_its_words_every_time(skills):
+    """Never a prepared statement, whose generic plan once walked every skill (skillport_site/postgresql/base.py)."""
+    for _ in range(8):  # psycopg prepares what a connection has run five times
+        list(search(skills, "postmortem"))
+        Skill.objects.filter(name="postmortem").exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+    assert any('"marketplace_skill"' in statement for statement in prepared)  # others are
+    assert not any(" @@ " in statement for statement in prepared)

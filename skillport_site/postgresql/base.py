@@ -24,7 +24,32 @@ log = logging.getLogger(__name__)
 ATTEMPTS = 3
 
 
+class SearchCursor(base.ServerBindingCursor):
+    """Django's cursor for server-side binding, except that full-text searches (`@@`) are never
+    prepared statements.
+
+    psycopg prepares a statement a connection has run five times (settings.py), and after five
+    runs of it PostgreSQL may keep one generic plan, made without the parameters' values. For a
+    search that plan does not know what the words match nor who the audience arrays admit, and it
+    estimated one visible plugin: it walked every skill plugin by plugin, testing `@@` on each
+    search vector, 55-118 ms where the plan for the words takes 2-8 ms (bench/README.md, issue 21).
+    Which plan PostgreSQL keeps depends on the tables' statistics, so any catalogue may get it.
+    Planning a search each time costs well under a millisecond.
+    """
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        if prepare is None and isinstance(query, str) and " @@ " in query:
+            prepare = False
+        return super().execute(query, params, prepare=prepare, binary=binary)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    def get_connection_params(self):
+        params = super().get_connection_params()
+        if params.get("cursor_factory") is base.ServerBindingCursor:
+            params["cursor_factory"] = SearchCursor
+        return params
+
     def get_new_connection(self, conn_params):
         if not self.pool:
             return super().get_new_connection(conn_params)
