@@ -18,7 +18,7 @@ def name_catalogues(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("marketplace", "0020_merge_contributors_released_indexes")]
+    dependencies = [("marketplace", "0021_searchword")]
 
     operations = [
         migrations.AddField(model_name="marketplace", name="catalogue_name",
