@@ -35,6 +35,7 @@ class Action(models.TextChoices):
     CURATION_CHANGED = "curation_changed", "Curation changed"
     SKILL_APPROVED = "skill_approved", "Skill change approved"
     SKILL_REJECTED = "skill_rejected", "Skill change rejected"
+    PLUGIN_CONTENT_APPROVED = "plugin_content_approved", "Plugin's hooks, commands or servers approved"
     SCAN_HELD = "scan_held", "Held by the security scan"
     SCAN_BLOCKED = "scan_blocked", "Blocked by the security scan"
     SCAN_RELEASED = "scan_released", "Released by the security scan"

@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.contrib.admin import helpers
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
@@ -134,6 +134,12 @@ def inbox(request) -> list[dict]:
             {"count": counts["held"], "label": "Held by the security scan", "url": f"{queue}?scan=held"},
             {"count": counts["blocked"], "label": "Blocked by the security scan", "url": f"{queue}?scan=blocked"},
         ]
+    if request.user.has_perm("marketplace.view_plugin"):
+        entries.append({
+            "count": Plugin.objects.filter(removed_at=None).exclude(own_hash=F("approved_own_hash")).count(),
+            "label": "Plugins whose hooks, commands or servers changed",
+            "url": reverse("admin:marketplace_plugin_changelist") + "?own_content=pending",
+        })
     if request.user.has_perm("marketplace.view_marketplace"):
         entries.append({
             "count": Marketplace.objects.filter(status=Status.FAILED).count(), "label": "Failed syncs",
@@ -416,20 +422,55 @@ class PluginForm(forms.ModelForm):
         return [t.strip() for t in tags]
 
 
+class PluginContentFilter(admin.SimpleListFilter):
+    title = "hooks, commands and servers"
+    parameter_name = "own_content"
+
+    def lookups(self, request, model_admin):
+        return [("pending", "Changed, awaiting approval")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "pending":
+            return queryset.exclude(own_hash=F("approved_own_hash"))
+        return queryset
+
+
 @admin.register(Plugin)
 class PluginAdmin(CatalogueAdmin):
     form = PluginForm
     editable = [*CatalogueAdmin.editable, "display_name_override", "category_override", "tags_override"]
     list_display = ["name", "marketplace", "version", "source_kind", "shown_category", "curation", "policy", "loads",
-                    "removed_at"]
-    list_filter = ["curation", "policy", "marketplace", "source_kind", "loads", ("removed_at", admin.EmptyFieldListFilter)]
+                    "content_state", "removed_at"]
+    list_filter = [PluginContentFilter, "curation", "policy", "marketplace", "source_kind", "loads",
+                   ("removed_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "shown_display_name", "description"]
     exclude = ["problems"]
-    readonly_fields = ["problem_list"]
+    readonly_fields = ["content_state", "problem_list"]
+    actions = [*CatalogueAdmin.actions, "approve_content"]
+
+    @admin.display(description="Hooks, commands, servers")
+    def content_state(self, obj):
+        if obj.own_hash == obj.approved_own_hash:
+            return "Approved" if obj.own_hash else "None (skills only)"
+        return f"Changed at {obj.commit[:12]}, awaiting approval (members get the plugin at {obj.approved_commit[:12] or 'no commit yet'})"
 
     @admin.display(description="Problems")
     def problem_list(self, obj):
         return problems_table(obj.problems)
+
+    def has_approve_permission(self, request):
+        return request.user.has_perm("marketplace.change_plugin")
+
+    @admin.action(description="Approve what they install besides skills (hooks, commands, agents, servers)",
+                  permissions=["approve"])
+    def approve_content(self, request, queryset):
+        try:
+            decided = approval.approve_plugin_content(queryset, request)
+        except approval.SyncRunning as running:
+            self.message_user(request, str(running), messages.WARNING)
+            return
+        self.message_user(request, f"Approved the rest of {decided} plugin(s); their approved commit follows where "
+                                   "no skill waits.", messages.SUCCESS)
 
 
 class SkillFileInline(admin.TabularInline):

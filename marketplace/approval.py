@@ -118,6 +118,30 @@ def _decide(revisions, request, approve, reason="", via=""):
     return decided
 
 
+def approve_plugin_content(plugins, request) -> int:
+    """Approve what `plugins` install besides their skills (plugincontent), as their last sync read it;
+    return how many waited. Raises SyncRunning."""
+    plugins = list(plugins.select_related("marketplace"))
+    marketplaces = {plugin.marketplace for plugin in plugins}
+    with transaction.atomic():
+        for marketplace in sorted(marketplaces, key=lambda m: m.pk):
+            if not locks.try_take_for_transaction(locks.MARKETPLACE, marketplace.pk):
+                raise SyncRunning(f"A sync of {marketplace.slug} is running; decide again when it has finished.")
+        decided = 0
+        for plugin in plugins:
+            plugin.refresh_from_db(fields=["own_hash", "approved_own_hash", "commit"])
+            if plugin.own_hash == plugin.approved_own_hash:
+                continue
+            before = plugin.approved_own_hash
+            Plugin.objects.filter(pk=plugin.pk).update(approved_own_hash=plugin.own_hash)
+            record(Action.PLUGIN_CONTENT_APPROVED, request=request, target=plugin,
+                   extra={"before": before, "after": plugin.own_hash})
+            decided += 1
+        for marketplace in marketplaces:
+            settle(marketplace)
+    return decided
+
+
 def _login(request) -> str:
     user = getattr(request, "user", None)
     return user.get_username() if user is not None and user.is_authenticated else ""
@@ -212,13 +236,23 @@ def settle(marketplace):
             f"AND s.pending_revision_id IS DISTINCT FROM r.id",
             [marketplace.pk, PENDING],
         )
+        # What a plugin installs besides its skills (plugincontent): approved as synced where no admin
+        # decides, and, under the policy, as it is at the commit already approved (so the content of
+        # plugins synced before it was followed counts as approved, and an unchanged commit stays so).
+        cursor.execute(
+            f"UPDATE {plugins} AS p SET approved_own_hash = p.own_hash "
+            f"WHERE p.marketplace_id = %s AND p.approved_own_hash <> p.own_hash AND (%s OR p.approved_commit = p.commit)",
+            [marketplace.pk, not marketplace.requires_approval],
+        )
         # The repository at a plugin's commit holds exactly what members see only when none of its
-        # skills waits for approval (or was refused it); otherwise keep pinning the last such commit.
+        # skills waits for approval (or was refused it), nor the rest of it; otherwise keep pinning
+        # the last such commit.
         # The marketplace's skills are read once (a lookup per plugin ANDed two indexes, one of them
         # holding every live skill of the catalogue).
         cursor.execute(
             f"UPDATE {plugins} AS p SET approved_commit = p.commit "
-            f"WHERE p.marketplace_id = %s AND p.approved_commit <> p.commit AND p.id NOT IN ("
+            f"WHERE p.marketplace_id = %s AND p.approved_commit <> p.commit AND p.own_hash = p.approved_own_hash "
+            f"AND p.id NOT IN ("
             f"  SELECT s.plugin_id FROM {skills} AS s WHERE s.marketplace_id = %s AND s.removed_at IS NULL "
             f"  AND (s.pending_revision_id IS NOT NULL OR NOT s.released OR ("
             f"    SELECT r.status FROM {revisions} AS r WHERE r.skill_id = s.id ORDER BY r.id DESC LIMIT 1"

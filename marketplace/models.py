@@ -451,8 +451,13 @@ class Plugin(CurationFields):
     removed_at = models.DateTimeField(null=True, blank=True)
     approved_commit = models.CharField(
         max_length=40, blank=True,
-        help_text="The latest commit at which every skill of the plugin was approved; the curated catalogue pins it.",
+        help_text="The latest commit at which every skill of the plugin, and the rest of it, was approved; the "
+                  "curated catalogue and publish targets pin it.",
     )
+    # What the plugin installs besides its skills (hooks, commands, agents, servers), as synced and as
+    # approved (marketplace/plugincontent.py); "" for a plugin of skills alone.
+    own_hash = models.CharField(max_length=64, blank=True, editable=False)
+    approved_own_hash = models.CharField(max_length=64, blank=True, editable=False)
     # An admin's overrides, which syncs never touch; the `shown_*` columns are what every surface uses.
     display_name_override = models.CharField("display name", max_length=200, blank=True,
                                              help_text="Shown instead of the repository's display name.")

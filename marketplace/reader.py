@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from . import discovery, manifest, skillfolder
+from . import discovery, manifest, plugincontent, skillfolder
 from .gitrepo import GitError, Repository, is_local
 from .problems import CatalogError, Problems
 from .snapshot import ALL_SURFACES, DEFAULT_CATALOG_PATH, LFS_HEADER, PluginData, Snapshot
@@ -308,6 +308,7 @@ class Reader:
         # Names of new skills are known only once read; skillfolder.read_new dedupes them after that.
         plugin.root = root
         plugin.skills = [skillfolder.scan(tree, folder, plugin, self.known_skills) for folder in folders]
+        plugin.own_hash = plugincontent.own_hash(tree, root, folders, entry, plugin.manifest)
         return plugin
 
     def _plugin_tree(self, plugin, location):

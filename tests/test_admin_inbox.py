@@ -85,7 +85,7 @@ def test_the_index_counts_what_waits_and_links_to_each_list(admin_client, gated,
     inbox = {item["label"]: item for item in response.context["inbox"]}
     assert {label: item["count"] for label, item in inbox.items()} == {
         "Changes awaiting approval": 2, "Held by the security scan": 1, "Blocked by the security scan": 1,
-        "Failed syncs": 1, "Failed publishes": 1,
+        "Plugins whose hooks, commands or servers changed": 0, "Failed syncs": 1, "Failed publishes": 1,
     }
     page = response.content.decode()
     for item in inbox.values():
