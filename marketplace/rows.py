@@ -155,9 +155,11 @@ def _files_query():
 
 
 def closest_words(queryset, words: list[str], config: str) -> dict[str, str]:
-    """For each of `words` (lowercased) that no skill of `queryset` holds, the most similar word
-    (pg_trgm's `%` and `similarity`) of the catalogue's names and descriptions (SearchWord) that a
-    skill of `queryset` holds in its name, display name or description: search's typo path.
+    """For each of `words` (lowercased) that no skill of `queryset` holds, the most similar word of
+    the catalogue's names and descriptions (SearchWord) that a skill of `queryset` holds in its
+    name, display name or description: search's typo path. Similar as pg_trgm's `%` and
+    `similarity` say, at its default threshold of 0.3 (a word of about ten letters with one dropped
+    or two swapped scores 0.35-0.6).
 
     Written out because compiling the ORM's version (a union with two EXISTS per word) cost ~8 ms
     of Python a typo search, six times running it. Visibility is still `queryset`'s: its own SQL,

@@ -5,9 +5,9 @@
 3. Only when nothing matches the words as written, each word no skill holds is corrected to the
    closest word (trigram similarity) of the catalogue's names and descriptions (SearchWord) that
    a skill the searcher may see holds, and the full-text search runs again with the corrections
-   (`respelt`, which pages show as "showing results for"). The words table is small (thousands of
-   rows, where comparing every candidate skill's text cost ~150 ms a search), and a word only
-   skills hidden from the searcher hold is never offered.
+   (`respelt`, which pages show as "showing results for"). Comparing the words with a table of
+   thousands costs a few milliseconds, where comparing them with every candidate skill's name and
+   description cost ~150 ms. A word only skills hidden from the searcher hold is never offered.
 4. ts_headline says which words of a description matched (between sentinel characters); pages
    mark those words in the description itself (`snippet`), each piece of text escaped before a
    <mark> goes around it, so a skill's description can never inject markup.

@@ -168,16 +168,13 @@ DATABASES["default"]["OPTIONS"] = {
     # statements that PostgreSQL plans once, not on every request: planning had been most of the
     # database's time on a skill page (2.5 ms of CPU, now 0.7). psycopg's threshold, which Django
     # turns off for poolers; PgBouncer supports prepared statements from 1.21
-    # (max_prepared_statements).
+    # (max_prepared_statements). Full-text searches never are (skillport_site/postgresql/base.py).
     "server_side_binding": True,
     "prepare_threshold": 5,
     # A request waits this many seconds for a free connection, then answers 503 (busy). Not less:
     # on a saturated machine bench/load.py's members took up to 8 s, and 5 s failed some of them.
     "pool": {"min_size": 1, "max_size": env_int("SKILLPORT_DB_POOL_SIZE", 8),
              "timeout": env_int("SKILLPORT_DB_POOL_TIMEOUT", 10)},
-    # Typo tolerance (marketplace/search.py): a dropped or swapped letter scores about 0.5 in
-    # trigram word similarity, below pg_trgm's default threshold of 0.6 for its indexed operator.
-    "options": "-c pg_trgm.word_similarity_threshold=0.4",
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
