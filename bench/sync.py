@@ -207,6 +207,7 @@ def run_scale(args, tmp):
     from marketplace.models import Marketplace, Skill
 
     rss_start, runs, urls = rss_mb(), [], []
+    backend = backend_pid()
     try:
         for number in range(args.scale):
             run_id = uuid.uuid4().hex[:12]
@@ -221,10 +222,12 @@ def run_scale(args, tmp):
             shutil.rmtree(tmp / f"clone-{number}.git")
             marketplace = Marketplace.objects.create(slug=f"bench-{run_id}", git_url=url)
             os.sync()
+            cpu_before = cpu_seconds(backend)
             seconds, run, phases = phased_sync(marketplace)
             runs.append({"status": run.status, "added": run.added, "clone_s": round(clone_s, 3),
                          "sync_s": round(seconds, 3), "to_clone": round(seconds / clone_s, 2),
                          "ms_per_skill": round(1000 * seconds / max(run.added, 1), 3), "phases_s": phases,
+                         "cpu_s": cpu_used(cpu_before, cpu_seconds(backend)),
                          "rss_after_mb": rss_mb(), "peak_rss_mb": peak_rss_mb()})
             log(f"marketplace {number + 1}/{args.scale}: clone {clone_s:.3f}s, sync {seconds:.3f}s "
                 f"({run.status}, {run.added} added) {phases}, RSS {rss_mb()} MB, peak {peak_rss_mb()} MB")
