@@ -55,3 +55,23 @@ def rss_mb() -> float:
 def peak_rss_mb() -> float:
     """Peak resident set size of this process so far (Linux reports kilobytes)."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def cpu_seconds(backend_pid=None) -> dict:
+    """CPU seconds used so far by this process, by the children it has waited for (git), and by the
+    PostgreSQL backend `backend_pid` when the server runs on this machine (else None). A busy machine
+    moves these far less than it moves wall-clock time."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    found = {"python": own.ru_utime + own.ru_stime, "git": children.ru_utime + children.ru_stime, "postgres": None}
+    try:
+        # Fields 14 and 15 of /proc/<pid>/stat (after the command name in parentheses): user and system ticks.
+        fields = Path(f"/proc/{backend_pid}/stat").read_text().rsplit(")", 1)[1].split()
+        found["postgres"] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        pass
+    return found
+
+
+def cpu_used(before: dict, after: dict) -> dict:
+    return {key: None if after[key] is None or before[key] is None else round(after[key] - before[key], 3)
+            for key in after}

@@ -24,7 +24,7 @@ import uuid
 from contextlib import nullcontext
 from pathlib import Path
 
-from common import ROOT, log, peak_rss_mb, rss_mb, setup_django, throwaway_database
+from common import ROOT, cpu_seconds, cpu_used, log, peak_rss_mb, rss_mb, setup_django, throwaway_database
 
 # Issue 21 tightened the full sync (from 3x) and the one-skill change (from 1.5 s).
 TARGETS = {"full_sync_to_clone": 2.5, "unchanged_sync_s": 0.5, "one_skill_sync_s": 0.5, "peak_rss_mb": 300}
@@ -125,6 +125,7 @@ def run_benchmark(args, tmp):
 
     marketplace = Marketplace.objects.create(slug=f"bench-{run_id}", git_url=url)
     rss_before = peak_rss_mb()
+    backend = backend_pid()
 
     def timed_sync(phase):
         os.sync()  # as before the clone: the last commit's writes are not this sync's cost
@@ -136,21 +137,23 @@ def run_benchmark(args, tmp):
                 marks.append((name, time.perf_counter()))
 
         profiler = cProfile.Profile() if args.profile == phase else None
+        cpu_before = cpu_seconds(backend)
         if profiler:
             profiler.enable()
         run = sync_marketplace(marketplace.pk, SyncRun.Trigger.CLI, progress=on_progress)
         if profiler:
             profiler.disable()
         marks.append(("end", time.perf_counter()))
+        cpu = cpu_used(cpu_before, cpu_seconds(backend))
         seconds = marks[-1][1] - marks[0][1]
         phases = {}
         for (name, at), (_next, until) in zip(marks, marks[1:]):
             phases[name] = round(phases.get(name, 0) + until - at, 3)
-        log(f"{phase} sync: {seconds:.3f}s status={run.status} phases={phases} counts={run.counts}"
+        log(f"{phase} sync: {seconds:.3f}s status={run.status} phases={phases} cpu={cpu} counts={run.counts}"
             + (f" error={run.error}" if run.error else ""))
         if profiler:
             pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
-        return seconds, {"status": run.status, **run.counts, "phases_s": phases}
+        return seconds, {"status": run.status, **run.counts, "phases_s": phases, "cpu_s": cpu}
 
     try:
         full_s, full = timed_sync("full")
@@ -204,6 +207,7 @@ def run_scale(args, tmp):
     from marketplace.models import Marketplace, Skill
 
     rss_start, runs, urls = rss_mb(), [], []
+    backend = backend_pid()
     try:
         for number in range(args.scale):
             run_id = uuid.uuid4().hex[:12]
@@ -218,10 +222,12 @@ def run_scale(args, tmp):
             shutil.rmtree(tmp / f"clone-{number}.git")
             marketplace = Marketplace.objects.create(slug=f"bench-{run_id}", git_url=url)
             os.sync()
+            cpu_before = cpu_seconds(backend)
             seconds, run, phases = phased_sync(marketplace)
             runs.append({"status": run.status, "added": run.added, "clone_s": round(clone_s, 3),
                          "sync_s": round(seconds, 3), "to_clone": round(seconds / clone_s, 2),
                          "ms_per_skill": round(1000 * seconds / max(run.added, 1), 3), "phases_s": phases,
+                         "cpu_s": cpu_used(cpu_before, cpu_seconds(backend)),
                          "rss_after_mb": rss_mb(), "peak_rss_mb": peak_rss_mb()})
             log(f"marketplace {number + 1}/{args.scale}: clone {clone_s:.3f}s, sync {seconds:.3f}s "
                 f"({run.status}, {run.added} added) {phases}, RSS {rss_mb()} MB, peak {peak_rss_mb()} MB")
@@ -260,6 +266,15 @@ def run_scale(args, tmp):
         },
     }
     print(json.dumps(result, indent=2))
+
+
+def backend_pid():
+    """The PostgreSQL backend serving this process's connection, whose CPU time cpu_seconds reads."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
 
 
 def phased_sync(marketplace):

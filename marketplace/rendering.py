@@ -129,8 +129,8 @@ def nesting(document: str) -> int:
 
 def _too_deep(document: str) -> int:
     """The document's depth when it nests deeper than MAX_NESTING, else 0. Every element opens with a
-    '<', so a document with no more of them is not walked: counting is a hundred times cheaper, and
-    walking 2,000 ordinary bodies cost a full sync 70 ms."""
+    '<', so a document with no more of them is not walked: rendering 2,000 bench bodies took 151 ms
+    walking each, 75 ms counting."""
     if document.count("<") <= MAX_NESTING:
         return 0
     depth = nesting(document)

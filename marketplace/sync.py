@@ -137,8 +137,8 @@ class DatabaseBlobSink:
         self.pending, self.pending_bytes = [], 0
 
     def known(self, shas):
-        # One array parameter: `sha__in` binds one per blob, and reading thousands of placeholders
-        # out of the statement cost a full sync of 6,500 blobs 60 ms.
+        # One array parameter: `sha__in` binds one per blob, and psycopg reads every placeholder out of
+        # the statement: looking up 6,100 blobs took 25-67 ms that way, 16-19 ms this way.
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT sha, is_binary, is_lfs_pointer FROM {Blob._meta.db_table} WHERE sha = ANY(%s)",
                            [list(shas)])
