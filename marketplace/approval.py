@@ -79,10 +79,7 @@ def _decide(revisions, request, approve, reason="", via=""):
             raise NeedsReason([r for r in pending if r.pk in overridden])
     marketplaces = {revision.skill.marketplace for revision in pending}
     with transaction.atomic():
-        for marketplace in sorted(marketplaces, key=lambda m: m.pk):
-            # Without waiting: a sync may hold the lock for minutes, and it reads `released`.
-            if not locks.try_take_for_transaction(locks.MARKETPLACE, marketplace.pk):
-                raise SyncRunning(f"A sync of {marketplace.slug} is running; decide again when it has finished.")
+        _lock(marketplaces)
         decided = 0
         for revision in pending:
             revision.refresh_from_db(fields=["status"])
@@ -124,9 +121,7 @@ def approve_plugin_content(plugins, request) -> int:
     plugins = list(plugins.select_related("marketplace"))
     marketplaces = {plugin.marketplace for plugin in plugins}
     with transaction.atomic():
-        for marketplace in sorted(marketplaces, key=lambda m: m.pk):
-            if not locks.try_take_for_transaction(locks.MARKETPLACE, marketplace.pk):
-                raise SyncRunning(f"A sync of {marketplace.slug} is running; decide again when it has finished.")
+        _lock(marketplaces)
         decided = 0
         for plugin in plugins:
             plugin.refresh_from_db(fields=["own_hash", "approved_own_hash", "commit"])
@@ -140,6 +135,14 @@ def approve_plugin_content(plugins, request) -> int:
         for marketplace in marketplaces:
             settle(marketplace)
     return decided
+
+
+def _lock(marketplaces):
+    """Take each marketplace's sync lock for this transaction, in one order, or raise SyncRunning:
+    without waiting, as a sync may hold it for minutes, and it reads what a decision writes."""
+    for marketplace in sorted(marketplaces, key=lambda m: m.pk):
+        if not locks.try_take_for_transaction(locks.MARKETPLACE, marketplace.pk):
+            raise SyncRunning(f"A sync of {marketplace.slug} is running; decide again when it has finished.")
 
 
 def _login(request) -> str:
