@@ -58,7 +58,8 @@ def follow_open_proposals() -> int:
             continue
         state = _state(pull)
         if state is not None and state != proposal.state:
-            by = str(((pull.get("merged_by") or {}) if state == Proposal.State.MERGED else {}).get("login") or "")
+            merged_by = pull.get("merged_by") if state == Proposal.State.MERGED else None
+            by = str(merged_by.get("login") or "") if isinstance(merged_by, dict) else ""
             move(proposal, state, by=by[:100], surface=Surface.SCHEDULE)
             changed += 1
     return changed

@@ -102,3 +102,14 @@ def test_without_a_webhook_the_schedule_asks_github_about_open_proposals(hosted,
     assert following.follow_open_proposals() == 0
     still_open.refresh_from_db()
     assert still_open.state == Proposal.State.OPEN
+
+
+def test_an_answer_not_in_github_s_shape_is_read_as_far_as_it_goes(hosted, people):
+    proposal = propose(people["core"], hosted.market)
+    hosted.gh.merge_pull("acme/skills", proposal.number)
+    hosted.repo.pulls[proposal.number].merged_by = "someone"  # a string where GitHub gives an object
+    assert following.follow_open_proposals() == 1
+    assert AuditEvent.objects.get(action=Action.PROPOSAL_MERGED).extra["by"] == ""
+    hosted.repo.pulls[proposal.number].state = "merging"  # no state a pull request has
+    Proposal.objects.update(state=Proposal.State.OPEN)
+    assert following.follow_open_proposals() == 0
