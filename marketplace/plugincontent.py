@@ -24,11 +24,10 @@ NOT_CONTENT_KEYS = {"name", "source", "strict", "skills", *manifest.DISPLAY_KEYS
 def own_hash(tree, root: str, skill_folders, entry: dict, plugin_json: dict | None) -> str:
     """The digest of the plugin at `root` of `tree` less its skills (`skill_folders`, paths in the tree)."""
     prefix = f"{root}/" if root else ""
-    skills = tuple(f"{folder}/" if folder else "" for folder in skill_folders)
     files = sorted(
-        (path.removeprefix(prefix), item.mode, item.sha) for path, item in tree.entries.items()
-        if path.startswith(prefix) and not path.startswith(skills) and path.removeprefix(prefix) not in INERT_FILES
-    )  # (a skill at the plugin's own root holds every file: its revisions are approved already)
+        (path.removeprefix(prefix), item.mode, item.sha) for path, item in _files(tree, root, set(skill_folders))
+        if path.removeprefix(prefix) not in INERT_FILES
+    )
     declared = {
         "entry": {k: v for k, v in entry.items() if k not in NOT_CONTENT_KEYS},
         "manifest": {k: v for k, v in (plugin_json or {}).items() if k not in NOT_CONTENT_KEYS},
@@ -37,3 +36,22 @@ def own_hash(tree, root: str, skill_folders, entry: dict, plugin_json: dict | No
         return ""  # skills alone
     material = json.dumps({"files": files, **declared}, sort_keys=True, default=str)
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _files(tree, root: str, skill_folders: set):
+    """(path, Entry) of each file below `root`, less the skill folders (a skill at the plugin's own root
+    holds every file, and its revisions are approved already). It walks the tree's folders down from
+    `root`, not every entry of the tree: a marketplace of 500 plugins would read all of them 500 times."""
+    if root in skill_folders:
+        return
+    folders = [root]
+    while folders:
+        folder = folders.pop()
+        for name in tree.children.get(folder, ()):
+            path = f"{folder}/{name}" if folder else name
+            if path in skill_folders:
+                continue
+            if path in tree.children:
+                folders.append(path)
+            elif (entry := tree.entries.get(path)) is not None:
+                yield path, entry
