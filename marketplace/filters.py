@@ -90,8 +90,9 @@ class SkillFilter(django_filters.FilterSet):
         method="filter_sort", empty_label=None, label="Sort by",
     )
 
-    def __init__(self, *args, request=None, **kwargs):
+    def __init__(self, *args, request=None, matched=None, **kwargs):
         super().__init__(*args, request=request, **kwargs)
+        self.matched = matched  # see search.search
 
         @functools.cache
         def choices():
@@ -111,7 +112,7 @@ class SkillFilter(django_filters.FilterSet):
         fields = []
 
     def filter_text(self, queryset, name, value):
-        return search(queryset, value)
+        return search(queryset, value, matched=self.matched)
 
     def filter_tag(self, queryset, name, value: str):  # the hint types the API schema's parameter
         return queryset.filter(plugin__shown_tags__contains=[value])

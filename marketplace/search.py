@@ -50,7 +50,7 @@ def validate_query(text: str) -> None:
                               "Use fewer, more telling words.", code="max_terms")
 
 
-def search(queryset, text: str, headlines=True):
+def search(queryset, text: str, headlines=True, matched=None):
     """Skills of `queryset` matching `text`, annotated with `score` and (unless told not to) `headline`;
     when only the typo path found them, with `respelt` too: the search it ran instead.
 
@@ -58,12 +58,17 @@ def search(queryset, text: str, headlines=True):
 
     ts_headline is costly, and PostgreSQL may compute it for every match before the LIMIT, so
     callers that show no highlights (the connector) leave it out.
+
+    `matched` is what the caller knows already of whether any skill matches the words as written:
+    None asks PostgreSQL first (a query of its own); True searches them without asking, for callers
+    that would rather run their page and see it empty (most searches match); False goes straight to
+    the typo path.
     """
     text = text.strip()
     if not text:
         return queryset.annotate(score=Value(0.0, output_field=FloatField()))
     matches, extra = _matching(queryset, text, headlines)
-    if matches.exists():
+    if matched or (matched is None and matches.exists()):
         return matches.annotate(**extra)
     respelt = _respelt(queryset, text)
     if respelt == text:

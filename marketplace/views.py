@@ -69,7 +69,8 @@ def skill_search(request):
     template = "marketplace/_results.html" if partial else "marketplace/_search.html"
 
     def results():
-        found = SkillFilter(request.GET, queryset=_cards(request.user), request=request)
+        # The words as written first, without asking whether anything matches them: most searches do.
+        found = SkillFilter(request.GET, queryset=_cards(request.user), request=request, matched=True)
         if not found.is_valid():
             # Refused before it costs anything: a search past the limits, or a filter value nobody can choose.
             return render_to_string(template, {
@@ -77,6 +78,10 @@ def skill_search(request):
                 "filter_panel": "" if partial else _filter_panel(request, found.form, 0),
             }), 400
         page = _page_of(found.qs, request.GET.get("page"))
+        if page.number == 1 and not page.object_list and found.form.cleaned_data.get("q"):
+            # Nothing matched them: the typo path corrects the words and searches again.
+            found = SkillFilter(request.GET, queryset=found.queryset, request=request, matched=False)
+            page = _page_of(found.qs, request.GET.get("page"))
         query = request.GET.copy()
         query.pop("page", None)
         filters_on = sum(bool(found.form.cleaned_data.get(name)) for name in FILTERS)

@@ -149,9 +149,22 @@ def test_search_queries_are_bounded(market, member, make_repo, make_marketplace,
            for n in range(6) for k in range(5)},
     }, name="many")
     sync_marketplace(make_marketplace(many, slug="many").pk)
-    # Session, user with identity, version, plugin choices, exists, the page with its count, the page's
-    # installs, two permission checks, the marketplaces the user may propose to (the header's Contribute link).
-    with django_assert_max_num_queries(10):
+    # Session, user with identity, version, plugin choices, the page with its count, the page's installs,
+    # two permission checks, the marketplaces the user may propose to (the header's Contribute link).
+    with django_assert_max_num_queries(9):
         assert member.get(SEARCH).status_code == 200
     with django_assert_max_num_queries(3):  # cached: session, user with identity, version
         assert member.get(SEARCH).status_code == 200
+
+
+def test_a_new_search_asks_whether_its_words_match_only_by_running_its_page(market, member,
+                                                                           django_assert_num_queries):
+    member.get(SEARCH)  # what the header and the filter panel ask is cached from here on
+    # Session, user with identity, version, the page with its count, the page's installs.
+    with django_assert_num_queries(5):
+        page = member.get("/skills/?q=follow")
+    assert page.status_code == 200 and "1 skill" in page.content.decode()
+    # A typo: its page comes back empty, then the words are corrected and the page runs again.
+    with django_assert_num_queries(7):
+        page = member.get("/skills/?q=folow")
+    assert "Showing results for" in page.content.decode() and "1 skill" in page.content.decode()
