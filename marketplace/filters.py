@@ -8,7 +8,7 @@ from django.db.models.functions import Coalesce
 
 from audit.models import INSTALL_ACTIONS, AuditEvent
 
-from . import caching
+from . import caching, rows
 from .models import Plugin, Skill
 from .search import SORTS, search, validate_query
 from .verdicts import Verdict
@@ -33,19 +33,13 @@ def with_installs(queryset):
 
 def count_installs(skills) -> list:
     """Set `installs` on each of `skills` (a page of cards) that has none yet: one grouped query of the
-    audit log for them all, where `with_installs` would run a subquery per skill."""
+    audit log for them all (rows.install_counts), where `with_installs` would run a subquery per skill."""
     skills = list(skills)
     wanted = [skill for skill in skills if not hasattr(skill, "installs")]
-    if not wanted:
-        return skills
-    counts = dict(
-        ((marketplace, plugin, skill), n) for marketplace, plugin, skill, n in AuditEvent.objects.filter(
-            action__in=INSTALL_ACTIONS, marketplace__in={s.marketplace.slug for s in wanted},
-            plugin__in={s.plugin.name for s in wanted}, skill__in={s.slug for s in wanted},
-        ).order_by().values_list("marketplace", "plugin", "skill").annotate(n=Count("id"))
-    )
-    for skill in wanted:
-        skill.installs = counts.get((skill.marketplace.slug, skill.plugin.name, skill.slug), 0)
+    targets = [(skill.marketplace.slug, skill.plugin.name, skill.slug) for skill in wanted]
+    counts = rows.install_counts(targets)
+    for skill, target in zip(wanted, targets):
+        skill.installs = counts.get(target, 0)
     return skills
 
 

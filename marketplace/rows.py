@@ -4,7 +4,8 @@ For these few lookups, compiling the ORM query cost more than running it (bench/
 it: four times for the token with its client and user, twice for `visible_to`'s filter), and every
 page or call makes them: the session, the signed-in user with their GitHub identity, the skill a
 page shows with its files, and the access token with what the connector needs. So their SQL is written here once,
-with the search's typo corrections (`closest_words`), whose ORM query cost more to compile than to run.
+with the search's typo corrections (`closest_words`) and the install counts pages show (`install_counts`),
+whose ORM queries cost more to compile than to run.
 Instances are built the way the ORM builds them (each field's database converters, then
 `Model.from_db`), so the rest of the code cannot tell the difference; the query-count tests in
 test_signin, test_catalogue, test_visibility and test_connector_http hold each to one query.
@@ -17,6 +18,8 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model
+
+from audit.models import INSTALL_ACTIONS, AuditEvent
 
 from .crypto import EncryptedTextField
 from .models import (
@@ -152,6 +155,25 @@ def skill_files(skill_id):
 def _files_query():
     return (f"SELECT {_columns((SkillFile, 'f'))}, b.size, b.sha256 FROM {_quote(SkillFile._meta.db_table)} f "
             f"LEFT JOIN {_quote(Blob._meta.db_table)} b ON b.sha = f.blob_id WHERE f.skill_id = %s ORDER BY f.path")
+
+
+def install_counts(targets: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
+    """How many times each (marketplace slug, plugin name, skill slug) of `targets` was installed, as
+    the audit log records it (`INSTALL_ACTIONS`), for those installed at least once: the installs on
+    a page's cards and on a skill page, where compiling the ORM's grouped query cost more than running it."""
+    if not targets:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(_installs_query(), [list(INSTALL_ACTIONS), *(list(column) for column in zip(*targets))])
+        return {(marketplace, plugin, skill): n for marketplace, plugin, skill, n in cursor.fetchall()}
+
+
+@functools.cache
+def _installs_query():
+    # Exact targets, each found through the (marketplace, plugin, skill) index.
+    return (f"SELECT e.marketplace, e.plugin, e.skill, count(*) FROM {_quote(AuditEvent._meta.db_table)} e "
+            "WHERE e.action = ANY(%s) AND (e.marketplace, e.plugin, e.skill) IN "
+            "(SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])) GROUP BY 1, 2, 3")
 
 
 def closest_words(queryset, words: list[str], config: str) -> dict[str, str]:
