@@ -557,8 +557,6 @@ class Skill(CurationFields):
         indexes = [
             GinIndex(fields=["readers"], name="skill_readers"),
             GinIndex(fields=["search_vector"], name="skill_search"),
-            GinIndex(OpClass("name", name="gin_trgm_ops"), name="skill_name_trgm"),
-            GinIndex(OpClass("description", name="gin_trgm_ops"), name="skill_description_trgm"),
             models.Index(fields=["marketplace", "removed_at"]),
             models.Index(fields=["-updated_at"]),
             models.Index(fields=["content_hash"]),
