@@ -318,16 +318,26 @@ def _cached_page(caller, *arguments) -> SkillPage | None:
 
 
 def _compute_page(caller, query, filters, limit, offset) -> SkillPage:
-    found = search(_visible(caller), query, headlines=False)
+    # The words as written first, without asking whether anything matches them (most searches do);
+    # when nothing does, the typo path (search.search's `matched`).
+    skills, total = _found(caller, query, filters, limit, offset, matched=True)
+    if not total and query:
+        skills, total = _found(caller, query, filters, limit, offset, matched=False)
+    return SkillPage(skills=[_summary(s) for s in skills], total=total,
+                     next_cursor=encode_cursor(offset + limit) if offset + limit < total else None,
+                     hint="" if skills else _nothing_found(query, filters, total))
+
+
+def _found(caller, query, filters, limit, offset, matched):
+    """The page of skills the search finds, and how many it finds in all."""
+    found = search(_visible(caller), query, headlines=False, matched=matched)
     if filters is not None:
         found = _filtered(caller, found, filters)
     found = found.order_by(*SORTS["relevance" if query else "name"]).only(*SUMMARY_FIELDS)
     skills, total = page_and_total(found, offset, limit)
     if total is None:  # a cursor past the end
         total = found.count()
-    return SkillPage(skills=[_summary(s) for s in skills], total=total,
-                     next_cursor=encode_cursor(offset + limit) if offset + limit < total else None,
-                     hint="" if skills else _nothing_found(query, filters, total))
+    return skills, total
 
 
 def _nothing_found(query, filters, total) -> str:

@@ -56,6 +56,13 @@ def test_search_tolerates_a_typo_and_filters(two_markets, people):
     assert bad.is_error and "marketplace" in bad.content[0].text
 
 
+def test_words_that_match_only_outside_the_filters_are_not_corrected(two_markets, people):
+    # The page comes back empty, so the typo path runs; the words are held as written, so it offers nothing.
+    found = call(people["member"], "search_skills", {"query": "postmortem", "filters": {"marketplace": "labs"}})
+    assert names(found) == [] and found.structured_content["total"] == 0
+    assert "Nothing you can see matches 'postmortem'" in found.structured_content["hint"]
+
+
 def test_list_pages_with_a_cursor(two_markets, people):
     first = call(people["member"], "list_skills", {"limit": 2}).structured_content
     assert first["total"] == 3 and len(first["skills"]) == 2 and first["next_cursor"]
