@@ -18,7 +18,7 @@ from audit.admin_records import PermanentRecordAdmin, RecordAdmin
 from audit.models import Action, Surface
 from skillport_site.links import absolute_url
 
-from . import approval, diffs, scanners, scans
+from . import approval, diffs, plugincontent, scanners, scans
 from .gitrepo import redact
 from .models import (
     ContentScan, Curation, Marketplace, Plugin, ScanGate, Skill, SkillFile, SkillRevision, Status, SyncRun,
@@ -445,7 +445,7 @@ class PluginAdmin(CatalogueAdmin):
                    ("removed_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "shown_display_name", "description"]
     exclude = ["problems"]
-    readonly_fields = ["content_state", "problem_list"]
+    readonly_fields = ["content_state", "content_changes", "problem_list"]
     actions = [*CatalogueAdmin.actions, "approve_content"]
 
     @admin.display(description="Hooks, commands, servers")
@@ -453,6 +453,17 @@ class PluginAdmin(CatalogueAdmin):
         if obj.own_hash == obj.approved_own_hash:
             return "Approved" if obj.own_hash else "None (skills only)"
         return f"Changed at {obj.commit[:12]}, awaiting approval (members get the plugin at {obj.approved_commit[:12] or 'no commit yet'})"
+
+    @admin.display(description="What changed besides skills")
+    def content_changes(self, obj):
+        """What an admin approves with "Approve what they install besides skills", against what they approved."""
+        if obj.own_hash == obj.approved_own_hash:
+            return "Nothing awaits approval."
+        if obj.approved_own_hash and not obj.approved_own_content:  # approved before the content was kept
+            files = [path for path, _mode, _sha in obj.own_content.get("files", [])]
+            return f"What was approved was not recorded. Its files now: {', '.join(files) or 'none'}."
+        return format_html("<ul>{}</ul>", format_html_join(
+            "", "<li>{}</li>", ((change,) for change in plugincontent.changes(obj.approved_own_content, obj.own_content))))
 
     @admin.display(description="Problems")
     def problem_list(self, obj):

@@ -247,6 +247,14 @@ def settle(marketplace):
             f"WHERE p.marketplace_id = %s AND p.approved_own_hash <> p.own_hash AND (%s OR p.approved_commit = p.commit)",
             [marketplace.pk, not marketplace.requires_approval],
         )
+        # The approved content is the content of the approved digest: whatever set the digest (above, an
+        # admin's decision, or a sync from before the content was kept) leaves it to this statement.
+        cursor.execute(
+            f"UPDATE {plugins} AS p SET approved_own_content = p.own_content "
+            f"WHERE p.marketplace_id = %s AND p.approved_own_hash = p.own_hash "
+            f"AND p.approved_own_content <> p.own_content",
+            [marketplace.pk],
+        )
         # The repository at a plugin's commit holds exactly what members see only when none of its
         # skills waits for approval (or was refused it), nor the rest of it; otherwise keep pinning
         # the last such commit.

@@ -455,9 +455,12 @@ class Plugin(CurationFields):
                   "curated catalogue and publish targets pin it.",
     )
     # What the plugin installs besides its skills (hooks, commands, agents, servers), as synced and as
-    # approved (marketplace/plugincontent.py); "" for a plugin of skills alone.
+    # approved, each as its digest and as the content itself, which shows admins what changed
+    # (marketplace/plugincontent.py); "" and {} for a plugin of skills alone.
     own_hash = models.CharField(max_length=64, blank=True, editable=False)
     approved_own_hash = models.CharField(max_length=64, blank=True, editable=False)
+    own_content = models.JSONField(default=dict, blank=True, editable=False)
+    approved_own_content = models.JSONField(default=dict, blank=True, editable=False)
     # An admin's overrides, which syncs never touch; the `shown_*` columns are what every surface uses.
     display_name_override = models.CharField("display name", max_length=200, blank=True,
                                              help_text="Shown instead of the repository's display name.")

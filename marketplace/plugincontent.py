@@ -5,7 +5,9 @@ Skills have revisions an admin approves (approval.py). Under an approval policy 
 needs the same decision, or a push changing only hooks/hooks.json would reach every channel at the
 next commit: `Plugin.own_hash` is this digest as synced, `approved_own_hash` what an admin approved,
 and the commit the curated catalogue and publish targets pin (`approved_commit`) moves only while the
-two agree (approval.settle). A plugin of skills alone has nothing else: its digest is "".
+two agree (approval.settle). A plugin of skills alone has nothing else: its digest is "". The content
+itself is kept beside each digest (`own_content`, `approved_own_content`), so the admin who decides
+reads what changed (`changes`) rather than approving a digest.
 
 Left out, as they change with every release and do nothing: the manifests' descriptive fields (name,
 version, description, author, ...), the marketplace.json a plugin at the repository's top holds, and
@@ -21,11 +23,13 @@ INERT_FILES = {".claude-plugin/plugin.json", ".claude-plugin/marketplace.json", 
 NOT_CONTENT_KEYS = {"name", "source", "strict", "skills", *manifest.DISPLAY_KEYS}
 
 
-def own_hash(tree, root: str, skill_folders, entry: dict, plugin_json: dict | None) -> str:
-    """The digest of the plugin at `root` of `tree` less its skills (`skill_folders`, paths in the tree)."""
+def own_content(tree, root: str, skill_folders, entry: dict, plugin_json: dict | None) -> dict:
+    """What the plugin at `root` of `tree` installs besides its skills (`skill_folders`, paths in the
+    tree): {"files": [[path in the plugin, mode, blob sha], ...], "entry": {...}, "manifest": {...}},
+    the entry's and plugin.json's keys that do something; {} for a plugin of skills alone."""
     prefix = f"{root}/" if root else ""
     files = sorted(
-        (path.removeprefix(prefix), item.mode, item.sha) for path, item in _files(tree, root, set(skill_folders))
+        [path.removeprefix(prefix), item.mode, item.sha] for path, item in _files(tree, root, set(skill_folders))
         if path.removeprefix(prefix) not in INERT_FILES
     )
     declared = {
@@ -33,9 +37,30 @@ def own_hash(tree, root: str, skill_folders, entry: dict, plugin_json: dict | No
         "manifest": {k: v for k, v in (plugin_json or {}).items() if k not in NOT_CONTENT_KEYS},
     }
     if not files and not declared["entry"] and not declared["manifest"]:
-        return ""  # skills alone
-    material = json.dumps({"files": files, **declared}, sort_keys=True, default=str)
-    return hashlib.sha256(material.encode()).hexdigest()
+        return {}  # skills alone
+    return {"files": files, **declared}
+
+
+def digest(content: dict) -> str:
+    """`own_content`'s digest, "" for nothing: what an admin approves (`Plugin.approved_own_hash`)."""
+    if not content:
+        return ""
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def changes(approved: dict, current: dict) -> list[str]:
+    """What differs between the content an admin approved and the content synced, in words, for the
+    admin who decides: each file added, changed (its blob or its mode) or removed, and each key of the
+    marketplace.json entry or plugin.json that something reads."""
+    before = {path: (mode, sha) for path, mode, sha in approved.get("files", [])}
+    after = {path: (mode, sha) for path, mode, sha in current.get("files", [])}
+    found = [f"Added {path}" for path in sorted(after.keys() - before.keys())]
+    found += [f"Changed {path}" for path in sorted(after.keys() & before.keys()) if after[path] != before[path]]
+    found += [f"Removed {path}" for path in sorted(before.keys() - after.keys())]
+    for part, where in (("entry", "its marketplace.json entry"), ("manifest", "its plugin.json")):
+        old, new = approved.get(part, {}), current.get(part, {})
+        found += [f"Changed \"{key}\" in {where}" for key in sorted(old.keys() | new.keys()) if old.get(key) != new.get(key)]
+    return found
 
 
 def _files(tree, root: str, skill_folders: set):

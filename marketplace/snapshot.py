@@ -69,7 +69,8 @@ class PluginData:
     failed: bool = False  # could not be read this time: keep whatever was synced before
     loads: bool = True  # would Claude Code load it at all?
     refusal: str = ""  # why it would not, in words for the skills' verdicts
-    own_hash: str = ""  # what it installs besides its skills (plugincontent)
+    own_content: dict = field(default_factory=dict)  # what it installs besides its skills (plugincontent)
+    own_hash: str = ""  # its digest
     surfaces: list = field(default_factory=lambda: list(ALL_SURFACES))
     skills: list = field(default_factory=list)
     problems: Problems = field(default_factory=Problems)

