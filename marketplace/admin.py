@@ -460,8 +460,8 @@ class PluginAdmin(CatalogueAdmin):
         if obj.own_hash == obj.approved_own_hash:
             return "Nothing awaits approval."
         if obj.approved_own_hash and not obj.approved_own_content:  # approved before the content was kept
-            files = [path for path, _mode, _sha in obj.own_content.get("files", [])]
-            return f"What was approved was not recorded. Its files now: {', '.join(files) or 'none'}."
+            return ("What was approved was not recorded. What it installs now: "
+                    f"{', '.join(plugincontent.listing(obj.own_content)) or 'nothing'}.")
         return format_html("<ul>{}</ul>", format_html_join(
             "", "<li>{}</li>", ((change,) for change in plugincontent.changes(obj.approved_own_content, obj.own_content))))
 

@@ -21,6 +21,7 @@ from . import manifest
 INERT_FILES = {".claude-plugin/plugin.json", ".claude-plugin/marketplace.json", "README.md", "LICENSE",
                "LICENSE.md", "LICENSE.txt", "CHANGELOG.md"}
 NOT_CONTENT_KEYS = {"name", "source", "strict", "skills", *manifest.DISPLAY_KEYS}
+MAX_KEPT_FILES = 1000
 
 
 def own_content(tree, root: str, skill_folders, entry: dict, plugin_json: dict | None) -> dict:
@@ -41,6 +42,16 @@ def own_content(tree, root: str, skill_folders, entry: dict, plugin_json: dict |
     return {"files": files, **declared}
 
 
+def kept(content: dict) -> dict:
+    """`content` as the plugin's row keeps it: at most MAX_KEPT_FILES files, with how many there are
+    in all when there are more (a plugin at the top of a large repository holds all of it). The
+    digest is taken of the whole."""
+    files = content.get("files", [])
+    if len(files) <= MAX_KEPT_FILES:
+        return content
+    return {**content, "files": files[:MAX_KEPT_FILES], "files_total": len(files)}
+
+
 def digest(content: dict) -> str:
     """`own_content`'s digest, "" for nothing: what an admin approves (`Plugin.approved_own_hash`)."""
     if not content:
@@ -48,13 +59,16 @@ def digest(content: dict) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def listing(content: dict) -> list[str]:
-    """What `own_content` installs, one line each: its files, then the keys of its marketplace.json
-    entry and plugin.json that something reads (a hook or server declared there has no file)."""
-    return [path for path, _mode, _sha in content.get("files", [])] + [
-        f"\"{key}\" in its {where}" for part, where in (("entry", "marketplace.json entry"), ("manifest", "plugin.json"))
-        for key in sorted(content.get(part, {}))
-    ]
+def listing(content: dict, most=50) -> list[str]:
+    """What `own_content` installs, one line each: the keys of its marketplace.json entry and
+    plugin.json that something reads (a hook or server declared there has no file), then its files,
+    `most` of them and a line saying how many more."""
+    declared = [f"\"{key}\" in its {where}" for part, where in (("entry", "marketplace.json entry"),
+                                                                  ("manifest", "plugin.json"))
+                for key in sorted(content.get(part, {}))]
+    files = [path for path, _mode, _sha in content.get("files", [])]
+    more = content.get("files_total", len(files)) - min(len(files), most)
+    return declared + files[:most] + ([f"and {more:,} more files"] if more > 0 else [])
 
 
 def changes(approved: dict, current: dict) -> list[str]:
@@ -69,6 +83,9 @@ def changes(approved: dict, current: dict) -> list[str]:
     for part, where in (("entry", "its marketplace.json entry"), ("manifest", "its plugin.json")):
         old, new = approved.get(part, {}), current.get(part, {})
         found += [f"Changed \"{key}\" in {where}" for key in sorted(old.keys() | new.keys()) if old.get(key) != new.get(key)]
+    if "files_total" in approved or "files_total" in current:
+        found.append(f"Files past the first {MAX_KEPT_FILES:,} are not kept, so not compared: the plugin holds "
+                     f"{current.get('files_total', len(current.get('files', []))):,}.")
     return found
 
 

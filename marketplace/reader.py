@@ -308,8 +308,8 @@ class Reader:
         # Names of new skills are known only once read; skillfolder.read_new dedupes them after that.
         plugin.root = root
         plugin.skills = [skillfolder.scan(tree, folder, plugin, self.known_skills) for folder in folders]
-        plugin.own_content = plugincontent.own_content(tree, root, folders, entry, plugin.manifest)
-        plugin.own_hash = plugincontent.digest(plugin.own_content)
+        content = plugincontent.own_content(tree, root, folders, entry, plugin.manifest)
+        plugin.own_content, plugin.own_hash = plugincontent.kept(content), plugincontent.digest(content)
         return plugin
 
     def _plugin_tree(self, plugin, location):

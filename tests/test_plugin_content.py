@@ -6,6 +6,7 @@ import json
 import pytest
 
 from audit.models import Action, AuditEvent
+from marketplace import plugincontent
 from marketplace.models import Plugin, Skill
 from marketplace.sync import sync_marketplace
 
@@ -111,7 +112,7 @@ def test_content_approved_before_it_was_kept_says_so(market, admin_client):
     sync_marketplace(market.pk)
     Plugin.objects.filter(pk=ops.pk).update(approved_own_content={})  # as migration 0025 found it
     page = admin_client.get(f"/admin/marketplace/plugin/{ops.pk}/change/").content.decode()
-    assert "What was approved was not recorded. Its files now: hooks/hooks.json." in page
+    assert "What was approved was not recorded. What it installs now: hooks/hooks.json." in page
 
 
 def test_a_skill_approved_does_not_approve_the_hook_changed_with_it(market, client, people, admin_client):
@@ -146,3 +147,15 @@ def test_what_changes_nothing_installed_needs_no_approval(market):
     sync_marketplace(market.pk)
     after = Plugin.objects.get(name="ops-kit")
     assert after.own_hash == ops.own_hash and after.approved_commit == after.commit != ops.commit
+
+
+def test_a_plugin_holding_a_whole_repository_keeps_and_lists_a_bounded_part_of_it():
+    files = [[f"lib/{n:05}.js", "100644", f"{n:040x}"] for n in range(plugincontent.MAX_KEPT_FILES + 500)]
+    content = {"files": files, "entry": {"hooks": "./hooks.json"}, "manifest": {}}
+    kept = plugincontent.kept(content)
+    assert len(kept["files"]) == plugincontent.MAX_KEPT_FILES and kept["files_total"] == len(files)
+    assert plugincontent.digest(content) != plugincontent.digest(kept)  # the digest is of the whole
+    listed = plugincontent.listing(kept)
+    assert listed[0] == '"hooks" in its marketplace.json entry' and listed[1] == "lib/00000.js"
+    assert listed[-1] == "and 1,450 more files" and len(listed) == 52
+    assert plugincontent.changes(kept, kept)[-1].startswith("Files past the first 1,000 are not kept")
