@@ -22,6 +22,8 @@ INERT_FILES = {".claude-plugin/plugin.json", ".claude-plugin/marketplace.json", 
                "LICENSE.md", "LICENSE.txt", "CHANGELOG.md"}
 NOT_CONTENT_KEYS = {"name", "source", "strict", "skills", *manifest.DISPLAY_KEYS}
 MAX_KEPT_FILES = 1000
+# The parts of the content that are declared rather than files, and where each is declared.
+DECLARED = (("entry", "marketplace.json entry"), ("manifest", "plugin.json"))
 
 
 def own_content(tree, root: str, skill_folders, entry: dict, plugin_json: dict | None) -> dict:
@@ -63,9 +65,7 @@ def listing(content: dict, most=50) -> list[str]:
     """What `own_content` installs, one line each: the keys of its marketplace.json entry and
     plugin.json that something reads (a hook or server declared there has no file), then its files,
     `most` of them and a line saying how many more."""
-    declared = [f"\"{key}\" in its {where}" for part, where in (("entry", "marketplace.json entry"),
-                                                                  ("manifest", "plugin.json"))
-                for key in sorted(content.get(part, {}))]
+    declared = [f"\"{key}\" in its {where}" for part, where in DECLARED for key in sorted(content.get(part, {}))]
     files = [path for path, _mode, _sha in content.get("files", [])]
     more = content.get("files_total", len(files)) - min(len(files), most)
     return declared + files[:most] + ([f"and {more:,} more files"] if more > 0 else [])
@@ -80,9 +80,10 @@ def changes(approved: dict, current: dict) -> list[str]:
     found = [f"Added {path}" for path in sorted(after.keys() - before.keys())]
     found += [f"Changed {path}" for path in sorted(after.keys() & before.keys()) if after[path] != before[path]]
     found += [f"Removed {path}" for path in sorted(before.keys() - after.keys())]
-    for part, where in (("entry", "its marketplace.json entry"), ("manifest", "its plugin.json")):
+    for part, where in DECLARED:
         old, new = approved.get(part, {}), current.get(part, {})
-        found += [f"Changed \"{key}\" in {where}" for key in sorted(old.keys() | new.keys()) if old.get(key) != new.get(key)]
+        found += [f"Changed \"{key}\" in its {where}" for key in sorted(old.keys() | new.keys())
+                  if old.get(key) != new.get(key)]
     if "files_total" in approved or "files_total" in current:
         found.append(f"Files past the first {MAX_KEPT_FILES:,} are not kept, so not compared: the plugin holds "
                      f"{current.get('files_total', len(current.get('files', []))):,}.")
