@@ -159,3 +159,15 @@ def test_a_plugin_holding_a_whole_repository_keeps_and_lists_a_bounded_part_of_i
     assert listed[0] == '"hooks" in its marketplace.json entry' and listed[1] == "lib/00000.js"
     assert listed[-1] == "and 1,450 more files" and len(listed) == 52
     assert plugincontent.changes(kept, kept)[-1].startswith("Files past the first 1,000 are not kept")
+
+
+def test_hostile_file_names_are_shown_as_text(market, client, people, admin_client):
+    market.repo.commit({"plugins/ops-kit/scripts/<img src=x onerror=alert(1)>.sh": "echo\n"})
+    sync_marketplace(market.pk)
+    ops = Plugin.objects.get(name="ops-kit")
+    admin_page = admin_client.get(f"/admin/marketplace/plugin/{ops.pk}/change/").content.decode()
+    assert "<li>Added scripts/&lt;img src=x onerror=alert(1)&gt;.sh</li>" in admin_page and "<img src=x" not in admin_page
+    admin_client.post("/admin/marketplace/plugin/", {"action": "approve_content", "_selected_action": [ops.pk]})
+    client.force_login(people["member"])
+    page = client.get("/plugins/acme/ops-kit/").content.decode()
+    assert "<code>scripts/&lt;img src=x onerror=alert(1)&gt;.sh</code>" in page and "<img src=x" not in page
