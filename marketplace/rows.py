@@ -4,8 +4,8 @@ For these few lookups, compiling the ORM query cost more than running it (bench/
 it: four times for the token with its client and user, twice for `visible_to`'s filter), and every
 page or call makes them: the session, the signed-in user with their GitHub identity, the skill a
 page shows with its files, and the access token with what the connector needs. So their SQL is written here once,
-with the search's typo corrections (`closest_words`) and the install counts pages show (`install_counts`),
-whose ORM queries cost more to compile than to run.
+with the search's typo corrections (`closest_words`), and the install counts, revisions and scans pages
+show (`install_counts`, `listed_revisions`, `content_scans`), whose ORM queries cost more to compile than to run.
 Instances are built the way the ORM builds them (each field's database converters, then
 `Model.from_db`), so the rest of the code cannot tell the difference; the query-count tests in
 test_signin, test_catalogue, test_visibility and test_connector_http hold each to one query.
@@ -23,7 +23,8 @@ from audit.models import INSTALL_ACTIONS, AuditEvent
 
 from .crypto import EncryptedTextField
 from .models import (
-    Blob, CatalogueVersion, GitHubIdentity, Marketplace, Plugin, SearchWord, Skill, SkillFile, visibility_key,
+    Blob, CatalogueVersion, ContentScan, GitHubIdentity, Marketplace, Plugin, SearchWord, Skill, SkillFile,
+    SkillRevision, visibility_key,
 )
 
 
@@ -157,6 +158,41 @@ def _files_query():
             f"LEFT JOIN {_quote(Blob._meta.db_table)} b ON b.sha = f.blob_id WHERE f.skill_id = %s ORDER BY f.path")
 
 
+# What the skill page lists of each revision; their files and content stay deferred.
+LISTED_REVISION_FIELDS = ("skill", "created_at", "version", "commit", "status")
+# Stands in for the skill's id while the revisions' query is compiled; no row has it.
+_SKILL_MARK = -(2**62)
+_compiled_revisions = {}
+
+
+def listed_revisions(skill_id: int, user, limit=20) -> list[SkillRevision]:
+    """The skill's revisions `user` may read (`RevisionQuerySet.shown_to`), newest first, at most
+    `limit`, with LISTED_REVISION_FIELDS: the skill page's history. Compiled once per visibility key,
+    as `visible_skill` is; Django's raw() builds the instances from the columns it names."""
+    key = (visibility_key(user), limit)
+    if key not in _compiled_revisions:
+        if len(_compiled_revisions) >= _MAX_COMPILED:
+            _compiled_revisions.clear()
+        query = (SkillRevision.objects.filter(skill_id=_SKILL_MARK).shown_to(user).order_by("-id")
+                 .only(*LISTED_REVISION_FIELDS)[:limit])
+        _compiled_revisions[key] = query.query.sql_with_params()
+    sql, params = _compiled_revisions[key]
+    return list(SkillRevision.objects.raw(sql, [skill_id if param == _SKILL_MARK else param for param in params]))
+
+
+def content_scans(content_hash: str, identities: list[str]) -> list[ContentScan]:
+    """The scans of `content_hash` by the scanners named `identities` (scans.report, on every skill page)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_scans_query(), [content_hash, identities])
+        return [_instances(row, ContentScan)[0][0] for row in cursor.fetchall()]
+
+
+@functools.cache
+def _scans_query():
+    return (f"SELECT {_columns((ContentScan, 'c'))} FROM {_quote(ContentScan._meta.db_table)} c "
+            "WHERE c.content_hash = %s AND c.scanner = ANY(%s)")
+
+
 def install_counts(targets: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
     """How many times each (marketplace slug, plugin name, skill slug) of `targets` was installed, as
     the audit log records it (`INSTALL_ACTIONS`), for those installed at least once: the installs on
@@ -224,14 +260,20 @@ def _fetch_one(sql, params):
         return cursor.fetchone()
 
 
+# A plugin's content besides its skills (up to 1,000 files, as synced and as approved): read by the
+# admin and the plugin page, never by the pages and calls these rows serve.
+_UNREAD = {("marketplace", "plugin", "own_content"), ("marketplace", "plugin", "approved_own_content")}
+
+
 @functools.cache
 def _fields(model) -> list:
     """What these rows read of a model: every concrete field in `_meta` order, except secrets
-    (decrypted only by the code that uses them) and search vectors. Those are left deferred:
-    reading one makes a query, as with `QuerySet.defer`."""
+    (decrypted only by the code that uses them), search vectors and `_UNREAD`. Those are left
+    deferred: reading one makes a query, as with `QuerySet.defer`."""
     return [field for field in model._meta.concrete_fields
             if not isinstance(field, EncryptedTextField)
-            and not isinstance(getattr(field, "output_field", None), SearchVectorField)]
+            and not isinstance(getattr(field, "output_field", None), SearchVectorField)
+            and (model._meta.app_label, model._meta.model_name, field.name) not in _UNREAD]
 
 
 def _columns(*aliased) -> str:

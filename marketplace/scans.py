@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from audit import record
 from audit.models import Action, Outcome
 
-from . import scanners
+from . import rows, scanners
 from .models import Blob, ContentScan, Marketplace, ScanGate, Skill, SkillFile, SkillRevision
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ def refresh_served(marketplace):
 def _refresh_served(marketplace, identities):
     skills = list(Skill.objects.filter(marketplace=marketplace).values_list("content_hash", flat=True).distinct())
     scans = _scans(skills, identities)
-    rows = []
+    verdicts = []
     for content_hash in skills:
         verdict = judge(content_hash, marketplace, scans.get(content_hash, []))
         if marketplace.scan_gate == ScanGate.OFF:
@@ -141,11 +141,11 @@ def _refresh_served(marketplace, identities):
             reasons = ["Not scanned: no scanner is installed"]
         else:
             reasons = verdict.reasons
-        rows.append((content_hash, verdict.scanned and not verdict.failing, verdict.severity, json.dumps(reasons)))
-    if not rows:
+        verdicts.append((content_hash, verdict.scanned and not verdict.failing, verdict.severity, json.dumps(reasons)))
+    if not verdicts:
         return
     # One statement for every skill: a verdict per content hash, merged into the stored reasons.
-    values = ", ".join(["(%s, %s::boolean, %s, %s::jsonb)"] * len(rows))
+    values = ", ".join(["(%s, %s::boolean, %s, %s::jsonb)"] * len(verdicts))
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {Skill._meta.db_table} AS s SET scan_passed = v.passed, scan_severity = v.severity, "
@@ -153,7 +153,7 @@ def _refresh_served(marketplace, identities):
             f"FROM (VALUES {values}) AS v(content_hash, passed, severity, reasons) "
             f"WHERE s.marketplace_id = %s AND s.content_hash = v.content_hash AND (s.scan_passed <> v.passed "
             f"OR s.scan_severity <> v.severity OR s.verdict_reasons->'security_scan' IS DISTINCT FROM v.reasons)",
-            [item for row in rows for item in row] + [marketplace.pk],
+            [item for verdict in verdicts for item in verdict] + [marketplace.pk],
         )
 
 
@@ -220,8 +220,8 @@ def _wanted(marketplace) -> dict:
 def _files(where) -> dict[str, bytes]:
     kind, pk = where
     if kind == "skill":
-        rows = SkillFile.objects.filter(skill_id=pk, blob__isnull=False).values_list("path", "blob__content")
-        return {path: bytes(content) for path, content in rows}
+        stored = SkillFile.objects.filter(skill_id=pk, blob__isnull=False).values_list("path", "blob__content")
+        return {path: bytes(content) for path, content in stored}
     files = SkillRevision.objects.get(pk=pk).files
     contents = dict(Blob.objects.filter(sha__in=[f["sha"] for f in files if not f["omitted"]])
                     .values_list("sha", "content"))
@@ -271,8 +271,8 @@ def report(content_hash: str, marketplace) -> Report:
         identities = []  # a scanner that cannot tell its version cannot scan either
     if not identities:
         return Report("unavailable", [], None, unjudged)
-    rows = list(ContentScan.objects.filter(content_hash=content_hash, scanner__in=identities))
-    verdict = judge(content_hash, marketplace, rows)
+    found = rows.content_scans(content_hash, identities)
+    verdict = judge(content_hash, marketplace, found)
     if not verdict.scanned:
         return Report("pending", identities, None, verdict)
-    return Report("scanned", identities, max(row.scanned_at for row in rows), verdict)
+    return Report("scanned", identities, max(scan.scanned_at for scan in found), verdict)

@@ -150,8 +150,7 @@ def skill_detail(request, marketplace, plugin, skill):
     skill = _skill(request, marketplace, plugin, skill)
     files = rows.skill_files(skill.pk)
     # Not the file lists and stored content the history page compares.
-    revisions = list(skill.revisions.shown_to(request.user).order_by("-id")
-                     .only("skill", "created_at", "version", "commit", "status")[:20])
+    revisions = rows.listed_revisions(skill.pk, request.user)
     version, commit = updates.served(skill)
     url, _root = weblinks.plugin_source(skill.plugin)
     return render(request, "marketplace/skill_detail.html", {

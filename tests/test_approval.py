@@ -135,6 +135,22 @@ def test_members_keep_the_approved_revision_while_a_change_waits(client, admin_c
     assert event.extra["before"]["content_hash"] != event.extra["after"]["content_hash"]
 
 
+def test_the_skill_page_history_lists_pending_revisions_for_admins_only(client, admin_client, gated, people):
+    repo, market = gated
+    approve_all(admin_client)
+    change(repo, market, NEW, "1.1.0")  # waits for approval
+
+    def history(page):
+        return page.content.decode().split('id="rev-title"', 1)[1].split("</ul>", 1)[0]
+
+    client.force_login(people["member"])
+    for _ in range(2):  # the member's, the admin's, and the member's again: one compiled query each
+        member = history(client.get(PAGE))
+        assert member.count("<li>") == 1 and "1.0.0" in member and "Awaiting approval" not in member
+        admin = history(admin_client.get(PAGE))
+        assert admin.count("<li>") == 2 and "1.1.0" in admin and "Awaiting approval" in admin
+
+
 def test_a_pending_change_is_staged_once_and_a_newer_one_replaces_it(admin_client, gated):
     repo, market = gated
     approve_all(admin_client)
