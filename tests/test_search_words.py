@@ -54,6 +54,14 @@ def test_a_typo_is_corrected_and_the_search_runs_again(market, people):
     assert found(people["member"], "helmsman deplyo") == [("kube-deploy", "helmsman deploy")]
 
 
+def test_two_letters_swapped_are_corrected_first(market, people):
+    # "reveiw" is only 0.27 similar to "review" by trigrams, under pg_trgm's threshold of 0.3.
+    assert found(people["member"], "incident reveiw") == [("postmortem", "incident review")]
+    # A swap in a word only a hidden skill holds is not offered either: "rotate" is the vault's.
+    assert found(people["member"], "rotaet") == []
+    assert found(people["core"], "rotaet") == [("kubernetes-vault", "rotate")]
+
+
 def test_a_word_only_a_hidden_skill_holds_is_never_offered(market, people):
     # "kubernetes" is the closer word, but only the vault holds it: orla gets the word she may see
     # (which the stemmer finds in both skills: the core team sees the vault too).
