@@ -175,6 +175,10 @@ DATABASES["default"]["OPTIONS"] = {
     # on a saturated machine bench/load.py's members took up to 8 s, and 5 s failed some of them.
     "pool": {"min_size": 1, "max_size": env_int("SKILLPORT_DB_POOL_SIZE", 8),
              "timeout": env_int("SKILLPORT_DB_POOL_TIMEOUT", 10)},
+    # No JIT compiling: it pays only for long analytic queries. Ours take milliseconds, and one whose
+    # cost estimate crossed the JIT threshold (the typo path's, when its rows were misestimated)
+    # spent 40 ms compiling to save none. asgi.py adds the web's statement timeout to these options.
+    "options": f"{DATABASES['default'].get('OPTIONS', {}).get('options', '')} -c jit=off".strip(),
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

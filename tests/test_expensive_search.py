@@ -93,6 +93,12 @@ def locked_skills():
     return locker
 
 
+def test_postgresql_never_compiles_a_statement_with_jit():
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
+
+
 @pytest.mark.django_db(transaction=True)  # what the server process reads must be committed
 def test_a_web_api_or_connector_statement_past_the_timeout_is_cut_off_with_a_clear_answer(web, two_markets, people,
                                                                                            client):
