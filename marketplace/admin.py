@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.contrib.admin import helpers
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
@@ -136,7 +136,7 @@ def inbox(request) -> list[dict]:
         ]
     if request.user.has_perm("marketplace.view_plugin"):
         entries.append({
-            "count": Plugin.objects.filter(removed_at=None).exclude(own_hash=F("approved_own_hash")).count(),
+            "count": Plugin.objects.filter(removed_at=None).content_awaiting_approval().count(),
             "label": "Plugins whose hooks, commands or servers changed",
             "url": reverse("admin:marketplace_plugin_changelist") + "?own_content=pending",
         })
@@ -431,7 +431,7 @@ class PluginContentFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "pending":
-            return queryset.exclude(own_hash=F("approved_own_hash"))
+            return queryset.content_awaiting_approval()
         return queryset
 
 

@@ -8,7 +8,7 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import connection, models
-from django.db.models import Q, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, Left, NullIf
 from django.urls import reverse
 from django.utils import timezone
@@ -145,6 +145,10 @@ class MarketplaceQuerySet(VisibleQuerySet):
 
 class PluginQuerySet(VisibleQuerySet):
     plugin_path = ""
+
+    def content_awaiting_approval(self):
+        """Plugins whose hooks, commands or servers changed since an admin approved them (plugincontent)."""
+        return self.exclude(own_hash=F("approved_own_hash"))
 
 
 class SkillQuerySet(VisibleQuerySet):

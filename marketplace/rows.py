@@ -111,12 +111,16 @@ def visible_skill(user, marketplace: str, plugin: str, skill: str):
 
 
 def _path_query(user):
-    key = visibility_key(user)
-    if key not in _compiled_by_path:
-        if len(_compiled_by_path) >= _MAX_COMPILED:
-            _compiled_by_path.clear()  # one entry per set of teams; this only bounds a surprise
-        _compiled_by_path[key] = _compile_path_query(user)
-    return _compiled_by_path[key]
+    return _compiled(_compiled_by_path, visibility_key(user), lambda: _compile_path_query(user))
+
+
+def _compiled(cache: dict, key, compile_query):
+    """`cache[key]`, from `compile_query()` the first time: statements compiled once per visibility key."""
+    if key not in cache:
+        if len(cache) >= _MAX_COMPILED:
+            cache.clear()  # one entry per set of teams; this only bounds a surprise
+        cache[key] = compile_query()
+    return cache[key]
 
 
 def _compile_path_query(user):
@@ -169,14 +173,10 @@ def listed_revisions(skill_id: int, user, limit=20) -> list[SkillRevision]:
     """The skill's revisions `user` may read (`RevisionQuerySet.shown_to`), newest first, at most
     `limit`, with LISTED_REVISION_FIELDS: the skill page's history. Compiled once per visibility key,
     as `visible_skill` is; Django's raw() builds the instances from the columns it names."""
-    key = (visibility_key(user), limit)
-    if key not in _compiled_revisions:
-        if len(_compiled_revisions) >= _MAX_COMPILED:
-            _compiled_revisions.clear()
-        query = (SkillRevision.objects.filter(skill_id=_SKILL_MARK).shown_to(user).order_by("-id")
-                 .only(*LISTED_REVISION_FIELDS)[:limit])
-        _compiled_revisions[key] = query.query.sql_with_params()
-    sql, params = _compiled_revisions[key]
+    sql, params = _compiled(_compiled_revisions, (visibility_key(user), limit), lambda: (
+        SkillRevision.objects.filter(skill_id=_SKILL_MARK).shown_to(user).order_by("-id")
+        .only(*LISTED_REVISION_FIELDS)[:limit]
+    ).query.sql_with_params())
     return list(SkillRevision.objects.raw(sql, [skill_id if param == _SKILL_MARK else param for param in params]))
 
 

@@ -3,8 +3,9 @@
 1. The query is read with web-search syntax ("quoted phrases", -exclusions, or).
 2. Skills match on their weighted tsvector (name > description > body), ranked by ts_rank.
 3. Only when nothing matches the words as written, each word no skill holds is corrected to the
-   closest word (trigram similarity) of the catalogue's names and descriptions (SearchWord) that
-   a skill the searcher may see holds, and the full-text search runs again with the corrections
+   closest word (two neighbouring letters swapped, else trigram similarity) of the catalogue's
+   names and descriptions (SearchWord) that a skill the searcher may see holds, and the full-text
+   search runs again with the corrections
    (`respelt`, which pages show as "showing results for"). Comparing the words with a table of
    thousands costs a few milliseconds, where comparing them with every candidate skill's name and
    description cost ~150 ms. A word only skills hidden from the searcher hold is never offered.

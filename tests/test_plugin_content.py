@@ -161,13 +161,19 @@ def test_a_plugin_holding_a_whole_repository_keeps_and_lists_a_bounded_part_of_i
     assert plugincontent.changes(kept, kept)[-1].startswith("Files past the first 1,000 are not kept")
 
 
-def test_hostile_file_names_are_shown_as_text(market, client, people, admin_client):
-    market.repo.commit({"plugins/ops-kit/scripts/<img src=x onerror=alert(1)>.sh": "echo\n"})
+def test_hostile_file_names_and_keys_are_shown_as_text(market, client, people, admin_client):
+    market.repo.commit({
+        "plugins/ops-kit/scripts/<img src=x onerror=alert(1)>.sh": "echo\n",
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("ops-kit", version="1.0.0", **{"<b>x</b>": 1}),
+                                                   plugin_entry("docs-kit", version="1.0.0"), name="acme-skills"),
+    })
     sync_marketplace(market.pk)
     ops = Plugin.objects.get(name="ops-kit")
     admin_page = admin_client.get(f"/admin/marketplace/plugin/{ops.pk}/change/").content.decode()
     assert "<li>Added scripts/&lt;img src=x onerror=alert(1)&gt;.sh</li>" in admin_page and "<img src=x" not in admin_page
+    assert "<li>Changed &quot;&lt;b&gt;x&lt;/b&gt;&quot; in its marketplace.json entry</li>" in admin_page
     admin_client.post("/admin/marketplace/plugin/", {"action": "approve_content", "_selected_action": [ops.pk]})
     client.force_login(people["member"])
     page = client.get("/plugins/acme/ops-kit/").content.decode()
     assert "<code>scripts/&lt;img src=x onerror=alert(1)&gt;.sh</code>" in page and "<img src=x" not in page
+    assert "<code>&quot;&lt;b&gt;x&lt;/b&gt;&quot; in its marketplace.json entry</code>" in page and "<b>x" not in page
