@@ -24,7 +24,7 @@ from audit.models import INSTALL_ACTIONS, AuditEvent
 from .crypto import EncryptedTextField
 from .models import (
     Blob, CatalogueVersion, ContentScan, GitHubIdentity, Marketplace, Plugin, SearchWord, Skill, SkillFile,
-    SkillRevision, visibility_key,
+    SkillRevision, once_per_key, visibility_key,
 )
 
 
@@ -87,7 +87,6 @@ def _token_query():
 
 # Stand-ins for the looked-up names while the skill query is compiled; they cannot be real slugs.
 _PATH_MARKS = ("\x00marketplace", "\x00plugin", "\x00skill")
-_MAX_COMPILED = 1000
 _compiled_by_path = {}
 
 
@@ -111,16 +110,7 @@ def visible_skill(user, marketplace: str, plugin: str, skill: str):
 
 
 def _path_query(user):
-    return _compiled(_compiled_by_path, visibility_key(user), lambda: _compile_path_query(user))
-
-
-def _compiled(cache: dict, key, compile_query):
-    """`cache[key]`, from `compile_query()` the first time: statements compiled once per visibility key."""
-    if key not in cache:
-        if len(cache) >= _MAX_COMPILED:
-            cache.clear()  # one entry per set of teams; this only bounds a surprise
-        cache[key] = compile_query()
-    return cache[key]
+    return once_per_key(_compiled_by_path, visibility_key(user), lambda: _compile_path_query(user))
 
 
 def _compile_path_query(user):
@@ -173,7 +163,7 @@ def listed_revisions(skill_id: int, user, limit=20) -> list[SkillRevision]:
     """The skill's revisions `user` may read (`RevisionQuerySet.shown_to`), newest first, at most
     `limit`, with LISTED_REVISION_FIELDS: the skill page's history. Compiled once per visibility key,
     as `visible_skill` is; Django's raw() builds the instances from the columns it names."""
-    sql, params = _compiled(_compiled_revisions, (visibility_key(user), limit), lambda: (
+    sql, params = once_per_key(_compiled_revisions, (visibility_key(user), limit), lambda: (
         SkillRevision.objects.filter(skill_id=_SKILL_MARK).shown_to(user).order_by("-id")
         .only(*LISTED_REVISION_FIELDS)[:limit]
     ).query.sql_with_params())

@@ -135,3 +135,34 @@ def test_the_skill_pages_lookup_agrees_with_visible_to(market, people, settings,
         assert skill.plugin.marketplace is skill.marketplace
     # Catalogue pages never decrypt the marketplace's secrets.
     assert {"access_token", "webhook_secret"} <= skill.marketplace.get_deferred_fields()
+
+
+def test_the_managers_built_once_filter_agrees_with_the_rule(market, people, settings):
+    """`Model.objects.visible_to` builds the rule once per visibility key and hands out copies: asked in
+    turn for every persona, it must answer each as the rule built afresh does, and a copy a caller
+    narrows must leave the next caller's whole."""
+    settings.SKILLPORT_GITHUB_ORGS = ["acme"]
+    Skill.objects.filter(name="by-id").update(released=False)  # awaiting approval: admins only
+    Plugin.objects.filter(name="internal").update(audience=["github:@acme/core"])
+    gone = person("gone", 5, ["acme/core"], orgs=())
+    users = [people["member"], people["admin"], people["core"], gone, people["design"], people["anonymous"], people["outsider"],
+             people["member"], people["admin"]]
+    for model in (Marketplace, Plugin, Skill):
+        for user in users:
+            built_once = set(model.objects.visible_to(user).values_list("pk", flat=True))
+            afresh = set(model.objects.all().visible_to(user).values_list("pk", flat=True))
+            assert built_once == afresh, (model, user)
+    assert visible(people["core"]) == ["core-only", "open", "secret"]
+    assert visible(gone) == []
+
+    narrowed = Skill.objects.visible_to(people["core"]).filter(name="open")
+    assert [skill.name for skill in narrowed] == ["open"]
+    assert visible(people["core"]) == ["core-only", "open", "secret"]
+    # Nor does a copy read whole keep its rows for the next caller.
+    assert len(list(Skill.objects.visible_to(people["core"]))) == 3
+    Skill.objects.filter(name="open").update(curation="hidden")
+    assert sorted(skill.name for skill in Skill.objects.visible_to(people["core"])) == ["core-only", "secret"]
+
+    # A change of teams is a new key, so the next request sees what the new teams admit.
+    GitHubIdentity.objects.filter(login="orla").update(teams=["acme/core"])
+    assert visible(User.objects.get(username="orla")) == ["core-only", "secret"]
