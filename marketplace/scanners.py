@@ -16,6 +16,7 @@ import posixpath
 import re
 import subprocess
 import tempfile
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,8 +203,28 @@ def _run(name, argv, *, root, cwd, timeout) -> bytes:
     return stdout
 
 
-@functools.cache
+def learn_versions():
+    """Run each scanner's version command now, so the first skill page a web worker serves (every
+    page names the scanners, scans.report) does not wait half a second for it: web workers call
+    this in a thread as they start (asgi.py). A scanner that fails is reported where it is used."""
+    for scanner in available():
+        try:
+            scanner.identity()
+        except ScanError:
+            pass
+
+
+_learning = threading.Lock()
+
+
 def _version(name, version_command) -> str:
+    # One run per process: a request arriving while learn_versions runs waits for its answer.
+    with _learning:
+        return _learned_version(name, version_command)
+
+
+@functools.cache
+def _learned_version(name, version_command) -> str:
     with _workspace() as root:
         out = _run(name, list(version_command), root=root, cwd=root, timeout=60)
     text = out.decode("utf-8", "replace").strip()

@@ -6,6 +6,7 @@ everything else, including the OAuth endpoints and metadata, to Django.
 """
 import gc
 import os
+import threading
 
 import django
 from asgiref.sync import sync_to_async
@@ -44,6 +45,11 @@ class OneThreadHopHandler(ASGIHandler):
 
 django.setup(set_prefix=False)  # as get_asgi_application does
 django_app = OneThreadHopHandler()
+
+from marketplace import scanners  # noqa: E402
+
+# The scanners' versions, learnt while the worker waits for its first request rather than during it.
+threading.Thread(target=scanners.learn_versions, name="scanner-versions", daemon=True).start()
 
 from connector.middleware import MCPAccessLog  # noqa: E402  (needs Django set up first)
 from connector.server import build_app  # noqa: E402

@@ -6,6 +6,7 @@ import stat
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -350,3 +351,24 @@ def test_scanners_are_configured_strictly(settings):
             scanners.available()
     settings.SKILLPORT_SCANNERS = []
     assert scanners.available() == []
+
+
+def test_a_web_worker_learns_the_scanners_versions_once_as_it_starts(tmp_path, settings):
+    """Web workers run the version commands in a thread as they start (asgi.py), so the first skill
+    page does not wait for them; a page asking meanwhile waits for that run rather than starting its own."""
+    runs = tmp_path / "runs"
+    version = f"import time; open({str(runs)!r}, 'a').write('ran\\n'); time.sleep(0.5); print('slow-scanner 3.1.4')"
+    settings.SKILLPORT_SCANNERS = [
+        {"name": "slow", "command": ["scan", "{dir}"], "format": "sarif", "version_command": [sys.executable, "-c", version]},
+        {"name": "broken", "command": ["scan", "{dir}"], "format": "sarif", "version_command": ["/nonexistent/scanner"]},
+    ]
+    learning = threading.Thread(target=scanners.learn_versions)  # a failing scanner does not stop it
+    learning.start()
+    while not runs.exists():
+        time.sleep(0.01)
+    slow, broken = scanners.available()
+    assert slow.identity() == "slow 3.1.4"
+    learning.join()
+    assert runs.read_text() == "ran\n"
+    with pytest.raises(ScanError):
+        broken.identity()
