@@ -1,7 +1,8 @@
 """Streaming exports of audit events as CSV or JSON Lines.
 
 Rows come from a server-side cursor in chunks and leave as they are formatted, so exporting
-a million events holds one chunk in memory, never the whole set.
+a million events holds one chunk in memory, never the whole set (under ASGI too: asgi.py sends
+a synchronous stream a batch at a time, where Django's handler would list it first).
 """
 import csv
 import json
