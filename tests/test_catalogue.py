@@ -217,3 +217,22 @@ def test_policies_are_shown_and_prohibited_skills_cannot_be_installed(client, ma
     assert not AuditEvent.objects.filter(action=Action.PACKAGE_DOWNLOADED).exists()
     cards = client.get("/skills/").content.decode()
     assert "badge policy-prohibited" in cards and "badge policy-recommended" in cards
+
+
+def test_a_skills_url_follows_the_script_prefix_and_quotes_its_names(settings):
+    """Skill.get_absolute_url keeps what reverse() answered (a search page asks 24 times); what
+    reverse() reads besides the names, the script prefix and the URLconf, is part of the key."""
+    from django.urls import set_script_prefix
+
+    from marketplace.models import Marketplace, Plugin
+
+    skill = Skill(marketplace=Marketplace(slug="acme"), plugin=Plugin(name="tools"), slug="a b?")
+    assert skill.get_absolute_url() == "/skills/acme/tools/a%20b%3F/"
+    assert skill.get_absolute_url() == "/skills/acme/tools/a%20b%3F/"
+    set_script_prefix("/skillport/")  # served under a path
+    try:
+        assert skill.get_absolute_url() == "/skillport/skills/acme/tools/a%20b%3F/"
+    finally:
+        set_script_prefix("/")
+    settings.ROOT_URLCONF = "tests.other_urls"
+    assert skill.get_absolute_url() == "/elsewhere/acme/tools/a%20b%3F/"
