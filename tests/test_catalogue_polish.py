@@ -165,6 +165,21 @@ def test_the_filter_panel_folds_and_counts_what_is_set(client, market, member):
     assert '<details class="more-filters">' in page
     page = client.get("/skills/?category=operations&surface=claude_code").content.decode()
     assert '<details class="more-filters" open>' in page and "2 on" in page
+    assert "{#" not in page and "#}" not in page  # a template comment shown as text
+
+
+def test_no_template_comment_spans_lines():
+    """Django's {# #} comments end on their line: one that goes on to the next is page text (the
+    search page showed its filter panel's for a while). Longer ones are {% comment %} blocks."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    templates = [path for folder in settings.TEMPLATES[0]["DIRS"] for path in Path(folder).rglob("*.html")]
+    assert templates
+    broken = [f"{path}:{number}" for path in templates
+              for number, line in enumerate(path.read_text().splitlines(), 1) if "{#" in line and "#}" not in line]
+    assert broken == []
 
 
 # Pages
