@@ -24,6 +24,7 @@ from .filters import SkillFilter, count_installs, with_installs
 from .gitrepo import redact
 from .models import Curation, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status
 from .templatetags.catalogue import display_name
+from .verdicts import Verdict
 
 
 # What a skill card shows; lists load only these (not bodies, search vectors or secrets).
@@ -169,9 +170,18 @@ def skill_detail(request, marketplace, plugin, skill):
         "revisions": revisions,
         "review": _review(skill, revisions) if request.user.is_superuser else None,
         "install": install.panel(skill, request.user),
-        "verdicts": skill.verdicts(),
-        "scan": _scan(skill, files),
+        **_verdicts_and_scan(skill, files),
     })
+
+
+def _verdicts_and_scan(skill, files) -> dict:
+    """The verdicts, with the scan's unknown (None) rather than failed while nothing judged the served
+    content (not scanned yet, scanning off, no scanner), and the scan report that says which."""
+    scan = _scan(skill, files)
+    scanned = scan["report"].state == "scanned"
+    verdicts = [(label, passed if scanned or label != Verdict.SCAN_PASSED.label else None, reasons)
+                for label, passed, reasons in skill.verdicts()]
+    return {"verdicts": verdicts, "scan": scan}
 
 
 @login_required

@@ -190,6 +190,8 @@ def test_the_skill_page_the_api_and_get_skill_show_the_findings(market, people, 
     assert '<span class="badge bad">critical</span>' in card and '<span class="badge ">info</span>' in card
     clean = client.get("/skills/acme/ops-kit/postmortem/").content.decode()
     assert '<span class="badge ok">Passed</span> Highest severity' in clean
+    assert '<span class="badge bad">No</span> Passes the security scan' in page
+    assert '<span class="badge ok">Yes</span> Passes the security scan' in clean
 
     scan = client.get(FORMAT_API).json()["security_scan"]
     assert scan["state"] == "scanned" and not scan["passed"] and scan["severity"] == "critical"
@@ -215,13 +217,17 @@ def test_the_scan_card_says_why_nothing_was_scanned(market, people, client, admi
     client.force_login(people["member"])
     page = client.get(FORMAT_PAGE).content.decode()
     assert f"Not scanned yet by {identity()}." in page
+    # Unknown, not failed: no scan has judged it (nor, further down, when scanning is off).
+    assert '<span class="badge">Not scanned</span> Passes the security scan' in page
     assert client.get(FORMAT_API).json()["security_scan"] == {
         "state": "pending", "passed": False, "severity": "", "scanned_at": None, "scanners": [identity()],
         "findings": []}
 
     m.scan_gate = ScanGate.OFF
     m.save()
-    assert "Scanning is off for this marketplace." in client.get(FORMAT_PAGE).content.decode()
+    page = client.get(FORMAT_PAGE).content.decode()
+    assert "Scanning is off for this marketplace." in page
+    assert '<span class="badge">Not scanned</span> Passes the security scan' in page
     assert client.get(FORMAT_API).json()["security_scan"]["state"] == "off"
 
     m.scan_gate = ScanGate.REPORT
