@@ -3,6 +3,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from io import StringIO
 
 import psutil
@@ -10,7 +11,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from marketplace.models import Marketplace
+from marketplace.models import Marketplace, Skill
 from skillport_site import embedded, quickstart
 
 
@@ -86,3 +87,22 @@ def test_stop_stops_the_embedded_postgresql(tmp_path):
     postmaster.wait(timeout=10)  # TimeoutExpired if it still ran
     assert not postmaster.is_running()
     assert embedded.stop_database(tmp_path) is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_make_runs_worker_scans_the_example_right_after_setup_demo(local_accounts, celery_worker_queue, settings,
+                                                                    tmp_path):
+    """setup_demo syncs in its own process, so it queues the scan a sync task would have: the demo's
+    skills would otherwise say "Not scanned" until beat's safety net, up to five minutes later."""
+    scanner = tmp_path / "clean_scanner.py"  # a scanner that finds nothing, and starts at once
+    scanner.write_text("import json\nprint(json.dumps({'version': '2.1.0', 'runs': [{'tool': {'driver': "
+                       "{'name': 'clean'}}, 'results': []}]}))\n")
+    settings.SKILLPORT_SCANNERS = [{"name": "clean", "command": [sys.executable, str(scanner), "{dir}"],
+                                    "format": "sarif"}]
+    setup_demo()
+    example = Skill.objects.filter(marketplace__slug="example", removed_at=None)
+    deadline = time.monotonic() + 60
+    while example.filter(scan_severity="").exists():
+        assert time.monotonic() < deadline, "the worker did not scan the example"
+        time.sleep(0.2)
+    assert example.count() == 9 and all(skill.scan_passed for skill in example)

@@ -8,8 +8,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from marketplace.models import Marketplace, Skill, SyncRun
+from marketplace.models import Marketplace, Skill, Status, SyncRun
 from marketplace.sync import sync_marketplace
+from marketplace.tasks import queue_scan
 
 EXAMPLE = settings.BASE_DIR / "examples" / "marketplace"
 
@@ -33,6 +34,8 @@ class Command(BaseCommand):
         call_command("add_marketplace", str(EXAMPLE), slug="example", stdout=io.StringIO())
         marketplace = Marketplace.objects.get(slug="example")
         run = sync_marketplace(marketplace.pk, SyncRun.Trigger.CLI)
+        if run.status in (Status.OK, Status.PARTIAL):
+            queue_scan(marketplace)  # for `make run`'s worker, as sync_marketplace's command does
         skills = Skill.objects.filter(marketplace=marketplace, removed_at=None).count()
         self.stdout.write(f"Example marketplace ({EXAMPLE.relative_to(settings.BASE_DIR)}) synced: {run.status}, "
                           f"{skills} skills.")
