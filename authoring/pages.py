@@ -12,6 +12,8 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from audit.models import Surface
@@ -68,7 +70,7 @@ class ContributeForm(forms.Form):
 def contribute(request):
     marketplaces = proposable(request.user)
     if not marketplaces:
-        return _refused(request, NOWHERE)
+        return _not_a_contributor(request, NOWHERE)
     # A plugin page's link names its marketplace and plugin.
     form = ContributeForm(request.POST or None, request.FILES or None, marketplaces=marketplaces,
                           initial={"marketplace": request.GET.get("marketplace"), "plugin": request.GET.get("plugin")})
@@ -131,8 +133,8 @@ def _left_out(user, marketplace, plugin, skill, files) -> tuple[str, ...]:
 def edit(request, marketplace, plugin, skill):
     skill = lookup.visible_skill_or_404(request.user, marketplace, plugin, skill)
     if not proposals.contributes(request.user, skill.marketplace):  # a visible skill's marketplace is visible
-        return _refused(request, f"You may not propose changes to {skill.marketplace}. A Skillport admin names "
-                                 "its contributors; ask them to add you.")
+        return _not_a_contributor(request, f"You may not propose changes to {skill.marketplace}. A Skillport admin "
+                                           "names its contributors; ask them to add you.", skill.marketplace)
     files = _files(skill)
     problems, errors, checked, added = [], [], "", []
     if request.method == "POST":
@@ -251,5 +253,20 @@ def _preview_context(text: str) -> dict:
             "body": rendering.clean(rendering.render(parsed.body))}
 
 
-def _refused(request, reason: str):
-    return render(request, "authoring/refused.html", {"reason": reason}, status=403)
+def _refused(request, reason: str, remedy=None):
+    return render(request, "authoring/refused.html", {"reason": reason, "remedy": remedy}, status=403)
+
+
+def _not_a_contributor(request, reason: str, marketplace=None):
+    """Refused for want of being a contributor. An admin who may name contributors is told where
+    instead, since asking an admin would be asking themselves."""
+    if not request.user.has_perm("marketplace.change_marketplace"):
+        return _refused(request, reason)
+    if marketplace is not None:
+        reason = f"You are not one of {marketplace}'s contributors."
+        where, page = reverse("admin:marketplace_marketplace_change", args=[marketplace.pk]), "its admin page"
+    else:
+        reason = "You are not a contributor of any marketplace here."
+        where, page = reverse("admin:marketplace_marketplace_changelist"), "a marketplace's admin page"
+    return _refused(request, reason, format_html(
+        'Name yourself, or a team you are in, under Contributors on <a href="{}">{}</a>, then propose.', where, page))

@@ -79,6 +79,23 @@ def test_the_contribute_links_and_page_are_for_contributors_only(market, people)
     assert page.context["form"].fields["marketplace"].choices == [("acme", "test-market")]
 
 
+
+def test_an_admin_who_is_not_a_contributor_is_told_where_to_name_themselves(market, people):
+    """Asking a Skillport admin to add you means nothing to an admin: they are shown where to."""
+    admin = signed_in(people["admin"])
+    refused = admin.get(NEW)
+    assert refused.status_code == 403 and escape(NOWHERE) not in refused.content.decode()
+    assert "You are not a contributor of any marketplace here." in refused.content.decode()
+    assert 'under Contributors on <a href="/admin/marketplace/marketplace/">' in refused.content.decode()
+    refused = admin.get(EDIT)
+    assert refused.status_code == 403
+    assert f'on <a href="/admin/marketplace/marketplace/{market.pk}/change/">its admin page</a>' in (
+        refused.content.decode())
+    market.contributors = ["github:@acme/core", "*"]  # local admins answer to "*"
+    market.save()
+    assert admin.get(NEW).status_code == 200 and admin.get(EDIT).status_code == 200
+
+
 def test_the_header_asks_who_may_contribute_once_a_minute(market, people, django_assert_num_queries):
     core = signed_in(people["core"])
     core.get("/")
