@@ -8,7 +8,7 @@ from django.contrib.postgres.functions import RandomUUID
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.exceptions import ValidationError
-from django.db import connection, models
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, Left, NullIf
 from django.urls import get_script_prefix, get_urlconf, reverse
@@ -354,11 +354,21 @@ class Marketplace(models.Model):
 
     def save(self, *args, **kwargs):
         fields = kwargs.get("update_fields")
-        if fields is None or {"name", "slug"} & set(fields):  # a save of other fields keeps it
+        if fields is not None and not {"name", "slug"} & set(fields):
+            return super().save(*args, **kwargs)  # a save of other fields keeps its catalogue name
+        if fields is not None:
+            kwargs["update_fields"] = {*fields, "catalogue_name"}
+        for attempt in range(1, 4):
             self.catalogue_name = self._free_catalogue_name()
-            if fields is not None:
-                kwargs["update_fields"] = {*fields, "catalogue_name"}
-        super().save(*args, **kwargs)
+            try:
+                # In a savepoint: two marketplaces of one name synced at once both find it free, and the
+                # second to write waits for the first, then fails on the unique name; it looks again.
+                with transaction.atomic():
+                    return super().save(*args, **kwargs)
+            except IntegrityError:
+                taken = Marketplace.objects.exclude(pk=self.pk).filter(catalogue_name=self.catalogue_name)
+                if attempt == 3 or not taken.exists():
+                    raise
 
     def _free_catalogue_name(self) -> str:
         """Its name, unless another marketplace here goes by it already (a fork with the same

@@ -1,5 +1,7 @@
 """/m/<slug>/marketplace.json: the curated catalogue for Claude Code, pinned to synced commits, validated by us."""
 import json
+import threading
+import time
 
 import pytest
 
@@ -112,3 +114,41 @@ def test_a_plugin_claude_code_would_refuse_is_not_listed(client, make_repo, sync
     }), slug="acme")
     assert not Plugin.objects.get(name="refused").loads
     assert [entry["name"] for entry in curated(client, people["member"]).json()["plugins"]] == ["good"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_marketplaces_of_one_name_written_at_once_both_get_a_catalogue_name():
+    """Both find the name free; the second to write waits for the first's transaction, fails on the
+    unique name, and takes its slug instead of failing its sync."""
+    from django.db import connections, transaction
+
+    first_wrote, outcome = threading.Event(), {}
+
+    def first():
+        try:
+            with transaction.atomic():
+                Marketplace.objects.create(slug="first", name="acme-skills", git_url="https://example.com/a.git")
+                first_wrote.set()
+                time.sleep(0.5)  # the second has looked, found the name free, and waits on the index
+        finally:
+            connections.close_all()
+
+    def second():
+        first_wrote.wait(10)
+        try:
+            with transaction.atomic():
+                outcome["second"] = Marketplace.objects.create(
+                    slug="second", name="acme-skills", git_url="https://example.com/b.git").catalogue_name
+        except Exception as error:  # noqa: BLE001 (the test reports what went wrong)
+            outcome["second"] = repr(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert outcome["second"] == "second"
+    assert dict(Marketplace.objects.values_list("slug", "catalogue_name")) == {
+        "first": "acme-skills", "second": "second"}
