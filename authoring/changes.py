@@ -252,12 +252,20 @@ class Change:
         return out.decode().strip()
 
 
+def unreachable(marketplace) -> str:
+    """Why no change can be proposed to `marketplace`, whoever asks ("" when one can): known without
+    fetching anything, so pages say it before anyone writes a change only to lose it."""
+    if gitrepo.plain_folder(marketplace.git_url) is not None:
+        return ("This marketplace is read from a folder, not a git repository, so there is nowhere to "
+                "propose a change; ask its admins to commit it.")
+    return ""
+
+
 def _fetch(marketplace):
     """The cached repository, the tracked branch's head, and the branch's name."""
     url = marketplace.git_url
-    if gitrepo.plain_folder(url) is not None:
-        raise Unusable("This marketplace is read from a folder, not a git repository, so there is nowhere to "
-                       "propose a change; ask its admins to commit it.")
+    if reason := unreachable(marketplace):
+        raise Unusable(reason)
     try:
         repo, head = Repository.fetch(url, ref=marketplace.ref, token=marketplace.access_token or None)
     except GitError as exc:

@@ -22,7 +22,7 @@ from marketplace.models import Marketplace, Plugin
 from marketplace.templatetags.catalogue import words
 from skillport_site.middleware import takes_uploads
 
-from . import proposals, uploads
+from . import changes, proposals, uploads
 
 # What the preview renders at most: a SKILL.md is read in full into every context it is used in,
 # so a real one is far shorter; this bounds the work one request can ask of the Markdown renderer.
@@ -33,7 +33,11 @@ NOWHERE = ("You may not propose skills to any marketplace here. A Skillport admi
 
 
 def proposable(user) -> list[Marketplace]:
-    """The marketplaces `user` may propose to, by name."""
+    """The marketplaces `user` may propose to, by name: those they contribute to that can take a proposal."""
+    return [m for m in _contributed(user) if not changes.unreachable(m)]
+
+
+def _contributed(user) -> list[Marketplace]:
     # Its secrets are read (and decrypted) only if a proposal is sent.
     return [m for m in Marketplace.objects.visible_to(user).defer("access_token", "webhook_secret")
             .order_by("name", "slug") if proposals.contributes(user, m)]
@@ -70,7 +74,9 @@ class ContributeForm(forms.Form):
 def contribute(request):
     marketplaces = proposable(request.user)
     if not marketplaces:
-        return _not_a_contributor(request, NOWHERE)
+        contributed = _contributed(request.user)
+        return _refused(request, changes.unreachable(contributed[0])) if contributed else (
+            _not_a_contributor(request, NOWHERE))
     # A plugin page's link names its marketplace and plugin.
     form = ContributeForm(request.POST or None, request.FILES or None, marketplaces=marketplaces,
                           initial={"marketplace": request.GET.get("marketplace"), "plugin": request.GET.get("plugin")})
@@ -135,6 +141,8 @@ def edit(request, marketplace, plugin, skill):
     if not proposals.contributes(request.user, skill.marketplace):  # a visible skill's marketplace is visible
         return _not_a_contributor(request, f"You may not propose changes to {skill.marketplace}. A Skillport admin "
                                            "names its contributors; ask them to add you.", skill.marketplace)
+    if reason := changes.unreachable(skill.marketplace):
+        return _refused(request, reason)
     files = _files(skill)
     problems, errors, checked, added = [], [], "", []
     if request.method == "POST":

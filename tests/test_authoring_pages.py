@@ -15,7 +15,7 @@ from django.test import Client
 from audit.models import Action, AuditEvent
 from authoring.models import Proposal
 from authoring.pages import MAX_PREVIEW_CHARS, NOWHERE
-from marketplace.models import Curation, Skill
+from marketplace.models import Curation, Marketplace, Skill
 from marketplace.sync import sync_marketplace
 
 from .builders import catalog, plugin_entry, skill_md
@@ -78,6 +78,21 @@ def test_the_contribute_links_and_page_are_for_contributors_only(market, people)
     assert page.status_code == 200
     assert page.context["form"].fields["marketplace"].choices == [("acme", "test-market")]
 
+
+
+def test_a_marketplace_read_from_a_folder_offers_no_proposal_to_lose(market, people, tmp_path):
+    """Nothing can be proposed to a folder on the server (make run's example is one): its contributors are
+    told so before they write a change, not after, and no page links to a form they could not send."""
+    folder = tmp_path / "marketplace"
+    folder.mkdir()
+    Marketplace.objects.filter(pk=market.pk).update(git_url=str(folder))
+    core = signed_in(people["core"])
+    assert 'href="/proposals/' not in core.get("/skills/acme/tools/alpha/").content.decode()
+    assert 'href="/proposals/' not in core.get("/plugins/acme/tools/").content.decode()
+    for path in (NEW, EDIT):
+        refused = core.get(path)
+        assert refused.status_code == 403, path
+        assert "read from a folder, not a git repository" in refused.content.decode()
 
 
 def test_an_admin_who_is_not_a_contributor_is_told_where_to_name_themselves(market, people):
