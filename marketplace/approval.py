@@ -257,16 +257,23 @@ def settle(marketplace):
         )
         # The repository at a plugin's commit holds exactly what members see only when none of its
         # skills waits for approval (or was refused it), nor the rest of it; otherwise keep pinning
-        # the last such commit.
+        # the last such commit. Nor may another plugin's skill whose folder lies in the plugin's (plugins
+        # at the top of the repository hold each other's): installed from that commit, its files come
+        # along, and the plugin's hooks could run them.
         # The marketplace's skills are read once (a lookup per plugin ANDed two indexes, one of them
         # holding every live skill of the catalogue).
         cursor.execute(
-            f"UPDATE {plugins} AS p SET approved_commit = p.commit "
-            f"WHERE p.marketplace_id = %s AND p.approved_commit <> p.commit AND p.own_hash = p.approved_own_hash "
-            f"AND p.id NOT IN ("
-            f"  SELECT s.plugin_id FROM {skills} AS s WHERE s.marketplace_id = %s AND s.removed_at IS NULL "
+            f"WITH waiting AS ("
+            f"  SELECT s.plugin_id, s.path, o.source_kind = 'relative' AS in_marketplace_repo "
+            f"  FROM {skills} AS s JOIN {plugins} AS o ON o.id = s.plugin_id "
+            f"  WHERE s.marketplace_id = %s AND s.removed_at IS NULL "
             f"  AND (s.pending_revision_id IS NOT NULL OR NOT s.released OR ("
             f"    SELECT r.status FROM {revisions} AS r WHERE r.skill_id = s.id ORDER BY r.id DESC LIMIT 1"
-            f"  ) = ANY(%s)))",
-            [marketplace.pk, marketplace.pk, REFUSED],
+            f"  ) = ANY(%s))) "
+            f"UPDATE {plugins} AS p SET approved_commit = p.commit "
+            f"WHERE p.marketplace_id = %s AND p.approved_commit <> p.commit AND p.own_hash = p.approved_own_hash "
+            f"AND NOT EXISTS (SELECT 1 FROM waiting AS w WHERE w.plugin_id = p.id OR ("
+            f"  w.in_marketplace_repo AND p.source_kind = 'relative' AND p.root IS NOT NULL "
+            f"  AND (p.root = '' OR left(w.path, length(p.root) + 1) = p.root || '/')))",
+            [marketplace.pk, REFUSED, marketplace.pk],
         )

@@ -496,6 +496,8 @@ class Plugin(CurationFields):
     last_seen_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now, help_text="When a sync last changed what it read.")
     removed_at = models.DateTimeField(null=True, blank=True)
+    # Its folder in its source repository ("" at the top), as last read; None until a sync has read it.
+    root = models.TextField(null=True, blank=True, editable=False)
     approved_commit = models.CharField(
         max_length=40, blank=True,
         help_text="The latest commit at which every skill of the plugin, and the rest of it, was approved; the "

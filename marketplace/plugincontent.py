@@ -27,8 +27,9 @@ DECLARED = (("entry", "marketplace.json entry"), ("manifest", "plugin.json"))
 
 
 def own_content(tree, root: str, skill_folders, entry: dict, plugin_json: dict | None) -> dict:
-    """What the plugin at `root` of `tree` installs besides its skills (`skill_folders`, paths in the
-    tree): {"files": [[path in the plugin, mode, blob sha], ...], "entry": {...}, "manifest": {...}},
+    """What the plugin at `root` of `tree` installs besides skills (`skill_folders`, paths in the tree:
+    every skill folder of the tree, its own and other plugins', reader._take_own_contents):
+    {"files": [[path in the plugin, mode, blob sha], ...], "entry": {...}, "manifest": {...}},
     the entry's and plugin.json's keys that do something; {} for a plugin of skills alone."""
     prefix = f"{root}/" if root else ""
     files = sorted(

@@ -184,6 +184,7 @@ class Reader:
                 seen.add(name)
                 plugins.append(self._read_plugin(index, entry, f"{location} ({name})"))
         self.progress("plugins", total, total)
+        _take_own_contents(plugins)
         skillfolder.read_new(plugins, self.blob_sink, self.progress)
         unreachable = self._unreachable_skill_files(plugins)
         self.close()
@@ -308,8 +309,7 @@ class Reader:
         # Names of new skills are known only once read; skillfolder.read_new dedupes them after that.
         plugin.root = root
         plugin.skills = [skillfolder.scan(tree, folder, plugin, self.known_skills) for folder in folders]
-        content = plugincontent.own_content(tree, root, folders, entry, plugin.manifest)
-        plugin.own_content, plugin.own_hash = plugincontent.kept(content), plugincontent.digest(content)
+        plugin.tree = tree  # its content besides skills is taken once every plugin's skills are known
         return plugin
 
     def _plugin_tree(self, plugin, location):
@@ -435,6 +435,24 @@ def _where_it_would_load(path: str, plugins) -> str:
     return (f"'{path}' is in plugin '{owner.name}' but not where Claude Code looks for skills: move it to "
             f"'{root}skills/{name}/SKILL.md', or add './{posixpath.relpath(folder, owner.root or '.')}' to the "
             "plugin's 'skills' list")
+
+
+
+def _take_own_contents(plugins):
+    """Each plugin's content besides skills (plugincontent), less every skill folder of its repository,
+    its own or another plugin's: plugins at the top of one repository that list their skills
+    (`"source": "./"`) hold each other's folders, which are skills, approved and scanned as such. Taken
+    as each plugin's own, every skill change marked the others' hooks and servers as changed.
+    (approval.settle pins such a plugin only while the skills it holds are approved.)"""
+    folders = {}
+    for plugin in plugins:
+        if plugin.tree is not None:
+            folders.setdefault(id(plugin.tree), set()).update(skill.folder for skill in plugin.skills)
+    for plugin in plugins:
+        if plugin.tree is not None:
+            content = plugincontent.own_content(plugin.tree, plugin.root, folders[id(plugin.tree)], plugin.entry,
+                                                plugin.manifest)
+            plugin.own_content, plugin.own_hash = plugincontent.kept(content), plugincontent.digest(content)
 
 
 def _failed(plugin) -> PluginData:

@@ -71,6 +71,7 @@ class PluginData:
     refusal: str = ""  # why it would not, in words for the skills' verdicts
     own_content: dict = field(default_factory=dict)  # what it installs besides its skills (plugincontent)
     own_hash: str = ""  # its digest
+    tree: object = field(default=None, repr=False)  # the tree it was read from (None: not read)
     surfaces: list = field(default_factory=lambda: list(ALL_SURFACES))
     skills: list = field(default_factory=list)
     problems: Problems = field(default_factory=Problems)

@@ -50,7 +50,7 @@ SKILL_FIELDS = [
 PLUGIN_FIELDS = [
     "display_name", "description", "source_kind", "source", "category", "tags",
     "keywords", "surfaces", "author", "license", "homepage", "repository", "entry", "manifest", "readme", "loads",
-    "own_content", "own_hash", "problems", "fingerprint", "removed_at", "last_seen_at", "updated_at",
+    "own_content", "own_hash", "root", "problems", "fingerprint", "removed_at", "last_seen_at", "updated_at",
 ]
 
 
@@ -220,6 +220,7 @@ def _plugin_values(data, where) -> dict:
         "loads": data.loads,
         "own_content": data.own_content,
         "own_hash": data.own_hash,
+        "root": data.root if data.tree is not None else None,
     }, data.problems, where)
     values["problems"] = _problem_rows(data.problems)
     return values
