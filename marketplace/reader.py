@@ -437,7 +437,6 @@ def _where_it_would_load(path: str, plugins) -> str:
             "plugin's 'skills' list")
 
 
-
 def _take_own_contents(plugins):
     """Each plugin's content besides skills (plugincontent), less every skill folder of its repository,
     its own or another plugin's: plugins at the top of one repository that list their skills

@@ -358,9 +358,10 @@ def test_a_web_worker_learns_the_scanners_versions_once_as_it_starts(tmp_path, s
     page does not wait for them; a page asking meanwhile waits for that run rather than starting its own."""
     runs = tmp_path / "runs"
     version = f"import time; open({str(runs)!r}, 'a').write('ran\\n'); time.sleep(0.5); print('slow-scanner 3.1.4')"
+    command = ["scan", "{dir}"]
     settings.SKILLPORT_SCANNERS = [
-        {"name": "slow", "command": ["scan", "{dir}"], "format": "sarif", "version_command": [sys.executable, "-c", version]},
-        {"name": "broken", "command": ["scan", "{dir}"], "format": "sarif", "version_command": ["/nonexistent/scanner"]},
+        {"name": "slow", "command": command, "format": "sarif", "version_command": [sys.executable, "-c", version]},
+        {"name": "broken", "command": command, "format": "sarif", "version_command": ["/nonexistent/scanner"]},
     ]
     learning = threading.Thread(target=scanners.learn_versions)  # a failing scanner does not stop it
     learning.start()

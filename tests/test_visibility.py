@@ -145,8 +145,8 @@ def test_the_managers_built_once_filter_agrees_with_the_rule(market, people, set
     Skill.objects.filter(name="by-id").update(released=False)  # awaiting approval: admins only
     Plugin.objects.filter(name="internal").update(audience=["github:@acme/core"])
     gone = person("gone", 5, ["acme/core"], orgs=())
-    users = [people["member"], people["admin"], people["core"], gone, people["design"], people["anonymous"], people["outsider"],
-             people["member"], people["admin"]]
+    users = [people["member"], people["admin"], people["core"], gone, people["design"], people["anonymous"],
+             people["outsider"], people["member"], people["admin"]]
     for model in (Marketplace, Plugin, Skill):
         for user in users:
             built_once = set(model.objects.visible_to(user).values_list("pk", flat=True))
