@@ -200,11 +200,14 @@ class VisibleManager(models.Manager):
 
     `Model.objects.visible_to(user)` builds the rule's filter once per model and visibility key, and
     hands each caller a copy: building it took 0.6 ms, more than the queries it filters take to run
-    (issue 21). It may: a manager's queryset is the whole table, always the same, and users with
-    equal keys see exactly the same things. A queryset already filtered builds it afresh.
+    (issue 21). It may: this manager's queryset is the whole table, always the same, and users with
+    equal keys see exactly the same things. A related manager (`plugin.skills`) is of this class too,
+    but its queryset is filtered, so it builds the filter afresh, as any filtered queryset does.
     """
 
     def visible_to(self, user):
+        if self is not self.model._default_manager:
+            return self.get_queryset().visible_to(user)
         rule = once_per_key(_visible_rules, (self.model, visibility_key(user)),
                             lambda: self.get_queryset().visible_to(user))
         return rule.all()

@@ -163,6 +163,13 @@ def test_the_managers_built_once_filter_agrees_with_the_rule(market, people, set
     Skill.objects.filter(name="open").update(curation="hidden")
     assert sorted(skill.name for skill in Skill.objects.visible_to(people["core"])) == ["core-only", "secret"]
 
+    # A related manager is of the same class, but its queryset is one plugin's: never the one kept.
+    tools = Plugin.objects.get(name="tools")
+    assert sorted(tools.skills.visible_to(people["core"]).values_list("name", flat=True)) == ["core-only"]
+    assert visible(people["core"]) == ["core-only", "secret"]
+    assert list(Plugin.objects.get(name="internal").skills.visible_to(people["core"]).values_list(
+        "name", flat=True)) == ["secret"]
+
     # A change of teams is a new key, so the next request sees what the new teams admit.
     GitHubIdentity.objects.filter(login="orla").update(teams=["acme/core"])
     assert visible(User.objects.get(username="orla")) == ["core-only", "secret"]
