@@ -445,7 +445,7 @@ class PluginAdmin(CatalogueAdmin):
                    ("removed_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "shown_display_name", "description"]
     exclude = ["problems"]
-    readonly_fields = ["content_state", "content_changes", "problem_list"]
+    readonly_fields = ["content_state", "content_changes", "content_scan", "problem_list"]
     actions = [*CatalogueAdmin.actions, "approve_content"]
 
     @admin.display(description="Hooks, commands, servers")
@@ -464,6 +464,14 @@ class PluginAdmin(CatalogueAdmin):
                     f"{', '.join(plugincontent.listing(obj.own_content)) or 'nothing'}.")
         return format_html("<ul>{}</ul>", format_html_join(
             "", "<li>{}</li>", ((change,) for change in plugincontent.changes(obj.approved_own_content, obj.own_content))))
+
+    @admin.display(description="Security scan of the rest, as synced")
+    def content_scan(self, obj):
+        """The scan of its hooks, commands, servers and the files they run, for the admin who approves them:
+        reported; the marketplace's scan gate holds and blocks skill revisions only."""
+        if not obj.own_hash:
+            return "Nothing to scan: it installs its skills alone."
+        return findings_table(scans.report(obj.own_hash, obj.marketplace))
 
     @admin.display(description="Problems")
     def problem_list(self, obj):

@@ -25,8 +25,9 @@ from django.db import connection, transaction
 from audit import record
 from audit.models import Action, Outcome
 
-from . import rows, scanners
-from .models import Blob, ContentScan, Marketplace, ScanGate, Skill, SkillFile, SkillRevision
+from . import pluginfiles, rows, scanners
+from .gitrepo import GitError
+from .models import Blob, ContentScan, Marketplace, Plugin, ScanGate, Skill, SkillFile, SkillRevision
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +70,21 @@ def scan_marketplace(marketplace_id: int) -> dict:
                    .values_list("content_hash", flat=True))
         todo = sorted(set(wanted) - done)
         for start in range(0, len(todo), settings.SKILLPORT_SCAN_BATCH):
-            batch = todo[start:start + settings.SKILLPORT_SCAN_BATCH]
+            batch, written_here = [], set()
+            for content_hash in todo[start:start + settings.SKILLPORT_SCAN_BATCH]:
+                try:
+                    files, generated = _files(wanted[content_hash])
+                except (pluginfiles.Unscannable, GitError, ValueError) as exc:
+                    log.info("the content %s of %s is not scanned: %s", content_hash[:12], marketplace.slug, exc)
+                    counts["failed"] += 1
+                    continue
+                batch.append((content_hash, files))
+                if generated:
+                    written_here.add(content_hash)
+            if not batch:
+                continue
             try:
-                results = scanners.scan(scanner, [(content_hash, _files(wanted[content_hash])) for content_hash in batch])
+                results = scanners.scan(scanner, batch)
             except scanners.ScanError as exc:
                 log.error("scan of %s with %s failed: %s", marketplace.slug, identity, exc)
                 counts["failed"] += len(batch)
@@ -79,8 +92,7 @@ def scan_marketplace(marketplace_id: int) -> dict:
             # A result with an error was not scanned: it is left to the next scan, never taken as a pass.
             done = {content_hash: result for content_hash, result in results.items() if not result.error}
             ContentScan.objects.bulk_create([
-                ContentScan(content_hash=content_hash, scanner=identity, max_severity=result.max_severity or "",
-                            findings=result.findings)
+                ContentScan(content_hash=content_hash, scanner=identity, **_found(result, content_hash in written_here))
                 for content_hash, result in done.items()
             ], ignore_conflicts=True)
             counts["scanned"] += len(done)
@@ -206,7 +218,9 @@ def _record(action, revision, verdict):
 
 
 def _wanted(marketplace) -> dict:
-    """{content hash: where its files are} for the content served and waiting in the marketplace."""
+    """{content hash: where its files are} for the content served and waiting in the marketplace: each
+    skill's, and what each plugin installs besides its skills (hooks, commands, servers and the files
+    they run), as approved and as synced, keyed by its digest."""
     wanted = {}
     for pk, content_hash in Skill.objects.filter(marketplace=marketplace, removed_at=None).values_list(
             "pk", "content_hash"):
@@ -214,18 +228,37 @@ def _wanted(marketplace) -> dict:
     for pk, content_hash in SkillRevision.objects.filter(
             skill__marketplace=marketplace, status=SkillRevision.Status.PENDING).values_list("pk", "content_hash"):
         wanted.setdefault(content_hash, ("revision", pk))
+    for pk, own, approved in Plugin.objects.filter(marketplace=marketplace, removed_at=None).values_list(
+            "pk", "own_hash", "approved_own_hash"):
+        for content_hash, which in ((approved, "approved"), (own, "synced")):
+            if content_hash:
+                wanted.setdefault(content_hash, ("plugin", pk, which))
     return wanted
 
 
-def _files(where) -> dict[str, bytes]:
-    kind, pk = where
+def _files(where) -> tuple[dict[str, bytes], bool]:
+    """The files of the content at `where`, and whether their SKILL.md was written for the scan."""
+    kind, pk = where[:2]
     if kind == "skill":
         stored = SkillFile.objects.filter(skill_id=pk, blob__isnull=False).values_list("path", "blob__content")
-        return {path: bytes(content) for path, content in stored}
+        return {path: bytes(content) for path, content in stored}, False
+    if kind == "plugin":
+        plugin = Plugin.objects.select_related("marketplace").get(pk=pk)
+        if where[2] == "approved":
+            return pluginfiles.for_scan(plugin, plugin.approved_own_content, plugin.approved_commit)
+        return pluginfiles.for_scan(plugin, plugin.own_content, plugin.commit)
     files = SkillRevision.objects.get(pk=pk).files
     contents = dict(Blob.objects.filter(sha__in=[f["sha"] for f in files if not f["omitted"]])
                     .values_list("sha", "content"))
-    return {f["path"]: bytes(contents[f["sha"]]) for f in files if f["sha"] in contents and not f["omitted"]}
+    return {f["path"]: bytes(contents[f["sha"]]) for f in files if f["sha"] in contents and not f["omitted"]}, False
+
+
+def _found(result, skill_md_written_here: bool) -> dict:
+    """What a ContentScan keeps of `result`: less the findings on a SKILL.md the scan itself wrote."""
+    findings = [f for f in result.findings if not (skill_md_written_here and f.get("file") == "SKILL.md")]
+    if len(findings) == len(result.findings):
+        return {"max_severity": result.max_severity or "", "findings": findings}
+    return {"max_severity": _highest(findings), "findings": findings}
 
 
 def _scans(content_hashes, identities) -> dict:

@@ -241,6 +241,8 @@ def plugin_detail(request, marketplace, plugin):
         "readme": rendering.clean(rendering.render(plugin.readme)) if plugin.readme else "",
         # As approved: what members' installs get, however the repository has moved on.
         "besides_skills": plugincontent.listing(plugin.approved_own_content),
+        "besides_skills_scan": scans.report(plugin.approved_own_hash, plugin.marketplace)
+        if plugin.approved_own_hash else None,
     })
 
 

@@ -25,18 +25,13 @@ import re
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
-from urllib.parse import urlsplit
 
-from django.conf import settings
-
-from marketplace import manifest, provenance
+from marketplace import pluginfiles, provenance
 from marketplace.gitrepo import GitError, Repository
 from marketplace.models import SkillFile
 from marketplace.problems import Problems
-from marketplace.reader import catalog_root
 from marketplace.snapshot import is_junk
-from marketplace.tree import Escape, Tree, is_clean_path, join_inside
+from marketplace.tree import Escape, Tree, is_clean_path
 
 from .selection import choose
 
@@ -140,7 +135,7 @@ def _vendor(chosen, folder: Path, problems, trees) -> tuple[PublishedPlugin, dic
     plugin = chosen.plugin
     where = f"{plugin.marketplace.slug}/{plugin.name}"
     try:
-        url, token, root = _location(plugin)
+        url, token, root = pluginfiles.location(plugin)
         files = _repository_files(trees.get(url, plugin.approved_commit, token), root, where, problems)
     except (GitError, Escape, ValueError) as exc:
         problems.error("plugin-not-copied", f"{plugin.name} could not be copied: {exc}", where,
@@ -182,21 +177,6 @@ def _vendor(chosen, folder: Path, problems, trees) -> tuple[PublishedPlugin, dic
     published = PublishedPlugin(plugin.name, plugin.marketplace.slug, version, digest, skills,
                                 files=len(files), size=sum(len(content) for _x, content in files.values()))
     return published, entry
-
-
-def _location(plugin) -> tuple[str, str | None, str]:
-    """(repository URL, token for it, plugin folder in it) of the plugin's source."""
-    marketplace = plugin.marketplace
-    source = manifest.parse_source(plugin.entry.get("source"), SimpleNamespace(metadata=marketplace.metadata or {}),
-                                   "", Problems(), settings.SKILLPORT_GITHUB_URL)
-    if source is None:
-        raise ValueError("its source can no longer be read")
-    if source.kind == "relative":
-        return marketplace.git_url, marketplace.access_token or None, join_inside(
-            catalog_root(marketplace.catalog_path), source.path)
-    # The marketplace's token goes only to its own host, as when the sync fetched it.
-    same_host = _host(source.url) and _host(source.url) == _host(marketplace.git_url)
-    return source.url, (marketplace.access_token or None) if same_host else None, source.path
 
 
 def _repository_files(tree, root, where, problems) -> dict:
@@ -289,7 +269,3 @@ def _write(path: Path, content: bytes, executable=False):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
     path.chmod(0o755 if executable else 0o644)
-
-
-def _host(url: str) -> str:
-    return urlsplit(url).hostname or ""

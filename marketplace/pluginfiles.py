@@ -1,0 +1,75 @@
+"""A plugin's files besides its skills, read back from its repository: where they are (`location`,
+which publishing copies from too) and what the security scan reads of them (`for_scan`).
+
+A sync keeps only their listing (`Plugin.own_content`: paths, modes, blob ids); the bytes stay in the
+cached repository, read here by blob id.
+"""
+import json
+from types import SimpleNamespace
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from . import manifest
+from .gitrepo import Repository
+from .problems import Problems
+from .reader import catalog_root
+from .tree import join_inside
+
+# A scan reads at most this much of one plugin; a plugin at the top of a large repository holds all of it.
+MAX_SCANNED_BYTES = 20 * 1024 * 1024
+# The scanner judges skill folders, so the plugin's files go in one, under a SKILL.md written for it.
+SKILL_MD = ("---\nname: plugin-content\ndescription: What a plugin installs besides its skills, for Skillport's "
+            "security scan.\nlicense: none\n---\nThe plugin's hooks, commands, agents, servers and the files they run.\n")
+# The components its marketplace.json entry and plugin.json declare (a hook or server declared there has no file).
+DECLARED_FILE = "declared-components.json"
+
+
+class Unscannable(Exception):
+    """Why a plugin's content cannot be scanned, in words for the admin."""
+
+
+def location(plugin) -> tuple[str, str | None, str]:
+    """(repository URL, token for it, plugin folder in it) of the plugin's source. Raises ValueError
+    when its source can no longer be read."""
+    marketplace = plugin.marketplace
+    source = manifest.parse_source(plugin.entry.get("source"), SimpleNamespace(metadata=marketplace.metadata or {}),
+                                   "", Problems(), settings.SKILLPORT_GITHUB_URL)
+    if source is None:
+        raise ValueError("its source can no longer be read")
+    if source.kind == "relative":
+        return marketplace.git_url, marketplace.access_token or None, join_inside(
+            catalog_root(marketplace.catalog_path), source.path)
+    # The marketplace's token goes only to its own host, as when the sync fetched it.
+    same_host = _host(source.url) and _host(source.url) == _host(marketplace.git_url)
+    return source.url, (marketplace.access_token or None) if same_host else None, source.path
+
+
+def for_scan(plugin, content: dict, commit: str) -> tuple[dict[str, bytes], bool]:
+    """The files a scanner reads of `content` (the plugin's `own_content` or `approved_own_content`) at
+    `commit`, and whether their SKILL.md is the one written here (its findings are the scan's, not the
+    plugin's). Raises Unscannable, ValueError or GitError."""
+    if not content:
+        raise Unscannable("What was approved was not recorded (it was approved before Skillport kept it).")
+    if content.get("files_total"):
+        raise Unscannable(f"It holds {content['files_total']:,} files, more than the scan reads.")
+    url, token, root = location(plugin)
+    repo = Repository.holding(url, commit, token=token)
+    listed = repo.list_tree(commit, root)
+    wanted = [(path, sha) for path, _mode, sha in content.get("files", [])]
+    size = sum(max(listed[path].size, 0) for path, _sha in wanted if path in listed)
+    if size > MAX_SCANNED_BYTES:
+        raise Unscannable(f"Its files hold {size:,} bytes, more than the scan reads ({MAX_SCANNED_BYTES:,}).")
+    with repo.blobs() as blobs:
+        files = {path: blobs.read(sha) for path, sha in wanted}
+    declared = {part: content[part] for part in ("entry", "manifest") if content.get(part)}
+    if declared:
+        files[DECLARED_FILE] = json.dumps(declared, indent=2, sort_keys=True).encode()
+    generated = "SKILL.md" not in files
+    if generated:
+        files["SKILL.md"] = SKILL_MD.encode()
+    return files, generated
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or ""
