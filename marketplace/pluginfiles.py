@@ -16,8 +16,6 @@ from .problems import Problems
 from .reader import catalog_root
 from .tree import join_inside
 
-# A scan reads at most this much of one plugin; a plugin at the top of a large repository holds all of it.
-MAX_SCANNED_BYTES = 20 * 1024 * 1024
 # The scanner judges skill folders, so the plugin's files go in one, under a SKILL.md written for it.
 SKILL_MD = ("---\nname: plugin-content\ndescription: What a plugin installs besides its skills, for Skillport's "
             "security scan.\nlicense: none\n---\nThe plugin's hooks, commands, agents, servers and the files they run.\n")
@@ -58,8 +56,10 @@ def for_scan(plugin, content: dict, commit: str) -> tuple[dict[str, bytes], bool
     listed = repo.list_tree(commit, root)
     wanted = [(path, sha) for path, _mode, sha in content.get("files", [])]
     size = sum(max(listed[path].size, 0) for path, _sha in wanted if path in listed)
-    if size > MAX_SCANNED_BYTES:
-        raise Unscannable(f"Its files hold {size:,} bytes, more than the scan reads ({MAX_SCANNED_BYTES:,}).")
+    # As much as a skill may hold: a plugin at the top of a large repository holds all of it.
+    if size > settings.SKILLPORT_MAX_SKILL_BYTES:
+        raise Unscannable(f"Its files hold {size:,} bytes, more than the scan reads "
+                          f"({settings.SKILLPORT_MAX_SKILL_BYTES:,}, SKILLPORT_MAX_SKILL_BYTES).")
     with repo.blobs() as blobs:
         files = {path: blobs.read(sha) for path, sha in wanted}
     declared = {part: content[part] for part in ("entry", "manifest") if content.get(part)}

@@ -285,3 +285,19 @@ def test_what_a_plugin_installs_besides_skills_is_scanned_and_its_findings_shown
     assert '<span class="badge bad">Failed</span> the security scan' in page
     assert "<code>EXFIL</code> in scripts/fetch.sh, line 1" in page
     assert scans.scan_marketplace(market.pk) == {"scanned": 0, "failed": 0}  # each content is scanned once
+
+
+def test_a_plugin_larger_than_a_skill_may_be_is_not_scanned_and_says_so(market, admin_client, settings, tmp_path):
+    """Past SKILLPORT_MAX_SKILL_BYTES the content is not read: it stays "not scanned", never passed."""
+    from marketplace import scans
+    from marketplace.models import ContentScan
+
+    script = tmp_path / "flagging.py"
+    script.write_text(FLAGGING_SCANNER)
+    settings.SKILLPORT_SCANNERS = [{"name": "flagging", "command": [sys.executable, str(script), "{dir}"],
+                                    "format": "sarif"}]
+    settings.SKILLPORT_MAX_SKILL_BYTES = 10  # hooks/hooks.json is larger
+    counts = scans.scan_marketplace(market.pk)
+    ops = Plugin.objects.get(name="ops-kit")
+    assert counts["failed"] == 1 and not ContentScan.objects.filter(content_hash=ops.own_hash).exists()
+    assert "Not scanned yet by flagging" in admin_client.get(f"/admin/marketplace/plugin/{ops.pk}/change/").content.decode()
