@@ -467,8 +467,8 @@ class PluginAdmin(CatalogueAdmin):
 
     @admin.display(description="Security scan of the rest, as synced")
     def content_scan(self, obj):
-        """The scan of its hooks, commands, servers and the files they run, for the admin who approves them:
-        reported; the marketplace's scan gate holds and blocks skill revisions only."""
+        """The scan of its hooks, commands, servers and the files they run, for the admin who approves them
+        (where the scan gate holds or blocks, content that passed is approved without them)."""
         if not obj.own_hash:
             return "Nothing to scan: it installs its skills alone."
         return findings_table(scans.report(obj.own_hash, obj.marketplace))

@@ -10,6 +10,7 @@ changes it again. Both are audit events with before and after, and both settle t
 again (`settle`). sync.py calls this module, never the reverse.
 """
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from audit import record
@@ -137,6 +138,22 @@ def approve_plugin_content(plugins, request) -> int:
     return decided
 
 
+def _passing_plugin_content(marketplace) -> list[str]:
+    """The digests of what the marketplace's plugins install besides their skills, as synced and not yet
+    approved, that every current scanner judged and found nothing in at or above the threshold."""
+    waiting = list(Plugin.objects.filter(marketplace=marketplace).exclude(own_hash="")
+                   .exclude(own_hash=F("approved_own_hash")).values_list("own_hash", flat=True))
+    return scans.passing(waiting, marketplace) if waiting else []
+
+
+def resettle(marketplace):
+    """`settle` under the marketplace's lock, for what changes outside a sync or a decision (a scan that
+    finished). Raises SyncRunning: the sync running settles it when it ends."""
+    with transaction.atomic():
+        _lock([marketplace])
+        settle(marketplace)
+
+
 def _lock(marketplaces):
     """Take each marketplace's sync lock for this transaction, in one order, or raise SyncRunning:
     without waiting, as a sync may hold it for minutes, and it reads what a decision writes."""
@@ -240,13 +257,22 @@ def settle(marketplace):
             [marketplace.pk, PENDING],
         )
         # What a plugin installs besides its skills (plugincontent): approved as synced where no admin
-        # decides, and, under the policy, as it is at the commit already approved (so the content of
-        # plugins synced before it was followed counts as approved, and an unchanged commit stays so).
+        # decides, once it passed the security scan where the scan gate holds or blocks; and, under the
+        # policy, as it is at the commit already approved (so the content of plugins synced before it was
+        # followed counts as approved, and an unchanged commit stays so).
+        scan_gated = scans.gated(marketplace)
         cursor.execute(
             f"UPDATE {plugins} AS p SET approved_own_hash = p.own_hash "
-            f"WHERE p.marketplace_id = %s AND p.approved_own_hash <> p.own_hash AND (%s OR p.approved_commit = p.commit)",
-            [marketplace.pk, not marketplace.requires_approval],
+            f"WHERE p.marketplace_id = %s AND p.approved_own_hash <> p.own_hash "
+            f"AND ((%s AND (NOT %s OR p.own_hash = '' OR p.own_hash = ANY(%s))) OR p.approved_commit = p.commit) "
+            f"RETURNING p.id, p.name, p.own_hash",
+            [marketplace.pk, not marketplace.requires_approval, scan_gated,
+             _passing_plugin_content(marketplace) if scan_gated else []],
         )
+        if scan_gated:
+            for _pk, name, own_hash in cursor.fetchall():
+                record(Action.PLUGIN_CONTENT_APPROVED, marketplace=marketplace.slug, plugin=name,
+                       extra={"after": own_hash, "via": "security scan"})
         # The approved content is the content of the approved digest: whatever set the digest (above, an
         # admin's decision, or a sync from before the content was kept) leaves it to this statement.
         cursor.execute(

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 
 from audit import record
 from audit.models import Action, Outcome
@@ -116,6 +117,16 @@ def judge(content_hash: str, marketplace, scans=None) -> Judgement:
     return Judgement(True, severity, failing, findings)
 
 
+def passing(content_hashes, marketplace) -> list[str]:
+    """Those of `content_hashes` every current scanner judged and found nothing in at or above the
+    marketplace's threshold."""
+    identities = [scanner.identity() for scanner in scanners.available()]
+    found = _scans(content_hashes, identities)
+    return [content_hash for content_hash in content_hashes
+            if (verdict := judge(content_hash, marketplace, found.get(content_hash, []))).scanned
+            and not verdict.failing]
+
+
 def needs_override(revision) -> Judgement | None:
     """The judgement an admin must override (with a reason) to approve `revision`; None when the
     gate lets it through."""
@@ -127,12 +138,21 @@ def needs_override(revision) -> Judgement | None:
 
 
 def apply_gate(marketplace):
-    """Bring the marketplace's served verdicts and waiting revisions in line with the scans."""
+    """Bring the marketplace's served verdicts, waiting revisions and plugins' waiting content (approval.settle)
+    in line with the scans."""
     identities = [scanner.identity() for scanner in scanners.available()]
     with transaction.atomic():
         _refresh_served(marketplace, identities)
         if gated(marketplace):
             _gate_waiting(marketplace, identities)
+    if gated(marketplace) and Plugin.objects.filter(marketplace=marketplace).exclude(
+            own_hash=F("approved_own_hash")).exists():
+        from .approval import SyncRunning, resettle  # approval.py reads judgements from this module
+
+        try:
+            resettle(marketplace)
+        except SyncRunning:
+            pass  # the sync running settles it as it ends
 
 
 def refresh_served(marketplace):
