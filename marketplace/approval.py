@@ -64,9 +64,12 @@ def publish_waiting(marketplace, request) -> int | None:
     what did is published, as this admin's approval. Return how many, None when nothing waited.
     Raises SyncRunning."""
     waiting = SkillRevision.objects.filter(skill__marketplace=marketplace, status=PENDING)
-    if gated(marketplace) or not waiting.exists():
+    if gated(marketplace):
         return None
-    return approve(waiting, request)
+    if not waiting.exists():
+        resettle(marketplace)  # what plugins install besides skills, held by the gate, is approved as synced
+        return None
+    return approve(waiting, request)  # which settles the plugins too
 
 
 def _decide(revisions, request, approve, reason="", via=""):

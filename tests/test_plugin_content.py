@@ -338,3 +338,20 @@ def test_under_the_hold_gate_a_plugins_content_waits_for_a_passing_scan(market, 
     event = AuditEvent.objects.filter(action=Action.PLUGIN_CONTENT_APPROVED).latest("id")
     assert (event.plugin, event.actor, event.extra) == ("ops-kit", None, {"after": ops.own_hash,
                                                                          "via": "security scan"})
+
+
+def test_turning_the_gate_off_lets_held_plugin_content_through(market, settings, tmp_path):
+    from marketplace import approval
+    from marketplace.models import Marketplace, ScanGate
+
+    settings.SKILLPORT_SCANNERS = []  # nothing scans: held
+    market.requires_approval, market.scan_gate = False, ScanGate.HOLD
+    market.save(update_fields=["requires_approval", "scan_gate"])
+    market.repo.commit({"plugins/ops-kit/scripts/fetch.sh": "echo fetching\n"})
+    assert sync_marketplace(market.pk).status == "ok"
+    ops = Plugin.objects.get(name="ops-kit")
+    assert ops.own_hash != ops.approved_own_hash
+    Marketplace.objects.filter(pk=market.pk).update(scan_gate=ScanGate.REPORT)
+    assert approval.publish_waiting(Marketplace.objects.get(pk=market.pk), None) is None  # no skill waited
+    ops.refresh_from_db()
+    assert ops.approved_own_hash == ops.own_hash and ops.approved_commit == ops.commit
