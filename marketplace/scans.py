@@ -119,8 +119,12 @@ def judge(content_hash: str, marketplace, scans=None) -> Judgement:
 
 def passing(content_hashes, marketplace) -> list[str]:
     """Those of `content_hashes` every current scanner judged and found nothing in at or above the
-    marketplace's threshold."""
-    identities = [scanner.identity() for scanner in scanners.available()]
+    marketplace's threshold: none when no scanner is installed, or one cannot tell its version (and so
+    cannot scan either), since the sync that asks must not fail for it."""
+    try:
+        identities = [scanner.identity() for scanner in scanners.available()]
+    except scanners.ScanError:
+        return []
     found = _scans(content_hashes, identities)
     return [content_hash for content_hash in content_hashes
             if (verdict := judge(content_hash, marketplace, found.get(content_hash, []))).scanned

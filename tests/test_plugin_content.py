@@ -355,3 +355,16 @@ def test_turning_the_gate_off_lets_held_plugin_content_through(market, settings,
     assert approval.publish_waiting(Marketplace.objects.get(pk=market.pk), None) is None  # no skill waited
     ops.refresh_from_db()
     assert ops.approved_own_hash == ops.own_hash and ops.approved_commit == ops.commit
+
+
+def test_a_broken_scanner_holds_plugin_content_and_fails_no_sync(market, settings):
+    from marketplace.models import ScanGate
+
+    settings.SKILLPORT_SCANNERS = [{"name": "broken", "command": ["scan", "{dir}"], "format": "sarif",
+                                    "version_command": ["/nonexistent/scanner"]}]
+    market.requires_approval, market.scan_gate = False, ScanGate.BLOCK
+    market.save(update_fields=["requires_approval", "scan_gate"])
+    market.repo.commit({"plugins/ops-kit/scripts/fetch.sh": "echo fetching\n"})
+    assert sync_marketplace(market.pk).status == "ok"
+    ops = Plugin.objects.get(name="ops-kit")
+    assert ops.own_hash != ops.approved_own_hash and ops.approved_commit != ops.commit
