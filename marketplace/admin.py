@@ -412,7 +412,19 @@ class CatalogueAdmin(admin.ModelAdmin):
             })
 
 
+class OptionalJSONField(forms.JSONField):
+    """A JSON field left empty when it holds nothing: Django's shows None as the text "null"."""
+
+    def prepare_value(self, value):
+        return "" if value is None else super().prepare_value(value)
+
+
 class PluginForm(forms.ModelForm):
+    tags_override = OptionalJSONField(
+        required=False, label="Tags", widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=Plugin._meta.get_field("tags_override").help_text,
+    )
+
     def clean_tags_override(self):
         tags = self.cleaned_data["tags_override"]
         if tags in (None, "", []):

@@ -49,10 +49,17 @@ def test_overrides_show_everywhere_and_survive_a_sync(admin_client, synced, simp
 
 def test_clearing_an_override_brings_back_the_repositorys_value(admin_client, synced):
     _, plugin = synced
+    # No override is an empty box, not the text "null" that would have to be cleared first.
+    page = admin_client.get(f"/admin/marketplace/plugin/{plugin.pk}/change/").content.decode()
+    box = page[page.index('name="tags_override"'):]
+    assert box[box.index(">") + 1:box.index("</textarea>")].strip() == ""
     edit(admin_client, plugin, category_override="finance", tags_override='["x"]')
+    page = admin_client.get(f"/admin/marketplace/plugin/{plugin.pk}/change/").content.decode()
+    assert "[&quot;x&quot;]</textarea>" in page
     edit(admin_client, plugin, category_override="", tags_override="")
     plugin.refresh_from_db()
     assert plugin.shown_category == plugin.category and plugin.shown_tags == plugin.tags
+    assert plugin.tags_override is None
 
 
 @pytest.mark.parametrize("tags", ['"finance"', "[1, 2]", '[""]', "{not json"])
