@@ -380,7 +380,10 @@ class CatalogueAdmin(admin.ModelAdmin):
         return False
 
     def get_readonly_fields(self, request, obj=None):
-        content = [f.name for f in self.model._meta.fields if f.name not in self.editable and f.editable]
+        # Less what `exclude` leaves out: a read-only field is shown whatever the form excludes, and
+        # `problems` would show twice, raw and as the table (`problem_list`).
+        hidden = {*self.editable, *(self.exclude or ())}
+        content = [f.name for f in self.model._meta.fields if f.name not in hidden and f.editable]
         return [*content, *self.readonly_fields]
 
     @admin.action(description="Approve (show normally)")

@@ -53,6 +53,7 @@ def test_clearing_an_override_brings_back_the_repositorys_value(admin_client, sy
     page = admin_client.get(f"/admin/marketplace/plugin/{plugin.pk}/change/").content.decode()
     box = page[page.index('name="tags_override"'):]
     assert box[box.index(">") + 1:box.index("</textarea>")].strip() == ""
+    assert page.count("<label>Problems:</label>") == 1  # the table, not the raw list beside it
     edit(admin_client, plugin, category_override="finance", tags_override='["x"]')
     page = admin_client.get(f"/admin/marketplace/plugin/{plugin.pk}/change/").content.decode()
     assert "[&quot;x&quot;]</textarea>" in page
