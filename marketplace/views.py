@@ -241,7 +241,7 @@ def plugin_detail(request, marketplace, plugin):
         "readme": rendering.clean(rendering.render(plugin.readme)) if plugin.readme else "",
         # As approved: what members' installs get, however the repository has moved on.
         "besides_skills": plugincontent.listing(plugin.approved_own_content),
-        "besides_skills_scan": scans.report(plugin.approved_own_hash, plugin.marketplace)
+        "besides_skills_scan": _scan_report(plugin.approved_own_hash, plugin.marketplace)
         if plugin.approved_own_hash else None,
     })
 
@@ -316,15 +316,21 @@ def _review(skill, revisions):
 
 
 def _scan(skill, files):
-    """The security scan of the served content: each finding marked when it reaches the marketplace's
-    threshold, and linked to its file when that is shown here."""
-    report = scans.report(skill.content_hash, skill.marketplace)
+    """The security scan of the served content, each finding linked to its file when that is shown here."""
     readable = {f.path for f in files if f.blob_id}
     args = [skill.marketplace.slug, skill.plugin.name, skill.slug]
+    return _scan_report(skill.content_hash, skill.marketplace, lambda path: reverse(
+        "marketplace:file", args=[*args, path]) if path in readable else "")
+
+
+def _scan_report(content_hash, marketplace, file_url=lambda path: "") -> dict:
+    """The security scan of a content (a skill's, or what a plugin installs besides its skills) for its
+    page: each finding marked when it reaches the marketplace's threshold, with `file_url` of its file."""
+    report = scans.report(content_hash, marketplace)
     findings = [{
         **finding,
-        "failing": scanners.at_least(finding["severity"], skill.marketplace.scan_threshold),
-        "url": reverse("marketplace:file", args=[*args, finding["file"]]) if finding.get("file") in readable else "",
+        "failing": scanners.at_least(finding["severity"], marketplace.scan_threshold),
+        "url": file_url(finding["file"]) if finding.get("file") else "",
     } for finding in report.judgement.findings]
     return {"report": report, "findings": findings}
 
