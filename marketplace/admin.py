@@ -154,6 +154,29 @@ class OverrideForm(forms.Form):
         help_text="Kept in the audit log with the findings you override.")
 
 
+def override_page(model_admin, request, selected, items, form):
+    """The page between an approve action and approving what overrides the security scan: each of
+    `items` (heading, detail, its scan's report) with its findings, and a reason to give. Its form posts
+    the action again for the same selection (`selected`), with the reason."""
+    opts = model_admin.model._meta
+    return TemplateResponse(request, "admin/marketplace/override_scan.html", {
+        **model_admin.admin_site.each_context(request),
+        "title": "Override the security scan?",
+        "opts": opts,
+        "items": [(heading, detail, findings_table(report)) for heading, detail, report in items],
+        "selected": [str(obj.pk) for obj in selected],
+        "action": request.POST.get("action", ""),
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "form": form,
+    })
+
+
+def _override_reason(request):
+    """The override form as the action was posted (bound once the override page sent it), and its reason."""
+    form = OverrideForm(request.POST if "override" in request.POST else None)
+    return form, form.cleaned_data["override_reason"] if form.is_valid() else ""
+
+
 class DecisionActions:
     """Approve or reject what a sync read, for marketplaces whose new skills need approval or whose
     security scan held or blocked a change."""
@@ -165,8 +188,7 @@ class DecisionActions:
         """Approve `revisions` (the action chose `selected`). When that overrides the security scan, an
         intermediate page lists the findings and asks why; approval.approve then records the override.
         A blocked revision is approved only so."""
-        form = OverrideForm(request.POST if "override" in request.POST else None)
-        reason = form.cleaned_data["override_reason"] if form.is_valid() else ""
+        form, reason = _override_reason(request)
         if not reason:
             concerned = [r for r in revisions.filter(status__in=[SkillRevision.Status.PENDING,
                                                                  SkillRevision.Status.BLOCKED])
@@ -178,21 +200,15 @@ class DecisionActions:
             self._decide(request, revisions, lambda subject, request: approval.approve(subject, request, reason=reason),
                          "Approved")
         except approval.NeedsReason as needs:  # a scan finished in between
-            return self._override_page(request, selected, needs.revisions, form)
+            return self._override_page(request, selected, needs.concerned, form)
 
     def _override_page(self, request, selected, revisions, form):
-        opts = self.model._meta
-        return TemplateResponse(request, "admin/marketplace/override_scan.html", {
-            **self.admin_site.each_context(request),
-            "title": "Override the security scan?",
-            "opts": opts,
-            "items": [(revision, findings_table(scans.report(revision.content_hash, revision.skill.marketplace)))
-                      for revision in revisions],
-            "selected": [str(obj.pk) for obj in selected],
-            "action": request.POST.get("action", ""),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "form": form,
-        })
+        return override_page(self, request, selected, [
+            (revision.skill.identifier,
+             f"{revision.version} · {revision.commit[:12]} · {revision.get_status_display()}",
+             scans.report(revision.content_hash, revision.skill.marketplace))
+            for revision in revisions
+        ], form)
 
     def _decide(self, request, subject, decide, verb):
         """`decide(subject, request)`: an approval.py decision, which returns how many it decided
@@ -467,7 +483,8 @@ class PluginAdmin(CatalogueAdmin):
     def content_state(self, obj):
         if obj.own_hash == obj.approved_own_hash:
             return "Approved" if obj.own_hash else "None (skills only)"
-        return f"Changed at {obj.commit[:12]}, awaiting approval (members get the plugin at {obj.approved_commit[:12] or 'no commit yet'})"
+        state = "held by the security scan" if obj.scan_held_hash == obj.own_hash else "awaiting approval"
+        return f"Changed at {obj.commit[:12]}, {state} (members get the plugin at {obj.approved_commit[:12] or 'no commit yet'})"
 
     @admin.display(description="What changed besides skills")
     def content_changes(self, obj):
@@ -498,8 +515,16 @@ class PluginAdmin(CatalogueAdmin):
     @admin.action(description="Approve what they install besides skills (hooks, commands, agents, servers)",
                   permissions=["approve"])
     def approve_content(self, request, queryset):
+        form, reason = _override_reason(request)
         try:
-            decided = approval.approve_plugin_content(queryset, request)
+            decided = approval.approve_plugin_content(queryset, request, reason=reason)
+        except approval.NeedsReason as needs:  # the scan gate holds some of it: the admin reads why first
+            return override_page(self, request, queryset, [
+                (f"{plugin.marketplace.slug}/{plugin.name}: what it installs besides skills",
+                 f"{plugin.commit[:12]} · {', '.join(plugincontent.listing(plugin.own_content)) or 'nothing'}",
+                 scans.report(plugin.own_hash, plugin.marketplace))
+                for plugin in needs.concerned
+            ], form)
         except approval.SyncRunning as running:
             self.message_user(request, str(running), messages.WARNING)
             return

@@ -33,13 +33,13 @@ class SyncRunning(Exception):
 
 
 class NeedsReason(Exception):
-    """Approving these revisions overrides what the security scan found (or has not found yet):
-    an admin must say why. `revisions` are the ones concerned."""
+    """Approving these overrides what the security scan found (or has not found yet): an admin must
+    say why. `concerned` are the revisions, or the plugins whose content besides skills, concerned."""
 
-    def __init__(self, revisions):
-        super().__init__(f"{len(revisions)} change(s) failed or have not passed the security scan; "
+    def __init__(self, concerned):
+        super().__init__(f"{len(concerned)} change(s) failed or have not passed the security scan; "
                          "approving them overrides the findings, so give a reason.")
-        self.revisions = revisions
+        self.concerned = concerned
 
 
 def approve(revisions, request, *, reason="", via="") -> int:
@@ -119,20 +119,33 @@ def _decide(revisions, request, approve, reason="", via=""):
     return decided
 
 
-def approve_plugin_content(plugins, request) -> int:
+def approve_plugin_content(plugins, request, *, reason="") -> int:
     """Approve what `plugins` install besides their skills (plugincontent), as their last sync read it;
-    return how many waited. Raises SyncRunning."""
+    return how many waited. Raises SyncRunning, and NeedsReason when the security scan gate holds
+    some of it (failed, or not scanned yet) and no `reason` overrides it."""
     plugins = list(plugins.select_related("marketplace"))
+    overridden = {plugin.pk: verdict for plugin in plugins if plugin.own_hash != plugin.approved_own_hash
+                  and (verdict := scans.content_needs_override(plugin)) is not None}
+    if overridden and not reason:
+        raise NeedsReason([plugin for plugin in plugins if plugin.pk in overridden])
     marketplaces = {plugin.marketplace for plugin in plugins}
     with transaction.atomic():
         _lock(marketplaces)
         decided = 0
         for plugin in plugins:
+            synced = plugin.own_hash
             plugin.refresh_from_db(fields=["own_hash", "approved_own_hash", "commit"])
-            if plugin.own_hash == plugin.approved_own_hash:
-                continue
+            if plugin.own_hash == plugin.approved_own_hash or plugin.own_hash != synced:
+                continue  # nothing waits, or a sync read new content since: not what the scan was judged on
             before = plugin.approved_own_hash
             Plugin.objects.filter(pk=plugin.pk).update(approved_own_hash=plugin.own_hash)
+            if plugin.pk in overridden:
+                verdict = overridden[plugin.pk]
+                record(Action.SCAN_OVERRIDDEN, request=request, target=plugin, extra={
+                    "content": {"own_hash": plugin.own_hash, "commit": plugin.commit}, "reason": reason,
+                    "severity": verdict.severity, "scanned": verdict.scanned,
+                    "findings": verdict.findings[:scans.LISTED_FINDINGS],
+                })
             record(Action.PLUGIN_CONTENT_APPROVED, request=request, target=plugin,
                    extra={"before": before, "after": plugin.own_hash})
             decided += 1

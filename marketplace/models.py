@@ -513,6 +513,9 @@ class Plugin(CurationFields):
     approved_own_hash = models.CharField(max_length=64, blank=True, editable=False)
     own_content = models.JSONField(default=dict, blank=True, editable=False)
     approved_own_content = models.JSONField(default=dict, blank=True, editable=False)
+    # The digest of that content as synced when the security scan held it (or, under the block gate,
+    # blocked it), so that its audit event is recorded once (scans.apply_gate).
+    scan_held_hash = models.CharField(max_length=64, blank=True, editable=False)
     # An admin's overrides, which syncs never touch; the `shown_*` columns are what every surface uses.
     display_name_override = models.CharField("display name", max_length=200, blank=True,
                                              help_text="Shown instead of the repository's display name.")

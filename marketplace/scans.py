@@ -12,8 +12,13 @@ the marketplace's gate:
   (block). Not scanned yet: still waiting. Either way members keep the last revision that passed,
   on every surface, because the Skill row is what every surface serves.
 
-An admin may override findings with a reason (approval.approve); the hold, the block, the release
-and the override are audit events, each recorded once as a revision moves.
+What a plugin installs besides its skills (hooks, commands, servers and the files they run) is
+scanned and gated alike: under hold and block it is approved as synced once it passed
+(approval.settle), and otherwise stays unapproved.
+
+An admin may override findings with a reason (approval.approve, approval.approve_plugin_content);
+the hold, the block, the release and the override are audit events, each recorded once as a
+revision or a plugin's content moves.
 """
 import json
 import logging
@@ -134,10 +139,20 @@ def passing(content_hashes, marketplace) -> list[str]:
 def needs_override(revision) -> Judgement | None:
     """The judgement an admin must override (with a reason) to approve `revision`; None when the
     gate lets it through."""
-    marketplace = revision.skill.marketplace
-    if not gated(marketplace) and revision.status != SkillRevision.Status.BLOCKED:
+    return _overridden(revision.content_hash, revision.skill.marketplace,
+                       blocked=revision.status == SkillRevision.Status.BLOCKED)
+
+
+def content_needs_override(plugin) -> Judgement | None:
+    """The judgement an admin must override (with a reason) to approve what `plugin` installs besides
+    its skills as synced; None when the gate lets it through."""
+    return _overridden(plugin.own_hash, plugin.marketplace) if plugin.own_hash else None
+
+
+def _overridden(content_hash, marketplace, blocked=False) -> Judgement | None:
+    if not gated(marketplace) and not blocked:
         return None
-    verdict = judge(revision.content_hash, marketplace)
+    verdict = judge(content_hash, marketplace)
     return verdict if verdict.failing or not verdict.scanned else None
 
 
@@ -149,6 +164,7 @@ def apply_gate(marketplace):
         _refresh_served(marketplace, identities)
         if gated(marketplace):
             _gate_waiting(marketplace, identities)
+            _hold_plugin_content(marketplace, identities)
     if gated(marketplace) and Plugin.objects.filter(marketplace=marketplace).exclude(
             own_hash=F("approved_own_hash")).exists():
         from .approval import SyncRunning, resettle  # approval.py reads judgements from this module
@@ -231,6 +247,28 @@ def _gate_waiting(marketplace, identities):
             return
         for revision in released.select_related("skill__plugin", "skill__marketplace"):
             _record(Action.SCAN_RELEASED, revision, judge(revision.content_hash, marketplace))
+
+
+def _hold_plugin_content(marketplace, identities):
+    """Record, once per content, that the scan held (under the block gate, blocked) what a plugin
+    installs besides its skills as synced: approval.settle leaves it unapproved, and members get the
+    plugin at its approved commit, until a later sync brings content that passes or an admin
+    overrides the findings. Content that passed is approved by settle."""
+    waiting = list(Plugin.objects.filter(marketplace=marketplace).exclude(own_hash="")
+                   .exclude(own_hash=F("approved_own_hash")).exclude(scan_held_hash=F("own_hash"))
+                   .select_related("marketplace"))
+    found = _scans([plugin.own_hash for plugin in waiting], identities)
+    for plugin in waiting:
+        verdict = judge(plugin.own_hash, marketplace, found.get(plugin.own_hash, []))
+        if not (verdict.scanned and verdict.failing):
+            continue  # waits for its scan, or passed
+        Plugin.objects.filter(pk=plugin.pk).update(scan_held_hash=plugin.own_hash)
+        record(Action.SCAN_BLOCKED if marketplace.scan_gate == ScanGate.BLOCK else Action.SCAN_HELD,
+               target=plugin, outcome=Outcome.DENIED, extra={
+                   "content": {"own_hash": plugin.own_hash, "commit": plugin.commit},
+                   "severity": verdict.severity, "threshold": marketplace.scan_threshold,
+                   "findings": verdict.findings[:LISTED_FINDINGS],
+               })
 
 
 def _record(action, revision, verdict):
