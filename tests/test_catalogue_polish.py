@@ -212,7 +212,11 @@ def test_the_plugin_page_gives_the_install_command_readme_author_and_tags(client
     client.force_login(people["member"])  # orla may not see core-runbook: Claude Code would hand it to her
     page = client.get("/plugins/acme/ops-kit/").content.decode()
     assert "/plugin install" not in page and "core-runbook" not in page
-    assert "Claude Code refuses" in client.get("/plugins/acme/legacy-kit/").content.decode()
+    # Each page says why it offers no command: the one reason that applies to this reader.
+    assert ("cannot install this plugin from Skillport: some of its skills are not shared with you, and Claude "
+            "Code installs a plugin whole.") in page
+    legacy = client.get("/plugins/acme/legacy-kit/").content.decode()
+    assert "Claude Code refuses" in legacy and "from Skillport: Claude Code would refuse to load it" in legacy
 
 
 @pytest.mark.django_db
@@ -249,6 +253,9 @@ def test_a_marketplace_in_a_server_folder_gets_no_command_and_no_path(client, ma
     Marketplace.objects.filter(pk=market.pk).update(git_url=str(repo.path))
     page = client.get("/marketplaces/acme/").content.decode()
     assert "extraKnownMarketplaces" not in page and str(repo.path) not in page and "Repository</a>" not in page
+    page = client.get("/plugins/acme/ops-kit/").content.decode()
+    assert "from Skillport: its marketplace is a folder on the Skillport server, which Claude Code cannot fetch." in page
+    assert str(repo.path) not in page
 
 
 @pytest.mark.django_db
