@@ -179,8 +179,12 @@ def _verdicts_and_scan(skill, files) -> dict:
     content (not scanned yet, scanning off, no scanner), and the scan report that says which."""
     scan = _scan(skill, files)
     scanned = scan["report"].state == "scanned"
-    verdicts = [(label, passed if scanned or label != Verdict.SCAN_PASSED.label else None, reasons)
-                for label, passed, reasons in skill.verdicts()]
+    verdicts = []
+    for label, passed, reasons in skill.verdicts():
+        if label == Verdict.SCAN_PASSED.label:
+            # Once scanned, the findings are the scan card's, each with its file and line: not listed twice.
+            passed, reasons = (passed, []) if scanned else (None, reasons)
+        verdicts.append((label, passed, reasons))
     return {"verdicts": verdicts, "scan": scan}
 
 

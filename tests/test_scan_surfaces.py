@@ -192,6 +192,7 @@ def test_the_skill_page_the_api_and_get_skill_show_the_findings(market, people, 
     assert '<span class="badge ok">Passed</span> Highest severity' in clean
     assert '<span class="badge bad">No</span> Passes the security scan' in page
     assert '<span class="badge ok">Yes</span> Passes the security scan' in clean
+    assert page.count("Dangerous code execution functions") == 1  # in the card, not the verdict's list too
 
     scan = client.get(FORMAT_API).json()["security_scan"]
     assert scan["state"] == "scanned" and not scan["passed"] and scan["severity"] == "critical"
