@@ -8,6 +8,12 @@ from .models import AuditEvent, Outcome, Surface
 
 # "claude-code/2.1.3", "Claude-User", "python-httpx/0.28": the first product token names the client.
 PRODUCT = re.compile(r"^\s*([A-Za-z][\w.\-]{0,99})(?:/([\w.\-+]{1,50}))?(?:[\s(;,]|$)")
+# ...except a browser's, which is "Mozilla/5.0" in every browser: its own token comes later, after
+# others it names for compatibility (Chrome's says Safari; Edge's says Chrome and Safari). The first
+# of these that it holds names it; Safari's version is its "Version/" token.
+BROWSERS = (("Edg", "Edge"), ("OPR", "Opera"), ("Firefox", "Firefox"), ("HeadlessChrome", "Headless Chrome"),
+            ("Chrome", "Chrome"), ("Version", "Safari"))
+TOKEN = re.compile(r"\b([A-Za-z]+)/([\w.]{1,50})")
 
 
 def record(
@@ -90,6 +96,11 @@ def _client_from_user_agent(user_agent: str) -> tuple[str, str]:
     match = PRODUCT.match(user_agent)
     if not match:
         return "", ""
+    if match.group(1) == "Mozilla":
+        tokens = dict(TOKEN.findall(user_agent))
+        for token, browser in BROWSERS:
+            if token in tokens:
+                return browser, tokens[token]
     return match.group(1).strip(), match.group(2) or ""
 
 

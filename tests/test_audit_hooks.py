@@ -25,7 +25,7 @@ def test_admin_add_change_remove_are_recorded_without_secrets(client, people, si
     m = Marketplace.objects.get(slug="acme")
     [added] = events(Action.MARKETPLACE_ADDED)
     assert (added.actor_login, added.marketplace, added.surface) == ("root", "acme", Surface.WEB)
-    assert added.client_name == "Mozilla"
+    assert (added.client_name, added.client_version) == ("Firefox", "140.0")
     client.post(f"/admin/marketplace/marketplace/{m.pk}/change/", {**form, "access_token": "ghp_rotated",
                                                                     "sync_interval": 15})
     [changed] = events(Action.MARKETPLACE_CHANGED)

@@ -202,7 +202,17 @@ def test_record_copies_the_target_names_so_they_outlive_it(simple_repo, make_mar
     ("claude-code/2.1.3 (cli)", "claude-code", "2.1.3"),
     ("Claude-User", "Claude-User", ""),
     ("python-httpx/0.28.1", "python-httpx", "0.28.1"),
-    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36", "Mozilla", "5.0"),
+    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36", "Mozilla", "5.0"),  # no browser named
+    # A browser is named by its own token, not by those it names for compatibility.
+    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36",
+     "Chrome", "142.0.0.0"),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 "
+     "Safari/537.36 Edg/142.0.3595.53", "Edge", "142.0.3595.53"),
+    ("Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0", "Firefox", "140.0"),
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.2 "
+     "Safari/605.1.15", "Safari", "18.2"),
+    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 "
+     "Safari/537.36", "Headless Chrome", "156.0.0.0"),
     ("", "", ""),
     ("(no product)", "", ""),
     ("curl/8.5.0;foo", "curl", "8.5.0"),
