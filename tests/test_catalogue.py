@@ -152,6 +152,7 @@ def test_download_is_a_valid_package_and_audited(client, market, member):
 
 
 def test_history_diff(client, repo, market, member):
+    assert ">Compare revisions</a>" not in client.get(SKILL).content.decode()  # one revision: nothing to compare
     repo.commit({"plugins/kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Write a kind incident review.")})
     market.git_url = repo.url
     market.save(update_fields=["git_url"])
@@ -159,6 +160,7 @@ def test_history_diff(client, repo, market, member):
     page = client.get(f"{SKILL}history/").content.decode()
     assert "-description: &quot;Write a blameless incident review.&quot;" in page
     assert "+description: &quot;Write a kind incident review.&quot;" in page
+    assert f'href="{SKILL}history/">Compare revisions</a>' in client.get(SKILL).content.decode()
 
 
 def test_plugin_and_marketplace_pages(client, market, member):
