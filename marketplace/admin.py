@@ -471,13 +471,20 @@ class PluginAdmin(CatalogueAdmin):
     form = PluginForm
     editable = [*CatalogueAdmin.editable, "display_name_override", "category_override", "tags_override"]
     list_display = ["name", "marketplace", "version", "source_kind", "shown_category", "curation", "policy", "loads",
-                    "content_state", "removed_at"]
+                    "content_status", "removed_at"]
     list_filter = [PluginContentFilter, "curation", "policy", "marketplace", "source_kind", "loads",
                    ("removed_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "shown_display_name", "description"]
     exclude = ["problems"]
     readonly_fields = ["content_state", "content_changes", "content_scan", "problem_list"]
     actions = [*CatalogueAdmin.actions, "approve_content"]
+
+    @admin.display(description="Hooks, commands, servers")
+    def content_status(self, obj):
+        """content_state in a word or two, for the list."""
+        if obj.own_hash == obj.approved_own_hash:
+            return "Approved" if obj.own_hash else "None"
+        return "Held by the scan" if obj.scan_held_hash == obj.own_hash else "Awaiting approval"
 
     @admin.display(description="Hooks, commands, servers")
     def content_state(self, obj):

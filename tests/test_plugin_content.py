@@ -404,6 +404,8 @@ def test_failing_plugin_content_is_held_once_and_approved_only_with_a_reason(mar
     assert [(f["rule"], f["file"]) for f in held.extra["findings"]] == [("EXFIL", "scripts/fetch.sh")]
     assert "held by the security scan" in admin_client.get(
         f"/admin/marketplace/plugin/{ops.pk}/change/").content.decode()
+    assert "<td class=\"field-content_status\">Held by the scan</td>" in admin_client.get(
+        "/admin/marketplace/plugin/?own_content=pending").content.decode()
 
     # Approving it asks why, with the findings in front of the admin; nothing is approved yet.
     action_post = {"action": "approve_content", "_selected_action": [ops.pk]}
