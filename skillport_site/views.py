@@ -1,9 +1,10 @@
-"""Site-wide views that belong to no app: sign-in and the health check."""
+"""Site-wide views that belong to no app: sign-in, the health check and the icon."""
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.views import LoginView, redirect_to_login
 from django.db import connection
-from django.http import HttpResponseNotAllowed, JsonResponse
+from django.http import HttpResponseNotAllowed, HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 
 
 class SignInView(LoginView):
@@ -25,6 +26,11 @@ def admin_login(request, extra_context=None):
     if settings.SKILLPORT_GITHUB_CLIENT_ID:
         return redirect_to_login(request.GET.get("next", "/admin/"))
     return admin.site.login(request, extra_context)
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico where a page names no icon (the API's pages, a JSON answer): the logo."""
+    return HttpResponsePermanentRedirect(static("skillport-logo.svg"))
 
 
 def healthz(request):

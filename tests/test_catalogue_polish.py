@@ -182,6 +182,16 @@ def test_no_template_comment_spans_lines():
     assert broken == []
 
 
+@pytest.mark.django_db
+def test_every_page_has_the_icon_and_favicon_ico_leads_to_it(client, people):
+    """Browsers ask for /favicon.ico where a page names no icon: it was a 404 in every log."""
+    response = client.get("/favicon.ico")
+    assert (response.status_code, response["Location"]) == (301, "/static/skillport-logo.svg")
+    client.force_login(people["admin"])
+    icon = '<link rel="icon" href="/static/skillport-logo.svg" type="image/svg+xml">'
+    assert icon in client.get("/admin/").content.decode() and icon in client.get("/").content.decode()
+
+
 # Pages
 
 
