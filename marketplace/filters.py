@@ -105,6 +105,13 @@ class SkillFilter(django_filters.FilterSet):
         model = Skill
         fields = []
 
+    def through_the_typo_path(self):
+        """Search again, correcting the words (search.search, matched=False): for a search whose words
+        as written matched nothing. The form was validated once and stays; only the filters run again.
+        django-filter keeps the first `qs` it built, in `_qs`."""
+        self.matched = False
+        self.__dict__.pop("_qs", None)
+
     def filter_text(self, queryset, name, value):
         return search(queryset, value, matched=self.matched)
 

@@ -81,7 +81,7 @@ def skill_search(request):
         page = _page_of(found.qs, request.GET.get("page"))
         if page.number == 1 and not page.object_list and found.form.cleaned_data.get("q"):
             # Nothing matched them: the typo path corrects the words and searches again.
-            found = SkillFilter(request.GET, queryset=found.queryset, request=request, matched=False)
+            found.through_the_typo_path()
             page = _page_of(found.qs, request.GET.get("page"))
         query = request.GET.copy()
         query.pop("page", None)
