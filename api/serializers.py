@@ -4,7 +4,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from marketplace import install, packaging, provenance, scanners, scans, updates
+from marketplace import install, packaging, plugincontent, provenance, scanners, scans, updates
 from marketplace.gitrepo import redact
 from marketplace.models import Marketplace, Plugin, Skill, SkillFile, SyncRun
 from marketplace.verdicts import Verdict
@@ -43,6 +43,10 @@ class ClaudeCodeRoute(serializers.Serializer):
         "with their catalogue token (/connect/tokens/) in place of <token>. Both fields are empty when Claude "
         "Code cannot install the plugin from that catalogue (a skill's steps then unzip its .skill)."))
     install = serializers.CharField(allow_blank=True, help_text="The /plugin install command, once it is declared.")
+    unavailable = serializers.CharField(allow_blank=True, help_text=(
+        "Why Claude Code cannot install the plugin from the caller's curated catalogue (its marketplace is a "
+        "folder on the server, nothing of it is approved yet, some of its skills are not shared with the "
+        "caller...); empty when it can."))
 
 
 class PluginSerializer(serializers.ModelSerializer):
@@ -164,6 +168,33 @@ class SecurityScan(serializers.Serializer):
     findings = ScanFinding(many=True, help_text="Most severe first.")
 
 
+def security_scan(content_hash, marketplace) -> dict:
+    """What the current scanners found in `content_hash`, as SecurityScan."""
+    report = scans.report(content_hash, marketplace)
+    return SecurityScan({"state": report.state, "passed": report.passed, "severity": report.judgement.severity,
+                         "scanned_at": report.scanned_at, "scanners": report.scanners,
+                         "findings": report.judgement.findings}).data
+
+
+class PluginDetailSerializer(PluginSerializer):
+    besides_skills = serializers.SerializerMethodField(help_text=(
+        "What Claude Code installs with the plugin besides its skills, as approved (what the caller gets): hooks, "
+        "commands, agents, MCP and LSP servers, and the files they run."))
+    besides_skills_scan = serializers.SerializerMethodField(help_text=(
+        "The security scan of that content (file paths relative to the plugin's folder); null when the plugin "
+        "installs its skills alone."))
+
+    class Meta(PluginSerializer.Meta):
+        fields = [*PluginSerializer.Meta.fields, "besides_skills", "besides_skills_scan"]
+
+    def get_besides_skills(self, obj) -> list[str]:
+        return plugincontent.listing(obj.approved_own_content)
+
+    @extend_schema_field(SecurityScan(allow_null=True))
+    def get_besides_skills_scan(self, obj):
+        return security_scan(obj.approved_own_hash, obj.marketplace) if obj.approved_own_hash else None
+
+
 class ManifestFile(serializers.Serializer):
     path = serializers.CharField(help_text="Inside the skill folder.")
     uri = serializers.CharField(help_text="skill://marketplace/plugin/skill/path, as the connector serves it.")
@@ -196,10 +227,7 @@ class SkillDetailSerializer(SkillSerializer):
 
     @extend_schema_field(SecurityScan)
     def get_security_scan(self, obj):
-        report = scans.report(obj.content_hash, obj.marketplace)
-        return SecurityScan({"state": report.state, "passed": report.passed, "severity": report.judgement.severity,
-                             "scanned_at": report.scanned_at, "scanners": report.scanners,
-                             "findings": report.judgement.findings}).data
+        return security_scan(obj.content_hash, obj.marketplace)
 
     @extend_schema_field(Provenance)
     def get_provenance(self, obj):

@@ -20,9 +20,9 @@ from publishing.tasks import queue_publish
 
 from . import auth, filters
 from .serializers import (
-    CheckUpdatesSerializer, ManagedSettingsSerializer, MarketplaceSerializer, PackageLinkSerializer, PluginSerializer,
-    PublishRunSerializer, PublishTargetSerializer, SkillDetailSerializer, SkillSerializer, SyncRunSerializer,
-    UpdatesSerializer, WhoamiSerializer,
+    CheckUpdatesSerializer, ManagedSettingsSerializer, MarketplaceSerializer, PackageLinkSerializer,
+    PluginDetailSerializer, PluginSerializer, PublishRunSerializer, PublishTargetSerializer, SkillDetailSerializer,
+    SkillSerializer, SyncRunSerializer, UpdatesSerializer, WhoamiSerializer,
 )
 
 SKILL_PATH = [OpenApiParameter(name, str, OpenApiParameter.PATH) for name in ("marketplace", "plugin", "skill")]
@@ -70,7 +70,9 @@ class PluginList(generics.ListAPIView):
 
 @extend_schema(tags=["catalogue"])
 class PluginDetail(generics.RetrieveAPIView):
-    serializer_class = PluginSerializer
+    """A plugin, with what it installs besides its skills and that content's security scan."""
+
+    serializer_class = PluginDetailSerializer
 
     def get_object(self):
         return get_object_or_404(Plugin.objects.visible_to(self.request.user).select_related("marketplace"),

@@ -112,9 +112,10 @@ def offers(plugin, user, listed=None) -> bool:
     return plugin.pk in listed if listed is not None else _listed(user).filter(pk=plugin.pk).exists()
 
 
-def refusal(plugin, user) -> str:
+def refusal(plugin, user, listed=None) -> str:
     """Why `user`'s curated catalogue does not list `plugin` (a plugin they can see), in words for
-    them to read after "Claude Code cannot install this plugin from Skillport: "; "" when it does."""
+    them to read after "Claude Code cannot install this plugin from Skillport: "; "" when it does.
+    `listed` as for `offers`."""
     if not plugin.loads:
         return "Claude Code would refuse to load it (its problems are listed for admins)"
     if not reachable(plugin.marketplace):
@@ -123,7 +124,7 @@ def refusal(plugin, user) -> str:
         return "no commit of it has been approved yet"
     if pinned_source(plugin) is None:
         return "its source cannot be pinned to the commit approved"
-    if _listed(user).filter(pk=plugin.pk).exists():
+    if plugin.pk in listed if listed is not None else _listed(user).filter(pk=plugin.pk).exists():
         return ""
     # _listed's one condition left: installed whole, the plugin would bring skills kept from them.
     return "some of its skills are not shared with you, and Claude Code installs a plugin whole"

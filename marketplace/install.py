@@ -64,9 +64,12 @@ def curated_install(plugin) -> str:
 
 def claude_code(plugin, user, listed=None) -> dict:
     """The route as the REST API gives it: the settings snippet and the install command, both empty when
-    Claude Code cannot install `plugin` from `user`'s curated catalogue (`listed`: curated.listed_ids)."""
+    Claude Code cannot install `plugin` from `user`'s curated catalogue (`listed`: curated.listed_ids),
+    and then `unavailable` says why."""
     route = claude_code_route(plugin, user, listed)
-    return {"settings": route[0], "install": route[1]} if route else {"settings": "", "install": ""}
+    if route:
+        return {"settings": route[0], "install": route[1], "unavailable": ""}
+    return {"settings": "", "install": "", "unavailable": curated.refusal(plugin, user, listed)}
 
 
 def claude_code_route(plugin, user, listed=None) -> list[str]:

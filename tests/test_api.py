@@ -119,7 +119,8 @@ def test_skill_detail_has_its_files_verdicts_and_install_paths(as_, two_markets)
     # The steps the skill page and install_skill give: ops-kit holds a skill orla may not see, so her curated
     # catalogue leaves it out and the skill goes in as a personal skill; the core team installs the plugin.
     install = detail["install"]
-    assert install["claude_code"] == {"settings": "", "install": ""}
+    assert install["claude_code"] == {"settings": "", "install": "", "unavailable": (
+        "some of its skills are not shared with you, and Claude Code installs a plugin whole")}
     assert install["steps"]["CC"][1] == "unzip -o postmortem.skill -d ~/.claude/skills/"
     assert install["steps"]["CD"][0] == "Download postmortem.skill. Do not unzip it." == install["steps"]["CAI"][0]
     assert install["connector_url"].endswith("/mcp")
@@ -131,7 +132,7 @@ def test_skill_detail_has_its_files_verdicts_and_install_paths(as_, two_markets)
     # Never the repository's own `/plugin marketplace add`: it would bypass what the organisation approved.
     assert "/plugin marketplace add" not in json.dumps([install, core])
     plugin = as_("core").get("/api/v1/plugins/acme/ops-kit/").json()
-    assert plugin["claude_code"] == core["claude_code"]
+    assert plugin["claude_code"] == core["claude_code"] and core["claude_code"]["unavailable"] == ""
     assert "id" not in detail and detail["api_url"].endswith("/api/v1/skills/acme/ops-kit/postmortem/")
 
 

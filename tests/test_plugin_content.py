@@ -107,6 +107,29 @@ def test_members_read_what_a_plugin_installs_besides_skills_as_approved(market, 
     assert "<code>scripts/fetch.sh</code>" in besides("ops-kit")
 
 
+def test_the_api_gives_what_a_plugin_installs_besides_skills_as_approved_and_its_scan(market, client, people,
+                                                                                      settings, tmp_path):
+    """As the plugin's page does, for tools that decide whether to allow it: the version members get."""
+    from marketplace import scans
+
+    script = tmp_path / "flagging.py"
+    script.write_text(FLAGGING_SCANNER)
+    settings.SKILLPORT_SCANNERS = [{"name": "flagging", "command": [sys.executable, str(script), "{dir}"],
+                                    "format": "sarif"}]
+    market.repo.commit({"plugins/ops-kit/hooks/hooks.json": EVIL_HOOKS})  # waits for an admin
+    assert sync_marketplace(market.pk).status == "ok"
+    scans.scan_marketplace(market.pk)
+    client.force_login(people["member"])
+    plugin = client.get("/api/v1/plugins/acme/ops-kit/").json()
+    assert plugin["besides_skills"] == plugincontent.listing(Plugin.objects.get(name="ops-kit").approved_own_content)
+    assert any("hooks/hooks.json" in item for item in plugin["besides_skills"])
+    scan = plugin["besides_skills_scan"]
+    assert (scan["state"], scan["passed"], scan["findings"]) == ("scanned", True, [])  # the approved hook, not the new
+    docs = client.get("/api/v1/plugins/acme/docs-kit/").json()
+    assert (docs["besides_skills"], docs["besides_skills_scan"]) == ([], None)
+    assert "besides_skills" not in client.get("/api/v1/plugins/").json()["results"][0]  # the detail's alone
+
+
 def test_content_approved_before_it_was_kept_says_so(market, admin_client):
     ops = Plugin.objects.get(name="ops-kit")
     market.repo.commit({"plugins/ops-kit/hooks/hooks.json": EVIL_HOOKS})
