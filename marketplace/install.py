@@ -22,7 +22,7 @@ from django.urls import reverse
 
 from skillport_site.links import absolute_url
 
-from . import curated, packaging
+from . import curated, packaging, plugincontent
 from .models import Marketplace
 
 # Names only a local network resolves: Anthropic's servers cannot reach them.
@@ -102,7 +102,8 @@ def steps(skill, user, download_url="") -> dict[str, list[str]]:
     link = f" from the link (it works once, for {settings.SKILLPORT_INSTALL_LINK_SECONDS // 60} minutes)"
     link = link if download_url else ""
     if route := claude_code_route(skill.plugin, user):
-        claude_code = [settings_step(), *route, f"Restart Claude Code; the skill is then available as {skill.plugin.name}:{skill.name}."]
+        claude_code = [settings_step(), *route, f"Restart Claude Code; the skill is then available as {skill.plugin.name}:{skill.name}.",
+                       *_besides_skills(skill.plugin)]
     else:
         claude_code = [f"Download {package}{link}.", unzip_command(skill),
                        f"Restart Claude Code; the skill is then available as {skill.name}."]
@@ -114,6 +115,16 @@ def steps(skill, user, download_url="") -> dict[str, list[str]]:
     sandbox = [f"Or, in a conversation with code execution, fetch it into the sandbox with: "
                f"curl -fsSL -o {package} '{download_url}'"] if download_url else []
     return {"CC": claude_code, "CD": upload, "CAI": upload + sandbox}
+
+
+def _besides_skills(plugin) -> list[str]:
+    """What installing the whole plugin brings besides the skill, said before anyone runs it: hooks and
+    servers run commands on the person's machine. As approved, which is what the catalogue pins."""
+    if not plugin.approved_own_hash:
+        return []  # skills alone (and the kept content is not read: skill pages leave it deferred)
+    listed = plugincontent.listing(plugin.approved_own_content, most=5)
+    return [f"The plugin also installs what it runs besides its skills, which may run commands on your "
+            f"machine: {'; '.join(listed)}. Its page lists them and their security scan."] if listed else []
 
 
 def panel(skill, user) -> dict:

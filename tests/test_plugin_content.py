@@ -130,6 +130,20 @@ def test_the_api_gives_what_a_plugin_installs_besides_skills_as_approved_and_its
     assert "besides_skills" not in client.get("/api/v1/plugins/").json()["results"][0]  # the detail's alone
 
 
+def test_installing_a_skill_through_its_plugin_says_what_else_the_plugin_installs(market, client, people):
+    """/plugin install brings the plugin whole: the steps say so wherever they are given (the skill page,
+    the API, install_skill), before anyone runs them; a plugin of skills alone adds nothing."""
+    client.force_login(people["member"])
+    steps = client.get("/api/v1/skills/acme/ops-kit/postmortem/").json()["install"]["steps"]["CC"]
+    assert steps[2] == "/plugin install ops-kit@acme-skills"
+    assert steps[-1] == ("The plugin also installs what it runs besides its skills, which may run commands on "
+                         "your machine: hooks/hooks.json. Its page lists them and their security scan.")
+    assert "which may run commands on your machine: hooks/hooks.json" in client.get(
+        "/skills/acme/ops-kit/postmortem/").content.decode()
+    notes = client.get("/api/v1/skills/acme/docs-kit/notes/").json()["install"]["steps"]["CC"]
+    assert notes[2] == "/plugin install docs-kit@acme-skills" and "besides its skills" not in " ".join(notes)
+
+
 def test_content_approved_before_it_was_kept_says_so(market, admin_client):
     ops = Plugin.objects.get(name="ops-kit")
     market.repo.commit({"plugins/ops-kit/hooks/hooks.json": EVIL_HOOKS})
