@@ -107,15 +107,13 @@ def listed_ids(user) -> set[int]:
 def offers(plugin, user, listed=None) -> bool:
     """Does `user`'s curated catalogue of the plugin's marketplace list it (so `/plugin install` works)?
     `listed` (listed_ids) spares the query when many plugins are asked about."""
-    if not (reachable(plugin.marketplace) and pinned_source(plugin) is not None):
-        return False
-    return plugin.pk in listed if listed is not None else _listed(user).filter(pk=plugin.pk).exists()
+    return not refusal(plugin, user, listed)
 
 
 def refusal(plugin, user, listed=None) -> str:
     """Why `user`'s curated catalogue does not list `plugin` (a plugin they can see), in words for
     them to read after "Claude Code cannot install this plugin from Skillport: "; "" when it does.
-    `listed` as for `offers`."""
+    `listed` as for `offers`. The cheap reasons come first: the last costs a query without `listed`."""
     if not plugin.loads:
         return "Claude Code would refuse to load it (its problems are listed for admins)"
     if not reachable(plugin.marketplace):
@@ -124,7 +122,9 @@ def refusal(plugin, user, listed=None) -> str:
         return "no commit of it has been approved yet"
     if pinned_source(plugin) is None:
         return "its source cannot be pinned to the commit approved"
-    if plugin.pk in listed if listed is not None else _listed(user).filter(pk=plugin.pk).exists():
+    if listed is None:
+        listed = set(_listed(user).filter(pk=plugin.pk).values_list("pk", flat=True))
+    if plugin.pk in listed:
         return ""
     # _listed's one condition left: installed whole, the plugin would bring skills kept from them.
     return "some of its skills are not shared with you, and Claude Code installs a plugin whole"

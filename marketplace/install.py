@@ -66,17 +66,20 @@ def claude_code(plugin, user, listed=None) -> dict:
     """The route as the REST API gives it: the settings snippet and the install command, both empty when
     Claude Code cannot install `plugin` from `user`'s curated catalogue (`listed`: curated.listed_ids),
     and then `unavailable` says why."""
-    route = claude_code_route(plugin, user, listed)
-    if route:
-        return {"settings": route[0], "install": route[1], "unavailable": ""}
-    return {"settings": "", "install": "", "unavailable": curated.refusal(plugin, user, listed)}
+    if refusal := curated.refusal(plugin, user, listed):
+        return {"settings": "", "install": "", "unavailable": refusal}
+    settings_snippet, command = claude_code_commands(plugin)
+    return {"settings": settings_snippet, "install": command, "unavailable": ""}
 
 
 def claude_code_route(plugin, user, listed=None) -> list[str]:
     """The settings snippet that adds `user`'s curated catalogue of the plugin's marketplace and the command
     that installs `plugin` from it, or [] when that catalogue does not list it or Claude Code would refuse it."""
-    if not curated.offers(plugin, user, listed):
-        return []
+    return claude_code_commands(plugin) if curated.offers(plugin, user, listed) else []
+
+
+def claude_code_commands(plugin) -> list[str]:
+    """claude_code_route's two, for a caller that knows the curated catalogue lists `plugin`."""
     return [claude_code_settings([plugin.marketplace]), curated_install(plugin)]
 
 

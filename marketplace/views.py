@@ -235,12 +235,12 @@ def plugin_detail(request, marketplace, plugin):
         Plugin.objects.visible_to(request.user).select_related("marketplace"), marketplace__slug=marketplace, name=plugin
     )
     url, folder = weblinks.plugin_source(plugin)
-    commands = install.claude_code_route(plugin, request.user)
+    refusal = curated.refusal(plugin, request.user)
     return render(request, "marketplace/plugin_detail.html", {
         "plugin": plugin,
         "skills": count_installs(_cards(request.user).filter(plugin=plugin).order_by("name")),
-        "commands": commands,
-        "refusal": "" if commands else curated.refusal(plugin, request.user),
+        "commands": [] if refusal else install.claude_code_commands(plugin),
+        "refusal": refusal,
         "source": {"repository": "" if plugin.source_kind == "relative" else weblinks.repository(url) or redact(url),
                    "folder": folder, "url": weblinks.tree(url, plugin.commit, folder)},
         # Sanitised like a SKILL.md body: the repository's Markdown may hold any HTML.
