@@ -484,13 +484,19 @@ class PluginAdmin(CatalogueAdmin):
         """content_state in a word or two, for the list."""
         if obj.own_hash == obj.approved_own_hash:
             return "Approved" if obj.own_hash else "None"
-        return "Held by the scan" if obj.scan_held_hash == obj.own_hash else "Awaiting approval"
+        return "Held by the scan" if self._held(obj) else "Awaiting approval"
+
+    @staticmethod
+    def _held(obj):
+        """Does the scan hold what the plugin installs besides skills? Not once the gate is off: an admin
+        (the approval policy) decides alone then."""
+        return obj.scan_held_hash == obj.own_hash and scans.gated(obj.marketplace)
 
     @admin.display(description="Hooks, commands, servers")
     def content_state(self, obj):
         if obj.own_hash == obj.approved_own_hash:
             return "Approved" if obj.own_hash else "None (skills only)"
-        state = "held by the security scan" if obj.scan_held_hash == obj.own_hash else "awaiting approval"
+        state = "held by the security scan" if self._held(obj) else "awaiting approval"
         return f"Changed at {obj.commit[:12]}, {state} (members get the plugin at {obj.approved_commit[:12] or 'no commit yet'})"
 
     @admin.display(description="What changed besides skills")

@@ -443,6 +443,13 @@ def test_failing_plugin_content_is_held_once_and_approved_only_with_a_reason(mar
         f"/admin/marketplace/plugin/{ops.pk}/change/").content.decode()
     assert "<td class=\"field-content_status\">Held by the scan</td>" in admin_client.get(
         "/admin/marketplace/plugin/?own_content=pending").content.decode()
+    # With the gate off and the approval policy on, an admin alone decides: no longer "held".
+    from marketplace.models import Marketplace
+
+    Marketplace.objects.filter(pk=market.pk).update(scan_gate="report", requires_approval=True)
+    assert "<td class=\"field-content_status\">Awaiting approval</td>" in admin_client.get(
+        "/admin/marketplace/plugin/?own_content=pending").content.decode()
+    Marketplace.objects.filter(pk=market.pk).update(scan_gate=gate, requires_approval=False)
 
     # Approving it asks why, with the findings in front of the admin; nothing is approved yet.
     action_post = {"action": "approve_content", "_selected_action": [ops.pk]}
