@@ -18,9 +18,10 @@ class BearerTokenAuthentication(BaseAuthentication):
     """DRF's side of connector.authentication: the token the request presents, or a 401 or 403."""
 
     def authenticate(self, request):
-        if not request.bearer.presented:
+        bearer = getattr(request, "bearer", None)  # None where no middleware ran: `manage.py spectacular`
+        if bearer is None or not bearer.presented:
             return None  # no token: the session may still authenticate
-        token = request.bearer.token
+        token = bearer.token
         if token is None:
             raise exceptions.AuthenticationFailed("The token is unknown, expired, revoked or issued for another "
                                                   "resource.")
