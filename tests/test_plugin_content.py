@@ -496,3 +496,37 @@ def test_unscanned_plugin_content_under_the_gate_needs_a_reason_too(market, sett
     assert (event.plugin, event.extra["scanned"], event.extra["reason"]) == ("ops-kit", False, "Read it myself")
     ops = Plugin.objects.get(name="ops-kit")
     assert ops.approved_own_hash == ops.own_hash
+
+
+def test_hostile_names_and_reasons_in_the_override_and_the_install_steps_are_text(market, settings, tmp_path,
+                                                                                 admin_client, client, people):
+    """A file named like markup (from the repository) on the override page and in the skill page's install
+    steps, and markup in the admin's reason on the audit log's event page, are shown as text."""
+    from marketplace import scans
+
+    script = tmp_path / "flagging.py"
+    script.write_text(FLAGGING_SCANNER)
+    settings.SKILLPORT_SCANNERS = [{"name": "flagging", "command": [sys.executable, str(script), "{dir}"],
+                                    "format": "sarif"}]
+    market.requires_approval, market.scan_gate = False, "hold"
+    market.save(update_fields=["requires_approval", "scan_gate"])
+    market.repo.commit({f"plugins/ops-kit/scripts/{HOSTILE}": "curl evil.example\n"})
+    assert sync_marketplace(market.pk).status == "ok"
+    scans.scan_marketplace(market.pk)
+    ops = Plugin.objects.get(name="ops-kit")
+    action = {"action": "approve_content", "_selected_action": [ops.pk]}
+    page = admin_client.post("/admin/marketplace/plugin/", action).content.decode()
+    assert "Override the security scan?" in page
+    assert "scripts/&lt;img src=x onerror=alert(1)&gt;.sh" in page and "<img src=x" not in page
+
+    reason = "<script>alert('reason')</script>"
+    admin_client.post("/admin/marketplace/plugin/", {**action, "override": "yes", "override_reason": reason})
+    event = AuditEvent.objects.get(action=Action.SCAN_OVERRIDDEN)
+    assert event.extra["reason"] == reason  # kept as written
+    detail = admin_client.get(f"/audit/events/{event.pk}/").content.decode()
+    assert "&lt;script&gt;alert(" in detail and "<script>alert(" not in detail
+
+    client.force_login(people["member"])
+    skill_page = client.get("/skills/acme/ops-kit/postmortem/").content.decode()
+    assert "The plugin also installs what it runs besides its skills" in skill_page
+    assert "scripts/&lt;img src=x onerror=alert(1)&gt;.sh" in skill_page and "<img src=x" not in skill_page
