@@ -12,7 +12,7 @@ WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 720, 200, 44, 18, 10, 28
 COLOURS = {
     Surface.CLAUDE_CODE: "#c2410c", Surface.CLAUDE_AI: "#2563eb", Surface.CLAUDE_DESKTOP: "#7c3aed",
     Surface.WEB: "#059669", Surface.API: "#475569", Surface.CLI: "#a16207", Surface.SCHEDULE: "#0e7490",
-    Surface.WEBHOOK: "#be185d", Surface.MCP: "#4d7c0f", Surface.UNKNOWN: "#9ca3af",
+    Surface.WEBHOOK: "#be185d", Surface.MCP: "#4d7c0f", Surface.SKILLPORT: "#b91c1c", Surface.UNKNOWN: "#9ca3af",
 }
 # At most this many labelled ticks on each axis: more overlap at the chart's width.
 Y_TICKS, X_TICKS = 4, 8

@@ -58,6 +58,9 @@ class Surface(models.TextChoices):
     SCHEDULE = "schedule", "Schedule"
     WEBHOOK = "webhook", "Webhook"
     MCP = "mcp", "Other MCP client"
+    # Skillport acting on its own, by the rules admins set: the security scan's holds and releases,
+    # a publish after a change.
+    SKILLPORT = "skillport", "Skillport (automatic)"
     UNKNOWN = "unknown", "Unknown"
 
 

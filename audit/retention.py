@@ -14,7 +14,8 @@ from . import record
 from .models import Action, AuditEvent, Surface
 
 
-def purge_expired(surface=Surface.UNKNOWN) -> int:
+def purge_expired(surface: Surface) -> int:
+    """Delete the events past retention and record the purge, made from `surface`; return how many went."""
     cutoff = timezone.now() - timedelta(days=settings.SKILLPORT_AUDIT_RETENTION_DAYS)
     with transaction.atomic():
         with connection.cursor() as cursor:

@@ -27,7 +27,7 @@ from mcp.types import (INVALID_PARAMS, CallToolResult, ListResourcesResult, Pagi
 from pydantic import BaseModel, Field, ValidationError
 
 from audit import record
-from audit.models import Action
+from audit.models import Action, client_surface
 from marketplace import lookup
 from marketplace.models import Skill, SkillFile
 from skillport_site import timeouts
@@ -229,8 +229,8 @@ def _read_resource(caller, uri):
     file = SkillFile.objects.filter(skill=skill, path="/".join(segments[3:])).select_related("blob").first()
     if file is None or not file.blob_id or file.omitted:
         raise tools.ToolProblem(f"{uri!r} has no stored content.")
-    record(Action.SKILL_FILE_READ, actor=caller.user, target=skill, client=caller.client,
-           extra={"path": file.path, "via": "resource", **caller.audit_extra})
+    record(Action.SKILL_FILE_READ, actor=caller.user, target=skill, surface=client_surface(caller.client),
+           client=caller.client, extra={"path": file.path, "via": "resource", **caller.audit_extra})
     content = bytes(file.blob.content)
     try:
         # Text only when it is UTF-8 as stored: the bytes a client hashes must be those of the manifest.

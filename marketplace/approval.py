@@ -14,7 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit import record
-from audit.models import Action
+from audit.models import Action, Surface
 
 from . import locks, scans
 from .bulk import copy_rows
@@ -104,12 +104,16 @@ def _decide(revisions, request, approve, reason="", via=""):
             revision.status = SkillRevision.Status.APPROVED if approve else SkillRevision.Status.REJECTED
             revision.content = {}  # the row now holds it, or nobody will
             revision.save(update_fields=["status", "content", "scan_override"])
-            record(Action.SKILL_APPROVED if approve else Action.SKILL_REJECTED, request=request, target=skill, extra={
-                "before": before,
-                "after": {"released": skill.released, "content_hash": skill.content_hash},
-                "revision": described,
-                **({"via": via} if via else {}),
-            })
+            record(
+                Action.SKILL_APPROVED if approve else Action.SKILL_REJECTED, request=request, target=skill,
+                surface=Surface.SKILLPORT if via else None,  # the scan's own release
+                extra={
+                    "before": before,
+                    "after": {"released": skill.released, "content_hash": skill.content_hash},
+                    "revision": described,
+                    **({"via": via} if via else {}),
+                },
+            )
             decided += 1
         for marketplace in marketplaces:
             # access.json names skills, and an approved change may rename one.
@@ -288,7 +292,7 @@ def settle(marketplace):
         if scan_gated:
             for _pk, name, own_hash in cursor.fetchall():
                 record(Action.PLUGIN_CONTENT_APPROVED, marketplace=marketplace.slug, plugin=name,
-                       extra={"after": own_hash, "via": "security scan"})
+                       surface=Surface.SKILLPORT, extra={"after": own_hash, "via": "security scan"})
         # The approved content is the content of the approved digest: whatever set the digest (above, an
         # admin's decision, or a sync from before the content was kept) leaves it to this statement.
         cursor.execute(

@@ -14,10 +14,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit import record
-from audit.models import Action, Outcome
+from audit.models import Action, Outcome, Surface
 
 from . import locks
 from .models import Marketplace, Status, SyncRun
+
+# Where each kind of sync comes from, for the audit log; a person's Sync now names its own (queue_sync).
+SURFACES = {SyncRun.Trigger.CLI: Surface.CLI, SyncRun.Trigger.SCHEDULE: Surface.SCHEDULE,
+            SyncRun.Trigger.WEBHOOK: Surface.WEBHOOK}
 
 LOST = "Worker lost: the process running this sync stopped before it finished; nothing it read was saved."
 GAVE_UP = ("Not synced: its last syncs lost their worker; an admin's Sync now, or manage.py sync_marketplace, "
@@ -74,7 +78,8 @@ def reap_lost_runs() -> list[int]:
     owners = Marketplace.objects.in_bulk({marketplace_id for _run, marketplace_id, _trigger in reaped})
     for run_id, marketplace_id, trigger in reaped:
         if marketplace_id in owners:  # not deleted meanwhile
-            record(Action.SYNC_FAILED, target=owners[marketplace_id], outcome=Outcome.ERROR,
+            record(Action.SYNC_FAILED, target=owners[marketplace_id], surface=SURFACES.get(trigger),
+                   outcome=Outcome.ERROR,
                    extra={"run": run_id, "trigger": trigger, "status": Status.FAILED, "error": LOST})
     return [run_id for run_id, _marketplace, _trigger in reaped]
 

@@ -29,7 +29,7 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from audit import record
-from audit.models import Action, Outcome
+from audit.models import Action, Outcome, Surface
 
 from . import pluginfiles, rows, scanners
 from .gitrepo import GitError
@@ -264,7 +264,7 @@ def _hold_plugin_content(marketplace, identities):
             continue  # waits for its scan, or passed
         Plugin.objects.filter(pk=plugin.pk).update(scan_held_hash=plugin.own_hash)
         record(Action.SCAN_BLOCKED if marketplace.scan_gate == ScanGate.BLOCK else Action.SCAN_HELD,
-               target=plugin, outcome=Outcome.DENIED, extra={
+               target=plugin, surface=Surface.SKILLPORT, outcome=Outcome.DENIED, extra={
                    "content": {"own_hash": plugin.own_hash, "commit": plugin.commit},
                    "severity": verdict.severity, "threshold": marketplace.scan_threshold,
                    "findings": verdict.findings[:LISTED_FINDINGS],
@@ -272,11 +272,13 @@ def _hold_plugin_content(marketplace, identities):
 
 
 def _record(action, revision, verdict):
-    record(action, target=revision.skill, outcome=Outcome.DENIED if verdict.failing else Outcome.OK, extra={
-        "revision": {"content_hash": revision.content_hash, "version": revision.version, "commit": revision.commit},
-        "severity": verdict.severity, "threshold": revision.skill.marketplace.scan_threshold,
-        "findings": verdict.findings[:LISTED_FINDINGS],
-    })
+    record(action, target=revision.skill, surface=Surface.SKILLPORT,
+           outcome=Outcome.DENIED if verdict.failing else Outcome.OK, extra={
+               "revision": {"content_hash": revision.content_hash, "version": revision.version,
+                            "commit": revision.commit},
+               "severity": verdict.severity, "threshold": revision.skill.marketplace.scan_threshold,
+               "findings": verdict.findings[:LISTED_FINDINGS],
+           })
 
 
 def _wanted(marketplace) -> dict:

@@ -36,9 +36,6 @@ from .reader import Reader
 log = logging.getLogger(__name__)
 
 MAX_STORED_PROBLEMS = 5000
-# Where each kind of sync comes from, for the audit log; a person's Sync now names its own (queue_sync).
-SURFACES = {SyncRun.Trigger.CLI: Surface.CLI, SyncRun.Trigger.SCHEDULE: Surface.SCHEDULE,
-            SyncRun.Trigger.WEBHOOK: Surface.WEBHOOK}
 BLOB_FIELDS = ["sha", "size", "is_binary", "is_lfs_pointer", "content", "sha256"]
 SKILL_FIELDS = [
     "name", "path", "description", "frontmatter", "frontmatter_raw", "body", "body_html", "content_hash",
@@ -69,7 +66,7 @@ def sync_marketplace(marketplace_id: int, trigger: str = SyncRun.Trigger.MANUAL,
                    busy=f"another sync of marketplace {marketplace.pk} is still running"),
     ):
         reporter = _Progress(run, progress)
-        finish = partial(_finish, run, marketplace, actor=actor, surface=surface or SURFACES.get(trigger))
+        finish = partial(_finish, run, marketplace, actor=actor, surface=surface or liveness.SURFACES.get(trigger))
         marketplace.refresh_from_db()
         previous_status = marketplace.status
         Marketplace.objects.filter(pk=marketplace.pk).update(status=Status.RUNNING)

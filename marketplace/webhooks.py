@@ -48,7 +48,7 @@ def github(request, marketplace):
         return JsonResponse({"result": result, "detail": detail, **extra}, status=status)
 
     if not signature_ok(marketplace.webhook_secret, request.body, request.headers.get("X-Hub-Signature-256", "")):
-        record(Action.WEBHOOK_BAD_SIGNATURE, request=request, target=marketplace, surface=Surface.API,
+        record(Action.WEBHOOK_BAD_SIGNATURE, request=request, target=marketplace, surface=Surface.WEBHOOK,
                outcome=Outcome.DENIED, extra={"delivery": delivery.delivery_id, "event": delivery.event})
         return answer(403, WebhookDelivery.Result.BAD_SIGNATURE, "The signature does not match this marketplace's secret.")
     if delivery.event == "ping":

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 # Claude.ai's GitHub sync of an organisation marketplace reads at most this many plugins.
 GITHUB_SYNC_LIMIT = 500
-SURFACES = {Trigger.CLI: Surface.CLI, Trigger.API: Surface.API, Trigger.MANUAL: Surface.WEB}
+SURFACES = {Trigger.CLI: Surface.CLI, Trigger.API: Surface.API, Trigger.MANUAL: Surface.WEB,
+            Trigger.SCHEDULE: Surface.SCHEDULE, Trigger.CHANGE: Surface.SKILLPORT}
 
 
 class Busy(Exception):

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from audit import record
-from audit.models import Action, AuditEvent
+from audit.models import Action, AuditEvent, Surface
 from audit.retention import purge_expired
 from connector.models import InstallLink
 from connector.tokens import mint
@@ -46,7 +46,7 @@ def test_postgresql_refuses_to_truncate_audit_events_and_the_purge_still_works(p
     assert AuditEvent.objects.count() == 1
 
     settings.SKILLPORT_AUDIT_RETENTION_DAYS = 0  # everything recorded so far is past it
-    assert purge_expired() == 1
+    assert purge_expired(Surface.CLI) == 1
     assert list(AuditEvent.objects.values_list("action", flat=True)) == [Action.AUDIT_PURGED]
 
 

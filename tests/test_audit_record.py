@@ -287,7 +287,7 @@ def test_purge_removes_only_events_past_retention_and_records_itself(settings):
 
     from audit.retention import purge_expired
 
-    assert purge_expired() == 5
+    assert purge_expired(Surface.CLI) == 5
 
     cutoff = timezone.now() - timedelta(days=30)
     assert not AuditEvent.objects.filter(created_at__lt=cutoff).exists()
@@ -296,7 +296,7 @@ def test_purge_removes_only_events_past_retention_and_records_itself(settings):
     purge = AuditEvent.objects.get(action=Action.AUDIT_PURGED)
     assert purge.extra["deleted"] == 5 and purge.extra["retention_days"] == 30
     assert abs(datetime.fromisoformat(purge.extra["before"]) - cutoff) < timedelta(minutes=1)
-    assert purge.surface == Surface.UNKNOWN
+    assert purge.surface == Surface.CLI
 
 
 @pytest.mark.django_db
@@ -323,7 +323,7 @@ def test_the_purge_setting_cannot_delete_recent_events():
 def test_purge_leaves_no_permission_behind_in_an_enclosing_transaction(settings):
     settings.SKILLPORT_AUDIT_RETENTION_DAYS = 30
     with transaction.atomic():
-        purge_expired()
+        purge_expired(Surface.CLI)
         insert_events(1, days_ago=60)  # old enough for the cutoff the purge used
         with pytest.raises(ProgrammingError, match="append-only"):
             with transaction.atomic(), connection.cursor() as cursor:
@@ -357,6 +357,7 @@ def test_purge_task_returns_the_count(settings):
     assert purge_audit_events() == 1
     purges = AuditEvent.objects.filter(action=Action.AUDIT_PURGED)
     assert sorted(purges.values_list("extra__deleted", flat=True)) == [1, 3]
+    assert set(purges.values_list("surface", flat=True)) == {Surface.SCHEDULE}  # beat runs the task
 
 
 # Export -----------------------------------------------------------------------------------------

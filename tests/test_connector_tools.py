@@ -217,6 +217,9 @@ def test_resources_are_the_visible_skill_files(two_markets, people):
     assert "skill://acme/ops-kit/postmortem/SKILL.md" in uris
     assert not any("core-runbook" in uri for uri in uris)
     assert read.contents[0].text == "print('timeline')\n"
+    event = AuditEvent.objects.get(action=Action.SKILL_FILE_READ, extra__via="resource")
+    # The client's surface, as for the same file read through read_skill_file: not "Unknown".
+    assert (event.skill, event.client_name, event.surface) == ("postmortem", "Test client", Surface.MCP)
 
     async def forbidden(client):
         try:

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from django.conf import settings as django_settings
 
-from audit.models import Action, AuditEvent
+from audit.models import Action, AuditEvent, Surface
 from marketplace import liveness, locks, tasks
 from marketplace.models import Marketplace, Plugin, Status, SyncRun
 from marketplace.sync import sync_marketplace
@@ -155,8 +155,9 @@ def assert_reaped_then_synced(market, lost_run, timeout, worker, trigger=SyncRun
     assert done.pk != lost_run.pk and done.trigger == trigger and done.skills == 2
     market.refresh_from_db()
     assert market.status == Status.OK and market.last_error == ""
-    assert AuditEvent.objects.filter(action=Action.SYNC_FAILED, extra__run=lost_run.pk,
-                                     extra__error=liveness.LOST).count() == 1
+    lost = AuditEvent.objects.get(action=Action.SYNC_FAILED, extra__run=lost_run.pk, extra__error=liveness.LOST)
+    # Where the lost sync came from: a scheduled one's is the schedule, a person's is unknown to the reaper.
+    assert lost.surface == (Surface.SCHEDULE if lost_run.trigger == SyncRun.Trigger.SCHEDULE else Surface.UNKNOWN)
 
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from audit.models import Action, AuditEvent
+from audit.models import Action, AuditEvent, Surface
 from marketplace import plugincontent
 from marketplace.models import Plugin, Skill
 from marketplace.sync import sync_marketplace
@@ -383,6 +383,7 @@ def test_under_the_hold_gate_a_plugins_content_waits_for_a_passing_scan(market, 
     event = AuditEvent.objects.filter(action=Action.PLUGIN_CONTENT_APPROVED).latest("id")
     assert (event.plugin, event.actor, event.extra) == ("ops-kit", None, {"after": ops.own_hash,
                                                                          "via": "security scan"})
+    assert event.surface == Surface.SKILLPORT
 
 
 def test_turning_the_gate_off_lets_held_plugin_content_through(market, settings, tmp_path):
@@ -437,6 +438,7 @@ def test_failing_plugin_content_is_held_once_and_approved_only_with_a_reason(mar
     ops = Plugin.objects.get(name="ops-kit")
     held = AuditEvent.objects.get(action=action)
     assert (held.marketplace, held.plugin, held.skill, held.outcome) == ("acme", "ops-kit", "", "denied")
+    assert held.get_surface_display() == "Skillport (automatic)"  # Skillport decided, not a person or "Unknown"
     assert held.extra["content"] == {"own_hash": ops.own_hash, "commit": ops.commit}
     assert [(f["rule"], f["file"]) for f in held.extra["findings"]] == [("EXFIL", "scripts/fetch.sh")]
     assert "held by the security scan" in admin_client.get(

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from audit.models import Action, AuditEvent, Surface
 from marketplace import approval
 from marketplace.models import Curation, Skill, SkillRevision
 from marketplace.sync import sync_marketplace
@@ -98,6 +99,8 @@ def test_a_change_since_the_last_publish_queues_one_run(change, published, djang
     queued.refresh_from_db()
     assert queued.status == Status.PUBLISHED and head(published.bare) == queued.commit
     assert git(published.bare, "rev-parse", "main^") == before
+    event = AuditEvent.objects.filter(action=Action.PUBLISHED).latest("id")
+    assert (event.extra["run"], event.surface) == (str(queued.uid), Surface.SKILLPORT)  # nobody pressed Publish
     alpha = git(published.bare, "show", "main:plugins/tools/skills/alpha/SKILL.md") \
         if change is approve_the_waiting_change else None
     tree = git(published.bare, "ls-tree", "-r", "--name-only", "main").splitlines()

@@ -2,7 +2,7 @@
 each marketplace's gate holding, blocking and releasing what a sync read."""
 import pytest
 
-from audit.models import Action, AuditEvent
+from audit.models import Action, AuditEvent, Surface
 from marketplace import approval, scans
 from marketplace.models import ContentScan, Marketplace, ScanGate, Skill, SkillRevision
 from marketplace.sync import sync_marketplace
@@ -69,8 +69,10 @@ def test_hold_serves_only_what_passed_and_an_override_needs_a_reason(market, peo
     scans.scan_marketplace(m.pk)
     first = member_sees(people)
     assert first is not None and first.scan_passed
-    assert AuditEvent.objects.filter(action=Action.SCAN_RELEASED).count() == 2
-    assert AuditEvent.objects.filter(action=Action.SKILL_APPROVED, extra__via="security scan").count() == 2
+    assert list(AuditEvent.objects.filter(action=Action.SCAN_RELEASED).values_list("surface", flat=True)) == [
+        Surface.SKILLPORT, Surface.SKILLPORT]
+    released = AuditEvent.objects.filter(action=Action.SKILL_APPROVED, extra__via="security scan")
+    assert list(released.values_list("surface", flat=True)) == [Surface.SKILLPORT, Surface.SKILLPORT]
 
     m.repo.commit({"plugins/ops-kit/skills/postmortem/SKILL.md": HOSTILE})
     sync_marketplace(m.pk)
@@ -79,7 +81,7 @@ def test_hold_serves_only_what_passed_and_an_override_needs_a_reason(market, peo
     assert served.content_hash == first.content_hash  # members keep the revision that passed
     held = SkillRevision.objects.get(status=SkillRevision.Status.PENDING)
     assert held.scan_state == "held"
-    assert AuditEvent.objects.filter(action=Action.SCAN_HELD).count() == 1
+    assert AuditEvent.objects.get(action=Action.SCAN_HELD).surface == Surface.SKILLPORT
     scans.scan_marketplace(m.pk)
     assert AuditEvent.objects.filter(action=Action.SCAN_HELD).count() == 1  # recorded once
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from audit.models import Action, AuditEvent, Outcome
+from audit.models import Action, AuditEvent, Outcome, Surface
 from marketplace.models import Status, SyncRun, WebhookDelivery
 
 from .builders import wait_for_run
@@ -44,6 +44,7 @@ def test_bad_signatures_are_refused_and_audited(client, market, case, kwargs):
     assert WebhookDelivery.objects.get().result == WebhookDelivery.Result.BAD_SIGNATURE
     event = AuditEvent.objects.get(action=Action.WEBHOOK_BAD_SIGNATURE)
     assert event.outcome == Outcome.DENIED and event.marketplace == "hooked" and event.extra["delivery"] == "d-1"
+    assert event.surface == Surface.WEBHOOK
     assert not SyncRun.objects.exists()
 
 
