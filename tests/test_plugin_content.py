@@ -144,6 +144,22 @@ def test_installing_a_skill_through_its_plugin_says_what_else_the_plugin_install
     assert notes[2] == "/plugin install docs-kit@acme-skills" and "besides its skills" not in " ".join(notes)
 
 
+def test_the_install_steps_link_only_skillports_own_addresses(market, client, people, admin_client, settings):
+    """The steps quote the plugin's file names, which are the repository's words: urlize made a link of
+    any that looked like an address, on a page people trust. Only Skillport's own addresses are links."""
+    market.repo.commit({"plugins/ops-kit/scripts/www.phish.example": "echo\n",
+                        "plugins/ops-kit/scripts/setup.com": "echo\n"})
+    sync_marketplace(market.pk)
+    ops = Plugin.objects.get(name="ops-kit")
+    admin_client.post("/admin/marketplace/plugin/", {"action": "approve_content", "_selected_action": [ops.pk]})
+    client.force_login(people["member"])
+    page = client.get("/skills/acme/ops-kit/postmortem/").content.decode()
+    assert "scripts/setup.com" in page and "scripts/www.phish.example" in page
+    assert 'href="http://www.phish.example' not in page and 'href="http://scripts/setup.com' not in page
+    tokens = f"{settings.SKILLPORT_BASE_URL}/connect/tokens/"
+    assert f'create a catalogue token at <a href="{tokens}">{tokens}</a> and add this' in page
+
+
 def test_content_approved_before_it_was_kept_says_so(market, admin_client):
     ops = Plugin.objects.get(name="ops-kit")
     market.repo.commit({"plugins/ops-kit/hooks/hooks.json": EVIL_HOOKS})
