@@ -196,16 +196,17 @@ def _refresh_served(marketplace, identities):
         verdicts.append((content_hash, verdict.scanned and not verdict.failing, verdict.severity, json.dumps(reasons)))
     if not verdicts:
         return
-    # One statement for every skill: a verdict per content hash, merged into the stored reasons.
-    values = ", ".join(["(%s, %s::boolean, %s, %s::jsonb)"] * len(verdicts))
+    # One statement for every skill: a verdict per content hash, merged into the stored reasons. Each column
+    # is one array: a parameter per value would pass PostgreSQL's 65,535 at 16,384 skills.
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {Skill._meta.db_table} AS s SET scan_passed = v.passed, scan_severity = v.severity, "
             f"verdict_reasons = s.verdict_reasons || jsonb_build_object('security_scan', v.reasons) "
-            f"FROM (VALUES {values}) AS v(content_hash, passed, severity, reasons) "
+            f"FROM unnest(%s::text[], %s::boolean[], %s::text[], %s::jsonb[]) "
+            f"AS v(content_hash, passed, severity, reasons) "
             f"WHERE s.marketplace_id = %s AND s.content_hash = v.content_hash AND (s.scan_passed <> v.passed "
             f"OR s.scan_severity <> v.severity OR s.verdict_reasons->'security_scan' IS DISTINCT FROM v.reasons)",
-            [item for verdict in verdicts for item in verdict] + [marketplace.pk],
+            [*map(list, zip(*verdicts)), marketplace.pk],
         )
 
 

@@ -271,16 +271,16 @@ def _set_commits(rows, now):
     """commit, version and last_seen_at for many plugins in one statement.
 
     Django's bulk_update builds a CASE expression per field and row, which costs seconds
-    for a few hundred plugins; an UPDATE ... FROM (VALUES ...) costs milliseconds.
+    for a few hundred plugins; an UPDATE ... FROM unnest(...) costs milliseconds. One array per
+    column, as a parameter per value would pass PostgreSQL's 65,535 at 21,846 plugins.
     """
     if not rows:
         return
-    values = ", ".join(["(%s::bigint, %s, %s)"] * len(rows))
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {Plugin._meta.db_table} AS p SET commit = v.commit, version = v.version, last_seen_at = %s "
-            f"FROM (VALUES {values}) AS v(id, commit, version) WHERE p.id = v.id",
-            [now, *(item for row in rows for item in row)],
+            f"FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, commit, version) WHERE p.id = v.id",
+            [now, *map(list, zip(*rows))],
         )
 
 
