@@ -160,6 +160,20 @@ def test_the_install_steps_link_only_skillports_own_addresses(market, client, pe
     assert f'create a catalogue token at <a href="{tokens}">{tokens}</a> and add this' in page
 
 
+@pytest.mark.parametrize("tail", ['"><script>alert(1)</script>', "'onmouseover='alert(1)", "`x`<b>", ")."])
+def test_own_links_never_lets_markup_out_of_an_address(settings, tail):
+    """A step naming Skillport's own address with markup glued to it: the address ends where markup would
+    begin, and everything is escaped."""
+    from django.utils.html import escape
+
+    from marketplace.templatetags.catalogue import own_links
+
+    base = settings.SKILLPORT_BASE_URL
+    html = own_links(f"See {base}/connect/tokens/{tail} now")
+    assert f'<a href="{base}/connect/tokens/">{base}/connect/tokens/</a>' in html
+    assert f"{escape(tail)} now" in html and "<script" not in html and "<b>" not in html
+
+
 def test_content_approved_before_it_was_kept_says_so(market, admin_client):
     ops = Plugin.objects.get(name="ops-kit")
     market.repo.commit({"plugins/ops-kit/hooks/hooks.json": EVIL_HOOKS})
