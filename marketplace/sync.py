@@ -259,7 +259,7 @@ def _reconcile_plugins(marketplace, snapshot, now) -> dict:
             seen.append((row.pk, data.commit, data.version[:100]))
         result[data.name] = (row, data)
     bulk.create(create)
-    Plugin.objects.bulk_update(update, PLUGIN_FIELDS, batch_size=500)
+    bulk.update(update, PLUGIN_FIELDS)
     _set_commits(seen, now)
     Plugin.objects.filter(marketplace=marketplace, removed_at=None).exclude(name__in=list(result)).update(
         removed_at=now
@@ -375,7 +375,7 @@ def _update_skills(marketplace, changed, now, gated) -> list:
          data, s)
         for pk, row, data, s, released in changed
     ]
-    Skill.objects.bulk_update([row for row, _data, _s in updated], SKILL_FIELDS, batch_size=500)
+    bulk.update([row for row, _data, _s in updated], SKILL_FIELDS)
     SkillFile.objects.filter(skill_id__in=[row.pk for row, _data, _s in updated]).delete()
     return updated
 

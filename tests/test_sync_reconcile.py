@@ -223,6 +223,39 @@ def test_rows_created_by_copy_read_back_as_saved_rows(simple_repo, make_marketpl
     assert later.pk > max(Skill.objects.exclude(pk=later.pk).values_list("pk", flat=True))
 
 
+@pytest.mark.django_db
+def test_rows_updated_by_copy_take_exactly_the_fields_named(simple_repo, make_marketplace, django_assert_num_queries):
+    """marketplace.bulk.update writes the fields named, each converted as a save converts it (JSON, arrays,
+    dates, foreign keys, NULL), in the rows named, and nothing else; the generated search vector follows."""
+    from django.utils import timezone
+
+    from marketplace import bulk
+
+    m = make_marketplace(simple_repo)
+    sync_marketplace(m.pk)
+    alpha, beta = Skill.objects.get(slug="alpha"), Skill.objects.get(slug="beta")
+    other = Plugin.objects.create(marketplace=m, name="other", source_kind="relative", source={"path": "o"},
+                                  entry={"name": "other"})
+    untouched, body = Skill.objects.filter(pk=beta.pk).values().get(), alpha.body
+    gone = timezone.now()
+    alpha.description, alpha.frontmatter, alpha.readers = "Quokka's 'quoted' \\ tab\there.", {"n": [1, None]}, []
+    alpha.removed_at, alpha.plugin, alpha.body = gone, other, "not written"
+    beta.description = "Written only if named."
+
+    bulk.update([alpha], ["description", "frontmatter", "readers", "removed_at", "plugin"])
+
+    row = Skill.objects.get(pk=alpha.pk)
+    assert (row.description, row.frontmatter, row.readers) == ("Quokka's 'quoted' \\ tab\there.", {"n": [1, None]}, [])
+    assert (row.removed_at, row.plugin_id, row.body) == (gone, other.pk, body)
+    assert Skill.objects.filter(pk=alpha.pk, search_vector="quokka").exists()
+    assert Skill.objects.filter(pk=beta.pk).values().get() == untouched
+    alpha.removed_at = None
+    bulk.update([alpha], ["removed_at"])
+    assert Skill.objects.get(pk=alpha.pk).removed_at is None
+    with django_assert_num_queries(0):
+        bulk.update([], ["description"])
+
+
 def row_versions(model, **filters):
     """{id: xmin}: PostgreSQL gives a row a new xmin whenever it is written, even to the same values."""
     table = model._meta.db_table
