@@ -34,15 +34,31 @@ def record(
     may name `marketplace`, `plugin`, `skill`, `version` and `commit` directly. `client` is
     a (name, version) pair, such as an MCP client's info; otherwise the User-Agent names it.
     """
+    who = _who(request, actor, surface, client, outcome)
+    return AuditEvent.objects.create(**{**_target_fields(target), **snapshot, **who, "action": action,
+                                        "extra": extra or {}})
+
+
+def record_many(events, *, request=None, actor=None, surface=None, client=None, outcome=Outcome.OK) -> None:
+    """Write several events of one request at once, each (action, target, extra) and otherwise as `record`
+    writes it: an admin's decision on 2,000 skills wrote 2,000 rows one statement each."""
+    who = _who(request, actor, surface, client, outcome)
+    # A batch stays far below PostgreSQL's 65,535 parameters a statement (about 20 a row).
+    AuditEvent.objects.bulk_create(
+        [AuditEvent(**_target_fields(target), **who, action=action, extra=extra or {})
+         for action, target, extra in events],
+        batch_size=1000,
+    )
+
+
+def _who(request, actor, surface, client, outcome) -> dict:
+    """The fields saying who acted, where and how: the same for every event of one request."""
     user = actor if actor is not None else getattr(request, "user", None)
     if user is not None and not user.is_authenticated:
         user = None
     user_agent = request.headers.get("User-Agent", "")[:1000] if request is not None else ""
     client_name, client_version = client or _client_from_user_agent(user_agent)
-    fields = {
-        **_target_fields(target),
-        **snapshot,
-        "action": action,
+    return {
         "actor": user,
         "actor_login": _login(user),
         "actor_github_id": _github_id(user),
@@ -53,9 +69,7 @@ def record(
         "user_agent": user_agent,
         "request_id": _request_id(request),
         "outcome": outcome,
-        "extra": extra or {},
     }
-    return AuditEvent.objects.create(**fields)
 
 
 def _target_fields(target) -> dict:

@@ -1,9 +1,11 @@
-"""Benchmark the sync engine on a generated marketplace: clone, full, unchanged and one-skill syncs.
+"""Benchmark the sync engine on a generated marketplace: clone, full, unchanged, one-skill and every-skill syncs.
 
 1. Generate a marketplace repository (default 500 plugins x 4 skills x 3 files) with one commit.
 2. Time a real `git clone --bare --no-local` of it: the yardstick the full sync is compared to.
-3. Time three syncs of a fresh Marketplace row: the first (full), a second with no change, and a
-   third after one SKILL.md changed in a new commit.
+3. Time four syncs of a fresh Marketplace row: the first (full), a second with no change, a
+   third after one SKILL.md changed in a new commit, and a fourth after every SKILL.md changed.
+   With --approval the marketplace requires approval, and an admin's approval of everything the
+   full and every-skill syncs left waiting is timed too (one decision, as the admin's action takes it).
 4. Print one JSON object with times, ratios to the clone, counts, peak RSS and the targets met.
 
 Progress goes to stderr; the JSON alone goes to stdout. It always exits 0 once it has measured:
@@ -30,7 +32,7 @@ from common import ROOT, cpu_seconds, cpu_used, log, peak_rss_mb, rss_mb, setup_
 TARGETS = {"full_sync_to_clone": 2.5, "unchanged_sync_s": 0.5, "one_skill_sync_s": 0.5, "peak_rss_mb": 300}
 # Issue 21: a catalogue ten times larger syncs no slower per skill, in at most this much memory.
 SCALE_TARGETS = {"per_skill_to_first": 1.0, "peak_rss_mb": 400, "one_skill_sync_s": 0.5}
-PHASES = ("full", "unchanged", "one-skill")
+PHASES = ("full", "unchanged", "one-skill", "every-skill")
 
 
 def main():
@@ -73,6 +75,9 @@ def parse_args():
     parser.add_argument("--profile", choices=PHASES,
                         help="run this sync under cProfile and print the top 30 by cumulative time to stderr "
                              "(its time is then inflated by the profiler)")
+    parser.add_argument("--approval", action="store_true",
+                        help="the marketplace requires approval: also time approving all the full and every-skill "
+                             "syncs left waiting")
     parser.add_argument("--scale", type=int, default=0, metavar="N",
                         help="sync N marketplaces of this shape one after another into one catalogue, then change "
                              "one skill of the last: time per skill and memory as the catalogue grows")
@@ -101,7 +106,8 @@ def prepare_environment(tmp):
 def run_benchmark(args, tmp):
 
     from marketplace.gitrepo import Repository
-    from marketplace.models import Blob, Marketplace, SyncRun
+    from marketplace import approval
+    from marketplace.models import Blob, Marketplace, SkillRevision, SyncRun
     from marketplace.sync import sync_marketplace
 
     run_id = uuid.uuid4().hex[:12]
@@ -123,7 +129,7 @@ def run_benchmark(args, tmp):
     clone_s = time.perf_counter() - started
     log(f"git clone: {clone_s:.3f}s")
 
-    marketplace = Marketplace.objects.create(slug=f"bench-{run_id}", git_url=url)
+    marketplace = Marketplace.objects.create(slug=f"bench-{run_id}", git_url=url, requires_approval=args.approval)
     rss_before = peak_rss_mb()
     backend = backend_pid()
 
@@ -155,11 +161,29 @@ def run_benchmark(args, tmp):
             pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
         return seconds, {"status": run.status, **run.counts, "phases_s": phases, "cpu_s": cpu}
 
+    approvals = {}
+
+    def timed_approval(phase):
+        waiting = SkillRevision.objects.filter(skill__marketplace=marketplace, status=SkillRevision.Status.PENDING)
+        cpu_before, started = cpu_seconds(backend), time.perf_counter()
+        approved = approval.approve(waiting, None, reason="benchmark")  # not scanned here: an override
+        seconds = time.perf_counter() - started
+        cpu = cpu_used(cpu_before, cpu_seconds(backend))
+        log(f"approving what the {phase} sync left waiting: {seconds:.3f}s approved={approved} cpu={cpu}")
+        approvals[phase] = {"seconds": round(seconds, 3), "approved": approved, "cpu_s": cpu}
+
     try:
         full_s, full = timed_sync("full")
+        if args.approval:
+            timed_approval("full")
         unchanged_s, unchanged = timed_sync("unchanged")
         repo.commit({changed_skill: repo.path.joinpath(changed_skill).read_text() + "\nOne more line.\n"}, "edit")
         one_skill_s, one_skill = timed_sync("one-skill")
+        repo.commit({path: repo.path.joinpath(path).read_text() + "\nEdited again.\n"
+                     for path in repo.git("ls-files", "*/SKILL.md").split()}, "edit every skill")
+        every_skill_s, every_skill = timed_sync("every-skill")
+        if args.approval:
+            timed_approval("every-skill")
         peak = peak_rss_mb()
     finally:
         # Blobs are shared by content and outlive the marketplace; ours carry the run id, so
@@ -177,14 +201,24 @@ def run_benchmark(args, tmp):
         "size": {"plugins": args.plugins, "skills": args.plugins * args.skills,
                  "files": args.plugins * args.skills * args.files},
         "seconds": {"clone": round(clone_s, 3), "full_sync": round(full_s, 3),
-                    "unchanged_sync": round(unchanged_s, 3), "one_skill_sync": round(one_skill_s, 3)},
+                    "unchanged_sync": round(unchanged_s, 3), "one_skill_sync": round(one_skill_s, 3),
+                    "every_skill_sync": round(every_skill_s, 3)},
         "ratios": {"full_sync_to_clone": ratio(full_s), "unchanged_sync_to_clone": ratio(unchanged_s),
-                   "one_skill_sync_to_clone": ratio(one_skill_s)},
-        "runs": {"full": full, "unchanged": unchanged, "one_skill": one_skill},
+                   "one_skill_sync_to_clone": ratio(one_skill_s), "every_skill_sync_to_clone": ratio(every_skill_s),
+                   # Rewriting every row against writing them the first time (no target).
+                   "every_skill_sync_to_full_sync": round(every_skill_s / full_s, 2),
+                   **{f"approval_after_{phase.replace('-', '_')}_to_full_sync": round(a["seconds"] / full_s, 2)
+                      for phase, a in approvals.items()}},
+        "runs": {"full": full, "unchanged": unchanged, "one_skill": one_skill, "every_skill": every_skill},
+        "approvals": approvals,
         # The runs measured what they were meant to: otherwise the times mean little.
         "checks": {"full_ok": full["status"] == "ok" and full["added"] == args.plugins * args.skills,
                    "unchanged_reported": unchanged["status"] == "unchanged",
-                   "one_skill_updated": one_skill["status"] == "ok" and one_skill["updated"] == 1},
+                   "one_skill_updated": one_skill["status"] == "ok" and one_skill["updated"] == 1,
+                   "every_skill_updated": every_skill["updated"] == args.plugins * args.skills,
+                   **({"everything_waiting_approved": all(a["approved"] == args.plugins * args.skills
+                                                          for a in approvals.values())} if args.approval else {})},
+        "approval": args.approval,
         "rss_before_sync_mb": rss_before,
         "peak_rss_mb": peak,
         "packed": args.packed,

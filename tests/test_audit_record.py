@@ -1,4 +1,5 @@
 """The audit log's writer and its guarantees: append-only rows, name snapshots, retention, export."""
+import ast
 import csv
 import json
 import re
@@ -195,6 +196,28 @@ def test_record_copies_the_target_names_so_they_outlive_it(simple_repo, make_mar
     assert (event.target, event.version, event.commit) == ("team-tools/tools", "1.0.0", simple_repo.head)
     event = AuditEvent.objects.get(pk=on_marketplace.pk)
     assert (event.target, event.commit) == ("team-tools", simple_repo.head)
+
+
+def test_record_many_writes_each_event_as_record_would(simple_repo, make_marketplace, alice):
+    """Several events of one request at once: each its own target and extra, all the request's details."""
+    marketplace = make_marketplace(simple_repo, slug="team-tools")
+    assert sync_marketplace(marketplace.pk).status == "ok"
+    skill = Skill.objects.get(marketplace=marketplace, slug="alpha")
+    request = RequestFactory().post("/admin/", REMOTE_ADDR="198.51.100.7",
+                                    headers={"User-Agent": "curl/8.5.0", "X-Request-ID": "req-7"})
+    request.user = alice
+    one = audit.record(Action.SKILL_APPROVED, request=request, target=skill, extra={"n": 0})
+
+    audit.record_many([(Action.SKILL_APPROVED, skill, {"n": 1}), (Action.MARKETPLACE_REMOVED, marketplace, None)],
+                      request=request, surface=Surface.SKILLPORT)
+
+    first, second = AuditEvent.objects.filter(pk__gt=one.pk).order_by("pk")
+    compared = ["actor", "actor_login", "actor_github_id", "client_name", "client_version", "ip", "user_agent",
+                "request_id", "outcome", "marketplace", "plugin", "skill", "version", "commit"]
+    assert [getattr(first, name) for name in compared] == [getattr(one, name) for name in compared]
+    assert (first.action, first.extra, first.surface, one.surface) == ("skill_approved", {"n": 1}, "skillport", "web")
+    assert (second.action, second.target, second.extra, second.request_id) == (
+        "marketplace_removed", "team-tools", {}, "req-7")
 
 
 @pytest.mark.django_db
@@ -455,4 +478,8 @@ def test_record_is_the_only_writer_of_audit_events():
                 writers[path.relative_to(root).as_posix()] = hits
 
     assert set(writers) == {expected}, writers
-    assert writers[expected] == ["AuditEvent.objects.create"]
+    # ...and in it, only the two functions the package exports.
+    source = (root / expected).read_text()
+    writing = {node.name for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)
+               and any(pattern.search(ast.get_source_segment(source, node)) for pattern in WRITES)}
+    assert writing == {"record", "record_many"}
