@@ -2,12 +2,14 @@
 import time
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from audit.models import Action, AuditEvent
 from marketplace.models import Marketplace, Status, SyncRun
 from marketplace.sync import sync_marketplace
 
-from .builders import wait_for_run
+from .builders import catalog, plugin_entry, skill_md, wait_for_run
 
 pytestmark = pytest.mark.django_db
 
@@ -115,6 +117,31 @@ def test_bulk_curation_actions_are_audited(admin_client, simple_repo, make_marke
     events = AuditEvent.objects.filter(action=Action.CURATION_CHANGED)
     assert sorted(e.skill for e in events) == ["alpha", "beta"]
     assert all(e.extra == {"before": {"curation": "approved"}, "after": {"curation": "featured"}} for e in events)
+    assert {(e.plugin, e.version, e.actor_login) for e in events} == {("tools", "1.0.0", "root")}
+
+
+def test_curating_every_skill_selected_takes_statements_that_do_not_grow(admin_client, make_repo, make_marketplace):
+    """Select all picks every skill the list shows, thousands in a large marketplace: hiding them is one
+    request whose statements do not grow with them, and each change is audited."""
+    statements = {}
+    for count in (2, 20):
+        repo = make_repo({
+            ".claude-plugin/marketplace.json": catalog(plugin_entry("ops")),
+            **{f"plugins/ops/skills/s{n}/SKILL.md": skill_md(f"s{n}", f"Skill {n}.") for n in range(count)},
+        })
+        m = make_marketplace(repo, slug=f"curated-{count}")
+        sync_marketplace(m.pk)
+        m.skills.filter(name="s0").update(curation="hidden")  # already hidden: no event
+        with CaptureQueriesContext(connection) as queries:
+            response = admin_client.post(f"/admin/marketplace/skill/?marketplace__id__exact={m.pk}", {
+                "action": "hide", "select_across": "1", "index": "0", "_selected_action": [m.skills.first().pk]})
+        assert response.status_code == 302
+        statements[count] = len(queries)
+        assert set(m.skills.values_list("curation", flat=True)) == {"hidden"}
+        events = AuditEvent.objects.filter(action=Action.CURATION_CHANGED, marketplace=m.slug)
+        assert sorted(e.skill for e in events) == sorted(f"s{n}" for n in range(1, count))
+        assert all(e.extra == {"before": {"curation": "approved"}, "after": {"curation": "hidden"}} for e in events)
+    assert statements[20] == statements[2]
 
 
 @pytest.mark.django_db(transaction=True)
