@@ -142,27 +142,31 @@ def approve_plugin_content(plugins, request, *, reason="") -> int:
     marketplaces = {plugin.marketplace for plugin in plugins}
     with transaction.atomic():
         _lock(marketplaces)
-        decided = 0
+        # As they are now: a sync may have read new content since they were judged.
+        current = {pk: row for pk, *row in Plugin.objects.filter(pk__in=[plugin.pk for plugin in plugins])
+                   .values_list("pk", "own_hash", "approved_own_hash", "commit")}
+        decided, events = [], []
         for plugin in plugins:
             synced = plugin.own_hash
-            plugin.refresh_from_db(fields=["own_hash", "approved_own_hash", "commit"])
-            if plugin.own_hash == plugin.approved_own_hash or plugin.own_hash != synced:
+            # (One removed with its marketplace since then waits for nothing.)
+            plugin.own_hash, before, plugin.commit = current.get(plugin.pk, (synced, synced, plugin.commit))
+            if plugin.own_hash == before or plugin.own_hash != synced:
                 continue  # nothing waits, or a sync read new content since: not what the scan was judged on
-            before = plugin.approved_own_hash
-            Plugin.objects.filter(pk=plugin.pk).update(approved_own_hash=plugin.own_hash)
+            plugin.approved_own_hash = plugin.own_hash
+            decided.append(plugin)
             if plugin.pk in overridden:
                 verdict = overridden[plugin.pk]
-                record(Action.SCAN_OVERRIDDEN, request=request, target=plugin, extra={
+                events.append((Action.SCAN_OVERRIDDEN, plugin, {
                     "content": {"own_hash": plugin.own_hash, "commit": plugin.commit}, "reason": reason,
                     "severity": verdict.severity, "scanned": verdict.scanned,
                     "findings": verdict.findings[:scans.LISTED_FINDINGS],
-                })
-            record(Action.PLUGIN_CONTENT_APPROVED, request=request, target=plugin,
-                   extra={"before": before, "after": plugin.own_hash})
-            decided += 1
+                }))
+            events.append((Action.PLUGIN_CONTENT_APPROVED, plugin, {"before": before, "after": plugin.own_hash}))
+        bulk.update(decided, ["approved_own_hash"])
+        record_many(events, request=request)
         for marketplace in marketplaces:
             settle(marketplace)
-    return decided
+    return len(decided)
 
 
 def _passing_plugin_content(marketplace) -> list[str]:

@@ -562,3 +562,38 @@ def test_hostile_names_and_reasons_in_the_override_and_the_install_steps_are_tex
     skill_page = client.get("/skills/acme/ops-kit/postmortem/").content.decode()
     assert "The plugin also installs what it runs besides its skills" in skill_page
     assert "scripts/&lt;img src=x onerror=alert(1)&gt;.sh" in skill_page and "<img src=x" not in skill_page
+
+
+def test_approving_many_plugins_content_takes_statements_that_do_not_grow(make_repo, synced_marketplace):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from marketplace import approval
+
+    statements = {}
+    for count in (2, 12):
+        names = [f"kit-{n}" for n in range(count)]
+        repo = make_repo({
+            ".claude-plugin/marketplace.json": catalog(*(plugin_entry(name) for name in names)),
+            **{f"plugins/{name}/skills/{name}-skill/SKILL.md": skill_md(f"{name}-skill", "A skill.") for name in names},
+            **{f"plugins/{name}/hooks/hooks.json": HOOKS for name in names},
+        })
+        m = synced_marketplace(repo, slug=f"kits-{count}")
+        m.requires_approval = True
+        m.save(update_fields=["requires_approval"])
+        repo.commit({f"plugins/{name}/hooks/hooks.json": EVIL_HOOKS for name in names})
+        assert sync_marketplace(m.pk).status == "ok"
+        before = dict(Plugin.objects.filter(marketplace=m).values_list("name", "approved_own_hash"))
+
+        with CaptureQueriesContext(connection) as queries:
+            assert approval.approve_plugin_content(Plugin.objects.filter(marketplace=m), None) == count
+        statements[count] = len(queries)
+
+        plugins = Plugin.objects.filter(marketplace=m)
+        assert all(p.approved_own_hash == p.own_hash != before[p.name] and p.approved_commit == p.commit
+                   for p in plugins)
+        events = AuditEvent.objects.filter(action=Action.PLUGIN_CONTENT_APPROVED, marketplace=m.slug)
+        assert sorted((e.plugin, e.extra["before"], e.extra["after"]) for e in events) == sorted(
+            (p.name, before[p.name], p.own_hash) for p in plugins)
+        assert approval.approve_plugin_content(Plugin.objects.filter(marketplace=m), None) == 0  # nothing waits
+    assert statements[12] == statements[2]
