@@ -143,7 +143,7 @@ def approve_plugin_content(plugins, request, *, reason="") -> int:
     with transaction.atomic():
         _lock(marketplaces)
         # As they are now: a sync may have read new content since they were judged.
-        current = {pk: row for pk, *row in Plugin.objects.filter(pk__in=[plugin.pk for plugin in plugins])
+        current = {pk: row for pk, *row in Plugin.objects.filter(pk__any=[plugin.pk for plugin in plugins])
                    .values_list("pk", "own_hash", "approved_own_hash", "commit")}
         decided, events = [], []
         for plugin in plugins:
@@ -202,8 +202,8 @@ def _publish(skills, fields, replaced):
     """Save approved skills' `fields`; `replaced` ({skill id: files}) are those whose content changed, whose
     files are written again."""
     bulk.update([skill for skill in skills if skill.pk in replaced], fields)
-    Skill.objects.filter(pk__in=[skill.pk for skill in skills if skill.pk not in replaced]).update(released=True)
-    SkillFile.objects.filter(skill__in=list(replaced)).delete()
+    Skill.objects.filter(pk__any=[skill.pk for skill in skills if skill.pk not in replaced]).update(released=True)
+    SkillFile.objects.filter(skill__any=list(replaced)).delete()
     bulk.copy_rows(SkillFile, ["skill", "path", "size", "mode", "is_binary", "blob", "omitted"], (
         (pk, f["path"], f["size"], f["mode"], f["is_binary"], None if f["omitted"] else f["sha"], f["omitted"])
         for pk, files in replaced.items() for f in files
@@ -229,9 +229,9 @@ def stage(changes, now, content):
     not staged again: a sync re-reads it often.
     """
     ids = [pk for pk, _data, _skill in changes]
-    Skill.objects.filter(pk__in=ids, removed_at__isnull=False).update(removed_at=None)
+    Skill.objects.filter(pk__any=ids, removed_at__isnull=False).update(removed_at=None)
     waiting = set(SkillRevision.objects.filter(
-        skill_id__in=ids, status__in=[PENDING, SkillRevision.Status.REJECTED, SkillRevision.Status.BLOCKED],
+        skill_id__any=ids, status__in=[PENDING, SkillRevision.Status.REJECTED, SkillRevision.Status.BLOCKED],
     ).values_list("skill_id", "content_hash"))
     bulk.copy_rows(SkillRevision, REVISION_FIELDS, [
         (pk, data.version[:100], data.commit, skill.content_hash, _files(skill), PENDING, content(skill), now, "", {})

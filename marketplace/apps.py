@@ -6,4 +6,4 @@ class MarketplaceConfig(AppConfig):
     verbose_name = "Marketplaces"
 
     def ready(self):
-        from . import schedule  # noqa: F401  (connects the beat-schedule signals)
+        from . import lookups, schedule  # noqa: F401  (registers `__any`; connects the beat-schedule signals)

@@ -72,7 +72,7 @@ def scan_marketplace(marketplace_id: int) -> dict:
     wanted = _wanted(marketplace)
     for scanner in scanners.available():
         identity = scanner.identity()
-        done = set(ContentScan.objects.filter(scanner=identity, content_hash__in=list(wanted))
+        done = set(ContentScan.objects.filter(scanner=identity, content_hash__any=list(wanted))
                    .values_list("content_hash", flat=True))
         todo = sorted(set(wanted) - done)
         for start in range(0, len(todo), settings.SKILLPORT_SCAN_BATCH):
@@ -239,7 +239,7 @@ def _gate_waiting(marketplace, identities):
         # Imported here: approval.py reads judgements from this module to ask admins for overrides.
         from .approval import SyncRunning, approve
 
-        released = SkillRevision.objects.filter(pk__in=release)
+        released = SkillRevision.objects.filter(pk__any=release)
         try:
             approve(released, None, via="security scan")
         except SyncRunning:
@@ -328,7 +328,7 @@ def _found(result, skill_md_written_here: bool) -> dict:
 
 def _scans(content_hashes, identities) -> dict:
     found = {}
-    for scan in ContentScan.objects.filter(content_hash__in=list(content_hashes), scanner__in=identities):
+    for scan in ContentScan.objects.filter(content_hash__any=list(content_hashes), scanner__in=identities):
         found.setdefault(scan.content_hash, []).append(scan)
     return found
 

@@ -261,7 +261,7 @@ def _reconcile_plugins(marketplace, snapshot, now) -> dict:
     bulk.create(create)
     bulk.update(update, PLUGIN_FIELDS)
     _set_commits(seen, now)
-    Plugin.objects.filter(marketplace=marketplace, removed_at=None).exclude(name__in=list(result)).update(
+    Plugin.objects.filter(marketplace=marketplace, removed_at=None).exclude(name__any=list(result)).update(
         removed_at=now
     )
     return result
@@ -313,7 +313,7 @@ def _reconcile_skills(marketplace, snapshot, plugins, now):
         row.pk for row in existing.values()
         if row.removed_at is None and row.pk not in seen_ids and row.plugin_id not in kept_plugins
     ]
-    Skill.objects.filter(pk__in=gone).update(removed_at=now)
+    Skill.objects.filter(pk__any=gone).update(removed_at=now)
     return len(new), len(changed) + len(staged), len(gone)
 
 
@@ -376,7 +376,7 @@ def _update_skills(marketplace, changed, now, gated) -> list:
         for pk, row, data, s, released in changed
     ]
     bulk.update([row for row, _data, _s in updated], SKILL_FIELDS)
-    SkillFile.objects.filter(skill_id__in=[row.pk for row, _data, _s in updated]).delete()
+    SkillFile.objects.filter(skill_id__any=[row.pk for row, _data, _s in updated]).delete()
     return updated
 
 
@@ -398,7 +398,7 @@ def _fill_known(skills):
     if not hashes:
         return
     sources = {}
-    for source in Skill.objects.filter(content_hash__in=hashes, removed_at=None):
+    for source in Skill.objects.filter(content_hash__any=list(hashes), removed_at=None):
         sources.setdefault(source.content_hash, source)
     for skill in skills:
         if skill.known:

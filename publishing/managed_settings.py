@@ -93,7 +93,7 @@ def _published_repository(target):
     chosen = [item.plugin for item in choose(fed, published.audience)[0]]
     taken = {plugin.name for plugin in chosen}
     visible = set(Plugin.objects.visible_to_audience(target.audience).filter(
-        pk__in=[plugin.pk for plugin in chosen]).values_list("pk", flat=True))
+        pk__any=[plugin.pk for plugin in chosen]).values_list("pk", flat=True))
     required = [(plugin, name) for plugin in chosen if plugin.policy == Policy.REQUIRED and plugin.pk in visible]
     # A prohibited plugin is never published, but its name is blocked there too, unless another
     # marketplace's plugin of that name is what the repository holds.

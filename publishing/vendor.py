@@ -204,7 +204,7 @@ def _repository_files(tree, root, where, problems) -> dict:
 def _stored_files(skills) -> dict:
     """{skill id: [(path, mode, why omitted, content)]} for `skills`, in one query."""
     found = {}
-    for skill_id, *row in SkillFile.objects.filter(skill__in=[s.pk for s in skills]).values_list(
+    for skill_id, *row in SkillFile.objects.filter(skill__any=[s.pk for s in skills]).values_list(
             "skill_id", "path", "mode", "omitted", "blob__content"):
         found.setdefault(skill_id, []).append(row)
     return found
