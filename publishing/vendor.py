@@ -40,6 +40,9 @@ PLUGIN_JSON = ".claude-plugin/plugin.json"
 # What an upstream version may look like to be kept in ours; anything else is read as none.
 PLAIN_VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+-]{0,63}$")
 DIGEST_LENGTH = 12
+# Plugins whose skills' files and digests are read in one query each: fewer queries than one a plugin,
+# and only this many plugins' file contents in memory at once.
+BATCH = 100
 
 
 @dataclass
@@ -90,7 +93,10 @@ def build(out: Path, *, marketplaces, audience, name, owner, progress=None) -> B
     with _Trees() as trees:
         for done, item in enumerate(chosen):
             progress("plugins", done, len(chosen))
-            written = _vendor(item, out / "plugins" / item.plugin.name, problems, trees)
+            if done % BATCH == 0:
+                batch = [skill for later in chosen[done:done + BATCH] for skill in later.skills]
+                stored, digests = _stored_files(batch), provenance.digests([skill.pk for skill in batch])
+            written = _vendor(item, out / "plugins" / item.plugin.name, problems, trees, stored, digests)
             if written is None:
                 continue
             published, entry = written
@@ -116,12 +122,13 @@ class _Trees:
         self._trees, self._blobs = {}, {}
 
     def get(self, url, commit, token) -> Tree:
-        repo = Repository.holding(url, commit, token=token)
-        if (repo.git_dir, commit) not in self._trees:
+        # By address, before asking git: finding the repository runs a git command of its own.
+        if (url, commit) not in self._trees:
+            repo = Repository.holding(url, commit, token=token)
             if repo.git_dir not in self._blobs:
                 self._blobs[repo.git_dir] = repo.blobs()
-            self._trees[repo.git_dir, commit] = Tree(repo.list_tree(commit), self._blobs[repo.git_dir].read)
-        return self._trees[repo.git_dir, commit]
+            self._trees[url, commit] = Tree(repo.list_tree(commit), self._blobs[repo.git_dir].read)
+        return self._trees[url, commit]
 
     def __enter__(self):
         return self
@@ -131,7 +138,8 @@ class _Trees:
             blobs.close()
 
 
-def _vendor(chosen, folder: Path, problems, trees) -> tuple[PublishedPlugin, dict] | None:
+def _vendor(chosen, folder: Path, problems, trees, stored, digests) -> tuple[PublishedPlugin, dict] | None:
+    """Write one plugin; `stored` and `digests` hold its skills' files and provenance digests."""
     plugin = chosen.plugin
     where = f"{plugin.marketplace.slug}/{plugin.name}"
     try:
@@ -142,8 +150,6 @@ def _vendor(chosen, folder: Path, problems, trees) -> tuple[PublishedPlugin, dic
                        detail=getattr(exc, "detail", ""))
         return None
     skills, listed = {}, []
-    digests = provenance.digests([skill.pk for skill in chosen.skills])
-    stored = _stored_files(chosen.skills)
     for skill in chosen.skills:
         folder_in_plugin = _inside(root, skill.path)
         if folder_in_plugin is None:
