@@ -28,10 +28,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 
-from audit import record
+from audit import record_many
 from audit.models import Action, Outcome, Surface
 
-from . import pluginfiles, rows, scanners
+from . import bulk, pluginfiles, rows, scanners
 from .gitrepo import GitError
 from .models import Blob, ContentScan, Marketplace, Plugin, ScanGate, Skill, SkillFile, SkillRevision
 
@@ -214,7 +214,7 @@ def _gate_waiting(marketplace, identities):
     waiting = list(SkillRevision.objects.filter(skill__marketplace=marketplace, status=SkillRevision.Status.PENDING)
                    .select_related("skill__plugin", "skill__marketplace"))
     scans = _scans([r.content_hash for r in waiting], identities)
-    release = []
+    release, moved, denied = [], [], []
     for revision in waiting:
         if revision.scan_override:
             continue  # an admin decided
@@ -223,18 +223,20 @@ def _gate_waiting(marketplace, identities):
             continue  # waits for its scan
         if verdict.failing and marketplace.scan_gate == ScanGate.BLOCK:
             revision.status, revision.scan_state = SkillRevision.Status.BLOCKED, "blocked"
-            revision.save(update_fields=["status", "scan_state"])
-            _record(Action.SCAN_BLOCKED, revision, verdict)
-        elif verdict.failing:
-            if revision.scan_state != "held":
-                revision.scan_state = "held"
-                revision.save(update_fields=["scan_state"])
-                _record(Action.SCAN_HELD, revision, verdict)
-        elif revision.scan_state != "passed":
+            denied.append(_event(Action.SCAN_BLOCKED, revision, verdict))
+        elif verdict.failing and revision.scan_state != "held":
+            revision.scan_state = "held"
+            denied.append(_event(Action.SCAN_HELD, revision, verdict))
+        elif not verdict.failing and revision.scan_state != "passed":
             revision.scan_state = "passed"
-            revision.save(update_fields=["scan_state"])
             if not marketplace.requires_approval:
                 release.append(revision.pk)
+        else:
+            continue  # where an earlier scan left it: no event again
+        moved.append(revision)
+    # In bulk: a first sync of a large marketplace leaves thousands waiting for this scan.
+    bulk.update(moved, ["status", "scan_state"])
+    record_many(denied, surface=Surface.SKILLPORT, outcome=Outcome.DENIED)
     if release:
         # Imported here: approval.py reads judgements from this module to ask admins for overrides.
         from .approval import SyncRunning, approve
@@ -246,8 +248,9 @@ def _gate_waiting(marketplace, identities):
             # Marked passed, so not released: the next scan (after that sync) releases them.
             released.update(scan_state="")
             return
-        for revision in released.select_related("skill__plugin", "skill__marketplace"):
-            _record(Action.SCAN_RELEASED, revision, judge(revision.content_hash, marketplace))
+        record_many([_event(Action.SCAN_RELEASED, revision, judge(revision.content_hash, marketplace))
+                     for revision in released.select_related("skill__plugin", "skill__marketplace")],
+                    surface=Surface.SKILLPORT)
 
 
 def _hold_plugin_content(marketplace, identities):
@@ -259,27 +262,30 @@ def _hold_plugin_content(marketplace, identities):
                    .exclude(own_hash=F("approved_own_hash")).exclude(scan_held_hash=F("own_hash"))
                    .select_related("marketplace"))
     found = _scans([plugin.own_hash for plugin in waiting], identities)
+    action = Action.SCAN_BLOCKED if marketplace.scan_gate == ScanGate.BLOCK else Action.SCAN_HELD
+    held, events = [], []
     for plugin in waiting:
         verdict = judge(plugin.own_hash, marketplace, found.get(plugin.own_hash, []))
         if not (verdict.scanned and verdict.failing):
             continue  # waits for its scan, or passed
-        Plugin.objects.filter(pk=plugin.pk).update(scan_held_hash=plugin.own_hash)
-        record(Action.SCAN_BLOCKED if marketplace.scan_gate == ScanGate.BLOCK else Action.SCAN_HELD,
-               target=plugin, surface=Surface.SKILLPORT, outcome=Outcome.DENIED, extra={
-                   "content": {"own_hash": plugin.own_hash, "commit": plugin.commit},
-                   "severity": verdict.severity, "threshold": marketplace.scan_threshold,
-                   "findings": verdict.findings[:LISTED_FINDINGS],
-               })
+        plugin.scan_held_hash = plugin.own_hash
+        held.append(plugin)
+        events.append((action, plugin, {
+            "content": {"own_hash": plugin.own_hash, "commit": plugin.commit},
+            "severity": verdict.severity, "threshold": marketplace.scan_threshold,
+            "findings": verdict.findings[:LISTED_FINDINGS],
+        }))
+    bulk.update(held, ["scan_held_hash"])
+    record_many(events, surface=Surface.SKILLPORT, outcome=Outcome.DENIED)
 
 
-def _record(action, revision, verdict):
-    record(action, target=revision.skill, surface=Surface.SKILLPORT,
-           outcome=Outcome.DENIED if verdict.failing else Outcome.OK, extra={
-               "revision": {"content_hash": revision.content_hash, "version": revision.version,
-                            "commit": revision.commit},
-               "severity": verdict.severity, "threshold": revision.skill.marketplace.scan_threshold,
-               "findings": verdict.findings[:LISTED_FINDINGS],
-           })
+def _event(action, revision, verdict):
+    """The audit event (for audit.record_many) of the scan gate moving `revision`."""
+    return (action, revision.skill, {
+        "revision": {"content_hash": revision.content_hash, "version": revision.version, "commit": revision.commit},
+        "severity": verdict.severity, "threshold": revision.skill.marketplace.scan_threshold,
+        "findings": verdict.findings[:LISTED_FINDINGS],
+    })
 
 
 def _wanted(marketplace) -> dict:
