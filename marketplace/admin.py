@@ -421,8 +421,9 @@ class CatalogueAdmin(admin.ModelAdmin):
         with transaction.atomic():
             changed = list(queryset.exclude(curation=state).select_for_update(of=("self",)))
             self.model.objects.filter(pk__any=[obj.pk for obj in changed]).update(curation=state)
-            record_many([(Action.CURATION_CHANGED, obj, {"before": {"curation": obj.curation}, "after": {"curation": state}})
-                         for obj in changed], request=request)
+            record_many([(Action.CURATION_CHANGED, obj, {"before": {"curation": obj.curation},
+                                                         "after": {"curation": state}}) for obj in changed],
+                        request=request)
         self.message_user(request, f"{queryset.count()} marked {state}.")
 
     def save_model(self, request, obj, form, change):

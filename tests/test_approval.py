@@ -281,7 +281,8 @@ def test_approving_many_changes_writes_each_ones_content_in_statements_that_do_n
         skills = Skill.objects.filter(marketplace=market)
         assert all(skill.released and "Second" in skill.body and "Second" in skill.body_html for skill in skills)
         notes = SkillFile.objects.filter(skill__in=skills, path="notes.md").select_related("blob")
-        assert sorted(bytes(f.blob.content).decode() for f in notes) == sorted(f"Second notes {n}\n" for n in range(count))
+        assert sorted(bytes(f.blob.content).decode() for f in notes) == sorted(
+            f"Second notes {n}\n" for n in range(count))
         assert SkillFile.objects.filter(skill__in=skills).count() == 2 * count
         assert not waiting.exists()
         events = AuditEvent.objects.filter(action=Action.SKILL_APPROVED, marketplace=market.slug)
