@@ -6,7 +6,6 @@ deterministic (sorted names, fixed dates and modes), like the `.skill` packages.
 """
 import io
 import zipfile
-from pathlib import Path
 
 from marketplace.packaging import COMPRESS_LEVEL, ZIP_EPOCH
 
@@ -14,15 +13,15 @@ MAX_BYTES = 50 * 1024 * 1024
 MAX_PLUGINS = 100
 
 
-def zip_folder(folder: Path) -> bytes:
-    """Every file below `folder`, at the archive's root."""
+def zip_files(files: dict) -> bytes:
+    """`files` ({path: (executable, content)}, a build's) as one archive."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), date_time=ZIP_EPOCH)
+        for path, (executable, content) in sorted(files.items()):
+            info = zipfile.ZipInfo(path, date_time=ZIP_EPOCH)
             info.create_system = 3  # Unix, so the permission bits below are honoured
-            info.external_attr = (0o100755 if path.stat().st_mode & 0o100 else 0o100644) << 16
-            archive.writestr(info, path.read_bytes(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL)
+            info.external_attr = (0o100755 if executable else 0o100644) << 16
+            archive.writestr(info, content, compress_type=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL)
     return buffer.getvalue()
 
 

@@ -7,14 +7,13 @@ would silently undo their change: it opens a pull request instead on GitHub, and
 with a problem that says how to go on (`publish --replace-edits` pushes on top). A branch GitHub
 refuses to take pushes on (a protected one) gets a pull request too.
 
-The commit is built from the bytes written, without a checkout and without git's content
+The commit is built from the bytes built, without a checkout and without git's content
 filters: the target repository's `.gitattributes` (or a plugin's) cannot rewrite line endings or
 turn files into LFS pointers on the way in.
 """
 import json
 import os
 import re
-import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,8 +51,9 @@ class Pushed:
     pull_request: dict | None = None  # {number, url, branch, commit, tree, base} when one is open
 
 
-def publish(target, folder: Path, message: str, *, replace_edits=False) -> Pushed:
-    """Put the marketplace built in `folder` on the target's branch, directly or by pull request."""
+def publish(target, files: dict, message: str, *, replace_edits=False) -> Pushed:
+    """Put the marketplace built (`files`, {path: (executable, content)}) on the target's branch, directly or
+    by pull request."""
     url, token, branch = target.repository_url, target.credential or None, target.branch
     if gitrepo.is_local(url) and not settings.SKILLPORT_ALLOW_LOCAL_SOURCES:
         # Writing into a folder of this server (Skillport's own git cache, say) is not for the admin form.
@@ -61,7 +61,7 @@ def publish(target, folder: Path, message: str, *, replace_edits=False) -> Pushe
                              "SKILLPORT_ALLOW_LOCAL_SOURCES to allow local repositories.")
     head = _head(url, branch, token)
     repo = _local(url, head, token)
-    tree = _tree(repo, folder, head)
+    tree = _tree(repo, files, head)
     if head and tree == _tree_of(repo, head):
         return Pushed()
     if not head:
@@ -146,17 +146,17 @@ def _failed(what: str, exc: GitError, otherwise=gitrepo.FETCH_FAILED) -> GitErro
     return GitError(f"{what}: {reason}.", detail=detail)
 
 
-def _tree(repo, folder: Path, head) -> str:
-    """The branch's tree with Skillport's files replaced by those in `folder`.
+def _tree(repo, files: dict, head) -> str:
+    """The branch's tree with Skillport's files replaced by `files`.
 
-    1. Each file of `folder` is stored as it is (`_store`).
+    1. Each file is stored as it is (`_store`).
     2. The branch's entries outside what Skillport owns (ls-tree), and the new files, go into a
        scratch index (update-index --index-info), from which write-tree makes the tree.
     """
-    files = _files(folder)
-    blobs = _store(repo, folder, files)
-    folders = {"/".join(path.split("/")[:depth]) for path, *_ in files for depth in range(1, path.count("/") + 1)}
-    entries = [f"{mode} {sha}\t{path}".encode() for (path, mode, _size), sha in zip(files, blobs)]
+    paths = sorted(files)
+    blobs = _store(repo, [files[path][1] for path in paths])
+    folders = {"/".join(path.split("/")[:depth]) for path in paths for depth in range(1, path.count("/") + 1)}
+    entries = [f"{'100755' if files[path][0] else '100644'} {sha}\t{path}".encode() for path, sha in zip(paths, blobs)]
     if head:
         listing = gitrepo.run(["ls-tree", "-r", "-z", "--full-tree", head], git_dir=repo.git_dir)
         for record in filter(None, listing.split(b"\0")):
@@ -172,42 +172,29 @@ def _tree(repo, folder: Path, head) -> str:
         return gitrepo.run(["write-tree"], git_dir=repo.git_dir, env=env).decode().strip()
 
 
-def _store(repo, folder: Path, files) -> list[str]:
-    """The blob id of each file, stored byte for byte (no content filters) by git fast-import, which
+def _store(repo, contents: list[bytes]) -> list[str]:
+    """The blob id of each content, stored byte for byte (no content filters) by git fast-import, which
     writes a pack (hash-object wrote a loose object per file: 0.8 ms each, 5 s for 2,000 skills), in
     runs of about BATCH_BYTES. Blobs already in the repository's packs are not written again."""
     blobs, batch, size = [], [], 0
-    for index, (path, _mode, length) in enumerate(files):
-        batch.append(path)
-        size += length
-        if size >= BATCH_BYTES or index == len(files) - 1:
-            blobs += _fast_import(repo, folder, batch)
+    for index, data in enumerate(contents):
+        batch.append(data)
+        size += len(data)
+        if size >= BATCH_BYTES or index == len(contents) - 1:
+            blobs += _fast_import(repo, batch)
             batch, size = [], 0
     return blobs
 
 
-def _fast_import(repo, folder: Path, paths: list[str]) -> list[str]:
+def _fast_import(repo, contents: list[bytes]) -> list[str]:
     stream = bytearray()
-    for mark, path in enumerate(paths, 1):
-        data = (folder / path).read_bytes()
+    for mark, data in enumerate(contents, 1):
         stream += b"blob\nmark :%d\ndata %d\n%s\n" % (mark, len(data), data)
     with tempfile.TemporaryDirectory() as scratch:
         marks = Path(scratch, "marks")
         gitrepo.run(["fast-import", "--quiet", f"--export-marks={marks}"], git_dir=repo.git_dir, input=bytes(stream))
         found = dict(line.split() for line in marks.read_text().splitlines())
-    return [found[f":{mark}"] for mark in range(1, len(paths) + 1)]
-
-
-def _files(folder: Path) -> list[tuple[str, str, int]]:
-    """(path, git mode, size) of every file below `folder`, sorted."""
-    # Plain strings and os.stat: Path objects cost a second per 10,000 files here.
-    found, start = [], len(str(folder)) + 1
-    for root, _dirs, names in os.walk(folder):
-        for name in names:
-            path = os.path.join(root, name)
-            info = os.stat(path)
-            found.append((path[start:], "100755" if info.st_mode & stat.S_IXUSR else "100644", info.st_size))
-    return sorted(found)
+    return [found[f":{mark}"] for mark in range(1, len(contents) + 1)]
 
 
 def _owned(path: str) -> bool:

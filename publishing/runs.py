@@ -1,14 +1,12 @@
 """One publish of one target, recorded as a PublishRun and an audit event.
 
-Build the vendored marketplace into a scratch folder, then hand it to the target's kind: a git
+Build the vendored marketplace (in memory), then hand it to the target's kind: a git
 commit or pull request, a ZIP kept for download, or new skill versions in an API workspace.
 A failure leaves what was published before exactly as it was: the target's record of what it
 published changes only after the channel took the new content.
 """
 import hashlib
 import logging
-import shutil
-import tempfile
 from pathlib import Path
 
 from django.conf import settings
@@ -62,32 +60,28 @@ def publish(target, trigger=Trigger.MANUAL, *, run=None, actor=None, replace_edi
 
 
 def _publish(target, run, actor, replace_edits, progress) -> PublishRun:
-    scratch = Path(tempfile.mkdtemp(prefix="publish-", dir=_scratch_root()))
-    try:
-        build = vendor.build(scratch / "marketplace", marketplaces=target.marketplaces.all(), audience=target.audience,
-                             name=target.marketplace_name, owner=owner(target), progress=progress)
-        run.plugins, run.skills, run.size = len(build.plugins), len(build.skills), build.size
-        run.problems = [p.as_dict() for p in build.problems]
-        # What the channel holds now: for a repository, its branch (a pull request may never have been merged).
-        before = pushing.on_branch(target) if target.kind == Kind.GIT else target.published
-        run.changes = changes(before, build.summary())
-        run.approvals = approvals(build.skills)
-        progress("publish", 0, 1)
-        if target.kind == Kind.GIT:
-            return _to_git(target, run, build, scratch / "marketplace", actor, replace_edits)
-        if target.kind == Kind.ZIP:
-            return _to_zip(target, run, build, scratch / "marketplace", actor)
-        return _to_workspace(target, run, build, actor)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    build = vendor.build(marketplaces=target.marketplaces.all(), audience=target.audience,
+                         name=target.marketplace_name, owner=owner(target), progress=progress)
+    run.plugins, run.skills, run.size = len(build.plugins), len(build.skills), build.size
+    run.problems = [p.as_dict() for p in build.problems]
+    # What the channel holds now: for a repository, its branch (a pull request may never have been merged).
+    before = pushing.on_branch(target) if target.kind == Kind.GIT else target.published
+    run.changes = changes(before, build.summary())
+    run.approvals = approvals(build.skills)
+    progress("publish", 0, 1)
+    if target.kind == Kind.GIT:
+        return _to_git(target, run, build, actor, replace_edits)
+    if target.kind == Kind.ZIP:
+        return _to_zip(target, run, build, actor)
+    return _to_workspace(target, run, build, actor)
 
 
-def _to_git(target, run, build, folder, actor, replace_edits) -> PublishRun:
+def _to_git(target, run, build, actor, replace_edits) -> PublishRun:
     if len(build.plugins) > GITHUB_SYNC_LIMIT:
         run.problems.append({"severity": "warning", "code": "over-sync-limit", "location": "", "message":
                              f"{len(build.plugins)} plugins: Claude.ai's GitHub sync reads at most {GITHUB_SYNC_LIMIT}"})
     try:
-        pushed = pushing.publish(target, folder, commit_message(target, run), replace_edits=replace_edits)
+        pushed = pushing.publish(target, build.files, commit_message(target, run), replace_edits=replace_edits)
     except pushing.PublishRefused as exc:
         return _finish(run, Status.FAILED, error=str(exc), actor=actor)
     if not pushed.commit and not pushed.pull_request:
@@ -106,8 +100,8 @@ def _to_git(target, run, build, folder, actor, replace_edits) -> PublishRun:
     return _finish(run, Status.PROPOSED if pushed.pull_request else Status.PUBLISHED, actor=actor)
 
 
-def _to_zip(target, run, build, folder, actor) -> PublishRun:
-    data = archive.zip_folder(folder)
+def _to_zip(target, run, build, actor) -> PublishRun:
+    data = archive.zip_files(build.files)
     refusals = archive.over_limits(len(data), len(build.plugins))
     if refusals:
         return _finish(run, Status.FAILED, actor=actor,
@@ -244,12 +238,6 @@ def owner(target) -> dict:
     """The published marketplace.json's owner: the target's, as Claude shows it."""
     named = {"name": target.owner_name or "Skillport"}
     return named | ({"email": target.owner_email} if target.owner_email else {})
-
-
-def _scratch_root() -> Path:
-    root = Path(settings.SKILLPORT_DATA_DIR) / "publish-scratch"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
 
 
 def _safe(exc) -> str:

@@ -1,5 +1,7 @@
-"""Write the vendored marketplace a target publishes: `.claude-plugin/marketplace.json` and
+"""Build the vendored marketplace a target publishes: `.claude-plugin/marketplace.json` and
 `plugins/<name>/` holding each plugin's files as Skillport serves them, every source relative.
+It is built in memory (`Build.files`), which git, the ZIP and `export_marketplace` take as it is:
+written to a folder and read back, a publish of 2,000 skills spent seconds in the file system.
 
 Vendoring lets the copy carry plugins from any git host, other owners, `git-subdir` and `url`
 sources, which Claude.ai's GitHub sync cannot read. What goes into a plugin's folder:
@@ -22,7 +24,6 @@ import hashlib
 import json
 import posixpath
 import re
-import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -62,6 +63,7 @@ class Build:
     plugins: dict[str, PublishedPlugin]
     problems: Problems
     skills: list = field(default_factory=list)  # the Skill rows published
+    files: dict[str, tuple[bool, bytes]] = field(default_factory=dict)  # path: (executable, content)
 
     @property
     def size(self) -> int:
@@ -70,6 +72,14 @@ class Build:
     def summary(self) -> dict:
         """{name: {version, digest, marketplace, skills}}: what a target records as published."""
         return {name: {k: v for k, v in asdict(p).items() if k != "name"} for name, p in sorted(self.plugins.items())}
+
+    def write(self, out: Path):
+        """Write the files into the empty folder `out`."""
+        for path, (executable, content) in sorted(self.files.items()):
+            target = out / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+            target.chmod(0o755 if executable else 0o644)
 
 
 def published_version(upstream: str, digest: str) -> str:
@@ -85,21 +95,22 @@ def published_version(upstream: str, digest: str) -> str:
     return f"{upstream}{joiner}skillport.{digest[:DIGEST_LENGTH]}"
 
 
-def build(out: Path, *, marketplaces, audience, name, owner, progress=None) -> Build:
-    """Write the marketplace for `audience` from `marketplaces` into the empty folder `out`."""
+def build(*, marketplaces, audience, name, owner, progress=None) -> Build:
+    """The marketplace for `audience` from `marketplaces`."""
     progress = progress or (lambda phase, done, total: None)
     chosen, problems = choose(marketplaces, audience)
-    plugins, entries, skills = {}, [], []
+    plugins, entries, skills, files = {}, [], [], {}
     with _Trees() as trees:
         for done, item in enumerate(chosen):
             progress("plugins", done, len(chosen))
             if done % BATCH == 0:
                 batch = [skill for later in chosen[done:done + BATCH] for skill in later.skills]
                 stored, digests = _stored_files(batch), provenance.digests([skill.pk for skill in batch])
-            written = _vendor(item, out / "plugins" / item.plugin.name, problems, trees, stored, digests)
+            written = _vendor(item, problems, trees, stored, digests)
             if written is None:
                 continue
-            published, entry = written
+            published, entry, held = written
+            files.update((f"plugins/{published.name}/{path}", file) for path, file in held.items())
             plugins[published.name] = published
             entries.append(entry)
             skills += [s for s in item.skills if s.identifier in published.skills]
@@ -110,8 +121,8 @@ def build(out: Path, *, marketplaces, audience, name, owner, progress=None) -> B
         "metadata": {"description": "Published by Skillport: only what the organisation approved for this audience."},
         "plugins": sorted(entries, key=lambda e: e["name"]),
     }
-    _write(out / CATALOG, _json(catalog))
-    return Build(catalog, plugins, problems, skills)
+    files[CATALOG] = (False, _json(catalog))
+    return Build(catalog, plugins, problems, skills, files)
 
 
 class _Trees:
@@ -138,8 +149,9 @@ class _Trees:
             blobs.close()
 
 
-def _vendor(chosen, folder: Path, problems, trees, stored, digests) -> tuple[PublishedPlugin, dict] | None:
-    """Write one plugin; `stored` and `digests` hold its skills' files and provenance digests."""
+def _vendor(chosen, problems, trees, stored, digests) -> tuple[PublishedPlugin, dict, dict] | None:
+    """One plugin: what is published of it, its catalogue entry and its files ({path: (executable, content)});
+    `stored` and `digests` hold its skills' files and provenance digests."""
     plugin = chosen.plugin
     where = f"{plugin.marketplace.slug}/{plugin.name}"
     try:
@@ -170,19 +182,17 @@ def _vendor(chosen, folder: Path, problems, trees, stored, digests) -> tuple[Pub
     version = published_version(upstream, digest)
     if manifest_json is not None:
         files[PLUGIN_JSON] = (False, _json({**manifest_json, "version": version}))
-    try:
-        for path, (executable, content) in sorted(files.items()):
-            _write(folder / path, content, executable)
-    except OSError as exc:  # a file where the repository has a folder of the same name, say
-        shutil.rmtree(folder, ignore_errors=True)
-        problems.error("plugin-not-copied", f"{plugin.name} could not be written: {exc.strerror}", where)
+    clash = _file_and_folder(files)
+    if clash:
+        problems.error("plugin-not-copied", f"{plugin.name} could not be written: {clash} would be both a file "
+                       "and a folder", where)
         return None
     upstream = entry.get("metadata") if isinstance(entry.get("metadata"), dict) else {}
     entry = {"name": plugin.name, **entry, "source": f"./plugins/{plugin.name}", "version": version,
              "metadata": {**upstream, "skillport": {"skills": sorted(listed, key=lambda item: item["path"])}}}
     published = PublishedPlugin(plugin.name, plugin.marketplace.slug, version, digest, skills,
                                 files=len(files), size=sum(len(content) for _x, content in files.values()))
-    return published, entry
+    return published, entry, files
 
 
 def _repository_files(tree, root, where, problems) -> dict:
@@ -263,15 +273,16 @@ def _inside(root: str, path: str) -> str | None:
     return path[len(root) + 1:] if path.startswith(f"{root}/") else None
 
 
+def _file_and_folder(paths) -> str | None:
+    """A path among `paths` that another one lies below (a skill folder where the repository has a file of
+    that name, say), which neither a folder nor a git tree can hold."""
+    folders = {path[:end] for path in paths for end in range(len(path)) if path[end] == "/"}
+    return next((path for path in sorted(paths) if path in folders), None)
+
+
 def _under_any(path: str, folders: set) -> bool:
     return any(folder == "" or path.startswith(f"{folder}/") for folder in folders)
 
 
 def _json(value) -> bytes:
     return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode()
-
-
-def _write(path: Path, content: bytes, executable=False):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
-    path.chmod(0o755 if executable else 0o644)

@@ -169,3 +169,13 @@ def test_claude_codes_validator_and_ours_accept_the_copy(acme, tmp_path):
     result = json.loads(ours)
     assert code == 0 and [p for p in result["problems"] if p["severity"] == "error"] == [], result["problems"]
     assert result["counts"]["plugins"] == 2 and result["counts"]["skills"] == 2
+
+
+def test_a_plugin_whose_files_would_need_a_file_and_a_folder_of_one_name_is_not_copied():
+    """Built in memory, the copy is checked for what a folder (or git's tree) could not hold: a skill folder
+    where the repository has a file of that name, say."""
+    from publishing import vendor
+
+    assert vendor._file_and_folder({"skills/x/SKILL.md": 0, "skills/x": 0, "README.md": 0}) == "skills/x"
+    assert vendor._file_and_folder({"docs/a/b/c.md", "docs/a/b"}) == "docs/a/b"
+    assert vendor._file_and_folder({"skills/x/SKILL.md", "skills/xy", "skills/x.md", ".claude-plugin/plugin.json"}) is None

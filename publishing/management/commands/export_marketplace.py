@@ -35,11 +35,11 @@ class Command(BaseCommand):
         out = Path(out_dir)
         if out.exists() and any(out.iterdir()) and not (out / vendor.CATALOG).is_file():
             raise CommandError(f"{out} holds files that are not an export; choose an empty folder.")
+        build = vendor.build(marketplaces=marketplaces, audience=audience, name=name, owner=owner)
+        data = archive.zip_files(build.files) if zip_file else None
         scratch = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent if out.parent.exists() else None))
         try:
-            build = vendor.build(scratch / "marketplace", marketplaces=marketplaces, audience=audience,
-                                 name=name, owner=owner)
-            data = archive.zip_folder(scratch / "marketplace") if zip_file else None
+            build.write(scratch / "marketplace")
             # Replace an earlier export whole, so plugins no longer published do not linger.
             shutil.rmtree(out, ignore_errors=True)
             (scratch / "marketplace").rename(out)
