@@ -154,6 +154,34 @@ def test_a_first_publish_into_an_empty_repository_creates_the_branch_with_the_ex
     assert target.published_commit == result["commit"]
 
 
+def test_hostile_file_names_in_a_plugin_never_reach_the_published_tree(make_repo, synced_marketplace, git_target,
+                                                                      tmp_path):
+    """The build goes to git's index as bytes, with no folder in between to refuse a name: names that would
+    break the index's NUL-separated records or leave the plugin's folder are left out, and said so."""
+    hostile = ["commands/line\nbreak.md", "commands/back\\slash.md", "commands/bell\x07.md", "commands/-rf.md",
+               "commands/tab\there.md", "skills/postmortem/new\nline.py"]
+    repo = make_repo({
+        CATALOG: catalog(plugin_entry("ops-kit", version="1.2.0"), name="acme-skills"),
+        "plugins/ops-kit/commands/deploy.md": "Deploy the thing.\n",
+        "plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Blameless reviews."),
+        **{f"plugins/ops-kit/{name}": f"{name!r}\n" for name in hostile},
+    })
+    bare = bare_repository(tmp_path)
+    target = git_target(bare, market=synced_marketplace(repo, slug="acme"))
+
+    result = publish(target)
+
+    assert result["status"] == Status.PUBLISHED, result
+    published = set(git(bare, "ls-tree", "-r", "--name-only", "-z", "main").split("\0"))
+    assert {"plugins/ops-kit/commands/deploy.md", "plugins/ops-kit/commands/-rf.md",
+            "plugins/ops-kit/skills/postmortem/SKILL.md"} <= published
+    assert not any(name.rsplit("/", 1)[-1] in path for name in hostile if name != "commands/-rf.md"
+                   for path in published)
+    assert all(path.startswith(("plugins/ops-kit/", CATALOG)) for path in published if path)
+    [left_out] = [p["message"] for p in result["problems"] if p["code"] == "files-left-out"]
+    assert all(name in left_out for name in hostile if name != "commands/-rf.md")
+
+
 def test_files_of_the_branch_survive_and_only_a_change_makes_a_commit(git_target, market, tmp_path):
     bare = bare_repository(tmp_path, {
         "README.md": "# Our marketplace\n",

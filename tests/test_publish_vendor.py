@@ -178,4 +178,5 @@ def test_a_plugin_whose_files_would_need_a_file_and_a_folder_of_one_name_is_not_
 
     assert vendor._file_and_folder({"skills/x/SKILL.md": 0, "skills/x": 0, "README.md": 0}) == "skills/x"
     assert vendor._file_and_folder({"docs/a/b/c.md", "docs/a/b"}) == "docs/a/b"
-    assert vendor._file_and_folder({"skills/x/SKILL.md", "skills/xy", "skills/x.md", ".claude-plugin/plugin.json"}) is None
+    assert vendor._file_and_folder({"skills/x/SKILL.md", "skills/xy", "skills/x.md", ".claude-plugin/plugin.json"}) \
+        is None
