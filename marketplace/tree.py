@@ -58,6 +58,11 @@ def is_clean_path(path: str) -> bool:
     )
 
 
+def folders_of(paths) -> set[str]:
+    """Every folder holding one of `paths` (repository paths), however deep: "a/b/c" gives "a" and "a/b"."""
+    return {"/".join(parts[:depth]) for parts in (path.split("/") for path in paths) for depth in range(1, len(parts))}
+
+
 class Tree:
     DIR = "dir"
 

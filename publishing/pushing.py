@@ -22,6 +22,7 @@ from django.conf import settings
 
 from marketplace import gitrepo, pulls
 from marketplace.gitrepo import GitError, Repository
+from marketplace.tree import folders_of
 
 OWNED = [".claude-plugin/marketplace.json", "plugins"]
 # Bytes of files stored by one git fast-import, which holds them in memory.
@@ -155,7 +156,7 @@ def _tree(repo, files: dict, head) -> str:
     """
     paths = sorted(files)
     blobs = _store(repo, [files[path][1] for path in paths])
-    folders = {"/".join(path.split("/")[:depth]) for path in paths for depth in range(1, path.count("/") + 1)}
+    folders = folders_of(paths)
     entries = [f"{'100755' if files[path][0] else '100644'} {sha}\t{path}".encode() for path, sha in zip(paths, blobs)]
     if head:
         listing = gitrepo.run(["ls-tree", "-r", "-z", "--full-tree", head], git_dir=repo.git_dir)

@@ -32,7 +32,7 @@ from marketplace.gitrepo import GitError, Repository
 from marketplace.models import SkillFile
 from marketplace.problems import Problems
 from marketplace.snapshot import is_junk
-from marketplace.tree import Escape, Tree, is_clean_path
+from marketplace.tree import Escape, Tree, folders_of, is_clean_path
 
 from .selection import choose
 
@@ -276,7 +276,7 @@ def _inside(root: str, path: str) -> str | None:
 def _file_and_folder(paths) -> str | None:
     """A path among `paths` that another one lies below (a skill folder where the repository has a file of
     that name, say), which neither a folder nor a git tree can hold."""
-    folders = {path[:end] for path in paths for end in range(len(path)) if path[end] == "/"}
+    folders = folders_of(paths)
     return next((path for path in sorted(paths) if path in folders), None)
 
 
