@@ -139,16 +139,16 @@ def _read(entries: list[_Entry]) -> Folder:
     kept = []
     for entry in entries:
         path = entry.path
+        parts = path.split("/")
+        if is_junk(path) or parts[0] == MACOS_FORKS:
+            continue  # litter, such as the .git folder of a zipped checkout: never read, whatever its names
         if not is_clean_path(path):  # an absolute path starts with an empty name, refused too
             raise Unreadable(f"{path!r} is not a safe file name: no absolute paths, '..', backslashes, drive "
-                             "letters or control characters.")
-        parts = path.split("/")
+                             "letters, control characters or folders git reads as its own (.GIT, git~1).")
         if len(parts) > MAX_DEPTH:
             raise Unreadable(f"{path!r} is nested more than {MAX_DEPTH} folders deep.")
         if any(len(part.encode()) > MAX_NAME_BYTES for part in parts):
             raise Unreadable(f"{path!r} has a name longer than {MAX_NAME_BYTES} bytes.")
-        if is_junk(path) or parts[0] == MACOS_FORKS:
-            continue
         kept.append(entry)
     root = _skill_root([entry.path for entry in kept])
     entries = [e for e in kept if e.path.startswith(root)]

@@ -33,7 +33,7 @@ def scan(tree, folder, plugin, known_skills) -> SkillData:
             "submodule": ("submodule", warning, f"'{rel}' is a git submodule; its content is not in this repository"),
             "unsafe-name": ("unsafe-file-name", error,
                             f"{rel!r} is not a safe file name (empty, '.', '..', a backslash, a drive, "
-                            "a control character or not UTF-8); not read"),
+                            "a control character, not UTF-8, or git's own .git folder); not read"),
             "too-deep": ("folder-too-deep", error,
                          f"'{rel}' is nested more than {MAX_DEPTH} folders deep; nothing below it is read"),
         }

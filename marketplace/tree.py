@@ -17,6 +17,16 @@ MAX_DEPTH = 100
 # UTF-8 (surrogates, once decoded) cannot be stored or zipped as they are.
 UNSAFE_CHARACTER = re.compile(r"[\\\x00-\x1f\x7f\ud800-\udfff]")
 DRIVE = re.compile(r"(?:^|/)[A-Za-z]:")
+# A folder git itself would read as a repository's own: `.git` in any case, or as Windows and macOS
+# also read it (trailing dots and spaces, a `:stream`, the short name `git~1`, code points macOS's
+# file system ignores). git refuses to check any of them out (read-cache.c, verify_path), so a
+# repository holding one cannot be cloned by Claude Code, and unpacked from a package it would put
+# a `.git/config` (fsmonitor, hooks: commands git runs) inside whichever project holds the skill.
+_IGNORED = "\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff"
+DOT_GIT = re.compile(
+    rf"(?<![^/])[{_IGNORED}]*(?:\.[{_IGNORED}]*g[{_IGNORED}]*i[{_IGNORED}]*t|git~1)[{_IGNORED} .]*(?::[^/]*)?(?![^/])",
+    re.IGNORECASE,
+)
 
 
 class Escape(Exception):
@@ -54,7 +64,7 @@ def is_clean_path(path: str) -> bool:
     wrapped = f"/{path}/"
     return not (
         "//" in wrapped or "/./" in wrapped or "/../" in wrapped
-        or UNSAFE_CHARACTER.search(path) or (":" in path and DRIVE.search(path))
+        or UNSAFE_CHARACTER.search(path) or (":" in path and DRIVE.search(path)) or DOT_GIT.search(path)
     )
 
 
@@ -82,7 +92,8 @@ class Tree:
                 bad = next(i for i, part in enumerate(parts) if not is_clean_path(part))
                 self.refused.setdefault("/".join(parts[:bad]), set()).add(parts[bad])
         self.children: dict[str, set[str]] = {"": set()}
-        for path in self.entries:
+        # A folder holding only refused names is still a folder: a walk reaches it and reports them.
+        for path in [*self.entries, *self.refused]:
             # Up from the file until a folder already listed: each folder is split off once.
             child = path
             while child:
@@ -90,6 +101,8 @@ class Tree:
                 listed = parent in self.children
                 self.children.setdefault(parent, set()).add(name)
                 child = "" if listed else parent
+        for folder in self.refused:
+            self.children.setdefault(folder, set())
         self.has_symlinks = any(entry.is_symlink for entry in self.entries.values())
 
     def read_blob(self, sha: str) -> bytes:

@@ -153,6 +153,7 @@ def _tree(repo, files: dict, head) -> str:
     1. Each file is stored as it is (`_store`).
     2. The branch's entries outside what Skillport owns (ls-tree), and the new files, go into a
        scratch index (update-index --index-info), from which write-tree makes the tree.
+    3. The tree must hold every one of those entries: git quietly leaves out some names.
     """
     paths = sorted(files)
     blobs = _store(repo, [files[path][1] for path in paths])
@@ -170,7 +171,15 @@ def _tree(repo, files: dict, head) -> str:
         env = gitrepo.local_env(extra={"GIT_INDEX_FILE": os.path.join(scratch, "index")})
         gitrepo.run(["update-index", "--add", "-z", "--index-info"], git_dir=repo.git_dir, env=env,
                     input=b"\0".join(entries) + b"\0")
-        return gitrepo.run(["write-tree"], git_dir=repo.git_dir, env=env).decode().strip()
+        tree = gitrepo.run(["write-tree"], git_dir=repo.git_dir, env=env).decode().strip()
+    # update-index leaves out a path it will not hold (a `.git` folder, say) with a warning, and succeeds:
+    # what is published must be exactly what was built, scanned and approved, or nothing.
+    held = set(gitrepo.run(["ls-tree", "-r", "-z", "--name-only", tree], git_dir=repo.git_dir).split(b"\0"))
+    dropped = [path for path in (entry.partition(b"\t")[2] for entry in entries) if path not in held]
+    if dropped:
+        names = ", ".join(repr(path.decode("utf-8", "surrogateescape")) for path in dropped[:5])
+        raise GitError(f"git refused {len(dropped)} of the files to publish ({names}); nothing was published.")
+    return tree
 
 
 def _store(repo, contents: list[bytes]) -> list[str]:

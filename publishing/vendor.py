@@ -227,16 +227,21 @@ def _stored_files(skills) -> dict:
 
 
 def _skill_files(skill, rows, folder, problems) -> dict:
-    files, omitted = {}, []
+    files, omitted, unsafe = {}, [], []
     for path, mode, why, content in rows:
         target = f"{folder}/{path}" if folder else path
         if why or content is None:
             omitted.append(path)
-        elif is_clean_path(target) and not is_junk(target):
+        elif not is_clean_path(target):
+            unsafe.append(path)  # no sync stores one (a `.git` folder, say): a row that does is said, not dropped
+        elif not is_junk(target):
             files[target] = (mode == "100755", bytes(content))
     if omitted:
         problems.warning("files-left-out", f"{skill.identifier}: files Skillport did not store are not published: "
                          + ", ".join(sorted(omitted)[:20]), skill.identifier)
+    if unsafe:
+        problems.warning("files-left-out", f"{skill.identifier}: files whose names are not safe to publish are left "
+                         "out: " + ", ".join(sorted(map(repr, unsafe))[:20]), skill.identifier)
     return files
 
 

@@ -82,7 +82,9 @@ def test_no_skill_md_or_the_folder_above_it():
 
 
 @pytest.mark.parametrize("name", ["../evil.sh", "kit/../../evil.sh", "/etc/cron.d/evil", "kit\\..\\evil.sh",
-                                  "C:/evil.sh", "kit/./SKILL.md", "kit//x", "kit/bad\x01name"])
+                                  "C:/evil.sh", "kit/./SKILL.md", "kit//x", "kit/bad\x01name",
+                                  # A folder git reads as its own, but not the one litter of a checkout is in.
+                                  "kit/.GIT/config", "kit/scripts/git~1/config", "kit/.git. /config"])
 def test_names_that_leave_the_folder_or_cannot_be_stored(name):
     message = refused(read_package, package([("kit/SKILL.md", SKILL), (name, b"x")]))
     assert "is not a safe file name" in message and repr(name) in message

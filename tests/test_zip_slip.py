@@ -16,6 +16,7 @@ from marketplace.sync import sync_marketplace
 from marketplace.tree import is_clean_path
 
 from .builders import catalog, plugin_entry, skill_md
+from .migrating import there_and_back
 
 pytestmark = pytest.mark.django_db
 
@@ -44,6 +45,14 @@ UNSAFE = {
     "drive-relative": ({"c:pwned.sh": PAYLOAD}, "c:pwned.sh"),
     "control-character": ({"run\x1b[2J.sh": PAYLOAD}, "run\x1b[2J.sh"),
     "not-utf8": ({"caf\udce9.sh": PAYLOAD}, "caf\udce9.sh"),
+    # Checked out or unpacked into a project, each would be that project's own git folder: its config
+    # names commands git runs (core.fsmonitor, hooks).
+    "dot-git": ({".git": {"config": PAYLOAD}}, ".git"),
+    "dot-git-in-capitals": ({"scripts": {".GIT": {"config": PAYLOAD}}}, "scripts/.GIT"),
+    "dot-git-as-windows-reads-it": ({".git. ": {"config": PAYLOAD}}, ".git. "),
+    "dot-git-short-name": ({"GIT~1": {"config": PAYLOAD}}, "GIT~1"),
+    "dot-git-stream": ({".git::$INDEX_ALLOCATION": {"config": PAYLOAD}}, ".git::$INDEX_ALLOCATION"),
+    "dot-git-as-macos-reads-it": ({".g\u200cit": {"config": PAYLOAD}}, ".g\u200cit"),
 }
 
 
@@ -114,7 +123,7 @@ def test_the_same_unsafe_tree_is_reported_again_and_a_fixed_one_syncs_clean(mark
 UNSAFE_ROWS = [
     "../../../../pwned.sh", "scripts/../../../pwned.sh", "..", ".", "/etc/cron.d/pwned", "//server/share/pwned",
     "..\\..\\pwned.sh", "C:/Windows/pwned.dll", "c:pwned.sh", "scripts//pwned.sh", "scripts/", "",
-    "run\x1b[2J.sh", "line\nbreak.sh",
+    "run\x1b[2J.sh", "line\nbreak.sh", ".git/config", "scripts/.Git/hooks/post-checkout", "git~1/config",
 ]
 
 
@@ -131,6 +140,23 @@ def test_the_packager_leaves_out_every_row_that_would_unpack_elsewhere(market):
     assert manifest["skillport"]["skill"] == "alpha"
 
 
+def test_rows_stored_before_git_folders_were_refused_are_removed(market):
+    alpha = Skill.objects.get(marketplace=market, slug="alpha")
+    blob = alpha.files.get(path="SKILL.md").blob
+    for path in [".git/config", "scripts/.Git/hooks/post-checkout", "GIT~1/config", ".g\u200cit/config",
+                 ".gitignore", "legit.git/notes.md", "git~2/x"]:
+        SkillFile.objects.create(skill=alpha, path=path, size=blob.size, mode="100644", blob=blob)
+    market.refresh_from_db()
+    assert market.last_sync_fingerprint
+    there_and_back(("marketplace", "0028_search_words_planned_per_update"))
+    assert sorted(alpha.files.values_list("path", flat=True)) == [".gitignore", "SKILL.md", "git~2/x",
+                                                                  "legit.git/notes.md"]
+    # Read again by the next sync, though its commit has not moved.
+    market.refresh_from_db()
+    assert market.last_sync_fingerprint == ""
+    assert sync_marketplace(market.pk).status == Status.OK
+
+
 @pytest.mark.parametrize("path", [*UNSAFE_ROWS, "nul\x00.sh", "caf\udce9.sh", "a/\x7f"])
 def test_no_unsafe_path_counts_as_clean(path):
     # NUL and undecodable bytes cannot reach a row (PostgreSQL refuses both), so the rule is checked directly.
@@ -138,7 +164,8 @@ def test_no_unsafe_path_counts_as_clean(path):
 
 
 @pytest.mark.parametrize("path", ["SKILL.md", "scripts/run.sh", ".claude-plugin/plugin.json", "..hidden", "a..b/c",
-                                  "notes:2024.md", "日本語/説明.md"])
+                                  "notes:2024.md", "日本語/説明.md", ".gitignore", ".github/workflows/ci.yml",
+                                  "legit/.gitkeep", "git~2/x", "a.git/b", "digit"])
 def test_ordinary_paths_stay_clean(path):
     assert is_clean_path(path)
 
