@@ -40,3 +40,10 @@ from skillport_site.settings import *  # noqa: E402, F403
 # hundreds of passwords and OAuth client secrets (django-oauth-toolkit hashes those with the same
 # hashers). Processes the tests start inherit DJANGO_SETTINGS_MODULE, so they check these hashes too.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# asgi.py sets the web's statement timeout in DATABASES as it is imported (tests/servers.py imports it),
+# and every connection this process opened afterwards had it, other tests' included: on a busy machine a
+# test building 65,537 rows was cancelled. The tests that want it set it: the 503 tests serve from a
+# process of their own with the variable set (test_expensive_search.py), test_large_marketplaces.py per
+# statement.
+SKILLPORT_REQUEST_STATEMENT_TIMEOUT_MS = int(os.environ.get("SKILLPORT_REQUEST_STATEMENT_TIMEOUT_MS", 0))

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from marketplace import bulk, scans, sync
 from marketplace.models import Marketplace, Plugin, Skill, Status
+from skillport_site import settings as site_settings  # the web's timeout, which tests.settings turns off
 
 from .builders import catalog, plugin_entry, skill_md
 
@@ -34,7 +35,7 @@ def test_the_scan_verdicts_of_a_marketplace_past_16384_skills_are_refreshed(huge
                        updated_at=now) for i in range(count)), Skill, count)
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('statement_timeout', %s, true)",
-                       [str(settings.SKILLPORT_REQUEST_STATEMENT_TIMEOUT_MS)])
+                       [str(site_settings.SKILLPORT_REQUEST_STATEMENT_TIMEOUT_MS)])
     # A connection that updated one skill first (as a pooled one has) planned the search words' trigger for
     # one row: over 16,385 its nested loop took 47 s (migration 0028).
     Skill.objects.filter(pk=Skill.objects.filter(marketplace=market).first().pk).update(description="A skill!")
