@@ -25,7 +25,7 @@ from marketplace.reader import Reader, catalog_root
 from marketplace.models import Skill
 from marketplace.snapshot import is_junk
 from marketplace.sync import known_skills
-from marketplace.tree import Escape, is_clean_path, join_inside
+from marketplace.tree import Escape, is_clean_path, join_inside, same_names
 from marketplace.verdicts import SPEC_NAME
 
 # Who commits a proposal: Skillport, with the marketplace's credential; the person is a co-author.
@@ -128,6 +128,11 @@ class Change:
                 was = listing[path][0] if path in listing and listing[path][0] in ("100644", "100755") else "100644"
                 mode = "100755" if path.removeprefix(prefix) in executable else was
                 listing[path] = (mode, _blob(self.repo, content))
+            # The sync would read neither of two such names, and the skill would lose both.
+            for folder, names in same_names(p.removeprefix(prefix) for p in listing if p.startswith(prefix)).items():
+                self.input_problems.append(
+                    f"{' and '.join(repr(f'{folder}/{name}' if folder else name) for name in names)} would be one "
+                    "name on macOS and Windows, which do not tell letters' case apart: keep one.")
         if self.input_problems:
             return
         try:
@@ -304,12 +309,12 @@ def _check_input(plugin, skill, files, deleted, remove) -> list[str]:
     if not files and not deleted:
         problems.append("The proposal has no files.")
     for path in [*files, *deleted]:
-        if not path or path.startswith("/") or "\\" in path or not is_clean_path(path) or path.endswith("/"):
-            problems.append(f"'{path}' is not a relative path inside the skill's folder (no '..', no leading '/', "
-                            "no backslashes or control characters).")
-        elif is_junk(path) or ".git" in path.split("/"):
+        if is_junk(path):
             problems.append(f"'{path}' is build output or litter (__pycache__, node_modules, .pyc, .DS_Store, .git); "
                             "leave it out.")
+        elif not path or path.startswith("/") or "\\" in path or not is_clean_path(path) or path.endswith("/"):
+            problems.append(f"'{path}' is not a relative path inside the skill's folder (no '..', no leading '/', "
+                            "no backslashes, control characters or folders git reads as its own, such as .GIT).")
     for path in deleted:
         if path in files:
             problems.append(f"'{path}' is both written and deleted; choose one.")

@@ -15,7 +15,7 @@ def skill_folders(tree, root, listed_paths, replaces_scan, location, problems, m
     Code's validator refuses a plugin.json naming a skills path that is missing or a file)."""
     skills_dir = join_inside(root, "skills")
     default = _skills_in(tree, skills_dir, location, problems)
-    if tree.is_file(join_inside(skills_dir, "SKILL.md")):
+    if _holds_skill_md(tree, skills_dir):
         default.insert(0, skills_dir)  # a SKILL.md directly in skills/ is a skill to Claude Code too
     listed, any_exists = [], False
     for raw in listed_paths:
@@ -24,7 +24,7 @@ def skill_folders(tree, root, listed_paths, replaces_scan, location, problems, m
         except Escape:
             problems.error("path-traversal", f"Path '{raw}' must stay inside the plugin", location)
             continue
-        if tree.is_file(join_inside(path, "SKILL.md")):
+        if _holds_skill_md(tree, path):
             listed.append(path)
             any_exists = True
         elif tree.is_dir(path):
@@ -46,7 +46,7 @@ def skill_folders(tree, root, listed_paths, replaces_scan, location, problems, m
     else:
         folders = default + listed
     if not folders and not listed_paths and not tree.is_dir(join_inside(root, "skills")):
-        if tree.is_file(join_inside(root, "SKILL.md")):
+        if _holds_skill_md(tree, root):
             folders = [root]
     return list(dict.fromkeys(folders))
 
@@ -63,6 +63,12 @@ def _skills_in(tree, folder, location, problems) -> list[str]:
             problems.error("symlink-escape", f"Skill folder '{child}' is a symlink that leaves the repository; not read",
                            location)
             continue
-        if tree.is_file(join_inside(child, "SKILL.md")):
+        if _holds_skill_md(tree, child):
             found.append(child)
     return found
+
+
+def _holds_skill_md(tree, folder) -> bool:
+    """A SKILL.md, or one refused as the same name as another (Skill.md): a skill that cannot load, found
+    so that the sync says why rather than losing it without a word."""
+    return tree.is_file(join_inside(folder, "SKILL.md")) or tree.refused.get(folder, {}).get("SKILL.md") == "same-name"

@@ -373,7 +373,9 @@ class Reader:
             for skill in plugin.skills:
                 tree = skill.tree
                 path = join_inside(skill.folder, "SKILL.md")
-                reached.setdefault(id(tree), set()).update({path, tree.resolve(path)})
+                reached.setdefault(id(tree), set()).add(path)
+                if tree.is_file(path):  # not one refused beside another spelling of it (discovery._holds_skill_md)
+                    reached[id(tree)].add(tree.resolve(path))
             if plugin.source is not None and plugin.source.fetched and not plugin.failed:
                 tree = plugin.skills[0].tree if plugin.skills else self._fetch_source(plugin.source).tree
                 trees[id(tree)] = tree

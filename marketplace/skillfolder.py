@@ -34,6 +34,10 @@ def scan(tree, folder, plugin, known_skills) -> SkillData:
             "unsafe-name": ("unsafe-file-name", error,
                             f"{rel!r} is not a safe file name (empty, '.', '..', a backslash, a drive, "
                             "a control character, not UTF-8, or git's own .git folder); not read"),
+            "same-name": ("unsafe-file-name", error,
+                          f"{rel!r} is the same name as another in its folder on macOS and Windows, which do not tell "
+                          "letters' case (or accents' composition) apart: one would overwrite the other there; "
+                          "neither is read"),
             "too-deep": ("folder-too-deep", error,
                          f"'{rel}' is nested more than {MAX_DEPTH} folders deep; nothing below it is read"),
         }

@@ -2,9 +2,11 @@
 
 Symlinks are resolved component by component, the way a filesystem would, but a target that
 leaves the tree (absolute, or `..` past the root) is refused instead of read. So are names no
-checkout would write, which git trees can still hold (`git mktree` takes any name).
+checkout would write, which git trees can still hold (`git mktree` takes any name), and names of a
+folder that macOS and Windows would take for one another.
 """
 import re
+import unicodedata
 from contextlib import contextmanager
 
 from .gitrepo import Entry
@@ -68,6 +70,36 @@ def is_clean_path(path: str) -> bool:
     )
 
 
+def same_name_key(name: str) -> str:
+    """What macOS's and Windows's file systems compare of a name: letters without their case, accented
+    letters however they are composed (é as one code point or as e and a combining accent), and not the
+    dots and spaces Windows drops from a name's end (`run.sh.` is `run.sh` there)."""
+    folded = name.lower() if name.isascii() else unicodedata.normalize("NFC", name).casefold()
+    return folded.rstrip(". ")
+
+
+def same_names(paths) -> dict[str, list[str]]:
+    """{folder: its names that another of its names matches on macOS and Windows}, among `paths`."""
+    children = {}
+    for path in paths:
+        parts = path.split("/")
+        for depth, name in enumerate(parts):
+            children.setdefault("/".join(parts[:depth]), set()).add(name)
+    return _same_names(children)
+
+
+def _same_names(children: dict[str, set[str]]) -> dict[str, list[str]]:
+    """{folder: its names that another of its names matches on macOS and Windows (same_name_key)}."""
+    clashes = {}
+    for folder, names in children.items():
+        if len(names) > 1 and len({same_name_key(name) for name in names}) < len(names):
+            by_key = {}
+            for name in names:
+                by_key.setdefault(same_name_key(name), []).append(name)
+            clashes[folder] = sorted(name for group in by_key.values() if len(group) > 1 for name in group)
+    return clashes
+
+
 def folders_of(paths) -> set[str]:
     """Every folder holding one of `paths` (repository paths), however deep: "a/b/c" gives "a" and "a/b"."""
     return {"/".join(parts[:depth]) for parts in (path.split("/") for path in paths) for depth in range(1, len(parts))}
@@ -83,14 +115,35 @@ class Tree:
         self._read_blob = read_blob
         self.read_blobs = read_blobs or (lambda shas: ((sha, read_blob(sha)) for sha in shas))
         self._prefetched = {}
-        self.refused: dict[str, set[str]] = {}  # folder -> unsafe names in it, which nothing reads
+        # folder -> {name in it: why it is refused ("unsafe-name", "same-name")}; nothing reads what is below
+        self.refused: dict[str, dict[str, str]] = {}
         for path, entry in entries.items():
             if is_clean_path(path):
                 self.entries[path] = entry
             else:
                 parts = path.split("/")
                 bad = next(i for i, part in enumerate(parts) if not is_clean_path(part))
-                self.refused.setdefault("/".join(parts[:bad]), set()).add(parts[bad])
+                self.refused.setdefault("/".join(parts[:bad]), {})[parts[bad]] = "unsafe-name"
+        self._list_children()
+        if clashes := _same_names(self.children):
+            # Checked out or unpacked on macOS or Windows, one would overwrite the other: the file read there
+            # would not be the one shown, scanned and approved here. Neither is read.
+            gone = {f"{folder}/{name}" if folder else name for folder, names in clashes.items() for name in names}
+            below = tuple(f"{path}/" for path in gone)
+
+            def kept(path):
+                return path not in gone and not path.startswith(below)
+
+            # Nothing below a refused name is read, or reported.
+            self.refused = {folder: names for folder, names in self.refused.items() if kept(folder)}
+            for folder, names in clashes.items():
+                if kept(folder):
+                    self.refused.setdefault(folder, {}).update(dict.fromkeys(names, "same-name"))
+            self.entries = {path: entry for path, entry in self.entries.items() if kept(path)}
+            self._list_children()
+        self.has_symlinks = any(entry.is_symlink for entry in self.entries.values())
+
+    def _list_children(self):
         self.children: dict[str, set[str]] = {"": set()}
         # A folder holding only refused names is still a folder: a walk reaches it and reports them.
         for path in [*self.entries, *self.refused]:
@@ -103,7 +156,6 @@ class Tree:
                 child = "" if listed else parent
         for folder in self.refused:
             self.children.setdefault(folder, set())
-        self.has_symlinks = any(entry.is_symlink for entry in self.entries.values())
 
     def read_blob(self, sha: str) -> bytes:
         content = self._prefetched.get(sha)
@@ -186,8 +238,8 @@ class Tree:
         if _depth > MAX_DEPTH:
             on_problem("too-deep", _prefix.rstrip("/"))
             return
-        for name in sorted(self.refused.get(root, ())):
-            on_problem("unsafe-name", f"{_prefix}{name}")
+        for name, why in sorted(self.refused.get(root, {}).items()):
+            on_problem(why, f"{_prefix}{name}")
         for name in sorted(self.children.get(root, ())):
             rel = f"{_prefix}{name}"
             real_child = f"{root}/{name}" if root else name

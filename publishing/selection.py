@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from marketplace import names
 from marketplace.models import Plugin, Policy, Skill
 from marketplace.problems import Problems
+from marketplace.tree import same_name_key
 
 # Sources the vendored copy can be made from: the ones a sync fetched and read.
 VENDORED_SOURCES = ("relative", "github", "url", "git-subdir")
@@ -39,15 +40,19 @@ def choose(marketplaces, audience) -> tuple[list[Chosen], Problems]:
         if reason:
             problems.info("not-published", f"{plugin.name} is left out: {reason}", where)
             continue
-        if plugin.name in taken:
+        # Its folder is plugins/<name>: Ops and ops would be one folder in a checkout on macOS or Windows.
+        key = same_name_key(plugin.name)
+        if key in taken:
+            slug, name = taken[key]
+            spelt = "" if name == plugin.name else f" as {name} (one folder name on macOS and Windows)"
             problems.warning(
                 "plugin-name-taken",
-                f"{plugin.name} is also in {taken[plugin.name]}, which was published under that name; this one is "
+                f"{plugin.name} is also in {slug}{spelt}, which was published under that name; this one is "
                 "left out. Rename one of them, or publish the marketplaces to separate targets",
                 where,
             )
             continue
-        taken[plugin.name] = plugin.marketplace.slug
+        taken[key] = (plugin.marketplace.slug, plugin.name)
         chosen.append(Chosen(plugin, skills.get(plugin.pk, [])))
     return chosen, problems
 

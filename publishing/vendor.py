@@ -212,7 +212,8 @@ def _repository_files(tree, root, where, problems) -> dict:
             continue
         files[rel] = (entry.mode == "100755", tree.read_blob(entry.sha))
     if left_out:
-        problems.warning("files-left-out", "Not copied (links leaving the repository, submodules or unsafe names): "
+        problems.warning("files-left-out", "Not copied (links leaving the repository, submodules, unsafe names, or "
+                         "names macOS and Windows would take for one another): "
                          + ", ".join(sorted(left_out)[:20]), where)
     return files
 

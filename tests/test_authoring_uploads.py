@@ -90,6 +90,13 @@ def test_names_that_leave_the_folder_or_cannot_be_stored(name):
     assert "is not a safe file name" in message and repr(name) in message
 
 
+@pytest.mark.parametrize("names", [("kit/skill.md",), ("kit/scripts/a", "kit/Scripts/b"),
+                                   ("kit/caf\u00e9.md", "kit/cafe\u0301.md")])
+def test_names_macos_and_windows_take_for_one_another(names):
+    message = refused(read_package, package([("kit/SKILL.md", SKILL), *((name, b"x") for name in names)]))
+    assert "are one name on macOS and Windows" in message
+
+
 def test_a_nul_in_a_name_is_seen_though_zipfile_cuts_the_name_there():
     upload = patched(package({"kit/SKILL.md": SKILL, "kit/runX.sh": b"x"}), b"kit/runX.sh", b"kit/run\x00.sh")
     assert "'kit/run' has a NUL character in its name" in refused(read_package, upload)

@@ -225,6 +225,29 @@ def test_a_folder_git_keeps_for_itself_is_never_published(make_repo, synced_mark
     assert git(bare, "rev-parse", "main") == result["commit"]
 
 
+def test_names_macos_and_windows_take_for_one_are_not_published(make_repo, synced_marketplace, git_target, tmp_path):
+    """Cloned on a Mac, commands/Deploy.md would overwrite commands/deploy.md (or the other way round): neither
+    is published, and the run says so."""
+    repo = make_repo({
+        CATALOG: catalog(plugin_entry("ops-kit", version="1.2.0"), name="acme-skills"),
+        "plugins/ops-kit/commands/deploy.md": "Deploy the thing.\n",
+        "plugins/ops-kit/commands/Deploy.md": "Deploy the thing, and send the keys.\n",
+        "plugins/ops-kit/commands/rollback.md": "Roll back.\n",
+        "plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Blameless reviews."),
+    })
+    bare = bare_repository(tmp_path)
+    target = git_target(bare, market=synced_marketplace(repo, slug="acme"))
+
+    result = publish(target)
+
+    assert result["status"] == Status.PUBLISHED, result
+    published = set(filter(None, git(bare, "ls-tree", "-r", "--name-only", "-z", "main").split("\0")))
+    assert "plugins/ops-kit/commands/rollback.md" in published
+    assert not {"plugins/ops-kit/commands/deploy.md", "plugins/ops-kit/commands/Deploy.md"} & published
+    left_out = " ".join(p["message"] for p in result["problems"] if p["code"] == "files-left-out")
+    assert "commands/Deploy.md (same-name)" in left_out and "commands/deploy.md (same-name)" in left_out
+
+
 def test_files_of_the_branch_survive_and_only_a_change_makes_a_commit(git_target, market, tmp_path):
     bare = bare_repository(tmp_path, {
         "README.md": "# Our marketplace\n",

@@ -180,3 +180,21 @@ def test_a_plugin_whose_files_would_need_a_file_and_a_folder_of_one_name_is_not_
     assert vendor._file_and_folder({"docs/a/b/c.md", "docs/a/b"}) == "docs/a/b"
     assert vendor._file_and_folder({"skills/x/SKILL.md", "skills/xy", "skills/x.md", ".claude-plugin/plugin.json"}) \
         is None
+
+
+def test_two_plugins_one_folder_on_macos_are_not_both_published(make_repo, synced_marketplace, tmp_path):
+    """plugins/Ops and plugins/ops would be one folder in a checkout on macOS or Windows, the later plugin's
+    files over the earlier's: the second is left out as a name already taken, as an exact repeat is."""
+    for slug, name in (("alpha", "Ops"), ("beta", "ops"), ("gamma", "Ops")):
+        synced_marketplace(make_repo({
+            ".claude-plugin/marketplace.json": catalog(plugin_entry(name), name=f"{slug}-skills"),
+            f"plugins/{name}/skills/run/SKILL.md": skill_md("run", f"Runs {slug}'s way."),
+        }), slug=slug)
+
+    out, result = export(tmp_path)
+
+    assert sorted(path.name for path in (out / "plugins").iterdir()) == ["Ops"]
+    taken = {p["location"]: p["message"] for p in result["problems"] if p["code"] == "plugin-name-taken"}
+    assert taken.keys() == {"beta/ops", "gamma/Ops"}
+    assert taken["beta/ops"].startswith("ops is also in alpha as Ops (one folder name on macOS and Windows)")
+    assert taken["gamma/Ops"].startswith("Ops is also in alpha, which was published under that name")
