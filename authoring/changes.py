@@ -314,7 +314,8 @@ def _check_input(plugin, skill, files, deleted, remove) -> list[str]:
                             "leave it out.")
         elif not path or path.startswith("/") or "\\" in path or not is_clean_path(path) or path.endswith("/"):
             problems.append(f"'{path}' is not a relative path inside the skill's folder (no '..', no leading '/', "
-                            "no backslashes, control characters or folders git reads as its own, such as .GIT).")
+                            "no backslashes, control characters, folders git reads as its own such as .GIT, or names "
+                            "Windows cannot hold such as aux.md or a:b).")
     for path in deleted:
         if path in files:
             problems.append(f"'{path}' is both written and deleted; choose one.")

@@ -144,8 +144,9 @@ def _read(entries: list[_Entry]) -> Folder:
         if is_junk(path) or parts[0] == MACOS_FORKS:
             continue  # litter, such as the .git folder of a zipped checkout: never read, whatever its names
         if not is_clean_path(path):  # an absolute path starts with an empty name, refused too
-            raise Unreadable(f"{path!r} is not a safe file name: no absolute paths, '..', backslashes, drive "
-                             "letters, control characters or folders git reads as its own (.GIT, git~1).")
+            raise Unreadable(f"{path!r} is not a safe file name: no absolute paths, '..', backslashes, control "
+                             "characters, folders git reads as its own (.GIT, git~1), or names Windows cannot hold "
+                             "(< > : \" | ? *, device names such as aux or nul, a dot or space at the end).")
         if len(parts) > MAX_DEPTH:
             raise Unreadable(f"{path!r} is nested more than {MAX_DEPTH} folders deep.")
         if any(len(part.encode()) > MAX_NAME_BYTES for part in parts):

@@ -32,8 +32,9 @@ def scan(tree, folder, plugin, known_skills) -> SkillData:
             "broken": ("symlink-broken", warning, f"Symlink '{rel}' points to nothing"),
             "submodule": ("submodule", warning, f"'{rel}' is a git submodule; its content is not in this repository"),
             "unsafe-name": ("unsafe-file-name", error,
-                            f"{rel!r} is not a safe file name (empty, '.', '..', a backslash, a drive, "
-                            "a control character, not UTF-8, or git's own .git folder); not read"),
+                            f"{rel!r} is not a safe file name (empty, '.', '..', a backslash, a control character, "
+                            "not UTF-8, git's own .git folder, or a name Windows cannot hold: < > : \" | ? *, a "
+                            "device name such as aux or nul, a dot or space at its end); not read"),
             "same-name": ("unsafe-file-name", error,
                           f"{rel!r} is the same name as another in its folder on macOS and Windows, which do not tell "
                           "letters' case (or accents' composition) apart: one would overwrite the other there; "

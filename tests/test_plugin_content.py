@@ -5,6 +5,7 @@ import json
 import sys
 
 import pytest
+from django.utils.html import escape
 
 from audit.models import Action, AuditEvent, Surface
 from marketplace import plugincontent
@@ -229,21 +230,27 @@ def test_a_plugin_holding_a_whole_repository_keeps_and_lists_a_bounded_part_of_i
     assert plugincontent.changes(kept, kept)[-1].startswith("Files past the first 1,000 are not kept")
 
 
+# A name the sync stores (it refuses < > " as names Windows cannot hold) that would leave a single-quoted
+# attribute, written as it is.
+HOSTILE = "x' onmouseover='alert(1)' data-x='&amp;.sh"
+RAW = "onmouseover='alert"
+
+
 def test_hostile_file_names_and_keys_are_shown_as_text(market, client, people, admin_client):
     market.repo.commit({
-        "plugins/ops-kit/scripts/<img src=x onerror=alert(1)>.sh": "echo\n",
+        f"plugins/ops-kit/scripts/{HOSTILE}": "echo\n",
         ".claude-plugin/marketplace.json": catalog(plugin_entry("ops-kit", version="1.0.0", **{"<b>x</b>": 1}),
                                                    plugin_entry("docs-kit", version="1.0.0"), name="acme-skills"),
     })
     sync_marketplace(market.pk)
     ops = Plugin.objects.get(name="ops-kit")
     admin_page = admin_client.get(f"/admin/marketplace/plugin/{ops.pk}/change/").content.decode()
-    assert "<li>Added scripts/&lt;img src=x onerror=alert(1)&gt;.sh</li>" in admin_page and "<img src=x" not in admin_page
+    assert f"<li>Added scripts/{escape(HOSTILE)}</li>" in admin_page and RAW not in admin_page
     assert "<li>Changed &quot;&lt;b&gt;x&lt;/b&gt;&quot; in its marketplace.json entry</li>" in admin_page
     admin_client.post("/admin/marketplace/plugin/", {"action": "approve_content", "_selected_action": [ops.pk]})
     client.force_login(people["member"])
     page = client.get("/plugins/acme/ops-kit/").content.decode()
-    assert "<code>scripts/&lt;img src=x onerror=alert(1)&gt;.sh</code>" in page and "<img src=x" not in page
+    assert f"<code>scripts/{escape(HOSTILE)}</code>" in page and RAW not in page
     assert "<code>&quot;&lt;b&gt;x&lt;/b&gt;&quot; in its marketplace.json entry</code>" in page and "<b>x" not in page
 
 
@@ -303,7 +310,6 @@ def test_plugins_sharing_a_root_hold_each_others_skills_as_skills_not_as_content
     assert set(Plugin.objects.content_awaiting_approval().values_list("name", flat=True)) == {"writing", "review"}
 
 
-HOSTILE = "<img src=x onerror=alert(1)>.sh"
 FLAGGING_SCANNER = """
 import json, sys
 from pathlib import Path
@@ -342,7 +348,7 @@ def test_what_a_plugin_installs_besides_skills_is_scanned_and_its_findings_shown
                         for digest in (ops.own_hash, ops.approved_own_hash))
     # The SKILL.md the scan wrote around the plugin's files is the scan's own: its findings are dropped.
     assert [(f["rule"], f["file"], f["severity"]) for f in synced.findings] == [
-        ("EXFIL", f"scripts/{HOSTILE}", "high"), ("EXFIL", "scripts/fetch.sh", "high")]
+        ("EXFIL", "scripts/fetch.sh", "high"), ("EXFIL", f"scripts/{HOSTILE}", "high")]
     assert approved.findings == []
 
     admin_page = admin_client.get(f"/admin/marketplace/plugin/{ops.pk}/change/").content.decode()
@@ -356,9 +362,9 @@ def test_what_a_plugin_installs_besides_skills_is_scanned_and_its_findings_shown
     assert '<span class="badge bad">Failed</span> the security scan' in page
     assert "<code>EXFIL</code> in scripts/fetch.sh, line 1" in page
     # A file named like markup, from the repository, is text on both pages.
-    assert "scripts/&lt;img src=x onerror=alert(1)&gt;.sh" in page and "<img src=x" not in page
+    assert f"scripts/{escape(HOSTILE)}" in page and RAW not in page
     admin_page = admin_client.get(f"/admin/marketplace/plugin/{ops.pk}/change/").content.decode()
-    assert "&lt;img src=x onerror=alert(1)&gt;.sh" in admin_page and "<img src=x" not in admin_page
+    assert escape(HOSTILE) in admin_page and RAW not in admin_page
     assert scans.scan_marketplace(market.pk) == {"scanned": 0, "failed": 0}  # each content is scanned once
 
 
@@ -549,7 +555,7 @@ def test_hostile_names_and_reasons_in_the_override_and_the_install_steps_are_tex
     action = {"action": "approve_content", "_selected_action": [ops.pk]}
     page = admin_client.post("/admin/marketplace/plugin/", action).content.decode()
     assert "Override the security scan?" in page
-    assert "scripts/&lt;img src=x onerror=alert(1)&gt;.sh" in page and "<img src=x" not in page
+    assert f"scripts/{escape(HOSTILE)}" in page and RAW not in page
 
     reason = "<script>alert('reason')</script>"
     admin_client.post("/admin/marketplace/plugin/", {**action, "override": "yes", "override_reason": reason})
@@ -561,7 +567,7 @@ def test_hostile_names_and_reasons_in_the_override_and_the_install_steps_are_tex
     client.force_login(people["member"])
     skill_page = client.get("/skills/acme/ops-kit/postmortem/").content.decode()
     assert "The plugin also installs what it runs besides its skills" in skill_page
-    assert "scripts/&lt;img src=x onerror=alert(1)&gt;.sh" in skill_page and "<img src=x" not in skill_page
+    assert f"scripts/{escape(HOSTILE)}" in skill_page and RAW not in skill_page
 
 
 def test_approving_many_plugins_content_takes_statements_that_do_not_grow(make_repo, synced_marketplace):

@@ -52,12 +52,15 @@ UNSAFE = {
     "dot-git-as-windows-reads-it": ({".git. ": {"config": PAYLOAD}}, ".git. "),
     "dot-git-short-name": ({"GIT~1": {"config": PAYLOAD}}, "GIT~1"),
     "dot-git-stream": ({".git::$INDEX_ALLOCATION": {"config": PAYLOAD}}, ".git::$INDEX_ALLOCATION"),
+    # Git for Windows will not check out a repository holding one: every Windows member's clone would fail.
+    "windows-device": ({"aux.md": PAYLOAD}, "aux.md"),
+    "windows-character": ({"notes:2024.md": PAYLOAD}, "notes:2024.md"),
+    "windows-trailing-dot": ({"run.sh.": PAYLOAD}, "run.sh."),
     "dot-git-as-macos-reads-it": ({".g\u200cit": {"config": PAYLOAD}}, ".g\u200cit"),
     # One name on macOS and Windows: the later would overwrite the earlier there, whichever was approved.
     "same-name-but-case": ({"run.sh": b"echo hi\n", "RUN.sh": PAYLOAD}, "RUN.sh"),
     "same-folder-but-case": ({"scripts": {"run.sh": b"echo hi\n"}, "Scripts": {"run.sh": PAYLOAD}}, "Scripts"),
     "same-name-but-composition": ({"caf\u00e9.sh": b"echo hi\n", "cafe\u0301.sh": PAYLOAD}, "cafe\u0301.sh"),
-    "same-name-but-windows-trailing-dot": ({"run.sh": b"echo hi\n", "run.sh. ": PAYLOAD}, "run.sh. "),
 }
 
 
@@ -145,6 +148,7 @@ UNSAFE_ROWS = [
     "../../../../pwned.sh", "scripts/../../../pwned.sh", "..", ".", "/etc/cron.d/pwned", "//server/share/pwned",
     "..\\..\\pwned.sh", "C:/Windows/pwned.dll", "c:pwned.sh", "scripts//pwned.sh", "scripts/", "",
     "run\x1b[2J.sh", "line\nbreak.sh", ".git/config", "scripts/.Git/hooks/post-checkout", "git~1/config",
+    "nul", "scripts/LPT1.sh", "what?.md", "trailing ",
 ]
 
 
@@ -161,11 +165,11 @@ def test_the_packager_leaves_out_every_row_that_would_unpack_elsewhere(market):
     assert manifest["skillport"]["skill"] == "alpha"
 
 
-def test_rows_stored_before_git_folders_were_refused_are_removed(market):
+def test_rows_stored_before_names_no_checkout_holds_were_refused_are_removed(market):
     alpha = Skill.objects.get(marketplace=market, slug="alpha")
     blob = alpha.files.get(path="SKILL.md").blob
     for path in [".git/config", "scripts/.Git/hooks/post-checkout", "GIT~1/config", ".g\u200cit/config",
-                 ".gitignore", "legit.git/notes.md", "git~2/x"]:
+                 "aux.md", "notes:2024.md", "run.sh.", ".gitignore", "legit.git/notes.md", "git~2/x"]:
         SkillFile.objects.create(skill=alpha, path=path, size=blob.size, mode="100644", blob=blob)
     market.refresh_from_db()
     assert market.last_sync_fingerprint
@@ -183,7 +187,7 @@ def test_rows_stored_before_names_one_on_macos_were_refused_are_removed(market):
     blob = alpha.files.get(path="SKILL.md").blob
     for path in ["Skill.md", "scripts/run.sh", "Scripts/x/run.sh", "caf\u00e9.md", "cafe\u0301.md", "notes.md"]:
         SkillFile.objects.create(skill=alpha, path=path, size=blob.size, mode="100644", blob=blob)
-    there_and_back(("marketplace", "0029_skill_files_git_reads_as_its_own"))
+    there_and_back(("marketplace", "0029_skill_files_no_checkout_holds"))
     assert list(alpha.files.values_list("path", flat=True)) == ["notes.md"]
     # Read again by the next sync, though its commit has not moved.
     market.refresh_from_db()
@@ -198,8 +202,8 @@ def test_no_unsafe_path_counts_as_clean(path):
 
 
 @pytest.mark.parametrize("path", ["SKILL.md", "scripts/run.sh", ".claude-plugin/plugin.json", "..hidden", "a..b/c",
-                                  "notes:2024.md", "日本語/説明.md", ".gitignore", ".github/workflows/ci.yml",
-                                  "legit/.gitkeep", "git~2/x", "a.git/b", "digit"])
+                                  "日本語/説明.md", ".gitignore", ".github/workflows/ci.yml", "legit/.gitkeep",
+                                  "git~2/x", "a.git/b", "digit", "paper.aux", "auxiliary/con-fig.md", "com10.txt"])
 def test_ordinary_paths_stay_clean(path):
     assert is_clean_path(path)
 

@@ -1,7 +1,7 @@
 """Rows a sync stored before it refused names macOS and Windows take for one another in a folder
-(`SKILL.md` and `Skill.md`, `café` composed and decomposed, `run.sh` and Windows's `run.sh.`:
-marketplace.tree.same_names). Unpacked or checked out there, the later file overwrites the earlier,
-so what a member's Claude loads need not be what Skillport showed, scanned and had approved. A sync now reads neither and says so; these
+(`SKILL.md` and `Skill.md`, `café` composed and decomposed: marketplace.tree.same_names). Unpacked
+or checked out there, the later file overwrites the earlier, so what a member's Claude loads need
+not be what Skillport showed, scanned and had approved. A sync now reads neither and says so; these
 rows go, and their marketplaces sync again, as in 0029.
 
 The rule is tree.same_name_key's as of this migration.
@@ -12,7 +12,7 @@ from django.db import migrations
 
 
 def _key(name):
-    return (name.lower() if name.isascii() else unicodedata.normalize("NFC", name).casefold()).rstrip(". ")
+    return name.lower() if name.isascii() else unicodedata.normalize("NFC", name).casefold()
 
 
 def _clashing(paths):
@@ -43,6 +43,6 @@ def forwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
 
-    dependencies = [("marketplace", "0029_skill_files_git_reads_as_its_own")]
+    dependencies = [("marketplace", "0029_skill_files_no_checkout_holds")]
 
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop, elidable=True)]
