@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from marketplace.snapshot import is_junk
-from marketplace.tree import MAX_DEPTH, is_clean_path, same_names
+from marketplace.tree import MAX_DEPTH, is_clean_path, same_names, unsafe_reason
 
 CHUNK = 64 * 1024
 # Filesystems (and so git checkouts) refuse longer names.
@@ -144,9 +144,8 @@ def _read(entries: list[_Entry]) -> Folder:
         if is_junk(path) or parts[0] == MACOS_FORKS:
             continue  # litter, such as the .git folder of a zipped checkout: never read, whatever its names
         if not is_clean_path(path):  # an absolute path starts with an empty name, refused too
-            raise Unreadable(f"{path!r} is not a safe file name: no absolute paths, '..', backslashes, control "
-                             "characters, folders git reads as its own (.GIT, git~1), or names Windows cannot hold "
-                             "(< > : \" | ? *, device names such as aux or nul, a dot or space at the end).")
+            bad = next(part for part in parts if not is_clean_path(part))
+            raise Unreadable(f"{path!r} is not a safe file name: {unsafe_reason(bad)}.")
         if len(parts) > MAX_DEPTH:
             raise Unreadable(f"{path!r} is nested more than {MAX_DEPTH} folders deep.")
         if any(len(part.encode()) > MAX_NAME_BYTES for part in parts):

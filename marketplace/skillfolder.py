@@ -17,7 +17,7 @@ from . import skillmd, verdicts
 from .problems import Problem, Problems
 from .snapshot import LFS_HEADER, FileData, SkillData, is_junk
 from .spoofing import spoofing_problem
-from .tree import MAX_DEPTH
+from .tree import MAX_DEPTH, unsafe_reason
 
 
 def scan(tree, folder, plugin, known_skills) -> SkillData:
@@ -32,9 +32,7 @@ def scan(tree, folder, plugin, known_skills) -> SkillData:
             "broken": ("symlink-broken", warning, f"Symlink '{rel}' points to nothing"),
             "submodule": ("submodule", warning, f"'{rel}' is a git submodule; its content is not in this repository"),
             "unsafe-name": ("unsafe-file-name", error,
-                            f"{rel!r} is not a safe file name (empty, '.', '..', a backslash, a control character, "
-                            "not UTF-8, git's own .git folder, or a name Windows cannot hold: < > : \" | ? *, a "
-                            "device name such as aux or nul, a dot or space at its end); not read"),
+                            f"{rel!r} is not a safe file name ({unsafe_reason(rel.rpartition('/')[2])}); not read"),
             "same-name": ("unsafe-file-name", error,
                           f"{rel!r} is the same name as another in its folder on macOS and Windows, which do not tell "
                           "letters' case (or accents' composition) apart: one would overwrite the other there; "

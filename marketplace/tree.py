@@ -83,6 +83,26 @@ def _kept_name(lowered: str) -> bool:
     return KEPT_NAME.search(lowered) is not None
 
 
+def unsafe_reason(name: str) -> str:
+    """Why is_clean_path refuses `name` (one name of a path), in words for whoever must rename it."""
+    if name in ("", ".", ".."):
+        return "an empty name, '.' or '..', which lead out of the folder"
+    if found := UNSAFE_CHARACTER.search(name):
+        character = found.group()
+        if "\ud800" <= character <= "\udfff":
+            return "bytes that are not UTF-8"
+        if character < " " or character == "\x7f":
+            return "a control character"
+        if character == "\\":
+            return "a backslash, which Windows reads as a folder separator"
+        return f"{character!r}, which Windows does not allow in a name"
+    if name.endswith((".", " ")):
+        return "a dot or space at its end, which Windows drops"
+    if re.fullmatch(DEVICE, name.lower()):
+        return "a name Windows keeps for a device"
+    return "a name git reads as its own .git folder"
+
+
 def same_name_key(name: str) -> str:
     """What macOS's and Windows's file systems compare of a name: letters without their case, and
     accented letters however they are composed (é as one code point or as e and a combining accent)."""

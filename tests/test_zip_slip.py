@@ -13,7 +13,7 @@ import pytest
 from marketplace.models import Blob, Skill, SkillFile, Status
 from marketplace.packaging import build_package
 from marketplace.sync import sync_marketplace
-from marketplace.tree import is_clean_path
+from marketplace.tree import is_clean_path, unsafe_reason
 
 from .builders import catalog, plugin_entry, skill_md
 from .migrating import there_and_back
@@ -199,6 +199,20 @@ def test_rows_stored_before_names_one_on_macos_were_refused_are_removed(market):
 def test_no_unsafe_path_counts_as_clean(path):
     # NUL and undecodable bytes cannot reach a row (PostgreSQL refuses both), so the rule is checked directly.
     assert not is_clean_path(path)
+
+
+@pytest.mark.parametrize("name, why", [
+    ("..", "lead out of the folder"), ("back\\slash", "a backslash"), ("bell\x07", "a control character"),
+    ("caf\udce9", "not UTF-8"), ("notes:2024.md", "':', which Windows does not allow"),
+    ("run.sh.", "a dot or space at its end"), ("Aux.md", "a name Windows keeps for a device"),
+    ("GIT~1", "a name git reads as its own .git folder"),
+])
+def test_each_unsafe_name_says_why(market, name, why):
+    assert why in unsafe_reason(name)
+    market.repo.commit_tree(repository({name: PAYLOAD}))
+    sync_marketplace(market.pk)
+    [problem] = [p for p in Skill.objects.get(marketplace=market, slug="evil").problems if p["code"] == "unsafe-file-name"]
+    assert problem["message"] == f"{name!r} is not a safe file name ({unsafe_reason(name)}); not read"
 
 
 @pytest.mark.parametrize("path", ["SKILL.md", "scripts/run.sh", ".claude-plugin/plugin.json", "..hidden", "a..b/c",
