@@ -71,4 +71,4 @@ def _skills_in(tree, folder, location, problems) -> list[str]:
 def _holds_skill_md(tree, folder) -> bool:
     """A SKILL.md, or one refused as the same name as another (Skill.md): a skill that cannot load, found
     so that the sync says why rather than losing it without a word."""
-    return tree.is_file(join_inside(folder, "SKILL.md")) or tree.refused.get(folder, {}).get("SKILL.md") == "same-name"
+    return tree.is_file(join_inside(folder, "SKILL.md")) or tree.refused_in(folder).get("SKILL.md") == "same-name"

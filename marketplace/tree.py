@@ -254,6 +254,13 @@ class Tree:
     def listdir(self, path: str) -> list[str]:
         return sorted(self.children.get(self.resolve(path), ()))
 
+    def refused_in(self, folder: str) -> dict[str, str]:
+        """{name: why} of the names refused in `folder`, reached through any symlinks on its path."""
+        try:
+            return self.refused.get(self.resolve(folder), {})
+        except (Escape, Missing):
+            return {}
+
     def walk(self, path: str, on_problem, _seen=None, _prefix="", _depth=0):
         """Yield (relative path, Entry) for every file below `path`, following safe symlinks.
 

@@ -60,7 +60,7 @@ class GitRepo:
         return self.head
 
     def commit_tree(self, tree: dict, message="plumbing") -> str:
-        """Commit `tree` ({name: bytes or a dict of the same}) as the whole content. Tree objects are
+        """Commit `tree` ({name: bytes, a Symlink or a dict of the same}) as the whole content. Tree objects are
         written byte by byte, so names no checkout can hold ('..', '/etc', 'C:') get in as they are."""
         commit = self._run("commit-tree", self._write_tree(tree), "-p", "HEAD", "-m", message).decode().strip()
         self.git("update-ref", "refs/heads/main", commit)
@@ -85,6 +85,9 @@ class GitRepo:
             raw = name.encode("utf-8", "surrogateescape")
             if isinstance(value, dict):
                 records.append((raw + b"/", b"40000 " + raw + b"\0" + bytes.fromhex(self._write_tree(value))))
+            elif isinstance(value, Symlink):
+                sha = self._run("hash-object", "-w", "--stdin", input=value.encode()).decode().strip()
+                records.append((raw, b"120000 " + raw + b"\0" + bytes.fromhex(sha)))
             else:
                 sha = self._run("hash-object", "-w", "--stdin", input=value).decode().strip()
                 records.append((raw, b"100644 " + raw + b"\0" + bytes.fromhex(sha)))
