@@ -7,10 +7,13 @@ import json
 import posixpath
 import re
 import zipfile
+from importlib import import_module
 
 import pytest
+from django.db import connection
 
-from marketplace.models import Blob, Skill, SkillFile, Status
+from marketplace import approval
+from marketplace.models import Blob, Skill, SkillFile, SkillRevision, Status
 from marketplace.packaging import build_package
 from marketplace.sync import sync_marketplace
 from marketplace.tree import is_clean_path, unsafe_reason
@@ -211,6 +214,36 @@ def test_rows_stored_before_names_one_on_macos_were_refused_are_removed(market):
     assert sync_marketplace(market.pk).status == Status.OK
 
 
+@pytest.mark.parametrize("refused", [".GIT/config", "aux.md", "Skill.md"])
+def test_a_change_waiting_since_before_names_were_refused_cannot_bring_them_back(market, refused):
+    """A waiting revision keeps its own list of files, which approving it writes as the skill's rows."""
+    market.requires_approval = True
+    market.save(update_fields=["requires_approval"])
+    market.repo.commit({"plugins/tools/skills/alpha/SKILL.md": skill_md("alpha", "Alpha does A better."),
+                        "plugins/tools/skills/alpha/notes.md": "Notes.\n"})
+    assert sync_marketplace(market.pk).status == Status.OK
+    alpha = Skill.objects.get(marketplace=market, slug="alpha")
+    waiting = alpha.pending_revision
+    # As a sync before the upgrade would have read it.
+    waiting.files = [*waiting.files, {**waiting.files[0], "path": refused}]
+    waiting.save(update_fields=["files"])
+    there_and_back(("marketplace", "0030_skill_files_macos_and_windows_take_for_one"))
+
+    waiting.refresh_from_db()
+    alpha.refresh_from_db()
+    market.refresh_from_db()
+    assert (waiting.status, waiting.content, alpha.pending_revision) == (SkillRevision.Status.SUPERSEDED, {}, None)
+    assert alpha.description == "Alpha does A." and market.last_sync_fingerprint == ""
+    # The next sync stages the change again, as it reads it now; approved, it brings no refused name.
+    assert sync_marketplace(market.pk).status == Status.OK
+    alpha.refresh_from_db()
+    assert [f["path"] for f in alpha.pending_revision.files] == ["SKILL.md", "notes.md"]
+    assert approval.approve(SkillRevision.objects.filter(pk=alpha.pending_revision_id), None) == 1
+    alpha.refresh_from_db()
+    assert alpha.description == "Alpha does A better."
+    assert sorted(alpha.files.values_list("path", flat=True)) == ["SKILL.md", "notes.md"]
+
+
 @pytest.mark.parametrize("path", [*UNSAFE_ROWS, "nul\x00.sh", "caf\udce9.sh", "a/\x7f"])
 def test_no_unsafe_path_counts_as_clean(path):
     # NUL and undecodable bytes cannot reach a row (PostgreSQL refuses both), so the rule is checked directly.
@@ -231,11 +264,29 @@ def test_each_unsafe_name_says_why(market, name, why):
     assert problem["message"] == f"{name!r} is not a safe file name ({unsafe_reason(name)}); not read"
 
 
-@pytest.mark.parametrize("path", ["SKILL.md", "scripts/run.sh", ".claude-plugin/plugin.json", "..hidden", "a..b/c",
-                                  "日本語/説明.md", ".gitignore", ".github/workflows/ci.yml", "legit/.gitkeep",
-                                  "git~2/x", "a.git/b", "digit", "paper.aux", "auxiliary/con-fig.md", "com10.txt"])
+ORDINARY = ["SKILL.md", "scripts/run.sh", ".claude-plugin/plugin.json", "..hidden", "a..b/c", "日本語/説明.md",
+            ".gitignore", ".github/workflows/ci.yml", "legit/.gitkeep", "git~2/x", "a.git/b", "digit", "paper.aux",
+            "auxiliary/con-fig.md", "com10.txt"]
+# The names 0029 began to refuse: git's own folder, and what Git for Windows will not check out.
+REFUSED_SINCE_0029 = [".git/config", "scripts/.Git/hooks/post-checkout", "GIT~1/config", ".g\u200cit/config",
+                      ".git\ufeff/x", "aux.md", "scripts/LPT1.sh", "Con", "conin$", "notes:2024.md", "what?.md",
+                      'say"hi".md', "a|b", "<b>.md", "glob*", "run.sh.", "trailing ", "dir./x", "dir /x"]
+
+
+@pytest.mark.parametrize("path", ORDINARY)
 def test_ordinary_paths_stay_clean(path):
     assert is_clean_path(path)
+
+
+@pytest.mark.parametrize("path", [*REFUSED_SINCE_0029, *ORDINARY])
+def test_the_migrations_pattern_refuses_what_the_sync_refuses(path):
+    """0029 finds stored rows with tree.is_clean_path's rules written for PostgreSQL, and 0031 waiting revisions
+    with the same pattern in Python: both must agree with the rule they copy."""
+    pattern = import_module("marketplace.migrations.0029_skill_files_no_checkout_holds").REFUSED
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s ~* %s", [path, pattern])
+        [[in_postgresql]] = cursor.fetchall()
+    assert in_postgresql == bool(re.search(pattern, path, re.IGNORECASE)) == (not is_clean_path(path))
 
 
 @pytest.mark.parametrize("evil", [{"": PAYLOAD}, {"": {"pwned.sh": PAYLOAD}}], ids=["file", "folder"])
