@@ -25,7 +25,7 @@ from marketplace.reader import Reader, catalog_root
 from marketplace.models import Skill
 from marketplace.snapshot import is_junk
 from marketplace.sync import known_skills
-from marketplace.tree import Escape, is_clean_path, join_inside, same_names
+from marketplace.tree import Escape, is_clean_path, join_inside, name_clashes
 from marketplace.verdicts import SPEC_NAME
 
 # Who commits a proposal: Skillport, with the marketplace's credential; the person is a co-author.
@@ -128,11 +128,9 @@ class Change:
                 was = listing[path][0] if path in listing and listing[path][0] in ("100644", "100755") else "100644"
                 mode = "100755" if path.removeprefix(prefix) in executable else was
                 listing[path] = (mode, _blob(self.repo, content))
-            # The sync would read neither of two such names, and the skill would lose both.
-            for folder, names in same_names(p.removeprefix(prefix) for p in listing if p.startswith(prefix)).items():
-                self.input_problems.append(
-                    f"{' and '.join(repr(f'{folder}/{name}' if folder else name) for name in names)} would be one "
-                    "name on macOS and Windows, which do not tell letters' case apart: keep one.")
+            # The sync would not read such names, and the skill would lose them.
+            self.input_problems += [f"{clash}." for clash in name_clashes(
+                p.removeprefix(prefix) for p in listing if p.startswith(prefix))]
         if self.input_problems:
             return
         try:

@@ -9,7 +9,7 @@ SKILLPORT_MAX_FILE_BYTES, SKILLPORT_MAX_SKILL_BYTES and SKILLPORT_MAX_SKILL_FILE
 1. Collect (path, read) pairs: a ZIP's file entries, or each uploaded file with the relative path
    the browser gave it (the page's script sends them, as Django keeps only a file's last name).
 2. Check every path (`tree.is_clean_path`, depth, length, duplicates, a file that is also a folder,
-   names macOS and Windows take for one: `tree.same_names`)
+   names macOS and Windows take for one: `tree.name_clashes`)
    and leave out litter (`snapshot.is_junk`, macOS's `__MACOSX/`).
 3. Find the skill folder: SKILL.md at the top, or one folder at the top holding it (how a package,
    and every chosen folder, arrive); its name is the skill's suggested name.
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from marketplace.snapshot import is_junk
-from marketplace.tree import MAX_DEPTH, is_clean_path, same_names, unsafe_reason
+from marketplace.tree import MAX_DEPTH, is_clean_path, name_clashes, unsafe_reason
 
 CHUNK = 64 * 1024
 # Filesystems (and so git checkouts) refuse longer names.
@@ -156,10 +156,8 @@ def _read(entries: list[_Entry]) -> Folder:
     if len(entries) > settings.SKILLPORT_MAX_SKILL_FILES:
         raise Unreadable(f"The skill holds {len(entries):,} files; a skill may have at most "
                          f"{settings.SKILLPORT_MAX_SKILL_FILES:,}.")
-    if clashes := same_names(entry.path.removeprefix(root) for entry in entries):
-        folder, names = next(iter(clashes.items()))
-        raise Unreadable(f"{' and '.join(repr(f'{folder}/{name}' if folder else name) for name in names)} are one "
-                         "name on macOS and Windows, which do not tell letters' case apart: keep one.")
+    if clashes := name_clashes(entry.path.removeprefix(root) for entry in entries):
+        raise Unreadable(f"{clashes[0]}.")
     files, executable, total = {}, set(), 0
     for entry in entries:
         path = entry.path.removeprefix(root)

@@ -17,7 +17,7 @@ from . import skillmd, verdicts
 from .problems import Problem, Problems
 from .snapshot import LFS_HEADER, FileData, SkillData, is_junk
 from .spoofing import spoofing_problem
-from .tree import MAX_DEPTH, unsafe_reason
+from .tree import MAX_DEPTH, SHORT_NAME_REASON, unsafe_reason
 
 
 def scan(tree, folder, plugin, known_skills) -> SkillData:
@@ -37,6 +37,7 @@ def scan(tree, folder, plugin, known_skills) -> SkillData:
                           f"{rel!r} is the same name as another in its folder on macOS and Windows, which do not tell "
                           "letters' case (or accents' composition) apart: one would overwrite the other there; "
                           "neither is read"),
+            "short-name": ("unsafe-file-name", error, f"{rel!r} {SHORT_NAME_REASON}; not read"),
             "too-deep": ("folder-too-deep", error,
                          f"'{rel}' is nested more than {MAX_DEPTH} folders deep; nothing below it is read"),
         }

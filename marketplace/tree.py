@@ -109,26 +109,55 @@ def same_name_key(name: str) -> str:
     return name.lower() if name.isascii() else unicodedata.normalize("NFC", name).casefold()
 
 
-def same_names(paths) -> dict[str, list[str]]:
-    """{folder: its names that another of its names matches on macOS and Windows}, among `paths`."""
+# A name fit for DOS's 8.3 form: up to eight characters, and up to three after one dot, of these. Windows
+# gives any other name a short one as well, made of some of its characters, '~' and a number (DEPLOY~1.SH for
+# deploy-production.sh; after a few of one prefix, a hash of the name: DE4F3A~1.SH).
+_SHORT_CHARACTER = r"[a-z0-9!#$%&'()@^_`{}~-]"
+SHORT_NAME = re.compile(rf"{_SHORT_CHARACTER}{{1,8}}(?:\.{_SHORT_CHARACTER}{{1,3}})?", re.IGNORECASE)
+GENERATED_SHORT_NAME = re.compile(r"[^.]*~[0-9]+(?:\.[^.]*)?")
+# A file written under such a name beside the long one opens the long one: unzip overwrites it, a checkout
+# deletes it. What is approved under the long name need not be what is there.
+SHORT_NAME_REASON = "has the form of the short name Windows gives a long name beside it, and may be taken there for it"
+
+
+def name_clashes(paths) -> list[str]:
+    """Names among `paths` (of one skill) that macOS or Windows would take for one another, a sentence for
+    each folder holding some (Tree refuses them in a repository; an upload or a proposal says why)."""
     children = {}
     for path in paths:
         parts = path.split("/")
         for depth, name in enumerate(parts):
             children.setdefault("/".join(parts[:depth]), set()).add(name)
-    return _same_names(children)
+    sentences = []
+    for folder, taken in sorted(_taken_names(children).items()):
+        shown = {name: repr(f"{folder}/{name}" if folder else name) for name in sorted(taken)}
+        if same := [shown[name] for name, why in sorted(taken.items()) if why == "same-name"]:
+            sentences.append(f"{' and '.join(same)} are one name on macOS and Windows, which do not tell letters' "
+                             "case apart: keep one")
+        for name in (name for name, why in sorted(taken.items()) if why == "short-name"):
+            sentences.append(f"{shown[name]} {SHORT_NAME_REASON}: rename it")
+    return sentences
 
 
-def _same_names(children: dict[str, set[str]]) -> dict[str, list[str]]:
-    """{folder: its names that another of its names matches on macOS and Windows (same_name_key)}."""
-    clashes = {}
+def _taken_names(children: dict[str, set[str]]) -> dict[str, dict[str, str]]:
+    """{folder: {name: why}} of the names macOS or Windows would take for another of the folder's names:
+    "same-name", both names of a pair same_name_key matches; "short-name", one shaped like the short name
+    Windows generates for a long name beside it (the long one is kept: it is the alias that misleads)."""
+    taken = {}
     for folder, names in children.items():
-        if len(names) > 1 and len({same_name_key(name) for name in names}) < len(names):
+        if len(names) < 2:
+            continue
+        if len({same_name_key(name) for name in names}) < len(names):
             by_key = {}
             for name in names:
                 by_key.setdefault(same_name_key(name), []).append(name)
-            clashes[folder] = sorted(name for group in by_key.values() if len(group) > 1 for name in group)
-    return clashes
+            taken[folder] = {name: "same-name" for group in by_key.values() if len(group) > 1 for name in group}
+        if any("~" in name for name in names):  # rare: most folders stop here
+            aliases = [name for name in names if "~" in name and GENERATED_SHORT_NAME.fullmatch(name)
+                       and SHORT_NAME.fullmatch(name)]
+            if aliases and any(not SHORT_NAME.fullmatch(name) for name in names):
+                taken.setdefault(folder, {}).update(dict.fromkeys(aliases, "short-name"))
+    return taken
 
 
 def folders_of(paths) -> set[str]:
@@ -146,7 +175,8 @@ class Tree:
         self._read_blob = read_blob
         self.read_blobs = read_blobs or (lambda shas: ((sha, read_blob(sha)) for sha in shas))
         self._prefetched = {}
-        # folder -> {name in it: why it is refused ("unsafe-name", "same-name")}; nothing reads what is below
+        # folder -> {name in it: why it is refused ("unsafe-name", "same-name", "short-name")}; nothing below
+        # a refused name is read
         self.refused: dict[str, dict[str, str]] = {}
         for path, entry in entries.items():
             if is_clean_path(path):
@@ -156,9 +186,9 @@ class Tree:
                 bad = next(i for i, part in enumerate(parts) if not is_clean_path(part))
                 self.refused.setdefault("/".join(parts[:bad]), {})[parts[bad]] = "unsafe-name"
         self._list_children()
-        if clashes := _same_names(self.children):
+        if clashes := _taken_names(self.children):
             # Checked out or unpacked on macOS or Windows, one would overwrite the other: the file read there
-            # would not be the one shown, scanned and approved here. Neither is read.
+            # would not be the one shown, scanned and approved here. Neither of a same-name pair is read.
             gone = {f"{folder}/{name}" if folder else name for folder, names in clashes.items() for name in names}
             below = tuple(f"{path}/" for path in gone)
 
@@ -169,7 +199,7 @@ class Tree:
             self.refused = {folder: names for folder, names in self.refused.items() if kept(folder)}
             for folder, names in clashes.items():
                 if kept(folder):
-                    self.refused.setdefault(folder, {}).update(dict.fromkeys(names, "same-name"))
+                    self.refused.setdefault(folder, {}).update(names)
             self.entries = {path: entry for path, entry in self.entries.items() if kept(path)}
             self._list_children()
         self.has_symlinks = any(entry.is_symlink for entry in self.entries.values())

@@ -97,6 +97,13 @@ def test_names_macos_and_windows_take_for_one_another(names):
     assert "are one name on macOS and Windows" in message
 
 
+def test_a_name_windows_may_take_for_a_long_names_short_one():
+    names = ["kit/references/guide-to-everything.md", "kit/references/GUIDE-~1.MD"]
+    message = refused(read_package, package([("kit/SKILL.md", SKILL), *((name, b"x") for name in names)]))
+    assert message == ("'references/GUIDE-~1.MD' has the form of the short name Windows gives a long name beside it, "
+                       "and may be taken there for it: rename it.")
+
+
 def test_a_nul_in_a_name_is_seen_though_zipfile_cuts_the_name_there():
     upload = patched(package({"kit/SKILL.md": SKILL, "kit/runX.sh": b"x"}), b"kit/runX.sh", b"kit/run\x00.sh")
     assert "'kit/run' has a NUL character in its name" in refused(read_package, upload)

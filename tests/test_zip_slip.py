@@ -16,7 +16,7 @@ from marketplace import approval
 from marketplace.models import Blob, Skill, SkillFile, SkillRevision, Status
 from marketplace.packaging import build_package
 from marketplace.sync import sync_marketplace
-from marketplace.tree import is_clean_path, unsafe_reason
+from marketplace.tree import SHORT_NAME_REASON, is_clean_path, unsafe_reason
 
 from .builders import Symlink, catalog, plugin_entry, skill_md
 from .migrating import there_and_back
@@ -132,6 +132,26 @@ def test_a_skill_md_beside_another_spelling_of_it_is_a_skill_that_cannot_load(ma
     assert run.status == Status.PARTIAL
 
 
+def test_a_name_windows_may_take_for_a_long_names_short_one_is_refused_and_the_long_one_kept(market):
+    """Windows gives deploy-production.sh the short name DEPLOY~1.SH. Unzipped there after it, deploy~1.sh would
+    overwrite it; checked out after it, it would take its place. Only the alias is refused."""
+    market.repo.commit_tree(repository({
+        "deploy-production.sh": b"echo deploy\n", "deploy~1.sh": PAYLOAD,
+        "scripts-for-release": {"run.sh": b"echo run\n"}, "SCRIPT~1": {"run.sh": PAYLOAD},
+        # Beside names that fit 8.3 (no short name is made for them), the same form takes nothing.
+        "notes": {"todo.md": b"todo\n", "todo~1.md": b"an editor's backup\n"},
+    }))
+    run = sync_marketplace(market.pk)
+
+    evil = Skill.objects.get(marketplace=market, slug="evil")
+    assert sorted(p["message"] for p in evil.problems if p["code"] == "unsafe-file-name") == [
+        f"{name!r} {SHORT_NAME_REASON}; not read" for name in ("SCRIPT~1", "deploy~1.sh")]
+    assert sorted(evil.files.values_list("path", flat=True)) == [
+        "SKILL.md", "deploy-production.sh", "notes/todo.md", "notes/todo~1.md", "scripts-for-release/run.sh"]
+    assert not Blob.objects.filter(content=PAYLOAD).exists()
+    assert run.status == Status.PARTIAL
+
+
 def test_a_skill_folder_reached_through_a_symlink_whose_skill_md_clashes_cannot_load(market):
     """The refused SKILL.md is looked for where the link leads, not under the link's own name."""
     tree = repository({})
@@ -188,13 +208,13 @@ def test_rows_stored_before_names_no_checkout_holds_were_refused_are_removed(mar
     alpha = Skill.objects.get(marketplace=market, slug="alpha")
     blob = alpha.files.get(path="SKILL.md").blob
     for path in [".git/config", "scripts/.Git/hooks/post-checkout", "GIT~1/config", ".g\u200cit/config",
-                 "aux.md", "notes:2024.md", "run.sh.", ".gitignore", "legit.git/notes.md", "git~2/x"]:
+                 "aux.md", "notes:2024.md", "run.sh.", ".gitignore", "legit.git/notes.md", "scripts/git~2/x"]:
         SkillFile.objects.create(skill=alpha, path=path, size=blob.size, mode="100644", blob=blob)
     market.refresh_from_db()
     assert market.last_sync_fingerprint
     there_and_back(("marketplace", "0028_search_words_planned_per_update"))
-    assert sorted(alpha.files.values_list("path", flat=True)) == [".gitignore", "SKILL.md", "git~2/x",
-                                                                  "legit.git/notes.md"]
+    assert sorted(alpha.files.values_list("path", flat=True)) == [".gitignore", "SKILL.md", "legit.git/notes.md",
+                                                                  "scripts/git~2/x"]
     # Read again by the next sync, though its commit has not moved.
     market.refresh_from_db()
     assert market.last_sync_fingerprint == ""
@@ -214,8 +234,22 @@ def test_rows_stored_before_names_one_on_macos_were_refused_are_removed(market):
     assert sync_marketplace(market.pk).status == Status.OK
 
 
-@pytest.mark.parametrize("refused", [".GIT/config", "aux.md", "Skill.md"])
-def test_a_change_waiting_since_before_names_were_refused_cannot_bring_them_back(market, refused):
+def test_rows_stored_before_names_windows_takes_for_short_ones_were_refused_are_removed(market):
+    alpha = Skill.objects.get(marketplace=market, slug="alpha")
+    blob = alpha.files.get(path="SKILL.md").blob
+    for path in ["references/guide-to-everything.md", "references/GUIDE-~1.MD", "references/GUIDE-~1.MD/x.md",
+                 "scripts/run.sh", "scripts/run~1.sh"]:
+        SkillFile.objects.create(skill=alpha, path=path, size=blob.size, mode="100644", blob=blob)
+    there_and_back(("marketplace", "0030_skill_files_macos_and_windows_take_for_one"))
+    assert sorted(alpha.files.values_list("path", flat=True)) == [
+        "SKILL.md", "references/guide-to-everything.md", "scripts/run.sh", "scripts/run~1.sh"]
+    market.refresh_from_db()
+    assert market.last_sync_fingerprint == ""
+
+
+@pytest.mark.parametrize("added", [[".GIT/config"], ["aux.md"], ["Skill.md"],
+                                   ["references/guide-to-everything.md", "references/GUIDE-~1.MD"]])
+def test_a_change_waiting_since_before_names_were_refused_cannot_bring_them_back(market, added):
     """A waiting revision keeps its own list of files, which approving it writes as the skill's rows."""
     market.requires_approval = True
     market.save(update_fields=["requires_approval"])
@@ -225,7 +259,7 @@ def test_a_change_waiting_since_before_names_were_refused_cannot_bring_them_back
     alpha = Skill.objects.get(marketplace=market, slug="alpha")
     waiting = alpha.pending_revision
     # As a sync before the upgrade would have read it.
-    waiting.files = [*waiting.files, {**waiting.files[0], "path": refused}]
+    waiting.files = [*waiting.files, *({**waiting.files[0], "path": path} for path in added)]
     waiting.save(update_fields=["files"])
     there_and_back(("marketplace", "0030_skill_files_macos_and_windows_take_for_one"))
 

@@ -1,0 +1,49 @@
+"""Rows a sync stored before it refused a name shaped like the short (8.3) name Windows gives a long name
+beside it (`deploy~1.sh` beside `deploy-production.sh`: marketplace.tree's "short-name"). Written on
+Windows, such a file opens the long one: unzipping a package overwrites it, a checkout deletes it. These
+rows go, and their marketplaces sync again, as in 0029 and 0030.
+
+The rule is tree.py's as of this migration.
+"""
+import re
+
+from django.db import migrations
+
+_CHARACTER = r"[a-z0-9!#$%&'()@^_`{}~-]"
+SHORT_NAME = re.compile(rf"{_CHARACTER}{{1,8}}(?:\.{_CHARACTER}{{1,3}})?", re.IGNORECASE)
+GENERATED = re.compile(r"[^.]*~[0-9]+(?:\.[^.]*)?")
+
+
+def aliases(paths):
+    """The paths of `paths` under such a name, beside a name Windows gives a short one."""
+    names = {}  # folder -> its names
+    for path in paths:
+        parts = path.split("/")
+        for depth, name in enumerate(parts):
+            names.setdefault("/".join(parts[:depth]), set()).add(name)
+    gone = {
+        f"{folder}/{name}" if folder else name
+        for folder, found in names.items() if any(not SHORT_NAME.fullmatch(other) for other in found)
+        for name in found if "~" in name and GENERATED.fullmatch(name) and SHORT_NAME.fullmatch(name)
+    }
+    below = tuple(f"{path}/" for path in gone)
+    return [path for path in paths if path in gone or path.startswith(below)]
+
+
+def forwards(apps, schema_editor):
+    SkillFile = apps.get_model("marketplace", "SkillFile")
+    Marketplace = apps.get_model("marketplace", "Marketplace")
+    by_skill = {}
+    for skill_id, path in SkillFile.objects.order_by().values_list("skill_id", "path").iterator(chunk_size=10_000):
+        by_skill.setdefault(skill_id, []).append(path)
+    for skill_id, paths in by_skill.items():
+        if found := aliases(paths):
+            SkillFile.objects.filter(skill_id=skill_id, path__in=found).delete()
+            Marketplace.objects.filter(skills__id=skill_id).update(last_sync_fingerprint="")
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [("marketplace", "0030_skill_files_macos_and_windows_take_for_one")]
+
+    operations = [migrations.RunPython(forwards, migrations.RunPython.noop, elidable=True)]
