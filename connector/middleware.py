@@ -6,8 +6,6 @@ Tokens, codes, secrets and verifiers are never logged: only the client id is rea
 import logging
 import time
 
-from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-
 log = logging.getLogger("skillport.connector")
 
 OAUTH_PATHS = ("/oauth/", "/authorize", "/token", "/register", "/.well-known/oauth-")
@@ -60,12 +58,13 @@ class MCPAccessLog:
         try:
             await self.app(scope, receive, send_with_scope)
         finally:
-            user = scope.get("user")
+            # The SDK's AuthenticatedUser carries the token; read by name, since naming its class here would
+            # import the SDK wherever Django's checks import the middleware above (every Celery worker).
+            token = getattr(scope.get("user"), "access_token", None)
             headers = dict(scope.get("headers") or [])
             log.info(
                 "mcp %s %s %s client_id=%s user=%s ua=%r %.0fms", scope["method"], scope["path"],
                 status[0] if status else "-",
-                user.access_token.client_id if isinstance(user, AuthenticatedUser) else "-",
-                user.access_token.subject if isinstance(user, AuthenticatedUser) else "-",
+                getattr(token, "client_id", "-"), getattr(token, "subject", "-"),
                 headers.get(b"user-agent", b"").decode("latin-1")[:200], (time.monotonic() - started) * 1000,
             )

@@ -35,6 +35,11 @@ def test_the_sync_command_does_not_import_them_either():
     assert modules_after("import marketplace.management.commands.sync_marketplace") == []
 
 
+def test_a_celery_worker_starting_does_not_import_them_either():
+    # Celery's Django fixup runs the system checks as a worker starts; auth's imports every middleware.
+    assert modules_after("from django.core.checks import run_checks; run_checks()") == []
+
+
 def test_the_mcp_server_does_import_the_sdk():
     # The names above are the ones the server really imports: otherwise the tests above prove nothing.
     assert {"mcp", "mcp_types"} <= set(modules_after("import connector.server"))
@@ -45,3 +50,4 @@ def test_a_look_alike_name_still_loads_the_confusables_data():
 
     assert reads_as("р\u0430у") == "pay"  # Cyrillic er, Latin a, Cyrillic u
     assert "confusable_homoglyphs" in modules_after("from marketplace.spoofing import reads_as; reads_as('р\u0430у')")
+
