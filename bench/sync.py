@@ -44,12 +44,21 @@ def main():
         with nullcontext(setup_django()) if args.keep else throwaway_database("sync_bench"):
             # The engine logs each run at INFO; this script prints its own line per run.
             logging.getLogger("marketplace").setLevel(logging.WARNING)
+            start_like_a_worker()
             if args.scale:
                 run_scale(args, tmp)
             else:
                 run_benchmark(args, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def start_like_a_worker():
+    """Syncs run in a Celery worker process, which starts with every task's modules loaded and frozen."""
+    from skillport_site.celery import app, freeze_start_up
+
+    app.loader.import_default_modules()
+    freeze_start_up()
 
 
 def add_shape_arguments(parser):

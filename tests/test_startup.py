@@ -51,3 +51,18 @@ def test_a_look_alike_name_still_loads_the_confusables_data():
     assert reads_as("р\u0430у") == "pay"  # Cyrillic er, Latin a, Cyrillic u
     assert "confusable_homoglyphs" in modules_after("from marketplace.spoofing import reads_as; reads_as('р\u0430у')")
 
+
+def test_a_celery_worker_process_freezes_what_start_up_loaded():
+    """Celery sends worker_process_init in each pool process before its first task; from then on, full garbage
+    collections during a sync walk only what the sync made."""
+    script = "\n".join([
+        "import gc",
+        "from celery.signals import worker_process_init",
+        "import skillport_site.celery",
+        "assert gc.get_freeze_count() == 0",
+        "worker_process_init.send(sender=None)",
+        "print(gc.get_freeze_count())",
+    ])
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > 10_000
