@@ -19,11 +19,12 @@ MAX_DEPTH = 100
 # stored or zipped as they are. Windows holds none of < > : " | ? * either (a colon also starts a drive,
 # 'C:', or names a file's hidden stream).
 UNSAFE_CHARACTER = re.compile(r'[\\<>:"|?*\x00-\x1f\x7f\ud800-\udfff]')
-# Names Windows keeps for devices, whatever follows a dot (aux.md, nul.txt), and names ending in a dot or
-# a space, which Windows drops. Git for Windows refuses to check out a repository holding any of these
-# characters or names (compat/mingw.c, is_valid_win32_path): one file would stop every Windows member's
-# clone of a published marketplace.
-DEVICE = r"(?:con|prn|aux|nul|com[1-9]|lpt[1-9]|conin\$|conout\$)(?:\.[^/]*)?"
+# Names Windows keeps for devices, whatever spaces and extension follow (aux.md, nul.txt, "aux .md"; the digits
+# include 0 and the superscripts ¹ ² ³), and names ending in a dot or a space, which Windows drops. Git for
+# Windows refuses to check out a repository holding any of these characters or names (compat/mingw.c,
+# is_valid_win32_path), or fails on the file: one would stop every Windows member's clone of a published
+# marketplace. Claude Code's own rule for names Windows cannot hold is the same.
+DEVICE = r"(?:con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$) *(?:\.[^/]*)?"
 # A folder git itself would read as a repository's own: `.git` in any case, or as Windows and macOS
 # also read it (the short name `git~1`, code points macOS's file system ignores; trailing dots and spaces
 # are refused as above). git refuses to check any of them out (read-cache.c, verify_path), and unpacked

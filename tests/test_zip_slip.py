@@ -57,6 +57,9 @@ UNSAFE = {
     "dot-git-stream": ({".git::$INDEX_ALLOCATION": {"config": PAYLOAD}}, ".git::$INDEX_ALLOCATION"),
     # Git for Windows will not check out a repository holding one: every Windows member's clone would fail.
     "windows-device": ({"aux.md": PAYLOAD}, "aux.md"),
+    "windows-device-with-a-space": ({"aux .md": PAYLOAD}, "aux .md"),
+    "windows-device-numbered-0": ({"LPT0.txt": PAYLOAD}, "LPT0.txt"),
+    "windows-device-superscript": ({"com\u00b9": PAYLOAD}, "com\u00b9"),
     "windows-character": ({"notes:2024.md": PAYLOAD}, "notes:2024.md"),
     "windows-trailing-dot": ({"run.sh.": PAYLOAD}, "run.sh."),
     "dot-git-as-macos-reads-it": ({".g\u200cit": {"config": PAYLOAD}}, ".g\u200cit"),
@@ -234,20 +237,20 @@ def test_rows_stored_before_names_one_on_macos_were_refused_are_removed(market):
     assert sync_marketplace(market.pk).status == Status.OK
 
 
-def test_rows_stored_before_names_windows_takes_for_short_ones_were_refused_are_removed(market):
+def test_rows_stored_before_more_names_windows_cannot_hold_were_refused_are_removed(market):
     alpha = Skill.objects.get(marketplace=market, slug="alpha")
     blob = alpha.files.get(path="SKILL.md").blob
     for path in ["references/guide-to-everything.md", "references/GUIDE-~1.MD", "references/GUIDE-~1.MD/x.md",
-                 "scripts/run.sh", "scripts/run~1.sh"]:
+                 "scripts/run.sh", "scripts/run~1.sh", "lpt0.md", "notes/aux .md", "com\u00b2/x", "com10.md"]:
         SkillFile.objects.create(skill=alpha, path=path, size=blob.size, mode="100644", blob=blob)
     there_and_back(("marketplace", "0030_skill_files_macos_and_windows_take_for_one"))
     assert sorted(alpha.files.values_list("path", flat=True)) == [
-        "SKILL.md", "references/guide-to-everything.md", "scripts/run.sh", "scripts/run~1.sh"]
+        "SKILL.md", "com10.md", "references/guide-to-everything.md", "scripts/run.sh", "scripts/run~1.sh"]
     market.refresh_from_db()
     assert market.last_sync_fingerprint == ""
 
 
-@pytest.mark.parametrize("added", [[".GIT/config"], ["aux.md"], ["Skill.md"],
+@pytest.mark.parametrize("added", [[".GIT/config"], ["aux.md"], ["Skill.md"], ["lpt0.md"],
                                    ["references/guide-to-everything.md", "references/GUIDE-~1.MD"]])
 def test_a_change_waiting_since_before_names_were_refused_cannot_bring_them_back(market, added):
     """A waiting revision keeps its own list of files, which approving it writes as the skill's rows."""
@@ -278,7 +281,7 @@ def test_a_change_waiting_since_before_names_were_refused_cannot_bring_them_back
     assert sorted(alpha.files.values_list("path", flat=True)) == ["SKILL.md", "notes.md"]
 
 
-@pytest.mark.parametrize("path", [*UNSAFE_ROWS, "nul\x00.sh", "caf\udce9.sh", "a/\x7f"])
+@pytest.mark.parametrize("path", [*UNSAFE_ROWS, "nul\x00.sh", "caf\udce9.sh", "a/\x7f", "lpt0", "aux .md", "COM\u00b9.md"])
 def test_no_unsafe_path_counts_as_clean(path):
     # NUL and undecodable bytes cannot reach a row (PostgreSQL refuses both), so the rule is checked directly.
     assert not is_clean_path(path)
@@ -288,6 +291,7 @@ def test_no_unsafe_path_counts_as_clean(path):
     ("..", "lead out of the folder"), ("back\\slash", "a backslash"), ("bell\x07", "a control character"),
     ("caf\udce9", "not UTF-8"), ("notes:2024.md", "':', which Windows does not allow"),
     ("run.sh.", "a dot or space at its end"), ("Aux.md", "a name Windows keeps for a device"),
+    ("aux .md", "a name Windows keeps for a device"), ("COM\u00b3", "a name Windows keeps for a device"),
     ("GIT~1", "a name git reads as its own .git folder"),
 ])
 def test_each_unsafe_name_says_why(market, name, why):

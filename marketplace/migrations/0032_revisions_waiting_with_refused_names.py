@@ -13,11 +13,11 @@ from django.db import migrations
 
 NO_CHECKOUT_HOLDS = re.compile(import_module(f"{__package__}.0029_skill_files_no_checkout_holds").REFUSED, re.I)
 clashing = import_module(f"{__package__}.0030_skill_files_macos_and_windows_take_for_one")._clashing
-short_name_aliases = import_module(f"{__package__}.0031_skill_files_windows_takes_for_short_names").aliases
+windows_cannot_hold = import_module(f"{__package__}.0031_skill_files_windows_cannot_hold").refused
 
 
 def holds_a_refused_name(paths):
-    return any(NO_CHECKOUT_HOLDS.search(path) for path in paths) or clashing(paths) or short_name_aliases(paths)
+    return any(NO_CHECKOUT_HOLDS.search(path) for path in paths) or clashing(paths) or windows_cannot_hold(paths)
 
 
 def forwards(apps, schema_editor):
@@ -37,6 +37,6 @@ def forwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
 
-    dependencies = [("marketplace", "0031_skill_files_windows_takes_for_short_names")]
+    dependencies = [("marketplace", "0031_skill_files_windows_cannot_hold")]
 
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop, elidable=True)]

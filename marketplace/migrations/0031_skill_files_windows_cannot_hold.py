@@ -1,9 +1,13 @@
-"""Rows a sync stored before it refused a name shaped like the short (8.3) name Windows gives a long name
-beside it (`deploy~1.sh` beside `deploy-production.sh`: marketplace.tree's "short-name"). Written on
-Windows, such a file opens the long one: unzipping a package overwrites it, a checkout deletes it. These
-rows go, and their marketplaces sync again, as in 0029 and 0030.
+"""Rows a sync stored before it refused two more kinds of name Windows cannot hold as they are:
 
-The rule is tree.py's as of this migration.
+- a name shaped like the short (8.3) name Windows gives a long name beside it (`deploy~1.sh` beside
+  `deploy-production.sh`: marketplace.tree's "short-name"). Written on Windows, such a file opens the long
+  one: unzipping a package overwrites it, a checkout deletes it;
+- device names 0029's pattern missed (`lpt0`, `com¹`, `aux .md`, a space before the extension): Git for
+  Windows refuses to check out a repository holding some, and fails on the file for the rest.
+
+These rows go, and their marketplaces sync again, as in 0029 and 0030. The rules are tree.py's as of this
+migration.
 """
 import re
 
@@ -12,10 +16,11 @@ from django.db import migrations
 _CHARACTER = r"[a-z0-9!#$%&'()@^_`{}~-]"
 SHORT_NAME = re.compile(rf"{_CHARACTER}{{1,8}}(?:\.{_CHARACTER}{{1,3}})?", re.IGNORECASE)
 GENERATED = re.compile(r"[^.]*~[0-9]+(?:\.[^.]*)?")
+DEVICE = re.compile(r"(^|/)(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$) *(\.[^/]*)?(/|$)", re.I)
 
 
-def aliases(paths):
-    """The paths of `paths` under such a name, beside a name Windows gives a short one."""
+def refused(paths):
+    """The paths of `paths` under a device name, or a short name's form beside a name Windows gives one."""
     names = {}  # folder -> its names
     for path in paths:
         parts = path.split("/")
@@ -27,7 +32,7 @@ def aliases(paths):
         for name in found if "~" in name and GENERATED.fullmatch(name) and SHORT_NAME.fullmatch(name)
     }
     below = tuple(f"{path}/" for path in gone)
-    return [path for path in paths if path in gone or path.startswith(below)]
+    return [path for path in paths if path in gone or path.startswith(below) or DEVICE.search(path)]
 
 
 def forwards(apps, schema_editor):
@@ -37,7 +42,7 @@ def forwards(apps, schema_editor):
     for skill_id, path in SkillFile.objects.order_by().values_list("skill_id", "path").iterator(chunk_size=10_000):
         by_skill.setdefault(skill_id, []).append(path)
     for skill_id, paths in by_skill.items():
-        if found := aliases(paths):
+        if found := refused(paths):
             SkillFile.objects.filter(skill_id=skill_id, path__in=found).delete()
             Marketplace.objects.filter(skills__id=skill_id).update(last_sync_fingerprint="")
 
