@@ -112,10 +112,11 @@ def same_name_key(name: str) -> str:
 
 # A name fit for DOS's 8.3 form: up to eight characters, and up to three after one dot, of these. Windows
 # gives any other name a short one as well, made of some of its characters, '~' and a number (DEPLOY~1.SH for
-# deploy-production.sh; after a few of one prefix, a hash of the name: DE4F3A~1.SH).
+# deploy-production.sh; after a few of one prefix, a hash of the name: DE4F3A~1.SH; letters of the OEM code
+# page are kept: CAFÉ~1.MD). The generated form is Claude Code's own rule for such names.
 _SHORT_CHARACTER = r"[a-z0-9!#$%&'()@^_`{}~-]"
 SHORT_NAME = re.compile(rf"{_SHORT_CHARACTER}{{1,8}}(?:\.{_SHORT_CHARACTER}{{1,3}})?", re.IGNORECASE)
-GENERATED_SHORT_NAME = re.compile(r"[^.]*~[0-9]+(?:\.[^.]*)?")
+GENERATED_SHORT_NAME = re.compile(r"[^.]{1,6}~[0-9]+(?:\.[^.]{1,3})?")
 # A file written under such a name beside the long one opens the long one: unzip overwrites it, a checkout
 # deletes it. What is approved under the long name need not be what is there.
 SHORT_NAME_REASON = "has the form of the short name Windows gives a long name beside it, and may be taken there for it"
@@ -154,8 +155,7 @@ def _taken_names(children: dict[str, set[str]]) -> dict[str, dict[str, str]]:
                 by_key.setdefault(same_name_key(name), []).append(name)
             taken[folder] = {name: "same-name" for group in by_key.values() if len(group) > 1 for name in group}
         if any("~" in name for name in names):  # rare: most folders stop here
-            aliases = [name for name in names if "~" in name and GENERATED_SHORT_NAME.fullmatch(name)
-                       and SHORT_NAME.fullmatch(name)]
+            aliases = [name for name in names if "~" in name and GENERATED_SHORT_NAME.fullmatch(name)]
             if aliases and any(not SHORT_NAME.fullmatch(name) for name in names):
                 taken.setdefault(folder, {}).update(dict.fromkeys(aliases, "short-name"))
     return taken

@@ -141,6 +141,7 @@ def test_a_name_windows_may_take_for_a_long_names_short_one_is_refused_and_the_l
     market.repo.commit_tree(repository({
         "deploy-production.sh": b"echo deploy\n", "deploy~1.sh": PAYLOAD,
         "scripts-for-release": {"run.sh": b"echo run\n"}, "SCRIPT~1": {"run.sh": PAYLOAD},
+        "caf\u00e9-notes.md": b"notes\n", "CAF\u00c9~1.MD": PAYLOAD,
         # Beside names that fit 8.3 (no short name is made for them), the same form takes nothing.
         "notes": {"todo.md": b"todo\n", "todo~1.md": b"an editor's backup\n"},
     }))
@@ -148,9 +149,10 @@ def test_a_name_windows_may_take_for_a_long_names_short_one_is_refused_and_the_l
 
     evil = Skill.objects.get(marketplace=market, slug="evil")
     assert sorted(p["message"] for p in evil.problems if p["code"] == "unsafe-file-name") == [
-        f"{name!r} {SHORT_NAME_REASON}; not read" for name in ("SCRIPT~1", "deploy~1.sh")]
+        f"{name!r} {SHORT_NAME_REASON}; not read" for name in ("CAF\u00c9~1.MD", "SCRIPT~1", "deploy~1.sh")]
     assert sorted(evil.files.values_list("path", flat=True)) == [
-        "SKILL.md", "deploy-production.sh", "notes/todo.md", "notes/todo~1.md", "scripts-for-release/run.sh"]
+        "SKILL.md", "caf\u00e9-notes.md", "deploy-production.sh", "notes/todo.md", "notes/todo~1.md",
+        "scripts-for-release/run.sh"]
     assert not Blob.objects.filter(content=PAYLOAD).exists()
     assert run.status == Status.PARTIAL
 

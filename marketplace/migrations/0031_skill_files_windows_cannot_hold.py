@@ -15,7 +15,7 @@ from django.db import migrations
 
 _CHARACTER = r"[a-z0-9!#$%&'()@^_`{}~-]"
 SHORT_NAME = re.compile(rf"{_CHARACTER}{{1,8}}(?:\.{_CHARACTER}{{1,3}})?", re.IGNORECASE)
-GENERATED = re.compile(r"[^.]*~[0-9]+(?:\.[^.]*)?")
+GENERATED = re.compile(r"[^.]{1,6}~[0-9]+(?:\.[^.]{1,3})?")
 DEVICE = re.compile(r"(^|/)(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$) *(\.[^/]*)?(/|$)", re.I)
 
 
@@ -29,7 +29,7 @@ def refused(paths):
     gone = {
         f"{folder}/{name}" if folder else name
         for folder, found in names.items() if any(not SHORT_NAME.fullmatch(other) for other in found)
-        for name in found if "~" in name and GENERATED.fullmatch(name) and SHORT_NAME.fullmatch(name)
+        for name in found if "~" in name and GENERATED.fullmatch(name)
     }
     below = tuple(f"{path}/" for path in gone)
     return [path for path in paths if path in gone or path.startswith(below) or DEVICE.search(path)]
