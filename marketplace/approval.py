@@ -9,6 +9,8 @@ Approving makes the pending content the row's; rejecting keeps it out until the 
 changes it again. Both are audit events with before and after, and both settle the marketplace
 again (`settle`). sync.py calls this module, never the reverse.
 """
+import json
+
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -23,6 +25,8 @@ PENDING = SkillRevision.Status.PENDING
 # A change refused by an admin or blocked by the security scan: while it is a skill's newest revision,
 # the repository holds content members are not served.
 REFUSED = [SkillRevision.Status.REJECTED, SkillRevision.Status.BLOCKED]
+# A plugin whose commit holds names the sync refused to read (reader._report_unread): its problems say so.
+UNREAD = json.dumps([{"code": "unread-files"}])
 REVISION_FIELDS = ["skill", "version", "commit", "content_hash", "files", "status", "content", "created_at",
                    "scan_state", "scan_override"]
 
@@ -314,8 +318,8 @@ def settle(marketplace):
             [marketplace.pk],
         )
         # The repository at a plugin's commit holds exactly what members see only when none of its
-        # skills waits for approval (or was refused it), nor the rest of it; otherwise keep pinning
-        # the last such commit. Nor may another plugin's skill whose folder lies in the plugin's (plugins
+        # skills waits for approval (or was refused it), nor the rest of it, and it holds no name the sync
+        # refused to read (reader._report_unread); otherwise keep pinning the last such commit. Nor may another plugin's skill whose folder lies in the plugin's (plugins
         # at the top of the repository hold each other's): installed from that commit, its files come
         # along, and the plugin's hooks could run them.
         # The marketplace's skills are read once (a lookup per plugin ANDed two indexes, one of them
@@ -332,8 +336,9 @@ def settle(marketplace):
             f"  ) = ANY(%s))) "
             f"UPDATE {plugins} AS p SET approved_commit = p.commit "
             f"WHERE p.marketplace_id = %s AND p.approved_commit <> p.commit AND p.own_hash = p.approved_own_hash "
+            f"AND NOT p.problems @> %s::jsonb "
             f"AND NOT EXISTS (SELECT 1 FROM waiting AS w WHERE w.plugin_id = p.id) "
             f"AND NOT EXISTS (SELECT 1 FROM waiting AS w WHERE w.in_marketplace_repo AND p.source_kind = 'relative' "
             f"  AND p.root IS NOT NULL AND (p.root = '' OR left(w.path, length(p.root) + 1) = p.root || '/'))",
-            [marketplace.pk, REFUSED, marketplace.pk],
+            [marketplace.pk, REFUSED, marketplace.pk, UNREAD],
         )

@@ -185,6 +185,7 @@ class Reader:
                 plugins.append(self._read_plugin(index, entry, f"{location} ({name})"))
         self.progress("plugins", total, total)
         _take_own_contents(plugins)
+        _report_unread(plugins)
         skillfolder.read_new(plugins, self.blob_sink, self.progress)
         unreachable = self._unreachable_skill_files(plugins)
         self.close()
@@ -454,6 +455,22 @@ def _take_own_contents(plugins):
             content = plugincontent.own_content(plugin.tree, plugin.root, folders[id(plugin.tree)], plugin.entry,
                                                 plugin.manifest)
             plugin.own_content, plugin.own_hash = plugincontent.kept(content), plugincontent.digest(content)
+
+
+def _report_unread(plugins):
+    """Names Skillport refused anywhere in a plugin (tree.Tree.refused) are files nobody here read, scanned or
+    approved, which Claude Code would install from the plugin's commit all the same: the hooks.json of a
+    pair that differs in case, a command named aux.md. approval.settle keeps such a plugin's approved
+    commit (what the curated catalogue pins and publishing copies) at the last one without them."""
+    for plugin in plugins:
+        if plugin.tree is not None and (unread := plugin.tree.refused_below(plugin.root)):
+            plugin.problems.error(
+                "unread-files",
+                f"{len(unread)} name(s) in the plugin are not read ({', '.join(unread[:20])}): Claude Code would "
+                "install them unreviewed, so its catalogue and publishing keep the last commit without them. "
+                "Rename them",
+                plugin.where(plugin.root or "."),
+            )
 
 
 def _failed(plugin) -> PluginData:

@@ -285,6 +285,15 @@ class Tree:
     def listdir(self, path: str) -> list[str]:
         return sorted(self.children.get(self.resolve(path), ()))
 
+    def refused_below(self, root: str) -> list[str]:
+        """Every name refused in `root` or a folder below it, as "path (why)" with paths relative to `root`."""
+        prefix = f"{root}/" if root else ""
+        return sorted(
+            f"{folder.removeprefix(prefix)}/{name} ({why})" if folder != root else f"{name} ({why})"
+            for folder, names in self.refused.items() if folder == root or folder.startswith(prefix)
+            for name, why in names.items()
+        )
+
     def refused_in(self, folder: str) -> dict[str, str]:
         """{name: why} of the names refused in `folder`, reached through any symlinks on its path."""
         try:

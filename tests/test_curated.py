@@ -8,6 +8,7 @@ import pytest
 from connector.tokens import mint
 from marketplace import install
 from marketplace.models import Curation, Marketplace, Plugin
+from marketplace.sync import sync_marketplace
 
 from .builders import catalog, plugin_entry, run_command, skill_md
 
@@ -114,6 +115,36 @@ def test_a_plugin_claude_code_would_refuse_is_not_listed(client, make_repo, sync
     }), slug="acme")
     assert not Plugin.objects.get(name="refused").loads
     assert [entry["name"] for entry in curated(client, people["member"]).json()["plugins"]] == ["good"]
+
+
+@pytest.mark.parametrize("unread, shown", [
+    # On Linux Claude Code loads hooks/hooks.json; beside Hooks.json the sync reads neither, so nobody saw it.
+    ({"hooks/hooks.json": '{"hooks": {}}', "hooks/Hooks.json": "{}"}, ["hooks/Hooks.json (same-name)",
+                                                                       "hooks/hooks.json (same-name)"]),
+    ({"skills/postmortem/aux.md": "Installed all the same.\n"}, ["skills/postmortem/aux.md (unsafe-name)"]),
+], ids=["hooks", "in-a-skill"])
+def test_a_commit_holding_names_the_sync_does_not_read_is_not_pinned(client, market, people, unread, shown):
+    """Claude Code installs a plugin's commit whole, files Skillport refused to read included: the catalogue
+    keeps pinning the last commit without them, until they are renamed."""
+    m, repo, upstream = market
+    before = m.last_synced_commit
+    repo.commit({f"plugins/ops-kit/{path}": content for path, content in unread.items()})
+    sync_marketplace(m.pk)
+
+    ops, docs = Plugin.objects.get(name="ops-kit"), Plugin.objects.get(name="docs-kit")
+    [problem] = [p for p in ops.problems if p["code"] == "unread-files"]
+    assert all(name in problem["message"] for name in shown), problem
+    # docs-kit's source is the whole repository ("./"), ops-kit's folder included.
+    assert "unread-files" in [p["code"] for p in docs.problems]
+    assert ops.commit != before and (ops.approved_commit, docs.approved_commit) == (before, before)
+    pinned = {entry["name"]: entry["source"]["sha"] for entry in curated(client, people["member"]).json()["plugins"]}
+    assert pinned["ops-kit"] == pinned["docs-kit"] == before
+
+    fixed = repo.commit({f"plugins/ops-kit/{path}": None for path in unread if path != "hooks/hooks.json"})
+    sync_marketplace(m.pk)
+    ops.refresh_from_db()
+    assert "unread-files" not in [p["code"] for p in ops.problems] and ops.approved_commit == fixed
+    assert {e["name"]: e["source"]["sha"] for e in curated(client, people["member"]).json()["plugins"]}["ops-kit"] == fixed
 
 
 @pytest.mark.django_db(transaction=True)

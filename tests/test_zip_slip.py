@@ -178,7 +178,9 @@ def test_the_same_unsafe_tree_is_reported_again_and_a_fixed_one_syncs_clean(mark
     first = sync_marketplace(market.pk)
     market.repo.commit_tree(repository(UNSAFE["dotdot-chain"][0]), message="again")
     again = sync_marketplace(market.pk)
-    assert [p["code"] for p in again.problems] == [p["code"] for p in first.problems] == ["unsafe-file-name"]
+    # On the skill, and on its plugin, whose commit Claude Code would install whole (reader._report_unread).
+    assert sorted(p["code"] for p in again.problems) == sorted(p["code"] for p in first.problems) == [
+        "unread-files", "unsafe-file-name"]
 
     market.repo.commit_tree(repository({"extra.md": b"# Extra\n"}), message="fixed")
     fixed = sync_marketplace(market.pk)
