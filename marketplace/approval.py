@@ -317,6 +317,13 @@ def settle(marketplace):
             f"AND p.approved_own_content <> p.own_content",
             [marketplace.pk],
         )
+        # A commit approved before the sync refused names it holds (a rule added since) is one nobody could
+        # review after all: the plugin has no approved commit until one without them is synced.
+        cursor.execute(
+            f"UPDATE {plugins} SET approved_commit = '' "
+            f"WHERE marketplace_id = %s AND approved_commit = commit AND problems @> %s::jsonb",
+            [marketplace.pk, UNREAD],
+        )
         # The repository at a plugin's commit holds exactly what members see only when none of its
         # skills waits for approval (or was refused it), nor the rest of it, and it holds no name the sync
         # refused to read (reader._report_unread); otherwise keep pinning the last such commit. Nor may another plugin's skill whose folder lies in the plugin's (plugins

@@ -4,6 +4,7 @@ import threading
 import time
 
 import pytest
+from django.db.models import F
 
 from connector.tokens import mint
 from marketplace import install
@@ -11,6 +12,7 @@ from marketplace.models import Curation, Marketplace, Plugin
 from marketplace.sync import sync_marketplace
 
 from .builders import catalog, plugin_entry, run_command, skill_md
+from .migrating import there_and_back
 
 pytestmark = pytest.mark.django_db
 
@@ -145,6 +147,21 @@ def test_a_commit_holding_names_the_sync_does_not_read_is_not_pinned(client, mar
     ops.refresh_from_db()
     assert "unread-files" not in [p["code"] for p in ops.problems] and ops.approved_commit == fixed
     assert {e["name"]: e["source"]["sha"] for e in curated(client, people["member"]).json()["plugins"]}["ops-kit"] == fixed
+
+
+def test_a_commit_approved_before_its_names_were_refused_is_approved_no_more(client, market, people):
+    m, repo, upstream = market
+    repo.commit({"plugins/ops-kit/hooks/hooks.json": "{}", "plugins/ops-kit/hooks/Hooks.json": "{}"})
+    sync_marketplace(m.pk)
+    # As a Skillport from before these names were refused left it: that commit approved, and synced.
+    Plugin.objects.filter(name="ops-kit").update(approved_commit=F("commit"), problems=[], fingerprint="")
+    there_and_back(("marketplace", "0032_revisions_waiting_with_refused_names"))
+    m.refresh_from_db()
+    assert m.last_sync_fingerprint == ""  # read again, though its commit has not moved
+
+    sync_marketplace(m.pk)
+    assert Plugin.objects.get(name="ops-kit").approved_commit == ""
+    assert "ops-kit" not in {entry["name"] for entry in curated(client, people["member"]).json()["plugins"]}
 
 
 @pytest.mark.django_db(transaction=True)
