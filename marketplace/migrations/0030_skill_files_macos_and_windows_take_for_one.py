@@ -29,16 +29,21 @@ def _clashing(paths):
     return [path for path in paths if path in gone or path.startswith(below)]
 
 
-def forwards(apps, schema_editor):
+def remove_rows(apps, refused):
+    """Delete each skill's rows `refused(its paths)` names, and have their marketplaces sync again."""
     SkillFile = apps.get_model("marketplace", "SkillFile")
     Marketplace = apps.get_model("marketplace", "Marketplace")
     by_skill = {}
     for skill_id, path in SkillFile.objects.order_by().values_list("skill_id", "path").iterator(chunk_size=10_000):
         by_skill.setdefault(skill_id, []).append(path)
     for skill_id, paths in by_skill.items():
-        if clashing := _clashing(paths):
-            SkillFile.objects.filter(skill_id=skill_id, path__in=clashing).delete()
+        if found := refused(paths):
+            SkillFile.objects.filter(skill_id=skill_id, path__in=found).delete()
             Marketplace.objects.filter(skills__id=skill_id).update(last_sync_fingerprint="")
+
+
+def forwards(apps, schema_editor):
+    remove_rows(apps, _clashing)
 
 
 class Migration(migrations.Migration):

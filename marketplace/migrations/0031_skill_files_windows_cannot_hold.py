@@ -10,8 +10,11 @@ These rows go, and their marketplaces sync again, as in 0029 and 0030. The rules
 migration.
 """
 import re
+from importlib import import_module
 
 from django.db import migrations
+
+remove_rows = import_module(f"{__package__}.0030_skill_files_macos_and_windows_take_for_one").remove_rows
 
 _CHARACTER = r"[a-z0-9!#$%&'()@^_`{}~-]"
 SHORT_NAME = re.compile(rf"{_CHARACTER}{{1,8}}(?:\.{_CHARACTER}{{1,3}})?", re.IGNORECASE)
@@ -36,15 +39,7 @@ def refused(paths):
 
 
 def forwards(apps, schema_editor):
-    SkillFile = apps.get_model("marketplace", "SkillFile")
-    Marketplace = apps.get_model("marketplace", "Marketplace")
-    by_skill = {}
-    for skill_id, path in SkillFile.objects.order_by().values_list("skill_id", "path").iterator(chunk_size=10_000):
-        by_skill.setdefault(skill_id, []).append(path)
-    for skill_id, paths in by_skill.items():
-        if found := refused(paths):
-            SkillFile.objects.filter(skill_id=skill_id, path__in=found).delete()
-            Marketplace.objects.filter(skills__id=skill_id).update(last_sync_fingerprint="")
+    remove_rows(apps, refused)
 
 
 class Migration(migrations.Migration):
