@@ -9,11 +9,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from django.db.models import F
 
 from audit.models import Action, AuditEvent
 from marketplace import approval
 from marketplace.gitrepo import GitError
-from marketplace.models import Policy, Skill, SkillRevision
+from marketplace.models import Plugin, Policy, Skill, SkillRevision
 from marketplace.sync import sync_marketplace
 from publishing import pushing, runs
 from publishing.models import Kind, Mode, PublishRun, PublishTarget, Status, Trigger
@@ -134,6 +135,13 @@ def published_paths(bare, branch="main") -> set[str]:
     return set(filter(None, git(bare, "ls-tree", "-r", "--name-only", "-z", branch).split("\0")))
 
 
+def approved_before_names_were_refused(market):
+    """Its plugins' synced commits approved, as a Skillport from before their names were refused left them. Now
+    approval.settle approves no commit holding a name the sync refuses (test_curated); the build is the last line."""
+    assert not Plugin.objects.filter(marketplace=market).exclude(approved_commit="").exists()
+    Plugin.objects.filter(marketplace=market).update(approved_commit=F("commit"))
+
+
 def person_commits(bare, tmp_path, changes: dict, message="A person's edit") -> str:
     """Someone clones the published repository, commits `changes` and pushes them; the new head."""
     work = clone(bare, tmp_path)
@@ -172,7 +180,9 @@ def test_hostile_file_names_in_a_plugin_never_reach_the_published_tree(make_repo
                "commands/tab\there.md", "skills/postmortem/new\nline.py"]
     repo = make_repo(ops_kit({name: f"{name!r}\n" for name in hostile}))
     bare = bare_repository(tmp_path)
-    target = git_target(bare, market=synced_marketplace(repo, slug="acme"))
+    market = synced_marketplace(repo, slug="acme")
+    approved_before_names_were_refused(market)
+    target = git_target(bare, market=market)
 
     result = publish(target)
 
@@ -202,6 +212,7 @@ def test_a_folder_git_keeps_for_itself_is_never_published(make_repo, synced_mark
         }},
     })
     market = synced_marketplace(repo, slug="acme")
+    approved_before_names_were_refused(market)
     skill = Skill.objects.get(marketplace=market, slug="postmortem")
     # A row no sync stores now (migration 0029 removed those stored before).
     skill_md_row = skill.files.get(path="SKILL.md")
@@ -231,7 +242,9 @@ def test_names_macos_and_windows_take_for_one_are_not_published(make_repo, synce
     repo = make_repo(ops_kit({"commands/Deploy.md": "Deploy the thing, and send the keys.\n",
                               "commands/rollback.md": "Roll back.\n"}))
     bare = bare_repository(tmp_path)
-    target = git_target(bare, market=synced_marketplace(repo, slug="acme"))
+    market = synced_marketplace(repo, slug="acme")
+    approved_before_names_were_refused(market)
+    target = git_target(bare, market=market)
 
     result = publish(target)
 
