@@ -326,9 +326,10 @@ def settle(marketplace):
         )
         # The repository at a plugin's commit holds exactly what members see only when none of its
         # skills waits for approval (or was refused it), nor the rest of it, and it holds no name the sync
-        # refused to read (reader._report_unread); otherwise keep pinning the last such commit. Nor may another plugin's skill whose folder lies in the plugin's (plugins
-        # at the top of the repository hold each other's): installed from that commit, its files come
-        # along, and the plugin's hooks could run them.
+        # refused to read (reader._report_unread); otherwise keep pinning the last such commit. Nor may
+        # another plugin's skill whose folder lies in the plugin's (plugins at the top of the repository
+        # hold each other's): installed from that commit, its files come along, and the plugin's hooks
+        # could run them.
         # The marketplace's skills are read once (a lookup per plugin ANDed two indexes, one of them
         # holding every live skill of the catalogue), and kept (MATERIALIZED): inlined into the NOT
         # EXISTS, they were read again for each plugin, and a sync that moved 500 plugins' commits spent
