@@ -142,6 +142,19 @@ def approved_before_names_were_refused(market):
     Plugin.objects.filter(marketplace=market).update(approved_commit=F("commit"))
 
 
+@pytest.fixture
+def published_anyway(make_repo, synced_marketplace, git_target, tmp_path):
+    """Publish `ops_kit(extra)`, whose names the sync refuses, to a new bare repository, its commit approved as
+    an older Skillport did: (the bare repository, the run's result)."""
+    def publish_it(extra):
+        market = synced_marketplace(make_repo(ops_kit(extra)), slug="acme")
+        approved_before_names_were_refused(market)
+        bare = bare_repository(tmp_path)
+        return bare, publish(git_target(bare, market=market))
+
+    return publish_it
+
+
 def person_commits(bare, tmp_path, changes: dict, message="A person's edit") -> str:
     """Someone clones the published repository, commits `changes` and pushes them; the new head."""
     work = clone(bare, tmp_path)
@@ -172,19 +185,12 @@ def test_a_first_publish_into_an_empty_repository_creates_the_branch_with_the_ex
     assert target.published_commit == result["commit"]
 
 
-def test_hostile_file_names_in_a_plugin_never_reach_the_published_tree(make_repo, synced_marketplace, git_target,
-                                                                      tmp_path):
+def test_hostile_file_names_in_a_plugin_never_reach_the_published_tree(published_anyway):
     """The build goes to git's index as bytes, with no folder in between to refuse a name: names that would
     break the index's NUL-separated records or leave the plugin's folder are left out, and said so."""
     hostile = ["commands/line\nbreak.md", "commands/back\\slash.md", "commands/bell\x07.md", "commands/-rf.md",
                "commands/tab\there.md", "skills/postmortem/new\nline.py"]
-    repo = make_repo(ops_kit({name: f"{name!r}\n" for name in hostile}))
-    bare = bare_repository(tmp_path)
-    market = synced_marketplace(repo, slug="acme")
-    approved_before_names_were_refused(market)
-    target = git_target(bare, market=market)
-
-    result = publish(target)
+    bare, result = published_anyway({name: f"{name!r}\n" for name in hostile})
 
     assert result["status"] == Status.PUBLISHED, result
     published = published_paths(bare)
@@ -236,17 +242,11 @@ def test_a_folder_git_keeps_for_itself_is_never_published(make_repo, synced_mark
     assert git(bare, "rev-parse", "main") == result["commit"]
 
 
-def test_names_macos_and_windows_take_for_one_are_not_published(make_repo, synced_marketplace, git_target, tmp_path):
+def test_names_macos_and_windows_take_for_one_are_not_published(published_anyway):
     """Cloned on a Mac, commands/Deploy.md would overwrite commands/deploy.md (or the other way round): neither
     is published, and the run says so."""
-    repo = make_repo(ops_kit({"commands/Deploy.md": "Deploy the thing, and send the keys.\n",
-                              "commands/rollback.md": "Roll back.\n"}))
-    bare = bare_repository(tmp_path)
-    market = synced_marketplace(repo, slug="acme")
-    approved_before_names_were_refused(market)
-    target = git_target(bare, market=market)
-
-    result = publish(target)
+    bare, result = published_anyway({"commands/Deploy.md": "Deploy the thing, and send the keys.\n",
+                                     "commands/rollback.md": "Roll back.\n"})
 
     assert result["status"] == Status.PUBLISHED, result
     published = published_paths(bare)

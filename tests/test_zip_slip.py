@@ -211,47 +211,42 @@ def test_the_packager_leaves_out_every_row_that_would_unpack_elsewhere(market):
     assert manifest["skillport"]["skill"] == "alpha"
 
 
-def test_rows_stored_before_names_no_checkout_holds_were_refused_are_removed(market):
+def rows_after_migrating(market, paths, back_to) -> list[str]:
+    """Skill alpha's rows once `paths` are stored beside its SKILL.md (as a sync before a rule could) and the
+    migrations after `back_to` run again. Its marketplace must then sync again, though its commit has not moved."""
     alpha = Skill.objects.get(marketplace=market, slug="alpha")
     blob = alpha.files.get(path="SKILL.md").blob
-    for path in [".git/config", "scripts/.Git/hooks/post-checkout", "GIT~1/config", ".g\u200cit/config",
-                 "aux.md", "notes:2024.md", "run.sh.", ".gitignore", "legit.git/notes.md", "scripts/git~2/x"]:
-        SkillFile.objects.create(skill=alpha, path=path, size=blob.size, mode="100644", blob=blob)
+    SkillFile.objects.bulk_create(
+        SkillFile(skill=alpha, path=path, size=blob.size, mode="100644", blob=blob) for path in paths)
     market.refresh_from_db()
     assert market.last_sync_fingerprint
-    there_and_back(("marketplace", "0028_search_words_planned_per_update"))
-    assert sorted(alpha.files.values_list("path", flat=True)) == [".gitignore", "SKILL.md", "legit.git/notes.md",
-                                                                  "scripts/git~2/x"]
-    # Read again by the next sync, though its commit has not moved.
+    there_and_back(("marketplace", back_to))
     market.refresh_from_db()
     assert market.last_sync_fingerprint == ""
+    return sorted(alpha.files.values_list("path", flat=True))
+
+
+def test_rows_stored_before_names_no_checkout_holds_were_refused_are_removed(market):
+    assert rows_after_migrating(market, [
+        ".git/config", "scripts/.Git/hooks/post-checkout", "GIT~1/config", ".g\u200cit/config", "aux.md",
+        "notes:2024.md", "run.sh.", ".gitignore", "legit.git/notes.md", "scripts/git~2/x",
+    ], "0028_search_words_planned_per_update") == [".gitignore", "SKILL.md", "legit.git/notes.md", "scripts/git~2/x"]
     assert sync_marketplace(market.pk).status == Status.OK
 
 
 def test_rows_stored_before_names_one_on_macos_were_refused_are_removed(market):
-    alpha = Skill.objects.get(marketplace=market, slug="alpha")
-    blob = alpha.files.get(path="SKILL.md").blob
-    for path in ["Skill.md", "scripts/run.sh", "Scripts/x/run.sh", "caf\u00e9.md", "cafe\u0301.md", "notes.md"]:
-        SkillFile.objects.create(skill=alpha, path=path, size=blob.size, mode="100644", blob=blob)
-    there_and_back(("marketplace", "0029_skill_files_no_checkout_holds"))
-    assert list(alpha.files.values_list("path", flat=True)) == ["notes.md"]
-    # Read again by the next sync, though its commit has not moved.
-    market.refresh_from_db()
-    assert market.last_sync_fingerprint == ""
+    assert rows_after_migrating(market, [
+        "Skill.md", "scripts/run.sh", "Scripts/x/run.sh", "caf\u00e9.md", "cafe\u0301.md", "notes.md",
+    ], "0029_skill_files_no_checkout_holds") == ["notes.md"]
     assert sync_marketplace(market.pk).status == Status.OK
 
 
 def test_rows_stored_before_more_names_windows_cannot_hold_were_refused_are_removed(market):
-    alpha = Skill.objects.get(marketplace=market, slug="alpha")
-    blob = alpha.files.get(path="SKILL.md").blob
-    for path in ["references/guide-to-everything.md", "references/GUIDE-~1.MD", "references/GUIDE-~1.MD/x.md",
-                 "scripts/run.sh", "scripts/run~1.sh", "lpt0.md", "notes/aux .md", "com\u00b2/x", "com10.md"]:
-        SkillFile.objects.create(skill=alpha, path=path, size=blob.size, mode="100644", blob=blob)
-    there_and_back(("marketplace", "0030_skill_files_macos_and_windows_take_for_one"))
-    assert sorted(alpha.files.values_list("path", flat=True)) == [
+    assert rows_after_migrating(market, [
+        "references/guide-to-everything.md", "references/GUIDE-~1.MD", "references/GUIDE-~1.MD/x.md",
+        "scripts/run.sh", "scripts/run~1.sh", "lpt0.md", "notes/aux .md", "com\u00b2/x", "com10.md",
+    ], "0030_skill_files_macos_and_windows_take_for_one") == [
         "SKILL.md", "com10.md", "references/guide-to-everything.md", "scripts/run.sh", "scripts/run~1.sh"]
-    market.refresh_from_db()
-    assert market.last_sync_fingerprint == ""
 
 
 @pytest.mark.parametrize("added", [[".GIT/config"], ["aux.md"], ["Skill.md"], ["lpt0.md"],
