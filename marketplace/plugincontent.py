@@ -92,19 +92,25 @@ def changes(approved: dict, current: dict) -> list[str]:
 
 
 def _files(tree, root: str, skill_folders: set):
-    """(path, Entry) of each file below `root`, less the skill folders (a skill at the plugin's own root
-    holds every file, and its revisions are approved already). It walks the tree's folders down from
-    `root`, not every entry of the tree: a marketplace of 500 plugins would read all of them 500 times."""
+    """(path, Entry) of each file Claude Code installs from the plugin at `root`, less the skill folders (a
+    skill at the plugin's own root holds every file, and its revisions are approved already). Symlinks inside
+    the repository are followed, as Claude Code follows them when it copies a plugin (2.1.332): the files
+    behind `hooks -> ../../shared/hooks` are the plugin's hooks, wherever they lie. A link that leads nowhere
+    or out of the repository, and a submodule, count as the entries they are.
+    It walks down from `root`, passing over the skill folders, not every entry of the tree: a marketplace
+    of 500 plugins would read all of them 500 times."""
     if root in skill_folders:
         return
-    folders = [root]
-    while folders:
-        folder = folders.pop()
-        for name in tree.children.get(folder, ()):
-            path = f"{folder}/{name}" if folder else name
-            if path in skill_folders:
-                continue
-            if path in tree.children:
-                folders.append(path)
-            elif (entry := tree.entries.get(path)) is not None:
-                yield path, entry
+    prefix = f"{root}/" if root else ""
+    skip = {folder.removeprefix(prefix) for folder in skill_folders if folder.startswith(prefix)}
+    unresolved = []
+
+    def on_problem(kind, rel):
+        if kind in ("escape", "broken", "submodule"):
+            unresolved.append(f"{prefix}{rel}")
+
+    for rel, entry in tree.walk(root, on_problem, skip):
+        yield f"{prefix}{rel}", entry
+    for path in unresolved:
+        if (entry := tree.entries.get(path)) is not None:
+            yield path, entry

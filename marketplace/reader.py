@@ -23,12 +23,12 @@ from . import discovery, manifest, plugincontent, skillfolder
 from .gitrepo import GitError, Repository, is_local
 from .problems import CatalogError, Problems
 from .snapshot import ALL_SURFACES, DEFAULT_CATALOG_PATH, LFS_HEADER, PluginData, Snapshot
-from .tree import Escape, Missing, Tree, join_inside
+from .tree import REFUSED_KINDS, Escape, Missing, Tree, join_inside
 
 log = logging.getLogger(__name__)
 
 # Bump when reading rules change, so the next sync re-reads an unchanged commit.
-READER_VERSION = 4
+READER_VERSION = 5  # 5: names refused anywhere a plugin installs from are reported on it (unread-files)
 # A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
 README_MAX_BYTES = 256 * 1024
 SURFACE_TAGS = {
@@ -458,12 +458,22 @@ def _take_own_contents(plugins):
 
 
 def _report_unread(plugins):
-    """Names Skillport refused anywhere in a plugin (tree.Tree.refused) are files nobody here read, scanned or
-    approved, which Claude Code would install from the plugin's commit all the same: the hooks.json of a
-    pair that differs in case, a command named aux.md. approval.settle keeps such a plugin's approved
-    commit (what the curated catalogue pins and publishing copies) at the last one without them."""
+    """Names Skillport refused anywhere Claude Code installs a plugin from (its folder, and what symlinks in it
+    lead to) are files nobody here read, scanned or approved, which Claude Code would install from the
+    plugin's commit all the same: the hooks.json of a pair that differs in case, a command named aux.md.
+    approval.settle keeps such a plugin's approved commit (what the curated catalogue pins and publishing
+    copies) at the last one without them. Plugins sharing a folder (`"./"`) share its walk."""
+    walked = {}
     for plugin in plugins:
-        if plugin.tree is not None and (unread := plugin.tree.refused_below(plugin.root)):
+        if plugin.tree is None:
+            continue
+        key = (id(plugin.tree), plugin.root)
+        if key not in walked:
+            unread = walked[key] = []
+            for _file in plugin.tree.walk(plugin.root, lambda kind, rel: kind in REFUSED_KINDS and unread.append(
+                    f"{rel} ({kind})")):
+                pass
+        if unread := sorted(walked[key]):
             plugin.problems.error(
                 "unread-files",
                 f"{len(unread)} name(s) in the plugin are not read ({', '.join(unread[:20])}): Claude Code would "

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from .gitrepo import Entry
 
 MAX_SYMLINK_HOPS = 40
+# Why the Tree refuses a name (Tree.refused), as walk reports each to its caller.
+REFUSED_KINDS = ("unsafe-name", "same-name", "short-name")
 # Folders below the one walked: deeper ones are reported, not read (walk recurses once a level).
 MAX_DEPTH = 100
 # A name that is empty, '.', '..' or holds a backslash can lead out of the folder it is unpacked in;
@@ -285,15 +287,6 @@ class Tree:
     def listdir(self, path: str) -> list[str]:
         return sorted(self.children.get(self.resolve(path), ()))
 
-    def refused_below(self, root: str) -> list[str]:
-        """Every name refused in `root` or a folder below it, as "path (why)" with paths relative to `root`."""
-        prefix = f"{root}/" if root else ""
-        return sorted(
-            f"{folder.removeprefix(prefix)}/{name} ({why})" if folder != root else f"{name} ({why})"
-            for folder, names in self.refused.items() if folder == root or folder.startswith(prefix)
-            for name, why in names.items()
-        )
-
     def refused_in(self, folder: str) -> dict[str, str]:
         """{name: why} of the names refused in `folder`, reached through any symlinks on its path."""
         try:
@@ -301,12 +294,12 @@ class Tree:
         except (Escape, Missing):
             return {}
 
-    def walk(self, path: str, on_problem, _seen=None, _prefix="", _depth=0):
+    def walk(self, path: str, on_problem, skip=frozenset(), _seen=None, _prefix="", _depth=0):
         """Yield (relative path, Entry) for every file below `path`, following safe symlinks.
 
         Escaping or broken symlinks, submodules, unsafe names and folders nested deeper than
         MAX_DEPTH are passed to `on_problem(kind, relpath)` instead of being yielded; a directory
-        reached twice through links is walked once.
+        reached twice through links is walked once. Relative paths in `skip` are passed over.
         """
         root = self.resolve(path)
         seen = _seen if _seen is not None else set()
@@ -320,6 +313,8 @@ class Tree:
             on_problem(why, f"{_prefix}{name}")
         for name in sorted(self.children.get(root, ())):
             rel = f"{_prefix}{name}"
+            if rel in skip:
+                continue
             real_child = f"{root}/{name}" if root else name
             entry = self.entries.get(real_child)
             if entry is not None and entry.is_submodule:
@@ -335,7 +330,7 @@ class Tree:
                 continue
             real, target = found
             if target == self.DIR:
-                yield from self.walk(real, on_problem, seen, f"{rel}/", _depth + 1)
+                yield from self.walk(real, on_problem, skip, seen, f"{rel}/", _depth + 1)
             elif target.is_submodule:
                 on_problem("submodule", rel)
             else:

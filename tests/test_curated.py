@@ -11,8 +11,7 @@ from marketplace import install
 from marketplace.models import Curation, Marketplace, Plugin
 from marketplace.sync import sync_marketplace
 
-from .builders import catalog, plugin_entry, run_command, skill_md
-from .migrating import there_and_back
+from .builders import Symlink, catalog, plugin_entry, run_command, skill_md
 
 pytestmark = pytest.mark.django_db
 
@@ -149,17 +148,29 @@ def test_a_commit_holding_names_the_sync_does_not_read_is_not_pinned(client, mar
     assert {e["name"]: e["source"]["sha"] for e in curated(client, people["member"]).json()["plugins"]}["ops-kit"] == fixed
 
 
+def test_names_refused_behind_a_plugins_symlink_hold_it_back_too(client, market, people):
+    """Claude Code follows the plugin's links when it installs it: what they lead to is installed too."""
+    m, repo, upstream = market
+    before = m.last_synced_commit
+    repo.commit({"plugins/ops-kit/hooks": Symlink("../../shared/hooks"),
+                 "shared/hooks/hooks.json": "{}", "shared/hooks/Hooks.json": "{}"})
+    sync_marketplace(m.pk)
+
+    ops = Plugin.objects.get(name="ops-kit")
+    [problem] = [p for p in ops.problems if p["code"] == "unread-files"]
+    assert "hooks/Hooks.json (same-name)" in problem["message"] and ops.approved_commit == before
+
+
 def test_a_commit_approved_before_its_names_were_refused_is_approved_no_more(client, market, people):
     m, repo, upstream = market
     repo.commit({"plugins/ops-kit/hooks/hooks.json": "{}", "plugins/ops-kit/hooks/Hooks.json": "{}"})
     sync_marketplace(m.pk)
     # As a Skillport from before these names were refused left it: that commit approved, and synced.
     Plugin.objects.filter(name="ops-kit").update(approved_commit=F("commit"), problems=[], fingerprint="")
-    there_and_back(("marketplace", "0032_revisions_waiting_with_refused_names"))
-    m.refresh_from_db()
-    assert m.last_sync_fingerprint == ""  # read again, though its commit has not moved
+    # Read again though its commit has not moved, as reader.READER_VERSION has each marketplace read.
+    Marketplace.objects.filter(pk=m.pk).update(last_sync_fingerprint="read by an older reader")
 
-    sync_marketplace(m.pk)
+    assert sync_marketplace(m.pk).status != "unchanged"
     assert Plugin.objects.get(name="ops-kit").approved_commit == ""
     assert "ops-kit" not in {entry["name"] for entry in curated(client, people["member"]).json()["plugins"]}
 

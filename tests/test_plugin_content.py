@@ -12,7 +12,7 @@ from marketplace import plugincontent
 from marketplace.models import Plugin, Skill
 from marketplace.sync import sync_marketplace
 
-from .builders import catalog, plugin_entry, skill_md
+from .builders import Symlink, catalog, plugin_entry, skill_md
 
 pytestmark = pytest.mark.django_db
 
@@ -182,6 +182,30 @@ def test_content_approved_before_it_was_kept_says_so(market, admin_client):
     Plugin.objects.filter(pk=ops.pk).update(approved_own_content={})  # as migration 0025 found it
     page = admin_client.get(f"/admin/marketplace/plugin/{ops.pk}/change/").content.decode()
     assert "What was approved was not recorded. What it installs now: hooks/hooks.json." in page
+
+
+def test_a_hook_behind_a_symlink_is_content_as_claude_code_installs_it(make_repo, synced_marketplace, client, people):
+    """Claude Code follows a plugin's symlinks when it installs the plugin (2.1.332 copies the files behind
+    `hooks -> ../../shared/hooks`), so what they lead to is the plugin's content, wherever it lies."""
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("ops-kit", version="1.0.0"), name="acme-skills"),
+        "plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Write a blameless incident review."),
+        "plugins/ops-kit/hooks": Symlink("../../shared/hooks"),
+        "shared/hooks/hooks.json": HOOKS,
+    })
+    market = synced_marketplace(repo, slug="acme")
+    market.requires_approval = True
+    market.save(update_fields=["requires_approval"])
+    ops = Plugin.objects.get(name="ops-kit")
+    assert [path for path, _mode, _sha in ops.own_content["files"]] == ["hooks/hooks.json"]
+    approved = ops.approved_commit
+
+    market.repo.commit({"shared/hooks/hooks.json": EVIL_HOOKS})
+    sync_marketplace(market.pk)
+    ops.refresh_from_db()
+    assert ops.own_hash != ops.approved_own_hash and ops.approved_commit == approved
+    assert pinned(client, people, "ops-kit") == approved
+    assert plugincontent.changes(ops.approved_own_content, ops.own_content) == ["Changed hooks/hooks.json"]
 
 
 def test_a_skill_approved_does_not_approve_the_hook_changed_with_it(market, client, people, admin_client):
