@@ -97,9 +97,12 @@ def _files(tree, root: str, skill_folders: set):
     the repository are followed, as Claude Code follows them when it copies a plugin (2.1.332): the files
     behind `hooks -> ../../shared/hooks` are the plugin's hooks, wherever they lie. A link that leads nowhere
     or out of the repository, and a submodule, count as the entries they are.
-    It walks down from `root`, passing over the skill folders, not every entry of the tree: a marketplace
+    It reads down from `root`, passing over the skill folders, not every entry of the tree: a marketplace
     of 500 plugins would read all of them 500 times."""
     if root in skill_folders:
+        return
+    if not tree.has_symlinks:
+        yield from _files_below(tree, root, skill_folders)  # what the walk would give, without its cost
         return
     prefix = f"{root}/" if root else ""
     skip = {folder.removeprefix(prefix) for folder in skill_folders if folder.startswith(prefix)}
@@ -114,3 +117,18 @@ def _files(tree, root: str, skill_folders: set):
     for path in unresolved:
         if (entry := tree.entries.get(path)) is not None:
             yield path, entry
+
+
+def _files_below(tree, root, skill_folders):
+    """_files for a tree without symlinks: its folders, read off the Tree (a walk costs twice as much)."""
+    folders = [root]
+    while folders:
+        folder = folders.pop()
+        for name in tree.children.get(folder, ()):
+            path = f"{folder}/{name}" if folder else name
+            if path in skill_folders:
+                continue
+            if path in tree.children:
+                folders.append(path)
+            elif (entry := tree.entries.get(path)) is not None:
+                yield path, entry

@@ -23,7 +23,7 @@ from . import discovery, manifest, plugincontent, skillfolder
 from .gitrepo import GitError, Repository, is_local
 from .problems import CatalogError, Problems
 from .snapshot import ALL_SURFACES, DEFAULT_CATALOG_PATH, LFS_HEADER, PluginData, Snapshot
-from .tree import REFUSED_KINDS, Escape, Missing, Tree, join_inside
+from .tree import Escape, Missing, Tree, join_inside
 
 log = logging.getLogger(__name__)
 
@@ -469,11 +469,8 @@ def _report_unread(plugins):
             continue
         key = (id(plugin.tree), plugin.root)
         if key not in walked:
-            unread = walked[key] = []
-            for _file in plugin.tree.walk(plugin.root, lambda kind, rel: kind in REFUSED_KINDS and unread.append(
-                    f"{rel} ({kind})")):
-                pass
-        if unread := sorted(walked[key]):
+            walked[key] = plugin.tree.refused_below(plugin.root)
+        if unread := walked[key]:
             plugin.problems.error(
                 "unread-files",
                 f"{len(unread)} name(s) in the plugin are not read ({', '.join(unread[:20])}): Claude Code would "

@@ -287,6 +287,21 @@ class Tree:
     def listdir(self, path: str) -> list[str]:
         return sorted(self.children.get(self.resolve(path), ()))
 
+    def refused_below(self, root: str) -> list[str]:
+        """Every name refused below `root`, as "path (why)" relative to it: what a walk from `root` reports of
+        them (REFUSED_KINDS), read off the Tree, which gives the same where no symlink leads elsewhere."""
+        if self.has_symlinks:
+            found = []
+            for _file in self.walk(root, lambda kind, rel: kind in REFUSED_KINDS and found.append(f"{rel} ({kind})")):
+                pass
+            return sorted(found)
+        prefix = f"{root}/" if root else ""
+        return sorted(
+            f"{folder.removeprefix(prefix)}/{name} ({why})" if folder != root else f"{name} ({why})"
+            for folder, names in self.refused.items() if folder == root or folder.startswith(prefix)
+            for name, why in names.items()
+        )
+
     def refused_in(self, folder: str) -> dict[str, str]:
         """{name: why} of the names refused in `folder`, reached through any symlinks on its path."""
         try:
