@@ -13,7 +13,7 @@ ALL_SURFACES = ["claude_code", "claude_desktop", "claude_ai"]
 NOT_READ_CODES = {
     "skill-md-unreadable", "symlink-escape", "submodule", "path-traversal", "duplicate-skill-name",
     "access-json-invalid", "unsafe-file-name", "folder-too-deep", "json-too-deep", "name-too-long", "path-too-long",
-    "unstorable-text",
+    "unstorable-text", "unread-files",
 }
 
 
