@@ -292,8 +292,13 @@ class Tree:
         them (REFUSED_KINDS), read off the Tree, which gives the same where no symlink leads elsewhere."""
         if self.has_symlinks:
             found = []
-            for _file in self.walk(root, lambda kind, rel: kind in REFUSED_KINDS and found.append(f"{rel} ({kind})")):
-                pass
+
+            def on_problem(kind, rel):
+                if kind in REFUSED_KINDS:
+                    found.append(f"{rel} ({kind})")
+
+            for _file in self.walk(root, on_problem):
+                pass  # the walk reports what it meets on its way; its files are not wanted here
             return sorted(found)
         prefix = f"{root}/" if root else ""
         return sorted(
