@@ -13,7 +13,7 @@ from django.core.exceptions import ObjectDoesNotExist
 
 from audit import record
 from audit.models import Action, Outcome
-from marketplace import access, gitrepo, pulls, scanners, scans
+from marketplace import access, gitrepo, pulls, scanners, scans, weblinks
 from marketplace.gitrepo import GitError
 from marketplace.models import Marketplace
 from skillport_site.links import absolute_url
@@ -161,22 +161,26 @@ def _send(user, change: Change, message: str, surface) -> Proposal:
                                                           body=body)
             proposal.url, proposal.number = opened["url"], opened["number"]
         except pulls.PullRequestError as exc:
-            proposal.instructions = _instructions(change, proposal, f"GitHub did not open the pull request ({exc}). ")
+            _by_hand(change, proposal, f"GitHub did not open the pull request ({exc}). ")
     else:
-        proposal.instructions = _instructions(change, proposal)
+        _by_hand(change, proposal)
     proposal.save()
     record(Action.PROPOSAL_OPENED, actor=user, target=marketplace, surface=surface, plugin=change.plugin,
            skill=change.skill, commit=proposal.commit,
            extra={"proposal": str(proposal.id), "kind": change.kind, "branch": proposal.branch,
-                  "pull_request": proposal.url, "new_plugin": change.new_plugin})
+                  "pull_request": proposal.url if proposal.number else "", "new_plugin": change.new_plugin})
     return proposal
 
 
-def _instructions(change, proposal, why="") -> str:
+def _by_hand(change, proposal, why=""):
+    """A pushed branch whose merge request Skillport could not open: the host's page that opens it, where the
+    host is of a kind whose page is known (`url`), and how (`instructions`)."""
+    proposal.url = weblinks.new_merge_request(change.marketplace.git_url, proposal.branch, change.branch)
     where = gitrepo.redact(change.marketplace.git_url)
-    return (f"{why}Skillport pushed the branch {proposal.branch} to {where}. Open a merge request (pull request) "
-            f"from {proposal.branch} into {change.branch} on the repository's host, so the marketplace's owners "
-            "can review it.")
+    on = f"at {proposal.url}" if proposal.url else "on the repository's host"
+    proposal.instructions = (f"{why}Skillport pushed the branch {proposal.branch} to {where}. Open a merge request "
+                             f"(pull request) from {proposal.branch} into {change.branch} {on}, so the marketplace's "
+                             "owners can review it.")
 
 
 def _identity(user) -> tuple[str, str, str]:

@@ -1,4 +1,5 @@
-"""Where people can read what the catalogue serves: the repository's own web pages, at the commit served.
+"""Where people can read what the catalogue serves: the repository's own web pages, at the commit served,
+and where a pushed proposal's merge request is opened.
 
 Only GitHub (github.com, or the GitHub Enterprise of SKILLPORT_GITHUB_URL) has addresses we know for
 a folder at a commit (`/tree/<commit>/<path>`); for other hosts pages show the commit instead. A link
@@ -6,7 +7,7 @@ is built from the host, port and path alone, so no user name or token in a git U
 """
 import re
 from types import SimpleNamespace
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from django.conf import settings
 
@@ -39,6 +40,34 @@ def tree(url: str, commit: str, path: str = "") -> str:
         return ""
     folder = "" if path in ("", ".") else "/" + quote(path.strip("/"), safe="/")
     return f"{base}/tree/{quote(commit, safe='')}{folder}"
+
+
+def new_merge_request(url: str, branch: str, base: str) -> str:
+    """The host's page that opens a merge request (pull request) from `branch` into `base` of the repository
+    at `url`, both filled in: GitHub's compare page, GitLab's new merge request, Bitbucket's new pull request,
+    Gitea's and Forgejo's compare page. "" for a host of no known kind (SKILLPORT_GIT_HOSTS names
+    self-hosted ones), or a URL with no web page (ssh elsewhere, a folder on this server)."""
+    page = repository(url)
+    if not page:
+        return ""
+    kind = "github" if _github(url) else _host_kinds().get(urlsplit(page).hostname)
+    if kind in ("github", "gitea"):
+        compare = f"{page}/compare/{quote(base, safe='/')}...{quote(branch, safe='/')}"
+        return compare + "?expand=1" if kind == "github" else compare
+    if kind == "gitlab":
+        return f"{page}/-/merge_requests/new?" + urlencode(
+            {"merge_request[source_branch]": branch, "merge_request[target_branch]": base})
+    if kind == "bitbucket":
+        return f"{page}/pull-requests/new?" + urlencode({"source": branch, "dest": base})
+    return ""
+
+
+# The public hosts whose kind is known; SKILLPORT_GIT_HOSTS adds self-hosted ones.
+KNOWN_HOSTS = {"gitlab.com": "gitlab", "bitbucket.org": "bitbucket", "codeberg.org": "gitea"}
+
+
+def _host_kinds() -> dict:
+    return {**KNOWN_HOSTS, **settings.SKILLPORT_GIT_HOSTS}
 
 
 def _github(url: str) -> str:

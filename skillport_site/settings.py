@@ -56,6 +56,17 @@ def env_list(name, default):
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_hosts(name, kinds):
+    """Host names and their kinds, "git.example.com=gitlab,code.example.org=gitea", as {host: kind}."""
+    hosts = {}
+    for item in env_list(name, []):
+        host, _, kind = item.partition("=")
+        if not host.strip() or kind.strip().lower() not in kinds:
+            raise ValueError(f"{name} must list host=kind pairs, kind one of {', '.join(kinds)}; got {item!r}")
+        hosts[host.strip().lower()] = kind.strip().lower()
+    return hosts
+
+
 def env_json(name, default):
     value = os.environ.get(name)
     if value is None or value == "":
@@ -321,6 +332,10 @@ SKILLPORT_ALLOW_LOCAL_SOURCES = env_bool("SKILLPORT_ALLOW_LOCAL_SOURCES", False)
 # or addresses and networks (git.internal.example.com, 10.20.0.0/16); SKILLPORT_GITHUB_URL's host is
 # always allowed.
 SKILLPORT_FETCH_ALLOWED_HOSTS = env_list("SKILLPORT_FETCH_ALLOWED_HOSTS", [])
+# Self-hosted git servers, so that a proposal pushed there links the page that opens its merge request
+# (marketplace/weblinks.py; gitlab.com, bitbucket.org and codeberg.org are known): host=kind pairs.
+GIT_HOST_KINDS = ("github", "gitlab", "bitbucket", "gitea")  # Forgejo's pages are Gitea's
+SKILLPORT_GIT_HOSTS = env_hosts("SKILLPORT_GIT_HOSTS", GIT_HOST_KINDS)
 # Seconds a remote may take to accept a connection, or stay silent mid-transfer, before a fetch
 # fails; SKILLPORT_GIT_TIMEOUT bounds a whole fetch, retries included.
 SKILLPORT_GIT_CONNECT_TIMEOUT = env_int("SKILLPORT_GIT_CONNECT_TIMEOUT", 10)

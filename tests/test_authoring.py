@@ -3,14 +3,19 @@ on the fake GitHub (a real bare repository) or, off GitHub, a pushed branch with
 import json
 import subprocess
 from types import SimpleNamespace
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
+from django.urls import reverse
+from django.utils.html import escape
 
 from audit.models import Action, AuditEvent, Surface
 from authoring import proposals
 from authoring.models import Proposal
+from marketplace import weblinks
 from marketplace.models import Marketplace
 from marketplace.sync import sync_marketplace
+from skillport_site.settings import GIT_HOST_KINDS, env_hosts
 
 from .builders import GitRepo, Symlink, catalog, plugin_entry, skill_md
 from .test_claude_code_oracle import CLAUDE, claude_env
@@ -204,12 +209,85 @@ def test_off_github_the_branch_is_pushed_with_instructions(people, tmp_path, db)
     market = Marketplace.objects.create(slug="local", git_url=str(bare), contributors=["*"])
     sync_marketplace(market.pk)
     proposal = propose(people["member"], market)
-    assert proposal.number is None and proposal.url == ""
+    assert proposal.number is None and proposal.url == ""  # a folder on this server has no web page
     assert f"pushed the branch {proposal.branch}" in proposal.instructions
     assert "into main" in proposal.instructions
     pushed = subprocess.run(["git", "--git-dir", str(bare), "rev-parse", proposal.branch], capture_output=True,
                             text=True, check=True).stdout.strip()
     assert pushed == proposal.commit
+
+
+BRANCH, BASE = "skillport/ana/gamma-3f2a", "main"
+
+
+@pytest.mark.parametrize("url, page", [
+    # GitHub, in any of its forms: its compare page, which offers the pull request.
+    ("https://github.com/acme/skills.git", "https://github.com/acme/skills/compare/main...skillport/ana/gamma-3f2a"
+                                           "?expand=1"),
+    ("git@github.com:acme/skills.git", "https://github.com/acme/skills/compare/main...skillport/ana/gamma-3f2a"
+                                       "?expand=1"),
+    # GitLab (subgroups too), Bitbucket and Codeberg, with no user name or token from the URL.
+    ("https://oauth2:glpat-SECRET@gitlab.com/acme/tools/skills.git",
+     "https://gitlab.com/acme/tools/skills/-/merge_requests/new?merge_request%5Bsource_branch%5D=skillport%2Fana"
+     "%2Fgamma-3f2a&merge_request%5Btarget_branch%5D=main"),
+    ("https://x-token-auth:SECRET@bitbucket.org/acme/skills.git",
+     "https://bitbucket.org/acme/skills/pull-requests/new?source=skillport%2Fana%2Fgamma-3f2a&dest=main"),
+    ("https://codeberg.org/acme/skills", "https://codeberg.org/acme/skills/compare/main...skillport/ana/gamma-3f2a"),
+    # No page: a host of no known kind, ssh off GitHub, plain http, a folder on this server.
+    ("https://git.example.com/acme/skills.git", ""),
+    ("git@gitlab.com:acme/skills.git", ""),
+    ("http://gitlab.com/acme/skills.git", ""),
+    ("/srv/git/skills.git", ""),
+    ("file:///srv/git/skills.git", ""),
+])
+def test_the_page_that_opens_a_merge_request_is_the_hosts_own(url, page):
+    assert weblinks.new_merge_request(url, BRANCH, BASE) == page
+    assert "SECRET" not in weblinks.new_merge_request(url, BRANCH, BASE)
+
+
+def test_self_hosted_servers_are_named_with_their_kind(settings, monkeypatch):
+    settings.SKILLPORT_GIT_HOSTS = {"git.example.com": "gitlab", "code.example.org": "gitea"}
+    assert weblinks.new_merge_request("https://git.example.com:8443/acme/skills.git", BRANCH, BASE).startswith(
+        "https://git.example.com:8443/acme/skills/-/merge_requests/new?merge_request%5Bsource_branch%5D=skillport")
+    assert weblinks.new_merge_request("https://code.example.org/acme/skills.git", BRANCH, BASE) == (
+        "https://code.example.org/acme/skills/compare/main...skillport/ana/gamma-3f2a")
+    monkeypatch.setenv("SKILLPORT_GIT_HOSTS", " Git.Example.COM = GitLab , code.example.org=gitea")
+    assert env_hosts("SKILLPORT_GIT_HOSTS", GIT_HOST_KINDS) == {"git.example.com": "gitlab", "code.example.org": "gitea"}
+    for wrong in ("git.example.com", "git.example.com=svn", "=gitlab"):
+        monkeypatch.setenv("SKILLPORT_GIT_HOSTS", wrong)
+        with pytest.raises(ValueError, match="host=kind pairs, kind one of github, gitlab, bitbucket, gitea"):
+            env_hosts("SKILLPORT_GIT_HOSTS", GIT_HOST_KINDS)
+
+
+@pytest.mark.parametrize("base", ["feature/<script>", "release#1", "a&merge_request[target_branch]=evil", "100%",
+                                  "it's\"quoted\""])
+def test_hostile_branch_names_stay_inside_the_link(base):
+    """The tracked branch comes from the repository: git allows these names, and each stays one quoted part
+    of the host's page, which the link cannot leave."""
+    for url in ("https://github.com/acme/skills", "https://codeberg.org/acme/skills"):
+        parts = urlsplit(weblinks.new_merge_request(url, BRANCH, base))
+        assert (parts.scheme, parts.netloc, parts.fragment) == ("https", urlsplit(url).netloc, "")
+        assert unquote(parts.path) == f"/acme/skills/compare/{base}...{BRANCH}"
+    parts = urlsplit(weblinks.new_merge_request("https://gitlab.com/acme/skills", BRANCH, base))
+    assert (parts.netloc, parts.path, parts.fragment) == ("gitlab.com", "/acme/skills/-/merge_requests/new", "")
+    assert parse_qs(parts.query) == {"merge_request[source_branch]": [BRANCH], "merge_request[target_branch]": [base]}
+
+
+def test_a_proposal_off_github_links_the_page_that_opens_its_merge_request(people, db, client):
+    market = Marketplace.objects.create(slug="gl", git_url="https://gitlab.com/acme/skills.git", contributors=["*"])
+    fields = {"marketplace": market, "proposer": people["member"], "kind": "add", "plugin": "tools", "skill": "gamma",
+              "branch": BRANCH, "commit": "a" * 40}
+    proposal = Proposal.objects.create(**fields)
+    change = SimpleNamespace(marketplace=market, branch=BASE)
+    proposals._by_hand(change, proposal)
+    proposal.save()
+    page = weblinks.new_merge_request(market.git_url, BRANCH, BASE)
+    assert proposal.url == page and proposal.number is None
+    assert f"into main at {page}, so" in proposal.instructions
+    client.force_login(people["member"])
+    html = client.get(proposal.get_absolute_url()).content.decode()
+    assert f'<a class="button" href="{escape(page)}" rel="noopener">Open the merge request</a>' in html
+    assert f'<a href="{escape(page)}" rel="noopener">to open</a>' in client.get(reverse("authoring:mine")).content.decode()
 
 
 def test_a_skill_the_scan_gate_would_hold_is_not_sent(hosted, people):
