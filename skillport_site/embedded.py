@@ -53,10 +53,15 @@ def stop_database(data_dir: Path) -> bool:
     return True
 
 
+# Kombu's filesystem transport, writing each file whole; and where it writes one before moving it into place.
+BROKER_TRANSPORT = "skillport_site.filebroker:Transport"
+BROKER_INCOMING = "incoming"
+
+
 def broker_url(data_dir: Path) -> tuple[str, dict]:
     """A Kombu filesystem broker in the data directory: no server, works across processes."""
     folder = data_dir / "broker"
-    for sub in ("processed", "control"):
+    for sub in ("processed", "control", BROKER_INCOMING):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     options = {
         "data_folder_in": str(folder),
