@@ -17,7 +17,7 @@ from audit import record
 from audit.models import Action, Surface, client_surface
 from marketplace import caching, install, lookup, policy, provenance, scans, updates
 from marketplace.filters import SkillFilter
-from marketplace.search import SORTS, page_and_total, search, validate_query
+from marketplace.search import MAX_OFFSET, SORTS, page_and_total, search, validate_query
 from marketplace.models import Policy, Skill, SkillFile
 from marketplace.verdicts import Verdict as VerdictFlag
 from skillport_site.links import absolute_url
@@ -40,9 +40,6 @@ SUMMARY_FIELDS = [
 # Skills a page holds unless asked for more: a page of summaries is about 4,000 characters.
 SEARCH_PAGE = LIST_PAGE = 10
 SURFACES = ("CC", "CD", "CAI")  # Claude Code, Claude Desktop, Claude.ai: install.steps's keys
-# Cursors are offsets into what the caller sees: none we give out comes near this, and anything
-# past PostgreSQL's bigint would fail in the query ("bigint out of range") instead of here.
-MAX_OFFSET = 2**31
 
 
 class ToolProblem(Exception):
@@ -271,7 +268,7 @@ def decode_cursor(cursor: str | None) -> int:
         offset = int(value)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise ToolProblem("That cursor is not one this server gave out; start again without a cursor.") from None
-    if kind != "o" or not 0 <= offset <= MAX_OFFSET:
+    if kind != "o" or not 0 <= offset <= MAX_OFFSET:  # cursors are offsets; none we give out comes near it
         raise ToolProblem("That cursor is not one this server gave out; start again without a cursor.")
     return offset
 

@@ -32,6 +32,9 @@ SNIPPET_CHARS = 220
 WORD = re.compile(r"\w+")
 # Control characters no description shows; one holding them can at worst have a wrong word marked.
 START, STOP = "\x02", "\x03"
+# No catalogue comes near this many skills. An offset past PostgreSQL's bigint would fail in the
+# query ("bigint out of range") rather than find nothing: a page number in a URL can be anything.
+MAX_OFFSET = 2**31
 SORTS = {
     "relevance": ["-score", "name"],
     "name": ["name", "plugin__name"],
@@ -105,7 +108,9 @@ def page_and_total(queryset, offset: int, limit: int) -> tuple[list, int | None]
     """The rows `offset` to `offset + limit` of `queryset` and how many it holds in all, in one query
     (COUNT(*) OVER ()): a count of its own would run the whole search again, and a cold typo search
     computes trigram similarities for every candidate. The total is None when the page is past the
-    end (no row to read it from); callers that need it then count."""
+    end (no row to read it from), as is any past MAX_OFFSET; callers that need it then count."""
+    if offset > MAX_OFFSET:
+        return [], None
     rows = list(queryset.annotate(matched=Window(Count("*")))[offset:offset + limit])
     return rows, rows[0].matched if rows else (0 if offset == 0 else None)
 
