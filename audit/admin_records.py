@@ -1,9 +1,28 @@
 """Admin for records the apps write: listed and read, never added or edited by hand (audit holds it: every app may import audit)."""
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
+
+
+class RecordList(ChangeList):
+    """Django's change list, taking a year its date hierarchy cannot hold for a wrong lookup, as it takes
+    any other: the list again with "?e=1", not a 500. Django 5.2 lets `?started_at__year=9999` escape as
+    a ValueError (the year after it is out of range) and `=99999999999999999999` as an OverflowError;
+    Django's main branch has the fix (ticket #37357), which 5.2 does not receive."""
+
+    def get_filters(self, request):
+        try:
+            return super().get_filters(request)
+        except (ValueError, OverflowError) as error:
+            raise IncorrectLookupParameters(error) from error
 
 
 class RecordAdmin(admin.ModelAdmin):
-    """Sync runs, webhook deliveries, tokens, consents: no add or change form; deleting stays possible."""
+    """Sync runs, webhook deliveries, tokens, consents: no add or change form; deleting stays possible.
+    Those listed by date (date_hierarchy) refuse a year no date holds as a wrong lookup (RecordList)."""
+
+    def get_changelist(self, request, **kwargs):
+        return RecordList
 
     def has_add_permission(self, request):
         return False
