@@ -19,6 +19,8 @@ from .tree import Escape, join_inside
 
 SCP_LIKE = re.compile(r"^[\w.-]+@([\w.-]+):/?(.+)$")  # git@github.com:owner/repo.git
 OWNER_REPO = re.compile(r"^[\w.-]+/[\w.-]+$")
+# The public hosts whose kind of pages is known (new_merge_request); SKILLPORT_GIT_HOSTS adds self-hosted ones.
+KNOWN_HOSTS = {"gitlab.com": "gitlab", "bitbucket.org": "bitbucket", "codeberg.org": "gitea"}
 
 
 def repository(url: str) -> str:
@@ -60,10 +62,6 @@ def new_merge_request(url: str, branch: str, base: str) -> str:
     if kind == "bitbucket":
         return f"{page}/pull-requests/new?" + urlencode({"source": branch, "dest": base})
     return ""
-
-
-# The public hosts whose kind is known; SKILLPORT_GIT_HOSTS adds self-hosted ones.
-KNOWN_HOSTS = {"gitlab.com": "gitlab", "bitbucket.org": "bitbucket", "codeberg.org": "gitea"}
 
 
 def _host_kinds() -> dict:
