@@ -28,7 +28,8 @@ class Proposal(models.Model):
     message = models.TextField(blank=True)
     branch = models.CharField(max_length=255)
     commit = models.CharField(max_length=40, blank=True, help_text="The proposal's one commit.")
-    url = models.URLField(max_length=1000, blank=True, help_text="The pull request; else the host's page that opens one for the pushed branch.")
+    url = models.URLField(max_length=1000, blank=True,
+                          help_text="The pull request; else the host's page that opens one for the pushed branch.")
     number = models.PositiveIntegerField(null=True, blank=True, help_text="The pull request's number on GitHub.")
     state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
     instructions = models.TextField(blank=True, help_text="Off GitHub: how to open the merge request.")
