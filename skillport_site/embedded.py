@@ -1,6 +1,7 @@
 """Embedded services so Skillport runs with nothing configured: PostgreSQL and a file broker."""
 import logging
 import os
+import uuid
 import warnings
 from pathlib import Path
 
@@ -13,6 +14,21 @@ def data_dir() -> Path:
     """$SKILLPORT_DATA_DIR, else .data in the checkout: settings.SKILLPORT_DATA_DIR, here so that
     `make stop` finds what `make run` started without setting Django up (which starts PostgreSQL)."""
     return Path(os.environ.get("SKILLPORT_DATA_DIR") or BASE_DIR / ".data").resolve()
+
+
+def write_once(path: Path, content: bytes, mode: int = 0o600) -> None:
+    """Create `path` holding `content`, unless it exists. The processes of one start (the web server, a
+    worker, beat) may all get here at once: each sees no file or a whole one, all keep the first one made,
+    and none is ever readable beyond `mode`, even for a moment (a key written and then chmod-ed would be)."""
+    staged = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    with os.fdopen(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb") as file:
+        file.write(content)
+    try:
+        os.link(staged, path)  # unlike a rename, never replaces a file another process made first
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(staged)
 
 
 def _pgserver():
@@ -31,9 +47,13 @@ def database_url(data_dir: Path) -> str:
     The server outlives this process on purpose: the web server, the Celery worker and
     beat all share it, and whichever process comes first starts it.
     """
+    pgdata = data_dir / "postgres"
+    # pgserver makes the folder if it is missing, outside the lock it starts the server under: of
+    # processes starting together on a new data directory, all but one failed with FileExistsError.
+    pgdata.mkdir(exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        server = _pgserver().get_server(data_dir / "postgres", cleanup_mode=None)
+        server = _pgserver().get_server(pgdata, cleanup_mode=None)
     return server.get_uri(database="postgres")
 
 

@@ -10,7 +10,7 @@ Two places:
   keeps, then renamed into the queue folder: a consumer sees no file, or a whole one.
 - An exchange's table of queues, when the first process binds a queue to it: Kombu creates the file
   empty, then locks it, so a process publishing (or binding) at that moment reads nothing. Here the
-  file is made whole (an empty table) and linked into place first, and Kombu's own locked update
+  file is made whole, holding an empty table (`embedded.write_once`), and Kombu's own locked update
   then adds the queue.
 """
 import os
@@ -22,38 +22,28 @@ from kombu.transport import filesystem
 from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
 
-from .embedded import BROKER_INCOMING
+from .embedded import BROKER_INCOMING, write_once
 
 
 class Channel(filesystem.Channel):
     def _queue_bind(self, exchange, routing_key, pattern, queue):
         table = self._exchange_file(exchange)
         if not table.exists():
-            staged = self._staged(f"{uuid.uuid4()}.exchange", b"[]")
-            try:
-                os.link(staged, table)  # unlike a rename, never replaces a table another process made first
-            except FileExistsError:
-                pass
-            finally:
-                os.unlink(staged)
+            write_once(table, b"[]", mode=0o666)  # less the umask, as Kombu's own open() makes it
         super()._queue_bind(exchange, routing_key, pattern, queue)
 
     def _put(self, queue, payload, **kwargs):
         # Kombu's name: milliseconds first, so that a sorted listing is the order messages were sent in.
         name = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
+        # Written in incoming/: beside the queue files, on the same file system (a rename cannot cross one),
+        # and read by no queue, since a consumer takes only names of the form <time>_<id>.<queue>.msg.
+        staged = os.path.join(self.data_folder_out, BROKER_INCOMING, name)
         try:
-            os.replace(self._staged(name, str_to_bytes(dumps(payload))), os.path.join(self.data_folder_out, name))
+            with open(staged, "wb") as file:
+                file.write(str_to_bytes(dumps(payload)))
+            os.replace(staged, os.path.join(self.data_folder_out, name))
         except OSError as exc:
             raise ChannelError(f"Cannot add file {name!r} to directory") from exc
-
-    def _staged(self, name, content: bytes) -> str:
-        """`content` written whole in `incoming/`: beside the queue files and the tables, on the same file
-        system (a rename or a link cannot cross one). No queue reads it: a consumer takes only names of
-        the form <time>_<id>.<queue>.msg, and tables are read in the control folder."""
-        path = os.path.join(self.data_folder_out, BROKER_INCOMING, name)
-        with open(path, "wb") as file:
-            file.write(content)
-        return path
 
 
 class Transport(filesystem.Transport):

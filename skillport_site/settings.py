@@ -87,8 +87,7 @@ def _secret_key():
         return key
     path = SKILLPORT_DATA_DIR / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        embedded.write_once(path, secrets.token_urlsafe(50).encode())
     return path.read_text().strip()
 
 

@@ -80,6 +80,30 @@ def test_a_pid_file_naming_another_process_is_ignored(tmp_path, monkeypatch, cap
     assert capsys.readouterr().out == "Skillport was not running.\n"
 
 
+def test_processes_starting_together_on_a_new_data_directory_share_its_services(tmp_path):
+    """With nothing configured, the first process to start makes the secret key and the PostgreSQL server
+    in the data directory. The web server, a worker and beat may start at once: all must use the same
+    key and database, none may read a key half written, and the key is the owner's alone from the moment
+    it exists. (Of eight processes so, one in twenty starts had one fail on pgserver's folder.)"""
+    env = {**os.environ, "SKILLPORT_DATA_DIR": str(tmp_path)}
+    for name in ("SECRET_KEY", "DATABASE_URL"):
+        env.pop(name, None)
+    script = ("from skillport_site import settings\n"
+              "print(settings.SECRET_KEY, settings.DATABASES['default']['OPTIONS']['host'])")
+    try:
+        starting = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True)
+                    for _ in range(8)]
+        seen = {process.communicate(timeout=180)[0].strip() for process in starting}
+        assert [process.returncode for process in starting] == [0] * 8
+    finally:
+        embedded.stop_database(tmp_path)
+    assert len(seen) == 1
+    key, host = seen.pop().split()
+    assert len(key) >= 50 and host.startswith(str(tmp_path))  # its socket, in this data directory
+    assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".")]  # no staged copy left
+
+
 def test_stop_stops_the_embedded_postgresql(tmp_path):
     embedded.database_url(tmp_path)  # started, as the first process of `make run` starts it
     postmaster = psutil.Process(int((tmp_path / "postgres" / "postmaster.pid").read_text().split()[0]))
