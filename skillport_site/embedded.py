@@ -21,14 +21,14 @@ def write_once(path: Path, content: bytes, mode: int = 0o600) -> None:
     worker, beat) may all get here at once: each sees no file or a whole one, all keep the first one made,
     and none is ever readable beyond `mode`, even for a moment (a key written and then chmod-ed would be)."""
     staged = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    with os.fdopen(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb") as file:
-        file.write(content)
     try:
+        with os.fdopen(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb") as file:
+            file.write(content)
         os.link(staged, path)  # unlike a rename, never replaces a file another process made first
     except FileExistsError:
         pass
     finally:
-        os.unlink(staged)
+        staged.unlink(missing_ok=True)  # also what a full disk left half written
 
 
 def _pgserver():

@@ -15,6 +15,7 @@ Two places:
 """
 import os
 import uuid
+from contextlib import suppress
 from time import monotonic
 
 from kombu.exceptions import ChannelError
@@ -43,6 +44,8 @@ class Channel(filesystem.Channel):
                 file.write(str_to_bytes(dumps(payload)))
             os.replace(staged, os.path.join(self.data_folder_out, name))
         except OSError as exc:
+            with suppress(OSError):
+                os.unlink(staged)  # what a full disk left half written
             raise ChannelError(f"Cannot add file {name!r} to directory") from exc
 
 

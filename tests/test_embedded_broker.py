@@ -82,3 +82,37 @@ def test_celery_sends_through_it_when_no_broker_is_configured(tmp_path):
     assert len(sent) == 1
     message = json.loads((tmp_path / "broker" / sent[0]).read_text())
     assert message["headers"]["task"] == "marketplace.tasks.reap_lost_syncs"
+
+
+def test_a_file_that_cannot_be_written_whole_leaves_nothing_behind(tmp_path):
+    """A full disk (here, a limit on the size of any file this process writes): the message fails to send with
+    Kombu's error, the secret key is not made, and no half-written copy is left to find."""
+    script = (
+        "import resource, signal, sys\n"
+        "from pathlib import Path\n"
+        "from kombu import Connection\n"
+        "from kombu.exceptions import ChannelError\n"
+        "from skillport_site import embedded\n"
+        "data = Path(sys.argv[1])\n"
+        "url, options = embedded.broker_url(data)\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
+        "with Connection(url, transport=embedded.BROKER_TRANSPORT, transport_options=options) as connection:\n"
+        "    queue = connection.SimpleQueue('tasks')\n"
+        "    queue.put({'small': 1})\n"
+        "    try:\n"
+        "        queue.put({'pad': 'x' * 100_000})\n"
+        "    except ChannelError as error:\n"
+        "        print('refused:', error)\n"
+        "try:\n"
+        "    embedded.write_once(data / 'secret_key', b'k' * 100_000)\n"
+        "except OSError as error:\n"
+        "    print('not written:', error.strerror)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "refused: Cannot add file" in done.stdout and "not written: File too large" in done.stdout
+    broker = tmp_path / "broker"
+    assert len([name for name in os.listdir(broker) if name.endswith(".tasks.msg")]) == 1  # the small one
+    assert os.listdir(broker / embedded.BROKER_INCOMING) == []
+    assert sorted(os.listdir(tmp_path)) == ["broker"]  # no key, and no staged copy of one
