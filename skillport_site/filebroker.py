@@ -12,7 +12,11 @@ Two places:
   empty, then locks it, so a process publishing (or binding) at that moment reads nothing. Here the
   file is made whole, holding an empty table (`embedded.write_once`), and Kombu's own locked update
   then adds the queue.
+
+Whole files cannot leave a message that is not JSON any more, but a file put in the folder by other
+hands still could; the worker passes over it with a warning rather than stop.
 """
+import logging
 import os
 import uuid
 from contextlib import suppress
@@ -24,6 +28,8 @@ from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
 
 from .embedded import BROKER_INCOMING, write_once
+
+log = logging.getLogger(__name__)
 
 
 class Channel(filesystem.Channel):
@@ -47,6 +53,15 @@ class Channel(filesystem.Channel):
             with suppress(OSError):
                 os.unlink(staged)  # what a full disk left half written
             raise ChannelError(f"Cannot add file {name!r} to directory") from exc
+
+
+    def _get(self, queue):
+        while True:
+            try:
+                return super()._get(queue)
+            except ValueError as error:  # not JSON, or not UTF-8: Kombu has removed the file by then
+                log.warning("A message in the broker's folder for queue %s was not one Skillport sent (%s); "
+                            "passed over.", queue, error)
 
 
 class Transport(filesystem.Transport):

@@ -116,3 +116,19 @@ def test_a_file_that_cannot_be_written_whole_leaves_nothing_behind(tmp_path):
     assert len([name for name in os.listdir(broker) if name.endswith(".tasks.msg")]) == 1  # the small one
     assert os.listdir(broker / embedded.BROKER_INCOMING) == []
     assert sorted(os.listdir(tmp_path)) == ["broker"]  # no key, and no staged copy of one
+
+
+def test_a_file_no_sender_wrote_is_passed_over(tmp_path, caplog):
+    """Something put in the broker's folder by other hands, named like a message: the worker takes the next
+    real message instead of stopping, and says so."""
+    url, options = embedded.broker_url(tmp_path)
+    with Connection(url, transport=embedded.BROKER_TRANSPORT, transport_options=options) as connection:
+        queue = connection.SimpleQueue("tasks")
+        (tmp_path / "broker" / "1_not-sent.tasks.msg").write_bytes(b"\xff{ not json")
+        (tmp_path / "broker" / "2_not-sent.tasks.msg").write_text("")
+        queue.put({"number": 1})
+        message = queue.get(block=True, timeout=10)
+        assert message.payload == {"number": 1}
+        message.ack()
+    assert [name for name in os.listdir(tmp_path / "broker") if name.endswith(".msg")] == []
+    assert caplog.text.count("was not one Skillport sent") == 2
