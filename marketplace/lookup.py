@@ -7,7 +7,12 @@ from django.db.models import Q
 from django.http import Http404
 
 from . import rows
-from .models import Plugin, Skill
+from .models import Marketplace, Plugin, Skill
+
+# The longest full name a skill can have, marketplace/plugin/skill: a longer one names nothing, and is
+# refused before a query without being repeated back (a caller may send a megabyte).
+LONGEST_NAME = sum(model._meta.get_field(field).max_length
+                   for model, field in ((Marketplace, "slug"), (Plugin, "name"), (Skill, "slug"))) + 2
 
 
 class NotFound(LookupError):
@@ -38,6 +43,9 @@ def find_skill(visible, name: str) -> Skill:
     """The one visible skill called `name`; NotFound or Ambiguous otherwise."""
     if not isinstance(name, str) or not name.strip():
         raise NotFound("Give a skill name, e.g. csv-cleanup or marketplace/plugin/skill.")
+    if len(name) > LONGEST_NAME:
+        raise NotFound(f"No skill has a name that long ({len(name)} characters; at most {LONGEST_NAME}). "
+                       "Search with search_skills to find its name.")
     matches = list(visible.filter(skill_query(name)).select_related("plugin", "marketplace")[:26])
     if not matches:
         raise NotFound(f"No skill called {name!r} that you can see. Search with search_skills to find its name.")

@@ -9,6 +9,7 @@ from mcp.shared.exceptions import MCPError
 
 from audit.models import Action, AuditEvent, Surface
 from connector.models import InstallLink
+from marketplace import lookup
 from marketplace.models import Plugin, Policy, Skill
 from marketplace.sync import sync_marketplace
 
@@ -104,6 +105,18 @@ def test_hidden_and_restricted_skills_are_not_found(two_markets, people):
         assert result.is_error and "No skill called" in result.content[0].text
     Skill.objects.filter(slug="postmortem").update(curation="hidden")
     assert call(people["core"], "get_skill", {"name": "postmortem"}).is_error
+
+
+def test_a_name_longer_than_any_skill_has_is_refused_without_being_repeated(two_markets, people):
+    """Claude (or anyone with a token) may send a megabyte as a name: it names nothing, and the answer (and
+    the log line the SDK writes of it) stays short."""
+    longest = "/".join(["m" * 50, "p" * 200, "s" * 200])
+    assert len(longest) == lookup.LONGEST_NAME
+    assert "No skill called" in call(people["member"], "get_skill", {"name": longest}).content[0].text
+    for tool, arguments in (("get_skill", {}), ("install_skill", {}), ("read_skill_file", {"path": "SKILL.md"})):
+        result = call(people["member"], tool, {"name": "x" * 1_000_000, **arguments})
+        text = result.content[0].text
+        assert result.is_error and "No skill has a name that long (1000000 characters" in text and len(text) < 300
 
 
 def test_read_skill_file_reads_text_in_parts_and_is_audited(two_markets, people, monkeypatch):
