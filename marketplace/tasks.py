@@ -4,7 +4,8 @@ import logging
 from celery import shared_task
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+
+from skillport_site.celery import send_on_commit
 
 from . import liveness, scans
 from .models import Marketplace, ScanGate, Status, SyncRun
@@ -62,7 +63,8 @@ def queue_sync(marketplace, trigger=SyncRun.Trigger.MANUAL, actor=None, surface=
     """
     run = SyncRun.objects.create(marketplace=marketplace, trigger=trigger, progress={"phase": "queued"})
     actor_id = actor.pk if actor is not None and actor.is_authenticated else None
-    transaction.on_commit(lambda: sync_marketplace.delay(marketplace.pk, trigger, run.pk, actor_id, surface))
+    send_on_commit(sync_marketplace, marketplace.pk, trigger, run.pk, actor_id, surface, run=run,
+                   failed_status=Status.FAILED)
     return run
 
 
@@ -81,7 +83,7 @@ def refresh_github_teams():
 def queue_scan(marketplace):
     """Scan what a marketplace serves and has waiting, in a worker, once the caller's transaction commits."""
     if marketplace.scan_gate != ScanGate.OFF:
-        transaction.on_commit(lambda: scan_marketplace.delay(marketplace.pk))
+        send_on_commit(scan_marketplace, marketplace.pk)  # missed, scan_due takes it up
 
 
 @shared_task(acks_late=True, soft_time_limit=settings.SKILLPORT_SCAN_TIMEOUT * 4,

@@ -11,10 +11,10 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.utils import timezone
 
 from marketplace.models import CatalogueVersion
+from skillport_site.celery import send_on_commit
 
 from .models import Kind, PublishRun, PublishTarget, Status, Trigger
 
@@ -42,7 +42,7 @@ def queue_publish(target, trigger=Trigger.MANUAL, actor=None) -> PublishRun:
     `actor`, who asked for it, is named in its audit event."""
     run = PublishRun.objects.create(target=target, trigger=trigger, progress={"phase": "queued"})
     actor_id = actor.pk if actor is not None and actor.is_authenticated else None
-    transaction.on_commit(lambda: publish_target.delay(target.pk, trigger, run.pk, actor_id))
+    send_on_commit(publish_target, target.pk, trigger, run.pk, actor_id, run=run, failed_status=Status.FAILED)
     return run
 
 
