@@ -26,7 +26,8 @@ def freeze_start_up(**kwargs):
     gc.freeze()
 
 
-UNSENT = ("Never started: Skillport could not reach its task queue (the web server's log says why). "
+# Sent from the web server (a person asked) or a worker (beat's schedules): its log says why.
+UNSENT = ("Never started: Skillport could not reach its task queue (the server's log says why). "
           "Ask again once the queue is back.")
 
 
