@@ -6,6 +6,8 @@ import os
 
 from celery import Celery
 from celery.signals import worker_process_init
+from django.db import transaction
+from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 log = logging.getLogger(__name__)
@@ -40,8 +42,6 @@ def send_on_commit(task, *args, run=None, failed_status=None):
     reaper leaves queued runs to their worker; publish_due skips a target with one). Now the error is
     logged and the run is marked `failed_status`, saying so, for the caller to answer with.
     """
-    from django.db import transaction
-    from django.utils import timezone
 
     def send():
         try:

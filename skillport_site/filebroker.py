@@ -54,7 +54,6 @@ class Channel(filesystem.Channel):
                 os.unlink(staged)  # what a full disk left half written
             raise ChannelError(f"Cannot add file {name!r} to directory") from exc
 
-
     def _get(self, queue):
         while True:
             try:
