@@ -120,20 +120,30 @@ def _safe_load(source: str):
     return yaml.load(source, Loader=LOADER)  # noqa: S506 (a safe loader)
 
 
+TOO_DEEP = ("frontmatter-too-deep",
+            f"frontmatter nests lists or mappings more than {MAX_NESTING} levels deep; metadata ignored")
+# libyaml's own limit (1,000 levels, in PyYAML's wheels since 6.0.4). Its scanner reads a run of
+# '[' or '{' ahead of the parser, so it stops there before the parser hands over the 65th level.
+LIBYAML_TOO_DEEP = "exceeded maximum nesting depth"
+
+
 def _refuse_aliases_and_depth(source: str):
     depth = 0
-    for event in yaml.parse(source, Loader=LOADER):
-        if isinstance(event, yaml.AliasEvent):
-            raise _Refused("frontmatter-yaml-alias",
-                           "frontmatter uses YAML aliases, which are not expanded; metadata ignored")
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_NESTING:
-                raise _Refused("frontmatter-too-deep",
-                               f"frontmatter nests lists or mappings more than {MAX_NESTING} levels deep; "
-                               "metadata ignored")
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
+    try:
+        for event in yaml.parse(source, Loader=LOADER):
+            if isinstance(event, yaml.AliasEvent):
+                raise _Refused("frontmatter-yaml-alias",
+                               "frontmatter uses YAML aliases, which are not expanded; metadata ignored")
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_NESTING:
+                    raise _Refused(*TOO_DEEP)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.MarkedYAMLError as error:
+        if error.problem == LIBYAML_TOO_DEEP:
+            raise _Refused(*TOO_DEEP) from error
+        raise
 
 
 def _quote_colon_values(source: str) -> str:

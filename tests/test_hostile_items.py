@@ -210,9 +210,14 @@ def nested_keys(levels: int) -> str:
     (f"meta: {'[' * skillmd.MAX_NESTING}{']' * skillmd.MAX_NESTING}", "frontmatter-too-deep"),
     (nested_keys(skillmd.MAX_NESTING), None),
     (nested_keys(skillmd.MAX_NESTING + 1), "frontmatter-too-deep"),
+    # Past libyaml's own limit (1,000 levels), where its scanner stops before our count reaches 65. (A block
+    # that deep is past the size limit first: its indentation grows with every level.)
+    (f"meta: {DEEP}", "frontmatter-too-deep"),
+    (f"meta: {'{k: ' * 1200}leaf{'}' * 1200}", "frontmatter-too-deep"),
     ("name: alpha\nsee: &a one\nalso: *a", "frontmatter-yaml-alias"),
     ("name: alpha\ndescription: Use the * operator", None),
-], ids=["64-deep", "65-deep", "64-deep-block", "65-deep-block", "alias", "a-star-in-text"])
+], ids=["64-deep", "65-deep", "64-deep-block", "65-deep-block", "5000-deep", "1200-deep-mappings", "alias",
+        "a-star-in-text"])
 def test_frontmatter_nesting_is_refused_from_one_level_past_the_limit(frontmatter, refused):
     """Frontmatter too plain to refuse is not walked event by event (skillmd.OPENERS): the limit holds
     exactly, either side of that shortcut."""
