@@ -124,8 +124,10 @@ def test_a_file_no_sender_wrote_is_passed_over(tmp_path, caplog):
     url, options = embedded.broker_url(tmp_path)
     with Connection(url, transport=embedded.BROKER_TRANSPORT, transport_options=options) as connection:
         queue = connection.SimpleQueue("tasks")
-        (tmp_path / "broker" / "1_not-sent.tasks.msg").write_bytes(b"\xff{ not json")
-        (tmp_path / "broker" / "2_not-sent.tasks.msg").write_text("")
+        # Named to sort before any message Kombu names (milliseconds since boot, then "_"), whatever
+        # the machine's uptime, so the worker meets them first.
+        (tmp_path / "broker" / "0_not-sent.tasks.msg").write_bytes(b"\xff{ not json")
+        (tmp_path / "broker" / "00_not-sent.tasks.msg").write_text("")
         queue.put({"number": 1})
         message = queue.get(block=True, timeout=10)
         assert message.payload == {"number": 1}
