@@ -7,14 +7,15 @@ a skill can format its text, never run script, load styles or add event handlers
 import functools
 import html
 import re
+import time
 
 import cffi
 import nh3
+import pygments
 from cmarkgfm import _cmark
 from cmarkgfm.cmark import Options
-from pygments import highlight as pygments_highlight
 from pygments.formatters import HtmlFormatter
-from pygments.lexers import get_lexer_by_name, guess_lexer_for_filename
+from pygments.lexers import find_lexer_class_by_name, find_lexer_class_for_filename
 from pygments.lexers.special import TextLexer
 from pygments.util import ClassNotFound
 
@@ -29,6 +30,25 @@ ALLOWED_ATTRIBUTES = {
 }
 URL_SCHEMES = {"http", "https", "mailto", "data"}
 MAX_HIGHLIGHT_CHARS = 200_000
+# Pygments' lexers are regular expressions, and hostile text can make many take time growing with the
+# square of its size, some with the cube: a fence of 2,000 tabs marked Easytrieve took 12.6 s, and eight
+# times that for each doubling; a file named *.au3 of 8,000 spaces, 9 s. A fence's language and a file's
+# name are the author's choice. So highlighting a document (a SKILL.md, a file) stops after this long,
+# checked between tokens: the code it was in and any after it are shown plain. A real one takes
+# milliseconds.
+HIGHLIGHT_SECONDS = 0.5
+# The deadline holds only where no single token takes long, so code is highlighted only in these
+# languages (each lexer's first alias), whose lexers bench/highlight.py finds to yield tokens a few
+# milliseconds apart on such text. Others are shown plain, as a language Pygments does not know always
+# was. Left out for that: `ini` (one token of 16,000 ':' took 1.4 s) and the shell and Python
+# sessions (`console`, `pycon`), which lex a whole block of commands as one step.
+HIGHLIGHTED = frozenset({
+    "bash", "batch", "c", "cpp", "csharp", "css", "diff", "docker", "go", "graphql", "html", "java",
+    "javascript", "json", "jsx", "kotlin", "lua", "markdown", "php", "powershell", "protobuf", "python",
+    "ruby", "rust", "scss", "sql", "swift", "toml", "tsx", "typescript", "xml", "yaml",
+})
+# Markdown's lexer would highlight each fence in whichever language it names: any lexer Pygments has.
+LEXER_OPTIONS = {"markdown": {"handlecodeblocks": False}}
 FORMATTER = HtmlFormatter(cssclass="highlight", wrapcode=True)
 FENCE_FORMATTER = HtmlFormatter(nowrap=True)  # cmark supplies the <pre><code>
 # A fenced block with a language, as cmark-gfm writes it: the language attribute-escaped, the code
@@ -85,13 +105,33 @@ def _pointer(cdata):
     return _FREEING.cast("void *", int(_cmark.ffi.cast("uintptr_t", cdata)))
 
 
-def _highlight_fence(match):
+def _highlight_fence(match, deadline):
     language, code = match.group(1), match.group(2)
     try:
-        code = pygments_highlight(html.unescape(code), get_lexer_by_name(html.unescape(language)), FENCE_FORMATTER)
+        lexer = lexer_of(find_lexer_class_by_name(html.unescape(language)))
     except ClassNotFound:
-        pass
-    return f'<pre><code class="language-{language}">{code}</code></pre>'
+        lexer = None
+    highlighted = _highlight(html.unescape(code), lexer, FENCE_FORMATTER, deadline)
+    return f'<pre><code class="language-{language}">{highlighted or code}</code></pre>'
+
+
+def lexer_of(lexer_class):
+    """A lexer of `lexer_class` (a Pygments lexer class, or None) if its language is HIGHLIGHTED, else None."""
+    alias = lexer_class.aliases[0] if lexer_class is not None and lexer_class.aliases else None
+    return lexer_class(**LEXER_OPTIONS.get(alias, {})) if alias in HIGHLIGHTED else None
+
+
+def _highlight(code: str, lexer, formatter, deadline: float) -> str | None:
+    """`code` highlighted by `lexer`, or None: no lexer, code past MAX_HIGHLIGHT_CHARS, or highlighting
+    that would end past `deadline` (a time.monotonic())."""
+    if lexer is None or len(code) > MAX_HIGHLIGHT_CHARS:
+        return None
+    tokens = []
+    for token in lexer.get_tokens(code):
+        if time.monotonic() > deadline:
+            return None
+        tokens.append(token)
+    return pygments.format(tokens, formatter)
 
 
 def _filter_attribute(tag, attribute, value):
@@ -112,7 +152,8 @@ def render(text: str) -> str:
     if depth := _too_deep(document):
         return (f"<p><em>This document nests {depth} levels deep, more than the {MAX_NESTING} shown "
                 f"formatted; here is its text.</em></p><pre>{html.escape(text)}</pre>")
-    return FENCE.sub(_highlight_fence, document)
+    deadline = time.monotonic() + HIGHLIGHT_SECONDS
+    return FENCE.sub(lambda fence: _highlight_fence(fence, deadline), document)
 
 
 def nesting(document: str) -> int:
@@ -166,14 +207,10 @@ def clean(html: str) -> str:
 
 def source(path: str, text: str) -> str:
     """A text file highlighted by its name; very large files stay plain (and fast)."""
-    if len(text) > MAX_HIGHLIGHT_CHARS:
-        lexer = TextLexer()
-    else:
-        try:
-            lexer = guess_lexer_for_filename(path, text[:4096])
-        except ClassNotFound:
-            lexer = TextLexer()
-    return clean(pygments_highlight(text, lexer, FORMATTER))
+    # By the name alone: weighing candidates by their text runs each one's own expressions on it.
+    lexer = lexer_of(find_lexer_class_for_filename(path))
+    highlighted = _highlight(text, lexer, FORMATTER, time.monotonic() + HIGHLIGHT_SECONDS)
+    return clean(highlighted or pygments.highlight(text, TextLexer(), FORMATTER))
 
 
 def stylesheet(style: str = "default") -> str:

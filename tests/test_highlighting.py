@@ -1,0 +1,70 @@
+"""Code highlighting that hostile text cannot turn into minutes of a worker's time.
+
+Some of Pygments' lexers take time growing with the square or the cube of a text made to hurt them
+(bench/highlight.py), and a fence's language, a file's name and both their texts come from
+repositories and people we do not control. Each hostile text below took Pygments from 1.4 s to 78 s
+before `rendering.HIGHLIGHTED` and `rendering.HIGHLIGHT_SECONDS`.
+"""
+import pytest
+
+from marketplace import rendering
+from marketplace.models import Skill, Status
+
+from .builders import catalog, plugin_entry, skill_md
+
+# Easytrieve's lexer takes time growing with the cube of a run of tabs (2,000: 12.6 s), AutoIt's with
+# the square of a run of spaces (8,000: 9 s); a shell session's lexes a command as one step (1.4 s).
+TABS, SPACES = "\t" * 3000, " " * 20_000
+HOSTILE_BODY = (f"# Slow\n\n```easytrieve\n{TABS}x\n```\n\n```autoit\n{SPACES}x\n```\n\n"
+                f"```console\n$ {'0' * 16_000}\n```\n\n```python\nprint('hi')\n```\n")
+
+
+def test_code_in_a_language_highlighted_is_highlighted_and_others_are_shown_plain():
+    page = rendering.render(HOSTILE_BODY)
+    assert '<code class="language-python"><span class="nb">print</span>' in page
+    easytrieve = page.split('<code class="language-easytrieve">')[1].split("</code>")[0]
+    autoit = page.split('<code class="language-autoit">')[1].split("</code>")[0]
+    assert easytrieve == f"{TABS}x\n" and autoit == f"{SPACES}x\n"  # every character kept, nothing marked
+    assert f'<code class="language-console">$ {"0" * 16_000}\n</code>' in page
+
+
+def test_a_language_pygments_does_not_know_is_shown_as_written():
+    assert rendering.render("```nonsense\n<b> & x\n```\n") == (
+        '<pre><code class="language-nonsense">&lt;b&gt; &amp; x\n</code></pre>\n')
+
+
+def test_a_file_is_highlighted_by_its_name_only_in_a_language_highlighted():
+    assert '<span class="nb">print</span>' in rendering.source("scripts/run.py", "print('hi')\n")
+    hostile = rendering.source("scripts/run.au3", SPACES + "x\n")
+    assert '<div class="highlight">' in hostile and '<span class="' not in hostile and SPACES + "x" in hostile
+    assert '<span class="' not in rendering.source("notes.txt", "print('hi')\n")
+    # A Markdown file's own lexer would lex each fence in the language it names (78 s for this one).
+    markdown = rendering.source("references/notes.md", f"# Notes\n\n```easytrieve\n{TABS}x\n```\n")
+    assert '<span class="gh"># Notes</span>' in markdown and f"{TABS}x" in markdown
+
+
+def test_past_the_deadline_the_rest_of_a_document_is_plain(monkeypatch):
+    monkeypatch.setattr(rendering, "HIGHLIGHT_SECONDS", 0)
+    assert rendering.render("```python\nprint('hi')\n```\n") == (
+        '<pre><code class="language-python">print(\'hi\')\n</code></pre>\n')
+    assert '<span class="' not in rendering.source("scripts/run.py", "print('hi')\n")
+
+
+@pytest.mark.django_db
+def test_a_hostile_skill_syncs_and_its_pages_answer(make_repo, synced_marketplace, client, people):
+    """Through the sync (which stores the body's HTML), the skill page, its file's page and the preview."""
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("kit")),
+        "plugins/kit/skills/slow/SKILL.md": skill_md("slow", "Code in slow languages.", body=HOSTILE_BODY),
+        "plugins/kit/skills/slow/scripts/run.au3": SPACES + "x\n",
+    })
+    market = synced_marketplace(repo, slug="acme")
+    assert market.first_run.status == Status.OK, market.first_run.problems
+    assert f"{TABS}x" in Skill.objects.get(slug="slow").body_html
+    client.force_login(people["member"])
+    page = client.get("/skills/acme/kit/slow/").content.decode()
+    assert '<span class="nb">print</span>' in page and f"{SPACES}x" in page
+    file = client.get("/skills/acme/kit/slow/files/scripts/run.au3").content.decode()
+    assert f"{SPACES}x" in file
+    preview = client.post("/proposals/preview/", {"text": skill_md("slow", "Slow.", body=HOSTILE_BODY)})
+    assert preview.status_code == 200 and f"{TABS}x" in preview.content.decode()
