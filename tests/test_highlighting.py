@@ -33,6 +33,13 @@ def test_a_language_pygments_does_not_know_is_shown_as_written():
         '<pre><code class="language-nonsense">&lt;b&gt; &amp; x\n</code></pre>\n')
 
 
+def test_fences_are_found_in_time_that_grows_with_the_document_alone():
+    """Raw HTML opening a fence thousands of times, never closed as cmark closes one: nothing to highlight."""
+    text = '<pre lang="python"><code>print(1)</code> </pre>' * 8000  # 9.6 s before, reading on from each
+    assert rendering.render(text) == rendering._github_markdown(text)
+    assert '<span class="nb">print</span>' in rendering.render(f"{text}\n\n```python\nprint(1)\n```\n")
+
+
 def test_a_file_is_highlighted_by_its_name_only_in_a_language_highlighted():
     assert '<span class="nb">print</span>' in rendering.source("scripts/run.py", "print('hi')\n")
     hostile = rendering.source("scripts/run.au3", SPACES + "x\n")
