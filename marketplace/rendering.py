@@ -60,13 +60,24 @@ FENCE = re.compile(r'<pre lang="([^"]*)"><code>([^<]*)</code></pre>')
 # seconds, on every view), so an author could make a page slow for everyone. Real documents nest a
 # handful of levels; a deeper one is shown as its source text.
 MAX_NESTING = 1000
-TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^>]*?(/?)>")
+# A tag, read to the next '>' or '<' (each character is read once: "to the next '>'" read on to the
+# end of the document from each of 20,000 '<a ' in raw HTML, 13 s).
+TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^<>]*?(/?)>")
+# How deeply raw HTML nests cannot be counted without reading it as browsers do (a closing tag in a
+# comment or a <style> closes nothing; <div/> opens a div): a document could nest far deeper than
+# `nesting` counts. So past this many elements, a document is rendered with its raw HTML left out, as
+# cmark-gfm's safe mode leaves it out (nesting then is Markdown's own, which `nesting` counts exactly),
+# and what the sanitiser may meet is this deep at most (10,000 nested quotes: 0.2 s). That many is
+# 10,000 paragraphs, or 190 KB of richly formatted ones: a real SKILL.md is far shorter.
+MAX_ELEMENTS = 10_000
+ELEMENT = re.compile(r"<[A-Za-z]")
 VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
 
 # GitHub's Markdown: its extensions, with raw HTML passed through and a fence's language as an attribute.
 GFM_EXTENSIONS = [b"table", b"autolink", b"tagfilter", b"strikethrough", b"tasklist"]
 GFM_OPTIONS = Options.CMARK_OPT_UNSAFE | Options.CMARK_OPT_GITHUB_PRE_LANG
+SAFE_OPTIONS = Options.CMARK_OPT_GITHUB_PRE_LANG  # raw HTML left out ("<!-- raw HTML omitted -->")
 # cmarkgfm's github_flavored_markdown_to_html never frees the document tree it parses nor the HTML it
 # renders (some 30 KB a skill: a worker grew by 600 MB syncing 20,000 skills). `_github_markdown` makes
 # the same calls and frees both, with the two functions cmark-gfm's library exports for it and
@@ -77,11 +88,12 @@ _CMARK_LIBRARY = _FREEING.dlopen(_cmark.__file__)
 _C_LIBRARY = _FREEING.dlopen(None)
 
 
-def _github_markdown(text: str) -> str:
-    """cmarkgfm.github_flavored_markdown_to_html(text, options=CMARK_OPT_UNSAFE), without its leaks."""
+def _github_markdown(text: str, options=GFM_OPTIONS) -> str:
+    """cmarkgfm.github_flavored_markdown_to_html(text, options=CMARK_OPT_UNSAFE), without its leaks
+    (`options`: SAFE_OPTIONS leaves raw HTML out)."""
     lib, ffi = _cmark.lib, _cmark.ffi
     lib.cmark_gfm_core_extensions_ensure_registered()
-    parser = lib.cmark_parser_new(GFM_OPTIONS)
+    parser = lib.cmark_parser_new(options)
     try:
         for name in GFM_EXTENSIONS:
             lib.cmark_parser_attach_syntax_extension(parser, lib.cmark_find_syntax_extension(name))
@@ -91,7 +103,7 @@ def _github_markdown(text: str) -> str:
         try:
             if lib.cmark_node_get_type(root) == lib.CMARK_NODE_NONE:
                 raise ValueError("Error parsing markdown!")
-            rendered = lib.cmark_render_html(root, GFM_OPTIONS, lib.cmark_parser_get_syntax_extensions(parser))
+            rendered = lib.cmark_render_html(root, options, lib.cmark_parser_get_syntax_extensions(parser))
             try:
                 return ffi.string(rendered).decode("utf-8")
             finally:
@@ -147,10 +159,13 @@ def _filter_attribute(tag, attribute, value):
 
 
 def render(text: str) -> str:
-    """HTML for a Markdown document, raw HTML passed through and code highlighted: not safe to show
-    until `clean` has been through it. Syncs store a skill's (`Skill.body_html`); a change to how
-    it renders needs stored bodies rendered again (as migration 0012 did)."""
+    """HTML for a Markdown document, raw HTML passed through (left out past MAX_ELEMENTS elements) and
+    code highlighted: not safe to show until `clean` has been through it. Syncs store a skill's
+    (`Skill.body_html`); a change to how it renders needs stored bodies rendered again (as migrations
+    0012 and 0033 did)."""
     document = _github_markdown(text)
+    if len(ELEMENT.findall(document)) > MAX_ELEMENTS:
+        document = _github_markdown(text, SAFE_OPTIONS)
     if depth := _too_deep(document):
         return (f"<p><em>This document nests {depth} levels deep, more than the {MAX_NESTING} shown "
                 f"formatted; here is its text.</em></p><pre>{html.escape(text)}</pre>")

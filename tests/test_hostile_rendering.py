@@ -1,14 +1,17 @@
-"""Code highlighting that hostile text cannot turn into minutes of a worker's time.
+"""Rendering that hostile text cannot turn into minutes of a worker's time: code highlighting, finding
+fences, and counting how deeply raw HTML nests.
 
 Some of Pygments' lexers take time growing with the square or the cube of a text made to hurt them
 (bench/highlight.py), and a fence's language, a file's name and both their texts come from
-repositories and people we do not control. Each hostile text below took Pygments from 1.4 s to 78 s
-before `rendering.HIGHLIGHTED` and `rendering.HIGHLIGHT_SECONDS`.
+repositories and people we do not control. Each hostile text below took from 1.4 s to 78 s before
+`rendering.HIGHLIGHTED`, `rendering.HIGHLIGHT_SECONDS` and `rendering.MAX_ELEMENTS`.
 """
+import importlib
+
 import pytest
 
 from marketplace import rendering
-from marketplace.models import Skill, Status
+from marketplace.models import Skill, SkillRevision, Status
 
 from .builders import catalog, plugin_entry, skill_md
 
@@ -35,7 +38,7 @@ def test_a_language_pygments_does_not_know_is_shown_as_written():
 
 def test_fences_are_found_in_time_that_grows_with_the_document_alone():
     """Raw HTML opening a fence thousands of times, never closed as cmark closes one: nothing to highlight."""
-    text = '<pre lang="python"><code>print(1)</code> </pre>' * 8000  # 9.6 s before, reading on from each
+    text = '<pre lang="python"><code>print(1)</code> </pre>' * 4000  # 2.4 s before, reading on from each
     assert rendering.render(text) == rendering._github_markdown(text)
     assert '<span class="nb">print</span>' in rendering.render(f"{text}\n\n```python\nprint(1)\n```\n")
 
@@ -75,3 +78,50 @@ def test_a_hostile_skill_syncs_and_its_pages_answer(make_repo, synced_marketplac
     assert f"{SPACES}x" in file
     preview = client.post("/proposals/preview/", {"text": skill_md("slow", "Slow.", body=HOSTILE_BODY)})
     assert preview.status_code == 200 and f"{TABS}x" in preview.content.decode()
+
+
+def test_unclosed_tags_are_read_once():
+    """20,000 '<a ' in a raw HTML block: each was read on to the end of the document (13 s in render, 13 s
+    more in clean)."""
+    text = "<div>\n" + "<a " * 20_000
+    assert rendering.nesting("<div>" + "<a " * 20_000) == 1
+    assert rendering.clean(rendering.render(text)).strip() == ""  # past MAX_ELEMENTS: raw HTML left out
+
+
+@pytest.mark.parametrize("opening", [
+    "<blockquote><!-- </blockquote> -->",  # a closing tag in a comment closes nothing
+    "<blockquote><style></blockquote></style>",  # nor in a raw text element
+    "<blockquote/>",  # and a browser opens a blockquote here all the same
+])
+def test_raw_html_past_max_elements_is_left_out_however_it_hides_its_nesting(opening):
+    text = "<div>\n" + opening * rendering.MAX_ELEMENTS + "\n\n**Still** rendered."
+    html = rendering.render(text)
+    assert "<blockquote" not in html and "<!-- raw HTML omitted -->" in html
+    assert "<p><strong>Still</strong> rendered.</p>" in html
+
+
+def test_raw_html_within_max_elements_is_kept():
+    text = "<details><summary>More</summary>\n\nHidden **text**.\n\n</details>\n" * (rendering.MAX_ELEMENTS // 8)
+    html = rendering.clean(rendering.render(text))
+    assert html.count("<details>") == rendering.MAX_ELEMENTS // 8 and "raw HTML omitted" not in html
+
+
+@pytest.mark.django_db
+def test_bodies_stored_before_are_rendered_again_if_that_long(simple_repo, synced_marketplace):
+    """Migration 0033: a body stored with more raw HTML than MAX_ELEMENTS, by the rendering before it."""
+    from django.apps import apps
+
+    render_long_bodies = importlib.import_module(
+        "marketplace.migrations.0033_render_bodies_past_max_elements").render_long_bodies
+    market = synced_marketplace(simple_repo)
+    hostile = "<div>\n" + "<blockquote><!-- </blockquote> -->" * (rendering.MAX_ELEMENTS + 1)
+    legacy = "<div>" + "<blockquote><!-- </blockquote> -->" * (rendering.MAX_ELEMENTS + 1)  # as stored before
+    Skill.objects.filter(marketplace=market, slug="alpha").update(body=hostile, body_html=legacy)
+    revision = SkillRevision.objects.filter(skill__slug="alpha").latest("pk")
+    revision.content.update(body=hostile, body_html=legacy)
+    revision.save(update_fields=["content"])
+    untouched = Skill.objects.get(marketplace=market, slug="beta").body_html
+    render_long_bodies(apps, None)
+    assert "<blockquote" not in Skill.objects.get(marketplace=market, slug="alpha").body_html
+    assert "<blockquote" not in SkillRevision.objects.get(pk=revision.pk).content["body_html"]
+    assert Skill.objects.get(marketplace=market, slug="beta").body_html == untouched
