@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from marketplace import skillmd
+from marketplace import manifest, skillmd
 from marketplace.models import Marketplace, Plugin, Skill, Status
+from marketplace.problems import Problems
 from marketplace.sync import sync_marketplace
 
 from .builders import plugin_entry, skill_md
@@ -224,3 +225,35 @@ def test_frontmatter_nesting_is_refused_from_one_level_past_the_limit(frontmatte
     parsed = skillmd.parse(f"---\n{frontmatter}\n---\n\nBody.\n".encode())
     assert [code for code, _message in parsed.repairs] == ([refused] if refused else [])
     assert parsed.frontmatter_ok == (refused is None)
+
+
+# Text that made a pattern read the rest of the line or file again from each of its characters.
+
+
+@pytest.mark.parametrize("line, value", [
+    ("description: Use it: daily", "Use it: daily"),
+    ("description:   Use it: daily \t ", "Use it: daily"),
+    (f"description: a: b{' ' * 60_000}c", f"a: b{' ' * 60_000}c"),  # 12 s before
+    (f"description:{' ' * 60_000}", None),  # 11 s before
+    ("description:x: y", None),
+])
+def test_a_frontmatter_line_is_read_once_to_find_its_value(line, value):
+    match = skillmd.TOP_LEVEL_KEY.match(line)
+    assert (match.group(2) if match else None) == value
+
+
+def test_a_repaired_value_with_a_long_run_of_spaces_keeps_them():
+    parsed = skillmd.parse(f"---\nname: spaced\ndescription: Use it: daily{' ' * 60_000}now\n---\n\nBody.\n".encode())
+    assert parsed.frontmatter["description"] == f"Use it: daily{' ' * 60_000}now"
+    assert [code for code, _message in parsed.repairs] == ["frontmatter-repaired"]
+
+
+def test_json_with_a_string_never_closed_is_read_once():
+    """Past MAX_NESTING brackets nesting is followed token by token, and each of 40,000 escaped quotes in a
+    string never closed started a string of its own (4.8 s). Now it is one string, to the end."""
+    text = "[" * (manifest.MAX_NESTING + 1) + '"' + '\\"' * 40_000
+    assert [token.group() for token in manifest.JSON_TOKEN.finditer(text)][-2:] == ["[", '"' + '\\"' * 40_000]
+    with pytest.raises(ValueError, match="nested more than 64 levels deep"):
+        manifest.load_json(text.encode(), "x.json", Problems())
+    with pytest.raises(ValueError, match="line 1 column"):  # cut, it is still not JSON
+        manifest.load_json(text.encode(), "x.json", Problems(), cut=True)
