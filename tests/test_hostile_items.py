@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from marketplace import manifest, skillmd
+from marketplace import gitrepo, manifest, skillmd
 from marketplace.models import Marketplace, Plugin, Skill, Status
 from marketplace.problems import Problems
 from marketplace.sync import sync_marketplace
@@ -257,3 +257,13 @@ def test_json_with_a_string_never_closed_is_read_once():
         manifest.load_json(text.encode(), "x.json", Problems())
     with pytest.raises(ValueError, match="line 1 column"):  # cut, it is still not JSON
         manifest.load_json(text.encode(), "x.json", Problems(), cut=True)
+
+
+@pytest.mark.parametrize("text, redacted", [
+    ("fatal: unable to access 'https://user:s3cret@example.test/r.git/'",
+     "fatal: unable to access 'https://example.test/r.git/'"),
+    ("remote: see ssh://git:tok@host/x and http://a@b", "remote: see ssh://host/x and http://b"),
+    ("remote: " + "a" * 40_000 + " https://u:p@h/", "remote: " + "a" * 40_000 + " https://h/"),  # 2.8 s before
+])
+def test_credentials_are_taken_out_of_what_git_writes_in_one_reading(text, redacted):
+    assert gitrepo.redact(text) == redacted
