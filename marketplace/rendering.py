@@ -198,7 +198,14 @@ def _too_deep(document: str) -> int:
 def skill_body(skill) -> str:
     """A skill's SKILL.md body as safe HTML. Sanitising happens on every view, so a stricter
     allow-list applies at once to what is stored; a row without stored HTML is rendered now."""
-    return _clean_body(skill.body_html or render(skill.body))
+    html = skill.body_html or render(skill.body)
+    return _clean_body(html) if len(html) <= MAX_KEPT_BODY_CHARS else clean(html)
+
+
+# A body this long at most is kept cleaned (below); a longer one is cleaned on each view. A SKILL.md
+# may be 5 MB (SKILLPORT_MAX_FILE_BYTES), and 1,024 of those kept, with their HTML as keys, were 10 GB
+# a worker; now at most 128 MB.
+MAX_KEPT_BODY_CHARS = 64 * 1024
 
 
 @functools.lru_cache(maxsize=1024)
