@@ -257,7 +257,7 @@ def _preview_context(text: str) -> dict:
     frontmatter = parsed.frontmatter if isinstance(parsed.frontmatter, dict) else {}
     return {"name": words(str(frontmatter.get("name") or "")),  # as the skill page's heading reads it
             "description": str(frontmatter.get("description") or skillmd.first_paragraph(parsed.body) or ""),
-            # The skill page's SKILL.md, rendered and sanitised as rendering.skill_body does.
+            # The skill page's SKILL.md, rendered and sanitised as rendering.shown does.
             "body": rendering.clean(rendering.render(parsed.body))}
 
 

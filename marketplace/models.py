@@ -491,6 +491,8 @@ class Plugin(CurationFields):
     entry = models.JSONField(default=dict, help_text="The raw marketplace.json entry.")
     manifest = models.JSONField(null=True, blank=True, help_text="plugin.json, when present and readable.")
     readme = models.TextField(blank=True, help_text="The plugin folder's README.md (Markdown), shown on its page.")
+    readme_html = models.TextField(blank=True, editable=False,
+                                   help_text="The README rendered by the sync, sanitised when shown (rendering.shown).")
     loads = models.BooleanField(default=True, help_text="Would Claude Code load this plugin?")
     audience = audience_field()
     problems = models.JSONField(default=list, blank=True)
@@ -562,7 +564,7 @@ class Skill(CurationFields):
     frontmatter_raw = models.TextField(blank=True)
     body = models.TextField(blank=True)
     body_html = models.TextField(blank=True, editable=False,
-                                 help_text="The body rendered by the sync, sanitised when shown (rendering.skill_body).")
+                                 help_text="The body rendered by the sync, sanitised when shown (rendering.shown).")
     content_hash = models.CharField(max_length=64)
     loads_in_claude_code = models.BooleanField(default=True)
     spec_valid = models.BooleanField(default=False)

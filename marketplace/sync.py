@@ -46,8 +46,9 @@ SKILL_FIELDS = [
 # they are kept out of the fingerprint and set for all plugins in one statement (_set_commits).
 PLUGIN_FIELDS = [
     "display_name", "description", "source_kind", "source", "category", "tags",
-    "keywords", "surfaces", "author", "license", "homepage", "repository", "entry", "manifest", "readme", "loads",
-    "own_content", "own_hash", "root", "problems", "fingerprint", "removed_at", "last_seen_at", "updated_at",
+    "keywords", "surfaces", "author", "license", "homepage", "repository", "entry", "manifest", "readme",
+    "readme_html", "loads", "own_content", "own_hash", "root", "problems", "fingerprint", "removed_at",
+    "last_seen_at", "updated_at",
 ]
 
 
@@ -246,15 +247,17 @@ def _reconcile_plugins(marketplace, snapshot, now) -> dict:
         data.version = values["version"]  # as stored: _set_commits and revisions write it too
         skills_material = [(s.slug, s.content_hash) for s in data.skills]
         fingerprint = _digest([{k: v for k, v in values.items() if k not in ("commit", "version")}, skills_material])
-        if row is None:
-            row = Plugin(marketplace=marketplace, name=data.name, first_seen_at=now, updated_at=now, **values)
-            row.fingerprint, row.last_seen_at = fingerprint, now
-            create.append(row)
-        elif row.fingerprint != fingerprint or row.removed_at is not None:
+        if row is None or row.fingerprint != fingerprint or row.removed_at is not None:
+            if row is None:
+                row = Plugin(marketplace=marketplace, name=data.name, first_seen_at=now)
+                create.append(row)
+            else:
+                update.append(row)
             for key, value in values.items():
                 setattr(row, key, value)
             row.fingerprint, row.removed_at, row.last_seen_at, row.updated_at = fingerprint, None, now, now
-            update.append(row)
+            # Rendered when it may have changed, as a skill's body is, not on each view of its page.
+            row.readme_html = rendering.render(row.readme) if row.readme else ""
         if row.pk is not None:
             seen.append((row.pk, data.commit, data.version[:100]))
         result[data.name] = (row, data)

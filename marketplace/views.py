@@ -164,7 +164,7 @@ def skill_detail(request, marketplace, plugin, skill):
         # Its name and description head the page; the rest of the frontmatter is listed.
         "frontmatter": [row for key, value in skill.frontmatter.items() if key not in ("name", "description")
                         for row in _fields(key, value)],
-        "body": rendering.skill_body(skill),
+        "body": rendering.shown(skill.body_html, skill.body),
         "files": files,
         "provenance": provenance.of(skill, files),
         "revisions": revisions,
@@ -244,7 +244,7 @@ def plugin_detail(request, marketplace, plugin):
         "source": {"repository": "" if plugin.source_kind == "relative" else weblinks.repository(url) or redact(url),
                    "folder": folder, "url": weblinks.tree(url, plugin.commit, folder)},
         # Sanitised like a SKILL.md body: the repository's Markdown may hold any HTML.
-        "readme": rendering.clean(rendering.render(plugin.readme)) if plugin.readme else "",
+        "readme": rendering.shown(plugin.readme_html, plugin.readme),
         # As approved: what members' installs get, however the repository has moved on.
         "besides_skills": plugincontent.listing(plugin.approved_own_content),
         "besides_skills_scan": _scan_report(plugin.approved_own_hash, plugin.marketplace)
@@ -257,7 +257,7 @@ def marketplace_detail(request, marketplace):
     marketplace = get_object_or_404(Marketplace.objects.visible_to(request.user), slug=marketplace)
     plugins = (
         Plugin.objects.visible_to(request.user)
-        .filter(marketplace=marketplace).select_related("marketplace").defer("readme")
+        .filter(marketplace=marketplace).select_related("marketplace").defer("readme", "readme_html")
         .annotate(n=Count("skills", filter=Q(skills__in=Skill.objects.visible_to(request.user))))
         .order_by("name")
     )

@@ -111,7 +111,7 @@ def test_a_body_nested_past_the_limit_is_shown_as_text_not_sanitised_for_seconds
     assert "cannot be shown" in article and "<blockquote>" not in article
     # At the limit it is formatted as usual.
     fine = "> " * (rendering.MAX_NESTING - 1) + "bottom"
-    assert rendering.skill_body(Skill(body=fine, body_html=rendering.render(fine))).count("<blockquote>") == 999
+    assert rendering.shown(rendering.render(fine), fine).count("<blockquote>") == 999
 
 
 def test_a_skill_page_is_eight_queries(client, market, member, django_assert_num_queries):

@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from marketplace import weblinks
+from marketplace import rendering, weblinks
 from marketplace.models import Marketplace, Plugin, Skill
 from marketplace.reader import README_MAX_BYTES
 from marketplace.search import snippet
@@ -233,11 +233,16 @@ def test_the_plugin_page_gives_the_install_command_readme_author_and_tags(client
 def test_a_sync_keeps_a_plugins_readme_when_it_is_text_of_a_readable_size(client, market, repo, member):
     plugin = Plugin.objects.get(name="ops-kit")
     assert plugin.readme == README and Plugin.objects.get(name="legacy-kit").readme == ""
+    # Rendered by the sync, as a skill's body is; the page shows what is stored, sanitised.
+    assert plugin.readme_html == rendering.render(README)
+    Plugin.objects.filter(pk=plugin.pk).update(readme_html="<p>As stored.</p><script>x</script>")
+    assert "<p>As stored.</p></article>" in client.get("/plugins/acme/ops-kit/").content.decode()
     Marketplace.objects.filter(pk=market.pk).update(git_url=repo.url)
     for content, stored in ((b"x" * (README_MAX_BYTES + 1), ""), (b"\x89PNG\r\n\0binary", ""), (b"New words.\n", "New words.\n")):
         repo.commit({"plugins/ops-kit/readme.md": content})
         sync_marketplace(market.pk)
         assert Plugin.objects.get(name="ops-kit").readme == stored
+        assert Plugin.objects.get(name="ops-kit").readme_html == (rendering.render(stored) if stored else "")
     repo.commit({"plugins/ops-kit/readme.md": None})
     sync_marketplace(market.pk)
     assert Plugin.objects.get(name="ops-kit").readme == ""

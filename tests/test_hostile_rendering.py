@@ -127,13 +127,12 @@ def test_bodies_stored_before_are_rendered_again_if_that_long(simple_repo, synce
     assert Skill.objects.get(marketplace=market, slug="beta").body_html == untouched
 
 
-def test_a_worker_keeps_short_bodies_cleaned_and_cleans_long_ones_each_time():
-    """The cleaned bodies a worker keeps are bounded by size as well as number: 1,024 bodies of 5 MB were 10 GB."""
+def test_a_worker_keeps_short_documents_cleaned_and_cleans_long_ones_each_time():
+    """The cleaned documents a worker keeps are bounded by size as well as number: 1,024 of 5 MB were 10 GB."""
     rendering._clean_body.cache_clear()  # room for one more, whatever this process viewed before
-    kept = rendering._clean_body.cache_info().currsize
-    long_body = Skill(body_html="<p>" + "word " * (rendering.MAX_KEPT_BODY_CHARS // 5) + "</p>")
-    assert rendering.skill_body(long_body).startswith("<p>word word")
-    assert rendering._clean_body.cache_info().currsize == kept
-    short_body = Skill(body_html=f"<p>kept {kept}</p><script>x</script>")
-    assert rendering.skill_body(short_body) == f"<p>kept {kept}</p>"
-    assert rendering._clean_body.cache_info().currsize == kept + 1
+    long_html = "<p>" + "word " * (rendering.MAX_KEPT_BODY_CHARS // 5) + "</p>"
+    assert rendering.shown(long_html, "unused").startswith("<p>word word")
+    assert rendering._clean_body.cache_info().currsize == 0
+    assert rendering.shown("<p>kept</p><script>x</script>", "unused") == "<p>kept</p>"
+    assert rendering._clean_body.cache_info().currsize == 1
+    assert rendering.shown("", "") == "" and rendering.shown("", "*now*") == "<p><em>now</em></p>\n"
