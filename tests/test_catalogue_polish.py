@@ -1,4 +1,5 @@
 """What the catalogue's pages tell people: display names, authors, installs, exceptions, highlights and sources."""
+import importlib
 import json
 import re
 
@@ -247,6 +248,17 @@ def test_a_sync_keeps_a_plugins_readme_when_it_is_text_of_a_readable_size(client
     sync_marketplace(market.pk)
     assert Plugin.objects.get(name="ops-kit").readme == ""
     assert 'aria-label="README"' not in client.get("/plugins/acme/ops-kit/").content.decode()
+
+
+@pytest.mark.django_db
+def test_readmes_stored_before_the_sync_rendered_them_are_rendered_by_the_migration(market):
+    from django.apps import apps
+
+    migration = importlib.import_module("marketplace.migrations.0034_plugin_readme_html")
+    Plugin.objects.update(readme_html="")  # as the column was added
+    migration.render_stored_readmes(apps, None)
+    assert Plugin.objects.get(name="ops-kit").readme_html == rendering.render(README)
+    assert Plugin.objects.get(name="legacy-kit").readme_html == ""
 
 
 @pytest.mark.django_db
