@@ -200,17 +200,17 @@ def shown(rendered: str, markdown: str) -> str:
     Sanitising happens on every view, so a stricter allow-list applies at once to what is stored; a
     row without stored HTML is rendered now."""
     html = rendered or (render(markdown) if markdown else "")
-    return _clean_body(html) if len(html) <= MAX_KEPT_BODY_CHARS else clean(html)
+    return _clean_kept(html) if len(html) <= MAX_KEPT_CHARS else clean(html)
 
 
 # A document this long at most is kept cleaned (below); a longer one is cleaned on each view. A
 # SKILL.md may be 5 MB (SKILLPORT_MAX_FILE_BYTES), and 1,024 of those kept, with their HTML as keys,
 # were 10 GB a worker; now at most 128 MB.
-MAX_KEPT_BODY_CHARS = 64 * 1024
+MAX_KEPT_CHARS = 64 * 1024
 
 
 @functools.lru_cache(maxsize=1024)
-def _clean_body(html: str) -> str:
+def _clean_kept(html: str) -> str:
     # The same stored HTML always cleans the same way, and popular skills are viewed over and over:
     # each worker keeps the last 1,024 documents (a few MB), keyed by the HTML itself, so a changed
     # one or allow-list (a new release, new processes) can never be served from here.

@@ -129,10 +129,10 @@ def test_bodies_stored_before_are_rendered_again_if_that_long(simple_repo, synce
 
 def test_a_worker_keeps_short_documents_cleaned_and_cleans_long_ones_each_time():
     """The cleaned documents a worker keeps are bounded by size as well as number: 1,024 of 5 MB were 10 GB."""
-    rendering._clean_body.cache_clear()  # room for one more, whatever this process viewed before
-    long_html = "<p>" + "word " * (rendering.MAX_KEPT_BODY_CHARS // 5) + "</p>"
+    rendering._clean_kept.cache_clear()  # room for one more, whatever this process viewed before
+    long_html = "<p>" + "word " * (rendering.MAX_KEPT_CHARS // 5) + "</p>"
     assert rendering.shown(long_html, "unused").startswith("<p>word word")
-    assert rendering._clean_body.cache_info().currsize == 0
+    assert rendering._clean_kept.cache_info().currsize == 0
     assert rendering.shown("<p>kept</p><script>x</script>", "unused") == "<p>kept</p>"
-    assert rendering._clean_body.cache_info().currsize == 1
+    assert rendering._clean_kept.cache_info().currsize == 1
     assert rendering.shown("", "") == "" and rendering.shown("", "*now*") == "<p><em>now</em></p>\n"
