@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
@@ -21,6 +22,7 @@ from marketplace import lookup, rendering, skillmd
 from marketplace.models import Marketplace, Plugin
 from marketplace.templatetags.catalogue import words
 from skillport_site.middleware import takes_uploads
+from skillport_site.throttle import per_member
 
 from . import changes, proposals, uploads
 
@@ -241,10 +243,20 @@ def _folder_name(skill) -> str:
     return posixpath.basename(skill.path.rstrip("/")) or skill.slug
 
 
+def _preview_refused(retry_after):
+    # Shown in place of the preview, as a 413's reason is; the editor asks again after Retry-After.
+    return HttpResponse(format_html(
+        '<p class="warn">The preview follows in {} second{}: Skillport makes one person\'s previews one at a '
+        'time, and {} at most.</p>', retry_after, pluralize(retry_after), settings.SKILLPORT_PREVIEW_RATE))
+
+
 @login_required
 @require_POST
+@per_member("preview", "SKILLPORT_PREVIEW_RATE", _preview_refused)
 def preview(request):
-    """SKILL.md's text as the skill page will show it: its name, description and rendered body."""
+    """SKILL.md's text as the skill page will show it: its name, description and rendered body.
+    Any member may ask, with text of their own, so each is limited (`per_member`): rendering hostile
+    text is bounded (marketplace/rendering.py), but not free."""
     text = request.POST.get("text", "")
     if len(text) > MAX_PREVIEW_CHARS:
         return HttpResponse(f"<p class=\"warn\">SKILL.md is longer than {MAX_PREVIEW_CHARS:,} characters; the "

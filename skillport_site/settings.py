@@ -467,6 +467,10 @@ SKILLPORT_THROTTLED_CONCURRENCY = env_int("SKILLPORT_THROTTLED_CONCURRENCY", 2)
 if SKILLPORT_THROTTLED_CONCURRENCY < 1:
     raise ValueError("SKILLPORT_THROTTLED_CONCURRENCY must be at least 1")
 
+# The SKILL.md preview of the skill editor, per member: the editor asks at most once a second as
+# they type. A member may also have one preview made at a time (skillport_site/throttle.py).
+SKILLPORT_PREVIEW_RATE = env_rate("SKILLPORT_PREVIEW_RATE", "60/minute")
+
 # The REST API (api/).
 SKILLPORT_API_RATE = env_rate("SKILLPORT_API_RATE", "600/minute")  # per signed-in user or token holder
 SKILLPORT_API_ANON_RATE = env_rate("SKILLPORT_API_ANON_RATE", "60/minute")  # per address, before sign-in

@@ -9,18 +9,22 @@
 3. The REST API's throttles count the same way (api/auth.py).
 4. A request that waited SKILLPORT_DB_POOL_TIMEOUT for a database connection in vain is a 503 with
    Retry-After saying the server is busy, not a 500 (timeouts.DatabaseOverload).
+5. Pages any member may ask to do costly work on text of their own (the SKILL.md preview) are limited
+   per member (`per_member`): a rate, and one request at a time across every worker.
 
 Counts live in the "throttle" cache (settings.CACHES), shared by every worker process: Redis when
 SKILLPORT_REDIS_URL is set, otherwise files in the data directory (`FileCounters`). A per-process
 count would let each worker admit the whole rate.
 """
 import asyncio
+import functools
 import logging
 import math
 import pickle
 import threading
 import time
 import zlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from ipaddress import IPv6Address, ip_address, ip_network
@@ -104,6 +108,65 @@ class SharedThrottle(SimpleRateThrottle):
 
     def get_ident(self, request):
         return client_address(request)
+
+
+class MemberThrottle(SharedThrottle):
+    """A rate per signed-in member for one page: people behind one address (an office) share nothing."""
+
+    def __init__(self, scope, rate):
+        self.scope, self.rate = scope, rate
+        super().__init__()
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+def per_member(scope: str, rate_setting: str, refusal):
+    """Decorator for a view only signed-in members reach: each member may call it at the rate in
+    `rate_setting`, and one request at a time, however many workers there are. A request that may
+    not go on is answered `refusal(retry_after)`, given a 429 status and Retry-After here.
+
+    One at a time because a rate alone lets a member send all of it at once, each request holding a
+    worker's thread. The turn is kept in the counters' cache for at most TURN_SECONDS, so a worker
+    that dies holding one shuts nobody out for long.
+    """
+    def decorator(view):
+        @functools.wraps(view)
+        def limited(request, *args, **kwargs):
+            throttle = MemberThrottle(scope, getattr(settings, rate_setting))
+            if not throttle.allow_request(request, None):
+                return _too_many(refusal, throttle.wait())
+            with member_turn(scope, request.user.pk) as taken:
+                return view(request, *args, **kwargs) if taken else _too_many(refusal, 1)
+        return limited
+    return decorator
+
+
+@contextmanager
+def member_turn(scope: str, member) -> Iterator[bool]:
+    """Take `member`'s one turn at `scope`, yielding whether it was free. Fails open, as `count` does."""
+    key = f"turn:{scope}:{member}"
+    counters = caches["throttle"]
+    try:
+        taken = counters.add(key, 1, timeout=TURN_SECONDS)
+    except (OSError, redis.RedisError) as error:
+        log.warning("Request counters are unavailable, so %s is not limited: %s", key, error)
+        taken = None
+    try:
+        yield taken is not False
+    finally:
+        if taken:
+            try:
+                counters.delete(key)
+            except (OSError, redis.RedisError):
+                pass  # it ends with its timeout
+
+
+def _too_many(refusal, retry_after):
+    response = refusal(retry_after)
+    response.status_code = 429
+    response["Retry-After"] = str(retry_after)
+    return response
 
 
 @dataclass(frozen=True)

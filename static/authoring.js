@@ -107,22 +107,38 @@ document.querySelectorAll("form[data-check]").forEach((form) => {
 });
 
 // The editor's live preview of SKILL.md, rendered by the server exactly as the skill page renders it.
+// It asks after a pause in typing, at most once a second (the server allows each member 60 a minute,
+// one at a time); refused for going faster, it shows why and asks again when the answer says.
 document.querySelectorAll("textarea[data-preview]").forEach((textarea) => {
   const target = document.querySelector(textarea.dataset.preview);
   let timer;
   let controller;
+  let asked = 0;
+  let refusedUntil = 0;
+  const later = (delay) => {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, Math.max(delay, asked + 1000 - Date.now(), refusedUntil - Date.now()));
+  };
   const refresh = () => {
     const body = new FormData();
     body.append("text", textarea.value);
     controller?.abort();
     controller = new AbortController();
+    asked = Date.now();
     fetch(textarea.dataset.previewUrl, {
       method: "POST", body, headers: { "X-CSRFToken": csrfToken(textarea.form) }, signal: controller.signal,
     })
-      // A 413 carries the reason (too long to preview) in place of the preview.
-      .then((response) => (response.ok || response.status === 413 ? response.text() : Promise.reject(response.status)))
+      .then((response) => {
+        if (response.status === 429) {
+          refusedUntil = Date.now() + 1000 * (Number(response.headers.get("Retry-After")) || 1);
+          later(0);
+        }
+        // A 413 or 429 carries the reason (too long to preview, or too often) in place of the preview.
+        return response.ok || response.status === 413 || response.status === 429
+          ? response.text() : Promise.reject(response.status);
+      })
       .then((html) => { target.innerHTML = html; })
       .catch(() => {});
   };
-  textarea.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(refresh, 300); });
+  textarea.addEventListener("input", () => later(300));
 });

@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from authoring.models import Proposal
+from skillport_site.throttle import member_turn
 
 from .browsers import browser, open_page, signed_in  # noqa: F401 (fixtures)
 from .builders import skill_md
@@ -47,6 +48,18 @@ def test_suggest_an_edit_previews_live_and_opens_a_pull_request(open_page, live_
     assert "\r" not in head_file(hosted, 1, "plugins/tools/skills/alpha/SKILL.md")
     listed = hosted.repo.git("ls-tree", "-r", "--name-only", hosted.repo.pulls[1].head_sha, "plugins/tools/skills/alpha")
     assert listed.split() == ["plugins/tools/skills/alpha/SKILL.md"]
+
+
+def test_a_refused_preview_says_why_and_comes_when_it_may(open_page, live_server, hosted, people):
+    """The server makes one person's previews one at a time (skillport_site/throttle.py): asked while
+    another is made for them, the editor shows the refusal and asks again after its Retry-After."""
+    page = signed_in(open_page(), live_server, people["core"])
+    page.goto(f"{live_server.url}/proposals/edit/acme/tools/alpha/")
+    preview = page.locator("#preview")
+    with member_turn("preview", people["core"].pk):  # as if another worker were making one for them
+        page.get_by_label("Content of SKILL.md").fill(skill_md("alpha", "Alpha does A.", body="## Held back\n"))
+        expect(preview).to_contain_text("The preview follows in 1 second")
+    expect(preview.get_by_role("heading", name="Held back")).to_be_visible()
 
 
 def test_a_skill_package_is_checked_then_proposed(open_page, live_server, hosted, people):

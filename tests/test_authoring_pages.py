@@ -17,6 +17,7 @@ from authoring.models import Proposal
 from authoring.pages import MAX_PREVIEW_CHARS, NOWHERE
 from marketplace.models import Curation, Marketplace, Skill
 from marketplace.sync import sync_marketplace
+from skillport_site.throttle import member_turn
 
 from .builders import catalog, plugin_entry, skill_md
 
@@ -372,6 +373,27 @@ def test_the_preview_renders_and_sanitises_as_the_skill_page_does(market, people
     assert "<script" not in html and 'class="language-python"' in html
     assert core.get(PREVIEW).status_code == 405
     assert core.post(PREVIEW, {"text": "x" * (MAX_PREVIEW_CHARS + 1)}).status_code == 413
+
+
+def test_each_member_has_the_preview_at_a_rate_and_one_at_a_time(market, people, settings):
+    """Any member may have their own text rendered; a flood of it from one member is refused, and the
+    next member (behind the same address, as an office is) is not."""
+    settings.SKILLPORT_PREVIEW_RATE = "3/hour"  # an hour's window: this test does not cross into the next
+    core, member = signed_in(people["core"]), signed_in(people["member"])
+    # One at a time: while this member's turn is taken (another worker rendering for them), refused.
+    with member_turn("preview", people["core"].pk) as taken:
+        assert taken
+        refused = core.post(PREVIEW, {"text": "# Kit"})
+        assert member.post(PREVIEW, {"text": "# Kit"}).status_code == 200
+    assert refused.status_code == 429 and refused["Retry-After"] == "1"
+    assert refused.content.decode() == ('<p class="warn">The preview follows in 1 second: Skillport makes one '
+                                        "person's previews one at a time, and 3/hour at most.</p>")
+    # The turn is free again. The rate counts the refused request, as it does every request.
+    assert [core.post(PREVIEW, {"text": "# Kit"}).status_code for _ in range(2)] == [200, 200]
+    over = core.post(PREVIEW, {"text": "# Kit"})
+    assert over.status_code == 429 and 1 <= int(over["Retry-After"]) <= 3600
+    assert f"The preview follows in {over['Retry-After']} second" in over.content.decode()
+    assert member.post(PREVIEW, {"text": "# Kit"}).status_code == 200
 
 
 def test_the_preview_needs_a_sign_in_and_the_csrf_token(market, people):
