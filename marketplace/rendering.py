@@ -8,6 +8,10 @@ import functools
 import html
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 import cffi
 import nh3
@@ -47,6 +51,33 @@ HIGHLIGHTED = frozenset({
     "javascript", "json", "jsx", "kotlin", "lua", "markdown", "php", "powershell", "protobuf", "python",
     "ruby", "rust", "scss", "sql", "swift", "toml", "tsx", "typescript", "xml", "yaml",
 })
+
+
+@dataclass
+class Budget:
+    """Highlighting time that documents rendered together share (`budget`)."""
+
+    left: float  # seconds
+    per_document: float  # seconds more for each document rendered
+    plain: int = 0  # documents whose code was left plain because it ran out
+
+
+_budget: ContextVar[Budget | None] = ContextVar("highlighting budget", default=None)
+
+
+@contextmanager
+def budget(seconds: float, per_document: float) -> Iterator[Budget]:
+    """Within this, every document `render`s highlights its code in the time the returned Budget has
+    left (and never more than HIGHLIGHT_SECONDS): `seconds` to begin with, and `per_document` more for
+    each. Past it, code is shown plain. For whoever renders many documents at once: the sync."""
+    shared = Budget(seconds, per_document)
+    token = _budget.set(shared)
+    try:
+        yield shared
+    finally:
+        _budget.reset(token)
+
+
 # Markdown's lexer would highlight each fence in whichever language it names: any lexer Pygments has.
 LEXER_OPTIONS = {"markdown": {"handlecodeblocks": False}}
 FORMATTER = HtmlFormatter(cssclass="highlight", wrapcode=True)
@@ -138,7 +169,7 @@ def lexer_of(lexer_class):
 def _highlight(code: str, lexer, formatter, deadline: float) -> str | None:
     """`code` highlighted by `lexer`, or None: no lexer, code past MAX_HIGHLIGHT_CHARS, or highlighting
     that would end past `deadline` (a time.monotonic())."""
-    if lexer is None or len(code) > MAX_HIGHLIGHT_CHARS:
+    if lexer is None or len(code) > MAX_HIGHLIGHT_CHARS or time.monotonic() > deadline:
         return None
     tokens = []
     for token in lexer.get_tokens(code):
@@ -169,8 +200,18 @@ def render(text: str) -> str:
     if depth := _too_deep(document):
         return (f"<p><em>This document nests {depth} levels deep, more than the {MAX_NESTING} shown "
                 f"formatted; here is its text.</em></p><pre>{html.escape(text)}</pre>")
-    deadline = time.monotonic() + HIGHLIGHT_SECONDS
-    return FENCE.sub(lambda fence: _highlight_fence(fence, deadline), document)
+    shared = _budget.get()
+    seconds = HIGHLIGHT_SECONDS
+    if shared is not None:
+        shared.left += shared.per_document
+        seconds = min(seconds, shared.left)
+        if seconds <= 0 and FENCE.search(document):
+            shared.plain += 1
+    start = time.monotonic()
+    rendered = FENCE.sub(lambda fence: _highlight_fence(fence, start + seconds), document)
+    if shared is not None:
+        shared.left -= time.monotonic() - start
+    return rendered
 
 
 def nesting(document: str) -> int:

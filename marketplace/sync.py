@@ -30,7 +30,7 @@ from . import access, approval, bulk, liveness, locks, rendering, storable
 from .bulk import copy_rows, copy_rows_ignoring_conflicts
 from .gitrepo import GitError
 from .models import Blob, Marketplace, Plugin, Skill, SkillFile, Status, SyncRun
-from .problems import ERROR, CatalogError, Problem
+from .problems import ERROR, WARNING, CatalogError, Problem
 from .reader import Reader
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,13 @@ PLUGIN_FIELDS = [
     "readme_html", "loads", "own_content", "own_hash", "root", "problems", "fingerprint", "removed_at",
     "last_seen_at", "updated_at",
 ]
+
+# A sync renders each changed SKILL.md and README. At rendering.HIGHLIGHT_SECONDS each, 1,800 made to
+# be slow to highlight would hold every sync of their marketplace past SKILLPORT_SYNC_TIME_LIMIT (900 s),
+# so one author could stop it ever syncing again. A sync's documents share this long for highlighting,
+# and this much more each (a real SKILL.md with five fences of Python takes 4 ms); past it, code is
+# stored plain and the sync says so.
+HIGHLIGHTING_SECONDS, HIGHLIGHTING_SECONDS_PER_DOCUMENT = 60, 0.01
 
 
 def sync_marketplace(marketplace_id: int, trigger: str = SyncRun.Trigger.MANUAL, progress=None, run_id=None,
@@ -88,9 +95,12 @@ def sync_marketplace(marketplace_id: int, trigger: str = SyncRun.Trigger.MANUAL,
             else:
                 snapshot = reader.read()
                 reporter("save", 0, 1)
-                with transaction.atomic():
+                with (
+                    transaction.atomic(),
+                    rendering.budget(HIGHLIGHTING_SECONDS, HIGHLIGHTING_SECONDS_PER_DOCUMENT) as highlighting,
+                ):
                     counts = reconcile(marketplace, snapshot)
-                    problems = [p.as_dict() for p in snapshot.problems]
+                    problems = [p.as_dict() for p in snapshot.problems + _unhighlighted(highlighting)]
                     status = Status.PARTIAL if snapshot.incomplete else Status.OK
                     finish(status, problems, counts, fingerprint=fingerprint)
         except CatalogError as exc:
@@ -104,6 +114,15 @@ def sync_marketplace(marketplace_id: int, trigger: str = SyncRun.Trigger.MANUAL,
             reader.close()
     log.info("sync %s: %s commit=%s counts=%s", marketplace.slug, run.status, run.commit[:12], run.counts)
     return run
+
+
+def _unhighlighted(highlighting) -> list[Problem]:
+    if not highlighting.plain:
+        return []
+    return [Problem(WARNING, "highlighting-stopped", (
+        f"Code in {highlighting.plain} skill or plugin document(s) is shown without highlighting: the sync "
+        f"highlights for {HIGHLIGHTING_SECONDS} s, and {HIGHLIGHTING_SECONDS_PER_DOCUMENT * 1000:g} ms more a "
+        f"document, and this marketplace's took longer. Each is highlighted again when it changes."))]
 
 
 class _Progress:

@@ -10,7 +10,7 @@ import importlib
 
 import pytest
 
-from marketplace import rendering
+from marketplace import rendering, sync
 from marketplace.models import Skill, SkillRevision, Status
 
 from .builders import catalog, plugin_entry, skill_md
@@ -58,6 +58,58 @@ def test_past_the_deadline_the_rest_of_a_document_is_plain(monkeypatch):
     assert rendering.render("```python\nprint('hi')\n```\n") == (
         '<pre><code class="language-python">print(\'hi\')\n</code></pre>\n')
     assert '<span class="' not in rendering.source("scripts/run.py", "print('hi')\n")
+
+
+PYTHON = "```python\nprint('hi')\n```\n"
+PLAIN_PYTHON = '<pre><code class="language-python">print(\'hi\')\n</code></pre>\n'
+
+
+def test_documents_rendered_together_share_a_budget_for_highlighting():
+    with rendering.budget(0, per_document=0) as spent:
+        assert rendering.render(PYTHON) == PLAIN_PYTHON
+        assert rendering.render("# No code\n") == "<h1>No code</h1>\n"
+    assert spent.plain == 1  # the one with code
+    assert '<span class="nb">print</span>' in rendering.render(PYTHON)  # outside it, as before
+    with rendering.budget(0, per_document=1) as spent:  # each document brings its own share
+        assert '<span class="nb">print</span>' in rendering.render(PYTHON)
+        assert '<span class="nb">print</span>' in rendering.render(PYTHON)
+    assert spent.plain == 0 and 1 < spent.left < 2  # what the two did not use
+    # What one document spends, the next has no more of.
+    code = "```python\n" + "print('hi'); x = [1, 2, 3]  # a comment\n" * 4000 + "```\n"
+    with rendering.budget(0.05, per_document=0) as spent:
+        assert '<span class="nb">print</span>' in rendering.render(code[:200] + "```\n")
+        assert '<span class="nb">print</span>' not in rendering.render(code)  # cut at the 0.05 s left
+        assert rendering.render(PYTHON) == PLAIN_PYTHON
+    assert spent.left < 0 and spent.plain == 1
+
+
+@pytest.mark.django_db
+def test_a_sync_highlights_within_its_budget_and_says_what_it_left_plain(make_repo, synced_marketplace, monkeypatch):
+    """A sync's documents share one budget (sync.HIGHLIGHTING_SECONDS): slow code in many skills
+    cannot hold each sync of their marketplace past its time limit."""
+    monkeypatch.setattr(sync, "HIGHLIGHTING_SECONDS", 0)
+    monkeypatch.setattr(sync, "HIGHLIGHTING_SECONDS_PER_DOCUMENT", 0)
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("kit")),
+        "plugins/kit/README.md": f"# Kit\n\n{PYTHON}",
+        "plugins/kit/skills/one/SKILL.md": skill_md("one", "One.", body=PYTHON),
+        "plugins/kit/skills/two/SKILL.md": skill_md("two", "Two.", body="No code."),
+    })
+    market = synced_marketplace(repo, slug="acme")
+    assert market.first_run.status == Status.OK
+    assert [p for p in market.first_run.problems if p["code"] == "highlighting-stopped"] == [{
+        "severity": "warning", "code": "highlighting-stopped", "location": "",
+        "message": "Code in 2 skill or plugin document(s) is shown without highlighting: the sync highlights "
+                   "for 0 s, and 0 ms more a document, and this marketplace's took longer. Each is highlighted "
+                   "again when it changes."}]
+    assert Skill.objects.get(slug="one").body_html == PLAIN_PYTHON
+    assert market.plugins.get().readme_html == "<h1>Kit</h1>\n" + PLAIN_PYTHON
+    # Within the budget, nothing is said.
+    monkeypatch.setattr(sync, "HIGHLIGHTING_SECONDS", 60)
+    repo.commit({"plugins/kit/skills/one/SKILL.md": skill_md("one", "One, again.", body=PYTHON)})
+    run = sync.sync_marketplace(market.pk)
+    assert run.status == Status.OK and not [p for p in run.problems if p["code"] == "highlighting-stopped"]
+    assert '<span class="nb">print</span>' in Skill.objects.get(slug="one").body_html
 
 
 @pytest.mark.django_db
