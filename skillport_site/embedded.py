@@ -86,7 +86,7 @@ def broker_url(data_dir: Path) -> tuple[str, dict]:
     options = {
         "data_folder_in": str(folder),
         "data_folder_out": str(folder),
-        "processed_folder": str(folder / "processed"),
+        "processed_folder": str(folder / "processed"),  # where a worker takes each message (filebroker.py)
         "store_processed": False,
         # Otherwise Kombu keeps its control exchange in ./control, wherever the process started.
         "control_folder": str(folder / "control"),

@@ -15,17 +15,23 @@ Two places:
 
 Whole files cannot leave a message that is not JSON any more, but a file put in the folder by other
 hands still could; the worker passes over it with a warning rather than stop.
+
+A worker takes a message by renaming it into `processed/`, beside the queue, then reads and removes it.
+Kombu moved it to the machine's temporary folder instead: on another file system (a tmpfs /tmp) that is
+a copy, which two workers can both make; where that folder was full, the worker passed over every
+message for good, and where it was missing, it stopped.
 """
 import logging
 import os
 import uuid
 from contextlib import suppress
+from queue import Empty
 from time import monotonic
 
 from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
-from kombu.utils.encoding import str_to_bytes
-from kombu.utils.json import dumps
+from kombu.utils.encoding import bytes_to_str, str_to_bytes
+from kombu.utils.json import dumps, loads
 
 from .embedded import BROKER_INCOMING, write_once
 
@@ -57,10 +63,33 @@ class Channel(filesystem.Channel):
     def _get(self, queue):
         while True:
             try:
-                return super()._get(queue)
-            except ValueError as error:  # not JSON, or not UTF-8: Kombu has removed the file by then
+                return self._take(queue)
+            except ValueError as error:  # not JSON, or not UTF-8: `_take` has removed the file by then
                 log.warning("A message in the broker's folder for queue %s was not one Skillport sent (%s); "
                             "passed over.", queue, error)
+
+    def _take(self, queue):
+        """The oldest message of `queue` (Kombu's names sort by when they were sent), claimed by a rename
+        that only one worker can win."""
+        wanted = f"{queue}.msg"
+        for name in sorted(os.listdir(self.data_folder_in)):
+            if name.partition(".")[2] != wanted:
+                continue
+            claimed = os.path.join(self.processed_folder, name)
+            try:
+                os.rename(os.path.join(self.data_folder_in, name), claimed)
+            except FileNotFoundError:
+                continue  # another worker took it first
+            except OSError as exc:
+                raise ChannelError(f"Cannot take file {name!r} from the queue: {exc.strerror}") from exc
+            try:
+                with open(claimed, "rb") as file:
+                    payload = file.read()
+            finally:
+                with suppress(OSError):
+                    os.unlink(claimed)
+            return loads(bytes_to_str(payload))
+        raise Empty()
 
 
 class Transport(filesystem.Transport):

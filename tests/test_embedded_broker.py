@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import subprocess
 import sys
+import tempfile
 
 from kombu import Connection
 
@@ -134,3 +135,25 @@ def test_a_file_no_sender_wrote_is_passed_over(tmp_path, caplog):
         message.ack()
     assert [name for name in os.listdir(tmp_path / "broker") if name.endswith(".msg")] == []
     assert caplog.text.count("was not one Skillport sent") == 2
+
+
+def test_a_worker_takes_messages_within_the_brokers_folder(tmp_path, monkeypatch):
+    """Kombu moved each message it took to the machine's temporary folder: a copy where that is another
+    file system (two workers could both take it); where that folder was full, every message was passed
+    over for good, and where it was missing (as here), the worker stopped."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))
+    url, options = embedded.broker_url(tmp_path / "data")
+    with Connection(url, transport=embedded.BROKER_TRANSPORT, transport_options=options) as connection:
+        # A queue of its own: Kombu keeps which exchanges it bound in the process, not in the folder.
+        queue = connection.SimpleQueue("taken")
+        for number in range(3):
+            queue.put({"number": number})
+        taken = []
+        for _ in range(3):
+            message = queue.get(block=True, timeout=10)
+            taken.append(message.payload["number"])
+            message.ack()
+    assert sorted(taken) == [0, 1, 2]  # sent within a millisecond, so in no order (Kombu names them by it)
+    broker = tmp_path / "data" / "broker"
+    assert [name for name in os.listdir(broker) if name.endswith(".msg")] == os.listdir(broker / "processed") == []
+    assert not (tmp_path / "no-such-folder").exists()
