@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from audit import record, record_many
+from audit import record_many
 from audit.models import Action, Surface
 
 from . import bulk, locks, scans
@@ -306,9 +306,9 @@ def settle(marketplace):
              _passing_plugin_content(marketplace) if scan_gated else []],
         )
         if scan_gated:
-            for _pk, name, own_hash in cursor.fetchall():
-                record(Action.PLUGIN_CONTENT_APPROVED, marketplace=marketplace.slug, plugin=name,
-                       surface=Surface.SKILLPORT, extra={"after": own_hash, "via": "security scan"})
+            record_many([(Action.PLUGIN_CONTENT_APPROVED, {"marketplace": marketplace.slug, "plugin": name},
+                          {"after": own_hash, "via": "security scan"}) for _pk, name, own_hash in cursor.fetchall()],
+                        surface=Surface.SKILLPORT)
         # The approved content is the content of the approved digest: whatever set the digest (above, an
         # admin's decision, or a sync from before the content was kept) leaves it to this statement.
         cursor.execute(

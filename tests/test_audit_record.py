@@ -208,16 +208,19 @@ def test_record_many_writes_each_event_as_record_would(simple_repo, make_marketp
     request.user = alice
     one = audit.record(Action.SKILL_APPROVED, request=request, target=skill, extra={"n": 0})
 
-    audit.record_many([(Action.SKILL_APPROVED, skill, {"n": 1}), (Action.MARKETPLACE_REMOVED, marketplace, None)],
+    audit.record_many([(Action.SKILL_APPROVED, skill, {"n": 1}), (Action.MARKETPLACE_REMOVED, marketplace, None),
+                       (Action.PLUGIN_CONTENT_APPROVED, {"marketplace": "team-tools", "plugin": "gone"}, None)],
                       request=request, surface=Surface.SKILLPORT)
 
-    first, second = AuditEvent.objects.filter(pk__gt=one.pk).order_by("pk")
+    first, second, third = AuditEvent.objects.filter(pk__gt=one.pk).order_by("pk")
     compared = ["actor", "actor_login", "actor_github_id", "client_name", "client_version", "ip", "user_agent",
                 "request_id", "outcome", "marketplace", "plugin", "skill", "version", "commit"]
     assert [getattr(first, name) for name in compared] == [getattr(one, name) for name in compared]
     assert (first.action, first.extra, first.surface, one.surface) == ("skill_approved", {"n": 1}, "skillport", "web")
     assert (second.action, second.target, second.extra, second.request_id) == (
         "marketplace_removed", "team-tools", {}, "req-7")
+    # A target as `record`'s snapshot fields: what it names, and nothing read from a row.
+    assert (third.target, third.version, third.commit, third.actor) == ("team-tools/gone", "", "", alice)
 
 
 @pytest.mark.django_db
