@@ -11,6 +11,8 @@ rewritten so they no longer depend on where the catalogue was read from:
    Skillport synced, or under an approval policy the last one at which nothing in the plugin
    awaited approval.
 2. `github`, `url` and `git-subdir` sources keep their form and get that commit as `sha`.
+   A folder on this server (SKILLPORT_ALLOW_LOCAL_SOURCES) is written as a file:// URL, the one form of
+   it Claude Code clones ("Invalid git URL" for a path).
 3. Sources Skillport never fetches (npm, archives, commands) cannot be pinned, and plugins with no
    approved commit yet have nothing to pin: both are left out.
 4. Claude Code installs a plugin whole, so a plugin holding a skill the user may not see is left
@@ -21,6 +23,7 @@ Each entry's `metadata` (a free-form object Claude Code ignores) holds under `sk
 provenance digest of each skill the pinned commit holds, so what was installed can be checked
 against what was approved and scanned (docs/provenance.md).
 """
+from pathlib import Path
 from types import SimpleNamespace
 
 from django.conf import settings
@@ -50,11 +53,19 @@ def pinned_source(plugin):
         return None
     if source.kind == "relative":
         if not source.path:
-            return {"source": "url", "url": marketplace.git_url, "sha": sha}
-        return {"source": "git-subdir", "url": marketplace.git_url, "path": source.path, "sha": sha}
+            return {"source": "url", "url": _git_url(marketplace.git_url), "sha": sha}
+        return {"source": "git-subdir", "url": _git_url(marketplace.git_url), "path": source.path, "sha": sha}
     if source.kind in FETCHED:
-        return {key: value for key, value in raw.items() if key != "ref"} | {"sha": sha}
+        pinned = {key: value for key, value in raw.items() if key != "ref"} | {"sha": sha}
+        return pinned | ({"url": _git_url(pinned["url"])} if isinstance(pinned.get("url"), str) else {})
     return None
+
+
+def _git_url(url: str) -> str:
+    """`url` as Claude Code reads a git URL: a folder on this server's path as a file:// URL."""
+    if is_local(url) and not url.startswith("file://"):
+        return Path(url).expanduser().resolve().as_uri()
+    return url
 
 
 def _overrides(plugin) -> dict:

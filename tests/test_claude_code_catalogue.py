@@ -26,10 +26,7 @@ def test_claude_code_installs_a_plugin_from_the_curated_catalogue_with_the_token
         ".claude-plugin/marketplace.json": catalog(plugin_entry("kit"), name="acme-skills"),
         "plugins/kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Write a blameless incident review."),
     })
-    market = synced_marketplace(repo, slug="acme")
-    # Where Claude Code clones the plugin from: the same repository, as a git URL (a bare path is no URL).
-    market.git_url = f"file://{repo.path}"
-    market.save(update_fields=["git_url"])
+    market = synced_marketplace(repo, slug="acme")  # read from a folder, which the catalogue gives as a file:// URL
     _, raw = issue(people["member"], scope=CATALOGUE_SCOPE, ttl=3600, resource=[catalogue_resource()],
                    client_name=CATALOGUE_CLIENT_NAME)
     home = tmp_path / "home"

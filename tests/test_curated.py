@@ -1,5 +1,6 @@
 """/m/<slug>/marketplace.json: the curated catalogue for Claude Code, pinned to synced commits, validated by us."""
 import json
+import subprocess
 import threading
 import time
 
@@ -12,6 +13,7 @@ from marketplace.models import Curation, Marketplace, Plugin
 from marketplace.sync import sync_marketplace
 
 from .builders import Symlink, catalog, plugin_entry, run_command, skill_md
+from .test_claude_code_oracle import CLAUDE, claude_env
 
 pytestmark = pytest.mark.django_db
 
@@ -52,9 +54,11 @@ def test_lists_visible_approved_plugins_pinned_to_the_synced_commit(client, mark
     plugins = {entry["name"]: entry for entry in data["plugins"]}
     assert data["name"] == "acme-skills" and set(plugins) == {"ops-kit", "docs-kit", "tools"}
     commit = m.last_synced_commit
-    assert plugins["ops-kit"]["source"] == {"source": "git-subdir", "url": m.git_url, "path": "plugins/ops-kit",
-                                            "sha": commit}
-    assert plugins["docs-kit"]["source"] == {"source": "url", "url": m.git_url, "sha": commit}
+    # The repository is a folder on this server (the tests allow local sources): Claude Code takes it as a URL.
+    assert m.git_url.startswith("/")
+    assert plugins["ops-kit"]["source"] == {"source": "git-subdir", "url": f"file://{m.git_url}",
+                                            "path": "plugins/ops-kit", "sha": commit}
+    assert plugins["docs-kit"]["source"] == {"source": "url", "url": f"file://{m.git_url}", "sha": commit}
     assert plugins["docs-kit"]["skills"] == ["./skills/notes"] and plugins["docs-kit"]["strict"] is False
     assert plugins["tools"]["source"] == {"source": "github", "repo": "acme/tools", "sha": upstream.head}
     assert "core-only" in {e["name"] for e in curated(client, people["core"]).json()["plugins"]}
@@ -70,6 +74,42 @@ def test_the_curated_catalogue_passes_our_own_validator(client, market, people, 
     assert code == 0, result["problems"]
     assert [p for p in result["problems"] if p["severity"] == "error"] == []
     assert result["counts"]["plugins"] == 4 and result["counts"]["skills"] == 4
+
+
+def test_claude_code_installs_each_kind_of_source_at_its_pinned_commit(client, market, people, tmp_path,
+                                                                       settings):
+    """The pinned CLI reads the curated catalogue and installs from each kind of source it writes: `git-subdir`
+    and `url` in the marketplace's repository, and `github` (from the git host standing in for github.com,
+    which git is told to use in its place). Commits made since the sync are not what it installs."""
+    assert CLAUDE.exists(), f"Claude Code's CLI is missing at {CLAUDE}: `make test` installs it"
+    m, repo, upstream = market
+    folder = tmp_path / "curated"
+    (folder / ".claude-plugin").mkdir(parents=True)
+    (folder / ".claude-plugin" / "marketplace.json").write_text(curated(client, people["core"]).content.decode())
+    repo.commit({"plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Not synced yet."),
+                 "skills/notes/SKILL.md": skill_md("notes", "Not synced yet.")})
+    upstream.commit({"skills/gh/SKILL.md": skill_md("gh", "Not synced yet.")})
+    upstream.git("push", "--quiet", str(upstream.bare), "HEAD:main")
+    home = tmp_path / "home"
+    env = claude_env(home)
+    github = settings.SKILLPORT_GITHUB_URL.rstrip("/") + "/"
+    (home / ".gitconfig").write_text(f'[url "{github}"]\n\tinsteadOf = https://github.com/\n'
+                                     f"\tinsteadOf = git@github.com:\n")
+
+    def claude(*args):
+        return subprocess.run([CLAUDE, "plugin", *args], env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=180)
+
+    added = claude("marketplace", "add", str(folder))
+    assert added.returncode == 0, added.stdout + added.stderr
+    for plugin in ("ops-kit", "docs-kit", "tools", "core-only"):
+        done = claude("install", f"{plugin}@acme-skills")
+        assert done.returncode == 0, f"{plugin}: {done.stdout}{done.stderr}"
+    synced = {("ops-kit", "postmortem"): skill_md("postmortem"), ("docs-kit", "notes"): skill_md("notes"),
+              ("tools", "gh"): skill_md("gh", "From another repository."), ("core-only", "c"): skill_md("c")}
+    for (plugin, skill), text in synced.items():
+        installed = list(home.glob(f".claude/plugins/cache/acme-skills/{plugin}/*/skills/{skill}/SKILL.md"))
+        assert [path.read_text() for path in installed] == [text], plugin
 
 
 def test_who_may_fetch_it(client, market, people, settings):
