@@ -108,6 +108,11 @@ def contribute(request):
                 context["checked"] = f"{data['marketplace'].slug}/{data['plugin']}/{skill}"
         except uploads.Unreadable as unreadable:
             form.add_error(None, str(unreadable))
+        except proposals.TooMany as busy:
+            if request.headers.get("X-Partial"):  # the page's script says it in place of the answer
+                return _too_many(HttpResponse(str(busy), content_type="text/plain; charset=utf-8"), busy)
+            form.add_error(None, str(busy))
+            return _too_many(render(request, "authoring/contribute.html", context), busy)
         except proposals.Refused as refused:
             return _refused(request, str(refused))
         except proposals.Invalid as invalid:
@@ -146,7 +151,7 @@ def edit(request, marketplace, plugin, skill):
     if reason := changes.unreachable(skill.marketplace):
         return _refused(request, reason)
     files = _files(skill)
-    problems, errors, checked, added = [], [], "", []
+    problems, errors, checked, added, too_many = [], [], "", [], None
     if request.method == "POST":
         sent = dict(zip(request.POST.getlist("path"), request.POST.getlist("content")))
         removed = set(request.POST.getlist("remove")) - {"SKILL.md"}
@@ -178,17 +183,27 @@ def edit(request, marketplace, plugin, skill):
                     proposal = proposals.propose(request.user, skill.marketplace, **change, message=message,
                                                  surface=Surface.WEB)
                     return redirect(proposal)
+            except proposals.TooMany as busy:
+                errors.append(str(busy))  # and the page again, with what they typed
+                too_many = busy
             except proposals.Refused as refused:
                 return _refused(request, str(refused))
             except proposals.Invalid as invalid:
                 problems = invalid.problems
-    return render(request, "authoring/edit.html", {
+    page = render(request, "authoring/edit.html", {
         "skill": skill, "files": files, "others": [f for f in files if f["text"] is None], "problems": problems,
         "added": [*added, {"path": "", "text": ""}],  # and an empty slot for one more
         "errors": errors, "checked": checked,
         "message": request.POST.get("message", ""),
         "preview": _preview_context(next((f["text"] for f in files if f["path"] == "SKILL.md"), "") or ""),
     })
+    return _too_many(page, too_many) if too_many else page
+
+
+def _too_many(response, busy):
+    response.status_code = 429
+    response["Retry-After"] = str(busy.retry_after)
+    return response
 
 
 def _added(request, files, errors) -> list[dict]:

@@ -7,8 +7,10 @@ the security scan's gate apply as they always do.
 """
 import logging
 import uuid
+from contextlib import contextmanager
 
 from allauth.socialaccount.models import SocialAccount
+from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 
 from audit import record
@@ -17,6 +19,7 @@ from marketplace import access, gitrepo, pulls, scanners, scans, weblinks
 from marketplace.gitrepo import GitError
 from marketplace.models import Marketplace
 from skillport_site.links import absolute_url
+from skillport_site.throttle import member_limit
 
 from .changes import Change, Unusable
 from .models import Proposal
@@ -32,6 +35,14 @@ VERBS = {Proposal.Kind.ADD: "Add", Proposal.Kind.UPDATE: "Update", Proposal.Kind
 
 class Refused(Exception):
     """This person may not propose here; str(e) is the sentence to show them."""
+
+
+class TooMany(Refused):
+    """This person has checked or proposed as often as Skillport takes (`limited`): ask again after `retry_after` s."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Invalid(Exception):
@@ -61,26 +72,48 @@ def check(user, marketplace, *, plugin: str, skill: str, files: dict[str, bytes]
           deleted: tuple[str, ...] = (), executable=frozenset()) -> list[str]:
     """Problems the change would meet in a sync ([] if none). Raises Refused. `executable`: the paths
     among `files` to commit executable (a file executable in the repository stays so)."""
-    return _checked(user, marketplace, plugin, skill, files, deleted, executable)[1]
+    with limited(user):
+        return _checked(user, marketplace, plugin, skill, files, deleted, executable)[1]
 
 
 def propose(user, marketplace, *, plugin: str, skill: str, files: dict[str, bytes],
             deleted: tuple[str, ...] = (), executable=frozenset(), message: str, surface) -> Proposal:
     """Send the change as one commit on a new branch and a pull request. Raises Refused or Invalid."""
-    change, problems = _checked(user, marketplace, plugin, skill, files, deleted, executable, surface)
-    if problems:
-        raise Invalid(problems)
-    return _send(user, change, message, surface)
+    with limited(user):
+        change, problems = _checked(user, marketplace, plugin, skill, files, deleted, executable, surface)
+        if problems:
+            raise Invalid(problems)
+        return _send(user, change, message, surface)
 
 
 def propose_removal(user, marketplace, *, plugin: str, skill: str, message: str, surface) -> Proposal:
     """Propose removing a skill's folder (only the folder: the plugin and its entry stay)."""
-    _require(user, marketplace, surface)
-    change = _build(marketplace, plugin, skill, {}, (), frozenset(), remove=True)
-    problems = change.problems()
-    if problems:
-        raise Invalid(problems)
-    return _send(user, change, message, surface)
+    with limited(user):
+        _require(user, marketplace, surface)
+        change = _build(marketplace, plugin, skill, {}, (), frozenset(), remove=True)
+        problems = change.problems()
+        if problems:
+            raise Invalid(problems)
+        return _send(user, change, message, surface)
+
+
+@contextmanager
+def limited(user):
+    """Each person's checks and proposals, on every surface, at SKILLPORT_PROPOSAL_RATE and one at a time
+    (skillport_site.throttle.member_limit): each may run the security scan and reach the git host, and a
+    client (Claude in a loop, say) could otherwise ask without end. Raises TooMany."""
+    if user is None or not user.is_authenticated:  # refused as soon as it is asked (_require)
+        yield
+        return
+    # The turn outlasts what one can take: a proposal's push may take SKILLPORT_GIT_TIMEOUT.
+    with member_limit("proposal", "SKILLPORT_PROPOSAL_RATE", user.pk, settings.SKILLPORT_GIT_TIMEOUT) as wait:
+        if wait is not None and wait.busy:
+            raise TooMany("Skillport is still checking or sending your last change; wait for its answer, then "
+                          "try again.", wait.seconds)
+        if wait is not None:
+            raise TooMany(f"Skillport takes at most {settings.SKILLPORT_PROPOSAL_RATE} checks and proposals from one "
+                          f"person; try again in {wait.seconds} seconds.", wait.seconds)
+        yield
 
 
 def _require(user, marketplace, surface=None):

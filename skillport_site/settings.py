@@ -470,6 +470,9 @@ if SKILLPORT_THROTTLED_CONCURRENCY < 1:
 # The SKILL.md preview of the skill editor, per member: the editor asks at most once a second as
 # they type. A member may also have one preview made at a time (skillport_site/throttle.py).
 SKILLPORT_PREVIEW_RATE = env_rate("SKILLPORT_PREVIEW_RATE", "60/minute")
+# Checks and proposals of skill changes, per person on every surface (one at a time, too): each may run
+# the security scan and reach the git host (authoring/proposals.py).
+SKILLPORT_PROPOSAL_RATE = env_rate("SKILLPORT_PROPOSAL_RATE", "60/hour")
 
 # The REST API (api/).
 SKILLPORT_API_RATE = env_rate("SKILLPORT_API_RATE", "600/minute")  # per signed-in user or token holder

@@ -9,8 +9,9 @@
 3. The REST API's throttles count the same way (api/auth.py).
 4. A request that waited SKILLPORT_DB_POOL_TIMEOUT for a database connection in vain is a 503 with
    Retry-After saying the server is busy, not a 500 (timeouts.DatabaseOverload).
-5. Pages any member may ask to do costly work on text of their own (the SKILL.md preview) are limited
-   per member (`per_member`): a rate, and one request at a time across every worker.
+5. What any member may ask to do costly work on what they send (the SKILL.md preview; checking and
+   sending proposals) is limited per member (`member_limit`): a rate, and one request at a time
+   across every worker.
 
 Counts live in the "throttle" cache (settings.CACHES), shared by every worker process: Redis when
 SKILLPORT_REDIS_URL is set, otherwise files in the data directory (`FileCounters`). A per-process
@@ -111,44 +112,62 @@ class SharedThrottle(SimpleRateThrottle):
 
 
 class MemberThrottle(SharedThrottle):
-    """A rate per signed-in member for one page: people behind one address (an office) share nothing."""
+    """A rate per signed-in member for one kind of request: people behind one address (an office) share nothing."""
 
-    def __init__(self, scope, rate):
-        self.scope, self.rate = scope, rate
+    def __init__(self, scope, rate, member):
+        self.scope, self.rate, self.member = scope, rate, member
         super().__init__()
 
     def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+        return self.cache_format % {"scope": self.scope, "ident": self.member}
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Why a member's request may not go on now, and when it may."""
+
+    seconds: int
+    busy: bool  # their last request is still being answered (else they are over the rate)
+
+
+@contextmanager
+def member_limit(scope: str, rate_setting: str, member, turn_seconds=TURN_SECONDS) -> Iterator[Wait | None]:
+    """Count a request of `member` (a user's pk) at `scope` against the rate in `rate_setting`, and take
+    their one turn at it, however many workers there are: yields None while they may go on (the turn
+    is theirs until the block ends), else a Wait.
+
+    One at a time because a rate alone lets a member send all of it at once, each request holding a
+    worker's thread. The turn is kept in the counters' cache for at most `turn_seconds` (longer than
+    such a request takes), so a worker that dies holding one shuts nobody out for long.
+    """
+    throttle = MemberThrottle(scope, getattr(settings, rate_setting), member)
+    if not throttle.allow_request(None, None):
+        yield Wait(throttle.wait(), busy=False)
+        return
+    with member_turn(scope, member, turn_seconds) as taken:
+        yield None if taken else Wait(1, busy=True)
 
 
 def per_member(scope: str, rate_setting: str, refusal):
-    """Decorator for a view only signed-in members reach: each member may call it at the rate in
-    `rate_setting`, and one request at a time, however many workers there are. A request that may
-    not go on is answered `refusal(retry_after)`, given a 429 status and Retry-After here.
-
-    One at a time because a rate alone lets a member send all of it at once, each request holding a
-    worker's thread. The turn is kept in the counters' cache for at most TURN_SECONDS, so a worker
-    that dies holding one shuts nobody out for long.
-    """
+    """Decorator for a view only signed-in members reach, limited by `member_limit`. A request that may not
+    go on is answered `refusal(retry_after)`, given a 429 status and Retry-After here."""
     def decorator(view):
         @functools.wraps(view)
         def limited(request, *args, **kwargs):
-            throttle = MemberThrottle(scope, getattr(settings, rate_setting))
-            if not throttle.allow_request(request, None):
-                return _too_many(refusal, throttle.wait())
-            with member_turn(scope, request.user.pk) as taken:
-                return view(request, *args, **kwargs) if taken else _too_many(refusal, 1)
+            with member_limit(scope, rate_setting, request.user.pk) as wait:
+                return view(request, *args, **kwargs) if wait is None else _too_many(refusal, wait.seconds)
         return limited
     return decorator
 
 
 @contextmanager
-def member_turn(scope: str, member) -> Iterator[bool]:
-    """Take `member`'s one turn at `scope`, yielding whether it was free. Fails open, as `count` does."""
+def member_turn(scope: str, member, seconds=TURN_SECONDS) -> Iterator[bool]:
+    """Take `member`'s one turn at `scope` for at most `seconds`, yielding whether it was free. Fails
+    open, as `count` does."""
     key = f"turn:{scope}:{member}"
     counters = caches["throttle"]
     try:
-        taken = counters.add(key, 1, timeout=TURN_SECONDS)
+        taken = counters.add(key, 1, timeout=seconds)
     except (OSError, redis.RedisError) as error:
         log.warning("Request counters are unavailable, so %s is not limited: %s", key, error)
         taken = None

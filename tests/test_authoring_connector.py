@@ -74,3 +74,16 @@ def test_refusals_and_problems_are_tool_errors_in_our_words(hosted, people):
     assert call(people["core"], "my_proposals").structured_content == {
         "proposals": [], "page": "https://skillport.example/proposals/",
         "hint": "You have proposed nothing yet: propose_skill sends a skill for review."}
+
+
+def test_a_client_proposing_without_end_is_told_to_wait(hosted, people, settings):
+    """Claude in a loop, say: checks and proposals are limited per person on every surface."""
+    settings.SKILLPORT_PROPOSAL_RATE = "1/hour"
+    arguments = {"marketplace": "acme", "plugin": "tools", "skill": "gamma", "message": "Bad.",
+                 "files": [{"path": "SKILL.md", "text": "---\nname: Bad Name\n---\n"}]}
+    first = call(people["core"], "propose_skill", arguments)
+    assert first.is_error and "would not sync cleanly" in first.content[0].text
+    second = call(people["core"], "propose_skill", arguments)
+    assert second.is_error and (
+        "Skillport takes at most 1/hour checks and proposals from one person; try again in ") in second.content[0].text
+    assert hosted.gh.pushes == [] and not Proposal.objects.exists()

@@ -353,6 +353,38 @@ def test_check_only_in_the_editor_sends_nothing(market, people):
     assert not Proposal.objects.exists()
 
 
+def test_checks_and_proposals_are_limited_per_person_and_keep_what_was_typed(market, people, settings):
+    """Each may run the security scan and reach the git host (authoring/proposals.py: `limited`)."""
+    settings.SKILLPORT_PROPOSAL_RATE = "2/hour"  # an hour's window: this test does not cross into the next
+    core = signed_in(people["core"])
+    typed = skill_md("alpha", "Alpha does A.", body="# Alpha\n\nA line typed before the refusal.\n")
+    check = {"path": ["SKILL.md"], "content": [typed], "action": "check"}
+    # While their last check or proposal is being answered (elsewhere), the next waits.
+    with member_turn("proposal", people["core"].pk):
+        busy = core.post(EDIT, check)
+    assert busy.status_code == 429 and busy["Retry-After"] == "1"
+    assert "Skillport is still checking or sending your last change" in busy.content.decode()
+    assert "A line typed before the refusal." in busy.content.decode()  # the editor, as they left it
+    assert core.post(EDIT, check).status_code == 200  # the second of the hour
+    over = core.post(EDIT, {**check, "action": "propose", "message": "One more."})
+    assert over.status_code == 429 and 1 <= int(over["Retry-After"]) <= 3600
+    assert ("Skillport takes at most 2/hour checks and proposals from one person; try again in "
+            f"{over['Retry-After']} seconds.") in over.content.decode()
+    assert "A line typed before the refusal." in over.content.decode() and not Proposal.objects.exists()
+    # The contribute page's "Check only", answered in place by its script, and the page itself.
+    upload = {"marketplace": "acme", "plugin": "tools", "action": "check",
+              "package": package({"SKILL.md": skill_md("kit", "Does kit things.")})}
+    partial = core.post(NEW, upload, headers={"X-Partial": "1"})
+    assert partial.status_code == 429 and partial["Content-Type"] == "text/plain; charset=utf-8"
+    assert partial.content.decode().startswith("Skillport takes at most 2/hour checks and proposals")
+    upload["package"].seek(0)
+    page = core.post(NEW, upload)
+    assert page.status_code == 429 and "Skillport takes at most 2/hour" in page.content.decode()
+    assert core.post(PREVIEW, {"text": "# x"}).status_code == 200  # another limit
+    market.contributors.append("github:@orla")
+    market.save(update_fields=["contributors"])
+    assert signed_in(people["member"]).post(EDIT, check).status_code == 200  # another person
+
 def test_paths_the_skill_does_not_have_are_ignored(market, people):
     response = signed_in(people["core"]).post(EDIT, {"path": ["../../../.claude-plugin/marketplace.json"],
                                                      "content": ["{}"], "message": "Sneaky."})
