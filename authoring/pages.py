@@ -22,7 +22,7 @@ from marketplace import lookup, rendering, skillmd
 from marketplace.models import Marketplace, Plugin
 from marketplace.templatetags.catalogue import words
 from skillport_site.middleware import takes_uploads
-from skillport_site.throttle import per_member
+from skillport_site.throttle import per_member, too_many
 
 from . import changes, proposals, uploads
 
@@ -110,9 +110,9 @@ def contribute(request):
             form.add_error(None, str(unreadable))
         except proposals.TooMany as busy:
             if request.headers.get("X-Partial"):  # the page's script says it in place of the answer
-                return _too_many(HttpResponse(str(busy), content_type="text/plain; charset=utf-8"), busy)
+                return too_many(HttpResponse(str(busy), content_type="text/plain; charset=utf-8"), busy.retry_after)
             form.add_error(None, str(busy))
-            return _too_many(render(request, "authoring/contribute.html", context), busy)
+            return too_many(render(request, "authoring/contribute.html", context), busy.retry_after)
         except proposals.Refused as refused:
             return _refused(request, str(refused))
         except proposals.Invalid as invalid:
@@ -151,7 +151,7 @@ def edit(request, marketplace, plugin, skill):
     if reason := changes.unreachable(skill.marketplace):
         return _refused(request, reason)
     files = _files(skill)
-    problems, errors, checked, added, too_many = [], [], "", [], None
+    problems, errors, checked, added, waiting = [], [], "", [], None
     if request.method == "POST":
         sent = dict(zip(request.POST.getlist("path"), request.POST.getlist("content")))
         removed = set(request.POST.getlist("remove")) - {"SKILL.md"}
@@ -185,7 +185,7 @@ def edit(request, marketplace, plugin, skill):
                     return redirect(proposal)
             except proposals.TooMany as busy:
                 errors.append(str(busy))  # and the page again, with what they typed
-                too_many = busy
+                waiting = busy
             except proposals.Refused as refused:
                 return _refused(request, str(refused))
             except proposals.Invalid as invalid:
@@ -197,13 +197,7 @@ def edit(request, marketplace, plugin, skill):
         "message": request.POST.get("message", ""),
         "preview": _preview_context(next((f["text"] for f in files if f["path"] == "SKILL.md"), "") or ""),
     })
-    return _too_many(page, too_many) if too_many else page
-
-
-def _too_many(response, busy):
-    response.status_code = 429
-    response["Retry-After"] = str(busy.retry_after)
-    return response
+    return too_many(page, waiting.retry_after) if waiting else page
 
 
 def _added(request, files, errors) -> list[dict]:

@@ -52,32 +52,6 @@ HIGHLIGHTED = frozenset({
     "ruby", "rust", "scss", "sql", "swift", "toml", "tsx", "typescript", "xml", "yaml",
 })
 
-
-@dataclass
-class Budget:
-    """Highlighting time that documents rendered together share (`budget`)."""
-
-    left: float  # seconds
-    per_document: float  # seconds more for each document rendered
-    plain: int = 0  # documents whose code was left plain because it ran out
-
-
-_budget: ContextVar[Budget | None] = ContextVar("highlighting budget", default=None)
-
-
-@contextmanager
-def budget(seconds: float, per_document: float) -> Iterator[Budget]:
-    """Within this, every document `render`s highlights its code in the time the returned Budget has
-    left (and never more than HIGHLIGHT_SECONDS): `seconds` to begin with, and `per_document` more for
-    each. Past it, code is shown plain. For whoever renders many documents at once: the sync."""
-    shared = Budget(seconds, per_document)
-    token = _budget.set(shared)
-    try:
-        yield shared
-    finally:
-        _budget.reset(token)
-
-
 # Markdown's lexer would highlight each fence in whichever language it names: any lexer Pygments has.
 LEXER_OPTIONS = {"markdown": {"handlecodeblocks": False}}
 FORMATTER = HtmlFormatter(cssclass="highlight", wrapcode=True)
@@ -187,6 +161,31 @@ def _filter_attribute(tag, attribute, value):
     if attribute == "href" and value.strip().lower().startswith("data:"):
         return None
     return value
+
+
+@dataclass
+class Budget:
+    """Highlighting time that documents rendered together share (`budget`)."""
+
+    left: float  # seconds
+    per_document: float  # seconds more for each document rendered
+    plain: int = 0  # documents whose code was left plain because it ran out
+
+
+_budget: ContextVar[Budget | None] = ContextVar("highlighting budget", default=None)
+
+
+@contextmanager
+def budget(seconds: float, per_document: float) -> Iterator[Budget]:
+    """Within this, every document `render`s highlights its code in the time the returned Budget has
+    left (and never more than HIGHLIGHT_SECONDS): `seconds` to begin with, and `per_document` more for
+    each. Past it, code is shown plain. For whoever renders many documents at once: the sync."""
+    shared = Budget(seconds, per_document)
+    token = _budget.set(shared)
+    try:
+        yield shared
+    finally:
+        _budget.reset(token)
 
 
 def render(text: str) -> str:

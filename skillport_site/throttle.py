@@ -150,12 +150,12 @@ def member_limit(scope: str, rate_setting: str, member, turn_seconds=TURN_SECOND
 
 def per_member(scope: str, rate_setting: str, refusal):
     """Decorator for a view only signed-in members reach, limited by `member_limit`. A request that may not
-    go on is answered `refusal(retry_after)`, given a 429 status and Retry-After here."""
+    go on is answered `refusal(retry_after)`, made a 429 with Retry-After here (`too_many`)."""
     def decorator(view):
         @functools.wraps(view)
         def limited(request, *args, **kwargs):
             with member_limit(scope, rate_setting, request.user.pk) as wait:
-                return view(request, *args, **kwargs) if wait is None else _too_many(refusal, wait.seconds)
+                return view(request, *args, **kwargs) if wait is None else too_many(refusal(wait.seconds), wait.seconds)
         return limited
     return decorator
 
@@ -181,8 +181,8 @@ def member_turn(scope: str, member, seconds=TURN_SECONDS) -> Iterator[bool]:
                 pass  # it ends with its timeout
 
 
-def _too_many(refusal, retry_after):
-    response = refusal(retry_after)
+def too_many(response, retry_after: int):
+    """`response` as a refusal for asking too often: 429, and when to ask again."""
     response.status_code = 429
     response["Retry-After"] = str(retry_after)
     return response
