@@ -3,10 +3,11 @@ import re
 
 from django.conf import settings
 
-# Where a code is written: problems.error("code", ...), CatalogError("code", ...), a
-# ("code", message) pair returned for a caller to record, and the codes a helper picks.
+# Where a code is written: problems.error("code", ...), CatalogError("code", ...), Problem(SEVERITY, "code", ...),
+# a ("code", message) pair returned for a caller to record, and the codes a helper picks.
 CODE_WRITTEN = re.compile(
-    r'(?:\.(?:error|warning|info)\(\s*|CatalogError\(\s*|wrong\(|code = |return \(\s*|\(\s*)"([a-z]+(?:-[a-z0-9]+)+)"'
+    r'(?:\.(?:error|warning|info)\(\s*|CatalogError\(\s*|Problem\([A-Z]+, |wrong\(|code = |return \(\s*|\(\s*)'
+    r'"([a-z]+(?:-[a-z0-9]+)+)"'
 )
 PUBLISH_CODE_WRITTEN = re.compile(r'(?:\.(?:error|warning|info)\(\s*|"code": )"([a-z]+(?:-[a-z0-9]+)+)"')
 # Strings of the same shape that are not codes: a source kind, examples, names, encodings, walk events.
