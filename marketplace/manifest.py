@@ -7,7 +7,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from . import names
+from . import names, unfetched
 from .gitrepo import SHA_RE
 from .problems import CatalogError, Problems
 from .skillmd import MAX_NESTING, decode
@@ -31,7 +31,6 @@ MANIFEST_KEYS = {"name", "metadata", "dependencies", "$schema"} | DISPLAY_KEYS |
 
 # Spaces, @, :, path separators and control characters (hidden characters: spoofing.py).
 BAD_PLUGIN_NAME_CHARS = re.compile(r"[\s@:/\\\x00-\x1f\x7f]")
-UNSUPPORTED_SOURCES = {"npm", "archive", "command", "pip"}
 
 
 @dataclass
@@ -297,7 +296,10 @@ def parse_source(raw, catalog: Catalog, location: str, problems: Problems, githu
         problems.error("source-invalid", "source: Expected a path string or an object with 'source'", location)
         return None
     kind = raw["source"]
-    if kind in UNSUPPORTED_SOURCES:
+    if kind in unfetched.KINDS:
+        if refused := unfetched.problem(raw):
+            problems.error("source-field-invalid", f"{refused}. Claude Code will not install this plugin", location)
+            return None
         problems.warning(
             "unsupported-source",
             f"'{kind}' sources are not fetched by Skillport (never executed); "

@@ -280,9 +280,14 @@ class Reader:
                     raw, plugin.where(plugin_json), problems, plugin.name, self.catalog.official
                 )
                 refusal = refusal or manifest_refusal
+                if plugin.manifest is not None:
+                    _missing_components(plugin.manifest, tree, root, plugin.where(plugin_json), problems)
         strict = entry.get("strict", True)
         if not isinstance(strict, bool):
-            problems.warning("strict-not-boolean", "strict: Expected boolean; treated as true", location)
+            # Claude Code's schema: `claude plugin install` refuses the entry.
+            message = f"strict: Expected boolean, received {json.dumps(strict)}. Write true or false"
+            problems.error("strict-not-boolean", message, location)
+            refusal = refusal or message
             strict = True
         entry_components = manifest.COMPONENT_KEYS & set(entry)
         if plugin.manifest is not None and not strict and entry_components:
@@ -478,6 +483,23 @@ def _report_unread(plugins):
                 "Rename them",
                 plugin.where(plugin.root or "."),
             )
+
+
+def _missing_components(declared: dict, tree, root: str, location: str, problems) -> None:
+    """Component paths in a plugin.json that the plugin does not hold: `claude plugin validate` refuses
+    them and Claude Code's loader reports a load failure, though the plugin installs (its `skills`
+    are discovery.skill_folders' to check)."""
+    for key in sorted(manifest.COMPONENT_KEYS - {"skills"}):
+        for raw in manifest.component_paths(declared.get(key)):
+            try:
+                found = raw.startswith("./") and tree.kind(join_inside(root, raw)) is not None
+            except Escape:
+                continue  # reported with the field
+            if raw.startswith("./") and not found:
+                consequence = ("Claude Code skips a missing MCP servers file without a word, so none of its servers "
+                               "load" if key == "mcpServers" else "Claude Code reports it as a load failure")
+                problems.error("component-path-missing", f"{key}: Path not found: {raw}. {consequence}; fix the path "
+                                                         "or remove it", location)
 
 
 def _failed(plugin) -> PluginData:

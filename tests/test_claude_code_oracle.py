@@ -148,6 +148,38 @@ FIXTURES = [
     fixture("source-bare-name", market(entry(source="plugins/tools")), "source-invalid-path"),
     fixture("strict-conflict", market(entry(strict=False, skills=["./skills/alpha"])), "strict-conflict",
             files=plugin_json()),
+    *(fixture(f"strict-{label}", market(entry(strict=value)), "strict-not-boolean")
+      for label, value in [("string", "false"), ("number", 1), ("null", None)]),
+    fixture("source-pip", market(entry(source={"source": "pip", "package": "tools"})), "source-unknown-type"),
+    # -- sources Skillport lists but never fetches: Claude Code checks their fields ------------------
+    *(fixture(f"unfetched-{label}", market(entry(source=source)), code) for label, source, code in [
+        ("npm", {"source": "npm", "package": "@acme/tools@^1.2", "registry": "https://npm.example.com"}, ""),
+        ("npm-dotdot", {"source": "npm", "package": "../tools"}, "source-field-invalid"),
+        ("npm-file-dotdot", {"source": "npm", "package": "file:../tools.tgz"}, ""),
+        ("npm-registry", {"source": "npm", "package": "tools", "registry": "ftp://npm.example.com"},
+         "source-field-invalid"),
+        ("npm-version-number", {"source": "npm", "package": "tools", "version": 1}, "source-field-invalid"),
+        ("archive", {"source": "archive", "url": "https://example.com/tools.zip", "sha256": "a" * 64}, ""),
+        ("archive-private-network", {"source": "archive", "url": "https://10.0.0.1/tools.zip"}, ""),
+        ("archive-http", {"source": "archive", "url": "http://example.com/tools.zip"}, "source-field-invalid"),
+        ("archive-metadata", {"source": "archive", "url": "https://169.254.169.254/x.zip"}, "source-field-invalid"),
+        ("archive-loopback-v6", {"source": "archive", "url": "https://[::1]/x.zip"}, "source-field-invalid"),
+        ("archive-sha256", {"source": "archive", "url": "https://example.com/tools.zip", "sha256": "abc"},
+         "source-field-invalid"),
+        ("command", {"source": "command", "command": "tools-export --print-dir", "timeout": 30, "mode": "link"}, ""),
+        ("command-spaces", {"source": "command", "command": "echo    hi"}, "source-field-invalid"),
+        ("command-unicode", {"source": "command", "command": "echo \u00e9"}, "source-field-invalid"),
+        ("command-long", {"source": "command", "command": "x" * 501}, "source-field-invalid"),
+        ("command-timeout", {"source": "command", "command": "echo hi", "timeout": 601}, "source-field-invalid"),
+        ("command-mode", {"source": "command", "command": "echo hi", "mode": "move"}, "source-field-invalid"),
+    ]),
+    # -- plugin.json's component paths must be in the plugin (an entry's are not checked) --------------
+    *(fixture(f"manifest-{key}-missing", market(entry()), "component-path-missing", files=plugin_json(**{key: path}))
+      for key, path in [("commands", "./commands"), ("agents", ["./agents/reviewer.md"]),
+                        ("hooks", "./hooks/hooks.json"), ("mcpServers", "./.mcp.json"),
+                        ("outputStyles", "./styles"), ("lspServers", "./.lsp.json")]),
+    fixture("manifest-commands-present", market(entry()), files=plugin_json(commands="./skills")),
+    fixture("entry-commands-missing", market(entry(commands="./commands"))),
 ]
 
 # Claude Code's validator never opens a skill folder of a marketplace, so what only the skills'
@@ -290,6 +322,8 @@ LOAD_CASES = {
     "manifest-repository-object": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "repository": {"url": "u"}}'}),
     "manifest-invalid-json": ({}, {".claude-plugin/plugin.json": '{"name": '}),
     "manifest-skills-missing": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "skills": ["./nowhere"]}'}),
+    "manifest-commands-missing": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "commands": "./nowhere"}'}),
+    "strict-not-boolean": ({"strict": "yes"}, {}),
 }
 
 

@@ -1,6 +1,7 @@
 """Every source form Claude Code reads, and every skill discovery rule (FORMAT.md §1, §3)."""
 import pytest
 
+from marketplace import curated
 from marketplace.models import Plugin, Skill, Status
 from marketplace.sync import sync_marketplace
 
@@ -220,7 +221,7 @@ def test_url_source_with_path_and_git_subdir(make_repo, make_marketplace, git_ho
 @pytest.mark.parametrize("source", [
     {"source": "npm", "package": "@acme/tools"},
     {"source": "archive", "url": "https://example.com/p.tgz", "sha256": "0" * 64},
-    {"source": "command", "command": "touch /tmp/pwned", "timeout": 5, "mode": "x"},
+    {"source": "command", "command": "touch /tmp/pwned", "timeout": 5, "mode": "copy"},
 ])
 def test_npm_archive_and_command_sources_are_recorded_never_run(make_repo, make_marketplace, source, tmp_path):
     repo = make_repo({".claude-plugin/marketplace.json": catalog(plugin_entry("ext", source))})
@@ -232,6 +233,22 @@ def test_npm_archive_and_command_sources_are_recorded_never_run(make_repo, make_
     assert [p["code"] for p in run.problems] == ["unsupported-source"]
     assert run.status == Status.OK
     assert not Skill.objects.filter(plugin=plugin).exists()
+
+
+def test_such_a_source_claude_code_would_refuse_is_an_error_and_its_plugin_is_not_offered(make_repo, make_marketplace,
+                                                                                           tmp_path):
+    target = tmp_path / "pwned"
+    repo = make_repo({".claude-plugin/marketplace.json": catalog(
+        plugin_entry("ext", {"source": "command", "command": f"touch    {target}"}),
+        plugin_entry("kit", {"source": "archive", "url": "https://169.254.169.254/latest/meta-data.zip"}),
+        plugin_entry("pkg", {"source": "npm", "package": "../../etc"}))})
+    run = sync_marketplace(make_marketplace(repo).pk)
+    assert [(p["code"], p["message"].split(":")[0]) for p in run.problems] == [
+        ("source-field-invalid", "command"), ("source-field-invalid", "url"), ("source-field-invalid", "package")]
+    assert "Claude Code will not install this plugin" in run.problems[0]["message"]
+    assert run.status == Status.PARTIAL and not target.exists()
+    for plugin in Plugin.objects.all():  # each shows its admins why, and no catalogue offers it
+        assert [p["code"] for p in plugin.problems] == ["source-field-invalid"] and curated.pinned_source(plugin) is None
 
 
 def test_symlinked_skill_inside_the_repo_is_followed(make_repo, make_marketplace):
