@@ -19,15 +19,22 @@ CATALOG_KEYS = {
     "forceRemoveDeletedPlugins", "allowCrossMarketplaceDependenciesOn",
 }
 METADATA_KEYS = {"description", "version", "pluginRoot"}
-COMPONENT_KEYS = {"commands", "agents", "skills", "hooks", "mcpServers", "lspServers", "outputStyles"}
+COMPONENT_KEYS = {
+    "commands", "agents", "skills", "hooks", "mcpServers", "lspServers", "outputStyles", "themes", "workflows",
+    "monitors", "types",
+}
 DISPLAY_KEYS = {
     "displayName", "description", "version", "author", "homepage", "repository", "license",
     "keywords", "category", "tags",
 }
+# What else Claude Code (2.1.332) reads of a plugin, by the JSON type it must be (`binaries` and
+# `experimental` it ignores when they are not objects, so they are only known).
+TYPED_KEYS = {"dependencies": list, "channels": list, "settings": dict, "userConfig": dict}
 # An entry's `metadata` is a free-form object Claude Code accepts and ignores (the curated catalogue
 # and published copies keep provenance there).
-ENTRY_KEYS = {"name", "source", "strict", "dependencies", "metadata", "$schema"} | DISPLAY_KEYS | COMPONENT_KEYS
-MANIFEST_KEYS = {"name", "metadata", "dependencies", "$schema"} | DISPLAY_KEYS | COMPONENT_KEYS
+PLUGIN_KEYS = {"name", "metadata", "$schema", "binaries", "experimental"} | set(TYPED_KEYS) | DISPLAY_KEYS | COMPONENT_KEYS
+ENTRY_KEYS = {"source", "strict"} | PLUGIN_KEYS
+MANIFEST_KEYS = PLUGIN_KEYS
 
 # Spaces, @, :, path separators and control characters (hidden characters: spoofing.py).
 BAD_PLUGIN_NAME_CHARS = re.compile(r"[\s@:/\\\x00-\x1f\x7f]")
@@ -380,6 +387,10 @@ COMPONENT_SHAPES = {
     "hooks": (True, ".json", "./hooks/hooks.json"),
     "mcpServers": (True, (".json", ".mcpb", ".dxt"), "./.mcp.json"),
     "lspServers": (True, ".json", "./.lsp.json"),
+    "themes": (False, "", "./themes"),
+    "workflows": (False, "", "./workflows"),
+    "monitors": (True, ".json", "./monitors/monitors.json"),
+    "types": (False, ".d.ts", "./types/index.d.ts"),
 }
 
 
@@ -423,10 +434,18 @@ def check_fields(data: dict, location: str, problems: Problems) -> tuple[list[st
         if key in data and not isinstance(data[key], str):
             wrong("field-wrong-type", f'{key}: Expected a string, received {_kind(data[key])}. '
                                       f'Write "{key}": {json.dumps(str(data[key]))}')
+    for key, kind in TYPED_KEYS.items():
+        if key in data and not isinstance(data[key], kind):
+            wrong("field-wrong-type", f"{key}: Expected {_kind(kind())}, received {_kind(data[key])}")
     return components, display
 
 
 def _check_component(key, value, objects, suffix, example, location, problems) -> list[str]:
+    # `types` names one file; `monitors` are a path or a list (of paths, or monitors written inline).
+    if (key == "types" and isinstance(value, list)) or (key == "monitors" and isinstance(value, dict)):
+        message = f"{key}: Expected a path string, received {_kind(value)}. Write \"{key}\": \"{example}\""
+        problems.error("component-path-invalid", message, location)
+        return [message]
     items = value if isinstance(value, list) else [value]
     if isinstance(value, dict) and objects:
         return []
@@ -450,9 +469,10 @@ def _check_component(key, value, objects, suffix, example, location, problems) -
             problems.error("component-path-not-relative", message, location)
         elif suffix and not item.endswith(suffix):
             ending = suffix if isinstance(suffix, str) else suffix[0]
-            code = "agent-path-not-markdown" if key == "agents" else "component-path-not-json"
-            message = (f"{where}: '{item}' must name a {'Markdown' if key == 'agents' else 'JSON'} file ending in "
-                       f"'{ending}' (e.g. '{example}')")
+            code, kind = {"agents": ("agent-path-not-markdown", "Markdown"),
+                          "types": ("types-not-declarations", "TypeScript declaration")}.get(
+                key, ("component-path-not-json", "JSON"))
+            message = f"{where}: '{item}' must name a {kind} file ending in '{ending}' (e.g. '{example}')"
             problems.error(code, message, location)
         else:
             continue

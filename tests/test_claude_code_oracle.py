@@ -180,6 +180,23 @@ FIXTURES = [
                         ("outputStyles", "./styles"), ("lspServers", "./.lsp.json")]),
     fixture("manifest-commands-present", market(entry()), files=plugin_json(commands="./skills")),
     fixture("entry-commands-missing", market(entry(commands="./commands"))),
+    # -- what else Claude Code reads of a plugin ---------------------------------------------------------
+    *(fixture(f"entry-{label}", market(entry(**fields)), code) for label, fields, code in [
+        ("newer-fields", {"themes": ["./themes"], "workflows": "./workflows/release.js", "monitors": "./monitors.json",
+                          "types": "./types/index.d.ts", "channels": [{"server": "chat"}], "settings": {"x": 1},
+                          "userConfig": {"token": {"type": "string", "title": "Token", "description": "API token"}},
+                          "binaries": {}, "experimental": {}, "dependencies": ["other"]}, ""),
+        ("themes-not-relative", {"themes": "themes"}, "component-path-not-relative"),
+        ("monitors-object", {"monitors": {"tail": {}}}, "component-path-invalid"),
+        ("monitors-not-json", {"monitors": "./monitors.txt"}, "component-path-not-json"),
+        ("types-list", {"types": ["./types/index.d.ts"]}, "component-path-invalid"),
+        ("types-not-declarations", {"types": "./types/index.ts"}, "types-not-declarations"),
+        ("channels-string", {"channels": "chat"}, "field-wrong-type"),
+        ("settings-list", {"settings": []}, "field-wrong-type"),
+        ("user-config-string", {"userConfig": "token"}, "field-wrong-type"),
+        ("dependencies-string", {"dependencies": "other"}, "field-wrong-type"),
+    ]),
+    fixture("manifest-themes-missing", market(entry()), "component-path-missing", files=plugin_json(themes="./themes")),
 ]
 
 # Claude Code's validator never opens a skill folder of a marketplace, so what only the skills'
@@ -267,6 +284,7 @@ def test_validate_reaches_claude_codes_verdict(judged, fx):
     assert ours == theirs, (fx.id, report["manifest"]["errors"], result["problems"])
     if fx.code:
         assert fx.code in [p["code"] for p in result["problems"]], result["problems"]
+    assert "unknown-field" not in [p["code"] for p in result["problems"]]  # no fixture has a field Claude Code ignores
     if not ours:
         assert any(p["severity"] == "error" and p["code"] == fx.code for p in result["problems"]), result["problems"]
 
