@@ -7,7 +7,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from . import names, unfetched
+from . import claudefields, names, unfetched
 from .gitrepo import SHA_RE
 from .problems import CatalogError, Problems
 from .skillmd import MAX_NESTING, decode
@@ -32,8 +32,9 @@ DISPLAY_KEYS = {
 TYPED_KEYS = {"dependencies": list, "channels": list, "settings": dict, "userConfig": dict}
 # An entry's `metadata` is a free-form object Claude Code accepts and ignores (the curated catalogue
 # and published copies keep provenance there).
-PLUGIN_KEYS = {"name", "metadata", "$schema", "binaries", "experimental"} | set(TYPED_KEYS) | DISPLAY_KEYS | COMPONENT_KEYS
-ENTRY_KEYS = {"source", "strict"} | PLUGIN_KEYS
+PLUGIN_KEYS = ({"name", "metadata", "$schema", "binaries", "experimental", "engines", "network"} | set(TYPED_KEYS)
+               | DISPLAY_KEYS | COMPONENT_KEYS)
+ENTRY_KEYS = {"source", "strict", "relevance", "headers", "headersHelper"} | PLUGIN_KEYS
 MANIFEST_KEYS = PLUGIN_KEYS
 
 # Spaces, @, :, path separators and control characters (hidden characters: spoofing.py).
@@ -394,8 +395,9 @@ COMPONENT_SHAPES = {
 }
 
 
-def check_fields(data: dict, location: str, problems: Problems) -> tuple[list[str], list[str]]:
-    """Claude Code's schema for the component and display fields of an entry or a plugin.json.
+def check_fields(data: dict, location: str, problems: Problems, entry=False) -> tuple[list[str], list[str]]:
+    """Claude Code's schema for the component and display fields of an entry (`entry`) or a plugin.json,
+    and for the fields only Claude Code uses (claudefields).
 
     Every failure is an error; returns (component failures, display failures), because Claude
     Code refuses a plugin for the first kind wherever they are, and for the second only in a
@@ -437,6 +439,11 @@ def check_fields(data: dict, location: str, problems: Problems) -> tuple[list[st
     for key, kind in TYPED_KEYS.items():
         if key in data and not isinstance(data[key], kind):
             wrong("field-wrong-type", f"{key}: Expected {_kind(kind())}, received {_kind(data[key])}")
+    refused = claudefields.engines(data.get("engines"))
+    if entry:
+        refused += claudefields.relevance(data.get("relevance")) + claudefields.headers(data)
+    for message in refused:
+        wrong("field-wrong-type", message)
     return components, display
 
 

@@ -252,7 +252,7 @@ class Reader:
         for key in sorted(set(entry) - manifest.ENTRY_KEYS):
             problems.warning("unknown-field", f"Unrecognized field '{key}' will be ignored", location)
         plugin.surfaces = _surfaces(entry.get("tags"))
-        components, display = manifest.check_fields(entry, location, problems)
+        components, display = manifest.check_fields(entry, location, problems, entry=True)
         # Claude Code refuses to install a plugin whose marketplace entry breaks its schema.
         refusal = "; ".join(components + display)
         if "source" not in entry:

@@ -195,7 +195,25 @@ FIXTURES = [
         ("settings-list", {"settings": []}, "field-wrong-type"),
         ("user-config-string", {"userConfig": "token"}, "field-wrong-type"),
         ("dependencies-string", {"dependencies": "other"}, "field-wrong-type"),
+        # Read by Claude Code alone: which versions it needs, when to suggest the plugin, an archive's headers.
+        ("claude-only-fields", {"engines": {"claude-code": ">=2.1.0"}, "network": {"hosts": ["api.example.com"]},
+                                "relevance": {"topic": "Stripe", "signals": {"cli": ["stripe"], "manifestDeps": [
+                                    {"file": "package.json", "pattern": "stripe"}]}},
+                                "headers": {"X-Team": "tools"}, "headersHelper": "print-headers"}, ""),
+        ("engines-string", {"engines": ">=2.1.0"}, ""),  # ignored, as Claude Code ignores it
+        ("engines-version-number", {"engines": {"claude-code": 2}}, "field-wrong-type"),
+        ("relevance-string", {"relevance": "stripe"}, ""),
+        ("relevance-no-signal", {"relevance": {"topic": "Stripe", "signals": {}}}, "field-wrong-type"),
+        ("relevance-without-signals", {"relevance": {"topic": "Stripe"}}, "field-wrong-type"),
+        ("relevance-topic-long", {"relevance": {"topic": "S" * 65, "signals": {"cli": ["stripe"]}}}, "field-wrong-type"),
+        ("relevance-too-many", {"relevance": {"signals": {"cli": ["stripe"] * 11}}}, "field-wrong-type"),
+        ("relevance-pair-half", {"relevance": {"signals": {"manifestDeps": [{"file": "package.json"}]}}},
+         "field-wrong-type"),
+        ("headers-number", {"headers": {"X-Team": 3}}, "field-wrong-type"),
+        ("headers-helper-number", {"headersHelper": 3}, "field-wrong-type"),
     ]),
+    fixture("manifest-engines-version-number", market(entry()), "field-wrong-type",
+            files=plugin_json(engines={"claude-code": 2})),
     fixture("manifest-themes-missing", market(entry()), "component-path-missing", files=plugin_json(themes="./themes")),
 ]
 

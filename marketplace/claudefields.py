@@ -1,0 +1,60 @@
+"""The fields of a plugin that only Claude Code uses (2.1.332), checked as `claude plugin validate` checks them.
+
+`engines` says which Claude Code versions a plugin needs; an entry's `relevance` says when Claude Code
+should suggest the plugin; an entry's `headers` and `headersHelper` are sent when its archive is
+downloaded. Skillport reads none of them, but a catalogue Claude Code refuses must not sync as valid.
+Each check returns what Claude Code refuses, as "field: why" sentences; a field of the wrong kind
+altogether that Claude Code only ignores (engines, relevance that is not an object) is no error.
+"""
+# relevance.signals: each matcher list's most items and longest item, as Claude Code's schema has them.
+SIGNALS = {"cli": (10, 64), "hosts": (20, 128), "filesRead": (10, 256), "cwd": (10, 256), "manifestDeps": (10, 256)}
+MAX_TOPIC_CHARS = 64
+
+
+def engines(value) -> list[str]:
+    if not isinstance(value, dict):
+        return []  # ignored at load time
+    return [f'engines.{name}: Must be a version range such as ">=2.1.0"' for name, wanted in value.items()
+            if not isinstance(wanted, str)]
+
+
+def relevance(value) -> list[str]:
+    if not isinstance(value, dict):
+        return []  # ignored at load time
+    refused = []
+    if "topic" in value and not (isinstance(value["topic"], str) and len(value["topic"]) <= MAX_TOPIC_CHARS):
+        refused.append(f"relevance.topic: Expected a string of at most {MAX_TOPIC_CHARS} characters")
+    signals = value.get("signals")
+    if not isinstance(signals, dict):
+        return [*refused, "relevance.signals: Required, an object of matchers (cli, hosts, filesRead, manifestDeps "
+                          "or cwd)"]
+    if not SIGNALS.keys() & signals.keys():
+        refused.append("relevance.signals: must declare at least one signal (cli, hosts, filesRead, manifestDeps, "
+                       "or cwd)")
+    for name, (most, longest) in SIGNALS.items():
+        if name in signals:
+            refused += _matchers(f"relevance.signals.{name}", signals[name], most, longest, name == "manifestDeps")
+    return refused
+
+
+def _matchers(where, items, most, longest, pairs) -> list[str]:
+    if not isinstance(items, list):
+        return [f"{where}: Expected a list"]
+    if len(items) > most:
+        return [f"{where}: At most {most} items"]
+    shape = "an object with file and pattern" if pairs else "a string"
+    for index, item in enumerate(items):
+        texts = [item.get("file"), item.get("pattern")] if pairs and isinstance(item, dict) else [item]
+        if (pairs and not isinstance(item, dict)) or not all(isinstance(t, str) and len(t) <= longest for t in texts):
+            return [f"{where}[{index}]: Expected {shape} of at most {longest} characters"]
+    return []
+
+
+def headers(entry: dict) -> list[str]:
+    refused = []
+    sent = entry.get("headers")
+    if "headers" in entry and not (isinstance(sent, dict) and all(isinstance(v, str) for v in sent.values())):
+        refused.append("headers: Expected an object of header names and string values")
+    if "headersHelper" in entry and not isinstance(entry["headersHelper"], str):
+        refused.append("headersHelper: Expected a command, as a string")
+    return refused
