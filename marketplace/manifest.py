@@ -167,7 +167,10 @@ def parse_catalog(raw: bytes, location: str, repo_url: str) -> Catalog:
     metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
     for key in sorted(set(metadata) - METADATA_KEYS):
         problems.warning("unknown-field", f"Unrecognized field 'metadata.{key}' will be ignored", location)
-    renames = _check_renames(data.get("renames"), location, problems)
+    for message in _catalog_types(data):
+        problems.error("field-wrong-type", message, location)
+    plugin_names = {entry.get("name") for entry in data["plugins"] if isinstance(entry, dict)}
+    renames = _check_renames(data.get("renames"), plugin_names, location, problems)
 
     entries = []
     for index, entry in enumerate(data["plugins"]):
@@ -239,7 +242,27 @@ def _check_marketplace_name(name, repo_url, location, problems):
         )
 
 
-def _check_renames(renames, location, problems) -> dict:
+# The catalogue's own fields besides its name, owner's name and plugins, by the JSON type Claude Code's
+# schema gives them (it refuses the whole catalogue for any other).
+CATALOG_TYPES = {"$schema": str, "description": str, "version": str, "forceRemoveDeletedPlugins": bool,
+                 "allowCrossMarketplaceDependenciesOn": list, "metadata": dict}
+NESTED_STRINGS = (("owner", ("email", "url")), ("metadata", ("description", "version", "pluginRoot")))
+
+
+def _catalog_types(data: dict) -> list[str]:
+    wrong = [f"{key}: Expected {_kind(kind())}, received {_kind(data[key])}"
+             for key, kind in CATALOG_TYPES.items() if key in data and not isinstance(data[key], kind)]
+    allowed = data.get("allowCrossMarketplaceDependenciesOn")
+    if isinstance(allowed, list) and not all(isinstance(name, str) for name in allowed):
+        wrong.append("allowCrossMarketplaceDependenciesOn: Expected a list of marketplace names")
+    for parent, keys in NESTED_STRINGS:
+        values = data.get(parent) if isinstance(data.get(parent), dict) else {}
+        wrong += [f"{parent}.{key}: Expected a string, received {_kind(values[key])}"
+                  for key in keys if key in values and not isinstance(values[key], str)]
+    return wrong
+
+
+def _check_renames(renames, plugin_names, location, problems) -> dict:
     if renames is None:
         return {}
     if not isinstance(renames, dict) or not all(
@@ -247,6 +270,12 @@ def _check_renames(renames, location, problems) -> dict:
     ):
         problems.error("renames-invalid", "renames: Expected an object of old name -> new name or null", location)
         return {}
+    for old, new in renames.items():
+        if new is not None and new not in plugin_names and new not in renames:
+            problems.error("renames-invalid", f"renames: '{old}' is renamed to '{new}', which is no plugin of this "
+                                              "catalogue and no other rename: name a plugin, or null for one removed",
+                           location)
+            return {}
     for start in renames:
         seen, current = {start}, renames[start]
         while current in renames:
@@ -419,6 +448,9 @@ def check_fields(data: dict, location: str, problems: Problems, entry=False) -> 
                                    f'{json.dumps(author if isinstance(author, str) else "Your Name")}}}')
     elif "author" in data and (not isinstance(author.get("name"), str) or not author["name"]):
         wrong("author-not-object", 'author.name: Required. Write "author": {"name": "Your Name"}')
+    elif "author" in data and (bad := [key for key in ("email", "url") if key in author
+                                       and not isinstance(author[key], str)]):
+        wrong("author-not-object", f"author.{bad[0]}: Expected a string, received {_kind(author[bad[0]])}")
     if "repository" in data and not isinstance(data["repository"], str):
         url = data["repository"].get("url") if isinstance(data["repository"], dict) else None
         wrong("repository-not-string", f"repository: Expected a URL string, received {_kind(data['repository'])}. "
@@ -455,7 +487,7 @@ def _check_component(key, value, objects, suffix, example, location, problems) -
         return [message]
     items = value if isinstance(value, list) else [value]
     if isinstance(value, dict) and objects:
-        return []
+        return _check_inline(key, value, location, problems)
     failures = []
     for index, item in enumerate(items):
         where = f"{key}[{index}]" if isinstance(value, list) else key
@@ -485,6 +517,24 @@ def _check_component(key, value, objects, suffix, example, location, problems) -
             continue
         failures.append(message)
     return failures
+
+
+def _check_inline(key, value: dict, location, problems) -> list[str]:
+    """Components written inline: hooks map each event to a list of matchers (the events themselves are
+    Claude Code's to know, and it adds more); servers and commands map each name to an object."""
+    if key == "hooks" and "hooks" in value:
+        message = ('hooks: Write the events themselves ("hooks": {"PreToolUse": [...]}); the "hooks" object around '
+                   "them belongs to a hooks.json file")
+    elif key == "hooks":
+        message = next((f"hooks.{event}: Expected a list of matchers, received {_kind(matchers)}"
+                        for event, matchers in value.items() if not isinstance(matchers, list)), "")
+    else:
+        message = next((f"{key}.{name}: Expected an object, received {_kind(config)}"
+                        for name, config in value.items() if not isinstance(config, dict)), "")
+    if not message:
+        return []
+    problems.error("component-path-invalid", message, location)
+    return [message]
 
 
 def _kind(value) -> str:

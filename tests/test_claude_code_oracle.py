@@ -214,6 +214,32 @@ FIXTURES = [
     ]),
     fixture("manifest-engines-version-number", market(entry()), "field-wrong-type",
             files=plugin_json(engines={"claude-code": 2})),
+    # -- the catalogue's own fields ---------------------------------------------------------------------
+    fixture("catalogue-fields", market(entry(), version="1.0", description="Tools.", forceRemoveDeletedPlugins=True,
+                                       allowCrossMarketplaceDependenciesOn=["acme-base"],
+                                       metadata={"description": "Tools.", "version": "1.0"},
+                                       owner={"name": "Acme", "email": "tools@example.com", "url": "https://a.example"})),
+    *(fixture(f"catalogue-{label}", market(entry(), **fields), code) for label, fields, code in [
+        ("version-number", {"version": 1}, "field-wrong-type"),
+        ("schema-number", {"$schema": 3}, "field-wrong-type"),
+        ("force-remove-string", {"forceRemoveDeletedPlugins": "yes"}, "field-wrong-type"),
+        ("dependencies-on-numbers", {"allowCrossMarketplaceDependenciesOn": [3]}, "field-wrong-type"),
+        ("metadata-string", {"metadata": "tools"}, "field-wrong-type"),
+        ("metadata-version-number", {"metadata": {"version": 1}}, "field-wrong-type"),
+        ("owner-email-number", {"owner": {"name": "Acme", "email": 3}}, "field-wrong-type"),
+        ("renames-to-nothing", {"renames": {"old-tools": "gone"}}, "renames-invalid"),
+        ("renames-to-a-plugin", {"renames": {"old-tools": "tools", "older": "old-tools", "dropped": None}}, ""),
+    ]),
+    fixture("entry-author-email-number", market(entry(author={"name": "Bob", "email": 3})), "author-not-object"),
+    # -- components written inline (hook event names are Claude Code's to know: README) -----------------
+    *(fixture(f"inline-{label}", market(entry(**fields)), code) for label, fields, code in [
+        ("hooks", {"hooks": {"SessionStart": [{"hooks": [{"type": "command", "command": "echo hi"}]}]}}, ""),
+        ("hooks-wrapped", {"hooks": {"hooks": {"SessionStart": []}}}, "component-path-invalid"),
+        ("hooks-not-list", {"hooks": {"SessionStart": 3}}, "component-path-invalid"),
+        ("mcp-server-number", {"mcpServers": {"tracker": 3}}, "component-path-invalid"),
+        ("command-number", {"commands": {"deploy": 3}}, "component-path-invalid"),
+        ("lsp-server", {"lspServers": {"py": {"command": "pyright", "extensionToLanguage": {".py": "python"}}}}, ""),
+    ]),
     fixture("manifest-themes-missing", market(entry()), "component-path-missing", files=plugin_json(themes="./themes")),
 ]
 
