@@ -141,6 +141,14 @@ def refusal(plugin, user, listed=None) -> str:
     return "some of its skills are not shared with you, and Claude Code installs a plugin whole"
 
 
+def _owner(owner) -> dict:
+    """The repository's owner as Claude Code's schema takes one: a name, and an email and url only as
+    strings (it refuses a whole catalogue for an owner's email that is a number, say)."""
+    kept = {key: value for key, value in (owner or {}).items() if key in ("name", "email", "url")
+            and isinstance(value, str)}
+    return kept if kept.get("name", "").strip() else {"name": "Skillport"}
+
+
 def catalogue(marketplace, user) -> dict:
     plugins = _listed(user).filter(marketplace=marketplace).select_related("marketplace").order_by("name")
     entries = []
@@ -152,7 +160,7 @@ def catalogue(marketplace, user) -> dict:
                             "metadata": _metadata(plugin, source, held.get(plugin.pk, []))})
     return {
         "name": marketplace.catalogue_name,
-        "owner": marketplace.owner if (marketplace.owner or {}).get("name") else {"name": "Skillport"},
+        "owner": _owner(marketplace.owner),
         "description": marketplace.description,
         "metadata": {"description": f"Curated by Skillport from {marketplace.slug} at {marketplace.last_synced_commit}"},
         "plugins": entries,

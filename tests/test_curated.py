@@ -112,6 +112,25 @@ def test_claude_code_installs_each_kind_of_source_at_its_pinned_commit(client, m
         assert [path.read_text() for path in installed] == [text], plugin
 
 
+def test_the_owner_is_one_claude_code_takes_whatever_the_repository_wrote(client, market, people, tmp_path):
+    """Claude Code refuses a whole catalogue for an owner's email that is not a string (the sync reports
+    it); the curated catalogue keeps what it can of the owner, and Claude Code's validator accepts it."""
+    m, _repo, _upstream = market
+    m.owner = {"name": "Acme", "email": 3, "url": "https://acme.example", "team": ["x"]}
+    m.save(update_fields=["owner"])
+    text = curated(client, people["core"]).content.decode()
+    assert json.loads(text)["owner"] == {"name": "Acme", "url": "https://acme.example"}
+    m.owner = {"name": ["Acme"]}
+    m.save(update_fields=["owner"])
+    assert curated(client, people["core"]).json()["owner"] == {"name": "Skillport"}
+    folder = tmp_path / "curated"
+    (folder / ".claude-plugin").mkdir(parents=True)
+    (folder / ".claude-plugin" / "marketplace.json").write_text(text)
+    checked = subprocess.run([CLAUDE, "plugin", "validate", "--json", str(folder)], env=claude_env(tmp_path / "home"),
+                             capture_output=True, text=True, timeout=120)
+    assert json.loads(checked.stdout)["success"], checked.stdout
+
+
 def test_who_may_fetch_it(client, market, people, settings):
     assert curated(client).status_code == 401
     assert curated(client, HTTP_AUTHORIZATION="Bearer nonsense").status_code == 401
