@@ -257,10 +257,12 @@ class Reader:
         refusal = "; ".join(components + display)
         if "source" not in entry:
             problems.error("plugin-missing-source", "source: Required", location)
+            plugin.loads, plugin.refusal = False, "it has no source"
             return _failed(plugin)
         source = manifest.parse_source(entry["source"], self.catalog, location, problems, settings.SKILLPORT_GITHUB_URL)
         plugin.source = source
-        if source is None:
+        if source is None:  # its problem says why; `claude plugin install` refuses such an entry
+            plugin.loads, plugin.refusal = False, "its source cannot be read"
             return _failed(plugin)
         plugin.display = {k: entry[k] for k in manifest.DISPLAY_KEYS if k in entry}
         if not source.fetched and source.kind != "relative":
