@@ -3,12 +3,28 @@
 `engines` says which Claude Code versions a plugin needs; an entry's `relevance` says when Claude Code
 should suggest the plugin; an entry's `headers` and `headersHelper` are sent when its archive is
 downloaded. Skillport reads none of them, but a catalogue Claude Code refuses must not sync as valid.
-Each check returns what Claude Code refuses, as "field: why" sentences; a field of the wrong kind
-altogether that Claude Code only ignores (engines, relevance that is not an object) is no error.
+Each check returns what Claude Code refuses, as "field: why" sentences; `ignored` says which fields
+Claude Code will pass over for being of the wrong kind altogether, as its validator warns.
 """
 # relevance.signals: each matcher list's most items and longest item, as Claude Code's schema has them.
 SIGNALS = {"cli": (10, 64), "hosts": (20, 128), "filesRead": (10, 256), "cwd": (10, 256), "manifestDeps": (10, 256)}
 MAX_TOPIC_CHARS = 64
+
+
+# Fields Claude Code ignores unless they are objects, and where its validator says so.
+OBJECTS = {"engines": ("entry", "manifest"), "network": ("entry", "manifest"), "experimental": ("entry", "manifest"),
+           "binaries": ("manifest",), "metadata": ("entry",), "relevance": ("entry",)}
+
+
+def ignored(data: dict, entry: bool) -> list[str]:
+    """The fields of `data` (an entry, or else a plugin.json) that Claude Code ignores for not being objects."""
+    fields = [key for key, where in OBJECTS.items() if key in data and ("entry" if entry else "manifest") in where]
+    wrong = [key for key in fields if not isinstance(data[key], dict)]
+    network = data.get("network")
+    if isinstance(network, dict) and not isinstance(network.get("hosts"), list) and "network" not in wrong:
+        wrong.append("network")
+    example = {"network": ' such as {"hosts": ["api.example.com"]}', "engines": ' such as {"claude-code": ">=2.1.0"}'}
+    return [f"{key}: Expected an object{example.get(key, '')}; Claude Code ignores it as it is" for key in wrong]
 
 
 def engines(value) -> list[str]:

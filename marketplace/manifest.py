@@ -476,6 +476,8 @@ def check_fields(data: dict, location: str, problems: Problems, entry=False) -> 
         refused += claudefields.relevance(data.get("relevance")) + claudefields.headers(data)
     for message in refused:
         wrong("field-wrong-type", message)
+    for message in claudefields.ignored(data, entry):
+        problems.warning("field-ignored", message, location)
     return components, display
 
 

@@ -200,9 +200,14 @@ FIXTURES = [
                                 "relevance": {"topic": "Stripe", "signals": {"cli": ["stripe"], "manifestDeps": [
                                     {"file": "package.json", "pattern": "stripe"}]}},
                                 "headers": {"X-Team": "tools"}, "headersHelper": "print-headers"}, ""),
-        ("engines-string", {"engines": ">=2.1.0"}, ""),  # ignored, as Claude Code ignores it
+        # What Claude Code ignores for not being an object: a warning, as its validator gives.
+        ("engines-string", {"engines": ">=2.1.0"}, "field-ignored"),
+        ("network-list", {"network": ["api.example.com"]}, "field-ignored"),
+        ("network-without-hosts", {"network": {"host": "api.example.com"}}, "field-ignored"),
+        ("experimental-list", {"experimental": ["monitors"]}, "field-ignored"),
+        ("metadata-string", {"metadata": "tools"}, "field-ignored"),
         ("engines-version-number", {"engines": {"claude-code": 2}}, "field-wrong-type"),
-        ("relevance-string", {"relevance": "stripe"}, ""),
+        ("relevance-string", {"relevance": "stripe"}, "field-ignored"),
         ("relevance-no-signal", {"relevance": {"topic": "Stripe", "signals": {}}}, "field-wrong-type"),
         ("relevance-without-signals", {"relevance": {"topic": "Stripe"}}, "field-wrong-type"),
         ("relevance-topic-long", {"relevance": {"topic": "S" * 65, "signals": {"cli": ["stripe"]}}}, "field-wrong-type"),
@@ -214,6 +219,7 @@ FIXTURES = [
     ]),
     fixture("manifest-engines-version-number", market(entry()), "field-wrong-type",
             files=plugin_json(engines={"claude-code": 2})),
+    fixture("manifest-binaries-list", market(entry()), "field-ignored", files=plugin_json(binaries=["tool"])),
     # -- the catalogue's own fields ---------------------------------------------------------------------
     fixture("catalogue-fields", market(entry(), version="1.0", description="Tools.", forceRemoveDeletedPlugins=True,
                                        allowCrossMarketplaceDependenciesOn=["acme-base"],
@@ -329,6 +335,10 @@ def test_validate_reaches_claude_codes_verdict(judged, fx):
     if fx.code:
         assert fx.code in [p["code"] for p in result["problems"]], result["problems"]
     assert "unknown-field" not in [p["code"] for p in result["problems"]]  # no fixture has a field Claude Code ignores
+    if fx.code == "field-ignored":  # Claude Code warns of the same field
+        ignored = [p["message"].split(":")[0] for p in result["problems"] if p["code"] == "field-ignored"]
+        said = " ".join(f"{w.get('path')} {w['message']}" for w in report["manifest"]["warnings"])
+        assert ignored and all(key in said for key in ignored), (ignored, said)
     if not ours:
         assert any(p["severity"] == "error" and p["code"] == fx.code for p in result["problems"]), result["problems"]
 
