@@ -570,7 +570,8 @@ def parse_plugin_json(raw: bytes, location: str, problems: Problems, entry_name:
     if data is None:
         return None, "its .claude-plugin/plugin.json is not a valid JSON object"
     for key in sorted(set(data) - MANIFEST_KEYS):
-        problems.warning("unknown-field", f"Unrecognized field '{key}' will be ignored", location)
+        where = " here: it belongs in the plugin's marketplace entry" if key in ENTRY_KEYS else ""
+        problems.warning("unknown-field", f"Unrecognized field '{key}' will be ignored{where}", location)
     refusal = ""
     if not isinstance(data.get("name"), str) or not data["name"]:
         problems.error("plugin-json-missing-name",

@@ -221,6 +221,15 @@ def test_unknown_fields_are_warnings_only(good, change):
     assert live(good.market) == good.live
 
 
+def test_an_entrys_field_in_plugin_json_says_where_it_belongs(good):
+    good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": json.dumps(
+        {"name": "tools", "relevance": {"signals": {"cli": ["tools"]}}, "colour": "blue"})})
+    run = good.sync()
+    assert run.status == Status.OK and [p["message"] for p in run.problems] == [
+        "Unrecognized field 'colour' will be ignored",
+        "Unrecognized field 'relevance' will be ignored here: it belongs in the plugin's marketplace entry"]
+
+
 def test_duplicate_plugin_name_keeps_the_first(good):
     data = good.catalogue()
     data["plugins"].append(plugin_entry("tools", "./plugins/other"))
