@@ -24,6 +24,7 @@ import math
 import pickle
 import threading
 import time
+import uuid
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -164,21 +165,22 @@ def per_member(scope: str, rate_setting: str, refusal):
 def member_turn(scope: str, member, seconds=TURN_SECONDS) -> Iterator[bool]:
     """Take `member`'s one turn at `scope` for at most `seconds`, yielding whether it was free. Fails
     open, as `count` does."""
-    key = f"turn:{scope}:{member}"
+    key, mine = f"turn:{scope}:{member}", uuid.uuid4().hex
     counters = caches["throttle"]
     try:
-        taken = counters.add(key, 1, timeout=seconds)
+        taken = counters.add(key, mine, timeout=seconds)
     except (OSError, redis.RedisError) as error:
         log.warning("Request counters are unavailable, so %s is not limited: %s", key, error)
         taken = None
     try:
         yield taken is not False
     finally:
-        if taken:
-            try:
+        try:
+            # Only while it is still this request's: one that outlived `seconds` must not end a later one's.
+            if taken and counters.get(key) == mine:
                 counters.delete(key)
-            except (OSError, redis.RedisError):
-                pass  # it ends with its timeout
+        except (OSError, redis.RedisError):
+            pass  # it ends with its timeout
 
 
 def too_many(response, retry_after: int):

@@ -18,7 +18,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from connector.tokens import mint
-from skillport_site.throttle import TURN_SECONDS, FileCounters, client_address
+from skillport_site.throttle import TURN_SECONDS, FileCounters, client_address, member_turn
 
 from .builders import subprocess_database_url
 from .servers import ProcfileWeb
@@ -307,3 +307,18 @@ def test_an_mcp_request_whose_token_check_gets_no_connection_in_time_is_told_the
         if response.status_code == 503:
             assert response.headers["retry-after"] == str(TURN_SECONDS)
             assert response.text.startswith("Skillport is too busy to answer right now."), response.text
+
+
+def test_a_members_turn_that_outlived_its_time_does_not_end_a_later_one():
+    """A turn ends with its timeout, so a request that takes longer may see another take it; when the first
+    ends, the other's turn must go on."""
+    with member_turn("probe", 7, seconds=1) as first:
+        assert first
+        time.sleep(1.2)
+        later = member_turn("probe", 7, seconds=60)
+        assert later.__enter__()  # the first's has expired
+    with member_turn("probe", 7) as third:
+        assert not third  # the later one still holds it
+    later.__exit__(None, None, None)
+    with member_turn("probe", 7) as fourth:
+        assert fourth
