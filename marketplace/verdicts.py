@@ -37,10 +37,23 @@ def claude_code(skill_md, readable_reason="", name_spoofing="", plugin_refusal="
         return False, [f"Claude Code refuses to install its plugin: {plugin_refusal}"]
     if readable_reason:
         return False, [readable_reason]
-    reasons = [message for _code, message in skill_md.repairs]
+    reasons = [message for _code, message in skill_md.repairs] + _validator_refusals(skill_md.frontmatter)
     if name_spoofing:
         reasons.append(name_spoofing)
     return True, reasons
+
+
+def _validator_refusals(fm) -> list[str]:
+    """What `claude plugin validate` (2.1.332) refuses in a plugin's SKILL.md. Claude Code's loader is
+    lenient (FORMAT.md §4), so they are reasons on a verdict that still passes."""
+    refused = []
+    if fm.get("name") is not None and not isinstance(fm["name"], str):
+        refused.append("'name' must be a string; claude plugin validate refuses it")
+    tools = fm.get("allowed-tools")
+    if tools is not None and not isinstance(tools, str) and not (
+            isinstance(tools, list) and all(isinstance(tool, str) for tool in tools)):
+        refused.append("'allowed-tools' must be a string or a list of strings; claude plugin validate refuses it")
+    return refused
 
 
 def agent_skills_spec(skill_md, folder_name):

@@ -8,12 +8,14 @@ claude plugin validate"). The agreement figure is printed at the end of the run.
 import json
 import os
 import subprocess
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
 from django.conf import settings
 
+from marketplace import skillmd, verdicts
 from marketplace.reader import Reader
 
 from .builders import GitRepo, run_command, skill_md
@@ -349,6 +351,39 @@ def test_skill_findings_claude_codes_validator_does_not_make(judged, fx):
     ours, result = our_verdict(repo)
     assert theirs and not ours, fx.differs
     assert [p["code"] for p in result["problems"] if p["severity"] == "error"] == [fx.code]
+
+
+# SKILL.md frontmatter `claude plugin validate` judges when given a plugin's folder (a marketplace's it
+# does not open): what it refuses is a reason on the Claude Code verdict.
+SKILL_FRONTMATTER = {
+    "tools-string": "allowed-tools: Read Grep", "tools-list": "allowed-tools: [Read, Grep]",
+    "tools-null": "allowed-tools:", "tools-number": "allowed-tools: 3", "tools-mixed": "allowed-tools: [Read, 3]",
+    "tools-object": "allowed-tools: {read: yes}", "model-number": "model: 3", "unknown-key": "colour: blue",
+}
+
+
+def test_what_claude_code_refuses_in_a_plugins_skill_md_is_a_reason(claude, tmp_path):
+    plugin = tmp_path / "tools"
+    (plugin / ".claude-plugin").mkdir(parents=True)
+    (plugin / ".claude-plugin/plugin.json").write_text('{"name": "tools", "version": "1.0.0"}')
+    texts = {}
+    for case, line in {**SKILL_FRONTMATTER, "name-number": None}.items():
+        text = (f"---\nname: {case}\ndescription: Does {case}.\n{line}\n---\nBody.\n" if line
+                else "---\nname: 3\ndescription: Numbered.\n---\nBody.\n")
+        (plugin / "skills" / case).mkdir(parents=True)
+        (plugin / "skills" / case / "SKILL.md").write_text(text)
+        texts[case] = text
+    out = subprocess.run([claude, "plugin", "validate", "--json", str(plugin)], env=claude_env(tmp_path / "home"),
+                         capture_output=True, text=True, timeout=120)
+    theirs = {Path(c["file"]).parent.name: bool(c["errors"]) for c in json.loads(out.stdout)["contents"]
+              if c["type"] == "skill"}
+    ours = {}
+    for case, text in texts.items():
+        loads, reasons = verdicts.claude_code(skillmd.parse(text.encode()))
+        assert loads, (case, reasons)  # reasons on a pass: the loader is lenient
+        ours[case] = any("claude plugin validate refuses" in reason for reason in reasons)
+    assert ours == {case: theirs.get(case, False) for case in texts}
+    assert sum(ours.values()) == 4  # number, mixed, object, and the number for a name
 
 
 def test_skill_md_placed_directly_in_skills_is_a_skill_and_strays_say_where_to_go(make_repo):
