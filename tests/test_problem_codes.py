@@ -10,9 +10,10 @@ CODE_WRITTEN = re.compile(
     r'"([a-z]+(?:-[a-z0-9]+)+)"'
 )
 PUBLISH_CODE_WRITTEN = re.compile(r'(?:\.(?:error|warning|info)\(\s*|"code": )"([a-z]+(?:-[a-z0-9]+)+)"')
-# Strings of the same shape that are not codes: a source kind, examples, names, encodings, walk events.
+# Strings of the same shape that are not codes: a source kind, examples, names, encodings, walk events, a
+# frontmatter key.
 NOT_CODES = {"git-subdir", "my-plugin", "my-skill", "skills-dir", "claude-plugin-test", "utf-8", "utf-16",
-             "too-deep", "unsafe-name", "cisco-json"}
+             "too-deep", "unsafe-name", "cisco-json", "allowed-tools"}
 
 
 def test_readme_lists_every_problem_code():
