@@ -120,7 +120,7 @@ def connect(remote: Remote, address: str, timeout: float):
 
 def _internal(address) -> str:
     """Why an address is not on the public internet, or "" when it is."""
-    for embedded in _embedded_ipv4(address):
+    for embedded in embedded_ipv4(address):
         if reason := _internal(embedded):
             return reason
     if address.is_loopback:
@@ -136,7 +136,7 @@ def _internal(address) -> str:
     return ""
 
 
-def _embedded_ipv4(address):
+def embedded_ipv4(address):
     """IPv4 addresses an IPv6 one leads to: IPv4-mapped, 6to4 and NAT64."""
     if address.version != 6:
         return []

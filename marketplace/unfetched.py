@@ -6,7 +6,10 @@ says what Claude Code would refuse, in its own words where it has them, so a syn
 """
 import ipaddress
 import re
+import socket
 from urllib.parse import urlsplit
+
+from . import addresses
 
 KINDS = {"npm", "archive", "command"}
 
@@ -26,6 +29,7 @@ LOCAL_NAMES = {
 }
 METADATA_ADDRESSES = {ipaddress.ip_address(a) for a in ("100.100.100.200", "168.63.129.16", "192.0.0.192",
                                                          "fd00:ec2::254")}
+IPV4_PART = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)$")
 ARCHIVE_URL = "url: Archive URLs must use https:// and must not point at a loopback, link-local, or cloud-metadata host"
 
 
@@ -74,14 +78,26 @@ def _local_host(host: str) -> bool:
         return True
     if host.startswith("instance-data.") and host.endswith(".compute.internal"):
         return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
+    address = _address(host)
+    if address is None:
         return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return (address.is_loopback or address.is_link_local or address.is_unspecified or address in METADATA_ADDRESSES
-            or (address.version == 4 and address.packed[0] == 0))
+    return any(a.is_loopback or a.is_link_local or a.is_unspecified or a in METADATA_ADDRESSES
+               or (a.version == 4 and a.packed[0] == 0) for a in [address, *addresses.embedded_ipv4(address)])
+
+
+def _address(host: str):
+    """The IP address `host` is, read as a URL's host is (WHATWG): IPv4 may be written as one number or
+    fewer parts, in decimal, hex or octal (2130706433, 127.1 and 0x7f.1 are 127.0.0.1); None for a name."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if not all(IPV4_PART.match(part) for part in host.split(".")):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))  # the same shorthand, as the C library reads it
+    except OSError:
+        return None
 
 
 def _command(raw) -> str:

@@ -166,6 +166,12 @@ FIXTURES = [
         ("archive-http", {"source": "archive", "url": "http://example.com/tools.zip"}, "source-field-invalid"),
         ("archive-metadata", {"source": "archive", "url": "https://169.254.169.254/x.zip"}, "source-field-invalid"),
         ("archive-loopback-v6", {"source": "archive", "url": "https://[::1]/x.zip"}, "source-field-invalid"),
+        # Hosts as a URL parser reads them: IPv4 in one number or fewer parts, and IPv4 inside IPv6.
+        *((f"archive-host-{label}", {"source": "archive", "url": f"https://{host}/x.zip"}, "source-field-invalid")
+          for label, host in [("decimal", "2130706433"), ("short", "127.1"), ("hex", "0x7f.1"),
+                              ("octal", "017700000001"), ("nat64", "[64:ff9b::a9fe:a9fe]"),
+                              ("mapped", "[::ffff:169.254.169.254]"), ("azure", "168.63.129.16")]),
+        ("archive-host-a-name", {"source": "archive", "url": "https://127.0.0.1.nip.io/x.zip"}, ""),
         ("archive-sha256", {"source": "archive", "url": "https://example.com/tools.zip", "sha256": "abc"},
          "source-field-invalid"),
         ("command", {"source": "command", "command": "tools-export --print-dir", "timeout": 30, "mode": "link"}, ""),
