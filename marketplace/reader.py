@@ -255,6 +255,13 @@ class Reader:
         components, display = manifest.check_fields(entry, location, problems, entry=True)
         # Claude Code refuses to install a plugin whose marketplace entry breaks its schema.
         refusal = "; ".join(components + display)
+        strict = entry.get("strict", True)
+        if not isinstance(strict, bool):
+            # Claude Code's schema: `claude plugin install` refuses the entry.
+            message = f"strict: Expected boolean, received {json.dumps(strict)}. Write true or false"
+            problems.error("strict-not-boolean", message, location)
+            refusal = refusal or message
+            strict = True
         if "source" not in entry:
             problems.error("plugin-missing-source", "source: Required", location)
             plugin.loads, plugin.refusal = False, "it has no source"
@@ -267,6 +274,7 @@ class Reader:
         plugin.display = {k: entry[k] for k in manifest.DISPLAY_KEYS if k in entry}
         if not source.fetched and source.kind != "relative":
             plugin.version = str(entry.get("version") or "")
+            plugin.loads, plugin.refusal = not refusal, refusal
             return plugin  # listed for Claude Code; nothing for Skillport to read
 
         tree, root, commit = self._plugin_tree(plugin, location)
@@ -284,13 +292,6 @@ class Reader:
                 refusal = refusal or manifest_refusal
                 if plugin.manifest is not None:
                     _missing_components(plugin.manifest, tree, root, plugin.where(plugin_json), problems)
-        strict = entry.get("strict", True)
-        if not isinstance(strict, bool):
-            # Claude Code's schema: `claude plugin install` refuses the entry.
-            message = f"strict: Expected boolean, received {json.dumps(strict)}. Write true or false"
-            problems.error("strict-not-boolean", message, location)
-            refusal = refusal or message
-            strict = True
         entry_components = manifest.COMPONENT_KEYS & set(entry)
         if plugin.manifest is not None and not strict and entry_components:
             # Claude Code (2.1.332) installs and validates it; FORMAT.md's older reading refused it.

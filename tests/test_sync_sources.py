@@ -235,6 +235,17 @@ def test_npm_archive_and_command_sources_are_recorded_never_run(make_repo, make_
     assert not Skill.objects.filter(plugin=plugin).exists()
 
 
+def test_an_entry_claude_code_refuses_does_not_load_whatever_its_source(make_repo, make_marketplace):
+    """The entry's own fields are checked before its source is read, so a plugin listed for Claude Code
+    only (npm) is refused for them as a relative one is."""
+    repo = make_repo({".claude-plugin/marketplace.json": catalog(
+        plugin_entry("ext", {"source": "npm", "package": "@acme/tools"}, strict="no"),
+        plugin_entry("kit", {"source": "npm", "package": "@acme/kit"}, keywords="a,b"),
+        plugin_entry("fine", {"source": "npm", "package": "@acme/fine"}))})
+    sync_marketplace(make_marketplace(repo).pk)
+    assert dict(Plugin.objects.values_list("name", "loads")) == {"ext": False, "kit": False, "fine": True}
+
+
 def test_such_a_source_claude_code_would_refuse_is_an_error_and_its_plugin_is_not_offered(make_repo, make_marketplace,
                                                                                            tmp_path):
     target = tmp_path / "pwned"
