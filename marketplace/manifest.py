@@ -250,15 +250,13 @@ NESTED_STRINGS = (("owner", ("email", "url")), ("metadata", ("description", "ver
 
 
 def _catalog_types(data: dict) -> list[str]:
-    wrong = [f"{key}: Expected {_kind(kind())}, received {_kind(data[key])}"
-             for key, kind in CATALOG_TYPES.items() if key in data and not isinstance(data[key], kind)]
+    wrong = _wrong_types(data, CATALOG_TYPES)
     allowed = data.get("allowCrossMarketplaceDependenciesOn")
     if isinstance(allowed, list) and not all(isinstance(name, str) for name in allowed):
         wrong.append("allowCrossMarketplaceDependenciesOn: Expected a list of marketplace names")
     for parent, keys in NESTED_STRINGS:
         values = data.get(parent) if isinstance(data.get(parent), dict) else {}
-        wrong += [f"{parent}.{key}: Expected a string, received {_kind(values[key])}"
-                  for key in keys if key in values and not isinstance(values[key], str)]
+        wrong += _wrong_types(values, dict.fromkeys(keys, str), f"{parent}.")
     return wrong
 
 
@@ -468,10 +466,7 @@ def check_fields(data: dict, location: str, problems: Problems, entry=False) -> 
         if key in data and not isinstance(data[key], str):
             wrong("field-wrong-type", f'{key}: Expected a string, received {_kind(data[key])}. '
                                       f'Write "{key}": {json.dumps(str(data[key]))}')
-    for key, kind in TYPED_KEYS.items():
-        if key in data and not isinstance(data[key], kind):
-            wrong("field-wrong-type", f"{key}: Expected {_kind(kind())}, received {_kind(data[key])}")
-    refused = claudefields.engines(data.get("engines"))
+    refused = _wrong_types(data, TYPED_KEYS) + claudefields.engines(data.get("engines"))
     if entry:
         refused += claudefields.relevance(data.get("relevance")) + claudefields.headers(data)
     for message in refused:
@@ -537,6 +532,12 @@ def _check_inline(key, value: dict, location, problems) -> list[str]:
         return []
     problems.error("component-path-invalid", message, location)
     return [message]
+
+
+def _wrong_types(data: dict, types: dict, prefix="") -> list[str]:
+    """"key: Expected ..., received ..." for each of `types`' keys whose value in `data` is not of its type."""
+    return [f"{prefix}{key}: Expected {_kind(kind())}, received {_kind(data[key])}"
+            for key, kind in types.items() if key in data and not isinstance(data[key], kind)]
 
 
 def _kind(value) -> str:
