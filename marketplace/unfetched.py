@@ -65,20 +65,24 @@ def _archive(raw) -> str:
         host = parts.hostname or ""
     except ValueError:
         return ARCHIVE_URL
-    if parts.scheme.lower() != "https" or _local_host(host):
+    if parts.scheme.lower() != "https" or _refused_host(host):
         return ARCHIVE_URL
     if "sha256" in raw and not (isinstance(raw["sha256"], str) and SHA256.match(raw["sha256"])):
         return "sha256: Must be a 64-character hex SHA-256 digest"
     return ""
 
 
-def _local_host(host: str) -> bool:
+def _refused_host(host: str) -> bool:
+    """A loopback, link-local or metadata host, or one a URL parser refuses outright."""
     host = host.lower().removesuffix(".")
     if host == "" or host in LOCAL_NAMES or host.endswith(".localhost"):
         return True
     if host.startswith("instance-data.") and host.endswith(".compute.internal"):
         return True
-    address = _address(host)
+    try:
+        address = _address(host)
+    except ValueError:
+        return True
     if address is None:
         return False
     return any(a.is_loopback or a.is_link_local or a.is_unspecified or a in METADATA_ADDRESSES
@@ -86,18 +90,19 @@ def _local_host(host: str) -> bool:
 
 
 def _address(host: str):
-    """The IP address `host` is, read as a URL's host is (WHATWG): IPv4 may be written as one number or
-    fewer parts, in decimal, hex or octal (2130706433, 127.1 and 0x7f.1 are 127.0.0.1); None for a name."""
+    """The IP address `host` is, read as a URL's host is (WHATWG): a host ending in a number is IPv4,
+    which may be written as one number or fewer parts, in decimal, hex or octal (2130706433, 127.1 and
+    0x7f.1 are 127.0.0.1), and ValueError when it is not one. None for a name."""
     try:
         return ipaddress.ip_address(host)
     except ValueError:
         pass
-    if not all(IPV4_PART.match(part) for part in host.split(".")):
+    if not IPV4_PART.match(host.rsplit(".", 1)[-1]):
         return None
     try:
         return ipaddress.IPv4Address(socket.inet_aton(host))  # the same shorthand, as the C library reads it
     except OSError:
-        return None
+        raise ValueError(f"{host!r} ends in a number but is no IPv4 address") from None
 
 
 def _command(raw) -> str:
