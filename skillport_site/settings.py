@@ -201,7 +201,7 @@ SKILLPORT_REDIS_URL = env_str("SKILLPORT_REDIS_URL")
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "throttle": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": SKILLPORT_REDIS_URL,
+        "BACKEND": "skillport_site.throttle.RedisCounters", "LOCATION": SKILLPORT_REDIS_URL,
         # A Redis that stops answering costs a request a second, not a hung worker.
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     } if SKILLPORT_REDIS_URL else {

@@ -13,6 +13,7 @@ from django.db.backends.signals import connection_created
 from marketplace.models import Marketplace
 from marketplace.sync import sync_marketplace
 from skillport_site.celery import app as celery_app
+from skillport_site.throttle import counters
 
 from .builders import GitRepo, catalog, person, plugin_entry, skill_md
 from .github_plugin import FAKE_GITHUB
@@ -53,7 +54,7 @@ def _empty_cache():
     """Each test starts with empty caches: rolled back tests hand out the same catalogue versions, and
     the throttles' request counters would carry one test's requests into the next."""
     cache.clear()
-    caches["throttle"].clear()
+    counters().clear()
 
 
 # What post_migrate writes back after every flush, the same rows each time: kept, it has nothing to write.

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,7 +19,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from connector.tokens import mint
-from skillport_site.throttle import TURN_SECONDS, FileCounters, client_address, member_turn
+from skillport_site.throttle import TURN_SECONDS, FileCounters, RedisCounters, client_address, member_turn
 
 from .builders import subprocess_database_url
 from .servers import ProcfileWeb
@@ -171,7 +172,7 @@ def test_counts_are_shared_by_every_process(web, http, settings, transactional_d
     """What this process counts, the server's workers see: registrations, and the API's anonymous throttle."""
     if web.store == "redis":
         settings.CACHES = {**settings.CACHES, "throttle": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": BROKER}}
+            "BACKEND": "skillport_site.throttle.RedisCounters", "LOCATION": BROKER}}
     settings.SKILLPORT_REGISTER_RATE, settings.SKILLPORT_API_ANON_RATE = "10/hour", "3/hour"
     within_one_window()
     address, here = an_address(), Client()
@@ -224,27 +225,35 @@ import os, sys
 os.environ["DJANGO_SETTINGS_MODULE"] = "skillport_site.settings"
 import django
 django.setup()
-from connector.tokens import mint
-from skillport_site.throttle import FileCounters
-counters = FileCounters(sys.argv[1], {})
+from tests.test_flooding import counters_in
+counters = counters_in(sys.argv[1], sys.argv[2])
 print("ready", flush=True)
 sys.stdin.readline()  # both start together, however long setting up took
-for _ in range(int(sys.argv[2])):
-    counters.add("race", 0, timeout=60)
-    counters.incr("race")
+for _ in range(int(sys.argv[4])):
+    counters.count(sys.argv[3], 60)
 """
 
 
-def test_file_counters_lose_no_count_between_processes(tmp_path):
-    """Without Redis: two processes counting the same key at once, as two workers do during a burst."""
-    processes = [subprocess.Popen([sys.executable, "-c", COUNT_IN_ANOTHER_PROCESS, str(tmp_path), "500"],
+def counters_in(store, location):
+    return FileCounters(location, {}) if store == "files" else RedisCounters(location, {})
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_counters_lose_no_count_between_processes(tmp_path, store):
+    """Two processes counting the same key at once, as two workers do during a burst: in files, and in Redis
+    in one round trip each."""
+    location, key = str(tmp_path) if store == "files" else BROKER, f"race-{uuid.uuid4().hex}"
+    processes = [subprocess.Popen([sys.executable, "-c", COUNT_IN_ANOTHER_PROCESS, store, location, key, "500"],
                                   cwd=settings.BASE_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
                  for _ in range(2)]
     assert [process.stdout.readline() for process in processes] == ["ready\n", "ready\n"]
     for process in processes:  # go
         process.stdin.close()
     assert [process.wait(120) for process in processes] == [0, 0]
-    assert FileCounters(tmp_path, {}).get("race") == 1000
+    counters = counters_in(store, location)
+    assert counters.get(key) == 1000
+    if store == "redis":  # made to last the window; counting did not lengthen it
+        assert 0 < counters._cache.get_client().ttl(counters.make_and_validate_key(key)) <= 60
 
 
 def until_answered(answers, count, timeout=10):
