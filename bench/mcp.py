@@ -70,7 +70,8 @@ def run(args):
     load_catalogue(args.plugins, args.skills)
     sign_in()
     with tempfile.TemporaryDirectory(prefix="skillport-bench-mcp-") as tmp:
-        skillport = Server(Path(tmp) / "skillport.log", args.workers)
+        # One member makes every call: their own limit would otherwise answer the benchmark.
+        skillport = Server(Path(tmp) / "skillport.log", args.workers, env={"SKILLPORT_MCP_RATE": "1000000/minute"})
         os.environ["SKILLPORT_BASE_URL"] = f"http://127.0.0.1:{skillport.port}"
         token = mint(User.objects.get(username="bench-member"), resource=[f"http://127.0.0.1:{skillport.port}/mcp"])
         payload = Path(tmp) / "payload.json"

@@ -32,6 +32,7 @@ from marketplace import lookup
 from marketplace.models import Skill, SkillFile
 from skillport_site import timeouts
 from skillport_site.middleware import NUL_REFUSED
+from skillport_site.throttle import MemberThrottle
 
 from . import proposing, skills_extension, tools
 from .arguments import explain
@@ -69,6 +70,8 @@ ISSUES_LINK = ToolAnnotations(read_only_hint=True, destructive_hint=False, idemp
 # A proposal opens a pull request elsewhere (GitHub) and changes nothing here until it is merged.
 PROPOSES = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
 RESOURCE_PAGE = 200
+# JSON-RPC's range for errors a server defines: a protocol request (not a tool call) over the rate.
+RATE_LIMITED = -32000
 
 
 def _caller(ctx: Context | None) -> tools.Caller:
@@ -120,10 +123,32 @@ def _in_thread(function, caller, args):
         close_old_connections()
 
 
+class TooOften(ToolError):
+    """The caller is over SKILLPORT_MCP_RATE: a tool error, which Claude reads and relays, or a JSON-RPC error
+    (RATE_LIMITED) to a protocol request; both say when to ask again."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"Skillport takes at most {settings.SKILLPORT_MCP_RATE} requests from one person through "
+                         f"the connector; try again in {retry_after} seconds.")
+        self.retry_after = retry_after
+
+
+def _count(caller):
+    """Count one request against its user's SKILLPORT_MCP_RATE, shared by every worker. Any call may be a cold
+    search (milliseconds of database work), and a client in a loop, a model retrying say, would otherwise
+    take workers from everyone; the REST API has the same allowance. Counted before the cache answers."""
+    if caller.user is None:
+        return  # _answer refuses it
+    throttle = MemberThrottle("mcp", settings.SKILLPORT_MCP_RATE, caller.user.pk)
+    if not throttle.allow_request(None, None):
+        raise TooOften(throttle.wait())
+
+
 async def _run(ctx, function, *args, cached=None):
     """`function(caller, *args)` in a worker thread, since the ORM is synchronous; first
     `cached(caller, *args)` right here when given, which answers from the cache without the database."""
     caller = _caller(ctx)
+    _count(caller)
     if cached is not None and (answer := _answer(cached, caller, args)) is not None:
         return answer
     return await sync_to_async(_in_thread, thread_sensitive=False)(function, caller, args)
@@ -152,10 +177,7 @@ class SkillportServer(MCPServer):
 
     async def _handle_list_resources(self, ctx, params):
         cursor = getattr(params, "cursor", None) if params else None
-        try:
-            return await _run(None, _list_resources, cursor)
-        except ToolError as error:  # a bad cursor: the client's mistake, not an internal error
-            raise MCPError(code=INVALID_PARAMS, message=str(error)) from None
+        return await _protocol_answer(None, _list_resources, cursor)  # a bad cursor: the client's mistake
 
     async def list_resource_templates(self):
         return [ResourceTemplate(
@@ -164,10 +186,7 @@ class SkillportServer(MCPServer):
         )]
 
     async def read_resource(self, uri, context=None):
-        try:
-            return await _run(context, _read_resource, str(uri))
-        except ToolError as error:
-            raise ResourceNotFoundError(str(error)) from None
+        return await _protocol_answer(context, _read_resource, str(uri), refused=ResourceNotFoundError)
 
 
 class SkillsExtension(Extension):
@@ -181,18 +200,25 @@ class SkillsExtension(Extension):
                 MethodBinding("skills/get", skills_extension.GetSkillParams, self.get_skill)]
 
     async def list_skills(self, ctx, params):
-        return await _protocol_answer(ctx, skills_extension.list_skills, params.cursor)
+        return await _protocol_answer(Context(request_context=ctx), skills_extension.list_skills, params.cursor)
 
     async def get_skill(self, ctx, params):
-        return await _protocol_answer(ctx, skills_extension.get_skill, params.uri)
+        return await _protocol_answer(Context(request_context=ctx), skills_extension.get_skill, params.uri)
 
 
-async def _protocol_answer(ctx, function, *args):
-    """`function`'s answer to a protocol request (not a tool call): its refusals are JSON-RPC errors."""
+def _invalid_params(message):
+    return MCPError(code=INVALID_PARAMS, message=message)
+
+
+async def _protocol_answer(ctx, function, *args, refused=_invalid_params):
+    """`function`'s answer to a protocol request (not a tool call): its refusals are JSON-RPC errors, made by
+    `refused` from their message (the client's mistake: INVALID_PARAMS unless said otherwise)."""
     try:
-        return await _run(Context(request_context=ctx), function, *args)
+        return await _run(ctx, function, *args)
+    except TooOften as error:
+        raise MCPError(code=RATE_LIMITED, message=str(error), data={"retryAfter": error.retry_after}) from None
     except ToolError as error:
-        raise MCPError(code=INVALID_PARAMS, message=str(error)) from None
+        raise refused(str(error)) from None
 
 
 def _list_resources(caller, cursor):

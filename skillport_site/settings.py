@@ -477,6 +477,8 @@ SKILLPORT_PROPOSAL_RATE = env_rate("SKILLPORT_PROPOSAL_RATE", "60/hour")
 # The REST API (api/).
 SKILLPORT_API_RATE = env_rate("SKILLPORT_API_RATE", "600/minute")  # per signed-in user or token holder
 SKILLPORT_API_ANON_RATE = env_rate("SKILLPORT_API_ANON_RATE", "60/minute")  # per address, before sign-in
+# The connector (/mcp): tool calls and reads per signed-in user, as the REST API's (connector/server.py).
+SKILLPORT_MCP_RATE = env_rate("SKILLPORT_MCP_RATE", "600/minute")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "api.auth.BearerTokenAuthentication",

@@ -256,3 +256,26 @@ def test_results_stay_under_claudes_limit(make_repo, make_marketplace, people):
         assert not result.is_error
         assert len(result.content[0].text) < 150_000
 
+
+
+def test_a_client_calling_without_end_is_told_when_to_ask_again(two_markets, people, settings):
+    """A model in a loop, say: every tool call and read of a user counts against SKILLPORT_MCP_RATE, cached answers
+    too; over it, a tool error Claude can relay, or a JSON-RPC error to a protocol request. Others go on."""
+    settings.SKILLPORT_MCP_RATE = "3/hour"  # an hour's window: this test does not cross into the next
+
+    async def steps(client):
+        answers = [await client.call_tool("search_skills", {"query": "postmortem"}) for _ in range(3)]
+        over = await client.call_tool("search_skills", {"query": "postmortem"})  # the cache holds its answer
+        with pytest.raises(MCPError) as read:
+            await client.read_resource("skill://acme/ops-kit/postmortem/SKILL.md")
+        return answers, over, read.value.error
+
+    answers, over, read = session(people["member"], steps)
+    assert [names(answer) for answer in answers] == [["acme/ops-kit/postmortem"]] * 3
+    said = "Skillport takes at most 3/hour requests from one person through the connector; try again in "
+    assert over.is_error and said in over.content[0].text
+    wait = int(over.content[0].text.partition(said)[2].split()[0])
+    assert 0 < wait <= 3600
+    assert (read.code, read.message[:len(said)], 0 < read.data["retryAfter"] <= 3600) == (-32000, said, True)
+    assert not AuditEvent.objects.filter(action=Action.SKILL_FILE_READ).exists()
+    assert names(call(people["core"], "search_skills", {"query": "postmortem"})) == ["acme/ops-kit/postmortem"]
