@@ -225,23 +225,32 @@ def record_revisions(written, now):
     ])
 
 
-def stage(changes, now, content):
+def stage(changes, now, content, rejudging=False):
     """Under the policy, a changed skill members see keeps its row (brought back if it was gone): what
     a sync read waits in a pending revision, which keeps `content(skill)` until approved.
 
     `changes` are (skill id, PluginData, SkillData). Content already waiting, or already rejected, is
-    not staged again: a sync re-reads it often.
+    not staged again: a sync re-reads it often. `rejudging`: a newer reader read it, and what it made
+    of content still waiting replaces what the older one did.
     """
     ids = [pk for pk, _data, _skill in changes]
     Skill.objects.filter(pk__any=ids, removed_at__isnull=False).update(removed_at=None)
-    waiting = set(SkillRevision.objects.filter(
+    rows = SkillRevision.objects.filter(
         skill_id__any=ids, status__in=[PENDING, SkillRevision.Status.REJECTED, SkillRevision.Status.BLOCKED],
-    ).values_list("skill_id", "content_hash"))
+    ).values_list("pk", "skill_id", "content_hash", "status")
+    waiting = {(pk, content_hash): (revision, status) for revision, pk, content_hash, status in rows}
     bulk.copy_rows(SkillRevision, REVISION_FIELDS, [
         (pk, data.version[:100], data.commit, skill.content_hash, _files(skill), PENDING, content(skill), now, "", {})
         for pk, data, skill in changes
         if (pk, skill.content_hash) not in waiting
     ])
+    if rejudging:
+        judged = []
+        for pk, _data, skill in changes:
+            revision, status = waiting.get((pk, skill.content_hash), (None, None))
+            if status == PENDING:
+                judged.append(SkillRevision(pk=revision, content=content(skill)))
+        bulk.update(judged, ["content"])
 
 
 def withdraw(skill_ids):

@@ -333,6 +333,11 @@ class Marketplace(models.Model):
     last_synced_commit = models.CharField(max_length=40, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     last_sync_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    reader_version = models.PositiveSmallIntegerField(
+        default=0, editable=False,
+        help_text="The reader (reader.READER_VERSION) that last read and judged the skills: a sync by a newer one "
+                  "reads and judges each again.",
+    )
     last_error = models.TextField(blank=True)
 
     owner = models.JSONField(default=dict, blank=True)

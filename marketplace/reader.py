@@ -27,8 +27,12 @@ from .tree import Escape, Missing, Tree, join_inside
 
 log = logging.getLogger(__name__)
 
-# Bump when reading rules change, so the next sync re-reads an unchanged commit.
-READER_VERSION = 5  # 5: names refused anywhere a plugin installs from are reported on it (unread-files)
+# Bump when reading rules change: the next sync reads an unchanged commit again, and every skill in it
+# (sync._rejudge), so that what is stored is judged by the rules of the reader that runs.
+# 5: names refused anywhere a plugin installs from are reported on it (unread-files).
+# 6: Claude Code 2.1.332's rules: fields of sources Skillport does not fetch, `strict`, component paths,
+#    the newer fields; what its validator refuses in a plugin's SKILL.md.
+READER_VERSION = 6
 # A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
 README_MAX_BYTES = 256 * 1024
 SURFACE_TAGS = {

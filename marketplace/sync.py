@@ -31,7 +31,7 @@ from .bulk import copy_rows, copy_rows_ignoring_conflicts
 from .gitrepo import GitError
 from .models import Blob, Marketplace, Plugin, Skill, SkillFile, Status, SyncRun
 from .problems import ERROR, WARNING, CatalogError, Problem
-from .reader import Reader
+from .reader import READER_VERSION, Reader
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,11 @@ SKILL_FIELDS = [
     "name", "path", "description", "frontmatter", "frontmatter_raw", "body", "body_html", "content_hash",
     "loads_in_claude_code", "spec_valid", "claude_ai_uploadable", "verdict_reasons", "problems",
     "updated_at", "removed_at", "released",
+]
+# What a reader makes of a skill's content, judged again by a newer one (_rejudge).
+JUDGED_FIELDS = [
+    "name", "description", "frontmatter", "frontmatter_raw", "body", "body_html", "loads_in_claude_code",
+    "spec_valid", "claude_ai_uploadable", "verdict_reasons", "problems",
 ]
 # commit and version change with every push for plugins that live in the marketplace repo, so
 # they are kept out of the fingerprint and set for all plugins in one statement (_set_commits).
@@ -83,7 +88,8 @@ def sync_marketplace(marketplace_id: int, trigger: str = SyncRun.Trigger.MANUAL,
             ref=marketplace.ref,
             catalog_path=marketplace.catalog_path,
             token=marketplace.access_token or None,
-            known_skills=known_skills(marketplace),
+            # A newer reader reads every skill, so that its rules judge what an older one judged (_rejudge).
+            known_skills=known_skills(marketplace) if marketplace.reader_version == READER_VERSION else {},
             blob_sink=DatabaseBlobSink(),
             progress=reporter,
         )
@@ -196,9 +202,11 @@ def reconcile(marketplace, snapshot) -> dict:
         fields["access_rules"] = snapshot.access
     for key, value in _storable(fields, catalog.problems, marketplace.catalog_path).items():
         setattr(marketplace, key, value)
+    rejudging = marketplace.reader_version != READER_VERSION
+    marketplace.reader_version = READER_VERSION  # saved with the run's outcome
 
     plugins = _reconcile_plugins(marketplace, snapshot, now)
-    added, updated, removed = _reconcile_skills(marketplace, snapshot, plugins, now)
+    added, updated, removed = _reconcile_skills(marketplace, snapshot, plugins, now, rejudging)
     Skill.objects.filter(marketplace=marketplace).apply_access_rules(marketplace.access_rules)
     approval.settle(marketplace)
     live_skills = Skill.objects.filter(marketplace=marketplace, removed_at=None)
@@ -306,12 +314,13 @@ def _set_commits(rows, now):
         )
 
 
-def _reconcile_skills(marketplace, snapshot, plugins, now):
+def _reconcile_skills(marketplace, snapshot, plugins, now, rejudging):
     """Add, update and tombstone skills; return (added, updated, removed).
 
     Under the marketplace's approval policy new skills start unreleased, and a changed skill
     that members can see keeps its row, so its approved content: what was read is staged in a
     pending revision instead (approval.stage), which `approval.settle` then points the skill at.
+    `rejudging`: a newer reader read every skill, and its judgement replaces the stored one (_rejudge).
     """
     gated = approval.gated(marketplace)
     existing = {
@@ -321,14 +330,16 @@ def _reconcile_skills(marketplace, snapshot, plugins, now):
         )
     }
     kept_plugins = {row.pk for row, data in plugins.values() if data.failed}
-    new, changed, staged, reverted, seen_ids = _sort_skills(plugins, existing, gated)
+    new, changed, staged, reverted, same, seen_ids = _sort_skills(plugins, existing, gated)
     _fill_known([s for _row, _data, s in new] + [s for _pk, _row, _data, s, _released in changed]
                 + [s for _pk, _data, s in staged])
 
     written = _add_skills(marketplace, new, now, gated) + _update_skills(marketplace, changed, now, gated)
     _write_files(written)
     approval.record_revisions(written, now)
-    approval.stage(staged, now, _content)
+    approval.stage(staged, now, _content, rejudging)
+    if rejudging:
+        _rejudge(same)
     approval.withdraw(reverted)
     # Gone from the catalogue: tombstone, except skills of plugins that failed to read this time.
     gone = [
@@ -343,8 +354,9 @@ def _sort_skills(plugins, existing, gated):
     """Sort what was read against the stored rows `existing` ({(plugin id, slug): row}):
     new (Plugin, PluginData, SkillData), changed (skill id, Plugin, PluginData, SkillData, released),
     staged for approval (skill id, PluginData, SkillData), the ids of released skills the repository
-    holds as approved, and the ids of the rows still in the repository."""
-    new, changed, staged, reverted, seen_ids = [], [], [], [], set()
+    holds as approved, the skills whose content is stored as read (skill id, SkillData), and the ids of
+    the rows still in the repository."""
+    new, changed, staged, reverted, same, seen_ids = [], [], [], [], [], set()
     for row, data in plugins.values():
         if data.failed:
             continue
@@ -368,7 +380,9 @@ def _sort_skills(plugins, existing, gated):
                 changed.append((found.pk, row, data, skill, found.released))
             elif found.released:
                 reverted.append(found.pk)  # at its approved content, perhaps back to it
-    return new, changed, staged, reverted, seen_ids
+            if found.content_hash == skill.content_hash and found.removed_at is None:
+                same.append((found.pk, skill))
+    return new, changed, staged, reverted, same, seen_ids
 
 
 def _add_skills(marketplace, new, now, gated) -> list:
@@ -400,6 +414,19 @@ def _update_skills(marketplace, changed, now, gated) -> list:
     bulk.update([row for row, _data, _s in updated], SKILL_FIELDS)
     SkillFile.objects.filter(skill_id__any=[row.pk for row, _data, _s in updated]).delete()
     return updated
+
+
+def _rejudge(same):
+    """What a newer reader made of skills whose content is stored as it read it (`same`, (skill id,
+    SkillData)): its problems, verdicts and rendering replace the older reader's. The content did not
+    change, so nothing else moves: no revision, no approval, no new `updated_at`."""
+    rows = []
+    for pk, skill in same:
+        row = Skill(pk=pk)
+        for key, value in _content(skill).items():
+            setattr(row, key, value)
+        rows.append(row)
+    bulk.update(rows, JUDGED_FIELDS)
 
 
 def _write_files(written):

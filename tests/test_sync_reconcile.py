@@ -5,7 +5,9 @@ import threading
 import pytest
 from django.db import connection
 
+from marketplace import approval
 from marketplace.models import Blob, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status, SyncRun
+from marketplace.reader import READER_VERSION
 from marketplace.sync import sync_marketplace
 
 from .builders import catalog, plugin_entry, skill_md
@@ -301,3 +303,80 @@ def test_one_changed_skill_rewrites_only_its_own_rows(make_repo, make_marketplac
         assert changed.description == "beta of tools." and changed.pending_revision_id == new_revisions.get().pk
     else:
         assert changed.description == "Beta, better."
+
+
+JUDGED = ("name", "description", "body_html", "loads_in_claude_code", "spec_valid", "claude_ai_uploadable",
+          "verdict_reasons", "problems", "updated_at", "released")
+
+
+def as_an_older_reader_left_it(marketplace):
+    """What a Skillport from before this reader stored: every skill judged by older rules (none here, and a
+    body rendered another way), and a fingerprint that is not this reader's."""
+    Skill.objects.filter(marketplace=marketplace).update(
+        verdict_reasons={}, problems=[], body_html="<p>rendered by an older Skillport</p>")
+    Marketplace.objects.filter(pk=marketplace.pk).update(
+        reader_version=READER_VERSION - 1, last_sync_fingerprint="read by an older reader")
+
+
+@pytest.mark.django_db
+def test_a_newer_reader_judges_every_stored_skill_again(make_repo, make_marketplace):
+    """An upgrade's new rules reach skills whose content has not changed since it was stored, at the next sync,
+    and move nothing else: no revision, no new updated_at, no count."""
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("tools")),
+        # A rule of reader 6: claude plugin validate refuses allowed-tools that are not strings.
+        "plugins/tools/skills/alpha/SKILL.md": "---\nname: alpha\ndescription: Alpha.\nallowed-tools: 3\n---\n# Alpha\n",
+        "plugins/tools/skills/beta/SKILL.md": skill_md("beta", "Beta."),
+    })
+    m = make_marketplace(repo)
+    assert sync_marketplace(m.pk).status == Status.OK
+    judged = {row[0]: row for row in Skill.objects.filter(marketplace=m).values_list("slug", *JUDGED)}
+    assert "'allowed-tools' must be a string or a list of strings" in str(judged["alpha"])
+    before = snapshot_rows(m)
+
+    as_an_older_reader_left_it(m)
+    run = sync_marketplace(m.pk)
+    assert (run.status, run.added, run.updated, run.removed) == (Status.OK, 0, 0, 0)
+    assert {row[0]: row for row in Skill.objects.filter(marketplace=m).values_list("slug", *JUDGED)} == judged
+    after = snapshot_rows(m)
+    assert [plugin[:4] for plugin in after.pop("plugins")] == [plugin[:4] for plugin in before.pop("plugins")]
+    assert after == before  # and the plugin was seen again, as at any sync that reads
+    m.refresh_from_db()
+    assert m.reader_version == READER_VERSION
+
+    Skill.objects.filter(marketplace=m).update(verdict_reasons={})  # judged by this reader: not read again
+    assert sync_marketplace(m.pk).status == Status.UNCHANGED
+    assert list(Skill.objects.filter(marketplace=m).values_list("verdict_reasons", flat=True)) == [{}, {}]
+
+
+@pytest.mark.django_db
+def test_a_newer_reader_judges_the_content_waiting_for_approval_again(make_repo, make_marketplace):
+    """The approved content members see while a change waits is no longer in the repository, so it keeps its
+    judgement until the change is decided; approving it brings the newer reader's."""
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("tools")),
+        "plugins/tools/skills/alpha/SKILL.md": skill_md("alpha", "Alpha."),
+    })
+    m = make_marketplace(repo, requires_approval=True)
+    sync_marketplace(m.pk)
+    SkillRevision.objects.filter(skill__marketplace=m).update(status=SkillRevision.Status.APPROVED)
+    Skill.objects.filter(marketplace=m).update(released=True)
+    repo.commit({"plugins/tools/skills/alpha/SKILL.md":
+                 "---\nname: alpha\ndescription: Alpha, changed.\nallowed-tools: 3\n---\n# Alpha\n"})
+    assert sync_marketplace(m.pk).status == Status.OK
+    waiting = SkillRevision.objects.get(status=SkillRevision.Status.PENDING)
+    content = waiting.content
+    assert "'allowed-tools' must be a string" in str(content["verdict_reasons"])
+
+    as_an_older_reader_left_it(m)
+    SkillRevision.objects.filter(pk=waiting.pk).update(content={**content, "verdict_reasons": {}, "problems": []})
+    assert sync_marketplace(m.pk).status == Status.OK
+    assert SkillRevision.objects.get(pk=waiting.pk).content == content
+    assert SkillRevision.objects.filter(skill__marketplace=m).count() == 2  # staged once, judged again in place
+    assert Skill.objects.values_list("body_html", "verdict_reasons").get() == (
+        "<p>rendered by an older Skillport</p>", {})
+
+    approval.approve(SkillRevision.objects.filter(pk=waiting.pk), None)
+    skill = Skill.objects.get()
+    assert (skill.description, skill.verdict_reasons["claude_code"], skill.body_html) == (
+        "Alpha, changed.", content["verdict_reasons"]["claude_code"], content["body_html"])
