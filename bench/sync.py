@@ -2,8 +2,10 @@
 
 1. Generate a marketplace repository (default 500 plugins x 4 skills x 3 files) with one commit.
 2. Time a real `git clone --bare --no-local` of it: the yardstick the full sync is compared to.
-3. Time four syncs of a fresh Marketplace row: the first (full), a second with no change, a
-   third after one SKILL.md changed in a new commit, and a fourth after every SKILL.md changed.
+3. Time five syncs of a fresh Marketplace row: the first (full), a second with no change, a third
+   with no change as the first after an upgrade of Skillport's reading rules (every skill read and
+   judged again), a fourth after one SKILL.md changed in a new commit, and a fifth after every
+   SKILL.md changed.
    With --approval the marketplace requires approval, and an admin's approval of everything the
    full and every-skill syncs left waiting is timed too (one decision, as the admin's action takes it).
 4. Print one JSON object with times, ratios to the clone, counts, peak RSS and the targets met.
@@ -32,7 +34,7 @@ from common import ROOT, cpu_seconds, cpu_used, log, peak_rss_mb, rss_mb, setup_
 TARGETS = {"full_sync_to_clone": 2.5, "unchanged_sync_s": 0.5, "one_skill_sync_s": 0.5, "peak_rss_mb": 300}
 # Issue 21: a catalogue ten times larger syncs no slower per skill, in at most this much memory.
 SCALE_TARGETS = {"per_skill_to_first": 1.0, "peak_rss_mb": 400, "one_skill_sync_s": 0.5}
-PHASES = ("full", "unchanged", "one-skill", "every-skill")
+PHASES = ("full", "unchanged", "after-upgrade", "one-skill", "every-skill")
 
 
 def main():
@@ -117,6 +119,7 @@ def run_benchmark(args, tmp):
     from marketplace.gitrepo import Repository
     from marketplace import approval
     from marketplace.models import Blob, Marketplace, SkillRevision, SyncRun
+    from marketplace.reader import READER_VERSION
     from marketplace.sync import sync_marketplace
 
     run_id = uuid.uuid4().hex[:12]
@@ -186,6 +189,10 @@ def run_benchmark(args, tmp):
         if args.approval:
             timed_approval("full")
         unchanged_s, unchanged = timed_sync("unchanged")
+        # As a Skillport with an older reader left it: the same commit, read again (sync._rejudge).
+        Marketplace.objects.filter(pk=marketplace.pk).update(reader_version=READER_VERSION - 1,
+                                                             last_sync_fingerprint="")
+        upgrade_s, upgrade = timed_sync("after-upgrade")
         repo.commit({changed_skill: repo.path.joinpath(changed_skill).read_text() + "\nOne more line.\n"}, "edit")
         one_skill_s, one_skill = timed_sync("one-skill")
         repo.commit({path: repo.path.joinpath(path).read_text() + "\nEdited again.\n"
@@ -210,19 +217,23 @@ def run_benchmark(args, tmp):
         "size": {"plugins": args.plugins, "skills": args.plugins * args.skills,
                  "files": args.plugins * args.skills * args.files},
         "seconds": {"clone": round(clone_s, 3), "full_sync": round(full_s, 3),
-                    "unchanged_sync": round(unchanged_s, 3), "one_skill_sync": round(one_skill_s, 3),
-                    "every_skill_sync": round(every_skill_s, 3)},
+                    "unchanged_sync": round(unchanged_s, 3), "after_upgrade_sync": round(upgrade_s, 3),
+                    "one_skill_sync": round(one_skill_s, 3), "every_skill_sync": round(every_skill_s, 3)},
         "ratios": {"full_sync_to_clone": ratio(full_s), "unchanged_sync_to_clone": ratio(unchanged_s),
                    "one_skill_sync_to_clone": ratio(one_skill_s), "every_skill_sync_to_clone": ratio(every_skill_s),
                    # Rewriting every row against writing them the first time (no target).
                    "every_skill_sync_to_full_sync": round(every_skill_s / full_s, 2),
+                   # Reading and judging everything again, once after an upgrade (no target).
+                   "after_upgrade_sync_to_full_sync": round(upgrade_s / full_s, 2),
                    **{f"approval_after_{phase.replace('-', '_')}_to_full_sync": round(a["seconds"] / full_s, 2)
                       for phase, a in approvals.items()}},
-        "runs": {"full": full, "unchanged": unchanged, "one_skill": one_skill, "every_skill": every_skill},
+        "runs": {"full": full, "unchanged": unchanged, "after_upgrade": upgrade, "one_skill": one_skill,
+                 "every_skill": every_skill},
         "approvals": approvals,
         # The runs measured what they were meant to: otherwise the times mean little.
         "checks": {"full_ok": full["status"] == "ok" and full["added"] == args.plugins * args.skills,
                    "unchanged_reported": unchanged["status"] == "unchanged",
+                   "after_upgrade_read_and_nothing_updated": upgrade["status"] == "ok" and upgrade["updated"] == 0,
                    "one_skill_updated": one_skill["status"] == "ok" and one_skill["updated"] == 1,
                    "every_skill_updated": every_skill["updated"] == args.plugins * args.skills,
                    **({"everything_waiting_approved": all(a["approved"] == args.plugins * args.skills
