@@ -33,7 +33,8 @@ class MarketplaceForm(forms.ModelForm):
     access_token = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),
-        help_text="For private repositories. Leave empty to keep the current token.",
+        help_text="For private repositories: a token, or name:token where the host checks the token with a user "
+                  "name (a GitLab deploy token, a Bitbucket API token). Leave empty to keep the current token.",
     )
     clear_access_token = forms.BooleanField(required=False, label="Remove the stored token")
     webhook_secret = forms.CharField(

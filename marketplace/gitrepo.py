@@ -43,7 +43,7 @@ SNAPSHOT_ENV = {
     "GIT_COMMITTER_EMAIL": "skillport@localhost",
     "GIT_COMMITTER_DATE": "1970-01-01T00:00:00Z",
 }
-# Usernames hosts expect beside a token in HTTPS basic auth.
+# Usernames hosts expect beside a token in HTTPS basic auth, when the admin gave none (`credentials`).
 TOKEN_USERS = {"gitlab.com": "oauth2", "bitbucket.org": "x-token-auth"}
 # What members read when a remote cannot be fetched. git's own words (connection refused, timed
 # out, certificate errors...) tell what listens at an address, so only admins see them (`detail`).
@@ -91,6 +91,18 @@ def redact(text: str) -> str:
     return CREDENTIALS.sub(r"\1", text)
 
 
+def credentials(url: str, token: str) -> tuple[str, str]:
+    """The user name and secret that HTTPS basic auth sends for a marketplace's `token` to the host of
+    `url`. Some tokens are checked together with a name, which the admin gives before a colon
+    (`deploy-bot:gldt-...`): GitLab's deploy tokens, Bitbucket Cloud's API tokens, Bitbucket Data
+    Center's personal tokens. No host's token holds a colon. Otherwise, the name the host expects
+    beside a token of its own (TOKEN_USERS; GitHub and Gitea read none)."""
+    user, colon, secret = token.partition(":")
+    if colon and user and secret:
+        return user, secret
+    return TOKEN_USERS.get(urlsplit(url).hostname or "", "x-access-token"), token
+
+
 def _env(token: str | None = None, url: str = "", extra: dict | None = None, *, protocols: str = "",
          config: list | None = None, ssh: str = "ssh -o BatchMode=yes") -> dict:
     """The environment of one git command: `protocols` are the only transports it may use
@@ -111,9 +123,7 @@ def _env(token: str | None = None, url: str = "", extra: dict | None = None, *, 
     )
     entries = []
     if token:
-        host = urlsplit(url).hostname or ""
-        user = TOKEN_USERS.get(host, "x-access-token")
-        basic = base64.b64encode(f"{user}:{token}".encode()).decode()
+        basic = base64.b64encode(":".join(credentials(url, token)).encode()).decode()
         entries.append(("http.extraHeader", f"Authorization: Basic {basic}"))
     entries += config or []
     if entries:

@@ -13,7 +13,8 @@ to that path from a tests.builders.GitRepo). Git's smart HTTP serves it at
 `{base_url}/owner/name.git`, authenticated as at GitHub: HTTP Basic whose password is a token
 (`x-access-token:<token>`; the username is ignored). Reading a private repository needs a reader's
 or writer's token (401 without one, 404 for anyone else), every push a writer's (403 for a
-reader). `pushes` lists (repo, login) of each push that changed a ref. Non-fast-forward pushes are
+reader). `add_deploy_token` gives a repository a token checked with a user name of its own, as
+GitLab's deploy tokens are (401 under any other name). `pushes` lists (repo, login) of each push that changed a ref. Non-fast-forward pushes are
 refused (receive.denyNonFastForwards, as a protected branch does), and `protect(repo, branch)`
 refuses every push to that branch, as GitHub's protected branch hook does.
 
@@ -129,6 +130,7 @@ class Repo:
     writers: tuple
     readers: tuple
     protected: set = field(default_factory=set)  # branch names
+    deploy_tokens: dict = field(default_factory=dict)  # token -> its user name
     pulls: dict = field(default_factory=dict)  # number -> PullRequest
 
     @property
@@ -260,6 +262,11 @@ class FakeGitHub:
             self.repos[full_name] = repo
             self.pushes[:] = [push for push in self.pushes if push[0] != full_name]
         return path
+
+    def add_deploy_token(self, full_name, username, token):
+        """A token that reads (only) "owner/name" when sent with `username`, as a GitLab deploy token does."""
+        with self.lock:
+            self.repos[full_name].deploy_tokens[token] = username
 
     def protect(self, full_name, branch):
         """Refuse every push to `branch` from now on (pull requests may still merge into it)."""
@@ -521,17 +528,23 @@ class _Handler(BaseHTTPRequestHandler):
             if repo is None or service not in ("git-upload-pack", "git-receive-pack"):
                 return self._send(404, "text/plain", b"Repository not found.\n")
             token = self._basic_password()
-            user = gh._token_user(token)
-            login = user and user.login
             pushing = service == "git-receive-pack"
-            if (token is not None and user is None) or (user is None and (pushing or repo.private)):
-                return self._send(401, "text/plain", b"Invalid username or token.\n",
-                                  {"WWW-Authenticate": 'Basic realm="GitHub"'})
-            if not repo.can_read(login):
-                return self._send(404, "text/plain", b"Repository not found.\n")
-            if pushing and not repo.can_push(login):
-                denied = f"Permission to {repo.full_name}.git denied to {login}.\n"
-                return self._send(403, "text/plain", denied.encode())
+            if token in repo.deploy_tokens:  # it reads, under its own name only
+                login = repo.deploy_tokens[token]
+                if self._basic_user() != login or pushing:
+                    return self._send(401, "text/plain", b"HTTP Basic: Access denied.\n",
+                                      {"WWW-Authenticate": 'Basic realm="GitLab"'})
+            else:
+                user = gh._token_user(token)
+                login = user and user.login
+                if (token is not None and user is None) or (user is None and (pushing or repo.private)):
+                    return self._send(401, "text/plain", b"Invalid username or token.\n",
+                                      {"WWW-Authenticate": 'Basic realm="GitHub"'})
+                if not repo.can_read(login):
+                    return self._send(404, "text/plain", b"Repository not found.\n")
+                if pushing and not repo.can_push(login):
+                    denied = f"Permission to {repo.full_name}.git denied to {login}.\n"
+                    return self._send(403, "text/plain", denied.encode())
             env = {
                 **os.environ,
                 **GIT_ENV,
@@ -580,6 +593,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
             self.end_headers()
             shutil.copyfileobj(cgi.stdout, self.wfile)
+
+    def _basic_user(self) -> str:
+        scheme, _, credentials = self.headers.get("Authorization", "").partition(" ")
+        try:
+            return base64.b64decode(credentials.strip(), validate=True).decode().partition(":")[0]
+        except ValueError:
+            return ""
 
     def _basic_password(self) -> str | None:
         """The password of HTTP Basic credentials, which GitHub takes as the token; None without any."""

@@ -5,12 +5,12 @@ import threading
 import pytest
 from django.db import connection
 
-from marketplace import approval
+from marketplace import approval, pulls
 from marketplace.models import Blob, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status, SyncRun
 from marketplace.reader import READER_VERSION
 from marketplace.sync import sync_marketplace
 
-from .builders import catalog, plugin_entry, skill_md
+from .builders import GitRepo, catalog, plugin_entry, skill_md
 
 
 def snapshot_rows(marketplace):
@@ -206,6 +206,29 @@ def test_token_travels_as_a_header_in_the_environment():
     assert base64.b64decode(env["GIT_CONFIG_VALUE_0"].split()[-1]) == b"oauth2:tok3n"
     assert "ext" not in env["GIT_ALLOW_PROTOCOL"].split(":")
     assert "GIT_CONFIG_KEY_0" not in _env(None, "https://github.com/a/b")
+
+
+@pytest.mark.django_db
+def test_a_token_checked_with_a_user_name_is_given_before_a_colon(fake_github, settings, tmp_path):
+    """GitLab's deploy tokens, Bitbucket's API tokens: the host checks the token with a name of its own, which
+    the admin gives as `name:token`. Both go in HTTP Basic credentials; GitHub's API is sent the token alone."""
+    settings.SKILLPORT_GITHUB_URL = fake_github.base_url
+    path = fake_github.add_repo("acme/private")
+    seed = GitRepo(tmp_path / "seed")
+    seed.commit({".claude-plugin/marketplace.json": catalog(plugin_entry("tools")),
+                 "plugins/tools/skills/alpha/SKILL.md": skill_md("alpha", "Alpha.")}, "seed")
+    seed.git("push", "--quiet", str(path), "main")
+    fake_github.add_deploy_token("acme/private", "deploy-bot", "gldt-SECRET")
+    m = Marketplace.objects.create(slug="private", git_url=f"{fake_github.base_url}/acme/private.git",
+                                   access_token="gldt-SECRET")
+
+    refused = sync_marketplace(m.pk)  # sent under x-access-token
+    assert refused.status == Status.FAILED and "gldt-SECRET" not in refused.error
+    m.access_token = "deploy-bot:gldt-SECRET"
+    m.save()
+    assert sync_marketplace(m.pk).status == Status.OK
+    assert list(Skill.objects.filter(marketplace=m).values_list("slug", flat=True)) == ["alpha"]
+    assert pulls.Client("acme/private", "deploy-bot:gldt-SECRET").token == "gldt-SECRET"
 
 
 @pytest.mark.django_db
