@@ -203,7 +203,10 @@ def reconcile(marketplace, snapshot) -> dict:
     for key, value in _storable(fields, catalog.problems, marketplace.catalog_path).items():
         setattr(marketplace, key, value)
     rejudging = marketplace.reader_version != READER_VERSION
-    marketplace.reader_version = READER_VERSION  # saved with the run's outcome
+    if not any(plugin.failed for plugin in snapshot.plugins):
+        # Saved with the run's outcome. A plugin that could not be read keeps its skills as they were
+        # judged, so the marketplace stays at the older reader until the sync that can read it.
+        marketplace.reader_version = READER_VERSION
 
     plugins = _reconcile_plugins(marketplace, snapshot, now)
     added, updated, removed = _reconcile_skills(marketplace, snapshot, plugins, now, rejudging)

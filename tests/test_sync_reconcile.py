@@ -403,3 +403,28 @@ def test_a_newer_reader_judges_the_content_waiting_for_approval_again(make_repo,
     skill = Skill.objects.get()
     assert (skill.description, skill.verdict_reasons["claude_code"], skill.body_html) == (
         "Alpha, changed.", content["verdict_reasons"]["claude_code"], content["body_html"])
+
+
+@pytest.mark.django_db
+def test_a_plugin_that_cannot_be_read_has_its_skills_judged_again_once_it_can(make_repo, make_marketplace):
+    listed = [plugin_entry("tools"), plugin_entry("other")]
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": catalog(*listed),
+        "plugins/tools/skills/alpha/SKILL.md": skill_md("alpha", "Alpha."),
+        "plugins/other/skills/beta/SKILL.md": skill_md("beta", "Beta."),
+    })
+    m = make_marketplace(repo)
+    sync_marketplace(m.pk)
+    judged = dict(Skill.objects.filter(marketplace=m).values_list("slug", "body_html"))
+
+    as_an_older_reader_left_it(m)
+    repo.commit({".claude-plugin/marketplace.json": catalog(listed[0], plugin_entry("other", source="./nowhere"))})
+    assert sync_marketplace(m.pk).status == Status.PARTIAL
+    assert dict(Skill.objects.filter(marketplace=m).values_list("slug", "body_html")) == {
+        "alpha": judged["alpha"], "beta": "<p>rendered by an older Skillport</p>"}  # beta kept as it was
+    assert Marketplace.objects.get(pk=m.pk).reader_version == READER_VERSION - 1
+
+    repo.commit({".claude-plugin/marketplace.json": catalog(*listed)})
+    assert sync_marketplace(m.pk).status == Status.OK
+    assert dict(Skill.objects.filter(marketplace=m).values_list("slug", "body_html")) == judged
+    assert Marketplace.objects.get(pk=m.pk).reader_version == READER_VERSION
