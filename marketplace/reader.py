@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from . import discovery, manifest, plugincontent, skillfolder
+from . import componentfiles, discovery, manifest, plugincontent, skillfolder
 from .gitrepo import GitError, Repository, is_local
 from .problems import CatalogError, Problems
 from .snapshot import ALL_SURFACES, DEFAULT_CATALOG_PATH, LFS_HEADER, PluginData, Snapshot
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 # (sync._rejudge), so that what is stored is judged by the rules of the reader that runs.
 # 5: names refused anywhere a plugin installs from are reported on it (unread-files).
 # 6: Claude Code 2.1.332's rules: fields of sources Skillport does not fetch, `strict`, component paths,
-#    the newer fields; what its validator refuses in a plugin's SKILL.md.
+#    the newer fields; what its validator refuses in a plugin's SKILL.md, commands and agents.
 READER_VERSION = 6
 # A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
 README_MAX_BYTES = 256 * 1024
@@ -307,6 +307,7 @@ class Reader:
                 location,
             )
         plugin.loads, plugin.refusal = not refusal, refusal
+        componentfiles.check(tree, root, plugin.where, problems)
         plugin.readme = _readme(tree, root)
         if plugin.manifest:
             plugin.display.update({k: plugin.manifest[k] for k in manifest.DISPLAY_KEYS if k in plugin.manifest})

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 from django.conf import settings
 
-from marketplace import skillmd, verdicts
+from marketplace import componentfiles, skillmd, verdicts
 from marketplace.reader import Reader
 
 from .builders import GitRepo, run_command, skill_md
@@ -398,6 +398,37 @@ def test_what_claude_code_refuses_in_a_plugins_skill_md_is_a_reason(claude, tmp_
         ours[case] = any("claude plugin validate refuses" in reason for reason in reasons)
     assert ours == {case: theirs.get(case, False) for case in texts}
     assert sum(ours.values()) == 4  # number, mixed, object, and the number for a name
+
+
+# A command's or agent's frontmatter, which the validator also judges in a plugin's folder (the plugin installs).
+COMPONENT_FRONTMATTER = {
+    "desc-number": "description: 3", "desc-true": "description: true", "desc-null": "description:",
+    "desc-list": "description: [a]", "desc-object": "description: {a: 1}", "name-number": "name: 3",
+    "name-true": "name: true", "name-list": "name: [a]", "name-date": "name: 2024-01-01", "tools-list": "allowed-tools: [Read]",
+    "tools-empty": "allowed-tools: []", "tools-null": "allowed-tools:", "tools-number": "allowed-tools: 3",
+    "tools-true": "allowed-tools: true", "tools-mixed": "allowed-tools: [Read, 3]", "tools-object": "allowed-tools: {a: 1}",
+    "hint-list": "argument-hint: [a, b]", "model-number": "model: 3", "tools-agent-number": "tools: 5",
+}
+
+
+def test_what_claude_code_refuses_in_commands_and_agents_is_a_warning(claude, tmp_path):
+    plugin = tmp_path / "tools"
+    (plugin / ".claude-plugin").mkdir(parents=True)
+    (plugin / ".claude-plugin/plugin.json").write_text('{"name": "tools", "version": "1.0.0"}')
+    ours = {}
+    for folder in componentfiles.FOLDERS:
+        (plugin / folder / "nested").mkdir(parents=True)
+        for case, line in COMPONENT_FRONTMATTER.items():
+            text = f"---\n{'' if case.startswith('desc') else 'description: Fine.'}\n{line}\n---\nBody.\n"
+            (plugin / folder / "nested" / f"{case}.md").write_text(text)
+            ours[f"{folder}/nested/{case}.md"] = sorted(
+                field for field, _why in componentfiles.wrong_fields(skillmd.parse(text.encode()).frontmatter))
+    out = subprocess.run([claude, "plugin", "validate", "--json", str(plugin)], env=claude_env(tmp_path / "home"),
+                         capture_output=True, text=True, timeout=120)
+    theirs = {str(Path(c["file"]).relative_to(plugin)): sorted(error["path"] for error in c["errors"])
+              for c in json.loads(out.stdout)["contents"] if c["type"] in ("command", "agent")}
+    assert ours == {path: theirs.get(path, []) for path in ours}
+    assert sum(bool(fields) for fields in ours.values()) == 2 * 9  # list and object descriptions, three names, four tools
 
 
 def test_skill_md_placed_directly_in_skills_is_a_skill_and_strays_say_where_to_go(make_repo):

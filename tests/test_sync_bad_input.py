@@ -221,6 +221,35 @@ def test_unknown_fields_are_warnings_only(good, change):
     assert live(good.market) == good.live
 
 
+def test_commands_and_agents_whose_frontmatter_claude_code_refuses_are_warned_of(good):
+    """The plugin installs all the same (Claude Code drops the field, its validator refuses the file): a
+    warning each, naming the file; only Markdown below commands/ and agents/ is read."""
+    good.repo.commit({
+        "plugins/tools/commands/release/notes.md": "---\ndescription: [notes]\n---\nWrite the notes.\n",
+        "plugins/tools/commands/plain.md": "Without frontmatter.\n",
+        "plugins/tools/commands/draft.txt": "---\nname: 3\n---\nNot a command.\n",
+        "plugins/tools/agents/reviewer.md": "---\nname: 3\ndescription: Reviews.\nallowed-tools: [Read, 3]\n---\nYou review.\n",
+        "plugins/tools/docs/other.md": "---\nname: 3\n---\nNot a command either.\n",
+    })
+    run = good.sync()
+    assert run.status == Status.OK, run.problems
+    assert [(p["location"], p["message"]) for p in run.problems if p["code"] == "component-frontmatter-invalid"] == [
+        ("plugins/tools/commands/release/notes.md", "description: must be a string, not a list; Claude Code drops it"),
+        ("plugins/tools/agents/reviewer.md", "name: must be a string, not a number; claude plugin validate refuses it"),
+        ("plugins/tools/agents/reviewer.md", "allowed-tools: must be a string or a list of strings, not a list holding "
+                                             "other than strings; claude plugin validate refuses it"),
+    ]
+    assert Plugin.objects.get(marketplace=good.market, name="tools").loads
+
+
+def test_a_plugin_full_of_commands_is_read_only_so_far(good, monkeypatch):
+    monkeypatch.setattr("marketplace.componentfiles.MAX_FILES", 2)
+    good.repo.commit({f"plugins/tools/commands/c{n}.md": "---\nname: 3\n---\nGo.\n" for n in range(5)})
+    run = good.sync()
+    assert [p["location"] for p in run.problems if p["code"] == "component-frontmatter-invalid"] == [
+        "plugins/tools/commands/c0.md", "plugins/tools/commands/c1.md"]
+
+
 def test_an_entrys_field_in_plugin_json_says_where_it_belongs(good):
     good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": json.dumps(
         {"name": "tools", "relevance": {"signals": {"cli": ["tools"]}}, "colour": "blue"})})

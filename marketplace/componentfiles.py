@@ -1,0 +1,75 @@
+"""The frontmatter of a plugin's commands and agents: the Markdown files below its `commands/` and
+`agents/` folders, checked as Claude Code (2.1.332) checks them.
+
+A field of the wrong type does not stop the plugin installing: Claude Code drops a description that
+is a list or an object, and `claude plugin validate`, given the plugin's folder, refuses the file.
+So each is a warning on the plugin that names the file and the field, for the author to mend.
+"""
+from . import skillmd
+from .tree import Escape, join_inside
+
+FOLDERS = ("commands", "agents")
+# A plugin's own commands and agents are a few dozen files of a few KB; past these, the rest are not read.
+MAX_FILES = 200
+MAX_FILE_BYTES = 64 * 1024
+MAX_BYTES = 1024 * 1024  # in all, for one plugin
+
+
+def check(tree, root: str, where, problems) -> None:
+    """Warn of each command's and agent's frontmatter field Claude Code refuses; `where(path)` names a path
+    of the plugin's repository for its problems."""
+    files = _files(tree, root)
+    if not files:
+        return  # most plugins: no request to git at all
+    with tree.prefetched(entry.sha for _path, entry in files):
+        for path, entry in files:
+            parsed = skillmd.parse(tree.read_blob(entry.sha))
+            for field, why in wrong_fields(parsed.frontmatter):
+                problems.warning("component-frontmatter-invalid", f"{field}: {why}", where(path))
+
+
+def wrong_fields(frontmatter: dict) -> list[tuple[str, str]]:
+    """(field, why) for each field of a command's or agent's frontmatter of a type Claude Code refuses."""
+    wrong = []
+    name, description = frontmatter.get("name"), frontmatter.get("description")
+    if name is not None and not isinstance(name, str):
+        wrong.append(("name", f"must be a string, not {_json_type(name)}; claude plugin validate refuses it"))
+    if isinstance(description, (list, dict)):  # a number or true is read as text
+        wrong.append(("description", f"must be a string, not {_json_type(description)}; Claude Code drops it"))
+    tools = frontmatter.get("allowed-tools")
+    if tools is not None and not isinstance(tools, str) and not (
+            isinstance(tools, list) and all(isinstance(tool, str) for tool in tools)):
+        wrong.append(("allowed-tools", f"must be a string or a list of strings, not {_json_type(tools)}; "
+                                       "claude plugin validate refuses it"))
+    return wrong
+
+
+def _files(tree, root: str) -> list:
+    """(path, Entry) of the Markdown files below the plugin's command and agent folders, none over
+    MAX_FILE_BYTES, until MAX_FILES of them or MAX_BYTES in all."""
+    found, size = [], 0
+    for folder in FOLDERS:
+        try:
+            path = join_inside(root, folder)
+            if not tree.is_dir(path):
+                continue
+            for relative, entry in tree.walk(path, on_problem=lambda _kind, _path: None):
+                if not relative.endswith(".md") or entry.size > MAX_FILE_BYTES:
+                    continue
+                if len(found) == MAX_FILES or size + entry.size > MAX_BYTES:
+                    return found
+                found.append((f"{path}/{relative}", entry))
+                size += entry.size
+        except Escape:
+            continue  # a folder that leaves the repository is reported where the plugin is read
+    return found
+
+
+def _json_type(value) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "a list" if all(isinstance(item, str) for item in value) else "a list holding other than strings"
+    return "an object" if isinstance(value, dict) else "a " + type(value).__name__
