@@ -376,10 +376,23 @@ SKILL_FRONTMATTER = {
 }
 
 
-def test_what_claude_code_refuses_in_a_plugins_skill_md_is_a_reason(claude, tmp_path):
+def plugin_folder(tmp_path) -> Path:
+    """A plugin's folder holding its plugin.json, for `claude plugin validate` to judge what is added to it."""
     plugin = tmp_path / "tools"
     (plugin / ".claude-plugin").mkdir(parents=True)
     (plugin / ".claude-plugin/plugin.json").write_text('{"name": "tools", "version": "1.0.0"}')
+    return plugin
+
+
+def validated(claude, plugin, tmp_path) -> list[dict]:
+    """What `claude plugin validate --json` says of each file in the plugin's folder."""
+    out = subprocess.run([claude, "plugin", "validate", "--json", str(plugin)], env=claude_env(tmp_path / "home"),
+                         capture_output=True, text=True, timeout=120)
+    return json.loads(out.stdout)["contents"]
+
+
+def test_what_claude_code_refuses_in_a_plugins_skill_md_is_a_reason(claude, tmp_path):
+    plugin = plugin_folder(tmp_path)
     texts = {}
     for case, line in {**SKILL_FRONTMATTER, "name-number": None}.items():
         text = (f"---\nname: {case}\ndescription: Does {case}.\n{line}\n---\nBody.\n" if line
@@ -387,9 +400,7 @@ def test_what_claude_code_refuses_in_a_plugins_skill_md_is_a_reason(claude, tmp_
         (plugin / "skills" / case).mkdir(parents=True)
         (plugin / "skills" / case / "SKILL.md").write_text(text)
         texts[case] = text
-    out = subprocess.run([claude, "plugin", "validate", "--json", str(plugin)], env=claude_env(tmp_path / "home"),
-                         capture_output=True, text=True, timeout=120)
-    theirs = {Path(c["file"]).parent.name: bool(c["errors"]) for c in json.loads(out.stdout)["contents"]
+    theirs = {Path(c["file"]).parent.name: bool(c["errors"]) for c in validated(claude, plugin, tmp_path)
               if c["type"] == "skill"}
     ours = {}
     for case, text in texts.items():
@@ -412,9 +423,7 @@ COMPONENT_FRONTMATTER = {
 
 
 def test_what_claude_code_refuses_in_commands_and_agents_is_a_warning(claude, tmp_path):
-    plugin = tmp_path / "tools"
-    (plugin / ".claude-plugin").mkdir(parents=True)
-    (plugin / ".claude-plugin/plugin.json").write_text('{"name": "tools", "version": "1.0.0"}')
+    plugin = plugin_folder(tmp_path)
     ours = {}
     for folder in componentfiles.FOLDERS:
         (plugin / folder / "nested").mkdir(parents=True)
@@ -423,10 +432,8 @@ def test_what_claude_code_refuses_in_commands_and_agents_is_a_warning(claude, tm
             (plugin / folder / "nested" / f"{case}.md").write_text(text)
             ours[f"{folder}/nested/{case}.md"] = sorted(
                 field for field, _why in componentfiles.wrong_fields(skillmd.parse(text.encode()).frontmatter))
-    out = subprocess.run([claude, "plugin", "validate", "--json", str(plugin)], env=claude_env(tmp_path / "home"),
-                         capture_output=True, text=True, timeout=120)
     theirs = {str(Path(c["file"]).relative_to(plugin)): sorted(error["path"] for error in c["errors"])
-              for c in json.loads(out.stdout)["contents"] if c["type"] in ("command", "agent")}
+              for c in validated(claude, plugin, tmp_path) if c["type"] in ("command", "agent")}
     assert ours == {path: theirs.get(path, []) for path in ours}
     assert sum(bool(fields) for fields in ours.values()) == 2 * 9  # list and object descriptions, three names, four tools
 
