@@ -12,7 +12,10 @@ FOLDERS = ("commands", "agents")
 # A plugin's own commands and agents are a few dozen files of a few KB; past these, the rest are not read.
 MAX_FILES = 200
 MAX_FILE_BYTES = 64 * 1024
-MAX_BYTES = 1024 * 1024  # in all, for one plugin
+MAX_BYTES = 256 * 1024  # in all, for one plugin
+# Only a file's start is parsed: a frontmatter of a few lines, not 64 KB of YAML (up to 65 ms each) that
+# would make every sync of a hostile marketplace slow. One past this is not judged.
+FRONTMATTER_BYTES = 8 * 1024
 
 
 def check(tree, root: str, where, problems) -> None:
@@ -23,7 +26,7 @@ def check(tree, root: str, where, problems) -> None:
         return  # most plugins: no request to git at all
     with tree.prefetched(entry.sha for _path, entry in files):
         for path, entry in files:
-            parsed = skillmd.parse(tree.read_blob(entry.sha))
+            parsed = skillmd.parse(tree.read_blob(entry.sha)[:FRONTMATTER_BYTES])
             for field, why in wrong_fields(parsed.frontmatter):
                 problems.warning("component-frontmatter-invalid", f"{field}: {why}", where(path))
 
