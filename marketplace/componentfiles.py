@@ -1,9 +1,10 @@
 """The frontmatter of a plugin's commands and agents: the Markdown files below its `commands/` and
 `agents/` folders, checked as Claude Code (2.1.332) checks them.
 
-A field of the wrong type does not stop the plugin installing: Claude Code drops a description that
-is a list or an object, and `claude plugin validate`, given the plugin's folder, refuses the file.
-So each is a warning on the plugin that names the file and the field, for the author to mend.
+A field of the wrong type (`skillmd.refused_fields`, as in a SKILL.md) does not stop the plugin
+installing: Claude Code drops a description that is a list or an object, and `claude plugin
+validate`, given the plugin's folder, refuses the file. So each is a warning on the plugin that names
+the file and the field, for the author to mend.
 """
 from . import skillmd
 from .tree import Escape, join_inside
@@ -27,24 +28,8 @@ def check(tree, root: str, where, problems) -> None:
     with tree.prefetched(entry.sha for _path, entry in files):
         for path, entry in files:
             parsed = skillmd.parse(tree.read_blob(entry.sha)[:FRONTMATTER_BYTES])
-            for field, why in wrong_fields(parsed.frontmatter):
+            for field, why in skillmd.refused_fields(parsed.frontmatter):
                 problems.warning("component-frontmatter-invalid", f"{field}: {why}", where(path))
-
-
-def wrong_fields(frontmatter: dict) -> list[tuple[str, str]]:
-    """(field, why) for each field of a command's or agent's frontmatter of a type Claude Code refuses."""
-    wrong = []
-    name, description = frontmatter.get("name"), frontmatter.get("description")
-    if name is not None and not isinstance(name, str):
-        wrong.append(("name", f"must be a string, not {_json_type(name)}; claude plugin validate refuses it"))
-    if isinstance(description, (list, dict)):  # a number or true is read as text
-        wrong.append(("description", f"must be a string, not {_json_type(description)}; Claude Code drops it"))
-    tools = frontmatter.get("allowed-tools")
-    if tools is not None and not isinstance(tools, str) and not (
-            isinstance(tools, list) and all(isinstance(tool, str) for tool in tools)):
-        wrong.append(("allowed-tools", f"must be a string or a list of strings, not {_json_type(tools)}; "
-                                       "claude plugin validate refuses it"))
-    return wrong
 
 
 def _files(tree, root: str) -> list:
@@ -67,12 +52,3 @@ def _files(tree, root: str) -> list:
             continue  # a folder that leaves the repository is reported where the plugin is read
     return found
 
-
-def _json_type(value) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, list):
-        return "a list" if all(isinstance(item, str) for item in value) else "a list holding other than strings"
-    return "an object" if isinstance(value, dict) else "a " + type(value).__name__

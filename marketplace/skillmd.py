@@ -175,6 +175,35 @@ def _jsonable(value):
     return str(value)
 
 
+def refused_fields(frontmatter: dict) -> list[tuple[str, str]]:
+    """(field, why) for each field of a frontmatter (a SKILL.md's, a command's, an agent's) of a type
+    `claude plugin validate` (2.1.332) refuses. Claude Code's loader is lenient (FORMAT.md §4): what it
+    refuses still installs, and a description that is a list or an object is dropped."""
+    refused = []
+    name, description = frontmatter.get("name"), frontmatter.get("description")
+    if name is not None and not isinstance(name, str):
+        refused.append(("name", f"must be a string, not {_json_type(name)}; claude plugin validate refuses it"))
+    if isinstance(description, (list, dict)):  # a number or true is read as text
+        refused.append(("description", f"must be a string, not {_json_type(description)}; Claude Code drops it "
+                                       "and claude plugin validate refuses it"))
+    tools = frontmatter.get("allowed-tools")
+    if tools is not None and not isinstance(tools, str) and not (
+            isinstance(tools, list) and all(isinstance(tool, str) for tool in tools)):
+        refused.append(("allowed-tools", f"must be a string or a list of strings, not {_json_type(tools)}; "
+                                         "claude plugin validate refuses it"))
+    return refused
+
+
+def _json_type(value) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "a list" if all(isinstance(item, str) for item in value) else "a list holding other than strings"
+    return "an object" if isinstance(value, dict) else "a " + type(value).__name__
+
+
 def first_paragraph(body: str) -> str:
     """What Claude Code uses as the description when the frontmatter has none."""
     paragraph = []

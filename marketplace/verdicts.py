@@ -7,6 +7,8 @@ import re
 
 from django.db import models
 
+from . import skillmd
+
 SPEC_KEYS = {"name", "description", "license", "compatibility", "metadata", "allowed-tools"}
 SPEC_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 UPLOAD_LIMIT_BYTES = 8 * 1024 * 1024
@@ -44,16 +46,8 @@ def claude_code(skill_md, readable_reason="", name_spoofing="", plugin_refusal="
 
 
 def _validator_refusals(fm) -> list[str]:
-    """What `claude plugin validate` (2.1.332) refuses in a plugin's SKILL.md. Claude Code's loader is
-    lenient (FORMAT.md §4), so they are reasons on a verdict that still passes."""
-    refused = []
-    if fm.get("name") is not None and not isinstance(fm["name"], str):
-        refused.append("'name' must be a string; claude plugin validate refuses it")
-    tools = fm.get("allowed-tools")
-    if tools is not None and not isinstance(tools, str) and not (
-            isinstance(tools, list) and all(isinstance(tool, str) for tool in tools)):
-        refused.append("'allowed-tools' must be a string or a list of strings; claude plugin validate refuses it")
-    return refused
+    """What `claude plugin validate` refuses in a plugin's SKILL.md: reasons on a verdict that still passes."""
+    return [f"'{field}' {why}" for field, why in skillmd.refused_fields(fm)]
 
 
 def agent_skills_spec(skill_md, folder_name):

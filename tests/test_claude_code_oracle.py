@@ -373,6 +373,7 @@ SKILL_FRONTMATTER = {
     "tools-string": "allowed-tools: Read Grep", "tools-list": "allowed-tools: [Read, Grep]",
     "tools-null": "allowed-tools:", "tools-number": "allowed-tools: 3", "tools-mixed": "allowed-tools: [Read, 3]",
     "tools-object": "allowed-tools: {read: yes}", "model-number": "model: 3", "unknown-key": "colour: blue",
+    "desc-list": "description: [a]", "desc-object": "description: {a: 1}", "desc-number": "description: 3",
 }
 
 
@@ -395,7 +396,8 @@ def test_what_claude_code_refuses_in_a_plugins_skill_md_is_a_reason(claude, tmp_
     plugin = plugin_folder(tmp_path)
     texts = {}
     for case, line in {**SKILL_FRONTMATTER, "name-number": None}.items():
-        text = (f"---\nname: {case}\ndescription: Does {case}.\n{line}\n---\nBody.\n" if line
+        described = "" if case.startswith("desc") else f"description: Does {case}.\n"
+        text = (f"---\nname: {case}\n{described}{line}\n---\nBody.\n" if line
                 else "---\nname: 3\ndescription: Numbered.\n---\nBody.\n")
         (plugin / "skills" / case).mkdir(parents=True)
         (plugin / "skills" / case / "SKILL.md").write_text(text)
@@ -408,7 +410,7 @@ def test_what_claude_code_refuses_in_a_plugins_skill_md_is_a_reason(claude, tmp_
         assert loads, (case, reasons)  # reasons on a pass: the loader is lenient
         ours[case] = any("claude plugin validate refuses" in reason for reason in reasons)
     assert ours == {case: theirs.get(case, False) for case in texts}
-    assert sum(ours.values()) == 4  # number, mixed, object, and the number for a name
+    assert sum(ours.values()) == 6  # tools a number, mixed or an object; a list or object description; a number for a name
 
 
 # A command's or agent's frontmatter, which the validator also judges in a plugin's folder (the plugin installs).
@@ -431,7 +433,7 @@ def test_what_claude_code_refuses_in_commands_and_agents_is_a_warning(claude, tm
             text = f"---\n{'' if case.startswith('desc') else 'description: Fine.'}\n{line}\n---\nBody.\n"
             (plugin / folder / "nested" / f"{case}.md").write_text(text)
             ours[f"{folder}/nested/{case}.md"] = sorted(
-                field for field, _why in componentfiles.wrong_fields(skillmd.parse(text.encode()).frontmatter))
+                field for field, _why in skillmd.refused_fields(skillmd.parse(text.encode()).frontmatter))
     theirs = {str(Path(c["file"]).relative_to(plugin)): sorted(error["path"] for error in c["errors"])
               for c in validated(claude, plugin, tmp_path) if c["type"] in ("command", "agent")}
     assert ours == {path: theirs.get(path, []) for path in ours}

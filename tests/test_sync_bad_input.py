@@ -234,7 +234,8 @@ def test_commands_and_agents_whose_frontmatter_claude_code_refuses_are_warned_of
     run = good.sync()
     assert run.status == Status.OK, run.problems
     assert [(p["location"], p["message"]) for p in run.problems if p["code"] == "component-frontmatter-invalid"] == [
-        ("plugins/tools/commands/release/notes.md", "description: must be a string, not a list; Claude Code drops it"),
+        ("plugins/tools/commands/release/notes.md", "description: must be a string, not a list; Claude Code drops it "
+                                                    "and claude plugin validate refuses it"),
         ("plugins/tools/agents/reviewer.md", "name: must be a string, not a number; claude plugin validate refuses it"),
         ("plugins/tools/agents/reviewer.md", "allowed-tools: must be a string or a list of strings, not a list holding "
                                              "other than strings; claude plugin validate refuses it"),
