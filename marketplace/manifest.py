@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from . import claudefields, names, unfetched
 from .gitrepo import SHA_RE
 from .problems import CatalogError, Problems
-from .skillmd import MAX_NESTING, decode
+from .skillmd import MAX_NESTING, decode, kind_of
 from .spoofing import spoofing_problem
 from .tree import Escape, join_inside
 
@@ -442,16 +442,16 @@ def check_fields(data: dict, location: str, problems: Problems, entry=False) -> 
 
     author = data.get("author")
     if "author" in data and not isinstance(author, dict):
-        wrong("author-not-object", f'author: Expected an object, received {_kind(author)}. Write "author": {{"name": '
+        wrong("author-not-object", f'author: Expected an object, received {kind_of(author)}. Write "author": {{"name": '
                                    f'{json.dumps(author if isinstance(author, str) else "Your Name")}}}')
     elif "author" in data and (not isinstance(author.get("name"), str) or not author["name"]):
         wrong("author-not-object", 'author.name: Required. Write "author": {"name": "Your Name"}')
     elif "author" in data and (bad := [key for key in ("email", "url") if key in author
                                        and not isinstance(author[key], str)]):
-        wrong("author-not-object", f"author.{bad[0]}: Expected a string, received {_kind(author[bad[0]])}")
+        wrong("author-not-object", f"author.{bad[0]}: Expected a string, received {kind_of(author[bad[0]])}")
     if "repository" in data and not isinstance(data["repository"], str):
         url = data["repository"].get("url") if isinstance(data["repository"], dict) else None
-        wrong("repository-not-string", f"repository: Expected a URL string, received {_kind(data['repository'])}. "
+        wrong("repository-not-string", f"repository: Expected a URL string, received {kind_of(data['repository'])}. "
                                        f'Write "repository": {json.dumps(url if isinstance(url, str) else "https://github.com/owner/repo")}')
     if "homepage" in data and not (isinstance(data["homepage"], str) and re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:\S", data["homepage"])):
         wrong("homepage-invalid", f"homepage: Expected a URL, received {json.dumps(data['homepage'])}. "
@@ -460,11 +460,11 @@ def check_fields(data: dict, location: str, problems: Problems, entry=False) -> 
         value = data.get(key)
         if key in data and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             example = [v.strip() for v in value.split(",")] if isinstance(value, str) else ["search", "docs"]
-            wrong("field-wrong-type", f"{key}: Expected a list of strings, received {_kind(value)}. "
+            wrong("field-wrong-type", f"{key}: Expected a list of strings, received {kind_of(value)}. "
                                       f'Write "{key}": {json.dumps(example)}')
     for key in ("displayName", "description", "version", "license", "category"):
         if key in data and not isinstance(data[key], str):
-            wrong("field-wrong-type", f'{key}: Expected a string, received {_kind(data[key])}. '
+            wrong("field-wrong-type", f'{key}: Expected a string, received {kind_of(data[key])}. '
                                       f'Write "{key}": {json.dumps(str(data[key]))}')
     refused = _wrong_types(data, TYPED_KEYS) + claudefields.engines(data.get("engines"))
     if entry:
@@ -479,7 +479,7 @@ def check_fields(data: dict, location: str, problems: Problems, entry=False) -> 
 def _check_component(key, value, objects, suffix, example, location, problems) -> list[str]:
     # `types` names one file; `monitors` are a path or a list (of paths, or monitors written inline).
     if (key == "types" and isinstance(value, list)) or (key == "monitors" and isinstance(value, dict)):
-        message = f"{key}: Expected a path string, received {_kind(value)}. Write \"{key}\": \"{example}\""
+        message = f"{key}: Expected a path string, received {kind_of(value)}. Write \"{key}\": \"{example}\""
         problems.error("component-path-invalid", message, location)
         return [message]
     items = value if isinstance(value, list) else [value]
@@ -491,7 +491,7 @@ def _check_component(key, value, objects, suffix, example, location, problems) -
         if isinstance(item, dict) and objects:
             continue
         if not isinstance(item, str):
-            message = (f"{where}: Expected a path string{' or an object' if objects else ''}, received {_kind(item)}. "
+            message = (f"{where}: Expected a path string{' or an object' if objects else ''}, received {kind_of(item)}. "
                        f'Write "{key}": ["{example}"]')
             problems.error("component-path-invalid", message, location)
         elif key == "skills" and item == ".":
@@ -523,10 +523,10 @@ def _check_inline(key, value: dict, location, problems) -> list[str]:
         message = ('hooks: Write the events themselves ("hooks": {"PreToolUse": [...]}); the "hooks" object around '
                    "them belongs to a hooks.json file")
     elif key == "hooks":
-        message = next((f"hooks.{event}: Expected a list of matchers, received {_kind(matchers)}"
+        message = next((f"hooks.{event}: Expected a list of matchers, received {kind_of(matchers)}"
                         for event, matchers in value.items() if not isinstance(matchers, list)), "")
     else:
-        message = next((f"{key}.{name}: Expected an object, received {_kind(config)}"
+        message = next((f"{key}.{name}: Expected an object, received {kind_of(config)}"
                         for name, config in value.items() if not isinstance(config, dict)), "")
     if not message:
         return []
@@ -536,14 +536,8 @@ def _check_inline(key, value: dict, location, problems) -> list[str]:
 
 def _wrong_types(data: dict, types: dict, prefix="") -> list[str]:
     """"key: Expected ..., received ..." for each of `types`' keys whose value in `data` is not of its type."""
-    return [f"{prefix}{key}: Expected {_kind(kind())}, received {_kind(data[key])}"
+    return [f"{prefix}{key}: Expected {kind_of(kind())}, received {kind_of(data[key])}"
             for key, kind in types.items() if key in data and not isinstance(data[key], kind)]
-
-
-def _kind(value) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number"
-    )
 
 
 def load_object(raw: bytes, location: str, problems: Problems, code: str, consequence: str = "") -> dict | None:

@@ -182,26 +182,24 @@ def refused_fields(frontmatter: dict) -> list[tuple[str, str]]:
     refused = []
     name, description = frontmatter.get("name"), frontmatter.get("description")
     if name is not None and not isinstance(name, str):
-        refused.append(("name", f"must be a string, not {_json_type(name)}; claude plugin validate refuses it"))
+        refused.append(("name", f"must be a string, not {kind_of(name)}; claude plugin validate refuses it"))
     if isinstance(description, (list, dict)):  # a number or true is read as text
-        refused.append(("description", f"must be a string, not {_json_type(description)}; Claude Code drops it "
+        refused.append(("description", f"must be a string, not {kind_of(description)}; Claude Code drops it "
                                        "and claude plugin validate refuses it"))
     tools = frontmatter.get("allowed-tools")
     if tools is not None and not isinstance(tools, str) and not (
             isinstance(tools, list) and all(isinstance(tool, str) for tool in tools)):
-        refused.append(("allowed-tools", f"must be a string or a list of strings, not {_json_type(tools)}; "
+        what = "a list holding other than strings" if isinstance(tools, list) else kind_of(tools)
+        refused.append(("allowed-tools", f"must be a string or a list of strings, not {what}; "
                                          "claude plugin validate refuses it"))
     return refused
 
 
-def _json_type(value) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, list):
-        return "a list" if all(isinstance(item, str) for item in value) else "a list holding other than strings"
-    return "an object" if isinstance(value, dict) else "a " + type(value).__name__
+def kind_of(value) -> str:
+    """A JSON value's type as Claude Code's messages name it: "an object", "a list", "a number"..."""
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
+    )
 
 
 def first_paragraph(body: str) -> str:
