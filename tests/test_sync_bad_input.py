@@ -251,6 +251,20 @@ def test_a_plugin_full_of_commands_is_read_only_so_far(good, monkeypatch):
         "plugins/tools/commands/c0.md", "plugins/tools/commands/c1.md"]
 
 
+def test_commands_reached_through_symlinks_out_of_the_repository_are_not_read(good, tmp_path):
+    """A commands folder, or a command, that is a link leading outside the repository: nothing there is read
+    (Skillport reports such links where the plugin is read), and the sync goes on."""
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside/secret.md").write_text("---\nname: 3\n---\nNot the repository's.\n")
+    good.repo.commit({"plugins/tools/agents": Symlink(str(tmp_path / "outside")),
+                      "plugins/tools/commands/leak.md": Symlink("../../../../../outside/secret.md"),
+                      "plugins/tools/commands/fine.md": "---\nname: 3\n---\nGo.\n"})
+    run = good.sync()
+    assert run.status != Status.FAILED, run.error
+    assert [p["location"] for p in run.problems if p["code"] == "component-frontmatter-invalid"] == [
+        "plugins/tools/commands/fine.md"]
+
+
 def test_an_entrys_field_in_plugin_json_says_where_it_belongs(good):
     good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": json.dumps(
         {"name": "tools", "relevance": {"signals": {"cli": ["tools"]}}, "colour": "blue"})})

@@ -208,6 +208,16 @@ def test_token_travels_as_a_header_in_the_environment():
     assert "GIT_CONFIG_KEY_0" not in _env(None, "https://github.com/a/b")
 
 
+def test_a_colon_that_leaves_no_name_or_no_token_is_part_of_the_token():
+    from marketplace.gitrepo import credentials
+
+    url = "https://gitlab.com/acme/skills.git"
+    assert credentials(url, ":glpat-x") == ("oauth2", ":glpat-x")
+    assert credentials(url, "bot:") == ("oauth2", "bot:")
+    assert credentials(url, "bot:a:b") == ("bot", "a:b")  # the name ends at the first colon
+    assert credentials("https://github.com/a/b", "ghp_x") == ("x-access-token", "ghp_x")
+
+
 @pytest.mark.django_db
 def test_a_token_checked_with_a_user_name_is_given_before_a_colon(fake_github, settings, tmp_path):
     """GitLab's deploy tokens, Bitbucket's API tokens: the host checks the token with a name of its own, which
