@@ -422,12 +422,19 @@ def _update_skills(marketplace, changed, now, gated) -> list:
 def _rejudge(same):
     """What a newer reader made of skills whose content is stored as it read it (`same`, (skill id,
     SkillData)): its problems, verdicts and rendering replace the older reader's. The content did not
-    change, so nothing else moves: no revision, no approval, no new `updated_at`."""
+    change, so nothing else moves: no revision, no approval, no new `updated_at`. Nor what the security scan
+    said of that content: the scan, not the reader, judges it again (scans.refresh_served)."""
+    scanned = dict(
+        Skill.objects.filter(pk__any=[pk for pk, _skill in same], verdict_reasons__has_key="security_scan")
+        .values_list("pk", "verdict_reasons__security_scan")
+    )
     rows = []
     for pk, skill in same:
         row = Skill(pk=pk)
         for key, value in _content(skill).items():
             setattr(row, key, value)
+        if pk in scanned:
+            row.verdict_reasons["security_scan"] = scanned[pk]
         rows.append(row)
     bulk.update(rows, JUDGED_FIELDS)
 

@@ -5,7 +5,7 @@ import threading
 import pytest
 from django.db import connection
 
-from marketplace import approval, pulls
+from marketplace import approval, pulls, scans
 from marketplace.models import Blob, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status, SyncRun
 from marketplace.reader import READER_VERSION
 from marketplace.sync import sync_marketplace
@@ -380,6 +380,25 @@ def test_a_newer_reader_judges_every_stored_skill_again(make_repo, make_marketpl
     Skill.objects.filter(marketplace=m).update(verdict_reasons={})  # judged by this reader: not read again
     assert sync_marketplace(m.pk).status == Status.UNCHANGED
     assert list(Skill.objects.filter(marketplace=m).values_list("verdict_reasons", flat=True)) == [{}, {}]
+
+
+@pytest.mark.django_db
+def test_judging_again_keeps_what_the_security_scan_said_of_the_same_content(simple_repo, make_marketplace):
+    """The scan's reasons are about content the newer reader did not find changed: they stay beside its verdicts,
+    not gone until the next scan puts them back."""
+    m = make_marketplace(simple_repo)
+    assert sync_marketplace(m.pk).status == Status.OK
+    scans.refresh_served(m)  # as the scan task that follows a sync does
+    scanned = dict(Skill.objects.filter(marketplace=m).values_list("slug", "verdict_reasons__security_scan"))
+    assert scanned and all(scanned.values())
+    judged = dict(Skill.objects.filter(marketplace=m).values_list("slug", "verdict_reasons"))
+
+    for slug, reasons in judged.items():  # judged by older rules, then scanned
+        Skill.objects.filter(marketplace=m, slug=slug).update(verdict_reasons={
+            "claude_code": ["an older reader's reason"], "security_scan": reasons["security_scan"]})
+    Marketplace.objects.filter(pk=m.pk).update(reader_version=READER_VERSION - 1, last_sync_fingerprint="older")
+    assert sync_marketplace(m.pk).status == Status.OK
+    assert dict(Skill.objects.filter(marketplace=m).values_list("slug", "verdict_reasons")) == judged
 
 
 @pytest.mark.django_db
