@@ -34,7 +34,8 @@ class MarketplaceForm(forms.ModelForm):
         required=False,
         widget=forms.PasswordInput(render_value=False),
         help_text="For private repositories: a token, or name:token where the host checks the token with a user "
-                  "name (a GitLab deploy token, a Bitbucket API token). Leave empty to keep the current token.",
+                  "name (a GitLab deploy token, a Bitbucket API token). A token alone goes as the host expects "
+                  "(SKILLPORT_GIT_HOSTS names self-hosted ones). Leave empty to keep the current token.",
     )
     clear_access_token = forms.BooleanField(required=False, label="Remove the stored token")
     webhook_secret = forms.CharField(

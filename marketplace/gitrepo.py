@@ -43,8 +43,10 @@ SNAPSHOT_ENV = {
     "GIT_COMMITTER_EMAIL": "skillport@localhost",
     "GIT_COMMITTER_DATE": "1970-01-01T00:00:00Z",
 }
-# Usernames hosts expect beside a token in HTTPS basic auth, when the admin gave none (`credentials`).
-TOKEN_USERS = {"gitlab.com": "oauth2", "bitbucket.org": "x-token-auth"}
+# The public hosts whose kind is known (their tokens, their pages); SKILLPORT_GIT_HOSTS adds self-hosted ones.
+KNOWN_HOSTS = {"gitlab.com": "gitlab", "bitbucket.org": "bitbucket", "codeberg.org": "gitea"}
+# Usernames a kind of host expects beside a token in HTTPS basic auth, when the admin gave none (`authorization`).
+TOKEN_USERS = {"gitlab": "oauth2", "bitbucket": "x-token-auth"}
 # What members read when a remote cannot be fetched. git's own words (connection refused, timed
 # out, certificate errors...) tell what listens at an address, so only admins see them (`detail`).
 FETCH_FAILED = "it could not be reached or read"
@@ -91,16 +93,32 @@ def redact(text: str) -> str:
     return CREDENTIALS.sub(r"\1", text)
 
 
-def credentials(url: str, token: str) -> tuple[str, str]:
-    """The user name and secret that HTTPS basic auth sends for a marketplace's `token` to the host of
-    `url`. Some tokens are checked together with a name, which the admin gives before a colon
-    (`deploy-bot:gldt-...`): GitLab's deploy tokens, Bitbucket Cloud's API tokens, Bitbucket Data
-    Center's personal tokens. No host's token holds a colon. Otherwise, the name the host expects
-    beside a token of its own (TOKEN_USERS; GitHub and Gitea read none)."""
+def host_kind(url: str) -> str | None:
+    """"github", "gitlab", "bitbucket" or "gitea" for a URL on a host of known kind (KNOWN_HOSTS,
+    SKILLPORT_GIT_HOSTS), else None."""
+    return {**KNOWN_HOSTS, **settings.SKILLPORT_GIT_HOSTS}.get(urlsplit(url).hostname or "")
+
+
+def split_token(token: str) -> tuple[str, str]:
+    """(name, secret) of a token the admin gave as `name:token`, because the host checks it together with a
+    user name (`deploy-bot:gldt-...`): GitLab's deploy tokens, Bitbucket Cloud's API tokens, Bitbucket Data
+    Center's personal tokens. ("", token) for a token alone: no host's token holds a colon, so one that
+    leaves no name or no secret is part of the token."""
     user, colon, secret = token.partition(":")
-    if colon and user and secret:
-        return user, secret
-    return TOKEN_USERS.get(urlsplit(url).hostname or "", "x-access-token"), token
+    return (user, secret) if colon and user and secret else ("", token)
+
+
+def authorization(url: str, token: str) -> str:
+    """The Authorization header that carries a marketplace's `token` to the host of `url`: HTTP Basic with
+    the admin's name, or else the name the host's kind expects beside a token of its own (TOKEN_USERS;
+    GitHub and Gitea read none). A self-hosted Bitbucket (Data Center) takes its project and repository
+    tokens only as Bearer, and its personal ones either way, so a token alone goes to it as Bearer."""
+    user, secret = split_token(token)
+    kind = host_kind(url)
+    if not user and kind == "bitbucket" and urlsplit(url).hostname != "bitbucket.org":
+        return f"Bearer {secret}"
+    user = user or TOKEN_USERS.get(kind, "x-access-token")
+    return "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()
 
 
 def _env(token: str | None = None, url: str = "", extra: dict | None = None, *, protocols: str = "",
@@ -123,8 +141,7 @@ def _env(token: str | None = None, url: str = "", extra: dict | None = None, *, 
     )
     entries = []
     if token:
-        basic = base64.b64encode(":".join(credentials(url, token)).encode()).decode()
-        entries.append(("http.extraHeader", f"Authorization: Basic {basic}"))
+        entries.append(("http.extraHeader", f"Authorization: {authorization(url, token)}"))
     entries += config or []
     if entries:
         env["GIT_CONFIG_COUNT"] = str(len(entries))

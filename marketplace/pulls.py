@@ -13,7 +13,7 @@ import requests
 from django.conf import settings
 
 from . import github
-from .gitrepo import credentials
+from .gitrepo import split_token
 
 TIMEOUT = 20
 # owner/name in https://host/owner/name(.git) or git@host:owner/name(.git)
@@ -60,7 +60,7 @@ class Client:
     """The few pull-request calls Skillport makes, for one repository ("owner/name")."""
 
     def __init__(self, repo: str, token: str):
-        self.repo, self.token = repo, credentials("", token)[1]  # GitHub's API takes the token alone
+        self.repo, self.token = repo, split_token(token)[1]  # GitHub's API takes the token alone
 
     def _call(self, method, path, **kwargs):
         try:

@@ -12,15 +12,13 @@ from urllib.parse import quote, urlencode, urlsplit
 from django.conf import settings
 
 from . import manifest
-from .gitrepo import is_local
+from .gitrepo import host_kind, is_local
 from .problems import Problems
 from .reader import catalog_root
 from .tree import Escape, join_inside
 
 SCP_LIKE = re.compile(r"^[\w.-]+@([\w.-]+):/?(.+)$")  # git@github.com:owner/repo.git
 OWNER_REPO = re.compile(r"^[\w.-]+/[\w.-]+$")
-# The public hosts whose kind of pages is known (new_merge_request); SKILLPORT_GIT_HOSTS adds self-hosted ones.
-KNOWN_HOSTS = {"gitlab.com": "gitlab", "bitbucket.org": "bitbucket", "codeberg.org": "gitea"}
 
 
 def repository(url: str) -> str:
@@ -52,7 +50,7 @@ def new_merge_request(url: str, branch: str, base: str) -> str:
     page = repository(url)
     if not page:
         return ""
-    kind = "github" if _github(url) else _host_kinds().get(urlsplit(page).hostname)
+    kind = "github" if _github(url) else host_kind(page)
     if kind in ("github", "gitea"):
         compare = f"{page}/compare/{quote(base, safe='/')}...{quote(branch, safe='/')}"
         return compare + "?expand=1" if kind == "github" else compare
@@ -62,10 +60,6 @@ def new_merge_request(url: str, branch: str, base: str) -> str:
     if kind == "bitbucket":
         return f"{page}/pull-requests/new?" + urlencode({"source": branch, "dest": base})
     return ""
-
-
-def _host_kinds() -> dict:
-    return {**KNOWN_HOSTS, **settings.SKILLPORT_GIT_HOSTS}
 
 
 def _github(url: str) -> str:

@@ -14,7 +14,8 @@ to that path from a tests.builders.GitRepo). Git's smart HTTP serves it at
 (`x-access-token:<token>`; the username is ignored). Reading a private repository needs a reader's
 or writer's token (401 without one, 404 for anyone else), every push a writer's (403 for a
 reader). `add_deploy_token` gives a repository a token checked with a user name of its own, as
-GitLab's deploy tokens are (401 under any other name). `pushes` lists (repo, login) of each push that changed a ref. Non-fast-forward pushes are
+GitLab's deploy tokens are (401 under any other name), `add_bearer_token` one it takes only as Bearer, as
+Bitbucket Data Center's project and repository tokens are. `pushes` lists (repo, login) of each push that changed a ref. Non-fast-forward pushes are
 refused (receive.denyNonFastForwards, as a protected branch does), and `protect(repo, branch)`
 refuses every push to that branch, as GitHub's protected branch hook does.
 
@@ -131,6 +132,7 @@ class Repo:
     readers: tuple
     protected: set = field(default_factory=set)  # branch names
     deploy_tokens: dict = field(default_factory=dict)  # token -> its user name
+    bearer_tokens: set = field(default_factory=set)
     pulls: dict = field(default_factory=dict)  # number -> PullRequest
 
     @property
@@ -267,6 +269,12 @@ class FakeGitHub:
         """A token that reads (only) "owner/name" when sent with `username`, as a GitLab deploy token does."""
         with self.lock:
             self.repos[full_name].deploy_tokens[token] = username
+
+    def add_bearer_token(self, full_name, token):
+        """A token that reads (only) "owner/name" when sent as Bearer, as Bitbucket Data Center's project and
+        repository tokens do (401 in Basic credentials)."""
+        with self.lock:
+            self.repos[full_name].bearer_tokens.add(token)
 
     def protect(self, full_name, branch):
         """Refuse every push to `branch` from now on (pull requests may still merge into it)."""
@@ -529,7 +537,13 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(404, "text/plain", b"Repository not found.\n")
             token = self._basic_password()
             pushing = service == "git-receive-pack"
-            if token in repo.deploy_tokens:  # it reads, under its own name only
+            scheme, _, bearer = self.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() == "bearer" or token in repo.bearer_tokens:  # it reads, as Bearer only
+                if bearer.strip() not in repo.bearer_tokens or pushing:
+                    return self._send(401, "text/plain", b"Authentication failed.\n",
+                                      {"WWW-Authenticate": 'Bearer realm="Bitbucket"'})
+                login = None
+            elif token in repo.deploy_tokens:  # it reads, under its own name only
                 login = repo.deploy_tokens[token]
                 if self._basic_user() != login or pushing:
                     return self._send(401, "text/plain", b"HTTP Basic: Access denied.\n",

@@ -208,14 +208,53 @@ def test_token_travels_as_a_header_in_the_environment():
     assert "GIT_CONFIG_KEY_0" not in _env(None, "https://github.com/a/b")
 
 
-def test_a_colon_that_leaves_no_name_or_no_token_is_part_of_the_token():
-    from marketplace.gitrepo import credentials
+def sent(url, token):
+    """What the Authorization header carries: ("Basic", name, secret) or ("Bearer", token)."""
+    from marketplace.gitrepo import authorization
 
+    scheme, _, value = authorization(url, token).partition(" ")
+    return (scheme, *base64.b64decode(value).decode().split(":", 1)) if scheme == "Basic" else (scheme, value)
+
+
+def test_a_colon_that_leaves_no_name_or_no_token_is_part_of_the_token():
     url = "https://gitlab.com/acme/skills.git"
-    assert credentials(url, ":glpat-x") == ("oauth2", ":glpat-x")
-    assert credentials(url, "bot:") == ("oauth2", "bot:")
-    assert credentials(url, "bot:a:b") == ("bot", "a:b")  # the name ends at the first colon
-    assert credentials("https://github.com/a/b", "ghp_x") == ("x-access-token", "ghp_x")
+    assert sent(url, ":glpat-x") == ("Basic", "oauth2", ":glpat-x")
+    assert sent(url, "bot:") == ("Basic", "oauth2", "bot:")
+    assert sent(url, "bot:a:b") == ("Basic", "bot", "a:b")  # the name ends at the first colon
+    assert sent("https://github.com/a/b", "ghp_x") == ("Basic", "x-access-token", "ghp_x")
+
+
+def test_a_token_alone_goes_as_its_kind_of_host_expects(settings):
+    """Self-hosted hosts declared in SKILLPORT_GIT_HOSTS get their kind's name: GitLab reads an OAuth token only
+    as oauth2's, and Bitbucket Data Center its project and repository tokens only as Bearer."""
+    settings.SKILLPORT_GIT_HOSTS = {"git.example.com": "gitlab", "bb.example.com": "bitbucket",
+                                    "code.example.org": "gitea"}
+    assert sent("https://git.example.com/acme/skills.git", "ya29") == ("Basic", "oauth2", "ya29")
+    assert sent("https://bitbucket.org/acme/skills.git", "ATCTT") == ("Basic", "x-token-auth", "ATCTT")
+    assert sent("https://bb.example.com/scm/acme/skills.git", "BBDC-x") == ("Bearer", "BBDC-x")
+    assert sent("https://bb.example.com/scm/acme/skills.git", "jo:BBDC-x") == ("Basic", "jo", "BBDC-x")
+    assert sent("https://code.example.org/acme/skills.git", "gta") == ("Basic", "x-access-token", "gta")
+
+
+@pytest.mark.django_db
+def test_a_self_hosted_bitbucket_is_sent_its_token_as_bearer(fake_github, settings, tmp_path):
+    """A Bitbucket Data Center project or repository token is refused in Basic credentials: it reads once the
+    host is declared a Bitbucket in SKILLPORT_GIT_HOSTS."""
+    settings.SKILLPORT_FETCH_ALLOWED_HOSTS = ["127.0.0.1"]
+    path = fake_github.add_repo("acme/dc")
+    seed = GitRepo(tmp_path / "seed")
+    seed.commit({".claude-plugin/marketplace.json": catalog(plugin_entry("tools")),
+                 "plugins/tools/skills/alpha/SKILL.md": skill_md("alpha", "Alpha.")}, "seed")
+    seed.git("push", "--quiet", str(path), "main")
+    fake_github.add_bearer_token("acme/dc", "BBDC-SECRET")
+    m = Marketplace.objects.create(slug="dc", git_url=f"{fake_github.base_url}/acme/dc.git", access_token="BBDC-SECRET")
+
+    refused = sync_marketplace(m.pk)  # a host of no known kind: Basic, under x-access-token
+    assert refused.status == Status.FAILED and "BBDC-SECRET" not in refused.error
+    assert "Authentication failed" in refused.problems[0]["detail"]
+    settings.SKILLPORT_GIT_HOSTS = {"127.0.0.1": "bitbucket"}
+    assert sync_marketplace(m.pk).status == Status.OK
+    assert list(Skill.objects.filter(marketplace=m).values_list("slug", flat=True)) == ["alpha"]
 
 
 @pytest.mark.django_db
