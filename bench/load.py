@@ -72,9 +72,11 @@ def run(args):
     identifiers = load_catalogue(args.plugins, args.skills)
     cookie = f"{settings.SESSION_COOKIE_NAME}={sign_in()}"
     with tempfile.TemporaryDirectory(prefix="skillport-bench-load-") as tmp:
-        # One member sends all the API's and the connector's requests: their own limits would otherwise refuse them.
-        server = Server(Path(tmp) / "gunicorn.log", args.workers,
-                        env={"SKILLPORT_API_RATE": "1000000/minute", "SKILLPORT_MCP_RATE": "1000000/minute"})
+        # One member sends all the pages', the API's and the connector's requests: their own limits would otherwise
+        # refuse them.
+        server = Server(Path(tmp) / "gunicorn.log", args.workers, env={
+            "SKILLPORT_PAGE_RATE": "1000000/minute", "SKILLPORT_API_RATE": "1000000/minute",
+            "SKILLPORT_MCP_RATE": "1000000/minute"})
         os.environ["SKILLPORT_BASE_URL"] = f"http://127.0.0.1:{server.port}"  # the token's resource is its /mcp
         token = mint(User.objects.get(username="bench-member"), resource=[f"http://127.0.0.1:{server.port}/mcp"])
         try:

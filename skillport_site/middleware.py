@@ -2,10 +2,14 @@
 from asgiref.sync import iscoroutinefunction
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.db import OperationalError
 from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.urls import Resolver404, resolve
 from django.utils.decorators import sync_and_async_middleware
+
+from .throttle import over_page_rate
+from .timeouts import overloaded
 
 NUL_REFUSED = "Requests may not contain NUL characters."
 # A NUL as it arrives in a query string or form body, and as JSON writes it.
@@ -94,3 +98,25 @@ def reject_nul_characters(request):
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": NUL_REFUSED}, status=400)  # as the API's own errors read
     return HttpResponseBadRequest(NUL_REFUSED)
+
+
+# Paths limited on their own (the REST API's throttles), and the health check load balancers call. /mcp never
+# reaches Django's middleware (asgi.router) and has its own rate.
+PAGE_RATE_EXEMPT = ("/api/", "/healthz")
+
+
+@_middleware
+def limit_members_pages(request):
+    """Each signed-in member's requests count against SKILLPORT_PAGE_RATE (throttle.over_page_rate), so that
+    one member's script cannot take the workers from everyone. A stranger costs nothing here: every page
+    but sign-in's (limited per address) sends them to sign in."""
+    if request.path_info.startswith(PAGE_RATE_EXEMPT):
+        return None
+    try:
+        member = request.user.pk if request.user.is_authenticated else None
+    except OperationalError as exception:
+        # The session and the user are read here, before any view, where DatabaseOverload would answer.
+        if (response := overloaded(request, exception)) is None:
+            raise
+        return response
+    return None if member is None else over_page_rate(request, member)

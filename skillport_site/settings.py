@@ -138,6 +138,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "connector.authentication.BearerTokenMiddleware",  # request.bearer, for the API and the curated catalogue
     "allauth.account.middleware.AccountMiddleware",
+    "skillport_site.middleware.limit_members_pages",  # once the member is known
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "connector.middleware.OAuthRequestLog",
@@ -479,6 +480,8 @@ SKILLPORT_API_RATE = env_rate("SKILLPORT_API_RATE", "600/minute")  # per signed-
 SKILLPORT_API_ANON_RATE = env_rate("SKILLPORT_API_ANON_RATE", "60/minute")  # per address, before sign-in
 # The connector (/mcp): tool calls and reads per signed-in user, as the REST API's (connector/server.py).
 SKILLPORT_MCP_RATE = env_rate("SKILLPORT_MCP_RATE", "600/minute")
+# Pages per signed-in member in the browser (skillport_site/throttle.py).
+SKILLPORT_PAGE_RATE = env_rate("SKILLPORT_PAGE_RATE", "600/minute")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "api.auth.BearerTokenAuthentication",

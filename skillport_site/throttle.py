@@ -12,6 +12,9 @@
 5. What any member may ask to do costly work on what they send (the SKILL.md preview; checking and
    sending proposals) is limited per member (`member_limit`): a rate, and one request at a time
    across every worker.
+6. Every page a signed-in member asks for counts against SKILLPORT_PAGE_RATE (`over_page_rate`), so
+   that one member's script cannot take the workers from everyone: a cold search costs about 14 ms of
+   CPU, and the API and /mcp, which serve the same catalogue, are limited per person already.
 
 Counts live in the "throttle" cache (settings.CACHES), shared by every worker process: Redis when
 SKILLPORT_REDIS_URL is set, otherwise files in the data directory (`FileCounters`). A per-process
@@ -44,6 +47,7 @@ from django.core.files import locks
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.utils.decorators import sync_and_async_middleware
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -303,6 +307,20 @@ def throttle_endpoints(get_response):
             finally:
                 turns[endpoint.name].release()
     return middleware
+
+
+PERIODS = {"s": "a second", "m": "a minute", "h": "an hour", "d": "a day"}  # a rate's period, by its first letter
+
+
+def over_page_rate(request, member):
+    """A 429 page when `member` (a user's pk) has asked for more than SKILLPORT_PAGE_RATE pages, counting this
+    one; else None. The rate is far above what anyone reading pages asks for."""
+    throttle = MemberThrottle("pages", settings.SKILLPORT_PAGE_RATE, member)
+    if throttle.allow_request(request, None):
+        return None
+    allowed = f"{throttle.num_requests} pages {PERIODS[settings.SKILLPORT_PAGE_RATE.partition('/')[2][0]]}"
+    return too_many(render(request, "too_many.html", {"allowed": allowed, "seconds": throttle.wait()}),
+                    throttle.wait())
 
 
 class RedisCounters(RedisCache):

@@ -39,16 +39,21 @@ class DatabaseOverload(MiddlewareMixin):
     under /api/, not a 500."""
 
     def process_exception(self, request, exception):
-        message = overload(exception)
-        if message is None:
-            return None
-        if request.path.startswith("/api/"):
-            response = JsonResponse({"detail": message}, status=503)  # as the API's own errors read
-        else:
-            response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
-        if message is BUSY:
-            response["Retry-After"] = str(TURN_SECONDS)
-        return response
+        return overloaded(request, exception)
+
+
+def overloaded(request, exception):
+    """The 503 that answers `request` when `exception` says the database could not serve in time, else None."""
+    message = overload(exception)
+    if message is None:
+        return None
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"detail": message}, status=503)  # as the API's own errors read
+    else:
+        response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
+    if message is BUSY:
+        response["Retry-After"] = str(TURN_SECONDS)
+    return response
 
 
 class DatabaseOverloadASGI:

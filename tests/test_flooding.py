@@ -1,5 +1,5 @@
 """Floods of requests nobody signed in for: limited per address with counts every worker shares,
-and unable to starve members' pages or /healthz."""
+and unable to starve members' pages or /healthz. A member's own flood of pages: limited per member."""
 import os
 import random
 import subprocess
@@ -200,6 +200,29 @@ def test_every_endpoint_that_works_before_sign_in_is_limited(client, settings, d
     else:  # OAuth's endpoints answer in OAuth's JSON
         assert response.json()["error"] == "temporarily_unavailable"
     assert [client.get("/healthz").status_code for _ in range(5)] == [200] * 5  # nothing else is limited
+
+
+def test_a_members_pages_are_limited_per_member(client, settings, db):
+    """A member's script asking for cold searches in a loop would take the workers from everyone; each member's
+    pages count against SKILLPORT_PAGE_RATE. Another member, the health check and the API (limited on its
+    own) are untouched, and a stranger is sent to sign in, not counted."""
+    settings.SKILLPORT_PAGE_RATE = "3/hour"
+    within_one_window()
+    client.force_login(User.objects.create_user("mona"))
+    assert [client.get(f"/skills/?q=word{n}").status_code for n in range(3)] == [200] * 3
+    over = client.get("/skills/?q=word3")
+    assert over.status_code == 429 and 0 < int(over["Retry-After"]) <= 3600
+    assert "Skillport serves each person at most 3 pages an hour, and you have asked for more." in (
+        " ".join(over.content.decode().split()))
+    assert f"Try again in {over['Retry-After']} second" in " ".join(over.content.decode().split())
+    assert client.get("/healthz").status_code == 200
+    assert client.get(API_PAGE).status_code == 200
+
+    other = Client()
+    other.force_login(User.objects.create_user("otto"))
+    assert other.get("/skills/").status_code == 200
+    stranger = Client()
+    assert [stranger.get("/skills/").status_code for _ in range(5)] == [302] * 5
 
 
 def test_a_made_up_forwarded_for_is_no_new_address(client, settings, db):
