@@ -99,6 +99,11 @@ def host_kind(url: str) -> str | None:
     return {**KNOWN_HOSTS, **settings.SKILLPORT_GIT_HOSTS}.get(urlsplit(url).hostname or "")
 
 
+def bitbucket_data_center(url: str) -> bool:
+    """Whether `url` is on a self-hosted Bitbucket (Data Center): Bitbucket Cloud is bitbucket.org alone."""
+    return host_kind(url) == "bitbucket" and urlsplit(url).hostname != "bitbucket.org"
+
+
 def split_token(token: str) -> tuple[str, str]:
     """(name, secret) of a token the admin gave as `name:token`, because the host checks it together with a
     user name (`deploy-bot:gldt-...`): GitLab's deploy tokens, Bitbucket Cloud's API tokens, Bitbucket Data
@@ -114,10 +119,9 @@ def authorization(url: str, token: str) -> str:
     GitHub and Gitea read none). A self-hosted Bitbucket (Data Center) takes its project and repository
     tokens only as Bearer, and its personal ones either way, so a token alone goes to it as Bearer."""
     user, secret = split_token(token)
-    kind = host_kind(url)
-    if not user and kind == "bitbucket" and urlsplit(url).hostname != "bitbucket.org":
+    if not user and bitbucket_data_center(url):
         return f"Bearer {secret}"
-    user = user or TOKEN_USERS.get(kind, "x-access-token")
+    user = user or TOKEN_USERS.get(host_kind(url), "x-access-token")
     return "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()
 
 

@@ -12,25 +12,34 @@ from urllib.parse import quote, urlencode, urlsplit
 from django.conf import settings
 
 from . import manifest
-from .gitrepo import host_kind, is_local
+from .gitrepo import bitbucket_data_center, host_kind, is_local
 from .problems import Problems
 from .reader import catalog_root
 from .tree import Escape, join_inside
 
 SCP_LIKE = re.compile(r"^[\w.-]+@([\w.-]+):/?(.+)$")  # git@github.com:owner/repo.git
 OWNER_REPO = re.compile(r"^[\w.-]+/[\w.-]+$")
+# A Bitbucket Data Center clone URL's path, below any context path the server runs under: /scm/PROJECT/repo.git,
+# or /scm/~user/repo.git for a user's own. Its pages are /projects/PROJECT/repos/repo and /users/user/repos/repo.
+DATA_CENTER_CLONE = re.compile(r"^(?P<context>.*)/scm/(?P<owner>[^/]+)/(?P<repo>[^/]+)$")
 
 
 def repository(url: str) -> str:
-    """The web page of the repository at a git URL: GitHub's for any of its forms, the address itself
-    (less `.git`) for another host's https URL; "" for ssh elsewhere or a folder on this server."""
+    """The web page of the repository at a git URL: GitHub's for any of its forms, a Bitbucket Data Center's
+    from its clone URL, the address itself (less `.git`) for another host's https URL; "" for ssh elsewhere
+    or a folder on this server."""
     if github := _github(url):
         return github
     parts = urlsplit(url)
     if is_local(url) or parts.scheme != "https" or not parts.hostname:
         return ""
     port = f":{parts.port}" if parts.port else ""
-    return f"https://{parts.hostname}{port}{parts.path.rstrip('/').removesuffix('.git')}"
+    path = parts.path.rstrip("/").removesuffix(".git")
+    if bitbucket_data_center(url) and (clone := DATA_CENTER_CLONE.match(path)):
+        owner = clone["owner"]
+        owner = f"users/{owner[1:]}" if owner.startswith("~") else f"projects/{owner}"
+        path = f"{clone['context']}/{owner}/repos/{clone['repo']}"
+    return f"https://{parts.hostname}{port}{path}"
 
 
 def tree(url: str, commit: str, path: str = "") -> str:
@@ -44,9 +53,10 @@ def tree(url: str, commit: str, path: str = "") -> str:
 
 def new_merge_request(url: str, branch: str, base: str) -> str:
     """The host's page that opens a merge request (pull request) from `branch` into `base` of the repository
-    at `url`, both filled in: GitHub's compare page, GitLab's new merge request, Bitbucket's new pull request,
-    Gitea's and Forgejo's compare page. "" for a host of no known kind (SKILLPORT_GIT_HOSTS names
-    self-hosted ones), or a URL with no web page (ssh elsewhere, a folder on this server)."""
+    at `url`, both filled in: GitHub's compare page, GitLab's new merge request, Bitbucket's new pull request
+    (Cloud's or Data Center's), Gitea's and Forgejo's compare page. "" for a host of no known kind
+    (SKILLPORT_GIT_HOSTS names self-hosted ones), or a URL with no web page (ssh elsewhere, a folder on this
+    server)."""
     page = repository(url)
     if not page:
         return ""
@@ -57,6 +67,9 @@ def new_merge_request(url: str, branch: str, base: str) -> str:
     if kind == "gitlab":
         return f"{page}/-/merge_requests/new?" + urlencode(
             {"merge_request[source_branch]": branch, "merge_request[target_branch]": base})
+    if bitbucket_data_center(page):
+        return f"{page}/pull-requests?create&" + urlencode(
+            {"sourceBranch": f"refs/heads/{branch}", "targetBranch": f"refs/heads/{base}"})
     if kind == "bitbucket":
         return f"{page}/pull-requests/new?" + urlencode({"source": branch, "dest": base})
     return ""

@@ -246,11 +246,19 @@ def test_the_page_that_opens_a_merge_request_is_the_hosts_own(url, page):
 
 
 def test_self_hosted_servers_are_named_with_their_kind(settings, monkeypatch):
-    settings.SKILLPORT_GIT_HOSTS = {"git.example.com": "gitlab", "code.example.org": "gitea"}
+    settings.SKILLPORT_GIT_HOSTS = {"git.example.com": "gitlab", "code.example.org": "gitea",
+                                    "bb.example.com": "bitbucket"}
     assert weblinks.new_merge_request("https://git.example.com:8443/acme/skills.git", BRANCH, BASE).startswith(
         "https://git.example.com:8443/acme/skills/-/merge_requests/new?merge_request%5Bsource_branch%5D=skillport")
     assert weblinks.new_merge_request("https://code.example.org/acme/skills.git", BRANCH, BASE) == (
         "https://code.example.org/acme/skills/compare/main...skillport/ana/gamma-3f2a")
+    # A self-hosted Bitbucket is a Data Center: its pages are not its clone URL's path.
+    assert weblinks.new_merge_request("https://bb.example.com/scm/acme/skills.git", BRANCH, BASE) == (
+        "https://bb.example.com/projects/acme/repos/skills/pull-requests?create&sourceBranch=refs%2Fheads%2F"
+        "skillport%2Fana%2Fgamma-3f2a&targetBranch=refs%2Fheads%2Fmain")
+    assert weblinks.repository("https://jo:SECRET@bb.example.com:7990/bitbucket/scm/~ana/skills.git/") == (
+        "https://bb.example.com:7990/bitbucket/users/ana/repos/skills")
+    assert weblinks.repository("https://bb.example.com/acme/skills.git") == "https://bb.example.com/acme/skills"
     monkeypatch.setenv("SKILLPORT_GIT_HOSTS", " Git.Example.COM = GitLab , code.example.org=gitea")
     assert env_hosts("SKILLPORT_GIT_HOSTS", GIT_HOST_KINDS) == {
         "git.example.com": "gitlab", "code.example.org": "gitea"}
