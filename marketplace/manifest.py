@@ -23,6 +23,11 @@ COMPONENT_KEYS = {
     "commands", "agents", "skills", "hooks", "mcpServers", "lspServers", "outputStyles", "themes", "workflows",
     "monitors", "types",
 }
+# Components Claude Code (2.1.332) takes under `experimental`: at the top level of a plugin.json it still
+# loads them, and warns that it will stop. It ignores any other key there.
+EXPERIMENTAL_COMPONENTS = ("monitors", "themes")
+# What a monitor written inline may hold (name, command and description it must).
+MONITOR_KEYS = {"name", "command", "description", "when"}
 DISPLAY_KEYS = {
     "displayName", "description", "version", "author", "homepage", "repository", "license",
     "keywords", "category", "tags",
@@ -434,6 +439,19 @@ def check_fields(data: dict, location: str, problems: Problems, entry=False) -> 
     for key, (objects, suffix, example) in COMPONENT_SHAPES.items():
         if key in data:
             components += _check_component(key, data[key], objects, suffix, example, location, problems)
+    experimental = data.get("experimental")
+    for key in EXPERIMENTAL_COMPONENTS if isinstance(experimental, dict) else ():
+        if key in experimental:
+            objects, suffix, example = COMPONENT_SHAPES[key]
+            components += _check_component(key, experimental[key], objects, suffix, example, location, problems,
+                                           label=f"experimental.{key}")
+    for key in sorted(set(experimental) - set(EXPERIMENTAL_COMPONENTS)) if isinstance(experimental, dict) else ():
+        problems.warning("unknown-field", f"Unrecognized field 'experimental.{key}' will be ignored", location)
+    for key in () if entry else EXPERIMENTAL_COMPONENTS:
+        if key in data:
+            problems.warning("component-experimental", f"{key}: Claude Code takes it as an experimental component: "
+                             f"declare it under experimental.{key}. It still loads here, until a future release",
+                             location)
     display = []
 
     def wrong(code, message):
@@ -476,23 +494,27 @@ def check_fields(data: dict, location: str, problems: Problems, entry=False) -> 
     return components, display
 
 
-def _check_component(key, value, objects, suffix, example, location, problems) -> list[str]:
-    # `types` names one file; `monitors` are a path or a list (of paths, or monitors written inline).
+def _check_component(key, value, objects, suffix, example, location, problems, label="") -> list[str]:
+    """Claude Code's schema for one component field, `key`, named `label` where it is not at the top level."""
+    label = label or key
+    # `types` names one file; `monitors` are a path to a file of them, or a list of monitors written inline.
     if (key == "types" and isinstance(value, list)) or (key == "monitors" and isinstance(value, dict)):
-        message = f"{key}: Expected a path string, received {kind_of(value)}. Write \"{key}\": \"{example}\""
+        message = f"{label}: Expected a path string, received {kind_of(value)}. Write \"{label}\": \"{example}\""
         problems.error("component-path-invalid", message, location)
         return [message]
+    if key == "monitors" and isinstance(value, list):
+        return _check_monitors(label, value, location, problems)
     items = value if isinstance(value, list) else [value]
     if isinstance(value, dict) and objects:
         return _check_inline(key, value, location, problems)
     failures = []
     for index, item in enumerate(items):
-        where = f"{key}[{index}]" if isinstance(value, list) else key
+        where = f"{label}[{index}]" if isinstance(value, list) else label
         if isinstance(item, dict) and objects:
             continue
         if not isinstance(item, str):
             message = (f"{where}: Expected a path string{' or an object' if objects else ''}, received {kind_of(item)}. "
-                       f'Write "{key}": ["{example}"]')
+                       f'Write "{label}": ["{example}"]')
             problems.error("component-path-invalid", message, location)
         elif key == "skills" and item == ".":
             continue
@@ -514,6 +536,41 @@ def _check_component(key, value, objects, suffix, example, location, problems) -
             continue
         failures.append(message)
     return failures
+
+
+def _check_monitors(label, monitors: list, location, problems) -> list[str]:
+    """Monitors written inline, as Claude Code's schema has them: objects with a non-empty name (unique in the
+    plugin), command and description, and `when` to arm them. A list of paths is refused: a path names one file
+    of monitors."""
+    message = ""
+    for index, monitor in enumerate(monitors):
+        where = f"{label}[{index}]"
+        if not isinstance(monitor, dict):
+            message = (f"{where}: Expected a monitor written inline (an object with name, command and description), "
+                       f'received {kind_of(monitor)}. A file of monitors is one path: "{label}": '
+                       '"./monitors/monitors.json"')
+        elif unknown := sorted(monitor.keys() - MONITOR_KEYS):
+            message = f"{where}: Unrecognized key '{unknown[0]}' (a monitor holds name, command, description and when)"
+        elif missing := [key for key in ("name", "command", "description")
+                         if not (isinstance(monitor.get(key), str) and monitor[key])]:
+            message = f"{where}.{missing[0]}: Required, a non-empty string"
+        elif "when" in monitor and not _arms(monitor["when"]):
+            message = f'{where}.when: Expected "always" or "on-skill-invoke:<skill name>"'
+        if message:
+            break
+    names = [monitor["name"] for monitor in monitors if isinstance(monitor, dict)]
+    if not message and len(set(names)) < len(names):
+        message = f"{label}: Monitor names must be unique within a plugin"
+    if not message:
+        return []
+    problems.error("component-path-invalid", message, location)
+    return [message]
+
+
+def _arms(when) -> bool:
+    """Whether `when` says when to arm a monitor: always, or the first time a skill is invoked."""
+    return isinstance(when, str) and (when == "always" or (
+        when.startswith("on-skill-invoke:") and len(when) > len("on-skill-invoke:")))
 
 
 def _check_inline(key, value: dict, location, problems) -> list[str]:

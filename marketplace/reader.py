@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 # 5: names refused anywhere a plugin installs from are reported on it (unread-files).
 # 6: Claude Code 2.1.332's rules: fields of sources Skillport does not fetch, `strict`, component paths,
 #    the newer fields; what its validator refuses in a plugin's SKILL.md, commands and agents.
-READER_VERSION = 6
+# 7: monitors written inline, and the components under `experimental` (monitors, themes).
+READER_VERSION = 7
 # A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
 README_MAX_BYTES = 256 * 1024
 SURFACE_TAGS = {
@@ -497,8 +498,11 @@ def _missing_components(declared: dict, tree, root: str, location: str, problems
     """Component paths in a plugin.json that the plugin does not hold: `claude plugin validate` refuses
     them and Claude Code's loader reports a load failure, though the plugin installs (its `skills`
     are discovery.skill_folders' to check)."""
-    for key in sorted(manifest.COMPONENT_KEYS - {"skills"}):
-        for raw in manifest.component_paths(declared.get(key)):
+    experimental = declared.get("experimental") if isinstance(declared.get("experimental"), dict) else {}
+    fields = [(key, declared.get(key)) for key in sorted(manifest.COMPONENT_KEYS - {"skills"})]
+    fields += [(f"experimental.{key}", experimental.get(key)) for key in manifest.EXPERIMENTAL_COMPONENTS]
+    for key, value in fields:
+        for raw in manifest.component_paths(value):
             try:
                 found = raw.startswith("./") and tree.kind(join_inside(root, raw)) is not None
             except Escape:

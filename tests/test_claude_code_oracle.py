@@ -23,6 +23,7 @@ from .builders import GitRepo, run_command, skill_md
 CLAUDE = settings.BASE_DIR / ".data/tools/claude-code/node_modules/.bin/claude"
 CATALOG = ".claude-plugin/marketplace.json"
 SKILL = skill_md("alpha", "Does A.")
+TAIL = {"name": "tail", "command": "tail -F app.log", "description": "Watches the app's log."}
 
 
 def market(*plugins, name="acme-tools", **extra):
@@ -263,6 +264,32 @@ FIXTURES = [
         ("lsp-server", {"lspServers": {"py": {"command": "pyright", "extensionToLanguage": {".py": "python"}}}}, ""),
     ]),
     fixture("manifest-themes-missing", market(entry()), "component-path-missing", files=plugin_json(themes="./themes")),
+    # -- monitors written inline, and the components Claude Code takes under `experimental` ----------------
+    *(fixture(f"monitors-{label}", market(entry(**{"monitors": monitors})), code) for label, monitors, code in [
+        ("inline", [TAIL, {**TAIL, "name": "tail-2", "when": "always"}, {**TAIL, "name": "tail-3", "when":
+                                                                           "on-skill-invoke:alpha"}], ""),
+        ("paths-in-a-list", ["./monitors/monitors.json"], "component-path-invalid"),
+        ("a-path-beside-one-inline", ["./monitors/monitors.json", TAIL], "component-path-invalid"),
+        ("without-command", [{"name": "tail", "description": "Watches."}], "component-path-invalid"),
+        ("name-empty", [{**TAIL, "name": ""}], "component-path-invalid"),
+        ("name-number", [{**TAIL, "name": 3}], "component-path-invalid"),
+        ("unknown-key", [{**TAIL, "trigger": "always"}], "component-path-invalid"),
+        ("when-no-skill", [{**TAIL, "when": "on-skill-invoke:"}], "component-path-invalid"),
+        ("when-sometimes", [{**TAIL, "when": "sometimes"}], "component-path-invalid"),
+        ("names-twice", [TAIL, {**TAIL, "command": "tail -F other.log"}], "component-path-invalid"),
+    ]),
+    *(fixture(f"experimental-{label}", market(entry(experimental=fields)), code) for label, fields, code in [
+        ("components", {"monitors": [TAIL], "themes": "./themes"}, ""),
+        ("monitors-invalid", {"monitors": [{"name": "tail"}]}, "component-path-invalid"),
+        ("monitors-not-json", {"monitors": "./monitors.txt"}, "component-path-not-json"),
+        ("themes-not-relative", {"themes": "themes"}, "component-path-not-relative"),
+        ("themes-object", {"themes": {"dark": 1}}, "component-path-invalid"),
+        ("unknown-key", {"workflows": "./workflows"}, "unknown-field"),
+    ]),
+    fixture("manifest-experimental-themes-missing", market(entry()), "component-path-missing",
+            files=plugin_json(experimental={"themes": "./themes"})),
+    fixture("manifest-monitors-at-the-top", market(entry()), "component-experimental",
+            files=plugin_json(monitors=[TAIL])),
 ]
 
 # Claude Code's validator never opens a skill folder of a marketplace, so what only the skills'
@@ -350,10 +377,16 @@ def test_validate_reaches_claude_codes_verdict(judged, fx):
     assert ours == theirs, (fx.id, report["manifest"]["errors"], result["problems"])
     if fx.code:
         assert fx.code in [p["code"] for p in result["problems"]], result["problems"]
-    assert "unknown-field" not in [p["code"] for p in result["problems"]]  # no fixture has a field Claude Code ignores
+    said = " ".join(f"{w.get('path')} {w['message']}" for w in report["manifest"]["warnings"])
+    if fx.code == "unknown-field":  # Claude Code warns of the same field, as one it ignores
+        unknown = [p["message"].split("'")[1] for p in result["problems"] if p["code"] == "unknown-field"]
+        assert unknown and all(f"{key} Unknown field" in said for key in unknown), (unknown, said)
+    else:  # no other fixture has a field Claude Code ignores
+        assert "unknown-field" not in [p["code"] for p in result["problems"]]
+    if fx.code == "component-experimental":  # Claude Code warns that it will stop loading it there
+        assert "is an experimental component; declare it under 'experimental." in said, said
     if fx.code == "field-ignored":  # Claude Code warns of the same field
         ignored = [p["message"].split(":")[0] for p in result["problems"] if p["code"] == "field-ignored"]
-        said = " ".join(f"{w.get('path')} {w['message']}" for w in report["manifest"]["warnings"])
         assert ignored and all(key in said for key in ignored), (ignored, said)
     if not ours:
         assert any(p["severity"] == "error" and p["code"] == fx.code for p in result["problems"]), result["problems"]
