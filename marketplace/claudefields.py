@@ -2,7 +2,7 @@
 
 `engines` says which Claude Code versions a plugin needs; an entry's `relevance` says when Claude Code
 should suggest the plugin; an entry's `headers` and `headersHelper` are sent when its archive is
-downloaded. Skillport reads none of them, but a catalogue Claude Code refuses must not sync as valid.
+downloaded; `experimental` holds components and fields still being tried. Skillport reads none of them, but a catalogue Claude Code refuses must not sync as valid.
 Each check returns what Claude Code refuses, as "field: why" sentences; `ignored` says which fields
 Claude Code will pass over for being of the wrong kind altogether, as its validator warns.
 """
@@ -73,4 +73,22 @@ def headers(entry: dict) -> list[str]:
         refused.append("headers: Expected an object of header names and string values")
     if "headersHelper" in entry and not isinstance(entry["headersHelper"], str):
         refused.append("headersHelper: Expected a command, as a string")
+    return refused
+
+
+def experimental(value: dict) -> list[str]:
+    """What Claude Code refuses of the fields of its own under `experimental` (its components are manifest's to
+    check). Of the languages to highlight, only that they are objects: what each holds is not matched."""
+    refused = []
+    evals = value.get("evals")
+    if "evals" in value and not (isinstance(evals, str) or (
+            isinstance(evals, list) and all(isinstance(path, str) for path in evals))):
+        refused.append("experimental.evals: Expected a path or a list of paths")
+    highlighting = value.get("syntaxHighlighting")
+    if "syntaxHighlighting" in value and not (
+            isinstance(highlighting, dict) and set(highlighting) == {"hljsLanguages"}
+            and isinstance(highlighting["hljsLanguages"], list)
+            and all(isinstance(language, dict) for language in highlighting["hljsLanguages"])):
+        refused.append('experimental.syntaxHighlighting: Expected {"hljsLanguages": [...]}, a list of languages, '
+                       "and nothing else")
     return refused

@@ -23,9 +23,12 @@ COMPONENT_KEYS = {
     "commands", "agents", "skills", "hooks", "mcpServers", "lspServers", "outputStyles", "themes", "workflows",
     "monitors", "types",
 }
-# Components Claude Code (2.1.332) takes under `experimental`: at the top level of a plugin.json it still
-# loads them, and warns that it will stop. It ignores any other key there.
-EXPERIMENTAL_COMPONENTS = ("monitors", "themes")
+# Components Claude Code (2.1.332) takes under `experimental`, checked as at the top level. Monitors and themes
+# it still loads at the top level of a plugin.json, and warns that it will stop; their paths must exist there.
+EXPERIMENTAL_COMPONENTS = ("monitors", "themes", "outputStyles")
+MOVED_TO_EXPERIMENTAL = ("monitors", "themes")
+# The rest of what it reads there; it ignores any other key.
+EXPERIMENTAL_KEYS = {*EXPERIMENTAL_COMPONENTS, "evals", "syntaxHighlighting"}
 # What a monitor written inline may hold (name, command and description it must).
 MONITOR_KEYS = {"name", "command", "description", "when"}
 DISPLAY_KEYS = {
@@ -439,15 +442,15 @@ def check_fields(data: dict, location: str, problems: Problems, entry=False) -> 
     for key, (objects, suffix, example) in COMPONENT_SHAPES.items():
         if key in data:
             components += _check_component(key, data[key], objects, suffix, example, location, problems)
-    experimental = data.get("experimental")
-    for key in EXPERIMENTAL_COMPONENTS if isinstance(experimental, dict) else ():
+    experimental = data.get("experimental") if isinstance(data.get("experimental"), dict) else {}
+    for key in EXPERIMENTAL_COMPONENTS:
         if key in experimental:
             objects, suffix, example = COMPONENT_SHAPES[key]
             components += _check_component(key, experimental[key], objects, suffix, example, location, problems,
                                            label=f"experimental.{key}")
-    for key in sorted(set(experimental) - set(EXPERIMENTAL_COMPONENTS)) if isinstance(experimental, dict) else ():
+    for key in sorted(set(experimental) - EXPERIMENTAL_KEYS):
         problems.warning("unknown-field", f"Unrecognized field 'experimental.{key}' will be ignored", location)
-    for key in () if entry else EXPERIMENTAL_COMPONENTS:
+    for key in () if entry else MOVED_TO_EXPERIMENTAL:
         if key in data:
             problems.warning("component-experimental", f"{key}: Claude Code takes it as an experimental component: "
                              f"declare it under experimental.{key}. It still loads here, until a future release",
@@ -484,7 +487,8 @@ def check_fields(data: dict, location: str, problems: Problems, entry=False) -> 
         if key in data and not isinstance(data[key], str):
             wrong("field-wrong-type", f'{key}: Expected a string, received {kind_of(data[key])}. '
                                       f'Write "{key}": {json.dumps(str(data[key]))}')
-    refused = _wrong_types(data, TYPED_KEYS) + claudefields.engines(data.get("engines"))
+    refused = (_wrong_types(data, TYPED_KEYS) + claudefields.engines(data.get("engines"))
+               + claudefields.experimental(experimental))
     if entry:
         refused += claudefields.relevance(data.get("relevance")) + claudefields.headers(data)
     for message in refused:

@@ -499,8 +499,10 @@ def _missing_components(declared: dict, tree, root: str, location: str, problems
     them and Claude Code's loader reports a load failure, though the plugin installs (its `skills`
     are discovery.skill_folders' to check)."""
     experimental = declared.get("experimental") if isinstance(declared.get("experimental"), dict) else {}
-    fields = [(key, declared.get(key)) for key in sorted(manifest.COMPONENT_KEYS - {"skills"})]
-    fields += [(f"experimental.{key}", experimental.get(key)) for key in manifest.EXPERIMENTAL_COMPONENTS]
+    # Where both are declared, Claude Code reads the one under `experimental`.
+    fields = [(key, declared.get(key)) for key in sorted(manifest.COMPONENT_KEYS - {"skills"})
+              if experimental.get(key) is None or key not in manifest.MOVED_TO_EXPERIMENTAL]
+    fields += [(f"experimental.{key}", experimental.get(key)) for key in manifest.MOVED_TO_EXPERIMENTAL]
     for key, value in fields:
         for raw in manifest.component_paths(value):
             try:

@@ -285,11 +285,20 @@ FIXTURES = [
         ("themes-not-relative", {"themes": "themes"}, "component-path-not-relative"),
         ("themes-object", {"themes": {"dark": 1}}, "component-path-invalid"),
         ("unknown-key", {"workflows": "./workflows"}, "unknown-field"),
+        ("fields-of-its-own", {"outputStyles": ["./styles"], "evals": ["./evals"],
+                               "syntaxHighlighting": {"hljsLanguages": []}}, ""),
+        ("output-styles-not-relative", {"outputStyles": "styles"}, "component-path-not-relative"),
+        ("evals-number", {"evals": 5}, "field-wrong-type"),
+        ("highlighting-without-languages", {"syntaxHighlighting": {}}, "field-wrong-type"),
+        ("highlighting-strings", {"syntaxHighlighting": {"hljsLanguages": ["zig"]}}, "field-wrong-type"),
     ]),
     fixture("manifest-experimental-themes-missing", market(entry()), "component-path-missing",
             files=plugin_json(experimental={"themes": "./themes"})),
     fixture("manifest-monitors-at-the-top", market(entry()), "component-experimental",
             files=plugin_json(monitors=[TAIL])),
+    # Declared in both places, the one under `experimental` is read (and its path checked).
+    fixture("manifest-themes-in-both-places", market(entry()), "component-experimental",
+            files=plugin_json(themes="./themes", experimental={"themes": "./skills"})),
 ]
 
 # Claude Code's validator never opens a skill folder of a marketplace, so what only the skills'
