@@ -562,8 +562,8 @@ def _check_monitors(label, monitors: list, location, problems) -> list[str]:
             message = f'{where}.when: Expected "always" or "on-skill-invoke:<skill name>"'
         if message:
             break
-    names = [monitor["name"] for monitor in monitors if isinstance(monitor, dict)]
-    if not message and len(set(names)) < len(names):
+    names = [] if message else [monitor["name"] for monitor in monitors]  # each a string, once all are valid
+    if len(set(names)) < len(names):
         message = f"{label}: Monitor names must be unique within a plugin"
     if not message:
         return []

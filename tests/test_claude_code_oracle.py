@@ -271,6 +271,8 @@ FIXTURES = [
         ("paths-in-a-list", ["./monitors/monitors.json"], "component-path-invalid"),
         ("a-path-beside-one-inline", ["./monitors/monitors.json", TAIL], "component-path-invalid"),
         ("without-command", [{"name": "tail", "description": "Watches."}], "component-path-invalid"),
+        ("without-name", [{"command": "tail -F app.log", "description": "Watches."}], "component-path-invalid"),
+        ("name-a-list", [{**TAIL, "name": ["tail"]}, TAIL], "component-path-invalid"),
         ("name-empty", [{**TAIL, "name": ""}], "component-path-invalid"),
         ("name-number", [{**TAIL, "name": 3}], "component-path-invalid"),
         ("unknown-key", [{**TAIL, "trigger": "always"}], "component-path-invalid"),
