@@ -2,7 +2,8 @@
 
 `engines` says which Claude Code versions a plugin needs; an entry's `relevance` says when Claude Code
 should suggest the plugin; an entry's `headers` and `headersHelper` are sent when its archive is
-downloaded; `experimental` holds components and fields still being tried. Skillport reads none of them, but a catalogue Claude Code refuses must not sync as valid.
+downloaded; `experimental` holds components and fields still being tried. Skillport reads none of them,
+but a catalogue Claude Code refuses must not sync as valid.
 Each check returns what Claude Code refuses, as "field: why" sentences; `ignored` says which fields
 Claude Code will pass over for being of the wrong kind altogether, as its validator warns.
 """
