@@ -48,6 +48,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils.decorators import sync_and_async_middleware
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -314,13 +315,17 @@ PERIODS = {"s": "a second", "m": "a minute", "h": "an hour", "d": "a day"}  # a 
 
 def over_page_rate(request, member):
     """A 429 page when `member` (a user's pk) has asked for more than SKILLPORT_PAGE_RATE pages, counting this
-    one; else None. The rate is far above what anyone reading pages asks for."""
+    one; else None. The rate is far above what anyone reading pages asks for. A page's own scripts (the skill
+    editor's preview) put what they are answered in the page: to them, the sentence alone."""
     throttle = MemberThrottle("pages", settings.SKILLPORT_PAGE_RATE, member)
     if throttle.allow_request(request, None):
         return None
     allowed = f"{throttle.num_requests} pages {PERIODS[settings.SKILLPORT_PAGE_RATE.partition('/')[2][0]]}"
-    return too_many(render(request, "too_many.html", {"allowed": allowed, "seconds": throttle.wait()}),
-                    throttle.wait())
+    context = {"allowed": allowed, "seconds": throttle.wait()}
+    if request.headers.get("Sec-Fetch-Dest", "document") == "document":
+        return too_many(render(request, "too_many.html", context), throttle.wait())
+    sentence = render_to_string("_too_many.html", context, request).strip()
+    return too_many(HttpResponse(sentence, content_type="text/html; charset=utf-8"), throttle.wait())
 
 
 class RedisCounters(RedisCache):

@@ -215,6 +215,10 @@ def test_a_members_pages_are_limited_per_member(client, settings, db):
     assert "Skillport serves each person at most 3 pages an hour, and you have asked for more." in (
         " ".join(over.content.decode().split()))
     assert f"Try again in {over['Retry-After']} second" in " ".join(over.content.decode().split())
+    # A page's own script (the skill editor's preview) puts the answer in the page: the sentence alone.
+    fetched = client.post("/skills/", HTTP_SEC_FETCH_DEST="empty")
+    assert fetched.status_code == 429 and fetched.content.decode().startswith("<p>Skillport serves each person")
+    assert "<html" not in fetched.content.decode() and "<html" in over.content.decode()
     assert client.get("/healthz").status_code == 200
     assert client.get(API_PAGE).status_code == 200
 
