@@ -2,11 +2,17 @@
 
 `engines` says which Claude Code versions a plugin needs; an entry's `relevance` says when Claude Code
 should suggest the plugin; an entry's `headers` and `headersHelper` are sent when its archive is
-downloaded; `experimental` holds components and fields still being tried. Skillport reads none of them,
-but a catalogue Claude Code refuses must not sync as valid.
+downloaded; `experimental` holds components and fields still being tried; `dependencies` and
+`optionalDependencies` name the plugins a plugin needs or can use. Skillport reads none of them, but a
+catalogue Claude Code refuses must not sync as valid.
 Each check returns what Claude Code refuses, as "field: why" sentences; `ignored` says which fields
 Claude Code will pass over for being of the wrong kind altogether, as its validator warns.
 """
+import re
+
+# A plugin named in `dependencies`, as "name" or "name@marketplace" or in an object's name and marketplace.
+DEPENDENCY_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+DEPENDENCY = re.compile(rf"{DEPENDENCY_NAME}(@{DEPENDENCY_NAME})?")
 # relevance.signals: each matcher list's most items and longest item, as Claude Code's schema has them.
 SIGNALS = {"cli": (10, 64), "hosts": (20, 128), "filesRead": (10, 256), "cwd": (10, 256), "manifestDeps": (10, 256)}
 MAX_TOPIC_CHARS = 64
@@ -25,7 +31,30 @@ def ignored(data: dict, entry: bool) -> list[str]:
     if isinstance(network, dict) and not isinstance(network.get("hosts"), list) and "network" not in wrong:
         wrong.append("network")
     example = {"network": ' such as {"hosts": ["api.example.com"]}', "engines": ' such as {"claude-code": ">=2.1.0"}'}
-    return [f"{key}: Expected an object{example.get(key, '')}; Claude Code ignores it as it is" for key in wrong]
+    said = [f"{key}: Expected an object{example.get(key, '')}; Claude Code ignores it as it is" for key in wrong]
+    optional = data.get("optionalDependencies")
+    if "optionalDependencies" in data and not isinstance(optional, list):
+        said.append("optionalDependencies: Expected a list of plugin names; Claude Code ignores it as it is")
+    elif "optionalDependencies" in data:
+        said += [f'optionalDependencies[{index}]: Expected "name", "name@marketplace" or an object with a name; '
+                 "Claude Code ignores it" for index, item in enumerate(optional) if not _names_a_plugin(item)]
+    return said
+
+
+def dependencies(value) -> list[str]:
+    """What Claude Code refuses in `dependencies` (a list: manifest checks that)."""
+    return [f'dependencies[{index}]: Expected "name", "name@marketplace" or an object with a name (letters, digits, '
+            f"'.', '_' and '-', starting with a letter or digit)" for index, item in enumerate(value)
+            if not _names_a_plugin(item)] if isinstance(value, list) else []
+
+
+def _names_a_plugin(item) -> bool:
+    if isinstance(item, str):
+        return DEPENDENCY.fullmatch(item) is not None
+    return isinstance(item, dict) and isinstance(item.get("name"), str) and re.fullmatch(
+        DEPENDENCY_NAME, item["name"]) is not None and (
+        "marketplace" not in item or (isinstance(item["marketplace"], str)
+                                      and re.fullmatch(DEPENDENCY_NAME, item["marketplace"]) is not None))
 
 
 def engines(value) -> list[str]:

@@ -36,12 +36,13 @@ DISPLAY_KEYS = {
     "keywords", "category", "tags",
 }
 # What else Claude Code (2.1.332) reads of a plugin, by the JSON type it must be (`binaries` and
-# `experimental` it ignores when they are not objects, so they are only known).
+# `experimental` it ignores when they are not objects, `optionalDependencies` when it is no list of plugins:
+# claudefields.ignored).
 TYPED_KEYS = {"dependencies": list, "channels": list, "settings": dict, "userConfig": dict}
 # An entry's `metadata` is a free-form object Claude Code accepts and ignores (the curated catalogue
 # and published copies keep provenance there).
-PLUGIN_KEYS = ({"name", "metadata", "$schema", "binaries", "experimental", "engines", "network"} | set(TYPED_KEYS)
-               | DISPLAY_KEYS | COMPONENT_KEYS)
+PLUGIN_KEYS = ({"name", "metadata", "$schema", "binaries", "experimental", "engines", "network",
+                "optionalDependencies"} | set(TYPED_KEYS) | DISPLAY_KEYS | COMPONENT_KEYS)
 ENTRY_KEYS = {"source", "strict", "relevance", "headers", "headersHelper"} | PLUGIN_KEYS
 MANIFEST_KEYS = PLUGIN_KEYS
 
@@ -488,7 +489,7 @@ def check_fields(data: dict, location: str, problems: Problems, entry=False) -> 
             wrong("field-wrong-type", f'{key}: Expected a string, received {kind_of(data[key])}. '
                                       f'Write "{key}": {json.dumps(str(data[key]))}')
     refused = (_wrong_types(data, TYPED_KEYS) + claudefields.engines(data.get("engines"))
-               + claudefields.experimental(experimental))
+               + claudefields.experimental(experimental) + claudefields.dependencies(data.get("dependencies")))
     if entry:
         refused += claudefields.relevance(data.get("relevance")) + claudefields.headers(data)
     for message in refused:

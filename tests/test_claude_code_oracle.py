@@ -212,6 +212,15 @@ FIXTURES = [
         ("settings-list", {"settings": []}, "field-wrong-type"),
         ("user-config-string", {"userConfig": "token"}, "field-wrong-type"),
         ("dependencies-string", {"dependencies": "other"}, "field-wrong-type"),
+        ("dependencies-named", {"dependencies": ["other", "other@acme.tools", {"name": "x_1", "marketplace": "m",
+                                                                               "version": "^1"}]}, ""),
+        *((f"dependencies-{label}", {"dependencies": [item]}, "field-wrong-type") for label, item in [
+            ("empty", ""), ("space", "a b"), ("two-ats", "a@b@c"), ("leading-dash", "-a"), ("slash", "a/b"),
+            ("no-marketplace", "a@"), ("number", 5), ("object-without-name", {"version": "^1"}),
+            ("object-name-with-at", {"name": "a@b"}), ("marketplace-number", {"name": "a", "marketplace": 5})]),
+        ("optional-dependencies", {"optionalDependencies": ["other", {"name": "x", "version": "^1"}]}, ""),
+        ("optional-dependencies-string", {"optionalDependencies": "other"}, "field-ignored"),
+        ("optional-dependencies-number", {"optionalDependencies": [5]}, "field-ignored"),
         # Read by Claude Code alone: which versions it needs, when to suggest the plugin, an archive's headers.
         ("claude-only-fields", {"engines": {"claude-code": ">=2.1.0"}, "network": {"hosts": ["api.example.com"]},
                                 "relevance": {"topic": "Stripe", "signals": {"cli": ["stripe"], "manifestDeps": [
