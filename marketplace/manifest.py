@@ -160,7 +160,7 @@ def parse_catalog(raw: bytes, location: str, repo_url: str) -> Catalog:
                            f"Values outside the plugin entries nest more than {MAX_NESTING} levels deep", location)
 
     for key in sorted(set(data) - CATALOG_KEYS):
-        problems.warning("unknown-field", f"Unrecognized field '{key}' will be ignored", location)
+        problems.warning("unknown-field", unknown_field(key, CATALOG_KEYS), location)
     name = data.get("name")
     if not isinstance(name, str) or not name:
         problems.error("catalog-missing-name", "name: Required", location)
@@ -175,7 +175,7 @@ def parse_catalog(raw: bytes, location: str, repo_url: str) -> Catalog:
         problems.error("owner-name-empty", "owner.name: Marketplace owner name cannot be empty", location)
     metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
     for key in sorted(set(metadata) - METADATA_KEYS):
-        problems.warning("unknown-field", f"Unrecognized field 'metadata.{key}' will be ignored", location)
+        problems.warning("unknown-field", unknown_field(key, METADATA_KEYS, "metadata."), location)
     for message in _catalog_types(data):
         problems.error("field-wrong-type", message, location)
     plugin_names = {entry.get("name") for entry in data["plugins"] if isinstance(entry, dict)}
@@ -450,7 +450,7 @@ def check_fields(data: dict, location: str, problems: Problems, entry=False) -> 
             components += _check_component(key, experimental[key], objects, suffix, example, location, problems,
                                            label=f"experimental.{key}")
     for key in sorted(set(experimental) - EXPERIMENTAL_KEYS):
-        problems.warning("unknown-field", f"Unrecognized field 'experimental.{key}' will be ignored", location)
+        problems.warning("unknown-field", unknown_field(key, EXPERIMENTAL_KEYS, "experimental."), location)
     for key in () if entry else MOVED_TO_EXPERIMENTAL:
         if key in data:
             problems.warning("component-experimental", f"{key}: Claude Code takes it as an experimental component: "
@@ -602,6 +602,29 @@ def _wrong_types(data: dict, types: dict, prefix="") -> list[str]:
             for key, kind in types.items() if key in data and not isinstance(data[key], kind)]
 
 
+def unknown_field(key: str, known, prefix: str = "") -> str:
+    """The warning for a field Claude Code ignores, naming the known one it is likely a slip for, as its
+    validator does: the same but for case, or a letter or two away (one, for a name of three or fewer)."""
+    message = f"Unrecognized field '{prefix}{key}' will be ignored"
+    most = 1 if len(key) <= 3 else 2
+    near = sorted((_edits(key, name, most), name) for name in known if abs(len(name) - len(key)) <= most)
+    same_but_case = [name for name in known if name.lower() == key.lower()]
+    meant = same_but_case[0] if same_but_case else near[0][1] if near and near[0][0] <= most else ""
+    return f"{message}: did you mean '{prefix}{meant}'?" if meant else message
+
+
+def _edits(a: str, b: str, most: int) -> int:
+    """The edits (insertions, deletions, substitutions) that turn `a` into `b`, or `most` + 1 for more."""
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (x != y))
+        if min(row) > most:
+            return most + 1
+    return min(row[-1], most + 1)
+
+
 def load_object(raw: bytes, location: str, problems: Problems, code: str, consequence: str = "") -> dict | None:
     """A JSON object from bytes, or None with a `code` error saying why (and what follows)."""
     try:
@@ -627,8 +650,9 @@ def parse_plugin_json(raw: bytes, location: str, problems: Problems, entry_name:
     if data is None:
         return None, "its .claude-plugin/plugin.json is not a valid JSON object"
     for key in sorted(set(data) - MANIFEST_KEYS):
-        where = " here: it belongs in the plugin's marketplace entry" if key in ENTRY_KEYS else ""
-        problems.warning("unknown-field", f"Unrecognized field '{key}' will be ignored{where}", location)
+        message = (f"Unrecognized field '{key}' will be ignored here: it belongs in the plugin's marketplace entry"
+                   if key in ENTRY_KEYS else unknown_field(key, MANIFEST_KEYS))
+        problems.warning("unknown-field", message, location)
     refusal = ""
     if not isinstance(data.get("name"), str) or not data["name"]:
         problems.error("plugin-json-missing-name",

@@ -274,6 +274,25 @@ def test_an_entrys_field_in_plugin_json_says_where_it_belongs(good):
         "Unrecognized field 'relevance' will be ignored here: it belongs in the plugin's marketplace entry"]
 
 
+def test_a_field_a_letter_or_two_from_a_known_one_is_named_with_it(good):
+    """As Claude Code's validator does: a slip of case or a letter or two names the field meant; one nothing is
+    near is only unknown."""
+    data = good.catalogue()
+    data["plugins"][0].update(decription="Typo.", Keywords=["a"], src="./x", experimental={"themez": "./t"})
+    data["metdata"] = {}
+    good.commit_catalogue(data)
+    good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": json.dumps({"name": "tools", "homepag": "x"})})
+    run = good.sync()
+    assert run.status == Status.OK, run.problems
+    assert sorted(p["message"] for p in run.problems if p["code"] == "unknown-field") == [
+        "Unrecognized field 'Keywords' will be ignored: did you mean 'keywords'?",
+        "Unrecognized field 'decription' will be ignored: did you mean 'description'?",
+        "Unrecognized field 'experimental.themez' will be ignored: did you mean 'experimental.themes'?",
+        "Unrecognized field 'homepag' will be ignored: did you mean 'homepage'?",
+        "Unrecognized field 'metdata' will be ignored: did you mean 'metadata'?",
+        "Unrecognized field 'src' will be ignored"]
+
+
 def test_duplicate_plugin_name_keeps_the_first(good):
     data = good.catalogue()
     data["plugins"].append(plugin_entry("tools", "./plugins/other"))
