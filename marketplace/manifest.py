@@ -7,7 +7,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from . import claudefields, names, unfetched
+from . import claudefields, inline, names, unfetched
 from .gitrepo import SHA_RE
 from .problems import CatalogError, Problems
 from .skillmd import MAX_NESTING, decode, kind_of
@@ -29,8 +29,6 @@ EXPERIMENTAL_COMPONENTS = ("monitors", "themes", "outputStyles")
 MOVED_TO_EXPERIMENTAL = ("monitors", "themes")
 # The rest of what it reads there; it ignores any other key.
 EXPERIMENTAL_KEYS = {*EXPERIMENTAL_COMPONENTS, "evals", "syntaxHighlighting"}
-# What a monitor written inline may hold (name, command and description it must).
-MONITOR_KEYS = {"name", "command", "description", "when"}
 DISPLAY_KEYS = {
     "displayName", "description", "version", "author", "homepage", "repository", "license",
     "keywords", "category", "tags",
@@ -508,14 +506,15 @@ def _check_component(key, value, objects, suffix, example, location, problems, l
         problems.error("component-path-invalid", message, location)
         return [message]
     if key == "monitors" and isinstance(value, list):
-        return _check_monitors(label, value, location, problems)
+        return _refused(inline.monitors(label, value), location, problems)
     items = value if isinstance(value, list) else [value]
     if isinstance(value, dict) and objects:
-        return _check_inline(key, value, location, problems)
+        return _refused(inline.refusal(key, value), location, problems)
     failures = []
     for index, item in enumerate(items):
         where = f"{label}[{index}]" if isinstance(value, list) else label
         if isinstance(item, dict) and objects:
+            failures += _refused(inline.refusal(key, item), location, problems)  # beside paths, in a list
             continue
         if not isinstance(item, str):
             message = (f"{where}: Expected a path string{' or an object' if objects else ''}, received {kind_of(item)}. "
@@ -543,53 +542,8 @@ def _check_component(key, value, objects, suffix, example, location, problems, l
     return failures
 
 
-def _check_monitors(label, monitors: list, location, problems) -> list[str]:
-    """Monitors written inline, as Claude Code's schema has them: objects with a non-empty name (unique in the
-    plugin), command and description, and `when` to arm them. A list of paths is refused: a path names one file
-    of monitors."""
-    message = ""
-    for index, monitor in enumerate(monitors):
-        where = f"{label}[{index}]"
-        if not isinstance(monitor, dict):
-            message = (f"{where}: Expected a monitor written inline (an object with name, command and description), "
-                       f'received {kind_of(monitor)}. A file of monitors is one path: "{label}": '
-                       '"./monitors/monitors.json"')
-        elif unknown := sorted(monitor.keys() - MONITOR_KEYS):
-            message = f"{where}: Unrecognized key '{unknown[0]}' (a monitor holds name, command, description and when)"
-        elif missing := [key for key in ("name", "command", "description")
-                         if not (isinstance(monitor.get(key), str) and monitor[key])]:
-            message = f"{where}.{missing[0]}: Required, a non-empty string"
-        elif "when" in monitor and not _arms(monitor["when"]):
-            message = f'{where}.when: Expected "always" or "on-skill-invoke:<skill name>"'
-        if message:
-            break
-    names = [] if message else [monitor["name"] for monitor in monitors]  # each a string, once all are valid
-    if len(set(names)) < len(names):
-        message = f"{label}: Monitor names must be unique within a plugin"
-    if not message:
-        return []
-    problems.error("component-path-invalid", message, location)
-    return [message]
-
-
-def _arms(when) -> bool:
-    """Whether `when` says when to arm a monitor: always, or the first time a skill is invoked."""
-    return isinstance(when, str) and (when == "always" or (
-        when.startswith("on-skill-invoke:") and len(when) > len("on-skill-invoke:")))
-
-
-def _check_inline(key, value: dict, location, problems) -> list[str]:
-    """Components written inline: hooks map each event to a list of matchers (the events themselves are
-    Claude Code's to know, and it adds more); servers and commands map each name to an object."""
-    if key == "hooks" and "hooks" in value:
-        message = ('hooks: Write the events themselves ("hooks": {"PreToolUse": [...]}); the "hooks" object around '
-                   "them belongs to a hooks.json file")
-    elif key == "hooks":
-        message = next((f"hooks.{event}: Expected a list of matchers, received {kind_of(matchers)}"
-                        for event, matchers in value.items() if not isinstance(matchers, list)), "")
-    else:
-        message = next((f"{key}.{name}: Expected an object, received {kind_of(config)}"
-                        for name, config in value.items() if not isinstance(config, dict)), "")
+def _refused(message: str, location, problems) -> list[str]:
+    """[message], reported as the error it is, for a component written inline Claude Code refuses; else []."""
     if not message:
         return []
     problems.error("component-path-invalid", message, location)

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 # 5: names refused anywhere a plugin installs from are reported on it (unread-files).
 # 6: Claude Code 2.1.332's rules: fields of sources Skillport does not fetch, `strict`, component paths,
 #    the newer fields; what its validator refuses in a plugin's SKILL.md, commands and agents.
-# 7: monitors written inline, what Claude Code reads under `experimental`, dependencies named as it names them.
+# 7: components written inline (hook matchers, MCP and LSP servers, commands, monitors), what Claude Code
+#    reads under `experimental`, dependencies named as it names them.
 READER_VERSION = 7
 # A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
 README_MAX_BYTES = 256 * 1024

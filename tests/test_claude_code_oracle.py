@@ -23,6 +23,8 @@ from .builders import GitRepo, run_command, skill_md
 CLAUDE = settings.BASE_DIR / ".data/tools/claude-code/node_modules/.bin/claude"
 CATALOG = ".claude-plugin/marketplace.json"
 SKILL = skill_md("alpha", "Does A.")
+PYRIGHT = {"command": "pyright-langserver", "extensionToLanguage": {".py": "python"}}
+ECHO = {"type": "command", "command": "echo hi"}
 TAIL = {"name": "tail", "command": "tail -F app.log", "description": "Watches the app's log."}
 
 
@@ -264,11 +266,75 @@ FIXTURES = [
     ]),
     fixture("entry-author-email-number", market(entry(author={"name": "Bob", "email": 3})), "author-not-object"),
     # -- components written inline (hook event names are Claude Code's to know: README) -----------------
+    *(fixture(f"inline-mcp-{label}", market(entry(mcpServers={"tracker": config})), "component-path-invalid")
+      for label, config in [
+        ("empty", {}), ("command-number", {"command": 5}), ("command-empty", {"command": ""}),
+        ("command-list", {"command": ["x"]}), ("args-string", {"command": "x", "args": "a b"}),
+        ("args-numbers", {"command": "x", "args": [1]}), ("env-number", {"command": "x", "env": {"A": 1}}),
+        ("env-string", {"command": "x", "env": "a"}), ("http-without-url", {"type": "http"}),
+        ("url-without-type", {"url": "https://a.example"}), ("url-number", {"type": "http", "url": 5}),
+        ("type-unknown", {"type": "bogus", "url": "https://a.example"}), ("stdio-url", {"type": "stdio", "url": "x"}),
+        ("http-command", {"type": "http", "command": "x"}),
+        ("headers-number", {"type": "http", "url": "https://a.example", "headers": {"A": 1}}),
+        ("headers-string", {"type": "sse", "url": "https://a.example", "headers": "x"}),
+        ("headers-helper-number", {"type": "http", "url": "https://a.example", "headersHelper": 5}),
+        ("oauth-number", {"type": "http", "url": "https://a.example", "oauth": 5}), ("sdk-without-name", {"type": "sdk"}),
+        ("proxy-without-id", {"type": "claudeai-proxy", "url": "https://a.example"}),
+        ("ide-type", {"type": "sse-ide", "url": "https://a.example"}),
+        ("type-object", {"type": {"http": 1}, "url": "https://a.example"}), ("type-list", {"type": ["http"]}),
+    ]),
+    fixture("inline-lsp-servers", market(entry(lspServers={"py": {**PYRIGHT, "args": ["--stdio"], "transport": "socket",
+        "env": {"A": "b"}, "initializationOptions": [1], "settings": {}, "workspaceFolder": "/w", "startupTimeout": 5,
+        "shutdownTimeout": 5.0, "requestTimeout": 2147483647, "restartOnCrash": True, "maxRestarts": 0,
+        "diagnostics": False}, "sh": {"command": "/opt/my server", "extensionToLanguage": {".sh.x": "sh"}}}))),
+    *(fixture(f"inline-lsp-{label}", market(entry(lspServers={"py": {**PYRIGHT, **fields}})), "component-path-invalid")
+      for label, fields in [
+        ("without-command", {"command": None}), ("command-empty", {"command": ""}),
+        ("command-spaces", {"command": "pyright --stdio"}), ("mapping-empty", {"extensionToLanguage": {}}),
+        ("mapping-without-dot", {"extensionToLanguage": {"py": "python"}}), ("mapping-dot", {"extensionToLanguage": {
+            ".": "python"}}), ("mapping-number", {"extensionToLanguage": {".py": 5}}),
+        ("mapping-no-extension", {"extensionToLanguage": {"": "python"}}),
+        ("mapping-empty-language", {"extensionToLanguage": {".py": ""}}), ("args-empty", {"args": [""]}),
+        ("transport-tcp", {"transport": "tcp"}), ("timeout-negative", {"startupTimeout": -1}),
+        ("timeout-string", {"startupTimeout": "5"}), ("timeout-true", {"shutdownTimeout": True}),
+        ("request-timeout-big", {"requestTimeout": 2147483648}), ("restarts-fraction", {"maxRestarts": 1.5}),
+        ("diagnostics-string", {"diagnostics": "no"}), ("workspace-number", {"workspaceFolder": 5}),
+        ("unknown-key", {"pushDiagnostics": False}),
+    ]),
+    fixture("inline-commands", market(entry(commands={"deploy": {"source": "./commands/deploy.md"}, "ship": {
+        "content": "Ship it.", "description": "Ships.", "argumentHint": "[env]", "model": "sonnet",
+        "allowedTools": ["Bash"], "extra": 1}, "also": {"source": "./c.md", "content": ""}}))),
+    *(fixture(f"inline-command-{label}", market(entry(commands={"deploy": command})), "component-path-invalid")
+      for label, command in [
+        ("empty", {}), ("both", {"source": "./c.md", "content": "x"}), ("content-empty", {"content": ""}),
+        ("source-not-relative", {"source": "c.md"}), ("source-number", {"source": 5}),
+        ("source-null", {"content": "x", "source": None}), ("model-number", {"content": "x", "model": 5}),
+        ("tools-string", {"content": "x", "allowedTools": "Bash"}), ("description-number", {"content": "x",
+                                                                                             "description": 5}),
+    ]),
+    *(fixture(f"inline-hooks-{label}", market(entry(hooks={"SessionStart": matchers})), code)
+      for label, matchers, code in [
+        ("no-hooks-yet", [{"hooks": []}, {"matcher": "Bash", "hooks": [ECHO], "extra": 1}], ""),
+        ("matcher-empty", [{}], "component-path-invalid"), ("matcher-number", [5], "component-path-invalid"),
+        ("matcher-not-string", [{"matcher": 5, "hooks": []}], "component-path-invalid"),
+        ("hooks-string", [{"hooks": "x"}], "component-path-invalid"),
+        ("hook-number", [{"hooks": [ECHO, 5]}], "component-path-invalid"),
+        ("hook-number-first", [{"hooks": [5]}], "component-path-invalid"),
+    ]),
+    fixture("inline-mcp-in-a-list", market(entry(mcpServers=["./.mcp.json", {"tracker": {"command": "x"}}]))),
+    fixture("inline-mcp-in-a-list-number", market(entry(mcpServers=[{"tracker": 5}])), "component-path-invalid"),
+    fixture("inline-mcp-in-a-list-empty", market(entry(mcpServers=[{"tracker": {}}])), "component-path-invalid"),
     *(fixture(f"inline-{label}", market(entry(**fields)), code) for label, fields, code in [
         ("hooks", {"hooks": {"SessionStart": [{"hooks": [{"type": "command", "command": "echo hi"}]}]}}, ""),
         ("hooks-wrapped", {"hooks": {"hooks": {"SessionStart": []}}}, "component-path-invalid"),
         ("hooks-not-list", {"hooks": {"SessionStart": 3}}, "component-path-invalid"),
         ("mcp-server-number", {"mcpServers": {"tracker": 3}}, "component-path-invalid"),
+        ("mcp-servers", {"mcpServers": {
+            "a": {"command": "tracker", "args": ["--stdio"], "env": {"A": "b"}, "cwd": "/tmp", "timeout": 5},
+            "b": {"type": "stdio", "command": "  "}, "c": {"type": "sse", "url": "https://a.example"},
+            "d": {"type": "http", "url": "", "headers": {"A": "b"}, "headersHelper": "x", "oauth": {}},
+            "e": {"type": "ws", "url": "wss://a.example"}, "f": {"type": "sdk", "name": "x"},
+            "g": {"type": "claudeai-proxy", "url": "https://a.example", "id": "x"}}}, ""),
         ("command-number", {"commands": {"deploy": 3}}, "component-path-invalid"),
         ("lsp-server", {"lspServers": {"py": {"command": "pyright", "extensionToLanguage": {".py": "python"}}}}, ""),
     ]),
