@@ -157,8 +157,7 @@ def parse_catalog(raw: bytes, location: str, repo_url: str) -> Catalog:
         raise CatalogError("catalog-invalid-json",
                            f"Values outside the plugin entries nest more than {MAX_NESTING} levels deep", location)
 
-    for key in sorted(set(data) - CATALOG_KEYS):
-        problems.warning("unknown-field", unknown_field(key, CATALOG_KEYS), location)
+    warn_unknown(data, CATALOG_KEYS, location, problems)
     name = data.get("name")
     if not isinstance(name, str) or not name:
         problems.error("catalog-missing-name", "name: Required", location)
@@ -172,8 +171,7 @@ def parse_catalog(raw: bytes, location: str, repo_url: str) -> Catalog:
     elif not isinstance(owner.get("name"), str) or not owner["name"].strip():
         problems.error("owner-name-empty", "owner.name: Marketplace owner name cannot be empty", location)
     metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-    for key in sorted(set(metadata) - METADATA_KEYS):
-        problems.warning("unknown-field", unknown_field(key, METADATA_KEYS, "metadata."), location)
+    warn_unknown(metadata, METADATA_KEYS, location, problems, "metadata.")
     for message in _catalog_types(data):
         problems.error("field-wrong-type", message, location)
     plugin_names = {entry.get("name") for entry in data["plugins"] if isinstance(entry, dict)}
@@ -447,8 +445,7 @@ def check_fields(data: dict, location: str, problems: Problems, entry=False) -> 
             objects, suffix, example = COMPONENT_SHAPES[key]
             components += _check_component(key, experimental[key], objects, suffix, example, location, problems,
                                            label=f"experimental.{key}")
-    for key in sorted(set(experimental) - EXPERIMENTAL_KEYS):
-        problems.warning("unknown-field", unknown_field(key, EXPERIMENTAL_KEYS, "experimental."), location)
+    warn_unknown(experimental, EXPERIMENTAL_KEYS, location, problems, "experimental.")
     for key in () if entry else MOVED_TO_EXPERIMENTAL:
         if key in data:
             problems.warning("component-experimental", f"{key}: Claude Code takes it as an experimental component: "
@@ -556,9 +553,27 @@ def _wrong_types(data: dict, types: dict, prefix="") -> list[str]:
             for key, kind in types.items() if key in data and not isinstance(data[key], kind)]
 
 
-def unknown_field(key: str, known, prefix: str = "") -> str:
-    """The warning for a field Claude Code ignores, naming the known one it is likely a slip for, as its
-    validator does: the same but for case, or a letter or two away (one, for a name of three or fewer)."""
+# The unknown fields of one object whose warning names a field likely meant: past them, an object of made-up
+# keys would spend a sync's time on guesses.
+SUGGESTED = 100
+
+
+def warn_unknown(data: dict, known, location, problems, prefix="", belong_in_entry=frozenset()) -> None:
+    """A warning for each field of `data` Claude Code ignores (not in `known`), named with `prefix`. A field of
+    `belong_in_entry` belongs in a marketplace entry; the first SUGGESTED others name the field they are likely
+    a slip for, as Claude Code's validator does."""
+    for index, key in enumerate(sorted(set(data) - set(known))):
+        if key in belong_in_entry:
+            message = f"Unrecognized field '{key}' will be ignored here: it belongs in the plugin's marketplace entry"
+        else:
+            message = _unknown_field(key, known, prefix) if index < SUGGESTED else (
+                f"Unrecognized field '{prefix}{key}' will be ignored")
+        problems.warning("unknown-field", message, location)
+
+
+def _unknown_field(key: str, known, prefix: str) -> str:
+    """The warning for a field Claude Code ignores, naming the known one it is likely a slip for: the same but
+    for case, or a letter or two away (one, for a name of three or fewer)."""
     message = f"Unrecognized field '{prefix}{key}' will be ignored"
     most = 1 if len(key) <= 3 else 2
     near = sorted((_edits(key, name, most), name) for name in known if abs(len(name) - len(key)) <= most)
@@ -603,10 +618,7 @@ def parse_plugin_json(raw: bytes, location: str, problems: Problems, entry_name:
                        "; Claude Code refuses the plugin until plugin.json is a valid JSON object")
     if data is None:
         return None, "its .claude-plugin/plugin.json is not a valid JSON object"
-    for key in sorted(set(data) - MANIFEST_KEYS):
-        message = (f"Unrecognized field '{key}' will be ignored here: it belongs in the plugin's marketplace entry"
-                   if key in ENTRY_KEYS else unknown_field(key, MANIFEST_KEYS))
-        problems.warning("unknown-field", message, location)
+    warn_unknown(data, MANIFEST_KEYS, location, problems, belong_in_entry=ENTRY_KEYS)
     refusal = ""
     if not isinstance(data.get("name"), str) or not data["name"]:
         problems.error("plugin-json-missing-name",

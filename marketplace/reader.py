@@ -255,8 +255,7 @@ class Reader:
     def _read_plugin(self, index, entry, location) -> PluginData:
         plugin = PluginData(name=entry["name"], index=index, entry=entry, source=None)
         problems = plugin.problems
-        for key in sorted(set(entry) - manifest.ENTRY_KEYS):
-            problems.warning("unknown-field", manifest.unknown_field(key, manifest.ENTRY_KEYS), location)
+        manifest.warn_unknown(entry, manifest.ENTRY_KEYS, location, problems)
         plugin.surfaces = _surfaces(entry.get("tags"))
         components, display = manifest.check_fields(entry, location, problems, entry=True)
         # Claude Code refuses to install a plugin whose marketplace entry breaks its schema.

@@ -2,11 +2,14 @@
 bad change, syncs again and checks the exact problem recorded and what survived (FORMAT.md §1-4, §7).
 """
 import json
+import string
 import time
 
 import pytest
 
+from marketplace import manifest
 from marketplace.models import Blob, Marketplace, Plugin, Skill, SkillFile, Status
+from marketplace.problems import Problems
 from marketplace.sync import sync_marketplace
 
 from .builders import Symlink, plugin_entry, skill_md
@@ -291,6 +294,17 @@ def test_a_field_a_letter_or_two_from_a_known_one_is_named_with_it(good):
         "Unrecognized field 'homepag' will be ignored: did you mean 'homepage'?",
         "Unrecognized field 'metdata' will be ignored: did you mean 'metadata'?",
         "Unrecognized field 'src' will be ignored"]
+
+
+def test_an_object_of_made_up_fields_is_not_guessed_at_past_a_hundred():
+    """A catalogue may hold a million made-up keys: guessing what each meant would spend the sync's time."""
+    problems = Problems()
+    slips = [f"descripti{a}{b}" for a in string.ascii_lowercase for b in string.ascii_lowercase]  # two letters off
+    manifest.warn_unknown(dict.fromkeys([*slips[:manifest.SUGGESTED + 50], "nme"]), {"description", "name"}, "x",
+                          problems)
+    said = [p.message for p in problems]
+    assert len(said) == manifest.SUGGESTED + 51 and said[0].endswith("did you mean 'description'?")
+    assert sum("did you mean" in message for message in said) == manifest.SUGGESTED
 
 
 def test_duplicate_plugin_name_keeps_the_first(good):
