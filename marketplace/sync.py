@@ -35,7 +35,10 @@ from .reader import READER_VERSION, Reader
 
 log = logging.getLogger(__name__)
 
+# Problems kept of a sync, and of a plugin or skill, whose page lists them all: one commit of a catalogue
+# entry with 100,000 made-up keys made as many warnings.
 MAX_STORED_PROBLEMS = 5000
+MAX_ROW_PROBLEMS = 200
 BLOB_FIELDS = ["sha", "size", "is_binary", "is_lfs_pointer", "content", "sha256"]
 SKILL_FIELDS = [
     "name", "path", "description", "frontmatter", "frontmatter_raw", "body", "body_html", "content_hash",
@@ -525,7 +528,16 @@ def _storable(values: dict, problems, where) -> dict:
 
 def _problem_rows(problems) -> list[dict]:
     # A message may quote what a repository holds, NUL characters included.
-    return storable.clean([p.as_dict() for p in problems])[0]
+    return _kept(storable.clean([p.as_dict() for p in problems])[0], MAX_ROW_PROBLEMS)
+
+
+def _kept(problems: list[dict], most: int) -> list[dict]:
+    """The first `most` problems, and one more saying how many others were not stored."""
+    if len(problems) <= most:
+        return problems
+    left_out = {"severity": "info", "code": "problems-truncated", "location": "",
+                "message": f"{len(problems) - most} more problems not stored"}
+    return problems[:most] + [left_out]
 
 
 def _skill_row(row, skill, now, released):
@@ -544,11 +556,7 @@ def _finish(run, marketplace, status, problems, counts, *, error="", fingerprint
     """
     now = timezone.now()
     (problems, error), _changed = storable.clean([problems, error])
-    if len(problems) > MAX_STORED_PROBLEMS:
-        extra = len(problems) - MAX_STORED_PROBLEMS
-        problems = problems[:MAX_STORED_PROBLEMS] + [
-            {"severity": "info", "code": "problems-truncated", "message": f"{extra} more problems not stored", "location": ""}
-        ]
+    problems = _kept(problems, MAX_STORED_PROBLEMS)
     run.status, run.finished_at, run.problems, run.error = status, now, problems, error
     for key, value in counts.items():
         setattr(run, key, value)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from marketplace import manifest
+from marketplace import manifest, sync
 from marketplace.models import Blob, Marketplace, Plugin, Skill, SkillFile, Status
 from marketplace.problems import Problems
 from marketplace.sync import sync_marketplace
@@ -305,6 +305,22 @@ def test_an_object_of_made_up_fields_is_not_guessed_at_past_a_hundred():
     said = [p.message for p in problems]
     assert len(said) == manifest.SUGGESTED + 51 and said[0].endswith("did you mean 'description'?")
     assert sum("did you mean" in message for message in said) == manifest.SUGGESTED
+
+
+def test_a_flood_of_problems_is_kept_to_what_a_page_can_list(good, monkeypatch):
+    """One commit of an entry with thousands of made-up keys made a warning each, all stored on the plugin, whose
+    page lists them: a plugin or skill keeps MAX_ROW_PROBLEMS, a sync's run MAX_STORED_PROBLEMS, and says so."""
+    monkeypatch.setattr(sync, "MAX_STORED_PROBLEMS", 300)
+    data = good.catalogue()
+    data["plugins"][0].update(dict.fromkeys((f"made-up-{n:04}" for n in range(sync.MAX_ROW_PROBLEMS + 150)), 1))
+    good.commit_catalogue(data)
+    run = good.sync()
+    assert run.status == Status.OK, run.problems[-1]
+    kept = Plugin.objects.get(marketplace=good.market, name="tools").problems
+    assert len(kept) == sync.MAX_ROW_PROBLEMS + 1 and kept[0]["code"] == "unknown-field"
+    assert kept[-1] == {"severity": "info", "code": "problems-truncated", "location": "",
+                        "message": "150 more problems not stored"}
+    assert len(run.problems) == 301 and run.problems[-1]["message"] == "50 more problems not stored"
 
 
 def test_duplicate_plugin_name_keeps_the_first(good):
