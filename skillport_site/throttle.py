@@ -310,7 +310,7 @@ def throttle_endpoints(get_response):
     return middleware
 
 
-PERIODS = {"s": "a second", "m": "a minute", "h": "an hour", "d": "a day"}  # a rate's period, by its first letter
+PERIODS = {1: "a second", 60: "a minute", 3600: "an hour", 86400: "a day"}  # a rate's period, by its seconds
 
 
 def over_page_rate(request, member):
@@ -320,7 +320,7 @@ def over_page_rate(request, member):
     throttle = MemberThrottle("pages", settings.SKILLPORT_PAGE_RATE, member)
     if throttle.allow_request(request, None):
         return None
-    allowed = f"{throttle.num_requests} pages {PERIODS[settings.SKILLPORT_PAGE_RATE.partition('/')[2][0]]}"
+    allowed = f"{throttle.num_requests} pages {PERIODS[throttle.duration]}"
     context = {"allowed": allowed, "seconds": throttle.wait()}
     if request.headers.get("Sec-Fetch-Dest", "document") == "document":
         return too_many(render(request, "too_many.html", context), throttle.wait())
