@@ -117,9 +117,11 @@ def authorization(url: str, token: str) -> str:
     """The Authorization header that carries a marketplace's `token` to the host of `url`: HTTP Basic with
     the admin's name, or else the name the host's kind expects beside a token of its own (TOKEN_USERS;
     GitHub and Gitea read none). A self-hosted Bitbucket (Data Center) takes its project and repository
-    tokens only as Bearer, and its personal ones either way, so a token alone goes to it as Bearer."""
+    tokens only as Bearer, and its personal ones either way, so a token alone goes to it as Bearer. Only a
+    token of visible ASCII goes bare in a header: a line break in one would add headers of its own, where
+    Basic carries any token base64-encoded."""
     user, secret = split_token(token)
-    if not user and bitbucket_data_center(url):
+    if not user and bitbucket_data_center(url) and re.fullmatch(r"[!-~]+", secret):
         return f"Bearer {secret}"
     user = user or TOKEN_USERS.get(host_kind(url), "x-access-token")
     return "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()

@@ -234,6 +234,8 @@ def test_a_token_alone_goes_as_its_kind_of_host_expects(settings):
     assert sent("https://bb.example.com/scm/acme/skills.git", "BBDC-x") == ("Bearer", "BBDC-x")
     assert sent("https://bb.example.com/scm/acme/skills.git", "jo:BBDC-x") == ("Basic", "jo", "BBDC-x")
     assert sent("https://code.example.org/acme/skills.git", "gta") == ("Basic", "x-access-token", "gta")
+    # A line break in a token would write headers of its own after Bearer: Basic encodes it.
+    assert sent("https://bb.example.com/scm/a/s.git", "t\r\nX-Evil 1") == ("Basic", "x-token-auth", "t\r\nX-Evil 1")
 
 
 @pytest.mark.django_db
