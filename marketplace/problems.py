@@ -8,6 +8,7 @@ from dataclasses import dataclass
 ERROR = "error"
 WARNING = "warning"
 INFO = "info"
+TRUNCATED = "problems-truncated"
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,33 @@ def _printable(text: str) -> str:
 
 
 class Problems(list):
-    """A list of Problem with shorthands; `fatal` marks a catalogue that cannot be read at all."""
+    """A list of Problem with shorthands, holding at most MOST_OF_A_CODE of each code.
+
+    A repository decides how many problems it makes: one entry of 100,000 made-up keys made as many
+    warnings, all held in the worker's memory (288 MB) before a page could list 200 of them. Past the
+    limit a code's problems are only counted, in one `problems-truncated` note that keeps its place.
+    Each code's first problems stay, so whether a code (or an error) was found is never lost.
+    """
+
+    MOST_OF_A_CODE = 100  # half of what a plugin or skill stores (sync.MAX_ROW_PROBLEMS): room for other codes
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self._seen = {}  # code -> how many were found
+        self._notes = {}  # code -> index of its `problems-truncated` note
+
+    def append(self, problem: Problem):
+        seen = self._seen[problem.code] = self._seen.get(problem.code, 0) + 1
+        if seen <= self.MOST_OF_A_CODE:
+            return super().append(problem)
+        # The note names where the first problem left out was, so two plugins' notes stay two.
+        at = self._notes.setdefault(problem.code, len(self))
+        where = self[at].location if at < len(self) else problem.location
+        note = Problem(INFO, TRUNCATED, f"{seen - self.MOST_OF_A_CODE} more '{problem.code}' problems not listed", where)
+        if at < len(self):
+            self[at] = note
+        else:
+            super().append(note)
 
     def error(self, code, message, location="", detail=""):
         self.append(Problem(ERROR, code, message, location, detail))

@@ -30,7 +30,7 @@ from . import access, approval, bulk, liveness, locks, rendering, storable
 from .bulk import copy_rows, copy_rows_ignoring_conflicts
 from .gitrepo import GitError
 from .models import Blob, Marketplace, Plugin, Skill, SkillFile, Status, SyncRun
-from .problems import ERROR, WARNING, CatalogError, Problem
+from .problems import ERROR, TRUNCATED, WARNING, CatalogError, Problem
 from .reader import READER_VERSION, Reader
 
 log = logging.getLogger(__name__)
@@ -535,7 +535,7 @@ def _kept(problems: list[dict], most: int) -> list[dict]:
     """The first `most` problems, and one more saying how many others were not stored."""
     if len(problems) <= most:
         return problems
-    left_out = {"severity": "info", "code": "problems-truncated", "location": "",
+    left_out = {"severity": "info", "code": TRUNCATED, "location": "",
                 "message": f"{len(problems) - most} more problems not stored"}
     return problems[:most] + [left_out]
 

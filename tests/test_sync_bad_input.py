@@ -296,8 +296,9 @@ def test_a_field_a_letter_or_two_from_a_known_one_is_named_with_it(good):
         "Unrecognized field 'src' will be ignored"]
 
 
-def test_an_object_of_made_up_fields_is_not_guessed_at_past_a_hundred():
+def test_an_object_of_made_up_fields_is_not_guessed_at_past_a_hundred(monkeypatch):
     """A catalogue may hold a million made-up keys: guessing what each meant would spend the sync's time."""
+    monkeypatch.setattr(Problems, "MOST_OF_A_CODE", 1000)  # every warning kept, to read what each said
     problems = Problems()
     slips = [f"descripti{a}{b}" for a in string.ascii_lowercase for b in string.ascii_lowercase]  # two letters off
     manifest.warn_unknown(dict.fromkeys([*slips[:manifest.SUGGESTED + 50], "nme"]), {"description", "name"}, "x",
@@ -307,20 +308,36 @@ def test_an_object_of_made_up_fields_is_not_guessed_at_past_a_hundred():
     assert sum("did you mean" in message for message in said) == manifest.SUGGESTED
 
 
-def test_a_flood_of_problems_is_kept_to_what_a_page_can_list(good, monkeypatch):
-    """One commit of an entry with thousands of made-up keys made a warning each, all stored on the plugin, whose
-    page lists them: a plugin or skill keeps MAX_ROW_PROBLEMS, a sync's run MAX_STORED_PROBLEMS, and says so."""
-    monkeypatch.setattr(sync, "MAX_STORED_PROBLEMS", 300)
+def test_a_flood_of_one_problem_is_counted_not_held(good):
+    """One commit of an entry with thousands of made-up keys made a warning each, all held in memory and stored on
+    the plugin, whose page lists them: past Problems.MOST_OF_A_CODE of a code, one note counts the rest."""
+    most = Problems.MOST_OF_A_CODE
     data = good.catalogue()
-    data["plugins"][0].update(dict.fromkeys((f"made-up-{n:04}" for n in range(sync.MAX_ROW_PROBLEMS + 150)), 1))
+    data["plugins"][0].update(dict.fromkeys((f"made-up-{n:04}" for n in range(most + 150)), 1))
+    data["plugins"][0]["strict"] = "yes"  # an error after the flood is still there
     good.commit_catalogue(data)
     run = good.sync()
-    assert run.status == Status.OK, run.problems[-1]
     kept = Plugin.objects.get(marketplace=good.market, name="tools").problems
-    assert len(kept) == sync.MAX_ROW_PROBLEMS + 1 and kept[0]["code"] == "unknown-field"
-    assert kept[-1] == {"severity": "info", "code": "problems-truncated", "location": "",
-                        "message": "150 more problems not stored"}
-    assert len(run.problems) == 301 and run.problems[-1]["message"] == "50 more problems not stored"
+    assert [p["code"] for p in kept] == ["unknown-field"] * most + ["problems-truncated", "strict-not-boolean"]
+    assert kept[most - 1]["message"] == f"Unrecognized field 'made-up-{most - 1:04}' will be ignored"
+    assert kept[most] == {"severity": "info", "code": "problems-truncated", "location": kept[0]["location"],
+                          "message": "150 more 'unknown-field' problems not listed"}
+    assert [p for p in run.problems if p["location"] == kept[0]["location"]] == kept
+
+
+def test_a_page_lists_what_a_plugin_stores_and_a_sync_what_its_run_stores(good, monkeypatch):
+    """Problems of many kinds together still outgrow a page (here, fewer than a code may hold): a plugin or skill keeps MAX_ROW_PROBLEMS, a sync's run
+    MAX_STORED_PROBLEMS, and each says how many it left out."""
+    monkeypatch.setattr(sync, "MAX_ROW_PROBLEMS", 40)
+    monkeypatch.setattr(sync, "MAX_STORED_PROBLEMS", 60)
+    data = good.catalogue()
+    data["plugins"][0].update(dict.fromkeys((f"made-up-{n:04}" for n in range(70)), 1))
+    good.commit_catalogue(data)
+    run = good.sync()
+    kept = Plugin.objects.get(marketplace=good.market, name="tools").problems
+    assert len(kept) == 41 and kept[-1] == {"severity": "info", "code": "problems-truncated", "location": "",
+                                            "message": "30 more problems not stored"}
+    assert len(run.problems) == 61 and run.problems[-1]["message"] == "10 more problems not stored"
 
 
 def test_duplicate_plugin_name_keeps_the_first(good):
