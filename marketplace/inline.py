@@ -1,11 +1,13 @@
 """Components written inline in a marketplace entry or a plugin.json, as `claude plugin validate` (2.1.332)
 checks them: hook matchers, MCP and LSP servers, commands and monitors.
 
-Each check returns why Claude Code refuses the component, in one sentence, or "". Not matched: what each hook
-inside a matcher holds (hook types come with releases, as events do: README, "Where Skillport differs"), and
-what an MCP server's `oauth` object holds.
+Each check returns why Claude Code refuses the component, in one sentence, or "". Not matched: hook events and
+hook types Claude Code 2.1.332 does not know (it adds both from release to release: README, "Where Skillport
+differs"), and what an MCP server's `oauth` object holds.
 """
 import json
+import re
+from collections.abc import Iterator
 
 from .skillmd import kind_of
 
@@ -25,6 +27,10 @@ SHAPES = {
     "a whole number of milliseconds above 0": lambda v: _whole(v) and v > 0,
     "a whole number of milliseconds above 0, at most 2147483647": lambda v: _whole(v) and 0 < v <= 2**31 - 1,
     "a whole number, 0 or more": lambda v: _whole(v) and v >= 0,
+    "a number of seconds above 0": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
+    '"continue" or "block"': lambda v: v in ("continue", "block"),
+    '"bash" or "powershell"': lambda v: v in ("bash", "powershell"),
+    "a URL": lambda v: isinstance(v, str) and _url(v),
     "anything": lambda v: True,
 }
 _HTTP = {"headers": "an object of strings", "headersHelper": "a string", "oauth": "an object"}
@@ -47,6 +53,22 @@ LSP_FIELDS = {
     "requestTimeout": "a whole number of milliseconds above 0, at most 2147483647",
     "restartOnCrash": "true or false", "maxRestarts": "a whole number, 0 or more", "diagnostics": "true or false",
 }
+# A hook, by its type: the strings it must hold, and the shapes of what it may. Claude Code lets other keys
+# through, and reads an mcp_tool hook's `onFailure` and any hook's `cloud` whatever they hold.
+_EVERY_HOOK = {"if": "a string", "timeout": "a number of seconds above 0", "statusMessage": "a string",
+               "once": "true or false"}
+_ON_FAILURE = {"onFailure": '"continue" or "block"'}
+HOOKS = {
+    "command": (("command",), {**_EVERY_HOOK, **_ON_FAILURE, "args": "a list of strings",
+                               "shell": '"bash" or "powershell"', "async": "true or false",
+                               "asyncRewake": "true or false", "holdsTools": "true or false",
+                               "rewakeMessage": "a non-empty string", "rewakeSummary": "a non-empty string"}),
+    "prompt": (("prompt",), {**_EVERY_HOOK, "model": "a string", "continueOnBlock": "true or false"}),
+    "agent": (("prompt",), {**_EVERY_HOOK, "model": "a string"}),
+    "http": (("url",), {**_EVERY_HOOK, **_ON_FAILURE, "url": "a URL", "headers": "an object of strings",
+                        "allowedEnvVars": "a list of strings"}),
+    "mcp_tool": (("server", "tool"), {**_EVERY_HOOK, "input": "an object"}),
+}
 # A command's optional fields besides `source` and `content`; Claude Code lets other keys through.
 COMMAND_FIELDS = {"description": "a string", "argumentHint": "a string", "model": "a string",
                   "allowedTools": "a list of strings"}
@@ -56,11 +78,8 @@ def refusal(key: str, value: dict) -> str:
     """Why Claude Code refuses the components of field `key` written inline as `value`, or "": hooks map each
     event to a list of matchers (the events themselves are Claude Code's to know, and it adds more); servers
     and commands map each name to an object."""
-    if key == "hooks" and "hooks" in value:
-        return ('hooks: Write the events themselves ("hooks": {"PreToolUse": [...]}); the "hooks" object around '
-                "them belongs to a hooks.json file")
     if key == "hooks":
-        return next(filter(None, (_matchers(f"hooks.{event}", matchers) for event, matchers in value.items())), "")
+        return next(hook_failures(value), "")
     wrong = next((f"{key}.{name}: Expected an object, received {kind_of(config)}"
                   for name, config in value.items() if not isinstance(config, dict)), "")
     check = {"mcpServers": _mcp_server, "lspServers": _lsp_server, "commands": _command}.get(key)
@@ -96,21 +115,55 @@ def _arms(when) -> bool:
         when.startswith("on-skill-invoke:") and len(when) > len("on-skill-invoke:")))
 
 
-def _matchers(where: str, matchers) -> str:
+def ignore_hooks(events: dict, location: str, problems, in_file=False) -> None:
+    """Warn of each event, matcher and hook of a plugin.json or hooks file (`in_file`) that Claude Code leaves
+    out as it loads the plugin."""
+    for why in hook_failures(events, in_file):
+        problems.warning("hook-ignored", f"{why}. Claude Code leaves it out and loads the plugin without it", location)
+
+
+def hook_failures(events: dict, in_file=False) -> Iterator[str]:
+    """Each event, matcher and hook written inline in `events` (a hooks file's `hooks`: `in_file`) that Claude Code
+    cannot read, in a sentence. A marketplace entry's first refuses its plugin; elsewhere each is left out."""
+    if "hooks" in events and in_file:
+        yield 'hooks.hooks: Write the events themselves in "hooks" ({"hooks": {"PreToolUse": [...]}}), not in another'
+    elif "hooks" in events:
+        yield ('hooks: Write the events themselves ("hooks": {"PreToolUse": [...]}); the "hooks" object around '
+               "them belongs to a hooks.json file")
+    for event, matchers in events.items():
+        if event != "hooks":
+            yield from _matchers(f"hooks.{event}", matchers)
+
+
+def _matchers(where: str, matchers) -> Iterator[str]:
     if not isinstance(matchers, list):
-        return f"{where}: Expected a list of matchers, received {kind_of(matchers)}"
+        yield f"{where}: Expected a list of matchers, received {kind_of(matchers)}"
+        return
     for index, matcher in enumerate(matchers):
         if not isinstance(matcher, dict):
-            return (f'{where}[{index}]: Expected a matcher ({{"matcher": ..., "hooks": [...]}}), '
-                    f"received {kind_of(matcher)}")
-        if not isinstance(matcher.get("hooks"), list):
-            return f"{where}[{index}].hooks: Required, a list of hooks"
-        if "matcher" in matcher and not isinstance(matcher["matcher"], str):
-            return f"{where}[{index}].matcher: Expected a string, received {kind_of(matcher['matcher'])}"
-        bad = next((i for i, hook in enumerate(matcher["hooks"]) if not isinstance(hook, dict)), None)
-        if bad is not None:
-            return f"{where}[{index}].hooks[{bad}]: Expected a hook, an object with its type"
-    return ""
+            yield (f'{where}[{index}]: Expected a matcher ({{"matcher": ..., "hooks": [...]}}), '
+                   f"received {kind_of(matcher)}")
+        elif not isinstance(matcher.get("hooks"), list):
+            yield f"{where}[{index}].hooks: Required, a list of hooks"
+        elif "matcher" in matcher and not isinstance(matcher["matcher"], str):
+            yield f"{where}[{index}].matcher: Expected a string, received {kind_of(matcher['matcher'])}"
+        else:
+            yield from filter(None, (_hook(f"{where}[{index}].hooks[{number}]", hook)
+                                     for number, hook in enumerate(matcher["hooks"])))
+
+
+def _hook(where: str, hook) -> str:
+    if not isinstance(hook, dict):
+        return f"{where}: Expected a hook, an object with its type"
+    if "type" not in hook or not isinstance(hook["type"], str):
+        return f"{where}.type: Required, a string ({', '.join(HOOKS)})"
+    if hook["type"] not in HOOKS:
+        return ""  # a type of a later release, maybe: Claude Code's to know
+    required, optional = HOOKS[hook["type"]]
+    for field in required:
+        if not isinstance(hook.get(field), str):
+            return f"{where}.{field}: Required for a {hook['type']} hook, a string"
+    return _shapes(where, hook, optional)
 
 
 def _mcp_server(where: str, config: dict) -> str:
@@ -156,8 +209,21 @@ def _command(where: str, config: dict) -> str:
 
 
 def _shapes(where: str, config: dict, fields: dict) -> str:
-    return next((f"{where}.{field}: Expected {shape}, received {kind_of(config[field])}"
+    return next((f"{where}.{field}: Expected {shape}, received {_received(config[field])}"
                  for field, shape in fields.items() if field in config and not SHAPES[shape](config[field])), "")
+
+
+def _received(value) -> str:
+    """What a field holds, in words: a string by its text (where its form was wrong), else by its kind."""
+    return json.dumps(value)[:60] if isinstance(value, str) else kind_of(value)
+
+
+def _url(text: str) -> bool:
+    """Whether a browser's URL parser (Claude Code's check) takes `text`, near enough: a scheme, then something,
+    and for the web's schemes a host."""
+    if re.match(r"^(?:https?|wss?|ftp):", text, re.IGNORECASE):
+        return re.match(r"^[a-z]+:[/\\]*[^/\\\s?#]", text, re.IGNORECASE) is not None
+    return re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:\S", text) is not None
 
 
 def _whole(value) -> bool:

@@ -438,7 +438,7 @@ def check_fields(data: dict, location: str, problems: Problems, entry=False) -> 
     components = []
     for key, (objects, suffix, example) in COMPONENT_SHAPES.items():
         if key in data:
-            components += _check_component(key, data[key], objects, suffix, example, location, problems)
+            components += _check_component(key, data[key], objects, suffix, example, location, problems, entry=entry)
     experimental = data.get("experimental") if isinstance(data.get("experimental"), dict) else {}
     for key in EXPERIMENTAL_COMPONENTS:
         if key in experimental:
@@ -494,8 +494,9 @@ def check_fields(data: dict, location: str, problems: Problems, entry=False) -> 
     return components, display
 
 
-def _check_component(key, value, objects, suffix, example, location, problems, label="") -> list[str]:
-    """Claude Code's schema for one component field, `key`, named `label` where it is not at the top level."""
+def _check_component(key, value, objects, suffix, example, location, problems, label="", entry=False) -> list[str]:
+    """Claude Code's schema for one component field, `key`, named `label` where it is not at the top level, of a
+    marketplace entry (`entry`) or a plugin.json."""
     label = label or key
     # `types` names one file; `monitors` are a path to a file of them, or a list of monitors written inline.
     if (key == "types" and isinstance(value, list)) or (key == "monitors" and isinstance(value, dict)):
@@ -506,12 +507,12 @@ def _check_component(key, value, objects, suffix, example, location, problems, l
         return _refused(inline.monitors(label, value), location, problems)
     items = value if isinstance(value, list) else [value]
     if isinstance(value, dict) and objects:
-        return _refused(inline.refusal(key, value), location, problems)
+        return _inline(key, value, location, problems, entry)
     failures = []
     for index, item in enumerate(items):
         where = f"{label}[{index}]" if isinstance(value, list) else label
         if isinstance(item, dict) and objects:
-            failures += _refused(inline.refusal(key, item), location, problems)  # beside paths, in a list
+            failures += _inline(key, item, location, problems, entry)  # beside paths, in a list
             continue
         if not isinstance(item, str):
             message = (f"{where}: Expected a path string{' or an object' if objects else ''}, received {kind_of(item)}. "
@@ -537,6 +538,15 @@ def _check_component(key, value, objects, suffix, example, location, problems, l
             continue
         failures.append(message)
     return failures
+
+
+def _inline(key, value: dict, location, problems, entry) -> list[str]:
+    """The failures of components written inline in one object. A plugin.json's hooks are the exception: Claude
+    Code leaves out each event, matcher or hook it cannot read, warns, and loads the plugin with the rest."""
+    if key == "hooks" and not entry:
+        inline.ignore_hooks(value, location, problems)
+        return []
+    return _refused(inline.refusal(key, value), location, problems)
 
 
 def _refused(message: str, location, problems) -> list[str]:

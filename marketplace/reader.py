@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from . import componentfiles, discovery, manifest, plugincontent, skillfolder
+from . import componentfiles, discovery, hookfiles, manifest, plugincontent, skillfolder
 from .gitrepo import GitError, Repository, is_local
 from .problems import CatalogError, Problems
 from .snapshot import ALL_SURFACES, DEFAULT_CATALOG_PATH, LFS_HEADER, PluginData, Snapshot
@@ -34,7 +34,9 @@ log = logging.getLogger(__name__)
 #    the newer fields; what its validator refuses in a plugin's SKILL.md, commands and agents.
 # 7: components written inline (hook matchers, MCP and LSP servers, commands, monitors), what Claude Code
 #    reads under `experimental`, dependencies named as it names them.
-READER_VERSION = 7
+# 8: each hook written inline, by its type; a plugin.json's hook Claude Code cannot read is left out of the
+#    plugin (a warning), not a reason it does not load.
+READER_VERSION = 8
 # A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
 README_MAX_BYTES = 256 * 1024
 SURFACE_TAGS = {
@@ -307,6 +309,12 @@ class Reader:
                 "is easy to misread. Keep them in one place: in plugin.json (and strict: true), or in the entry only",
                 location,
             )
+        declared = manifest.component_paths((plugin.manifest or {}).get("hooks")) + manifest.component_paths(
+            entry.get("hooks"))
+        for path in hookfiles.paths(tree, root, declared):
+            if (raw := self._read_small(tree, path, problems)) is not None:
+                why = hookfiles.check(tree, path, raw, plugin.where(path), problems)
+                refusal = refusal or why
         plugin.loads, plugin.refusal = not refusal, refusal
         componentfiles.check(tree, root, plugin.where, problems)
         plugin.readme = _readme(tree, root)

@@ -321,6 +321,74 @@ FIXTURES = [
         ("hook-number", [{"hooks": [ECHO, 5]}], "component-path-invalid"),
         ("hook-number-first", [{"hooks": [5]}], "component-path-invalid"),
     ]),
+    fixture("inline-hook-types", market(entry(hooks={"SessionStart": [{"hooks": [
+        {"type": "command", "command": "", "args": ["a"], "if": "Bash(git *)", "shell": "powershell", "timeout": 1.5,
+         "onFailure": "block", "statusMessage": "x", "once": True, "async": False, "asyncRewake": True,
+         "holdsTools": False, "rewakeMessage": "x", "rewakeSummary": "x", "cloud": 5, "extra": 1},
+        {"type": "prompt", "prompt": "x", "model": "m", "continueOnBlock": True},
+        {"type": "agent", "prompt": "x", "model": "m", "timeout": 60},
+        {"type": "http", "url": "https://a.example/hook", "headers": {"A": "b"}, "allowedEnvVars": ["A"],
+         "onFailure": "continue", "cloud": "device"},
+        {"type": "http", "url": "mailto:hooks@a.example"}, {"type": "http", "url": "http:a.example"},
+        {"type": "mcp_tool", "server": "a", "tool": "b", "input": {"path": 1}, "onFailure": 5},
+    ]}]}))),
+    *(fixture(f"inline-hook-{label}", market(entry(hooks={"SessionStart": [{"hooks": [ECHO, hook]}]})),
+              "component-path-invalid")
+      for label, hook in [
+        ("without-type", {"command": "x"}), ("type-number", {"type": 5, "command": "x"}),
+        ("type-null", {"type": None}), ("command-missing", {"type": "command"}),
+        ("command-number", {"type": "command", "command": 5}), ("timeout-zero", {**ECHO, "timeout": 0}),
+        ("timeout-string", {**ECHO, "timeout": "5"}), ("timeout-true", {**ECHO, "timeout": True}),
+        ("shell-fish", {**ECHO, "shell": "fish"}), ("async-string", {**ECHO, "async": "yes"}),
+        ("args-string", {**ECHO, "args": "a b"}), ("if-number", {**ECHO, "if": 5}),
+        ("on-failure-stop", {**ECHO, "onFailure": "stop"}), ("rewake-empty", {**ECHO, "rewakeMessage": ""}),
+        ("once-string", {**ECHO, "once": "no"}), ("status-number", {**ECHO, "statusMessage": 5}),
+        ("prompt-missing", {"type": "prompt"}), ("prompt-model-number", {"type": "prompt", "prompt": "x", "model": 5}),
+        ("prompt-continue-number", {"type": "prompt", "prompt": "x", "continueOnBlock": 1}),
+        ("agent-missing", {"type": "agent", "model": "m"}), ("http-missing", {"type": "http"}),
+        ("http-url-word", {"type": "http", "url": "x"}), ("http-url-no-host", {"type": "http", "url": "https://"}),
+        ("http-url-colon", {"type": "http", "url": "http:"}),
+        ("http-headers-number", {"type": "http", "url": "https://a.example", "headers": {"A": 1}}),
+        ("http-env-string", {"type": "http", "url": "https://a.example", "allowedEnvVars": "A"}),
+        ("mcp-tool-missing", {"type": "mcp_tool", "server": "a"}),
+        ("mcp-tool-input-list", {"type": "mcp_tool", "server": "a", "tool": "b", "input": [1]}),
+    ]),
+    # A plugin.json's hooks Claude Code cannot read are each left out, with a warning; the plugin loads.
+    *(fixture(f"manifest-hooks-{label}", market(entry()), "hook-ignored", files={
+        **plugin_json(hooks=hooks), "plugins/tools/extra-hooks.json": json.dumps({"hooks": {"Stop": [{"hooks": [ECHO]}]}})})
+      for label, hooks in [
+        ("hook", {"SessionStart": [{"hooks": [ECHO, {"type": "command"}]}]}),
+        ("several", {"SessionStart": [5, {"hooks": [5, {"type": "http", "url": "x"}]}, {"hooks": "x"}],
+                     "Stop": [{"matcher": 5, "hooks": [ECHO]}, {"hooks": [{"command": "x"}]}], "PreCompact": 3}),
+        ("in-a-list", ["./extra-hooks.json", {"SessionStart": [{"hooks": [{"type": "mcp_tool", "server": "a"}]}]}]),
+    ]),
+    # -- hooks files: hooks/hooks.json, and those a plugin.json names ----------------------------------------
+    *(fixture(f"hooks-file-{label}", market(entry()), code, files={
+        "plugins/tools/hooks/hooks.json": content, "plugins/tools/hooks/m.ts": "export function register(on) {}\n"})
+      for label, content, code in [
+        ("valid", json.dumps({"description": "x", "$schema": 5, "hooks": {"SessionStart": [{"hooks": [ECHO]}]}}), ""),
+        ("module", '{"modules": ["./m.ts"]}', ""), ("module-and-hooks", '{"hooks": {}, "modules": []}', ""),
+        ("hook", json.dumps({"hooks": {"SessionStart": [{"hooks": [ECHO, {"type": "command"}]}]}}), "hook-ignored"),
+        ("wrapped", '{"hooks": {"hooks": {"SessionStart": []}}}', "hook-ignored"),
+        ("event-number", '{"hooks": {"SessionStart": 5, "Stop": [{"matcher": 5, "hooks": []}]}}', "hook-ignored"),
+        ("not-json", "not json", "hooks-json-invalid"), ("list", "[1]", "hooks-json-invalid"),
+        ("events-at-the-top", json.dumps({"SessionStart": [{"hooks": [ECHO]}]}), "hooks-json-invalid"),
+        ("hooks-number", '{"hooks": 5}', "hooks-json-invalid"), ("hooks-null", '{"hooks": null}', "hooks-json-invalid"),
+        ("modules-empty", '{"modules": []}', "hooks-json-invalid"),
+        ("modules-two", '{"modules": ["./m.ts", "./m.ts"]}', "hooks-json-invalid"),
+        ("modules-number", '{"modules": [1]}', "hooks-json-invalid"),
+        ("modules-string", '{"hooks": {}, "modules": "./m.ts"}', "hooks-json-invalid"),
+        ("module-missing", '{"modules": ["./x.ts"]}', "hooks-json-invalid"),
+        ("module-outside", '{"modules": ["../../../m.ts"]}', "hooks-json-invalid"),
+        ("description-number", '{"hooks": {}, "description": 5}', "hooks-json-invalid"),
+        ("surface", '{"hooks": {}, "surface": "./board.tsx"}', "hooks-json-invalid"),
+    ]),
+    *(fixture(f"hooks-file-named-{label}", market(entry()), code, files={
+        **plugin_json(hooks="./extra-hooks.json"), "plugins/tools/extra-hooks.json": content})
+      for label, content, code in [
+        ("hook", json.dumps({"hooks": {"Stop": [{"hooks": [{"type": "prompt"}]}]}}), "hook-ignored"),
+        ("not-json", "{", "hooks-json-invalid"),
+    ]),
     fixture("inline-mcp-in-a-list", market(entry(mcpServers=["./.mcp.json", {"tracker": {"command": "x"}}]))),
     fixture("inline-mcp-in-a-list-number", market(entry(mcpServers=[{"tracker": 5}])), "component-path-invalid"),
     fixture("inline-mcp-in-a-list-empty", market(entry(mcpServers=[{"tracker": {}}])), "component-path-invalid"),
@@ -469,6 +537,9 @@ def test_validate_reaches_claude_codes_verdict(judged, fx):
         assert unknown and all(f"{key} Unknown field" in said for key in unknown), (unknown, said)
     else:  # no other fixture has a field Claude Code ignores
         assert "unknown-field" not in [p["code"] for p in result["problems"]]
+    if fx.code == "hook-ignored":  # Claude Code warns of each entry it leaves out, in a plugin.json or hooks file
+        said += " ".join(w["message"] for content in report["contents"] for w in content["warnings"])
+        assert said.count("entry ignored at runtime") == [p["code"] for p in result["problems"]].count(fx.code), said
     if fx.code == "component-experimental":  # Claude Code warns that it will stop loading it there
         assert "is an experimental component; declare it under 'experimental." in said, said
     if fx.code == "field-ignored":  # Claude Code warns of the same field

@@ -511,6 +511,50 @@ def test_bad_display_field_in_plugin_json_is_an_error_and_the_plugin_loads(good,
     assert tools.loads and tools.author == {} and tools.repository == ""
 
 
+def test_a_hook_claude_code_cannot_read_is_left_out_of_a_plugin_json_and_refuses_an_entry(good):
+    """Claude Code loads a plugin whose plugin.json holds a hook it cannot read, without that hook (and warns);
+    the same hook written in the marketplace entry refuses the plugin."""
+    bad = {"SessionStart": [{"hooks": [{"type": "command", "command": "echo hi"}, {"type": "command"}]}]}
+    good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": json.dumps({"name": "tools", "hooks": bad})})
+    run = good.sync()
+    assert run.status == Status.OK, run.problems
+    assert run.problems == [{"severity": "warning", "code": "hook-ignored",
+                             "location": "plugins/tools/.claude-plugin/plugin.json",
+                             "message": "hooks.SessionStart[0].hooks[1].command: Required for a command hook, a "
+                                        "string. Claude Code leaves it out and loads the plugin without it"}]
+    assert Plugin.objects.get(marketplace=good.market, name="tools").loads
+    assert all(Skill.objects.filter(marketplace=good.market).values_list("loads_in_claude_code", flat=True))
+
+    data = good.catalogue()
+    data["plugins"][0]["hooks"] = bad
+    good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": '{"name": "tools"}'})
+    good.commit_catalogue(data)
+    run = good.sync()
+    assert run.status == Status.PARTIAL and codes(run) == [("error", "component-path-invalid")], run.problems
+    tools = Plugin.objects.get(marketplace=good.market, name="tools")
+    assert not tools.loads and "hooks.SessionStart[0].hooks[1].command: Required" in tools.problems[0]["message"]
+
+
+def test_a_hooks_file_claude_code_cannot_read_makes_the_plugin_not_load(good):
+    """A hooks.json that is no JSON breaks the plugin's load in Claude Code; mended, the plugin loads again
+    and a hook in it Claude Code cannot read is only a warning."""
+    good.repo.commit({"plugins/tools/hooks/hooks.json": '{"hooks": {"SessionStart": ['})
+    run = good.sync()
+    assert run.status == Status.PARTIAL and codes(run) == [("error", "hooks-json-invalid")], run.problems
+    tools = Plugin.objects.get(marketplace=good.market, name="tools")
+    assert not tools.loads and run.problems[0]["location"] == "plugins/tools/hooks/hooks.json"
+    alpha = Skill.objects.get(marketplace=good.market, plugin=tools, name="alpha")
+    assert not alpha.loads_in_claude_code
+    assert "its hooks file plugins/tools/hooks/hooks.json is not a valid JSON object" in str(alpha.verdict_reasons)
+
+    good.repo.commit({"plugins/tools/hooks/hooks.json": json.dumps({"hooks": {"SessionStart": [{"hooks": [
+        {"type": "http", "url": "hooks.example"}]}]}})})
+    run = good.sync()
+    assert run.status == Status.OK and codes(run) == [("warning", "hook-ignored")], run.problems
+    assert Plugin.objects.get(marketplace=good.market, name="tools").loads
+    assert Skill.objects.get(marketplace=good.market, plugin=tools, name="alpha").loads_in_claude_code
+
+
 def test_plugin_json_that_is_not_json_makes_the_plugin_not_load(good):
     good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": '{"name": "tools", "version": '})
     run = good.sync()

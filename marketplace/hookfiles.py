@@ -1,0 +1,62 @@
+"""A plugin's hooks files (`hooks/hooks.json`, and any its plugin.json or entry names), read as Claude Code
+(2.1.332) reads them. One it cannot read breaks the plugin's load; a hook inside one that it cannot read is
+left out with a warning, as in a plugin.json (inline.ignore_hooks).
+"""
+import posixpath
+
+from . import inline, manifest
+from .skillmd import kind_of
+from .tree import Escape, join_inside
+
+DEFAULT = "hooks/hooks.json"
+
+
+def paths(tree, root: str, declared: list[str]) -> list[str]:
+    """The hooks files Claude Code reads in the plugin at `root`: the default one, if there, and each JSON file
+    of `declared` (the `hooks` paths of its plugin.json and entry; a missing one is reported with them)."""
+    found = [join_inside(root, DEFAULT)] if tree.is_file(join_inside(root, DEFAULT)) else []
+    for raw in declared:
+        try:
+            path = join_inside(root, raw)
+        except Escape:
+            continue  # reported with the field
+        if raw.startswith("./") and raw.endswith(".json") and tree.is_file(path) and path not in found:
+            found.append(path)
+    return found
+
+
+def check(tree, path: str, raw: bytes, location: str, problems) -> str:
+    """Why Claude Code cannot load the plugin for the hooks file at `path` holding `raw`, or "" (each hook it
+    leaves out is a warning). Not matched: what a hooks module holds, which Claude Code reads as code."""
+    data = manifest.load_object(raw, location, problems, "hooks-json-invalid",
+                                "; Claude Code cannot load the plugin until it is")
+    if data is None:
+        return f"its hooks file {path} is not a valid JSON object"
+    modules = data.get("modules", [])
+    wrong = [
+        'hooks.json must have "hooks" (each event and its matchers) or "modules" (its hooks module), or both'
+        if "hooks" not in data and not (isinstance(modules, list) and modules) else "",
+        f"hooks: Expected an object of events, received {kind_of(data['hooks'])}"
+        if "hooks" in data and not isinstance(data["hooks"], dict) else "",
+        "modules: Expected a list of one path (a plugin has one hooks module)"
+        if not (isinstance(modules, list) and len(modules) <= 1 and all(isinstance(m, str) for m in modules)) else "",
+        f"description: Expected a string, received {kind_of(data['description'])}"
+        if "description" in data and not isinstance(data["description"], str) else "",
+        'surface: No longer read: name the module in the Client element instead ({ module: "./board.tsx", key })'
+        if "surface" in data else "",
+    ]
+    if not any(wrong) and modules and not _holds(tree, posixpath.dirname(path), modules[0]):
+        wrong.append(f"modules: {modules[0]}: No such file (a module's path is relative to the hooks file)")
+    for message in filter(None, wrong):
+        problems.error("hooks-json-invalid", f"{message}; Claude Code cannot load the plugin until it does", location)
+    if any(wrong):
+        return f"its hooks file {path} is not one Claude Code can read"
+    inline.ignore_hooks(data.get("hooks", {}), location, problems, in_file=True)
+    return ""
+
+
+def _holds(tree, folder: str, raw: str) -> bool:
+    try:
+        return tree.is_file(join_inside(folder, raw))
+    except Escape:
+        return False
