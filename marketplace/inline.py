@@ -126,7 +126,8 @@ def hook_failures(events: dict, in_file=False) -> Iterator[str]:
     """Each event, matcher and hook written inline in `events` (a hooks file's `hooks`: `in_file`) that Claude Code
     cannot read, in a sentence. A marketplace entry's first refuses its plugin; elsewhere each is left out."""
     if "hooks" in events and in_file:
-        yield 'hooks.hooks: Write the events themselves in "hooks" ({"hooks": {"PreToolUse": [...]}}), not in another'
+        yield ('hooks.hooks: Write the events themselves in "hooks" ({"hooks": {"PreToolUse": [...]}}), not in a '
+               'second "hooks" object')
     elif "hooks" in events:
         yield ('hooks: Write the events themselves ("hooks": {"PreToolUse": [...]}); the "hooks" object around '
                "them belongs to a hooks.json file")
