@@ -1,4 +1,5 @@
 """Embedded services so Skillport runs with nothing configured: PostgreSQL and a file broker."""
+import fcntl
 import logging
 import os
 import uuid
@@ -48,12 +49,16 @@ def database_url(data_dir: Path) -> str:
     beat all share it, and whichever process comes first starts it.
     """
     pgdata = data_dir / "postgres"
-    # pgserver makes the folder if it is missing, outside the lock it starts the server under: of
-    # processes starting together on a new data directory, all but one failed with FileExistsError.
-    pgdata.mkdir(exist_ok=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        server = _pgserver().get_server(pgdata, cleanup_mode=None)
+    # pgserver makes the folder, and records each process using it there, outside the lock it starts the
+    # server under. Of processes starting together on a new data directory, all but one failed with
+    # FileExistsError; later, about one start in twenty had one whose initdb found the folder not its
+    # own. One lock of ours, around all of it, leaves pgserver one process at a time.
+    with open(data_dir / "postgres.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released as the file closes, or the process ends
+        pgdata.mkdir(exist_ok=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            server = _pgserver().get_server(pgdata, cleanup_mode=None)
     return server.get_uri(database="postgres")
 
 
