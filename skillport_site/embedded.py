@@ -49,10 +49,11 @@ def database_url(data_dir: Path) -> str:
     beat all share it, and whichever process comes first starts it.
     """
     pgdata = data_dir / "postgres"
-    # pgserver makes the folder, and records each process using it there, outside the lock it starts the
-    # server under. Of processes starting together on a new data directory, all but one failed with
-    # FileExistsError; later, about one start in twenty had one whose initdb found the folder not its
-    # own. One lock of ours, around all of it, leaves pgserver one process at a time.
+    # pgserver makes the folder, and (as root) the system user PostgreSQL runs as, outside the lock it
+    # starts the server under. Of processes starting together on a new data directory, all but one failed
+    # with FileExistsError; and on a machine without that user yet (a fresh one, as in CI and a first quick
+    # start), half the starts had one whose initdb found the folder not its own. One lock of ours, around
+    # all of it, leaves pgserver one process at a time.
     with open(data_dir / "postgres.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released as the file closes, or the process ends
         pgdata.mkdir(exist_ok=True)
