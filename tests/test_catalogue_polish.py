@@ -228,6 +228,8 @@ def test_the_plugin_page_gives_the_install_command_readme_author_and_tags(client
             "Code installs a plugin whole.") in page
     legacy = client.get("/plugins/acme/legacy-kit/").content.decode()
     assert "Claude Code refuses" in legacy and "from Skillport: Claude Code would refuse to load it" in legacy
+    # A plugin's problems come from several files: each says which.
+    assert '<small class="where">plugins/legacy-kit/.claude-plugin/plugin.json</small>' in legacy
 
 
 @pytest.mark.django_db
