@@ -36,8 +36,13 @@ def ignored(data: dict, entry: bool) -> list[str]:
     if "optionalDependencies" in data and not isinstance(optional, list):
         said.append("optionalDependencies: Expected a list of plugin names; Claude Code ignores it as it is")
     elif "optionalDependencies" in data:
+        required = {_named(item) for item in data.get("dependencies", [])
+                    if _names_a_plugin(item)} if isinstance(data.get("dependencies"), list) else set()
         said += [f'optionalDependencies[{index}]: Expected "name", "name@marketplace" or an object with a name; '
-                 "Claude Code ignores it" for index, item in enumerate(optional) if not _names_a_plugin(item)]
+                 "Claude Code ignores it" if not _names_a_plugin(item) else
+                 f"optionalDependencies[{index}]: {_named(item)!r} is also in 'dependencies', so it is required; "
+                 "list it once" for index, item in enumerate(optional)
+                 if not _names_a_plugin(item) or _named(item) in required]
     return said
 
 
@@ -46,6 +51,13 @@ def dependencies(value) -> list[str]:
     return [f'dependencies[{index}]: Expected "name", "name@marketplace" or an object with a name (letters, digits, '
             f"'.', '_' and '-', starting with a letter or digit)" for index, item in enumerate(value)
             if not _names_a_plugin(item)] if isinstance(value, list) else []
+
+
+def _named(item) -> str:
+    """The plugin a dependency names (`_names_a_plugin`), as "name" or "name@marketplace"."""
+    if isinstance(item, str):
+        return item
+    return f"{item['name']}@{item['marketplace']}" if "marketplace" in item else item["name"]
 
 
 def _names_a_plugin(item) -> bool:

@@ -223,6 +223,10 @@ FIXTURES = [
         ("optional-dependencies", {"optionalDependencies": ["other", {"name": "x", "version": "^1"}]}, ""),
         ("optional-dependencies-string", {"optionalDependencies": "other"}, "field-ignored"),
         ("optional-dependencies-number", {"optionalDependencies": [5]}, "field-ignored"),
+        # One plugin in both lists is required (Claude Code compares "name" or "name@marketplace" as written).
+        ("optional-dependencies-required", {"dependencies": [{"name": "a"}, "b@m", "C"],
+                                            "optionalDependencies": ["a", "b@n", {"name": "b", "marketplace": "m"},
+                                                                     "c"]}, "field-ignored"),
         # Read by Claude Code alone: which versions it needs, when to suggest the plugin, an archive's headers.
         ("claude-only-fields", {"engines": {"claude-code": ">=2.1.0"}, "network": {"hosts": ["api.example.com"]},
                                 "relevance": {"topic": "Stripe", "signals": {"cli": ["stripe"], "manifestDeps": [
