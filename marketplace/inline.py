@@ -3,7 +3,7 @@ checks them: hook matchers, MCP and LSP servers, commands and monitors.
 
 Each check returns why Claude Code refuses the component, in one sentence, or "". Not matched: hook events and
 hook types Claude Code 2.1.332 does not know (it adds both from release to release: README, "Where Skillport
-differs"), and what an MCP server's `oauth` object holds.
+differs").
 """
 import json
 import re
@@ -27,23 +27,39 @@ SHAPES = {
     "a whole number of milliseconds above 0": lambda v: _whole(v) and v > 0,
     "a whole number of milliseconds above 0, at most 2147483647": lambda v: _whole(v) and 0 < v <= 2**31 - 1,
     "a whole number, 0 or more": lambda v: _whole(v) and v >= 0,
+    "a whole number above 0": lambda v: _whole(v) and v > 0,
+    "an https:// URL": lambda v: isinstance(v, str) and v.startswith("https://") and len(v) <= 4096 and _url(v),
+    'an object of "allow", "ask" or "blocked"': lambda v: isinstance(v, dict) and all(
+        item in ("allow", "ask", "blocked") for item in v.values()),
+    "a list of tools, each a name and its permission_policy": lambda v: isinstance(v, list) and all(
+        isinstance(tool, dict) and isinstance(tool.get("name"), str)
+        and tool.get("permission_policy", "always_ask") in ("always_allow", "always_ask", "always_deny")
+        for tool in v),
     "a number of seconds above 0": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
     '"continue" or "block"': lambda v: v in ("continue", "block"),
     '"bash" or "powershell"': lambda v: v in ("bash", "powershell"),
     "a URL": lambda v: isinstance(v, str) and _url(v),
     "anything": lambda v: True,
 }
-_HTTP = {"headers": "an object of strings", "headersHelper": "a string", "oauth": "an object"}
-# An MCP server, by its type (none is stdio): the strings it must hold, and the shapes of what it may. Claude
-# Code lets other keys through.
+# An MCP server, by its type (none is stdio): the strings it must hold, and the shapes of what it may (as
+# `claude plugin validate` 2.1.332 refuses them, tried field by field). Claude Code lets other keys through.
+_EVERY_SERVER = {"timeout": "a whole number above 0", "alwaysLoad": "true or false"}
+_ELICITS = {"bareElicitationCapability": "true or false"}
+_HEADERS = {"headers": "an object of strings", "headersHelper": "a string"}
+_TOOLS = {"toolPermissions": 'an object of "allow", "ask" or "blocked"'}
+_REMOTE = {**_HEADERS, **_EVERY_SERVER, **_ELICITS, **_TOOLS, "oauth": "an object", "discoveryCache": "true or false",
+           "tools": "a list of tools, each a name and its permission_policy"}
 MCP_SERVERS = {
-    "stdio": (("command",), {"args": "a list of strings", "env": "an object of strings"}),
-    "sse": (("url",), _HTTP),
-    "http": (("url",), _HTTP),
-    "ws": (("url",), _HTTP),
-    "sdk": (("name",), {}),
-    "claudeai-proxy": (("url", "id"), {}),
+    "stdio": (("command",), {"args": "a list of strings", "env": "an object of strings", **_EVERY_SERVER, **_ELICITS}),
+    "sse": (("url",), _REMOTE),
+    "http": (("url",), _REMOTE),
+    "ws": (("url",), {**_HEADERS, **_EVERY_SERVER, **_ELICITS}),
+    "sdk": (("name",), _EVERY_SERVER),
+    "claudeai-proxy": (("url", "id"), {**_EVERY_SERVER, **_TOOLS, "displayName": "a string"}),
 }
+# What a remote server's `oauth` may hold; Claude Code lets other keys through.
+OAUTH_FIELDS = {"clientId": "a string", "callbackPort": "a whole number above 0",
+                "authServerMetadataUrl": "an https:// URL", "scopes": "a non-empty string", "xaa": "true or false"}
 # An LSP server's fields besides `command` and `extensionToLanguage`; Claude Code refuses any other.
 LSP_FIELDS = {
     "args": "a list of non-empty strings", "transport": '"stdio" or "socket"', "env": "an object of strings",
@@ -177,7 +193,9 @@ def _mcp_server(where: str, config: dict) -> str:
     for field in required:
         if not isinstance(config.get(field), str):
             return f"{where}.{field}: Required for type {kind}, a string"
-    return _shapes(where, config, optional)
+    if why := _shapes(where, config, optional):
+        return why
+    return _shapes(f"{where}.oauth", config["oauth"], OAUTH_FIELDS) if "oauth" in optional and "oauth" in config else ""
 
 
 def _lsp_server(where: str, config: dict) -> str:

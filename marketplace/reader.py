@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 # 7: components written inline (hook matchers, MCP and LSP servers, commands, monitors), what Claude Code
 #    reads under `experimental`, dependencies named as it names them.
 # 8: each hook written inline, by its type; a plugin.json's hook Claude Code cannot read is left out of the
-#    plugin (a warning), not a reason it does not load.
+#    plugin (a warning), not a reason it does not load; hooks files; MCP servers' other fields and `oauth`.
 READER_VERSION = 8
 # A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
 README_MAX_BYTES = 256 * 1024
