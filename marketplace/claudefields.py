@@ -23,6 +23,17 @@ OBJECTS = {"engines": ("entry", "manifest"), "network": ("entry", "manifest"), "
            "binaries": ("manifest",), "metadata": ("entry",), "relevance": ("entry",)}
 
 
+# A plugin's languages to highlight (experimental.syntaxHighlighting.hljsLanguages): how many, and each field's
+# pattern, longest length and what it must be, in words.
+LANGUAGES = 16
+LANGUAGE_FIELDS = {
+    "id": (r"[a-z][a-z0-9_-]*", 64, "a lower-case name of letters, digits, '_' and '-' (such as \"zig\")"),
+    "remote": (r"(npm:[@a-z0-9/._-]+(@[a-z0-9._+-]+)?|github:[\w.-]+/[\w.-]+@[\w./-]+#.+\.js)", 256,
+               "npm:<package>[@<version>] or github:<owner>/<repo>@<ref>#<path>.js"),
+    "integrity": (r"sha(256|384|512)-[A-Za-z0-9+/=]+", 512, "a digest in SRI form: sha256-, sha384- or sha512-<base64>"),
+}
+
+
 def ignored(data: dict, entry: bool) -> list[str]:
     """The fields of `data` (an entry, or else a plugin.json) that Claude Code ignores for not being objects."""
     fields = [key for key, where in OBJECTS.items() if key in data and ("entry" if entry else "manifest") in where]
@@ -120,7 +131,7 @@ def headers(entry: dict) -> list[str]:
 
 def experimental(value: dict) -> list[str]:
     """What Claude Code refuses of the fields of its own under `experimental` (its components are manifest's to
-    check). Of the languages to highlight, only that they are objects: what each holds is not matched."""
+    check)."""
     refused = []
     evals = value.get("evals")
     if "evals" in value and not (isinstance(evals, str) or (
@@ -129,8 +140,24 @@ def experimental(value: dict) -> list[str]:
     highlighting = value.get("syntaxHighlighting")
     if "syntaxHighlighting" in value and not (
             isinstance(highlighting, dict) and set(highlighting) == {"hljsLanguages"}
-            and isinstance(highlighting["hljsLanguages"], list)
-            and all(isinstance(language, dict) for language in highlighting["hljsLanguages"])):
-        refused.append('experimental.syntaxHighlighting: Expected {"hljsLanguages": [...]}, a list of languages, '
-                       "and nothing else")
+            and isinstance(highlighting["hljsLanguages"], list) and len(highlighting["hljsLanguages"]) <= LANGUAGES):
+        refused.append('experimental.syntaxHighlighting: Expected {"hljsLanguages": [...]}, a list of at most '
+                       f"{LANGUAGES} languages, and nothing else")
+    elif "syntaxHighlighting" in value:
+        refused += [f"experimental.syntaxHighlighting.hljsLanguages[{index}]: {why}"
+                    for index, language in enumerate(highlighting["hljsLanguages"]) if (why := _language(language))]
     return refused
+
+
+def _language(language) -> str:
+    """Why Claude Code refuses a language to highlight, or "": an `id`, and where to load it from (`remote`) with
+    its digest (`integrity`), each of its form, and nothing else."""
+    if not isinstance(language, dict):
+        return "Expected a language, an object with its id"
+    if unknown := sorted(language.keys() - LANGUAGE_FIELDS.keys()):
+        return f"Unrecognized key '{unknown[0]}' (a language holds {', '.join(LANGUAGE_FIELDS)})"
+    if "id" not in language:
+        return "id: Required"
+    return next((f"{field}: Expected {form}" for field, (pattern, most, form) in LANGUAGE_FIELDS.items()
+                 if field in language and not (isinstance(language[field], str) and len(language[field]) <= most
+                                               and re.fullmatch(pattern, language[field], re.ASCII))), "")
