@@ -133,6 +133,7 @@ class Repo:
     protected: set = field(default_factory=set)  # branch names
     deploy_tokens: dict = field(default_factory=dict)  # token -> its user name
     bearer_tokens: set = field(default_factory=set)
+    writing_tokens: set = field(default_factory=set)  # of those two kinds, the ones that may push
     pulls: dict = field(default_factory=dict)  # number -> PullRequest
 
     @property
@@ -265,16 +266,21 @@ class FakeGitHub:
             self.pushes[:] = [push for push in self.pushes if push[0] != full_name]
         return path
 
-    def add_deploy_token(self, full_name, username, token):
-        """A token that reads (only) "owner/name" when sent with `username`, as a GitLab deploy token does."""
+    def add_deploy_token(self, full_name, username, token, writes=False):
+        """A token that reads "owner/name" (and pushes to it, if `writes`) when sent with `username`, as a GitLab
+        deploy token does."""
         with self.lock:
             self.repos[full_name].deploy_tokens[token] = username
+            if writes:
+                self.repos[full_name].writing_tokens.add(token)
 
-    def add_bearer_token(self, full_name, token):
-        """A token that reads (only) "owner/name" when sent as Bearer, as Bitbucket Data Center's project and
-        repository tokens do (401 in Basic credentials)."""
+    def add_bearer_token(self, full_name, token, writes=False):
+        """A token that reads "owner/name" (and pushes to it, if `writes`) when sent as Bearer, as Bitbucket Data
+        Center's project and repository tokens do (401 in Basic credentials)."""
         with self.lock:
             self.repos[full_name].bearer_tokens.add(token)
+            if writes:
+                self.repos[full_name].writing_tokens.add(token)
 
     def protect(self, full_name, branch):
         """Refuse every push to `branch` from now on (pull requests may still merge into it)."""
@@ -539,15 +545,19 @@ class _Handler(BaseHTTPRequestHandler):
             pushing = service == "git-receive-pack"
             scheme, _, bearer = self.headers.get("Authorization", "").partition(" ")
             if scheme.lower() == "bearer" or token in repo.bearer_tokens:  # it reads, as Bearer only
-                if bearer.strip() not in repo.bearer_tokens or pushing:
+                if bearer.strip() not in repo.bearer_tokens:
                     return self._send(401, "text/plain", b"Authentication failed.\n",
                                       {"WWW-Authenticate": 'Bearer realm="Bitbucket"'})
-                login = None
+                if pushing and bearer.strip() not in repo.writing_tokens:
+                    return self._send(403, "text/plain", b"You are not permitted to push to this repository.\n")
+                login = "project-token"
             elif token in repo.deploy_tokens:  # it reads, under its own name only
                 login = repo.deploy_tokens[token]
-                if self._basic_user() != login or pushing:
+                if self._basic_user() != login:
                     return self._send(401, "text/plain", b"HTTP Basic: Access denied.\n",
                                       {"WWW-Authenticate": 'Basic realm="GitLab"'})
+                if pushing and token not in repo.writing_tokens:
+                    return self._send(403, "text/plain", b"You are not allowed to push code to this project.\n")
             else:
                 user = gh._token_user(token)
                 login = user and user.login

@@ -467,6 +467,58 @@ def test_the_published_repository_passes_claude_codes_validator_and_ours(git_tar
     assert ours["counts"]["plugins"] == 3 and ours["counts"]["skills"] == 4  # gh, lint, postmortem, runbook
 
 
+@pytest.mark.parametrize("kind, credential", [("bitbucket", "BBDC-WRITE"), ("", "deploy-bot:gldt-WRITE")],
+                         ids=["bitbucket-data-center-bearer", "gitlab-deploy-token"])
+def test_a_self_hosted_git_host_is_published_to_with_its_own_kind_of_token(
+        kind, credential, git_target, own_market, fake_github, settings, tmp_path):
+    """Off GitHub a publish pushes (pull requests are GitHub's), sending the token as the host takes it: a
+    Bitbucket Data Center project token as Bearer, once the host is declared one; a GitLab deploy token under
+    the name given before it, on any host."""
+    settings.SKILLPORT_FETCH_ALLOWED_HOSTS = ["127.0.0.1"]  # the fake's host: not GitHub here
+    path = fake_github.add_repo("acme/published")
+    seed = GitRepo(tmp_path / "seed")
+    seed.commit({"README.md": "# Acme\n"}, "seed")
+    seed.git("push", "--quiet", str(path), "main")
+    name, _, token = credential.rpartition(":")
+    if name:
+        fake_github.add_deploy_token("acme/published", name, token, writes=True)
+    else:
+        fake_github.add_bearer_token("acme/published", token, writes=True)
+    target = git_target(f"{fake_github.base_url}/acme/published.git", own_market, credential=credential)
+
+    if kind:
+        failed = runs.publish(target)  # a host of no known kind: Basic, under x-access-token
+        assert failed.status == Status.FAILED and token not in failed.error, failed.error
+        assert fake_github.repos["acme/published"].git("rev-list", "--count", "main") == "1"
+        settings.SKILLPORT_GIT_HOSTS = {"127.0.0.1": kind}
+    result = publish(target)
+    assert result["status"] == Status.PUBLISHED and not result.get("pull_request"), result
+    published = files(clone(path, tmp_path).path)
+    assert published.pop("README.md") == b"# Acme\n" and published == exported(target, tmp_path)
+
+    Skill.objects.filter(name="postmortem").update(policy=Policy.PROHIBITED)
+    again = publish(target)
+    assert again["status"] == Status.PUBLISHED and again["commit"] != result["commit"]
+    assert fake_github.repos["acme/published"].git("rev-parse", "main^") == result["commit"]  # a fast-forward
+    assert not any("postmortem" in name for name in files(clone(path, tmp_path / "again").path))
+    assert fake_github.pushes[-2:] == [("acme/published", name or "project-token")] * 2
+
+
+def test_a_token_that_may_only_read_fails_the_publish_clearly(git_target, own_market, fake_github, settings, tmp_path):
+    settings.SKILLPORT_FETCH_ALLOWED_HOSTS = ["127.0.0.1"]
+    path = fake_github.add_repo("acme/published")
+    seed = GitRepo(tmp_path / "seed")
+    seed.commit({"README.md": "# Acme\n"}, "seed")
+    seed.git("push", "--quiet", str(path), "main")
+    fake_github.add_deploy_token("acme/published", "deploy-bot", "gldt-READ")
+    target = git_target(f"{fake_github.base_url}/acme/published.git", own_market, credential="deploy-bot:gldt-READ")
+    run = runs.publish(target)
+    assert run.status == Status.FAILED and "gldt-READ" not in run.error
+    assert run.error == f"Pushing to main of {target.repository_url} failed: the credential lacks the permission.", \
+        run.error
+    assert fake_github.repos["acme/published"].git("rev-list", "--count", "main") == "1"
+
+
 # --- pull requests on GitHub (the fake) ---------------------------------------------------------
 
 @pytest.fixture
