@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from . import componentfiles, discovery, hookfiles, manifest, plugincontent, skillfolder
+from . import componentfiles, discovery, hookfiles, manifest, plugincontent, skillfolder, typesfile
 from .gitrepo import GitError, Repository, is_local
 from .problems import CatalogError, Problems
 from .snapshot import ALL_SURFACES, DEFAULT_CATALOG_PATH, LFS_HEADER, PluginData, Snapshot
@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 # 7: components written inline (hook matchers, MCP and LSP servers, commands, monitors), what Claude Code
 #    reads under `experimental`, dependencies named as it names them.
 # 8: each hook written inline, by its type; a plugin.json's hook Claude Code cannot read is left out of the
-#    plugin (a warning), not a reason it does not load; hooks files; MCP servers' other fields and `oauth`.
+#    plugin (a warning), not a reason it does not load; hooks files; MCP servers' other fields and `oauth`;
+#    a plugin.json's types file, a contract of types alone.
 READER_VERSION = 8
 # A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
 README_MAX_BYTES = 256 * 1024
@@ -315,6 +316,8 @@ class Reader:
             if (raw := self._read_small(tree, path, problems)) is not None:
                 why = hookfiles.check(tree, path, raw, plugin.where(path), problems)
                 refusal = refusal or why
+        why = self._check_types(tree, root, plugin, problems)
+        refusal = refusal or why
         plugin.loads, plugin.refusal = not refusal, refusal
         componentfiles.check(tree, root, plugin.where, problems)
         plugin.readme = _readme(tree, root)
@@ -376,6 +379,24 @@ class Reader:
                 problems.error("plugin-source-not-folder", f"Plugin source '{root}' is a file, not a folder", location)
             return None, None, None
         return tree, root, commit
+
+    def _check_types(self, tree, root, plugin, problems) -> str:
+        """Why Claude Code refuses the plugin for the types file its plugin.json names, or "" (an entry's `types`
+        it does not open, as it opens no entry's component files)."""
+        raw = (plugin.manifest or {}).get("types")
+        if not (isinstance(raw, str) and raw.startswith("./") and raw.endswith(".d.ts")):
+            return ""  # reported with the field
+        try:
+            path = join_inside(root, raw)
+        except Escape:
+            return ""
+        if not tree.is_file(path) or tree.kind(path)[1].size > typesfile.MAX_BYTES:
+            return ""  # missing (reported with the field), or past what is judged
+        content = tree.read_blob(tree.kind(path)[1].sha)
+        found = typesfile.problems(content.decode("utf-8", "replace"))
+        for message in found:
+            problems.error("types-not-declarations", f"types: {message}", plugin.where(path))
+        return f"its types file {path} is not a contract of types alone" if found else ""
 
     def _read_small(self, tree, path, problems):
         entry = tree.kind(path)[1]

@@ -401,6 +401,51 @@ FIXTURES = [
                      "Stop": [{"matcher": 5, "hooks": [ECHO]}, {"hooks": [{"command": "x"}]}], "PreCompact": 3}),
         ("in-a-list", ["./extra-hooks.json", {"SessionStart": [{"hooks": [{"type": "mcp_tool", "server": "a"}]}]}]),
     ]),
+    # -- a plugin.json's types file: a contract of types alone --------------------------------------------
+    *(fixture(f"types-file-{label}", market(entry()), "" if valid else "types-not-declarations", files={
+        **plugin_json(types="./types/index.d.ts"), "plugins/tools/types/index.d.ts": content})
+      for label, content, valid in [
+        ("types", 'export interface Tools {\n  run(name: string): Promise<void>\n  g: () => void\n}\n'
+                  'export type Mode =\n  | "fast"\n  | `x${string}`\nexport type Pair = [string, number];;\n', True),
+        ("module", "// Claude Code's own types, augmented\ndeclare module 'claude-code' {\n  interface Tools { x: string "
+                   "}\n  type Y = string\n  export interface Z<T extends { a: 1 }> { t: T }\n}\n", True),
+        ("comments-and-strings", '/* export const x = 1 */\nexport type A = "{ import }" // import x\n', True),
+        ("empty", "", True), ("unicode-in-a-string", 'export type A = "Größe" // ü\n', True),
+        ("unicode-name", "export type Größe = number\n", False),
+        ("control-character", "export type A = string\x0b\n", False),
+        ("form-feed", "export type A = string\r\n\texport type B = string\f\n", False),
+        ("byte-order-mark", "\ufeffexport type A = string\r\n", True),
+        ("field-named-import", "export interface A { import: string; from: number }\n", True),
+        ("export-function", "export declare function f(): void;\n", False),
+        ("function-body", "export function f() { return 1 }\n", False), ("const", "const x = 1;\n", False),
+        ("declare-const", "declare const x: number;\n", False), ("call", "console.log(1);\n", False),
+        ("export-default", "export default class A {}\n", False),
+        ("function-in-module", "declare module 'claude-code' {\n  export function f(): void;\n}\n", False),
+        ("module-split", "declare module\n'claude-code' {}\n", False),
+        ("other-module", "declare module 'other' {}\n", False), ("global-interface", "interface A { a: 1 }\n", False),
+        ("global-type", "type A = string;\n", False), ("import-type", 'import type { B } from "./b";\n', False),
+        ("re-export", 'export type { A } from "./a";\n', False),
+        ("reference", '/// <reference types="node" />\nexport type A = string;\n', False),
+        ("code-after-a-type", "export type A = {\n  b: string\n}\nfoo()\n", False),
+        ("code-after-a-semicolon", "export type A = string\n;(foo)\n", False),
+        ("import-in-a-type", 'export type A = typeof import("./x")\n', False),
+        ("const-enum", "export const enum E { A }\n", False),
+        ("namespace", "export namespace N { export type A = string }\n", False),
+        ("export-nothing", "export type A = string; export {};\n", False),
+        ("unclosed-comment", "/* open\nexport type A = string\n", False),
+        ("unclosed-brace", "export type A = { a: 1\n", False),
+        # Where statements end: what a line starts or ends with says whether it goes on.
+        ("fields-named-as-keywords", "export interface A { const: string; class?: 1; abstract: 2; enum: 3 }\n", True),
+        ("lines-that-go-on", "export type A<T> = T extends string\n  ? 'a'\n  : `b${`c${string}`}`\nexport\ntype B = "
+                             "{ [k: string]: number }\n+1\n", True),
+        ("two-on-a-line", "export interface A {} export type B = string /* x */ ; export type C = 1n\n", True),
+        ("abstract-constructor", "export type A = abstract new () => void\n", False),
+        ("enum-in-a-field", "export interface A { x: { enum E } }\n", False),
+        ("decorator", "export type A = 1\n@dec\nexport type B = 1\n", False),
+        ("directive", "export type A = 1;\n'use strict'\n", False),
+        ("declare-global", "declare global { interface Window { a: 1 } }\n", False),
+        ("export-equals", "export type A = string\nexport = A\n", False),
+    ]),
     # -- hooks files: hooks/hooks.json, and those a plugin.json names ----------------------------------------
     *(fixture(f"hooks-file-{label}", market(entry()), code, files={
         "plugins/tools/hooks/hooks.json": content, "plugins/tools/hooks/m.ts": "export function register(on) {}\n"})

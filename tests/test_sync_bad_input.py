@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from marketplace import manifest, sync
+from marketplace import manifest, sync, typesfile
 from marketplace.models import Blob, Marketplace, Plugin, Skill, SkillFile, Status
 from marketplace.problems import Problems
 from marketplace.sync import sync_marketplace
@@ -553,6 +553,27 @@ def test_a_hooks_file_claude_code_cannot_read_makes_the_plugin_not_load(good):
     assert run.status == Status.OK and codes(run) == [("warning", "hook-ignored")], run.problems
     assert Plugin.objects.get(marketplace=good.market, name="tools").loads
     assert Skill.objects.get(marketplace=good.market, plugin=tools, name="alpha").loads_in_claude_code
+
+
+def test_a_types_file_that_holds_code_makes_the_plugin_not_load(good, monkeypatch):
+    """Claude Code refuses a plugin whose plugin.json names a types file holding more than types; one past what
+    Skillport judges is passed over."""
+    good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": '{"name": "tools", "types": "./index.d.ts"}',
+                      "plugins/tools/index.d.ts": "export type Mode = 'a' | 'b'\nexport const mode: Mode = 'a'\n"})
+    run = good.sync()
+    assert run.status == Status.PARTIAL and codes(run) == [("error", "types-not-declarations")] * 2, run.problems
+    assert {p["location"] for p in run.problems} == {"plugins/tools/index.d.ts"}
+    assert [p["message"] for p in run.problems] == [
+        "types: line 2: `export` at the top level is followed by `type` or `interface`: a contract exports types and "
+        "nothing else", "types: line 2: `const` declares something that runs; a contract holds types only"]
+    assert not Plugin.objects.get(marketplace=good.market, name="tools").loads
+
+    monkeypatch.setattr(typesfile, "MAX_BYTES", 40)
+    good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": '{"name": "tools", "types": "./index.d.ts", '
+                                                                  '"description": "Tools."}'})
+    run = good.sync()
+    assert run.status == Status.OK and run.problems == [], run.problems
+    assert Plugin.objects.get(marketplace=good.market, name="tools").loads
 
 
 def test_plugin_json_that_is_not_json_makes_the_plugin_not_load(good):
