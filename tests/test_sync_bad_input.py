@@ -555,7 +555,7 @@ def test_a_hooks_file_claude_code_cannot_read_makes_the_plugin_not_load(good):
     assert Skill.objects.get(marketplace=good.market, plugin=tools, name="alpha").loads_in_claude_code
 
 
-def test_a_types_file_that_holds_code_makes_the_plugin_not_load(good, monkeypatch):
+def test_a_types_file_that_holds_code_makes_the_plugin_not_load(good, monkeypatch, admin_client):
     """Claude Code refuses a plugin whose plugin.json names a types file holding more than types; one past what
     Skillport judges is passed over."""
     good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": '{"name": "tools", "types": "./index.d.ts"}',
@@ -567,6 +567,16 @@ def test_a_types_file_that_holds_code_makes_the_plugin_not_load(good, monkeypatc
         "types: line 2: `export` at the top level is followed by `type` or `interface`: a contract exports types and "
         "nothing else", "types: line 2: `const` declares something that runs; a contract holds types only"]
     assert not Plugin.objects.get(marketplace=good.market, name="tools").loads
+
+    # The plugin page says why, though a warning comes first among its problems.
+    good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": json.dumps(
+        {"name": "tools", "types": "./index.d.ts", "hooks": {"Stop": [{"hooks": [{"type": "prompt"}]}]}})})
+    good.sync()
+    tools = Plugin.objects.get(marketplace=good.market, name="tools")
+    assert [p["code"] for p in tools.problems][:2] == ["hook-ignored", "types-not-declarations"]
+    page = admin_client.get(f"/plugins/{good.market.slug}/tools/").content.decode()
+    assert ("<strong>Claude Code refuses to install this plugin</strong>: types: line 2: `export` at the top level "
+            "is followed by") in page
 
     monkeypatch.setattr(typesfile, "MAX_BYTES", 40)
     good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": '{"name": "tools", "types": "./index.d.ts", '
