@@ -9,6 +9,8 @@ from .skillmd import kind_of
 from .tree import Escape, join_inside
 
 DEFAULT = "hooks/hooks.json"
+# What a hooks module's file name ends in, for Claude Code to load it.
+CODE_SUFFIXES = (".ts", ".tsx", ".jsx", ".js", ".mjs", ".cjs", ".mts", ".cts")
 
 
 def paths(tree, root: str, declared: list[str]) -> list[str]:
@@ -25,9 +27,9 @@ def paths(tree, root: str, declared: list[str]) -> list[str]:
     return found
 
 
-def check(tree, path: str, raw: bytes, location: str, problems) -> str:
-    """Why Claude Code cannot load the plugin for the hooks file at `path` holding `raw`, or "" (each hook it
-    leaves out is a warning). Not matched: what a hooks module holds, which Claude Code reads as code."""
+def check(tree, root: str, path: str, raw: bytes, location: str, problems) -> str:
+    """Why Claude Code cannot load the plugin at `root` for its hooks file at `path` holding `raw`, or "" (each
+    hook it leaves out is a warning). Not matched: what a hooks module holds, which Claude Code reads as code."""
     data = manifest.load_object(raw, location, problems, "hooks-json-invalid",
                                 "; Claude Code cannot load the plugin until it is")
     if data is None:
@@ -45,8 +47,8 @@ def check(tree, path: str, raw: bytes, location: str, problems) -> str:
         'surface: No longer read: name the module in the Client element instead ({ module: "./board.tsx", key })'
         if "surface" in data else "",
     ]
-    if not any(wrong) and modules and not _holds(tree, posixpath.dirname(path), modules[0]):
-        wrong.append(f"modules: {modules[0]}: No such file (a module's path is relative to the hooks file)")
+    if not any(wrong) and modules:
+        wrong.append(_module(tree, root, posixpath.dirname(path), modules[0]))
     for message in filter(None, wrong):
         problems.error("hooks-json-invalid", f"{message}; Claude Code cannot load the plugin until it does", location)
     if any(wrong):
@@ -55,8 +57,17 @@ def check(tree, path: str, raw: bytes, location: str, problems) -> str:
     return ""
 
 
-def _holds(tree, folder: str, raw: str) -> bool:
+def _module(tree, root: str, folder: str, raw: str) -> str:
+    """What is wrong with the hooks module a hooks file in `folder` names as `raw`, or "": a file of code in
+    the plugin at `root`."""
     try:
-        return tree.is_file(join_inside(folder, raw))
+        path = join_inside(folder, raw)
     except Escape:
-        return False
+        path = None
+    if path is None or (root and not path.startswith(f"{root}/")):
+        return f"modules: {raw}: The module path leaves the plugin directory"
+    if not path.endswith(CODE_SUFFIXES):
+        return f"modules: {raw}: Not named like code, so not loaded: a hooks module ends in {', '.join(CODE_SUFFIXES)}"
+    if not tree.is_file(path):
+        return f"modules: {raw}: No such file (a module's path is relative to the hooks file)"
+    return ""

@@ -314,7 +314,7 @@ class Reader:
             entry.get("hooks"))
         for path in hookfiles.paths(tree, root, declared):
             if (raw := self._read_small(tree, path, problems)) is not None:
-                why = hookfiles.check(tree, path, raw, plugin.where(path), problems)
+                why = hookfiles.check(tree, root, path, raw, plugin.where(path), problems)
                 refusal = refusal or why
         why = self._check_types(tree, root, plugin, problems)
         refusal = refusal or why

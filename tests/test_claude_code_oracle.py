@@ -448,7 +448,8 @@ FIXTURES = [
     ]),
     # -- hooks files: hooks/hooks.json, and those a plugin.json names ----------------------------------------
     *(fixture(f"hooks-file-{label}", market(entry()), code, files={
-        "plugins/tools/hooks/hooks.json": content, "plugins/tools/hooks/m.ts": "export function register(on) {}\n"})
+        "plugins/tools/hooks/hooks.json": content, **{f"plugins/{path}": "export function register(on) {}\n" for path in (
+            "tools/hooks/m.ts", "tools/hooks/m.txt", "tools/hooks/m.mjs", "shared.js")}})
       for label, content, code in [
         ("valid", json.dumps({"description": "x", "$schema": 5, "hooks": {"SessionStart": [{"hooks": [ECHO]}]}}), ""),
         ("module", '{"modules": ["./m.ts"]}', ""), ("module-and-hooks", '{"hooks": {}, "modules": []}', ""),
@@ -464,6 +465,9 @@ FIXTURES = [
         ("modules-string", '{"hooks": {}, "modules": "./m.ts"}', "hooks-json-invalid"),
         ("module-missing", '{"modules": ["./x.ts"]}', "hooks-json-invalid"),
         ("module-outside", '{"modules": ["../../../m.ts"]}', "hooks-json-invalid"),
+        ("module-outside-the-plugin", '{"modules": ["../../shared.js"]}', "hooks-json-invalid"),
+        ("module-not-code", '{"modules": ["./m.txt"]}', "hooks-json-invalid"),
+        ("module-javascript", '{"modules": ["./m.mjs"]}', ""),
         ("description-number", '{"hooks": {}, "description": 5}', "hooks-json-invalid"),
         ("surface", '{"hooks": {}, "surface": "./board.tsx"}', "hooks-json-invalid"),
     ]),
