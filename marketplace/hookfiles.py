@@ -1,6 +1,7 @@
-"""A plugin's hooks files (`hooks/hooks.json`, and any its plugin.json or entry names), read as Claude Code
+"""A plugin's hooks files (`hooks/hooks.json`, and any its plugin.json names), read as `claude plugin validate`
 (2.1.332) reads them. One it cannot read breaks the plugin's load; a hook inside one that it cannot read is
-left out with a warning, as in a plugin.json (inline.ignore_hooks).
+left out with a warning, as in a plugin.json (inline.ignore_hooks). A marketplace entry's hooks files it does
+not open, as it opens no entry's component files, and neither does Skillport.
 """
 import posixpath
 
@@ -14,8 +15,8 @@ CODE_SUFFIXES = (".ts", ".tsx", ".jsx", ".js", ".mjs", ".cjs", ".mts", ".cts")
 
 
 def paths(tree, root: str, declared: list[str]) -> list[str]:
-    """The hooks files Claude Code reads in the plugin at `root`: the default one, if there, and each JSON file
-    of `declared` (the `hooks` paths of its plugin.json and entry; a missing one is reported with them)."""
+    """The hooks files Claude Code checks in the plugin at `root`: the default one, if there, and each JSON file
+    of `declared` (the `hooks` paths of its plugin.json; a missing one is reported with them)."""
     found = [join_inside(root, DEFAULT)] if tree.is_file(join_inside(root, DEFAULT)) else []
     for raw in declared:
         try:

@@ -44,7 +44,7 @@ class Problems(list):
     """A list of Problem with shorthands, holding at most MOST_OF_A_CODE of each code.
 
     A repository decides how many problems it makes: one entry of 100,000 made-up keys made as many
-    warnings, all held in the worker's memory (288 MB) before a page could list 200 of them. Past the
+    warnings, all held in the worker's memory before a page could list 200 of them. Past the
     limit a code's problems are only counted, in one `problems-truncated` note that keeps its place.
     Each code's first problems stay, so whether a code (or an error) was found is never lost.
     """

@@ -310,9 +310,7 @@ class Reader:
                 "is easy to misread. Keep them in one place: in plugin.json (and strict: true), or in the entry only",
                 location,
             )
-        declared = manifest.component_paths((plugin.manifest or {}).get("hooks")) + manifest.component_paths(
-            entry.get("hooks"))
-        for path in hookfiles.paths(tree, root, declared):
+        for path in hookfiles.paths(tree, root, manifest.component_paths((plugin.manifest or {}).get("hooks"))):
             if (raw := self._read_small(tree, path, problems)) is not None:
                 why = hookfiles.check(tree, root, path, raw, plugin.where(path), problems)
                 refusal = refusal or why

@@ -471,6 +471,9 @@ FIXTURES = [
         ("description-number", '{"hooks": {}, "description": 5}', "hooks-json-invalid"),
         ("surface", '{"hooks": {}, "surface": "./board.tsx"}', "hooks-json-invalid"),
     ]),
+    # A marketplace entry's hooks files Claude Code's validator does not open (nor any entry's component files).
+    fixture("hooks-file-named-by-an-entry", market(entry(hooks="./extra-hooks.json")),
+            files={"plugins/tools/extra-hooks.json": "not json"}),
     *(fixture(f"hooks-file-named-{label}", market(entry()), code, files={
         **plugin_json(hooks="./extra-hooks.json"), "plugins/tools/extra-hooks.json": content})
       for label, content, code in [
