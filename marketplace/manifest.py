@@ -431,9 +431,11 @@ def check_fields(data: dict, location: str, problems: Problems, entry=False) -> 
     """Claude Code's schema for the component and display fields of an entry (`entry`) or a plugin.json,
     and for the fields only Claude Code uses (claudefields).
 
-    Every failure is an error; returns (component failures, display failures), because Claude
-    Code refuses a plugin for the first kind wherever they are, and for the second only in a
-    marketplace entry (a plugin.json's bad display field is ignored when it installs).
+    Every failure is an error; returns (failures that refuse the plugin, display failures), because
+    Claude Code refuses a plugin for the first kind wherever they are (its components, and the fields
+    it reads to install it: its version, dependencies, channels, settings, userConfig, experimental),
+    and for the second only in a marketplace entry (a plugin.json's bad display field, or `engines`,
+    is passed over when it installs).
     """
     components = []
     for key, (objects, suffix, example) in COMPONENT_SHAPES.items():
@@ -479,16 +481,24 @@ def check_fields(data: dict, location: str, problems: Problems, entry=False) -> 
             example = [v.strip() for v in value.split(",")] if isinstance(value, str) else ["search", "docs"]
             wrong("field-wrong-type", f"{key}: Expected a list of strings, received {kind_of(value)}. "
                                       f'Write "{key}": {json.dumps(example)}')
-    for key in ("displayName", "description", "version", "license", "category"):
+    for key in ("displayName", "description", "license", "category"):
         if key in data and not isinstance(data[key], str):
             wrong("field-wrong-type", f'{key}: Expected a string, received {kind_of(data[key])}. '
                                       f'Write "{key}": {json.dumps(str(data[key]))}')
-    refused = (_wrong_types(data, TYPED_KEYS) + claudefields.engines(data.get("engines"))
-               + claudefields.experimental(experimental) + claudefields.dependencies(data.get("dependencies")))
+    passed_over = claudefields.engines(data.get("engines"))
     if entry:
-        refused += claudefields.relevance(data.get("relevance")) + claudefields.headers(data)
-    for message in refused:
+        passed_over += claudefields.relevance(data.get("relevance")) + claudefields.headers(data)
+    for message in passed_over:
         wrong("field-wrong-type", message)
+    # Wherever they are, Claude Code will not install a plugin for these (`claude plugin install` and list, 2.1.332).
+    refused = _wrong_types(data, TYPED_KEYS) + claudefields.experimental(experimental) + claudefields.dependencies(
+        data.get("dependencies"))
+    if "version" in data and not isinstance(data["version"], str):
+        refused.append(f'version: Expected a string, received {kind_of(data["version"])}. '
+                       f'Write "version": {json.dumps(str(data["version"]))}')
+    for message in refused:
+        problems.error("field-wrong-type", message, location)
+    components += refused
     for message in claudefields.ignored(data, entry):
         problems.warning("field-ignored", message, location)
     return components, display

@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 #    reads under `experimental`, dependencies named as it names them.
 # 8: each hook written inline, by its type; a plugin.json's hook Claude Code cannot read is left out of the
 #    plugin (a warning), not a reason it does not load; hooks files; MCP servers' other fields and `oauth`;
-#    a plugin.json's types file, a contract of types alone.
+#    a plugin.json's types file, a contract of types alone; whether a plugin loads, as `claude plugin list` says
+#    (missing components, conflicting manifests, an entry's hooks by path, the fields Claude Code installs by).
 READER_VERSION = 8
 # A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
 README_MAX_BYTES = 256 * 1024
@@ -299,23 +300,36 @@ class Reader:
                 )
                 refusal = refusal or manifest_refusal
                 if plugin.manifest is not None:
-                    _missing_components(plugin.manifest, tree, root, plugin.where(plugin_json), problems)
+                    missing = _missing_components(plugin.manifest, tree, root, plugin.where(plugin_json), problems)
+                    refusal = refusal or missing
         entry_components = manifest.COMPONENT_KEYS & set(entry)
         if plugin.manifest is not None and not strict and entry_components:
-            # Claude Code (2.1.332) installs and validates it; FORMAT.md's older reading refused it.
+            # Claude Code (2.1.332) validates and installs it, then will not load it ("conflicting manifests"):
+            # a warning, as its validator gives, that refuses the plugin.
             problems.warning(
                 "strict-conflict",
                 "Plugin has both a plugin.json and component fields in its marketplace entry "
-                f"({', '.join(sorted(entry_components))}) with strict: false, so which one declares its components "
-                "is easy to misread. Keep them in one place: in plugin.json (and strict: true), or in the entry only",
+                f"({', '.join(sorted(entry_components))}) with strict: false: Claude Code installs it, then will not "
+                "load it (conflicting manifests). Keep them in one place: in plugin.json (and strict: true), or in "
+                "the entry only",
                 location,
             )
+            refusal = refusal or "its plugin.json and its marketplace entry both declare components (strict: false)"
+        if isinstance(entry.get("hooks"), (str, list)):
+            # Its validator passes a path or a list there; Claude Code 2.1.332 will not load the plugin for it.
+            problems.warning(
+                "entry-hooks-not-inline",
+                "hooks: Claude Code does not yet load hooks a marketplace entry names by path or in a list, and will "
+                'not load the plugin. Move them to the plugin\'s hooks/hooks.json (or its plugin.json), or write them '
+                'here as an object of events ("hooks": {"PreToolUse": [...]})',
+                location,
+            )
+            refusal = refusal or "its marketplace entry names hooks by path, which Claude Code does not yet load"
         for path in hookfiles.paths(tree, root, manifest.component_paths((plugin.manifest or {}).get("hooks"))):
             if (raw := self._read_small(tree, path, problems)) is not None:
                 why = hookfiles.check(tree, root, path, raw, plugin.where(path), problems)
                 refusal = refusal or why
-        why = self._check_types(tree, root, plugin, problems)
-        refusal = refusal or why
+        self._check_types(tree, root, plugin, problems)
         plugin.loads, plugin.refusal = not refusal, refusal
         componentfiles.check(tree, root, plugin.where, problems)
         plugin.readme = _readme(tree, root)
@@ -378,23 +392,22 @@ class Reader:
             return None, None, None
         return tree, root, commit
 
-    def _check_types(self, tree, root, plugin, problems) -> str:
-        """Why Claude Code refuses the plugin for the types file its plugin.json names, or "" (an entry's `types`
-        it does not open, as it opens no entry's component files)."""
+    def _check_types(self, tree, root, plugin, problems) -> None:
+        """What Claude Code's validator refuses in the types file its plugin.json names (an entry's it does not
+        open, as it opens no entry's component files). Errors, though the plugin loads: the contract is for the
+        plugins that build against it."""
         raw = (plugin.manifest or {}).get("types")
         if not (isinstance(raw, str) and raw.startswith("./") and raw.endswith(".d.ts")):
-            return ""  # reported with the field
+            return  # reported with the field
         try:
             path = join_inside(root, raw)
         except Escape:
-            return ""
+            return
         if not tree.is_file(path) or tree.kind(path)[1].size > typesfile.MAX_BYTES:
-            return ""  # missing (reported with the field), or past what is judged
+            return  # missing (reported with the field), or past what is judged
         content = tree.read_blob(tree.kind(path)[1].sha)
-        found = typesfile.problems(content.decode("utf-8", "replace"))
-        for message in found:
+        for message in typesfile.problems(content.decode("utf-8", "replace")):
             problems.error("types-not-declarations", f"types: {message}", plugin.where(path))
-        return f"its types file {path} is not a contract of types alone" if found else ""
 
     def _read_small(self, tree, path, problems):
         entry = tree.kind(path)[1]
@@ -521,11 +534,14 @@ def _report_unread(plugins):
             )
 
 
-def _missing_components(declared: dict, tree, root: str, location: str, problems) -> None:
+def _missing_components(declared: dict, tree, root: str, location: str, problems) -> str:
     """Component paths in a plugin.json that the plugin does not hold: `claude plugin validate` refuses
-    them and Claude Code's loader reports a load failure, though the plugin installs (its `skills`
-    are discovery.skill_folders' to check)."""
+    them, and Claude Code installs the plugin but will not load it (`claude plugin list`), save for a
+    missing MCP servers file, which it passes over. Why it will not load, or "" (its `skills` are
+    discovery.skill_folders' to report)."""
     experimental = declared.get("experimental") if isinstance(declared.get("experimental"), dict) else {}
+    refusal = next((f"its plugin.json names skills it does not hold ({raw})"
+                    for raw in manifest.component_paths(declared.get("skills")) if not _holds(tree, root, raw)), "")
     # Where both are declared, Claude Code reads the one under `experimental`.
     fields = [(key, declared.get(key)) for key in sorted(manifest.COMPONENT_KEYS - {"skills"})
               if experimental.get(key) is None or key not in manifest.MOVED_TO_EXPERIMENTAL]
@@ -538,9 +554,21 @@ def _missing_components(declared: dict, tree, root: str, location: str, problems
                 continue  # reported with the field
             if raw.startswith("./") and not found:
                 consequence = ("Claude Code skips a missing MCP servers file without a word, so none of its servers "
-                               "load" if key == "mcpServers" else "Claude Code reports it as a load failure")
+                               "load" if key == "mcpServers" else "Claude Code will not load the plugin")
                 problems.error("component-path-missing", f"{key}: Path not found: {raw}. {consequence}; fix the path "
                                                          "or remove it", location)
+                if key != "mcpServers":
+                    refusal = refusal or f"its plugin.json names {key} it does not hold ({raw})"
+    return refusal
+
+
+def _holds(tree, root: str, raw: str) -> bool:
+    """Whether the plugin at `root` holds anything at its relative path `raw` (one leaving it is reported with
+    the field, and held here)."""
+    try:
+        return tree.kind(join_inside(root, raw)) is not None
+    except Escape:
+        return True
 
 
 def _failed(plugin) -> PluginData:

@@ -471,8 +471,9 @@ FIXTURES = [
         ("description-number", '{"hooks": {}, "description": 5}', "hooks-json-invalid"),
         ("surface", '{"hooks": {}, "surface": "./board.tsx"}', "hooks-json-invalid"),
     ]),
-    # A marketplace entry's hooks files Claude Code's validator does not open (nor any entry's component files).
-    fixture("hooks-file-named-by-an-entry", market(entry(hooks="./extra-hooks.json")),
+    # A marketplace entry's hooks files Claude Code's validator does not open (nor any entry's component files);
+    # Claude Code will not load hooks an entry names by path at all (test_loads_in_claude_code_...): a warning.
+    fixture("hooks-file-named-by-an-entry", market(entry(hooks="./extra-hooks.json")), "entry-hooks-not-inline",
             files={"plugins/tools/extra-hooks.json": "not json"}),
     *(fixture(f"hooks-file-named-{label}", market(entry()), code, files={
         **plugin_json(hooks="./extra-hooks.json"), "plugins/tools/extra-hooks.json": content})
@@ -784,10 +785,38 @@ LOAD_CASES = {
     "source-unknown": ({"source": {"source": "svn", "url": "https://example.com/tools"}}, {}),
     "source-traversal": ({"source": "../outside"}, {}),
     "source-fields-invalid": ({"source": {"source": "npm", "package": "../tools"}}, {}),
+    # Installed, then not loaded (`claude plugin list`), or loaded though its validator refuses the file.
+    "manifest-agents-missing": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "agents": ["./agents/x.md"]}'}),
+    "manifest-themes-missing": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "experimental": {"themes": "./t"}}'}),
+    "manifest-monitors-missing": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "monitors": "./m.json"}'}),
+    "manifest-mcp-missing": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "mcpServers": "./nowhere.json"}'}),
+    "hooks-file-not-json": ({}, {"hooks/hooks.json": "not json"}),
+    "hooks-file-without-hooks": ({}, {"hooks/hooks.json": '{"SessionStart": []}'}),
+    "hooks-file-module-missing": ({}, {"hooks/hooks.json": '{"modules": ["./x.ts"]}'}),
+    "hooks-file-hook-ignored": ({}, {"hooks/hooks.json": '{"hooks": {"Stop": [{"hooks": [{"type": "prompt"}]}]}}'}),
+    "manifest-hook-ignored": ({}, {".claude-plugin/plugin.json":
+                                   '{"name": "%s", "hooks": {"Stop": [{"hooks": [{"type": "prompt"}]}]}}'}),
+    "entry-hook-invalid": ({"hooks": {"Stop": [{"hooks": [{"type": "prompt"}]}]}}, {}),
+    "entry-hooks-path": ({"hooks": "./extra.json"}, {"extra.json": '{"hooks": {}}'}),
+    "entry-hooks-list": ({"hooks": ["./extra.json"]}, {"extra.json": '{"hooks": {}}'}),
+    "types-code": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "types": "./index.d.ts"}',
+                        "index.d.ts": "const x = 1;\n"}),
+    "entry-mcp-oauth": ({"mcpServers": {"a": {"type": "http", "url": "https://a.example",
+                                              "oauth": {"callbackPort": 0}}}}, {}),
+    # A plugin.json's fields Claude Code reads to install it refuse the plugin; display fields and engines do not.
+    **{f"manifest-{label}": ({}, {".claude-plugin/plugin.json": '{"name": "%s", ' + field + "}"}) for label, field in [
+        ("version-number", '"version": 1'), ("channels-string", '"channels": "chat"'),
+        ("settings-list", '"settings": []'), ("user-config-string", '"userConfig": "x"'),
+        ("dependencies-invalid", '"dependencies": ["a b"]'), ("evals-number", '"experimental": {"evals": 5}'),
+        ("languages-invalid", '"experimental": {"syntaxHighlighting": {"hljsLanguages": [{"id": "Zig"}]}}'),
+        ("description-number", '"description": 5'), ("engines-string", '"engines": ">=1"'),
+        ("keywords-string", '"keywords": "a"'), ("homepage-invalid", '"homepage": "x"')]},
 }
 
 
-def test_loads_in_claude_code_is_what_claude_code_installs(claude, tmp_path, make_repo):
+def test_loads_in_claude_code_is_what_claude_code_installs_and_loads(claude, tmp_path, make_repo):
+    """Each case is installed, and loads if `claude plugin list` then names no error for it: Claude Code installs
+    some plugins it will not load (a missing component, a hooks file it cannot read, conflicting manifests)."""
     files, plugins = {}, []
     for case, (fields, extra) in LOAD_CASES.items():
         name = "claude-tools" if case == "claude-named" else case
@@ -805,6 +834,10 @@ def test_loads_in_claude_code_is_what_claude_code_installs(claude, tmp_path, mak
                                   capture_output=True, text=True, timeout=120).returncode == 0
         for p in plugins
     }
+    listed = subprocess.run([claude, "plugin", "list", "--json"], env=env, capture_output=True, text=True, timeout=120)
+    errors = {entry["id"].split("@")[0]: entry.get("errors", []) for entry in json.loads(listed.stdout)}
+    assert errors["good"] == [] and errors["hooks-file-not-json"], errors  # the list says what failed to load
+    installs = {name: installed and not errors.get(name) for name, installed in installs.items()}
     snapshot = Reader(repo.url).read()
     loads = {p.name: p.loads for p in snapshot.plugins}
     skills_load = {p.name: [s.verdicts["claude_code"]["ok"] for s in p.skills] for p in snapshot.plugins}
@@ -812,3 +845,4 @@ def test_loads_in_claude_code_is_what_claude_code_installs(claude, tmp_path, mak
     read = {name for name, oks in skills_load.items() if oks}  # a source that cannot be read has no skills
     assert {name: all(skills_load[name]) for name in read} == {name: installs[name] for name in read}
     assert not installs["entry-skills-not-relative"] and installs["claude-tools"]  # the oracle tells them apart
+    assert not installs["strict-conflict"] and installs["types-code"] and installs["manifest-hook-ignored"]

@@ -463,8 +463,9 @@ def test_submodule_as_plugin_folder_keeps_the_plugins_skills(good):
     assert_plugin_kept(good, run, "other", "submodule")
 
 
-def test_strict_false_with_plugin_json_and_entry_components_is_a_warning(good):
-    # Claude Code 2.1.332 installs such a plugin (test_claude_code_oracle.py), so it loads.
+def test_strict_false_with_plugin_json_and_entry_components_is_a_warning_and_the_plugin_does_not_load(good):
+    # Claude Code 2.1.332's validator passes such a plugin and it installs, but it does not load ("conflicting
+    # manifests", `claude plugin list`: test_claude_code_oracle.py). Its skills are still stored.
     data = good.catalogue()
     data["plugins"][0].update(strict=False, skills=["./skills/alpha"])
     good.repo.commit({
@@ -472,10 +473,12 @@ def test_strict_false_with_plugin_json_and_entry_components_is_a_warning(good):
         "plugins/tools/.claude-plugin/plugin.json": '{"name": "tools", "version": "1.0.0"}',
     })
     run = good.sync()
-    assert run.status == Status.OK, run.problems
+    assert run.status == Status.PARTIAL, run.problems
     assert codes(run) == [("warning", "strict-conflict")]
-    assert Plugin.objects.get(marketplace=good.market, name="tools").loads
-    assert live(good.market) == good.live
+    tools = Plugin.objects.get(marketplace=good.market, name="tools")
+    assert not tools.loads
+    skills = Skill.objects.filter(plugin=tools, removed_at=None)
+    assert skills.count() == 2 and not any(skills.values_list("loads_in_claude_code", flat=True))
 
 
 # -- the plugin loads, with a problem in its own files -------------------------------------------
@@ -555,28 +558,29 @@ def test_a_hooks_file_claude_code_cannot_read_makes_the_plugin_not_load(good):
     assert Skill.objects.get(marketplace=good.market, plugin=tools, name="alpha").loads_in_claude_code
 
 
-def test_a_types_file_that_holds_code_makes_the_plugin_not_load(good, monkeypatch, admin_client):
-    """Claude Code refuses a plugin whose plugin.json names a types file holding more than types; one past what
-    Skillport judges is passed over."""
+def test_a_types_file_that_holds_code_is_an_error_and_the_plugin_loads(good, monkeypatch, admin_client):
+    """Claude Code's validator refuses a plugin whose plugin.json names a types file holding more than types, and
+    Claude Code loads it all the same (the contract is for the plugins built against it); one past what Skillport
+    judges is passed over."""
     good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": '{"name": "tools", "types": "./index.d.ts"}',
                       "plugins/tools/index.d.ts": "export type Mode = 'a' | 'b'\nexport const mode: Mode = 'a'\n"})
     run = good.sync()
-    assert run.status == Status.PARTIAL and codes(run) == [("error", "types-not-declarations")] * 2, run.problems
+    assert run.status == Status.OK and codes(run) == [("error", "types-not-declarations")] * 2, run.problems
     assert {p["location"] for p in run.problems} == {"plugins/tools/index.d.ts"}
     assert [p["message"] for p in run.problems] == [
         "types: line 2: `export` at the top level is followed by `type` or `interface`: a contract exports types and "
         "nothing else", "types: line 2: `const` declares something that runs; a contract holds types only"]
-    assert not Plugin.objects.get(marketplace=good.market, name="tools").loads
+    assert Plugin.objects.get(marketplace=good.market, name="tools").loads
 
-    # The plugin page says why, though a warning comes first among its problems.
+    # A plugin that does not load: its page says why, though a warning comes first among its problems.
     good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": json.dumps(
-        {"name": "tools", "types": "./index.d.ts", "hooks": {"Stop": [{"hooks": [{"type": "prompt"}]}]}})})
+        {"name": "tools", "hooks": {"Stop": [{"hooks": [{"type": "prompt"}]}]}, "commands": "./nowhere"})})
     good.sync()
     tools = Plugin.objects.get(marketplace=good.market, name="tools")
-    assert [p["code"] for p in tools.problems][:2] == ["hook-ignored", "types-not-declarations"]
+    assert [p["code"] for p in tools.problems][:2] == ["hook-ignored", "component-path-missing"] and not tools.loads
     page = admin_client.get(f"/plugins/{good.market.slug}/tools/").content.decode()
-    assert ("<strong>Claude Code refuses to install this plugin</strong>: types: line 2: `export` at the top level "
-            "is followed by") in page
+    assert ("<strong>Claude Code refuses to install this plugin</strong>: commands: Path not found: ./nowhere. "
+            "Claude Code will not load the plugin") in page
 
     monkeypatch.setattr(typesfile, "MAX_BYTES", 40)
     good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": '{"name": "tools", "types": "./index.d.ts", '
