@@ -47,8 +47,7 @@ def ignored(data: dict, entry: bool) -> list[str]:
     if "optionalDependencies" in data and not isinstance(optional, list):
         said.append("optionalDependencies: Expected a list of plugin names; Claude Code ignores it as it is")
     elif "optionalDependencies" in data:
-        required = {_named(item) for item in data.get("dependencies", [])
-                    if _names_a_plugin(item)} if isinstance(data.get("dependencies"), list) else set()
+        required = set(dependency_names(data.get("dependencies")))
         said += [f'optionalDependencies[{index}]: Expected "name", "name@marketplace" or an object with a name; '
                  "Claude Code ignores it" if not _names_a_plugin(item) else
                  f"optionalDependencies[{index}]: {_named(item)!r} is also in 'dependencies', so it is required; "
@@ -62,6 +61,11 @@ def dependencies(value) -> list[str]:
     return [f'dependencies[{index}]: Expected "name", "name@marketplace" or an object with a name (letters, digits, '
             f"'.', '_' and '-', starting with a letter or digit)" for index, item in enumerate(value)
             if not _names_a_plugin(item)] if isinstance(value, list) else []
+
+
+def dependency_names(value) -> list[str]:
+    """The plugins `value` (a `dependencies` field) names, each as "name" or "name@marketplace"."""
+    return [_named(item) for item in value if _names_a_plugin(item)] if isinstance(value, list) else []
 
 
 def _named(item) -> str:

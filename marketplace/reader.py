@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from . import componentfiles, discovery, hookfiles, manifest, plugincontent, skillfolder, typesfile
+from . import claudefields, componentfiles, discovery, hookfiles, manifest, plugincontent, skillfolder, typesfile
 from .gitrepo import GitError, Repository, is_local
 from .problems import CatalogError, Problems
 from .snapshot import ALL_SURFACES, DEFAULT_CATALOG_PATH, LFS_HEADER, PluginData, Snapshot
@@ -194,6 +194,7 @@ class Reader:
                 seen.add(name)
                 plugins.append(self._read_plugin(index, entry, f"{location} ({name})"))
         self.progress("plugins", total, total)
+        _missing_dependencies(plugins, self.catalog.name, seen, self.catalog_path)
         _take_own_contents(plugins)
         _report_unread(plugins)
         skillfolder.read_new(plugins, self.blob_sink, self.progress)
@@ -560,6 +561,27 @@ def _missing_components(declared: dict, tree, root: str, location: str, problems
                 if key != "mcpServers":
                     refusal = refusal or f"its plugin.json names {key} it does not hold ({raw})"
     return refusal
+
+
+def _missing_dependencies(plugins, marketplace: str, listed: set, catalog_path: str) -> None:
+    """A plugin that depends on one its marketplace does not list: Claude Code installs it without that one and
+    will not load it (2.1.332, `claude plugin list`). A dependency of another marketplace loads only where the
+    member has added that marketplace, which Skillport cannot see."""
+    for plugin in plugins:
+        declared = claudefields.dependency_names(plugin.entry.get("dependencies")) + claudefields.dependency_names(
+            (plugin.manifest or {}).get("dependencies"))
+        for named in dict.fromkeys(declared):
+            name, _, market = named.partition("@")
+            if market not in ("", marketplace) or name in listed:
+                continue
+            plugin.problems.warning(
+                "dependency-missing",
+                f"dependencies: '{named}' is not a plugin of this marketplace: Claude Code installs {plugin.name} "
+                f"without it, and will not load it. List it here, or name its marketplace ('{name}@other-marketplace')",
+                f"{catalog_path}: plugins[{plugin.index}] ({plugin.name})",
+            )
+            if plugin.loads:
+                plugin.loads, plugin.refusal = False, f"it depends on {named}, which its marketplace does not list"
 
 
 def _holds(tree, root: str, raw: str) -> bool:

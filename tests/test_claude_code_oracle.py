@@ -803,6 +803,10 @@ LOAD_CASES = {
                         "index.d.ts": "const x = 1;\n"}),
     "entry-mcp-oauth": ({"mcpServers": {"a": {"type": "http", "url": "https://a.example",
                                               "oauth": {"callbackPort": 0}}}}, {}),
+    # A dependency its marketplace does not list: installed without it, and not loaded.
+    "dependency-missing": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "dependencies": ["nowhere"]}'}),
+    "dependency-listed": ({"dependencies": ["good@acme-tools"]}, {".claude-plugin/plugin.json":
+                                                                  '{"name": "%s", "dependencies": ["good"]}'}),
     # A plugin.json's fields Claude Code reads to install it refuse the plugin; display fields and engines do not.
     **{f"manifest-{label}": ({}, {".claude-plugin/plugin.json": '{"name": "%s", ' + field + "}"}) for label, field in [
         ("version-number", '"version": 1'), ("channels-string", '"channels": "chat"'),

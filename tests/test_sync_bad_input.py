@@ -590,6 +590,16 @@ def test_a_types_file_that_holds_code_is_an_error_and_the_plugin_loads(good, mon
     assert Plugin.objects.get(marketplace=good.market, name="tools").loads
 
 
+def test_a_plugin_that_depends_on_one_its_marketplace_does_not_list_does_not_load(good):
+    """Claude Code installs it without the dependency and will not load it; one of another marketplace it may."""
+    good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": json.dumps(
+        {"name": "tools", "dependencies": ["nowhere", "other", "lint@elsewhere", {"name": "x", "marketplace": "test-market"}]})})
+    run = good.sync()
+    assert run.status == Status.PARTIAL and codes(run) == [("warning", "dependency-missing")] * 2, run.problems
+    assert [p["message"].split(":")[1].split("'")[1] for p in run.problems] == ["nowhere", "x@test-market"]
+    assert not Plugin.objects.get(marketplace=good.market, name="tools").loads
+
+
 def test_plugin_json_that_is_not_json_makes_the_plugin_not_load(good):
     good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": '{"name": "tools", "version": '})
     run = good.sync()
