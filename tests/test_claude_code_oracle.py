@@ -807,6 +807,17 @@ LOAD_CASES = {
     "dependency-missing": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "dependencies": ["nowhere"]}'}),
     "dependency-listed": ({"dependencies": ["good@acme-tools"]}, {".claude-plugin/plugin.json":
                                                                   '{"name": "%s", "dependencies": ["good"]}'}),
+    # What a plugin.json writes inline Claude Code refuses to install for; its hooks and unknown fields it passes
+    # over, as it does a command's or an agent's frontmatter.
+    **{f"manifest-inline-{label}": ({}, {".claude-plugin/plugin.json": '{"name": "%s", ' + field + "}"})
+       for label, field in [
+        ("lsp", '"lspServers": {"py": {"command": "pyright --stdio", "extensionToLanguage": {".py": "python"}}}'),
+        ("monitor", '"experimental": {"monitors": [{"name": "t"}]}'), ("monitor-top", '"monitors": [{"name": "t"}]'),
+        ("command", '"commands": {"x": {"source": "./c.md", "content": "y"}}'),
+        ("mcp", '"mcpServers": {"a": {"type": "http"}}'), ("hooks-wrapped", '"hooks": {"hooks": {"Stop": []}}'),
+        ("unknown-field", '"bogus": 1')]},
+    "command-frontmatter": ({}, {"commands/x.md": "---\ndescription: [a]\n---\nbody\n"}),
+    "agent-frontmatter": ({}, {"agents/x.md": "---\nname: x\ndescription: 5\n---\nbody\n"}),
     # A plugin.json's fields Claude Code reads to install it refuse the plugin; display fields and engines do not.
     **{f"manifest-{label}": ({}, {".claude-plugin/plugin.json": '{"name": "%s", ' + field + "}"}) for label, field in [
         ("version-number", '"version": 1'), ("channels-string", '"channels": "chat"'),
