@@ -160,24 +160,24 @@ def _tokens(text: str) -> list[Token]:
 
 
 def _template_end(text: str, start: int) -> int:
-    """Where the template literal opening at `start` ends, its `${...}` placeholders included."""
-    at, depth = start + 1, 0
+    """Where the template literal opening at `start` ends, its `${...}` placeholders (and templates in them)
+    included. A stack, not recursion: a hostile file nests thousands of them."""
+    stack, at = [0], start + 1  # per open template, the brace depth of its current placeholder (0: in its text)
     while at < len(text):
         ch = text[at]
         if ch == "\\":
             at += 2
             continue
-        if depth == 0 and ch == "`":
-            return at + 1
-        if ch == "$" and text.startswith("${", at):
-            depth, at = depth + 1, at + 2
+        if stack[-1] == 0 and ch == "`":
+            stack.pop()
+            if not stack:
+                return at + 1
+        elif stack[-1] == 0 and text.startswith("${", at):
+            stack[-1], at = 1, at + 2
             continue
-        if depth and ch == "}":
-            depth -= 1
-        elif depth and ch == "{":
-            depth += 1
-        elif depth and ch == "`":
-            at = _template_end(text, at)
-            continue
+        elif stack[-1] and ch == "`":
+            stack.append(0)
+        elif stack[-1] and ch in "{}":
+            stack[-1] += 1 if ch == "{" else -1
         at += 1
     raise ValueError(f"a template literal on line {text.count(chr(10), 0, start) + 1} does not close")
