@@ -499,6 +499,8 @@ class Plugin(CurationFields):
     readme_html = models.TextField(blank=True, editable=False,
                                    help_text="The README rendered by the sync, sanitised when shown (rendering.shown).")
     loads = models.BooleanField(default=True, help_text="Would Claude Code load this plugin?")
+    refusal = models.TextField(blank=True, editable=False,
+                               help_text="Why Claude Code would not load it, in words; empty when it loads.")
     audience = audience_field()
     problems = models.JSONField(default=list, blank=True)
     fingerprint = models.CharField(max_length=64, blank=True, editable=False)

@@ -55,7 +55,7 @@ JUDGED_FIELDS = [
 PLUGIN_FIELDS = [
     "display_name", "description", "source_kind", "source", "category", "tags",
     "keywords", "surfaces", "author", "license", "homepage", "repository", "entry", "manifest", "readme",
-    "readme_html", "loads", "own_content", "own_hash", "root", "problems", "fingerprint", "removed_at",
+    "readme_html", "loads", "refusal", "own_content", "own_hash", "root", "problems", "fingerprint", "removed_at",
     "last_seen_at", "updated_at",
 ]
 
@@ -249,6 +249,7 @@ def _plugin_values(data, where) -> dict:
         "manifest": data.manifest,
         "readme": data.readme,
         "loads": data.loads,
+        "refusal": data.refusal,
         "own_content": data.own_content,
         "own_hash": data.own_hash,
         "root": data.root if data.tree is not None else None,
@@ -271,7 +272,7 @@ def _reconcile_plugins(marketplace, snapshot, now) -> dict:
         if data.failed and row is not None and row.removed_at is None:
             # Could not be read this time: keep what it had, show why.
             row.problems = _problem_rows(data.problems)
-            row.loads = data.loads
+            row.loads, row.refusal = data.loads, data.refusal
             row.last_seen_at = now
             update.append(row)
             result[data.name] = (row, data)

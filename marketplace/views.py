@@ -241,9 +241,10 @@ def plugin_detail(request, marketplace, plugin):
         "skills": count_installs(_cards(request.user).filter(plugin=plugin).order_by("name")),
         "commands": [] if refusal else install.claude_code_commands(plugin),
         "refusal": refusal,
-        # Why Claude Code would not load it: the first error, which warnings may precede.
+        # Why Claude Code would not load it: the first error, which warnings may precede, else what the sync said
+        # (conflicting manifests, say, which Claude Code's validator only warns of).
         "not_loaded": "" if plugin.loads else next(
-            (p["message"] for p in plugin.problems if p["severity"] == "error"), ""),
+            (p["message"] for p in plugin.problems if p["severity"] == "error"), plugin.refusal),
         "source": {"repository": "" if plugin.source_kind == "relative" else weblinks.repository(url) or redact(url),
                    "folder": folder, "url": weblinks.tree(url, plugin.commit, folder)},
         # Sanitised like a SKILL.md body: the repository's Markdown may hold any HTML.

@@ -590,14 +590,27 @@ def test_a_types_file_that_holds_code_is_an_error_and_the_plugin_loads(good, mon
     assert Plugin.objects.get(marketplace=good.market, name="tools").loads
 
 
-def test_a_plugin_that_depends_on_one_its_marketplace_does_not_list_does_not_load(good):
-    """Claude Code installs it without the dependency and will not load it; one of another marketplace it may."""
+def test_a_types_file_of_thousands_of_nested_templates_is_read_without_recursion():
+    """A template literal in a placeholder in a template literal...: read with a stack, as Python's recursion
+    would stop (and fail the whole read) a thousand levels down."""
+    nested = "export type A = " + "`${" * 5000 + "1" + "}`" * 5000 + "\n"
+    assert typesfile.problems(nested) == []
+    assert typesfile.problems(nested[:-3]) == ["does not parse as TypeScript: a template literal on line 1 does not "
+                                               "close"]
+
+
+def test_a_plugin_that_depends_on_one_its_marketplace_does_not_list_does_not_load(good, admin_client):
+    """Claude Code installs it without the dependency and will not load it; one of another marketplace it may. With
+    only warnings to list, the plugin page says why from what the sync stored."""
     good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": json.dumps(
         {"name": "tools", "dependencies": ["nowhere", "other", "lint@elsewhere", {"name": "x", "marketplace": "test-market"}]})})
     run = good.sync()
     assert run.status == Status.PARTIAL and codes(run) == [("warning", "dependency-missing")] * 2, run.problems
     assert [p["message"].split(":")[1].split("'")[1] for p in run.problems] == ["nowhere", "x@test-market"]
-    assert not Plugin.objects.get(marketplace=good.market, name="tools").loads
+    tools = Plugin.objects.get(marketplace=good.market, name="tools")
+    assert not tools.loads and tools.refusal == "it depends on nowhere, which its marketplace does not list"
+    page = admin_client.get(f"/plugins/{good.market.slug}/tools/").content.decode()
+    assert "this plugin</strong>: it depends on nowhere, which its marketplace does not list." in page
 
 
 def test_plugin_json_that_is_not_json_makes_the_plugin_not_load(good):
