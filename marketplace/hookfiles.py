@@ -17,7 +17,8 @@ CODE_SUFFIXES = (".ts", ".tsx", ".jsx", ".js", ".mjs", ".cjs", ".mts", ".cts")
 def paths(tree, root: str, declared: list[str]) -> list[str]:
     """The hooks files Claude Code checks in the plugin at `root`: the default one, if there, and each JSON file
     of `declared` (the `hooks` paths of its plugin.json; a missing one is reported with them)."""
-    found = [join_inside(root, DEFAULT)] if tree.is_file(join_inside(root, DEFAULT)) else []
+    default = join_inside(root, DEFAULT)
+    found = [default] if tree.is_file(default) else []
     for raw in declared:
         try:
             path = join_inside(root, raw)

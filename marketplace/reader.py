@@ -404,10 +404,9 @@ class Reader:
             path = join_inside(root, raw)
         except Escape:
             return
-        if not tree.is_file(path) or tree.kind(path)[1].size > typesfile.MAX_BYTES:
+        if not tree.is_file(path) or (entry := tree.kind(path)[1]).size > typesfile.MAX_BYTES:
             return  # missing (reported with the field), or past what is judged
-        content = tree.read_blob(tree.kind(path)[1].sha)
-        for message in typesfile.problems(content.decode("utf-8", "replace")):
+        for message in typesfile.problems(tree.read_blob(entry.sha).decode("utf-8", "replace")):
             problems.error("types-not-declarations", f"types: {message}", plugin.where(path))
 
     def _read_small(self, tree, path, problems):
@@ -549,11 +548,7 @@ def _missing_components(declared: dict, tree, root: str, location: str, problems
     fields += [(f"experimental.{key}", experimental.get(key)) for key in manifest.MOVED_TO_EXPERIMENTAL]
     for key, value in fields:
         for raw in manifest.component_paths(value):
-            try:
-                found = raw.startswith("./") and tree.kind(join_inside(root, raw)) is not None
-            except Escape:
-                continue  # reported with the field
-            if raw.startswith("./") and not found:
+            if raw.startswith("./") and not _holds(tree, root, raw):
                 consequence = ("Claude Code skips a missing MCP servers file without a word, so none of its servers "
                                "load" if key == "mcpServers" else "Claude Code will not load the plugin")
                 problems.error("component-path-missing", f"{key}: Path not found: {raw}. {consequence}; fix the path "
