@@ -18,9 +18,12 @@ from tests.fakegithub import FakeGitHub
 FAKE_GITHUB = FakeGitHub().start()
 os.environ["SKILLPORT_GITHUB_URL"] = FAKE_GITHUB.base_url
 
-with socket.socket() as _probe:
-    _probe.bind(("127.0.0.1", 0))
-    SKILLPORT_PORT = _probe.getsockname()[1]
+# Bound here and held until the server listens on it (tests/servers.py). A port chosen and let go stays free
+# for the system to hand to any outgoing connection in the minutes until the server starts: one run lost 83
+# tests to "address already in use".
+SKILLPORT_SOCKET = socket.socket()
+SKILLPORT_SOCKET.bind(("127.0.0.1", 0))
+SKILLPORT_PORT = SKILLPORT_SOCKET.getsockname()[1]
 os.environ["SKILLPORT_BASE_URL"] = f"http://127.0.0.1:{SKILLPORT_PORT}"
 
 

@@ -18,11 +18,12 @@ from connector.server import build_app
 from skillport_site.asgi import router
 
 from .builders import subprocess_database_url
-from .github_plugin import SKILLPORT_PORT
+from .github_plugin import SKILLPORT_PORT, SKILLPORT_SOCKET
 
 
 class SkillportServer:
-    """uvicorn on 127.0.0.1:SKILLPORT_PORT in a thread, with the SDK's lifespan, like gunicorn's workers."""
+    """uvicorn on 127.0.0.1:SKILLPORT_PORT (the socket bound since start-up) in a thread, with the SDK's lifespan,
+    like gunicorn's workers."""
 
     def __init__(self):
         config = uvicorn.Config(
@@ -30,7 +31,7 @@ class SkillportServer:
             log_level="warning",
         )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [SKILLPORT_SOCKET]}, daemon=True)
         self.url = f"http://127.0.0.1:{SKILLPORT_PORT}"
 
     def start(self):
