@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from . import claudefields, componentfiles, discovery, hookfiles, manifest, plugincontent, skillfolder, typesfile
+from . import componentfiles, dependencies, discovery, hookfiles, manifest, plugincontent, skillfolder, typesfile
 from .gitrepo import GitError, Repository, is_local
 from .problems import CatalogError, Problems
 from .snapshot import ALL_SURFACES, DEFAULT_CATALOG_PATH, LFS_HEADER, PluginData, Snapshot
@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 #    plugin (a warning), not a reason it does not load; hooks files; MCP servers' other fields and `oauth`;
 #    a plugin.json's types file, a contract of types alone; whether a plugin loads, as `claude plugin list` says
 #    (missing components, conflicting manifests, an entry's hooks by path, the fields Claude Code installs by).
-READER_VERSION = 8
+# 9: a dependency Claude Code will not install, or that lacks its own, and dependencies in a circle.
+READER_VERSION = 9
 # A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
 README_MAX_BYTES = 256 * 1024
 SURFACE_TAGS = {
@@ -194,7 +195,12 @@ class Reader:
                 seen.add(name)
                 plugins.append(self._read_plugin(index, entry, f"{location} ({name})"))
         self.progress("plugins", total, total)
-        _missing_dependencies(plugins, self.catalog.name, seen, self.catalog_path)
+        _unmet_dependencies(plugins, self.catalog.name, self.catalog_path)
+        for plugin in plugins:
+            # Once every plugin's refusal is known, its dependencies' included: a skill's content hash holds it.
+            # Names of new skills are known only once read; skillfolder.read_new dedupes them after that.
+            plugin.skills = [skillfolder.scan(plugin.tree, folder, plugin, self.known_skills)
+                             for folder in plugin.skill_folders]
         _take_own_contents(plugins)
         _report_unread(plugins)
         skillfolder.read_new(plugins, self.blob_sink, self.progress)
@@ -274,17 +280,18 @@ class Reader:
             strict = True
         if "source" not in entry:
             problems.error("plugin-missing-source", "source: Required", location)
-            plugin.loads, plugin.refusal = False, "it has no source"
+            plugin.loads, plugin.installs, plugin.refusal = False, False, "it has no source"
             return _failed(plugin)
         source = manifest.parse_source(entry["source"], self.catalog, location, problems, settings.SKILLPORT_GITHUB_URL)
         plugin.source = source
         if source is None:  # its problem says why; `claude plugin install` refuses such an entry
-            plugin.loads, plugin.refusal = False, "its source cannot be read"
+            plugin.loads, plugin.installs, plugin.refusal = False, False, "its source cannot be read"
             return _failed(plugin)
         plugin.display = {k: entry[k] for k in manifest.DISPLAY_KEYS if k in entry}
         if not source.fetched and source.kind != "relative":
             plugin.version = str(entry.get("version") or "")
-            plugin.loads, plugin.refusal = not refusal, refusal
+            plugin.loads = plugin.installs = not refusal
+            plugin.refusal = refusal
             return plugin  # listed for Claude Code; nothing for Skillport to read
 
         tree, root, commit = self._plugin_tree(plugin, location)
@@ -300,9 +307,11 @@ class Reader:
                     raw, plugin.where(plugin_json), problems, plugin.name, self.catalog.official
                 )
                 refusal = refusal or manifest_refusal
-                if plugin.manifest is not None:
-                    missing = _missing_components(plugin.manifest, tree, root, plugin.where(plugin_json), problems)
-                    refusal = refusal or missing
+        # What refuses it so far refuses its install; what follows Claude Code installs, then will not load.
+        plugin.installs = not refusal
+        if plugin.manifest is not None:
+            missing = _missing_components(plugin.manifest, tree, root, plugin.where(plugin_json), problems)
+            refusal = refusal or missing
         entry_components = manifest.COMPONENT_KEYS & set(entry)
         if plugin.manifest is not None and not strict and entry_components:
             # Claude Code (2.1.332) validates and installs it, then will not load it ("conflicting manifests"):
@@ -345,9 +354,7 @@ class Reader:
         replaces_scan = source.kind == "relative" and root == self.root and strict is False
         folders = discovery.skill_folders(tree, root, manifest_paths + listed, replaces_scan,
                                           plugin.where(root or "."), problems, manifest_paths)
-        # Names of new skills are known only once read; skillfolder.read_new dedupes them after that.
-        plugin.root = root
-        plugin.skills = [skillfolder.scan(tree, folder, plugin, self.known_skills) for folder in folders]
+        plugin.root, plugin.skill_folders = root, folders
         plugin.tree = tree  # its content besides skills is taken once every plugin's skills are known
         return plugin
 
@@ -558,25 +565,45 @@ def _missing_components(declared: dict, tree, root: str, location: str, problems
     return refusal
 
 
-def _missing_dependencies(plugins, marketplace: str, listed: set, catalog_path: str) -> None:
-    """A plugin that depends on one its marketplace does not list: Claude Code installs it without that one and
-    will not load it (2.1.332, `claude plugin list`). A dependency of another marketplace loads only where the
-    member has added that marketplace, which Skillport cannot see."""
-    for plugin in plugins:
-        declared = claudefields.dependency_names(plugin.entry.get("dependencies")) + claudefields.dependency_names(
-            (plugin.manifest or {}).get("dependencies"))
-        for named in dict.fromkeys(declared):
-            name, _, market = named.partition("@")
-            if market not in ("", marketplace) or name in listed:
-                continue
+def _unmet_dependencies(plugins, marketplace: str, catalog_path: str) -> None:
+    """A plugin whose dependencies lead round in a circle, which Claude Code will not install, and one it installs
+    without a plugin of its marketplace it depends on and will not load (dependencies.py): one not listed, one
+    Claude Code will not install, or one that lacks its own."""
+    by_name = {plugin.name: plugin for plugin in plugins}
+    needs = {plugin.name: dependencies.own(plugin.entry, plugin.manifest, marketplace) for plugin in plugins}
+    for name, path in dependencies.cycles(needs).items():
+        plugin = by_name[name]
+        cycle = " → ".join(path) + ("" if path[-1] in path[:-1] else " → …")
+        # Its validator says nothing; `claude plugin install` refuses it ("Dependency cycle: ...").
+        plugin.problems.warning(
+            "dependency-cycle",
+            f"dependencies: {cycle} leads round in a circle, and Claude Code will not install {name}. Remove the "
+            "dependency that closes it",
+            f"{catalog_path}: plugins[{plugin.index}] ({name})",
+        )
+        if plugin.installs:
+            plugin.loads = plugin.installs = False
+            plugin.refusal = f"its dependencies lead round in a circle ({cycle})"
+    for name, unmet in dependencies.unmet(needs, [p.name for p in plugins if p.installs]).items():
+        plugin = by_name[name]
+        for written, transitive in unmet:
+            needed = by_name.get(written.partition("@")[0])
+            if transitive:
+                which, why, advice = "will not load", "lacks one of its own dependencies, so it does not load", "Fix it"
+            elif needed is not None:
+                which = "Claude Code will not install"
+                why, advice = f"is a plugin {which} ({needed.refusal})", "Fix it"
+            else:
+                which, why = "its marketplace does not list", "is not a plugin of this marketplace"
+                advice = f"List it here, or name its marketplace ('{written.partition('@')[0]}@other-marketplace')"
             plugin.problems.warning(
                 "dependency-missing",
-                f"dependencies: '{named}' is not a plugin of this marketplace: Claude Code installs {plugin.name} "
-                f"without it, and will not load it. List it here, or name its marketplace ('{name}@other-marketplace')",
-                f"{catalog_path}: plugins[{plugin.index}] ({plugin.name})",
+                f"dependencies: '{written}' {why}: Claude Code installs {name} without it, and will not load it. "
+                f"{advice}",
+                f"{catalog_path}: plugins[{plugin.index}] ({name})",
             )
             if plugin.loads:
-                plugin.loads, plugin.refusal = False, f"it depends on {named}, which its marketplace does not list"
+                plugin.loads, plugin.refusal = False, f"it depends on {written}, which {which}"
 
 
 def _holds(tree, root: str, raw: str) -> bool:

@@ -69,9 +69,11 @@ class PluginData:
     failed: bool = False  # could not be read this time: keep whatever was synced before
     loads: bool = True  # would Claude Code load it at all?
     refusal: str = ""  # why it would not, in words for the skills' verdicts
+    installs: bool = True  # would `claude plugin install` take it (it may still not load)? Its dependents ask
     own_content: dict = field(default_factory=dict)  # what it installs besides its skills (plugincontent)
     own_hash: str = ""  # its digest
     tree: object = field(default=None, repr=False)  # the tree it was read from (None: not read)
+    skill_folders: list = field(default_factory=list)  # its skills' folders in `tree`, read into `skills`
     surfaces: list = field(default_factory=lambda: list(ALL_SURFACES))
     skills: list = field(default_factory=list)
     problems: Problems = field(default_factory=Problems)

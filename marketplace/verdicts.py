@@ -36,7 +36,7 @@ def claude_code(skill_md, readable_reason="", name_spoofing="", plugin_refusal="
     A name that hides or imitates characters still loads, so it is a reason, never a pass.
     """
     if plugin_refusal:
-        return False, [f"Claude Code refuses to install its plugin: {plugin_refusal}"]
+        return False, [f"Claude Code will not load its plugin: {plugin_refusal}"]
     if readable_reason:
         return False, [readable_reason]
     reasons = [message for _code, message in skill_md.repairs] + _validator_refusals(skill_md.frontmatter)

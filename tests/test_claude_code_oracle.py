@@ -807,6 +807,13 @@ LOAD_CASES = {
     "dependency-missing": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "dependencies": ["nowhere"]}'}),
     "dependency-listed": ({"dependencies": ["good@acme-tools"]}, {".claude-plugin/plugin.json":
                                                                   '{"name": "%s", "dependencies": ["good"]}'}),
+    # Installed with it, a dependency must install, and not lack one of its own; failing to load otherwise
+    # does not stop its dependents.
+    **{f"dependency-on-{case}": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "dependencies": ["' + case + '"]}'})
+       for case in ("dependency-missing", "strict-not-boolean", "manifest-invalid-json", "manifest-agents-missing",
+                    "hooks-file-not-json", "dependency-on-dependency-missing")},
+    "dependency-cycle": ({"dependencies": ["dependency-cycle-too"]}, {}),
+    "dependency-cycle-too": ({"dependencies": ["dependency-cycle"]}, {}),
     # What a plugin.json writes inline Claude Code refuses to install for; its hooks and unknown fields it passes
     # over, as it does a command's or an agent's frontmatter.
     **{f"manifest-inline-{label}": ({}, {".claude-plugin/plugin.json": '{"name": "%s", ' + field + "}"})
@@ -831,7 +838,8 @@ LOAD_CASES = {
 
 def test_loads_in_claude_code_is_what_claude_code_installs_and_loads(claude, tmp_path, make_repo):
     """Each case is installed, and loads if `claude plugin list` then names no error for it: Claude Code installs
-    some plugins it will not load (a missing component, a hooks file it cannot read, conflicting manifests)."""
+    some plugins it will not load (a missing component, a hooks file it cannot read, conflicting manifests, a
+    dependency it cannot install). Whether it installs is checked too: a plugin's dependents ask."""
     files, plugins = {}, []
     for case, (fields, extra) in LOAD_CASES.items():
         name = "claude-tools" if case == "claude-named" else case
@@ -844,20 +852,22 @@ def test_loads_in_claude_code_is_what_claude_code_installs_and_loads(claude, tmp
     added = subprocess.run([claude, "plugin", "marketplace", "add", str(repo.path)], env=env, capture_output=True,
                            text=True, timeout=120)
     assert added.returncode == 0, added.stdout + added.stderr
-    installs = {
-        p["name"]: subprocess.run([claude, "plugin", "install", f"{p['name']}@acme-tools"], env=env,
-                                  capture_output=True, text=True, timeout=120).returncode == 0
-        for p in plugins
-    }
+    for plugin in plugins:
+        # Its exit status is no verdict: a plugin whose dependency fails to install is installed all the same.
+        subprocess.run([claude, "plugin", "install", f"{plugin['name']}@acme-tools"], env=env, capture_output=True,
+                       text=True, timeout=120)
     listed = subprocess.run([claude, "plugin", "list", "--json"], env=env, capture_output=True, text=True, timeout=120)
     errors = {entry["id"].split("@")[0]: entry.get("errors", []) for entry in json.loads(listed.stdout)}
     assert errors["good"] == [] and errors["hooks-file-not-json"], errors  # the list says what failed to load
-    installs = {name: installed and not errors.get(name) for name, installed in installs.items()}
     snapshot = Reader(repo.url).read()
+    assert {p.name: p.installs for p in snapshot.plugins} == {p["name"]: p["name"] in errors for p in plugins}
+    assert errors["dependency-on-strict-not-boolean"] and "dependency-cycle" not in errors
+    loaded = {p["name"]: p["name"] in errors and not errors[p["name"]] for p in plugins}
     loads = {p.name: p.loads for p in snapshot.plugins}
     skills_load = {p.name: [s.verdicts["claude_code"]["ok"] for s in p.skills] for p in snapshot.plugins}
-    assert loads == installs
+    assert loads == loaded
     read = {name for name, oks in skills_load.items() if oks}  # a source that cannot be read has no skills
-    assert {name: all(skills_load[name]) for name in read} == {name: installs[name] for name in read}
-    assert not installs["entry-skills-not-relative"] and installs["claude-tools"]  # the oracle tells them apart
-    assert not installs["strict-conflict"] and installs["types-code"] and installs["manifest-hook-ignored"]
+    assert {name: all(skills_load[name]) for name in read} == {name: loaded[name] for name in read}
+    assert not loaded["entry-skills-not-relative"] and loaded["claude-tools"]  # the oracle tells them apart
+    assert not loaded["strict-conflict"] and loaded["types-code"] and loaded["manifest-hook-ignored"]
+    assert loaded["dependency-on-manifest-agents-missing"] and not loaded["dependency-on-dependency-on-dependency-missing"]

@@ -579,7 +579,7 @@ def test_a_types_file_that_holds_code_is_an_error_and_the_plugin_loads(good, mon
     tools = Plugin.objects.get(marketplace=good.market, name="tools")
     assert [p["code"] for p in tools.problems][:2] == ["hook-ignored", "component-path-missing"] and not tools.loads
     page = admin_client.get(f"/plugins/{good.market.slug}/tools/").content.decode()
-    assert ("<strong>Claude Code refuses to install this plugin</strong>: commands: Path not found: ./nowhere. "
+    assert ("<strong>Claude Code will not load this plugin</strong>: commands: Path not found: ./nowhere. "
             "Claude Code will not load the plugin") in page
 
     monkeypatch.setattr(typesfile, "MAX_BYTES", 40)
@@ -611,6 +611,38 @@ def test_a_plugin_that_depends_on_one_its_marketplace_does_not_list_does_not_loa
     assert not tools.loads and tools.refusal == "it depends on nowhere, which its marketplace does not list"
     page = admin_client.get(f"/plugins/{good.market.slug}/tools/").content.decode()
     assert "this plugin</strong>: it depends on nowhere, which its marketplace does not list." in page
+
+
+def test_dependencies_in_a_circle_and_on_a_plugin_that_lacks_its_own(good, admin_client):
+    """Claude Code will not install a plugin whose dependencies lead back round (`claude plugin install`:
+    "Dependency cycle"), and will not load one whose dependency lacks a dependency of its own."""
+    good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": json.dumps({"name": "tools", "dependencies": ["other"]}),
+                      "plugins/other/.claude-plugin/plugin.json": json.dumps({"name": "other", "dependencies": ["tools"]})})
+    run = good.sync()
+    assert run.status == Status.PARTIAL and codes(run) == [("warning", "dependency-cycle")] * 2, run.problems
+    assert run.problems[0]["message"] == ("dependencies: tools → other → tools leads round in a circle, and Claude Code "
+                                          "will not install tools. Remove the dependency that closes it")
+    tools = Plugin.objects.get(marketplace=good.market, name="tools")
+    assert not tools.loads and tools.refusal == "its dependencies lead round in a circle (tools → other → tools)"
+    alpha = Skill.objects.get(plugin=tools, slug="alpha")
+    assert not alpha.loads_in_claude_code and alpha.verdict_reasons["claude_code"] == [
+        "Claude Code will not load its plugin: its dependencies lead round in a circle (tools → other → tools)"]
+
+    good.repo.commit({"plugins/other/.claude-plugin/plugin.json": json.dumps({"name": "other", "dependencies": ["gone"]})})
+    run = good.sync()
+    assert [(p["code"], p["message"].split(":")[1].strip()) for p in run.problems] == [
+        ("dependency-missing", "'other' lacks one of its own dependencies, so it does not load"),
+        ("dependency-missing", "'gone' is not a plugin of this marketplace")]
+    tools = Plugin.objects.get(marketplace=good.market, name="tools")
+    assert not tools.loads and tools.refusal == "it depends on other, which will not load"
+    page = admin_client.get(f"/plugins/{good.market.slug}/tools/").content.decode()
+    assert "this plugin</strong>: it depends on other, which will not load." in page
+    assert not Skill.objects.get(plugin=tools, slug="alpha").loads_in_claude_code
+
+    good.repo.commit({"plugins/other/.claude-plugin/plugin.json": json.dumps({"name": "other"})})
+    run = good.sync()
+    assert run.status == Status.OK and run.problems == [], run.problems
+    assert Plugin.objects.get(marketplace=good.market, name="tools").loads
 
 
 def test_plugin_json_that_is_not_json_makes_the_plugin_not_load(good):

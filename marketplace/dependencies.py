@@ -1,0 +1,114 @@
+"""The plugins a plugin needs from its own marketplace, and which plugins of a set have what they need.
+
+Claude Code (2.1.332) installs a plugin's `dependencies` from its marketplace along with it ("+ 1 dependency:
+b"), and will not load the plugin where one is missing: not listed, refused at install, or not loaded itself for
+want of one of its own ("Dependency "g@acme" is disabled"). A dependency that installs but fails to load for
+another reason (a path not found, say) does not stop it. A plugin whose dependencies lead round in a circle it
+will not install at all ("Dependency cycle: u@acme → p@acme → q@acme → p@acme"). The reader judges a marketplace by this rule, and every
+set Skillport serves (a member's curated catalogue, a publish target) is closed under it: a plugin whose
+dependency is left out is left out too, saying why, rather than handed out to install and never load.
+
+A dependency on another marketplace's plugin ("name@other") is installed only where the member has added that
+marketplace, which Skillport cannot see; only dependencies within one marketplace are judged.
+"""
+from collections import deque
+
+from . import claudefields
+
+# The steps of a dependency cycle's path a message names: a hostile catalogue's chain of thousands into a cycle
+# would otherwise cost a walk of thousands for each of its plugins.
+SHOWN = 12
+
+
+def declared(entry: dict, manifest: dict | None) -> list[str]:
+    """The plugins a plugin's entry and plugin.json require, as written ("name" or "name@marketplace"), once each."""
+    return list(dict.fromkeys(claudefields.dependency_names(entry.get("dependencies"))
+                              + claudefields.dependency_names((manifest or {}).get("dependencies"))))
+
+
+def own(entry: dict, manifest: dict | None, marketplace: str) -> list[tuple[str, str]]:
+    """[(as written, plugin name)] for each plugin of its own marketplace (named `marketplace` in its
+    marketplace.json) that a plugin's entry or plugin.json requires, in the order written."""
+    found = []
+    for written in declared(entry, manifest):
+        name, _, market = written.partition("@")
+        if market in ("", marketplace):
+            found.append((written, name))
+    return found
+
+
+def wanting(plugins) -> dict:
+    """{id: the dependency as written} for each of `plugins`, given as (id, marketplace id, name, entry,
+    plugin.json, marketplace's name), that depends on a plugin of its marketplace not among them."""
+    ids = {(market, name): pk for pk, market, name, *_rest in plugins}
+    needs = {(market, name): [(written, (market, needed)) for written, needed in own(entry, found, market_name)]
+             for _pk, market, name, entry, found, market_name in plugins}
+    return {ids[key]: found[0][0] for key, found in unmet(needs, ids).items()}
+
+
+def as_own(value, marketplace: str):
+    """A `dependencies` field with the plugins of its own marketplace (named `marketplace`) named by name alone,
+    for a copy published under another marketplace's name, where "name@marketplace" would name the original."""
+    if not isinstance(value, list):
+        return value
+    named = []
+    for item in value:
+        if isinstance(item, str) and item.partition("@")[2] == marketplace:
+            item = item.partition("@")[0]
+        elif isinstance(item, dict) and item.get("marketplace") == marketplace:
+            item = {key: field for key, field in item.items() if key != "marketplace"}
+        named.append(item)
+    return named
+
+
+def unmet(needs: dict, present) -> dict:
+    """Which of the plugins `present` lack something they need: {key: [(a dependency as written, whether that
+    one is present but lacks one of its own)]}, those missing outright first, each in the order written.
+    `needs` maps a plugin's key to [(as written, key of the plugin needed)], as `own` gives them."""
+    present = set(present)
+    dependents = {}
+    for key in present:
+        for written, needed in needs.get(key, ()):
+            dependents.setdefault(needed, []).append((key, written))
+    # Breadth first from the plugins missing one outright, each passed on once: a chain of thousands costs
+    # what its length does, and a cycle of present plugins drops nothing.
+    queue = deque((key, written, False) for key in sorted(present) for written, needed in needs.get(key, ())
+                  if needed not in present)
+    dropped = {}
+    while queue:
+        key, written, transitive = queue.popleft()
+        if key not in dropped:
+            queue.extend((dependent, how, True) for dependent, how in dependents.get(key, ()))
+        dropped.setdefault(key, []).append((written, transitive))
+    return dropped
+
+
+def cycles(needs: dict) -> dict:
+    """The plugins whose dependencies lead round in a circle: {key: [key, ..., the first key met again]}, the
+    path Claude Code names, its first `SHOWN` steps (a path cut short does not end on a key met before).
+    `needs` as for `unmet`; a dependency not among its keys leads nowhere."""
+    edges = {key: [needed for _written, needed in wanted if needed in needs] for key, wanted in needs.items()}
+    dependents, waiting = {}, {}
+    for key, wanted in edges.items():
+        waiting[key] = len(wanted)
+        for needed in wanted:
+            dependents.setdefault(needed, []).append(key)
+    # Peeled from the plugins that need nothing: what is left reaches a cycle, each by a dependency left.
+    queue = deque(key for key, count in waiting.items() if count == 0)
+    while queue:
+        for dependent in dependents.get(queue.popleft(), ()):
+            waiting[dependent] -= 1
+            if waiting[dependent] == 0:
+                queue.append(dependent)
+    left = {key for key, count in waiting.items() if count}
+    found = {}
+    for key in sorted(left):
+        path, seen = [key], {key}
+        while len(path) <= SHOWN:
+            step = next(needed for needed in edges[path[-1]] if needed in left)
+            path.append(step)
+            if step in seen:
+                break
+            seen.add(step)
+        found[key] = path
+    return found

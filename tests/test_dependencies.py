@@ -1,0 +1,52 @@
+"""marketplace/dependencies.py: which plugins have what they depend on, as Claude Code (2.1.332) decides it.
+test_claude_code_oracle.py holds the reader to the CLI; these are the rules' edges, and hostile shapes."""
+import time
+
+from marketplace import dependencies
+
+
+def needs(**graph):
+    return {key: [(needed, needed) for needed in wanted] for key, wanted in graph.items()}
+
+
+def test_own_reads_both_fields_once_each_and_only_the_plugins_own_marketplace():
+    entry = {"dependencies": ["a", "b@acme", {"name": "c", "marketplace": "acme"}, "d@other", 5, "a"]}
+    manifest = {"dependencies": ["b@acme", {"name": "e"}, {"name": "f", "marketplace": "other"}]}
+    assert dependencies.own(entry, manifest, "acme") == [("a", "a"), ("b@acme", "b"), ("c@acme", "c"), ("e", "e")]
+    assert dependencies.own({"dependencies": "a"}, None, "acme") == []
+
+
+def test_unmet_says_each_dependency_missing_and_passes_the_lack_on():
+    graph = needs(app=["base"], chain=["app"], tail=["chain"], base=[], alone=["gone", "base", "also-gone"])
+    assert dependencies.unmet(graph, ["app", "chain", "tail", "base", "alone"]) == {
+        "alone": [("gone", False), ("also-gone", False)]}
+    assert dependencies.unmet(graph, ["app", "chain", "tail", "alone"]) == {
+        "app": [("base", False)], "chain": [("app", True)], "tail": [("chain", True)],
+        "alone": [("gone", False), ("base", False), ("also-gone", False)]}
+    # A circle of plugins present leaves each with what it needs (installing them is what Claude Code refuses).
+    assert dependencies.unmet(needs(p=["q"], q=["p"]), ["p", "q"]) == {}
+
+
+def test_cycles_name_the_path_claude_code_names():
+    graph = needs(p=["q"], q=["p"], r=["r"], u=["p"], s=["t"], t=[], v=["nowhere"])
+    assert dependencies.cycles(graph) == {"p": ["p", "q", "p"], "q": ["q", "p", "q"], "r": ["r", "r"],
+                                          "u": ["u", "p", "q", "p"]}
+
+
+def test_a_hostile_chain_of_thousands_costs_what_its_length_does():
+    """A catalogue of 20,000 plugins each depending on the next, into a circle: every one reaches the circle,
+    and the path each message names is cut short."""
+    n = 20_000
+    graph = needs(**{f"p{i}": [f"p{i + 1}"] for i in range(n)}, **{f"p{n}": ["p0"]})
+    started = time.process_time()
+    found = dependencies.cycles(graph)
+    missing = dependencies.unmet(needs(**{f"p{i}": [f"p{i + 1}"] for i in range(n)}), [f"p{i}" for i in range(n)])
+    assert time.process_time() - started < 10  # quadratic, it would take minutes
+    assert len(found) == n + 1 and len(found["p0"]) == dependencies.SHOWN + 1 and found["p0"][-1] != "p0"
+    assert len(missing) == n and missing["p0"] == [("p1", True)] and missing[f"p{n - 1}"] == [(f"p{n}", False)]
+
+
+def test_as_own_names_the_copys_marketplace():
+    assert dependencies.as_own(["a@acme", "b", "c@other", {"name": "d", "marketplace": "acme"}, 5], "acme") == [
+        "a", "b", "c@other", {"name": "d"}, 5]
+    assert dependencies.as_own("a@acme", "acme") == "a@acme"
