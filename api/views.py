@@ -64,7 +64,7 @@ class PluginList(generics.ListAPIView):
         # Which plugins the caller's curated catalogues list, read once for the page rather than per plugin.
         context = super().get_serializer_context()
         if self.request is not None and self.request.user.is_authenticated:  # not when the schema is generated
-            context["curated"] = curated.listed_ids(self.request.user)
+            context["curated"] = curated.listing(self.request.user)
         return context
 
 

@@ -18,18 +18,21 @@ rewritten so they no longer depend on where the catalogue was read from:
 4. Claude Code installs a plugin whole, so a plugin holding a skill the user may not see is left
    out of their catalogue: the pinned commit would hand them that skill.
 5. A plugin Claude Code would refuse to load (`Plugin.loads`) is left out: its install would fail.
+6. So is a plugin that depends on one the catalogue leaves out (dependencies.py): Claude Code would install
+   it without that one, and not load it.
 
 Each entry's `metadata` (a free-form object Claude Code ignores) holds under `skillport` the
 provenance digest of each skill the pinned commit holds, so what was installed can be checked
 against what was approved and scanned (docs/provenance.md).
 """
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef
 
-from . import manifest, provenance
+from . import dependencies, manifest, provenance
 from .gitrepo import is_local
 from .models import Curation, Plugin, Skill
 from .problems import Problems
@@ -100,24 +103,41 @@ def _metadata(plugin, source, skills) -> dict:
 
 
 def _listed(user):
-    """The plugins `user`'s curated catalogues may list, before their sources are pinned."""
+    """The plugins `user`'s curated catalogues may list, before dependencies: with a source to pin (of a
+    kind Skillport fetches, at an approved commit)."""
     # What the pinned commit holds of the plugin: its live skills, as approved (the approved commit
     # is never past a skill awaiting its first approval), less those `user` may see.
     withheld = Skill.objects.filter(plugin=OuterRef("pk"), removed_at=None, released=True).exclude(
         pk__in=Skill.objects.visible_to(user))
     # A plugin Claude Code would refuse to load is left out too: listed, it would fail to install.
-    return (Plugin.objects.visible_to(user).filter(curation__in=[Curation.SHOWN, Curation.FEATURED], loads=True)
-            .exclude(Exists(withheld)))
+    return (Plugin.objects.visible_to(user).filter(curation__in=[Curation.SHOWN, Curation.FEATURED], loads=True,
+                                                   source_kind__in=("relative", *FETCHED))
+            .exclude(approved_commit="").exclude(Exists(withheld)))
 
 
-def listed_ids(user) -> set[int]:
-    """The ids of the plugins `user`'s curated catalogues may list: one query for a page of plugins."""
-    return set(_listed(user).values_list("pk", flat=True))
+@dataclass(frozen=True)
+class Listed:
+    """The plugins a user's curated catalogues list, by id, and for each left out only because a plugin it
+    depends on is, that dependency as written."""
+    ids: frozenset = frozenset()
+    wanting: dict = field(default_factory=dict)
+
+
+def listing(user, marketplace=None) -> Listed:
+    """What `user`'s curated catalogues (of `marketplace`, or all) list: one query for a page of plugins."""
+    plugins = _listed(user)
+    if marketplace is not None:
+        plugins = plugins.filter(marketplace=marketplace)
+    rows = plugins.values_list("pk", "marketplace_id", "name", "marketplace__name", "entry__dependencies",
+                               "manifest__dependencies")
+    wanting = dependencies.wanting([(pk, market, name, {"dependencies": a}, {"dependencies": b}, market_name)
+                                    for pk, market, name, market_name, a, b in rows])
+    return Listed(frozenset(row[0] for row in rows if row[0] not in wanting), wanting)
 
 
 def offers(plugin, user, listed=None) -> bool:
     """Does `user`'s curated catalogue of the plugin's marketplace list it (so `/plugin install` works)?
-    `listed` (listed_ids) spares the query when many plugins are asked about."""
+    `listed` (curated.listing) spares the queries when many plugins are asked about."""
     return not refusal(plugin, user, listed)
 
 
@@ -133,10 +153,15 @@ def refusal(plugin, user, listed=None) -> str:
         return "no commit of it has been approved yet"
     if pinned_source(plugin) is None:
         return "its source cannot be pinned to the commit approved"
-    if listed is None:
-        listed = set(_listed(user).filter(pk=plugin.pk).values_list("pk", flat=True))
-    if plugin.pk in listed:
+    if listed is None and dependencies.own(plugin.entry, plugin.manifest, plugin.marketplace.name):
+        listed = listing(user, plugin.marketplace)
+    elif listed is None:
+        listed = Listed(frozenset(_listed(user).filter(pk=plugin.pk).values_list("pk", flat=True)))
+    if plugin.pk in listed.ids:
         return ""
+    if needed := listed.wanting.get(plugin.pk):
+        return (f"it depends on {needed}, which your catalogue does not list, and Claude Code would install it "
+                "without that and not load it")
     # _listed's one condition left: installed whole, the plugin would bring skills kept from them.
     return "some of its skills are not shared with you, and Claude Code installs a plugin whole"
 
@@ -151,13 +176,13 @@ def _owner(owner) -> dict:
 
 def catalogue(marketplace, user) -> dict:
     plugins = _listed(user).filter(marketplace=marketplace).select_related("marketplace").order_by("name")
-    entries = []
-    sourced = [(plugin, pinned_source(plugin)) for plugin in plugins]
-    held = _held_skills([plugin for plugin, source in sourced if source is not None])
-    for plugin, source in sourced:
-        if source is not None:
-            entries.append({**plugin.entry, **_overrides(plugin), "source": source,
-                            "metadata": _metadata(plugin, source, held.get(plugin.pk, []))})
+    sourced = [(plugin, source) for plugin in plugins if (source := pinned_source(plugin)) is not None]
+    wanting = dependencies.wanting([(p.pk, p.marketplace_id, p.name, p.entry, p.manifest, marketplace.name)
+                                    for p, _source in sourced])
+    sourced = [(plugin, source) for plugin, source in sourced if plugin.pk not in wanting]
+    held = _held_skills([plugin for plugin, _source in sourced])
+    entries = [{**plugin.entry, **_overrides(plugin), "source": source,
+                "metadata": _metadata(plugin, source, held.get(plugin.pk, []))} for plugin, source in sourced]
     return {
         "name": marketplace.catalogue_name,
         "owner": _owner(marketplace.owner),

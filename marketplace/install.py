@@ -64,7 +64,7 @@ def curated_install(plugin) -> str:
 
 def claude_code(plugin, user, listed=None) -> dict:
     """The route as the REST API gives it: the settings snippet and the install command, both empty when
-    Claude Code cannot install `plugin` from `user`'s curated catalogue (`listed`: curated.listed_ids),
+    Claude Code cannot install `plugin` from `user`'s curated catalogue (`listed`: curated.listing),
     and then `unavailable` says why."""
     if refusal := curated.refusal(plugin, user, listed):
         return {"settings": "", "install": "", "unavailable": refusal}

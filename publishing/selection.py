@@ -3,11 +3,13 @@
 The rule is `visible_to_audience` (marketplace/models.py), the same one the web, the API and the
 connector apply, plus what only a copy needs: nothing prohibited, nothing Claude Code would refuse,
 and for each plugin the commit whose content was approved (`approved_commit`). A skill the
-audience may not see is left out of its plugin's copy rather than keeping the plugin out.
+audience may not see is left out of its plugin's copy rather than keeping the plugin out. A plugin
+whose dependency is not published with it is left out too (marketplace/dependencies.py): Claude Code
+would install it without that one, and not load it.
 """
 from dataclasses import dataclass, field
 
-from marketplace import names
+from marketplace import dependencies, names
 from marketplace.models import Plugin, Policy, Skill
 from marketplace.problems import Problems
 from marketplace.tree import same_name_key
@@ -54,7 +56,14 @@ def choose(marketplaces, audience) -> tuple[list[Chosen], Problems]:
             continue
         taken[key] = (plugin.marketplace.slug, plugin.name)
         chosen.append(Chosen(plugin, skills.get(plugin.pk, [])))
-    return chosen, problems
+    wanting = dependencies.wanting([(item.plugin.pk, item.plugin.marketplace_id, item.plugin.name, item.plugin.entry,
+                                     item.plugin.manifest, item.plugin.marketplace.name) for item in chosen])
+    for item in chosen:
+        if needed := wanting.get(item.plugin.pk):
+            problems.info("not-published", f"{item.plugin.name} is left out: it depends on {needed}, which is not "
+                          "published here, and Claude Code would install it without that and not load it",
+                          f"{item.plugin.marketplace.slug}/{item.plugin.name}")
+    return [item for item in chosen if item.plugin.pk not in wanting], problems
 
 
 def _left_out(plugin) -> str:

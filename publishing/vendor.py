@@ -27,7 +27,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from marketplace import pluginfiles, provenance
+from marketplace import dependencies, pluginfiles, provenance
 from marketplace.gitrepo import GitError, Repository
 from marketplace.models import SkillFile
 from marketplace.problems import Problems
@@ -174,6 +174,10 @@ def _vendor(chosen, problems, trees, stored, digests) -> tuple[PublishedPlugin, 
 
     manifest_json = _plugin_json(files, where, problems)
     entry = {key: value for key, value in plugin.entry.items() if key not in ("source", "version")}
+    # Published under the target's name, a dependency on "name@<its marketplace>" would name the original.
+    for declared in (entry, manifest_json):
+        if declared is not None and "dependencies" in declared:
+            declared["dependencies"] = dependencies.as_own(declared["dependencies"], plugin.marketplace.name)
     entry.update({key: value for key, value in (
         ("displayName", plugin.display_name_override), ("category", plugin.category_override),
         ("tags", plugin.tags_override)) if value})

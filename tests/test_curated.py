@@ -177,6 +177,52 @@ def test_a_plugin_claude_code_would_refuse_is_not_listed(client, make_repo, sync
     assert [entry["name"] for entry in curated(client, people["member"]).json()["plugins"]] == ["good"]
 
 
+def test_a_plugin_is_listed_only_with_the_plugins_it_depends_on(client, make_repo, synced_marketplace, people,
+                                                                 tmp_path):
+    """Claude Code installs a plugin's dependencies from its catalogue with it, and will not load it without them:
+    a plugin whose dependency a member's catalogue leaves out is left out too, and its page says why. Where the
+    catalogue lists both, the pinned CLI installs the two and loads them."""
+    synced_marketplace(make_repo({
+        ".claude-plugin/marketplace.json": catalog(
+            plugin_entry("app", dependencies=["base"]), plugin_entry("base"),
+            plugin_entry("chain", dependencies=["app@acme-skills"]), name="acme-skills"),
+        **{f"plugins/{name}/skills/{name}-skill/SKILL.md": skill_md(f"{name}-skill") for name in ("app", "base", "chain")},
+    }), slug="acme")
+    assert all(Plugin.objects.values_list("loads", flat=True))
+    Plugin.objects.filter(name="base").update(audience=["github:@acme/core"])
+
+    assert curated(client, people["member"]).json()["plugins"] == []
+    app, chain = Plugin.objects.select_related("marketplace").get(name="app"), Plugin.objects.get(name="chain")
+    assert install.claude_code(app, people["member"])["unavailable"] == (
+        "it depends on base, which your catalogue does not list, and Claude Code would install it without that and "
+        "not load it")
+    assert install.claude_code(chain, people["member"])["unavailable"].startswith("it depends on app@acme-skills, ")
+    page = client.get("/plugins/acme/app/").content.decode()
+    assert "Claude Code cannot install this plugin from Skillport: it depends on base, which your catalogue" in page
+    client.force_login(people["member"])
+    listed = {p["name"]: p["claude_code"]["unavailable"] for p in client.get("/api/v1/plugins/").json()["results"]}
+    assert listed["app"].startswith("it depends on base") and listed["chain"].startswith("it depends on app@")
+
+    text = curated(client, people["core"]).content.decode()
+    assert [entry["name"] for entry in json.loads(text)["plugins"]] == ["app", "base", "chain"]
+    assert install.claude_code(app, people["core"])["unavailable"] == ""
+    folder = tmp_path / "curated"
+    (folder / ".claude-plugin").mkdir(parents=True)
+    (folder / ".claude-plugin" / "marketplace.json").write_text(text)
+    env = claude_env(tmp_path / "home")
+
+    def claude(*args):
+        return subprocess.run([CLAUDE, "plugin", *args], env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=180)
+
+    assert claude("marketplace", "add", str(folder)).returncode == 0
+    done = claude("install", "chain@acme-skills")
+    assert "+ 2 dependencies" in done.stdout, done.stdout + done.stderr
+    errors = {entry["id"]: entry.get("errors", []) for entry in json.loads(claude("list", "--json").stdout)}
+    assert {name: errors.get(f"{name}@acme-skills") for name in ("app", "base", "chain")} == {
+        "app": [], "base": [], "chain": []}
+
+
 @pytest.mark.parametrize("unread, shown", [
     # On Linux Claude Code loads hooks/hooks.json; beside Hooks.json the sync reads neither, so nobody saw it.
     ({"hooks/hooks.json": '{"hooks": {}}', "hooks/Hooks.json": "{}"}, ["hooks/Hooks.json (same-name)",

@@ -198,3 +198,56 @@ def test_two_plugins_one_folder_on_macos_are_not_both_published(make_repo, synce
     assert taken.keys() == {"beta/ops", "gamma/Ops"}
     assert taken["beta/ops"].startswith("ops is also in alpha as Ops (one folder name on macOS and Windows)")
     assert taken["gamma/Ops"].startswith("Ops is also in alpha, which was published under that name")
+
+
+def test_a_plugin_is_published_only_with_the_plugins_it_depends_on(make_repo, synced_marketplace, tmp_path):
+    """Claude Code installs a plugin's dependencies from the copy's catalogue with it, and will not load it without
+    them: a plugin whose dependency is not published (hidden, or its name taken by another marketplace's plugin)
+    is left out too, and a dependency naming its own marketplace names the copy's. The pinned CLI installs from
+    the copy with the dependency."""
+    from marketplace.models import Curation
+
+    from .test_claude_code_oracle import CLAUDE, claude_env
+
+    synced_marketplace(make_repo({
+        ".claude-plugin/marketplace.json": catalog(
+            plugin_entry("app", dependencies=["base@alpha-skills"]), plugin_entry("base"),
+            plugin_entry("lonely", dependencies=["hidden"]), plugin_entry("hidden"), name="alpha-skills"),
+        "plugins/app/.claude-plugin/plugin.json": json.dumps(
+            {"name": "app", "dependencies": [{"name": "base", "marketplace": "alpha-skills"}, "x@elsewhere"]}),
+        **{f"plugins/{name}/skills/{name}-skill/SKILL.md": skill_md(f"{name}-skill")
+           for name in ("app", "base", "lonely", "hidden")},
+    }), slug="alpha")
+    synced_marketplace(make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("needs-base", dependencies=["base"]),
+                                                   plugin_entry("base"), name="beta-skills"),
+        **{f"plugins/{name}/skills/{name}-skill/SKILL.md": skill_md(f"{name}-skill") for name in ("needs-base", "base")},
+    }), slug="beta")
+    Plugin.objects.filter(name="hidden").update(curation=Curation.HIDDEN)
+
+    out, result = export(tmp_path)
+
+    assert sorted(path.name for path in (out / "plugins").iterdir()) == ["app", "base"]
+    left_out = {p["location"]: p["message"] for p in result["problems"] if p["code"] == "not-published"}
+    assert left_out["alpha/lonely"] == ("lonely is left out: it depends on hidden, which is not published here, and "
+                                        "Claude Code would install it without that and not load it")
+    assert left_out["beta/needs-base"].startswith("needs-base is left out: it depends on base, which is not published")
+    entry = {e["name"]: e for e in json.loads((out / ".claude-plugin/marketplace.json").read_text())["plugins"]}["app"]
+    assert entry["dependencies"] == ["base"]
+    assert json.loads((out / "plugins/app/.claude-plugin/plugin.json").read_text())["dependencies"] == [
+        {"name": "base"}, "x@elsewhere"]
+
+    env = claude_env(tmp_path / "home")
+
+    def claude(*args):
+        return subprocess.run([CLAUDE, "plugin", *args], env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=180)
+
+    assert claude("marketplace", "add", str(out)).returncode == 0
+    done = claude("install", "app@skillport")
+    assert "+ 1 dependency: base" in done.stdout, done.stdout + done.stderr
+    errors = {entry["id"]: entry.get("errors", []) for entry in json.loads(claude("list", "--json").stdout)}
+    # Its dependency on another marketplace's plugin is the member's to add (Skillport judges none of those).
+    assert errors["base@skillport"] == [] and errors["app@skillport"] == [
+        'Dependency "x@elsewhere" is not installed — run `claude plugin install x@elsewhere`, or check that its '
+        "marketplace is added"]
