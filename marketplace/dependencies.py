@@ -20,10 +20,11 @@ from . import claudefields
 SHOWN = 12
 
 
-def declared(entry: dict, manifest: dict | None) -> list[str]:
-    """The plugins a plugin's entry and plugin.json require, as written ("name" or "name@marketplace"), once each."""
-    return list(dict.fromkeys(claudefields.dependency_names(entry.get("dependencies"))
-                              + claudefields.dependency_names((manifest or {}).get("dependencies"))))
+def declared(entry: dict, manifest: dict | None, key="dependencies") -> list[str]:
+    """The plugins a plugin's entry and plugin.json require (or, `key` "optionalDependencies", can use), as
+    written ("name" or "name@marketplace"), once each."""
+    return list(dict.fromkeys(claudefields.dependency_names(entry.get(key))
+                              + claudefields.dependency_names((manifest or {}).get(key))))
 
 
 def own(entry: dict, manifest: dict | None, marketplace: str) -> list[tuple[str, str]]:

@@ -227,7 +227,7 @@ def test_the_plugin_page_gives_the_install_command_readme_author_and_tags(client
     assert ("cannot install this plugin from Skillport: some of its skills are not shared with you, and Claude "
             "Code installs a plugin whole.") in page
     legacy = client.get("/plugins/acme/legacy-kit/").content.decode()
-    assert "Claude Code refuses" in legacy and "from Skillport: Claude Code would refuse to load it" in legacy
+    assert "Claude Code will not load this plugin" in legacy and "from Skillport: Claude Code would refuse to load it" in legacy
     # A plugin's problems come from several files: each says which.
     assert '<small class="where">plugins/legacy-kit/.claude-plugin/plugin.json</small>' in legacy
 

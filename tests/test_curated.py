@@ -185,7 +185,8 @@ def test_a_plugin_is_listed_only_with_the_plugins_it_depends_on(client, make_rep
     synced_marketplace(make_repo({
         ".claude-plugin/marketplace.json": catalog(
             plugin_entry("app", dependencies=["base"]), plugin_entry("base"),
-            plugin_entry("chain", dependencies=["app@acme-skills"]), name="acme-skills"),
+            plugin_entry("chain", dependencies=["app@acme-skills"], optionalDependencies=["x@elsewhere"]),
+            name="acme-skills"),
         **{f"plugins/{name}/skills/{name}-skill/SKILL.md": skill_md(f"{name}-skill") for name in ("app", "base", "chain")},
     }), slug="acme")
     assert all(Plugin.objects.values_list("loads", flat=True))
@@ -199,6 +200,11 @@ def test_a_plugin_is_listed_only_with_the_plugins_it_depends_on(client, make_rep
     assert install.claude_code(chain, people["member"])["unavailable"].startswith("it depends on app@acme-skills, ")
     page = client.get("/plugins/acme/app/").content.decode()
     assert "Claude Code cannot install this plugin from Skillport: it depends on base, which your catalogue" in page
+    assert "<li><code>base</code>: not available to you</li>" in page.split("Installs with it", 1)[1]
+    page = client.get("/plugins/acme/chain/").content.decode().split("Installs with it", 1)[1].split("</ul>")[0]
+    assert '<a href="/plugins/acme/app/">App</a> <code>app@acme-skills</code></li>' in page
+    assert ("<li><code>x@elsewhere</code> (optional): from the <code>elsewhere</code> marketplace, installed only "
+            "where you have added it</li>") in page
     client.force_login(people["member"])
     listed = {p["name"]: p["claude_code"]["unavailable"] for p in client.get("/api/v1/plugins/").json()["results"]}
     assert listed["app"].startswith("it depends on base") and listed["chain"].startswith("it depends on app@")
@@ -206,6 +212,8 @@ def test_a_plugin_is_listed_only_with_the_plugins_it_depends_on(client, make_rep
     text = curated(client, people["core"]).content.decode()
     assert [entry["name"] for entry in json.loads(text)["plugins"]] == ["app", "base", "chain"]
     assert install.claude_code(app, people["core"])["unavailable"] == ""
+    page = client.get("/plugins/acme/app/").content.decode().split("Installs with it", 1)[1]
+    assert '<a href="/plugins/acme/base/">Base</a> <code>base</code></li>' in page
     folder = tmp_path / "curated"
     (folder / ".claude-plugin").mkdir(parents=True)
     (folder / ".claude-plugin" / "marketplace.json").write_text(text)

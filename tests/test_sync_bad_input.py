@@ -579,8 +579,8 @@ def test_a_types_file_that_holds_code_is_an_error_and_the_plugin_loads(good, mon
     tools = Plugin.objects.get(marketplace=good.market, name="tools")
     assert [p["code"] for p in tools.problems][:2] == ["hook-ignored", "component-path-missing"] and not tools.loads
     page = admin_client.get(f"/plugins/{good.market.slug}/tools/").content.decode()
-    assert ("<strong>Claude Code will not load this plugin</strong>: commands: Path not found: ./nowhere. "
-            "Claude Code will not load the plugin") in page
+    assert ("<strong>Claude Code will not load this plugin</strong>: its plugin.json names commands it does not "
+            "hold (./nowhere).") in page
 
     monkeypatch.setattr(typesfile, "MAX_BYTES", 40)
     good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": '{"name": "tools", "types": "./index.d.ts", '
