@@ -2,18 +2,26 @@
 
 Claude Code (2.1.332) installs a plugin's `dependencies` from its marketplace along with it ("+ 1 dependency:
 b"), and will not load the plugin where one is missing: not listed, refused at install, or not loaded itself for
-want of one of its own ("Dependency "g@acme" is disabled"). A dependency that installs but fails to load for
-another reason (a path not found, say) does not stop it. A plugin whose dependencies lead round in a circle it
-will not install at all ("Dependency cycle: u@acme → p@acme → q@acme → p@acme"). The reader judges a marketplace by this rule, and every
-set Skillport serves (a member's curated catalogue, a publish target) is closed under it: a plugin whose
-dependency is left out is left out too, saying why, rather than handed out to install and never load.
+want of one of its own ("Dependency "g@acme" is disabled"), or of a version its plugin.json does not allow
+("Requires "b@acme" ^2.0.0, installed 1.5.0"). A dependency that installs but fails to load for another reason
+(a path not found, say) does not stop it. A plugin whose dependencies lead round in a circle, or that asks for a
+version in words that are no range, it will not install at all ("Dependency cycle: u@acme → p@acme → q@acme →
+p@acme"). The reader judges a marketplace by these rules, and every set Skillport serves (a member's curated
+catalogue, a publish target) is closed under them: a plugin whose dependency is left out is left out too, saying
+why, rather than handed out to install and never load.
 
 A dependency on another marketplace's plugin ("name@other") is installed only where the member has added that
 marketplace, which Skillport cannot see; only dependencies within one marketplace are judged.
 """
+import re
 from collections import deque
 
+import nodesemver
+
 from . import claudefields
+
+# npm's `semver.coerce`: the first run of up to three dot-separated numbers in a version that is not one.
+COERCE = re.compile(r"(?:^|\D)(\d{1,16})(?:\.(\d{1,16}))?(?:\.(\d{1,16}))?(?:$|\D)")
 
 # The steps of a dependency cycle's path a message names: a hostile catalogue's chain of thousands into a cycle
 # would otherwise cost a walk of thousands for each of its plugins.
@@ -62,10 +70,12 @@ def as_own(value, marketplace: str):
     return named
 
 
-def unmet(needs: dict, present) -> dict:
+def unmet(needs: dict, present, lacking=()) -> dict:
     """Which of the plugins `present` lack something they need: {key: [(a dependency as written, whether that
-    one is present but lacks one of its own)]}, those missing outright first, each in the order written.
-    `needs` maps a plugin's key to [(as written, key of the plugin needed)], as `own` gives them."""
+    one is present but lacks something itself)]}, those missing outright first, each in the order written.
+    `needs` maps a plugin's key to [(as written, key of the plugin needed)], as `own` gives them; `lacking`
+    names plugins present that do not load for a reason of their own (a version required), left to the caller
+    to report, whose lack passes on to their dependents all the same."""
     present = set(present)
     dependents = {}
     for key in present:
@@ -75,13 +85,43 @@ def unmet(needs: dict, present) -> dict:
     # what its length does, and a cycle of present plugins drops nothing.
     queue = deque((key, written, False) for key in sorted(present) for written, needed in needs.get(key, ())
                   if needed not in present)
+    passed_on = set(lacking)
+    queue.extend((dependent, how, True) for key in sorted(passed_on) for dependent, how in dependents.get(key, ()))
     dropped = {}
     while queue:
         key, written, transitive = queue.popleft()
-        if key not in dropped:
+        if key not in passed_on:
+            passed_on.add(key)
             queue.extend((dependent, how, True) for dependent, how in dependents.get(key, ()))
         dropped.setdefault(key, []).append((written, transitive))
     return dropped
+
+
+def constraints(manifest: dict | None, marketplace: str) -> list[tuple[str, str, str]]:
+    """[(as written, plugin name, the versions required)] for each plugin of its own marketplace that a
+    plugin.json asks for by version (`{"name": "base", "version": "^2.0.0"}`): Claude Code (2.1.332) reads a
+    version there, and passes over one in a marketplace entry."""
+    asked = []
+    for item in (manifest or {}).get("dependencies") or ():
+        if isinstance(item, dict) and isinstance(item.get("version"), str) and claudefields.dependency_names([item]):
+            written = claudefields.dependency_names([item])[0]
+            name, _, market = written.partition("@")
+            if market in ("", marketplace):
+                asked.append((written, name, item["version"]))
+    return asked
+
+
+def satisfies(version: str, required: str) -> bool | None:
+    """Does a plugin of `version` ("" where it declares none) meet `required`, an npm range such as "^2.0.0",
+    as Claude Code judges it? None where `required` is not a range at all, which Claude Code refuses at install.
+    A version that is not one is read for its first run of digits (so release-7 is 7.0.0), as npm's `coerce`
+    reads it; a plugin without a version meets no range, not even "*"."""
+    if nodesemver.valid_range(required, False) is None:
+        return None
+    found = nodesemver.valid(version, False)
+    if found is None and (digits := COERCE.search(version)):
+        found = ".".join(number or "0" for number in digits.groups())
+    return found is not None and nodesemver.satisfies(found, required, False)
 
 
 def cycles(needs: dict) -> dict:

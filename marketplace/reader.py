@@ -584,12 +584,14 @@ def _unmet_dependencies(plugins, marketplace: str, catalog_path: str) -> None:
         if plugin.installs:
             plugin.loads = plugin.installs = False
             plugin.refusal = f"its dependencies lead round in a circle ({cycle})"
-    for name, unmet in dependencies.unmet(needs, [p.name for p in plugins if p.installs]).items():
+    lacking = _versions_required(plugins, by_name, marketplace, catalog_path)
+    present = [p.name for p in plugins if p.installs]
+    for name, unmet in dependencies.unmet(needs, present, lacking).items():
         plugin = by_name[name]
         for written, transitive in unmet:
             needed = by_name.get(written.partition("@")[0])
             if transitive:
-                which, why, advice = "will not load", "lacks one of its own dependencies, so it does not load", "Fix it"
+                which, why, advice = "will not load", "does not load for want of its own dependencies", "Fix it"
             elif needed is not None:
                 which = "Claude Code will not install"
                 why, advice = f"is a plugin {which} ({needed.refusal})", "Fix it"
@@ -604,6 +606,41 @@ def _unmet_dependencies(plugins, marketplace: str, catalog_path: str) -> None:
             )
             if plugin.loads:
                 plugin.loads, plugin.refusal = False, f"it depends on {written}, which {which}"
+
+
+def _versions_required(plugins, by_name: dict, marketplace: str, catalog_path: str) -> set:
+    """The plugins whose plugin.json asks for a version of a dependency its marketplace does not hold (Claude Code
+    installs them, and will not load them), by name; one that asks in words that are no range Claude Code will not
+    install, which its dependents are told first."""
+    asked = [(plugin, *constraint) for plugin in plugins
+             for constraint in dependencies.constraints(plugin.manifest, marketplace)]
+    for plugin, written, _name, required in asked:
+        if plugin.installs and dependencies.satisfies("", required) is None:
+            # Its validator says nothing; `claude plugin install` refuses it ("an invalid version requirement").
+            plugin.problems.warning(
+                "dependency-version", f"dependencies: '{written}' version {json.dumps(required)} is not a range of "
+                f'versions, and Claude Code will not install {plugin.name}. Write one such as "^1.2.0" or ">=2"',
+                f"{catalog_path}: plugins[{plugin.index}] ({plugin.name})")
+            plugin.loads = plugin.installs = False
+            plugin.refusal = f"it asks for {written} by a version that is no range ({json.dumps(required)})"
+    lacking = set()
+    for plugin, written, name, required in asked:
+        needed = by_name.get(name)
+        if not plugin.installs or needed is None or not needed.installs:
+            continue  # not installed, or missing the dependency itself: said elsewhere
+        declared = (needed.manifest or {}).get("version") or needed.entry.get("version")
+        version = declared if isinstance(declared, str) else ""
+        if dependencies.satisfies(version, required):
+            continue
+        installed = f"is {version}" if version else "declares no version"
+        plugin.problems.warning(
+            "dependency-version", f"dependencies: '{written}' {required} is required, and {name} {installed}: "
+            f"Claude Code installs {plugin.name}, and will not load it. Ask for a version {name} has, or give "
+            f"{name} one this allows", f"{catalog_path}: plugins[{plugin.index}] ({plugin.name})")
+        if plugin.loads:
+            plugin.loads, plugin.refusal = False, f"it requires {written} {required}, and {name} {installed}"
+        lacking.add(plugin.name)
+    return lacking
 
 
 def _holds(tree, root: str, raw: str) -> bool:

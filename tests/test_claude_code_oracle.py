@@ -814,6 +814,22 @@ LOAD_CASES = {
                     "hooks-file-not-json", "dependency-on-dependency-missing")},
     "dependency-cycle": ({"dependencies": ["dependency-cycle-too"]}, {}),
     "dependency-cycle-too": ({"dependencies": ["dependency-cycle"]}, {}),
+    # A version its plugin.json asks for, each of a plugin of its own (Claude Code refuses to install a second
+    # plugin whose requirement of the same one conflicts with the first's).
+    **{case: item for label, (version, required) in {
+        "caret": ("1.0.5", "^1.0.0"), "caret-unmet": ("1.5.0", "^2"), "tilde-arrow": ("1.0.5", "~>1.0"),
+        "prerelease": ("2.0.0-beta.1", ">=1.0.0"), "prerelease-asked": ("2.0.0-beta.1", "^2.0.0-alpha"),
+        "coerced": ("release-7", ">=7"), "v-prefix": ("v1.2.3", "^1.2.0"), "none": (None, "*"),
+        "not-a-range": ("1.0.0", "latest"), "empty": ("1.0.0", ""), "hyphen-or": ("1.0.5", "1.0.0 - 1.0.4 || ^1.0.5"),
+        "number": ("1.0.0", 1), "entry-version": ({"version": "1.5.0"}, ">=1.2"),
+        "entry-asks": ("1.0.0", {"entry": "^2"}),
+    }.items() for case, item in {
+        f"versioned-{label}": (version if isinstance(version, dict) else {}, {} if not isinstance(version, str) else {
+            ".claude-plugin/plugin.json": json.dumps({"name": f"versioned-{label}", "version": version})}),
+        f"requires-{label}": ({"dependencies": [{"name": f"versioned-{label}", "version": required["entry"]}]}, {})
+        if isinstance(required, dict) else ({}, {".claude-plugin/plugin.json": json.dumps(
+            {"name": f"requires-{label}", "dependencies": [{"name": f"versioned-{label}", "version": required}]})}),
+    }.items()},
     # What a plugin.json writes inline Claude Code refuses to install for; its hooks and unknown fields it passes
     # over, as it does a command's or an agent's frontmatter.
     **{f"manifest-inline-{label}": ({}, {".claude-plugin/plugin.json": '{"name": "%s", ' + field + "}"})
@@ -862,6 +878,8 @@ def test_loads_in_claude_code_is_what_claude_code_installs_and_loads(claude, tmp
     snapshot = Reader(repo.url).read()
     assert {p.name: p.installs for p in snapshot.plugins} == {p["name"]: p["name"] in errors for p in plugins}
     assert errors["dependency-on-strict-not-boolean"] and "dependency-cycle" not in errors
+    assert "requires-not-a-range" not in errors and errors["requires-caret-unmet"] == [
+        'Requires "versioned-caret-unmet@acme-tools" ^2, installed 1.5.0']
     loaded = {p["name"]: p["name"] in errors and not errors[p["name"]] for p in plugins}
     loads = {p.name: p.loads for p in snapshot.plugins}
     skills_load = {p.name: [s.verdicts["claude_code"]["ok"] for s in p.skills] for p in snapshot.plugins}
@@ -871,3 +889,4 @@ def test_loads_in_claude_code_is_what_claude_code_installs_and_loads(claude, tmp
     assert not loaded["entry-skills-not-relative"] and loaded["claude-tools"]  # the oracle tells them apart
     assert not loaded["strict-conflict"] and loaded["types-code"] and loaded["manifest-hook-ignored"]
     assert loaded["dependency-on-manifest-agents-missing"] and not loaded["dependency-on-dependency-on-dependency-missing"]
+    assert loaded["requires-coerced"] and loaded["requires-entry-asks"] and not loaded["requires-none"]

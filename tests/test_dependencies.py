@@ -50,3 +50,20 @@ def test_as_own_names_the_copys_marketplace():
     assert dependencies.as_own(["a@acme", "b", "c@other", {"name": "d", "marketplace": "acme"}, 5], "acme") == [
         "a", "b", "c@other", {"name": "d"}, 5]
     assert dependencies.as_own("a@acme", "acme") == "a@acme"
+
+
+def test_satisfies_reads_ranges_and_versions_as_claude_code_does():
+    """test_claude_code_oracle.py holds these to the CLI's verdicts too."""
+    assert dependencies.satisfies("1.0.5", "~>1.0") and dependencies.satisfies("1.0.5", "")
+    assert dependencies.satisfies("1.0.5", "1.0.0 - 1.0.4 || ^1.0.5") and dependencies.satisfies("v1.2.3", "^1.2.0")
+    assert dependencies.satisfies("release-7", ">=7") and dependencies.satisfies("2.0.0-beta.1", "^2.0.0-alpha")
+    assert dependencies.satisfies("2.0.0-beta.1", ">=1.0.0") is False and dependencies.satisfies("1.5.0", "^2") is False
+    assert dependencies.satisfies("", "*") is False and dependencies.satisfies("unversioned", "*") is False
+    assert dependencies.satisfies("1.0.0", "latest") is None and dependencies.satisfies("1.0.0", "1.2.3.4") is None
+
+
+def test_constraints_are_read_from_a_plugin_json_of_its_own_marketplace():
+    manifest = {"dependencies": ["a", {"name": "b", "version": "^1"}, {"name": "c", "marketplace": "acme", "version": "2"},
+                                {"name": "d", "marketplace": "other", "version": "3"}, {"name": "e", "version": 4}]}
+    assert dependencies.constraints(manifest, "acme") == [("b", "b", "^1"), ("c@acme", "c", "2")]
+    assert dependencies.constraints(None, "acme") == [] and dependencies.constraints({"dependencies": "a"}, "x") == []

@@ -213,8 +213,9 @@ def test_a_plugin_is_published_only_with_the_plugins_it_depends_on(make_repo, sy
         ".claude-plugin/marketplace.json": catalog(
             plugin_entry("app", dependencies=["base@alpha-skills"]), plugin_entry("base"),
             plugin_entry("lonely", dependencies=["hidden"]), plugin_entry("hidden"), name="alpha-skills"),
-        "plugins/app/.claude-plugin/plugin.json": json.dumps(
-            {"name": "app", "dependencies": [{"name": "base", "marketplace": "alpha-skills"}, "x@elsewhere"]}),
+        "plugins/app/.claude-plugin/plugin.json": json.dumps({"name": "app", "dependencies": [
+            {"name": "base", "marketplace": "alpha-skills", "version": "^1.2.0"}, "x@elsewhere"]}),
+        "plugins/base/.claude-plugin/plugin.json": json.dumps({"name": "base", "version": "1.2.0"}),
         **{f"plugins/{name}/skills/{name}-skill/SKILL.md": skill_md(f"{name}-skill")
            for name in ("app", "base", "lonely", "hidden")},
     }), slug="alpha")
@@ -234,8 +235,9 @@ def test_a_plugin_is_published_only_with_the_plugins_it_depends_on(make_repo, sy
     assert left_out["beta/needs-base"].startswith("needs-base is left out: it depends on base, which is not published")
     entry = {e["name"]: e for e in json.loads((out / ".claude-plugin/marketplace.json").read_text())["plugins"]}["app"]
     assert entry["dependencies"] == ["base"]
+    # The version the copy gives base (1.2.0+skillport.<digest>) still meets what app asks.
     assert json.loads((out / "plugins/app/.claude-plugin/plugin.json").read_text())["dependencies"] == [
-        {"name": "base"}, "x@elsewhere"]
+        {"name": "base", "version": "^1.2.0"}, "x@elsewhere"]
 
     env = claude_env(tmp_path / "home")
 

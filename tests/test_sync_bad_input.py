@@ -631,7 +631,7 @@ def test_dependencies_in_a_circle_and_on_a_plugin_that_lacks_its_own(good, admin
     good.repo.commit({"plugins/other/.claude-plugin/plugin.json": json.dumps({"name": "other", "dependencies": ["gone"]})})
     run = good.sync()
     assert [(p["code"], p["message"].split(":")[1].strip()) for p in run.problems] == [
-        ("dependency-missing", "'other' lacks one of its own dependencies, so it does not load"),
+        ("dependency-missing", "'other' does not load for want of its own dependencies"),
         ("dependency-missing", "'gone' is not a plugin of this marketplace")]
     tools = Plugin.objects.get(marketplace=good.market, name="tools")
     assert not tools.loads and tools.refusal == "it depends on other, which will not load"
@@ -643,6 +643,35 @@ def test_dependencies_in_a_circle_and_on_a_plugin_that_lacks_its_own(good, admin
     run = good.sync()
     assert run.status == Status.OK and run.problems == [], run.problems
     assert Plugin.objects.get(marketplace=good.market, name="tools").loads
+
+
+def test_a_version_of_a_dependency_its_marketplace_does_not_hold(good):
+    """Claude Code installs a plugin whose plugin.json asks for a version of its dependency the marketplace does
+    not hold, and will not load it; nor its dependents. Asked in words that are no range, it will not install it."""
+    good.repo.commit({
+        "plugins/tools/.claude-plugin/plugin.json": json.dumps({"name": "tools", "version": "1.4.0"}),
+        "plugins/other/.claude-plugin/plugin.json": json.dumps(
+            {"name": "other", "dependencies": [{"name": "tools", "version": "^2.0.0"}]})})
+    run = good.sync()
+    assert run.status == Status.PARTIAL and codes(run) == [("warning", "dependency-version")], run.problems
+    assert run.problems[0]["message"] == (
+        "dependencies: 'tools' ^2.0.0 is required, and tools is 1.4.0: Claude Code installs other, and will not load "
+        "it. Ask for a version tools has, or give tools one this allows")
+    other = Plugin.objects.get(marketplace=good.market, name="other")
+    assert not other.loads and other.refusal == "it requires tools ^2.0.0, and tools is 1.4.0"
+    assert Plugin.objects.get(marketplace=good.market, name="tools").loads
+
+    good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": json.dumps({"name": "tools", "version": "2.1.0"})})
+    assert good.sync().status == Status.OK and Plugin.objects.get(marketplace=good.market, name="other").loads
+
+    good.repo.commit({"plugins/other/.claude-plugin/plugin.json": json.dumps(
+        {"name": "other", "dependencies": [{"name": "tools", "version": "newest"}]})})
+    run = good.sync()
+    assert [p["message"] for p in run.problems] == [
+        "dependencies: 'tools' version \"newest\" is not a range of versions, and Claude Code will not install other. "
+        'Write one such as "^1.2.0" or ">=2"']
+    assert Plugin.objects.get(marketplace=good.market, name="other").refusal == (
+        'it asks for tools by a version that is no range ("newest")')
 
 
 def test_plugin_json_that_is_not_json_makes_the_plugin_not_load(good):
