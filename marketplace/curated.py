@@ -102,16 +102,20 @@ def _metadata(plugin, source, skills) -> dict:
     return {**(upstream if isinstance(upstream, dict) else {}), "skillport": {"skills": listed}}
 
 
-def _listed(user):
+def _listed(user, audience=None):
     """The plugins `user`'s curated catalogues may list, before dependencies: with a source to pin (of a
-    kind Skillport fetches, at an approved commit)."""
+    kind Skillport fetches, at an approved commit). Given an `audience` (refs, as on a publish target) instead,
+    what every member's catalogues list alike."""
+    def seen(model):
+        return model.objects.visible_to(user) if audience is None else model.objects.visible_to_audience(audience)
+
     # What the pinned commit holds of the plugin: its live skills, as approved (the approved commit
     # is never past a skill awaiting its first approval), less those `user` may see.
     withheld = Skill.objects.filter(plugin=OuterRef("pk"), removed_at=None, released=True).exclude(
-        pk__in=Skill.objects.visible_to(user))
+        pk__in=seen(Skill))
     # A plugin Claude Code would refuse to load is left out too: listed, it would fail to install.
-    return (Plugin.objects.visible_to(user).filter(curation__in=[Curation.SHOWN, Curation.FEATURED], loads=True,
-                                                   source_kind__in=("relative", *FETCHED))
+    return (seen(Plugin).filter(curation__in=[Curation.SHOWN, Curation.FEATURED], loads=True,
+                                source_kind__in=("relative", *FETCHED))
             .exclude(approved_commit="").exclude(Exists(withheld)))
 
 
@@ -123,9 +127,10 @@ class Listed:
     wanting: dict = field(default_factory=dict)
 
 
-def listing(user, marketplace=None) -> Listed:
-    """What `user`'s curated catalogues (of `marketplace`, or all) list: one query for a page of plugins."""
-    plugins = _listed(user)
+def listing(user, marketplace=None, *, audience=None) -> Listed:
+    """What `user`'s curated catalogues (of `marketplace`, or all) list, or every member of `audience`'s alike:
+    one query for a page of plugins."""
+    plugins = _listed(user, audience)
     if marketplace is not None:
         plugins = plugins.filter(marketplace=marketplace)
     rows = plugins.values_list("pk", "marketplace_id", "name", "marketplace__name", "entry__dependencies",

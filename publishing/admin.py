@@ -261,6 +261,7 @@ class PublishTargetAdmin(admin.ModelAdmin):
             "fragment": json.dumps(managed_settings.fragment(target), indent=2),
             "api_url": absolute_url(reverse("api:publishtarget-managed-settings", args=[target.name])),
             "headers_help": managed_settings.HEADERS_HELP if managed_settings.uses_curated_catalogues(target) else "",
+            "not_forced_on": managed_settings.not_forced_on(target),
         })
 
     def zip_view(self, request, pk):

@@ -72,6 +72,36 @@ def fragment(target) -> dict:
     return settings
 
 
+def not_forced_on(target) -> list[tuple[str, str]]:
+    """[(plugin, why)] for each plugin of policy Required, of a marketplace feeding the fragment, that the target's
+    audience may see and the fragment does not force on: where members' Claude Code looks, it would find no such
+    plugin, or one that does not load."""
+    if target.settings_source_id:
+        fed, (_sources, required, _blocked) = target.settings_source.marketplaces.all(), _published_repository(target)
+    else:
+        fed, (_sources, required, _blocked) = target.marketplaces.all(), _curated_catalogues(target)
+    forced = {plugin.pk for plugin, _name in required}
+    listed = None if target.settings_source_id else curated.listing(None, audience=target.audience)
+    left = []
+    candidates = Plugin.objects.visible_to_audience(target.audience).filter(marketplace__in=fed, policy=Policy.REQUIRED)
+    for plugin in candidates.exclude(pk__in=forced).select_related("marketplace").order_by("marketplace__slug", "name"):
+        if listed is None:
+            why = "the published repository does not carry it for its own audience (its last publish says why)"
+        elif not curated.reachable(plugin.marketplace):
+            why = "its marketplace is a folder on the Skillport server, which Claude Code cannot fetch"
+        elif not plugin.loads:
+            why = "Claude Code would not load it (its page says why)"
+        elif curated.pinned_source(plugin) is None:
+            why = "nothing of it is approved yet, or its source cannot be pinned to a commit"
+        elif needed := listed.wanting.get(plugin.pk):
+            why = f"it depends on {needed}, which the catalogue does not list for everyone in this audience"
+        else:
+            why = ("some of its skills are not shared with everyone in this audience, and Claude Code installs a "
+                   "plugin whole")
+        left.append((f"{plugin.name}@{plugin.marketplace.slug}", why))
+    return left
+
+
 def uses_curated_catalogues(target) -> bool:
     """Does the fragment point at Skillport's own catalogues, which need a headersHelper on the machines?"""
     return not target.settings_source_id
@@ -109,8 +139,10 @@ def _curated_catalogues(target):
             .filter(pk__in=target.marketplaces.values("pk")).order_by("slug") if curated.reachable(market)]
     sources = {market.catalogue_name: {"source": "url", "url": absolute_url(reverse("marketplace:curated", args=[market.slug]))}
                for market in kept}
-    plugins = (Plugin.objects.visible_to_audience(target.audience)
-               .filter(marketplace__in=kept, policy=Policy.REQUIRED).select_related("marketplace").order_by("pk"))
-    # Only what the catalogue lists: a plugin whose source cannot be pinned is not in it.
+    # Only what every member's catalogue lists (curated.py): forced on where it is not, Claude Code would find
+    # no such plugin, or one that does not load (without a dependency left out, say).
+    listed = curated.listing(None, audience=target.audience)
+    plugins = (Plugin.objects.filter(pk__in=listed.ids, marketplace__in=kept, policy=Policy.REQUIRED)
+               .select_related("marketplace").order_by("pk"))
     required = [(plugin, plugin.marketplace.catalogue_name) for plugin in plugins if curated.pinned_source(plugin)]
     return sources, required, {}

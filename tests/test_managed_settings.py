@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from marketplace.models import Plugin, Policy
-from publishing.managed_settings import fragment
+from publishing.managed_settings import fragment, not_forced_on
 from publishing.models import Kind, PublishTarget
 
 from .builders import catalog, plugin_entry, skill_md
@@ -52,7 +52,8 @@ def curated(slug):
 
 def test_curated_catalogues_required_on_prohibited_off_and_only_these_sources(markets):
     acme, labs, _zeta = markets
-    found = fragment(settings_target([acme, labs]))
+    # ops-kit holds a skill for the core team alone, so only their catalogues list it (see below).
+    found = fragment(settings_target([acme, labs], audience=["github:@acme/core"]))
     assert found == {
         "extraKnownMarketplaces": {"acme-skills": {"source": curated("acme"), "autoUpdate": True},
                                    "labs": {"source": curated("labs"), "autoUpdate": True}},
@@ -60,13 +61,14 @@ def test_curated_catalogues_required_on_prohibited_off_and_only_these_sources(ma
         "enabledPlugins": {"data-kit@labs": False, "ops-kit@acme-skills": True, "ops-kit@zeta": False},
     }
     # Deterministic: the same state gives the same bytes, keys in order.
-    assert json.dumps(fragment(settings_target([labs, acme], name="again"))) == json.dumps(found)
+    assert json.dumps(fragment(settings_target([labs, acme], name="again", audience=["github:@acme/core"]))) == \
+        json.dumps(found)
     assert list(found["enabledPlugins"]) == sorted(found["enabledPlugins"])
 
 
 def test_not_strict_leaves_other_marketplaces_allowed(markets):
     acme, _labs, _zeta = markets
-    found = fragment(settings_target([acme], strict=False))
+    found = fragment(settings_target([acme], strict=False, audience=["github:@acme/core"]))
     assert "strictKnownMarketplaces" not in found and list(found["extraKnownMarketplaces"]) == ["acme-skills"]
     assert found["enabledPlugins"]["ops-kit@acme-skills"] is True
 
@@ -82,6 +84,28 @@ def test_a_required_plugin_is_forced_on_only_for_an_audience_that_may_see_it(mar
     acme.audience = ["github:@acme/design"]
     acme.save(update_fields=["audience"])
     assert fragment(settings_target([acme], name="others"))["extraKnownMarketplaces"] == {}
+
+
+def test_a_required_plugin_is_forced_on_only_where_every_members_catalogue_lists_it(markets, admin_client):
+    """Forced on where a member's curated catalogue does not list it, Claude Code would find no such plugin (one
+    holding a skill not every member may see: Claude Code installs plugins whole), or one that does not load (its
+    dependency left out). The target's page says which are not forced on, and why."""
+    acme, _labs, _zeta = markets
+    everyone = settings_target([acme])
+    assert "ops-kit@acme-skills" not in fragment(everyone)["enabledPlugins"]
+    assert not_forced_on(everyone) == [("ops-kit@acme", "some of its skills are not shared with everyone in this "
+                                                       "audience, and Claude Code installs a plugin whole")]
+
+    core = settings_target([acme], name="core", audience=["github:@acme/core"])
+    assert fragment(core)["enabledPlugins"]["ops-kit@acme-skills"] is True and not_forced_on(core) == []
+    ops = Plugin.objects.get(marketplace=acme, name="ops-kit")
+    ops.entry = {**ops.entry, "dependencies": ["gone"]}  # as a sync of a commit adding it would store
+    ops.save(update_fields=["entry"])
+    assert "ops-kit@acme-skills" not in fragment(core)["enabledPlugins"]
+    assert not_forced_on(core) == [("ops-kit@acme", "it depends on gone, which the catalogue does not list for "
+                                                   "everyone in this audience")]
+    page = admin_client.get(f"/admin/publishing/publishtarget/{core.pk}/managed-settings/").content.decode()
+    assert "<li><code>ops-kit@acme</code>: it depends on gone, which the catalogue does not list" in page
 
 
 def test_the_published_repository_on_github_with_prohibited_names_blocked_where_they_could_come_from(markets):
@@ -142,7 +166,7 @@ def test_claude_code_finds_nothing_invalid_in_either_fragment(markets, tmp_path)
 
 
 def test_a_headers_helper_is_added_to_every_curated_source(db, make_repo, synced_marketplace):
-    from publishing.managed_settings import fragment
+    from publishing.managed_settings import fragment, not_forced_on
     from publishing.models import Kind, PublishTarget
 
     repo = make_repo({".claude-plugin/marketplace.json": '{"name": "acme-skills", "owner": {"name": "A"}, "plugins": []}'})
