@@ -13,7 +13,7 @@ from marketplace.models import Curation, Marketplace, Plugin
 from marketplace.sync import sync_marketplace
 
 from .builders import Symlink, catalog, plugin_entry, run_command, skill_md
-from .test_claude_code_oracle import CLAUDE, claude_env
+from .test_claude_code_oracle import CLAUDE, claude_env, installed
 
 pytestmark = pytest.mark.django_db
 
@@ -217,16 +217,8 @@ def test_a_plugin_is_listed_only_with_the_plugins_it_depends_on(client, make_rep
     folder = tmp_path / "curated"
     (folder / ".claude-plugin").mkdir(parents=True)
     (folder / ".claude-plugin" / "marketplace.json").write_text(text)
-    env = claude_env(tmp_path / "home")
-
-    def claude(*args):
-        return subprocess.run([CLAUDE, "plugin", *args], env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=180)
-
-    assert claude("marketplace", "add", str(folder)).returncode == 0
-    done = claude("install", "chain@acme-skills")
-    assert "+ 2 dependencies" in done.stdout, done.stdout + done.stderr
-    errors = {entry["id"]: entry.get("errors", []) for entry in json.loads(claude("list", "--json").stdout)}
+    printed, errors = installed(folder, "chain@acme-skills", tmp_path / "home")
+    assert "+ 2 dependencies" in printed, printed
     assert {name: errors.get(f"{name}@acme-skills") for name in ("app", "base", "chain")} == {
         "app": [], "base": [], "chain": []}
 

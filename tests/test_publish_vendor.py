@@ -207,7 +207,7 @@ def test_a_plugin_is_published_only_with_the_plugins_it_depends_on(make_repo, sy
     the copy with the dependency."""
     from marketplace.models import Curation
 
-    from .test_claude_code_oracle import CLAUDE, claude_env
+    from .test_claude_code_oracle import installed
 
     synced_marketplace(make_repo({
         ".claude-plugin/marketplace.json": catalog(
@@ -239,16 +239,8 @@ def test_a_plugin_is_published_only_with_the_plugins_it_depends_on(make_repo, sy
     assert json.loads((out / "plugins/app/.claude-plugin/plugin.json").read_text())["dependencies"] == [
         {"name": "base", "version": "^1.2.0"}, "x@elsewhere"]
 
-    env = claude_env(tmp_path / "home")
-
-    def claude(*args):
-        return subprocess.run([CLAUDE, "plugin", *args], env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=180)
-
-    assert claude("marketplace", "add", str(out)).returncode == 0
-    done = claude("install", "app@skillport")
-    assert "+ 1 dependency: base" in done.stdout, done.stdout + done.stderr
-    errors = {entry["id"]: entry.get("errors", []) for entry in json.loads(claude("list", "--json").stdout)}
+    printed, errors = installed(out, "app@skillport", tmp_path / "home")
+    assert "+ 1 dependency: base" in printed, printed
     # Its dependency on another marketplace's plugin is the member's to add (Skillport judges none of those).
     assert errors["base@skillport"] == [] and errors["app@skillport"] == [
         'Dependency "x@elsewhere" is not installed — run `claude plugin install x@elsewhere`, or check that its '
