@@ -193,5 +193,8 @@ def catalogue(marketplace, user) -> dict:
         "owner": _owner(marketplace.owner),
         "description": marketplace.description,
         "metadata": {"description": f"Curated by Skillport from {marketplace.slug} at {marketplace.last_synced_commit}"},
+        # Without it, Claude Code would not install a plugin's dependency of another marketplace along with it.
+        **({"allowCrossMarketplaceDependenciesOn": marketplace.cross_marketplace} if marketplace.cross_marketplace
+           else {}),
         "plugins": entries,
     }

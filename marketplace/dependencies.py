@@ -46,25 +46,35 @@ def own(entry: dict, manifest: dict | None, marketplace: str) -> list[tuple[str,
     return found
 
 
-def wanting(plugins) -> dict:
+def wanting(plugins, together=None) -> dict:
     """{id: the dependency as written} for each of `plugins`, given as (id, marketplace id, name, entry,
-    plugin.json, marketplace's name), that depends on a plugin of its marketplace not among them."""
+    plugin.json, marketplace's name), that depends on a plugin of its marketplace not among them. `together` maps
+    the names of other marketplaces whose plugins are served in the same catalogue (a publish target's) to their
+    ids: a dependency naming one of them must be among `plugins` too."""
+    together = together or {}
     ids = {(market, name): pk for pk, market, name, *_rest in plugins}
-    needs = {(market, name): [(written, (market, needed)) for written, needed in own(entry, found, market_name)]
-             for _pk, market, name, entry, found, market_name in plugins}
+    needs = {}
+    for _pk, market, name, entry, found, market_name in plugins:
+        needs[(market, name)] = []
+        for written in declared(entry, found):
+            needed, _, other = written.partition("@")
+            if other in ("", market_name):
+                needs[(market, name)].append((written, (market, needed)))
+            elif other in together:
+                needs[(market, name)].append((written, (together[other], needed)))
     return {ids[key]: found[0][0] for key, found in unmet(needs, ids).items()}
 
 
-def as_own(value, marketplace: str):
-    """A `dependencies` field with the plugins of its own marketplace (named `marketplace`) named by name alone,
-    for a copy published under another marketplace's name, where "name@marketplace" would name the original."""
+def as_own(value, marketplaces):
+    """A `dependencies` field with the plugins of `marketplaces` (names) named by name alone, for a copy that
+    serves them under another marketplace's name, where "name@marketplace" would name the original."""
     if not isinstance(value, list):
         return value
     named = []
     for item in value:
-        if isinstance(item, str) and item.partition("@")[2] == marketplace:
+        if isinstance(item, str) and item.partition("@")[2] in marketplaces:
             item = item.partition("@")[0]
-        elif isinstance(item, dict) and item.get("marketplace") == marketplace:
+        elif isinstance(item, dict) and item.get("marketplace") in marketplaces:
             item = {key: field for key, field in item.items() if key != "marketplace"}
         named.append(item)
     return named

@@ -71,6 +71,8 @@ class Catalog:
     metadata: dict
     renames: dict
     entries: list  # (index, dict) pairs, one per plugin entry that is an object
+    # The marketplaces whose plugins this one's may depend on, installed with them (allowCrossMarketplaceDependenciesOn).
+    cross_marketplace: list = field(default_factory=list)
     problems: Problems = field(default_factory=Problems)
     dropped: int = 0  # plugin entries that cannot be read at all (not objects)
 
@@ -196,6 +198,9 @@ def parse_catalog(raw: bytes, location: str, repo_url: str) -> Catalog:
         renames=renames,
         entries=entries,
         problems=problems,
+        cross_marketplace=[name for name in data.get("allowCrossMarketplaceDependenciesOn") or ()
+                           if isinstance(name, str)] if isinstance(data.get("allowCrossMarketplaceDependenciesOn"), list)
+        else [],
     )
 
 

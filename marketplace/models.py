@@ -343,6 +343,11 @@ class Marketplace(models.Model):
     owner = models.JSONField(default=dict, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     renames = models.JSONField(default=dict, blank=True)
+    cross_marketplace = models.JSONField(
+        default=list, blank=True, editable=False,
+        help_text="allowCrossMarketplaceDependenciesOn: the marketplaces whose plugins Claude Code installs with "
+                  "this one's that depend on them. Its curated catalogue says the same.",
+    )
     access_rules = models.JSONField(
         default=dict, blank=True, help_text="The repository's .skillport/access.json, as last synced.",
     )

@@ -196,6 +196,7 @@ class Reader:
                 plugins.append(self._read_plugin(index, entry, f"{location} ({name})"))
         self.progress("plugins", total, total)
         _unmet_dependencies(plugins, self.catalog.name, self.catalog_path)
+        _other_marketplaces(plugins, self.catalog, self.catalog_path)
         for plugin in plugins:
             # Once every plugin's refusal is known, its dependencies' included: a skill's content hash holds it.
             # Names of new skills are known only once read; skillfolder.read_new dedupes them after that.
@@ -597,7 +598,8 @@ def _unmet_dependencies(plugins, marketplace: str, catalog_path: str) -> None:
                 why, advice = f"is a plugin {which} ({needed.refusal})", "Fix it"
             else:
                 which, why = "its marketplace does not list", "is not a plugin of this marketplace"
-                advice = f"List it here, or name its marketplace ('{written.partition('@')[0]}@other-marketplace')"
+                advice = (f"List it here, or name its marketplace ('{written.partition('@')[0]}@other-marketplace') "
+                          "and allow that one in allowCrossMarketplaceDependenciesOn")
             plugin.problems.warning(
                 "dependency-missing",
                 f"dependencies: '{written}' {why}: Claude Code installs {name} without it, and will not load it. "
@@ -606,6 +608,26 @@ def _unmet_dependencies(plugins, marketplace: str, catalog_path: str) -> None:
             )
             if plugin.loads:
                 plugin.loads, plugin.refusal = False, f"it depends on {written}, which {which}"
+
+
+def _other_marketplaces(plugins, catalog, catalog_path: str) -> None:
+    """A dependency on another marketplace's plugin that the catalogue does not allow
+    (allowCrossMarketplaceDependenciesOn): Claude Code installs it with the plugin only where it is allowed, and
+    otherwise refuses the install, or installs the plugin alone, which then does not load, unless the member has
+    installed that one first. Its validator says nothing."""
+    for plugin in plugins:
+        for written in dependencies.declared(plugin.entry, plugin.manifest):
+            name, _, market = written.partition("@")
+            if market in ("", catalog.name) or market in catalog.cross_marketplace:
+                continue
+            plugin.problems.warning(
+                "dependency-not-allowed",
+                f"dependencies: '{written}' is a plugin of the {market} marketplace, which this one does not let its "
+                f"plugins depend on: Claude Code will not install it with {plugin.name}, and installs {plugin.name} "
+                f"only where the member has installed it first. Add \"{market}\" to the catalogue's "
+                "allowCrossMarketplaceDependenciesOn",
+                f"{catalog_path}: plugins[{plugin.index}] ({plugin.name})",
+            )
 
 
 def _versions_required(plugins, by_name: dict, marketplace: str, catalog_path: str) -> set:

@@ -200,6 +200,7 @@ def reconcile(marketplace, snapshot) -> dict:
     fields = {
         "name": (catalog.name or marketplace.name or marketplace.slug)[:200], "description": catalog.description,
         "owner": catalog.owner, "metadata": catalog.metadata, "renames": catalog.renames,
+        "cross_marketplace": catalog.cross_marketplace,
     }
     if snapshot.access is not None:
         fields["access_rules"] = snapshot.access

@@ -4,8 +4,8 @@ The rule is `visible_to_audience` (marketplace/models.py), the same one the web,
 connector apply, plus what only a copy needs: nothing prohibited, nothing Claude Code would refuse,
 and for each plugin the commit whose content was approved (`approved_commit`). A skill the
 audience may not see is left out of its plugin's copy rather than keeping the plugin out. A plugin
-whose dependency is not published with it is left out too (marketplace/dependencies.py): Claude Code
-would install it without that one, and not load it.
+whose dependency is not published with it (of its own marketplace, or of another the target copies) is
+left out too (marketplace/dependencies.py): Claude Code would install it without that one, and not load it.
 """
 from dataclasses import dataclass, field
 
@@ -56,14 +56,25 @@ def choose(marketplaces, audience) -> tuple[list[Chosen], Problems]:
             continue
         taken[key] = (plugin.marketplace.slug, plugin.name)
         chosen.append(Chosen(plugin, skills.get(plugin.pk, [])))
-    wanting = dependencies.wanting([(item.plugin.pk, item.plugin.marketplace_id, item.plugin.name, item.plugin.entry,
-                                     item.plugin.manifest, item.plugin.marketplace.name) for item in chosen])
+    wanting = dependencies.wanting([(item.plugin.pk, item.plugin.marketplace_id, item.plugin.name,
+                                     item.plugin.entry, item.plugin.manifest, item.plugin.marketplace.name)
+                                    for item in chosen], together(marketplaces))
     for item in chosen:
         if needed := wanting.get(item.plugin.pk):
             problems.info("not-published", f"{item.plugin.name} is left out: it depends on {needed}, which is not "
                           "published here, and Claude Code would install it without that and not load it",
                           f"{item.plugin.marketplace.slug}/{item.plugin.name}")
     return [item for item in chosen if item.plugin.pk not in wanting], problems
+
+
+def together(marketplaces) -> dict:
+    """{name: id} of the marketplaces a target copies, by the names their catalogues give them: a plugin's
+    dependency naming one finds its plugin in the copy, by name alone. A name two of them share names neither
+    (Skillport cannot tell which was meant)."""
+    found = {}
+    for market in marketplaces:
+        found[market.name] = None if market.name in found else market.pk
+    return {name: pk for name, pk in found.items() if pk is not None}
 
 
 def _left_out(plugin) -> str:

@@ -34,7 +34,7 @@ from marketplace.problems import Problems
 from marketplace.snapshot import is_junk
 from marketplace.tree import Escape, Tree, folders_of, is_clean_path
 
-from .selection import choose
+from .selection import choose, together
 
 CATALOG = ".claude-plugin/marketplace.json"
 PLUGIN_JSON = ".claude-plugin/plugin.json"
@@ -99,6 +99,7 @@ def build(*, marketplaces, audience, name, owner, progress=None) -> Build:
     """The marketplace for `audience` from `marketplaces`."""
     progress = progress or (lambda phase, done, total: None)
     chosen, problems = choose(marketplaces, audience)
+    copied = together(marketplaces)
     plugins, entries, skills, files = {}, [], [], {}
     with _Trees() as trees:
         for done, item in enumerate(chosen):
@@ -106,7 +107,7 @@ def build(*, marketplaces, audience, name, owner, progress=None) -> Build:
             if done % BATCH == 0:
                 batch = [skill for later in chosen[done:done + BATCH] for skill in later.skills]
                 stored, digests = _stored_files(batch), provenance.digests([skill.pk for skill in batch])
-            written = _vendor(item, problems, trees, stored, digests)
+            written = _vendor(item, problems, trees, stored, digests, copied)
             if written is None:
                 continue
             published, entry, held = written
@@ -121,8 +122,23 @@ def build(*, marketplaces, audience, name, owner, progress=None) -> Build:
         "metadata": {"description": "Published by Skillport: only what the organisation approved for this audience."},
         "plugins": sorted(entries, key=lambda e: e["name"]),
     }
+    allowed = _other_marketplaces([item.plugin for item in chosen if item.plugin.name in plugins], copied)
+    if allowed:
+        catalog["allowCrossMarketplaceDependenciesOn"] = allowed
     files[CATALOG] = (False, _json(catalog))
     return Build(catalog, plugins, problems, skills, files)
+
+
+def _other_marketplaces(published, copied) -> list[str]:
+    """The marketplaces outside the copy that published plugins depend on where their own catalogue let them
+    (allowCrossMarketplaceDependenciesOn): the copy lets them too, and no others."""
+    allowed = set()
+    for plugin in published:
+        for written in dependencies.declared(plugin.entry, plugin.manifest):
+            other = written.partition("@")[2]
+            if other not in ("", plugin.marketplace.name, *copied) and other in plugin.marketplace.cross_marketplace:
+                allowed.add(other)
+    return sorted(allowed)
 
 
 class _Trees:
@@ -149,9 +165,10 @@ class _Trees:
             blobs.close()
 
 
-def _vendor(chosen, problems, trees, stored, digests) -> tuple[PublishedPlugin, dict, dict] | None:
+def _vendor(chosen, problems, trees, stored, digests, copied) -> tuple[PublishedPlugin, dict, dict] | None:
     """One plugin: what is published of it, its catalogue entry and its files ({path: (executable, content)});
-    `stored` and `digests` hold its skills' files and provenance digests."""
+    `stored` and `digests` hold its skills' files and provenance digests, `copied` the names of the marketplaces
+    the target copies (selection.together)."""
     plugin = chosen.plugin
     where = f"{plugin.marketplace.slug}/{plugin.name}"
     try:
@@ -174,10 +191,12 @@ def _vendor(chosen, problems, trees, stored, digests) -> tuple[PublishedPlugin, 
 
     manifest_json = _plugin_json(files, where, problems)
     entry = {key: value for key, value in plugin.entry.items() if key not in ("source", "version")}
-    # Published under the target's name, a dependency on "name@<its marketplace>" would name the original.
+    # Published under the target's name, a dependency on "name@<a marketplace the target copies>" would name the
+    # original.
     for declared in (entry, manifest_json):
-        if declared is not None and "dependencies" in declared:
-            declared["dependencies"] = dependencies.as_own(declared["dependencies"], plugin.marketplace.name)
+        for key in ("dependencies", "optionalDependencies"):
+            if declared is not None and key in declared:
+                declared[key] = dependencies.as_own(declared[key], {plugin.marketplace.name, *copied})
     entry.update({key: value for key, value in (
         ("displayName", plugin.display_name_override), ("category", plugin.category_override),
         ("tags", plugin.tags_override)) if value})

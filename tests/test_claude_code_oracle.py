@@ -576,17 +576,19 @@ def claude_env(home):
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
 
 
-def installed(folder, plugin, home) -> tuple[str, dict]:
-    """Adds the marketplace at `folder` to a Claude Code of its own (`home`) and installs `plugin` from it: what
-    the install printed, and for each plugin then installed, the errors `claude plugin list` names for it."""
+def installed(folders, plugin, home) -> tuple[str, dict]:
+    """Adds the marketplace at each of `folders` (or the one) to a Claude Code of its own (`home`) and installs
+    `plugin`: what the install printed, and for each plugin then installed, the errors `claude plugin list` names
+    for it."""
     env = claude_env(home)
 
     def claude(*args):
         return subprocess.run([CLAUDE, "plugin", *args], env=env, cwd=home, stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, timeout=180)
 
-    added = claude("marketplace", "add", str(folder))
-    assert added.returncode == 0, added.stdout + added.stderr
+    for folder in folders if isinstance(folders, list) else [folders]:
+        added = claude("marketplace", "add", str(folder))
+        assert added.returncode == 0, added.stdout + added.stderr
     done = claude("install", plugin)
     listed = json.loads(claude("list", "--json").stdout)
     return done.stdout + done.stderr, {entry["id"]: entry.get("errors", []) for entry in listed}

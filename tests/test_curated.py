@@ -223,6 +223,44 @@ def test_a_plugin_is_listed_only_with_the_plugins_it_depends_on(client, make_rep
         "app": [], "base": [], "chain": []}
 
 
+def test_a_dependency_of_another_marketplace_is_installed_as_the_repository_allows(client, make_repo,
+                                                                                     synced_marketplace, people,
+                                                                                     tmp_path):
+    """A marketplace may let its plugins depend on another's (allowCrossMarketplaceDependenciesOn): Claude Code then
+    installs that one along with them, where the member has added both. The curated catalogue says so too; without
+    it, the pinned CLI refuses the install ("cross-marketplace dependencies are blocked by default")."""
+    synced_marketplace(make_repo({
+        ".claude-plugin/marketplace.json": json.dumps({
+            "name": "acme-skills", "owner": {"name": "Acme"}, "allowCrossMarketplaceDependenciesOn": ["labs"],
+            "plugins": [plugin_entry("app", dependencies=["helper@labs"])]}),
+        "plugins/app/skills/app-skill/SKILL.md": skill_md("app-skill"),
+    }), slug="acme")
+    synced_marketplace(make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("helper"), name="labs"),
+        "plugins/helper/skills/helper-skill/SKILL.md": skill_md("helper-skill"),
+    }), slug="labs")
+    client.force_login(people["member"])
+    folders = {}
+    for slug in ("acme", "labs"):
+        folders[slug] = tmp_path / slug / "with"
+        (folders[slug] / ".claude-plugin").mkdir(parents=True)
+        (folders[slug] / ".claude-plugin" / "marketplace.json").write_text(
+            client.get(f"/m/{slug}/marketplace.json").content.decode())
+    acme = json.loads((folders["acme"] / ".claude-plugin/marketplace.json").read_text())
+    assert acme["allowCrossMarketplaceDependenciesOn"] == ["labs"] and [e["name"] for e in acme["plugins"]] == ["app"]
+    printed, errors = installed([folders["labs"], folders["acme"]], "app@acme-skills", tmp_path / "home")
+    assert "+ 1 dependency: helper" in printed, (printed, errors)
+    assert errors.get("app@acme-skills") == [] and errors.get("helper@labs") == [], (printed, errors)
+
+    without = tmp_path / "acme" / "without"
+    (without / ".claude-plugin").mkdir(parents=True)
+    (without / ".claude-plugin" / "marketplace.json").write_text(json.dumps(
+        {key: value for key, value in acme.items() if key != "allowCrossMarketplaceDependenciesOn"}))
+    printed, errors = installed([folders["labs"], without], "app@acme-skills", tmp_path / "home-without")
+    assert "helper@labs" not in errors and errors.get("app@acme-skills") != [], (printed, errors)
+    assert "not in the allowlist" in printed
+
+
 @pytest.mark.parametrize("unread, shown", [
     # On Linux Claude Code loads hooks/hooks.json; beside Hooks.json the sync reads neither, so nobody saw it.
     ({"hooks/hooks.json": '{"hooks": {}}', "hooks/Hooks.json": "{}"}, ["hooks/Hooks.json (same-name)",

@@ -46,10 +46,19 @@ def test_a_hostile_chain_of_thousands_costs_what_its_length_does():
     assert len(missing) == n and missing["p0"] == [("p1", True)] and missing[f"p{n - 1}"] == [(f"p{n}", False)]
 
 
-def test_as_own_names_the_copys_marketplace():
-    assert dependencies.as_own(["a@acme", "b", "c@other", {"name": "d", "marketplace": "acme"}, 5], "acme") == [
-        "a", "b", "c@other", {"name": "d"}, 5]
-    assert dependencies.as_own("a@acme", "acme") == "a@acme"
+def test_as_own_names_the_copys_marketplaces():
+    assert dependencies.as_own(["a@acme", "b", "c@other", {"name": "d", "marketplace": "acme"}, 5, "e@labs"],
+                               {"acme", "labs"}) == ["a", "b", "c@other", {"name": "d"}, 5, "e"]
+    assert dependencies.as_own("a@acme", {"acme"}) == "a@acme"
+
+
+def test_wanting_finds_a_dependency_of_a_marketplace_served_together():
+    rows = [(1, "m1", "app", {"dependencies": ["base", "tool@two", "x@far"]}, None, "one"),
+            (2, "m1", "base", {}, None, "one"), (3, "m2", "tool", {"dependencies": ["gone"]}, None, "two")]
+    # Alone, a marketplace's plugins are judged by each other only: app's tool@two is not looked for.
+    assert dependencies.wanting(rows) == {3: "gone"}
+    assert dependencies.wanting(rows, {"two": "m2"}) == {1: "tool@two", 3: "gone"}
+    assert dependencies.wanting(rows[:2] + [(3, "m2", "tool", {}, None, "two")], {"two": "m2"}) == {}
 
 
 def test_satisfies_reads_ranges_and_versions_as_claude_code_does():

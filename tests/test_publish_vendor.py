@@ -203,45 +203,51 @@ def test_two_plugins_one_folder_on_macos_are_not_both_published(make_repo, synce
 def test_a_plugin_is_published_only_with_the_plugins_it_depends_on(make_repo, synced_marketplace, tmp_path):
     """Claude Code installs a plugin's dependencies from the copy's catalogue with it, and will not load it without
     them: a plugin whose dependency is not published (hidden, or its name taken by another marketplace's plugin)
-    is left out too, and a dependency naming its own marketplace names the copy's. The pinned CLI installs from
-    the copy with the dependency."""
+    is left out too. A dependency naming a marketplace the target copies names the copy's plugin; one naming a
+    marketplace outside it is allowed in the copy where its own catalogue allowed it. The pinned CLI installs from
+    the copy with the dependencies."""
     from marketplace.models import Curation
 
     from .test_claude_code_oracle import installed
 
     synced_marketplace(make_repo({
         ".claude-plugin/marketplace.json": catalog(
-            plugin_entry("app", dependencies=["base@alpha-skills"]), plugin_entry("base"),
-            plugin_entry("lonely", dependencies=["hidden"]), plugin_entry("hidden"), name="alpha-skills"),
+            plugin_entry("app", dependencies=["base@alpha-skills", "tool@beta-skills"]), plugin_entry("base"),
+            plugin_entry("lonely", dependencies=["hidden"]), plugin_entry("hidden"),
+            plugin_entry("far", dependencies=["needs-base@beta-skills"]),
+            name="alpha-skills", allowCrossMarketplaceDependenciesOn=["beta-skills", "elsewhere"]),
         "plugins/app/.claude-plugin/plugin.json": json.dumps({"name": "app", "dependencies": [
             {"name": "base", "marketplace": "alpha-skills", "version": "^1.2.0"}, "x@elsewhere"]}),
         "plugins/base/.claude-plugin/plugin.json": json.dumps({"name": "base", "version": "1.2.0"}),
         **{f"plugins/{name}/skills/{name}-skill/SKILL.md": skill_md(f"{name}-skill")
-           for name in ("app", "base", "lonely", "hidden")},
+           for name in ("app", "base", "lonely", "hidden", "far")},
     }), slug="alpha")
     synced_marketplace(make_repo({
         ".claude-plugin/marketplace.json": catalog(plugin_entry("needs-base", dependencies=["base"]),
-                                                   plugin_entry("base"), name="beta-skills"),
-        **{f"plugins/{name}/skills/{name}-skill/SKILL.md": skill_md(f"{name}-skill") for name in ("needs-base", "base")},
+                                                   plugin_entry("base"), plugin_entry("tool"), name="beta-skills"),
+        **{f"plugins/{name}/skills/{name}-skill/SKILL.md": skill_md(f"{name}-skill")
+           for name in ("needs-base", "base", "tool")},
     }), slug="beta")
     Plugin.objects.filter(name="hidden").update(curation=Curation.HIDDEN)
 
     out, result = export(tmp_path)
 
-    assert sorted(path.name for path in (out / "plugins").iterdir()) == ["app", "base"]
+    assert sorted(path.name for path in (out / "plugins").iterdir()) == ["app", "base", "tool"]
     left_out = {p["location"]: p["message"] for p in result["problems"] if p["code"] == "not-published"}
     assert left_out["alpha/lonely"] == ("lonely is left out: it depends on hidden, which is not published here, and "
                                         "Claude Code would install it without that and not load it")
     assert left_out["beta/needs-base"].startswith("needs-base is left out: it depends on base, which is not published")
-    entry = {e["name"]: e for e in json.loads((out / ".claude-plugin/marketplace.json").read_text())["plugins"]}["app"]
-    assert entry["dependencies"] == ["base"]
+    assert left_out["alpha/far"].startswith("far is left out: it depends on needs-base@beta-skills, which is not ")
+    market = json.loads((out / ".claude-plugin/marketplace.json").read_text())
+    assert market["allowCrossMarketplaceDependenciesOn"] == ["elsewhere"]
+    assert {e["name"]: e for e in market["plugins"]}["app"]["dependencies"] == ["base", "tool"]
     # The version the copy gives base (1.2.0+skillport.<digest>) still meets what app asks.
     assert json.loads((out / "plugins/app/.claude-plugin/plugin.json").read_text())["dependencies"] == [
         {"name": "base", "version": "^1.2.0"}, "x@elsewhere"]
 
     printed, errors = installed(out, "app@skillport", tmp_path / "home")
-    assert "+ 1 dependency: base" in printed, printed
-    # Its dependency on another marketplace's plugin is the member's to add (Skillport judges none of those).
-    assert errors["base@skillport"] == [] and errors["app@skillport"] == [
+    assert "+ 2 dependencies" in printed, printed
+    # Its dependency on a marketplace outside the copy is the member's to add (Skillport judges none of those).
+    assert errors["base@skillport"] == errors["tool@skillport"] == [] and errors["app@skillport"] == [
         'Dependency "x@elsewhere" is not installed — run `claude plugin install x@elsewhere`, or check that its '
         "marketplace is added"]

@@ -600,13 +600,16 @@ def test_a_types_file_of_thousands_of_nested_templates_is_read_without_recursion
 
 
 def test_a_plugin_that_depends_on_one_its_marketplace_does_not_list_does_not_load(good, admin_client):
-    """Claude Code installs it without the dependency and will not load it; one of another marketplace it may. With
-    only warnings to list, the plugin page says why from what the sync stored."""
+    """Claude Code installs it without the dependency and will not load it; one of another marketplace it may, where
+    the member has that one (and Claude Code installs it with the plugin only where the catalogue allows that
+    marketplace). With only warnings to list, the plugin page says why from what the sync stored."""
     good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": json.dumps(
         {"name": "tools", "dependencies": ["nowhere", "other", "lint@elsewhere", {"name": "x", "marketplace": "test-market"}]})})
     run = good.sync()
-    assert run.status == Status.PARTIAL and codes(run) == [("warning", "dependency-missing")] * 2, run.problems
-    assert [p["message"].split(":")[1].split("'")[1] for p in run.problems] == ["nowhere", "x@test-market"]
+    assert run.status == Status.PARTIAL and codes(run) == [("warning", "dependency-missing")] * 2 + [
+        ("warning", "dependency-not-allowed")], run.problems
+    assert [p["message"].split(":")[1].split("'")[1] for p in run.problems] == ["nowhere", "x@test-market",
+                                                                                 "lint@elsewhere"]
     tools = Plugin.objects.get(marketplace=good.market, name="tools")
     assert not tools.loads and tools.refusal == "it depends on nowhere, which its marketplace does not list"
     page = admin_client.get(f"/plugins/{good.market.slug}/tools/").content.decode()
