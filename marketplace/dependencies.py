@@ -11,7 +11,9 @@ catalogue, a publish target) is closed under them: a plugin whose dependency is 
 why, rather than handed out to install and never load.
 
 A dependency on another marketplace's plugin ("name@other") is installed only where the member has added that
-marketplace, which Skillport cannot see; only dependencies within one marketplace are judged.
+marketplace and the plugin's own catalogue allows it (allowCrossMarketplaceDependenciesOn). Skillport cannot see
+members' machines: it judges dependencies within one marketplace, and within the marketplaces a publish target
+copies together.
 """
 import re
 from collections import deque
@@ -23,6 +25,8 @@ from . import claudefields
 # npm's `semver.coerce`: the first run of up to three dot-separated numbers in a version that is not one.
 COERCE = re.compile(r"(?:^|\D)(\d{1,16})(?:\.(\d{1,16}))?(?:\.(\d{1,16}))?(?:$|\D)")
 
+# The longest version range judged (characters, once spaces are collapsed).
+MAX_RANGE = 1024
 # The steps of a dependency cycle's path a message names: a hostile catalogue's chain of thousands into a cycle
 # would otherwise cost a walk of thousands for each of its plugins.
 SHOWN = 12
@@ -126,6 +130,12 @@ def satisfies(version: str, required: str) -> bool | None:
     as Claude Code judges it? None where `required` is not a range at all, which Claude Code refuses at install.
     A version that is not one is read for its first run of digits (so release-7 is 7.0.0), as npm's `coerce`
     reads it; a plugin without a version meets no range, not even "*"."""
+    # Runs of spaces mean what one does, and its parser's expressions take time in the square of a run's length:
+    # a hostile plugin.json's range of 20,000 spaces took seven seconds. One longer than any range written is not
+    # judged (passed), as 20,000 alternatives take a second.
+    required = " ".join(required.split())
+    if len(required) > MAX_RANGE:
+        return True
     if nodesemver.valid_range(required, False) is None:
         return None
     found = nodesemver.valid(version, False)

@@ -76,3 +76,13 @@ def test_constraints_are_read_from_a_plugin_json_of_its_own_marketplace():
                                 {"name": "d", "marketplace": "other", "version": "3"}, {"name": "e", "version": 4}]}
     assert dependencies.constraints(manifest, "acme") == [("b", "b", "^1"), ("c@acme", "c", "2")]
     assert dependencies.constraints(None, "acme") == [] and dependencies.constraints({"dependencies": "a"}, "x") == []
+
+
+def test_a_hostile_range_costs_no_more_than_a_plain_one():
+    """node-semver's expressions take time in the square of a run of spaces, and a range of thousands of
+    alternatives takes a second: collapsed, and past MAX_RANGE not judged."""
+    started = time.process_time()
+    assert dependencies.satisfies("1.0.0", ">=1.0.0" + " " * 50_000 + "<2") is True
+    assert dependencies.satisfies("1.0.0", "^" + " " * 50_000 + "2") is False
+    assert dependencies.satisfies("1.0.0", "2||" * 50_000) is True  # not judged
+    assert time.process_time() - started < 1  # 7 s before, for a fifth as many spaces
