@@ -228,11 +228,11 @@ def _command(where: str, config: dict) -> str:
 
 
 def _shapes(where: str, config: dict, fields: dict) -> str:
-    return next((f"{where}.{field}: Expected {shape}, received {_received(config[field])}"
+    return next((f"{where}.{field}: Expected {shape}, received {received(config[field])}"
                  for field, shape in fields.items() if field in config and not SHAPES[shape](config[field])), "")
 
 
-def _received(value) -> str:
+def received(value) -> str:
     """What a field holds, in words: a string by its text (where its form was wrong), else by its kind."""
     return json.dumps(value)[:60] if isinstance(value, str) else kind_of(value)
 

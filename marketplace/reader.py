@@ -19,7 +19,9 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from . import componentfiles, dependencies, discovery, hookfiles, manifest, plugincontent, skillfolder, typesfile
+from . import (
+    componentfiles, dependencies, discovery, hookfiles, inline, manifest, plugincontent, skillfolder, typesfile,
+)
 from .gitrepo import GitError, Repository, is_local
 from .problems import CatalogError, Problems
 from .snapshot import ALL_SURFACES, DEFAULT_CATALOG_PATH, LFS_HEADER, PluginData, Snapshot
@@ -639,12 +641,13 @@ def _versions_required(plugins, by_name: dict, marketplace: str, catalog_path: s
     for plugin, written, _name, required in asked:
         if plugin.installs and dependencies.satisfies("", required) is None:
             # Its validator says nothing; `claude plugin install` refuses it ("an invalid version requirement").
+            said = inline.received(" ".join(required.split()))
             plugin.problems.warning(
-                "dependency-version", f"dependencies: '{written}' version {json.dumps(required)} is not a range of "
-                f'versions, and Claude Code will not install {plugin.name}. Write one such as "^1.2.0" or ">=2"',
+                "dependency-version", f"dependencies: '{written}' version {said} is not a range of versions, and "
+                f'Claude Code will not install {plugin.name}. Write one such as "^1.2.0" or ">=2"',
                 f"{catalog_path}: plugins[{plugin.index}] ({plugin.name})")
             plugin.loads = plugin.installs = False
-            plugin.refusal = f"it asks for {written} by a version that is no range ({json.dumps(required)})"
+            plugin.refusal = f"it asks for {written} by a version that is no range ({said})"
     lacking = set()
     for plugin, written, name, required in asked:
         needed = by_name.get(name)
@@ -654,7 +657,8 @@ def _versions_required(plugins, by_name: dict, marketplace: str, catalog_path: s
         version = declared if isinstance(declared, str) else ""
         if dependencies.satisfies(version, required):
             continue
-        installed = f"is {version}" if version else "declares no version"
+        installed = f"is {inline.received(version)}" if version else "declares no version"
+        required = inline.received(" ".join(required.split()))
         plugin.problems.warning(
             "dependency-version", f"dependencies: '{written}' {required} is required, and {name} {installed}: "
             f"Claude Code installs {plugin.name}, and will not load it. Ask for a version {name} has, or give "

@@ -658,10 +658,10 @@ def test_a_version_of_a_dependency_its_marketplace_does_not_hold(good):
     run = good.sync()
     assert run.status == Status.PARTIAL and codes(run) == [("warning", "dependency-version")], run.problems
     assert run.problems[0]["message"] == (
-        "dependencies: 'tools' ^2.0.0 is required, and tools is 1.4.0: Claude Code installs other, and will not load "
-        "it. Ask for a version tools has, or give tools one this allows")
+        "dependencies: 'tools' \"^2.0.0\" is required, and tools is \"1.4.0\": Claude Code installs other, and will not "
+        "load it. Ask for a version tools has, or give tools one this allows")
     other = Plugin.objects.get(marketplace=good.market, name="other")
-    assert not other.loads and other.refusal == "it requires tools ^2.0.0, and tools is 1.4.0"
+    assert not other.loads and other.refusal == 'it requires tools "^2.0.0", and tools is "1.4.0"'
     assert Plugin.objects.get(marketplace=good.market, name="tools").loads
 
     good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": json.dumps({"name": "tools", "version": "2.1.0"})})
