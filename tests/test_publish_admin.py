@@ -161,7 +161,8 @@ def test_the_managed_settings_page_shows_the_fragment_with_a_copy_button(admin_c
     acme, labs = two_markets
     Plugin.objects.filter(name="ops-kit").update(policy=Policy.REQUIRED)
     Plugin.objects.filter(name="data-kit").update(policy=Policy.PROHIBITED)
-    target = make_target([acme], name="devices", kind=Kind.MANAGED_SETTINGS)
+    # ops-kit holds a core-team skill: only the core team's catalogues list it, so only their fragment forces it on.
+    target = make_target([acme], name="devices", kind=Kind.MANAGED_SETTINGS, audience=["github:@acme/core"])
     page = admin_client.get(f"{ADMIN}{target.pk}/managed-settings/").content.decode()
     assert "&quot;ops-kit@acme-skills&quot;: true" in page and "&quot;data-kit@labs&quot;: false" in page
     assert '<pre id="managed-settings">' in page and "data-copy=" in page and "skillport.js" in page

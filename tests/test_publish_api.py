@@ -99,6 +99,10 @@ def test_runs_are_paginated_newest_first(client, people, targets):
 
 def test_the_managed_settings_fragment_for_device_management(client, people, targets):
     client.force_login(people["admin"])
+    # ops-kit holds a core-team skill: only the core team's catalogues list it, so only their fragment forces it on.
+    assert "ops-kit@acme-skills" not in client.get(f"{API}devices/managed-settings/").json()["enabledPlugins"]
+    targets["devices"].audience = ["github:@acme/core"]
+    targets["devices"].save(update_fields=["audience"])
     found = client.get(f"{API}devices/managed-settings/")
     assert found.status_code == 200
     assert found.json()["enabledPlugins"] == {"ops-kit@acme-skills": True, "data-kit@labs": False}
