@@ -176,7 +176,20 @@ def security_scan(content_hash, marketplace) -> dict:
                          "findings": report.judgement.findings}).data
 
 
+class Dependency(serializers.Serializer):
+    name = serializers.CharField(help_text='As the plugin writes it: "name", or "name@marketplace".')
+    optional = serializers.BooleanField(help_text="Installed where Claude Code finds it; the plugin loads without it.")
+    marketplace = serializers.CharField(allow_null=True, help_text=(
+        "Another marketplace's name, which Claude Code installs it from only where the member has added that one; "
+        "null for the plugin's own."))
+    api_url = serializers.CharField(allow_null=True, help_text="The plugin of its own marketplace, where the caller "
+                                                               "may see it; else null.")
+
+
 class PluginDetailSerializer(PluginSerializer):
+    dependencies = serializers.SerializerMethodField(help_text=(
+        "The plugins Claude Code installs with this one, and does not load it without (optional ones where it "
+        "finds them)."))
     besides_skills = serializers.SerializerMethodField(help_text=(
         "What Claude Code installs with the plugin besides its skills, as approved (what the caller gets): hooks, "
         "commands, agents, MCP and LSP servers, and the files they run."))
@@ -185,7 +198,13 @@ class PluginDetailSerializer(PluginSerializer):
         "installs its skills alone."))
 
     class Meta(PluginSerializer.Meta):
-        fields = [*PluginSerializer.Meta.fields, "besides_skills", "besides_skills_scan"]
+        fields = [*PluginSerializer.Meta.fields, "dependencies", "besides_skills", "besides_skills_scan"]
+
+    @extend_schema_field(Dependency(many=True))
+    def get_dependencies(self, obj):
+        return [{"name": found["written"], "optional": found["optional"], "marketplace": found["elsewhere"] or None,
+                 "api_url": self.get_api_url(found["plugin"]) if found["plugin"] else None}
+                for found in install.installed_with(obj, self.context["request"].user)]
 
     def get_besides_skills(self, obj) -> list[str]:
         return plugincontent.listing(obj.approved_own_content)

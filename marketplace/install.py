@@ -22,8 +22,8 @@ from django.urls import reverse
 
 from skillport_site.links import absolute_url
 
-from . import curated, packaging, plugincontent
-from .models import Marketplace
+from . import curated, dependencies, packaging, plugincontent
+from .models import Marketplace, Plugin
 
 # Names only a local network resolves: Anthropic's servers cannot reach them.
 LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
@@ -76,6 +76,25 @@ def claude_code_route(plugin, user, listed=None) -> list[str]:
     """The settings snippet that adds `user`'s curated catalogue of the plugin's marketplace and the command
     that installs `plugin` from it, or [] when that catalogue does not list it or Claude Code would refuse it."""
     return claude_code_commands(plugin) if curated.offers(plugin, user, listed) else []
+
+
+def installed_with(plugin, user) -> list[dict]:
+    """The plugins Claude Code installs with `plugin` (its optional ones where it finds them), as written: each of
+    its own marketplace with its `plugin` where `user` may see it; one of another marketplace (`elsewhere`) it
+    installs only where the member has added that one."""
+    required = dependencies.declared(plugin.entry, plugin.manifest)
+    optional = [written for written in dependencies.declared(plugin.entry, plugin.manifest, "optionalDependencies")
+                if written not in required]
+    named = []
+    for written in required + optional:
+        name, _, market = written.partition("@")
+        named.append((written, name, "" if market in ("", plugin.marketplace.name) else market))
+    if not named:
+        return []
+    shared = {found.name: found for found in Plugin.objects.visible_to(user).select_related("marketplace").filter(
+        marketplace=plugin.marketplace, name__in=[name for _written, name, elsewhere in named if not elsewhere])}
+    return [{"written": written, "plugin": None if elsewhere else shared.get(name), "elsewhere": elsewhere,
+             "optional": written in optional} for written, name, elsewhere in named]
 
 
 def claude_code_commands(plugin) -> list[str]:

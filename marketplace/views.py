@@ -17,7 +17,7 @@ from audit import record
 from audit.models import Action
 
 from . import (
-    caching, curated, dependencies, diffs, install, lookup, packaging, plugincontent, policy, provenance, rendering, rows,
+    caching, curated, diffs, install, lookup, packaging, plugincontent, policy, provenance, rendering, rows,
     scanners, scans, search, updates, weblinks,
 )
 from .filters import SkillFilter, count_installs, with_installs
@@ -245,7 +245,7 @@ def plugin_detail(request, marketplace, plugin):
         # error (which warnings may precede).
         "not_loaded": "" if plugin.loads else plugin.refusal or next(
             (p["message"] for p in plugin.problems if p["severity"] == "error"), ""),
-        "dependencies": _dependencies(plugin, request.user),
+        "dependencies": install.installed_with(plugin, request.user),
         "source": {"repository": "" if plugin.source_kind == "relative" else weblinks.repository(url) or redact(url),
                    "folder": folder, "url": weblinks.tree(url, plugin.commit, folder)},
         # Sanitised like a SKILL.md body: the repository's Markdown may hold any HTML.
@@ -255,25 +255,6 @@ def plugin_detail(request, marketplace, plugin):
         "besides_skills_scan": _scan_report(plugin.approved_own_hash, plugin.marketplace)
         if plugin.approved_own_hash else None,
     })
-
-
-def _dependencies(plugin, user) -> list[dict]:
-    """The plugins Claude Code installs with `plugin` (its optional ones where it finds them), as written, each
-    of its own marketplace linked where `user` may see it; one of another marketplace (`elsewhere`) it
-    installs only where the member has added that one."""
-    required = dependencies.declared(plugin.entry, plugin.manifest)
-    optional = [written for written in dependencies.declared(plugin.entry, plugin.manifest, "optionalDependencies")
-                if written not in required]
-    named = []
-    for written in required + optional:
-        name, _, market = written.partition("@")
-        named.append((written, name, "" if market in ("", plugin.marketplace.name) else market))
-    if not named:
-        return []
-    shared = {found.name: found for found in Plugin.objects.visible_to(user).select_related("marketplace").filter(
-        marketplace=plugin.marketplace, name__in=[name for _written, name, elsewhere in named if not elsewhere])}
-    return [{"written": written, "plugin": None if elsewhere else shared.get(name), "elsewhere": elsewhere,
-             "optional": written in optional} for written, name, elsewhere in named]
 
 
 @login_required

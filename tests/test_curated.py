@@ -11,6 +11,7 @@ from connector.tokens import mint
 from marketplace import install
 from marketplace.models import Curation, Marketplace, Plugin
 from marketplace.sync import sync_marketplace
+from skillport_site.links import absolute_url
 
 from .builders import Symlink, catalog, plugin_entry, run_command, skill_md
 from .test_claude_code_oracle import CLAUDE, claude_env, installed
@@ -208,6 +209,12 @@ def test_a_plugin_is_listed_only_with_the_plugins_it_depends_on(client, make_rep
     client.force_login(people["member"])
     listed = {p["name"]: p["claude_code"]["unavailable"] for p in client.get("/api/v1/plugins/").json()["results"]}
     assert listed["app"].startswith("it depends on base") and listed["chain"].startswith("it depends on app@")
+    assert client.get("/api/v1/plugins/acme/app/").json()["dependencies"] == [
+        {"name": "base", "optional": False, "marketplace": None, "api_url": None}]  # not shared with orla
+    assert client.get("/api/v1/plugins/acme/chain/").json()["dependencies"] == [
+        {"name": "app@acme-skills", "optional": False, "marketplace": None,
+         "api_url": absolute_url("/api/v1/plugins/acme/app/")},
+        {"name": "x@elsewhere", "optional": True, "marketplace": "elsewhere", "api_url": None}]
 
     text = curated(client, people["core"]).content.decode()
     assert [entry["name"] for entry in json.loads(text)["plugins"]] == ["app", "base", "chain"]
