@@ -125,7 +125,7 @@ def steps(skill, user, download_url="") -> dict[str, list[str]]:
     link = link if download_url else ""
     if route := claude_code_route(skill.plugin, user):
         claude_code = [settings_step(), *route, f"Restart Claude Code; the skill is then available as {skill.plugin.name}:{skill.name}.",
-                       *_besides_skills(skill.plugin)]
+                       *_with_it(skill.plugin), *_besides_skills(skill.plugin)]
     else:
         claude_code = [f"Download {package}{link}.", unzip_command(skill),
                        f"Restart Claude Code; the skill is then available as {skill.name}."]
@@ -137,6 +137,14 @@ def steps(skill, user, download_url="") -> dict[str, list[str]]:
     sandbox = [f"Or, in a conversation with code execution, fetch it into the sandbox with: "
                f"curl -fsSL -o {package} '{download_url}'"] if download_url else []
     return {"CC": claude_code, "CD": upload, "CAI": upload + sandbox}
+
+
+def _with_it(plugin) -> list[str]:
+    """The plugins installing this one brings too (the curated catalogue lists each, or it would not list this one),
+    said before anyone installs it."""
+    needed = dependencies.declared(plugin.entry, plugin.manifest)
+    return [f"Claude Code also installs the plugins it depends on: {', '.join(needed[:10])}"
+            f"{' and more' if len(needed) > 10 else ''}."] if needed else []
 
 
 def _besides_skills(plugin) -> list[str]:

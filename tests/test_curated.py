@@ -9,7 +9,7 @@ from django.db.models import F
 
 from connector.tokens import mint
 from marketplace import install
-from marketplace.models import Curation, Marketplace, Plugin
+from marketplace.models import Curation, Marketplace, Plugin, Skill
 from marketplace.sync import sync_marketplace
 from skillport_site.links import absolute_url
 
@@ -219,6 +219,9 @@ def test_a_plugin_is_listed_only_with_the_plugins_it_depends_on(client, make_rep
     text = curated(client, people["core"]).content.decode()
     assert [entry["name"] for entry in json.loads(text)["plugins"]] == ["app", "base", "chain"]
     assert install.claude_code(app, people["core"])["unavailable"] == ""
+    chain_skill = Skill.objects.get(plugin__name="chain")
+    assert "Claude Code also installs the plugins it depends on: app@acme-skills." in install.steps(
+        chain_skill, people["core"])["CC"]
     page = client.get("/plugins/acme/app/").content.decode().split("Installs with it", 1)[1]
     assert '<a href="/plugins/acme/base/">Base</a> <code>base</code></li>' in page
     folder = tmp_path / "curated"
