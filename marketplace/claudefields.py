@@ -3,16 +3,22 @@
 `engines` says which Claude Code versions a plugin needs; an entry's `relevance` says when Claude Code
 should suggest the plugin; an entry's `headers` and `headersHelper` are sent when its archive is
 downloaded; `experimental` holds components and fields still being tried; `dependencies` and
-`optionalDependencies` name the plugins a plugin needs or can use. Skillport reads none of them, but a
-catalogue Claude Code refuses must not sync as valid.
+`optionalDependencies` name the plugins a plugin needs or can use. A catalogue Claude Code refuses must not
+sync as valid; beyond that, Skillport reads the dependencies (dependencies.py) and shows the versions of
+Claude Code a plugin needs (install.claude_code_needed).
 Each check returns what Claude Code refuses, as "field: why" sentences; `ignored` says which fields
 Claude Code will pass over for being of the wrong kind altogether, as its validator warns.
 """
+import json
 import re
+
+import nodesemver
 
 # A plugin named in `dependencies`, as "name" or "name@marketplace" or in an object's name and marketplace.
 DEPENDENCY_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 DEPENDENCY = re.compile(rf"{DEPENDENCY_NAME}(@{DEPENDENCY_NAME})?")
+# The longest version range judged (characters, once spaces are collapsed): 20,000 `||` alternatives take a second.
+MAX_RANGE = 1024
 # relevance.signals: each matcher list's most items and longest item, as Claude Code's schema has them.
 SIGNALS = {"cli": (10, 64), "hosts": (20, 128), "filesRead": (10, 256), "cwd": (10, 256), "manifestDeps": (10, 256)}
 MAX_TOPIC_CHARS = 64
@@ -87,8 +93,23 @@ def _names_a_plugin(item) -> bool:
 def engines(value) -> list[str]:
     if not isinstance(value, dict):
         return []  # ignored at load time
-    return [f'engines.{name}: Must be a version range such as ">=2.1.0"' for name, wanted in value.items()
-            if not isinstance(wanted, str)]
+    refused = [f'engines.{name}: Must be a version range such as ">=2.1.0"' for name, wanted in value.items()
+               if not isinstance(wanted, str)]
+    wanted = value.get("claude-code")
+    if isinstance(wanted, str) and version_range(wanted) is None:
+        refused.append('engines.claude-code: Must be a version range such as ">=2.1.0", received '
+                       f"{json.dumps(wanted)[:60]}; Claude Code ignores it as it is")
+    return refused
+
+
+def version_range(text: str) -> str | None:
+    """`text` with its runs of spaces made one, where it is an npm range as Claude Code reads one (">= 2.1"), else
+    None ("latest"). Runs of spaces mean what one does, and node-semver's expressions take time in the square of
+    a run's length (a range of 20,000 spaces took seven seconds). One past MAX_RANGE is not judged: given back."""
+    collapsed = " ".join(text.split())
+    if len(collapsed) > MAX_RANGE or nodesemver.valid_range(collapsed, False) is not None:
+        return collapsed
+    return None
 
 
 def relevance(value) -> list[str]:

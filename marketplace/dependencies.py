@@ -25,8 +25,6 @@ from . import claudefields
 # npm's `semver.coerce`: the first run of up to three dot-separated numbers in a version that is not one.
 COERCE = re.compile(r"(?:^|\D)(\d{1,16})(?:\.(\d{1,16}))?(?:\.(\d{1,16}))?(?:$|\D)")
 
-# The longest version range judged (characters, once spaces are collapsed).
-MAX_RANGE = 1024
 # The steps of a dependency cycle's path a message names: a hostile catalogue's chain of thousands into a cycle
 # would otherwise cost a walk of thousands for each of its plugins.
 SHOWN = 12
@@ -129,15 +127,12 @@ def satisfies(version: str, required: str) -> bool | None:
     """Does a plugin of `version` ("" where it declares none) meet `required`, an npm range such as "^2.0.0",
     as Claude Code judges it? None where `required` is not a range at all, which Claude Code refuses at install.
     A version that is not one is read for its first run of digits (so release-7 is 7.0.0), as npm's `coerce`
-    reads it; a plugin without a version meets no range, not even "*"."""
-    # Runs of spaces mean what one does, and its parser's expressions take time in the square of a run's length:
-    # a hostile plugin.json's range of 20,000 spaces took seven seconds. One longer than any range written is not
-    # judged (passed), as 20,000 alternatives take a second.
-    required = " ".join(required.split())
-    if len(required) > MAX_RANGE:
-        return True
-    if nodesemver.valid_range(required, False) is None:
+    reads it; a plugin without a version meets no range, not even "*". A range too long to judge passes."""
+    required = claudefields.version_range(required)
+    if required is None:
         return None
+    if len(required) > claudefields.MAX_RANGE:
+        return True
     found = nodesemver.valid(version, False)
     if found is None and (digits := COERCE.search(version)):
         found = ".".join(number or "0" for number in digits.groups())

@@ -22,7 +22,7 @@ from django.urls import reverse
 
 from skillport_site.links import absolute_url
 
-from . import curated, dependencies, packaging, plugincontent
+from . import claudefields, curated, dependencies, packaging, plugincontent
 from .models import Marketplace, Plugin
 
 # Names only a local network resolves: Anthropic's servers cannot reach them.
@@ -60,6 +60,13 @@ def claude_code_settings(marketplaces, token=TOKEN_PLACEHOLDER) -> str:
 
 def curated_install(plugin) -> str:
     return f"/plugin install {plugin.name}@{plugin.marketplace.catalogue_name}"
+
+
+def turned_off(plugin) -> str:
+    """The command that turns `plugin` on where Claude Code installs it turned off (`"defaultEnabled": false`, in
+    its plugin.json, else its entry), else ""."""
+    declared = (plugin.manifest or {}).get("defaultEnabled", plugin.entry.get("defaultEnabled"))
+    return f"/plugin enable {plugin.name}@{plugin.marketplace.catalogue_name}" if declared is False else ""
 
 
 def claude_code(plugin, user, listed=None) -> dict:
@@ -124,7 +131,10 @@ def steps(skill, user, download_url="") -> dict[str, list[str]]:
     link = f" from the link (it works once, for {settings.SKILLPORT_INSTALL_LINK_SECONDS // 60} minutes)"
     link = link if download_url else ""
     if route := claude_code_route(skill.plugin, user):
-        claude_code = [settings_step(), *route, f"Restart Claude Code; the skill is then available as {skill.plugin.name}:{skill.name}.",
+        needed = claude_code_needed(skill.plugin)
+        claude_code = [*([f"This plugin needs Claude Code {needed}: update yours first if it is older (claude update)."]
+                         if needed else []), settings_step(), *route, *_turned_on(skill.plugin),
+                       f"Restart Claude Code; the skill is then available as {skill.plugin.name}:{skill.name}.",
                        *_with_it(skill.plugin), *_besides_skills(skill.plugin)]
     else:
         claude_code = [f"Download {package}{link}.", unzip_command(skill),
@@ -137,6 +147,24 @@ def steps(skill, user, download_url="") -> dict[str, list[str]]:
     sandbox = [f"Or, in a conversation with code execution, fetch it into the sandbox with: "
                f"curl -fsSL -o {package} '{download_url}'"] if download_url else []
     return {"CC": claude_code, "CD": upload, "CAI": upload + sandbox}
+
+
+def claude_code_needed(plugin) -> str:
+    """The Claude Code versions `plugin` asks for (`engines`: `{"claude-code": ">=2.2.0"}`, in its plugin.json, else
+    its entry), as a range, or "" where it asks for none it can read (Claude Code ignores one that is no range).
+    Claude Code will not install it elsewhere ("needs Claude Code >=2.2.0, this is 2.1.332")."""
+    for declared in (plugin.manifest or {}, plugin.entry):
+        engines = declared.get("engines")
+        wanted = engines.get("claude-code") if isinstance(engines, dict) else None
+        if isinstance(wanted, str):
+            found = claudefields.version_range(wanted)
+            return "" if found in (None, "", "*") else found[:100]
+    return ""
+
+
+def _turned_on(plugin) -> list[str]:
+    command = turned_off(plugin)
+    return [f"Claude Code installs this plugin turned off: turn it on with {command}"] if command else []
 
 
 def _with_it(plugin) -> list[str]:

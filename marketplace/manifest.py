@@ -33,10 +33,11 @@ DISPLAY_KEYS = {
     "displayName", "description", "version", "author", "homepage", "repository", "license",
     "keywords", "category", "tags",
 }
-# What else Claude Code (2.1.332) reads of a plugin, by the JSON type it must be (`binaries` and
+# What else Claude Code (2.1.332) reads of a plugin, by the JSON type it must be (`defaultEnabled`: false installs
+# it turned off; `binaries` and
 # `experimental` it ignores when they are not objects, `optionalDependencies` when it is no list of plugins:
 # claudefields.ignored).
-TYPED_KEYS = {"dependencies": list, "channels": list, "settings": dict, "userConfig": dict}
+TYPED_KEYS = {"dependencies": list, "channels": list, "settings": dict, "userConfig": dict, "defaultEnabled": bool}
 # An entry's `metadata` is a free-form object Claude Code accepts and ignores (the curated catalogue
 # and published copies keep provenance there).
 PLUGIN_KEYS = ({"name", "metadata", "$schema", "binaries", "experimental", "engines", "network",

@@ -240,6 +240,8 @@ def plugin_detail(request, marketplace, plugin):
         "plugin": plugin,
         "skills": count_installs(_cards(request.user).filter(plugin=plugin).order_by("name")),
         "commands": [] if refusal else install.claude_code_commands(plugin),
+        "turn_on": install.turned_off(plugin),
+        "claude_code_needed": install.claude_code_needed(plugin),
         "refusal": refusal,
         # Why Claude Code would not load it, as the sync said; before a sync by reader 8 kept that, its first
         # error (which warnings may precede).

@@ -239,6 +239,14 @@ FIXTURES = [
         ("experimental-list", {"experimental": ["monitors"]}, "field-ignored"),
         ("metadata-string", {"metadata": "tools"}, "field-ignored"),
         ("engines-version-number", {"engines": {"claude-code": 2}}, "field-wrong-type"),
+        # Claude Code reads npm's ranges (node-semver, here): words that are none it refuses, and ignores.
+        *((f"engines-{label}", {"engines": {"claude-code": wanted}}, "field-wrong-type" if wrong else "")
+          for label, wanted, wrong in [("latest", "latest", True), ("four-numbers", "1.2.3.4", True),
+                                       ("letters", "x.y", True), ("spaced", ">=   2.1 <3", False),
+                                       ("hyphen-or", "2.1.0 - 3 || ^4", False), ("empty", "", False),
+                                       ("v-prefix", "v2", False)]),
+        ("default-enabled", {"defaultEnabled": False}, ""),
+        ("default-enabled-string", {"defaultEnabled": "no"}, "field-wrong-type"),
         ("relevance-string", {"relevance": "stripe"}, "field-ignored"),
         ("relevance-no-signal", {"relevance": {"topic": "Stripe", "signals": {}}}, "field-wrong-type"),
         ("relevance-without-signals", {"relevance": {"topic": "Stripe"}}, "field-wrong-type"),
@@ -251,6 +259,10 @@ FIXTURES = [
     ]),
     fixture("manifest-engines-version-number", market(entry()), "field-wrong-type",
             files=plugin_json(engines={"claude-code": 2})),
+    fixture("manifest-engines-not-a-range", market(entry()), "field-wrong-type",
+            files=plugin_json(engines={"claude-code": "newest"})),
+    fixture("manifest-default-enabled", market(entry()), files=plugin_json(defaultEnabled=False)),
+    fixture("manifest-default-enabled-null", market(entry()), "field-wrong-type", files=plugin_json(defaultEnabled=None)),
     fixture("manifest-binaries-list", market(entry()), "field-ignored", files=plugin_json(binaries=["tool"])),
     # -- the catalogue's own fields ---------------------------------------------------------------------
     fixture("catalogue-fields", market(entry(), version="1.0", description="Tools.", forceRemoveDeletedPlugins=True,
@@ -830,6 +842,8 @@ LOAD_CASES = {
     **{f"dependency-on-{case}": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "dependencies": ["' + case + '"]}'})
        for case in ("dependency-missing", "strict-not-boolean", "manifest-invalid-json", "manifest-agents-missing",
                     "hooks-file-not-json", "dependency-on-dependency-missing")},
+    "entry-default-enabled-false": ({"defaultEnabled": False}, {}),
+    "entry-default-enabled-string": ({"defaultEnabled": "no"}, {}),
     "dependency-cycle": ({"dependencies": ["dependency-cycle-too"]}, {}),
     "dependency-cycle-too": ({"dependencies": ["dependency-cycle"]}, {}),
     # A version its plugin.json asks for, each of a plugin of its own (Claude Code refuses to install a second
@@ -866,6 +880,8 @@ LOAD_CASES = {
         ("dependencies-invalid", '"dependencies": ["a b"]'), ("evals-number", '"experimental": {"evals": 5}'),
         ("languages-invalid", '"experimental": {"syntaxHighlighting": {"hljsLanguages": [{"id": "Zig"}]}}'),
         ("description-number", '"description": 5'), ("engines-string", '"engines": ">=1"'),
+        ("engines-not-a-range", '"engines": {"claude-code": "latest"}'), ("default-enabled-string", '"defaultEnabled": "no"'),
+        ("default-enabled-false", '"defaultEnabled": false'),
         ("keywords-string", '"keywords": "a"'), ("homepage-invalid", '"homepage": "x"')]},
 }
 

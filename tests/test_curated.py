@@ -271,6 +271,36 @@ def test_a_dependency_of_another_marketplace_is_installed_as_the_repository_allo
     assert "not in the allowlist" in printed
 
 
+def test_a_plugin_installed_turned_off_or_for_other_versions_says_so_before_it_is_installed(
+        client, make_repo, synced_marketplace, people, tmp_path):
+    """`"defaultEnabled": false` installs a plugin turned off: the curated catalogue keeps it (the pinned CLI says
+    so as it installs), and the page and install steps give the command that turns it on. `engines` names the
+    Claude Code versions a plugin needs: the pinned CLI will not install one from a git source for others."""
+    synced_marketplace(make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("quiet", defaultEnabled=False), plugin_entry("future"),
+                                                   name="acme-skills"),
+        "plugins/quiet/skills/hush/SKILL.md": skill_md("hush"),
+        "plugins/future/.claude-plugin/plugin.json": json.dumps({"name": "future", "engines": {"claude-code": ">=  99"}}),
+        "plugins/future/skills/later/SKILL.md": skill_md("later"),
+    }), slug="acme")
+    client.force_login(people["member"])
+    page = client.get("/plugins/acme/quiet/").content.decode()
+    assert "turn it on with\n          <div class=\"copy\"><code>/plugin enable quiet@acme-skills</code>" in page
+    steps = install.steps(Skill.objects.get(slug="hush"), people["member"])["CC"]
+    assert "Claude Code installs this plugin turned off: turn it on with /plugin enable quiet@acme-skills" in steps
+    folder = tmp_path / "curated"
+    (folder / ".claude-plugin").mkdir(parents=True)
+    (folder / ".claude-plugin" / "marketplace.json").write_text(client.get("/m/acme/marketplace.json").content.decode())
+    printed, errors = installed(folder, "quiet@acme-skills", tmp_path / "home")
+    assert "disabled by default" in printed and errors["quiet@acme-skills"] == [], printed
+
+    assert "needs Claude Code <code>&gt;= 99</code>" in client.get("/plugins/acme/future/").content.decode()
+    assert install.steps(Skill.objects.get(slug="later"), people["member"])["CC"][0] == (
+        "This plugin needs Claude Code >= 99: update yours first if it is older (claude update).")
+    printed, errors = installed(folder, "future@acme-skills", tmp_path / "home-future")
+    assert "it needs Claude Code >= 99, this is" in printed and "future@acme-skills" not in errors, printed
+
+
 @pytest.mark.parametrize("unread, shown", [
     # On Linux Claude Code loads hooks/hooks.json; beside Hooks.json the sync reads neither, so nobody saw it.
     ({"hooks/hooks.json": '{"hooks": {}}', "hooks/Hooks.json": "{}"}, ["hooks/Hooks.json (same-name)",
