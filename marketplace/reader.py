@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 #    plugin (a warning), not a reason it does not load; hooks files; MCP servers' other fields and `oauth`;
 #    a plugin.json's types file, a contract of types alone; whether a plugin loads, as `claude plugin list` says
 #    (missing components, conflicting manifests, an entry's hooks by path, the fields Claude Code installs by).
-# 9: a dependency Claude Code will not install, or that lacks its own; dependencies in a circle; versions asked.
+# 9: a dependency Claude Code will not install, or that lacks its own; dependencies in a circle; versions asked;
+#    defaultEnabled; engines that are no range.
 READER_VERSION = 9
 # A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
 README_MAX_BYTES = 256 * 1024
