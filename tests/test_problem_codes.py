@@ -11,9 +11,9 @@ CODE_WRITTEN = re.compile(
 )
 PUBLISH_CODE_WRITTEN = re.compile(r'(?:\.(?:error|warning|info)\(\s*|"code": )"([a-z]+(?:-[a-z0-9]+)+)"')
 # Strings of the same shape that are not codes: a source kind, examples, names, encodings, walk events, a
-# frontmatter key.
+# frontmatter key, the `engines` key of Claude Code.
 NOT_CODES = {"git-subdir", "my-plugin", "my-skill", "skills-dir", "claude-plugin-test", "utf-8", "utf-16",
-             "too-deep", "unsafe-name", "cisco-json", "allowed-tools"}
+             "too-deep", "unsafe-name", "cisco-json", "allowed-tools", "claude-code"}
 
 
 def test_readme_lists_every_problem_code():
