@@ -110,7 +110,7 @@ def _listed(user, audience=None):
         return model.objects.visible_to(user) if audience is None else model.objects.visible_to_audience(audience)
 
     # What the pinned commit holds of the plugin: its live skills, as approved (the approved commit
-    # is never past a skill awaiting its first approval), less those `user` may see.
+    # is never past a skill awaiting its first approval), less those `user` (or every member) may see.
     withheld = Skill.objects.filter(plugin=OuterRef("pk"), removed_at=None, released=True).exclude(
         pk__in=seen(Skill))
     # A plugin Claude Code would refuse to load is left out too: listed, it would fail to install.

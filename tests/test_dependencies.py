@@ -1,6 +1,6 @@
 """marketplace/dependencies.py: which plugins have what they depend on, as Claude Code (2.1.332) decides it.
 test_claude_code_oracle.py holds the reader to the CLI; these are the rules' edges, and hostile shapes."""
-import time
+import nodesemver
 
 from marketplace import dependencies
 
@@ -33,16 +33,15 @@ def test_cycles_name_the_path_claude_code_names():
                                           "u": ["u", "p", "q", "p"]}
 
 
-def test_a_hostile_chain_of_thousands_costs_what_its_length_does():
-    """A catalogue of 20,000 plugins each depending on the next, into a circle: every one reaches the circle,
-    and the path each message names is cut short."""
+def test_a_hostile_chain_of_thousands_is_judged_and_each_path_named_is_cut_short():
+    """A catalogue of 20,000 plugins each depending on the next, into a circle: every one reaches the circle, and
+    the path each message names stops at SHOWN steps (walked whole, each walk would be as long as the chain)."""
     n = 20_000
     graph = needs(**{f"p{i}": [f"p{i + 1}"] for i in range(n)}, **{f"p{n}": ["p0"]})
-    started = time.process_time()
     found = dependencies.cycles(graph)
     missing = dependencies.unmet(needs(**{f"p{i}": [f"p{i + 1}"] for i in range(n)}), [f"p{i}" for i in range(n)])
-    assert time.process_time() - started < 10  # quadratic, it would take minutes
-    assert len(found) == n + 1 and len(found["p0"]) == dependencies.SHOWN + 1 and found["p0"][-1] != "p0"
+    assert len(found) == n + 1 and {len(path) for path in found.values()} == {dependencies.SHOWN + 1}
+    assert found["p0"][-1] != "p0" and found[f"p{n}"] == [f"p{n}", "p0", *(f"p{i}" for i in range(1, 12))]
     assert len(missing) == n and missing["p0"] == [("p1", True)] and missing[f"p{n - 1}"] == [(f"p{n}", False)]
 
 
@@ -78,11 +77,14 @@ def test_constraints_are_read_from_a_plugin_json_of_its_own_marketplace():
     assert dependencies.constraints(None, "acme") == [] and dependencies.constraints({"dependencies": "a"}, "x") == []
 
 
-def test_a_hostile_range_costs_no_more_than_a_plain_one():
-    """node-semver's expressions take time in the square of a run of spaces, and a range of thousands of
-    alternatives takes a second: collapsed, and past MAX_RANGE not judged."""
-    started = time.process_time()
+def test_a_hostile_range_reaches_node_semver_collapsed_and_short(monkeypatch):
+    """node-semver's expressions take time in the square of a run of spaces (20,000 took seven seconds), and a
+    range of thousands of alternatives takes a second: what reaches it has single spaces, and is at most
+    MAX_RANGE long; a longer range is not judged."""
+    given = []
+    checked = nodesemver.valid_range
+    monkeypatch.setattr(nodesemver, "valid_range", lambda text, loose: given.append(text) or checked(text, loose))
     assert dependencies.satisfies("1.0.0", ">=1.0.0" + " " * 50_000 + "<2") is True
-    assert dependencies.satisfies("1.0.0", "^" + " " * 50_000 + "2") is False
+    assert dependencies.satisfies("1.0.0", "^" + " \t\n" * 20_000 + "2") is False
     assert dependencies.satisfies("1.0.0", "2||" * 50_000) is True  # not judged
-    assert time.process_time() - started < 1  # 7 s before, for a fifth as many spaces
+    assert given == [">=1.0.0 <2", "^ 2"]
