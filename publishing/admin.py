@@ -255,13 +255,14 @@ class PublishTargetAdmin(admin.ModelAdmin):
         target = get_object_or_404(PublishTarget, pk=pk, kind=Kind.MANAGED_SETTINGS)
         if not self.has_view_permission(request, target):
             raise PermissionDenied
+        planned = managed_settings.plan(target)  # the fragment, and what it leaves off
         return TemplateResponse(request, "admin/publishing/publishtarget/managed_settings.html", {
             **self.admin_site.each_context(request),
             "opts": self.model._meta, "original": target, "title": f"Managed settings for {target.name}",
-            "fragment": json.dumps(managed_settings.fragment(target), indent=2),
+            "fragment": json.dumps(managed_settings.fragment(target, planned), indent=2),
             "api_url": absolute_url(reverse("api:publishtarget-managed-settings", args=[target.name])),
             "headers_help": managed_settings.HEADERS_HELP if managed_settings.uses_curated_catalogues(target) else "",
-            "not_forced_on": managed_settings.not_forced_on(target),
+            "not_forced_on": managed_settings.not_forced_on(target, planned),
         })
 
     def zip_view(self, request, pk):

@@ -27,6 +27,7 @@ enabledPlugins in managed settings) and https://code.claude.com/docs/en/plugins/
 Keys are sorted, so the same catalogue state always gives the same fragment.
 """
 import re
+from dataclasses import dataclass
 
 from django.urls import reverse
 
@@ -50,12 +51,28 @@ GITHUB_COM = re.compile(r"^(?:https?://github\.com/|git@github\.com:|ssh://git@g
                         r"([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$", re.IGNORECASE)
 
 
-def fragment(target) -> dict:
-    """The managed-settings.json keys for `target` (a managed-settings target)."""
+@dataclass
+class Plan:
+    """What a target's fragment is made of: its sources ({name: source}), the Required plugins it forces on
+    ([(plugin, marketplace name)]), the prohibited plugins' published names ({marketplace id: {plugin: name}}),
+    and, pointing at the curated catalogues, what every member's catalogue lists (curated.listing)."""
+    sources: dict
+    required: list
+    published_as: dict
+    listed: curated.Listed | None = None
+
+
+def plan(target) -> Plan:
     if target.settings_source_id:
-        sources, required, published_as = _published_repository(target)
-    else:
-        sources, required, published_as = _curated_catalogues(target)
+        return Plan(*_published_repository(target))
+    listed = curated.listing(None, audience=target.audience)
+    return Plan(*_curated_catalogues(target, listed), listed)
+
+
+def fragment(target, planned: Plan | None = None) -> dict:
+    """The managed-settings.json keys for `target` (a managed-settings target), from its `plan`."""
+    planned = planned or plan(target)
+    sources, required, published_as = planned.sources, planned.required, planned.published_as
     enabled = {f"{plugin.name}@{name}": True for plugin, name in required}
     for plugin in Plugin.objects.filter(policy=Policy.PROHIBITED, removed_at=None).select_related("marketplace"):
         # Blocked under the name of the repository's own catalogue (a member may add it directly) and of its curated one.
@@ -72,16 +89,13 @@ def fragment(target) -> dict:
     return settings
 
 
-def not_forced_on(target) -> list[tuple[str, str]]:
+def not_forced_on(target, planned: Plan | None = None) -> list[tuple[str, str]]:
     """[(plugin, why)] for each plugin of policy Required, of a marketplace feeding the fragment, that the target's
-    audience may see and the fragment does not force on: where members' Claude Code looks, it would find no such
-    plugin, or one that does not load."""
-    if target.settings_source_id:
-        fed, (_sources, required, _blocked) = target.settings_source.marketplaces.all(), _published_repository(target)
-    else:
-        fed, (_sources, required, _blocked) = target.marketplaces.all(), _curated_catalogues(target)
-    forced = {plugin.pk for plugin, _name in required}
-    listed = None if target.settings_source_id else curated.listing(None, audience=target.audience)
+    audience may see and the fragment (of `planned`) does not force on: where members' Claude Code looks, it would
+    find no such plugin, or one that does not load."""
+    planned = planned or plan(target)
+    fed = target.settings_source.marketplaces.all() if target.settings_source_id else target.marketplaces.all()
+    forced, listed = {plugin.pk for plugin, _name in planned.required}, planned.listed
     left = []
     candidates = Plugin.objects.visible_to_audience(target.audience).filter(marketplace__in=fed, policy=Policy.REQUIRED)
     for plugin in candidates.exclude(pk__in=forced).select_related("marketplace").order_by("marketplace__slug", "name"):
@@ -133,15 +147,14 @@ def _published_repository(target):
     return {name: source}, required, published_as
 
 
-def _curated_catalogues(target):
-    """The same three for a fragment pointing at Skillport's curated catalogues."""
+def _curated_catalogues(target, listed):
+    """The same three for a fragment pointing at Skillport's curated catalogues, which list `listed`."""
     kept = [market for market in Marketplace.objects.visible_to_audience(target.audience)
             .filter(pk__in=target.marketplaces.values("pk")).order_by("slug") if curated.reachable(market)]
     sources = {market.catalogue_name: {"source": "url", "url": absolute_url(reverse("marketplace:curated", args=[market.slug]))}
                for market in kept}
     # Only what every member's catalogue lists (curated.py): forced on where it is not, Claude Code would find
     # no such plugin, or one that does not load (without a dependency left out, say).
-    listed = curated.listing(None, audience=target.audience)
     plugins = (Plugin.objects.filter(pk__in=listed.ids, marketplace__in=kept, policy=Policy.REQUIRED)
                .select_related("marketplace").order_by("pk"))
     required = [(plugin, plugin.marketplace.catalogue_name) for plugin in plugins if curated.pinned_source(plugin)]
