@@ -199,10 +199,17 @@ def parse_catalog(raw: bytes, location: str, repo_url: str) -> Catalog:
         renames=renames,
         entries=entries,
         problems=problems,
-        cross_marketplace=[name for name in data.get("allowCrossMarketplaceDependenciesOn") or ()
-                           if isinstance(name, str)] if isinstance(data.get("allowCrossMarketplaceDependenciesOn"), list)
-        else [],
+        cross_marketplace=_cross_marketplace(data.get("allowCrossMarketplaceDependenciesOn")),
     )
+
+
+def _cross_marketplace(allowed) -> list[str]:
+    """The marketplaces a catalogue lets its plugins depend on, each once, and only names a dependency can name:
+    served again in every member's curated catalogue, a list of anything else would be bytes to no effect."""
+    if not isinstance(allowed, list):
+        return []
+    return list(dict.fromkeys(name for name in allowed if isinstance(name, str)
+                              and re.fullmatch(claudefields.DEPENDENCY_NAME, name)))
 
 
 def _check_marketplace_name(name, repo_url, location, problems):

@@ -1,5 +1,7 @@
 """marketplace/dependencies.py: which plugins have what they depend on, as Claude Code (2.1.332) decides it.
 test_claude_code_oracle.py holds the reader to the CLI; these are the rules' edges, and hostile shapes."""
+import json
+
 import nodesemver
 
 from marketplace import dependencies
@@ -88,3 +90,14 @@ def test_a_hostile_range_reaches_node_semver_collapsed_and_short(monkeypatch):
     assert dependencies.satisfies("1.0.0", "^" + " \t\n" * 20_000 + "2") is False
     assert dependencies.satisfies("1.0.0", "2||" * 50_000) is True  # not judged
     assert given == [">=1.0.0 <2", "^ 2"]
+
+
+def test_a_catalogues_allowed_marketplaces_are_kept_once_and_only_as_names():
+    """Served again in every member's curated catalogue: no repeats, and nothing a dependency could not name."""
+    from marketplace.manifest import parse_catalog
+
+    catalog = parse_catalog(json.dumps({
+        "name": "acme", "owner": {"name": "A"}, "plugins": [],
+        "allowCrossMarketplaceDependenciesOn": ["labs", "labs", "not a name", "x\u0000y", "../up", "tools.v2"] * 1000,
+    }).encode(), "marketplace.json", "")
+    assert catalog.cross_marketplace == ["labs", "tools.v2"]
