@@ -133,14 +133,14 @@ class TooOften(ToolError):
         self.retry_after = retry_after
 
 
-def _count(caller):
+async def _count(caller):
     """Count one request against its user's SKILLPORT_MCP_RATE, shared by every worker. Any call may be a cold
     search (milliseconds of database work), and a client in a loop, a model retrying say, would otherwise
     take workers from everyone; the REST API has the same allowance. Counted before the cache answers."""
     if caller.user is None:
         return  # _answer refuses it
     throttle = MemberThrottle("mcp", settings.SKILLPORT_MCP_RATE, caller.user.pk)
-    if not throttle.allow_request(None, None):
+    if not await throttle.aallow_request(None, None):
         raise TooOften(throttle.wait())
 
 
@@ -148,7 +148,7 @@ async def _run(ctx, function, *args, cached=None):
     """`function(caller, *args)` in a worker thread, since the ORM is synchronous; first
     `cached(caller, *args)` right here when given, which answers from the cache without the database."""
     caller = _caller(ctx)
-    _count(caller)
+    await _count(caller)
     if cached is not None and (answer := _answer(cached, caller, args)) is not None:
         return answer
     return await sync_to_async(_in_thread, thread_sensitive=False)(function, caller, args)

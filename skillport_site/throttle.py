@@ -19,7 +19,8 @@
 Counts live in the "throttle" cache (settings.CACHES), shared by every worker process: Redis when
 SKILLPORT_REDIS_URL is set, otherwise files in the data directory (`FileCounters`). A per-process
 count would let each worker admit the whole rate. Each process reaches it through one instance
-(`counters`).
+(`counters`). The connector counts on its event loop (`acount`), where a blocking call to a Redis that
+stopped answering would hold every request the worker serves.
 """
 import asyncio
 import functools
@@ -37,7 +38,8 @@ from ipaddress import IPv6Address, ip_address, ip_network
 from pathlib import Path
 
 import redis
-from asgiref.sync import iscoroutinefunction
+import redis.asyncio
+from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
@@ -93,23 +95,51 @@ def _caches_changed(setting, **kwargs):
         counters.cache_clear()
 
 
+_COUNT_ERRORS = (ValueError, OSError, redis.RedisError)
+
+
+class _Window:
+    """The window of `seconds` a count made now falls in, and what its count means."""
+
+    def __init__(self, key, seconds):
+        self.key, self.seconds, self.now = key, seconds, time.time()
+        self.number = int(self.now // seconds)
+        self.counter = f"{key}:{self.number}"  # outlives its window, which ends sooner
+
+    def failed(self, error) -> int | None:
+        """The count to go on with when counting raised `error`."""
+        if isinstance(error, ValueError):  # culled as it was made (file counters): count it as the first
+            return 1
+        log.warning("Request counters are unavailable, so %s is not limited: %s", self.key, error)
+        return None
+
+    def retry_after(self, hits, limit) -> int | None:
+        if hits is None or hits <= limit:
+            return None
+        return max(1, math.ceil((self.number + 1) * self.seconds - self.now))
+
+
 def count(key: str, limit: int, seconds: int) -> int | None:
     """Count a request against `key`'s current window of `seconds`; None while within `limit`, else
     the seconds until the window ends. Fails open: an unreachable cache must not take sign-in down
     with it (the per-worker concurrency limit still holds)."""
-    now = time.time()
-    window = int(now // seconds)
-    counter = f"{key}:{window}"
+    window = _Window(key, seconds)
     try:
-        hits = counters().count(counter, seconds)  # outlives its window, which ends sooner
-    except ValueError:  # culled as it was made (file counters): count it as the first
-        hits = 1
-    except (OSError, redis.RedisError) as error:
-        log.warning("Request counters are unavailable, so %s is not limited: %s", key, error)
-        return None
-    if hits <= limit:
-        return None
-    return max(1, math.ceil((window + 1) * seconds - now))
+        hits = counters().count(window.counter, seconds)
+    except _COUNT_ERRORS as error:
+        hits = window.failed(error)
+    return window.retry_after(hits, limit)
+
+
+async def acount(key: str, limit: int, seconds: int) -> int | None:
+    """`count`, for code on the event loop (the connector's): a Redis that stops answering then holds
+    this request alone for its timeout, not every request the worker is serving."""
+    window = _Window(key, seconds)
+    try:
+        hits = await counters().acount(window.counter, seconds)
+    except _COUNT_ERRORS as error:
+        hits = window.failed(error)
+    return window.retry_after(hits, limit)
 
 
 class SharedThrottle(SimpleRateThrottle):
@@ -118,12 +148,16 @@ class SharedThrottle(SimpleRateThrottle):
     (the framework's own trusts X-Forwarded-For, so a made-up header was a fresh allowance)."""
 
     def allow_request(self, request, view):
-        if self.rate is None:
+        if self.rate is None or (key := self.get_cache_key(request, view)) is None:
             return True
-        self.key = self.get_cache_key(request, view)
-        if self.key is None:
+        self.retry_after = count(key, self.num_requests, self.duration)
+        return self.retry_after is None
+
+    async def aallow_request(self, request, view):
+        """`allow_request`, counted with `acount`."""
+        if self.rate is None or (key := self.get_cache_key(request, view)) is None:
             return True
-        self.retry_after = count(self.key, self.num_requests, self.duration)
+        self.retry_after = await acount(key, self.num_requests, self.duration)
         return self.retry_after is None
 
     def wait(self):
@@ -340,6 +374,24 @@ class RedisCounters(RedisCache):
             pipe.incr(key)
             return pipe.execute()[1]
 
+    async def acount(self, key, seconds):
+        """`count`, with redis-py's asyncio client: the event loop serves other requests while Redis answers."""
+        key = self.make_and_validate_key(key)
+        async with self._async_client().pipeline(transaction=False) as pipe:
+            pipe.set(key, 0, ex=seconds, nx=True)
+            pipe.incr(key)
+            return (await pipe.execute())[1]
+
+    def _async_client(self):
+        """The asyncio client for the running event loop, to the server writes go to, with the same timeouts.
+        An asyncio connection serves the loop it was made on: a uvicorn worker runs one loop for its life,
+        tests one per session, so the client is made again only when the loop is another."""
+        loop = asyncio.get_running_loop()
+        if getattr(self, "_async", (None, None))[0] is not loop:
+            options = {name: value for name, value in self._options.items() if name.startswith("socket_")}
+            self._async = (loop, redis.asyncio.Redis.from_url(self._servers[0], **options))
+        return self._async[1]
+
 
 class FileCounters(FileBasedCache):
     """Django's file cache, made safe for counting from several processes: the counters' cache when no
@@ -367,6 +419,10 @@ class FileCounters(FileBasedCache):
                     return value
             except FileNotFoundError:
                 raise ValueError(f"Key {key!r} not found.") from None
+
+    async def acount(self, key, seconds):
+        """`count` in a worker thread: another process may hold the lock."""
+        return await sync_to_async(self.count, thread_sensitive=False)(key, seconds)
 
     def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
         with self._locked():

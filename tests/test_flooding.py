@@ -2,6 +2,7 @@
 and unable to starve members' pages or /healthz. A member's own flood of pages: limited per member."""
 import os
 import random
+import socket
 import subprocess
 import sys
 import threading
@@ -248,16 +249,23 @@ def test_an_ipv6_client_is_counted_by_its_64_network(rf):
 
 
 COUNT_IN_ANOTHER_PROCESS = """
-import os, sys
+import asyncio, os, sys
 os.environ["DJANGO_SETTINGS_MODULE"] = "skillport_site.settings"
 import django
 django.setup()
 from tests.test_flooding import counters_in
 counters = counters_in(sys.argv[1], sys.argv[2])
+times = int(sys.argv[4])
 print("ready", flush=True)
 sys.stdin.readline()  # both start together, however long setting up took
-for _ in range(int(sys.argv[4])):
-    counters.count(sys.argv[3], 60)
+if sys.argv[5] == "async":
+    async def count():
+        for _ in range(times):
+            await counters.acount(sys.argv[3], 60)
+    asyncio.run(count())
+else:
+    for _ in range(times):
+        counters.count(sys.argv[3], 60)
 """
 
 
@@ -267,12 +275,12 @@ def counters_in(store, location):
 
 @pytest.mark.parametrize("store", STORES)
 def test_counters_lose_no_count_between_processes(tmp_path, store):
-    """Two processes counting the same key at once, as two workers do during a burst: in files, and in Redis
-    in one round trip each."""
+    """Two processes counting the same key at once, as two workers do during a burst, one as pages are counted
+    and one as the connector counts on its event loop: in files, and in Redis in one round trip each."""
     location, key = str(tmp_path) if store == "files" else BROKER, f"race-{uuid.uuid4().hex}"
-    processes = [subprocess.Popen([sys.executable, "-c", COUNT_IN_ANOTHER_PROCESS, store, location, key, "500"],
+    processes = [subprocess.Popen([sys.executable, "-c", COUNT_IN_ANOTHER_PROCESS, store, location, key, "500", way],
                                   cwd=settings.BASE_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-                 for _ in range(2)]
+                 for way in ("sync", "async")]
     assert [process.stdout.readline() for process in processes] == ["ready\n", "ready\n"]
     for process in processes:  # go
         process.stdin.close()
@@ -343,6 +351,70 @@ def test_an_mcp_request_whose_token_check_gets_no_connection_in_time_is_told_the
         if response.status_code == 503:
             assert response.headers["retry-after"] == str(TURN_SECONDS)
             assert response.text.startswith("Skillport is too busy to answer right now."), response.text
+
+
+class SilentRedis:
+    """A Redis that takes connections and commands and never answers, as a hung or cut-off one does: what
+    each connection has sent, while it stays open."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
+        self.received = {}  # an open connection: the bytes it sent
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            threading.Thread(target=self._read, args=(connection,), daemon=True).start()
+
+    def _read(self, connection):
+        self.received[connection] = b""
+        with connection:
+            while chunk := connection.recv(4096):
+                self.received[connection] += chunk
+        del self.received[connection]
+
+    def waiting(self):
+        """How many connections have sent a command and are still waiting for its answer."""
+        return sum(bool(sent) for sent in list(self.received.values()))
+
+    def close(self):
+        self.listener.close()
+
+
+def test_a_redis_that_stops_answering_holds_the_connectors_calls_not_its_workers(http, transactional_db, tmp_path):
+    """The connector counts each call on the event loop that serves every request of its worker. While two
+    calls wait out the counters' timeout (a second) on a Redis that never answers, the workers go on
+    answering other requests, and the calls are then answered uncounted, as every throttle fails open."""
+    redis = SilentRedis()
+    server = ProcfileWeb(tmp_path, SKILLPORT_REDIS_URL=redis.url, SKILLPORT_BASE_URL="http://127.0.0.1").start()
+    token = mint(User.objects.create_user("mona"), resource=["http://127.0.0.1/mcp"])
+    search = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+              "params": {"name": "search_skills", "arguments": {"query": "postmortem"}}}
+    headers = {"authorization": f"Bearer {token}", "accept": "application/json, text/event-stream",
+               "mcp-protocol-version": "2025-11-25"}
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            calls = [pool.submit(http.post, f"{server.url}/mcp", json=search, headers=headers) for _ in range(2)]
+            deadline = time.monotonic() + 30
+            while redis.waiting() < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            # Both calls are counting now: a count blocking its event loop would hold each worker that has one.
+            assert redis.waiting() == 2, "one call waited for the other: its count held the event loop"
+            probes = [http.get(f"{server.url}/healthz").status_code for _ in range(4)]
+            still_waiting = redis.waiting()
+            answers = [call.result() for call in calls]
+    finally:
+        server.stop()
+        redis.close()
+    assert (probes, still_waiting) == ([200] * 4, 2)
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert all('"isError":false' in answer.text for answer in answers), [answer.text for answer in answers]
+    assert "Request counters are unavailable, so throttle_mcp_" in server.output()
 
 
 def test_a_members_turn_that_outlived_its_time_does_not_end_a_later_one():
