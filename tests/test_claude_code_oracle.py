@@ -264,6 +264,9 @@ FIXTURES = [
     fixture("manifest-default-enabled", market(entry()), files=plugin_json(defaultEnabled=False)),
     fixture("manifest-default-enabled-null", market(entry()), "field-wrong-type", files=plugin_json(defaultEnabled=None)),
     fixture("manifest-binaries-list", market(entry()), "field-ignored", files=plugin_json(binaries=["tool"])),
+    # Found by differential fuzzing: a plugin.json's dependencies of another type stopped the whole read.
+    *(fixture(f"manifest-dependencies-{label}", market(entry()), "field-wrong-type", files=plugin_json(dependencies=value))
+      for label, value in [("number", 10**12), ("object", {"name": "b", "version": "^1"}), ("true", True)]),
     # -- the catalogue's own fields ---------------------------------------------------------------------
     fixture("catalogue-fields", market(entry(), version="1.0", description="Tools.", forceRemoveDeletedPlugins=True,
                                        allowCrossMarketplaceDependenciesOn=["acme-base"],

@@ -77,6 +77,8 @@ def test_constraints_are_read_from_a_plugin_json_of_its_own_marketplace():
                                 {"name": "d", "marketplace": "other", "version": "3"}, {"name": "e", "version": 4}]}
     assert dependencies.constraints(manifest, "acme") == [("b", "b", "^1"), ("c@acme", "c", "2")]
     assert dependencies.constraints(None, "acme") == [] and dependencies.constraints({"dependencies": "a"}, "x") == []
+    assert dependencies.constraints({"dependencies": 7}, "x") == dependencies.constraints({"dependencies": {
+        "name": "b", "version": "1"}}, "x") == []
 
 
 def test_a_hostile_range_reaches_node_semver_collapsed_and_short(monkeypatch):
