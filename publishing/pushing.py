@@ -108,7 +108,8 @@ def on_branch(target) -> dict:
     except (GitError, ValueError, AttributeError):
         return {}  # not a marketplace (yet): everything Skillport publishes is new there
     return {e["name"]: {"version": str(e.get("version") or "")}
-            for e in entries if isinstance(e, dict) and isinstance(e.get("name"), str)}
+            for e in (entries if isinstance(entries, list) else ())
+            if isinstance(e, dict) and isinstance(e.get("name"), str)}
 
 
 def _head(url, branch, token) -> str:

@@ -336,6 +336,16 @@ def test_files_stored_in_several_runs_give_the_same_tree(git_target, market, tmp
     assert trees[0] == trees[1]
 
 
+@pytest.mark.parametrize("plugins", [5, {"ops-kit": {}}, [5, {"name": 3}]])
+def test_a_branch_whose_catalogue_is_no_list_of_plugins_has_everything_added(git_target, tmp_path, plugins):
+    """What the branch's catalogue lists is what a publish reports as updated rather than added; one that lists
+    nothing readable (a person wrote it, or another tool) lists nothing."""
+    bare = bare_repository(tmp_path, {CATALOG: json.dumps({"name": "ours", "plugins": plugins})})
+    result = publish(git_target(bare))
+    assert result["status"] == Status.PUBLISHED, result
+    assert clone(bare, tmp_path).git("log", "-1", "--format=%s") == "Publish acme-org from Skillport: 3 added"
+
+
 def test_a_persons_edit_of_the_published_files_stops_the_publish_until_replaced(git_target, tmp_path):
     bare = bare_repository(tmp_path, {"README.md": "# Ours\n"})
     target = git_target(bare)
