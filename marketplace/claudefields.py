@@ -11,8 +11,12 @@ Claude Code will pass over for being of the wrong kind altogether, as its valida
 """
 import json
 import re
+import unicodedata
 
 import nodesemver
+
+from . import spoofing
+from .skillmd import kind_of
 
 # A plugin named in `dependencies`, as "name" or "name@marketplace" or in an object's name and marketplace.
 DEPENDENCY_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
@@ -22,6 +26,21 @@ MAX_RANGE = 1024
 # relevance.signals: each matcher list's most items and longest item, as Claude Code's schema has them.
 SIGNALS = {"cli": (10, 64), "hosts": (20, 128), "filesRead": (10, 256), "cwd": (10, 256), "manifestDeps": (10, 256)}
 MAX_TOPIC_CHARS = 64
+# userConfig: an option's name (it becomes an environment variable), its fields with the types each takes (in
+# words), its types, and the longest value `options` may offer.
+OPTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+OPTION_FIELDS = {
+    "type": ((str,), "a type"), "title": ((str,), "a string, the label Claude Code shows"),
+    "description": ((str,), "a string, the help Claude Code shows beneath it"), "required": ((bool,), "true or false"),
+    "default": ((str, int, float, bool, list), "a string, a number, true or false, or a list of strings"),
+    "multiple": ((bool,), "true or false"), "sensitive": ((bool,), "true or false"), "min": ((int, float), "a number"),
+    "max": ((int, float), "a number"), "options": ((list,), "a list of strings"),
+}
+OPTION_TYPES = ("string", "number", "boolean", "directory", "file")
+MAX_CHOICE = 64
+# What JavaScript's trim() takes off either end of a string.
+JS_WHITESPACE = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+CHANNEL_FIELDS = {"server", "displayName", "userConfig"}
 
 
 # Fields Claude Code ignores unless they are objects, and where its validator says so.
@@ -62,6 +81,104 @@ def ignored(data: dict, entry: bool) -> list[str]:
     return said
 
 
+def user_config(value, label="userConfig", named=True) -> list[str]:
+    """What Claude Code refuses in the options a plugin asks its user for (`userConfig`, an object: manifest checks
+    that), or a channel asks for (`named` False: a channel's options may be named anything)."""
+    if not isinstance(value, dict):
+        return []
+    refused = []
+    for key, option in value.items():
+        if named and not OPTION_NAME.fullmatch(key):
+            refused.append(f"{label}.{key[:60]}: An option's name must be letters, digits and '_', not starting with a "
+                           "digit: Claude Code passes it to hooks as an environment variable")
+        elif why := _option(option):
+            refused.append(f"{label}.{key[:60]}{why}")
+    return refused
+
+
+def _option(option) -> str:
+    """Why Claude Code refuses one option of a userConfig, or "": its own fields alone, each of its type, then
+    what `options` (the values a string may take) asks of the rest."""
+    if not isinstance(option, dict):
+        return f": Expected an object with a type, title and description, received {kind_of(option)}"
+    if unknown := sorted(option.keys() - OPTION_FIELDS.keys()):
+        return f": Unrecognized key {json.dumps(unknown[0][:60])} (an option holds {', '.join(OPTION_FIELDS)})"
+    if option.get("type") not in OPTION_TYPES:
+        return f".type: Required, one of {', '.join(OPTION_TYPES)}"
+    for field, (kinds, said) in OPTION_FIELDS.items():
+        if (field in option or field in ("title", "description")) and not _of_kinds(option.get(field), kinds):
+            return f".{field}: Expected {said}"
+    return _choices(option) if "options" in option else ""
+
+
+def _of_kinds(value, kinds: tuple) -> bool:
+    """isinstance, where true and false are no numbers (as in JSON) and a list is one of strings."""
+    if isinstance(value, bool) and bool not in kinds:
+        return False
+    if isinstance(value, list):
+        return list in kinds and all(isinstance(item, str) for item in value)
+    return isinstance(value, kinds)
+
+
+def _choices(option) -> str:
+    """Why Claude Code refuses an option's `options`, or "": at least one, each short, visible and unpadded, no
+    two alike but for case; only for a single string shown in the clear, whose default is one of them."""
+    choices = option["options"]
+    if not choices:
+        return ".options: needs at least one value"
+    for index, choice in enumerate(choices):
+        if not 1 <= len(choice.encode("utf-16-le")) // 2 <= MAX_CHOICE:  # JavaScript's length, in UTF-16 units
+            return f".options[{index}]: An option is 1 to {MAX_CHOICE} characters"
+        if any(_hidden(c) for c in choice):
+            return f".options[{index}]: An option cannot contain control, invisible or bidirectional-formatting characters"
+        if choice.strip(JS_WHITESPACE) != choice:
+            return f".options[{index}]: An option cannot start or end with a space"
+    if len({choice.lower() for choice in choices}) < len(choices):
+        return ".options: options cannot repeat a value (in any letter case)"
+    if option["type"] != "string" or option.get("multiple") is True or option.get("sensitive") is True:
+        return '.options: options is only for a field of type "string" that is neither multiple nor sensitive'
+    if "default" not in option:
+        return "" if option.get("required") is True else (
+            ".default: a field with options needs a default among them, or required: true")
+    if option["default"] not in choices:
+        return f".default: must be one of the options: {', '.join(choices)[:120]}"
+    return ""
+
+
+def _hidden(char: str) -> bool:
+    """A character Claude Code takes out of an option's value before it compares it: controls, formats, line and
+    paragraph separators, spaces other than " ", characters that render as nothing, lone surrogates."""
+    category = unicodedata.category(char)
+    return (category in ("Cc", "Cf", "Zl", "Zp", "Cs") or (category == "Zs" and char != " ") or char == "\u2800"
+            or char in spoofing.IGNORABLE_NOT_FORMAT or 0x2065 == ord(char) or 0xFFF0 <= ord(char) <= 0xFFF8
+            or 0xE0000 <= ord(char) <= 0xE0FFF)
+
+
+def channels(value) -> list[str]:
+    """What Claude Code refuses in `channels` (a list: manifest checks that): each an object naming the MCP server
+    it binds to, with at most a name to show and options to ask for."""
+    if not isinstance(value, list):
+        return []
+    refused = []
+    for index, channel in enumerate(value):
+        where = f"channels[{index}]"
+        if not isinstance(channel, dict):
+            refused.append(f"{where}: Expected an object naming its MCP server, such as {{\"server\": \"chat\"}}, "
+                           f"received {kind_of(channel)}")
+        elif unknown := sorted(channel.keys() - CHANNEL_FIELDS):
+            refused.append(f"{where}: Unrecognized key {json.dumps(unknown[0][:60])} (a channel holds "
+                           f"{', '.join(sorted(CHANNEL_FIELDS))})")
+        elif not (isinstance(channel.get("server"), str) and channel["server"]):
+            refused.append(f"{where}.server: Required, the name of one of the plugin's MCP servers")
+        elif "displayName" in channel and not isinstance(channel["displayName"], str):
+            refused.append(f"{where}.displayName: Expected a string")
+        elif "userConfig" in channel and not isinstance(channel["userConfig"], dict):
+            refused.append(f"{where}.userConfig: Expected an object of options")
+        else:
+            refused += user_config(channel.get("userConfig"), f"{where}.userConfig", named=False)
+    return refused
+
+
 def dependencies(value) -> list[str]:
     """What Claude Code refuses in `dependencies` (a list: manifest checks that)."""
     return [f'dependencies[{index}]: Expected "name", "name@marketplace" or an object with a name (letters, digits, '
@@ -91,15 +208,16 @@ def _names_a_plugin(item) -> bool:
 
 
 def engines(value) -> list[str]:
-    if not isinstance(value, dict):
+    """What Claude Code refuses in `engines`: its own key alone (it ignores the versions of other hosts)."""
+    if not isinstance(value, dict) or "claude-code" not in value:
         return []  # ignored at load time
-    refused = [f'engines.{name}: Must be a version range such as ">=2.1.0"' for name, wanted in value.items()
-               if not isinstance(wanted, str)]
-    wanted = value.get("claude-code")
-    if isinstance(wanted, str) and version_range(wanted) is None:
-        refused.append('engines.claude-code: Must be a version range such as ">=2.1.0", received '
-                       f"{json.dumps(wanted)[:60]}; Claude Code ignores it as it is")
-    return refused
+    wanted = value["claude-code"]
+    if not isinstance(wanted, str):
+        return ['engines.claude-code: Must be a version range such as ">=2.1.0"']
+    if version_range(wanted) is None:
+        return ['engines.claude-code: Must be a version range such as ">=2.1.0", received '
+                f"{json.dumps(wanted)[:60]}; Claude Code ignores it as it is"]
+    return []
 
 
 def version_range(text: str) -> str | None:

@@ -43,10 +43,14 @@ TYPED_KEYS = {"dependencies": list, "channels": list, "settings": dict, "userCon
 PLUGIN_KEYS = ({"name", "metadata", "$schema", "binaries", "experimental", "engines", "network",
                 "optionalDependencies"} | set(TYPED_KEYS) | DISPLAY_KEYS | COMPONENT_KEYS)
 ENTRY_KEYS = {"source", "strict", "relevance", "headers", "headersHelper"} | PLUGIN_KEYS
-MANIFEST_KEYS = PLUGIN_KEYS
+# A plugin.json's `category` and `tags` Claude Code (2.1.332) ignores, of whatever type: they belong in the entry.
+ENTRY_DISPLAY_KEYS = {"category", "tags"}
+MANIFEST_KEYS = PLUGIN_KEYS - ENTRY_DISPLAY_KEYS
 
 # Spaces, @, :, path separators and control characters (hidden characters: spoofing.py).
 BAD_PLUGIN_NAME_CHARS = re.compile(r"[\s@:/\\\x00-\x1f\x7f]")
+# What Claude Code refuses in a plugin.json's name besides a space: controls, marks and bidi embeddings and isolates.
+MANIFEST_NAME_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass
@@ -488,14 +492,16 @@ def check_fields(data: dict, location: str, problems: Problems, entry=False) -> 
     if "homepage" in data and not (isinstance(data["homepage"], str) and re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:\S", data["homepage"])):
         wrong("homepage-invalid", f"homepage: Expected a URL, received {json.dumps(data['homepage'])}. "
                                   'Write a full URL such as "https://example.com/my-plugin"')
+    # A plugin.json's category and tags are warned of as belonging in the entry (warn_unknown), whatever they hold.
+    shown = data if entry else {key: value for key, value in data.items() if key not in ENTRY_DISPLAY_KEYS}
     for key in ("keywords", "tags"):
-        value = data.get(key)
-        if key in data and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        value = shown.get(key)
+        if key in shown and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             example = [v.strip() for v in value.split(",")] if isinstance(value, str) else ["search", "docs"]
             wrong("field-wrong-type", f"{key}: Expected a list of strings, received {kind_of(value)}. "
                                       f'Write "{key}": {json.dumps(example)}')
     for key in ("displayName", "description", "license", "category"):
-        if key in data and not isinstance(data[key], str):
+        if key in shown and not isinstance(shown[key], str):
             wrong("field-wrong-type", f'{key}: Expected a string, received {kind_of(data[key])}. '
                                       f'Write "{key}": {json.dumps(str(data[key]))}')
     passed_over = claudefields.engines(data.get("engines"))
@@ -504,8 +510,9 @@ def check_fields(data: dict, location: str, problems: Problems, entry=False) -> 
     for message in passed_over:
         wrong("field-wrong-type", message)
     # Wherever they are, Claude Code will not install a plugin for these (`claude plugin install` and list, 2.1.332).
-    refused = _wrong_types(data, TYPED_KEYS) + claudefields.experimental(experimental) + claudefields.dependencies(
-        data.get("dependencies"))
+    refused = (_wrong_types(data, TYPED_KEYS) + claudefields.experimental(experimental)
+               + claudefields.dependencies(data.get("dependencies")) + claudefields.user_config(data.get("userConfig"))
+               + claudefields.channels(data.get("channels")))
     if "version" in data and not isinstance(data["version"], str):
         refused.append(f'version: Expected a string, received {kind_of(data["version"])}. '
                        f'Write "version": {json.dumps(str(data["version"]))}')
@@ -657,6 +664,10 @@ def parse_plugin_json(raw: bytes, location: str, problems: Problems, entry_name:
         problems.error("plugin-json-missing-name",
                        'name: Required. Add "name" (the plugin\'s kebab-case name) to plugin.json', location)
         refusal = "its plugin.json has no name"
+    elif " " in data["name"] or MANIFEST_NAME_CONTROLS.search(data["name"]):
+        problems.error("plugin-name-invalid", "name: A plugin's name cannot contain spaces, control or bidirectional-"
+                       'formatting characters. Use kebab-case (such as "my-plugin")', location)
+        refusal = "its plugin.json names it with spaces or control characters"
     elif data["name"] != entry_name and not official_marketplace:
         rule = names.plugin_name_rule(data["name"])
         if rule and rule[0] == "error":

@@ -300,6 +300,8 @@ class Reader:
 
         tree, root, commit = self._plugin_tree(plugin, location)
         if tree is None:
+            if not source.fetched:  # no folder of this repository: `claude plugin install` fails, and its dependents
+                plugin.loads, plugin.installs, plugin.refusal = False, False, "its source is no folder of the repository"
             return _failed(plugin)
         plugin.commit = commit
 
@@ -348,7 +350,8 @@ class Reader:
         componentfiles.check(tree, root, plugin.where, problems)
         plugin.readme = _readme(tree, root)
         if plugin.manifest:
-            plugin.display.update({k: plugin.manifest[k] for k in manifest.DISPLAY_KEYS if k in plugin.manifest})
+            plugin.display.update({k: plugin.manifest[k] for k in manifest.DISPLAY_KEYS & manifest.MANIFEST_KEYS
+                                   if k in plugin.manifest})
         plugin.version = str(
             (plugin.manifest or {}).get("version") or entry.get("version") or commit
         )

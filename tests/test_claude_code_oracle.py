@@ -26,6 +26,7 @@ SKILL = skill_md("alpha", "Does A.")
 PYRIGHT = {"command": "pyright-langserver", "extensionToLanguage": {".py": "python"}}
 ECHO = {"type": "command", "command": "echo hi"}
 TAIL = {"name": "tail", "command": "tail -F app.log", "description": "Watches the app's log."}
+OPTION = {"type": "string", "title": "Region", "description": "Where the service runs."}
 
 
 def market(*plugins, name="acme-tools", **extra):
@@ -264,6 +265,53 @@ FIXTURES = [
     fixture("manifest-default-enabled", market(entry()), files=plugin_json(defaultEnabled=False)),
     fixture("manifest-default-enabled-null", market(entry()), "field-wrong-type", files=plugin_json(defaultEnabled=None)),
     fixture("manifest-binaries-list", market(entry()), "field-ignored", files=plugin_json(binaries=["tool"])),
+    # What belongs in a marketplace entry Claude Code passes over in a plugin.json, whatever it holds.
+    fixture("manifest-entry-fields", market(entry()), "unknown-field",
+            files=plugin_json(tags="x", category=1, strict=5, source=5, headersHelper=5)),
+    *(fixture(f"manifest-name-{label}", market(entry()), code, files=plugin_json(name=name)) for label, name, code in [
+        ("space", "my tools", "plugin-name-invalid"), ("tab", "my\ttools", "plugin-name-invalid"),
+        ("bidi", "to\u202eols", "plugin-name-invalid"), ("at", "tools@acme", "")]),
+    # The options a plugin asks its user for, field by field as Claude Code's schema has them.
+    *(fixture(f"user-config-{label}", market(entry(userConfig=config)), "field-wrong-type" if wrong else "")
+      for label, config, wrong in [
+          ("full", {"region": {**OPTION, "options": ["eu", "us"], "default": "eu"}, "port": {
+              **OPTION, "type": "number", "min": 1, "max": 65535, "default": 8080, "required": False}, "token": {
+              **OPTION, "sensitive": True}, "paths": {**OPTION, "type": "directory", "multiple": True,
+                                                      "default": ["a", "b"]}, "_2": OPTION}, False),
+          ("name-dash", {"my-token": OPTION}, True), ("name-digit", {"1st": OPTION}, True),
+          ("not-object", {"token": "x"}, True), ("no-title", {"token": {"type": "string", "description": "d"}}, True),
+          ("type-unknown", {"token": {**OPTION, "type": "secret"}}, True),
+          ("unknown-key", {"token": {**OPTION, "label": "x"}}, True),
+          ("min-boolean", {"token": {**OPTION, "type": "number", "min": True}}, True),
+          ("required-null", {"token": {**OPTION, "required": None}}, True),
+          ("default-list-of-numbers", {"token": {**OPTION, "default": [1]}}, True),
+          ("options-required", {"token": {**OPTION, "options": ["eu"], "required": True}}, False),
+          ("options-empty", {"token": {**OPTION, "options": [], "required": True}}, True),
+          ("options-numbers", {"token": {**OPTION, "options": [1], "required": True}}, True),
+          ("options-repeat", {"token": {**OPTION, "options": ["eu", "EU"], "required": True}}, True),
+          ("options-padded", {"token": {**OPTION, "options": [" eu"], "required": True}}, True),
+          ("options-invisible", {"token": {**OPTION, "options": ["e\u200bu"], "required": True}}, True),
+          ("options-long", {"token": {**OPTION, "options": ["e" * 65], "required": True}}, True),
+          ("options-longest", {"token": {**OPTION, "options": ["e" * 64], "required": True}}, False),
+          ("options-sensitive", {"token": {**OPTION, "options": ["eu"], "sensitive": True, "required": True}}, True),
+          ("options-of-a-number", {"token": {**OPTION, "type": "number", "options": ["1"], "required": True}}, True),
+          ("options-without-default", {"token": {**OPTION, "options": ["eu"]}}, True),
+          ("options-default-outside", {"token": {**OPTION, "options": ["eu"], "default": "us"}}, True),
+      ]),
+    fixture("manifest-user-config-no-title", market(entry()), "field-wrong-type",
+            files=plugin_json(userConfig={"token": {"type": "string", "description": "d"}})),
+    # Channels: each binds an MCP server, and may ask for options named as it likes.
+    *(fixture(f"channels-{label}", market(entry(channels=channels)), "field-wrong-type" if wrong else "")
+      for label, channels, wrong in [
+          ("full", [{"server": "chat", "displayName": "Chat", "userConfig": {"bot-token": OPTION}}], False),
+          ("item-string", ["chat"], True), ("no-server", [{}], True), ("server-empty", [{"server": ""}], True),
+          ("unknown-key", [{"server": "chat", "x": 1}], True),
+          ("option-without-title", [{"server": "chat", "userConfig": {"t": {"type": "string", "description": "d"}}}],
+           True)]),
+    fixture("manifest-channels-item-list", market(entry()), "field-wrong-type", files=plugin_json(channels=[[]])),
+    fixture("source-a-file", market(entry(source="./plugins/tools/skills/alpha/SKILL.md")), "plugin-source-not-folder"),
+    # `engines` is read for Claude Code's own versions; other hosts' it ignores, whatever they hold.
+    fixture("engines-other-hosts", market(entry(engines={"node": 5, "vscode": [">=1"], "claude-code": ">=2"}))),
     # Found by differential fuzzing: a plugin.json's dependencies of another type stopped the whole read.
     *(fixture(f"manifest-dependencies-{label}", market(entry()), "field-wrong-type", files=plugin_json(dependencies=value))
       for label, value in [("number", 10**12), ("object", {"name": "b", "version": "^1"}), ("true", True)]),
@@ -568,9 +616,13 @@ FIXTURES = [
             files=plugin_json(themes="./themes", experimental={"themes": "./skills"})),
 ]
 
-# Claude Code's validator never opens a skill folder of a marketplace, so what only the skills'
-# files show is Skillport's own finding; these fixtures must agree on everything else.
-SKILL_ONLY = [
+# What Claude Code's validator passes and Skillport does not: it never opens a skill folder of a marketplace, so
+# what only the skills' files show is Skillport's own finding, and it does not look for a relative source, which
+# `claude plugin install` then refuses (LOAD_CASES). These fixtures must agree on everything else.
+BEYOND_VALIDATOR = [
+    Fixture("source-missing", {CATALOG: market(entry(source="./nowhere"))}, "plugin-source-missing",
+            "Claude Code's validator does not look for a relative source; its install refuses one that is not there"),
+
     Fixture("duplicate-skill-name", {CATALOG: market(entry())}, "duplicate-skill-name",
             "Claude Code's validator does not read skills; Claude Code loads only the first skill of a name",
             skill_files={"plugins/tools/skills/alpha/SKILL.md": SKILL, "plugins/tools/skills/zeta/SKILL.md": SKILL}),
@@ -616,7 +668,7 @@ def claude(request):
     yield CLAUDE
     agreed = sum(RESULTS.values())
     line = (f"Claude Code oracle (claude plugin validate {_version()}): agreement {agreed}/{len(RESULTS)} fixtures, "
-            f"{len(SKILL_ONLY)} more where Skillport reads skills Claude Code's validator does not")
+            f"{len(BEYOND_VALIDATOR)} more where Skillport finds what Claude Code's validator does not look for")
     capture = request.config.pluginmanager.getplugin("capturemanager")
     reporter = request.config.pluginmanager.getplugin("terminalreporter")
     if reporter is not None:
@@ -651,7 +703,7 @@ def judged(claude, tmp_path_factory):
         repo = build(folder, fx)
         return fx.id, (repo, *claude_verdict(claude, folder, repo))
 
-    fixtures = FIXTURES + SKILL_ONLY
+    fixtures = FIXTURES + BEYOND_VALIDATOR
     folders = [tmp_path_factory.mktemp("fixture") for _ in fixtures]  # here: mktemp is not thread-safe
     with ThreadPoolExecutor(max_workers=4) as pool:
         return dict(pool.map(judge, fixtures, folders))
@@ -674,7 +726,8 @@ def test_validate_reaches_claude_codes_verdict(judged, fx):
     said = " ".join(f"{w.get('path')} {w['message']}" for w in report["manifest"]["warnings"])
     if fx.code == "unknown-field":  # Claude Code warns of the same field, as one it ignores
         unknown = [p["message"].split("'")[1] for p in result["problems"] if p["code"] == "unknown-field"]
-        assert unknown and all(f"{key} Unknown field" in said for key in unknown), (unknown, said)
+        assert unknown and all(f"{key} Unknown field" in said or f"{key} Field '{key}' belongs in the marketplace "
+                               "entry" in said for key in unknown), (unknown, said)
     else:  # no other fixture has a field Claude Code ignores
         assert "unknown-field" not in [p["code"] for p in result["problems"]]
     if fx.code == "hook-ignored":  # Claude Code warns of each entry it leaves out, in a plugin.json or hooks file
@@ -689,8 +742,8 @@ def test_validate_reaches_claude_codes_verdict(judged, fx):
         assert any(p["severity"] == "error" and p["code"] == fx.code for p in result["problems"]), result["problems"]
 
 
-@pytest.mark.parametrize("fx", SKILL_ONLY, ids=[f.id for f in SKILL_ONLY])
-def test_skill_findings_claude_codes_validator_does_not_make(judged, fx):
+@pytest.mark.parametrize("fx", BEYOND_VALIDATOR, ids=[f.id for f in BEYOND_VALIDATOR])
+def test_findings_claude_codes_validator_does_not_make(judged, fx):
     repo, theirs, _report = judged[fx.id]
     ours, result = our_verdict(repo)
     assert theirs and not ours, fx.differs
@@ -818,6 +871,16 @@ LOAD_CASES = {
     "source-unknown": ({"source": {"source": "svn", "url": "https://example.com/tools"}}, {}),
     "source-traversal": ({"source": "../outside"}, {}),
     "source-fields-invalid": ({"source": {"source": "npm", "package": "../tools"}}, {}),
+    "source-missing": ({"source": "./nowhere"}, {}),
+    "source-a-file": ({"source": "./plugins/source-a-file/skills/alpha/SKILL.md"}, {}),
+    "manifest-name-space": ({}, {".claude-plugin/plugin.json": '{"name": "my tools"}'}),
+    "manifest-user-config-no-title": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "userConfig": {"t": {'
+                                               '"type": "string", "description": "d"}}}'}),
+    "entry-user-config-options-of-a-number": ({"userConfig": {"t": {**OPTION, "type": "number", "options": ["1"],
+                                                                    "required": True}}}, {}),
+    "entry-channels-string": ({"channels": ["chat"]}, {}),
+    "engines-other-hosts": ({"engines": {"node": 5}}, {}),
+    "manifest-entry-fields": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "tags": 5, "category": {}}'}),
     # Installed, then not loaded (`claude plugin list`), or loaded though its validator refuses the file.
     "manifest-agents-missing": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "agents": ["./agents/x.md"]}'}),
     "manifest-themes-missing": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "experimental": {"themes": "./t"}}'}),
@@ -844,7 +907,8 @@ LOAD_CASES = {
     # does not stop its dependents.
     **{f"dependency-on-{case}": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "dependencies": ["' + case + '"]}'})
        for case in ("dependency-missing", "strict-not-boolean", "manifest-invalid-json", "manifest-agents-missing",
-                    "hooks-file-not-json", "dependency-on-dependency-missing")},
+                    "hooks-file-not-json", "dependency-on-dependency-missing", "source-missing",
+                    "manifest-user-config-no-title")},
     "entry-default-enabled-false": ({"defaultEnabled": False}, {}),
     "entry-default-enabled-string": ({"defaultEnabled": "no"}, {}),
     "dependency-cycle": ({"dependencies": ["dependency-cycle-too"]}, {}),

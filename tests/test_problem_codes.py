@@ -12,7 +12,7 @@ CODE_WRITTEN = re.compile(
 PUBLISH_CODE_WRITTEN = re.compile(r'(?:\.(?:error|warning|info)\(\s*|"code": )"([a-z]+(?:-[a-z0-9]+)+)"')
 # Strings of the same shape that are not codes: a source kind, examples, names, encodings, walk events, a
 # frontmatter key, the `engines` key of Claude Code.
-NOT_CODES = {"git-subdir", "my-plugin", "my-skill", "skills-dir", "claude-plugin-test", "utf-8", "utf-16",
+NOT_CODES = {"git-subdir", "my-plugin", "my-skill", "skills-dir", "claude-plugin-test", "utf-8", "utf-16", "utf-16-le",
              "too-deep", "unsafe-name", "cisco-json", "allowed-tools", "claude-code"}
 
 
