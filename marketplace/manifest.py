@@ -181,7 +181,8 @@ def parse_catalog(raw: bytes, location: str, repo_url: str) -> Catalog:
     warn_unknown(metadata, METADATA_KEYS, location, problems, "metadata.")
     for message in _catalog_types(data):
         problems.error("field-wrong-type", message, location)
-    plugin_names = {entry.get("name") for entry in data["plugins"] if isinstance(entry, dict)}
+    plugin_names = {entry["name"] for entry in data["plugins"] if isinstance(entry, dict) and isinstance(
+        entry.get("name"), str)}
     renames = _check_renames(data.get("renames"), plugin_names, location, problems)
 
     entries = []
@@ -296,14 +297,16 @@ def _check_renames(renames, plugin_names, location, problems) -> dict:
                                               "catalogue and no other rename: name a plugin, or null for one removed",
                            location)
             return {}
+    ending = set()  # old names whose renames end at a name that is not renamed again
     for start in renames:
-        seen, current = {start}, renames[start]
-        while current in renames:
-            if current in seen:
+        walked, current = set(), start
+        while current in renames and current not in ending:
+            if current in walked:
                 problems.error("renames-cycle", f"renames: cycle through '{start}'", location)
                 return {}
-            seen.add(current)
+            walked.add(current)
             current = renames[current]
+        ending |= walked  # each name is walked once: a chain of thousands took seconds walked from every name
     return renames
 
 

@@ -259,6 +259,27 @@ def test_json_with_a_string_never_closed_is_read_once():
         manifest.load_json(text.encode(), "x.json", Problems(), cut=True)
 
 
+class CountedLookups(dict):
+    """A catalogue's renames, counting how often a name is looked up in them."""
+
+    lookups = 0
+
+    def __getitem__(self, key):
+        self.lookups += 1
+        return super().__getitem__(key)
+
+
+@pytest.mark.parametrize("end", ["tools", "a500"])
+def test_a_chain_of_renames_is_walked_once(end):
+    """Renames walked from every old name took time in the square of a chain's length (8,000 names: 2.4 s, and a
+    catalogue may hold hundreds of thousands). Each name is now walked once, and a circle is still found."""
+    renames = CountedLookups({f"a{i}": f"a{i + 1}" for i in range(20_000)}, a20000=end)
+    problems = Problems()
+    kept = manifest._check_renames(renames, {"tools"}, "x", problems)
+    assert renames.lookups <= 2 * len(renames)
+    assert ([p.code for p in problems], len(kept)) == (([], 20_001) if end == "tools" else (["renames-cycle"], 0))
+
+
 @pytest.mark.parametrize("text, redacted", [
     ("fatal: unable to access 'https://user:s3cret@example.test/r.git/'",
      "fatal: unable to access 'https://example.test/r.git/'"),

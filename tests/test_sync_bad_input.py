@@ -190,10 +190,13 @@ def test_ref_that_does_not_exist_keeps_the_last_good_catalogue(good):
     (lambda c: {**c, "plugins": c["plugins"] + ["./plugins/other"]}, ("error", "plugin-not-object"), Status.PARTIAL),
     (lambda c: {**c, "plugins": c["plugins"] + [{"source": "./plugins/other"}]}, ("error", "plugin-missing-name"),
      Status.PARTIAL),
+    # Found by differential fuzzing: a name of another type stopped the read of the whole catalogue.
+    (lambda c: {**c, "plugins": c["plugins"] + [{"name": {"a": 1}, "source": "./x"}]}, ("error", "plugin-missing-name"),
+     Status.PARTIAL),
 ], ids=[
     "no-name", "no-owner", "owner-string", "owner-name-empty", "owner-name-blank", "name-space",
     "name-leading-dash", "name-dotdot", "reserved-official", "reserved-built-in", "imitates-official",
-    "renames-cycle", "entry-not-object", "entry-without-name",
+    "renames-cycle", "entry-not-object", "entry-without-name", "entry-name-not-text",
 ])
 def test_catalogue_error_is_recorded_and_the_plugins_still_load(good, change, problem, status):
     data = change(good.catalogue())
