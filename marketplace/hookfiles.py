@@ -1,6 +1,7 @@
 """A plugin's hooks files (`hooks/hooks.json`, and any its plugin.json names), read as `claude plugin validate`
 (2.1.332) reads them. One it cannot read breaks the plugin's load; a hook inside one that it cannot read is
-left out with a warning, as in a plugin.json (inline.ignore_hooks). A marketplace entry's hooks files it does
+left out with a warning, as in a plugin.json (inline.ignore_hooks), unless it guards a tool's use (inline.GUARDS),
+which breaks the load too. A marketplace entry's hooks files it does
 not open, as it opens no entry's component files, and neither does Skillport.
 """
 import posixpath
@@ -55,7 +56,8 @@ def check(tree, root: str, path: str, raw: bytes, location: str, problems) -> st
         problems.error("hooks-json-invalid", f"{message}; Claude Code cannot load the plugin until it does", location)
     if any(wrong):
         return f"its hooks file {path} is not one Claude Code can read"
-    inline.ignore_hooks(data.get("hooks", {}), location, problems, in_file=True)
+    if guard := inline.ignore_hooks(data.get("hooks", {}), location, problems, in_file=True):
+        return f"its hooks file {path} has {guard}"
     return ""
 
 

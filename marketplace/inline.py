@@ -13,6 +13,9 @@ from .skillmd import kind_of
 
 # What a monitor may hold (name, command and description it must).
 MONITOR_KEYS = {"name", "command", "description", "when"}
+# Hooks that decide what a tool may do. One Claude Code (2.1.332) cannot read it does not leave out, as it does
+# others: it applies nothing of the plugin.json or hooks file the hook is in, and does not load the plugin.
+GUARDS = ("PreToolUse", "PermissionRequest")
 
 # Shapes a value may be checked against, by the words that say it.
 SHAPES = {
@@ -95,7 +98,7 @@ def refusal(key: str, value: dict) -> str:
     event to a list of matchers (the events themselves are Claude Code's to know, and it adds more); servers
     and commands map each name to an object."""
     if key == "hooks":
-        return next(hook_failures(value), "")
+        return next((why for _event, why in hook_failures(value)), "")
     wrong = next((f"{key}.{name}: Expected an object, received {kind_of(config)}"
                   for name, config in value.items() if not isinstance(config, dict)), "")
     check = {"mcpServers": _mcp_server, "lspServers": _lsp_server, "commands": _command}.get(key)
@@ -131,25 +134,35 @@ def _arms(when) -> bool:
         when.startswith("on-skill-invoke:") and len(when) > len("on-skill-invoke:")))
 
 
-def ignore_hooks(events: dict, location: str, problems, in_file=False) -> None:
+def ignore_hooks(events: dict, location: str, problems, in_file=False) -> str:
     """Warn of each event, matcher and hook of a plugin.json or hooks file (`in_file`) that Claude Code leaves
-    out as it loads the plugin."""
-    for why in hook_failures(events, in_file):
-        problems.warning("hook-ignored", f"{why}. Claude Code leaves it out and loads the plugin without it", location)
+    out as it loads the plugin; but one of the GUARDS it will not leave out: why it refuses the plugin for it, or ""
+    (each such hook an error)."""
+    refusal = ""
+    for event, why in hook_failures(events, in_file):
+        if event in GUARDS:
+            problems.error("hook-guard-unreadable", f"{why}. A {event} hook may be what guards the permissions given "
+                           "beside it, so Claude Code applies none of this file until it is fixed or removed", location)
+            refusal = refusal or f"a {event} hook it cannot read ({why})"
+        else:
+            problems.warning("hook-ignored", f"{why}. Claude Code leaves it out and loads the plugin without it",
+                             location)
+    return refusal
 
 
-def hook_failures(events: dict, in_file=False) -> Iterator[str]:
-    """Each event, matcher and hook written inline in `events` (a hooks file's `hooks`: `in_file`) that Claude Code
-    cannot read, in a sentence. A marketplace entry's first refuses its plugin; elsewhere each is left out."""
+def hook_failures(events: dict, in_file=False) -> Iterator[tuple[str, str]]:
+    """(event, why) for each event, matcher and hook written inline in `events` (a hooks file's `hooks`: `in_file`)
+    that Claude Code cannot read. A marketplace entry's first refuses its plugin; elsewhere each is left out, but
+    for the GUARDS."""
     if "hooks" in events and in_file:
-        yield ('hooks.hooks: Write the events themselves in "hooks" ({"hooks": {"PreToolUse": [...]}}), not in a '
-               'second "hooks" object')
+        yield "hooks", ('hooks.hooks: Write the events themselves in "hooks" ({"hooks": {"PreToolUse": [...]}}), not '
+                        'in a second "hooks" object')
     elif "hooks" in events:
-        yield ('hooks: Write the events themselves ("hooks": {"PreToolUse": [...]}); the "hooks" object around '
-               "them belongs to a hooks.json file")
+        yield "hooks", ('hooks: Write the events themselves ("hooks": {"PreToolUse": [...]}); the "hooks" object '
+                        "around them belongs to a hooks.json file")
     for event, matchers in events.items():
         if event != "hooks":
-            yield from _matchers(f"hooks.{event}", matchers)
+            yield from ((event, why) for why in _matchers(f"hooks.{event}", matchers))
 
 
 def _matchers(where: str, matchers) -> Iterator[str]:

@@ -575,10 +575,11 @@ def _check_component(key, value, objects, suffix, example, location, problems, l
 
 def _inline(key, value: dict, location, problems, entry) -> list[str]:
     """The failures of components written inline in one object. A plugin.json's hooks are the exception: Claude
-    Code leaves out each event, matcher or hook it cannot read, warns, and loads the plugin with the rest."""
+    Code leaves out each event, matcher or hook it cannot read, warns, and loads the plugin with the rest, unless
+    the hook is one that guards a tool's use (inline.GUARDS), which it will not install the plugin for."""
     if key == "hooks" and not entry:
-        inline.ignore_hooks(value, location, problems)
-        return []
+        guard = inline.ignore_hooks(value, location, problems)
+        return [guard] if guard else []
     return _refused(inline.refusal(key, value), location, problems)
 
 

@@ -464,6 +464,9 @@ FIXTURES = [
                      "Stop": [{"matcher": 5, "hooks": [ECHO]}, {"hooks": [{"command": "x"}]}], "PreCompact": 3}),
         ("in-a-list", ["./extra-hooks.json", {"SessionStart": [{"hooks": [{"type": "mcp_tool", "server": "a"}]}]}]),
     ]),
+    *(fixture(f"manifest-hooks-{label}", market(entry()), "hook-guard-unreadable", files=plugin_json(hooks=hooks))
+      for label, hooks in [("guard-hook", {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "http", "url": 5}]}]}),
+                           ("guard-matcher", {"PermissionRequest": [{"matcher": 5, "hooks": [ECHO]}]})]),
     # -- a plugin.json's types file: a contract of types alone --------------------------------------------
     *(fixture(f"types-file-{label}", market(entry()), "" if valid else "types-not-declarations", files={
         **plugin_json(types="./types/index.d.ts"), "plugins/tools/types/index.d.ts": content})
@@ -519,6 +522,13 @@ FIXTURES = [
         ("hook", json.dumps({"hooks": {"SessionStart": [{"hooks": [ECHO, {"type": "command"}]}]}}), "hook-ignored"),
         ("wrapped", '{"hooks": {"hooks": {"SessionStart": []}}}', "hook-ignored"),
         ("event-number", '{"hooks": {"SessionStart": 5, "Stop": [{"matcher": 5, "hooks": []}]}}', "hook-ignored"),
+        # A hook that guards a tool's use is not left out: nothing of the file is applied.
+        ("guard-hook", json.dumps({"hooks": {"PreToolUse": [{"hooks": [ECHO, {"type": "command"}]}]}}),
+         "hook-guard-unreadable"),
+        ("guard-matcher", '{"hooks": {"PermissionRequest": [{"matcher": 5, "hooks": []}]}}', "hook-guard-unreadable"),
+        ("guard-not-a-list", '{"hooks": {"PreToolUse": "x"}}', "hook-guard-unreadable"),
+        ("guard-readable", json.dumps({"hooks": {"PreToolUse": [{"hooks": [ECHO]}], "Stop": [{"hooks": [
+            {"type": "command"}]}]}}), "hook-ignored"),
         ("not-json", "not json", "hooks-json-invalid"), ("list", "[1]", "hooks-json-invalid"),
         ("events-at-the-top", json.dumps({"SessionStart": [{"hooks": [ECHO]}]}), "hooks-json-invalid"),
         ("hooks-number", '{"hooks": 5}', "hooks-json-invalid"), ("hooks-null", '{"hooks": null}', "hooks-json-invalid"),
@@ -893,6 +903,10 @@ LOAD_CASES = {
     "manifest-hook-ignored": ({}, {".claude-plugin/plugin.json":
                                    '{"name": "%s", "hooks": {"Stop": [{"hooks": [{"type": "prompt"}]}]}}'}),
     "entry-hook-invalid": ({"hooks": {"Stop": [{"hooks": [{"type": "prompt"}]}]}}, {}),
+    "hooks-file-guard-unreadable": ({}, {"hooks/hooks.json": '{"hooks": {"PreToolUse": [{"hooks": [{"type": "command"}]}]}}'}),
+    "manifest-guard-unreadable": ({}, {".claude-plugin/plugin.json":
+                                       '{"name": "%s", "hooks": {"PermissionRequest": [{"matcher": 5, "hooks": []}]}}'}),
+    "entry-guard-unreadable": ({"hooks": {"PreToolUse": [{"hooks": [{"type": "command"}]}]}}, {}),
     "entry-hooks-path": ({"hooks": "./extra.json"}, {"extra.json": '{"hooks": {}}'}),
     "entry-hooks-list": ({"hooks": ["./extra.json"]}, {"extra.json": '{"hooks": {}}'}),
     "types-code": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "types": "./index.d.ts"}',
