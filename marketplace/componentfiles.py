@@ -25,10 +25,11 @@ def check(tree, root: str, where, problems) -> None:
     files = _files(tree, root)
     if not files:
         return  # most plugins: no request to git at all
+    agents_folder = join_inside(root, "agents") + "/"
     with tree.prefetched(entry.sha for _path, entry in files):
         for path, entry in files:
             parsed = skillmd.parse(tree.read_blob(entry.sha)[:FRONTMATTER_BYTES])
-            for field, why in skillmd.refused_fields(parsed.frontmatter):
+            for field, why in skillmd.refused_fields(parsed.frontmatter, agent=path.startswith(agents_folder)):
                 problems.warning("component-frontmatter-invalid", f"{field}: {why}", where(path))
 
 

@@ -45,6 +45,12 @@ log = logging.getLogger(__name__)
 READER_VERSION = 9
 # A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
 README_MAX_BYTES = 256 * 1024
+# Component files Claude Code (2.1.332) loads a plugin without when they are missing, and what it then does without.
+LOADS_WITHOUT = {"mcpServers": "Claude Code skips a missing MCP servers file without a word, so none of its servers load",
+                 "lspServers": "Claude Code loads the plugin without its language servers",
+                 "types": "Claude Code loads the plugin without its types"}
+# The only components of a marketplace entry whose paths Claude Code looks for as it loads the plugin.
+ENTRY_LOADED = ("commands", "agents", "outputStyles", "themes", "experimental.themes")
 SURFACE_TAGS = {
     "surface:CC": ["claude_code"],
     "surface:CD": ["claude_desktop"],
@@ -318,6 +324,8 @@ class Reader:
         if plugin.manifest is not None:
             missing = _missing_components(plugin.manifest, tree, root, plugin.where(plugin_json), problems)
             refusal = refusal or missing
+        missing = _missing_components(entry, tree, root, location, problems, entry=True)
+        refusal = refusal or missing
         entry_components = manifest.COMPONENT_KEYS & set(entry)
         if plugin.manifest is not None and not strict and entry_components:
             # Claude Code (2.1.332) validates and installs it, then will not load it ("conflicting manifests"):
@@ -548,27 +556,30 @@ def _report_unread(plugins):
             )
 
 
-def _missing_components(declared: dict, tree, root: str, location: str, problems) -> str:
-    """Component paths in a plugin.json that the plugin does not hold: `claude plugin validate` refuses
-    them, and Claude Code installs the plugin but will not load it (`claude plugin list`), save for a
-    missing MCP servers file, which it passes over. Why it will not load, or "" (its `skills` are
-    discovery.skill_folders' to report)."""
+def _missing_components(declared: dict, tree, root: str, location: str, problems, entry=False) -> str:
+    """Component paths in a plugin.json, or an `entry`, that the plugin does not hold: Claude Code installs the
+    plugin but will not load it (`claude plugin list`), save for the LOADS_WITHOUT, and of an entry's it looks
+    only for the ENTRY_LOADED. Its validator refuses a plugin.json's and opens no entry's, so an entry's are
+    warnings. Why it will not load, or "" (its `skills` are discovery.skill_folders' to report)."""
+    where = "its marketplace entry" if entry else "its plugin.json"
     experimental = declared.get("experimental") if isinstance(declared.get("experimental"), dict) else {}
-    refusal = next((f"its plugin.json names skills it does not hold ({raw})"
+    refusal = next((f"{where} names skills it does not hold ({raw})"
                     for raw in manifest.component_paths(declared.get("skills")) if not _holds(tree, root, raw)), "")
     # Where both are declared, Claude Code reads the one under `experimental`.
     fields = [(key, declared.get(key)) for key in sorted(manifest.COMPONENT_KEYS - {"skills"})
               if experimental.get(key) is None or key not in manifest.MOVED_TO_EXPERIMENTAL]
     fields += [(f"experimental.{key}", experimental.get(key)) for key in manifest.MOVED_TO_EXPERIMENTAL]
     for key, value in fields:
+        if entry and key not in ENTRY_LOADED:
+            continue
         for raw in manifest.component_paths(value):
             if raw.startswith("./") and not _holds(tree, root, raw):
-                consequence = ("Claude Code skips a missing MCP servers file without a word, so none of its servers "
-                               "load" if key == "mcpServers" else "Claude Code will not load the plugin")
-                problems.error("component-path-missing", f"{key}: Path not found: {raw}. {consequence}; fix the path "
-                                                         "or remove it", location)
-                if key != "mcpServers":
-                    refusal = refusal or f"its plugin.json names {key} it does not hold ({raw})"
+                consequence = LOADS_WITHOUT.get(key, "Claude Code will not load the plugin")
+                (problems.warning if entry else problems.error)(
+                    "component-path-missing", f"{key}: Path not found: {raw}. {consequence}; fix the path or remove it",
+                    location)
+                if key not in LOADS_WITHOUT:
+                    refusal = refusal or f"{where} names {key} it does not hold ({raw})"
     return refusal
 
 

@@ -9,6 +9,7 @@
 6. If it is still broken, keep the skill with empty metadata, as Claude Code does.
 """
 import datetime
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -17,11 +18,14 @@ import yaml
 MAX_FRONTMATTER_CHARS = 64 * 1024
 # Levels of lists and mappings read from a repository's YAML or JSON; real files use a handful.
 MAX_NESTING = 64
+# What may run a skill's or a command's inline commands (its `shell`), in any case and spacing.
+SHELLS = ("bash", "powershell")
 # libyaml's loader is about 15 times faster than the pure-Python one, and just as safe.
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-# The value, from its first character that is not white space to its last. (Its end found by a lazy
-# match instead, each character tried it again against the rest of the line: 64 KB of spaces, 14 s.)
-TOP_LEVEL_KEY = re.compile(r"^([A-Za-z0-9_-]+):[ \t]+(\S(?:.*\S)?)\s*$")
+# Claude Code's repair of frontmatter that is not valid YAML: the lines it may quote (a key of letters, '_' and '-'),
+# and what in a value makes it quote one.
+QUOTABLE_LINE = re.compile(r"^([A-Za-z_-]+):\s+(\S.*)$")
+YAML_SYNTAX = re.compile(r"[{}\[\]*&#!|>%@`]|: ")
 
 
 @dataclass
@@ -83,7 +87,7 @@ def _load_yaml(source: str, repairs: list) -> tuple[dict, bool]:
         repairs.append(refused.args)
         return {}, False
     except yaml.YAMLError as exc:
-        fixed = _quote_colon_values(source)
+        fixed, quoted = _as_claude_code_repairs(source)
         try:
             data = _safe_load(fixed) if fixed != source else None
         except (yaml.YAMLError, _Refused):
@@ -94,8 +98,8 @@ def _load_yaml(source: str, repairs: list) -> tuple[dict, bool]:
             repairs.append(("frontmatter-invalid",
                             f"frontmatter is not valid YAML{at}; metadata ignored, as Claude Code does"))
             return {}, False
-        repairs.append(("frontmatter-repaired",
-                        "frontmatter had an unquoted ': ' inside a value; it was quoted to read it"))
+        repairs.append(("frontmatter-repaired", "frontmatter is not valid YAML as written; as Claude Code does, "
+                        + _repaired(quoted)))
     if data is None:
         return {}, True
     if not isinstance(data, dict):
@@ -130,12 +134,17 @@ LIBYAML_TOO_DEEP = "exceeded maximum nesting depth"
 
 
 def _refuse_aliases_and_depth(source: str):
-    depth = 0
+    depth, anchors = 0, set()
     try:
         for event in yaml.parse(source, Loader=LOADER):
+            if isinstance(event, yaml.AliasEvent) and event.anchor not in anchors:
+                # Not YAML (a value such as *.py): Claude Code reads it again quoted, as any other error.
+                raise yaml.MarkedYAMLError(problem="found undefined alias", problem_mark=event.start_mark)
             if isinstance(event, yaml.AliasEvent):
                 raise _Refused("frontmatter-yaml-alias",
                                "frontmatter uses YAML aliases, which are not expanded; metadata ignored")
+            if getattr(event, "anchor", None) is not None:
+                anchors.add(event.anchor)
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_NESTING:
@@ -148,16 +157,40 @@ def _refuse_aliases_and_depth(source: str):
         raise
 
 
-def _quote_colon_values(source: str) -> str:
-    """Quote top-level scalar values that contain ': ' (the most common frontmatter breakage)."""
-    out = []
+def _as_claude_code_repairs(source: str) -> tuple[str, list[str]]:
+    """Frontmatter that is not valid YAML, mended as Claude Code (2.1.332) mends it before reading it again, and the
+    keys whose values were quoted. Each top-level `key: value` whose value is not quoted already, and is no list
+    written in brackets, is quoted where it holds a character YAML reads as syntax or ': ' (a description that
+    opens with `@` or a backtick, or says "use: this"); tabs that indent a line become two spaces each."""
+    out, quoted = [], []
     for line in source.split("\n"):
-        match = TOP_LEVEL_KEY.match(line)
+        match = QUOTABLE_LINE.match(line)
         value = match.group(2) if match else ""
-        if match and ": " in value and value[0] not in "'\"[{|>&*!":
-            line = f"{match.group(1)}: '{value.replace(chr(39), chr(39) * 2)}'"
-        out.append(line)
-    return "\n".join(out)
+        if match and not (len(value) > 1 and value[0] == value[-1] and value[0] in "'\"") and not _bracketed_list(
+                value) and YAML_SYNTAX.search(value):
+            line = f'{match.group(1)}: "{value.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
+            quoted.append(match.group(1))
+        out.append(re.sub(r"^\t+", lambda tabs: "  " * len(tabs.group()), line))
+    return "\n".join(out), quoted
+
+
+def _repaired(quoted: list[str]) -> str:
+    """What `_as_claude_code_repairs` did, and what the author should do instead."""
+    if not quoted:
+        return "the tabs that indent it were read as two spaces each: indent with spaces"
+    if len(quoted) == 1:
+        return f"the value of {quoted[0]} was quoted to read it: quote it yourself"
+    keys = ", ".join(quoted[:5]) + (f" and {len(quoted) - 5} more" if len(quoted) > 5 else "")
+    return f"the values of {keys} were quoted to read them: quote them yourself"
+
+
+def _bracketed_list(value: str) -> bool:
+    if not (value.startswith("[") and value.endswith("]")):
+        return False
+    try:
+        return isinstance(_safe_load(value), list)
+    except (yaml.YAMLError, _Refused):
+        return False
 
 
 def _jsonable(value):
@@ -175,8 +208,8 @@ def _jsonable(value):
     return str(value)
 
 
-def refused_fields(frontmatter: dict) -> list[tuple[str, str]]:
-    """(field, why) for each field of a frontmatter (a SKILL.md's, a command's, an agent's) of a type
+def refused_fields(frontmatter: dict, agent=False) -> list[tuple[str, str]]:
+    """(field, why) for each field of a frontmatter (a SKILL.md's, a command's, an `agent`'s) of a type
     `claude plugin validate` (2.1.332) refuses. Claude Code's loader is lenient (FORMAT.md §4): what it
     refuses still installs, and a description that is a list or an object is dropped."""
     refused = []
@@ -192,6 +225,11 @@ def refused_fields(frontmatter: dict) -> list[tuple[str, str]]:
         what = "a list holding other than strings" if isinstance(tools, list) else kind_of(tools)
         refused.append(("allowed-tools", f"must be a string or a list of strings, not {what}; "
                                          "claude plugin validate refuses it"))
+    shell = frontmatter.get("shell")  # what runs a skill's or command's inline commands; an agent has none
+    if shell is not None and not agent and not (isinstance(shell, str) and shell.strip().lower() in SHELLS):
+        refused.append(("shell", f"must be {' or '.join(SHELLS)}, not "
+                                 f"{json.dumps(shell)[:60] if isinstance(shell, str) else kind_of(shell)}; "
+                                 "claude plugin validate refuses it"))
     return refused
 
 

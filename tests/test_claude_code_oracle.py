@@ -767,6 +767,8 @@ SKILL_FRONTMATTER = {
     "tools-null": "allowed-tools:", "tools-number": "allowed-tools: 3", "tools-mixed": "allowed-tools: [Read, 3]",
     "tools-object": "allowed-tools: {read: yes}", "model-number": "model: 3", "unknown-key": "colour: blue",
     "desc-list": "description: [a]", "desc-object": "description: {a: 1}", "desc-number": "description: 3",
+    "shell-zsh": "shell: zsh", "shell-list": "shell: [bash]", "shell-cased": "shell: ' PowerShell '",
+    "shell-null": "shell:",
 }
 
 
@@ -803,7 +805,38 @@ def test_what_claude_code_refuses_in_a_plugins_skill_md_is_a_reason(claude, tmp_
         assert loads, (case, reasons)  # reasons on a pass: the loader is lenient
         ours[case] = any("claude plugin validate refuses" in reason for reason in reasons)
     assert ours == {case: theirs.get(case, False) for case in texts}
-    assert sum(ours.values()) == 6  # tools a number, mixed or an object; a list or object description; a number for a name
+    assert sum(ours.values()) == 8  # tools a number, mixed or an object; a list or object description; a number for a
+    # name; a shell other than bash or powershell, in any case
+
+
+# Frontmatter that is not YAML as written: Claude Code quotes the values it can and reads it again.
+FRONTMATTER_YAML = {
+    "at-sign": "description: @docs finds pages", "backtick": "description: `grep` for it", "colon": "description: use: this",
+    "bang": "description: !important", "percent": "description: %done", "alias-like": "description: Reads *.py files",
+    "star-first": "description: *.py files", "brace-unclosed": "description: d\nhooks: {a: 1",
+    "list-kept": "description: d\nallowed-tools: [Read, Grep]", "tab-indent": "description: d\nmetadata:\n\tteam: x",
+    "tab-broken": "description: d\n\tx: 1", "quoted-first": "description: 'it's'", "hash": "description: C# and F#",
+    "digit-key": "description: d\n2fa: @x", "pipe-then-text": "description: | x",
+}
+
+
+def test_frontmatter_claude_code_reads_skillport_reads_alike(claude, tmp_path):
+    """What Claude Code (its validator, and its loader, which parse alike) cannot read, Skillport cannot; what it
+    reads once mended, Skillport reads the same."""
+    plugin = plugin_folder(tmp_path)
+    texts = {}
+    for case, lines in FRONTMATTER_YAML.items():
+        (plugin / "skills" / case).mkdir(parents=True)
+        texts[case] = f"---\nname: {case}\n{lines}\n---\nBody.\n"
+        (plugin / "skills" / case / "SKILL.md").write_text(texts[case])
+    unread = {Path(c["file"]).parent.name for c in validated(claude, plugin, tmp_path) if c["type"] == "skill"
+              and any(e["message"].startswith("YAML frontmatter failed to parse") for e in c["errors"])}
+    ours = {case: skillmd.parse(text.encode()) for case, text in texts.items()}
+    assert {case for case, parsed in ours.items() if not parsed.frontmatter_ok} == unread
+    assert unread == {"tab-broken", "quoted-first", "digit-key"}  # the repair cannot mend these
+    assert ours["at-sign"].frontmatter["description"] == "@docs finds pages"
+    assert ours["tab-indent"].frontmatter["metadata"] == {"team": "x"}
+    assert ours["list-kept"].frontmatter["allowed-tools"] == ["Read", "Grep"]
 
 
 # A command's or agent's frontmatter, which the validator also judges in a plugin's folder (the plugin installs).
@@ -814,6 +847,7 @@ COMPONENT_FRONTMATTER = {
     "tools-empty": "allowed-tools: []", "tools-null": "allowed-tools:", "tools-number": "allowed-tools: 3",
     "tools-true": "allowed-tools: true", "tools-mixed": "allowed-tools: [Read, 3]", "tools-object": "allowed-tools: {a: 1}",
     "hint-list": "argument-hint: [a, b]", "model-number": "model: 3", "tools-agent-number": "tools: 5",
+    "shell-zsh": "shell: zsh", "shell-cased": "shell: Bash",
 }
 
 
@@ -826,11 +860,13 @@ def test_what_claude_code_refuses_in_commands_and_agents_is_a_warning(claude, tm
             text = f"---\n{'' if case.startswith('desc') else 'description: Fine.'}\n{line}\n---\nBody.\n"
             (plugin / folder / "nested" / f"{case}.md").write_text(text)
             ours[f"{folder}/nested/{case}.md"] = sorted(
-                field for field, _why in skillmd.refused_fields(skillmd.parse(text.encode()).frontmatter))
+                field for field, _why in skillmd.refused_fields(skillmd.parse(text.encode()).frontmatter,
+                                                                agent=folder == "agents"))
     theirs = {str(Path(c["file"]).relative_to(plugin)): sorted(error["path"] for error in c["errors"])
               for c in validated(claude, plugin, tmp_path) if c["type"] in ("command", "agent")}
     assert ours == {path: theirs.get(path, []) for path in ours}
-    assert sum(bool(fields) for fields in ours.values()) == 2 * 9  # list and object descriptions, three names, four tools
+    # List and object descriptions, three names, four tools; a command's shell (an agent has none).
+    assert sum(bool(fields) for fields in ours.values()) == 2 * 9 + 1
 
 
 def test_skill_md_placed_directly_in_skills_is_a_skill_and_strays_say_where_to_go(make_repo):
@@ -896,6 +932,15 @@ LOAD_CASES = {
     "manifest-themes-missing": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "experimental": {"themes": "./t"}}'}),
     "manifest-monitors-missing": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "monitors": "./m.json"}'}),
     "manifest-mcp-missing": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "mcpServers": "./nowhere.json"}'}),
+    "manifest-lsp-missing": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "lspServers": "./nowhere.json"}'}),
+    "manifest-types-missing": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "types": "./nowhere.d.ts"}'}),
+    # An entry's paths its validator does not open; of them, Claude Code looks for some as it loads the plugin.
+    **{f"entry-{label}-missing": (fields, {}) for label, fields in [
+        ("commands", {"commands": "./nowhere"}), ("agents", {"agents": ["./nowhere.md"]}),
+        ("skills", {"skills": ["./nowhere"]}), ("output-styles", {"outputStyles": "./nowhere"}),
+        ("experimental-themes", {"experimental": {"themes": "./nowhere"}}), ("monitors", {"monitors": "./m.json"}),
+        ("workflows", {"workflows": "./nowhere.js"}), ("mcp", {"mcpServers": "./nowhere.json"}),
+        ("experimental-output-styles", {"experimental": {"outputStyles": "./nowhere"}})]},
     "hooks-file-not-json": ({}, {"hooks/hooks.json": "not json"}),
     "hooks-file-without-hooks": ({}, {"hooks/hooks.json": '{"SessionStart": []}'}),
     "hooks-file-module-missing": ({}, {"hooks/hooks.json": '{"modules": ["./x.ts"]}'}),

@@ -232,13 +232,13 @@ def test_frontmatter_nesting_is_refused_from_one_level_past_the_limit(frontmatte
 
 @pytest.mark.parametrize("line, value", [
     ("description: Use it: daily", "Use it: daily"),
-    ("description:   Use it: daily \t ", "Use it: daily"),
-    (f"description: a: b{' ' * 60_000}c", f"a: b{' ' * 60_000}c"),  # 12 s before
-    (f"description:{' ' * 60_000}", None),  # 11 s before
-    ("description:x: y", None),
+    ("description:   Use it: daily \t ", "Use it: daily \t "),  # as Claude Code quotes it, to the line's end
+    (f"description: a: b{' ' * 60_000}c", f"a: b{' ' * 60_000}c"),  # 12 s, with a lazy match for its end
+    (f"description:{' ' * 60_000}", None),  # 11 s, likewise
+    ("description:x: y", None), ("2fa: @x", None),
 ])
 def test_a_frontmatter_line_is_read_once_to_find_its_value(line, value):
-    match = skillmd.TOP_LEVEL_KEY.match(line)
+    match = skillmd.QUOTABLE_LINE.match(line)
     assert (match.group(2) if match else None) == value
 
 

@@ -231,10 +231,11 @@ def test_commands_and_agents_whose_frontmatter_claude_code_refuses_are_warned_of
     """The plugin installs all the same (Claude Code drops the field, its validator refuses the file): a
     warning each, naming the file; only Markdown below commands/ and agents/ is read."""
     good.repo.commit({
-        "plugins/tools/commands/release/notes.md": "---\ndescription: [notes]\n---\nWrite the notes.\n",
+        "plugins/tools/commands/release/notes.md": "---\ndescription: [notes]\nshell: zsh\n---\nWrite the notes.\n",
         "plugins/tools/commands/plain.md": "Without frontmatter.\n",
         "plugins/tools/commands/draft.txt": "---\nname: 3\n---\nNot a command.\n",
-        "plugins/tools/agents/reviewer.md": "---\nname: 3\ndescription: Reviews.\nallowed-tools: [Read, 3]\n---\nYou review.\n",
+        "plugins/tools/agents/reviewer.md": "---\nname: 3\ndescription: Reviews.\nallowed-tools: [Read, 3]\nshell: zsh\n"
+                                            "---\nYou review.\n",  # an agent's shell Claude Code does not read
         "plugins/tools/docs/other.md": "---\nname: 3\n---\nNot a command either.\n",
     })
     run = good.sync()
@@ -242,6 +243,8 @@ def test_commands_and_agents_whose_frontmatter_claude_code_refuses_are_warned_of
     assert [(p["location"], p["message"]) for p in run.problems if p["code"] == "component-frontmatter-invalid"] == [
         ("plugins/tools/commands/release/notes.md", "description: must be a string, not a list; Claude Code drops it "
                                                     "and claude plugin validate refuses it"),
+        ("plugins/tools/commands/release/notes.md", 'shell: must be bash or powershell, not "zsh"; claude plugin '
+                                                    "validate refuses it"),
         ("plugins/tools/agents/reviewer.md", "name: must be a string, not a number; claude plugin validate refuses it"),
         ("plugins/tools/agents/reviewer.md", "allowed-tools: must be a string or a list of strings, not a list holding "
                                              "other than strings; claude plugin validate refuses it"),
@@ -831,7 +834,8 @@ BILLION_LAUGHS = "\n".join(
 
 @pytest.mark.parametrize("content, code", [
     (BILLION_LAUGHS, "frontmatter-yaml-alias"),
-    ("---\nname: [alpha\ndescription: {broken\n---\n\nAlpha from the body.\n", "frontmatter-invalid"),
+    # Quoted values are left as they are, and so stay broken (Claude Code's repair quotes the rest).
+    ("---\nname: [alpha\ndescription: 'it's {broken'\n---\n\nAlpha from the body.\n", "frontmatter-invalid"),
     ("---\n- alpha\n- Alpha does A.\n---\n\nAlpha from the body.\n", "frontmatter-not-mapping"),
 ], ids=["alias-bomb", "broken-yaml", "list"])
 def test_unreadable_frontmatter_still_loads_with_empty_metadata(good, content, code):
@@ -846,6 +850,17 @@ def test_unreadable_frontmatter_still_loads_with_empty_metadata(good, content, c
     assert alpha.frontmatter == {} and alpha.description == "Alpha from the body."
     assert alpha.loads_in_claude_code and not alpha.spec_valid
     assert without(live(good.market), ALPHA) == without(good.live, ALPHA)
+
+
+@pytest.mark.parametrize("description", ["@docs finds pages", "`grep` for it", "*.py files", "!important", "Use when: asked"])
+def test_a_value_yaml_reads_as_syntax_is_quoted_as_claude_code_quotes_it(good, description):
+    good.repo.commit({ALPHA_MD: f"---\nname: alpha\ndescription: {description}\n---\n\nBody.\n"})
+    run = good.sync()
+    assert [(p["code"], p["message"]) for p in run.problems] == [("frontmatter-repaired", (
+        "frontmatter is not valid YAML as written; as Claude Code does, the value of description was quoted to read "
+        "it: quote it yourself"))]
+    alpha = Skill.objects.get(marketplace=good.market, slug="alpha", removed_at=None)
+    assert (alpha.name, alpha.description) == ("alpha", description)
 
 
 def test_unquoted_colon_in_description_is_repaired(good):
