@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from .test_claude_code_oracle import CATALOG, CLAUDE, SKILL, build, claude_verdict, our_verdict, Fixture
+from .test_claude_code_oracle import CATALOG, CLAUDE, SKILL, Fixture, build, claude_verdict, our_verdict
 
 CASES = 150
 STRINGS = ["", "x", "tools", "./plugins/tools", "../up", "/abs", "./missing", "https://example.com", "not a url",
