@@ -185,10 +185,10 @@ def _matchers(where: str, matchers) -> Iterator[str]:
 def _hook(where: str, hook) -> str:
     if not isinstance(hook, dict):
         return f"{where}: Expected a hook, an object with its type"
-    if "type" not in hook or not isinstance(hook["type"], str):
+    if not isinstance(hook.get("type"), str) or not hook["type"]:
         return f"{where}.type: Required, a string ({', '.join(HOOKS)})"
     if hook["type"] not in HOOKS:
-        return ""  # a type of a later release, maybe: Claude Code's to know
+        return ""  # a type of a later release, maybe: Claude Code's to know (not an empty one)
     required, optional = HOOKS[hook["type"]]
     for field in required:
         if not isinstance(hook.get(field), str):

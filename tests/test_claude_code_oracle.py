@@ -527,6 +527,8 @@ FIXTURES = [
          "hook-guard-unreadable"),
         ("guard-matcher", '{"hooks": {"PermissionRequest": [{"matcher": 5, "hooks": []}]}}', "hook-guard-unreadable"),
         ("guard-not-a-list", '{"hooks": {"PreToolUse": "x"}}', "hook-guard-unreadable"),
+        ("guard-type-empty", '{"hooks": {"PreToolUse": [{"hooks": [{"type": ""}]}]}}', "hook-guard-unreadable"),
+        ("type-empty", '{"hooks": {"Stop": [{"hooks": [{"type": ""}]}]}}', "hook-ignored"),
         ("guard-readable", json.dumps({"hooks": {"PreToolUse": [{"hooks": [ECHO]}], "Stop": [{"hooks": [
             {"type": "command"}]}]}}), "hook-ignored"),
         ("not-json", "not json", "hooks-json-invalid"), ("list", "[1]", "hooks-json-invalid"),
