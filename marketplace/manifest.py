@@ -47,6 +47,9 @@ ENTRY_KEYS = {"source", "strict", "relevance", "headers", "headersHelper"} | PLU
 ENTRY_DISPLAY_KEYS = {"category", "tags"}
 MANIFEST_KEYS = PLUGIN_KEYS - ENTRY_DISPLAY_KEYS
 
+# A field not written at all, where null is a value Claude Code refuses.
+ABSENT = object()
+
 # Spaces, @, :, path separators and control characters (hidden characters: spoofing.py).
 BAD_PLUGIN_NAME_CHARS = re.compile(r"[\s@:/\\\x00-\x1f\x7f]")
 # What Claude Code refuses in a plugin.json's name besides a space: controls, marks and bidi embeddings and isolates.
@@ -183,7 +186,7 @@ def parse_catalog(raw: bytes, location: str, repo_url: str) -> Catalog:
         problems.error("field-wrong-type", message, location)
     plugin_names = {entry["name"] for entry in data["plugins"] if isinstance(entry, dict) and isinstance(
         entry.get("name"), str)}
-    renames = _check_renames(data.get("renames"), plugin_names, location, problems)
+    renames = _check_renames(data.get("renames", ABSENT), plugin_names, location, problems)  # null is refused
 
     entries = []
     for index, entry in enumerate(data["plugins"]):
@@ -284,7 +287,7 @@ def _catalog_types(data: dict) -> list[str]:
 
 
 def _check_renames(renames, plugin_names, location, problems) -> dict:
-    if renames is None:
+    if renames is ABSENT:
         return {}
     if not isinstance(renames, dict) or not all(
         isinstance(v, (str, type(None))) for v in renames.values()

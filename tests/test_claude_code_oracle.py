@@ -329,6 +329,7 @@ FIXTURES = [
         ("metadata-version-number", {"metadata": {"version": 1}}, "field-wrong-type"),
         ("owner-email-number", {"owner": {"name": "Acme", "email": 3}}, "field-wrong-type"),
         ("renames-to-nothing", {"renames": {"old-tools": "gone"}}, "renames-invalid"),
+        ("renames-null", {"renames": None}, "renames-invalid"),
         ("renames-to-a-plugin", {"renames": {"old-tools": "tools", "older": "old-tools", "dropped": None}}, ""),
     ]),
     fixture("entry-author-email-number", market(entry(author={"name": "Bob", "email": 3})), "author-not-object"),
