@@ -39,7 +39,7 @@ OPTION_FIELDS = {
 OPTION_TYPES = ("string", "number", "boolean", "directory", "file")
 MAX_CHOICE = 64
 # What JavaScript's trim() takes off either end of a string.
-JS_WHITESPACE = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+JS_WHITESPACE = "\t\n\v\f\r \u00a0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff" + "".join(map(chr, range(0x2000, 0x200B)))
 CHANNEL_FIELDS = {"server", "displayName", "userConfig"}
 
 
@@ -130,7 +130,8 @@ def _choices(option) -> str:
         if not 1 <= len(choice.encode("utf-16-le")) // 2 <= MAX_CHOICE:  # JavaScript's length, in UTF-16 units
             return f".options[{index}]: An option is 1 to {MAX_CHOICE} characters"
         if any(_hidden(c) for c in choice):
-            return f".options[{index}]: An option cannot contain control, invisible or bidirectional-formatting characters"
+            return (f".options[{index}]: An option cannot contain control, invisible or bidirectional-formatting "
+                    "characters")
         if choice.strip(JS_WHITESPACE) != choice:
             return f".options[{index}]: An option cannot start or end with a space"
     if len({choice.lower() for choice in choices}) < len(choices):

@@ -42,7 +42,10 @@ log = logging.getLogger(__name__)
 #    (missing components, conflicting manifests, an entry's hooks by path, the fields Claude Code installs by).
 # 9: a dependency Claude Code will not install, or that lacks its own; dependencies in a circle; versions asked;
 #    defaultEnabled; engines that are no range.
-READER_VERSION = 9
+# 10: what differential fuzzing found: SKILL.md frontmatter mended as Claude Code mends it, a skill's shell, guarding
+#    hooks Claude Code cannot read, an entry's missing paths, userConfig and channels, a plugin.json's name,
+#    category and tags, engines of other hosts, a relative source that is no folder.
+READER_VERSION = 10
 # A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
 README_MAX_BYTES = 256 * 1024
 # Component files Claude Code (2.1.332) loads a plugin without when they are missing, and what it then does without.

@@ -5,7 +5,8 @@
 3. Split the frontmatter (between `---` lines) from the body.
 4. Parse YAML safely; refuse aliases (a "billion laughs" needs them, real frontmatter never does)
    and nesting deeper than MAX_NESTING (building it recurses, and libyaml's C code can crash).
-5. If the YAML is broken, quote top-level values that hold an unquoted `: ` and try again.
+5. If the YAML is broken, mend it as Claude Code does (quote top-level values that hold YAML's syntax or an
+   unquoted `: `, make indenting tabs spaces) and try again.
 6. If it is still broken, keep the skill with empty metadata, as Claude Code does.
 """
 import datetime
