@@ -1,4 +1,4 @@
-"""Remotes on loopback for the network tests: git over HTTP, and a port that never answers."""
+"""Remotes on loopback for the network tests: git over HTTP, and ports that never answer."""
 import socket
 import subprocess
 import threading
@@ -24,6 +24,10 @@ class Listener:
                 return  # closed
             self.connections += 1
             self._open.append(conn)
+            self.accepted(conn)
+
+    def accepted(self, conn):
+        """What else to do with a connection it holds open: nothing, here."""
 
     def all_closed(self, within: float) -> bool:
         """Has every client closed its connection (read to the end) within `within` seconds?"""
@@ -42,6 +46,32 @@ class Listener:
         self.sock.close()
         for conn in self._open:
             conn.close()
+
+
+class SilentRedis(Listener):
+    """A Redis that takes connections and commands and never answers, as a hung or cut-off one does: what
+    each connection has sent, while it stays open."""
+
+    def __init__(self):
+        self.received = {}  # an open connection: the bytes it sent
+        super().__init__()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def accepted(self, conn):
+        threading.Thread(target=self._read, args=(conn,), daemon=True).start()
+
+    def _read(self, conn):
+        self.received[conn] = b""
+        try:
+            while chunk := conn.recv(4096):
+                self.received[conn] += chunk
+        except OSError:
+            pass  # closed here
+        del self.received[conn]
+
+    def waiting(self):
+        """How many connections have sent a command and are still waiting for its answer."""
+        return sum(bool(sent) for sent in list(self.received.values()))
 
 
 class GitHTTPServer:

@@ -2,7 +2,6 @@
 and unable to starve members' pages or /healthz. A member's own flood of pages: limited per member."""
 import os
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ from connector.tokens import mint
 from skillport_site.throttle import TURN_SECONDS, FileCounters, RedisCounters, client_address, member_turn
 
 from .builders import subprocess_database_url
+from .gitservers import SilentRedis
 from .servers import ProcfileWeb
 
 REGISTRATION = {"client_name": "Flood", "redirect_uris": ["http://127.0.0.1:9/callback"],
@@ -351,39 +351,6 @@ def test_an_mcp_request_whose_token_check_gets_no_connection_in_time_is_told_the
         if response.status_code == 503:
             assert response.headers["retry-after"] == str(TURN_SECONDS)
             assert response.text.startswith("Skillport is too busy to answer right now."), response.text
-
-
-class SilentRedis:
-    """A Redis that takes connections and commands and never answers, as a hung or cut-off one does: what
-    each connection has sent, while it stays open."""
-
-    def __init__(self):
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
-        self.received = {}  # an open connection: the bytes it sent
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                connection, _ = self.listener.accept()
-            except OSError:
-                return  # closed
-            threading.Thread(target=self._read, args=(connection,), daemon=True).start()
-
-    def _read(self, connection):
-        self.received[connection] = b""
-        with connection:
-            while chunk := connection.recv(4096):
-                self.received[connection] += chunk
-        del self.received[connection]
-
-    def waiting(self):
-        """How many connections have sent a command and are still waiting for its answer."""
-        return sum(bool(sent) for sent in list(self.received.values()))
-
-    def close(self):
-        self.listener.close()
 
 
 def test_a_redis_that_stops_answering_holds_the_connectors_calls_not_its_workers(http, transactional_db, tmp_path):
