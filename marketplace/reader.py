@@ -592,7 +592,11 @@ def _unmet_dependencies(plugins, marketplace: str, catalog_path: str) -> None:
     Claude Code will not install, or one that lacks its own."""
     by_name = {plugin.name: plugin for plugin in plugins}
     needs = {plugin.name: dependencies.own(plugin.entry, plugin.manifest, marketplace) for plugin in plugins}
-    for name, path in dependencies.cycles(needs).items():
+    # Claude Code looks for circles in what marketplace entries ask for, before it installs anything; a plugin.json's
+    # dependencies may lead round in one (to the plugin itself, even), and all of them install and load.
+    circling = dependencies.cycles({plugin.name: dependencies.own(plugin.entry, None, marketplace) for plugin in plugins})
+    installed_with_others = set()  # refused alone, a plugin in a circle installs as another's dependency all the same
+    for name, path in circling.items():
         plugin = by_name[name]
         cycle = " → ".join(path) + ("" if path[-1] in path[:-1] else " → …")
         # Its validator says nothing; `claude plugin install` refuses it ("Dependency cycle: ...").
@@ -605,8 +609,9 @@ def _unmet_dependencies(plugins, marketplace: str, catalog_path: str) -> None:
         if plugin.installs:
             plugin.loads = plugin.installs = False
             plugin.refusal = f"its dependencies lead round in a circle ({cycle})"
+            installed_with_others.add(name)
     lacking = _versions_required(plugins, by_name, marketplace, catalog_path)
-    present = [p.name for p in plugins if p.installs]
+    present = [p.name for p in plugins if p.installs or p.name in installed_with_others]
     for name, unmet in dependencies.unmet(needs, present, lacking).items():
         plugin = by_name[name]
         for written, transitive in unmet:

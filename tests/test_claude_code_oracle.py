@@ -975,6 +975,11 @@ LOAD_CASES = {
     "entry-default-enabled-string": ({"defaultEnabled": "no"}, {}),
     "dependency-cycle": ({"dependencies": ["dependency-cycle-too"]}, {}),
     "dependency-cycle-too": ({"dependencies": ["dependency-cycle"]}, {}),
+    # Claude Code looks for circles in entries alone: in plugin.json they install and load.
+    "manifest-cycle": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "dependencies": ["manifest-cycle-too"]}'}),
+    "manifest-cycle-too": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "dependencies": ["manifest-cycle"]}'}),
+    "manifest-self": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "dependencies": ["manifest-self"]}'}),
+    "entry-self": ({"dependencies": ["entry-self"]}, {}),
     # A version its plugin.json asks for, each of a plugin of its own (Claude Code refuses to install a second
     # plugin whose requirement of the same one conflicts with the first's).
     **{case: item for label, (version, required) in {
@@ -1040,7 +1045,7 @@ def test_loads_in_claude_code_is_what_claude_code_installs_and_loads(claude, tmp
     assert errors["good"] == [] and errors["hooks-file-not-json"], errors  # the list says what failed to load
     snapshot = Reader(repo.url).read()
     assert {p.name: p.installs for p in snapshot.plugins} == {p["name"]: p["name"] in errors for p in plugins}
-    assert errors["dependency-on-strict-not-boolean"] and "dependency-cycle" not in errors
+    assert errors["dependency-on-strict-not-boolean"] and "dependency-cycle" not in errors and "entry-self" not in errors
     assert "requires-not-a-range" not in errors and errors["requires-caret-unmet"] == [
         'Requires "versioned-caret-unmet@acme-tools" ^2, installed 1.5.0']
     loaded = {p["name"]: p["name"] in errors and not errors[p["name"]] for p in plugins}
@@ -1052,4 +1057,22 @@ def test_loads_in_claude_code_is_what_claude_code_installs_and_loads(claude, tmp
     assert not loaded["entry-skills-not-relative"] and loaded["claude-tools"]  # the oracle tells them apart
     assert not loaded["strict-conflict"] and loaded["types-code"] and loaded["manifest-hook-ignored"]
     assert loaded["dependency-on-manifest-agents-missing"] and not loaded["dependency-on-dependency-on-dependency-missing"]
+    assert loaded["manifest-cycle"] and loaded["manifest-self"]
     assert loaded["requires-coerced"] and loaded["requires-entry-asks"] and not loaded["requires-none"]
+
+
+def test_a_plugin_in_a_circle_of_entries_installs_as_a_plugin_jsons_dependency(claude, tmp_path, make_repo):
+    """Claude Code refuses to install a plugin whose entry's dependencies lead round in a circle, but a plugin.json
+    that depends on it brings it in all the same, and that plugin loads (each in a Claude Code of its own)."""
+    repo = make_repo({
+        CATALOG: market({"name": "u", "source": "./plugins/u"}, {"name": "a", "source": "./plugins/a", "dependencies": [
+            "b"]}, {"name": "b", "source": "./plugins/b", "dependencies": ["a"]}),
+        "plugins/u/.claude-plugin/plugin.json": json.dumps({"name": "u", "dependencies": ["a"]}),
+        **{f"plugins/{name}/skills/alpha/SKILL.md": SKILL for name in "uab"},
+    })
+    plugins = {p.name: p for p in Reader(repo.url).read().plugins}
+    assert (plugins["u"].installs, plugins["u"].loads, plugins["a"].installs) == (True, True, False)
+    _said, errors = installed(repo.path, "u@acme-tools", tmp_path / "u-home")
+    assert errors["u@acme-tools"] == [] and "a@acme-tools" in errors
+    said, errors = installed(repo.path, "a@acme-tools", tmp_path / "a-home")
+    assert "Dependency cycle: a@acme-tools → b@acme-tools → a@acme-tools" in said and "a@acme-tools" not in errors

@@ -623,10 +623,20 @@ def test_a_plugin_that_depends_on_one_its_marketplace_does_not_list_does_not_loa
 
 
 def test_dependencies_in_a_circle_and_on_a_plugin_that_lacks_its_own(good, admin_client):
-    """Claude Code will not install a plugin whose dependencies lead back round (`claude plugin install`:
-    "Dependency cycle"), and will not load one whose dependency lacks a dependency of its own."""
+    """Claude Code will not install a plugin whose entries' dependencies lead back round (`claude plugin install`:
+    "Dependency cycle"), though the same circle in plugin.json installs and loads, and will not load one whose
+    dependency lacks a dependency of its own."""
     good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": json.dumps({"name": "tools", "dependencies": ["other"]}),
                       "plugins/other/.claude-plugin/plugin.json": json.dumps({"name": "other", "dependencies": ["tools"]})})
+    run = good.sync()
+    assert run.status == Status.OK and run.problems == [], run.problems
+    assert Plugin.objects.get(marketplace=good.market, name="tools").loads
+
+    catalogue = good.catalogue()
+    for plugin, needed in zip(catalogue["plugins"], ["other", "tools"]):
+        plugin["dependencies"] = [needed]
+    good.repo.commit({CATALOG: json.dumps(catalogue), **{f"plugins/{name}/.claude-plugin/plugin.json": json.dumps(
+        {"name": name}) for name in ("tools", "other")}})
     run = good.sync()
     assert run.status == Status.PARTIAL and codes(run) == [("warning", "dependency-cycle")] * 2, run.problems
     assert run.problems[0]["message"] == ("dependencies: tools → other → tools leads round in a circle, and Claude Code "
@@ -637,7 +647,9 @@ def test_dependencies_in_a_circle_and_on_a_plugin_that_lacks_its_own(good, admin
     assert not alpha.loads_in_claude_code and alpha.verdict_reasons["claude_code"] == [
         "Claude Code will not load its plugin: its dependencies lead round in a circle (tools → other → tools)"]
 
-    good.repo.commit({"plugins/other/.claude-plugin/plugin.json": json.dumps({"name": "other", "dependencies": ["gone"]})})
+    catalogue["plugins"][1].pop("dependencies")
+    good.repo.commit({CATALOG: json.dumps(catalogue), "plugins/other/.claude-plugin/plugin.json": json.dumps(
+        {"name": "other", "dependencies": ["gone"]})})
     run = good.sync()
     assert [(p["code"], p["message"].split(":")[1].strip()) for p in run.problems] == [
         ("dependency-missing", "'other' does not load for want of its own dependencies"),
