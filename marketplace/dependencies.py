@@ -113,10 +113,11 @@ def constraints(manifest: dict | None, marketplace: str) -> list[tuple[str, str,
     """[(as written, plugin name, the versions required)] for each plugin of its own marketplace that a
     plugin.json asks for by version (`{"name": "base", "version": "^2.0.0"}`): Claude Code (2.1.332) reads a
     version there, and passes over one in a marketplace entry."""
-    asked, written = [], (manifest or {}).get("dependencies")
-    for item in written if isinstance(written, list) else ():  # any other type is refused as a field of the wrong type
-        if isinstance(item, dict) and isinstance(item.get("version"), str) and claudefields.dependency_names([item]):
-            written = claudefields.dependency_names([item])[0]
+    asked, listed = [], (manifest or {}).get("dependencies")
+    for item in listed if isinstance(listed, list) else ():  # any other type is refused as a field of the wrong type
+        named = claudefields.dependency_names([item])
+        if isinstance(item, dict) and isinstance(item.get("version"), str) and named:
+            written = named[0]
             name, _, market = written.partition("@")
             if market in ("", marketplace):
                 asked.append((written, name, item["version"]))
