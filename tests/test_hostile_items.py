@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from marketplace import gitrepo, manifest, skillmd
+from marketplace import claudefields, gitrepo, manifest, skillmd
 from marketplace.models import Marketplace, Plugin, Skill, Status
 from marketplace.problems import Problems
 from marketplace.sync import sync_marketplace
@@ -278,6 +278,19 @@ def test_a_chain_of_renames_is_walked_once(end):
     kept = manifest._check_renames(renames, {"tools"}, "x", problems)
     assert renames.lookups <= 2 * len(renames)
     assert ([p.code for p in problems], len(kept)) == (([], 20_001) if end == "tools" else (["renames-cycle"], 0))
+
+
+def test_hostile_options_are_judged_by_their_length_first_and_named_short(monkeypatch):
+    """A plugin's userConfig is read from its repository: an option a megabyte long is refused for its length
+    before any character of it is looked at, and a name 100,000 characters long is quoted cut short."""
+    looked_at = []
+    monkeypatch.setattr(claudefields, "_hidden", lambda char: looked_at.append(char) or False)
+    option = {"type": "string", "title": "T", "description": "D", "options": ["x" * 1_000_000], "required": True}
+    refused = claudefields.user_config({"-" * 100_000: option, "region": option})
+    assert refused[0].startswith("userConfig." + "-" * 60 + ": An option's name must be") and len(refused[0]) < 250
+    assert refused[1] == "userConfig.region.options[0]: An option is 1 to 64 characters" and looked_at == []
+    channels = claudefields.channels([{"server": "chat", "userConfig": {"t": option}}] * 10_000)
+    assert len(channels) == 10_000 and looked_at == []
 
 
 @pytest.mark.parametrize("text, redacted", [
