@@ -136,7 +136,7 @@ class Change:
         try:
             manifest_edits = self._plugin_manifests(plugin, listing)
         except _NotPlainJSON as exc:
-            self.input_problems.append(f"{exc} is not a plain JSON file (a symlink, comments, a trailing comma?), so "
+            self.input_problems.append(f"{exc} is not a plain JSON file (a symlink, comments, a trailing comma, NaN?), so "
                                        "Skillport cannot edit it for the change; ask the marketplace's admins.")
             return
         for path, content in manifest_edits.items():
@@ -387,7 +387,10 @@ def _json_text(repo, listing, path) -> str:
         raise _NotPlainJSON(path)  # behind a symlink, say
     text = _blob_text(repo, listing[path][1]).removeprefix("\ufeff")
     try:
-        if isinstance(json.loads(text), dict):
+        data = json.loads(text)
+        # Python's json reads NaN, Infinity and 1e999 (as inf), and would write them back as what is not JSON.
+        json.dumps(data, allow_nan=False)
+        if isinstance(data, dict):
             return text
     except ValueError:
         pass

@@ -7,7 +7,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from . import claudefields, inline, names, unfetched
+from . import claudefields, inline, names, storable, unfetched
 from .gitrepo import SHA_RE
 from .problems import CatalogError, Problems
 from .skillmd import MAX_NESTING, decode, kind_of
@@ -111,7 +111,13 @@ def load_json(raw: bytes, location: str, problems: Problems, *, cut=False):
     text, deep = _cut_deep(text)
     if deep and not cut:
         raise ValueError(f"values nested more than {MAX_NESTING} levels deep")
-    return json.loads(text)
+    return json.loads(text, parse_int=storable.integer, parse_float=lambda text: storable.number(float(text)),
+                      parse_constant=_not_json)
+
+
+def _not_json(word: str):
+    """Python's json reads NaN and Infinity, which are not JSON: Claude Code refuses the file."""
+    raise ValueError(f"{word} is not a JSON value")
 
 
 def _cut_deep(text: str) -> tuple[str, bool]:

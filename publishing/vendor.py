@@ -274,10 +274,14 @@ def _plugin_json(files, where, problems) -> dict | None:
         return None
     try:
         found = json.loads(files[PLUGIN_JSON][1])
+        # Python's json reads NaN, Infinity and 1e999 (as inf) and would write them back as what is not JSON:
+        # Claude Code would refuse the copy where it reads the original (1e999 as Infinity).
+        json.dumps(found, allow_nan=False)
     except ValueError:
         found = None
     if not isinstance(found, dict):
-        problems.warning("plugin-json-unreadable", "plugin.json could not be read; its version is left as it is", where)
+        problems.warning("plugin-json-unreadable", "plugin.json could not be read as plain JSON; its version is left "
+                                                   "as it is", where)
         return None
     return found
 

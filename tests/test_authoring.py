@@ -389,6 +389,24 @@ def test_manifests_keep_their_indentation_and_one_skillport_cannot_edit_stops_th
     assert any(".claude-plugin/marketplace.json is not a plain JSON file" in p for p in problems), problems
 
 
+def test_a_manifest_python_would_write_back_as_what_is_not_json_stops_the_change(people, tmp_path, db):
+    """Python's json reads 1e999 as inf, and writing the version back wrote `Infinity`: the proposal would have
+    broken a catalogue Claude Code reads (1e999 as Infinity)."""
+    bare = tmp_path / "big.git"
+    seed = GitRepo(tmp_path / "seed")
+    seed.commit({".claude-plugin/marketplace.json": '{"name": "big", "owner": {"name": "T"}, "metadata": {"n": 1e999}, '
+                                                    '"plugins": [{"name": "tools", "source": "./plugins/tools", '
+                                                    '"version": "2.3.4"}]}',
+                 "plugins/tools/skills/alpha/SKILL.md": skill_md("alpha")}, "seed")
+    subprocess.run(["git", "clone", "--bare", "--quiet", str(seed.path), str(bare)], check=True)
+    market = Marketplace.objects.create(slug="big", git_url=str(bare), contributors=["*"])
+    sync_marketplace(market.pk)
+    problems = proposals.check(people["member"], market, plugin="tools", skill="alpha",
+                               files={"SKILL.md": skill_md("alpha", "Better.").encode()})
+    assert problems == [".claude-plugin/marketplace.json is not a plain JSON file (a symlink, comments, a trailing "
+                        "comma, NaN?), so Skillport cannot edit it for the change; ask the marketplace's admins."]
+
+
 def test_removing_a_skill_that_is_its_whole_plugin_is_refused(people, tmp_path, db):
     bare = tmp_path / "one.git"
     seed = GitRepo(tmp_path / "seed")

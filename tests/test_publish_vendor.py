@@ -251,3 +251,23 @@ def test_a_plugin_is_published_only_with_the_plugins_it_depends_on(make_repo, sy
     assert errors["base@skillport"] == errors["tool@skillport"] == [] and errors["app@skillport"] == [
         'Dependency "x@elsewhere" is not installed — run `claude plugin install x@elsewhere`, or check that its '
         "marketplace is added"]
+
+
+def test_a_plugin_json_python_would_write_back_as_what_is_not_json_is_copied_as_written(
+        make_repo, synced_marketplace, tmp_path):
+    """Python's json reads 1e999 as inf and wrote it back as `Infinity`, which is not JSON: the copy's plugin.json
+    Claude Code would refuse, where it reads the original (1e999 as Infinity, in a field it ignores)."""
+    from .test_claude_code_oracle import CLAUDE, claude_env
+
+    written = '{"name": "ops-kit", "version": "1.2.0", "limits": {"most": 1e999}}'
+    synced_marketplace(make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("ops-kit", version="1.2.0"), name="acme-skills"),
+        "plugins/ops-kit/.claude-plugin/plugin.json": written,
+        "plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Blameless reviews."),
+    }), slug="acme")
+    out, result = export(tmp_path)
+    assert (out / "plugins/ops-kit/.claude-plugin/plugin.json").read_text() == written
+    assert [p["location"] for p in result["problems"] if p["code"] == "plugin-json-unreadable"] == ["acme/ops-kit"]
+    found = subprocess.run([CLAUDE, "plugin", "validate", "--json", str(out / "plugins/ops-kit")],
+                           env=claude_env(tmp_path / "home"), capture_output=True, text=True, timeout=120)
+    assert json.loads(found.stdout)["success"], found.stdout
