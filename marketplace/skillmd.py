@@ -3,7 +3,7 @@
 1. Decode: strip a BOM, accept UTF-16 with a BOM, fall back to cp1252 for non-UTF-8 text.
 2. Normalise CRLF to LF.
 3. Split the frontmatter (between `---` lines) from the body.
-4. Parse YAML safely; refuse aliases (a "billion laughs" needs them, real frontmatter never does)
+4. Parse YAML safely, by YAML 1.2's core schema as Claude Code does (CoreLoader); refuse aliases (a "billion laughs" needs them, real frontmatter never does)
    and nesting deeper than MAX_NESTING (building it recurses, and libyaml's C code can crash).
 5. If the YAML is broken, mend it as Claude Code does (quote top-level values that hold YAML's syntax or an
    unquoted `: `, make indenting tabs spaces) and try again.
@@ -16,13 +16,60 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from . import storable
+
 MAX_FRONTMATTER_CHARS = 64 * 1024
 # Levels of lists and mappings read from a repository's YAML or JSON; real files use a handful.
 MAX_NESTING = 64
 # What may run a skill's or a command's inline commands (its `shell`), in any case and spacing.
 SHELLS = ("bash", "powershell")
-# libyaml's loader is about 15 times faster than the pure-Python one, and just as safe.
-LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class CoreLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """YAML 1.2's core schema, which Claude Code's parser reads frontmatter by, where PyYAML's resolvers are YAML
+    1.1's: `no`, `on` and `1:20` stay text, as do dates and a lone `=` or `<<` (PyYAML cannot build those two at
+    all); `0o17` and `1e3` are numbers. Numbers are held as JavaScript holds them (storable.number). libyaml's
+    loader (the C base when PyYAML has it) is about 15 times faster than the pure-Python one, and just as safe."""
+
+    yaml_implicit_resolvers = {}
+    bool_values = {"true": True, "false": False}
+
+    def construct_object(self, node, deep=False):
+        # A value tagged as what it cannot be (`!!int abc`, `!!bool maybe`) is a YAML error, not a crash.
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, KeyError, AttributeError, TypeError) as error:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read a {node.tag} from {error}", node.start_mark) from error
+
+    def construct_core_int(self, node):
+        text = self.construct_scalar(node)
+        if not CORE_INT.match(text):  # reached by an explicit !!int tag
+            raise ValueError(text[:60])
+        sign, digits = (text[0], text[1:]) if text[:1] in "+-" else ("", text)
+        base = {"0o": 8, "0x": 16}.get(digits[:2], 10)
+        return storable.integer(sign + (digits[2:] if base != 10 else digits), base)
+
+    def construct_core_float(self, node):
+        text = self.construct_scalar(node).lower()
+        special = {".inf": "inf", "+.inf": "inf", "-.inf": "-inf", ".nan": "nan"}
+        return storable.number(float(special.get(text, text)))
+
+
+# The core schema's plain scalars that are not text (YAML 1.2.2, 10.3.2), each with the characters it may start with.
+CORE_SCALARS = {
+    "bool": (r"true|True|TRUE|false|False|FALSE", "tTfF"),
+    "int": (r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
+    "float": (r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)",
+              "-+.0123456789"),
+    "null": (r"~|null|Null|NULL|", ["~", "n", "N", ""]),
+}
+for tag, (pattern, first) in CORE_SCALARS.items():
+    CoreLoader.add_implicit_resolver(f"tag:yaml.org,2002:{tag}", re.compile(rf"^(?:{pattern})$"), list(first))
+CORE_INT = re.compile(rf"^(?:{CORE_SCALARS['int'][0]})$")
+CoreLoader.add_constructor("tag:yaml.org,2002:int", CoreLoader.construct_core_int)
+CoreLoader.add_constructor("tag:yaml.org,2002:float", CoreLoader.construct_core_float)
+
 # Claude Code's repair of frontmatter that is not valid YAML: the lines it may quote (a key of letters, '_' and '-'),
 # and what in a value makes it quote one.
 QUOTABLE_LINE = re.compile(r"^([A-Za-z_-]+):\s+(\S.*)$")
@@ -124,7 +171,7 @@ def _safe_load(source: str):
     # is not walked.
     if ALIAS in source or sum(map(source.count, OPENERS)) > MAX_NESTING:
         _refuse_aliases_and_depth(source)
-    return yaml.load(source, Loader=LOADER)  # noqa: S506 (a safe loader)
+    return yaml.load(source, Loader=CoreLoader)  # noqa: S506 (a safe loader)
 
 
 TOO_DEEP = ("frontmatter-too-deep",
@@ -137,7 +184,7 @@ LIBYAML_TOO_DEEP = "exceeded maximum nesting depth"
 def _refuse_aliases_and_depth(source: str):
     depth, anchors = 0, set()
     try:
-        for event in yaml.parse(source, Loader=LOADER):
+        for event in yaml.parse(source, Loader=CoreLoader):
             if isinstance(event, yaml.AliasEvent) and event.anchor not in anchors:
                 # Not YAML (a value such as *.py): Claude Code reads it again quoted, as any other error.
                 raise yaml.MarkedYAMLError(problem="found undefined alias", problem_mark=event.start_mark)

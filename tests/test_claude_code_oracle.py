@@ -27,6 +27,7 @@ PYRIGHT = {"command": "pyright-langserver", "extensionToLanguage": {".py": "pyth
 ECHO = {"type": "command", "command": "echo hi"}
 TAIL = {"name": "tail", "command": "tail -F app.log", "description": "Watches the app's log."}
 OPTION = {"type": "string", "title": "Region", "description": "Where the service runs."}
+PAST_DOUBLE = "a number past the largest double"  # a stand-in replaced in the JSON text
 
 
 def market(*plugins, name="acme-tools", **extra):
@@ -627,6 +628,16 @@ FIXTURES = [
     # Declared in both places, the one under `experimental` is read (and its path checked).
     fixture("manifest-themes-in-both-places", market(entry()), "component-experimental",
             files=plugin_json(themes="./themes", experimental={"themes": "./skills"})),
+    # -- numbers as JSON.parse reads them: past the largest double is Infinity, which no number field takes ------
+    fixture("number-past-a-double", market(entry(x=PAST_DOUBLE), metadata={"n": PAST_DOUBLE}).replace(
+        f'"{PAST_DOUBLE}"', "1e999"), "unknown-field"),
+    fixture("number-of-5000-digits", market(entry(), metadata={"n": PAST_DOUBLE}).replace(
+        f'"{PAST_DOUBLE}"', "1" * 5000), "unknown-field"),
+    fixture("number-hook-timeout-past-a-double", market(entry()), "hook-ignored", files={
+        "plugins/tools/.claude-plugin/plugin.json": json.dumps({"name": "tools", "hooks": {"PostToolUse": [
+            {"hooks": [ECHO, {**ECHO, "timeout": PAST_DOUBLE}]}]}}).replace(f'"{PAST_DOUBLE}"', "-1e400")}),
+    *(fixture(f"number-{word}", market(entry(x=PAST_DOUBLE)).replace(f'"{PAST_DOUBLE}"', word), "catalog-invalid-json")
+      for word in ("NaN", "Infinity", "-Infinity")),
 ]
 
 # What Claude Code's validator passes and Skillport does not: it never opens a skill folder of a marketplace, so
@@ -851,6 +862,15 @@ COMPONENT_FRONTMATTER = {
     "tools-true": "allowed-tools: true", "tools-mixed": "allowed-tools: [Read, 3]", "tools-object": "allowed-tools: {a: 1}",
     "hint-list": "argument-hint: [a, b]", "model-number": "model: 3", "tools-agent-number": "tools: 5",
     "shell-zsh": "shell: zsh", "shell-cased": "shell: Bash",
+    # Read by YAML 1.2's core schema, as Claude Code reads them, not YAML 1.1's: `no`, `on`, `1:20` and `1_000` are text,
+    # `0o17`, `017` and `1e3` numbers, and a value tagged as what it cannot be is read again quoted.
+    **{f"name-yaml-{label}": f"name: {value}" for label, value in [
+        ("no", "no"), ("true", "True"), ("on", "on"), ("null", "NULL"), ("sexagesimal", "1:20"), ("octal", "0o17"),
+        ("underscores", "1_000"), ("exponent", "1e3"), ("binary", "0b101"), ("leading-zero", "017"),
+        ("timestamp", "2024-01-01T10:00:00Z"), ("hex", "0x1F"), ("equals", "="), ("merge", "<<"),
+        ("tagged-bool-yes", "!!bool yes"), ("tagged-int", "!!int 12"), ("tagged-int-word", "!!int abc"),
+        ("tagged-timestamp-word", "!!timestamp x"), ("tagged-float-word", "!!float abc"),
+    ]},
 }
 
 
@@ -868,8 +888,9 @@ def test_what_claude_code_refuses_in_commands_and_agents_is_a_warning(claude, tm
     theirs = {str(Path(c["file"]).relative_to(plugin)): sorted(error["path"] for error in c["errors"])
               for c in validated(claude, plugin, tmp_path) if c["type"] in ("command", "agent")}
     assert ours == {path: theirs.get(path, []) for path in ours}
-    # List and object descriptions, three names, four tools; a command's shell (an agent has none).
-    assert sum(bool(fields) for fields in ours.values()) == 2 * 9 + 1
+    # List and object descriptions, three names and six more in YAML 1.2, four tools; a command's shell (an agent
+    # has none).
+    assert sum(bool(fields) for fields in ours.values()) == 2 * 15 + 1
 
 
 def test_skill_md_placed_directly_in_skills_is_a_skill_and_strays_say_where_to_go(make_repo):

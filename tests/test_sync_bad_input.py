@@ -145,7 +145,8 @@ def assert_plugin_kept(good, run, plugin, code):
      "catalog-plugins-not-array"),
     (LFS_POINTER, "lfs-pointer"),
     (Symlink("../../outside.json"), "symlink-escape"),
-], ids=["invalid-json", "deleted", "json-array", "vscode-extension", "plugins-object", "lfs", "symlink-out"])
+    ('{"name": "test-market", "owner": {"name": "Tests"}, "plugins": [], "version": NaN}', "catalog-invalid-json"),
+], ids=["invalid-json", "deleted", "json-array", "vscode-extension", "plugins-object", "lfs", "symlink-out", "nan"])
 def test_unreadable_catalogue_keeps_the_last_good_one(good, content, code):
     good.repo.commit({CATALOG: content})
     run = good.sync()
@@ -875,6 +876,49 @@ def test_a_value_yaml_reads_as_syntax_is_quoted_as_claude_code_quotes_it(good, d
     assert (alpha.name, alpha.description) == ("alpha", description)
 
 
+def test_numbers_past_what_javascript_holds_are_kept_as_the_text_it_reads(good):
+    """JSON.parse reads 1e999 and a number of 5,000 digits as Infinity, and YAML's .inf and .nan are numbers too:
+    JSON has no word for them, so PostgreSQL refused the rows and the whole sync failed (and Python refused to read
+    the 5,000 digits). Each is kept as the text JavaScript writes it as."""
+    catalogue = json.dumps(good.catalogue()).replace('"name": "tools",', f'"name": "tools", "x": 1e999, "y": -{"9" * 5000},')
+    good.repo.commit({
+        CATALOG: catalogue,
+        "plugins/tools/.claude-plugin/plugin.json": '{"name": "tools", "z": 1e999}',
+        ALPHA_MD: f"---\nname: alpha\ndescription: .nan\nmetadata:\n  a: -.inf\n  b: 0x{'f' * 5000}\n"
+                  f"  c: {'1' * 5000}\n  d: 12\n---\n\nBody.\n",
+    })
+    run = good.sync()
+    assert run.status == Status.OK, run.problems
+    assert sorted(p["message"].split("'")[1] for p in run.problems if p["code"] == "unknown-field") == ["x", "y", "z"]
+    tools = Plugin.objects.get(marketplace=good.market, name="tools")
+    assert (tools.entry["x"], tools.entry["y"], tools.manifest["z"]) == ("Infinity", "-Infinity", "Infinity")
+    alpha = Skill.objects.get(marketplace=good.market, slug="alpha", removed_at=None)
+    assert alpha.description == "NaN"
+    assert alpha.frontmatter["metadata"] == {"a": "-Infinity", "b": "Infinity", "c": "Infinity", "d": 12}
+
+
+@pytest.mark.parametrize("value", ["!!int abc", "!!float abc", "!!bool maybe", "!!timestamp x"])
+def test_a_value_tagged_as_what_it_cannot_be_is_read_again_quoted(good, value):
+    """Such a tag made PyYAML raise an error of Python's, not of YAML's, which failed the whole sync. Claude Code
+    reads the value quoted, as it reads any frontmatter that is not YAML."""
+    good.repo.commit({ALPHA_MD: f"---\nname: alpha\ndescription: {value}\n---\n\nBody.\n"})
+    run = good.sync()
+    assert run.status == Status.OK, run.problems
+    assert codes(run) == [("warning", "frontmatter-repaired")]
+    assert Skill.objects.get(marketplace=good.market, slug="alpha", removed_at=None).description == value
+
+
+def test_yaml_1_1_words_are_text_as_claude_code_reads_them(good):
+    good.repo.commit({ALPHA_MD: "---\nname: alpha\ndescription: no\nversion: 1:20\nlicense: 2024-01-01T10:00:00Z\n"
+                                "metadata:\n  on: off\n  <<: {a: 1}\n  octal: 0o17\n---\n\nBody.\n"})
+    run = good.sync()
+    assert run.status == Status.OK, run.problems
+    alpha = Skill.objects.get(marketplace=good.market, slug="alpha", removed_at=None)
+    assert alpha.description == "no"
+    assert alpha.frontmatter == {"name": "alpha", "description": "no", "version": "1:20",
+                                 "license": "2024-01-01T10:00:00Z", "metadata": {"on": "off", "<<": {"a": 1}, "octal": 15}}
+
+
 def test_unquoted_colon_in_description_is_repaired(good):
     good.repo.commit({ALPHA_MD: "---\nname: alpha\ndescription: Use when: the user asks for A\n---\n\nBody.\n"})
     run = good.sync()
@@ -883,3 +927,5 @@ def test_unquoted_colon_in_description_is_repaired(good):
     alpha = Skill.objects.get(marketplace=good.market, slug="alpha", removed_at=None)
     assert alpha.description == "Use when: the user asks for A"
     assert alpha.frontmatter == {"name": "alpha", "description": "Use when: the user asks for A"}
+
+
