@@ -7,11 +7,14 @@ an admin trusts may receive codes, metadata documents are fetched only from trus
 a registered client may read skills but never hold `skills:write`.
 """
 import re
+import unicodedata
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http.request import validate_host
 from oauth2_provider.cimd import CIMDError, SafeMetadataFetcher
+
+from marketplace.spoofing import spoofing_problem
 
 from .models import TrustedHost
 
@@ -35,6 +38,19 @@ DNS_NAME = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*")
 
 def trusted_hosts() -> list[str]:
     return [*settings.SKILLPORT_OAUTH_TRUSTED_HOSTS, *TrustedHost.objects.values_list("host", flat=True)]
+
+
+def name_refusal(name) -> str | None:
+    """Why a client may not register under `name` (its client_name), or None. The consent page asks people to
+    connect the client by this name, so it must be text that shows what it says: the toolkit stored a list or
+    an object as its Python text, and null or an unpaired surrogate failed the request (a 500)."""
+    if not isinstance(name, str):
+        return "client_name must be a string"
+    if controls := [c for c in name if unicodedata.category(c) in ("Cc", "Cs")]:
+        return (f"client_name holds a control character (U+{ord(controls[0]):04X}) or half of a surrogate pair, "
+                "which is not text to show anyone")
+    spoofed = spoofing_problem(name, "client_name")
+    return spoofed[1] if spoofed else None
 
 
 def redirect_refusal(uri) -> str | None:

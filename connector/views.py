@@ -24,7 +24,7 @@ from audit.models import Action, Outcome
 from marketplace import packaging
 from marketplace.models import Policy, Skill
 
-from .clients import redirect_refusal
+from .clients import name_refusal, redirect_refusal
 from .models import Consent, InstallLink, RedeemedCode
 from .tokens import checksum, is_mcp_resource
 
@@ -155,6 +155,8 @@ def _registration_refusal(request):
         return None  # the toolkit answers malformed JSON itself
     if not isinstance(data, dict):
         return None
+    if reason := name_refusal(data.get("client_name", "")):
+        return JsonResponse({"error": "invalid_client_metadata", "error_description": reason}, status=400)
     uris = data.get("redirect_uris")
     for uri in uris if isinstance(uris, list) else []:
         if reason := redirect_refusal(uri):

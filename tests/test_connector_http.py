@@ -1,4 +1,5 @@
 """/mcp and the authorization server over real HTTP: every negative in MCP-OAUTH.md, metadata, registration."""
+import json
 import logging
 from datetime import timedelta
 
@@ -194,6 +195,29 @@ def test_malformed_registration_is_a_4xx(skillport):
         response = httpx.post(f"{skillport.url}/oauth/register/", content=body,
                               headers={"content-type": "application/json"})
         assert response.status_code == 400, body
+
+
+@pytest.mark.parametrize("name, said", [
+    (None, "client_name must be a string"), (["Claude"], "client_name must be a string"),
+    ("Cl\ud800aude", "half of a surrogate pair"), ("Claude\x1b[8m", "control character (U+001B)"),
+    ("Claude\nApproved by your admin", "control character (U+000A)"),
+    ("Claude \u202eedoC", "RIGHT-TO-LEFT OVERRIDE"), ("Cl\u200baude", "ZERO WIDTH SPACE"),
+    ("\u0421laude", "reads as 'Claude'"),
+])
+def test_a_client_name_that_is_not_plain_text_to_consent_to_is_refused(skillport, name, said):
+    """The consent page asks people to connect the client by its name. The toolkit stored a list as its Python
+    text, and null or an unpaired surrogate failed the registration with a 500."""
+    body = json.dumps({"client_name": name, "redirect_uris": ["https://claude.ai/api/mcp/auth_callback"]})
+    response = httpx.post(f"{skillport.url}/oauth/register/", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_client_metadata" and said in response.json()["error_description"]
+    assert register(skillport, "https://claude.ai/api/mcp/auth_callback").status_code == 201  # "Claude"
+    client = httpx.post(f"{skillport.url}/oauth/register/", json={
+        "client_name": "\u30af\u30ed\u30fc\u30c9", "redirect_uris": ["http://127.0.0.1:9/cb"]}).json()
+    update = httpx.put(client["registration_client_uri"], content=body.replace("https://claude.ai/api/mcp/auth_callback",
+                                                                              "http://127.0.0.1:9/cb"),
+                       headers={"authorization": f"Bearer {client['registration_access_token']}"})
+    assert update.status_code == 400 and said in update.json()["error_description"]
 
 
 def test_root_aliases(skillport):
