@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from . import claudefields, inline, names, storable, unfetched
 from .gitrepo import SHA_RE
 from .problems import CatalogError, Problems
-from .skillmd import MAX_NESTING, decode, kind_of
+from .skillmd import MAX_NESTING, UTF16_BOMS, decode, kind_of
 from .spoofing import spoofing_problem
 from .tree import Escape, join_inside
 
@@ -105,6 +105,8 @@ def load_json(raw: bytes, location: str, problems: Problems, *, cut=False):
     nested more than MAX_NESTING deep raise ValueError too, or with `cut` are read as TOO_DEEP, for
     a caller that refuses only the item holding one.
     """
+    if raw.startswith(UTF16_BOMS):
+        raise ValueError("the file is UTF-16, and Claude Code reads JSON as UTF-8 alone: save it as UTF-8")
     text, notes = decode(raw)
     for code, message in notes:
         problems.warning(code, message, location)

@@ -70,10 +70,15 @@ CORE_INT = re.compile(rf"^(?:{CORE_SCALARS['int'][0]})$")
 CoreLoader.add_constructor("tag:yaml.org,2002:int", CoreLoader.construct_core_int)
 CoreLoader.add_constructor("tag:yaml.org,2002:float", CoreLoader.construct_core_float)
 
-# Claude Code's repair of frontmatter that is not valid YAML: the lines it may quote (a key of letters, '_' and '-'),
-# and what in a value makes it quote one.
-QUOTABLE_LINE = re.compile(r"^([A-Za-z_-]+):\s+(\S.*)$")
+# Claude Code's repair of frontmatter that is not valid YAML: the lines it may quote (a key of letters, '_' and '-',
+# and a value without CR, U+2028 or U+2029, where JavaScript's `.` stops), and what in a value makes it quote one.
+QUOTABLE_LINE = re.compile(r"^([A-Za-z_-]+):\s+(\S[^\r\u2028\u2029]*)$")
 YAML_SYNTAX = re.compile(r"[{}\[\]*&#!|>%@`]|: ")
+
+
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+UTF16 = ("file is UTF-16, which Claude Code does not read as text: it finds no frontmatter, so the skill has its "
+         "folder's name and no description; save it as UTF-8")
 
 
 @dataclass
@@ -89,8 +94,8 @@ class SkillMd:
 def decode(raw: bytes) -> tuple[str, list]:
     """Text from bytes, with a (code, message) note for each thing that was not plain UTF-8."""
     notes = []
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        notes.append(("text-utf16", "file is UTF-16; read as UTF-16"))
+    if raw.startswith(UTF16_BOMS):
+        notes.append(("text-utf16", UTF16))
         return raw.decode("utf-16", "replace"), notes
     if raw.startswith(b"\xef\xbb\xbf"):
         notes.append(("text-bom", "file starts with a byte-order mark; it was removed"))
@@ -107,10 +112,13 @@ def parse(raw: bytes) -> SkillMd:
     text, repairs = decode(raw)
     if "\r" in text:
         repairs.append(("text-crlf", "file uses CRLF line endings; read as LF"))
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    result = SkillMd(repairs=repairs, body=text)
+    result = SkillMd(repairs=repairs, body=_lf(text))
+    # Claude Code reads UTF-8 alone, so in UTF-16 it finds no frontmatter; the body is still shown here as written.
+    if ("text-utf16", UTF16) in repairs:
+        return result
+    # Claude Code looks for the frontmatter between lines split at LF, and reads it with their CRs.
     lines = text.split("\n")
-    if not lines or lines[0].rstrip() != "---":
+    if lines[0].rstrip() != "---":
         return result
     try:
         end = next(i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "..."))
@@ -118,10 +126,15 @@ def parse(raw: bytes) -> SkillMd:
         repairs.append(("frontmatter-unterminated", "frontmatter has no closing '---'; read as body"))
         return result
     result.has_frontmatter = True
-    result.frontmatter_raw = "\n".join(lines[1:end])
-    result.body = "\n".join(lines[end + 1:]).lstrip("\n")
-    result.frontmatter, result.frontmatter_ok = _load_yaml(result.frontmatter_raw, repairs)
+    source = "\n".join(lines[1:end])
+    result.frontmatter_raw = _lf(source)
+    result.body = _lf("\n".join(lines[end + 1:])).lstrip("\n")
+    result.frontmatter, result.frontmatter_ok = _load_yaml(source, repairs)
     return result
+
+
+def _lf(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _load_yaml(source: str, repairs: list) -> tuple[dict, bool]:
@@ -143,8 +156,10 @@ def _load_yaml(source: str, repairs: list) -> tuple[dict, bool]:
         if data is None:
             where = getattr(exc, "problem_mark", None)
             at = f" (line {where.line + 2})" if where else ""
-            repairs.append(("frontmatter-invalid",
-                            f"frontmatter is not valid YAML{at}; metadata ignored, as Claude Code does"))
+            crlf = "\r" in source and _as_claude_code_repairs(_lf(source))[1]
+            repairs.append(("frontmatter-invalid", f"frontmatter is not valid YAML{at}; metadata ignored, as Claude "
+                            "Code does" + ("; Claude Code quotes a value holding YAML's syntax only on a line that ends "
+                                           "in LF alone: quote it, or save the file with LF line endings" if crlf else "")))
             return {}, False
         repairs.append(("frontmatter-repaired", "frontmatter is not valid YAML as written; as Claude Code does, "
                         + _repaired(quoted)))
@@ -165,13 +180,41 @@ class _Refused(Exception):
 ALIAS, OPENERS = "*", "[{-:?"
 
 
+# Line breaks to YAML 1.1 (libyaml) and characters like any other to YAML 1.2 (Claude Code).
+YAML_1_1_BREAKS = "\x85\u2028\u2029"
+
+
 def _safe_load(source: str):
+    source, stand_ins = _characters_for_breaks(source)
     # Parsing into events is iterative and cheaper than building the document, but not free (parsing
     # 2,000 bench SKILL.md files took 119 ms with it, 89 ms without): frontmatter too plain to refuse
     # is not walked.
     if ALIAS in source or sum(map(source.count, OPENERS)) > MAX_NESTING:
         _refuse_aliases_and_depth(source)
-    return yaml.load(source, Loader=CoreLoader)  # noqa: S506 (a safe loader)
+    data = yaml.load(source, Loader=CoreLoader)  # noqa: S506 (a safe loader)
+    return _restored(data, {ord(stand_in): brk for brk, stand_in in stand_ins.items()}) if stand_ins else data
+
+
+def _characters_for_breaks(source: str) -> tuple[str, dict]:
+    """`source` with each of YAML_1_1_BREAKS it holds replaced by a private-use character it does not hold."""
+    breaks = [brk for brk in YAML_1_1_BREAKS if brk in source]
+    if not breaks:
+        return source, {}
+    held = set(source)
+    free = (chr(point) for point in range(0xE000, 0xF900) if chr(point) not in held)
+    stand_ins = {brk: next(free) for brk in breaks}  # 6,400 private-use characters: a 64 KB text cannot hold all
+    return source.translate({ord(brk): stand_in for brk, stand_in in stand_ins.items()}), stand_ins
+
+
+def _restored(value, table: dict):
+    """`value` read from YAML with the characters `_characters_for_breaks` replaced put back."""
+    if isinstance(value, str):
+        return value.translate(table)
+    if isinstance(value, dict):
+        return {_restored(key, table): _restored(item, table) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_restored(item, table) for item in value]
+    return value
 
 
 TOO_DEEP = ("frontmatter-too-deep",

@@ -638,6 +638,14 @@ FIXTURES = [
             {"hooks": [ECHO, {**ECHO, "timeout": PAST_DOUBLE}]}]}}).replace(f'"{PAST_DOUBLE}"', "-1e400")}),
     *(fixture(f"number-{word}", market(entry(x=PAST_DOUBLE)).replace(f'"{PAST_DOUBLE}"', word), "catalog-invalid-json")
       for word in ("NaN", "Infinity", "-Infinity")),
+    # -- how a JSON file is written: UTF-8 alone (a BOM is skipped) -------------------------------------------
+    fixture("text-utf16-catalogue", ("\ufeff" + market(entry())).encode("utf-16-le"), "catalog-invalid-json"),
+    fixture("text-utf16-plugin-json", market(entry()), "plugin-json-invalid", files={
+        "plugins/tools/.claude-plugin/plugin.json": ("\ufeff" + json.dumps({"name": "tools"})).encode("utf-16-be")}),
+    fixture("text-bom-catalogue", b"\xef\xbb\xbf" + market(entry()).encode(), "text-bom"),
+    fixture("text-cp1252-plugin-json", market(entry()), "text-not-utf8", files={
+        "plugins/tools/.claude-plugin/plugin.json": json.dumps({"name": "tools", "description": "Caf\u00e9"},
+                                                               ensure_ascii=False).encode("cp1252")}),
 ]
 
 # What Claude Code's validator passes and Skillport does not: it never opens a skill folder of a marketplace, so
@@ -832,22 +840,44 @@ FRONTMATTER_YAML = {
     "tab-broken": "description: d\n\tx: 1", "quoted-first": "description: 'it's'", "hash": "description: C# and F#",
     "digit-key": "description: d\n2fa: @x", "pipe-then-text": "description: | x",
 }
+# Whole files, for what lies between the lines: Claude Code finds the frontmatter between lines split at LF, mends
+# no line ending in CR, reads NEL, U+2028 and U+2029 as characters (YAML 1.2), and reads UTF-8 alone.
+FRONTMATTER_FILES = {
+    "crlf-at": "---\r\nname: crlf-at\r\ndescription: @docs finds pages\r\n---\r\nBody.\r\n",
+    "crlf-colon": "---\r\nname: crlf-colon\r\ndescription: use: this\r\n---\r\nBody.\r\n",
+    "crlf-plain": "---\r\nname: crlf-plain\r\ndescription: Plain words\r\n---\r\nBody.\r\n",
+    "crlf-tab": "---\r\nname: crlf-tab\r\ndescription: d\r\nmetadata:\r\n\tteam: x\r\n---\r\nBody.\r\n",
+    "crlf-elsewhere": "---\nname: crlf-elsewhere\r\ndescription: use: this\n---\nBody.\n",
+    "cr-only": "---\rname: cr-only\rdescription: d\r---\rBody.\r",
+    "line-separator-colon": "---\nname: line-separator-colon\ndescription: use: this\u2028more\n---\nBody.\n",
+    "line-separator": "---\nname: line-separator\ndescription: a\u2028b\u2029c\n---\nBody.\n",
+    "next-line": "---\nname: next-line\ndescription: a\x85b\n---\nBody.\n",
+    "utf16": "\ufeff---\nname: utf16\ndescription: d\n---\nBody.\n",
+}
 
 
 def test_frontmatter_claude_code_reads_skillport_reads_alike(claude, tmp_path):
     """What Claude Code (its validator, and its loader, which parse alike) cannot read, Skillport cannot; what it
-    reads once mended, Skillport reads the same."""
+    reads once mended, Skillport reads the same; where it finds no frontmatter, Skillport finds none."""
     plugin = plugin_folder(tmp_path)
-    texts = {}
-    for case, lines in FRONTMATTER_YAML.items():
+    texts = {case: f"---\nname: {case}\n{lines}\n---\nBody.\n".encode() for case, lines in FRONTMATTER_YAML.items()}
+    texts |= {case: text.encode("utf-16-le" if case == "utf16" else "utf-8") for case, text in FRONTMATTER_FILES.items()}
+    for case, text in texts.items():
         (plugin / "skills" / case).mkdir(parents=True)
-        texts[case] = f"---\nname: {case}\n{lines}\n---\nBody.\n"
-        (plugin / "skills" / case / "SKILL.md").write_text(texts[case])
-    unread = {Path(c["file"]).parent.name for c in validated(claude, plugin, tmp_path) if c["type"] == "skill"
-              and any(e["message"].startswith("YAML frontmatter failed to parse") for e in c["errors"])}
-    ours = {case: skillmd.parse(text.encode()) for case, text in texts.items()}
+        (plugin / "skills" / case / "SKILL.md").write_bytes(text)
+    skills = [c for c in validated(claude, plugin, tmp_path) if c["type"] == "skill"]
+    unread = {Path(c["file"]).parent.name for c in skills
+              if any(e["message"].startswith("YAML frontmatter failed to parse") for e in c["errors"])}
+    unfound = {Path(c["file"]).parent.name for c in skills
+               if any(w["message"].startswith("No frontmatter block found") for w in c["warnings"])}
+    ours = {case: skillmd.parse(text) for case, text in texts.items()}
     assert {case for case, parsed in ours.items() if not parsed.frontmatter_ok} == unread
-    assert unread == {"tab-broken", "quoted-first", "digit-key"}  # the repair cannot mend these
+    assert {case for case, parsed in ours.items() if not parsed.has_frontmatter} == unfound
+    # The repair cannot mend these, nor a line that ends in CR or holds U+2028.
+    assert unread == {"tab-broken", "quoted-first", "digit-key", "crlf-at", "crlf-colon", "line-separator-colon"}
+    assert unfound == {"cr-only", "utf16"}
+    assert ours["line-separator"].frontmatter["description"] == "a\u2028b\u2029c"
+    assert ours["crlf-elsewhere"].frontmatter["description"] == "use: this"
     assert ours["at-sign"].frontmatter["description"] == "@docs finds pages"
     assert ours["tab-indent"].frontmatter["metadata"] == {"team": "x"}
     assert ours["list-kept"].frontmatter["allowed-tools"] == ["Read", "Grep"]

@@ -826,8 +826,7 @@ def test_skill_over_the_size_limit_keeps_what_fits(good, settings):
     (b'---\nname: alpha\ndescription: "Caf\xe9 helper for A."\n---\n\nBody.\n', "text-not-utf8"),
     (b"\xef\xbb\xbf" + skill_md("alpha", "Caf\u00e9 helper for A.").encode(), "text-bom"),
     (skill_md("alpha", "Caf\u00e9 helper for A.").replace("\n", "\r\n").encode(), "text-crlf"),
-    (("\ufeff" + skill_md("alpha", "Caf\u00e9 helper for A.")).encode("utf-16-le"), "text-utf16"),
-], ids=["cp1252", "bom", "crlf", "utf16"])
+], ids=["cp1252", "bom", "crlf"])
 def test_odd_text_encodings_are_read_and_noted(good, content, code):
     good.repo.commit({ALPHA_MD: content})
     run = good.sync()
@@ -836,6 +835,41 @@ def test_odd_text_encodings_are_read_and_noted(good, content, code):
     alpha = Skill.objects.get(marketplace=good.market, slug="alpha", removed_at=None)
     assert alpha.description == "Caf\u00e9 helper for A."
     assert alpha.frontmatter["name"] == "alpha" and alpha.loads_in_claude_code
+
+
+def test_a_utf16_skill_md_has_no_frontmatter_for_claude_code_and_its_body_is_shown(good):
+    """Claude Code reads UTF-8 alone: in UTF-16 it finds no frontmatter (`claude plugin validate` says so), and the
+    skill has its folder's name. Skillport showed the name and description it could decode."""
+    good.repo.commit({ALPHA_MD: ("\ufeff---\nname: renamed\ndescription: Caf\u00e9 helper for A.\n---\n\n"
+                                 "Does A.\n").encode("utf-16-le")})
+    run = good.sync()
+    assert run.status == Status.OK, run.problems
+    assert codes(run) == [("warning", "text-utf16"), ("info", "description-from-body")]
+    assert "Claude Code does not read as text: it finds no frontmatter" in run.problems[0]["message"]
+    alpha = Skill.objects.get(marketplace=good.market, slug="alpha", removed_at=None)
+    assert (alpha.name, alpha.frontmatter) == ("alpha", {})
+    assert alpha.body.endswith("Does A.\n") and "Caf\u00e9 helper for A." in alpha.body
+    assert alpha.loads_in_claude_code and not alpha.spec_valid
+
+
+@pytest.mark.parametrize("ending", ["\r\n", "\r"])
+def test_crlf_frontmatter_claude_code_cannot_mend_loads_without_metadata(good, ending):
+    """Claude Code mends a value holding YAML's syntax only on a line ending in LF alone: saved with CRLF, the
+    description below loses all the skill's metadata there, as here; with CR alone it finds no frontmatter."""
+    text = "---\nname: renamed\ndescription: Use when: the user asks for A\n---\n\nAlpha from the body.\n"
+    good.repo.commit({ALPHA_MD: text.replace("\n", ending)})
+    run = good.sync()
+    alpha = Skill.objects.get(marketplace=good.market, slug="alpha", removed_at=None)
+    assert (alpha.name, alpha.frontmatter) == ("alpha", {})
+    if ending == "\r\n":
+        assert codes(run) == [("warning", "text-crlf"), ("warning", "frontmatter-invalid"),
+                              ("info", "description-from-body")]
+        assert run.problems[1]["message"].endswith(
+            "Claude Code quotes a value holding YAML's syntax only on a line that ends in LF alone: quote it, or save "
+            "the file with LF line endings")
+        assert alpha.description == "Alpha from the body."
+    else:
+        assert codes(run) == [("warning", "text-crlf"), ("info", "description-from-body")]
 
 
 BILLION_LAUGHS = "\n".join(
