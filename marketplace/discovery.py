@@ -1,7 +1,8 @@
 """Where a plugin's skills are: Claude Code's discovery rules (FORMAT.md §3).
 
-1. The default scan finds `skills/*/SKILL.md`, one level deep, and `skills/SKILL.md` itself.
-2. A `skills` field adds folders (a skill folder, or a folder of skill folders).
+1. The default scan finds `skills/*/SKILL.md`, one level deep; a `skills/SKILL.md` is the one skill
+   there, and the folders beside it are not looked in (Claude Code 2.1.332's loader).
+2. A `skills` field adds folders (a skill folder, or a folder of skill folders, alike).
 3. For a marketplace-root source with `strict: false`, a `skills` list replaces the scan;
    listing `./skills/` itself keeps it; if none of the listed paths exist the scan runs.
 4. A lone `SKILL.md` at the plugin root is a one-skill plugin only when there is no
@@ -14,9 +15,7 @@ def skill_folders(tree, root, listed_paths, replaces_scan, location, problems, m
     """`manifest_paths`: those of `listed_paths` that plugin.json lists, which must exist (Claude
     Code's validator refuses a plugin.json naming a skills path that is missing or a file)."""
     skills_dir = join_inside(root, "skills")
-    default = _skills_in(tree, skills_dir, location, problems)
-    if _holds_skill_md(tree, skills_dir):
-        default.insert(0, skills_dir)  # a SKILL.md directly in skills/ is a skill to Claude Code too
+    default = [skills_dir] if _holds_skill_md(tree, skills_dir) else _skills_in(tree, skills_dir, location, problems)
     listed, any_exists = [], False
     for raw in listed_paths:
         try:

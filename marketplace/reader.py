@@ -45,7 +45,9 @@ log = logging.getLogger(__name__)
 # 10: what differential fuzzing found: SKILL.md frontmatter mended as Claude Code mends it, a skill's shell, guarding
 #    hooks Claude Code cannot read, an entry's missing paths, userConfig and channels, a plugin.json's name,
 #    category and tags, engines of other hosts, a relative source that is no folder.
-READER_VERSION = 10
+# 11: SKILL.md frontmatter by YAML 1.2's core schema, mended only on lines ending in LF, UTF-8 alone; numbers past a
+#    double; a skills/SKILL.md is the one skill of its folder.
+READER_VERSION = 11
 # A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
 README_MAX_BYTES = 256 * 1024
 # Component files Claude Code (2.1.332) loads a plugin without when they are missing, and what it then does without.
@@ -473,7 +475,8 @@ class Reader:
             )
         stray = sorted(unreachable, key=lambda item: item[1])
         for tree_id, path in stray[:MAX_UNREACHABLE_REPORTED]:
-            self.catalog.problems.info("skill-unreachable", _where_it_would_load(path, roots.get(tree_id, [])), path)
+            self.catalog.problems.info("skill-unreachable",
+                                       _where_it_would_load(path, roots.get(tree_id, []), trees[tree_id]), path)
         if len(stray) > MAX_UNREACHABLE_REPORTED:
             self.catalog.problems.info(
                 "skill-unreachable",
@@ -502,7 +505,7 @@ def catalog_root(catalog_path: str) -> str:
     return posixpath.dirname(folder) if posixpath.basename(folder) == ".claude-plugin" else folder
 
 
-def _where_it_would_load(path: str, plugins) -> str:
+def _where_it_would_load(path: str, plugins, tree) -> str:
     """Say why a SKILL.md at `path` is no skill, and where it would have to be to be one."""
     folder = posixpath.dirname(path)
     owner = max(
@@ -514,6 +517,10 @@ def _where_it_would_load(path: str, plugins) -> str:
                 "skills/ folder, or list a plugin whose source is the folder that holds it")
     name = posixpath.basename(folder) or "my-skill"
     root = f"{owner.root}/" if owner.root else ""
+    if posixpath.dirname(folder) == f"{root}skills" and tree.is_file(f"{root}skills/SKILL.md"):
+        return (f"'{path}' is in the skills/ folder of plugin '{owner.name}', but Claude Code loads {root}skills/SKILL.md "
+                "there as the one skill and looks in no folder beside it: move that SKILL.md (and its files) into a "
+                "folder of its own, such as skills/main/")
     return (f"'{path}' is in plugin '{owner.name}' but not where Claude Code looks for skills: move it to "
             f"'{root}skills/{name}/SKILL.md', or add './{posixpath.relpath(folder, owner.root or '.')}' to the "
             "plugin's 'skills' list")

@@ -210,13 +210,17 @@ def _read_skill(skill, known_blobs, blob_sink, contents):
 
 
 def _dedupe(plugin):
-    """Claude Code invokes skills as `<plugin>:<name>`, so a second skill of one name is shadowed."""
+    """Skillport knows a plugin's skills by name (their pages, approvals and installs); Claude Code (2.1.332) by
+    folder, and loads both of two skills of one name, each shown as `<plugin>:<name>`. The second is read as
+    the plugin's other files are (plugincontent), so it is still reviewed and scanned before it is served."""
     seen, kept = {}, []
     for skill in plugin.skills:
         if skill.slug in seen:
             plugin.problems.error(
                 "duplicate-skill-name",
-                f"Skill '{skill.name}' in '{skill.folder}' has the same name as the one in '{seen[skill.slug]}'; ignored",
+                f"Skill '{skill.name}' in '{skill.folder}' has the same name as the one in '{seen[skill.slug]}'. "
+                f"Claude Code loads both, each shown as '{plugin.name}:{skill.name}'; Skillport lists the first alone "
+                "(this one is reviewed with the plugin's other files): give each skill a name of its own",
                 plugin.where(skill.folder),
             )
             continue

@@ -7,6 +7,8 @@ claude plugin validate"). The agreement figure is printed at the end of the run.
 """
 import json
 import os
+import posixpath
+import re
 import subprocess
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +20,7 @@ from django.conf import settings
 from marketplace import componentfiles, skillmd, verdicts
 from marketplace.reader import Reader
 
-from .builders import GitRepo, run_command, skill_md
+from .builders import GitRepo, Symlink, run_command, skill_md
 
 CLAUDE = settings.BASE_DIR / ".data/tools/claude-code/node_modules/.bin/claude"
 CATALOG = ".claude-plugin/marketplace.json"
@@ -656,7 +658,7 @@ BEYOND_VALIDATOR = [
             "Claude Code's validator does not look for a relative source; its install refuses one that is not there"),
 
     Fixture("duplicate-skill-name", {CATALOG: market(entry())}, "duplicate-skill-name",
-            "Claude Code's validator does not read skills; Claude Code loads only the first skill of a name",
+            "Claude Code's validator does not read skills; Claude Code loads both skills under one shown name",
             skill_files={"plugins/tools/skills/alpha/SKILL.md": SKILL, "plugins/tools/skills/zeta/SKILL.md": SKILL}),
     Fixture("skill-md-binary", {CATALOG: market(entry())}, "skill-md-unreadable",
             "Claude Code's validator does not read skills; a binary SKILL.md does not load",
@@ -923,19 +925,24 @@ def test_what_claude_code_refuses_in_commands_and_agents_is_a_warning(claude, tm
     assert sum(bool(fields) for fields in ours.values()) == 2 * 15 + 1
 
 
-def test_skill_md_placed_directly_in_skills_is_a_skill_and_strays_say_where_to_go(make_repo):
+def test_skill_md_placed_directly_in_skills_is_the_one_skill_there_and_strays_say_where_to_go(make_repo):
     repo = make_repo({
         CATALOG: market(entry()),
         "plugins/tools/skills/SKILL.md": SKILL,
+        "plugins/tools/skills/beside/SKILL.md": skill_md("beside", "Not loaded."),
         "plugins/tools/docs/guide/SKILL.md": skill_md("guide", "Guides."),
         "notes/SKILL.md": skill_md("notes", "Notes."),
     })
     _ok, result = our_verdict(repo)
-    assert result["counts"]["skills"] == 1 and result["counts"]["unreachable_skill_files"] == 2
+    assert result["counts"]["skills"] == 1 and result["counts"]["unreachable_skill_files"] == 3
     strays = {p["location"]: p["message"] for p in result["problems"] if p["code"] == "skill-unreachable"}
     assert "move it to 'plugins/tools/skills/guide/SKILL.md'" in strays["plugins/tools/docs/guide/SKILL.md"]
     assert "'./docs/guide'" in strays["plugins/tools/docs/guide/SKILL.md"]
     assert "outside every plugin" in strays["notes/SKILL.md"]
+    assert strays["plugins/tools/skills/beside/SKILL.md"] == (
+        "'plugins/tools/skills/beside/SKILL.md' is in the skills/ folder of plugin 'tools', but Claude Code loads "
+        "plugins/tools/skills/SKILL.md there as the one skill and looks in no folder beside it: move that SKILL.md "
+        "(and its files) into a folder of its own, such as skills/main/")
 
 
 def test_validation_is_offline_unless_asked_to_fetch(make_repo, git_host):
@@ -1127,3 +1134,63 @@ def test_a_plugin_in_a_circle_of_entries_installs_as_a_plugin_jsons_dependency(c
     assert errors["u@acme-tools"] == [] and "a@acme-tools" in errors
     said, errors = installed(repo.path, "a@acme-tools", tmp_path / "a-home")
     assert "Dependency cycle: a@acme-tools → b@acme-tools → a@acme-tools" in said and "a@acme-tools" not in errors
+
+
+def described(name, description="Does it."):
+    return f"---\nname: {name}\ndescription: {description}\n---\nBody.\n"
+
+
+# Where a plugin's skills are, each layout a plugin of its own: (entry fields, files in the plugin's folder; a
+# SKILL.md given as None is named for its folder, which is how `claude plugin details` names a skill Claude Code
+# found in a folder of skill folders; one it was pointed at directly it names by its frontmatter).
+SKILL_LAYOUTS = {
+    "default": ({}, {"skills/a/SKILL.md": None, "skills/b/SKILL.md": None}),
+    "skill-md-in-skills": ({}, {"skills/SKILL.md": described("skills"), "skills/beside/SKILL.md": None}),
+    "root-skill": ({}, {"SKILL.md": described("root-skill")}),
+    "root-skill-beside-skills": ({}, {"SKILL.md": described("root-skill-beside-skills"), "skills/a/SKILL.md": None}),
+    "root-skill-beside-empty-skills": ({}, {"SKILL.md": described("x"), "skills/README.md": "Notes.\n"}),
+    "listed-folder-of-skills": ({"skills": ["./extra"]}, {"extra/x/SKILL.md": None, "skills/a/SKILL.md": None}),
+    "listed-skill": ({"skills": ["./extra/x"]}, {"extra/x/SKILL.md": None, "extra/y/SKILL.md": None,
+                                                 "skills/a/SKILL.md": None}),
+    "listed-skill-beside-folders": ({"skills": ["./extra"]}, {"extra/SKILL.md": None, "extra/y/SKILL.md": None}),
+    "listed-missing": ({"skills": ["./nowhere"]}, {"skills/a/SKILL.md": None}),
+    "listed-skills-folder": ({"skills": ["./skills/"]}, {"skills/a/SKILL.md": None}),
+    "listed-root": ({"skills": ["./"]}, {"SKILL.md": described("listed-root"), "skills/a/SKILL.md": None}),
+    "manifest-listed": ({}, {".claude-plugin/plugin.json": json.dumps({"name": "manifest-listed", "skills": ["./more"]}),
+                             "more/m/SKILL.md": None, "skills/a/SKILL.md": None}),
+    "nested-too-deep": ({}, {"skills/a/b/SKILL.md": None}),
+    "hidden-and-odd-folders": ({}, {"skills/.hidden/SKILL.md": None, "skills/node_modules/SKILL.md": None,
+                                    "skills/sp ace/SKILL.md": None}),
+    "lower-case-file": ({}, {"skills/a/skill.md": None, "skills/b/SKILL.md": None}),
+    "named-unlike-its-folder": ({}, {"skills/a/SKILL.md": described("other-name")}),
+    "one-name-twice": ({}, {"skills/a/SKILL.md": described("same"), "skills/b/SKILL.md": described("same")}),
+    "without-frontmatter": ({}, {"skills/a/SKILL.md": "Just a body.\n"}),
+    "linked-inside": ({}, {"real/x/SKILL.md": None, "skills/x": Symlink("../real/x")}),
+}
+
+
+def test_the_skills_claude_code_loads_are_the_skills_skillport_reads(claude, tmp_path, make_repo):
+    """`claude plugin details` lists the skills Claude Code's loader finds in an installed plugin, by folder: each
+    layout's are the folders of Skillport's skills, and of the skills it lists under another's name."""
+    files, plugins = {}, []
+    for case, (fields, extra) in SKILL_LAYOUTS.items():
+        plugins.append({"name": case, "source": f"./plugins/{case}", **fields})
+        files |= {f"plugins/{case}/{rel}": described(posixpath.basename(posixpath.dirname(rel))) if content is None
+                  else content for rel, content in extra.items()}
+    repo = make_repo({CATALOG: market(*plugins), **files})
+    env = claude_env(tmp_path / "home")
+
+    def claude_plugin(*args):
+        return subprocess.run([claude, "plugin", *args], env=env, capture_output=True, text=True, timeout=120)
+
+    assert claude_plugin("marketplace", "add", str(repo.path)).returncode == 0
+    theirs = {}
+    for case in SKILL_LAYOUTS:
+        claude_plugin("install", f"{case}@acme-tools")
+        inventory = re.search(r"^  Skills \(\d+\)(.*)$", claude_plugin("details", f"{case}@acme-tools").stdout, re.M)
+        theirs[case] = sorted(name.strip() for name in inventory.group(1).split(",") if name.strip())
+    ours = {plugin.name: sorted([posixpath.basename(skill.folder) for skill in plugin.skills] + [
+        posixpath.basename(problem.location) for problem in plugin.problems if problem.code == "duplicate-skill-name"])
+        for plugin in Reader(repo.url).read().plugins}
+    assert ours == theirs
+    assert theirs["skill-md-in-skills"] == ["skills"] and theirs["one-name-twice"] == ["a", "b"]
