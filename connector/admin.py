@@ -29,6 +29,7 @@ class ClientAdmin(admin.ModelAdmin):
               "user", "created", "updated"]
     raw_id_fields = ["user"]
     actions = ["revoke"]
+    view_on_site = False  # its page is this one (connector.urls)
 
     def get_queryset(self, request):
         live = Q(accesstoken__expires__gt=timezone.now()) & ~Q(accesstoken__scope=oauth2_settings.DCR_REGISTRATION_SCOPE)

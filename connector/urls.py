@@ -1,5 +1,6 @@
 """The authorization server's endpoints, under /oauth/ with the root aliases Claude.ai has been seen using."""
 from django.urls import path
+from django.views.generic import RedirectView
 from oauth2_provider import views as oauth
 
 from . import catalogue_tokens, views
@@ -18,6 +19,10 @@ oauth_urlpatterns = [
     path("oauth/revoke/", views.Revoke.as_view(), name="revoke-token"),
     path("oauth/register/", views.Register.as_view(), name="dcr-register"),
     path("oauth/register/<str:client_id>/", views.RegistrationManagement.as_view(), name="dcr-register-management"),
+    # A client's URL to the toolkit (Application.get_absolute_url) names a management page Skillport does not serve,
+    # so the admin's link to it (/admin/r/...) failed with a 500. A client's page is its admin page.
+    path("oauth/clients/<str:object_id>/", RedirectView.as_view(pattern_name="admin:oauth2_provider_application_change"),
+         name="detail"),
     path("authorize", views.Authorize.as_view()),
     path("token", views.Token.as_view()),
     path("register", views.Register.as_view()),

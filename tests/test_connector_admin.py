@@ -3,6 +3,7 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Application
@@ -64,6 +65,12 @@ def test_admin_lists_and_revokes_clients_and_tokens(client, people):
     client.post("/admin/oauth2_provider/accesstoken/", {"action": "revoke", "_selected_action": [stored.pk]})
     assert lookup(token) is None
     assert AuditEvent.objects.filter(action=Action.TOKEN_REVOKED, extra__owner="orla").exists()
+
+    # The toolkit's URL for a client, which the admin's shortcut follows, is its admin page (it was a 500).
+    shortcut = client.get(f"/admin/r/{ContentType.objects.get_for_model(Application).pk}/{stored.application_id}/",
+                          follow=True)
+    assert shortcut.redirect_chain[-1][0] == f"/admin/oauth2_provider/application/{stored.application_id}/change/"
+    assert shortcut.status_code == 200 and b"View on site" not in shortcut.content
 
     second = lookup(mint(people["member"]))
     client.post("/admin/oauth2_provider/application/", {"action": "revoke",
