@@ -192,11 +192,12 @@ class Change:
                 catalog_path: _dump(catalog, catalog_text)}
 
     def _listing_for(self, plugin) -> list | None:
-        """A plugin at the marketplace's root with `strict: false` whose entry lists its skills one by one
-        (the skills-only pattern, FORMAT.md §1) shows only those: its list with the new one, else None."""
+        """A plugin at the marketplace's root whose entry lists its skills one by one (the skills-only pattern,
+        FORMAT.md §1; `strict` or not) shows only those: its list with the new one, else None. Listing `./skills/`
+        or `./` keeps the scan (marketplace.discovery)."""
         listed = manifest.component_paths(plugin.entry.get("skills"))
-        at_root = plugin.root == catalog_root(self.marketplace.catalog_path) and plugin.entry.get("strict") is False
-        if not at_root or not listed or any(p.strip("./") == "skills" for p in listed):
+        at_root = plugin.root == catalog_root(self.marketplace.catalog_path)
+        if not at_root or not listed or any(p.strip("./") in ("skills", "") for p in listed):
             return None
         return [*listed, "./" + (posixpath.relpath(self.folder, plugin.root) if plugin.root else self.folder)]
 

@@ -1,34 +1,35 @@
-"""Where a plugin's skills are: Claude Code's discovery rules (FORMAT.md §3).
+"""Where a plugin's skills are: Claude Code's discovery rules (FORMAT.md §3, as its 2.1.332 loader reads them).
 
 1. The default scan finds `skills/*/SKILL.md`, one level deep; a `skills/SKILL.md` is the one skill
-   there, and the folders beside it are not looked in (Claude Code 2.1.332's loader).
-2. A `skills` field adds folders (a skill folder, or a folder of skill folders, alike).
-3. For a marketplace-root source with `strict: false`, a `skills` list replaces the scan;
-   listing `./skills/` itself keeps it; if none of the listed paths exist the scan runs.
+   there, and the folders beside it are not looked in.
+2. A `skills` field (the entry's or plugin.json's) adds folders: a skill folder, or a folder of skill
+   folders, read alike.
+3. For a plugin whose source is the marketplace's root (`./`), the entry's `skills` list replaces the
+   scan and plugin.json's list, whatever `strict` says: listing `./skills/` or `./` itself keeps the scan;
+   when none of the listed paths exist, nothing is replaced, unless one leaves the plugin: then it has none.
 4. A lone `SKILL.md` at the plugin root is a one-skill plugin only when there is no
    `skills/` folder and no `skills` field.
 """
 from .tree import Escape, join_inside
 
 
-def skill_folders(tree, root, listed_paths, replaces_scan, location, problems, manifest_paths=()) -> list[str]:
-    """`manifest_paths`: those of `listed_paths` that plugin.json lists, which must exist (Claude
-    Code's validator refuses a plugin.json naming a skills path that is missing or a file)."""
+def skill_folders(tree, root, entry_paths, manifest_paths, at_marketplace_root, location, problems) -> list[str]:
+    """The folders of a plugin's skills. plugin.json's `manifest_paths` must exist (Claude Code's validator
+    refuses a plugin.json naming a skills path that is missing or a file); the entry's need not."""
     skills_dir = join_inside(root, "skills")
-    default = [skills_dir] if _holds_skill_md(tree, skills_dir) else _skills_in(tree, skills_dir, location, problems)
-    listed, any_exists = [], False
-    for raw in listed_paths:
+    scan, escaping = True, False
+    found = {}  # each listed path that exists, resolved: [its skill folders]
+    for raw in [*manifest_paths, *entry_paths]:
         try:
             path = join_inside(root, raw)
         except Escape:
             problems.error("path-traversal", f"Path '{raw}' must stay inside the plugin", location)
+            escaping = escaping or raw in entry_paths
             continue
         if _holds_skill_md(tree, path):
-            listed.append(path)
-            any_exists = True
+            found.setdefault(path, [path])
         elif tree.is_dir(path):
-            listed += _skills_in(tree, path, location, problems)
-            any_exists = True
+            found.setdefault(path, _skills_in(tree, path, location, problems))
         elif raw in manifest_paths:
             problems.error(
                 "skills-path-missing",
@@ -39,15 +40,29 @@ def skill_folders(tree, root, listed_paths, replaces_scan, location, problems, m
         else:
             problems.warning("skills-path-missing", f"Skills path '{raw}' was not found; remove it or fix the path",
                              location)
-
-    if replaces_scan and listed_paths and any_exists:
-        folders = listed
-    else:
-        folders = default + listed
-    if not folders and not listed_paths and not tree.is_dir(join_inside(root, "skills")):
+    listed = [path for raw in [*manifest_paths, *entry_paths] if (path := _inside(root, raw)) in found]
+    if at_marketplace_root and entry_paths:
+        replacing = [path for raw in entry_paths if (path := _inside(root, raw)) in found]
+        if replacing:
+            scan = skills_dir in replacing or root in replacing
+            listed = [path for path in replacing if path not in (skills_dir, root)]
+        elif escaping:
+            scan, listed = False, []
+    folders = []
+    if scan:
+        folders = [skills_dir] if _holds_skill_md(tree, skills_dir) else _skills_in(tree, skills_dir, location, problems)
+    folders += [folder for path in listed for folder in found[path]]
+    if not folders and not manifest_paths and not entry_paths and not tree.is_dir(skills_dir):
         if _holds_skill_md(tree, root):
             folders = [root]
     return list(dict.fromkeys(folders))
+
+
+def _inside(root, raw):
+    try:
+        return join_inside(root, raw)
+    except Escape:
+        return None
 
 
 def _skills_in(tree, folder, location, problems) -> list[str]:

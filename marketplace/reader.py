@@ -369,11 +369,10 @@ class Reader:
             (plugin.manifest or {}).get("version") or entry.get("version") or commit
         )
 
-        listed = manifest.component_paths(entry.get("skills"))
-        manifest_paths = manifest.component_paths((plugin.manifest or {}).get("skills"))
-        replaces_scan = source.kind == "relative" and root == self.root and strict is False
-        folders = discovery.skill_folders(tree, root, manifest_paths + listed, replaces_scan,
-                                          plugin.where(root or "."), problems, manifest_paths)
+        folders = discovery.skill_folders(
+            tree, root, manifest.component_paths(entry.get("skills")),
+            manifest.component_paths((plugin.manifest or {}).get("skills")),
+            source.kind == "relative" and root == self.root, plugin.where(root or "."), problems)
         plugin.root, plugin.skill_folders = root, folders
         plugin.tree = tree  # its content besides skills is taken once every plugin's skills are known
         return plugin

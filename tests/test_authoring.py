@@ -337,12 +337,14 @@ def test_the_proposal_page_is_for_its_proposer_and_reviewers(hosted, people, cli
     assert client.get(proposal.get_absolute_url()).status_code == 302
 
 
-def test_a_plugin_that_lists_its_skills_gets_the_new_one_listed(people, tmp_path, db):
-    """The skills-only pattern: the marketplace's root is the plugin, and its entry names each skill folder."""
+@pytest.mark.parametrize("strict", [{"strict": False}, {}], ids=["strict-false", "strict"])
+def test_a_plugin_that_lists_its_skills_gets_the_new_one_listed(people, tmp_path, db, strict):
+    """The skills-only pattern: the marketplace's root is the plugin, and its entry names each skill folder (strict or
+    not: Claude Code reads only those either way)."""
     bare = tmp_path / "kit.git"
     seed = GitRepo(tmp_path / "seed")
     seed.commit({".claude-plugin/marketplace.json": catalog(
-        {"name": "kit", "source": "./", "strict": False, "skills": ["./skills/alpha"]}),
+        {"name": "kit", "source": "./", **strict, "skills": ["./skills/alpha"]}),
         "skills/alpha/SKILL.md": skill_md("alpha"), "skills/hidden/SKILL.md": skill_md("hidden")}, "seed")
     subprocess.run(["git", "clone", "--bare", "--quiet", str(seed.path), str(bare)], check=True)
     market = Marketplace.objects.create(slug="kit", git_url=str(bare), contributors=["*"])

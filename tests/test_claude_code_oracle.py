@@ -1194,3 +1194,41 @@ def test_the_skills_claude_code_loads_are_the_skills_skillport_reads(claude, tmp
         for plugin in Reader(repo.url).read().plugins}
     assert ours == theirs
     assert theirs["skill-md-in-skills"] == ["skills"] and theirs["one-name-twice"] == ["a", "b"]
+
+
+# Plugins whose source is the marketplace's root, as anthropics/skills lists its own: each an entry's fields.
+ROOT_LAYOUTS = {
+    "listed-one-by-one": {"strict": False, "skills": ["./skills/xlsx", "./skills/pdf"]},
+    "listed-strict": {"skills": ["./skills/art"]},
+    "without-a-list": {"strict": False},
+    "listed-missing": {"strict": False, "skills": ["./nowhere"]},
+    "listed-skills-folder": {"strict": False, "skills": ["./skills/", "./other/extra"]},
+    "listed-root": {"strict": False, "skills": ["./", "./other/extra"]},
+    "listed-elsewhere": {"strict": False, "skills": ["./other/extra", "./nowhere"]},
+    "listed-outside": {"strict": False, "skills": ["./../elsewhere"]},
+}
+
+
+def test_the_skills_claude_code_loads_from_a_marketplace_root_are_the_skills_skillport_reads(claude, tmp_path,
+                                                                                             make_repo):
+    """An entry's `skills` list replaces the scan for a plugin at the marketplace's root, strict or not (Skillport
+    had it for `strict: false` alone)."""
+    repo = make_repo({
+        CATALOG: market(*({"name": name, "source": "./", **fields} for name, fields in ROOT_LAYOUTS.items())),
+        **{f"skills/{name}/SKILL.md": described(name) for name in ("xlsx", "pdf", "art")},
+        "other/extra/SKILL.md": described("extra"),
+    })
+    env = claude_env(tmp_path / "home")
+
+    def claude_plugin(*args):
+        return subprocess.run([claude, "plugin", *args], env=env, capture_output=True, text=True, timeout=120)
+
+    assert claude_plugin("marketplace", "add", str(repo.path)).returncode == 0
+    theirs = {}
+    for name in ROOT_LAYOUTS:
+        claude_plugin("install", f"{name}@acme-tools")
+        inventory = re.search(r"^  Skills \(\d+\)(.*)$", claude_plugin("details", f"{name}@acme-tools").stdout, re.M)
+        theirs[name] = sorted(skill.strip() for skill in inventory.group(1).split(",") if skill.strip())
+    assert {plugin.name: sorted(skill.name for skill in plugin.skills) for plugin in Reader(repo.url).read().plugins} \
+        == theirs
+    assert theirs["listed-strict"] == ["art"] and theirs["listed-outside"] == []
