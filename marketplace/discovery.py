@@ -1,36 +1,65 @@
-"""Where a plugin's skills are: Claude Code's discovery rules (FORMAT.md §3, as its 2.1.332 loader reads them).
+"""Where a plugin's skills are: Claude Code's discovery rules (FORMAT.md §3), as its 2.1.332 loader has them.
 
-1. The default scan finds `skills/*/SKILL.md`, one level deep; a `skills/SKILL.md` is the one skill
-   there, and the folders beside it are not looked in.
-2. A `skills` field (the entry's or plugin.json's) adds folders: a skill folder, or a folder of skill
-   folders, read alike.
-3. For a plugin whose source is the marketplace's root (`./`), the entry's `skills` list replaces the
-   scan and plugin.json's list, whatever `strict` says: listing `./skills/` or `./` itself keeps the scan;
-   when none of the listed paths exist, nothing is replaced, unless one leaves the plugin: then it has none.
-4. A lone `SKILL.md` at the plugin root is a one-skill plugin only when there is no
-   `skills/` folder and no `skills` field.
+1. The scan reads `skills/*/SKILL.md`, one level deep; a `skills/SKILL.md` is the one skill there, and
+   the folders beside it are not looked in. So is each folder listed below: a skill, or a folder of them.
+2. plugin.json's `skills` lists folders besides the scan. Without that field and without a `skills/`
+   folder, a `SKILL.md` at the plugin's root is its one skill.
+3. The entry's `skills` list: with a plugin.json, its folders are added; without one, they replace
+   plugin.json's (and the root's SKILL.md), when any of them exists.
+4. For a plugin whose source is the marketplace's root (`./`), the entry's list, when any of it exists,
+   replaces the scan too, whatever `strict` says, unless it lists `./skills/` or `./`; when none exists
+   and one leaves the plugin, the plugin has no skills.
+A path listed that does not exist is reported and left out; `skills/` itself is only ever scanned.
 """
+from .manifest import component_paths
 from .tree import Escape, join_inside
 
 
-def skill_folders(tree, root, entry_paths, manifest_paths, at_marketplace_root, location, problems) -> list[str]:
-    """The folders of a plugin's skills. plugin.json's `manifest_paths` must exist (Claude Code's validator
-    refuses a plugin.json naming a skills path that is missing or a file); the entry's need not."""
+def skill_folders(tree, root, entry, plugin_json, at_marketplace_root, location, problems) -> list[str]:
+    """The folders of the skills of the plugin at `root` of `tree`, with its marketplace `entry` and its
+    `plugin_json` (None without one). plugin.json's paths must exist (Claude Code's validator refuses a
+    plugin.json naming a skills path that is missing or a file); the entry's need not."""
     skills_dir = join_inside(root, "skills")
-    scan, escaping = True, False
-    found = {}  # each listed path that exists, resolved: [its skill folders]
-    for raw in [*manifest_paths, *entry_paths]:
+    declared = (plugin_json or {}).get("skills")
+    from_manifest, _ = _existing(tree, root, component_paths(declared), True, location, problems)
+    from_entry, escaping = _existing(tree, root, component_paths(entry.get("skills")), False, location, problems)
+
+    scan = tree.is_dir(skills_dir)
+    if declared not in (None, ""):
+        paths = [path for path in from_manifest if path != skills_dir]
+    else:
+        paths = [root] if not scan and _holds_skill_md(tree, root) else []
+    if at_marketplace_root and component_paths(entry.get("skills")):
+        if from_entry:
+            scan = scan and (skills_dir in from_entry or root in from_entry)
+            paths = [path for path in from_entry if path not in (skills_dir, root)]
+        elif escaping:
+            scan, paths = False, []
+    added = [path for path in from_entry if path != skills_dir]
+    if plugin_json is None:
+        paths = added or paths
+    else:
+        paths += [path for path in added if path not in paths]
+
+    folders = _skills_of(tree, skills_dir, location, problems) if scan else []
+    for path in paths:
+        folders += _skills_of(tree, path, location, problems)
+    return list(dict.fromkeys(folders))
+
+
+def _existing(tree, root, listed, in_manifest, location, problems) -> tuple[list[str], bool]:
+    """The paths of `listed` that exist in the plugin (each problem reported), and whether one left it."""
+    found, escaping = [], False
+    for raw in listed:
         try:
             path = join_inside(root, raw)
         except Escape:
             problems.error("path-traversal", f"Path '{raw}' must stay inside the plugin", location)
-            escaping = escaping or raw in entry_paths
+            escaping = True
             continue
-        if _holds_skill_md(tree, path):
-            found.setdefault(path, [path])
-        elif tree.is_dir(path):
-            found.setdefault(path, _skills_in(tree, path, location, problems))
-        elif raw in manifest_paths:
+        if tree.is_dir(path) or tree.is_file(path):
+            found.append(path)
+        elif in_manifest:
             problems.error(
                 "skills-path-missing",
                 f"Skills path '{raw}' in plugin.json is not a folder holding SKILL.md or skill folders. Point it at "
@@ -40,29 +69,12 @@ def skill_folders(tree, root, entry_paths, manifest_paths, at_marketplace_root, 
         else:
             problems.warning("skills-path-missing", f"Skills path '{raw}' was not found; remove it or fix the path",
                              location)
-    listed = [path for raw in [*manifest_paths, *entry_paths] if (path := _inside(root, raw)) in found]
-    if at_marketplace_root and entry_paths:
-        replacing = [path for raw in entry_paths if (path := _inside(root, raw)) in found]
-        if replacing:
-            scan = skills_dir in replacing or root in replacing
-            listed = [path for path in replacing if path not in (skills_dir, root)]
-        elif escaping:
-            scan, listed = False, []
-    folders = []
-    if scan:
-        folders = [skills_dir] if _holds_skill_md(tree, skills_dir) else _skills_in(tree, skills_dir, location, problems)
-    folders += [folder for path in listed for folder in found[path]]
-    if not folders and not manifest_paths and not entry_paths and not tree.is_dir(skills_dir):
-        if _holds_skill_md(tree, root):
-            folders = [root]
-    return list(dict.fromkeys(folders))
+    return list(dict.fromkeys(found)), escaping
 
 
-def _inside(root, raw):
-    try:
-        return join_inside(root, raw)
-    except Escape:
-        return None
+def _skills_of(tree, path, location, problems) -> list[str]:
+    """What Claude Code reads at a skills path: the skill it is, or the skill folders in it."""
+    return [path] if _holds_skill_md(tree, path) else _skills_in(tree, path, location, problems)
 
 
 def _skills_in(tree, folder, location, problems) -> list[str]:

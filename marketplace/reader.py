@@ -369,10 +369,8 @@ class Reader:
             (plugin.manifest or {}).get("version") or entry.get("version") or commit
         )
 
-        folders = discovery.skill_folders(
-            tree, root, manifest.component_paths(entry.get("skills")),
-            manifest.component_paths((plugin.manifest or {}).get("skills")),
-            source.kind == "relative" and root == self.root, plugin.where(root or "."), problems)
+        folders = discovery.skill_folders(tree, root, entry, plugin.manifest, source.kind == "relative" and root == self.root,
+                                          plugin.where(root or "."), problems)
         plugin.root, plugin.skill_folders = root, folders
         plugin.tree = tree  # its content besides skills is taken once every plugin's skills are known
         return plugin

@@ -1149,6 +1149,16 @@ SKILL_LAYOUTS = {
     "root-skill": ({}, {"SKILL.md": described("root-skill")}),
     "root-skill-beside-skills": ({}, {"SKILL.md": described("root-skill-beside-skills"), "skills/a/SKILL.md": None}),
     "root-skill-beside-empty-skills": ({}, {"SKILL.md": described("x"), "skills/README.md": "Notes.\n"}),
+    "root-skill-listing-what-is-not-there": ({"skills": ["./nowhere"]}, {
+        "SKILL.md": described("root-skill-listing-what-is-not-there")}),
+    "root-skill-listing-a-skill": ({"skills": ["./extra/x"]}, {"SKILL.md": described("x"), "extra/x/SKILL.md": None}),
+    # With a plugin.json, the entry's list is added to what it holds, the root's SKILL.md included.
+    "root-skill-beside-plugin-json": ({"skills": ["./extra/x"]}, {
+        ".claude-plugin/plugin.json": json.dumps({"name": "root-skill-beside-plugin-json"}),
+        "SKILL.md": described("root-skill-beside-plugin-json"), "extra/x/SKILL.md": None}),
+    "listed-in-both": ({"skills": ["./extra"]}, {
+        ".claude-plugin/plugin.json": json.dumps({"name": "listed-in-both", "skills": "./more/m"}),
+        "more/m/SKILL.md": None, "extra/x/SKILL.md": None, "skills/a/SKILL.md": None}),
     "listed-folder-of-skills": ({"skills": ["./extra"]}, {"extra/x/SKILL.md": None, "skills/a/SKILL.md": None}),
     "listed-skill": ({"skills": ["./extra/x"]}, {"extra/x/SKILL.md": None, "extra/y/SKILL.md": None,
                                                  "skills/a/SKILL.md": None}),
