@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 #    hooks Claude Code cannot read, an entry's missing paths, userConfig and channels, a plugin.json's name,
 #    category and tags, engines of other hosts, a relative source that is no folder.
 # 11: SKILL.md frontmatter by YAML 1.2's core schema, mended only on lines ending in LF, UTF-8 alone; numbers past a
-#    double; a skills/SKILL.md is the one skill of its folder.
+#    double; skill discovery step by step as Claude Code's loader (skills/SKILL.md, root sources, plugin.json and
+#    the entry); a SKILL.md over 1 MiB does not load.
 READER_VERSION = 11
 # A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
 README_MAX_BYTES = 256 * 1024

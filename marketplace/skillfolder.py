@@ -19,6 +19,9 @@ from .snapshot import LFS_HEADER, FileData, SkillData, is_junk
 from .spoofing import spoofing_problem
 from .tree import MAX_DEPTH, SHORT_NAME_REASON, unsafe_reason
 
+# Claude Code (2.1.332) skips a skill whose SKILL.md is larger: "exceeds 1048576 byte limit".
+CLAUDE_CODE_SKILL_MD_BYTES = 1024 * 1024
+
 
 def scan(tree, folder, plugin, known_skills) -> SkillData:
     """List a skill folder's files and hash them; no file content is read here. A hash in
@@ -140,7 +143,7 @@ def _read_skill(skill, known_blobs, blob_sink, contents):
     plugin = skill.plugin
     problems = Problems(skill.problems)
     where = plugin.where(skill.folder or ".")
-    skill_md_raw, unreadable = None, ""
+    skill_md_raw, unreadable, unloaded = None, "", ""
     for f in skill.files:
         if f.omitted:
             if f.path == "SKILL.md":
@@ -173,6 +176,10 @@ def _read_skill(skill, known_blobs, blob_sink, contents):
     if unreadable:
         problems.error("skill-md-unreadable", f"{unreadable}; the skill cannot load", where)
         skill_md_raw = b""
+    elif len(skill_md_raw) > CLAUDE_CODE_SKILL_MD_BYTES:
+        unloaded = (f"SKILL.md is {len(skill_md_raw):,} bytes, over the {CLAUDE_CODE_SKILL_MD_BYTES:,} Claude Code "
+                    "reads, so it skips the skill")
+        problems.error("skill-md-too-large", f"{unloaded}: move detail into files the SKILL.md links to", where)
     parsed = skillmd.parse(skill_md_raw)
     for code, message in parsed.repairs:
         problems.warning(code, message, f"{where}/SKILL.md")
@@ -195,7 +202,7 @@ def _read_skill(skill, known_blobs, blob_sink, contents):
     skill.frontmatter, skill.frontmatter_raw, skill.body = fm, parsed.frontmatter_raw, parsed.body
     nested = [f.path for f in skill.files if f.path.endswith("/SKILL.md")]
     kept = [f for f in skill.files if not f.omitted]
-    cc = verdicts.claude_code(parsed, unreadable, spoofed[1] if spoofed else "", plugin.refusal)
+    cc = verdicts.claude_code(parsed, unreadable or unloaded, spoofed[1] if spoofed else "", plugin.refusal)
     spec = verdicts.agent_skills_spec(parsed, skill.folder_name)
     cai = verdicts.claude_ai(parsed, skill.folder_name, sum(f.size for f in kept), nested,
                              len(skill.files) - len(kept))

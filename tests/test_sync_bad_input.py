@@ -837,6 +837,22 @@ def test_odd_text_encodings_are_read_and_noted(good, content, code):
     assert alpha.frontmatter["name"] == "alpha" and alpha.loads_in_claude_code
 
 
+def test_a_skill_md_over_what_claude_code_reads_does_not_load(good):
+    """Claude Code (2.1.332) skips a SKILL.md over 1 MiB ("exceeds 1048576 byte limit"); Skillport's own file limit
+    is larger, so it read such a skill and said it loads."""
+    head = skill_md("alpha", "Alpha does A.")
+    beta = head.replace("alpha", "beta") + "y" * (1024 * 1024)
+    good.repo.commit({ALPHA_MD: head + "x" * (1024 * 1024 - len(head)), "plugins/tools/skills/beta/SKILL.md": beta})
+    run = good.sync()
+    assert run.status == Status.OK, run.problems
+    assert [(p["code"], p["location"]) for p in run.problems] == [("skill-md-too-large", "plugins/tools/skills/beta")]
+    said = f"SKILL.md is {len(beta):,} bytes, over the 1,048,576 Claude Code reads, so it skips the skill"
+    assert run.problems[0]["message"] == f"{said}: move detail into files the SKILL.md links to"
+    loads = dict(Skill.objects.filter(marketplace=good.market, removed_at=None).values_list("slug", "loads_in_claude_code"))
+    assert loads == {"alpha": True, "beta": False, "gamma": True}
+    assert Skill.objects.get(marketplace=good.market, slug="beta", removed_at=None).verdicts()[0][2] == [said]
+
+
 def test_a_utf16_skill_md_has_no_frontmatter_for_claude_code_and_its_body_is_shown(good):
     """Claude Code reads UTF-8 alone: in UTF-16 it finds no frontmatter (`claude plugin validate` says so), and the
     skill has its folder's name. Skillport showed the name and description it could decode."""
