@@ -278,6 +278,14 @@ def _reconcile_plugins(marketplace, snapshot, now) -> dict:
             update.append(row)
             result[data.name] = (row, data)
             continue
+        # A skill too long to store is one nobody here reviews, which Claude Code would install with the plugin: it
+        # holds the plugin's commit back as names the sync refused to read do (approval.settle).
+        if unstored := [skill.folder or "." for skill in data.skills if _too_long(skill)]:
+            data.problems.append(Problem(
+                ERROR, "unread-files", f"{len(unstored)} skill(s) in the plugin cannot be stored "
+                f"({', '.join(name[:80] for name in unstored[:5])}): Claude Code would install them unreviewed, so its "
+                "catalogue and publishing keep the last commit without them. Shorten their names or paths",
+                data.where(data.root or ".")))
         values = _plugin_values(data, where)
         data.version = values["version"]  # as stored: _set_commits and revisions write it too
         skills_material = [(s.slug, s.content_hash) for s in data.skills]

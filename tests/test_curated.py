@@ -331,6 +331,21 @@ def test_a_commit_holding_names_the_sync_does_not_read_is_not_pinned(client, mar
     assert {e["name"]: e["source"]["sha"] for e in curated(client, people["member"]).json()["plugins"]}["ops-kit"] == fixed
 
 
+def test_a_skill_too_long_to_store_holds_its_plugin_back_too(client, market, people):
+    """A frontmatter name past Skillport's column (200 characters; Claude Code takes up to 256) left the skill
+    unstored, so unreviewed, while the plugin's commit holding it was pinned and served."""
+    m, repo, upstream = market
+    before = m.last_synced_commit
+    repo.commit({"plugins/ops-kit/skills/long/SKILL.md": skill_md("l" * 250, "Never reviewed.")})
+    sync_marketplace(m.pk)
+
+    ops = Plugin.objects.get(name="ops-kit")
+    [problem] = [p for p in ops.problems if p["code"] == "unread-files"]
+    assert problem["message"].startswith("1 skill(s) in the plugin cannot be stored (plugins/ops-kit/skills/long)")
+    assert ops.commit != before and ops.approved_commit == before
+    assert {e["name"]: e["source"]["sha"] for e in curated(client, people["member"]).json()["plugins"]}["ops-kit"] == before
+
+
 def test_names_refused_behind_a_plugins_symlink_hold_it_back_too(client, market, people):
     """Claude Code follows the plugin's links when it installs it: what they lead to is installed too."""
     m, repo, upstream = market
