@@ -21,6 +21,8 @@ from .tree import MAX_DEPTH, SHORT_NAME_REASON, unsafe_reason
 
 # Claude Code (2.1.332) skips a skill whose SKILL.md is larger: "exceeds 1048576 byte limit".
 CLAUDE_CODE_SKILL_MD_BYTES = 1024 * 1024
+# And ignores a longer frontmatter `name`: "is over 256 characters - ignoring it".
+CLAUDE_CODE_NAME_CHARS = 256
 
 
 def scan(tree, folder, plugin, known_skills) -> SkillData:
@@ -185,6 +187,10 @@ def _read_skill(skill, known_blobs, blob_sink, contents):
         problems.warning(code, message, f"{where}/SKILL.md")
     fm = parsed.frontmatter
     name = fm.get("name") if isinstance(fm.get("name"), str) and fm.get("name").strip() else skill.folder_name
+    if len(name.encode("utf-16-le")) // 2 > CLAUDE_CODE_NAME_CHARS:  # JavaScript's length
+        problems.warning("skill-name-ignored", f"name is over the {CLAUDE_CODE_NAME_CHARS} characters Claude Code "
+                         f"reads, so it names the skill for its folder, '{skill.folder_name[:80]}'", where)
+        name = skill.folder_name
     skill.name = name.strip()
     spoofed = spoofing_problem(skill.name, "Skill name")
     if spoofed:

@@ -853,6 +853,15 @@ def test_a_skill_md_over_what_claude_code_reads_does_not_load(good):
     assert Skill.objects.get(marketplace=good.market, slug="beta", removed_at=None).verdicts()[0][2] == [said]
 
 
+def test_a_name_longer_than_claude_code_reads_is_ignored_as_there(good):
+    good.repo.commit({ALPHA_MD: skill_md("n" * 257, "Alpha does A.")})
+    run = good.sync()
+    assert run.status == Status.OK, run.problems
+    assert [(p["code"], p["message"]) for p in run.problems] == [("skill-name-ignored", (
+        "name is over the 256 characters Claude Code reads, so it names the skill for its folder, 'alpha'"))]
+    assert Skill.objects.get(marketplace=good.market, slug="alpha", removed_at=None).name == "alpha"
+
+
 def test_a_utf16_skill_md_has_no_frontmatter_for_claude_code_and_its_body_is_shown(good):
     """Claude Code reads UTF-8 alone: in UTF-16 it finds no frontmatter (`claude plugin validate` says so), and the
     skill has its folder's name. Skillport showed the name and description it could decode."""
