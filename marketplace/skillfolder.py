@@ -6,7 +6,6 @@
    parses its SKILL.md, and gives it three verdicts with reasons.
 """
 import hashlib
-import json
 import posixpath
 from contextlib import closing
 
@@ -199,8 +198,8 @@ def _read_skill(skill, known_blobs, blob_sink, contents):
     description = fm.get("description")
     if isinstance(description, str) and description.strip():
         skill.description = description.strip()
-    elif description is not None and not isinstance(description, str):
-        skill.description = json.dumps(description)
+    elif isinstance(description, (bool, int, float)):  # Claude Code reads these as their text; a list or object not
+        skill.description = _javascript_text(description)
     else:
         skill.description = skillmd.first_paragraph(parsed.body)
         if skill.description:
@@ -220,6 +219,15 @@ def _read_skill(skill, known_blobs, blob_sink, contents):
         "claude_ai": {"ok": cai[0], "reasons": cai[1]},
     }
     skill.problems = problems
+
+
+def _javascript_text(value: bool | int | float) -> str:
+    """`String(value)` in JavaScript, for the numbers YAML gives: `1e3` is 1000 there, not 1000.0."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    return str(value)
 
 
 def _dedupe(plugin):

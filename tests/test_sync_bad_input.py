@@ -853,6 +853,18 @@ def test_a_skill_md_over_what_claude_code_reads_does_not_load(good):
     assert Skill.objects.get(marketplace=good.market, slug="beta", removed_at=None).verdicts()[0][2] == [said]
 
 
+@pytest.mark.parametrize("written, shown", [
+    ("1e3", "1000"), ("0x1F", "31"), ("true", "true"), (".inf", "Infinity"), ("[Reads, files]", "Alpha from the body."),
+    ("{a: 1}", "Alpha from the body."),
+])
+def test_a_description_that_is_not_text_is_read_as_claude_code_reads_it(good, written, shown):
+    """Claude Code takes a number or boolean as its JavaScript text, and drops a list or an object for the body's
+    first paragraph; Skillport showed them as JSON (`1000.0`, `["Reads", "files"]`)."""
+    good.repo.commit({ALPHA_MD: f"---\nname: alpha\ndescription: {written}\n---\n\nAlpha from the body.\n"})
+    good.sync()
+    assert Skill.objects.get(marketplace=good.market, slug="alpha", removed_at=None).description == shown
+
+
 def test_a_name_longer_than_claude_code_reads_is_ignored_as_there(good):
     good.repo.commit({ALPHA_MD: skill_md("n" * 257, "Alpha does A.")})
     run = good.sync()
