@@ -1136,6 +1136,24 @@ def test_a_plugin_in_a_circle_of_entries_installs_as_a_plugin_jsons_dependency(c
     assert "Dependency cycle: a@acme-tools → b@acme-tools → a@acme-tools" in said and "a@acme-tools" not in errors
 
 
+def skills_loaded(claude, repo, plugins, home) -> dict[str, list[str]]:
+    """Each of `plugins` of the marketplace `repo`, installed in a Claude Code of its own (`home`): the skills
+    `claude plugin details` lists, as its loader finds them (named for their folder, or their frontmatter's name
+    where the loader was pointed at the SKILL.md's folder itself)."""
+    env = claude_env(home)
+
+    def claude_plugin(*args):
+        return subprocess.run([claude, "plugin", *args], env=env, capture_output=True, text=True, timeout=120)
+
+    assert claude_plugin("marketplace", "add", str(repo.path)).returncode == 0
+    found = {}
+    for name in plugins:
+        claude_plugin("install", f"{name}@acme-tools")
+        inventory = re.search(r"^  Skills \(\d+\)(.*)$", claude_plugin("details", f"{name}@acme-tools").stdout, re.M)
+        found[name] = sorted(skill.strip() for skill in inventory.group(1).split(",") if skill.strip())
+    return found
+
+
 def described(name, description="Does it."):
     return f"---\nname: {name}\ndescription: {description}\n---\nBody.\n"
 
@@ -1188,17 +1206,7 @@ def test_the_skills_claude_code_loads_are_the_skills_skillport_reads(claude, tmp
         files |= {f"plugins/{case}/{rel}": described(posixpath.basename(posixpath.dirname(rel))) if content is None
                   else content for rel, content in extra.items()}
     repo = make_repo({CATALOG: market(*plugins), **files})
-    env = claude_env(tmp_path / "home")
-
-    def claude_plugin(*args):
-        return subprocess.run([claude, "plugin", *args], env=env, capture_output=True, text=True, timeout=120)
-
-    assert claude_plugin("marketplace", "add", str(repo.path)).returncode == 0
-    theirs = {}
-    for case in SKILL_LAYOUTS:
-        claude_plugin("install", f"{case}@acme-tools")
-        inventory = re.search(r"^  Skills \(\d+\)(.*)$", claude_plugin("details", f"{case}@acme-tools").stdout, re.M)
-        theirs[case] = sorted(name.strip() for name in inventory.group(1).split(",") if name.strip())
+    theirs = skills_loaded(claude, repo, SKILL_LAYOUTS, tmp_path / "home")
     ours = {plugin.name: sorted([posixpath.basename(skill.folder) for skill in plugin.skills] + [
         posixpath.basename(problem.location) for problem in plugin.problems if problem.code == "duplicate-skill-name"])
         for plugin in Reader(repo.url).read().plugins}
@@ -1228,17 +1236,7 @@ def test_the_skills_claude_code_loads_from_a_marketplace_root_are_the_skills_ski
         **{f"skills/{name}/SKILL.md": described(name) for name in ("xlsx", "pdf", "art")},
         "other/extra/SKILL.md": described("extra"),
     })
-    env = claude_env(tmp_path / "home")
-
-    def claude_plugin(*args):
-        return subprocess.run([claude, "plugin", *args], env=env, capture_output=True, text=True, timeout=120)
-
-    assert claude_plugin("marketplace", "add", str(repo.path)).returncode == 0
-    theirs = {}
-    for name in ROOT_LAYOUTS:
-        claude_plugin("install", f"{name}@acme-tools")
-        inventory = re.search(r"^  Skills \(\d+\)(.*)$", claude_plugin("details", f"{name}@acme-tools").stdout, re.M)
-        theirs[name] = sorted(skill.strip() for skill in inventory.group(1).split(",") if skill.strip())
+    theirs = skills_loaded(claude, repo, ROOT_LAYOUTS, tmp_path / "home")
     assert {plugin.name: sorted(skill.name for skill in plugin.skills) for plugin in Reader(repo.url).read().plugins} \
         == theirs
     assert theirs["listed-strict"] == ["art"] and theirs["listed-outside"] == []
