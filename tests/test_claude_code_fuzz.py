@@ -1,6 +1,7 @@
 """Claude Code as the oracle for marketplaces nobody wrote by hand: seeded random changes to a valid marketplace
 (a field of its entry or plugin.json given a random value, its hooks, its MCP servers, its source), each judged by
-`claude plugin validate` and by `validate_marketplace`, must reach the same verdict.
+`claude plugin validate` and by `validate_marketplace`, must reach the same verdict; and seeded random skill
+layouts must have the skills `claude plugin details` lists.
 
 The hand-written fixtures (test_claude_code_oracle.py) say what each rule is; these find the rules nobody wrote
 down. Differential fuzzing of this kind found a dozen disagreements and three inputs that stopped a whole sync.
@@ -8,12 +9,17 @@ The seeds are fixed, so a failure names a case that fails every time. Left out i
 differs" lists: hook events and types Claude Code does not know, a `github` repo that is not owner/name.
 """
 import json
+import posixpath
 import random
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from .test_claude_code_oracle import CATALOG, CLAUDE, SKILL, Fixture, build, claude_verdict, our_verdict
+from marketplace.reader import Reader
+
+from .test_claude_code_oracle import (
+    CATALOG, CLAUDE, SKILL, Fixture, build, claude_verdict, described, our_verdict, skills_loaded,
+)
 
 CASES = 150
 STRINGS = ["", "x", "tools", "./plugins/tools", "../up", "/abs", "./missing", "https://example.com", "not a url",
@@ -108,3 +114,51 @@ def test_a_random_marketplace_gets_claude_codes_verdict(judged, seed):
     fx, repo, theirs = judged[f"seed-{seed}"]
     ours, result = our_verdict(repo)
     assert ours == theirs, (fx.files, [p for p in result["problems"] if p["severity"] == "error"])
+
+
+# Where a random plugin holds its skills, and what its entry and plugin.json list (a folder, a skill, the skills
+# folder, the root, a file, nothing there, a path out of the plugin).
+FOLDERS = ["", "skills", "skills/a", "skills/b", "skills/a/c", "extra", "extra/x", "extra/y", "extra/x/z", "more/m",
+           ".hidden/h", "skills/.d"]
+LISTED = ["./skills", "./skills/", "./skills/a", "./extra", "./extra/x", "./extra/x/", "./more", "./more/m", "./", ".",
+          "./nowhere", "./extra/x/SKILL.md", "./skills/../extra", "./../out", "./.hidden"]
+LAYOUTS = 24
+
+
+def layout(rng, name) -> tuple[dict, dict]:
+    """A random plugin `name`: its entry, and its files (each SKILL.md named for its folder)."""
+    files = {}
+    for folder in rng.sample(FOLDERS, rng.randint(1, 5)):
+        files[f"{folder}/SKILL.md".lstrip("/")] = described(posixpath.basename(folder) or name)
+    entry = {"name": name, "source": f"./plugins/{name}"}
+    if rng.random() < 0.6:
+        entry["skills"] = rng.sample(LISTED, rng.randint(1, 3)) if rng.random() < 0.8 else rng.choice(LISTED)
+    if rng.random() < 0.3:
+        entry["strict"] = rng.random() < 0.5
+    if rng.random() < 0.35:
+        manifest = {"name": name}
+        if rng.random() < 0.5:  # plugin.json's paths must exist: Claude Code refuses the plugin otherwise
+            manifest["skills"] = rng.sample([path for path in LISTED if path not in ("./nowhere", "./../out")],
+                                            rng.randint(1, 2))
+        files[".claude-plugin/plugin.json"] = json.dumps(manifest)
+        entry["strict"] = True  # not both places with strict: false, which Claude Code refuses to load
+    return entry, files
+
+
+def test_random_plugins_have_the_skills_claude_codes_loader_finds(tmp_path, make_repo):
+    """Seeded random skill layouts, each plugin installed and its skills listed by `claude plugin details`: the
+    rules discovery.py follows were read off Claude Code's loader, and these check them where nobody looked."""
+    rng = random.Random(26)
+    plugins, files = [], {}
+    for index in range(LAYOUTS):
+        entry, held = layout(rng, f"p{index}")
+        plugins.append(entry)
+        files |= {f"plugins/{entry['name']}/{path}": content for path, content in held.items()}
+    repo = make_repo({CATALOG: json.dumps({"name": "acme-tools", "owner": {"name": "Acme"}, "plugins": plugins}),
+                      **files})
+    snapshot = {plugin.name: plugin for plugin in Reader(repo.url).read().plugins}
+    theirs = skills_loaded(CLAUDE, repo, [p["name"] for p in plugins], tmp_path / "home")
+    assert {name for name, skills in theirs.items() if skills is None} == {
+        name for name, plugin in snapshot.items() if not plugin.installs}
+    assert {name: skills for name, skills in theirs.items() if skills is not None} == {
+        name: sorted(skill.name for skill in plugin.skills) for name, plugin in snapshot.items() if plugin.installs}

@@ -1139,7 +1139,7 @@ def test_a_plugin_in_a_circle_of_entries_installs_as_a_plugin_jsons_dependency(c
 def skills_loaded(claude, repo, plugins, home) -> dict[str, list[str]]:
     """Each of `plugins` of the marketplace `repo`, installed in a Claude Code of its own (`home`): the skills
     `claude plugin details` lists, as its loader finds them (named for their folder, or their frontmatter's name
-    where the loader was pointed at the SKILL.md's folder itself)."""
+    where the loader was pointed at the SKILL.md's folder itself); None for one it did not install."""
     env = claude_env(home)
 
     def claude_plugin(*args):
@@ -1150,7 +1150,7 @@ def skills_loaded(claude, repo, plugins, home) -> dict[str, list[str]]:
     for name in plugins:
         claude_plugin("install", f"{name}@acme-tools")
         inventory = re.search(r"^  Skills \(\d+\)(.*)$", claude_plugin("details", f"{name}@acme-tools").stdout, re.M)
-        found[name] = sorted(skill.strip() for skill in inventory.group(1).split(",") if skill.strip())
+        found[name] = inventory and sorted(skill.strip() for skill in inventory.group(1).split(",") if skill.strip())
     return found
 
 
