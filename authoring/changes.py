@@ -226,9 +226,12 @@ class Change:
             return found
         skill = next((s for s in plugin.skills if s.folder == self.folder), None)
         if skill is None:
-            return found + [f"Claude Code would not find the skill in '{self.folder}': the plugin lists its skill "
-                            "folders itself (its `skills` field); add this folder there, or propose a change to "
-                            "one of its skills."]
+            # The reader says why it is no skill (a skills/SKILL.md beside it, say) and where it would have to be.
+            stray = next((p.message for p in after.catalog.problems if p.code == "skill-unreachable"
+                          and p.location == join_inside(self.folder, "SKILL.md")), "")
+            return found + [f"Claude Code would not find the skill in '{self.folder}': " + (
+                f"{stray}." if stray else "the plugin lists its skill folders itself (its `skills` field); add this "
+                "folder there, or propose a change to one of its skills.")]
         found += [_describe(p) for p in skill.problems
                   if p.severity in ("error", "warning") and (p.code, p.message, p.location) not in seen]
         # The skill's verdicts as last synced (the reader did not read it again if it had not changed).

@@ -391,6 +391,22 @@ def test_manifests_keep_their_indentation_and_one_skillport_cannot_edit_stops_th
     assert any(".claude-plugin/marketplace.json is not a plain JSON file" in p for p in problems), problems
 
 
+def test_a_new_skill_claude_code_would_not_find_says_why(people, tmp_path, db):
+    """Beside a skills/SKILL.md, Claude Code reads no other folder of skills/: the proposal says so, and how to mend it."""
+    bare = tmp_path / "one.git"
+    seed = GitRepo(tmp_path / "seed")
+    seed.commit({".claude-plugin/marketplace.json": catalog(plugin_entry("tools")),
+                 "plugins/tools/skills/SKILL.md": skill_md("alpha")}, "seed")
+    subprocess.run(["git", "clone", "--bare", "--quiet", str(seed.path), str(bare)], check=True)
+    market = Marketplace.objects.create(slug="one", git_url=str(bare), contributors=["*"])
+    sync_marketplace(market.pk)
+    problems = proposals.check(people["member"], market, plugin="tools", skill="gamma", files=GAMMA)
+    assert problems == ["Claude Code would not find the skill in 'plugins/tools/skills/gamma': "
+                        "'plugins/tools/skills/gamma/SKILL.md' is in the skills/ folder of plugin 'tools', but Claude "
+                        "Code loads plugins/tools/skills/SKILL.md there as the one skill and looks in no folder beside "
+                        "it: move that SKILL.md (and its files) into a folder of its own, such as skills/main/."]
+
+
 def test_a_manifest_python_would_write_back_as_what_is_not_json_stops_the_change(people, tmp_path, db):
     """Python's json reads 1e999 as inf, and writing the version back wrote `Infinity`: the proposal would have
     broken a catalogue Claude Code reads (1e999 as Infinity)."""
