@@ -217,9 +217,11 @@ class Reader:
             # Names of new skills are known only once read; skillfolder.read_new dedupes them after that.
             plugin.skills = [skillfolder.scan(plugin.tree, folder, plugin, self.known_skills)
                              for folder in plugin.skill_folders]
-        _take_own_contents(plugins)
         _report_unread(plugins)
         skillfolder.read_new(plugins, self.blob_sink, self.progress)
+        # Once read, so that a skill another of its name shadows (skillfolder._dedupe), which Skillport does not list
+        # but Claude Code loads, is reviewed and scanned as the plugin's own content.
+        _take_own_contents(plugins)
         unreachable = self._unreachable_skill_files(plugins)
         self.close()
         return Snapshot(

@@ -715,6 +715,9 @@ def test_duplicate_skill_name_keeps_the_first_folder(good):
     assert live(good.market) == good.live
     alpha = Skill.objects.get(marketplace=good.market, slug="alpha")
     assert alpha.path == "plugins/tools/skills/alpha" and alpha.description == "Alpha does A."
+    # Claude Code loads the other too: it is reviewed and scanned as the rest of the plugin's files are.
+    own = Plugin.objects.get(marketplace=good.market, name="tools").own_content
+    assert ["skills/zeta/SKILL.md", "100644"] in [file[:2] for file in own["files"]]
 
 
 # -- one skill is damaged: it is still listed, the damage is recorded --------------------------
