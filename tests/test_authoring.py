@@ -2,6 +2,7 @@
 on the fake GitHub (a real bare repository) or, off GitHub, a pushed branch with instructions."""
 import json
 import subprocess
+from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -54,6 +55,17 @@ def propose(user, market, **kwargs):
     fields = {"plugin": "tools", "skill": "gamma", "files": GAMMA, "message": "Gamma helps with G.",
               "surface": Surface.WEB, **kwargs}
     return proposals.propose(user, market, **fields)
+
+
+def on_this_server(tmp_path, slug, files) -> tuple[Marketplace, Path, GitRepo]:
+    """A marketplace anyone may propose to, in a bare repository on this server seeded with `files` (kept in the
+    work tree `seed`, for more commits to push there), and synced: (market, bare repository, seed)."""
+    bare, seed = tmp_path / f"{slug}.git", GitRepo(tmp_path / "seed")
+    seed.commit(files, "seed")
+    subprocess.run(["git", "clone", "--bare", "--quiet", str(seed.path), str(bare)], check=True)
+    market = Marketplace.objects.create(slug=slug, git_url=str(bare), contributors=["*"])
+    sync_marketplace(market.pk)
+    return market, bare, seed
 
 
 def test_who_may_propose(hosted, people):
@@ -201,13 +213,9 @@ def test_a_removal_proposes_deleting_the_skill_folder(hosted, people):
 
 
 def test_off_github_the_branch_is_pushed_with_instructions(people, tmp_path, db):
-    bare = tmp_path / "elsewhere.git"
-    seed = GitRepo(tmp_path / "seed")
-    seed.commit({".claude-plugin/marketplace.json": catalog(plugin_entry("tools")),
-                 "plugins/tools/skills/alpha/SKILL.md": skill_md("alpha")}, "seed")
-    subprocess.run(["git", "clone", "--bare", "--quiet", str(seed.path), str(bare)], check=True)
-    market = Marketplace.objects.create(slug="local", git_url=str(bare), contributors=["*"])
-    sync_marketplace(market.pk)
+    market, bare, _seed = on_this_server(tmp_path, "local", {
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("tools")),
+        "plugins/tools/skills/alpha/SKILL.md": skill_md("alpha")})
     proposal = propose(people["member"], market)
     assert proposal.number is None and proposal.url == ""  # a folder on this server has no web page
     assert f"pushed the branch {proposal.branch}" in proposal.instructions
@@ -341,13 +349,10 @@ def test_the_proposal_page_is_for_its_proposer_and_reviewers(hosted, people, cli
 def test_a_plugin_that_lists_its_skills_gets_the_new_one_listed(people, tmp_path, db, strict):
     """The skills-only pattern: the marketplace's root is the plugin, and its entry names each skill folder (strict or
     not: Claude Code reads only those either way)."""
-    bare = tmp_path / "kit.git"
-    seed = GitRepo(tmp_path / "seed")
-    seed.commit({".claude-plugin/marketplace.json": catalog(
-        {"name": "kit", "source": "./", **strict, "skills": ["./skills/alpha"]}),
-        "skills/alpha/SKILL.md": skill_md("alpha"), "skills/hidden/SKILL.md": skill_md("hidden")}, "seed")
-    subprocess.run(["git", "clone", "--bare", "--quiet", str(seed.path), str(bare)], check=True)
-    market = Marketplace.objects.create(slug="kit", git_url=str(bare), contributors=["*"])
+    market, bare, _seed = on_this_server(tmp_path, "kit", {
+        ".claude-plugin/marketplace.json": catalog({"name": "kit", "source": "./", **strict,
+                                                    "skills": ["./skills/alpha"]}),
+        "skills/alpha/SKILL.md": skill_md("alpha"), "skills/hidden/SKILL.md": skill_md("hidden")})
     assert proposals.check(people["member"], market, plugin="kit", skill="gamma", files=GAMMA) == []
     proposal = propose(people["member"], market, plugin="kit")
     catalogue = subprocess.run(["git", "--git-dir", str(bare), "show", f"{proposal.commit}:.claude-plugin/marketplace.json"],
@@ -372,14 +377,11 @@ def test_an_update_is_held_only_to_the_problems_it_brings(hosted, people, tmp_pa
 
 
 def test_manifests_keep_their_indentation_and_one_skillport_cannot_edit_stops_the_change(people, tmp_path, db):
-    bare = tmp_path / "tabs.git"
-    seed = GitRepo(tmp_path / "seed")
     entries = [{"name": "tools", "source": "./plugins/tools", "version": "2.3.4"}]
-    seed.commit({".claude-plugin/marketplace.json": json.dumps({"name": "tabs", "owner": {"name": "T"},
-                                                               "plugins": entries}, indent="\t"),
-                 "plugins/tools/skills/alpha/SKILL.md": skill_md("alpha")}, "seed")
-    subprocess.run(["git", "clone", "--bare", "--quiet", str(seed.path), str(bare)], check=True)
-    market = Marketplace.objects.create(slug="tabs", git_url=str(bare), contributors=["*"])
+    market, bare, seed = on_this_server(tmp_path, "tabs", {
+        ".claude-plugin/marketplace.json": json.dumps({"name": "tabs", "owner": {"name": "T"}, "plugins": entries},
+                                                      indent="\t"),
+        "plugins/tools/skills/alpha/SKILL.md": skill_md("alpha")})
     proposal = propose(people["member"], market)
     shown = subprocess.run(["git", "--git-dir", str(bare), "show", f"{proposal.commit}:.claude-plugin/marketplace.json"],
                            capture_output=True, text=True, check=True).stdout
@@ -393,13 +395,9 @@ def test_manifests_keep_their_indentation_and_one_skillport_cannot_edit_stops_th
 
 def test_a_new_skill_claude_code_would_not_find_says_why(people, tmp_path, db):
     """Beside a skills/SKILL.md, Claude Code reads no other folder of skills/: the proposal says so, and how to mend it."""
-    bare = tmp_path / "one.git"
-    seed = GitRepo(tmp_path / "seed")
-    seed.commit({".claude-plugin/marketplace.json": catalog(plugin_entry("tools")),
-                 "plugins/tools/skills/SKILL.md": skill_md("alpha")}, "seed")
-    subprocess.run(["git", "clone", "--bare", "--quiet", str(seed.path), str(bare)], check=True)
-    market = Marketplace.objects.create(slug="one", git_url=str(bare), contributors=["*"])
-    sync_marketplace(market.pk)
+    market, _bare, _seed = on_this_server(tmp_path, "one", {
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("tools")),
+        "plugins/tools/skills/SKILL.md": skill_md("alpha")})
     problems = proposals.check(people["member"], market, plugin="tools", skill="gamma", files=GAMMA)
     assert problems == ["Claude Code would not find the skill in 'plugins/tools/skills/gamma': "
                         "'plugins/tools/skills/gamma/SKILL.md' is in the skills/ folder of plugin 'tools', but Claude "
@@ -410,15 +408,11 @@ def test_a_new_skill_claude_code_would_not_find_says_why(people, tmp_path, db):
 def test_a_manifest_python_would_write_back_as_what_is_not_json_stops_the_change(people, tmp_path, db):
     """Python's json reads 1e999 as inf, and writing the version back wrote `Infinity`: the proposal would have
     broken a catalogue Claude Code reads (1e999 as Infinity)."""
-    bare = tmp_path / "big.git"
-    seed = GitRepo(tmp_path / "seed")
-    seed.commit({".claude-plugin/marketplace.json": '{"name": "big", "owner": {"name": "T"}, "metadata": {"n": 1e999}, '
-                                                    '"plugins": [{"name": "tools", "source": "./plugins/tools", '
-                                                    '"version": "2.3.4"}]}',
-                 "plugins/tools/skills/alpha/SKILL.md": skill_md("alpha")}, "seed")
-    subprocess.run(["git", "clone", "--bare", "--quiet", str(seed.path), str(bare)], check=True)
-    market = Marketplace.objects.create(slug="big", git_url=str(bare), contributors=["*"])
-    sync_marketplace(market.pk)
+    market, _bare, _seed = on_this_server(tmp_path, "big", {
+        ".claude-plugin/marketplace.json": '{"name": "big", "owner": {"name": "T"}, "metadata": {"n": 1e999}, '
+                                           '"plugins": [{"name": "tools", "source": "./plugins/tools", '
+                                           '"version": "2.3.4"}]}',
+        "plugins/tools/skills/alpha/SKILL.md": skill_md("alpha")})
     problems = proposals.check(people["member"], market, plugin="tools", skill="alpha",
                                files={"SKILL.md": skill_md("alpha", "Better.").encode()})
     assert problems == [".claude-plugin/marketplace.json is not a plain JSON file (a symlink, comments, a trailing "
@@ -426,12 +420,9 @@ def test_a_manifest_python_would_write_back_as_what_is_not_json_stops_the_change
 
 
 def test_removing_a_skill_that_is_its_whole_plugin_is_refused(people, tmp_path, db):
-    bare = tmp_path / "one.git"
-    seed = GitRepo(tmp_path / "seed")
-    seed.commit({".claude-plugin/marketplace.json": catalog(plugin_entry("solo")),
-                 "plugins/solo/SKILL.md": skill_md("solo"), "plugins/solo/notes.md": "Notes.\n"}, "seed")
-    subprocess.run(["git", "clone", "--bare", "--quiet", str(seed.path), str(bare)], check=True)
-    market = Marketplace.objects.create(slug="one", git_url=str(bare), contributors=["*"])
+    market, _bare, _seed = on_this_server(tmp_path, "one", {
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("solo")),
+        "plugins/solo/SKILL.md": skill_md("solo"), "plugins/solo/notes.md": "Notes.\n"})
     with pytest.raises(proposals.Invalid, match="is not a folder of its own"):
         proposals.propose_removal(people["member"], market, plugin="solo", skill="solo", message="",
                                   surface=Surface.WEB)
