@@ -4,8 +4,8 @@
    the folders beside it are not looked in. So is each folder listed below: a skill, or a folder of them.
 2. plugin.json's `skills` lists folders besides the scan. Without that field and without a `skills/`
    folder, a `SKILL.md` at the plugin's root is its one skill.
-3. The entry's `skills` list: with a plugin.json, its folders are added; without one, they replace
-   plugin.json's (and the root's SKILL.md), when any of them exists.
+3. The entry's `skills` list: with a plugin.json, its folders are added; without one, they replace the
+   root's SKILL.md, when any of them exists.
 4. For a plugin whose source is the marketplace's root (`./`), the entry's list, when any of it exists,
    replaces the scan too, whatever `strict` says, unless it lists `./skills/` or `./`; when none exists
    and one leaves the plugin, the plugin has no skills.
@@ -20,16 +20,16 @@ def skill_folders(tree, root, entry, plugin_json, at_marketplace_root, location,
     `plugin_json` (None without one). plugin.json's paths must exist (Claude Code's validator refuses a
     plugin.json naming a skills path that is missing or a file); the entry's need not."""
     skills_dir = join_inside(root, "skills")
-    declared = (plugin_json or {}).get("skills")
+    declared, entry_paths = (plugin_json or {}).get("skills"), component_paths(entry.get("skills"))
     from_manifest, _ = _existing(tree, root, component_paths(declared), True, location, problems)
-    from_entry, escaping = _existing(tree, root, component_paths(entry.get("skills")), False, location, problems)
+    from_entry, escaping = _existing(tree, root, entry_paths, False, location, problems)
 
     scan = tree.is_dir(skills_dir)
     if declared not in (None, ""):
         paths = [path for path in from_manifest if path != skills_dir]
     else:
         paths = [root] if not scan and _holds_skill_md(tree, root) else []
-    if at_marketplace_root and component_paths(entry.get("skills")):
+    if at_marketplace_root and entry_paths:
         if from_entry:
             scan = scan and (skills_dir in from_entry or root in from_entry)
             paths = [path for path in from_entry if path not in (skills_dir, root)]

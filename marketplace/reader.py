@@ -372,7 +372,8 @@ class Reader:
             (plugin.manifest or {}).get("version") or entry.get("version") or commit
         )
 
-        folders = discovery.skill_folders(tree, root, entry, plugin.manifest, source.kind == "relative" and root == self.root,
+        at_marketplace_root = source.kind == "relative" and root == self.root
+        folders = discovery.skill_folders(tree, root, entry, plugin.manifest, at_marketplace_root,
                                           plugin.where(root or "."), problems)
         plugin.root, plugin.skill_folders = root, folders
         plugin.tree = tree  # its content besides skills is taken once every plugin's skills are known
