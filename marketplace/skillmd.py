@@ -182,6 +182,7 @@ ALIAS, OPENERS = "*", "[{-:?"
 
 # Line breaks to YAML 1.1 (libyaml) and characters like any other to YAML 1.2 (Claude Code).
 YAML_1_1_BREAKS = "\x85\u2028\u2029"
+PRIVATE_USE = (range(0xE000, 0xF900), range(0xF0000, 0xFFFFE), range(0x100000, 0x10FFFE))
 
 
 def _safe_load(source: str):
@@ -201,8 +202,10 @@ def _characters_for_breaks(source: str) -> tuple[str, dict]:
     if not breaks:
         return source, {}
     held = set(source)
-    free = (chr(point) for point in range(0xE000, 0xF900) if chr(point) not in held)
-    stand_ins = {brk: next(free) for brk in breaks}  # 6,400 private-use characters: a 64 KB text cannot hold all
+    # 137,468 private-use characters (the BMP's and planes 15 and 16): more than frontmatter may hold
+    # (MAX_FRONTMATTER_CHARS), so one is always free.
+    free = (chr(point) for plane in PRIVATE_USE for point in plane if chr(point) not in held)
+    stand_ins = {brk: next(free) for brk in breaks}
     return source.translate({ord(brk): stand_in for brk, stand_in in stand_ins.items()}), stand_ins
 
 

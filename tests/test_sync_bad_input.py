@@ -982,6 +982,17 @@ def test_a_value_tagged_as_what_it_cannot_be_is_read_again_quoted(good, value):
     assert Skill.objects.get(marketplace=good.market, slug="alpha", removed_at=None).description == value
 
 
+def test_a_frontmatter_holding_every_private_use_character_of_the_bmp_still_reads_its_line_separators(good):
+    """U+2028 is read by standing a private-use character the text does not hold in for it: a frontmatter holding all
+    6,400 of the BMP's ran out of them and failed the whole sync (StopIteration)."""
+    crowded = "".join(chr(point) for point in range(0xE000, 0xF900))
+    good.repo.commit({ALPHA_MD: f"---\nname: alpha\ndescription: \"{crowded}\u2028\"\n---\n\nBody.\n"})
+    run = good.sync()
+    assert run.status == Status.OK, run.problems
+    description = Skill.objects.get(marketplace=good.market, slug="alpha", removed_at=None).description
+    assert description == f"{crowded}\u2028".strip()
+
+
 def test_yaml_1_1_words_are_text_as_claude_code_reads_them(good):
     good.repo.commit({ALPHA_MD: "---\nname: alpha\ndescription: no\nversion: 1:20\nlicense: 2024-01-01T10:00:00Z\n"
                                 "metadata:\n  on: off\n  <<: {a: 1}\n  octal: 0o17\n---\n\nBody.\n"})
