@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.http.request import validate_host
 from oauth2_provider.cimd import CIMDError, SafeMetadataFetcher
+from oauth2_provider.models import get_application_model
 
 from marketplace.spoofing import spoofing_problem
 
@@ -46,6 +47,9 @@ def name_refusal(name) -> str | None:
     an object as its Python text, and null or an unpaired surrogate failed the request (a 500)."""
     if not isinstance(name, str):
         return "client_name must be a string"
+    # By its length first: the checks below read every character, and the message would quote them all.
+    if len(name) > (most := get_application_model()._meta.get_field("name").max_length):
+        return f"client_name is {len(name):,} characters long, over the {most} a client's name may have"
     if controls := [c for c in name if unicodedata.category(c) in ("Cc", "Cs")]:
         return (f"client_name holds a control character (U+{ord(controls[0]):04X}) or half of a surrogate pair, "
                 "which is not text to show anyone")

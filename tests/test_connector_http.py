@@ -203,6 +203,7 @@ def test_malformed_registration_is_a_4xx(skillport):
     ("Claude\nApproved by your admin", "control character (U+000A)"),
     ("Claude \u202eedoC", "RIGHT-TO-LEFT OVERRIDE"), ("Cl\u200baude", "ZERO WIDTH SPACE"),
     ("\u0421laude", "reads as 'Claude'"),
+    ("\u0430a" * 50_000, "client_name is 100,000 characters long, over the 255 a client's name may have"),
 ])
 def test_a_client_name_that_is_not_plain_text_to_consent_to_is_refused(skillport, name, said):
     """The consent page asks people to connect the client by its name. The toolkit stored a list as its Python
@@ -211,6 +212,7 @@ def test_a_client_name_that_is_not_plain_text_to_consent_to_is_refused(skillport
     response = httpx.post(f"{skillport.url}/oauth/register/", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 400, response.text
     assert response.json()["error"] == "invalid_client_metadata" and said in response.json()["error_description"]
+    assert len(response.content) < 1000  # a long name is not quoted back whole
     assert register(skillport, "https://claude.ai/api/mcp/auth_callback").status_code == 201  # "Claude"
     client = httpx.post(f"{skillport.url}/oauth/register/", json={
         "client_name": "\u30af\u30ed\u30fc\u30c9", "redirect_uris": ["http://127.0.0.1:9/cb"]}).json()
