@@ -91,7 +91,9 @@ class SkillSerializer(serializers.ModelSerializer):
     identifier = serializers.CharField(help_text="marketplace/plugin/skill: unique, and what other calls take.")
     marketplace = serializers.CharField(source="marketplace.slug")
     plugin = serializers.CharField(source="plugin.name")
-    title = serializers.CharField(help_text="The name to show people; Claude Code invokes plugin:name.")
+    title = serializers.CharField(help_text="The name to show people.")
+    invocation = serializers.CharField(read_only=True, help_text="What Claude Code calls it, plugin:command: what a "
+                                                                 "person types after / and what Claude is offered.")
     version = serializers.SerializerMethodField(help_text="The version you are served: under an approval "
                                                           "policy, the last approved one.")
     category = serializers.CharField(source="plugin.shown_category")
@@ -104,7 +106,8 @@ class SkillSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Skill
-        fields = ["identifier", "marketplace", "plugin", "slug", "name", "title", "description", "version",
+        fields = ["identifier", "marketplace", "plugin", "slug", "name", "title", "invocation", "description",
+                  "version",
                   "category", "policy", "policy_reason", "featured", "verdicts", "updated_at", "web_url", "api_url"]
 
     def get_version(self, obj) -> str:

@@ -1,8 +1,9 @@
 """A plugin's hooks files (`hooks/hooks.json`, and any its plugin.json names), read as `claude plugin validate`
-(2.1.332) reads them. One it cannot read breaks the plugin's load; a hook inside one that it cannot read is
-left out with a warning, as in a plugin.json (inline.ignore_hooks), unless it guards a tool's use (inline.GUARDS),
-which breaks the load too. A marketplace entry's hooks files it does
-not open, as it opens no entry's component files, and neither does Skillport.
+(2.1.332) reads them. Claude Code loads the plugin without a hooks file it cannot read, and without a hook inside
+one that it cannot read, as in a plugin.json (inline.ignore_hooks), unless that hook may guard a tool's use
+(inline.GUARDS), or the file's `hooks` is no object of events (which may hold such a hook): then it does not load
+the plugin. A marketplace entry's hooks files it does not open, as it opens no entry's component files, and
+neither does Skillport.
 """
 import posixpath
 
@@ -31,18 +32,22 @@ def paths(tree, root: str, declared: list[str]) -> list[str]:
 
 
 def check(tree, root: str, path: str, raw: bytes, location: str, problems) -> str:
-    """Why Claude Code cannot load the plugin at `root` for its hooks file at `path` holding `raw`, or "" (each
-    hook it leaves out is a warning). Not matched: what a hooks module holds, which Claude Code reads as code."""
+    """Why Claude Code does not load the plugin at `root` for its hooks file at `path` holding `raw`, or "" (what
+    it loads the plugin without is reported). Not matched: what a hooks module holds, which Claude Code reads as
+    code."""
     data = manifest.load_object(raw, location, problems, "hooks-json-invalid",
-                                "; Claude Code cannot load the plugin until it is")
+                                "; Claude Code loads the plugin without its hooks until it is")
     if data is None:
-        return f"its hooks file {path} is not a valid JSON object"
+        return ""
+    if "hooks" in data and not isinstance(data["hooks"], dict):
+        problems.error("hooks-json-invalid", f"hooks: Expected an object of events, received {kind_of(data['hooks'])}. "
+                       "It may hold a PreToolUse or PermissionRequest hook, which may be what guards the permissions "
+                       "declared beside it, so Claude Code does not load the plugin until it is one", location)
+        return f"its hooks file {path} holds no object of events"
     modules = data.get("modules", [])
     wrong = [
         'hooks.json must have "hooks" (each event and its matchers) or "modules" (its hooks module), or both'
         if "hooks" not in data and not (isinstance(modules, list) and modules) else "",
-        f"hooks: Expected an object of events, received {kind_of(data['hooks'])}"
-        if "hooks" in data and not isinstance(data["hooks"], dict) else "",
         "modules: Expected a list of one path (a plugin has one hooks module)"
         if not (isinstance(modules, list) and len(modules) <= 1 and all(isinstance(m, str) for m in modules)) else "",
         f"description: Expected a string, received {kind_of(data['description'])}"
@@ -53,9 +58,10 @@ def check(tree, root: str, path: str, raw: bytes, location: str, problems) -> st
     if not any(wrong) and modules:
         wrong.append(_module(tree, root, posixpath.dirname(path), modules[0]))
     for message in filter(None, wrong):
-        problems.error("hooks-json-invalid", f"{message}; Claude Code cannot load the plugin until it does", location)
+        problems.error("hooks-json-invalid", f"{message}; Claude Code loads the plugin without its hooks until it "
+                       "does", location)
     if any(wrong):
-        return f"its hooks file {path} is not one Claude Code can read"
+        return ""
     if guard := inline.ignore_hooks(data.get("hooks", {}), location, problems, in_file=True):
         return f"its hooks file {path} has {guard}"
     return ""

@@ -134,7 +134,7 @@ def steps(skill, user, download_url="") -> dict[str, list[str]]:
         needed = claude_code_needed(skill.plugin)
         claude_code = [*([f"This plugin needs Claude Code {needed}: update yours first if it is older (claude update)."]
                          if needed else []), settings_step(), *route, *_turned_on(skill.plugin),
-                       f"Restart Claude Code; the skill is then available as {skill.plugin.name}:{skill.name}.",
+                       f"Restart Claude Code; the skill is then available as /{skill.invocation}.",
                        *_with_it(skill.plugin), *_besides_skills(skill.plugin)]
     else:
         claude_code = [f"Download {package}{link}.", unzip_command(skill),

@@ -568,7 +568,12 @@ class Plugin(CurationFields):
 class Skill(CurationFields):
     marketplace = models.ForeignKey(Marketplace, on_delete=models.CASCADE, related_name="skills")
     plugin = models.ForeignKey(Plugin, on_delete=models.CASCADE, related_name="skills")
-    name = models.CharField(max_length=200, help_text="As Claude Code invokes it: <plugin>:<name>.")
+    name = models.CharField(max_length=200, help_text="Its frontmatter's name, or its folder's.")
+    command = models.CharField(
+        max_length=300, blank=True,
+        help_text="What Claude Code calls it after <plugin>: (its folder's name, or for a skill a skills path points "
+                  "at directly, its name; characters but letters, digits, _ and - made -).",
+    )
     slug = models.SlugField(max_length=200)
     path = models.CharField(max_length=1000, help_text="Folder inside the source repository.")
     description = models.TextField(blank=True)
@@ -649,8 +654,14 @@ class Skill(CurationFields):
 
     @property
     def title(self):
-        """What people read as its name; the name itself stays what Claude Code invokes."""
+        """What people read as its name; the name itself stays what Claude Code shows."""
         return self.display_name_override or self.name
+
+    @property
+    def invocation(self) -> str:
+        """`<plugin>:<command>`, what a person types in Claude Code and Claude is offered (a row no sync has read
+        since the command was kept: its name)."""
+        return f"{self.plugin.name}:{self.command or self.name}"
 
     @property
     def identifier(self):

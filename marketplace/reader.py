@@ -25,7 +25,7 @@ from . import (
 from .gitrepo import GitError, Repository, is_local
 from .problems import CatalogError, Problems
 from .snapshot import ALL_SURFACES, DEFAULT_CATALOG_PATH, LFS_HEADER, PluginData, Snapshot
-from .tree import Escape, Missing, Tree, join_inside
+from .tree import Escape, Missing, Tree, in_mcpb_cache, join_inside
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +48,13 @@ log = logging.getLogger(__name__)
 # 11: SKILL.md frontmatter by YAML 1.2's core schema, mended only on lines ending in LF, UTF-8 alone; numbers past a
 #    double; skill discovery step by step as Claude Code's loader (skills/SKILL.md, root sources, plugin.json and
 #    the entry); a SKILL.md over 1 MiB does not load.
-READER_VERSION = 11
+# 12: as a Claude Code session loads plugins: a missing component, an unreadable hooks file or an entry's hooks by
+#    path leave the plugin loading without that part; `.mcpb-cache` is not read; a SKILL.md over 1 MiB shadows no
+#    folder; a skill without a description is not offered to Claude.
+READER_VERSION = 12
 # A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
 README_MAX_BYTES = 256 * 1024
 # Component files Claude Code (2.1.332) loads a plugin without when they are missing, and what it then does without.
-LOADS_WITHOUT = {"mcpServers": "Claude Code skips a missing MCP servers file without a word, so none of its servers load",
-                 "lspServers": "Claude Code loads the plugin without its language servers",
-                 "types": "Claude Code loads the plugin without its types"}
 # The only components of a marketplace entry whose paths Claude Code looks for as it loads the plugin.
 ENTRY_LOADED = ("commands", "agents", "outputStyles", "themes", "experimental.themes")
 SURFACE_TAGS = {
@@ -330,10 +330,8 @@ class Reader:
         # What refuses it so far refuses its install; what follows Claude Code installs, then will not load.
         plugin.installs = not refusal
         if plugin.manifest is not None:
-            missing = _missing_components(plugin.manifest, tree, root, plugin.where(plugin_json), problems)
-            refusal = refusal or missing
-        missing = _missing_components(entry, tree, root, location, problems, entry=True)
-        refusal = refusal or missing
+            _check_component_paths(plugin.manifest, tree, root, plugin.where(plugin_json), problems)
+        _check_component_paths(entry, tree, root, location, problems, entry=True)
         entry_components = manifest.COMPONENT_KEYS & set(entry)
         if plugin.manifest is not None and not strict and entry_components:
             # Claude Code (2.1.332) validates and installs it, then will not load it ("conflicting manifests"):
@@ -348,15 +346,14 @@ class Reader:
             )
             refusal = refusal or "its plugin.json and its marketplace entry both declare components (strict: false)"
         if isinstance(entry.get("hooks"), (str, list)):
-            # Its validator passes a path or a list there; Claude Code 2.1.332 will not load the plugin for it.
+            # Its validator passes a path or a list there; Claude Code 2.1.332 loads the plugin without them.
             problems.warning(
                 "entry-hooks-not-inline",
-                "hooks: Claude Code does not yet load hooks a marketplace entry names by path or in a list, and will "
-                'not load the plugin. Move them to the plugin\'s hooks/hooks.json (or its plugin.json), or write them '
-                'here as an object of events ("hooks": {"PreToolUse": [...]})',
+                "hooks: Claude Code does not yet load hooks a marketplace entry names by path or in a list: it loads "
+                "the plugin without them. Move them to the plugin's hooks/hooks.json (or its plugin.json), or write "
+                'them here as an object of events ("hooks": {"PreToolUse": [...]})',
                 location,
             )
-            refusal = refusal or "its marketplace entry names hooks by path, which Claude Code does not yet load"
         for path in hookfiles.paths(tree, root, manifest.component_paths((plugin.manifest or {}).get("hooks"))):
             if (raw := self._read_small(tree, path, problems)) is not None:
                 why = hookfiles.check(tree, root, path, raw, plugin.where(path), problems)
@@ -516,6 +513,9 @@ def _where_it_would_load(path: str, plugins, tree) -> str:
     if owner is None:
         return (f"'{path}' is outside every plugin, so Claude Code never loads it. Move its folder into a plugin's "
                 "skills/ folder, or list a plugin whose source is the folder that holds it")
+    if discovery.too_large_for_claude_code(tree, path):
+        return (f"'{path}' is over the {discovery.CLAUDE_CODE_SKILL_MD_BYTES:,} bytes Claude Code reads, so it "
+                "skips it and looks in the folders beside it instead: move detail into files the SKILL.md links to")
     name = posixpath.basename(folder) or "my-skill"
     root = f"{owner.root}/" if owner.root else ""
     if posixpath.dirname(folder) == f"{root}skills" and tree.is_file(f"{root}skills/SKILL.md"):
@@ -567,15 +567,13 @@ def _report_unread(plugins):
             )
 
 
-def _missing_components(declared: dict, tree, root: str, location: str, problems, entry=False) -> str:
-    """Component paths in a plugin.json, or an `entry`, that the plugin does not hold: Claude Code installs the
-    plugin but will not load it (`claude plugin list`), save for the LOADS_WITHOUT, and of an entry's it looks
-    only for the ENTRY_LOADED. Its validator refuses a plugin.json's and opens no entry's, so an entry's are
-    warnings. Why it will not load, or "" (its `skills` are discovery.skill_folders' to report)."""
-    where = "its marketplace entry" if entry else "its plugin.json"
+def _check_component_paths(declared: dict, tree, root: str, location: str, problems, entry=False) -> None:
+    """Component paths of a plugin.json, or of an `entry`, that the plugin does not hold or that lead into
+    `.mcpb-cache`: Claude Code loads the plugin without each (`claude plugin list` names the error; its session
+    offers the plugin's skills all the same), and of an entry's looks only for the ENTRY_LOADED. Its validator
+    refuses a plugin.json's and opens no entry's, so an entry's are warnings. (discovery.skill_folders reports
+    the `skills` paths.)"""
     experimental = declared.get("experimental") if isinstance(declared.get("experimental"), dict) else {}
-    refusal = next((f"{where} names skills it does not hold ({raw})"
-                    for raw in manifest.component_paths(declared.get("skills")) if not _holds(tree, root, raw)), "")
     # Where both are declared, Claude Code reads the one under `experimental`.
     fields = [(key, declared.get(key)) for key in sorted(manifest.COMPONENT_KEYS - {"skills"})
               if experimental.get(key) is None or key not in manifest.MOVED_TO_EXPERIMENTAL]
@@ -584,14 +582,23 @@ def _missing_components(declared: dict, tree, root: str, location: str, problems
         if entry and key not in ENTRY_LOADED:
             continue
         for raw in manifest.component_paths(value):
-            if raw.startswith("./") and not _holds(tree, root, raw):
-                consequence = LOADS_WITHOUT.get(key, "Claude Code will not load the plugin")
+            if not raw.startswith("./"):
+                continue  # reported with the field
+            if _in_mcpb_cache(root, raw):
+                discovery.report_mcpb_cache(key, raw, not entry, location, problems)
+            elif not _holds(tree, root, raw):
+                consequence = ("Claude Code skips a missing MCP servers file without a word, so none of its servers "
+                               "load" if key == "mcpServers" else "Claude Code loads the plugin without it")
                 (problems.warning if entry else problems.error)(
                     "component-path-missing", f"{key}: Path not found: {raw}. {consequence}; fix the path or remove it",
                     location)
-                if key not in LOADS_WITHOUT:
-                    refusal = refusal or f"{where} names {key} it does not hold ({raw})"
-    return refusal
+
+
+def _in_mcpb_cache(root: str, raw: str) -> bool:
+    try:
+        return in_mcpb_cache(join_inside(root, raw), root)
+    except Escape:
+        return False  # reported with the field
 
 
 def _unmet_dependencies(plugins, marketplace: str, catalog_path: str) -> None:

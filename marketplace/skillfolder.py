@@ -12,15 +12,14 @@ from contextlib import closing
 from django.conf import settings
 from django.utils.text import slugify
 
-from . import skillmd, verdicts
+from . import discovery, skillmd, verdicts
+from .discovery import CLAUDE_CODE_SKILL_MD_BYTES
 from .problems import Problem, Problems
 from .snapshot import LFS_HEADER, FileData, SkillData, is_junk
 from .spoofing import spoofing_problem
 from .tree import MAX_DEPTH, SHORT_NAME_REASON, unsafe_reason
 
-# Claude Code (2.1.332) skips a skill whose SKILL.md is larger: "exceeds 1048576 byte limit".
-CLAUDE_CODE_SKILL_MD_BYTES = 1024 * 1024
-# And ignores a longer frontmatter `name`: "is over 256 characters - ignoring it".
+# Claude Code (2.1.332) ignores a longer frontmatter `name`: "is over 256 characters - ignoring it".
 CLAUDE_CODE_NAME_CHARS = 256
 
 
@@ -63,11 +62,13 @@ def scan(tree, folder, plugin, known_skills) -> SkillData:
     if plugin.refusal:  # the same files in a plugin Claude Code refuses are a skill that does not load
         material += f"\nrefused {plugin.refusal}"
     content_hash = hashlib.sha256(material.encode("utf-8", "surrogateescape")).hexdigest()
-    skill = SkillData(folder, folder_name, content_hash, files, problems)
+    skill = SkillData(folder, folder_name, content_hash, files, problems,
+                      direct=plugin.skill_folders.get(folder, False))
     known = known_skills.get(content_hash)
     if known is not None:
         skill.known = True
         skill.name, skill.slug = known["name"], known["slug"]
+        skill.command = discovery.command(plugin.name, folder_name, skill.name if skill.direct else None)
         skill.problems = [Problem(**p) for p in known["problems"]]
     skill.tree, skill.plugin, skill.where = tree, plugin, where
     return skill
@@ -191,23 +192,30 @@ def _read_skill(skill, known_blobs, blob_sink, contents):
                          f"reads, so it names the skill for its folder, '{skill.folder_name[:80]}'", where)
         name = skill.folder_name
     skill.name = name.strip()
+    skill.command = discovery.command(plugin.name, skill.folder_name, skill.name if skill.direct else None)
     spoofed = spoofing_problem(skill.name, "Skill name")
     if spoofed:
         problems.error(*spoofed, where)
     skill.slug = _slug(skill.name) or _slug(skill.folder_name) or skill.content_hash[:12]
     description = fm.get("description")
+    silent = "" if unreadable or unloaded else skillmd.not_offered(fm)  # a skill that does not load says so
     if isinstance(description, str) and description.strip():
         skill.description = description.strip()
     elif isinstance(description, (bool, int, float)):  # Claude Code reads these as their text; a list or object not
-        skill.description = _javascript_text(description)
+        skill.description = skillmd.javascript_text(description)
     else:
         skill.description = skillmd.first_paragraph(parsed.body)
-        if skill.description:
+        if silent == skillmd.NO_DESCRIPTION:
+            problems.warning("description-from-body", "No description in frontmatter, so Claude Code does not offer the "
+                             "skill to Claude: it runs only when someone types its command. Add a description saying "
+                             "what it does and when to use it" + (
+                                 "; Skillport shows its first paragraph" if skill.description else ""), where)
+        elif skill.description:
             problems.info("description-from-body", "No description in frontmatter; using the first paragraph", where)
     skill.frontmatter, skill.frontmatter_raw, skill.body = fm, parsed.frontmatter_raw, parsed.body
     nested = [f.path for f in skill.files if f.path.endswith("/SKILL.md")]
     kept = [f for f in skill.files if not f.omitted]
-    cc = verdicts.claude_code(parsed, unreadable or unloaded, spoofed[1] if spoofed else "", plugin.refusal)
+    cc = verdicts.claude_code(parsed, unreadable or unloaded, spoofed[1] if spoofed else "", plugin.refusal, silent)
     spec = verdicts.agent_skills_spec(parsed, skill.folder_name)
     cai = verdicts.claude_ai(parsed, skill.folder_name, sum(f.size for f in kept), nested,
                              len(skill.files) - len(kept))
@@ -221,31 +229,23 @@ def _read_skill(skill, known_blobs, blob_sink, contents):
     skill.problems = problems
 
 
-def _javascript_text(value: bool | int | float) -> str:
-    """`String(value)` in JavaScript, for the numbers YAML gives: `1e3` is 1000 there, not 1000.0."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
-        return str(int(value))
-    return str(value)
-
-
 def _dedupe(plugin):
     """Skillport knows a plugin's skills by name (their pages, approvals and installs); Claude Code (2.1.332) by
-    folder, and loads both of two skills of one name, each shown as `<plugin>:<name>`. The second is read as
-    the plugin's other files are (plugincontent), so it is still reviewed and scanned before it is served."""
+    folder (command), and loads both of two skills of one name. The second is read as the plugin's other files are
+    (plugincontent), so it is still reviewed and scanned before it is served."""
     seen, kept = {}, []
     for skill in plugin.skills:
-        if skill.slug in seen:
+        if (first := seen.get(skill.slug)) is not None:
             plugin.problems.error(
                 "duplicate-skill-name",
-                f"Skill '{skill.name}' in '{skill.folder}' has the same name as the one in '{seen[skill.slug]}'. "
-                f"Claude Code loads both, each shown as '{plugin.name}:{skill.name}'; Skillport lists the first alone "
-                "(this one is reviewed with the plugin's other files): give each skill a name of its own",
+                f"Skill '{skill.name}' in '{skill.folder}' has the same name as the one in '{first.folder}'. "
+                f"Claude Code loads both, as '{plugin.name}:{first.command}' and '{plugin.name}:{skill.command}'; "
+                "Skillport lists the first alone (this one is reviewed with the plugin's other files): give each skill "
+                "a name of its own",
                 plugin.where(skill.folder),
             )
             continue
-        seen[skill.slug] = skill.folder
+        seen[skill.slug] = skill
         kept.append(skill)
     plugin.skills = kept
 

@@ -334,6 +334,38 @@ def kind_of(value) -> str:
     )
 
 
+NO_DESCRIPTION = "its frontmatter has no description"
+
+
+def not_offered(frontmatter: dict) -> str:
+    """Why Claude Code (2.1.332) does not offer a plugin's skill to Claude, which then runs only when someone types
+    its command, or "": without a description (text that is not blank, a number or a boolean) or a `when_to_use`,
+    or when `disable-model-invocation` says so (as Claude Code reads a yes: true, 1, "yes" or "on")."""
+    if _yes(frontmatter.get("disable-model-invocation")):
+        return "its disable-model-invocation says so"
+    description, when = frontmatter.get("description"), frontmatter.get("when_to_use")
+    if isinstance(description, str) and description.strip() or isinstance(description, (int, float)):
+        return ""  # bool is an int
+    if when is not None and when != "" and when != []:  # JavaScript's String() of it is not empty
+        return ""
+    return NO_DESCRIPTION
+
+
+def _yes(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, (str, int, float)) and javascript_text(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def javascript_text(value: str | bool | int | float) -> str:
+    """`String(value)` in JavaScript, for the scalars YAML gives: `1e3` is 1000 there, not 1000.0."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    return str(value)
+
+
 def first_paragraph(body: str) -> str:
     """What Claude Code uses as the description when the frontmatter has none."""
     paragraph = []

@@ -44,6 +44,8 @@ class SkillData:
     known: bool = False  # the caller already has this exact content; nothing else was read
     name: str = ""
     slug: str = ""
+    direct: bool = False  # a skills path points at its folder, not at a folder of skill folders
+    command: str = ""  # what Claude Code calls it after `<plugin>:` (discovery.command)
     description: str = ""
     frontmatter: dict = field(default_factory=dict)
     frontmatter_raw: str = ""
@@ -73,7 +75,7 @@ class PluginData:
     own_content: dict = field(default_factory=dict)  # what it installs besides its skills (plugincontent)
     own_hash: str = ""  # its digest
     tree: object = field(default=None, repr=False)  # the tree it was read from (None: not read)
-    skill_folders: list = field(default_factory=list)  # its skills' folders in `tree`, read into `skills`
+    skill_folders: dict = field(default_factory=dict)  # its skills' folders in `tree` (discovery), read into `skills`
     surfaces: list = field(default_factory=lambda: list(ALL_SURFACES))
     skills: list = field(default_factory=list)
     problems: Problems = field(default_factory=Problems)

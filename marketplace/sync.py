@@ -41,13 +41,13 @@ MAX_STORED_PROBLEMS = 5000
 MAX_ROW_PROBLEMS = 200
 BLOB_FIELDS = ["sha", "size", "is_binary", "is_lfs_pointer", "content", "sha256"]
 SKILL_FIELDS = [
-    "name", "path", "description", "frontmatter", "frontmatter_raw", "body", "body_html", "content_hash",
+    "name", "command", "path", "description", "frontmatter", "frontmatter_raw", "body", "body_html", "content_hash",
     "loads_in_claude_code", "spec_valid", "claude_ai_uploadable", "verdict_reasons", "problems",
     "updated_at", "removed_at", "released",
 ]
 # What a reader makes of a skill's content, judged again by a newer one (_rejudge).
 JUDGED_FIELDS = [
-    "name", "description", "frontmatter", "frontmatter_raw", "body", "body_html", "loads_in_claude_code",
+    "name", "command", "description", "frontmatter", "frontmatter_raw", "body", "body_html", "loads_in_claude_code",
     "spec_valid", "claude_ai_uploadable", "verdict_reasons", "problems",
 ]
 # commit and version change with every push for plugins that live in the marketplace repo, so
@@ -342,7 +342,8 @@ def _reconcile_skills(marketplace, snapshot, plugins, now, rejudging):
     existing = {
         (row.plugin_id, row.slug): row
         for row in Skill.objects.filter(marketplace=marketplace).values_list(
-            "pk", "plugin_id", "slug", "content_hash", "removed_at", "released", "pending_revision_id", named=True
+            "pk", "plugin_id", "slug", "content_hash", "removed_at", "released", "pending_revision_id", "command",
+            named=True
         )
     }
     kept_plugins = {row.pk for row, data in plugins.values() if data.failed}
@@ -356,6 +357,11 @@ def _reconcile_skills(marketplace, snapshot, plugins, now, rejudging):
     approval.stage(staged, now, _content, rejudging)
     if rejudging:
         _rejudge(same)
+    else:
+        # What Claude Code calls a skill follows the plugin's skills paths as well as its content.
+        commands = {row.pk: row.command for row in existing.values()}
+        bulk.update([Skill(pk=pk, command=skill.command) for pk, skill in same if commands[pk] != skill.command],
+                    ["command"])
     approval.withdraw(reverted)
     # Gone from the catalogue: tombstone, except skills of plugins that failed to read this time.
     gone = [
@@ -494,6 +500,7 @@ def _content(skill) -> dict:
     """The Skill fields a sync reads from the repository; a pending revision keeps them until approved."""
     values = _storable({
         "name": skill.name,
+        "command": skill.command,
         "path": skill.folder or ".",
         "description": skill.description,
         "frontmatter": skill.frontmatter,
@@ -512,7 +519,7 @@ def _content(skill) -> dict:
 
 def _too_long(skill) -> tuple[str, str] | None:
     """(code, why) when a name, slug or path of the skill is longer than its column."""
-    name = storable.too_long(Skill, "Skill", name=skill.name, slug=skill.slug)
+    name = storable.too_long(Skill, "Skill", name=skill.name, slug=skill.slug, command=skill.command)
     if name:
         return "name-too-long", name
     path = storable.too_long(Skill, "Skill folder", path=skill.folder)

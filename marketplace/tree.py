@@ -86,6 +86,14 @@ def _kept_name(lowered: str) -> bool:
     return KEPT_NAME.search(lowered) is not None
 
 
+def in_mcpb_cache(path: str, root: str = "") -> bool:
+    """Whether `path` leads into a `.mcpb-cache` folder of the plugin at `root`: Claude Code (2.1.332) unpacks the
+    plugin's MCP bundles there, over what the folder held, so it loads no component path and scans no skill folder
+    of that name. It compares names in any case and without the invisible characters Windows drops."""
+    below = path.removeprefix(f"{root}/") if root else path
+    return any(re.sub(_IGNORED, "", name).lower() == ".mcpb-cache" for name in below.split("/"))
+
+
 def unsafe_reason(name: str) -> str:
     """Why is_clean_path refuses `name` (one name of a path), in words for whoever must rename it."""
     if name in ("", ".", ".."):

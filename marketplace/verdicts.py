@@ -30,10 +30,11 @@ class Verdict(models.TextChoices):
                 "claude_ai_uploadable": "claude_ai", "scan_passed": "security_scan"}[self.value]
 
 
-def claude_code(skill_md, readable_reason="", name_spoofing="", plugin_refusal=""):
+def claude_code(skill_md, readable_reason="", name_spoofing="", plugin_refusal="", not_offered=""):
     """Claude Code loads nearly any skill; an unreadable SKILL.md, or a plugin it refuses, stops it.
 
-    A name that hides or imitates characters still loads, so it is a reason, never a pass.
+    A name that hides or imitates characters still loads, so it is a reason, never a pass; so does a skill
+    Claude Code does not offer to Claude (skillmd.not_offered), which runs when someone types its command.
     """
     if plugin_refusal:
         return False, [f"Claude Code will not load its plugin: {plugin_refusal}"]
@@ -42,6 +43,9 @@ def claude_code(skill_md, readable_reason="", name_spoofing="", plugin_refusal="
     reasons = [message for _code, message in skill_md.repairs] + _validator_refusals(skill_md.frontmatter)
     if name_spoofing:
         reasons.append(name_spoofing)
+    if not_offered:
+        reasons.append(f"Claude Code does not offer it to Claude ({not_offered}): it runs only when someone types "
+                       "its command")
     return True, reasons
 
 

@@ -200,7 +200,7 @@ def test_every_page_has_the_icon_and_favicon_ico_leads_to_it(client, people):
 def test_the_skill_page_shows_frontmatter_as_fields_the_description_once_and_its_source(client, market, member):
     skill = Skill.objects.get(slug="incident-postmortem")
     page = client.get(skill.get_absolute_url()).content.decode()
-    assert "<h1>Incident postmortem</h1>" in page and "<code>ops-kit:incident-postmortem</code>" in page
+    assert "<h1>Incident postmortem</h1>" in page and "<code>/ops-kit:incident-postmortem</code>" in page
     assert page.count("Write a blameless incident review") == 1
     fields = dict(re.findall(r"<dt>([^<]+)</dt><dd>([^<]*)</dd>", page))
     assert fields == {"license": "MIT", "metadata.version": "1.2.0", "metadata.owner.team": "ops",

@@ -1,7 +1,7 @@
 """Claude Code as the oracle for marketplaces nobody wrote by hand: seeded random changes to a valid marketplace
 (a field of its entry or plugin.json given a random value, its hooks, its MCP servers, its source), each judged by
 `claude plugin validate` and by `validate_marketplace`, must reach the same verdict; and seeded random skill
-layouts must have the skills `claude plugin details` lists.
+layouts must have the skills a Claude Code session offers the model.
 
 The hand-written fixtures (test_claude_code_oracle.py) say what each rule is; these find the rules nobody wrote
 down. Differential fuzzing of this kind found a dozen disagreements and three inputs that stopped a whole sync.
@@ -119,9 +119,10 @@ def test_a_random_marketplace_gets_claude_codes_verdict(judged, seed):
 # Where a random plugin holds its skills, and what its entry and plugin.json list (a folder, a skill, the skills
 # folder, the root, a file, nothing there, a path out of the plugin).
 FOLDERS = ["", "skills", "skills/a", "skills/b", "skills/a/c", "extra", "extra/x", "extra/y", "extra/x/z", "more/m",
-           ".hidden/h", "skills/.d"]
+           ".hidden/h", "skills/.d", "skills/.mcpb-cache", ".mcpb-cache/k", "skills/n.o p"]
 LISTED = ["./skills", "./skills/", "./skills/a", "./extra", "./extra/x", "./extra/x/", "./more", "./more/m", "./", ".",
-          "./nowhere", "./extra/x/SKILL.md", "./skills/../extra", "./../out", "./.hidden"]
+          "./nowhere", "./extra/x/SKILL.md", "./skills/../extra", "./../out", "./.hidden", "./.mcpb-cache",
+          "./.mcpb-cache/k"]
 LAYOUTS = 24
 
 
@@ -146,7 +147,7 @@ def layout(rng, name) -> tuple[dict, dict]:
 
 
 def test_random_plugins_have_the_skills_claude_codes_loader_finds(tmp_path, make_repo):
-    """Seeded random skill layouts, each plugin installed and its skills listed by `claude plugin details`: the
+    """Seeded random skill layouts, each plugin installed and its skills those a Claude Code session offers: the
     rules discovery.py follows were read off Claude Code's loader, and these check them where nobody looked."""
     rng = random.Random(26)
     plugins, files = [], {}
@@ -161,4 +162,4 @@ def test_random_plugins_have_the_skills_claude_codes_loader_finds(tmp_path, make
     assert {name for name, skills in theirs.items() if skills is None} == {
         name for name, plugin in snapshot.items() if not plugin.installs}
     assert {name: skills for name, skills in theirs.items() if skills is not None} == {
-        name: sorted(skill.name for skill in plugin.skills) for name, plugin in snapshot.items() if plugin.installs}
+        name: sorted(skill.command for skill in plugin.skills) for name, plugin in snapshot.items() if plugin.installs}

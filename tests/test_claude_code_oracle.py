@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 import pytest
 from django.conf import settings
 
-from marketplace import componentfiles, skillmd, verdicts
+from marketplace import componentfiles, discovery, skillmd, verdicts
 from marketplace.reader import Reader
 
 from .builders import GitRepo, Symlink, run_command, skill_md
+from .claude_session import skills_offered
 
 CLAUDE = settings.BASE_DIR / ".data/tools/claude-code/node_modules/.bin/claude"
 CATALOG = ".claude-plugin/marketplace.json"
@@ -672,7 +673,7 @@ RESULTS = {}
 
 
 def claude_env(home):
-    home.mkdir(exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True)
     return {**os.environ, "HOME": str(home), "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1",
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
 
@@ -988,7 +989,8 @@ LOAD_CASES = {
     "entry-channels-string": ({"channels": ["chat"]}, {}),
     "engines-other-hosts": ({"engines": {"node": 5}}, {}),
     "manifest-entry-fields": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "tags": 5, "category": {}}'}),
-    # Installed, then not loaded (`claude plugin list`), or loaded though its validator refuses the file.
+    # Installed and loaded without what is missing (`claude plugin list` names an error), though its validator
+    # refuses the file.
     "manifest-agents-missing": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "agents": ["./agents/x.md"]}'}),
     "manifest-themes-missing": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "experimental": {"themes": "./t"}}'}),
     "manifest-monitors-missing": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "monitors": "./m.json"}'}),
@@ -1002,7 +1004,15 @@ LOAD_CASES = {
         ("experimental-themes", {"experimental": {"themes": "./nowhere"}}), ("monitors", {"monitors": "./m.json"}),
         ("workflows", {"workflows": "./nowhere.js"}), ("mcp", {"mcpServers": "./nowhere.json"}),
         ("experimental-output-styles", {"experimental": {"outputStyles": "./nowhere"}})]},
+    # Into the folder Claude Code unpacks MCP bundles into: loaded without it.
+    "manifest-mcpb-cache": ({}, {".claude-plugin/plugin.json": '{"name": "%s", "commands": "./.mcpb-cache/c.md"}',
+                                 ".mcpb-cache/c.md": "Runs.\n"}),
+    "entry-mcpb-cache": ({"commands": ["./.MCPB-Cache/c.md"]}, {".MCPB-Cache/c.md": "Runs.\n"}),
+    # A hooks file it cannot read: loaded without its hooks, unless `hooks` is no object (it may guard a tool).
     "hooks-file-not-json": ({}, {"hooks/hooks.json": "not json"}),
+    "hooks-file-hooks-list": ({}, {"hooks/hooks.json": '{"hooks": [{"matcher": "Bash"}]}'}),
+    "hooks-file-description-number": ({}, {"hooks/hooks.json": '{"hooks": {}, "description": 3}'}),
+    "hooks-file-surface": ({}, {"hooks/hooks.json": '{"hooks": {}, "surface": "x"}'}),
     "hooks-file-without-hooks": ({}, {"hooks/hooks.json": '{"SessionStart": []}'}),
     "hooks-file-module-missing": ({}, {"hooks/hooks.json": '{"modules": ["./x.ts"]}'}),
     "hooks-file-hook-ignored": ({}, {"hooks/hooks.json": '{"hooks": {"Stop": [{"hooks": [{"type": "prompt"}]}]}}'}),
@@ -1079,8 +1089,8 @@ LOAD_CASES = {
 
 
 def test_loads_in_claude_code_is_what_claude_code_installs_and_loads(claude, tmp_path, make_repo):
-    """Each case is installed, and loads if `claude plugin list` then names no error for it: Claude Code installs
-    some plugins it will not load (a missing component, a hooks file it cannot read, conflicting manifests, a
+    """Each case is installed, and loads if a Claude Code session then offers the model its skill: Claude Code
+    installs some plugins it will not load (conflicting manifests, a hook that may guard a tool it cannot read, a
     dependency it cannot install). Whether it installs is checked too: a plugin's dependents ask."""
     files, plugins = {}, []
     for case, (fields, extra) in LOAD_CASES.items():
@@ -1106,7 +1116,15 @@ def test_loads_in_claude_code_is_what_claude_code_installs_and_loads(claude, tmp
     assert errors["dependency-on-strict-not-boolean"] and "dependency-cycle" not in errors and "entry-self" not in errors
     assert "requires-not-a-range" not in errors and errors["requires-caret-unmet"] == [
         'Requires "versioned-caret-unmet@acme-tools" ^2, installed 1.5.0']
-    loaded = {p["name"]: p["name"] in errors and not errors[p["name"]] for p in plugins}
+    # Loaded: a session offers the model its skill (one installed turned off, once turned on). `claude plugin list`
+    # names errors for plugins that load all the same, each without the part it names.
+    for name in ("entry-default-enabled-false", "manifest-default-enabled-false"):
+        subprocess.run([claude, "plugin", "enable", f"{name}@acme-tools"], env=env, capture_output=True, timeout=120)
+    offered = skills_offered(claude, env, tmp_path / "home", [p["name"] for p in plugins])
+    loaded = {name: list(skills) == ["alpha"] for name, skills in offered.items()}
+    assert errors["manifest-commands-missing"] and errors["entry-hooks-path"] and errors["entry-mcpb-cache"]
+    assert loaded["manifest-commands-missing"] and loaded["entry-hooks-path"] and loaded["entry-mcpb-cache"]
+    assert loaded["hooks-file-not-json"] and not loaded["hooks-file-hooks-list"]
     loads = {p.name: p.loads for p in snapshot.plugins}
     skills_load = {p.name: [s.verdicts["claude_code"]["ok"] for s in p.skills] for p in snapshot.plugins}
     assert loads == loaded
@@ -1136,22 +1154,25 @@ def test_a_plugin_in_a_circle_of_entries_installs_as_a_plugin_jsons_dependency(c
     assert "Dependency cycle: a@acme-tools → b@acme-tools → a@acme-tools" in said and "a@acme-tools" not in errors
 
 
-def skills_loaded(claude, repo, plugins, home) -> dict[str, list[str]]:
-    """Each of `plugins` of the marketplace `repo`, installed in a Claude Code of its own (`home`): the skills
-    `claude plugin details` lists, as its loader finds them (named for their folder, or their frontmatter's name
-    where the loader was pointed at the SKILL.md's folder itself); None for one it did not install."""
+def skills_loaded(claude, repo, plugins, home, alone=False) -> dict[str, list[str] | None]:
+    """Each of `plugins` of the marketplace `repo`, installed in a Claude Code of its own (`home`; with `alone`, one
+    each, since a session offers a skill folder two plugins share once): the skills a session then offers the
+    model, as Claude Code calls them (`<plugin>:` left out); None for one it did not install."""
+    if alone:
+        return {name: skills_loaded(claude, repo, [name], home / name)[name] for name in plugins}
     env = claude_env(home)
 
     def claude_plugin(*args):
         return subprocess.run([claude, "plugin", *args], env=env, capture_output=True, text=True, timeout=120)
 
     assert claude_plugin("marketplace", "add", str(repo.path)).returncode == 0
-    found = {}
     for name in plugins:
         claude_plugin("install", f"{name}@acme-tools")
-        inventory = re.search(r"^  Skills \(\d+\)(.*)$", claude_plugin("details", f"{name}@acme-tools").stdout, re.M)
-        found[name] = inventory and sorted(skill.strip() for skill in inventory.group(1).split(",") if skill.strip())
-    return found
+    installed = {entry["id"] for entry in json.loads(claude_plugin("list", "--json").stdout)}
+    offered = skills_offered(claude, env, home, plugins)
+    # A skill shown by a name other than its own is listed as `a (plugin:shown)`.
+    return {name: sorted(skill.split(" (", 1)[0] for skill in offered[name]) if f"{name}@acme-tools" in installed
+            else None for name in plugins}
 
 
 def described(name, description="Does it."):
@@ -1159,8 +1180,8 @@ def described(name, description="Does it."):
 
 
 # Where a plugin's skills are, each layout a plugin of its own: (entry fields, files in the plugin's folder; a
-# SKILL.md given as None is named for its folder, which is how `claude plugin details` names a skill Claude Code
-# found in a folder of skill folders; one it was pointed at directly it names by its frontmatter).
+# SKILL.md given as None is named for its folder. Claude Code calls a skill it found in a folder of skill folders by
+# that folder, and one it was pointed at directly by its frontmatter's name).
 SKILL_LAYOUTS = {
     "default": ({}, {"skills/a/SKILL.md": None, "skills/b/SKILL.md": None}),
     "skill-md-in-skills": ({}, {"skills/SKILL.md": described("skills"), "skills/beside/SKILL.md": None}),
@@ -1194,12 +1215,28 @@ SKILL_LAYOUTS = {
     "one-name-twice": ({}, {"skills/a/SKILL.md": described("same"), "skills/b/SKILL.md": described("same")}),
     "without-frontmatter": ({}, {"skills/a/SKILL.md": "Just a body.\n"}),
     "linked-inside": ({}, {"real/x/SKILL.md": None, "skills/x": Symlink("../real/x")}),
+    # Claude Code unpacks MCP bundles into .mcpb-cache, and reads no skill there.
+    "mcpb-cache": ({}, {"skills/.mcpb-cache/SKILL.md": None, "skills/a/SKILL.md": None}),
+    "mcpb-cache-any-case": ({}, {"skills/.MCPB-Cache/SKILL.md": None, "skills/a/SKILL.md": None}),
+    "listed-into-mcpb-cache": ({"skills": ["./.mcpb-cache/x"]}, {".mcpb-cache/x/SKILL.md": None,
+                                                                 "skills/a/SKILL.md": None}),
+    # A SKILL.md too large to read is skipped, and then the folders beside it are read.
+    "skill-md-too-large-in-skills": ({}, {"skills/SKILL.md": described("big", "x" * 1_048_600),
+                                          "skills/beside/SKILL.md": None}),
+    # The name a person types: a folder's, or for a skill pointed at, its frontmatter's, each made of [A-Za-z0-9_-].
+    "root-skill-named": ({}, {"SKILL.md": described("My Tool")}),
+    "root-skill-prefixed": ({}, {"SKILL.md": described("root-skill-prefixed:inner")}),
+    "listed-skill-named": ({"skills": ["./extra/x"]}, {"extra/x/SKILL.md": described("Other Name")}),
+    "folder-named-oddly": ({}, {"skills/my.tool/SKILL.md": described("Fancy Name"),
+                                "skills/caf\u00e9-\U0001f600/SKILL.md": described("cafe")}),
 }
 
 
 def test_the_skills_claude_code_loads_are_the_skills_skillport_reads(claude, tmp_path, make_repo):
-    """`claude plugin details` lists the skills Claude Code's loader finds in an installed plugin, by folder: each
-    layout's are the folders of Skillport's skills, and of the skills it lists under another's name."""
+    """A Claude Code session offers the model the skills its loader found in each installed plugin, as it calls them:
+    each layout's are Skillport's skills' commands, and those of the skills it lists under another's name, less
+    those it says are not offered. (`claude plugin details` is no oracle here: it lists a skills/.mcpb-cache folder,
+    and a skills/SKILL.md too large to load in place of the folders beside it.)"""
     files, plugins = {}, []
     for case, (fields, extra) in SKILL_LAYOUTS.items():
         plugins.append({"name": case, "source": f"./plugins/{case}", **fields})
@@ -1207,11 +1244,14 @@ def test_the_skills_claude_code_loads_are_the_skills_skillport_reads(claude, tmp
                   else content for rel, content in extra.items()}
     repo = make_repo({CATALOG: market(*plugins), **files})
     theirs = skills_loaded(claude, repo, SKILL_LAYOUTS, tmp_path / "home")
-    ours = {plugin.name: sorted([posixpath.basename(skill.folder) for skill in plugin.skills] + [
-        posixpath.basename(problem.location) for problem in plugin.problems if problem.code == "duplicate-skill-name"])
+    ours = {plugin.name: sorted([skill.command for skill in plugin.skills if offered(skill)] + [
+        discovery.command(plugin.name, posixpath.basename(problem.location))
+        for problem in plugin.problems if problem.code == "duplicate-skill-name"])
         for plugin in Reader(repo.url).read().plugins}
     assert ours == theirs
     assert theirs["skill-md-in-skills"] == ["skills"] and theirs["one-name-twice"] == ["a", "b"]
+    assert theirs["mcpb-cache"] == ["a"] and theirs["skill-md-too-large-in-skills"] == ["beside"]
+    assert theirs["root-skill-named"] == ["My-Tool"] and theirs["folder-named-oddly"] == ["caf----", "my-tool"]
 
 
 # Plugins whose source is the marketplace's root, as anthropics/skills lists its own: each an entry's fields.
@@ -1236,7 +1276,47 @@ def test_the_skills_claude_code_loads_from_a_marketplace_root_are_the_skills_ski
         **{f"skills/{name}/SKILL.md": described(name) for name in ("xlsx", "pdf", "art")},
         "other/extra/SKILL.md": described("extra"),
     })
-    theirs = skills_loaded(claude, repo, ROOT_LAYOUTS, tmp_path / "home")
-    assert {plugin.name: sorted(skill.name for skill in plugin.skills) for plugin in Reader(repo.url).read().plugins} \
-        == theirs
+    theirs = skills_loaded(claude, repo, ROOT_LAYOUTS, tmp_path / "home", alone=True)
+    assert {plugin.name: sorted(skill.command for skill in plugin.skills)
+            for plugin in Reader(repo.url).read().plugins} == theirs
     assert theirs["listed-strict"] == ["art"] and theirs["listed-outside"] == []
+
+
+# Frontmatter that decides whether Claude Code offers a loaded skill to Claude, or only runs it when typed.
+OFFERED = {
+    "described": "description: Does it.",
+    "undescribed": "name: x",
+    "blank-description": 'description: "  "',
+    "list-description": "description: [a, b]",
+    "number-description": "description: 12",
+    "false-description": "description: false",
+    "when-to-use": "when_to_use: Use when asked.",
+    "when-to-use-zero": "when_to_use: 0",
+    "when-to-use-empty": 'when_to_use: ""',
+    "model-invocation-off": "description: Does it.\ndisable-model-invocation: true",
+    "model-invocation-off-yes": "description: Does it.\ndisable-model-invocation: yes",
+    "model-invocation-off-one": "description: Does it.\ndisable-model-invocation: 1",
+    "model-invocation-on": "description: Does it.\ndisable-model-invocation: false",
+    "model-invocation-maybe": "description: Does it.\ndisable-model-invocation: maybe",
+    "user-invocable-off": "description: Does it.\nuser-invocable: false",
+}
+
+
+def offered(skill) -> bool:
+    """Whether Skillport says Claude Code offers the skill it read to Claude."""
+    return not any("does not offer it to Claude" in reason for reason in skill.verdicts["claude_code"]["reasons"])
+
+
+def test_the_skills_claude_code_offers_claude_are_those_skillport_says_it_offers(claude, tmp_path, make_repo):
+    """A skill without a description (or a `when_to_use`), or that turns model invocation off, loads but is not
+    offered to Claude: Skillport says so on its verdict (and warns of a missing description)."""
+    repo = make_repo({
+        CATALOG: market(*({"name": name, "source": f"./plugins/{name}"} for name in OFFERED)),
+        **{f"plugins/{name}/skills/a/SKILL.md": f"---\n{fields}\n---\nBody.\n" for name, fields in OFFERED.items()},
+    })
+    theirs = {name: skills == ["a"] for name, skills in skills_loaded(claude, repo, OFFERED, tmp_path / "home").items()}
+    plugins = Reader(repo.url).read().plugins
+    assert {plugin.name: offered(plugin.skills[0]) for plugin in plugins} == theirs
+    assert not theirs["undescribed"] and theirs["number-description"] and theirs["when-to-use-zero"]
+    assert not theirs["model-invocation-off-yes"] and theirs["model-invocation-maybe"]
+    assert all(plugin.skills[0].verdicts["claude_code"]["ok"] for plugin in plugins)  # each loads all the same

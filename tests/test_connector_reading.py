@@ -184,7 +184,7 @@ def test_claude_code_is_offered_the_plugin_only_where_it_can_add_the_marketplace
         f"Once: create a catalogue token at {settings.SKILLPORT_BASE_URL}/connect/tokens/ and add this to "
         "~/.claude/settings.json (merged with what is there), your token in place of <token>; Claude Code adds the "
         "catalogue when it next starts:",
-        *hub["claude_code_commands"], "Restart Claude Code; the skill is then available as kit:notes."]
+        *hub["claude_code_commands"], "Restart Claude Code; the skill is then available as /kit:notes."]
     assert "/plugin marketplace add" not in json.dumps(hub)
     assert "claude_code_url" not in hub and not InstallLink.objects.exists()  # Claude Code downloads nothing
 

@@ -71,7 +71,7 @@ def test_the_curated_catalogue_when_it_lists_the_plugin(client, on_github, peopl
     assert f'<code>{escape(command)}</code><button type="button" data-copy="{escape(command)}">' in html
     assert f'create a catalogue token at <a href="{settings.SKILLPORT_BASE_URL}/connect/tokens/"' in html
     assert "/plugin marketplace add" not in html
-    assert "available as kit:postmortem" in html
+    assert "available as /kit:postmortem" in html
     assert UNZIP not in html
 
 
@@ -189,7 +189,7 @@ def test_in_a_browser_each_shape_shows_the_steps_that_work(open_page, live_serve
     assert page.evaluate("navigator.clipboard.readText()") == command
     if route == "curated":
         expect(claude_code.locator("pre.settings")).to_have_text(curated_settings(settings))
-        expect(claude_code).to_contain_text("available as kit:postmortem")
+        expect(claude_code).to_contain_text("available as /kit:postmortem")
     else:
         expect(claude_code).not_to_contain_text("/plugin")
         expect(claude_code).to_contain_text("available as postmortem.")

@@ -86,7 +86,7 @@ def test_a_skills_display_name_shows_on_pages_and_the_connector_but_claude_invok
                                   "files-TOTAL_FORMS": 0, "files-INITIAL_FORMS": 0})
     assert response.status_code == 302
     page = admin_client.get("/skills/acme/tools/alpha/").content.decode()
-    assert "<h1>Quarter-end Alpha</h1>" in page and "<code>tools:alpha</code>" in page
+    assert "<h1>Quarter-end Alpha</h1>" in page and "<code>/tools:alpha</code>" in page
     listed = call(admin_user, "list_skills", {}).structured_content["skills"]
     assert {s["short_name"]: s["title"] for s in listed}["alpha"] == "Quarter-end Alpha"
 

@@ -13,7 +13,7 @@ PUBLISH_CODE_WRITTEN = re.compile(r'(?:\.(?:error|warning|info)\(\s*|"code": )"(
 # Strings of the same shape that are not codes: a source kind, examples, names, encodings, walk events, a
 # frontmatter key, the `engines` key of Claude Code.
 NOT_CODES = {"git-subdir", "my-plugin", "my-skill", "skills-dir", "claude-plugin-test", "utf-8", "utf-16", "utf-16-le",
-             "too-deep", "unsafe-name", "cisco-json", "allowed-tools", "claude-code"}
+             "too-deep", "unsafe-name", "cisco-json", "allowed-tools", "claude-code", "disable-model-invocation"}
 
 
 def test_readme_lists_every_problem_code():

@@ -545,17 +545,26 @@ def test_a_hook_claude_code_cannot_read_is_left_out_of_a_plugin_json_and_refuses
     assert not tools.loads and "hooks.SessionStart[0].hooks[1].command: Required" in tools.problems[0]["message"]
 
 
-def test_a_hooks_file_claude_code_cannot_read_makes_the_plugin_not_load(good):
-    """A hooks.json that is no JSON breaks the plugin's load in Claude Code; mended, the plugin loads again
-    and a hook in it Claude Code cannot read is only a warning."""
+def test_a_hooks_file_claude_code_cannot_read_leaves_the_plugin_loading_without_hooks(good):
+    """A hooks.json that is no JSON is an error, and Claude Code loads the plugin without its hooks (its session
+    offers the skills: tests/test_claude_code_oracle.py); one whose `hooks` is no object of events may hold a
+    hook that guards a tool's use, and Claude Code does not load the plugin."""
     good.repo.commit({"plugins/tools/hooks/hooks.json": '{"hooks": {"SessionStart": ['})
+    run = good.sync()
+    assert run.status == Status.OK and codes(run) == [("error", "hooks-json-invalid")], run.problems
+    assert run.problems[0]["location"] == "plugins/tools/hooks/hooks.json"
+    assert run.problems[0]["message"].endswith("; Claude Code loads the plugin without its hooks until it is")
+    tools = Plugin.objects.get(marketplace=good.market, name="tools")
+    assert tools.loads and Skill.objects.get(marketplace=good.market, plugin=tools, name="alpha").loads_in_claude_code
+
+    good.repo.commit({"plugins/tools/hooks/hooks.json": json.dumps({"hooks": [{"matcher": "Bash"}]})})
     run = good.sync()
     assert run.status == Status.PARTIAL and codes(run) == [("error", "hooks-json-invalid")], run.problems
     tools = Plugin.objects.get(marketplace=good.market, name="tools")
-    assert not tools.loads and run.problems[0]["location"] == "plugins/tools/hooks/hooks.json"
+    assert not tools.loads
     alpha = Skill.objects.get(marketplace=good.market, plugin=tools, name="alpha")
     assert not alpha.loads_in_claude_code
-    assert "its hooks file plugins/tools/hooks/hooks.json is not a valid JSON object" in str(alpha.verdict_reasons)
+    assert "its hooks file plugins/tools/hooks/hooks.json holds no object of events" in str(alpha.verdict_reasons)
 
     good.repo.commit({"plugins/tools/hooks/hooks.json": json.dumps({"hooks": {"SessionStart": [{"hooks": [
         {"type": "http", "url": "hooks.example"}]}]}})})
@@ -581,17 +590,20 @@ def test_a_types_file_that_holds_code_is_an_error_and_the_plugin_loads(good, mon
 
     # A plugin that does not load: its page says why, though a warning comes first among its problems.
     good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": json.dumps(
-        {"name": "tools", "hooks": {"Stop": [{"hooks": [{"type": "prompt"}]}]}, "commands": "./nowhere"})})
+        {"name": "tools", "hooks": {"Stop": [{"hooks": [{"type": "prompt"}]}]}, "commands": "./nowhere"}),
+        "plugins/tools/hooks/hooks.json": json.dumps({"hooks": {"PreToolUse": [{"hooks": [{"type": "command"}]}]}})})
     good.sync()
     tools = Plugin.objects.get(marketplace=good.market, name="tools")
-    assert [p["code"] for p in tools.problems][:2] == ["hook-ignored", "component-path-missing"] and not tools.loads
+    assert [p["code"] for p in tools.problems][:3] == [
+        "hook-ignored", "component-path-missing", "hook-guard-unreadable"] and not tools.loads
     page = admin_client.get(f"/plugins/{good.market.slug}/tools/").content.decode()
-    assert ("<strong>Claude Code will not load this plugin</strong>: its plugin.json names commands it does not "
-            "hold (./nowhere).") in page
+    assert ("<strong>Claude Code will not load this plugin</strong>: its hooks file plugins/tools/hooks/hooks.json "
+            "has a PreToolUse hook it cannot read") in page
 
     monkeypatch.setattr(typesfile, "MAX_BYTES", 40)
     good.repo.commit({"plugins/tools/.claude-plugin/plugin.json": '{"name": "tools", "types": "./index.d.ts", '
-                                                                  '"description": "Tools."}'})
+                                                                  '"description": "Tools."}',
+                      "plugins/tools/hooks/hooks.json": None})
     run = good.sync()
     assert run.status == Status.OK and run.problems == [], run.problems
     assert Plugin.objects.get(marketplace=good.market, name="tools").loads
@@ -884,7 +896,7 @@ def test_a_utf16_skill_md_has_no_frontmatter_for_claude_code_and_its_body_is_sho
                                  "Does A.\n").encode("utf-16-le")})
     run = good.sync()
     assert run.status == Status.OK, run.problems
-    assert codes(run) == [("warning", "text-utf16"), ("info", "description-from-body")]
+    assert codes(run) == [("warning", "text-utf16"), ("warning", "description-from-body")]
     assert "Claude Code does not read as text: it finds no frontmatter" in run.problems[0]["message"]
     alpha = Skill.objects.get(marketplace=good.market, slug="alpha", removed_at=None)
     assert (alpha.name, alpha.frontmatter) == ("alpha", {})
@@ -903,13 +915,13 @@ def test_crlf_frontmatter_claude_code_cannot_mend_loads_without_metadata(good, e
     assert (alpha.name, alpha.frontmatter) == ("alpha", {})
     if ending == "\r\n":
         assert codes(run) == [("warning", "text-crlf"), ("warning", "frontmatter-invalid"),
-                              ("info", "description-from-body")]
+                              ("warning", "description-from-body")]
         assert run.problems[1]["message"].endswith(
             "Claude Code quotes a value holding YAML's syntax only on a line that ends in LF alone: quote it, or save "
             "the file with LF line endings")
         assert alpha.description == "Alpha from the body."
     else:
-        assert codes(run) == [("warning", "text-crlf"), ("info", "description-from-body")]
+        assert codes(run) == [("warning", "text-crlf"), ("warning", "description-from-body")]
 
 
 BILLION_LAUGHS = "\n".join(
@@ -931,11 +943,13 @@ def test_unreadable_frontmatter_still_loads_with_empty_metadata(good, content, c
     run = good.sync()
     assert time.monotonic() - started < 10
     assert run.status == Status.OK, run.problems
-    assert codes(run) == [("warning", code), ("info", "description-from-body")]
+    assert codes(run) == [("warning", code), ("warning", "description-from-body")]
     alpha = Skill.objects.get(marketplace=good.market, slug="alpha", removed_at=None)
     assert alpha.name == "alpha"  # from the folder
     assert alpha.frontmatter == {} and alpha.description == "Alpha from the body."
     assert alpha.loads_in_claude_code and not alpha.spec_valid
+    assert ("Claude Code does not offer it to Claude (its frontmatter has no description): it runs only when someone "
+            "types its command") in alpha.verdict_reasons["claude_code"]
     assert without(live(good.market), ALPHA) == without(good.live, ALPHA)
 
 

@@ -379,7 +379,7 @@ def test_one_changed_skill_rewrites_only_its_own_rows(make_repo, make_marketplac
         assert changed.description == "Beta, better."
 
 
-JUDGED = ("name", "description", "body_html", "loads_in_claude_code", "spec_valid", "claude_ai_uploadable",
+JUDGED = ("name", "command", "description", "body_html", "loads_in_claude_code", "spec_valid", "claude_ai_uploadable",
           "verdict_reasons", "problems", "updated_at", "released")
 
 
@@ -387,7 +387,7 @@ def as_an_older_reader_left_it(marketplace):
     """What a Skillport from before this reader stored: every skill judged by older rules (none here, and a
     body rendered another way), and a fingerprint that is not this reader's."""
     Skill.objects.filter(marketplace=marketplace).update(
-        verdict_reasons={}, problems=[], body_html="<p>rendered by an older Skillport</p>")
+        verdict_reasons={}, problems=[], body_html="<p>rendered by an older Skillport</p>", command="")
     Marketplace.objects.filter(pk=marketplace.pk).update(
         reader_version=READER_VERSION - 1, last_sync_fingerprint="read by an older reader")
 
@@ -421,6 +421,28 @@ def test_a_newer_reader_judges_every_stored_skill_again(make_repo, make_marketpl
     Skill.objects.filter(marketplace=m).update(verdict_reasons={})  # judged by this reader: not read again
     assert sync_marketplace(m.pk).status == Status.UNCHANGED
     assert list(Skill.objects.filter(marketplace=m).values_list("verdict_reasons", flat=True)) == [{}, {}]
+
+
+@pytest.mark.django_db
+def test_what_claude_code_calls_a_skill_follows_its_folder_and_the_paths_that_point_at_it(make_repo, make_marketplace):
+    """A skill Claude Code finds in a folder of skill folders is called by its folder; one a skills path points at
+    directly, by its name: a change of the entry alone (the skill's content as it was) renames it."""
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("tools", skills=["./extra"])),
+        "plugins/tools/extra/pdf.tools/SKILL.md": skill_md("PDF Tools", "Reads PDFs."),
+    })
+    m = make_marketplace(repo)
+    assert sync_marketplace(m.pk).status == Status.OK
+    skill = Skill.objects.get(marketplace=m)
+    assert (skill.name, skill.command, skill.invocation) == ("PDF Tools", "pdf-tools", "tools:pdf-tools")
+    as_an_older_reader_left_it(m)
+    sync_marketplace(m.pk)
+    assert Skill.objects.get(marketplace=m).command == "pdf-tools"  # judged again
+
+    repo.commit({".claude-plugin/marketplace.json": catalog(plugin_entry("tools", skills=["./extra/pdf.tools"]))})
+    run = sync_marketplace(m.pk)
+    assert (run.status, run.updated) == (Status.OK, 0)
+    assert Skill.objects.get(marketplace=m).command == "PDF-Tools"
 
 
 @pytest.mark.django_db
