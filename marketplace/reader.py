@@ -50,7 +50,8 @@ log = logging.getLogger(__name__)
 #    the entry); a SKILL.md over 1 MiB does not load.
 # 12: as a Claude Code session loads plugins: a missing component, an unreadable hooks file or an entry's hooks by
 #    path leave the plugin loading without that part; `.mcpb-cache` is not read; a SKILL.md over 1 MiB shadows no
-#    folder; a skill without a description is not offered to Claude.
+#    folder; a skill without a description is not offered to Claude; a YAML tag the core schema does not know, or
+#    that its value cannot be, is passed over.
 READER_VERSION = 12
 # A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
 README_MAX_BYTES = 256 * 1024

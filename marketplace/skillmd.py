@@ -34,12 +34,29 @@ class CoreLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     yaml_implicit_resolvers = {}
     bool_values = {"true": True, "false": False}
 
+    def __init__(self, stream):
+        super().__init__(stream)
+        self.passed_over = []  # the tags construct_unknown passed over, as written
+
+    def construct_unknown(self, node):
+        """A value of a tag the core schema does not know (`!important`, `!!foo`, `!!binary`), or cannot be
+        (`!!int abc`): Claude Code's parser passes over the tag, so a scalar is its text as written (`!x null` is
+        "null"), a list or mapping itself."""
+        self.passed_over.append(node.tag)
+        if isinstance(node, yaml.ScalarNode):
+            return self.construct_scalar(node)
+        if isinstance(node, yaml.SequenceNode):
+            return self.construct_sequence(node, deep=True)
+        return self.construct_mapping(node, deep=True)
+
     def construct_object(self, node, deep=False):
-        # A value tagged as what it cannot be (`!!int abc`, `!!bool maybe`) is a YAML error, not a crash.
         try:
             return super().construct_object(node, deep)
         except (ValueError, KeyError, AttributeError, TypeError) as error:
-            raise yaml.constructor.ConstructorError(
+            if isinstance(node, yaml.ScalarNode):  # tagged as what it cannot be (`!!int abc`): the tag is passed over
+                self.recursive_objects.pop(node, None)
+                return self.construct_unknown(node)
+            raise yaml.constructor.ConstructorError(  # a YAML error, not a crash
                 None, None, f"cannot read a {node.tag} from {error}", node.start_mark) from error
 
     def construct_core_int(self, node):
@@ -69,6 +86,8 @@ for tag, (pattern, first) in CORE_SCALARS.items():
 CORE_INT = re.compile(rf"^(?:{CORE_SCALARS['int'][0]})$")
 CoreLoader.add_constructor("tag:yaml.org,2002:int", CoreLoader.construct_core_int)
 CoreLoader.add_constructor("tag:yaml.org,2002:float", CoreLoader.construct_core_float)
+for tag in (None, *(f"tag:yaml.org,2002:{name}" for name in ("binary", "timestamp", "omap", "pairs", "set"))):
+    CoreLoader.add_constructor(tag, CoreLoader.construct_unknown)  # YAML 1.1's types, none of the core schema
 
 # Claude Code's repair of frontmatter that is not valid YAML: the lines it may quote (a key of letters, '_' and '-',
 # and a value without CR, U+2028 or U+2029, where JavaScript's `.` stops), and what in a value makes it quote one.
@@ -143,14 +162,14 @@ def _load_yaml(source: str, repairs: list) -> tuple[dict, bool]:
                         f"frontmatter is over {MAX_FRONTMATTER_CHARS} characters; metadata ignored"))
         return {}, False
     try:
-        data = _safe_load(source)
+        data, passed_over = _safe_load(source)
     except _Refused as refused:
         repairs.append(refused.args)
         return {}, False
     except yaml.YAMLError as exc:
         fixed, quoted = _as_claude_code_repairs(source)
         try:
-            data = _safe_load(fixed) if fixed != source else None
+            data, passed_over = _safe_load(fixed) if fixed != source else (None, [])
         except (yaml.YAMLError, _Refused):
             data = None
         if data is None:
@@ -163,6 +182,10 @@ def _load_yaml(source: str, repairs: list) -> tuple[dict, bool]:
             return {}, False
         repairs.append(("frontmatter-repaired", "frontmatter is not valid YAML as written; as Claude Code does, "
                         + _repaired(quoted)))
+    if passed_over:
+        tags = ", ".join(dict.fromkeys(tag.removeprefix("tag:yaml.org,2002:") for tag in passed_over[:20]))
+        repairs.append(("frontmatter-tag-ignored", f"frontmatter holds {tags}, read as YAML tags, which Claude Code "
+                        "passes over (`description: !Use this` is read as 'this'): quote a value whose '!' is meant"))
     if data is None:
         return {}, True
     if not isinstance(data, dict):
@@ -192,8 +215,14 @@ def _safe_load(source: str):
     # is not walked.
     if ALIAS in source or sum(map(source.count, OPENERS)) > MAX_NESTING:
         _refuse_aliases_and_depth(source)
-    data = yaml.load(source, Loader=CoreLoader)  # noqa: S506 (a safe loader)
-    return _restored(data, {ord(stand_in): brk for brk, stand_in in stand_ins.items()}) if stand_ins else data
+    loader = CoreLoader(source)  # a safe loader
+    try:
+        data = loader.get_single_data()
+    finally:
+        loader.dispose()
+    if stand_ins:
+        data = _restored(data, {ord(stand_in): brk for brk, stand_in in stand_ins.items()})
+    return data, loader.passed_over
 
 
 def _characters_for_breaks(source: str) -> tuple[str, dict]:
@@ -282,7 +311,7 @@ def _bracketed_list(value: str) -> bool:
     if not (value.startswith("[") and value.endswith("]")):
         return False
     try:
-        return isinstance(_safe_load(value), list)
+        return isinstance(_safe_load(value)[0], list)
     except (yaml.YAMLError, _Refused):
         return False
 

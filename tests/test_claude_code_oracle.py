@@ -896,7 +896,7 @@ COMPONENT_FRONTMATTER = {
     "hint-list": "argument-hint: [a, b]", "model-number": "model: 3", "tools-agent-number": "tools: 5",
     "shell-zsh": "shell: zsh", "shell-cased": "shell: Bash",
     # Read by YAML 1.2's core schema, as Claude Code reads them, not YAML 1.1's: `no`, `on`, `1:20` and `1_000` are text,
-    # `0o17`, `017` and `1e3` numbers, and a value tagged as what it cannot be is read again quoted.
+    # `0o17`, `017` and `1e3` numbers, and a value tagged as what it cannot be is its text, the tag passed over.
     **{f"name-yaml-{label}": f"name: {value}" for label, value in [
         ("no", "no"), ("true", "True"), ("on", "on"), ("null", "NULL"), ("sexagesimal", "1:20"), ("octal", "0o17"),
         ("underscores", "1_000"), ("exponent", "1e3"), ("binary", "0b101"), ("leading-zero", "017"),
@@ -1299,6 +1299,13 @@ OFFERED = {
     "model-invocation-on": "description: Does it.\ndisable-model-invocation: false",
     "model-invocation-maybe": "description: Does it.\ndisable-model-invocation: maybe",
     "user-invocable-off": "description: Does it.\nuser-invocable: false",
+    # A tag the core schema does not know is passed over: a description starting with `!` loses its first word.
+    "tagged": "description: !Use this when asked.",
+    "tagged-alone": "description: !important",
+    "tagged-null": "description: !x null",
+    "tagged-list": "description: !x [a, b]",
+    "tagged-binary": "description: !!binary aGVsbG8=",
+    "tagged-wrongly": "description: !!int abc",
 }
 
 
@@ -1314,9 +1321,17 @@ def test_the_skills_claude_code_offers_claude_are_those_skillport_says_it_offers
         CATALOG: market(*({"name": name, "source": f"./plugins/{name}"} for name in OFFERED)),
         **{f"plugins/{name}/skills/a/SKILL.md": f"---\n{fields}\n---\nBody.\n" for name, fields in OFFERED.items()},
     })
-    theirs = {name: skills == ["a"] for name, skills in skills_loaded(claude, repo, OFFERED, tmp_path / "home").items()}
+    home = tmp_path / "home"
+    assert all(skills == ["a"] or skills == [] for skills in skills_loaded(claude, repo, OFFERED, home).values())
+    theirs = {name: skills.get("a") for name, skills in skills_offered(claude, claude_env(home), home, OFFERED).items()}
     plugins = Reader(repo.url).read().plugins
-    assert {plugin.name: offered(plugin.skills[0]) for plugin in plugins} == theirs
+    # Offered, and where the frontmatter has a description (not the body's, nor one a when_to_use adds to), as it.
+    ours = {plugin.name: (plugin.skills[0].description if "description:" in OFFERED[plugin.name] else True)
+            if offered(plugin.skills[0]) else None for plugin in plugins}
+    assert ours == {name: (description if "description:" in OFFERED[name] else True) if description is not None
+                    else None for name, description in theirs.items()}
+    theirs = {name: description is not None for name, description in theirs.items()}
     assert not theirs["undescribed"] and theirs["number-description"] and theirs["when-to-use-zero"]
     assert not theirs["model-invocation-off-yes"] and theirs["model-invocation-maybe"]
+    assert ours["tagged"] == "this when asked." and ours["tagged-null"] == "null" and not theirs["tagged-alone"]
     assert all(plugin.skills[0].verdicts["claude_code"]["ok"] for plugin in plugins)  # each loads all the same

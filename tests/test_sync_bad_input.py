@@ -953,7 +953,7 @@ def test_unreadable_frontmatter_still_loads_with_empty_metadata(good, content, c
     assert without(live(good.market), ALPHA) == without(good.live, ALPHA)
 
 
-@pytest.mark.parametrize("description", ["@docs finds pages", "`grep` for it", "*.py files", "!important", "Use when: asked"])
+@pytest.mark.parametrize("description", ["@docs finds pages", "`grep` for it", "*.py files", "Use when: asked"])
 def test_a_value_yaml_reads_as_syntax_is_quoted_as_claude_code_quotes_it(good, description):
     good.repo.commit({ALPHA_MD: f"---\nname: alpha\ndescription: {description}\n---\n\nBody.\n"})
     run = good.sync()
@@ -962,6 +962,21 @@ def test_a_value_yaml_reads_as_syntax_is_quoted_as_claude_code_quotes_it(good, d
         "it: quote it yourself"))]
     alpha = Skill.objects.get(marketplace=good.market, slug="alpha", removed_at=None)
     assert (alpha.name, alpha.description) == ("alpha", description)
+
+
+def test_a_tag_yaml_does_not_know_is_passed_over_as_claude_code_passes_it_over(good):
+    """`!Use` opens a YAML tag: Claude Code's parser passes over one the core schema does not know, so the value
+    is what follows it; one with nothing after it leaves no description."""
+    good.repo.commit({ALPHA_MD: "---\nname: alpha\ndescription: !Use this when asked.\n---\n\nBody.\n"})
+    run = good.sync()
+    assert [(p["code"], p["message"]) for p in run.problems] == [("frontmatter-tag-ignored", (
+        "frontmatter holds !Use, read as YAML tags, which Claude Code passes over (`description: !Use this` is read "
+        "as 'this'): quote a value whose '!' is meant"))]
+    alpha = Skill.objects.get(marketplace=good.market, slug="alpha", removed_at=None)
+    assert alpha.description == "this when asked." and alpha.loads_in_claude_code
+
+    good.repo.commit({ALPHA_MD: "---\nname: alpha\ndescription: !important\n---\n\nBody.\n"})
+    assert codes(good.sync()) == [("warning", "frontmatter-tag-ignored"), ("warning", "description-from-body")]
 
 
 def test_numbers_past_what_javascript_holds_are_kept_as_the_text_it_reads(good):
@@ -986,14 +1001,15 @@ def test_numbers_past_what_javascript_holds_are_kept_as_the_text_it_reads(good):
 
 
 @pytest.mark.parametrize("value", ["!!int abc", "!!float abc", "!!bool maybe", "!!timestamp x"])
-def test_a_value_tagged_as_what_it_cannot_be_is_read_again_quoted(good, value):
-    """Such a tag made PyYAML raise an error of Python's, not of YAML's, which failed the whole sync. Claude Code
-    reads the value quoted, as it reads any frontmatter that is not YAML."""
+def test_a_value_tagged_as_what_it_cannot_be_is_its_text(good, value):
+    """Such a tag made PyYAML raise an error of Python's, not of YAML's, which failed the whole sync. Claude Code's
+    parser passes over the tag (tests/test_claude_code_oracle.py, OFFERED)."""
     good.repo.commit({ALPHA_MD: f"---\nname: alpha\ndescription: {value}\n---\n\nBody.\n"})
     run = good.sync()
     assert run.status == Status.OK, run.problems
-    assert codes(run) == [("warning", "frontmatter-repaired")]
-    assert Skill.objects.get(marketplace=good.market, slug="alpha", removed_at=None).description == value
+    assert codes(run) == [("warning", "frontmatter-tag-ignored")]
+    description = Skill.objects.get(marketplace=good.market, slug="alpha", removed_at=None).description
+    assert description == value.split(" ", 1)[1]
 
 
 def test_a_frontmatter_holding_every_private_use_character_of_the_bmp_still_reads_its_line_separators(good):
