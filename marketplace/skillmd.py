@@ -183,7 +183,7 @@ def _load_yaml(source: str, repairs: list) -> tuple[dict, bool]:
         repairs.append(("frontmatter-repaired", "frontmatter is not valid YAML as written; as Claude Code does, "
                         + _repaired(quoted)))
     if passed_over:
-        tags = ", ".join(dict.fromkeys(tag.removeprefix("tag:yaml.org,2002:") for tag in passed_over[:20]))
+        tags = ", ".join(dict.fromkeys(tag.replace("tag:yaml.org,2002:", "!!", 1)[:60] for tag in passed_over[:20]))
         repairs.append(("frontmatter-tag-ignored", f"frontmatter holds {tags}, read as YAML tags, which Claude Code "
                         "passes over (`description: !Use this` is read as 'this'): quote a value whose '!' is meant"))
     if data is None:
