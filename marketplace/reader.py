@@ -55,7 +55,6 @@ log = logging.getLogger(__name__)
 READER_VERSION = 12
 # A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
 README_MAX_BYTES = 256 * 1024
-# Component files Claude Code (2.1.332) loads a plugin without when they are missing, and what it then does without.
 # The only components of a marketplace entry whose paths Claude Code looks for as it loads the plugin.
 ENTRY_LOADED = ("commands", "agents", "outputStyles", "themes", "experimental.themes")
 SURFACE_TAGS = {
