@@ -92,7 +92,7 @@ class SkillSerializer(serializers.ModelSerializer):
     marketplace = serializers.CharField(source="marketplace.slug")
     plugin = serializers.CharField(source="plugin.name")
     title = serializers.CharField(help_text="The name to show people.")
-    invocation = serializers.CharField(read_only=True, help_text="What Claude Code calls it, plugin:command: what a "
+    invocation = serializers.CharField(read_only=True, help_text="What Claude Code calls it, plugin:skill: what a "
                                                                  "person types after / and what Claude is offered.")
     version = serializers.SerializerMethodField(help_text="The version you are served: under an approval "
                                                           "policy, the last approved one.")

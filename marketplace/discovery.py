@@ -55,14 +55,14 @@ def skill_folders(tree, root, entry, plugin_json, at_marketplace_root, location,
 
 
 def command(plugin_name: str, folder_name: str, name: str | None = None) -> str:
-    """What Claude Code calls a skill after `<plugin>:`, the name a person types and Claude is offered: its folder's
-    name, or for a skill a skills path points at directly, the `name` it is known by (its frontmatter's, less a
-    leading `<plugin>:`). Each character but ASCII letters, digits, _ and - is made -, twice for one past the BMP
-    (JavaScript counts it as two)."""
+    """What Claude Code calls a skill of the plugin it knows as `plugin_name` (PluginData.claude_code_name), the name a
+    person types and Claude is offered: `<plugin>:<skill>`, the skill its folder's name, or for a skill a skills path
+    points at directly, the `name` it is known by (its frontmatter's, less a leading `<plugin>:`). Each character of
+    it but ASCII letters, digits, _ and - is made -, twice for one past the BMP (JavaScript counts it as two)."""
     if name is not None:
         folder_name = name.removeprefix(f"{plugin_name}:") or folder_name
-    return "".join(c if c.isascii() and (c.isalnum() or c in "_-") else "-" * (1 + (ord(c) > 0xFFFF))
-                   for c in folder_name)
+    return plugin_name + ":" + "".join(c if c.isascii() and (c.isalnum() or c in "_-") else "-" * (1 + (ord(c) > 0xFFFF))
+                                       for c in folder_name)
 
 
 def _existing(tree, root, listed, in_manifest, location, problems) -> tuple[list[str], bool]:

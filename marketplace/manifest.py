@@ -683,8 +683,12 @@ def parse_plugin_json(raw: bytes, location: str, problems: Problems, entry_name:
         problems.error("plugin-name-invalid", "name: A plugin's name cannot contain spaces, control or bidirectional-"
                        'formatting characters. Use kebab-case (such as "my-plugin")', location)
         refusal = "its plugin.json names it with spaces or control characters"
-    elif data["name"] != entry_name and not official_marketplace:
-        rule = names.plugin_name_rule(data["name"])
+    elif data["name"] != entry_name:
+        # Claude Code installs the plugin by its entry's name and names its skills and commands by this one.
+        problems.warning("plugin-name-differs", f"name: plugin.json names the plugin '{data['name'][:100]}', its "
+                         f"marketplace entry '{entry_name[:100]}': Claude Code installs it as {entry_name[:100]} and "
+                         f"calls its skills and commands {data['name'][:100]}:<skill>. Give both one name", location)
+        rule = None if official_marketplace else names.plugin_name_rule(data["name"])
         if rule and rule[0] == "error":
             problems.error("plugin-name-impersonates", rule[1], location)
         elif rule:

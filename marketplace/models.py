@@ -571,8 +571,9 @@ class Skill(CurationFields):
     name = models.CharField(max_length=200, help_text="Its frontmatter's name, or its folder's.")
     command = models.CharField(
         max_length=300, blank=True,
-        help_text="What Claude Code calls it after <plugin>: (its folder's name, or for a skill a skills path points "
-                  "at directly, its name; characters but letters, digits, _ and - made -).",
+        help_text="What Claude Code calls it, <plugin>:<skill>: the plugin as its plugin.json names it, the skill by its "
+                  "folder, or for a skill a skills path points at directly, by its name; characters but letters, "
+                  "digits, _ and - made -.",
     )
     slug = models.SlugField(max_length=200)
     path = models.CharField(max_length=1000, help_text="Folder inside the source repository.")
@@ -659,9 +660,9 @@ class Skill(CurationFields):
 
     @property
     def invocation(self) -> str:
-        """`<plugin>:<command>`, what a person types in Claude Code and Claude is offered (a row no sync has read
-        since the command was kept: its name)."""
-        return f"{self.plugin.name}:{self.command or self.name}"
+        """What a person types in Claude Code (after /) and Claude is offered (a row no sync has read since the
+        command was kept: its plugin's name and its own)."""
+        return self.command or f"{self.plugin.name}:{self.name}"
 
     @property
     def identifier(self):

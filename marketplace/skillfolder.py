@@ -68,7 +68,7 @@ def scan(tree, folder, plugin, known_skills) -> SkillData:
     if known is not None:
         skill.known = True
         skill.name, skill.slug = known["name"], known["slug"]
-        skill.command = discovery.command(plugin.name, folder_name, skill.name if skill.direct else None)
+        skill.command = discovery.command(plugin.claude_code_name, folder_name, skill.name if skill.direct else None)
         skill.problems = [Problem(**p) for p in known["problems"]]
     skill.tree, skill.plugin, skill.where = tree, plugin, where
     return skill
@@ -192,7 +192,7 @@ def _read_skill(skill, known_blobs, blob_sink, contents):
                          f"reads, so it names the skill for its folder, '{skill.folder_name[:80]}'", where)
         name = skill.folder_name
     skill.name = name.strip()
-    skill.command = discovery.command(plugin.name, skill.folder_name, skill.name if skill.direct else None)
+    skill.command = discovery.command(plugin.claude_code_name, skill.folder_name, skill.name if skill.direct else None)
     spoofed = spoofing_problem(skill.name, "Skill name")
     if spoofed:
         problems.error(*spoofed, where)
@@ -239,7 +239,7 @@ def _dedupe(plugin):
             plugin.problems.error(
                 "duplicate-skill-name",
                 f"Skill '{skill.name}' in '{skill.folder}' has the same name as the one in '{first.folder}'. "
-                f"Claude Code loads both, as '{plugin.name}:{first.command}' and '{plugin.name}:{skill.command}'; "
+                f"Claude Code loads both, as '{first.command}' and '{skill.command}'; "
                 "Skillport lists the first alone (this one is reviewed with the plugin's other files): give each skill "
                 "a name of its own",
                 plugin.where(skill.folder),

@@ -45,7 +45,7 @@ class SkillData:
     name: str = ""
     slug: str = ""
     direct: bool = False  # a skills path points at its folder, not at a folder of skill folders
-    command: str = ""  # what Claude Code calls it after `<plugin>:` (discovery.command)
+    command: str = ""  # what Claude Code calls it, `<plugin>:<skill>` (discovery.command)
     description: str = ""
     frontmatter: dict = field(default_factory=dict)
     frontmatter_raw: str = ""
@@ -79,6 +79,12 @@ class PluginData:
     surfaces: list = field(default_factory=lambda: list(ALL_SURFACES))
     skills: list = field(default_factory=list)
     problems: Problems = field(default_factory=Problems)
+
+    @property
+    def claude_code_name(self) -> str:
+        """The name Claude Code gives the plugin's skills and commands: its plugin.json's, else its entry's."""
+        name = (self.manifest or {}).get("name")
+        return name if isinstance(name, str) and name else self.name
 
     def where(self, path: str) -> str:
         """The location problems name for `path` inside the plugin's source repository."""

@@ -358,7 +358,7 @@ def _reconcile_skills(marketplace, snapshot, plugins, now, rejudging):
     if rejudging:
         _rejudge(same)
     else:
-        # What Claude Code calls a skill follows the plugin's skills paths as well as its content.
+        # What Claude Code calls a skill follows the plugin's name and skills paths as well as its content.
         commands = {row.pk: row.command for row in existing.values()}
         bulk.update([Skill(pk=pk, command=skill.command) for pk, skill in same if commands[pk] != skill.command],
                     ["command"])

@@ -3,7 +3,8 @@
 `claude plugin details` lists a plugin's skills by a reading of its own, and it is not always the runtime's (it lists
 a `skills/.mcpb-cache` folder, which the session's loader leaves out). A session says which skills it loaded in the
 first request it sends to the model: "The following skills are available for use with the Skill tool:", one line a
-skill, `- <plugin>:<skill>: <description>`. These machines cannot reach Anthropic's API, so the session is pointed at
+skill, `- <plugin>:<skill>: <description>` (`- <plugin>:<skill> (<plugin>:<shown>): ...` where it is shown by another
+name). These machines cannot reach Anthropic's API, so the session is pointed at
 a recorder on loopback (`ANTHROPIC_BASE_URL`), which keeps each request and answers 400 so that `claude -p` stops at
 once (about half a second).
 """
@@ -32,9 +33,9 @@ class _Recorder(BaseHTTPRequestHandler):
         pass
 
 
-def skills_offered(claude, env: dict, cwd, plugins) -> dict[str, dict[str, str]]:
+def skills_offered(claude, env: dict, cwd) -> dict[str, str]:
     """Starts a session of the Claude Code at `claude` (its HOME in `env`, plugins already installed there) in
-    `cwd`: for each of `plugins`, the skills the session offered the model, {skill as it is named: description}."""
+    `cwd`: the skills it offered the model, {`<plugin>:<skill>` (or a skill of its own, by name): description}."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     server.bodies = []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -50,13 +51,10 @@ def skills_offered(claude, env: dict, cwd, plugins) -> dict[str, dict[str, str]]
         server.server_close()
     listing = next((text for body in server.bodies for text in _texts(json.loads(body)) if LISTING in text), None)
     assert listing is not None, f"no request listed skills ({len(server.bodies)} recorded)"
-    lines = listing.split(LISTING, 1)[1].split("\n\n", 1)[0].splitlines()
-    offered = {name: {} for name in plugins}
-    for line in lines:
-        plugin, _, rest = line.removeprefix("- ").partition(":")
-        if plugin in offered:
-            skill, _, description = rest.partition(": ")
-            offered[plugin][skill] = description
+    offered = {}
+    for line in listing.split(LISTING, 1)[1].split("\n\n", 1)[0].splitlines():
+        name, _, description = line.removeprefix("- ").partition(": ")
+        offered[name.split(" (", 1)[0]] = description
     return offered
 
 

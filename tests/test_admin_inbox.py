@@ -207,7 +207,7 @@ def test_help_texts_keep_their_placeholders(admin_client, gated):
     page = admin_client.get(f"/admin/marketplace/marketplace/{gated.pk}/change/").content.decode()
     assert "github:@login or github:&lt;id&gt;." in page
     skill = Skill.objects.get(name="runbook")
-    assert "What Claude Code calls it after &lt;plugin&gt;: (its folder" in admin_client.get(
+    assert "What Claude Code calls it, &lt;plugin&gt;:&lt;skill&gt;: the plugin" in admin_client.get(
         f"/admin/marketplace/skill/{skill.pk}/change/").content.decode()
 
 

@@ -1120,8 +1120,8 @@ def test_loads_in_claude_code_is_what_claude_code_installs_and_loads(claude, tmp
     # names errors for plugins that load all the same, each without the part it names.
     for name in ("entry-default-enabled-false", "manifest-default-enabled-false"):
         subprocess.run([claude, "plugin", "enable", f"{name}@acme-tools"], env=env, capture_output=True, timeout=120)
-    offered = skills_offered(claude, env, tmp_path / "home", [p["name"] for p in plugins])
-    loaded = {name: list(skills) == ["alpha"] for name, skills in offered.items()}
+    offered = skills_offered(claude, env, tmp_path / "home")
+    loaded = {p["name"]: f"{p['name']}:alpha" in offered for p in plugins}
     assert errors["manifest-commands-missing"] and errors["entry-hooks-path"] and errors["entry-mcpb-cache"]
     assert loaded["manifest-commands-missing"] and loaded["entry-hooks-path"] and loaded["entry-mcpb-cache"]
     assert loaded["hooks-file-not-json"] and not loaded["hooks-file-hooks-list"]
@@ -1157,7 +1157,7 @@ def test_a_plugin_in_a_circle_of_entries_installs_as_a_plugin_jsons_dependency(c
 def skills_loaded(claude, repo, plugins, home, alone=False) -> dict[str, list[str] | None]:
     """Each of `plugins` of the marketplace `repo`, installed in a Claude Code of its own (`home`; with `alone`, one
     each, since a session offers a skill folder two plugins share once): the skills a session then offers the
-    model, as Claude Code calls them (`<plugin>:` left out); None for one it did not install."""
+    model, as Claude Code calls them (`<plugin>:<skill>`); None for one it did not install."""
     if alone:
         return {name: skills_loaded(claude, repo, [name], home / name)[name] for name in plugins}
     env = claude_env(home)
@@ -1169,10 +1169,9 @@ def skills_loaded(claude, repo, plugins, home, alone=False) -> dict[str, list[st
     for name in plugins:
         claude_plugin("install", f"{name}@acme-tools")
     installed = {entry["id"] for entry in json.loads(claude_plugin("list", "--json").stdout)}
-    offered = skills_offered(claude, env, home, plugins)
-    # A skill shown by a name other than its own is listed as `a (plugin:shown)`.
-    return {name: sorted(skill.split(" (", 1)[0] for skill in offered[name]) if f"{name}@acme-tools" in installed
-            else None for name in plugins}
+    offered = skills_offered(claude, env, home)
+    return {name: sorted(skill for skill in offered if skill.startswith(f"{name}:"))
+            if f"{name}@acme-tools" in installed else None for name in plugins}
 
 
 def described(name, description="Does it."):
@@ -1245,13 +1244,30 @@ def test_the_skills_claude_code_loads_are_the_skills_skillport_reads(claude, tmp
     repo = make_repo({CATALOG: market(*plugins), **files})
     theirs = skills_loaded(claude, repo, SKILL_LAYOUTS, tmp_path / "home")
     ours = {plugin.name: sorted([skill.command for skill in plugin.skills if offered(skill)] + [
-        discovery.command(plugin.name, posixpath.basename(problem.location))
+        discovery.command(plugin.claude_code_name, posixpath.basename(problem.location))
         for problem in plugin.problems if problem.code == "duplicate-skill-name"])
         for plugin in Reader(repo.url).read().plugins}
     assert ours == theirs
-    assert theirs["skill-md-in-skills"] == ["skills"] and theirs["one-name-twice"] == ["a", "b"]
-    assert theirs["mcpb-cache"] == ["a"] and theirs["skill-md-too-large-in-skills"] == ["beside"]
-    assert theirs["root-skill-named"] == ["My-Tool"] and theirs["folder-named-oddly"] == ["caf----", "my-tool"]
+    assert theirs["skill-md-in-skills"] == ["skill-md-in-skills:skills"]
+    assert theirs["one-name-twice"] == ["one-name-twice:a", "one-name-twice:b"]
+    assert theirs["mcpb-cache"] == ["mcpb-cache:a"] and theirs["skill-md-too-large-in-skills"] == [
+        "skill-md-too-large-in-skills:beside"]
+    assert theirs["root-skill-named"] == ["root-skill-named:My-Tool"]
+    assert theirs["folder-named-oddly"] == ["folder-named-oddly:caf----", "folder-named-oddly:my-tool"]
+
+
+def test_claude_code_calls_a_plugins_skills_by_its_plugin_json_name(claude, tmp_path, make_repo):
+    """Installed by its entry's name, a plugin's skills are called by its plugin.json's: Skillport warns, and
+    gives the name Claude Code offers."""
+    repo = make_repo({CATALOG: market({"name": "tools", "source": "./plugins/tools"}),
+                      "plugins/tools/.claude-plugin/plugin.json": json.dumps({"name": "toolkit"}),
+                      "plugins/tools/skills/alpha/SKILL.md": SKILL})
+    assert skills_loaded(claude, repo, ["tools"], tmp_path / "home") == {"tools": []}
+    offered = skills_offered(claude, claude_env(tmp_path / "home"), tmp_path / "home")
+    plugin = Reader(repo.url).read().plugins[0]
+    assert [skill.command for skill in plugin.skills] == [name for name in offered if ":alpha" in name] == [
+        "toolkit:alpha"]
+    assert [problem.code for problem in plugin.problems] == ["plugin-name-differs"]
 
 
 # Plugins whose source is the marketplace's root, as anthropics/skills lists its own: each an entry's fields.
@@ -1279,7 +1295,7 @@ def test_the_skills_claude_code_loads_from_a_marketplace_root_are_the_skills_ski
     theirs = skills_loaded(claude, repo, ROOT_LAYOUTS, tmp_path / "home", alone=True)
     assert {plugin.name: sorted(skill.command for skill in plugin.skills)
             for plugin in Reader(repo.url).read().plugins} == theirs
-    assert theirs["listed-strict"] == ["art"] and theirs["listed-outside"] == []
+    assert theirs["listed-strict"] == ["listed-strict:art"] and theirs["listed-outside"] == []
 
 
 # Frontmatter that decides whether Claude Code offers a loaded skill to Claude, or only runs it when typed.
@@ -1322,8 +1338,9 @@ def test_the_skills_claude_code_offers_claude_are_those_skillport_says_it_offers
         **{f"plugins/{name}/skills/a/SKILL.md": f"---\n{fields}\n---\nBody.\n" for name, fields in OFFERED.items()},
     })
     home = tmp_path / "home"
-    assert all(skills == ["a"] or skills == [] for skills in skills_loaded(claude, repo, OFFERED, home).values())
-    theirs = {name: skills.get("a") for name, skills in skills_offered(claude, claude_env(home), home, OFFERED).items()}
+    assert all(skills in ([f"{name}:a"], []) for name, skills in skills_loaded(claude, repo, OFFERED, home).items())
+    offered_now = skills_offered(claude, claude_env(home), home)
+    theirs = {name: offered_now.get(f"{name}:a") for name in OFFERED}
     plugins = Reader(repo.url).read().plugins
     # Offered, and where the frontmatter has a description (not the body's, nor one a when_to_use adds to), as it.
     ours = {plugin.name: (plugin.skills[0].description if "description:" in OFFERED[plugin.name] else True)

@@ -434,15 +434,20 @@ def test_what_claude_code_calls_a_skill_follows_its_folder_and_the_paths_that_po
     m = make_marketplace(repo)
     assert sync_marketplace(m.pk).status == Status.OK
     skill = Skill.objects.get(marketplace=m)
-    assert (skill.name, skill.command, skill.invocation) == ("PDF Tools", "pdf-tools", "tools:pdf-tools")
+    assert (skill.name, skill.command, skill.invocation) == ("PDF Tools", "tools:pdf-tools", "tools:pdf-tools")
     as_an_older_reader_left_it(m)
     sync_marketplace(m.pk)
-    assert Skill.objects.get(marketplace=m).command == "pdf-tools"  # judged again
+    assert Skill.objects.get(marketplace=m).command == "tools:pdf-tools"  # judged again
 
     repo.commit({".claude-plugin/marketplace.json": catalog(plugin_entry("tools", skills=["./extra/pdf.tools"]))})
     run = sync_marketplace(m.pk)
     assert (run.status, run.updated) == (Status.OK, 0)
-    assert Skill.objects.get(marketplace=m).command == "PDF-Tools"
+    assert Skill.objects.get(marketplace=m).command == "tools:PDF-Tools"
+
+    # Named otherwise in a plugin.json, the plugin's skills are called by that name.
+    repo.commit({"plugins/tools/.claude-plugin/plugin.json": '{"name": "pdf"}'})
+    sync_marketplace(m.pk)
+    assert Skill.objects.get(marketplace=m).invocation == "pdf:PDF-Tools"
 
 
 @pytest.mark.django_db
