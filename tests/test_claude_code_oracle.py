@@ -886,6 +886,24 @@ def test_frontmatter_claude_code_reads_skillport_reads_alike(claude, tmp_path):
     assert ours["list-kept"].frontmatter["allowed-tools"] == ["Read", "Grep"]
 
 
+def test_the_description_claude_is_offered_is_the_one_skillport_shows(claude, tmp_path, make_repo):
+    """Each frontmatter above (and each of commands' and agents' below, as a skill's), read by a Claude Code session:
+    Skillport says a skill is offered to Claude where the session offers it, with the description Skillport shows
+    (the session writes it on one line)."""
+    texts = {f"yaml-{case}": f"---\nname: yaml-{case}\n{lines}\n---\nBody.\n" for case, lines in FRONTMATTER_YAML.items()}
+    texts |= {f"file-{case}": text for case, text in FRONTMATTER_FILES.items() if case != "utf16"}
+    texts |= {f"component-{case}": f"---\n{lines}\n---\nBody.\n" for case, lines in COMPONENT_FRONTMATTER.items()}
+    repo = make_repo({CATALOG: market(entry()), **{f"plugins/tools/skills/{case}/SKILL.md": text
+                                                   for case, text in texts.items()}})
+    skills_loaded(claude, repo, ["tools"], tmp_path / "home")
+    theirs = {name: " ".join(description.split())
+              for name, description in skills_offered(claude, claude_env(tmp_path / "home"), tmp_path / "home").items()
+              if name.startswith("tools:")}
+    plugin = Reader(repo.url).read().plugins[0]
+    ours = {skill.command: " ".join(skill.description.split()) for skill in plugin.skills if offered(skill)}
+    assert ours == theirs and len(ours) == 18
+
+
 # A command's or agent's frontmatter, which the validator also judges in a plugin's folder (the plugin installs).
 COMPONENT_FRONTMATTER = {
     "desc-number": "description: 3", "desc-true": "description: true", "desc-null": "description:",
