@@ -22,7 +22,7 @@ from django.urls import reverse
 
 from skillport_site.links import absolute_url
 
-from . import claudefields, curated, dependencies, packaging, plugincontent
+from . import claudefields, curated, dependencies, packaging, plugincontent, skillmd
 from .models import Marketplace, Plugin
 
 # Names only a local network resolves: Anthropic's servers cannot reach them.
@@ -134,7 +134,7 @@ def steps(skill, user, download_url="") -> dict[str, list[str]]:
         needed = claude_code_needed(skill.plugin)
         claude_code = [*([f"This plugin needs Claude Code {needed}: update yours first if it is older (claude update)."]
                          if needed else []), settings_step(), *route, *_turned_on(skill.plugin),
-                       f"Restart Claude Code; the skill is then available as /{skill.invocation}.",
+                       _how_it_runs(skill),
                        *_with_it(skill.plugin), *_besides_skills(skill.plugin)]
     else:
         claude_code = [f"Download {package}{link}.", unzip_command(skill),
@@ -160,6 +160,22 @@ def claude_code_needed(plugin) -> str:
             found = claudefields.version_range(wanted)
             return "" if found in (None, "", "*") else found[:100]
     return ""
+
+
+def _how_it_runs(skill) -> str:
+    """Who runs the skill once Claude Code has it: a person typing its command, Claude when it is relevant (a skill
+    whose frontmatter turns either off, or gives Claude no description, is run the other way alone)."""
+    typed, offered = skillmd.typed_by_people(skill.frontmatter), not skillmd.not_offered(skill.frontmatter)
+    if typed and offered:
+        return f"Restart Claude Code; the skill is then available as /{skill.invocation}."
+    if typed:
+        return (f"Restart Claude Code; the skill is then available as /{skill.invocation}. Claude does not use it on "
+                f"its own: {skillmd.not_offered(skill.frontmatter)}.")
+    if offered:
+        return (f"Restart Claude Code; Claude then uses the skill ({skill.invocation}) when it is relevant. It is not "
+                "a command to type: its user-invocable is false.")
+    return (f"Restart Claude Code. Neither you nor Claude can run this skill ({skill.invocation}): its user-invocable "
+            f"is false and {skillmd.not_offered(skill.frontmatter)}.")
 
 
 def _turned_on(plugin) -> list[str]:

@@ -380,6 +380,12 @@ def not_offered(frontmatter: dict) -> str:
     return NO_DESCRIPTION
 
 
+def typed_by_people(frontmatter: dict) -> bool:
+    """Whether a person may run the skill by typing its command: unless its `user-invocable` is there and does not
+    read as yes (null and "maybe" do not, as Claude Code reads them)."""
+    return "user-invocable" not in frontmatter or _yes(frontmatter["user-invocable"])
+
+
 def _yes(value) -> bool:
     if isinstance(value, bool):
         return value

@@ -75,6 +75,28 @@ def test_the_curated_catalogue_when_it_lists_the_plugin(client, on_github, peopl
     assert UNZIP not in html
 
 
+@pytest.mark.parametrize("frontmatter, said", [
+    ("description: Write a review.", "available as /kit:postmortem."),
+    ("name: postmortem", "available as /kit:postmortem. Claude does not use it on its own: its frontmatter has no "
+                         "description."),
+    ("description: Write a review.\ndisable-model-invocation: true", "Claude does not use it on its own: its "
+                                                                      "disable-model-invocation says so."),
+    ("description: Write a review.\nuser-invocable: false", "Claude then uses the skill (kit:postmortem) when it is "
+                                                             "relevant. It is not a command to type"),
+    ("user-invocable: maybe", "Neither you nor Claude can run this skill (kit:postmortem)"),
+])
+@pytest.mark.django_db
+def test_the_steps_say_who_runs_the_skill(client, make_repo, synced_marketplace, people, frontmatter, said):
+    """As Claude Code's frontmatter has it (tests/test_claude_code_oracle.py, OFFERED): a skill without a description
+    Claude is not offered, and one whose user-invocable is not a yes no one types."""
+    synced_marketplace(make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("kit"), name="acme-skills"),
+        "plugins/kit/skills/postmortem/SKILL.md": f"---\n{frontmatter}\n---\nWrite it.\n",
+    }), slug="acme", github_url="https://github.com/acme/skills.git")
+    steps = claude_code(panel(client, people["core"]))
+    assert said in steps and steps.count("Restart Claude Code") == 1
+
+
 @pytest.mark.django_db
 def test_a_personal_skill_when_the_catalogue_leaves_the_plugin_out(client, on_github, people):
     # kit holds runbook, which orla may not see: Claude Code installs plugins whole, so her catalogue has no kit.
