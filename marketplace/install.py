@@ -165,17 +165,17 @@ def claude_code_needed(plugin) -> str:
 def _how_it_runs(skill) -> str:
     """Who runs the skill once Claude Code has it: a person typing its command, Claude when it is relevant (a skill
     whose frontmatter turns either off, or gives Claude no description, is run the other way alone)."""
-    typed, offered = skillmd.typed_by_people(skill.frontmatter), not skillmd.not_offered(skill.frontmatter)
-    if typed and offered:
+    typed, silent = skillmd.typed_by_people(skill.frontmatter), skillmd.not_offered(skill.frontmatter)
+    if typed and not silent:
         return f"Restart Claude Code; the skill is then available as /{skill.invocation}."
     if typed:
         return (f"Restart Claude Code; the skill is then available as /{skill.invocation}. Claude does not use it on "
-                f"its own: {skillmd.not_offered(skill.frontmatter)}.")
-    if offered:
+                f"its own: {silent}.")
+    if not silent:
         return (f"Restart Claude Code; Claude then uses the skill ({skill.invocation}) when it is relevant. It is not "
                 "a command to type: its user-invocable is false.")
     return (f"Restart Claude Code. Neither you nor Claude can run this skill ({skill.invocation}): its user-invocable "
-            f"is false and {skillmd.not_offered(skill.frontmatter)}.")
+            f"is false and {silent}.")
 
 
 def _turned_on(plugin) -> list[str]:

@@ -3,6 +3,7 @@ from dataclasses import dataclass, field
 
 from . import manifest
 from .problems import Problem, Problems
+from .spoofing import spoofing_problem
 from .tree import Tree
 
 DEFAULT_CATALOG_PATH = ".claude-plugin/marketplace.json"
@@ -82,9 +83,14 @@ class PluginData:
 
     @property
     def claude_code_name(self) -> str:
-        """The name Claude Code gives the plugin's skills and commands: its plugin.json's, else its entry's."""
+        """The name Claude Code gives the plugin's skills and commands: its plugin.json's, else its entry's. Not one
+        that hides or imitates characters, which Skillport's pages would show as the command to type (the
+        plugin-name-differs warning names it)."""
         name = (self.manifest or {}).get("name")
-        return name if isinstance(name, str) and name else self.name
+        if not isinstance(name, str) or not name or name == self.name:
+            return self.name
+        refused = " " in name or manifest.MANIFEST_NAME_CONTROLS.search(name) or spoofing_problem(name, "")
+        return self.name if refused else name
 
     def where(self, path: str) -> str:
         """The location problems name for `path` inside the plugin's source repository."""

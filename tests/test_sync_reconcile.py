@@ -448,6 +448,10 @@ def test_what_claude_code_calls_a_skill_follows_its_folder_and_the_paths_that_po
     repo.commit({"plugins/tools/.claude-plugin/plugin.json": '{"name": "pdf"}'})
     sync_marketplace(m.pk)
     assert Skill.objects.get(marketplace=m).invocation == "pdf:PDF-Tools"
+    # Not a name that hides characters, which the skill page would show as the command to type.
+    repo.commit({"plugins/tools/.claude-plugin/plugin.json": '{"name": "p\\u200bdf"}'})
+    sync_marketplace(m.pk)
+    assert Skill.objects.get(marketplace=m).invocation == "tools:PDF-Tools"
 
 
 @pytest.mark.django_db
