@@ -16,6 +16,9 @@ from marketplace.tree import same_name_key
 
 # Sources the vendored copy can be made from: the ones a sync fetched and read.
 VENDORED_SOURCES = ("relative", "github", "url", "git-subdir")
+# A plugin.json naming a component path Claude Code does not load: the plugin loads without it, but its validator
+# refuses the plugin.json, and with it a copy's whole marketplace ("Path not found: ./commands").
+REFUSED_PATHS = ("component-path-missing", "component-path-in-mcpb-cache")
 
 
 @dataclass
@@ -82,6 +85,9 @@ def _left_out(plugin) -> str:
         return "prohibited by policy"
     if not plugin.loads:
         return "Claude Code would refuse to install it (see its problems)"
+    if any(p["code"] in REFUSED_PATHS and p["severity"] == "error" for p in plugin.problems):
+        return ("its plugin.json names a component it does not hold, which Claude Code's validator refuses for the "
+                "whole copy (see its problems)")
     if plugin.source_kind not in VENDORED_SOURCES:
         return f"its source ({plugin.source_kind}) is not one Skillport fetches, so there is nothing to copy"
     if not plugin.approved_commit:

@@ -200,6 +200,25 @@ def test_two_plugins_one_folder_on_macos_are_not_both_published(make_repo, synce
     assert taken["gamma/Ops"].startswith("Ops is also in alpha, which was published under that name")
 
 
+def test_a_plugin_whose_plugin_json_names_a_missing_path_is_left_out(make_repo, synced_marketplace, tmp_path):
+    """Claude Code loads it without the missing part, but its validator would refuse the copy's marketplace for it;
+    an entry's missing path, which the validator does not look for, keeps the plugin in."""
+    synced_marketplace(make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("broken"), plugin_entry("fine", commands="./nowhere"),
+                                                   name="alpha-skills"),
+        "plugins/broken/.claude-plugin/plugin.json": json.dumps({"name": "broken", "commands": "./nowhere"}),
+        **{f"plugins/{name}/skills/{name}-skill/SKILL.md": skill_md(f"{name}-skill") for name in ("broken", "fine")},
+    }), slug="alpha")
+    assert Plugin.objects.get(name="broken").loads
+
+    out, result = export(tmp_path)
+
+    assert sorted(path.name for path in (out / "plugins").iterdir()) == ["fine"]
+    left_out = {p["location"]: p["message"] for p in result["problems"] if p["code"] == "not-published"}
+    assert left_out == {"alpha/broken": "broken is left out: its plugin.json names a component it does not hold, "
+                                        "which Claude Code's validator refuses for the whole copy (see its problems)"}
+
+
 def test_a_plugin_is_published_only_with_the_plugins_it_depends_on(make_repo, synced_marketplace, tmp_path):
     """Claude Code installs a plugin's dependencies from the copy's catalogue with it, and will not load it without
     them: a plugin whose dependency is not published (hidden, or its name taken by another marketplace's plugin)
