@@ -569,8 +569,8 @@ class Skill(CurationFields):
     marketplace = models.ForeignKey(Marketplace, on_delete=models.CASCADE, related_name="skills")
     plugin = models.ForeignKey(Plugin, on_delete=models.CASCADE, related_name="skills")
     name = models.CharField(max_length=200, help_text="Its frontmatter's name, or its folder's.")
-    command = models.CharField(
-        max_length=300, blank=True,
+    command = models.TextField(  # as long as the plugin.json's name, which nothing here bounds
+        blank=True,
         help_text="What Claude Code calls it, <plugin>:<skill>: the plugin as its plugin.json names it, the skill by its "
                   "folder, or for a skill a skills path points at directly, by its name; characters but letters, "
                   "digits, _ and - made -.",

@@ -519,7 +519,7 @@ def _content(skill) -> dict:
 
 def _too_long(skill) -> tuple[str, str] | None:
     """(code, why) when a name, slug or path of the skill is longer than its column."""
-    name = storable.too_long(Skill, "Skill", name=skill.name, slug=skill.slug, command=skill.command)
+    name = storable.too_long(Skill, "Skill", name=skill.name, slug=skill.slug)
     if name:
         return "name-too-long", name
     path = storable.too_long(Skill, "Skill folder", path=skill.folder)

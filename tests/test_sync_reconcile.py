@@ -1,5 +1,6 @@
 """Reconciling: idempotent re-syncs, updates with revisions, tombstones, one sync at a time."""
 import base64
+import json
 import threading
 
 import pytest
@@ -448,6 +449,10 @@ def test_what_claude_code_calls_a_skill_follows_its_folder_and_the_paths_that_po
     repo.commit({"plugins/tools/.claude-plugin/plugin.json": '{"name": "pdf"}'})
     sync_marketplace(m.pk)
     assert Skill.objects.get(marketplace=m).invocation == "pdf:PDF-Tools"
+    # A name as long as a plugin.json may give (no column limit keeps the skill from being stored).
+    repo.commit({"plugins/tools/.claude-plugin/plugin.json": json.dumps({"name": "p" * 5000})})
+    assert sync_marketplace(m.pk).status == Status.OK
+    assert Skill.objects.get(marketplace=m, removed_at=None).invocation == "p" * 5000 + ":PDF-Tools"
     # Not a name that hides characters, which the skill page would show as the command to type.
     repo.commit({"plugins/tools/.claude-plugin/plugin.json": '{"name": "p\\u200bdf"}'})
     sync_marketplace(m.pk)

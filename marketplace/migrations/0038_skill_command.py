@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='skill',
             name='command',
-            field=models.CharField(blank=True, help_text="What Claude Code calls it, <plugin>:<skill>: the plugin as its plugin.json names it, the skill by its folder, or for a skill a skills path points at directly, by its name; characters but letters, digits, _ and - made -.", max_length=300),
+            field=models.TextField(blank=True, help_text="What Claude Code calls it, <plugin>:<skill>: the plugin as its plugin.json names it, the skill by its folder, or for a skill a skills path points at directly, by its name; characters but letters, digits, _ and - made -.",),
         ),
         migrations.AlterField(
             model_name='skill',
