@@ -236,7 +236,8 @@ def load_catalogue(plugin_count, skills_per_plugin):
         Plugin(
             marketplace=marketplace, name=f"plugin-{p:04d}", display_name=f"Plugin {p}", version=f"1.{p % 10}.0",
             description=sentence(rng, 12), commit="0" * 40, source_kind="relative", source={"path": f"plugins/{p}"},
-            approved_commit="0" * 40,  # as a sync leaves a plugin with nothing waiting for approval
+            # As a sync leaves a plugin with nothing waiting for approval.
+            approved_commit="0" * 40, approved_entry={"name": f"plugin-{p:04d}"},
             category=rng.choice(("productivity", "engineering", "operations", "finance", "design")),
             entry={"name": f"plugin-{p:04d}"}, surfaces=["claude_code"],
         )

@@ -303,13 +303,15 @@ def settle(marketplace):
         )
         # What a plugin installs besides its skills (plugincontent): approved as synced where no admin
         # decides, once it passed the security scan where the scan gate holds or blocks; and, under the
-        # policy, as it is at the commit already approved (so the content of plugins synced before it was
-        # followed counts as approved, and an unchanged commit stays so).
+        # policy, as it is at the commit and entry already approved (so the content of plugins synced before
+        # it was followed counts as approved, and an unchanged commit stays so). The entry too: a plugin of
+        # another repository keeps its commit while a push to this one gives its entry a server.
         scan_gated = scans.gated(marketplace)
         cursor.execute(
             f"UPDATE {plugins} AS p SET approved_own_hash = p.own_hash "
             f"WHERE p.marketplace_id = %s AND p.approved_own_hash <> p.own_hash "
-            f"AND ((%s AND (NOT %s OR p.own_hash = '' OR p.own_hash = ANY(%s))) OR p.approved_commit = p.commit) "
+            f"AND ((%s AND (NOT %s OR p.own_hash = '' OR p.own_hash = ANY(%s))) "
+            f"OR (p.approved_commit = p.commit AND p.approved_entry = p.entry)) "
             f"RETURNING p.id, p.name, p.own_hash",
             [marketplace.pk, not marketplace.requires_approval, scan_gated,
              _passing_plugin_content(marketplace) if scan_gated else []],
@@ -333,12 +335,12 @@ def settle(marketplace):
             f"WHERE marketplace_id = %s AND approved_commit = commit AND problems @> %s::jsonb",
             [marketplace.pk, UNREAD],
         )
-        # The repository at a plugin's commit holds exactly what members see only when none of its
-        # skills waits for approval (or was refused it), nor the rest of it, and it holds no name the sync
-        # refused to read (reader._report_unread); otherwise keep pinning the last such commit. Nor may
-        # another plugin's skill whose folder lies in the plugin's (plugins at the top of the repository
-        # hold each other's): installed from that commit, its files come along, and the plugin's hooks
-        # could run them.
+        # The repository at a plugin's commit, with its entry, holds exactly what members see only when none
+        # of its skills waits for approval (or was refused it), nor the rest of it, and it holds no name the
+        # sync refused to read (reader._report_unread); otherwise keep pinning the last such commit and
+        # entry. Nor may another plugin's skill whose folder lies in the plugin's (plugins at the top of the
+        # repository hold each other's): installed from that commit, its files come along, and the plugin's
+        # hooks could run them.
         # The marketplace's skills are read once (a lookup per plugin ANDed two indexes, one of them
         # holding every live skill of the catalogue), and kept (MATERIALIZED): inlined into the NOT
         # EXISTS, they were read again for each plugin, and a sync that moved 500 plugins' commits spent
@@ -351,8 +353,9 @@ def settle(marketplace):
             f"  AND (s.pending_revision_id IS NOT NULL OR NOT s.released OR ("
             f"    SELECT r.status FROM {revisions} AS r WHERE r.skill_id = s.id ORDER BY r.id DESC LIMIT 1"
             f"  ) = ANY(%s))) "
-            f"UPDATE {plugins} AS p SET approved_commit = p.commit "
-            f"WHERE p.marketplace_id = %s AND p.approved_commit <> p.commit AND p.own_hash = p.approved_own_hash "
+            f"UPDATE {plugins} AS p SET approved_commit = p.commit, approved_entry = p.entry "
+            f"WHERE p.marketplace_id = %s AND (p.approved_commit <> p.commit OR p.approved_entry <> p.entry) "
+            f"AND p.own_hash = p.approved_own_hash "
             f"AND NOT p.problems @> %s::jsonb "
             f"AND NOT EXISTS (SELECT 1 FROM waiting AS w WHERE w.plugin_id = p.id) "
             f"AND NOT EXISTS (SELECT 1 FROM waiting AS w WHERE w.in_marketplace_repo AND p.source_kind = 'relative' "

@@ -6,6 +6,9 @@ the catalogue the organisation curated, not whatever the repository says today. 
 token only for this file: every source below is a git repository it clones with the person's own access. Sources are
 rewritten so they no longer depend on where the catalogue was read from:
 
+Every entry is the plugin's as approved (`Plugin.approved_entry`), beside its approved commit: the entry
+declares servers and hooks, and says where the plugin's folder is.
+
 1. A relative source becomes a `git-subdir` source (or a `url` one for the repository root) in
    the marketplace's repository, with `sha` set to the plugin's approved commit: the commit
    Skillport synced, or under an approval policy the last one at which nothing in the plugin
@@ -46,9 +49,9 @@ def reachable(marketplace) -> bool:
 
 
 def pinned_source(plugin):
-    """The plugin's source pinned to its approved commit, or None when it cannot be pinned."""
+    """The plugin's source as approved, pinned to its approved commit, or None when it cannot be pinned."""
     marketplace = plugin.marketplace
-    raw = plugin.entry.get("source")
+    raw = plugin.approved_entry.get("source")
     source = manifest.parse_source(raw, SimpleNamespace(metadata=marketplace.metadata or {}), "", Problems(),
                                    settings.SKILLPORT_GITHUB_URL)
     sha = plugin.approved_commit
@@ -98,7 +101,7 @@ def _metadata(plugin, source, skills) -> dict:
     for skill, digest in skills:
         inside = {"path": skill.path[len(prefix):]} if skill.path.startswith(prefix) else {}
         listed.append({"skill": skill.identifier, **inside, "digest": digest})
-    upstream = plugin.entry.get("metadata")
+    upstream = plugin.approved_entry.get("metadata")
     return {**(upstream if isinstance(upstream, dict) else {}), "skillport": {"skills": listed}}
 
 
@@ -133,7 +136,7 @@ def listing(user, marketplace=None, *, audience=None) -> Listed:
     plugins = _listed(user, audience)
     if marketplace is not None:
         plugins = plugins.filter(marketplace=marketplace)
-    rows = plugins.values_list("pk", "marketplace_id", "name", "marketplace__name", "entry__dependencies",
+    rows = plugins.values_list("pk", "marketplace_id", "name", "marketplace__name", "approved_entry__dependencies",
                                "manifest__dependencies")
     wanting = dependencies.wanting([(pk, market, name, {"dependencies": a}, {"dependencies": b}, market_name)
                                     for pk, market, name, market_name, a, b in rows])
@@ -158,7 +161,7 @@ def refusal(plugin, user, listed=None) -> str:
         return "no commit of it has been approved yet"
     if pinned_source(plugin) is None:
         return "its source cannot be pinned to the commit approved"
-    if listed is None and dependencies.own(plugin.entry, plugin.manifest, plugin.marketplace.name):
+    if listed is None and dependencies.own(plugin.approved_entry, plugin.manifest, plugin.marketplace.name):
         listed = listing(user, plugin.marketplace)
     elif listed is None:
         listed = Listed(frozenset(_listed(user).filter(pk=plugin.pk).values_list("pk", flat=True)))
@@ -182,11 +185,11 @@ def _owner(owner) -> dict:
 def catalogue(marketplace, user) -> dict:
     plugins = _listed(user).filter(marketplace=marketplace).select_related("marketplace").order_by("name")
     sourced = [(plugin, source) for plugin in plugins if (source := pinned_source(plugin)) is not None]
-    wanting = dependencies.wanting([(p.pk, p.marketplace_id, p.name, p.entry, p.manifest, marketplace.name)
-                                    for p, _source in sourced])
+    wanting = dependencies.wanting([(p.pk, p.marketplace_id, p.name, p.approved_entry, p.manifest,
+                                     marketplace.name) for p, _source in sourced])
     sourced = [(plugin, source) for plugin, source in sourced if plugin.pk not in wanting]
     held = _held_skills([plugin for plugin, _source in sourced])
-    entries = [{**plugin.entry, **_overrides(plugin), "source": source,
+    entries = [{**plugin.approved_entry, **_overrides(plugin), "source": source,
                 "metadata": _metadata(plugin, source, held.get(plugin.pk, []))} for plugin, source in sourced]
     return {
         "name": marketplace.catalogue_name,

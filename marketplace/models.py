@@ -520,6 +520,10 @@ class Plugin(CurationFields):
         help_text="The latest commit at which every skill of the plugin, and the rest of it, was approved; the "
                   "curated catalogue and publish targets pin it.",
     )
+    # Its marketplace.json entry as it was then, which those catalogues give beside that commit: the entry
+    # declares servers, hooks and the source's folder, and lives in the marketplace's repository, which moves
+    # on (a plugin of another repository keeps its commit while its entry changes).
+    approved_entry = models.JSONField(default=dict, blank=True, editable=False)
     # What the plugin installs besides its skills (hooks, commands, agents, servers), as synced and as
     # approved, each as its digest and as the content itself, which shows admins what changed
     # (marketplace/plugincontent.py); "" and {} for a plugin of skills alone.

@@ -27,11 +27,11 @@ class Unscannable(Exception):
     """Why a plugin's content cannot be scanned, in words for the admin."""
 
 
-def location(plugin) -> tuple[str, str | None, str]:
-    """(repository URL, token for it, plugin folder in it) of the plugin's source. Raises ValueError
-    when its source can no longer be read."""
+def location(plugin, entry: dict) -> tuple[str, str | None, str]:
+    """(repository URL, token for it, plugin folder in it) of the plugin's source as `entry` (its marketplace.json
+    entry as synced, or as approved) gives it. Raises ValueError when that source can no longer be read."""
     marketplace = plugin.marketplace
-    source = manifest.parse_source(plugin.entry.get("source"), SimpleNamespace(metadata=marketplace.metadata or {}),
+    source = manifest.parse_source(entry.get("source"), SimpleNamespace(metadata=marketplace.metadata or {}),
                                    "", Problems(), settings.SKILLPORT_GITHUB_URL)
     if source is None:
         raise ValueError("its source can no longer be read")
@@ -43,15 +43,15 @@ def location(plugin) -> tuple[str, str | None, str]:
     return source.url, (marketplace.access_token or None) if same_host else None, source.path
 
 
-def for_scan(plugin, content: dict, commit: str) -> tuple[dict[str, bytes], bool]:
+def for_scan(plugin, content: dict, commit: str, entry: dict) -> tuple[dict[str, bytes], bool]:
     """The files a scanner reads of `content` (the plugin's `own_content` or `approved_own_content`) at
-    `commit`, and whether their SKILL.md is the one written here (its findings are the scan's, not the
-    plugin's). Raises Unscannable, ValueError or GitError."""
+    `commit` of the source `entry` gives, and whether their SKILL.md is the one written here (its findings
+    are the scan's, not the plugin's). Raises Unscannable, ValueError or GitError."""
     if not content:
         raise Unscannable("What was approved was not recorded (it was approved before Skillport kept it).")
     if content.get("files_total"):
         raise Unscannable(f"It holds {content['files_total']:,} files, more than the scan reads.")
-    url, token, root = location(plugin)
+    url, token, root = location(plugin, entry)
     repo = Repository.holding(url, commit, token=token)
     listed = repo.list_tree(commit, root)
     wanted = [(path, sha) for path, _mode, sha in content.get("files", [])]

@@ -316,8 +316,10 @@ def _files(where) -> tuple[dict[str, bytes], bool]:
     if kind == "plugin":
         plugin = Plugin.objects.select_related("marketplace").get(pk=pk)
         if where[2] == "approved":
-            return pluginfiles.for_scan(plugin, plugin.approved_own_content, plugin.approved_commit)
-        return pluginfiles.for_scan(plugin, plugin.own_content, plugin.commit)
+            # No entry was approved while no commit was: the content's source is then the one synced.
+            return pluginfiles.for_scan(plugin, plugin.approved_own_content, plugin.approved_commit,
+                                        plugin.approved_entry or plugin.entry)
+        return pluginfiles.for_scan(plugin, plugin.own_content, plugin.commit, plugin.entry)
     files = SkillRevision.objects.get(pk=pk).files
     contents = dict(Blob.objects.filter(sha__in=[f["sha"] for f in files if not f["omitted"]])
                     .values_list("sha", "content"))

@@ -6,7 +6,8 @@ written to a folder and read back, a publish of 2,000 skills spent seconds in th
 Vendoring lets the copy carry plugins from any git host, other owners, `git-subdir` and `url`
 sources, which Claude.ai's GitHub sync cannot read. What goes into a plugin's folder:
 
-- every file of the plugin at its approved commit (`Plugin.approved_commit`), symlinks inside the
+- every file of the plugin at its approved commit (`Plugin.approved_commit`), found where its entry as
+  approved (`Plugin.approved_entry`, which its catalogue entry is made from) puts it, symlinks inside the
   repository written as the files they point to, junk (`node_modules`, `__pycache__`...) left out;
 - except skill folders (any folder holding a SKILL.md): those are written from the database, and
   only for the skills selection.py chose, at the revision Skillport serves. So a skill awaiting
@@ -134,7 +135,7 @@ def _other_marketplaces(published, copied) -> list[str]:
     (allowCrossMarketplaceDependenciesOn): the copy lets them too, and no others."""
     allowed = set()
     for plugin in published:
-        for written in dependencies.declared(plugin.entry, plugin.manifest):
+        for written in dependencies.declared(plugin.approved_entry, plugin.manifest):
             other = written.partition("@")[2]
             if other not in ("", plugin.marketplace.name, *copied) and other in plugin.marketplace.cross_marketplace:
                 allowed.add(other)
@@ -172,7 +173,7 @@ def _vendor(chosen, problems, trees, stored, digests, copied) -> tuple[Published
     plugin = chosen.plugin
     where = f"{plugin.marketplace.slug}/{plugin.name}"
     try:
-        url, token, root = pluginfiles.location(plugin)
+        url, token, root = pluginfiles.location(plugin, plugin.approved_entry)
         files = _repository_files(trees.get(url, plugin.approved_commit, token), root, where, problems)
     except (GitError, Escape, ValueError) as exc:
         problems.error("plugin-not-copied", f"{plugin.name} could not be copied: {exc}", where,
@@ -190,7 +191,7 @@ def _vendor(chosen, problems, trees, stored, digests, copied) -> tuple[Published
         listed.append({"skill": skill.identifier, "path": folder_in_plugin or ".", "digest": digests[skill.pk]})
 
     manifest_json = _plugin_json(files, where, problems)
-    entry = {key: value for key, value in plugin.entry.items() if key not in ("source", "version")}
+    entry = {key: value for key, value in plugin.approved_entry.items() if key not in ("source", "version")}
     # Published under the target's name, a dependency on "name@<a marketplace the target copies>" would name the
     # original.
     for declared in (entry, manifest_json):
@@ -201,7 +202,7 @@ def _vendor(chosen, problems, trees, stored, digests, copied) -> tuple[Published
         ("displayName", plugin.display_name_override), ("category", plugin.category_override),
         ("tags", plugin.tags_override)) if value})
     digest = _digest(files, manifest_json, entry)
-    upstream = str((manifest_json or {}).get("version") or plugin.entry.get("version") or "")
+    upstream = str((manifest_json or {}).get("version") or plugin.approved_entry.get("version") or "")
     version = published_version(upstream, digest)
     if manifest_json is not None:
         files[PLUGIN_JSON] = (False, _json({**manifest_json, "version": version}))

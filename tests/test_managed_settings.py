@@ -99,8 +99,9 @@ def test_a_required_plugin_is_forced_on_only_where_every_members_catalogue_lists
     core = settings_target([acme], name="core", audience=["github:@acme/core"])
     assert fragment(core)["enabledPlugins"]["ops-kit@acme-skills"] is True and not_forced_on(core) == []
     ops = Plugin.objects.get(marketplace=acme, name="ops-kit")
-    ops.entry = {**ops.entry, "dependencies": ["gone"]}  # as a sync of a commit adding it would store
-    ops.save(update_fields=["entry"])
+    # As a sync of a commit adding it, with nothing waiting for approval, would store.
+    ops.entry = ops.approved_entry = {**ops.entry, "dependencies": ["gone"]}
+    ops.save(update_fields=["entry", "approved_entry"])
     assert "ops-kit@acme-skills" not in fragment(core)["enabledPlugins"]
     assert not_forced_on(core) == [("ops-kit@acme", "it depends on gone, which the catalogue does not list for "
                                                    "everyone in this audience")]

@@ -1,12 +1,14 @@
 """Data migrations, run backwards and forwards on the test database."""
 import pytest
 
-from marketplace.models import Skill, SkillRevision
+from marketplace.models import Plugin, Skill, SkillRevision
 from marketplace.sync import sync_marketplace
 
+from .builders import catalog, plugin_entry
 from .migrating import there_and_back
 
 BEFORE_BODY_HTML = ("marketplace", "0011_api_identifiers")
+BEFORE_APPROVED_ENTRY = ("marketplace", "0038_skill_command")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -20,3 +22,25 @@ def test_0012_renders_the_stored_bodies_and_the_pending_ones(simple_repo, make_m
     assert "<h1>Title</h1>" in Skill.objects.get(slug="alpha").body_html
     assert "<h1>Newer</h1>" in SkillRevision.objects.get(pk=pending.pk).content["body_html"]
     assert '<span class="nb">print</span>' in SkillRevision.objects.get(pk=pending.pk).content["body_html"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_0039_keeps_the_entry_as_approved_for_a_plugin_that_waits(simple_repo, make_marketplace):
+    """Where an admin has yet to approve a server the entry gained, the entry the catalogues give keeps the keys
+    that do something as approved; a plugin with nothing waiting keeps its entry as synced."""
+    simple_repo.commit({".claude-plugin/marketplace.json": catalog(plugin_entry("tools"), plugin_entry("other")),
+                        "plugins/other/skills/gamma/SKILL.md": "---\nname: gamma\ndescription: G.\n---\nG.\n"})
+    market = make_marketplace(simple_repo)
+    sync_marketplace(market.pk)
+    market.requires_approval = True
+    market.save(update_fields=["requires_approval"])
+    tracker = {"tracker": {"command": "npx", "args": ["tracker"]}}
+    simple_repo.commit({".claude-plugin/marketplace.json": catalog(
+        plugin_entry("tools", version="1.1.0", mcpServers=tracker), plugin_entry("other", version="2.0.0"))})
+    sync_marketplace(market.pk)
+    Plugin.objects.update(approved_entry={})
+    there_and_back(BEFORE_APPROVED_ENTRY)
+    tools, other = Plugin.objects.get(name="tools"), Plugin.objects.get(name="other")
+    assert tools.approved_commit != tools.commit and tools.approved_own_content == {}
+    assert tools.approved_entry == {"name": "tools", "source": "./plugins/tools", "version": "1.1.0"}
+    assert other.approved_commit == other.commit and other.approved_entry == other.entry

@@ -12,7 +12,7 @@ from marketplace import plugincontent
 from marketplace.models import Plugin, Skill
 from marketplace.sync import sync_marketplace
 
-from .builders import Symlink, catalog, plugin_entry, skill_md
+from .builders import Symlink, catalog, plugin_entry, run_command, skill_md
 
 pytestmark = pytest.mark.django_db
 
@@ -627,3 +627,77 @@ def test_approving_many_plugins_content_takes_statements_that_do_not_grow(make_r
             (p.name, before[p.name], p.own_hash) for p in plugins)
         assert approval.approve_plugin_content(Plugin.objects.filter(marketplace=m), None) == 0  # nothing waits
     assert statements[12] == statements[2]
+
+
+def test_the_catalogue_gives_the_entry_as_approved_not_as_pushed(market, client, people, admin_client):
+    """Claude Code reads a plugin's hooks and servers from its marketplace.json entry as well: a push adding one
+    there waits for an admin like one in the plugin's files, so the curated catalogue keeps the entry approved
+    beside the commit approved, never the new entry's servers with the old commit."""
+    tracker = {"tracker": {"command": "npx", "args": ["evil-tracker"]}}
+    market.repo.commit({".claude-plugin/marketplace.json": catalog(
+        plugin_entry("ops-kit", version="1.1.0", description="Now with a tracker.", mcpServers=tracker),
+        plugin_entry("docs-kit", version="1.0.0"), name="acme-skills")})
+    assert sync_marketplace(market.pk).status == "ok"
+    ops = Plugin.objects.get(name="ops-kit")
+    assert ops.approved_commit != ops.commit and ops.entry["mcpServers"] == tracker
+    client.force_login(people["member"])
+    entry = {e["name"]: e for e in client.get("/m/acme/marketplace.json").json()["plugins"]}["ops-kit"]
+    assert entry["source"]["sha"] == ops.approved_commit
+    assert "mcpServers" not in entry
+    admin_client.post("/admin/marketplace/plugin/", {"action": "approve_content", "_selected_action": [ops.pk]})
+    entry = {e["name"]: e for e in client.get("/m/acme/marketplace.json").json()["plugins"]}["ops-kit"]
+    assert entry["mcpServers"] == tracker and entry["source"]["sha"] == Plugin.objects.get(pk=ops.pk).commit
+
+
+def test_a_server_added_to_the_entry_of_a_plugin_from_another_repository_waits_for_an_admin(
+        make_repo, synced_marketplace, git_host, client, people):
+    """The plugin's commit is its own repository's: a push to the marketplace's repository adding a server to its
+    entry leaves that commit as it was, and must not pass for approved with it."""
+    git_host("acme/tools", {"skills/gh/SKILL.md": skill_md("gh", "From another repository.")})
+    source = {"source": "github", "repo": "acme/tools"}
+    repo = make_repo({".claude-plugin/marketplace.json": catalog(plugin_entry("tools", source), name="acme-skills")})
+    market = synced_marketplace(repo, slug="acme")
+    market.requires_approval = True
+    market.save(update_fields=["requires_approval"])
+    tools = Plugin.objects.get(name="tools")
+    approved = tools.approved_commit
+    assert approved == tools.commit and tools.own_hash == ""
+    tracker = {"tracker": {"command": "npx", "args": ["evil-tracker"]}}
+    repo.commit({".claude-plugin/marketplace.json": catalog(plugin_entry("tools", source, mcpServers=tracker),
+                                                            name="acme-skills")})
+    assert sync_marketplace(market.pk).status == "ok"
+    tools.refresh_from_db()
+    assert tools.commit == approved and tools.own_hash and tools.approved_own_hash == ""  # it waits
+    client.force_login(people["member"])
+    entry = {e["name"]: e for e in client.get("/m/acme/marketplace.json").json()["plugins"]}["tools"]
+    assert entry["source"]["sha"] == approved and "mcpServers" not in entry
+
+
+def test_an_entry_moved_to_a_folder_nobody_reviewed_waits_for_an_admin_on_every_channel(market, client, people,
+                                                                                       tmp_path):
+    """A push pointing ops-kit's entry at another folder (one the approved commit already held, never read as a
+    plugin): until an admin approves, the curated catalogue and a publish copy still give the folder approved,
+    at the commit approved, with no servers the new entry declares."""
+    market.repo.commit({"plugins/unread/hooks/hooks.json": EVIL_HOOKS,
+                        "plugins/unread/skills/postmortem/SKILL.md": skill_md("postmortem", "Not reviewed.")})
+    assert sync_marketplace(market.pk).status == "ok"
+    approved = Plugin.objects.get(name="ops-kit").approved_commit
+    tracker = {"tracker": {"command": "npx", "args": ["evil-tracker"]}}
+    market.repo.commit({".claude-plugin/marketplace.json": catalog(
+        plugin_entry("ops-kit", "./plugins/unread", version="1.0.0", mcpServers=tracker),
+        plugin_entry("docs-kit", version="1.0.0"), name="acme-skills")})
+    assert sync_marketplace(market.pk).status == "ok"
+    ops = Plugin.objects.get(name="ops-kit")
+    assert ops.approved_commit == approved and ops.approved_entry["source"] == "./plugins/ops-kit"
+
+    client.force_login(people["member"])
+    entry = {e["name"]: e for e in client.get("/m/acme/marketplace.json").json()["plugins"]}["ops-kit"]
+    assert (entry["source"]["path"], entry["source"]["sha"]) == ("plugins/ops-kit", approved)
+    assert "mcpServers" not in entry
+
+    code, out = run_command("export_marketplace", str(tmp_path / "out"), "--json")
+    assert code == 0, out
+    copy = tmp_path / "out"
+    published = {e["name"]: e for e in json.loads((copy / ".claude-plugin/marketplace.json").read_text())["plugins"]}
+    assert "mcpServers" not in published["ops-kit"]
+    assert (copy / "plugins/ops-kit/hooks/hooks.json").read_text() == HOOKS  # the approved folder's, not unread's

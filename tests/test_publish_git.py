@@ -139,7 +139,7 @@ def approved_before_names_were_refused(market):
     """Its plugins' synced commits approved, as a Skillport from before their names were refused left them. Now
     approval.settle approves no commit holding a name the sync refuses (test_curated); the build is the last line."""
     assert not Plugin.objects.filter(marketplace=market).exclude(approved_commit="").exists()
-    Plugin.objects.filter(marketplace=market).update(approved_commit=F("commit"))
+    Plugin.objects.filter(marketplace=market).update(approved_commit=F("commit"), approved_entry=F("entry"))
 
 
 @pytest.fixture
