@@ -352,13 +352,18 @@ def settle(marketplace):
             f"  WHERE s.marketplace_id = %s AND s.removed_at IS NULL "
             f"  AND (s.pending_revision_id IS NOT NULL OR NOT s.released OR ("
             f"    SELECT r.status FROM {revisions} AS r WHERE r.skill_id = s.id ORDER BY r.id DESC LIMIT 1"
-            f"  ) = ANY(%s))) "
-            f"UPDATE {plugins} AS p SET approved_commit = p.commit, approved_entry = p.entry "
+            f"  ) = ANY(%s))), "
+            f"moved AS (UPDATE {plugins} AS p SET approved_commit = p.commit, approved_entry = p.entry "
             f"WHERE p.marketplace_id = %s AND (p.approved_commit <> p.commit OR p.approved_entry <> p.entry) "
             f"AND p.own_hash = p.approved_own_hash "
             f"AND NOT p.problems @> %s::jsonb "
             f"AND NOT EXISTS (SELECT 1 FROM waiting AS w WHERE w.plugin_id = p.id) "
             f"AND NOT EXISTS (SELECT 1 FROM waiting AS w WHERE w.in_marketplace_repo AND p.source_kind = 'relative' "
-            f"  AND p.root IS NOT NULL AND (p.root = '' OR left(w.path, length(p.root) + 1) = p.root || '/'))",
+            f"  AND p.root IS NOT NULL AND (p.root = '' OR left(w.path, length(p.root) + 1) = p.root || '/')) "
+            f"RETURNING p.id) "
+            # The skills a moved plugin's approved commit holds: its live ones, every one approved. A skill removed
+            # since stays held until then: members it is kept from must not get the commit that holds it.
+            f"UPDATE {skills} AS s SET in_approved_commit = s.removed_at IS NULL FROM moved "
+            f"WHERE s.plugin_id = moved.id AND s.in_approved_commit <> (s.removed_at IS NULL)",
             [marketplace.pk, REFUSED, marketplace.pk, UNREAD],
         )

@@ -84,7 +84,7 @@ def _overrides(plugin) -> dict:
 
 def _held_skills(plugins) -> dict:
     """{plugin id: [(skill, digest)]}: the skills each plugin's pinned commit holds, as approved."""
-    skills = list(Skill.objects.filter(plugin__in=plugins, removed_at=None, released=True)
+    skills = list(Skill.objects.filter(plugin__in=plugins, in_approved_commit=True)
                   .select_related("plugin", "marketplace").order_by("path"))
     digests = provenance.digests([skill.pk for skill in skills])
     held = {}
@@ -109,13 +109,14 @@ def _listed(user, audience=None):
     """The plugins `user`'s curated catalogues may list, before dependencies: with a source to pin (of a
     kind Skillport fetches, at an approved commit). Given an `audience` (refs, as on a publish target) instead,
     what every member's catalogues list alike."""
-    def seen(model):
-        return model.objects.visible_to(user) if audience is None else model.objects.visible_to_audience(audience)
+    def seen(model, **removed):
+        return (model.objects.visible_to(user, **removed) if audience is None
+                else model.objects.visible_to_audience(audience, **removed))
 
-    # What the pinned commit holds of the plugin: its live skills, as approved (the approved commit
-    # is never past a skill awaiting its first approval), less those `user` (or every member) may see.
-    withheld = Skill.objects.filter(plugin=OuterRef("pk"), removed_at=None, released=True).exclude(
-        pk__in=seen(Skill))
+    # What the pinned commit holds of the plugin (its skills then, removed since or not, as approved),
+    # less those `user` (or every member) may see.
+    withheld = Skill.objects.filter(plugin=OuterRef("pk"), in_approved_commit=True).exclude(
+        pk__in=seen(Skill, removed=True))
     # A plugin Claude Code would refuse to load is left out too: listed, it would fail to install.
     return (seen(Plugin).filter(curation__in=[Curation.SHOWN, Curation.FEATURED], loads=True,
                                 source_kind__in=("relative", *FETCHED))

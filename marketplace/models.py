@@ -89,10 +89,11 @@ class VisibleQuerySet(models.QuerySet):
     marketplace_path = "marketplace__"
     plugin_path = "plugin__"
 
-    def visible_to(self, user):
+    def visible_to(self, user, *, removed=False):
+        """With `removed`, as if the removed were still there: for what an approved commit holds (curated.py)."""
         if user is None or not user.is_authenticated:
             return self.none()
-        live = self._live()
+        live = self._live(removed)
         if user.is_superuser:
             return live  # including skills awaiting their first approval, so admins can review them
         who = access.principals(user)
@@ -100,7 +101,7 @@ class VisibleQuerySet(models.QuerySet):
             return self.none()  # not (or no longer) a member: an empty audience does not admit them
         return live._for_member(who)
 
-    def visible_to_audience(self, audience):
+    def visible_to_audience(self, audience, *, removed=False):
         """What every member of `audience` (refs, as on a publish target; empty: every member) may
         see: a published channel reaches all of them, so a thing is in only if the rule admits each.
 
@@ -108,21 +109,22 @@ class VisibleQuerySet(models.QuerySet):
         ref, so those are the principals each group is judged by; a thing named for one person
         only reaches a target whose audience is that person.
         """
-        live = self._live()
+        live = self._live(removed)
         for ref in [access.normalise(ref) for ref in audience] or [access.EVERYONE]:
             if ref is None:
                 return self.none()  # a ref that names nobody we know: publish nothing rather than guess
             live = live._for_member(sorted({access.EVERYONE, ref}))
         return live
 
-    def _live(self):
-        """What exists for members at all: enabled, not removed, not hidden."""
+    def _live(self, removed=False):
+        """What exists for members at all: enabled, not removed (unless `removed`, then for the model itself), not
+        hidden."""
         live = self.filter(**{f"{self.marketplace_path}enabled": True})
         if self.plugin_path is not None:
             live = live.filter(**{f"{self.plugin_path}removed_at": None}).exclude(
                 **{f"{self.plugin_path}curation": Curation.HIDDEN}
             )
-        if self.model is not Marketplace:
+        if self.model is not Marketplace and not removed:
             live = live.filter(removed_at=None)
         if self.model is Skill:
             live = live.exclude(curation=Curation.HIDDEN)
@@ -205,11 +207,11 @@ class VisibleManager(models.Manager):
     but its queryset is filtered, so it builds the filter afresh, as any filtered queryset does.
     """
 
-    def visible_to(self, user):
+    def visible_to(self, user, *, removed=False):
         if self is not self.model._default_manager:
-            return self.get_queryset().visible_to(user)
-        rule = once_per_key(_visible_rules, (self.model, visibility_key(user)),
-                            lambda: self.get_queryset().visible_to(user))
+            return self.get_queryset().visible_to(user, removed=removed)
+        rule = once_per_key(_visible_rules, (self.model, visibility_key(user), removed),
+                            lambda: self.get_queryset().visible_to(user, removed=removed))
         return rule.all()
 
 
@@ -620,6 +622,9 @@ class Skill(CurationFields):
     # serves; what a sync read since waits in `pending_revision` until an admin approves it. Released:
     # the served revision is released to members (False for a new skill nobody approved yet).
     released = models.BooleanField(default=True, help_text="False until an admin approves a new skill.")
+    # Does its plugin's approved commit (what the curated catalogue pins) hold it? Set when that commit moves
+    # (approval.settle), so a skill removed since is still held, and a new one waiting is not.
+    in_approved_commit = models.BooleanField(default=False, editable=False)
     display_name_override = models.CharField("display name", max_length=200, blank=True,
                                              help_text="Shown instead of the skill's name; Claude still invokes it by name.")
     pending_revision = models.ForeignKey(

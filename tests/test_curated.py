@@ -8,8 +8,8 @@ import pytest
 from django.db.models import F
 
 from connector.tokens import mint
-from marketplace import install
-from marketplace.models import Curation, Marketplace, Plugin, Skill
+from marketplace import approval, install
+from marketplace.models import Curation, Marketplace, Plugin, Skill, SkillRevision
 from marketplace.sync import sync_marketplace
 from skillport_site.links import absolute_url
 
@@ -409,3 +409,38 @@ def test_two_marketplaces_of_one_name_written_at_once_both_get_a_catalogue_name(
     assert outcome["second"] == "second"
     assert dict(Marketplace.objects.values_list("slug", "catalogue_name")) == {
         "first": "acme-skills", "second": "second"}
+
+
+def test_a_skill_removed_while_another_waits_still_keeps_its_plugin_from_those_it_is_kept_from(
+        make_repo, synced_marketplace, client, people):
+    """The approved commit, which the catalogue pins while a changed skill waits, still holds a skill the push
+    removed: a member who may not see that one must not get the plugin at that commit."""
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("ops-kit"), name="acme-skills"),
+        ".skillport/access.json": json.dumps({"skills": {"core-runbook": {"read": ["github:@acme/core"]}}}),
+        "plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Blameless reviews."),
+        "plugins/ops-kit/skills/core-runbook/SKILL.md": skill_md("core-runbook", "Core team only."),
+    })
+    m = synced_marketplace(repo, slug="acme")
+    m.requires_approval = True
+    m.save(update_fields=["requires_approval"])
+
+    def listed(user):
+        return {entry["name"] for entry in curated(client, user).json()["plugins"]}
+
+    assert listed(people["member"]) == set() and listed(people["core"]) == {"ops-kit"}
+    repo.commit({"plugins/ops-kit/skills/core-runbook/SKILL.md": None,
+                 "plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Blameless, and brief.")})
+    assert sync_marketplace(m.pk).status == "ok"
+    ops = Plugin.objects.get(name="ops-kit")
+    assert ops.approved_commit != ops.commit  # postmortem's change waits
+    assert listed(people["member"]) == set()  # the commit approved holds core-runbook
+    assert listed(people["core"]) == {"ops-kit"}
+    held = curated(client, people["core"]).json()["plugins"][0]["metadata"]["skillport"]["skills"]
+    assert {item["skill"].rsplit("/", 1)[-1] for item in held} == {"postmortem", "core-runbook"}
+
+    approval.approve(SkillRevision.objects.filter(status=SkillRevision.Status.PENDING), None)
+    assert Plugin.objects.get(name="ops-kit").approved_commit == ops.commit  # which holds core-runbook no more
+    assert listed(people["member"]) == {"ops-kit"}
+    held = curated(client, people["member"]).json()["plugins"][0]["metadata"]["skillport"]["skills"]
+    assert [item["skill"].rsplit("/", 1)[-1] for item in held] == ["postmortem"]

@@ -9,6 +9,7 @@ from .migrating import there_and_back
 
 BEFORE_BODY_HTML = ("marketplace", "0011_api_identifiers")
 BEFORE_APPROVED_ENTRY = ("marketplace", "0038_skill_command")
+BEFORE_HELD_SKILLS = ("marketplace", "0039_plugin_approved_entry")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -44,3 +45,20 @@ def test_0039_keeps_the_entry_as_approved_for_a_plugin_that_waits(simple_repo, m
     assert tools.approved_commit != tools.commit and tools.approved_own_content == {}
     assert tools.approved_entry == {"name": "tools", "source": "./plugins/tools", "version": "1.1.0"}
     assert other.approved_commit == other.commit and other.approved_entry == other.entry
+
+
+@pytest.mark.django_db(transaction=True)
+def test_0040_holds_the_skills_a_lagging_approved_commit_may_hold(simple_repo, make_marketplace):
+    """Live skills as approved are held; where the plugin's approved commit lags, removed ones may be held too."""
+    market = make_marketplace(simple_repo, requires_approval=False)
+    sync_marketplace(market.pk)
+    market.requires_approval = True
+    market.save(update_fields=["requires_approval"])
+    simple_repo.commit({"plugins/tools/skills/beta/SKILL.md": None,
+                        "plugins/tools/skills/alpha/SKILL.md": "---\nname: alpha\ndescription: Changed.\n---\nA.\n",
+                        "plugins/tools/skills/gamma/SKILL.md": "---\nname: gamma\ndescription: New.\n---\nG.\n"})
+    sync_marketplace(market.pk)
+    Skill.objects.update(in_approved_commit=False)
+    there_and_back(BEFORE_HELD_SKILLS)
+    held = dict(Skill.objects.values_list("slug", "in_approved_commit"))
+    assert held == {"alpha": True, "beta": True, "gamma": False}  # gamma waits for its first approval

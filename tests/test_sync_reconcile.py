@@ -354,8 +354,7 @@ def test_one_changed_skill_rewrites_only_its_own_rows(make_repo, make_marketplac
     m = make_marketplace(repo, requires_approval=requires_approval)
     sync_marketplace(m.pk)
     if requires_approval:
-        Skill.objects.filter(marketplace=m).update(released=True, pending_revision=None)  # as an admin approving all would
-        SkillRevision.objects.filter(skill__marketplace=m).update(status=SkillRevision.Status.APPROVED)
+        approval.approve(SkillRevision.objects.filter(status=SkillRevision.Status.PENDING), None)
     skills = row_versions(Skill, marketplace_id=m.pk)
     file_rows = {pk: v for pk, v in row_versions(SkillFile).items()}
     revisions = row_versions(SkillRevision)

@@ -90,6 +90,6 @@ def test_the_curated_catalogue_leaves_out_a_plugin_holding_a_skill_the_requester
     Skill.objects.filter(slug="postmortem").update(curation=Curation.HIDDEN)  # hidden from everyone
     assert curated_plugins(client, people["core"]) == curated_plugins(client, people["admin"]) == set()
 
-    # A skill awaiting its first approval is not in the pinned commit: it withholds nothing.
-    Skill.objects.filter(slug="postmortem").update(curation="", released=False)
+    # A skill awaiting its first approval is not in the pinned commit (approval.settle): it withholds nothing.
+    Skill.objects.filter(slug="postmortem").update(curation="", released=False, in_approved_commit=False)
     assert curated_plugins(client, people["core"]) == {"ops-kit"}
