@@ -33,9 +33,9 @@ MAX_MANIFEST = 200
 MAX_FINDINGS = 10
 # What a result line needs; bodies, frontmatter and manifests stay in the database.
 SUMMARY_FIELDS = [
-    "name", "display_name_override", "slug", "description", "policy", "policy_reason", "loads_in_claude_code",
-    "claude_ai_uploadable", "updated_at", "pending_revision", "plugin__name", "plugin__version", "plugin__commit",
-    "plugin__approved_commit", "plugin__policy", "plugin__policy_reason", "marketplace__slug",
+    "name", "display_name_override", "slug", "command", "description", "policy", "policy_reason",
+    "loads_in_claude_code", "claude_ai_uploadable", "updated_at", "pending_revision", "plugin__name", "plugin__version",
+    "plugin__commit", "plugin__approved_commit", "plugin__policy", "plugin__policy_reason", "marketplace__slug",
 ]
 # Skills a page holds unless asked for more: a page of summaries is about 4,000 characters.
 SEARCH_PAGE = LIST_PAGE = 10
@@ -87,6 +87,8 @@ class SkillSummary(BaseModel):
     name: str = Field(description="The full name, marketplace/plugin/skill: unique, accepted by every tool.")
     short_name: str
     title: str = Field(description="What to call it when talking to people; an admin may have set it.")
+    invocation: str = Field(description="What Claude Code calls it, plugin:skill: what a person types after / once "
+                                        "its plugin is installed, and what Claude is offered.")
     description: str = ""
     plugin: str
     marketplace: str
@@ -279,7 +281,8 @@ def _summary(skill) -> SkillSummary:
     if len(description) > MAX_DESCRIPTION:
         description = description[:MAX_DESCRIPTION].rstrip() + "…"
     return SkillSummary(
-        name=skill.identifier, short_name=skill.slug, title=skill.title, description=description,
+        name=skill.identifier, short_name=skill.slug, title=skill.title, invocation=skill.invocation,
+        description=description,
         plugin=skill.plugin.name, marketplace=skill.marketplace.slug, version=updates.served(skill)[0],
         policy=stance, policy_reason=reason,
         loads_in_claude_code=skill.loads_in_claude_code, claude_ai_uploadable=skill.claude_ai_uploadable,

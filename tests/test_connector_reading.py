@@ -29,6 +29,8 @@ def test_results_are_compact_json_without_empty_fields(two_markets, people, prot
     assert (skills["postmortem"]["policy"], skills["postmortem"]["policy_reason"]) == (
         "recommended", "Use it after every outage.")
     assert "policy" not in skills["csv-cleanup"] and "policy_reason" not in skills["csv-cleanup"]
+    # What to type in Claude Code, in every summary as on the skill's page.
+    assert skills["postmortem"]["invocation"] == Skill.objects.get(slug="postmortem").invocation == "ops-kit:postmortem"
     verdicts = call(people["member"], "get_skill", {"name": "postmortem"}).structured_content["verdicts"]
     assert {"check": "Loads in Claude Code", "passed": True} in verdicts  # no "reasons": []
 
