@@ -19,7 +19,8 @@ declares servers and hooks, and says where the plugin's folder is.
 3. Sources Skillport never fetches (npm, archives, commands) cannot be pinned, and plugins with no
    approved commit yet have nothing to pin: both are left out.
 4. Claude Code installs a plugin whole, so a plugin holding a skill the user may not see is left
-   out of their catalogue: the pinned commit would hand them that skill.
+   out of their catalogue: the pinned commit would hand them that skill. So is a prohibited plugin, and
+   one holding a prohibited skill, as every other surface refuses them.
 5. A plugin Claude Code would refuse to load (`Plugin.loads`) is left out: its install would fail.
 6. So is a plugin that depends on one the catalogue leaves out (dependencies.py): Claude Code would install
    it without that one, and not load it.
@@ -33,11 +34,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 
 from . import dependencies, manifest, provenance
 from .gitrepo import is_local
-from .models import Curation, Plugin, Skill
+from .models import Curation, Plugin, Policy, Skill
 from .problems import Problems
 
 FETCHED = ("github", "url", "git-subdir")
@@ -113,14 +114,24 @@ def _listed(user, audience=None):
         return (model.objects.visible_to(user, **removed) if audience is None
                 else model.objects.visible_to_audience(audience, **removed))
 
-    # What the pinned commit holds of the plugin (its skills then, removed since or not, as approved),
-    # less those `user` (or every member) may see.
-    withheld = Skill.objects.filter(plugin=OuterRef("pk"), in_approved_commit=True).exclude(
-        pk__in=seen(Skill, removed=True))
+    # What the pinned commit holds of the plugin (its skills then, removed since or not, as approved) that
+    # `user` (or a member) may not see, or nobody may install.
+    withheld = _held(OuterRef("pk")).filter(~Q(pk__in=seen(Skill, removed=True)) | Q(policy=Policy.PROHIBITED))
     # A plugin Claude Code would refuse to load is left out too: listed, it would fail to install.
     return (seen(Plugin).filter(curation__in=[Curation.SHOWN, Curation.FEATURED], loads=True,
                                 source_kind__in=("relative", *FETCHED))
-            .exclude(approved_commit="").exclude(Exists(withheld)))
+            .exclude(approved_commit="").exclude(policy=Policy.PROHIBITED).exclude(Exists(withheld)))
+
+
+def _held(plugin):
+    """The skills `plugin`'s approved commit holds."""
+    return Skill.objects.filter(plugin=plugin, in_approved_commit=True)
+
+
+def prohibited_skill(plugin) -> str:
+    """The name of a prohibited skill the plugin's approved commit holds, else "": installed whole, the plugin would
+    bring it. For admins: a member may not be shown the name."""
+    return _held(plugin).filter(policy=Policy.PROHIBITED).order_by("name").values_list("name", flat=True).first() or ""
 
 
 @dataclass(frozen=True)
@@ -154,6 +165,8 @@ def refusal(plugin, user, listed=None) -> str:
     """Why `user`'s curated catalogue does not list `plugin` (a plugin they can see), in words for
     them to read after "Claude Code cannot install this plugin from Skillport: "; "" when it does.
     `listed` as for `offers`. The cheap reasons come first: the last costs a query without `listed`."""
+    if plugin.policy == Policy.PROHIBITED:
+        return f"your organisation prohibits it: {plugin.policy_reason or 'no reason given'}"
     if not plugin.loads:
         return "Claude Code would refuse to load it (its problems are listed for admins)"
     if not reachable(plugin.marketplace):
@@ -171,8 +184,9 @@ def refusal(plugin, user, listed=None) -> str:
     if needed := listed.wanting.get(plugin.pk):
         return (f"it depends on {needed}, which your catalogue does not list, and Claude Code would install it "
                 "without that and not load it")
-    # _listed's one condition left: installed whole, the plugin would bring skills kept from them.
-    return "some of its skills are not shared with you, and Claude Code installs a plugin whole"
+    # _listed's one condition left: installed whole, the plugin would bring skills kept from them or from everyone
+    # (which, a query more per plugin on pages listing many, and a name they may not see).
+    return "some of its skills are not shared with you or are prohibited, and Claude Code installs a plugin whole"
 
 
 def _owner(owner) -> dict:

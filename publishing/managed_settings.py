@@ -109,6 +109,8 @@ def not_forced_on(target, planned: Plan | None = None) -> list[tuple[str, str]]:
             why = "nothing of it is approved yet, or its source cannot be pinned to a commit"
         elif needed := listed.wanting.get(plugin.pk):
             why = f"it depends on {needed}, which the catalogue does not list for everyone in this audience"
+        elif name := curated.prohibited_skill(plugin):
+            why = f"it holds {name}, which your organisation prohibits, and Claude Code installs a plugin whole"
         else:
             why = ("some of its skills are not shared with everyone in this audience, and Claude Code installs a "
                    "plugin whole")

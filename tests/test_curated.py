@@ -9,7 +9,7 @@ from django.db.models import F
 
 from connector.tokens import mint
 from marketplace import approval, install
-from marketplace.models import Curation, Marketplace, Plugin, Skill, SkillRevision
+from marketplace.models import Curation, Marketplace, Plugin, Policy, Skill, SkillRevision
 from marketplace.sync import sync_marketplace
 from skillport_site.links import absolute_url
 
@@ -444,3 +444,32 @@ def test_a_skill_removed_while_another_waits_still_keeps_its_plugin_from_those_i
     assert listed(people["member"]) == {"ops-kit"}
     held = curated(client, people["member"]).json()["plugins"][0]["metadata"]["skillport"]["skills"]
     assert [item["skill"].rsplit("/", 1)[-1] for item in held] == ["postmortem"]
+
+
+def test_prohibited_plugins_and_plugins_holding_a_prohibited_skill_are_left_out(client, market, people):
+    """Every other surface refuses a prohibited skill (its page, its download, the connector, publishing): the curated
+    catalogue must not hand it over inside its plugin, nor a prohibited plugin, and says why wherever it is asked."""
+    m, _repo, _upstream = market
+    ops = Plugin.objects.get(name="ops-kit")
+
+    def listed(user=people["member"]):
+        return {entry["name"] for entry in curated(client, user).json()["plugins"]}
+
+    assert "ops-kit" in listed()
+    Skill.objects.filter(slug="postmortem").update(policy=Policy.PROHIBITED, policy_reason="Leaks incident data.")
+    assert "ops-kit" not in listed() and "ops-kit" not in listed(people["admin"])
+    # The skill's own page says it is prohibited; the reason here names no skill, which the reader may not see.
+    assert install.claude_code(ops, people["member"])["unavailable"] == (
+        "some of its skills are not shared with you or are prohibited, and Claude Code installs a plugin whole")
+    assert "docs-kit" in listed()  # the others stay
+
+    Skill.objects.filter(slug="postmortem").update(policy="", policy_reason="")
+    Plugin.objects.filter(pk=ops.pk).update(policy=Policy.PROHIBITED, policy_reason="Replaced by sre-kit.")
+    assert "ops-kit" not in listed()
+    ops.refresh_from_db()
+    assert install.claude_code(ops, people["member"])["unavailable"] == (
+        "your organisation prohibits it: Replaced by sre-kit.")
+    client.force_login(people["member"])
+    page = client.get("/plugins/acme/ops-kit/").content.decode()
+    assert "Claude Code cannot install this plugin from Skillport: your organisation prohibits it" in page
+    assert "/plugin install ops-kit" not in page

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from marketplace.models import Plugin, Policy
+from marketplace.models import Plugin, Policy, Skill
 from publishing.managed_settings import fragment, not_forced_on
 from publishing.models import Kind, PublishTarget
 
@@ -107,6 +107,17 @@ def test_a_required_plugin_is_forced_on_only_where_every_members_catalogue_lists
                                                    "everyone in this audience")]
     page = admin_client.get(f"/admin/publishing/publishtarget/{core.pk}/managed-settings/").content.decode()
     assert "<li><code>ops-kit@acme</code>: it depends on gone, which the catalogue does not list" in page
+
+
+def test_a_required_plugin_holding_a_prohibited_skill_is_not_forced_on(markets):
+    """No member's catalogue lists it (the skill would come with it), so forcing it on would find no such plugin."""
+    acme, _labs, _zeta = markets
+    core = settings_target([acme], name="core", audience=["github:@acme/core"])
+    assert fragment(core)["enabledPlugins"]["ops-kit@acme-skills"] is True
+    Skill.objects.filter(marketplace=acme, slug="csv-cleanup").update(policy=Policy.PROHIBITED)
+    assert "ops-kit@acme-skills" not in fragment(core)["enabledPlugins"]
+    assert not_forced_on(core) == [("ops-kit@acme", "it holds csv-cleanup, which your organisation prohibits, and "
+                                                   "Claude Code installs a plugin whole")]
 
 
 def test_the_published_repository_on_github_with_prohibited_names_blocked_where_they_could_come_from(markets):
