@@ -149,7 +149,7 @@ def listing(user, marketplace=None, *, audience=None) -> Listed:
     if marketplace is not None:
         plugins = plugins.filter(marketplace=marketplace)
     rows = plugins.values_list("pk", "marketplace_id", "name", "marketplace__name", "approved_entry__dependencies",
-                               "manifest__dependencies")
+                               "approved_manifest__dependencies")
     wanting = dependencies.wanting([(pk, market, name, {"dependencies": a}, {"dependencies": b}, market_name)
                                     for pk, market, name, market_name, a, b in rows])
     return Listed(frozenset(row[0] for row in rows if row[0] not in wanting), wanting)
@@ -175,7 +175,7 @@ def refusal(plugin, user, listed=None) -> str:
         return "no commit of it has been approved yet"
     if pinned_source(plugin) is None:
         return "its source cannot be pinned to the commit approved"
-    if listed is None and dependencies.own(plugin.approved_entry, plugin.manifest, plugin.marketplace.name):
+    if listed is None and dependencies.own(plugin.approved_entry, plugin.approved_manifest, plugin.marketplace.name):
         listed = listing(user, plugin.marketplace)
     elif listed is None:
         listed = Listed(frozenset(_listed(user).filter(pk=plugin.pk).values_list("pk", flat=True)))
@@ -200,7 +200,7 @@ def _owner(owner) -> dict:
 def catalogue(marketplace, user) -> dict:
     plugins = _listed(user).filter(marketplace=marketplace).select_related("marketplace").order_by("name")
     sourced = [(plugin, source) for plugin in plugins if (source := pinned_source(plugin)) is not None]
-    wanting = dependencies.wanting([(p.pk, p.marketplace_id, p.name, p.approved_entry, p.manifest,
+    wanting = dependencies.wanting([(p.pk, p.marketplace_id, p.name, p.approved_entry, p.approved_manifest,
                                      marketplace.name) for p, _source in sourced])
     sourced = [(plugin, source) for plugin, source in sourced if plugin.pk not in wanting]
     held = _held_skills([plugin for plugin, _source in sourced])

@@ -64,8 +64,8 @@ def curated_install(plugin) -> str:
 
 def turned_off(plugin) -> str:
     """The command that turns `plugin` on where Claude Code installs it turned off (`"defaultEnabled": false`, in
-    its plugin.json, else its entry as the curated catalogue gives it), else ""."""
-    declared = (plugin.manifest or {}).get("defaultEnabled", plugin.approved_entry.get("defaultEnabled"))
+    its plugin.json, else its entry, as approved: what the curated catalogue gives), else ""."""
+    declared = (plugin.approved_manifest or {}).get("defaultEnabled", plugin.approved_entry.get("defaultEnabled"))
     return f"/plugin enable {plugin.name}@{plugin.marketplace.catalogue_name}" if declared is False else ""
 
 
@@ -89,8 +89,8 @@ def installed_with(plugin, user) -> list[dict]:
     """The plugins Claude Code installs with `plugin` (its optional ones where it finds them), as written: each of
     its own marketplace with its `plugin` where `user` may see it; one of another marketplace (`elsewhere`) it
     installs only where the member has added that one."""
-    required = dependencies.declared(plugin.approved_entry, plugin.manifest)
-    optional = [written for written in dependencies.declared(plugin.approved_entry, plugin.manifest,
+    required = dependencies.declared(plugin.approved_entry, plugin.approved_manifest)
+    optional = [written for written in dependencies.declared(plugin.approved_entry, plugin.approved_manifest,
                                                               "optionalDependencies")
                 if written not in required]
     named = []
@@ -154,7 +154,7 @@ def claude_code_needed(plugin) -> str:
     """The Claude Code versions `plugin` asks for (`engines`: `{"claude-code": ">=2.2.0"}`, in its plugin.json, else
     its entry), as a range, or "" where it asks for none it can read (Claude Code ignores one that is no range).
     Claude Code will not install it elsewhere ("needs Claude Code >=2.2.0, this is 2.1.332")."""
-    for declared in (plugin.manifest or {}, plugin.approved_entry):
+    for declared in (plugin.approved_manifest or {}, plugin.approved_entry):
         engines = declared.get("engines")
         wanted = engines.get("claude-code") if isinstance(engines, dict) else None
         if isinstance(wanted, str):
@@ -187,7 +187,7 @@ def _turned_on(plugin) -> list[str]:
 def _with_it(plugin) -> list[str]:
     """The plugins installing this one brings too (the curated catalogue lists each, or it would not list this one),
     said before anyone installs it."""
-    needed = dependencies.declared(plugin.approved_entry, plugin.manifest)
+    needed = dependencies.declared(plugin.approved_entry, plugin.approved_manifest)
     return [f"Claude Code also installs the plugins it depends on: {', '.join(needed[:10])}"
             f"{' and more' if len(needed) > 10 else ''}."] if needed else []
 

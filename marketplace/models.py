@@ -526,6 +526,9 @@ class Plugin(CurationFields):
     # declares servers, hooks and the source's folder, and lives in the marketplace's repository, which moves
     # on (a plugin of another repository keeps its commit while its entry changes).
     approved_entry = models.JSONField(default=dict, blank=True, editable=False)
+    # And its plugin.json then, which Claude Code reads from that commit: what the catalogues say of it (its
+    # dependencies, whether it installs turned off, the Claude Code it needs) is read from this one.
+    approved_manifest = models.JSONField(null=True, blank=True, editable=False)
     # What the plugin installs besides its skills (hooks, commands, agents, servers), as synced and as
     # approved, each as its digest and as the content itself, which shows admins what changed
     # (marketplace/plugincontent.py); "" and {} for a plugin of skills alone.

@@ -60,7 +60,8 @@ def choose(marketplaces, audience) -> tuple[list[Chosen], Problems]:
         taken[key] = (plugin.marketplace.slug, plugin.name)
         chosen.append(Chosen(plugin, skills.get(plugin.pk, [])))
     wanting = dependencies.wanting([(item.plugin.pk, item.plugin.marketplace_id, item.plugin.name,
-                                     item.plugin.approved_entry, item.plugin.manifest, item.plugin.marketplace.name)
+                                     item.plugin.approved_entry, item.plugin.approved_manifest,
+                                     item.plugin.marketplace.name)
                                     for item in chosen], together(marketplaces))
     for item in chosen:
         if needed := wanting.get(item.plugin.pk):

@@ -135,7 +135,7 @@ def _other_marketplaces(published, copied) -> list[str]:
     (allowCrossMarketplaceDependenciesOn): the copy lets them too, and no others."""
     allowed = set()
     for plugin in published:
-        for written in dependencies.declared(plugin.approved_entry, plugin.manifest):
+        for written in dependencies.declared(plugin.approved_entry, plugin.approved_manifest):
             other = written.partition("@")[2]
             if other not in ("", plugin.marketplace.name, *copied) and other in plugin.marketplace.cross_marketplace:
                 allowed.add(other)

@@ -473,3 +473,30 @@ def test_prohibited_plugins_and_plugins_holding_a_prohibited_skill_are_left_out(
     page = client.get("/plugins/acme/ops-kit/").content.decode()
     assert "Claude Code cannot install this plugin from Skillport: your organisation prohibits it" in page
     assert "/plugin install ops-kit" not in page
+
+
+def test_a_dependency_is_judged_as_the_approved_commit_declares_it(client, make_repo, synced_marketplace, people):
+    """A push whose plugin.json adds a dependency waits for an admin (plugincontent): members still get the approved
+    commit, which needs nothing, so the catalogue keeps listing it and the steps name no dependency, until then."""
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("app"), plugin_entry("base"), name="acme-skills"),
+        "plugins/app/.claude-plugin/plugin.json": json.dumps({"name": "app"}),
+        **{f"plugins/{name}/skills/{name}-skill/SKILL.md": skill_md(f"{name}-skill") for name in ("app", "base")},
+    })
+    m = synced_marketplace(repo, slug="acme")
+    m.requires_approval = True
+    m.save(update_fields=["requires_approval"])
+    Plugin.objects.filter(name="base").update(audience=["github:@acme/core"])
+    repo.commit({"plugins/app/.claude-plugin/plugin.json": json.dumps({"name": "app", "dependencies": ["base"]})})
+    assert sync_marketplace(m.pk).status == "ok"
+    app = Plugin.objects.select_related("marketplace").get(name="app")
+    assert app.approved_commit != app.commit and app.manifest["dependencies"] == ["base"]
+    assert [entry["name"] for entry in curated(client, people["member"]).json()["plugins"]] == ["app"]
+    steps = install.steps(Skill.objects.get(slug="app-skill"), people["member"])["CC"]
+    assert not any("depends on" in step for step in steps)
+
+    approval.approve_plugin_content(Plugin.objects.filter(pk=app.pk), None)
+    app.refresh_from_db()
+    assert app.approved_commit == app.commit and app.approved_manifest == app.manifest
+    assert curated(client, people["member"]).json()["plugins"] == []  # base is not shared with orla
+    assert install.claude_code(app, people["member"])["unavailable"].startswith("it depends on base, ")

@@ -10,6 +10,7 @@ from .migrating import there_and_back
 BEFORE_BODY_HTML = ("marketplace", "0011_api_identifiers")
 BEFORE_APPROVED_ENTRY = ("marketplace", "0038_skill_command")
 BEFORE_HELD_SKILLS = ("marketplace", "0039_plugin_approved_entry")
+BEFORE_APPROVED_MANIFEST = ("marketplace", "0040_skill_in_approved_commit")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -62,3 +63,15 @@ def test_0040_holds_the_skills_a_lagging_approved_commit_may_hold(simple_repo, m
     there_and_back(BEFORE_HELD_SKILLS)
     held = dict(Skill.objects.values_list("slug", "in_approved_commit"))
     assert held == {"alpha": True, "beta": True, "gamma": False}  # gamma waits for its first approval
+
+
+@pytest.mark.django_db(transaction=True)
+def test_0041_takes_the_plugin_json_as_synced_for_a_plugin_with_an_approved_commit(simple_repo, make_marketplace):
+    simple_repo.commit({"plugins/tools/.claude-plugin/plugin.json": '{"name": "tools", "dependencies": ["base"]}'})
+    market = make_marketplace(simple_repo)
+    sync_marketplace(market.pk)
+    Plugin.objects.update(approved_manifest=None)
+    there_and_back(BEFORE_APPROVED_MANIFEST)
+    tools = Plugin.objects.get(name="tools")
+    assert tools.approved_commit and tools.approved_manifest == tools.manifest == {"name": "tools",
+                                                                                   "dependencies": ["base"]}
