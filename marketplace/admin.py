@@ -1,4 +1,6 @@
 """Admin for marketplaces, their sync runs, plugins and skills."""
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -437,6 +439,12 @@ class CatalogueAdmin(admin.ModelAdmin):
             })
 
 
+def _shown(value) -> str:
+    """A value from a repository's JSON, short enough to read in a line (escaped where it is shown)."""
+    text = "absent" if value is None else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 120 else f"{text[:119]}…"
+
+
 class OptionalJSONField(forms.JSONField):
     """A JSON field left empty when it holds nothing: Django's shows None as the text "null"."""
 
@@ -482,8 +490,25 @@ class PluginAdmin(CatalogueAdmin):
                    ("removed_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "shown_display_name", "description"]
     exclude = ["problems"]
-    readonly_fields = ["content_state", "content_changes", "content_scan", "problem_list"]
+    readonly_fields = ["members_get", "content_state", "content_changes", "content_scan", "problem_list"]
     actions = [*CatalogueAdmin.actions, "approve_content"]
+    # What an entry says of where the plugin is and which skills it has, beside its content (plugincontent): a
+    # change to them waits with the plugin, and shows in its skills' revisions rather than in what changed.
+    PLACING_KEYS = ("source", "skills", "strict")
+
+    @admin.display(description="Members get")
+    def members_get(self, obj):
+        """What the curated catalogue and publish targets give of it, against what the repository says now."""
+        if not obj.approved_commit:
+            return "Nothing yet: no commit of it is approved."
+        at = "" if obj.approved_commit == obj.commit else f" (the repository is at {obj.commit[:12]})"
+        moved = [(key, _shown(obj.approved_entry.get(key)), _shown(obj.entry.get(key))) for key in self.PLACING_KEYS
+                 if obj.approved_entry.get(key) != obj.entry.get(key)]
+        if not moved:
+            return f"Commit {obj.approved_commit[:12]}{at}, with its marketplace.json entry as approved."
+        return format_html("Commit {}{}, with its marketplace.json entry as approved, which differs: <ul>{}</ul>",
+                           obj.approved_commit[:12], at, format_html_join(
+                               "", "<li><code>{}</code>: {} (the repository now says {})</li>", moved))
 
     @admin.display(description="Hooks, commands, servers")
     def content_status(self, obj):

@@ -263,14 +263,19 @@ RAW = "onmouseover='alert"
 def test_hostile_file_names_and_keys_are_shown_as_text(market, client, people, admin_client):
     market.repo.commit({
         f"plugins/ops-kit/scripts/{HOSTILE}": "echo\n",
-        ".claude-plugin/marketplace.json": catalog(plugin_entry("ops-kit", version="1.0.0", **{"<b>x</b>": 1}),
-                                                   plugin_entry("docs-kit", version="1.0.0"), name="acme-skills"),
+        ".claude-plugin/marketplace.json": catalog(
+            plugin_entry("ops-kit", version="1.0.0", skills=["./skills/<b>y</b>", "./" + "z" * 500], **{"<b>x</b>": 1}),
+            plugin_entry("docs-kit", version="1.0.0"), name="acme-skills"),
     })
     sync_marketplace(market.pk)
     ops = Plugin.objects.get(name="ops-kit")
     admin_page = admin_client.get(f"/admin/marketplace/plugin/{ops.pk}/change/").content.decode()
     assert f"<li>Added scripts/{escape(HOSTILE)}</li>" in admin_page and RAW not in admin_page
     assert "<li>Changed &quot;&lt;b&gt;x&lt;/b&gt;&quot; in its marketplace.json entry</li>" in admin_page
+    # The skills list the entry now gives, cut short, as text: members still get the entry approved.
+    members_get = admin_page.split("Members get", 1)[1].split("</div>", 1)[0]
+    assert ("<li><code>skills</code>: absent (the repository now says [&quot;./skills/&lt;b&gt;y&lt;/b&gt;&quot;, "
+            "&quot;./zzz") in members_get and "z" * 120 not in members_get and "<b>y" not in admin_page
     admin_client.post("/admin/marketplace/plugin/", {"action": "approve_content", "_selected_action": [ops.pk]})
     client.force_login(people["member"])
     page = client.get("/plugins/acme/ops-kit/").content.decode()
@@ -674,7 +679,7 @@ def test_a_server_added_to_the_entry_of_a_plugin_from_another_repository_waits_f
 
 
 def test_an_entry_moved_to_a_folder_nobody_reviewed_waits_for_an_admin_on_every_channel(market, client, people,
-                                                                                       tmp_path):
+                                                                                       admin_client, tmp_path):
     """A push pointing ops-kit's entry at another folder (one the approved commit already held, never read as a
     plugin): until an admin approves, the curated catalogue and a publish copy still give the folder approved,
     at the commit approved, with no servers the new entry declares."""
@@ -701,3 +706,10 @@ def test_an_entry_moved_to_a_folder_nobody_reviewed_waits_for_an_admin_on_every_
     published = {e["name"]: e for e in json.loads((copy / ".claude-plugin/marketplace.json").read_text())["plugins"]}
     assert "mcpServers" not in published["ops-kit"]
     assert (copy / "plugins/ops-kit/hooks/hooks.json").read_text() == HOOKS  # the approved folder's, not unread's
+
+    # The admin who decides reads where members' installs still come from, and where the repository now points.
+    page = admin_client.get(f"/admin/marketplace/plugin/{ops.pk}/change/").content.decode()
+    shown = page.split("Members get", 1)[1].split("</ul>", 1)[0]
+    assert f"Commit {approved[:12]} (the repository is at {ops.commit[:12]})" in shown
+    assert ("<li><code>source</code>: &quot;./plugins/ops-kit&quot; (the repository now says "
+            "&quot;./plugins/unread&quot;)</li>") in shown
