@@ -232,14 +232,18 @@ def load_catalogue(plugin_count, skills_per_plugin):
         slug="bench-web", name="Bench Web", git_url="https://github.com/bench/web.git", status=Status.OK,
         last_synced_commit="0" * 40, last_synced_at=now,
     )
+    def entry(p):
+        return {"name": f"plugin-{p:04d}", "source": f"./plugins/plugin-{p:04d}"}
+
     plugins = Plugin.objects.bulk_create([
         Plugin(
             marketplace=marketplace, name=f"plugin-{p:04d}", display_name=f"Plugin {p}", version=f"1.{p % 10}.0",
             description=sentence(rng, 12), commit="0" * 40, source_kind="relative", source={"path": f"plugins/{p}"},
-            # As a sync leaves a plugin with nothing waiting for approval.
-            approved_commit="0" * 40, approved_entry={"name": f"plugin-{p:04d}"},
+            # As a sync leaves a plugin with nothing waiting for approval. With a source, as every synced plugin
+            # has: its skill pages then ask whether the member's curated catalogue lists it, as real ones do.
+            approved_commit="0" * 40, approved_entry=entry(p),
             category=rng.choice(("productivity", "engineering", "operations", "finance", "design")),
-            entry={"name": f"plugin-{p:04d}"}, surfaces=["claude_code"],
+            entry=entry(p), surfaces=["claude_code"],
         )
         for p in range(plugin_count)
     ], batch_size=1000)
@@ -261,7 +265,7 @@ def load_catalogue(plugin_count, skills_per_plugin):
                 path=f"plugins/{plugin.name}/skills/{name}",
                 description=description, frontmatter={}, body=body, body_html=rendering.render(body),
                 content_hash=uuid.uuid4().hex + uuid.uuid4().hex, readers=["*"], loads_in_claude_code=True,
-                spec_valid=True, claude_ai_uploadable=rng.random() < 0.7, updated_at=now,
+                spec_valid=True, claude_ai_uploadable=rng.random() < 0.7, updated_at=now, in_approved_commit=True,
             ))
     # The search vector is a generated column: PostgreSQL fills it on insert.
     Skill.objects.bulk_create(skills, batch_size=1000)
