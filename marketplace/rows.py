@@ -21,6 +21,8 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 
 from audit.models import INSTALL_ACTIONS, AuditEvent
 
+from skillport_site.postgresql.base import PLANNED_EACH_TIME
+
 from .crypto import EncryptedTextField
 from .models import (
     Blob, CatalogueVersion, ContentScan, GitHubIdentity, Marketplace, Plugin, SearchWord, Skill, SkillFile,
@@ -257,6 +259,14 @@ def _swapped(word: str) -> list[str]:
 
 def _quote(name: str) -> str:
     return connection.ops.quote_name(name)
+
+
+def planned_each_time(sql, params) -> list[tuple]:
+    """The rows of `sql`, planned for its parameters every time it runs: never a prepared statement,
+    whose generic plan, made without knowing which plugin nor who, may read every skill someone may see."""
+    with connection.cursor() as cursor:
+        cursor.execute(PLANNED_EACH_TIME + sql, params)
+        return cursor.fetchall()
 
 
 def _fetch_one(sql, params):

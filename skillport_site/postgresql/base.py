@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 ATTEMPTS = 3
 
 
+# A statement starting with this is planned for its parameters each time too (rows.planned_each_time).
+PLANNED_EACH_TIME = "/* planned each time */ "
+
+
 class SearchCursor(base.ServerBindingCursor):
     """Django's cursor for server-side binding, except that full-text searches (`@@`) are never
     prepared statements.
@@ -34,11 +38,12 @@ class SearchCursor(base.ServerBindingCursor):
     estimated one visible plugin: it walked every skill plugin by plugin, testing `@@` on each
     search vector, 55-118 ms where the plan for the words takes 2-8 ms (bench/README.md, issue 21).
     Which plan PostgreSQL keeps depends on the tables' statistics, so any catalogue may get it.
-    Planning a search each time costs well under a millisecond.
+    Planning a search each time costs well under a millisecond. So are statements marked
+    PLANNED_EACH_TIME, whose generic plans fail alike.
     """
 
     def execute(self, query, params=None, *, prepare=None, binary=None):
-        if prepare is None and isinstance(query, str) and " @@ " in query:
+        if prepare is None and isinstance(query, str) and (" @@ " in query or query.startswith(PLANNED_EACH_TIME)):
             prepare = False
         return super().execute(query, params, prepare=prepare, binary=binary)
 
