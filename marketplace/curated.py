@@ -107,10 +107,10 @@ def _metadata(plugin, source, skills) -> dict:
     return {**(upstream if isinstance(upstream, dict) else {}), "skillport": {"skills": listed}}
 
 
-def _listed(user, audience=None, plugin=None):
+def _listed(user, audience=None, pk=None):
     """The plugins `user`'s curated catalogues may list, before dependencies: with a source to pin (of a
     kind Skillport fetches, at an approved commit). Given an `audience` (refs, as on a publish target) instead,
-    what every member's catalogues list alike. Given a `plugin`, whether they list that one (`_lists`)."""
+    what every member's catalogues list alike. Given a plugin's `pk`, whether they list that one (`_lists`)."""
     def seen(model, **removed):
         return (model.objects.visible_to(user, **removed) if audience is None
                 else model.objects.visible_to_audience(audience, **removed))
@@ -119,7 +119,7 @@ def _listed(user, audience=None, plugin=None):
     # `user` (or a member) may not see, or nobody may install. For many plugins, one pass over what they may
     # see (NOT IN); for one (a skill page), each of its skills looked up there: the pass read all 10,000 skills.
     held = _held(OuterRef("pk"))
-    if plugin is None:
+    if pk is None:
         unseen = held.exclude(pk__in=seen(Skill, removed=True))
     else:
         unseen = held.filter(~Exists(seen(Skill, removed=True).filter(pk=OuterRef("pk"))))
@@ -128,7 +128,7 @@ def _listed(user, audience=None, plugin=None):
                                    source_kind__in=("relative", *FETCHED))
                .exclude(approved_commit="").exclude(policy=Policy.PROHIBITED).exclude(Exists(unseen))
                .exclude(Exists(held.filter(policy=Policy.PROHIBITED))))
-    return plugins if plugin is None else plugins.filter(pk=plugin.pk)
+    return plugins if pk is None else plugins.filter(pk=pk)
 
 
 def _lists(user, plugin) -> bool:
@@ -149,7 +149,7 @@ _SOME_PLUGIN = -20261206  # a primary key no plugin has, to find where the plugi
 def _compile_lists(user):
     """(SQL, parameters, the plugin's parameter index) for `_lists`, or None for someone who sees nothing."""
     try:
-        query = _listed(user, plugin=SimpleNamespace(pk=_SOME_PLUGIN)).values("pk").order_by().query
+        query = _listed(user, pk=_SOME_PLUGIN).values("pk").order_by().query
         sql, params = query.sql_with_params()
     except EmptyResultSet:
         return None
