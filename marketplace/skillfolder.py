@@ -212,6 +212,11 @@ def _read_skill(skill, known_blobs, blob_sink, contents):
                                  "; Skillport shows its first paragraph" if skill.description else ""), where)
         elif skill.description:
             problems.info("description-from-body", "No description in frontmatter; using the first paragraph", where)
+    if not silent and (listed := skillmd.listing_length(skill.description, fm)) > skillmd.LISTING_CHARS:
+        problems.warning("description-cut", (
+            f"Claude Code offers Claude the description and when_to_use together, cut to {skillmd.LISTING_CHARS:,} "
+            f"characters: the last {listed - skillmd.LISTING_CHARS + 1:,} of {listed:,} are never read when Claude "
+            "chooses a skill. Say first what the skill does and when to use it, or shorten them"), where)
     skill.frontmatter, skill.frontmatter_raw, skill.body = fm, parsed.frontmatter_raw, parsed.body
     nested = [f.path for f in skill.files if f.path.endswith("/SKILL.md")]
     kept = [f for f in skill.files if not f.omitted]

@@ -380,6 +380,23 @@ def not_offered(frontmatter: dict) -> str:
     return NO_DESCRIPTION
 
 
+# What Claude Code (2.1.332) offers Claude of each skill, at most (`skillListingMaxDescChars`, 1,536 unless a user's
+# settings raise it): its description, and " - " and its when_to_use where it has one, cut to one character
+# less and "…".
+LISTING_CHARS = 1536
+# Line breaks and other control characters: Claude Code writes each run of them as one space.
+_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def listing_length(description: str, frontmatter: dict) -> int:
+    """How long Claude Code counts what it offers Claude of an offered skill (`description` as Skillport shows it):
+    in JavaScript's characters (UTF-16 code units), `<` and `>` escaped as `&lt;` and `&gt;`."""
+    when = javascript_text(frontmatter.get("when_to_use"))
+    text = f"{description} - {when}" if when else description
+    text = _BREAKS.sub(" ", text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2 + 3 * (text.count("<") + text.count(">"))
+
+
 def typed_by_people(frontmatter: dict) -> bool:
     """Whether a person may run the skill by typing its command: unless its `user-invocable` is there and does not
     read as yes (null and "maybe" do not, as Claude Code reads them)."""
@@ -392,8 +409,15 @@ def _yes(value) -> bool:
     return isinstance(value, (str, int, float)) and javascript_text(value).strip().lower() in ("1", "true", "yes", "on")
 
 
-def javascript_text(value: str | bool | int | float) -> str:
-    """`String(value)` in JavaScript, for the scalars YAML gives: `1e3` is 1000 there, not 1000.0."""
+def javascript_text(value) -> str:
+    """`String(value)` in JavaScript, for what YAML gives: `1e3` is 1000 there, not 1000.0, and a list its items'
+    text joined by commas (a null item as nothing)."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ",".join(javascript_text(item) for item in value)
+    if isinstance(value, dict):
+        return "[object Object]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:

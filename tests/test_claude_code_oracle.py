@@ -1370,3 +1370,53 @@ def test_the_skills_claude_code_offers_claude_are_those_skillport_says_it_offers
     assert not theirs["model-invocation-off-yes"] and theirs["model-invocation-maybe"]
     assert ours["tagged"] == "this when asked." and ours["tagged-null"] == "null" and not theirs["tagged-alone"]
     assert all(plugin.skills[0].verdicts["claude_code"]["ok"] for plugin in plugins)  # each loads all the same
+
+
+def words(chars, word="word"):
+    """Text of exactly `chars` characters, words and spaces."""
+    return ((word + " ") * chars)[:chars - 1] + "."
+
+
+# What Claude Code offers Claude of a skill (its description, " - " and its when_to_use), against its cap of 1,536.
+LISTED = {
+    "short": f"description: {words(200)}",
+    "at-the-cap": f"description: {words(1536)}",
+    "one-over": f"description: {words(1537)}",
+    "when-to-use-adds": f"description: {words(1000)}\nwhen_to_use: {words(600)}",
+    "when-to-use-fits": f"description: {words(1000)}\nwhen_to_use: {words(500)}",
+    "escaped": f"description: \"{words(1300, 'a<b>')}\"",  # `<` and `>` are sent as `&lt;` and `&gt;`
+    "astral": f"description: {words(1300, '😀')}",  # two UTF-16 units each, as JavaScript counts
+    "lines": "description: |\n" + "".join(f"  {words(90)}\n\n" for _ in range(17)),  # each blank line one space
+    "list-when-to-use": f"description: {words(1000)}\nwhen_to_use: [{words(300)}, {words(300)}]",
+    # Under the cap, each counted as the session counts it.
+    "escaped-fits": f"description: \"{words(600, 'a<b>')}\"",
+    "astral-fits": f"description: {words(1000, '😀')}",
+    "lines-fits": "description: |\n" + "".join(f"  {words(90)}\n\n" for _ in range(12)),
+    "list-when-to-use-fits": f"description: {words(500)}\nwhen_to_use: [{words(300)}, {words(300)}]",
+}
+
+
+def test_a_description_claude_code_cuts_for_claude_is_a_warning(claude, tmp_path, make_repo):
+    """Claude Code offers Claude each skill's description and when_to_use together, cut to 1,536 characters and "…"
+    (`skillListingMaxDescChars`): Skillport warns where a session cuts one, and counts as it counts (UTF-16 units,
+    `<` and `>` escaped, a run of line breaks one space)."""
+    repo = make_repo({
+        CATALOG: market(entry()),
+        **{f"plugins/tools/skills/{name}/SKILL.md": f"---\n{fields}\n---\nBody.\n" for name, fields in LISTED.items()},
+    })
+    home = tmp_path / "home"
+    # Past 1% of the context window in all, a session shortens every description to fit, whatever its own length.
+    (home / ".claude").mkdir(parents=True)
+    (home / ".claude" / "settings.json").write_text(json.dumps({"skillListingBudgetFraction": 0.5}))
+    skills_loaded(claude, repo, ["tools"], home)
+    theirs = {name.removeprefix("tools:"): description
+              for name, description in skills_offered(claude, claude_env(home), home).items()
+              if name.startswith("tools:")}
+    assert set(theirs) == set(LISTED)
+    skills = {skill.folder_name: skill for skill in Reader(repo.url).read().plugins[0].skills}
+    cut = {name for name, description in theirs.items() if description.endswith("…")}
+    assert cut == {name for name, skill in skills.items() if "description-cut" in [p.code for p in skill.problems]}
+    assert cut == {"one-over", "when-to-use-adds", "escaped", "astral", "lines", "list-when-to-use"}
+    for name, skill in skills.items():
+        counted = len(theirs[name].encode("utf-16-le")) // 2
+        assert counted == (1536 if name in cut else skillmd.listing_length(skill.description, skill.frontmatter)), name
