@@ -678,8 +678,12 @@ class Skill(CurationFields):
 
     @property
     def identifier(self):
-        """The stable public name: <marketplace>/<plugin>/<skill>."""
-        return f"{self.marketplace.slug}/{self.plugin.name}/{self.slug}"
+        return identifier(self.marketplace.slug, self.plugin.name, self.slug)
+
+
+def identifier(marketplace: str, plugin: str, skill: str) -> str:
+    """A skill's stable public name, from its marketplace's slug, its plugin's name and its slug."""
+    return f"{marketplace}/{plugin}/{skill}"
 
 
 @functools.lru_cache(maxsize=20_000)
