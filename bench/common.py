@@ -44,9 +44,13 @@ def throwaway_database(suffix):
         teardown_databases(old_config, verbosity=0)
 
 
-def rss_mb() -> float:
-    """Resident set size of this process now (VmRSS, Linux)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def rss_mb(pid="self") -> float:
+    """Resident set size of this process (or `pid`) now (VmRSS, Linux); 0 for one that has gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    for line in status.splitlines():
         if line.startswith("VmRSS:"):
             return round(int(line.split()[1]) / 1024, 1)
     return 0.0

@@ -34,14 +34,17 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from common import ROOT, log, throwaway_database
+from common import ROOT, log, rss_mb, throwaway_database
 
 from tests.builders import subprocess_database_url
 
 TARGETS = {"search_to_trivial": 0.4, "p99_ms": 150.0}
 # Settings for gunicorn and the in-process profile alike: one member asks for every page.
 UNTHROTTLED = {"SKILLPORT_PAGE_RATE": "1000000/minute"}
-PAGES = ("trivial", "search", "search_typo", "search_cold", "search_cold_typo", "skill")
+PAGES = ("trivial", "search", "search_typo", "search_cold", "search_cold_typo", "skill", "catalogue")
+# The curated catalogue (what Claude Code reads at start-up) lists the whole marketplace: a page costs what a
+# hundred skill pages do, so it is measured with a twentieth of the requests.
+FEWER = {"catalogue": 20}
 # The cold pages' targets (issue 21): every query new, so the cache never answers.
 COLD_TARGETS = {"search_to_trivial": 0.3, "p99_ms": 300.0}
 # One topic per skill (in its name, description and body) and, for half of them, a second one in the
@@ -129,6 +132,7 @@ def run_benchmark(args):
         "search": [f"/skills/?{urlencode({'q': word})}" for word in SEARCHED],
         "search_typo": [f"/skills/?{urlencode({'q': TYPOS[word]})}" for word in SEARCHED],
         "skill": [f"/skills/{quote(identifier)}/" for identifier in chosen],
+        "catalogue": ["/m/bench-web/marketplace.json"],
         # Each query used once (warm-up included), so none can be answered from the cache.
         "search_cold": [f"/skills/?{urlencode({'q': q})}" for q in cold_queries(args.warmup + args.requests, 1)],
         "search_cold_typo": [f"/skills/?{urlencode({'q': q})}"
@@ -144,10 +148,11 @@ def run_benchmark(args):
             pages = {}
             for page in args.pages:
                 requests = [("GET", path, None, {"Cookie": cookie}) for path in paths[page]]
-                load(server, requests, args.warmup, args.concurrency)
+                warmup, count = (-(-number // FEWER.get(page, 1)) for number in (args.warmup, args.requests))
+                load(server, requests, warmup, args.concurrency)
                 if page.startswith("search_cold"):
-                    requests = requests[args.warmup:]  # the warm-up's queries are cached now
-                pages[page] = load(server, requests, args.requests, args.concurrency)
+                    requests = requests[warmup:]  # the warm-up's queries are cached now
+                pages[page] = load(server, requests, count, args.concurrency)
                 log(f"{page}: {pages[page]['rps']} req/s, p50 {pages[page]['p50_ms']} ms, "
                     f"p99 {pages[page]['p99_ms']} ms, errors {pages[page]['errors']}")
         finally:
@@ -499,6 +504,14 @@ class Server:
                 "postgres": tree_cpu_seconds(self.postmaster) if self.postmaster else 0.0,
                 "machine": machine_cpu_seconds()}
 
+    def worker_rss_mb(self):
+        """The resident memory of gunicorn's largest worker now (VmRSS, Linux)."""
+        try:
+            workers = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        except OSError:
+            return 0.0
+        return max((rss_mb(int(worker)) for worker in workers), default=0.0)
+
     @staticmethod
     def backends():
         from django.db import connection
@@ -581,9 +594,11 @@ def load(server, requests, count, concurrency, samples=None):
     started = time.perf_counter()
     # How many database connections the server holds, sampled while it works: each one is a
     # PostgreSQL backend process, and the server runs out long before the machine does.
-    connections = 0
+    # And the largest worker's memory: a page that builds large answers, many at once, grows every worker.
+    connections, rss = 0, 0.0
     while any(thread.is_alive() for thread in threads):
         connections = max(connections, len(server.backends()))
+        rss = max(rss, server.worker_rss_mb())
         time.sleep(0.1)
     for thread in threads:
         thread.join()
@@ -616,6 +631,7 @@ def load(server, requests, count, concurrency, samples=None):
         "cpu_s": {"client": round(client_cpu, 2), "gunicorn": spent("gunicorn"), "postgres": spent("postgres"),
                   "machine": spent("machine")},
         "server_db_connections_peak": connections,
+        "server_worker_rss_peak_mb": rss,
     }
 
 
