@@ -21,7 +21,8 @@ declares servers and hooks, and says where the plugin's folder is.
 4. Claude Code installs a plugin whole, so a plugin holding a skill the user may not see is left
    out of their catalogue: the pinned commit would hand them that skill. So is a prohibited plugin, and
    one holding a prohibited skill, as every other surface refuses them.
-5. A plugin Claude Code would refuse to load (`Plugin.loads`) is left out: its install would fail.
+5. A plugin Claude Code would refuse to load as approved (`Plugin.approved_loads`) is left out: its install would
+   fail.
 6. So is a plugin that depends on one the catalogue leaves out (dependencies.py): Claude Code would install
    it without that one, and not load it.
 
@@ -128,7 +129,7 @@ def _listed(user, audience=None, pk=None):
     else:
         unseen = held.filter(~Exists(seen(Skill, removed=True).filter(pk=OuterRef("pk"))))
     # A plugin Claude Code would refuse to load is left out too: listed, it would fail to install.
-    plugins = (seen(Plugin).filter(curation__in=[Curation.SHOWN, Curation.FEATURED], loads=True,
+    plugins = (seen(Plugin).filter(curation__in=[Curation.SHOWN, Curation.FEATURED], approved_loads=True,
                                    source_kind__in=("relative", *FETCHED))
                .exclude(approved_commit="").exclude(policy=Policy.PROHIBITED).exclude(Exists(unseen))
                .exclude(Exists(held.filter(policy=Policy.PROHIBITED))))
@@ -204,12 +205,12 @@ def refusal(plugin, user, listed=None) -> str:
     `listed` as for `offers`. The cheap reasons come first: the last costs a query without `listed`."""
     if plugin.policy == Policy.PROHIBITED:
         return f"your organisation prohibits it: {plugin.policy_reason or 'no reason given'}"
-    if not plugin.loads:
-        return "Claude Code would refuse to load it (its problems are listed for admins)"
     if not reachable(plugin.marketplace):
         return "its marketplace is a folder on the Skillport server, which Claude Code cannot fetch"
     if not plugin.approved_commit:
         return "no commit of it has been approved yet"
+    if not plugin.approved_loads:
+        return "Claude Code would refuse to load it (its problems are listed for admins)"
     if pinned_source(plugin) is None:
         return "its source cannot be pinned to the commit approved"
     if listed is None and dependencies.own(plugin.approved_entry, plugin.approved_manifest, plugin.marketplace.name):

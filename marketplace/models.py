@@ -529,6 +529,10 @@ class Plugin(CurationFields):
     # And its plugin.json then, which Claude Code reads from that commit: what the catalogues say of it (its
     # dependencies, whether it installs turned off, the Claude Code it needs) is read from this one.
     approved_manifest = models.JSONField(null=True, blank=True, editable=False)
+    # Whether Claude Code loads it as approved, and why not: `loads` and `refusal` as the sync judged them when that
+    # commit last moved. The catalogues list a plugin by what members install, not by a push that waits.
+    approved_loads = models.BooleanField(default=True, editable=False)
+    approved_refusal = models.TextField(blank=True, editable=False)
     # What the plugin installs besides its skills (hooks, commands, agents, servers), as synced and as
     # approved, each as its digest and as the content itself, which shows admins what changed
     # (marketplace/plugincontent.py); "" and {} for a plugin of skills alone.
@@ -569,6 +573,14 @@ class Plugin(CurationFields):
 
     def __str__(self):
         return f"{self.name}@{self.marketplace.slug}"
+
+    @property
+    def served_refusal(self) -> str | None:
+        """Why Claude Code does not load what members get (the commit approved, or before there is one, the
+        repository's), "" for no reason kept; None when it loads."""
+        if self.approved_commit:
+            return None if self.approved_loads else self.approved_refusal
+        return None if self.loads else self.refusal
 
     def get_absolute_url(self):
         return reverse("marketplace:plugin", args=[self.marketplace.slug, self.name])

@@ -235,7 +235,7 @@ def plugin_detail(request, marketplace, plugin):
         Plugin.objects.visible_to(request.user).select_related("marketplace"), marketplace__slug=marketplace, name=plugin
     )
     url, folder = weblinks.plugin_source(plugin)
-    refusal = curated.refusal(plugin, request.user)
+    refusal, broken = curated.refusal(plugin, request.user), plugin.served_refusal
     return render(request, "marketplace/plugin_detail.html", {
         "plugin": plugin,
         "skills": count_installs(_cards(request.user).filter(plugin=plugin).order_by("name")),
@@ -243,9 +243,10 @@ def plugin_detail(request, marketplace, plugin):
         "turn_on": install.turned_off(plugin),
         "claude_code_needed": install.claude_code_needed(plugin),
         "refusal": refusal,
-        # Why Claude Code would not load it, as the sync said; before a sync by reader 8 kept that, its first
-        # error (which warnings may precede).
-        "not_loaded": "" if plugin.loads else plugin.refusal or next(
+        # Whether Claude Code loads what members get, and why not as the sync said; before a sync by reader 8 kept
+        # that, the first error (which warnings may precede).
+        "broken": broken is not None,
+        "not_loaded": "" if broken is None else broken or next(
             (p["message"] for p in plugin.problems if p["severity"] == "error"), ""),
         "dependencies": install.installed_with(plugin, request.user),
         "source": {"repository": "" if plugin.source_kind == "relative" else weblinks.repository(url) or redact(url),
@@ -273,7 +274,8 @@ def marketplace_detail(request, marketplace):
     return render(request, "marketplace/marketplace_detail.html", {
         "marketplace": marketplace, "run": last_run,
         # Claude Code refuses a plugin that does not load: members get a note, not a card to install from.
-        "plugins": [p for p in plugins if p.loads], "broken": [p for p in plugins if not p.loads],
+        "plugins": [p for p in plugins if p.served_refusal is None],
+        "broken": [p for p in plugins if p.served_refusal is not None],
         "plugin_count": len(plugins), "skill_count": sum(p.n for p in plugins),
         "problems": _problems(request.user, marketplace, last_run)[:50],
         "claude_code_settings": install.claude_code_settings([marketplace]) if curated.reachable(marketplace) else "",

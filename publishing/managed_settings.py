@@ -103,10 +103,10 @@ def not_forced_on(target, planned: Plan | None = None) -> list[tuple[str, str]]:
             why = "the published repository does not carry it for its own audience (its last publish says why)"
         elif not curated.reachable(plugin.marketplace):
             why = "its marketplace is a folder on the Skillport server, which Claude Code cannot fetch"
-        elif not plugin.loads:
-            why = "Claude Code would not load it (its page says why)"
         elif curated.pinned_source(plugin) is None:
             why = "nothing of it is approved yet, or its source cannot be pinned to a commit"
+        elif not plugin.approved_loads:
+            why = "Claude Code would not load it (its page says why)"
         elif needed := listed.wanting.get(plugin.pk):
             why = f"it depends on {needed}, which the catalogue does not list for everyone in this audience"
         elif name := curated.prohibited_skill(plugin):

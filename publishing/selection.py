@@ -84,7 +84,7 @@ def together(marketplaces) -> dict:
 def _left_out(plugin) -> str:
     if plugin.policy == Policy.PROHIBITED:
         return "prohibited by policy"
-    if not plugin.loads:
+    if plugin.approved_commit and not plugin.approved_loads:
         return "Claude Code would refuse to install it (see its problems)"
     if any(p["code"] in REFUSED_PATHS and p["severity"] == "error" for p in plugin.problems):
         return ("its plugin.json names a component it does not hold, which Claude Code's validator refuses for the "

@@ -118,7 +118,7 @@ def test_a_folder_on_the_server_is_curated_only_where_claude_code_can_fetch_from
 
 @pytest.mark.django_db
 def test_a_plugin_claude_code_refuses_is_not_offered(client, on_github, people):
-    Plugin.objects.filter(name="kit").update(loads=False)
+    Plugin.objects.filter(name="kit").update(loads=False, approved_loads=False)  # as approved, it does not load
     html = claude_code(panel(client, people["core"]))
     assert "/plugin" not in html and UNZIP in html
 

@@ -11,6 +11,7 @@ BEFORE_BODY_HTML = ("marketplace", "0011_api_identifiers")
 BEFORE_APPROVED_ENTRY = ("marketplace", "0038_skill_command")
 BEFORE_HELD_SKILLS = ("marketplace", "0039_plugin_approved_entry")
 BEFORE_APPROVED_MANIFEST = ("marketplace", "0040_skill_in_approved_commit")
+BEFORE_APPROVED_LOADS = ("marketplace", "0041_plugin_approved_manifest")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -75,3 +76,19 @@ def test_0041_takes_the_plugin_json_as_synced_for_a_plugin_with_an_approved_comm
     tools = Plugin.objects.get(name="tools")
     assert tools.approved_commit and tools.approved_manifest == tools.manifest == {"name": "tools",
                                                                                    "dependencies": ["base"]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_0042_judges_a_plugin_with_an_approved_commit_as_synced(simple_repo, make_marketplace):
+    simple_repo.commit({".claude-plugin/marketplace.json": catalog(plugin_entry("tools"), plugin_entry("other")),
+                        "plugins/other/.claude-plugin/plugin.json": "{not json",
+                        "plugins/other/skills/gamma/SKILL.md": "---\nname: gamma\ndescription: G.\n---\nG.\n"})
+    market = make_marketplace(simple_repo)
+    sync_marketplace(market.pk)
+    Plugin.objects.update(approved_loads=True, approved_refusal="")
+    there_and_back(BEFORE_APPROVED_LOADS)
+    tools, other = Plugin.objects.get(name="tools"), Plugin.objects.get(name="other")
+    assert tools.approved_commit and (tools.loads, tools.approved_loads) == (True, True)
+    assert tools.served_refusal is None
+    assert not other.loads and other.refusal and (other.approved_loads, other.approved_refusal) == (False, other.refusal)
+    assert other.served_refusal == other.refusal

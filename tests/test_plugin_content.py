@@ -8,8 +8,8 @@ import pytest
 from django.utils.html import escape
 
 from audit.models import Action, AuditEvent, Surface
-from marketplace import plugincontent
-from marketplace.models import Plugin, Skill
+from marketplace import approval, curated, plugincontent
+from marketplace.models import Plugin, Skill, SkillRevision
 from marketplace.sync import sync_marketplace
 
 from .builders import Symlink, catalog, plugin_entry, run_command, skill_md
@@ -713,3 +713,48 @@ def test_an_entry_moved_to_a_folder_nobody_reviewed_waits_for_an_admin_on_every_
     assert f"Commit {approved[:12]} (the repository is at {ops.commit[:12]})" in shown
     assert ("<li><code>source</code>: &quot;./plugins/ops-kit&quot; (the repository now says "
             "&quot;./plugins/unread&quot;)</li>") in shown
+
+
+def test_whether_a_plugin_loads_is_judged_as_approved_while_a_push_waits(market, client, people, admin_client, rf):
+    """A push that waits for an admin judges whether Claude Code loads the plugin only once approved: one breaking
+    its plugin.json does not take the approved commit from members meanwhile, and one mending it does not list the
+    commit approved, which does not load."""
+    client.force_login(people["member"])
+
+    def listed():
+        return {e["name"]: e["source"]["sha"] for e in client.get("/m/acme/marketplace.json").json()["plugins"]}
+
+    def approve():  # the hooks, and the skill, whose verdict moved with the plugin.json
+        ops = Plugin.objects.get(name="ops-kit")
+        admin_client.post("/admin/marketplace/plugin/", {"action": "approve_content", "_selected_action": [ops.pk]})
+        request = rf.post("/")
+        request.user = people["admin"]
+        approval.approve(SkillRevision.objects.filter(status=SkillRevision.Status.PENDING), request)
+        return Plugin.objects.get(pk=ops.pk)
+
+    approved = Plugin.objects.get(name="ops-kit").approved_commit
+    broken = {"plugins/ops-kit/.claude-plugin/plugin.json": "{not json"}
+    market.repo.commit({"plugins/ops-kit/hooks/hooks.json": EVIL_HOOKS, **broken})
+    assert sync_marketplace(market.pk).status != "failed"
+    ops = Plugin.objects.get(name="ops-kit")
+    assert not ops.loads and ops.approved_commit == approved and ops.approved_loads
+    assert listed()["ops-kit"] == approved and curated.refusal(ops, people["member"]) == ""
+    page = client.get("/plugins/acme/ops-kit/").content.decode()
+    assert "Claude Code will not load this plugin" not in page and "/plugin install ops-kit@acme-skills" in page
+
+    ops = approve()  # what members get now does not load
+    assert ops.approved_commit == ops.commit and not ops.approved_loads and ops.approved_refusal == ops.refusal
+    assert "ops-kit" not in listed()
+    assert curated.refusal(ops, people["member"]).startswith("Claude Code would refuse to load it")
+    assert "Claude Code will not load this plugin" in client.get("/plugins/acme/ops-kit/").content.decode()
+    admin_page = admin_client.get(f"/admin/marketplace/plugin/{ops.pk}/change/").content.decode()
+    assert f"Claude Code does not load it: {escape(ops.approved_refusal)}." in admin_page
+    not_loading = ops.approved_commit
+
+    market.repo.commit({"plugins/ops-kit/hooks/hooks.json": HOOKS,
+                        "plugins/ops-kit/.claude-plugin/plugin.json": json.dumps({"name": "ops-kit"})})
+    assert sync_marketplace(market.pk).status == "ok"
+    ops = Plugin.objects.get(name="ops-kit")
+    assert ops.loads and ops.approved_commit == not_loading and not ops.approved_loads
+    assert "ops-kit" not in listed()  # not the commit approved, which would fail to load
+    assert approve().approved_loads and listed()["ops-kit"] == ops.commit
