@@ -194,8 +194,8 @@ class PluginDetailSerializer(PluginSerializer):
         "The plugins Claude Code installs with this one, and does not load it without (optional ones where it "
         "finds them)."))
     besides_skills = serializers.SerializerMethodField(help_text=(
-        "What Claude Code installs with the plugin besides its skills, as approved (what the caller gets): hooks, "
-        "commands, agents, MCP and LSP servers, and the files they run."))
+        "What Claude Code installs with the plugin besides its skills, at the commit approved (what the caller "
+        "gets): hooks, commands, agents, MCP and LSP servers, and the files they run."))
     besides_skills_scan = serializers.SerializerMethodField(help_text=(
         "The security scan of that content (file paths relative to the plugin's folder); null when the plugin "
         "installs its skills alone."))
@@ -210,11 +210,11 @@ class PluginDetailSerializer(PluginSerializer):
                 for found in install.installed_with(obj, self.context["request"].user)]
 
     def get_besides_skills(self, obj) -> list[str]:
-        return plugincontent.listing(obj.approved_own_content)
+        return plugincontent.listing(obj.served_own_content)
 
     @extend_schema_field(SecurityScan(allow_null=True))
     def get_besides_skills_scan(self, obj):
-        return security_scan(obj.approved_own_hash, obj.marketplace) if obj.approved_own_hash else None
+        return security_scan(obj.served_own_hash, obj.marketplace) if obj.served_own_hash else None
 
 
 class ManifestFile(serializers.Serializer):

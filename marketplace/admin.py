@@ -504,14 +504,17 @@ class PluginAdmin(CatalogueAdmin):
         at = "" if obj.approved_commit == obj.commit else f" (the repository is at {obj.commit[:12]})"
         moved = [(key, _shown(obj.approved_entry.get(key)), _shown(obj.entry.get(key))) for key in self.PLACING_KEYS
                  if obj.approved_entry.get(key) != obj.entry.get(key)]
-        # Which Claude Code does not load, as the catalogues then leave it out.
-        broken = "" if obj.approved_loads else (
+        # Which Claude Code does not load, as the catalogues then leave it out; content approved that it lacks.
+        notes = "" if obj.approved_loads else (
             f" Claude Code does not load it: {obj.approved_refusal or 'see its problems'}.")
+        if obj.served_own_hash != obj.approved_own_hash:
+            notes += (" What it installs besides its skills is the content that commit holds: the content approved "
+                      "since reaches members with the next commit at which nothing waits.")
         if not moved:
-            return f"Commit {obj.approved_commit[:12]}{at}, with its marketplace.json entry as approved.{broken}"
+            return f"Commit {obj.approved_commit[:12]}{at}, with its marketplace.json entry as approved.{notes}"
         return format_html("Commit {}{}, with its marketplace.json entry as approved, which differs: <ul>{}</ul>{}",
                            obj.approved_commit[:12], at, format_html_join(
-                               "", "<li><code>{}</code>: {} (the repository now says {})</li>", moved), broken)
+                               "", "<li><code>{}</code>: {} (the repository now says {})</li>", moved), notes)
 
     @admin.display(description="Hooks, commands, servers")
     def content_status(self, obj):

@@ -338,9 +338,9 @@ def settle(marketplace):
         # The repository at a plugin's commit, with its entry, holds exactly what members see only when none
         # of its skills waits for approval (or was refused it), nor the rest of it, and it holds no name the
         # sync refused to read (reader._report_unread); otherwise keep pinning the last such commit, entry and
-        # plugin.json, and judging whether it loads as then. Nor may another plugin's skill whose folder lies in the plugin's (plugins at the top of the
-        # repository hold each other's): installed from that commit, its files come along, and the plugin's
-        # hooks could run them.
+        # plugin.json, and judging whether it loads, and what it installs besides skills, as then. Nor may another
+        # plugin's skill whose folder lies in the plugin's (plugins at the top of the repository hold each other's):
+        # installed from that commit, its files come along, and the plugin's hooks could run them.
         # The marketplace's skills are read once (a lookup per plugin ANDed two indexes, one of them
         # holding every live skill of the catalogue), and kept (MATERIALIZED): inlined into the NOT
         # EXISTS, they were read again for each plugin, and a sync that moved 500 plugins' commits spent
@@ -355,10 +355,12 @@ def settle(marketplace):
             f"  ) = ANY(%s))), "
             f"moved AS (UPDATE {plugins} AS p "
             f"SET approved_commit = p.commit, approved_entry = p.entry, approved_manifest = p.manifest, "
-            f"approved_loads = p.loads, approved_refusal = p.refusal "
+            f"approved_loads = p.loads, approved_refusal = p.refusal, "
+            f"served_own_hash = p.own_hash, served_own_content = p.own_content "
             f"WHERE p.marketplace_id = %s AND (p.approved_commit <> p.commit OR p.approved_entry <> p.entry "
             f"OR p.approved_manifest IS DISTINCT FROM p.manifest OR p.approved_loads <> p.loads "
-            f"OR p.approved_refusal <> p.refusal) "
+            f"OR p.approved_refusal <> p.refusal OR p.served_own_hash <> p.own_hash "
+            f"OR p.served_own_content <> p.own_content) "
             f"AND p.own_hash = p.approved_own_hash "
             f"AND NOT p.problems @> %s::jsonb "
             f"AND NOT EXISTS (SELECT 1 FROM waiting AS w WHERE w.plugin_id = p.id) "

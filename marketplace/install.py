@@ -194,10 +194,10 @@ def _with_it(plugin) -> list[str]:
 
 def _besides_skills(plugin) -> list[str]:
     """What installing the whole plugin brings besides the skill, said before anyone runs it: hooks and
-    servers run commands on the person's machine. As approved, which is what the catalogue pins."""
-    if not plugin.approved_own_hash:
+    servers run commands on the person's machine. As the commit the catalogue pins holds it."""
+    if not plugin.served_own_hash:
         return []  # skills alone (and the kept content is not read: skill pages leave it deferred)
-    listed = plugincontent.listing(plugin.approved_own_content, most=5)
+    listed = plugincontent.listing(plugin.served_own_content, most=5)
     return [f"The plugin also installs what it runs besides its skills, which may run commands on your "
             f"machine: {'; '.join(listed)}. Its page lists them and their security scan."] if listed else []
 

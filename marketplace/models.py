@@ -540,6 +540,10 @@ class Plugin(CurationFields):
     approved_own_hash = models.CharField(max_length=64, blank=True, editable=False)
     own_content = models.JSONField(default=dict, blank=True, editable=False)
     approved_own_content = models.JSONField(default=dict, blank=True, editable=False)
+    # And as the approved commit holds it, what members get: an admin may approve the content while a skill still
+    # waits, and the commit, which moves only once nothing does, still holds the content approved before.
+    served_own_hash = models.CharField(max_length=64, blank=True, editable=False)
+    served_own_content = models.JSONField(default=dict, blank=True, editable=False)
     # The digest of that content as synced when the security scan held it (or, under the block gate,
     # blocked it), so that its audit event is recorded once (scans.apply_gate).
     scan_held_hash = models.CharField(max_length=64, blank=True, editable=False)

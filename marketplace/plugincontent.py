@@ -7,7 +7,8 @@ next commit: `Plugin.own_hash` is this digest as synced, `approved_own_hash` wha
 and the commit the curated catalogue and publish targets pin (`approved_commit`) moves only while the
 two agree (approval.settle). A plugin of skills alone has nothing else: its digest is "". The content
 itself is kept beside each digest (`own_content`, `approved_own_content`), so the admin who decides
-reads what changed (`changes`) rather than approving a digest.
+reads what changed (`changes`) rather than approving a digest. `served_own_hash` and `served_own_content`
+are the content at the approved commit, what members get: the approved one may be newer while a skill waits.
 
 Left out, as they change with every release and do nothing: the manifests' descriptive fields (name,
 version, description, author, ...), the marketplace.json a plugin at the repository's top holds, and

@@ -275,9 +275,9 @@ def _fetch_one(sql, params):
         return cursor.fetchone()
 
 
-# A plugin's content besides its skills (up to 1,000 files, as synced and as approved): read by the
+# A plugin's content besides its skills (up to 1,000 files, as synced, approved and served): read by the
 # admin and the plugin page, never by the pages and calls these rows serve.
-_UNREAD = {("marketplace", "plugin", "own_content"), ("marketplace", "plugin", "approved_own_content")}
+_UNREAD = {("marketplace", "plugin", field) for field in ("own_content", "approved_own_content", "served_own_content")}
 
 
 @functools.cache

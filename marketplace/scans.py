@@ -291,7 +291,7 @@ def _event(action, revision, verdict):
 def _wanted(marketplace) -> dict:
     """{content hash: where its files are} for the content served and waiting in the marketplace: each
     skill's, and what each plugin installs besides its skills (hooks, commands, servers and the files
-    they run), as approved and as synced, keyed by its digest."""
+    they run), as served, approved and synced, keyed by its digest."""
     wanted = {}
     for pk, content_hash in Skill.objects.filter(marketplace=marketplace, removed_at=None).values_list(
             "pk", "content_hash"):
@@ -299,9 +299,9 @@ def _wanted(marketplace) -> dict:
     for pk, content_hash in SkillRevision.objects.filter(
             skill__marketplace=marketplace, status=SkillRevision.Status.PENDING).values_list("pk", "content_hash"):
         wanted.setdefault(content_hash, ("revision", pk))
-    for pk, own, approved in Plugin.objects.filter(marketplace=marketplace, removed_at=None).values_list(
-            "pk", "own_hash", "approved_own_hash"):
-        for content_hash, which in ((approved, "approved"), (own, "synced")):
+    for pk, own, approved, served in Plugin.objects.filter(marketplace=marketplace, removed_at=None).values_list(
+            "pk", "own_hash", "approved_own_hash", "served_own_hash"):
+        for content_hash, which in ((served, "served"), (approved, "approved"), (own, "synced")):
             if content_hash:
                 wanted.setdefault(content_hash, ("plugin", pk, which))
     return wanted
@@ -315,6 +315,9 @@ def _files(where) -> tuple[dict[str, bytes], bool]:
         return {path: bytes(content) for path, content in stored}, False
     if kind == "plugin":
         plugin = Plugin.objects.select_related("marketplace").get(pk=pk)
+        if where[2] == "served":
+            return pluginfiles.for_scan(plugin, plugin.served_own_content, plugin.approved_commit,
+                                        plugin.approved_entry)
         if where[2] == "approved":
             # No entry was approved while no commit was: the content's source is then the one synced.
             return pluginfiles.for_scan(plugin, plugin.approved_own_content, plugin.approved_commit,

@@ -253,10 +253,10 @@ def plugin_detail(request, marketplace, plugin):
                    "folder": folder, "url": weblinks.tree(url, plugin.commit, folder)},
         # Sanitised like a SKILL.md body: the repository's Markdown may hold any HTML.
         "readme": rendering.shown(plugin.readme_html, plugin.readme),
-        # As approved: what members' installs get, however the repository has moved on.
-        "besides_skills": plugincontent.listing(plugin.approved_own_content),
-        "besides_skills_scan": _scan_report(plugin.approved_own_hash, plugin.marketplace)
-        if plugin.approved_own_hash else None,
+        # At the commit approved: what members' installs get, however the repository has moved on.
+        "besides_skills": plugincontent.listing(plugin.served_own_content),
+        "besides_skills_scan": _scan_report(plugin.served_own_hash, plugin.marketplace)
+        if plugin.served_own_hash else None,
     })
 
 

@@ -12,6 +12,7 @@ BEFORE_APPROVED_ENTRY = ("marketplace", "0038_skill_command")
 BEFORE_HELD_SKILLS = ("marketplace", "0039_plugin_approved_entry")
 BEFORE_APPROVED_MANIFEST = ("marketplace", "0040_skill_in_approved_commit")
 BEFORE_APPROVED_LOADS = ("marketplace", "0041_plugin_approved_manifest")
+BEFORE_SERVED_CONTENT = ("marketplace", "0042_plugin_approved_loads")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -92,3 +93,15 @@ def test_0042_judges_a_plugin_with_an_approved_commit_as_synced(simple_repo, mak
     assert tools.served_refusal is None
     assert not other.loads and other.refusal and (other.approved_loads, other.approved_refusal) == (False, other.refusal)
     assert other.served_refusal == other.refusal
+
+
+@pytest.mark.django_db(transaction=True)
+def test_0043_takes_the_content_approved_as_what_the_approved_commit_holds(simple_repo, make_marketplace):
+    simple_repo.commit({"plugins/tools/hooks/hooks.json": '{"hooks": {}}'})
+    market = make_marketplace(simple_repo)
+    sync_marketplace(market.pk)
+    Plugin.objects.update(served_own_hash="", served_own_content={})
+    there_and_back(BEFORE_SERVED_CONTENT)
+    tools = Plugin.objects.get(name="tools")
+    assert tools.approved_commit and tools.approved_own_hash
+    assert (tools.served_own_hash, tools.served_own_content) == (tools.approved_own_hash, tools.approved_own_content)

@@ -758,3 +758,34 @@ def test_whether_a_plugin_loads_is_judged_as_approved_while_a_push_waits(market,
     assert ops.loads and ops.approved_commit == not_loading and not ops.approved_loads
     assert "ops-kit" not in listed()  # not the commit approved, which would fail to load
     assert approve().approved_loads and listed()["ops-kit"] == ops.commit
+
+
+def test_what_members_are_told_the_plugin_installs_is_what_the_commit_approved_holds(market, client, people,
+                                                                                     admin_client, rf):
+    """An admin may approve a plugin's new hooks and script while one of its skills still waits: members still get
+    the commit approved before, with its content, and the plugin page and the install steps say that one's."""
+    market.repo.commit({"plugins/ops-kit/hooks/hooks.json": EVIL_HOOKS, "plugins/ops-kit/scripts/fetch.sh": "curl x\n",
+                        "plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Now blameful.")})
+    assert sync_marketplace(market.pk).status == "ok"
+    ops = Plugin.objects.get(name="ops-kit")
+    admin_client.post("/admin/marketplace/plugin/", {"action": "approve_content", "_selected_action": [ops.pk]})
+    ops.refresh_from_db()
+    assert ops.approved_own_hash == ops.own_hash and ops.approved_commit != ops.commit  # the skill waits
+    assert ops.served_own_hash != ops.approved_own_hash and "scripts/fetch.sh" not in str(ops.served_own_content)
+
+    client.force_login(people["member"])
+    besides = client.get("/plugins/acme/ops-kit/").content.decode().split('id="besides-title"', 1)[1]
+    assert "hooks/hooks.json" in besides and "scripts/fetch.sh" not in besides.split("</section>", 1)[0]
+    assert client.get("/api/v1/plugins/acme/ops-kit/").json()["besides_skills"] == ["hooks/hooks.json"]
+    admin_page = admin_client.get(f"/admin/marketplace/plugin/{ops.pk}/change/").content.decode()
+    assert "the content approved since reaches members with the next commit at which nothing waits" in admin_page
+
+    request = rf.post("/")
+    request.user = people["admin"]
+    approval.approve(SkillRevision.objects.filter(status=SkillRevision.Status.PENDING), request)
+    ops.refresh_from_db()
+    assert ops.approved_commit == ops.commit and ops.served_own_hash == ops.own_hash
+    besides = client.get("/plugins/acme/ops-kit/").content.decode().split('id="besides-title"', 1)[1]
+    assert "scripts/fetch.sh" in besides.split("</section>", 1)[0]
+    assert client.get("/api/v1/plugins/acme/ops-kit/").json()["besides_skills"] == ["hooks/hooks.json",
+                                                                                   "scripts/fetch.sh"]
