@@ -193,6 +193,30 @@ def listing(user, marketplace=None, *, audience=None) -> Listed:
     return Listed(frozenset(row[0] for row in rows if row[0] not in wanting), wanting)
 
 
+# How many plugins a plugin's dependencies may lead to for `_listing_needed` to ask about each alone; past it (a long
+# chain), the listing of its whole marketplace is read.
+MOST_NEEDED = 20
+
+
+def _listing_needed(user, plugin) -> Listed | None:
+    """`listing` for `plugin` alone: it and the plugins of its marketplace it needs (and they need), each asked about
+    on its own (`_lists`), for a page of one plugin with dependencies: the whole listing read every skill the user may
+    see (30 ms at 10,000 skills). None where they lead to more than MOST_NEEDED plugins."""
+    name = plugin.marketplace.name
+    asked, kept, asking = {plugin.name}, [], [plugin]
+    while asking:
+        kept += [each for each in asking if _lists(user, each)]
+        needed = {wanted for each in asking if each in kept
+                  for _written, wanted in dependencies.own(each.approved_entry, each.approved_manifest, name)} - asked
+        if len(asked | needed) > MOST_NEEDED:
+            return None
+        asked |= needed
+        asking = list(Plugin.objects.filter(marketplace_id=plugin.marketplace_id, name__in=needed)) if needed else []
+    wanting = dependencies.wanting([(each.pk, each.marketplace_id, each.name, each.approved_entry,
+                                     each.approved_manifest, name) for each in kept])
+    return Listed(frozenset(each.pk for each in kept if each.pk not in wanting), wanting)
+
+
 def offers(plugin, user, listed=None) -> bool:
     """Does `user`'s curated catalogue of the plugin's marketplace list it (so `/plugin install` works)?
     `listed` (curated.listing) spares the queries when many plugins are asked about."""
@@ -214,7 +238,7 @@ def refusal(plugin, user, listed=None) -> str:
     if pinned_source(plugin) is None:
         return "its source cannot be pinned to the commit approved"
     if listed is None and dependencies.own(plugin.approved_entry, plugin.approved_manifest, plugin.marketplace.name):
-        listed = listing(user, plugin.marketplace)
+        listed = _listing_needed(user, plugin) or listing(user, plugin.marketplace)
     elif listed is None:
         listed = Listed(frozenset([plugin.pk]) if _lists(user, plugin) else frozenset())
     if plugin.pk in listed.ids:

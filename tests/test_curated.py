@@ -8,7 +8,7 @@ import pytest
 from django.db.models import F
 
 from connector.tokens import mint
-from marketplace import approval, install
+from marketplace import approval, curated as curating, install
 from marketplace.models import Curation, Marketplace, Plugin, Policy, Skill, SkillRevision
 from marketplace.sync import sync_marketplace
 from skillport_site.links import absolute_url
@@ -231,6 +231,34 @@ def test_a_plugin_is_listed_only_with_the_plugins_it_depends_on(client, make_rep
     assert "+ 2 dependencies" in printed, printed
     assert {name: errors.get(f"{name}@acme-skills") for name in ("app", "base", "chain")} == {
         "app": [], "base": [], "chain": []}
+
+
+def test_a_page_of_one_plugin_asks_about_what_it_needs_and_answers_as_the_whole_listing(make_repo, synced_marketplace,
+                                                                                      people):
+    """A plugin's page asks whether the catalogue lists it and the plugins it needs, each on its own, rather than
+    read the whole catalogue's listing: the same answer for every plugin and reader, a diamond and a chain longer
+    than it asks about (read by the listing) included."""
+    long = curating.MOST_NEEDED + 3
+    entries = [
+        plugin_entry("app", dependencies=["base"]), plugin_entry("base"),
+        plugin_entry("chain", dependencies=["app@acme-skills"]),
+        plugin_entry("top", dependencies=["left", "right"]), plugin_entry("left", dependencies=["bottom"]),
+        plugin_entry("right", dependencies=["bottom"]), plugin_entry("bottom"),
+        *(plugin_entry(f"link-{i}", dependencies=[f"link-{i + 1}"]) for i in range(long)), plugin_entry(f"link-{long}"),
+    ]
+    synced_marketplace(make_repo({
+        ".claude-plugin/marketplace.json": catalog(*entries, name="acme-skills"),
+        **{f"plugins/{entry['name']}/skills/s/SKILL.md": skill_md("s") for entry in entries},
+    }), slug="acme")
+    Plugin.objects.filter(name__in=["base", "bottom", f"link-{long}"]).update(audience=["github:@acme/core"])
+    plugins = list(Plugin.objects.select_related("marketplace").order_by("name"))
+    for user in (people["member"], people["core"]):
+        listed = curating.listing(user, plugins[0].marketplace)
+        answers = {plugin.name: curating.refusal(plugin, user) for plugin in plugins}
+        assert answers == {plugin.name: curating.refusal(plugin, user, listed) for plugin in plugins}
+        assert (answers["top"] == "") == (answers["chain"] == "") == (answers["link-0"] == "") == (user == people["core"])
+    assert curating._listing_needed(people["member"], plugins[0]) is not None  # app: asked about on its own
+    assert curating._listing_needed(people["member"], Plugin.objects.get(name="link-0")) is None
 
 
 def test_a_dependency_of_another_marketplace_is_installed_as_the_repository_allows(client, make_repo,
