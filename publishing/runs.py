@@ -7,6 +7,7 @@ published changes only after the channel took the new content.
 """
 import hashlib
 import logging
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -225,10 +226,20 @@ def _finish(run, status, *, error="", actor=None, detail="") -> PublishRun:
     return run
 
 
+# How often a run's progress is written while a phase goes on: a write per plugin cost 0.5 s of a 2.5 s publish of
+# 500 plugins, for a page that polls once a second.
+PROGRESS_SECONDS = 0.5
+
+
 def _reporter(run, callback):
+    written = {"phase": None, "at": 0.0}
+
     def report(phase, done, total):
         run.progress = {"phase": phase, "done": done, "total": total}
-        PublishRun.objects.filter(pk=run.pk).update(progress=run.progress)
+        now = time.monotonic()
+        if phase != written["phase"] or done >= total or now - written["at"] >= PROGRESS_SECONDS:
+            PublishRun.objects.filter(pk=run.pk).update(progress=run.progress)
+            written.update(phase=phase, at=now)
         if callback:
             callback(phase, done, total)
     return report
