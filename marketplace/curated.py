@@ -24,7 +24,9 @@ declares servers and hooks, and says where the plugin's folder is.
 5. A plugin Claude Code would refuse to load as approved (`Plugin.approved_loads`) is left out: its install would
    fail.
 6. So is a plugin that depends on one the catalogue leaves out (dependencies.py): Claude Code would install
-   it without that one, and not load it.
+   it without that one, and not load it. A catalogue served under another name than its repository gives it
+   (another marketplace here has that name) names its own plugins in entries' dependencies by name alone;
+   a plugin.json naming its marketplace by the repository's name counts as depending on one left out.
 
 Each entry's `metadata` (a free-form object Claude Code ignores) holds under `skillport` the
 provenance digest of each skill the pinned commit holds, so what was installed can be checked
@@ -187,9 +189,11 @@ def listing(user, marketplace=None, *, audience=None) -> Listed:
     if marketplace is not None:
         plugins = plugins.filter(marketplace=marketplace)
     rows = plugins.values_list("pk", "marketplace_id", "name", "marketplace__name", "approved_entry__dependencies",
-                               "approved_manifest__dependencies")
+                               "approved_manifest__dependencies", "marketplace__catalogue_name")
+    renamed = {market for _pk, market, _name, market_name, _a, _b, served in rows
+               if market_name and served != market_name}  # Marketplace.renamed
     wanting = dependencies.wanting([(pk, market, name, {"dependencies": a}, {"dependencies": b}, market_name)
-                                    for pk, market, name, market_name, a, b in rows])
+                                    for pk, market, name, market_name, a, b, _served in rows], renamed=renamed)
     return Listed(frozenset(row[0] for row in rows if row[0] not in wanting), wanting)
 
 
@@ -213,7 +217,8 @@ def _listing_needed(user, plugin) -> Listed | None:
         asked |= needed
         asking = list(Plugin.objects.filter(marketplace_id=plugin.marketplace_id, name__in=needed)) if needed else []
     wanting = dependencies.wanting([(each.pk, each.marketplace_id, each.name, each.approved_entry,
-                                     each.approved_manifest, name) for each in kept])
+                                     each.approved_manifest, name) for each in kept],
+                                   renamed={plugin.marketplace_id} if plugin.marketplace.renamed else ())
     return Listed(frozenset(each.pk for each in kept if each.pk not in wanting), wanting)
 
 
@@ -263,10 +268,11 @@ def catalogue(marketplace, user) -> dict:
     plugins = _listed(user).filter(marketplace=marketplace).select_related("marketplace").order_by("name")
     sourced = [(plugin, source) for plugin in plugins if (source := pinned_source(plugin)) is not None]
     wanting = dependencies.wanting([(p.pk, p.marketplace_id, p.name, p.approved_entry, p.approved_manifest,
-                                     marketplace.name) for p, _source in sourced])
+                                     marketplace.name) for p, _source in sourced],
+                                   renamed={marketplace.pk} if marketplace.renamed else ())
     sourced = [(plugin, source) for plugin, source in sourced if plugin.pk not in wanting]
     held = _held_skills([plugin for plugin, _source in sourced])
-    entries = [{**plugin.approved_entry, **_overrides(plugin), "source": source,
+    entries = [{**dependencies.served_entry(plugin.approved_entry, marketplace), **_overrides(plugin), "source": source,
                 "metadata": _metadata(plugin, source, held.get(plugin.pk, []))} for plugin, source in sourced]
     return {
         "name": marketplace.catalogue_name,

@@ -48,23 +48,40 @@ def own(entry: dict, manifest: dict | None, marketplace: str) -> list[tuple[str,
     return found
 
 
-def wanting(plugins, together=None) -> dict:
+def wanting(plugins, together=None, renamed=()) -> dict:
     """{id: the dependency as written} for each of `plugins`, given as (id, marketplace id, name, entry,
     plugin.json, marketplace's name), that depends on a plugin of its marketplace not among them. `together` maps
     the names of other marketplaces whose plugins are served in the same catalogue (a publish target's) to their
-    ids: a dependency naming one of them must be among `plugins` too."""
+    ids: a dependency naming one of them must be among `plugins` too. `renamed` holds the ids of marketplaces
+    served under another name than their own (`served_entry`): a plugin.json there naming its own marketplace
+    ("base@<its name>") names one Claude Code does not find, and the plugin does not load."""
     together = together or {}
     ids = {(market, name): pk for pk, market, name, *_rest in plugins}
     needs = {}
     for _pk, market, name, entry, found, market_name in plugins:
         needs[(market, name)] = []
+        lost = {written for written in declared({}, found) if written.partition("@")[2] == market_name
+                } if market in renamed else set()
         for written in declared(entry, found):
             needed, _, other = written.partition("@")
-            if other in ("", market_name):
+            if written in lost:
+                needs[(market, name)].append((written, (None, written)))  # no plugin answers to that
+            elif other in ("", market_name):
                 needs[(market, name)].append((written, (market, needed)))
             elif other in together:
                 needs[(market, name)].append((written, (together[other], needed)))
     return {ids[key]: found[0][0] for key, found in unmet(needs, ids).items()}
+
+
+def served_entry(entry: dict, marketplace) -> dict:
+    """A marketplace.json entry as a catalogue serving `marketplace` under another name than its own gives it
+    (`catalogue_name`, where another marketplace here has that name): its dependencies on plugins of its own
+    marketplace named "base@<its name>" would name another marketplace there, and Claude Code refuses the install;
+    they are named by name alone. A plugin.json cannot be rewritten so (`wanting`'s `renamed`)."""
+    if not marketplace.renamed:
+        return entry
+    return {**entry, **{key: as_own(entry[key], {marketplace.name}) for key in ("dependencies", "optionalDependencies")
+                        if key in entry}}
 
 
 def as_own(value, marketplaces):

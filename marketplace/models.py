@@ -385,6 +385,11 @@ class Marketplace(models.Model):
                 if attempt == 3 or not taken.exists():
                     raise
 
+    @property
+    def renamed(self) -> bool:
+        """Is its curated catalogue served under another name than the one its marketplace.json gives it?"""
+        return bool(self.name) and self.catalogue_name != self.name
+
     def _free_catalogue_name(self) -> str:
         """Its name, unless another marketplace here goes by it already (a fork with the same
         marketplace.json name): then its slug, numbered if that too is taken."""

@@ -261,6 +261,43 @@ def test_a_page_of_one_plugin_asks_about_what_it_needs_and_answers_as_the_whole_
     assert curating._listing_needed(people["member"], Plugin.objects.get(name="link-0")) is None
 
 
+def test_a_catalogue_served_under_another_name_names_its_own_plugins_as_claude_code_finds_them(
+        client, make_repo, synced_marketplace, people, tmp_path):
+    """A fork whose repository gives it the name another marketplace here has goes by its slug: a dependency on
+    "base@acme-skills" would name the other one there, and Claude Code refuses the install ("not in the
+    allowlist"). Its entries name base alone, and Claude Code installs both; a plugin.json naming it so cannot be
+    rewritten (Claude Code installs that plugin and does not load it), so that plugin is left out."""
+    def repo(*entries, **files):
+        return make_repo({".claude-plugin/marketplace.json": catalog(*entries, name="acme-skills"), **files,
+                          **{f"plugins/{e['name']}/skills/{e['name']}-skill/SKILL.md": skill_md(f"{e['name']}-skill")
+                             for e in entries}})
+
+    synced_marketplace(repo(plugin_entry("base")), slug="acme")
+    fork = synced_marketplace(repo(
+        plugin_entry("app", dependencies=["base@acme-skills"]), plugin_entry("base"), plugin_entry("tool"),
+        **{"plugins/tool/.claude-plugin/plugin.json": json.dumps({"name": "tool", "dependencies": ["base@acme-skills"]})},
+    ), slug="fork")
+    fork.refresh_from_db()
+    assert (fork.name, fork.catalogue_name, fork.renamed) == ("acme-skills", "fork", True)
+    assert all(Plugin.objects.filter(marketplace=fork).values_list("loads", flat=True))  # in its repository, they do
+
+    client.force_login(people["member"])
+    text = client.get("/m/fork/marketplace.json").content.decode()
+    served = {entry["name"]: entry for entry in json.loads(text)["plugins"]}
+    assert sorted(served) == ["app", "base"] and served["app"]["dependencies"] == ["base"]
+    tool = Plugin.objects.select_related("marketplace").get(marketplace=fork, name="tool")
+    assert install.claude_code(tool, people["member"])["unavailable"].startswith("it depends on base@acme-skills, ")
+    page = client.get("/plugins/fork/tool/").content.decode()
+    assert "cannot install this plugin from Skillport: it depends on base@acme-skills" in page
+
+    folder = tmp_path / "curated"
+    (folder / ".claude-plugin").mkdir(parents=True)
+    (folder / ".claude-plugin" / "marketplace.json").write_text(text)
+    printed, errors = installed(folder, "app@fork", tmp_path / "home")
+    assert "+ 1 dependency" in printed, printed
+    assert (errors.get("app@fork"), errors.get("base@fork")) == ([], [])
+
+
 def test_a_dependency_of_another_marketplace_is_installed_as_the_repository_allows(client, make_repo,
                                                                                      synced_marketplace, people,
                                                                                      tmp_path):
