@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.contrib.admin import helpers
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
@@ -391,14 +392,33 @@ class SyncRunAdmin(RecordAdmin):
         return problems_table(obj.problems)
 
 
+class ListedLightly(ChangeList):
+    """A list that reads of each row shown only what its columns need (`list_unread` is left deferred): the JSON a
+    plugin or skill keeps (its content, entry, problems, rendered text) cost a page of 100 plugins 0.3 s to decode.
+    Actions read the rows whole."""
+
+    def get_results(self, request):
+        self.queryset = self.queryset.defer(*self.model_admin.list_unread)
+        super().get_results(request)
+
+
+# What the lists of plugins, and of skills through their plugins, never show of a plugin.
+PLUGIN_UNREAD = ("readme", "readme_html", "entry", "manifest", "approved_entry", "approved_manifest", "own_content",
+                 "approved_own_content", "served_own_content", "problems")
+
+
 class CatalogueAdmin(admin.ModelAdmin):
     """Plugins and skills come from git: their content is read-only, who sees them is not."""
 
     editable = ["audience", "curation", "policy", "policy_reason", "notes"]
     actions = ["show", "feature", "hide"]
+    list_unread = ()
 
     def has_add_permission(self, request):
         return False
+
+    def get_changelist(self, request, **kwargs):
+        return ListedLightly
 
     def get_readonly_fields(self, request, obj=None):
         # Less what `exclude` leaves out: a read-only field is shown whatever the form excludes, and
@@ -488,6 +508,7 @@ class PluginAdmin(CatalogueAdmin):
                     "content_status", "removed_at"]
     list_filter = [PluginContentFilter, "curation", "policy", "marketplace", "source_kind", "loads",
                    ("removed_at", admin.EmptyFieldListFilter)]
+    list_unread = PLUGIN_UNREAD
     search_fields = ["name", "shown_display_name", "description"]
     exclude = ["problems"]
     readonly_fields = ["members_get", "content_state", "content_changes", "content_scan", "problem_list"]
@@ -616,7 +637,9 @@ class SkillAdmin(DecisionActions, CatalogueAdmin):
     list_filter = [ApprovalFilter, "curation", "policy", "marketplace", "loads_in_claude_code", "spec_valid",
                    "claude_ai_uploadable", "scan_passed", ("removed_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "description", "plugin__name"]
-    list_select_related = ["plugin", "marketplace"]
+    list_select_related = ["plugin__marketplace", "marketplace"]  # a plugin is shown as <name>@<marketplace>
+    list_unread = ("description", "frontmatter", "frontmatter_raw", "body", "body_html", "verdict_reasons", "problems",
+                   "search_vector", *(f"plugin__{field}" for field in PLUGIN_UNREAD))
     exclude = ["problems", "body", "released", "pending_revision"]
     readonly_fields = ["approval_state", "problem_list"]
     inlines = [SkillFileInline]
