@@ -402,23 +402,30 @@ class ListedLightly(ChangeList):
         super().get_results(request)
 
 
-# What the lists of plugins, and of skills through their plugins, never show of a plugin.
+class ListsLightly:
+    """An admin whose list leaves `list_unread` deferred (ListedLightly)."""
+
+    list_unread = ()
+
+    def get_changelist(self, request, **kwargs):
+        return ListedLightly
+
+
+# What the lists of plugins, skills and revisions never show of a plugin, and of a skill.
 PLUGIN_UNREAD = ("readme", "readme_html", "entry", "manifest", "approved_entry", "approved_manifest", "own_content",
                  "approved_own_content", "served_own_content", "problems")
+SKILL_UNREAD = ("description", "frontmatter", "frontmatter_raw", "body", "body_html", "verdict_reasons", "problems",
+                "search_vector", *(f"plugin__{field}" for field in PLUGIN_UNREAD))
 
 
-class CatalogueAdmin(admin.ModelAdmin):
+class CatalogueAdmin(ListsLightly, admin.ModelAdmin):
     """Plugins and skills come from git: their content is read-only, who sees them is not."""
 
     editable = ["audience", "curation", "policy", "policy_reason", "notes"]
     actions = ["show", "feature", "hide"]
-    list_unread = ()
 
     def has_add_permission(self, request):
         return False
-
-    def get_changelist(self, request, **kwargs):
-        return ListedLightly
 
     def get_readonly_fields(self, request, obj=None):
         # Less what `exclude` leaves out: a read-only field is shown whatever the form excludes, and
@@ -638,8 +645,7 @@ class SkillAdmin(DecisionActions, CatalogueAdmin):
                    "claude_ai_uploadable", "scan_passed", ("removed_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "description", "plugin__name"]
     list_select_related = ["plugin__marketplace", "marketplace"]  # a plugin is shown as <name>@<marketplace>
-    list_unread = ("description", "frontmatter", "frontmatter_raw", "body", "body_html", "verdict_reasons", "problems",
-                   "search_vector", *(f"plugin__{field}" for field in PLUGIN_UNREAD))
+    list_unread = SKILL_UNREAD
     exclude = ["problems", "body", "released", "pending_revision"]
     readonly_fields = ["approval_state", "problem_list"]
     inlines = [SkillFileInline]
@@ -707,7 +713,7 @@ class RevisionStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(SkillRevision)
-class SkillRevisionAdmin(DecisionActions, PermanentRecordAdmin):
+class SkillRevisionAdmin(ListsLightly, DecisionActions, PermanentRecordAdmin):
     """The review queue: it opens on "Awaiting approval" (or filter by what the scan held or blocked);
     each revision's page shows its changes and the Approve and Reject buttons."""
 
@@ -715,6 +721,8 @@ class SkillRevisionAdmin(DecisionActions, PermanentRecordAdmin):
     list_filter = [RevisionStatusFilter, ScanFilter, "skill__marketplace"]
     search_fields = ["skill__name", "skill__plugin__name", "commit", "content_hash"]
     list_select_related = ["skill__plugin", "skill__marketplace"]
+    # A pending revision keeps the skill's fields as read (its body, rendered too), and its files.
+    list_unread = ("content", "files", *(f"skill__{field}" for field in SKILL_UNREAD))
     fields = ["skill", "status", "scan", "version", "commit", "content_hash", "created_at", "compare", "scan_findings",
               "override", "changes"]
     readonly_fields = fields

@@ -133,9 +133,10 @@ def test_bulk_curation_actions_are_audited(admin_client, simple_repo, make_marke
     assert {(e.plugin, e.version, e.actor_login) for e in events} == {("tools", "1.0.0", "root")}
 
 
-def test_the_lists_of_plugins_and_skills_read_what_they_show(admin_client, make_repo, make_marketplace):
+def test_the_lists_of_plugins_skills_and_revisions_read_what_they_show(admin_client, make_repo, make_marketplace):
     """A page of skills reads each one's plugin and marketplace with it (it shows the plugin as <name>@<marketplace>:
-    a query a row, once), and neither list reads the JSON its rows keep and never show (0.3 s a page of 100)."""
+    a query a row, once), and no list reads the JSON its rows keep and never show (0.3 s a page of 100): a plugin's
+    content, a skill's rendered body, a pending revision's fields and files."""
     statements = {}
     for count in (2, 12):
         repo = make_repo({
@@ -143,17 +144,21 @@ def test_the_lists_of_plugins_and_skills_read_what_they_show(admin_client, make_
             **{f"plugins/kit{n}/skills/s{n}/SKILL.md": skill_md(f"s{n}", f"Skill {n}.") for n in range(count)},
             **{f"plugins/kit{n}/hooks/hooks.json": '{"hooks": {}}' for n in range(count)},
         })
-        m = make_marketplace(repo, slug=f"listed-{count}")
+        m = make_marketplace(repo, slug=f"listed-{count}", requires_approval=True)
         sync_marketplace(m.pk)
-        for model in ("skill", "plugin"):
+        for model, query in (("skill", f"marketplace__id__exact={m.pk}"), ("plugin", f"marketplace__id__exact={m.pk}"),
+                             ("skillrevision", f"status=pending&skill__marketplace__id__exact={m.pk}")):
             with CaptureQueriesContext(connection) as queries:
-                page = admin_client.get(f"/admin/marketplace/{model}/?marketplace__id__exact={m.pk}")
-            assert page.status_code == 200 and page.content.decode().count(f"@listed-{count}") >= (
-                count if model == "skill" else 0)
+                page = admin_client.get(f"/admin/marketplace/{model}/?{query}")
+            shown = {"skill": f"@listed-{count}", "plugin": f"/admin/marketplace/plugin/",
+                     "skillrevision": f"listed-{count}/kit"}[model]
+            assert page.status_code == 200 and page.content.decode().count(shown) >= count
             statements[model, count] = len(queries)
             read = " ".join(query["sql"] for query in queries)
-            assert '"own_content"' not in read and '"readme_html"' not in read and '"body_html"' not in read
-    assert statements["skill", 12] == statements["skill", 2] and statements["plugin", 12] == statements["plugin", 2]
+            assert not [column for column in ('"own_content"', '"readme_html"', '"body_html"', '"frontmatter"',
+                                              '"marketplace_skillrevision"."content"',
+                                              '"marketplace_skillrevision"."files"') if column in read]
+    assert all(statements[model, 12] == statements[model, 2] for model in ("skill", "plugin", "skillrevision"))
     # Read whole where it is shown: its entry, say.
     plugin = m.plugins.get(name="kit0")
     assert "./plugins/kit0" in admin_client.get(f"/admin/marketplace/plugin/{plugin.pk}/change/").content.decode()
