@@ -8,8 +8,9 @@ from oauth2_provider.models import (
 from oauth2_provider.settings import oauth2_settings
 
 from audit import record
-from audit.admin_records import RecordAdmin
+from audit.admin_records import ListsLightly, RecordAdmin
 from audit.models import Action
+from marketplace.admin import SKILL_UNREAD
 
 from .models import Consent, InstallLink, TrustedHost
 
@@ -100,8 +101,9 @@ class TrustedHostAdmin(admin.ModelAdmin):
 
 
 @admin.register(InstallLink)
-class InstallLinkAdmin(RecordAdmin):
+class InstallLinkAdmin(ListsLightly, RecordAdmin):
     list_display = ["skill", "user", "surface", "client_name", "created_at", "expires_at", "redeemed_at"]
     list_filter = ["surface"]
     search_fields = ["user__username", "skill__slug"]
     list_select_related = ["user", "skill__plugin", "skill__marketplace"]
+    list_unread = tuple(f"skill__{field}" for field in SKILL_UNREAD)

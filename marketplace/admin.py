@@ -5,7 +5,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.contrib.admin import helpers
-from django.contrib.admin.views.main import ChangeList
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
@@ -18,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 
 from audit import record, record_many
-from audit.admin_records import PermanentRecordAdmin, RecordAdmin
+from audit.admin_records import ListsLightly, PermanentRecordAdmin, RecordAdmin
 from audit.models import Action, Surface
 from skillport_site.links import absolute_url
 
@@ -390,25 +389,6 @@ class SyncRunAdmin(RecordAdmin):
     @admin.display(description="Problems")
     def problem_list(self, obj):
         return problems_table(obj.problems)
-
-
-class ListedLightly(ChangeList):
-    """A list that reads of each row shown only what its columns need (`list_unread` is left deferred): the JSON a
-    plugin or skill keeps (its content, entry, problems, rendered text) cost a page of 100 plugins 0.3 s to decode.
-    Actions read the rows whole."""
-
-    def get_results(self, request):
-        self.queryset = self.queryset.defer(*self.model_admin.list_unread)
-        super().get_results(request)
-
-
-class ListsLightly:
-    """An admin whose list leaves `list_unread` deferred (ListedLightly)."""
-
-    list_unread = ()
-
-    def get_changelist(self, request, **kwargs):
-        return ListedLightly
 
 
 # What the lists of plugins, skills and revisions never show of a plugin, and of a skill.

@@ -14,7 +14,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from audit import record
-from audit.admin_records import RecordAdmin
+from audit.admin_records import ListsLightly, RecordAdmin
 from audit.models import Action
 from marketplace.admin import problems_table
 from marketplace.gitrepo import redact
@@ -303,10 +303,12 @@ class PublishTargetAdmin(admin.ModelAdmin):
 
 
 @admin.register(PublishRun)
-class PublishRunAdmin(RecordAdmin):
+class PublishRunAdmin(ListsLightly, RecordAdmin):
     list_display = ["target", "started_at", "trigger", "status", "where", "plugins", "skills", "size", "error_count"]
     list_filter = ["status", "trigger", "target"]
     list_select_related = ["target"]
+    # A run keeps the approvals behind every skill it published, and its target what it last published of each.
+    list_unread = ("changes", "approvals", "progress", "target__published", "target__workspace_state")
     date_hierarchy = "started_at"
     fields = ["target", "uid", "trigger", "status", "started_at", "finished_at", "where", "plugins", "skills", "size",
               "change_list", "approval_list", "problem_list", "error"]
