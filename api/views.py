@@ -12,7 +12,7 @@ from audit.models import Surface
 from audit.views import PERMISSION as REVIEW_AUDIT
 from connector import package_links
 from marketplace import curated, lookup, updates
-from marketplace.models import Marketplace, Plugin, Skill, SyncRun
+from marketplace.models import PLUGIN_CONTENT, Marketplace, Plugin, Skill, SyncRun
 from marketplace.tasks import queue_sync
 from publishing import downloads, managed_settings
 from publishing.models import Kind, PublishRun, PublishTarget, Trigger
@@ -57,8 +57,8 @@ class PluginList(generics.ListAPIView):
     filterset_class = filters.PluginFilter
 
     def get_queryset(self):
-        return Plugin.objects.visible_to(self.request.user).select_related("marketplace").order_by(
-            "marketplace__slug", "name")
+        return Plugin.objects.visible_to(self.request.user).select_related("marketplace").defer(
+            *PLUGIN_CONTENT).order_by("marketplace__slug", "name")
 
     def get_serializer_context(self):
         # Which plugins the caller's curated catalogues list, read once for the page rather than per plugin.
@@ -87,7 +87,8 @@ class SkillList(generics.ListAPIView):
     filterset_class = filters.ApiSkillFilter
 
     def get_queryset(self):
-        return Skill.objects.visible_to(self.request.user).select_related("plugin", "marketplace")
+        return Skill.objects.visible_to(self.request.user).select_related("plugin", "marketplace").defer(
+            *(f"plugin__{field}" for field in PLUGIN_CONTENT))
 
 
 def _skill(request, kwargs):

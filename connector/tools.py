@@ -18,7 +18,7 @@ from audit.models import Action, Surface, client_surface
 from marketplace import caching, install, lookup, policy, provenance, scans, updates
 from marketplace.filters import SkillFilter
 from marketplace.search import MAX_OFFSET, SORTS, page_and_total, search, validate_query
-from marketplace.models import Policy, Skill, SkillFile
+from marketplace.models import PLUGIN_CONTENT, Policy, Skill, SkillFile
 from marketplace.verdicts import Verdict as VerdictFlag
 from skillport_site.links import absolute_url
 
@@ -292,7 +292,9 @@ def _summary(skill) -> SkillSummary:
 
 
 def _visible(caller):
-    return Skill.objects.visible_to(caller.user).select_related("plugin", "marketplace")
+    # Without the README and content a plugin keeps, which no tool reads for a list of skills.
+    return Skill.objects.visible_to(caller.user).select_related("plugin", "marketplace").defer(
+        *(f"plugin__{field}" for field in PLUGIN_CONTENT))
 
 
 def _arguments(query, filters, limit, cursor):

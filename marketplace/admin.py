@@ -24,8 +24,8 @@ from skillport_site.links import absolute_url
 from . import approval, diffs, plugincontent, scanners, scans
 from .gitrepo import redact
 from .models import (
-    ContentScan, Curation, Marketplace, Plugin, ScanGate, Skill, SkillFile, SkillRevision, Status, SyncRun,
-    WebhookDelivery,
+    PLUGIN_DETAIL, ContentScan, Curation, Marketplace, Plugin, ScanGate, Skill, SkillFile, SkillRevision, Status,
+    SyncRun, WebhookDelivery,
 )
 from .tasks import queue_scan, queue_sync
 
@@ -391,11 +391,9 @@ class SyncRunAdmin(RecordAdmin):
         return problems_table(obj.problems)
 
 
-# What the lists of plugins, skills and revisions never show of a plugin, and of a skill.
-PLUGIN_UNREAD = ("readme", "readme_html", "entry", "manifest", "approved_entry", "approved_manifest", "own_content",
-                 "approved_own_content", "served_own_content", "problems")
+# What the lists of skills and revisions never show of a skill (PLUGIN_DETAIL: of a plugin).
 SKILL_UNREAD = ("description", "frontmatter", "frontmatter_raw", "body", "body_html", "verdict_reasons", "problems",
-                "search_vector", *(f"plugin__{field}" for field in PLUGIN_UNREAD))
+                "search_vector", *(f"plugin__{field}" for field in PLUGIN_DETAIL))
 
 
 class CatalogueAdmin(ListsLightly, admin.ModelAdmin):
@@ -495,7 +493,7 @@ class PluginAdmin(CatalogueAdmin):
                     "content_status", "removed_at"]
     list_filter = [PluginContentFilter, "curation", "policy", "marketplace", "source_kind", "loads",
                    ("removed_at", admin.EmptyFieldListFilter)]
-    list_unread = PLUGIN_UNREAD
+    list_unread = PLUGIN_DETAIL
     search_fields = ["name", "shown_display_name", "description"]
     exclude = ["problems"]
     readonly_fields = ["members_get", "content_state", "content_changes", "content_scan", "problem_list"]

@@ -595,6 +595,13 @@ class Plugin(CurationFields):
         return reverse("marketplace:plugin", args=[self.marketplace.slug, self.name])
 
 
+# What a plugin keeps that only its own page and the admin's read: pages and calls that list plugins or skills
+# leave it deferred. Its content alone, kept three times over (synced, approved, served), may be 1,000 files each.
+PLUGIN_CONTENT = ("readme", "readme_html", "own_content", "approved_own_content", "served_own_content")
+# And what lists that never ask what installing it brings leave too: its entry, plugin.json and problems.
+PLUGIN_DETAIL = (*PLUGIN_CONTENT, "entry", "manifest", "approved_entry", "approved_manifest", "problems")
+
+
 class Skill(CurationFields):
     marketplace = models.ForeignKey(Marketplace, on_delete=models.CASCADE, related_name="skills")
     plugin = models.ForeignKey(Plugin, on_delete=models.CASCADE, related_name="skills")

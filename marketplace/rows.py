@@ -25,8 +25,8 @@ from skillport_site.postgresql.base import PLANNED_EACH_TIME
 
 from .crypto import EncryptedTextField
 from .models import (
-    Blob, CatalogueVersion, ContentScan, GitHubIdentity, Marketplace, Plugin, SearchWord, Skill, SkillFile,
-    SkillRevision, once_per_key, visibility_key,
+    PLUGIN_CONTENT, Blob, CatalogueVersion, ContentScan, GitHubIdentity, Marketplace, Plugin, SearchWord, Skill,
+    SkillFile, SkillRevision, once_per_key, visibility_key,
 )
 
 
@@ -275,9 +275,9 @@ def _fetch_one(sql, params):
         return cursor.fetchone()
 
 
-# A plugin's content besides its skills (up to 1,000 files, as synced, approved and served): read by the
-# admin and the plugin page, never by the pages and calls these rows serve.
-_UNREAD = {("marketplace", "plugin", field) for field in ("own_content", "approved_own_content", "served_own_content")}
+# A plugin's README and content besides its skills (models.PLUGIN_CONTENT): read by the admin and the plugin page,
+# never by the pages and calls these rows serve.
+_UNREAD = {("marketplace", "plugin", field) for field in PLUGIN_CONTENT}
 
 
 @functools.cache

@@ -22,7 +22,7 @@ from . import (
 )
 from .filters import SkillFilter, count_installs, with_installs
 from .gitrepo import redact
-from .models import Curation, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status
+from .models import PLUGIN_DETAIL, Curation, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status
 from .templatetags.catalogue import display_name
 from .verdicts import Verdict
 
@@ -265,7 +265,7 @@ def marketplace_detail(request, marketplace):
     marketplace = get_object_or_404(Marketplace.objects.visible_to(request.user), slug=marketplace)
     plugins = (
         Plugin.objects.visible_to(request.user)
-        .filter(marketplace=marketplace).select_related("marketplace").defer("readme", "readme_html")
+        .filter(marketplace=marketplace).select_related("marketplace").defer(*PLUGIN_DETAIL)
         .annotate(n=Count("skills", filter=Q(skills__in=Skill.objects.visible_to(request.user))))
         .order_by("name")
     )

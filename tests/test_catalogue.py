@@ -4,6 +4,8 @@ import json
 import zipfile
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from audit.models import Action, AuditEvent
 from marketplace import rendering
@@ -238,3 +240,17 @@ def test_a_skills_url_follows_the_script_prefix_and_quotes_its_names(settings):
         set_script_prefix("/")
     settings.ROOT_URLCONF = "tests.other_urls"
     assert skill.get_absolute_url() == "/elsewhere/acme/tools/a%20b%3F/"
+
+
+def test_what_lists_plugins_or_skills_leaves_what_a_plugin_keeps_unread(client, market, member):
+    """A plugin keeps its README and what it installs besides skills (synced, approved and served: up to 1,000
+    files each): a marketplace's page of 500 plugins decoding them took 1.5 s. Only the plugin's own page reads
+    them; pages and calls that list plugins or skills, and a skill's page, do not."""
+    for path in ("/marketplaces/acme/", "/api/v1/plugins/", "/api/v1/skills/", SKILL):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(path).status_code == 200, path
+        read = " ".join(query["sql"] for query in queries)
+        assert '"own_content"' not in read and '"readme_html"' not in read, path
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/plugins/acme/kit/").status_code == 200
+    assert '"served_own_content"' in " ".join(query["sql"] for query in queries)
