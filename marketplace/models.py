@@ -678,6 +678,9 @@ class Skill(CurationFields):
             models.Index(fields=["marketplace", "removed_at"]),
             models.Index(fields=["-updated_at"]),
             models.Index(fields=["content_hash"]),
+            # Lists in name order (the API's, the connector's) stop after a page instead of sorting every skill
+            # the reader may see: 44 ms at 10,000 skills, 0.4 with it.
+            models.Index(fields=["name"], name="skill_name"),
         ]
 
     def __str__(self):
