@@ -43,6 +43,14 @@ def market(make_repo, synced_marketplace, git_host):
     return m, repo, upstream
 
 
+def catalogue_folder(tmp_path, text: str):
+    """A marketplace folder holding the catalogue `text`, for the pinned CLI to read."""
+    folder = tmp_path / "curated"
+    (folder / ".claude-plugin").mkdir(parents=True)
+    (folder / ".claude-plugin" / "marketplace.json").write_text(text)
+    return folder
+
+
 def curated(client, user=None, **headers):
     if user is not None:
         client.force_login(user)
@@ -66,9 +74,7 @@ def test_lists_visible_approved_plugins_pinned_to_the_synced_commit(client, mark
 
 
 def test_the_curated_catalogue_passes_our_own_validator(client, market, people, tmp_path):
-    folder = tmp_path / "curated"
-    (folder / ".claude-plugin").mkdir(parents=True)
-    (folder / ".claude-plugin" / "marketplace.json").write_text(curated(client, people["core"]).content.decode())
+    folder = catalogue_folder(tmp_path, curated(client, people["core"]).content.decode())
     # Its sources are git repositories, which validation clones only when asked (--fetch).
     code, out = run_command("validate_marketplace", str(folder), "--json", "--fetch")
     result = json.loads(out)
@@ -84,9 +90,7 @@ def test_claude_code_installs_each_kind_of_source_at_its_pinned_commit(client, m
     which git is told to use in its place). Commits made since the sync are not what it installs."""
     assert CLAUDE.exists(), f"Claude Code's CLI is missing at {CLAUDE}: `make test` installs it"
     m, repo, upstream = market
-    folder = tmp_path / "curated"
-    (folder / ".claude-plugin").mkdir(parents=True)
-    (folder / ".claude-plugin" / "marketplace.json").write_text(curated(client, people["core"]).content.decode())
+    folder = catalogue_folder(tmp_path, curated(client, people["core"]).content.decode())
     repo.commit({"plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Not synced yet."),
                  "skills/notes/SKILL.md": skill_md("notes", "Not synced yet.")})
     upstream.commit({"skills/gh/SKILL.md": skill_md("gh", "Not synced yet.")})
@@ -124,9 +128,7 @@ def test_the_owner_is_one_claude_code_takes_whatever_the_repository_wrote(client
     m.owner = {"name": ["Acme"]}
     m.save(update_fields=["owner"])
     assert curated(client, people["core"]).json()["owner"] == {"name": "Skillport"}
-    folder = tmp_path / "curated"
-    (folder / ".claude-plugin").mkdir(parents=True)
-    (folder / ".claude-plugin" / "marketplace.json").write_text(text)
+    folder = catalogue_folder(tmp_path, text)
     checked = subprocess.run([CLAUDE, "plugin", "validate", "--json", str(folder)], env=claude_env(tmp_path / "home"),
                              capture_output=True, text=True, timeout=120)
     assert json.loads(checked.stdout)["success"], checked.stdout
@@ -224,9 +226,7 @@ def test_a_plugin_is_listed_only_with_the_plugins_it_depends_on(client, make_rep
         chain_skill, people["core"])["CC"]
     page = client.get("/plugins/acme/app/").content.decode().split("Installs with it", 1)[1]
     assert '<a href="/plugins/acme/base/">Base</a> <code>base</code></li>' in page
-    folder = tmp_path / "curated"
-    (folder / ".claude-plugin").mkdir(parents=True)
-    (folder / ".claude-plugin" / "marketplace.json").write_text(text)
+    folder = catalogue_folder(tmp_path, text)
     printed, errors = installed(folder, "chain@acme-skills", tmp_path / "home")
     assert "+ 2 dependencies" in printed, printed
     assert {name: errors.get(f"{name}@acme-skills") for name in ("app", "base", "chain")} == {
@@ -290,9 +290,7 @@ def test_a_catalogue_served_under_another_name_names_its_own_plugins_as_claude_c
     page = client.get("/plugins/fork/tool/").content.decode()
     assert "cannot install this plugin from Skillport: it depends on base@acme-skills" in page
 
-    folder = tmp_path / "curated"
-    (folder / ".claude-plugin").mkdir(parents=True)
-    (folder / ".claude-plugin" / "marketplace.json").write_text(text)
+    folder = catalogue_folder(tmp_path, text)
     printed, errors = installed(folder, "app@fork", tmp_path / "home")
     assert "+ 1 dependency" in printed, printed
     assert (errors.get("app@fork"), errors.get("base@fork")) == ([], [])
@@ -353,9 +351,7 @@ def test_a_plugin_installed_turned_off_or_for_other_versions_says_so_before_it_i
     assert "turn it on with\n          <div class=\"copy\"><code>/plugin enable quiet@acme-skills</code>" in page
     steps = install.steps(Skill.objects.get(slug="hush"), people["member"])["CC"]
     assert "Claude Code installs this plugin turned off: turn it on with /plugin enable quiet@acme-skills" in steps
-    folder = tmp_path / "curated"
-    (folder / ".claude-plugin").mkdir(parents=True)
-    (folder / ".claude-plugin" / "marketplace.json").write_text(client.get("/m/acme/marketplace.json").content.decode())
+    folder = catalogue_folder(tmp_path, client.get("/m/acme/marketplace.json").content.decode())
     printed, errors = installed(folder, "quiet@acme-skills", tmp_path / "home")
     assert "disabled by default" in printed and errors["quiet@acme-skills"] == [], printed
 
