@@ -24,8 +24,8 @@ from skillport_site.links import absolute_url
 from . import approval, diffs, plugincontent, scanners, scans
 from .gitrepo import redact
 from .models import (
-    PLUGIN_DETAIL, ContentScan, Curation, Marketplace, Plugin, ScanGate, Skill, SkillFile, SkillRevision, Status,
-    SyncRun, WebhookDelivery,
+    PLUGIN_DETAIL, SKILL_TEXT, ContentScan, Curation, Marketplace, Plugin, ScanGate, Skill, SkillFile, SkillRevision,
+    Status, SyncRun, WebhookDelivery,
 )
 from .tasks import queue_scan, queue_sync
 
@@ -392,8 +392,7 @@ class SyncRunAdmin(RecordAdmin):
 
 
 # What the lists of skills and revisions never show of a skill (PLUGIN_DETAIL: of a plugin).
-SKILL_UNREAD = ("description", "frontmatter", "frontmatter_raw", "body", "body_html", "verdict_reasons", "problems",
-                "search_vector", *(f"plugin__{field}" for field in PLUGIN_DETAIL))
+SKILL_UNREAD = ("description", *SKILL_TEXT, *(f"plugin__{field}" for field in PLUGIN_DETAIL))
 
 
 class CatalogueAdmin(ListsLightly, admin.ModelAdmin):

@@ -600,6 +600,8 @@ class Plugin(CurationFields):
 PLUGIN_CONTENT = ("readme", "readme_html", "own_content", "approved_own_content", "served_own_content")
 # And what lists that never ask what installing it brings leave too: its entry, plugin.json and problems.
 PLUGIN_DETAIL = (*PLUGIN_CONTENT, "entry", "manifest", "approved_entry", "approved_manifest", "problems")
+# What a skill keeps that only its page reads (its SKILL.md, rendered, judged and searched), not a list of skills.
+SKILL_TEXT = ("frontmatter", "frontmatter_raw", "body", "body_html", "verdict_reasons", "problems", "search_vector")
 
 
 class Skill(CurationFields):

@@ -10,7 +10,7 @@ left out too (marketplace/dependencies.py): Claude Code would install it without
 from dataclasses import dataclass, field
 
 from marketplace import dependencies, names
-from marketplace.models import Plugin, Policy, Skill
+from marketplace.models import SKILL_TEXT, Plugin, Policy, Skill
 from marketplace.problems import Problems
 from marketplace.tree import same_name_key
 
@@ -19,8 +19,6 @@ VENDORED_SOURCES = ("relative", "github", "url", "git-subdir")
 # A plugin.json naming a component path Claude Code does not load: the plugin loads without it, but its validator
 # refuses the plugin.json, and with it a copy's whole marketplace ("Path not found: ./commands").
 REFUSED_PATHS = ("component-path-missing", "component-path-in-mcpb-cache")
-UNREAD_SKILL_FIELDS = ("description", "frontmatter", "frontmatter_raw", "body", "body_html", "verdict_reasons",
-                       "problems", "search_vector")
 
 
 @dataclass
@@ -42,7 +40,7 @@ def choose(marketplaces, audience) -> tuple[list[Chosen], Problems]:
     # each given its plugin as read above: whole rows, each with a plugin of its own, cost 0.8 s of a publish of
     # 2,000 skills.
     for skill in (Skill.objects.visible_to_audience(audience).filter(marketplace__in=marketplaces)
-                  .exclude(policy=Policy.PROHIBITED).defer(*UNREAD_SKILL_FIELDS).order_by("plugin_id", "path")):
+                  .exclude(policy=Policy.PROHIBITED).defer("description", *SKILL_TEXT).order_by("plugin_id", "path")):
         if (plugin := by_pk.get(skill.plugin_id)) is not None:
             skill.plugin, skill.marketplace = plugin, plugin.marketplace
             skills.setdefault(skill.plugin_id, []).append(skill)
