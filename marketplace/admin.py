@@ -197,7 +197,7 @@ class DecisionActions:
         if not reason:
             concerned = [r for r in revisions.filter(status__in=[SkillRevision.Status.PENDING,
                                                                  SkillRevision.Status.BLOCKED])
-                         .select_related("skill__plugin", "skill__marketplace")
+                         .with_skill()
                          if r.status == SkillRevision.Status.BLOCKED or scans.needs_override(r)]
             if concerned:
                 return self._override_page(request, selected, concerned, form)

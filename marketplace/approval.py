@@ -80,7 +80,7 @@ def _decide(revisions, request, approve, reason="", via=""):
     statuses = [PENDING, SkillRevision.Status.BLOCKED] if approve and reason else [PENDING]
     # Unordered: the default order (by skill) joins what a skill is ordered by, for nothing here.
     revisions = revisions.filter(status__in=statuses).order_by()
-    pending = list(revisions.select_related("skill__plugin", "skill__marketplace"))
+    pending = list(revisions.with_skill())
     overridden = {}
     if approve and not via:
         overridden = {r.pk: verdict for r in pending if (verdict := scans.needs_override(r)) is not None}

@@ -761,6 +761,11 @@ class SkillFile(models.Model):
 
 
 class RevisionQuerySet(models.QuerySet):
+    def with_skill(self):
+        """Each with its skill, plugin and marketplace, less the plugin's kept content, which no decision reads."""
+        return self.select_related("skill__plugin", "skill__marketplace").defer(
+            *(f"skill__plugin__{field}" for field in PLUGIN_DETAIL))
+
     def approved(self):
         """Approved revisions, newest first: the first is the content members are served."""
         return self.filter(status=SkillRevision.Status.APPROVED).order_by("-id")

@@ -212,7 +212,7 @@ def _refresh_served(marketplace, identities):
 
 def _gate_waiting(marketplace, identities):
     waiting = list(SkillRevision.objects.filter(skill__marketplace=marketplace, status=SkillRevision.Status.PENDING)
-                   .select_related("skill__plugin", "skill__marketplace"))
+                   .with_skill())
     scans = _scans([r.content_hash for r in waiting], identities)
     release, moved, denied = [], [], []
     for revision in waiting:
@@ -249,7 +249,7 @@ def _gate_waiting(marketplace, identities):
             released.update(scan_state="")
             return
         record_many([_event(Action.SCAN_RELEASED, revision, judge(revision.content_hash, marketplace))
-                     for revision in released.select_related("skill__plugin", "skill__marketplace")],
+                     for revision in released.with_skill()],
                     surface=Surface.SKILLPORT)
 
 
