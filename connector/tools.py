@@ -262,6 +262,9 @@ def encode_cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
 
 
+BAD_CURSOR = "That cursor is not one this server gave out; start again without a cursor."
+
+
 def decode_cursor(cursor: str | None) -> int:
     if not cursor:
         return 0
@@ -269,9 +272,9 @@ def decode_cursor(cursor: str | None) -> int:
         kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
         offset = int(value)
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise ToolProblem("That cursor is not one this server gave out; start again without a cursor.") from None
+        raise ToolProblem(BAD_CURSOR) from None
     if kind != "o" or not 0 <= offset <= MAX_OFFSET:  # cursors are offsets; none we give out comes near it
-        raise ToolProblem("That cursor is not one this server gave out; start again without a cursor.")
+        raise ToolProblem(BAD_CURSOR)
     return offset
 
 

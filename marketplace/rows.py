@@ -269,6 +269,14 @@ def planned_each_time(sql, params) -> list[tuple]:
         return cursor.fetchall()
 
 
+def planning_each_time():
+    """A context in which every statement the ORM runs is planned for its parameters each time (as
+    `planned_each_time`): for a query whose generic plan reads from the start what its parameters would skip."""
+    def execute(run, sql, params, many, context):
+        return run(PLANNED_EACH_TIME + sql, params, many, context)
+    return connection.execute_wrapper(execute)
+
+
 def _fetch_one(sql, params):
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

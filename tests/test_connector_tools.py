@@ -1,4 +1,5 @@
 """The connector's tools and resources, in process: the SDK's own client against our MCPServer."""
+import base64
 import io
 import json
 import zipfile
@@ -8,6 +9,7 @@ from django.utils.html import escape
 from mcp.shared.exceptions import MCPError
 
 from audit.models import Action, AuditEvent, Surface
+from connector import server
 from connector.models import InstallLink
 from marketplace import lookup
 from marketplace.models import Plugin, Policy, Skill
@@ -241,6 +243,40 @@ def test_resources_are_the_visible_skill_files(two_markets, people):
             return str(error)
 
     assert "No skill called" in session(people["member"], forbidden)
+
+
+def test_resources_are_listed_page_by_page_from_where_the_last_ended(two_markets, people, monkeypatch):
+    """Each page's cursor names the last file it gave, and the next starts after it: every visible file once, in
+    order, however small the page. A cursor the server did not give out is the client's mistake."""
+    async def every(client):
+        whole = await client.list_resources()
+        pages, cursor = [], None
+        while True:
+            page = await client.list_resources(cursor=cursor)
+            pages.append([str(resource.uri) for resource in page.resources])
+            if not (cursor := page.next_cursor):
+                return [str(resource.uri) for resource in whole.resources], pages
+
+    whole, _ = session(people["member"], every)
+    monkeypatch.setattr(server, "RESOURCE_PAGE", 3)
+    _, pages = session(people["member"], every)
+    assert [len(page) for page in pages] == [3] * (len(whole) // 3) + ([len(whole) % 3] if len(whole) % 3 else [])
+    assert len(pages) >= 2
+    assert [uri for page in pages for uri in page] == whole
+
+    async def forged(client):
+        refused = []
+        for cursor in ("bz0xMA==", "not base64!", base64.urlsafe_b64encode(b'["after", -1, "x"]').decode(),
+                       base64.urlsafe_b64encode(b'["after", 1, ""]').decode(),
+                       base64.urlsafe_b64encode(b'["after", 99999999999999999999, "x"]').decode()):
+            try:
+                await client.list_resources(cursor=cursor)
+            except MCPError as error:
+                refused.append(str(error))
+        return refused
+
+    assert session(people["member"], forged) == ["That cursor is not one this server gave out; start again without "
+                                                  "a cursor."] * 5
 
 
 def test_results_stay_under_claudes_limit(make_repo, make_marketplace, people):
