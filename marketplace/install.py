@@ -89,9 +89,9 @@ def installed_with(plugin, user) -> list[dict]:
     """The plugins Claude Code installs with `plugin` (its optional ones where it finds them), as written: each of
     its own marketplace with its `plugin` where `user` may see it; one of another marketplace (`elsewhere`) it
     installs only where the member has added that one."""
-    required = dependencies.declared(plugin.approved_entry, plugin.approved_manifest)
-    optional = [written for written in dependencies.declared(plugin.approved_entry, plugin.approved_manifest,
-                                                              "optionalDependencies")
+    entry = dependencies.served_entry(plugin.approved_entry, plugin.marketplace)  # as its catalogue names them
+    required = dependencies.declared(entry, plugin.approved_manifest)
+    optional = [written for written in dependencies.declared(entry, plugin.approved_manifest, "optionalDependencies")
                 if written not in required]
     named = []
     for written in required + optional:
@@ -187,7 +187,8 @@ def _turned_on(plugin) -> list[str]:
 def _with_it(plugin) -> list[str]:
     """The plugins installing this one brings too (the curated catalogue lists each, or it would not list this one),
     said before anyone installs it."""
-    needed = dependencies.declared(plugin.approved_entry, plugin.approved_manifest)
+    needed = dependencies.declared(dependencies.served_entry(plugin.approved_entry, plugin.marketplace),
+                                   plugin.approved_manifest)
     return [f"Claude Code also installs the plugins it depends on: {', '.join(needed[:10])}"
             f"{' and more' if len(needed) > 10 else ''}."] if needed else []
 

@@ -285,6 +285,11 @@ def test_a_catalogue_served_under_another_name_names_its_own_plugins_as_claude_c
     text = client.get("/m/fork/marketplace.json").content.decode()
     served = {entry["name"]: entry for entry in json.loads(text)["plugins"]}
     assert sorted(served) == ["app", "base"] and served["app"]["dependencies"] == ["base"]
+    # Named so wherever members read what installing it brings.
+    steps = install.steps(Skill.objects.get(plugin__marketplace=fork, plugin__name="app"), people["member"])["CC"]
+    assert "Claude Code also installs the plugins it depends on: base." in steps
+    assert client.get("/api/v1/plugins/fork/app/").json()["dependencies"] == [
+        {"name": "base", "optional": False, "marketplace": None, "api_url": absolute_url("/api/v1/plugins/fork/base/")}]
     tool = Plugin.objects.select_related("marketplace").get(marketplace=fork, name="tool")
     assert install.claude_code(tool, people["member"])["unavailable"].startswith("it depends on base@acme-skills, ")
     page = client.get("/plugins/fork/tool/").content.decode()
