@@ -230,7 +230,8 @@ def _list_resources(caller, cursor):
     # read and sorted every file and skill before it again.
     skill_id, path = _after(cursor) if cursor else (0, "")
     files = (
-        SkillFile.objects.filter(skill__in=Skill.objects.visible_to(caller.user).filter(pk__gte=skill_id),
+        # Less what the organisation prohibits: hosts load skills from this listing too (their files stay readable).
+        SkillFile.objects.filter(skill__in=Skill.objects.visible_to(caller.user).handed_out().filter(pk__gte=skill_id),
                                  skill_id__gte=skill_id)
         .filter(Q(skill_id__gt=skill_id) | Q(path__gt=path))
         .order_by("skill_id", "path")

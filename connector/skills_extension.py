@@ -5,7 +5,9 @@ Clients that speak the extension load skills directly, without the tools: an ent
 skill's SKILL.md, its frontmatter as written, and the complete manifest of its files with their
 digests (marketplace.provenance, which keeps manifests in this shape), and the files are read with
 resources/read of their skill:// URIs (connector.server, which audits each read). Everything is
-filtered by `visible_to(caller.user)`, as on every surface.
+filtered by `visible_to(caller.user)`, as on every surface. A skill the organisation prohibits is never
+listed, and skills/get refuses it, audited (marketplace.policy): a host loads what these give it, so they
+install as install_skill does.
 
 A skill is served here only as the extension defines one, since a host checks each entry against
 what it reads and refuses a skill that differs:
@@ -20,7 +22,8 @@ The tools still serve every skill; skills/get says why one is not served here.
 from mcp_types import CacheableResult, PaginatedResult, RequestParams
 from pydantic import BaseModel
 
-from marketplace import lookup, provenance
+from audit.models import client_surface
+from marketplace import lookup, policy, provenance
 from marketplace.models import Skill
 from marketplace.verdicts import SPEC_NAME
 
@@ -64,7 +67,7 @@ def list_skills(caller: Caller, cursor: str | None) -> ListSkillsResult:
     """A page of entries for the skills `caller` may see, by id; those the extension cannot carry are left
     out of it (a partial listing is allowed), so a page may hold fewer than PAGE."""
     offset = decode_cursor(cursor)
-    skills = list(_visible(caller).order_by("pk")[offset:offset + PAGE + 1])
+    skills = list(_visible(caller).handed_out().order_by("pk")[offset:offset + PAGE + 1])
     files = provenance.served(*(skill.pk for skill in skills[:PAGE]))
     entries = [_entry(skill, files[skill.pk]) for skill in skills[:PAGE] if not _refusal(skill, files[skill.pk])]
     more = len(skills) > PAGE
@@ -82,6 +85,9 @@ def get_skill(caller: Caller, uri: str) -> GetSkillResult:
         skill = lookup.find_skill(_visible(caller), name)
     except LookupError:
         raise ToolProblem(f"No skill is served at {uri}.") from None
+    if refused := policy.refusal(skill, actor=caller.user, surface=client_surface(caller.client), client=caller.client,
+                                 extra={"via": "skills/get", **caller.audit_extra}):
+        raise ToolProblem(refused)
     files = provenance.served(skill.pk)[skill.pk]
     if refusal := _refusal(skill, files):
         raise ToolProblem(f"{skill.identifier} is not served as an Agent Skill here: {refusal}. The tools "
@@ -91,7 +97,8 @@ def get_skill(caller: Caller, uri: str) -> GetSkillResult:
 
 def _visible(caller):
     return Skill.objects.visible_to(caller.user).select_related("plugin", "marketplace").only(
-        "slug", "frontmatter", "problems", "plugin__name", "marketplace__slug")
+        "slug", "frontmatter", "problems", "policy", "policy_reason", "plugin__name", "plugin__policy",
+        "plugin__policy_reason", "plugin__version", "plugin__commit", "marketplace__slug")
 
 
 def _entry(skill, files) -> SkillEntry:

@@ -155,6 +155,11 @@ class PluginQuerySet(VisibleQuerySet):
 
 
 class SkillQuerySet(VisibleQuerySet):
+    def handed_out(self):
+        """Less what the organisation prohibits (`Skill.stance`: its own policy, else its plugin's): shown, never
+        installed, so left out where a listing is what a client installs from."""
+        return self.exclude(policy=Policy.PROHIBITED).exclude(policy=Policy.NONE, plugin__policy=Policy.PROHIBITED)
+
     def apply_access_rules(self, rules):
         """Set each skill's `readers` (the principals who may read it) from a marketplace's access.json;
         rules are keyed by skill name (FORMAT.md §8).

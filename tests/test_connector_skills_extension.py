@@ -16,7 +16,7 @@ from pydantic import TypeAdapter
 from audit.models import Action, AuditEvent
 from connector.tokens import mint
 from marketplace import provenance
-from marketplace.models import Skill
+from marketplace.models import Plugin, Policy, Skill
 
 from .builders import catalog, plugin_entry, skill_md
 from .mcp_client import PROTOCOLS, session
@@ -134,6 +134,35 @@ def test_an_outsider_gets_nothing(two_markets, people, protocol):
 
     assert session(people["outsider"], steps, protocol=protocol) == [INVALID_PARAMS, INVALID_PARAMS]
     assert not AuditEvent.objects.filter(action=Action.SKILL_FILE_READ).exists()
+
+
+@pytest.mark.parametrize("prohibited", ["skill", "plugin"])
+def test_a_prohibited_skill_is_neither_listed_nor_got(two_markets, people, prohibited):
+    """A host loads what skills/list and skills/get give it: they install, and a prohibited skill installs by no
+    route. Its files stay readable, as on its page and with read_skill_file."""
+    if prohibited == "skill":
+        Skill.objects.filter(slug="postmortem").update(policy=Policy.PROHIBITED, policy_reason="Leaks incident data.")
+    else:
+        Plugin.objects.filter(name="ops-kit").update(policy=Policy.PROHIBITED, policy_reason="Leaks incident data.")
+        # A skill's own policy stands before its plugin's (Skill.stance): this one is still handed out.
+        Skill.objects.filter(slug="csv-cleanup", marketplace__slug="acme").update(policy=Policy.REQUIRED)
+    uri = "skill://acme/ops-kit/postmortem/SKILL.md"
+
+    async def steps(client):
+        with pytest.raises(MCPError) as refused:
+            await client.session.send_request(get_request(uri), RAW)
+        resources = await client.list_resources()
+        return refused.value.error, [r.uri for r in resources.resources], await client.read_resource(uri)
+
+    refused, resources, read = session(people["member"], steps, protocol="2026-07-28")
+    assert refused.code == INVALID_PARAMS and "Leaks incident data." in refused.message
+    denied = AuditEvent.objects.get(action=Action.ACCESS_DENIED, skill="postmortem")
+    assert denied.extra["via"] == "skills/get" and denied.actor_login == "orla"
+    assert sorted(entry["uri"] for entry in listed(people["member"])) == [
+        "skill://acme/ops-kit/csv-cleanup/SKILL.md", "skill://labs/data-kit/csv-cleanup/SKILL.md"]
+    assert not any(r.startswith("skill://acme/ops-kit/postmortem/") for r in resources)
+    assert "skill://acme/ops-kit/csv-cleanup/SKILL.md" in resources
+    assert "blameless" in read.contents[0].text
 
 
 @pytest.mark.parametrize("uri", ["skill://acme/ops-kit/post\x00mortem/SKILL.md", "skill://acme/SKILL.md",
