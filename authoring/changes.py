@@ -54,6 +54,7 @@ class Change:
     folder: str = ""  # the skill's folder in the repository
     new_plugin: bool = False
     before: object = None  # the Snapshot of the head
+    existing_hash: str = ""  # the content hash of the skill the head holds at `folder`, as a sync reads it
     input_problems: list = field(default_factory=list)
 
     # -- 1 ---------------------------------------------------------------------------------
@@ -81,6 +82,8 @@ class Change:
             raise Unusable(f"The plugin '{plugin}' is not kept in this marketplace's repository (its source is "
                            "elsewhere), so Skillport cannot propose changes to it here. Propose them where it lives.")
         existing = next((s for s in (found.skills if found else []) if skill in (s.name, s.folder_name)), None)
+        if existing is not None:
+            change.folder, change.existing_hash = existing.folder, existing.content_hash
         if remove:
             if existing is None:
                 change.input_problems = [f"The plugin '{plugin}' has no skill '{skill}' to remove."]

@@ -17,7 +17,7 @@ from audit import record
 from audit.models import Action, Outcome
 from marketplace import access, gitrepo, pulls, scanners, scans, weblinks
 from marketplace.gitrepo import GitError
-from marketplace.models import Marketplace
+from marketplace.models import Marketplace, Plugin, Skill
 from skillport_site.links import absolute_url
 from skillport_site.throttle import member_limit
 
@@ -30,6 +30,8 @@ NOT_A_CONTRIBUTOR = (
     "You are not among the contributors of the marketplace '{slug}', so you cannot propose changes to it. "
     "Ask its admins to add you (or a team of yours) to its contributors."
 )
+HIDDEN = ("You cannot propose changes to {name}: the repository holds something there that Skillport does not serve "
+          "you (kept from you, or not synced yet).")
 VERBS = {Proposal.Kind.ADD: "Add", Proposal.Kind.UPDATE: "Update", Proposal.Kind.REMOVE: "Remove"}
 
 
@@ -91,6 +93,7 @@ def propose_removal(user, marketplace, *, plugin: str, skill: str, message: str,
     with limited(user):
         _require(user, marketplace, surface)
         change = _build(marketplace, plugin, skill, {}, (), frozenset(), remove=True)
+        _require_served(user, change)
         problems = change.problems()
         if problems:
             raise Invalid(problems)
@@ -135,10 +138,32 @@ def _build(marketplace, plugin, skill, files, deleted, executable, remove=False)
 def _checked(user, marketplace, plugin, skill, files, deleted, executable, surface=None) -> tuple[Change, list[str]]:
     _require(user, marketplace, surface)
     change = _build(marketplace, plugin, skill, files, deleted, executable)
+    _require_served(user, change)
     problems = change.problems()
     if not problems:
         problems = _scan(marketplace, change)
     return change, problems
+
+
+def _require_served(user, change):
+    """Refused unless the change builds on what `user` is served. It is made on the repository's head, which may
+    hold a plugin or skill kept from them, or a skill's content members are not served (awaiting an admin,
+    refused, blocked by the scan, or not synced yet): its problems, the files it can delete and the scan's
+    findings would tell them what that holds, and a pull request would change it in their name."""
+    marketplace, name = change.marketplace, f"{change.plugin}:{change.skill}"
+    if change.existing_hash:
+        skill = (Skill.objects.visible_to(user).filter(marketplace=marketplace, plugin__name=change.plugin,
+                                                       path=change.folder)
+                 .values_list("content_hash", flat=True).first())
+        if skill is None:
+            raise Refused(HIDDEN.format(name=name))
+        if skill != change.existing_hash:
+            raise Refused(f"The repository holds a change to {name} that members are not served yet (awaiting an "
+                          "admin's approval, refused, blocked by the security scan, or not synced yet). Propose "
+                          "yours once the marketplace's admins have settled it.")
+    elif change.kind == Proposal.Kind.ADD and not change.new_plugin and not Plugin.objects.visible_to(user).filter(
+            marketplace=marketplace, name=change.plugin).exists():
+        raise Refused(HIDDEN.format(name=name))
 
 
 def _scan(marketplace, change) -> list[str]:
