@@ -418,9 +418,8 @@ def _describe(problem) -> str:
 
 def _listing(repo, treeish) -> dict[str, tuple[str, str]]:
     """path -> (mode, sha) of every entry of a commit or tree."""
-    out = gitrepo.run(["ls-tree", "-r", "-z", "--full-tree", treeish], git_dir=repo.git_dir)
     found = {}
-    for record in filter(None, out.split(b"\0")):
+    for record in gitrepo.tree_records(repo.git_dir, treeish):
         meta, _, raw = record.partition(b"\t")
         mode, _kind, sha = meta.decode().split()
         found[raw.decode("utf-8", "surrogateescape")] = (mode, sha)

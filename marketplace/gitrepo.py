@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from . import addresses
-from .processes import run_in_session
+from .processes import reading_in_session, run_in_session
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,41 @@ class GitError(Exception):
     def __init__(self, message, detail=""):
         super().__init__(message)
         self.detail = detail
+
+
+class TooLarge(GitError):
+    """A tree holds more paths than SKILLPORT_MAX_TREE_ENTRIES."""
+
+
+# A record of ls-tree: its mode, kind, id, size and path (no file system holds one over 4,096 bytes; git may).
+LONGEST_RECORD = 1 << 16
+
+
+def tree_records(git_dir, treeish: str, *options: str) -> list[bytes]:
+    """The records of `git ls-tree -r -z --full-tree <options> <treeish>`, read as git writes them.
+
+    Raises TooLarge past SKILLPORT_MAX_TREE_ENTRIES: a tree of a few objects names millions of paths (a folder of
+    ten holding itself, seven deep: ten million, 80 bytes packed), and reading them whole held 6 GB.
+    """
+    most = settings.SKILLPORT_MAX_TREE_ENTRIES
+    cmd = ["git", "--git-dir", str(git_dir), "ls-tree", "-r", "-z", "--full-tree", *options, treeish]
+    records, rest = [], b""
+    try:
+        with reading_in_session(cmd, env=_env(), timeout=settings.SKILLPORT_GIT_TIMEOUT) as out:
+            for chunk in iter(lambda: out.read1(1 << 16), b""):
+                *done, rest = (rest + chunk).split(b"\0")
+                records += filter(None, done)
+                if len(rest) > LONGEST_RECORD:
+                    raise TooLarge(f"it holds a path over {LONGEST_RECORD:,} bytes long, so it was not read")
+                if len(records) > most:
+                    raise TooLarge(f"it holds more than {most:,} files and folders (SKILLPORT_MAX_TREE_ENTRIES), "
+                                   "so it was not read")
+    except subprocess.TimeoutExpired:
+        raise GitError(f"git ls-tree timed out after {settings.SKILLPORT_GIT_TIMEOUT:.0f}s") from None
+    except subprocess.CalledProcessError as exc:
+        message = redact(exc.stderr.decode("utf-8", "replace").strip()) or f"exit {exc.returncode}"
+        raise GitError(f"git ls-tree failed: {message.splitlines()[-1][:500]}") from None
+    return records + ([rest] if rest else [])
 
 
 @dataclass(frozen=True)
@@ -378,13 +413,10 @@ class Repository:
         raise GitError(f"ref {ref!r} not found in the repository")
 
     def list_tree(self, commit: str, subdir: str = "") -> dict[str, Entry]:
-        """Every file below `subdir` at `commit`, keyed by path relative to `subdir`."""
+        """Every file below `subdir` at `commit`, keyed by path relative to `subdir`. Raises TooLarge."""
         treeish = f"{commit}:{subdir}" if subdir else commit
-        out = run(["ls-tree", "-r", "-z", "--long", "--full-tree", treeish], git_dir=self.git_dir)
         entries = {}
-        for record in out.split(b"\0"):
-            if not record:
-                continue
+        for record in tree_records(self.git_dir, treeish, "--long"):
             meta, _, path = record.partition(b"\t")
             mode, _kind, sha, size = meta.split()
             entries[path.decode("utf-8", "surrogateescape")] = Entry(

@@ -85,7 +85,7 @@ class _Source:
     repo: Repository
     commit: str
     subdir: str = ""
-    tree: Tree | None = None
+    tree: "Tree | GitError | None" = None  # GitError: the tree could not be read
 
 
 class Reader:
@@ -117,7 +117,11 @@ class Reader:
                 self.repo, self.commit = Repository.fetch(self.url, ref=self.ref, token=self.token)
         except GitError as exc:
             raise CatalogError("fetch-failed", f"Could not fetch the marketplace: {exc}", detail=exc.detail) from None
-        self.tree = self._tree(self.repo, self.commit)
+        try:
+            self.tree = self._tree(self.repo, self.commit)
+        except GitError as exc:
+            raise CatalogError("repository-unreadable", f"The repository cannot be read at {self.commit[:12]}: {exc}",
+                               detail=exc.detail) from None
         self.root = self._marketplace_root()
         raw = self._read_catalog()
         self.catalog = manifest.parse_catalog(raw, self.catalog_path, self.url)
@@ -396,7 +400,14 @@ class Reader:
                                detail=fetched.detail)
                 return None, None, None
             if fetched.tree is None:
-                fetched.tree = self._tree(fetched.repo, fetched.commit)
+                try:
+                    fetched.tree = self._tree(fetched.repo, fetched.commit)
+                except GitError as exc:
+                    fetched.tree = exc  # each plugin of the source is told, without reading it again
+            if isinstance(fetched.tree, GitError):
+                problems.error("source-unreadable", f"Could not read {source.url} at {fetched.commit[:12]}: "
+                               f"{fetched.tree}", location, detail=fetched.tree.detail)
+                return None, None, None
             tree, root, commit = fetched.tree, source.path, fetched.commit
         try:
             found = tree.kind(root)

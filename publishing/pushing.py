@@ -161,8 +161,7 @@ def _tree(repo, files: dict, head) -> str:
     folders = folders_of(paths)
     entries = [f"{'100755' if files[path][0] else '100644'} {sha}\t{path}".encode() for path, sha in zip(paths, blobs)]
     if head:
-        listing = gitrepo.run(["ls-tree", "-r", "-z", "--full-tree", head], git_dir=repo.git_dir)
-        for record in filter(None, listing.split(b"\0")):
+        for record in gitrepo.tree_records(repo.git_dir, head):
             meta, _, raw = record.partition(b"\t")
             path = raw.decode("utf-8", "surrogateescape")
             if not (_owned(path) or path in folders):  # a file where our folder goes gives way too

@@ -277,6 +277,9 @@ SKILLPORT_SYNC_INTERVAL_MINUTES = env_int("SKILLPORT_SYNC_INTERVAL_MINUTES", 60)
 SKILLPORT_MAX_FILE_BYTES = env_int("SKILLPORT_MAX_FILE_BYTES", 5 * 1024 * 1024)
 SKILLPORT_MAX_SKILL_BYTES = env_int("SKILLPORT_MAX_SKILL_BYTES", 20 * 1024 * 1024)
 SKILLPORT_MAX_SKILL_FILES = env_int("SKILLPORT_MAX_SKILL_FILES", 500)
+# Paths in a repository's tree (the marketplace's, a plugin source's): each is held while the tree is read,
+# and a tree of a few kilobytes can name millions (a folder nested in itself). Past it, nothing is read.
+SKILLPORT_MAX_TREE_ENTRIES = env_int("SKILLPORT_MAX_TREE_ENTRIES", 200_000)
 # A skill uploaded in the browser (authoring/uploads.py), as a package or a folder of files: the
 # largest request body with files, a skill at its largest with room for the ZIP's or form's headers,
 # and one form file for each file a skill may have.

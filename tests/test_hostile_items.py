@@ -301,3 +301,52 @@ def test_hostile_options_are_judged_by_their_length_first_and_named_short(monkey
 ])
 def test_credentials_are_taken_out_of_what_git_writes_in_one_reading(text, redacted):
     assert gitrepo.redact(text) == redacted
+
+
+def nested_tree(repo, depth: int) -> str:
+    """A tree of `depth` objects naming 10 ** depth paths: ten folders, each the same tree of ten below it, and
+    ten files at the bottom. Ten million paths are 80 bytes packed."""
+    def mktree(lines):
+        return repo._run("mktree", input="".join(f"{line}\n" for line in lines).encode()).decode().strip()
+
+    blob = repo._run("hash-object", "-w", "--stdin", input=b"x").decode().strip()
+    tree = mktree(f"100644 blob {blob}\tf{i}" for i in range(10))
+    for _ in range(depth - 1):
+        tree = mktree(f"040000 tree {tree}\td{i}" for i in range(10))
+    return tree
+
+
+def commit_beside(repo, name: str, tree: str):
+    """Commit HEAD's tree with `tree` added as the folder `name`."""
+    listing = repo._run("ls-tree", "HEAD^{tree}").decode() + f"040000 tree {tree}\t{name}\n"
+    whole = repo._run("mktree", input=listing.encode()).decode().strip()
+    repo.git("update-ref", "refs/heads/main", repo._run("commit-tree", whole, "-p", "HEAD", "-m", name).decode().strip())
+
+
+def test_a_repository_naming_millions_of_paths_is_not_read_and_keeps_its_catalogue(market):
+    """Read whole, ten million paths held 6 GB and took seven minutes; past SKILLPORT_MAX_TREE_ENTRIES nothing is
+    read, and the marketplace keeps its last good catalogue."""
+    repo = market.repo
+    repo.commit({ALPHA_MD: skill_md("alpha", "Alpha v2.")})
+    commit_beside(repo, "bomb", nested_tree(repo, 7))
+    run = sync_marketplace(market.pk)
+    assert run.status == "failed" and run.problems[0]["code"] == "repository-unreadable"
+    assert "more than 200,000 files and folders (SKILLPORT_MAX_TREE_ENTRIES)" in run.problems[0]["message"]
+    assert live(market)["alpha"] == "Alpha v1."
+    repo.commit({ALPHA_MD: skill_md("alpha", "Alpha v3.")})  # from the work tree, which never held it
+    assert sync_marketplace(market.pk).status == "ok" and live(market)["alpha"] == "Alpha v3."
+
+
+def test_a_plugin_source_naming_millions_of_paths_is_a_problem_on_its_plugins(make_repo, synced_marketplace,
+                                                                             git_host):
+    upstream = git_host("acme/bomb", {"skills/gh/SKILL.md": skill_md("gh", "From another repository.")})
+    commit_beside(upstream, "bomb", nested_tree(upstream, 7))
+    upstream.git("push", "--quiet", "--force", str(upstream.bare), "main")
+    source = {"source": "github", "repo": "acme/bomb"}
+    market = synced_marketplace(make_repo({
+        **BASE, CATALOG: catalogue(plugin_entry("up", source), plugin_entry("again", {**source, "path": "skills"}))}))
+    run = market.first_run
+    unreadable = [p for p in run.problems if p["code"] == "source-unreadable"]
+    assert [p["location"] for p in unreadable] == [f"{CATALOG}: plugins[2] (up)", f"{CATALOG}: plugins[3] (again)"]
+    assert "more than 200,000 files" in unreadable[0]["message"]
+    assert sorted(live(market)) == ["alpha", "beta", "gamma"]
