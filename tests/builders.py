@@ -67,13 +67,15 @@ class GitRepo:
         return commit
 
     def commit_paths(self, files: dict, message="plumbing") -> str:
-        """Commit `files` ({path: bytes}) on top of HEAD without writing them to the working tree: a
-        path 1,100 folders deep is more than Python's recursive mkdir or rmtree (pytest's clean-up) takes."""
+        """Commit `files` ({path: bytes or a Symlink}) on top of HEAD without writing them to the working tree: a
+        path 1,100 folders deep is more than Python's recursive mkdir or rmtree (pytest's clean-up) takes, and a
+        link to a path over 4,096 bytes more than a file system makes."""
         index = {"GIT_INDEX_FILE": str(self.path / ".git" / "plumbing-index")}
         self._run("read-tree", "HEAD", env=index)
         for path, content in files.items():
-            sha = self._run("hash-object", "-w", "--stdin", input=content).decode().strip()
-            self._run("update-index", "--add", "--cacheinfo", f"100644,{sha},{path}", env=index)
+            link = isinstance(content, Symlink)
+            sha = self._run("hash-object", "-w", "--stdin", input=content.encode() if link else content).decode().strip()
+            self._run("update-index", "--add", "--cacheinfo", f"{'120000' if link else '100644'},{sha},{path}", env=index)
         tree = self._run("write-tree", env=index).decode().strip()
         commit = self._run("commit-tree", tree, "-p", "HEAD", "-m", message).decode().strip()
         self.git("update-ref", "refs/heads/main", commit)

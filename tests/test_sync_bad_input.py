@@ -768,6 +768,23 @@ def test_escaping_symlink_used_as_a_skill_folder_is_reported_not_read(good, tmp_
     assert not Skill.objects.filter(slug="stolen").exists()
 
 
+def test_a_link_no_checkout_could_make_is_broken_and_never_read(good, monkeypatch):
+    """A link's target of 5 MB packs to a few kilobytes; each path resolved through it read it again (20 MB: 5 s and
+    340 MB a time). No file system makes a link past 4,096 bytes: a checkout leaves it out, and so does the sync."""
+    from marketplace.tree import Tree
+
+    huge = Symlink("x/../" * 1_000_000 + "scripts")
+    good.repo.commit_paths({"plugins/tools/skills/alpha/more": huge})
+    read, original = [], Tree.read_blob
+    monkeypatch.setattr(Tree, "read_blob", lambda self, sha: read.append(sha) or original(self, sha))
+    run = good.sync()
+    assert ("warning", "symlink-broken") in codes(run)
+    huge_sha = good.repo.git("rev-parse", "HEAD:plugins/tools/skills/alpha/more")
+    assert huge_sha not in read
+    alpha = Skill.objects.get(marketplace=good.market, slug="alpha")
+    assert sorted(alpha.files.values_list("path", flat=True)) == ["SKILL.md", "scripts/run.py"]
+
+
 def test_lfs_pointer_as_skill_md_makes_the_skill_unloadable(good):
     good.repo.commit({ALPHA_MD: LFS_POINTER})
     run = good.sync()
