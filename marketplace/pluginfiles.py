@@ -51,11 +51,13 @@ def for_scan(plugin, content: dict, commit: str, entry: dict) -> tuple[dict[str,
         raise Unscannable("What was approved was not recorded (it was approved before Skillport kept it).")
     if content.get("files_total"):
         raise Unscannable(f"It holds {content['files_total']:,} files, more than the scan reads.")
-    url, token, root = location(plugin, entry)
+    url, token, _root = location(plugin, entry)
     repo = Repository.holding(url, commit, token=token)
-    listed = repo.list_tree(commit, root)
     wanted = [(path, sha) for path, _mode, sha in content.get("files", [])]
-    size = sum(max(listed[path].size, 0) for path, _sha in wanted if path in listed)
+    # By blob, not by path: a path may be a link (a few bytes) to a file anywhere in the repository, twenty of them to
+    # one of 50 MB read a gigabyte.
+    sizes = repo.sizes({sha for _path, sha in wanted})
+    size = sum(sizes.get(sha, 0) for _path, sha in wanted)
     # As much as a skill may hold: a plugin at the top of a large repository holds all of it.
     if size > settings.SKILLPORT_MAX_SKILL_BYTES:
         raise Unscannable(f"Its files hold {size:,} bytes, more than the scan reads "

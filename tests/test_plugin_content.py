@@ -413,6 +413,32 @@ def test_a_plugin_larger_than_a_skill_may_be_is_not_scanned_and_says_so(market, 
     assert "Not scanned yet by flagging" in admin_client.get(f"/admin/marketplace/plugin/{ops.pk}/change/").content.decode()
 
 
+def test_links_to_one_large_file_count_as_its_size_each(make_repo, synced_marketplace, settings, tmp_path):
+    """A link is a few bytes; what the scan reads through it is its target. Twenty links to a file of 50 MB elsewhere
+    in the repository were counted as 500 bytes, and a gigabyte was read for the scanner."""
+    from marketplace import pluginfiles, scans
+    from marketplace.models import ContentScan
+
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("tools"), name="acme-skills"),
+        "plugins/tools/skills/alpha/SKILL.md": skill_md("alpha", "Alpha does A."),
+        "shared/big.bin": b"\0" * 1000,
+        **{f"plugins/tools/bin/l{i}": Symlink("../../../shared/big.bin") for i in range(20)},
+    })
+    market = synced_marketplace(repo, slug="acme")
+    script = tmp_path / "flagging.py"
+    script.write_text(FLAGGING_SCANNER)
+    settings.SKILLPORT_SCANNERS = [{"name": "flagging", "command": [sys.executable, str(script), "{dir}"],
+                                    "format": "sarif"}]
+    settings.SKILLPORT_MAX_SKILL_BYTES = 5000  # four of the links' target, twenty links
+    tools = Plugin.objects.get(name="tools")
+    assert len(tools.own_content["files"]) == 20
+    with pytest.raises(pluginfiles.Unscannable, match="20,000 bytes"):
+        pluginfiles.for_scan(tools, tools.own_content, tools.commit, tools.entry)
+    assert scans.scan_marketplace(market.pk)["failed"] == 1
+    assert not ContentScan.objects.filter(content_hash=tools.own_hash).exists()
+
+
 def test_under_the_hold_gate_a_plugins_content_waits_for_a_passing_scan(market, settings, tmp_path, admin_client):
     """Where the scan gate holds or blocks, what a plugin installs besides its skills is approved as synced
     only once every scanner passed it, as a skill's change is released: until then, and for good when
