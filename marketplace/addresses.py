@@ -165,6 +165,14 @@ def _allowed_address(address) -> bool:
     return False
 
 
+def same_origin(a: str, b: str) -> bool:
+    """Do the git URLs `a` and `b` name one server reached one way (scheme, host and port)? Only then does a
+    credential for one go to the other: the same host's other port is another service, and its http is in clear."""
+    first, second = parse_or_none(a), parse_or_none(b)
+    return (first is not None and second is not None
+            and (first.scheme, first.host, first.port) == (second.scheme, second.host, second.port))
+
+
 def parse_or_none(url: str) -> Remote | None:
     try:
         return parse(url)

@@ -6,11 +6,10 @@ cached repository, read here by blob id.
 """
 import json
 from types import SimpleNamespace
-from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from . import manifest
+from . import addresses, manifest
 from .gitrepo import Repository
 from .problems import Problems
 from .reader import catalog_root
@@ -38,9 +37,9 @@ def location(plugin, entry: dict) -> tuple[str, str | None, str]:
     if source.kind == "relative":
         return marketplace.git_url, marketplace.access_token or None, join_inside(
             catalog_root(marketplace.catalog_path), source.path)
-    # The marketplace's token goes only to its own host, as when the sync fetched it.
-    same_host = _host(source.url) and _host(source.url) == _host(marketplace.git_url)
-    return source.url, (marketplace.access_token or None) if same_host else None, source.path
+    # The marketplace's token goes only where its own repository is, as when the sync fetched it.
+    ours = addresses.same_origin(source.url, marketplace.git_url)
+    return source.url, (marketplace.access_token or None) if ours else None, source.path
 
 
 def for_scan(plugin, content: dict, commit: str, entry: dict) -> tuple[dict[str, bytes], bool]:
@@ -71,7 +70,3 @@ def for_scan(plugin, content: dict, commit: str, entry: dict) -> tuple[dict[str,
     if generated:
         files["SKILL.md"] = SKILL_MD.encode()
     return files, generated
-
-
-def _host(url: str) -> str:
-    return urlsplit(url).hostname or ""

@@ -15,12 +15,11 @@ import logging
 import posixpath
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from django.conf import settings
 
 from . import (
-    componentfiles, dependencies, discovery, hookfiles, inline, manifest, plugincontent, skillfolder, typesfile,
+    addresses, componentfiles, dependencies, discovery, hookfiles, inline, manifest, plugincontent, skillfolder, typesfile,
 )
 from .gitrepo import GitError, Repository, is_local
 from .problems import CatalogError, Problems
@@ -177,7 +176,7 @@ class Reader:
         if _is_local_url(source.url) and not settings.SKILLPORT_ALLOW_LOCAL_SOURCES:
             result = GitError("local paths and file:// URLs are not allowed as plugin sources")
         else:
-            token = self.token if _same_host(source.url, self.url) else None
+            token = self.token if addresses.same_origin(source.url, self.url) else None
             try:
                 repo, commit = Repository.fetch(source.url, ref=source.ref, sha=source.sha, token=token)
                 result = _Source(repo, commit)
@@ -743,6 +742,3 @@ def _is_local_url(url: str) -> bool:
     return is_local(url) or not re.match(r"^(https?|ssh|git)://|^[\w.-]+@[\w.-]+:", url)
 
 
-def _same_host(a: str, b: str) -> bool:
-    host_a, host_b = urlsplit(a).hostname, urlsplit(b).hostname
-    return bool(host_a) and host_a == host_b

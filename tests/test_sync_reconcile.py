@@ -1,12 +1,13 @@
 """Reconciling: idempotent re-syncs, updates with revisions, tombstones, one sync at a time."""
 import base64
+import http.server
 import json
 import threading
 
 import pytest
 from django.db import connection
 
-from marketplace import approval, pulls, scans
+from marketplace import addresses, approval, pulls, scans
 from marketplace.models import Blob, Marketplace, Plugin, Skill, SkillFile, SkillRevision, Status, SyncRun
 from marketplace.reader import READER_VERSION
 from marketplace.sync import sync_marketplace
@@ -533,3 +534,56 @@ def test_a_plugin_that_cannot_be_read_has_its_skills_judged_again_once_it_can(ma
     assert sync_marketplace(m.pk).status == Status.OK
     assert dict(Skill.objects.filter(marketplace=m).values_list("slug", "body_html")) == judged
     assert Marketplace.objects.get(pk=m.pk).reader_version == READER_VERSION
+
+
+@pytest.mark.parametrize("a, b, same", [
+    ("https://git.acme.example/a/m.git", "https://git.acme.example/b/p.git", True),
+    ("https://git.acme.example/a/m.git", "https://GIT.acme.example:443/b/p", True),
+    ("https://git.acme.example/a/m.git", "http://git.acme.example/b/p.git", False),  # in clear
+    ("https://git.acme.example/a/m.git", "https://git.acme.example:8443/b/p.git", False),  # another service
+    ("https://git.acme.example/a/m.git", "https://git.acme.example.evil.example/b/p.git", False),
+    ("git@git.acme.example:a/m.git", "https://git.acme.example/b/p.git", False),
+    ("/srv/repos/m.git", "/srv/repos/p.git", False),
+])
+def test_a_credential_goes_only_where_its_repository_is(a, b, same):
+    assert addresses.same_origin(a, b) is same
+
+
+@pytest.mark.django_db
+def test_the_marketplaces_token_goes_to_a_source_of_its_own_server_alone(fake_github, settings, tmp_path):
+    """A catalogue's author names the sources: one on the marketplace's host at another port, or over http, got
+    the organisation's token in an Authorization header, readable by whoever listens there."""
+    settings.SKILLPORT_FETCH_ALLOWED_HOSTS = ["127.0.0.1"]
+    heard = []
+
+    class Listener(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            heard.append(self.headers.get("Authorization"))
+            self.send_error(404)
+
+        def log_message(self, *args):
+            pass
+
+    listener = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Listener)
+    threading.Thread(target=listener.serve_forever, daemon=True).start()
+    fake_github.add_user("reader-bot")
+    tools = fake_github.add_repo("acme/tools", readers=["reader-bot"])  # private: cloned with the token alone
+    upstream = GitRepo(tmp_path / "upstream")
+    upstream.commit({"skills/gh/SKILL.md": skill_md("gh", "From the same server.")}, "seed")
+    upstream.git("push", "--quiet", str(tools), "main")
+    path = fake_github.add_repo("acme/skills", readers=["reader-bot"])
+    seed = GitRepo(tmp_path / "seed")
+    elsewhere = f"http://127.0.0.1:{listener.server_port}/acme/tools.git"
+    seed.commit({".claude-plugin/marketplace.json": catalog(
+        plugin_entry("ours", {"source": "url", "url": f"{fake_github.base_url}/acme/tools.git"}),
+        plugin_entry("theirs", {"source": "url", "url": elsewhere}))}, "seed")
+    seed.git("push", "--quiet", str(path), "main")
+    token = fake_github.issue_token("reader-bot")
+    m = Marketplace.objects.create(slug="acme", git_url=f"{fake_github.base_url}/acme/skills.git", access_token=token)
+    try:
+        run = sync_marketplace(m.pk)
+    finally:
+        listener.shutdown()
+    assert list(Skill.objects.filter(marketplace=m).values_list("slug", flat=True)) == ["gh"]
+    assert [p["code"] for p in run.problems if "theirs" in p.get("location", "")] == ["source-fetch-failed"]
+    assert heard and not any(heard)
