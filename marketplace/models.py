@@ -589,6 +589,11 @@ class Plugin(CurationFields):
         return f"{self.name}@{self.marketplace.slug}"
 
     @property
+    def served_manifest(self) -> dict:
+        """The plugin.json members get: the approved commit's, or before there is one, the repository's."""
+        return self.approved_manifest if self.approved_commit else self.manifest
+
+    @property
     def served_refusal(self) -> str | None:
         """Why Claude Code does not load what members get (the commit approved, or before there is one, the
         repository's), "" for no reason kept; None when it loads."""

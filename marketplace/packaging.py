@@ -64,8 +64,8 @@ def plugin_manifest(skill) -> dict:
     the installed copy to its exact source; Claude Code ignores keys it does not know.
     """
     plugin = skill.plugin
-    if plugin.manifest:
-        manifest = dict(plugin.manifest)
+    if plugin.served_manifest:  # not one whose servers or hooks still wait for an admin
+        manifest = dict(plugin.served_manifest)
     else:
         manifest = {"name": plugin.name, "description": plugin.description}
         if plugin.author:

@@ -174,6 +174,21 @@ def test_a_new_plugin_version_is_not_served_from_the_old_package(synced, tools_r
     }
 
 
+def test_the_plugin_json_is_the_one_approved_while_a_new_one_waits(synced, tools_repo):
+    """A plugin.json adding a server waits for an admin; meanwhile a package carries the one members get, not the
+    server (its arguments may hold anything)."""
+    Marketplace.objects.filter(pk=synced.pk).update(requires_approval=True)
+    tools_repo.commit({"plugins/kit/.claude-plugin/plugin.json": json.dumps({
+        "name": "kit", "license": "MIT", "description": "Kit.",
+        "mcpServers": {"db": {"command": "psql", "args": ["postgres://svc:Pa55w0rd@db.internal/prod"]}}})})
+    assert sync_marketplace(synced.pk).status == Status.OK
+    gamma = skill(synced, "gamma")
+    assert gamma.plugin.approved_commit != gamma.plugin.commit and "mcpServers" in gamma.plugin.manifest
+    manifest = json.loads(unzip(build_package(gamma))["gamma/.claude-plugin/plugin.json"])
+    assert manifest["description"] == "Kit." and "mcpServers" not in manifest
+    assert "Pa55w0rd" not in json.dumps(manifest)
+
+
 def test_files_over_the_size_limit_are_left_out(make_repo, make_marketplace, settings):
     settings.SKILLPORT_MAX_FILE_BYTES = 200
     repo = make_repo({
