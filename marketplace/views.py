@@ -3,6 +3,7 @@
 Every page is for signed-in users and reaches skills only through `visible_to`, so anything a
 user may not see is a 404, exactly like something that does not exist.
 """
+import re
 from itertools import chain
 
 from django.contrib.auth.decorators import login_required
@@ -236,8 +237,10 @@ def plugin_detail(request, marketplace, plugin):
     )
     url, folder = weblinks.plugin_source(plugin)
     refusal, broken = curated.refusal(plugin, request.user), plugin.served_refusal
+    problems = _plugin_problems(request.user, [plugin])[plugin.pk]
     return render(request, "marketplace/plugin_detail.html", {
         "plugin": plugin,
+        "problems": problems,
         "skills": count_installs(_cards(request.user).filter(plugin=plugin).order_by("name")),
         "commands": [] if refusal else install.claude_code_commands(plugin),
         "turn_on": install.turned_off(plugin),
@@ -247,7 +250,7 @@ def plugin_detail(request, marketplace, plugin):
         # that, the first error (which warnings may precede).
         "broken": broken is not None,
         "not_loaded": "" if broken is None else broken or next(
-            (p["message"] for p in plugin.problems if p["severity"] == "error"), ""),
+            (p["message"] for p in problems if p["severity"] == "error"), ""),
         "dependencies": install.installed_with(plugin, request.user),
         "source": {"repository": "" if plugin.source_kind == "relative" else weblinks.repository(url) or redact(url),
                    "folder": folder, "url": weblinks.tree(url, plugin.commit, folder)},
@@ -294,10 +297,31 @@ def _problems(user, marketplace, run) -> list[dict]:
         return run.problems
     catalogue = [p for p in run.problems if p.get("location") in ("", marketplace.catalog_path)]
     plugins = (Plugin.objects.visible_to(user).filter(marketplace=marketplace).exclude(problems=[])
-               .order_by("name").values_list("problems", flat=True))
+               .order_by("name").only("problems"))
     skills = (Skill.objects.visible_to(user).filter(marketplace=marketplace).exclude(problems=[])
               .order_by("plugin__name", "name").values_list("problems", flat=True))
-    return catalogue + [problem for problems in chain(plugins, skills) for problem in problems]
+    return catalogue + [problem for problems in chain(_plugin_problems(user, plugins).values(), skills)
+                        for problem in problems]
+
+
+def _plugin_problems(user, plugins) -> dict:
+    """{plugin id: its problems `user` may read}: for members, none naming one of its skills kept from them, by
+    folder or by name, as a problem on the whole plugin may (a skill named as another, names refused in it)."""
+    plugins = list(plugins)
+    shown = {plugin.pk: plugin.problems for plugin in plugins}
+    with_problems = [pk for pk, problems in shown.items() if problems]
+    if user.is_superuser or not with_problems:
+        return shown
+    kept = {}
+    for plugin_id, path, name in (Skill.objects.filter(plugin__in=with_problems)
+                                  .exclude(pk__in=Skill.objects.visible_to(user)).values_list("plugin_id", "path", "name")):
+        kept.setdefault(plugin_id, set()).update({path.rpartition("/")[2], name} - {""})
+    for plugin_id, words in kept.items():
+        # A word of its own: "ops" names the skill ops, not ops-kit.
+        naming = re.compile("|".join(rf"(?<![\w.-]){re.escape(word)}(?![\w.-])" for word in sorted(words)))
+        shown[plugin_id] = [problem for problem in shown[plugin_id] if not naming.search(
+            "\n".join(str(problem.get(key) or "") for key in ("message", "location", "detail")))]
+    return shown
 
 
 def _fields(name, value) -> list[tuple[str, str]]:

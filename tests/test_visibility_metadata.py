@@ -58,6 +58,35 @@ def test_members_read_only_the_problems_about_what_they_may_see(troubled, people
         assert named in admin
 
 
+def test_a_plugins_problems_naming_a_skill_kept_from_a_member_are_kept_from_them(make_repo, make_marketplace,
+                                                                                  people, client):
+    """Problems stored on a plugin may name its skills: a second skill named like a kept one names both folders,
+    and names refused inside a skill's folder are listed on the plugin. Members read the rest."""
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("tools"), name="acme-skills"),
+        ".skillport/access.json": json.dumps({"skills": {"merger-talks": {"read": ["github:@acme/core"]}}}),
+        "plugins/tools/skills/alpha/SKILL.md": skill_md("alpha", "Alpha does A."),
+        "plugins/tools/skills/merger-talks/SKILL.md": skill_md("merger-talks", "Project Falcon."),
+        "plugins/tools/skills/merger-talks/falcon:acquire-contoso.md": "terms\n",
+        "plugins/tools/skills/dupe/SKILL.md": skill_md("merger-talks", "A second one."),
+        "plugins/tools/skills/alpha/aux.md": "a name Windows refuses\n",
+    })
+    sync_marketplace(make_marketplace(repo, slug="acme").pk)
+    codes = {p["code"] for p in Plugin.objects.get(name="tools").problems}
+    assert {"duplicate-skill-name", "unread-files"} <= codes
+
+    def pages(user):
+        client.force_login(user)
+        return "".join(client.get(url).content.decode() for url in ("/plugins/acme/tools/", "/marketplaces/acme/"))
+
+    member, core = pages(people["member"]), pages(people["core"])
+    assert "merger-talks" not in member and "falcon" not in member
+    assert "merger-talks" in core and "falcon" in core
+    # What names only skills they may see they still read (here too: aux.md and falcon are one problem).
+    Skill.objects.filter(slug="merger-talks").update(readers=["*"])
+    assert "falcon" in pages(people["member"])
+
+
 def category_counts(client, user):
     client.force_login(user)
     page = client.get("/").content.decode()
