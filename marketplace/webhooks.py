@@ -7,7 +7,6 @@ import json
 
 from django.dispatch import Signal
 from django.http import JsonResponse
-from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -32,10 +31,15 @@ def signature_ok(secret: str, body: bytes, header: str) -> bool:
     return hmac.compare_digest(expected, header.removeprefix("sha256="))
 
 
+BAD_SIGNATURE = "The signature does not match this marketplace's secret."
+
+
 @csrf_exempt  # authenticated by the signature, not by a session
 @require_POST
 def github(request, marketplace):
-    marketplace = get_object_or_404(Marketplace, slug=marketplace)
+    marketplace = Marketplace.objects.filter(slug=marketplace).first()
+    if marketplace is None:  # answered as a bad signature: which slugs exist is not for anyone to learn here
+        return JsonResponse({"result": WebhookDelivery.Result.BAD_SIGNATURE, "detail": BAD_SIGNATURE}, status=403)
     delivery = WebhookDelivery(
         marketplace=marketplace,
         delivery_id=request.headers.get("X-GitHub-Delivery", "")[:100],
@@ -50,7 +54,7 @@ def github(request, marketplace):
     if not signature_ok(marketplace.webhook_secret, request.body, request.headers.get("X-Hub-Signature-256", "")):
         record(Action.WEBHOOK_BAD_SIGNATURE, request=request, target=marketplace, surface=Surface.WEBHOOK,
                outcome=Outcome.DENIED, extra={"delivery": delivery.delivery_id, "event": delivery.event})
-        return answer(403, WebhookDelivery.Result.BAD_SIGNATURE, "The signature does not match this marketplace's secret.")
+        return answer(403, WebhookDelivery.Result.BAD_SIGNATURE, BAD_SIGNATURE)
     if delivery.event == "ping":
         return answer(200, WebhookDelivery.Result.PONG, "pong")
     if delivery.event == "pull_request":

@@ -62,10 +62,13 @@ def test_ping_other_events_other_refs_and_bad_bodies(client, market):
     assert other.status_code == 200 and "tracks main" in other.json()["detail"]
     assert deliver(client, "hooked", b"{not json").status_code == 400
     assert deliver(client, "hooked", {"no": "ref"}).status_code == 400
-    assert deliver(client, "nope", PUSH).status_code == 404
+    # A slug nobody uses is answered as a bad signature, and written nowhere: which exist is not learnt here.
+    unknown, forged = deliver(client, "nope", PUSH), deliver(client, "hooked", PUSH, secret="guess")
+    assert (unknown.status_code, unknown.json()) == (forged.status_code, forged.json()) == (403, {
+        "result": "bad_signature", "detail": "The signature does not match this marketplace's secret."})
     assert client.get("/webhooks/github/hooked").status_code == 405
     results = list(WebhookDelivery.objects.order_by("received_at").values_list("result", flat=True))
-    assert results == ["pong", "ignored", "ignored", "bad_request", "bad_request"]
+    assert results == ["pong", "ignored", "ignored", "bad_request", "bad_request", "bad_signature"]
     assert not SyncRun.objects.exists()
 
 
