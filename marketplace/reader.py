@@ -279,7 +279,12 @@ class Reader:
         path = join_inside(self.root, ".skillport/access.json")
         if not self.tree.is_file(path):
             return {}
-        raw = self.tree.read_blob(self.tree.kind(path)[1].sha)
+        entry = self.tree.kind(path)[1]
+        if entry.size > settings.SKILLPORT_MAX_FILE_BYTES:  # read whole, and a few kilobytes packed may be gigabytes
+            self.catalog.problems.error("access-json-invalid", f"It is {entry.size:,} bytes, over the file-size limit "
+                                        "(SKILLPORT_MAX_FILE_BYTES); the last readable rules stay", path)
+            return None
+        raw = self.tree.read_blob(entry.sha)
         return manifest.load_object(
             raw, path, self.catalog.problems, "access-json-invalid", "; the last readable rules stay"
         )

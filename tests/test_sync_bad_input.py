@@ -408,6 +408,16 @@ def test_broken_access_json_does_not_open_restricted_skills(good):
     assert Marketplace.objects.get(pk=good.market.pk).access_rules == before
 
 
+def test_an_access_json_over_the_file_size_limit_is_not_read_and_keeps_the_rules(good, settings):
+    before = Marketplace.objects.get(pk=good.market.pk).access_rules
+    settings.SKILLPORT_MAX_FILE_BYTES = 1000
+    good.repo.commit({".skillport/access.json": json.dumps({"defaults": {"read": "*"}, "pad": "x" * 1000})})
+    run = good.sync()
+    assert [(p["code"], p["location"]) for p in run.problems] == [("access-json-invalid", ".skillport/access.json")]
+    assert "over the file-size limit" in run.problems[0]["message"]
+    assert Marketplace.objects.get(pk=good.market.pk).access_rules == before
+
+
 # -- one plugin cannot be read: it keeps what it had, the others are untouched ---------------
 
 
