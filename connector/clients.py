@@ -54,7 +54,12 @@ def name_refusal(name) -> str | None:
         return (f"client_name holds a control character (U+{ord(controls[0]):04X}) or half of a surrogate pair, "
                 "which is not text to show anyone")
     spoofed = spoofing_problem(name, "client_name")
-    return spoofed[1] if spoofed else None
+    if spoofed:
+        return spoofed[1]
+    if unicodedata.normalize("NFKC", name).strip().casefold().startswith("skillport"):
+        # The consent page would ask people to trust the server itself, and the server's own clients go by it.
+        return "client_name may not begin with \"Skillport\": that is this server's own name"
+    return None
 
 
 def redirect_refusal(uri) -> str | None:

@@ -36,8 +36,11 @@ def issue(user, *, scope="skills:read", ttl=None, resource=None, client_name=MIN
     """Create an access token for `user`, bound to the MCP endpoint unless told otherwise, under the
     client `client_name` (made on first use); return the token and its value, which is stored only hashed."""
     Application = get_application_model()
-    application = Application.objects.filter(name=client_name).first() or Application.objects.create(
-        name=client_name, client_type=Application.CLIENT_CONFIDENTIAL,
+    # Ours alone: a client registered under that name (clients.name_refusal refuses it now) would own every token
+    # filed under it, and could delete them all with its registration token.
+    ours = {"name": client_name, "registration_source": Application.RegistrationSource.MANUAL}
+    application = Application.objects.filter(**ours).first() or Application.objects.create(
+        **ours, client_type=Application.CLIENT_CONFIDENTIAL,
         authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
     )
     raw = secrets.token_urlsafe(32)

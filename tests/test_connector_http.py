@@ -15,7 +15,7 @@ from oauth2_provider.models import AccessToken, Application
 
 from connector.clients import TrustedCIMDHost
 from connector.models import TrustedHost
-from connector.tokens import lookup, mint
+from connector.tokens import CATALOGUE_CLIENT_NAME, CATALOGUE_SCOPE, issue, lookup, mint
 from marketplace.models import CatalogueVersion, Skill
 
 from .mcp_client import PROTOCOLS
@@ -204,6 +204,8 @@ def test_malformed_registration_is_a_4xx(skillport):
     ("Claude \u202eedoC", "RIGHT-TO-LEFT OVERRIDE"), ("Cl\u200baude", "ZERO WIDTH SPACE"),
     ("\u0421laude", "reads as 'Claude'"),
     ("\u0430a" * 50_000, "client_name is 100,000 characters long, over the 255 a client's name may have"),
+    ("Skillport (personal catalogue tokens)", 'may not begin with "Skillport"'),
+    ("\uff33\uff4b\uff49\uff4c\uff4c\uff50\uff4f\uff52\uff54 admin", 'may not begin with "Skillport"'),
 ])
 def test_a_client_name_that_is_not_plain_text_to_consent_to_is_refused(skillport, name, said):
     """The consent page asks people to connect the client by its name. The toolkit stored a list as its Python
@@ -220,6 +222,22 @@ def test_a_client_name_that_is_not_plain_text_to_consent_to_is_refused(skillport
                                                                               "http://127.0.0.1:9/cb"),
                        headers={"authorization": f"Bearer {client['registration_access_token']}"})
     assert update.status_code == 400 and said in update.json()["error_description"]
+
+
+@pytest.mark.django_db
+def test_the_servers_own_clients_are_its_own_whatever_registered_their_names(people):
+    """Tokens Skillport issues itself (catalogue tokens, mint_token) go under its own clients, found by name: a client
+    registered under that name before the server made it would have held them all, and could delete them."""
+    squatter = Application.objects.create(
+        name=CATALOGUE_CLIENT_NAME, registration_source=Application.RegistrationSource.DCR,
+        client_type=Application.CLIENT_PUBLIC, authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE)
+    token, _raw = issue(people["member"], scope=CATALOGUE_SCOPE, client_name=CATALOGUE_CLIENT_NAME)
+    assert token.application != squatter
+    assert token.application.registration_source == Application.RegistrationSource.MANUAL
+    assert issue(people["core"], scope=CATALOGUE_SCOPE, client_name=CATALOGUE_CLIENT_NAME)[0].application == \
+        token.application
+    squatter.delete()
+    token.refresh_from_db()  # still there
 
 
 def test_root_aliases(skillport):
