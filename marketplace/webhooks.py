@@ -24,11 +24,12 @@ PULL_REQUEST_STATES = {"closed": "closed", "reopened": "open"}
 
 
 def signature_ok(secret: str, body: bytes, header: str) -> bool:
-    """GitHub's X-Hub-Signature-256: HMAC-SHA256 of the body, compared in constant time."""
+    """GitHub's X-Hub-Signature-256: HMAC-SHA256 of the body, compared in constant time, as bytes (a header may hold
+    any character, and compare_digest takes only ASCII text)."""
     if not secret or not header.startswith("sha256="):
         return False
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header.removeprefix("sha256="))
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+    return hmac.compare_digest(expected, header.removeprefix("sha256=").encode("utf-8", "surrogateescape"))
 
 
 BAD_SIGNATURE = "The signature does not match this marketplace's secret."
@@ -38,7 +39,9 @@ BAD_SIGNATURE = "The signature does not match this marketplace's secret."
 @require_POST
 def github(request, marketplace):
     marketplace = Marketplace.objects.filter(slug=marketplace).first()
-    if marketplace is None:  # answered as a bad signature: which slugs exist is not for anyone to learn here
+    # Answered as a bad signature, and written nowhere: which slugs exist, and which take webhooks, is not for anyone
+    # to learn here, nor a way to fill the audit log.
+    if marketplace is None or not marketplace.webhook_secret:
         return JsonResponse({"result": WebhookDelivery.Result.BAD_SIGNATURE, "detail": BAD_SIGNATURE}, status=403)
     delivery = WebhookDelivery(
         marketplace=marketplace,

@@ -465,6 +465,8 @@ SKILLPORT_REGISTER_RATE = env_rate("SKILLPORT_REGISTER_RATE", "20/minute")  # OA
 SKILLPORT_TOKEN_RATE = env_rate("SKILLPORT_TOKEN_RATE", "120/minute")
 SKILLPORT_AUTHORIZE_RATE = env_rate("SKILLPORT_AUTHORIZE_RATE", "60/minute")  # consent pages
 SKILLPORT_SIGNIN_RATE = env_rate("SKILLPORT_SIGNIN_RATE", "60/minute")  # sign-in pages and GitHub's callback
+# Webhook deliveries: GitHub sends every repository's from few addresses.
+SKILLPORT_WEBHOOK_RATE = env_rate("SKILLPORT_WEBHOOK_RATE", "300/minute")
 # Requests to each of those endpoints one web worker serves at once, so that a flood from many
 # addresses cannot take every database connection; the others wait up to 10 s, then get a 503.
 SKILLPORT_THROTTLED_CONCURRENCY = env_int("SKILLPORT_THROTTLED_CONCURRENCY", 2)

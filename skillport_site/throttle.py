@@ -264,6 +264,8 @@ ENDPOINTS = (
     Endpoint("authorization", ("/authorize", "/oauth/authorize/"), "SKILLPORT_AUTHORIZE_RATE", oauth=True),
     # Password checks, and GitHub's callback, which calls GitHub while the request waits.
     Endpoint("sign-in", ("/login/", "/admin/login/", "/accounts/"), "SKILLPORT_SIGNIN_RATE", oauth=False),
+    # Each delivery, signed or not, is written down (and a forged one audited, which is append-only).
+    Endpoint("webhook", ("/webhooks/",), "SKILLPORT_WEBHOOK_RATE", oauth=False),
 )
 
 

@@ -37,6 +37,7 @@ PUSH = {"ref": "refs/heads/main", "after": "a" * 40, "repository": {"default_bra
     ("wrong secret", {"secret": "guess"}),
     ("sha1 form", {"signature": "sha1=" + "0" * 40}),
     ("garbage", {"signature": "sha256=not-hex"}),
+    ("not ascii", {"signature": "sha256=\xe9" * 64}),  # compare_digest raised on such text: a 500
 ])
 def test_bad_signatures_are_refused_and_audited(client, market, case, kwargs):
     response = deliver(client, "hooked", PUSH, **kwargs)
@@ -52,6 +53,16 @@ def test_bad_signatures_are_refused_and_audited(client, market, case, kwargs):
 def test_a_marketplace_without_a_secret_accepts_nothing(client, simple_repo, make_marketplace):
     make_marketplace(simple_repo, slug="open")
     assert deliver(client, "open", PUSH, secret="").status_code == 403
+    # Nothing to check a signature against, and nothing written: that is no way to fill the audit log.
+    assert not WebhookDelivery.objects.exists() and not AuditEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_deliveries_from_one_address_are_limited_before_anything_is_written(client, market, settings):
+    settings.SKILLPORT_WEBHOOK_RATE = "3/minute"
+    answers = [deliver(client, "hooked", PUSH, secret="guess").status_code for _ in range(5)]
+    assert answers == [403, 403, 403, 429, 429]
+    assert WebhookDelivery.objects.count() == AuditEvent.objects.count() == 3
 
 
 @pytest.mark.django_db
