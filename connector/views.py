@@ -7,6 +7,7 @@ codes that revoke their tokens when replayed, and audit events. (connector.valid
 rules the toolkit checks on every request.)
 """
 import json
+import re
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
@@ -41,6 +42,11 @@ class Authorize(oauth.AuthorizationView):
         except OAuthToolkitError as error:
             return self.error_response(error, application=None)
         application = get_application_model().objects.get(client_id=credentials["client_id"])
+        if unfit := _unfit(credentials, request.GET):
+            return self.error_response(OAuthToolkitError(
+                error=CustomOAuth2Error(error="invalid_request", description=unfit, state=credentials.get("state")),
+                redirect_uri=credentials["redirect_uri"],
+            ), application)
         if foreign := [r for r in request.GET.getlist("resource") if not is_mcp_resource(r)]:
             return self.error_response(OAuthToolkitError(
                 error=_wrong_target(foreign[0], state=credentials.get("state")),
@@ -72,6 +78,11 @@ class Authorize(oauth.AuthorizationView):
     def form_valid(self, form):
         if not is_mcp_resource(form.cleaned_data.get("resource") or settings.SKILLPORT_MCP_URL):
             return JsonResponse({"error": "invalid_target", "error_description": "Wrong resource."}, status=400)
+        # The form's hidden fields come back as the browser sends them: the toolkit reads the client without a guard.
+        if not get_application_model().objects.filter(client_id=form.cleaned_data.get("client_id")).exists():
+            return JsonResponse({"error": "invalid_client", "error_description": "No such client."}, status=400)
+        if unfit := _unfit(form.cleaned_data, self.request.GET):
+            return JsonResponse({"error": "invalid_request", "error_description": unfit}, status=400)
         form.cleaned_data["resource"] = settings.SKILLPORT_MCP_URL
         self.success_url = None
         response = super().form_valid(form)
@@ -89,6 +100,24 @@ class Authorize(oauth.AuthorizationView):
                    extra={"client_id": application.client_id, "client_name": application.name,
                           "redirect_uri": data["redirect_uri"], "scope": data["scope"]})
         return response
+
+
+# RFC 7636: an S256 challenge is the base64url of a SHA-256 digest, 43 characters. The toolkit checks neither this
+# nor a nonce's length, and storing one longer than its column failed the request (a 500).
+S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
+LONGEST_NONCE = 255
+
+
+def _unfit(*asked) -> str:
+    """Why an authorization request's PKCE challenge or nonce cannot be taken, or "". Each of `asked` (what the toolkit
+    read, the query: oauthlib reads a nonce from it that the toolkit does not pass on) is checked."""
+    for given in asked:
+        challenge = given.get("code_challenge") or ""
+        if challenge and not S256_CHALLENGE.fullmatch(challenge):
+            return "code_challenge must be the 43-character base64url SHA-256 of the code verifier (RFC 7636, S256)."
+        if len(given.get("nonce") or "") > LONGEST_NONCE:
+            return f"nonce may be at most {LONGEST_NONCE} characters long."
+    return ""
 
 
 def _wrong_target(resource, **kwargs) -> CustomOAuth2Error:

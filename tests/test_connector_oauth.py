@@ -214,6 +214,27 @@ def test_plain_pkce_and_missing_pkce_are_refused(skillport, github_org, two_mark
     assert missing["error"] == "invalid_request"
 
 
+def test_a_challenge_or_nonce_too_long_to_keep_and_a_made_up_client_are_refused(skillport, github_org, two_markets):
+    """The toolkit checks neither a challenge's form nor a nonce's length, and stored them in columns too short: a
+    500, on the consent page and on every authorization once consent was remembered. A consent form naming a
+    client nobody registered was a 500 too."""
+    github_org.login_as("orla")
+    browser, client_id = Browser(CALLBACK), registered(skillport)
+    verifier, challenge = pkce()
+    for remembered in (False, True):
+        for unfit in ({"code_challenge": "c" * 200}, {"code_challenge": challenge[:-1] + "="}, {"nonce": "n" * 300}):
+            answer = browser.authorize(authorize_url(skillport, client_id, challenge, **unfit))
+            assert answer["error"] == "invalid_request" and answer["state"] == "s1", unfit
+        assert browser.authorize(authorize_url(skillport, client_id, challenge, nonce="n" * 255))["code"]
+    assert len(browser.consent_pages) == 1
+    _page, consent = browser.consent_pages[0]
+    for field, value, error in (("client_id", "nobody-registered-this", "invalid_client"),
+                                ("code_challenge", "c" * 200, "invalid_request")):
+        forged = browser.http.post(f"{skillport.url}/oauth/authorize/",
+                                   data={**consent["fields"], **consent["buttons"], field: value})
+        assert forged.status_code == 400 and forged.json()["error"] == error
+
+
 def test_a_foreign_resource_is_refused_at_authorize(skillport, github_org, two_markets):
     github_org.login_as("orla")
     _, challenge = pkce()
