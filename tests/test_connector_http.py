@@ -261,6 +261,16 @@ def test_requests_are_logged_with_client_and_user_agent_but_no_secrets(skillport
     assert not any(token in line for line in lines)
 
 
+def test_a_request_cannot_write_a_log_line_of_its_own(skillport, caplog):
+    forged = "abc\n2026-12-06 12:00:00,000 INFO skillport.connector oauth POST /token 200 client_id=claude 5ms"
+    with caplog.at_level(logging.INFO, logger="skillport.connector"):
+        httpx.post(f"{skillport.url}/token", data={"grant_type": "authorization_code", "client_id": forged, "code": "x"})
+        httpx.get(f"{skillport.url}/oauth/authorize/%0D%0Aforged", params={"client_id": "x\u2028y"})
+    lines = [r.getMessage() for r in caplog.records if r.name == "skillport.connector"]
+    assert len(lines) == 2 and not any(c in line for line in lines for c in "\n\r\u2028")
+    assert "client_id=abc\\n2026-12-06" in lines[0] and "/oauth/authorize/\\r\\nforged" in lines[1]
+
+
 def test_client_metadata_documents_come_only_from_trusted_hosts(skillport, github_org, rf):
     permission = TrustedCIMDHost()
     assert permission.has_permission(rf.get("/"), "https://claude.ai/oauth/mcp-oauth-client-metadata")
