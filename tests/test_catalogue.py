@@ -183,6 +183,19 @@ def test_home_lists_recent_popular_and_categories(client, market, member):
     assert "secret" not in [s.name for s in page.context["recent"]]
 
 
+def test_the_home_pages_lists_are_kept_until_the_catalogue_changes(client, market, member,
+                                                                  django_assert_max_num_queries):
+    first = client.get("/")
+    assert "postmortem" in [s.name for s in first.context["recent"]]
+    with django_assert_max_num_queries(5):  # the session, the user, the catalogue version, the cards' installs
+        again = client.get("/")
+    assert again.context["count"] == first.context["count"] and again.context["recent"] == first.context["recent"]
+    Skill.objects.filter(slug="postmortem").update(curation="hidden")  # a new catalogue version
+    hidden = client.get("/")
+    assert "postmortem" not in [s.name for s in hidden.context["recent"]]
+    assert hidden.context["count"] == first.context["count"] - 1
+
+
 def test_search_has_no_n_plus_one(client, market, member, django_assert_max_num_queries):
     with django_assert_max_num_queries(12):
         client.get("/skills/?q=review&sort=installs")
