@@ -71,6 +71,8 @@ def _existing(tree, root, listed, in_manifest, location, problems) -> tuple[list
     for raw in listed:
         try:
             path = join_inside(root, raw)
+            if root and path != root and not path.startswith(f"{root}/"):
+                raise Escape(raw)  # Claude Code (2.1.332) installs the plugin's folder alone: nothing above it loads
         except Escape:
             problems.error("path-traversal", f"Path '{raw}' must stay inside the plugin", location)
             escaping = True

@@ -51,7 +51,9 @@ log = logging.getLogger(__name__)
 #    path leave the plugin loading without that part; `.mcpb-cache` is not read; a SKILL.md over 1 MiB shadows no
 #    folder; a skill without a description is not offered to Claude; a YAML tag the core schema does not know, or
 #    that its value cannot be, is passed over.
-READER_VERSION = 12
+# 13: a skills path climbing out of the plugin's folder finds nothing (Claude Code installs the folder alone); a
+#    symbolic link to a path over 4,096 bytes is broken.
+READER_VERSION = 13
 # A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
 README_MAX_BYTES = 256 * 1024
 # The only components of a marketplace entry whose paths Claude Code looks for as it loads the plugin.

@@ -1316,6 +1316,24 @@ def test_the_skills_claude_code_loads_from_a_marketplace_root_are_the_skills_ski
     assert theirs["listed-strict"] == ["listed-strict:art"] and theirs["listed-outside"] == []
 
 
+def test_a_skills_path_out_of_the_plugins_folder_loads_nothing(claude, tmp_path, make_repo):
+    """Claude Code installs a plugin's folder alone: a skills path climbing out of it into the repository (an entry's
+    or a plugin.json's) finds nothing there. Skillport read the skills it leads to."""
+    layouts = {"entry-up": {"source": "./plugins/entry-up", "strict": False, "skills": ["./../shared/skills"]},
+               "json-up": {"source": "./plugins/json-up"}}
+    repo = make_repo({
+        CATALOG: market(*({"name": name, **fields} for name, fields in layouts.items())),
+        "plugins/entry-up/README.md": "Its skills are elsewhere.\n",
+        "plugins/json-up/.claude-plugin/plugin.json": json.dumps({"name": "json-up", "skills": ["./../shared/skills/"]}),
+        "plugins/shared/skills/far/SKILL.md": described("far"),
+    })
+    theirs = skills_loaded(claude, repo, layouts, tmp_path / "home", alone=True)
+    plugins = Reader(repo.url).read().plugins
+    assert {plugin.name: [skill.command for skill in plugin.skills] for plugin in plugins} == theirs == {
+        "entry-up": [], "json-up": []}
+    assert all([problem.code for problem in plugin.problems] == ["path-traversal"] for plugin in plugins)
+
+
 # Frontmatter that decides whether Claude Code offers a loaded skill to Claude, or only runs it when typed.
 OFFERED = {
     "described": "description: Does it.",
