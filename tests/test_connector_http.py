@@ -240,6 +240,29 @@ def test_the_servers_own_clients_are_its_own_whatever_registered_their_names(peo
     token.refresh_from_db()  # still there
 
 
+@pytest.mark.django_db
+def test_connector_0004_moves_catalogue_tokens_from_a_client_registered_with_its_name(people):
+    from connector.models import CatalogueToken
+
+    from .migrating import there_and_back
+
+    squatter = Application.objects.create(
+        name=CATALOGUE_CLIENT_NAME, registration_source=Application.RegistrationSource.DCR,
+        client_type=Application.CLIENT_PUBLIC, authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE)
+    filed, _raw = issue(people["member"], scope=CATALOGUE_SCOPE, client_name=CATALOGUE_CLIENT_NAME)
+    AccessToken.objects.filter(pk=filed.pk).update(application=squatter)  # as issue() filed them before
+    CatalogueToken.objects.create(user=people["member"], name="laptop", access_token=filed, prefix="abcd")
+    theirs, _raw = issue(people["core"])  # not a catalogue token: left where it is
+    AccessToken.objects.filter(pk=theirs.pk).update(application=squatter)
+    there_and_back(("connector", "0003_catalogue_tokens"))
+    filed.refresh_from_db()
+    assert filed.application.registration_source == Application.RegistrationSource.MANUAL
+    assert filed.application.name == CATALOGUE_CLIENT_NAME
+    squatter.delete()
+    assert CatalogueToken.objects.filter(name="laptop").exists()
+    assert not AccessToken.objects.filter(pk=theirs.pk).exists()
+
+
 def test_root_aliases(skillport):
     assert register(skillport, "http://127.0.0.1:9/cb", path="/register").status_code == 201
     token = httpx.post(f"{skillport.url}/token", data={"grant_type": "authorization_code", "code": "x"})
