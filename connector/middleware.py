@@ -32,8 +32,9 @@ class OAuthRequestLog:
         response = self.get_response(request)
         client_id = request.GET.get("client_id") or request.POST.get("client_id", "")
         log.info(
-            "oauth %s %s %s client_id=%s ua=%r %.0fms", request.method, _printable(request.path), response.status_code,
-            _printable(client_id[:200]) or "-", request.headers.get("User-Agent", "")[:200], (time.monotonic() - started) * 1000,
+            "oauth %s %s %s client_id=%s ua=%r %.0fms", request.method, _printable(request.path),
+            response.status_code, _printable(client_id[:200]) or "-", request.headers.get("User-Agent", "")[:200],
+            (time.monotonic() - started) * 1000,
         )
         return response
 

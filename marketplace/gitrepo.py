@@ -429,7 +429,8 @@ class Repository:
 
     def sizes(self, shas) -> dict[str, int]:
         """The size of each object of `shas` the repository holds, without reading any."""
-        out = run(["cat-file", "--batch-check"], git_dir=self.git_dir, input="".join(f"{sha}\n" for sha in shas).encode())
+        asked = "".join(f"{sha}\n" for sha in shas).encode()
+        out = run(["cat-file", "--batch-check"], git_dir=self.git_dir, input=asked)
         found = (line.split() for line in out.decode().splitlines())
         return {fields[0]: int(fields[2]) for fields in found if len(fields) == 3}
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from . import (
-    addresses, componentfiles, dependencies, discovery, hookfiles, inline, manifest, plugincontent, skillfolder, typesfile,
+    addresses, componentfiles, dependencies, discovery, hookfiles, inline, manifest, plugincontent, skillfolder,
+    typesfile,
 )
 from .gitrepo import GitError, Repository, is_local
 from .problems import CatalogError, Problems

@@ -320,8 +320,8 @@ def _plugin_problems(user, plugins) -> dict:
     if user.is_superuser or not with_problems:
         return shown
     kept = {}
-    for plugin_id, path, name in (Skill.objects.filter(plugin__in=with_problems)
-                                  .exclude(pk__in=Skill.objects.visible_to(user)).values_list("plugin_id", "path", "name")):
+    hidden = Skill.objects.filter(plugin__in=with_problems).exclude(pk__in=Skill.objects.visible_to(user))
+    for plugin_id, path, name in hidden.values_list("plugin_id", "path", "name"):
         kept.setdefault(plugin_id, set()).update({path.rpartition("/")[2], name} - {""})
     for plugin_id, words in kept.items():
         # A word of its own: "ops" names the skill ops, not ops-kit.

@@ -73,9 +73,9 @@ class GitRepo:
         index = {"GIT_INDEX_FILE": str(self.path / ".git" / "plumbing-index")}
         self._run("read-tree", "HEAD", env=index)
         for path, content in files.items():
-            link = isinstance(content, Symlink)
-            sha = self._run("hash-object", "-w", "--stdin", input=content.encode() if link else content).decode().strip()
-            self._run("update-index", "--add", "--cacheinfo", f"{'120000' if link else '100644'},{sha},{path}", env=index)
+            mode, data = ("120000", content.encode()) if isinstance(content, Symlink) else ("100644", content)
+            sha = self._run("hash-object", "-w", "--stdin", input=data).decode().strip()
+            self._run("update-index", "--add", "--cacheinfo", f"{mode},{sha},{path}", env=index)
         tree = self._run("write-tree", env=index).decode().strip()
         commit = self._run("commit-tree", tree, "-p", "HEAD", "-m", message).decode().strip()
         self.git("update-ref", "refs/heads/main", commit)

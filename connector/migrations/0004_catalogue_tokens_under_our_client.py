@@ -13,8 +13,9 @@ def forwards(apps, schema_editor):
     filed = AccessToken.objects.filter(catalogue_token__isnull=False).exclude(application__registration_source="manual")
     if not filed.exists():
         return
-    ours = Application.objects.filter(name=NAME, registration_source="manual").first() or Application.objects.create(
-        name=NAME, registration_source="manual", client_type="confidential", authorization_grant_type="client-credentials")
+    own = {"name": NAME, "registration_source": "manual"}
+    ours = Application.objects.filter(**own).first() or Application.objects.create(
+        **own, client_type="confidential", authorization_grant_type="client-credentials")
     filed.update(application=ours)
 
 
