@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from audit import record
 from audit.models import Action, Outcome, Surface
+from skillport_site.middleware import NUL_REFUSED, reads_its_own_body
 
 from .models import Marketplace, SyncRun, WebhookDelivery
 from .tasks import queue_sync
@@ -33,11 +34,19 @@ def signature_ok(secret: str, body: bytes, header: str) -> bool:
 
 
 BAD_SIGNATURE = "The signature does not match this marketplace's secret."
+# GitHub's cap on a delivery. A push of many commits lists every file each changed: past the 2.5 MB Django reads into
+# memory for a form (DATA_UPLOAD_MAX_MEMORY_SIZE), which answered such a push 400, and no sync followed it.
+LARGEST_DELIVERY = 25 * 1024 * 1024
 
 
+@reads_its_own_body
 @csrf_exempt  # authenticated by the signature, not by a session
 @require_POST
 def github(request, marketplace):
+    if int(request.META.get("CONTENT_LENGTH") or 0) > LARGEST_DELIVERY:
+        return JsonResponse({"result": WebhookDelivery.Result.BAD_REQUEST,
+                             "detail": f"A delivery may be at most {LARGEST_DELIVERY:,} bytes."}, status=413)
+    body = request.read(LARGEST_DELIVERY)
     marketplace = Marketplace.objects.filter(slug=marketplace).first()
     # Answered as a bad signature, and written nowhere: which slugs exist, and which take webhooks, is not for anyone
     # to learn here, nor a way to fill the audit log.
@@ -54,18 +63,20 @@ def github(request, marketplace):
         delivery.save()
         return JsonResponse({"result": result, "detail": detail, **extra}, status=status)
 
-    if not signature_ok(marketplace.webhook_secret, request.body, request.headers.get("X-Hub-Signature-256", "")):
+    if not signature_ok(marketplace.webhook_secret, body, request.headers.get("X-Hub-Signature-256", "")):
         record(Action.WEBHOOK_BAD_SIGNATURE, request=request, target=marketplace, surface=Surface.WEBHOOK,
                outcome=Outcome.DENIED, extra={"delivery": delivery.delivery_id, "event": delivery.event})
         return answer(403, WebhookDelivery.Result.BAD_SIGNATURE, BAD_SIGNATURE)
+    if b"\x00" in body or b"\\u0000" in body:  # PostgreSQL refuses NUL in text (the middleware left this body alone)
+        return answer(400, WebhookDelivery.Result.BAD_REQUEST, NUL_REFUSED)
     if delivery.event == "ping":
         return answer(200, WebhookDelivery.Result.PONG, "pong")
     if delivery.event == "pull_request":
-        return _pull_request(request, marketplace, delivery, answer)
+        return _pull_request(body, marketplace, delivery, answer)
     if delivery.event != "push":
         return answer(200, WebhookDelivery.Result.IGNORED, f"'{delivery.event}' events do not trigger syncs.")
     try:
-        payload = json.loads(request.body)
+        payload = json.loads(body)
         delivery.ref = str(payload["ref"])[:255]
         delivery.commit = str(payload.get("after") or "")[:40]
         default_branch = payload.get("repository", {}).get("default_branch", "")
@@ -78,11 +89,11 @@ def github(request, marketplace):
     return answer(202, WebhookDelivery.Result.QUEUED, "Sync queued.")
 
 
-def _pull_request(request, marketplace, delivery, answer):
+def _pull_request(body, marketplace, delivery, answer):
     """A pull request closed, merged or reopened: its new state for whoever opened it through Skillport.
     The merge's own push arrives as a push event, and syncs as every push does."""
     try:
-        payload = json.loads(request.body)
+        payload = json.loads(body)
         action, pull = str(payload["action"])[:50], payload["pull_request"]
         number, branch = int(pull["number"]), str(pull["head"]["ref"])
         merged = pull.get("merged") is True

@@ -38,17 +38,28 @@ def takes_uploads(view):
     return view
 
 
+def reads_its_own_body(view):
+    """Marks a view that reads its request's body itself (`request.read`, which has no size limit of Django's) and
+    refuses one holding a NUL character: the middleware below leaves its body alone."""
+    view.reads_its_own_body = True
+    return view
+
+
 def _is_upload(request) -> bool:
     """A form with files posted to a view that takes them. Any other body is read whole, as bytes: a
     form parsed here can no longer be read as bytes, and views that read their body as JSON (OAuth
     registration) or sign it (the webhooks) would fail on one with a 500."""
     if request.method != "POST" or request.content_type != "multipart/form-data":
         return False
+    return _marked(request, "takes_uploads")
+
+
+def _marked(request, mark) -> bool:
     try:
         view = resolve(request.path_info).func
     except Resolver404:
         return False
-    return getattr(view, "takes_uploads", False)
+    return getattr(view, mark, False)
 
 
 @_middleware
@@ -88,9 +99,11 @@ def reject_nul_characters(request):
         text = [*request.FILES, *(part for key, values in request.POST.lists() for part in (key, *values))]
         body_has_nul = any("\x00" in part for part in text)
         body = b""
-    else:
-        body = request.body if request.method in ("POST", "PUT", "PATCH") else b""
+    elif request.method in ("POST", "PUT", "PATCH") and not _marked(request, "reads_its_own_body"):
+        body = request.body
         body_has_nul = b"\x00" in body
+    else:
+        body, body_has_nul = b"", False
     if "\x00" not in request.path and not body_has_nul and not any(
         nul in part for nul in ENCODED_NUL for part in (query, body)
     ):

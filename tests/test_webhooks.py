@@ -94,6 +94,25 @@ def test_push_to_the_tracked_ref_syncs_on_the_worker(client, market, celery_work
 
 
 @pytest.mark.django_db
+def test_a_delivery_as_large_as_github_sends_is_read(client, market, settings):
+    """GitHub sends up to 25 MB: a push of many commits lists every file each changed. Past the 2.5 MB Django reads
+    into memory for a form, such a push was a 400 and no sync followed it."""
+    files = [f"plugins/tools/skills/s{i}/references/page-{i}.md" for i in range(60_000)]
+    big = {**PUSH, "ref": "refs/heads/feature", "commits": [{"id": "b" * 40, "modified": files}]}
+    assert len(json.dumps(big)) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    answered = deliver(client, "hooked", big)
+    assert answered.status_code == 200 and "tracks main" in answered.json()["detail"]
+    assert WebhookDelivery.objects.get().ref == "refs/heads/feature"
+    forged = deliver(client, "hooked", big, secret="guess")
+    assert forged.status_code == 403  # read, and its signature checked, as a small one's
+    nul = deliver(client, "hooked", {**PUSH, "ref": "refs/heads/ma\u0000in"})
+    assert nul.status_code == 400 and "NUL" in nul.json()["detail"]
+    too_large = client.post("/webhooks/github/hooked", b"{}", content_type="application/json",
+                            CONTENT_LENGTH=str(25 * 1024 * 1024 + 1), HTTP_X_GITHUB_EVENT="push")
+    assert too_large.status_code == 413 and WebhookDelivery.objects.count() == 3
+
+
+@pytest.mark.django_db
 def test_secret_is_write_only_in_the_admin(client, market, people):
     client.force_login(people["admin"])
     page = client.get(f"/admin/marketplace/marketplace/{market.pk}/change/").content.decode()
