@@ -123,15 +123,21 @@ def _to_zip(target, run, build, actor) -> PublishRun:
 
 def _to_workspace(target, run, build, actor) -> PublishRun:
     skills, not_uploadable = _workspace_skills(build)
-    # Within the task's time limit, so a workspace that stops answering still leaves a recorded run.
+    # Within the task's time limit, so a workspace that stops answering still leaves a recorded run. A skill this
+    # target published before and no longer carries (prohibited since, kept from its audience, removed) is deleted,
+    # as a git target's copy drops it: kept, every API call in the workspace could still load it.
     state, found, refused = workspaces.push(target.api_url, target.api_key, skills, target.workspace_state,
-                                            deadline=settings.SKILLPORT_SYNC_TIME_LIMIT // 2)
+                                            delete_removed=True, deadline=settings.SKILLPORT_SYNC_TIME_LIMIT // 2)
     run.problems += [{"severity": "error", "code": "workspace-refused", "message": message, "location": key}
                      for key, message in not_uploadable + refused]
     run.changes = {**run.changes, "workspace": found}
     target.workspace_state, target.published = state, build.summary()
     target.save(update_fields=["workspace_state", "published", "updated_at"])
-    if found.get("added") or found.get("updated") or found.get("recreated"):
+    if found.get("removed"):  # still in the workspace though no longer published: that is not done
+        why = next((message for key, message in refused if key in found["removed"]), "")
+        return _finish(run, Status.FAILED, actor=actor, error=f"Not deleted from the workspace: "
+                       f"{', '.join(found['removed'][:5])}" + (f" ({why})" if why else ""))
+    if found.get("added") or found.get("updated") or found.get("recreated") or found.get("deleted"):
         return _finish(run, Status.PUBLISHED, actor=actor)
     if refused and not found.get("unchanged"):
         return _finish(run, Status.FAILED, actor=actor, error="; ".join(message for _key, message in refused[:5]))

@@ -69,6 +69,32 @@ def test_a_prohibited_skill_is_not_pushed(api, target):
     assert {s.name for s in api.skills.values()} == {"postmortem"}
 
 
+def test_a_skill_no_longer_published_leaves_the_workspace(api, target):
+    """Prohibited since, kept from the target's audience, or removed: a git target's next copy drops it, and the
+    workspace skill this target made goes too (a skill someone else uploaded there is never touched)."""
+    assert runs.publish(target).status == Status.PUBLISHED
+    assert {s.name for s in api.skills.values()} == {"postmortem", "notes"}
+    Skill.objects.filter(name="notes").update(policy=Policy.PROHIBITED)
+    Skill.objects.filter(name="postmortem").update(audience=["github:@acme/core"])
+    again = runs.publish(target)
+    assert again.status == Status.PUBLISHED and {s.name for s in api.skills.values()} == set()
+    assert sorted(again.changes["workspace"]["deleted"]) == ["acme/ops-kit/notes", "acme/ops-kit/postmortem"]
+    target.refresh_from_db()
+    assert target.workspace_state == {}
+    assert AuditEvent.objects.filter(action=Action.PUBLISHED, extra__target="workspace").count() == 2
+
+
+def test_a_skill_the_workspace_would_not_let_go_fails_the_run(api, target):
+    runs.publish(target)
+    Skill.objects.filter(name="notes").update(policy=Policy.PROHIBITED)
+    api.fail(409, method="DELETE")  # not one to try again
+    run = runs.publish(target)
+    assert run.status == Status.FAILED and run.error.startswith("Not deleted from the workspace: acme/ops-kit/notes (")
+    assert AuditEvent.objects.filter(action=Action.PUBLISH_FAILED).exists()
+    assert runs.publish(target).status == Status.PUBLISHED  # asked again, it goes
+    assert {s.name for s in api.skills.values()} == {"postmortem"}
+
+
 def test_a_wrong_key_fails_the_run_without_naming_the_key(api, target):
     target.api_key = "sk-ant-wrong-" + "x" * 20
     target.save()
