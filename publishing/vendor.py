@@ -174,7 +174,8 @@ def _vendor(chosen, problems, trees, stored, digests, copied) -> tuple[Published
     where = f"{plugin.marketplace.slug}/{plugin.name}"
     try:
         url, token, root = pluginfiles.location(plugin, plugin.approved_entry)
-        files = _repository_files(trees.get(url, plugin.approved_commit, token), root, where, problems)
+        files = _repository_files(trees.get(url, plugin.approved_commit, token), root, where, problems,
+                                  published={skill.path for skill in chosen.skills})
     except (GitError, Escape, ValueError) as exc:
         problems.error("plugin-not-copied", f"{plugin.name} could not be copied: {exc}", where,
                        detail=getattr(exc, "detail", ""))
@@ -219,18 +220,29 @@ def _vendor(chosen, problems, trees, stored, digests, copied) -> tuple[Published
     return published, entry, files
 
 
-def _repository_files(tree, root, where, problems) -> dict:
-    """{path in the plugin: (executable, content)} for the plugin's files outside skill folders."""
+def _repository_files(tree, root, where, problems, published=frozenset()) -> dict:
+    """{path in the plugin: (executable, content)} for the plugin's files outside skill folders; `published` are the
+    folders of the skills the copy holds."""
     left_out = []
     walked = list(tree.walk(root, lambda kind, rel: left_out.append(f"{rel} ({kind})")))
-    skill_folders = {posixpath.dirname(rel) for rel, _entry in walked if posixpath.basename(rel).lower() == "skill.md"}
+    real = {rel: tree.resolve(f"{root}/{rel}" if root else rel) for rel, _entry in walked}
+
+    def skill_folders(paths):
+        return {posixpath.dirname(path) for path in paths if posixpath.basename(path).lower() == "skill.md"}
+
+    # Skills are written from the database, if at all; nor is what a link leads to in the folder of one the copy leaves
+    # out (kept from this audience, or prohibited) copied from the repository under another name.
+    skills_here, left_out_skills = skill_folders(real), skill_folders(real.values()) - set(published)
     files = {}
     for rel, entry in walked:
-        if rel != PLUGIN_JSON and _under_any(rel, skill_folders):
-            continue  # written from the database, if at all
+        if rel != PLUGIN_JSON and _under_any(rel, skills_here):
+            continue
+        if _under_any(real[rel], left_out_skills):
+            left_out.append(f"{rel} (leads into a skill not published here)")
+            continue
         if is_junk(rel):
             continue
-        if _inside(root, tree.resolve(f"{root}/{rel}" if root else rel)) is None:
+        if _inside(root, real[rel]) is None:
             # A link to another plugin's files (one hidden, say) would carry them out under this one's name.
             left_out.append(f"{rel} (links outside the plugin)")
             continue

@@ -37,6 +37,12 @@ def acme(make_repo, synced_marketplace, git_host):
         "plugins/ops-kit/skills/core-runbook/SKILL.md": skill_md("core-runbook", "Core team only."),
         # A link to a team-only skill from outside the skills folder must not smuggle it out.
         "plugins/ops-kit/docs/runbook": Symlink("../skills/core-runbook"),
+        # Nor a link to its SKILL.md or into its folder, from anywhere in the plugin.
+        "plugins/ops-kit/skills/core-runbook/scripts/rotate.sh": "echo CORE-ONLY\n",
+        "plugins/ops-kit/commands/runbook.md": Symlink("../skills/core-runbook/SKILL.md"),
+        "plugins/ops-kit/bin": Symlink("skills/core-runbook/scripts"),
+        # A link to a published skill's file is copied (a command reusing its script).
+        "plugins/ops-kit/commands/timeline.py": Symlink("../skills/postmortem/timeline.py"),
         "plugins/ops-kit/node_modules/junk.js": "junk\n",
         # Nor may a link carry another plugin's files (a hidden one's, say) out under this plugin's name.
         "plugins/ops-kit/borrowed.md": Symlink("../hidden-kit/commands/secret.md"),
@@ -78,6 +84,8 @@ def test_vendored_copy_holds_approved_content_with_relative_sources(acme, tmp_pa
     # Everyone's export leaves out the team-only skill, also where a symlink pointed at it.
     assert "plugins/ops-kit/skills/postmortem/timeline.py" in tree
     assert not any("core-runbook" in path or path.startswith("plugins/ops-kit/docs/") for path in tree)
+    assert not any(b"CORE-ONLY" in content or b"Core team only" in content for content in tree.values())
+    assert tree["plugins/ops-kit/commands/timeline.py"] == b"print('timeline')\n"
     assert "plugins/ops-kit/borrowed.md" not in tree
     assert any(p["code"] == "files-left-out" and "borrowed.md" in p["message"] for p in result["problems"])
     assert any(p["code"] == "not-published" and "from-npm" in p["message"] for p in result["problems"])
@@ -97,6 +105,7 @@ def test_version_tracks_published_content(acme, tmp_path):
     assert changed["plugins"]["ops-kit"]["version"] != version  # a skill left out is a change
     assert changed["plugins"]["tools"]["version"] == first["plugins"]["tools"]["version"]
     assert not any("postmortem" in path for path in files(tmp_path / "three"))
+    assert b"print('timeline')\n" not in files(tmp_path / "three").values()  # nor through the command's link
 
 
 def test_a_team_target_carries_its_team_only_skill_and_no_other_target_does(acme, tmp_path, people):
