@@ -63,9 +63,11 @@ def pinned_source(plugin):
     if source is None or not sha:
         return None
     if source.kind == "relative":
-        if not source.path:
+        # The folder the approved commit was read at: `metadata.pluginRoot` may have moved the entry's since.
+        path = source.path if plugin.approved_root is None else plugin.approved_root
+        if not path:
             return {"source": "url", "url": _git_url(marketplace.git_url), "sha": sha}
-        return {"source": "git-subdir", "url": _git_url(marketplace.git_url), "path": source.path, "sha": sha}
+        return {"source": "git-subdir", "url": _git_url(marketplace.git_url), "path": path, "sha": sha}
     if source.kind in FETCHED:
         pinned = {key: value for key, value in raw.items() if key != "ref"} | {"sha": sha}
         return pinned | ({"url": _git_url(pinned["url"])} if isinstance(pinned.get("url"), str) else {})

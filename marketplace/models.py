@@ -539,6 +539,9 @@ class Plugin(CurationFields):
     # And its plugin.json then, which Claude Code reads from that commit: what the catalogues say of it (its
     # dependencies, whether it installs turned off, the Claude Code it needs) is read from this one.
     approved_manifest = models.JSONField(null=True, blank=True, editable=False)
+    # And its folder then (`root` as that sync read it): the entry's source may name it through the catalogue's
+    # `metadata.pluginRoot`, which a push may point elsewhere, at files nobody approved, while the entry stays as it was.
+    approved_root = models.TextField(null=True, blank=True, editable=False)
     # Whether Claude Code loads it as approved, and why not: `loads` and `refusal` as the sync judged them when that
     # commit last moved. The catalogues list a plugin by what members install, not by a push that waits.
     approved_loads = models.BooleanField(default=True, editable=False)

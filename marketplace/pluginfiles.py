@@ -26,16 +26,18 @@ class Unscannable(Exception):
     """Why a plugin's content cannot be scanned, in words for the admin."""
 
 
-def location(plugin, entry: dict) -> tuple[str, str | None, str]:
+def location(plugin, entry: dict, root: str | None = None) -> tuple[str, str | None, str]:
     """(repository URL, token for it, plugin folder in it) of the plugin's source as `entry` (its marketplace.json
-    entry as synced, or as approved) gives it. Raises ValueError when that source can no longer be read."""
+    entry as synced, or as approved) gives it. `root`, where given, is the folder a sync found for a source in the
+    marketplace's repository (`Plugin.approved_root`, say): not what the catalogue's metadata makes of the entry
+    now. Raises ValueError when that source can no longer be read."""
     marketplace = plugin.marketplace
     source = manifest.parse_source(entry.get("source"), SimpleNamespace(metadata=marketplace.metadata or {}),
                                    "", Problems(), settings.SKILLPORT_GITHUB_URL)
     if source is None:
         raise ValueError("its source can no longer be read")
     if source.kind == "relative":
-        return marketplace.git_url, marketplace.access_token or None, join_inside(
+        return marketplace.git_url, marketplace.access_token or None, root if root is not None else join_inside(
             catalog_root(marketplace.catalog_path), source.path)
     # The marketplace's token goes only where its own repository is, as when the sync fetched it.
     ours = addresses.same_origin(source.url, marketplace.git_url)

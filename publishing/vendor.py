@@ -173,7 +173,7 @@ def _vendor(chosen, problems, trees, stored, digests, copied) -> tuple[Published
     plugin = chosen.plugin
     where = f"{plugin.marketplace.slug}/{plugin.name}"
     try:
-        url, token, root = pluginfiles.location(plugin, plugin.approved_entry)
+        url, token, root = pluginfiles.location(plugin, plugin.approved_entry, plugin.approved_root)
         files = _repository_files(trees.get(url, plugin.approved_commit, token), root, where, problems,
                                   published={skill.path for skill in chosen.skills})
     except (GitError, Escape, ValueError) as exc:

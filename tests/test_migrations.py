@@ -13,6 +13,7 @@ BEFORE_HELD_SKILLS = ("marketplace", "0039_plugin_approved_entry")
 BEFORE_APPROVED_MANIFEST = ("marketplace", "0040_skill_in_approved_commit")
 BEFORE_APPROVED_LOADS = ("marketplace", "0041_plugin_approved_manifest")
 BEFORE_SERVED_CONTENT = ("marketplace", "0042_plugin_approved_loads")
+BEFORE_APPROVED_ROOT = ("marketplace", "0044_skill_name_index")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -105,3 +106,13 @@ def test_0043_takes_the_content_approved_as_what_the_approved_commit_holds(simpl
     tools = Plugin.objects.get(name="tools")
     assert tools.approved_commit and tools.approved_own_hash
     assert (tools.served_own_hash, tools.served_own_content) == (tools.approved_own_hash, tools.approved_own_content)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_0045_takes_the_folder_as_synced_for_a_plugin_with_an_approved_commit(simple_repo, make_marketplace):
+    market = make_marketplace(simple_repo)
+    sync_marketplace(market.pk)
+    Plugin.objects.update(approved_root=None)
+    there_and_back(BEFORE_APPROVED_ROOT)
+    tools = Plugin.objects.get(name="tools")
+    assert tools.approved_commit and tools.approved_root == tools.root == "plugins/tools"

@@ -680,6 +680,42 @@ def test_the_catalogue_gives_the_entry_as_approved_not_as_pushed(market, client,
     assert entry["mcpServers"] == tracker and entry["source"]["sha"] == Plugin.objects.get(pk=ops.pk).commit
 
 
+def test_moving_plugin_root_does_not_publish_a_folder_nobody_approved(make_repo, synced_marketplace, client, people):
+    """An entry's bare source names its folder through the catalogue's `metadata.pluginRoot`. A push pointing that
+    elsewhere, at a folder committed earlier outside any plugin, leaves the entry as approved and makes the
+    plugin's content wait; publishing and the curated catalogue read the entry with the metadata as it is now, so
+    they carried that folder's hooks at the approved commit."""
+    from marketplace.models import Marketplace
+    from publishing import vendor
+
+    def catalogue(root):
+        return catalog(plugin_entry("ops-kit", "ops-kit"), name="acme-skills", metadata={"pluginRoot": root})
+
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": catalogue("./plugins"),
+        "plugins/ops-kit/commands/deploy.md": "Deploy.\n",
+        "plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem", "Write a blameless incident review."),
+        "vendor-cache/ops-kit/hooks/hooks.json": EVIL_HOOKS,
+    })
+    market = synced_marketplace(repo, slug="acme")
+    Marketplace.objects.filter(pk=market.pk).update(requires_approval=True)
+    approved = Plugin.objects.get(name="ops-kit")
+    assert approved.approved_root == "plugins/ops-kit"
+    repo.commit({".claude-plugin/marketplace.json": catalogue("./vendor-cache")})
+    sync_marketplace(market.pk)
+    plugin = Plugin.objects.get(name="ops-kit")
+    assert plugin.root == "vendor-cache/ops-kit" and plugin.own_hash != plugin.approved_own_hash  # it waits
+    assert (plugin.approved_commit, plugin.approved_root) == (approved.approved_commit, "plugins/ops-kit")
+    build = vendor.build(marketplaces=Marketplace.objects.filter(pk=market.pk), audience=[], name="org",
+                         owner={"name": "Acme"})
+    copied = {path: content for path, (_x, content) in build.files.items()}
+    assert b"evil.example" not in b"".join(copied.values())
+    assert copied["plugins/ops-kit/commands/deploy.md"] == b"Deploy.\n"
+    client.force_login(people["member"])
+    entry = {e["name"]: e for e in client.get("/m/acme/marketplace.json").json()["plugins"]}["ops-kit"]
+    assert entry["source"]["path"] == "plugins/ops-kit" and entry["source"]["sha"] == approved.approved_commit
+
+
 def test_a_server_added_to_the_entry_of_a_plugin_from_another_repository_waits_for_an_admin(
         make_repo, synced_marketplace, git_host, client, people):
     """The plugin's commit is its own repository's: a push to the marketplace's repository adding a server to its
