@@ -56,10 +56,7 @@ def publish(target, files: dict, message: str, *, replace_edits=False) -> Pushed
     """Put the marketplace built (`files`, {path: (executable, content)}) on the target's branch, directly or
     by pull request."""
     url, token, branch = target.repository_url, target.credential or None, target.branch
-    if gitrepo.is_local(url) and not settings.SKILLPORT_ALLOW_LOCAL_SOURCES:
-        # Writing into a folder of this server (Skillport's own git cache, say) is not for the admin form.
-        raise PublishRefused("The repository is a folder on this server; publish to its URL, or set "
-                             "SKILLPORT_ALLOW_LOCAL_SOURCES to allow local repositories.")
+    _refuse_local(url)
     head = _head(url, branch, token)
     repo = _local(url, head, token)
     tree = _tree(repo, files, head)
@@ -99,6 +96,7 @@ def on_branch(target) -> dict:
     """{plugin: {"version"}} of the marketplace on the target's branch now: what Claude.ai's sync
     reads, which a pull request not (yet) merged has not changed. Empty when there is none."""
     url, token = target.repository_url, target.credential or None
+    _refuse_local(url)
     head = _head(url, target.branch, token)
     if not head:
         return {}
@@ -110,6 +108,14 @@ def on_branch(target) -> dict:
     return {e["name"]: {"version": str(e.get("version") or "")}
             for e in (entries if isinstance(entries, list) else ())
             if isinstance(e, dict) and isinstance(e.get("name"), str)}
+
+
+def _refuse_local(url):
+    """Raises PublishRefused for a folder of this server (Skillport's own git cache, say), before anything reads it:
+    writing there, or reading what it holds into a run, is not for the admin form."""
+    if gitrepo.is_local(url) and not settings.SKILLPORT_ALLOW_LOCAL_SOURCES:
+        raise PublishRefused("The repository is a folder on this server; publish to its URL, or set "
+                             "SKILLPORT_ALLOW_LOCAL_SOURCES to allow local repositories.")
 
 
 def _head(url, branch, token) -> str:

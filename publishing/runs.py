@@ -259,6 +259,6 @@ def owner(target) -> dict:
 
 def _safe(exc) -> str:
     """What admins read of an unexpected failure: git's and GitHub's messages hold no secret."""
-    if isinstance(exc, (GitError, pulls.PullRequestError, workspaces.WorkspaceError)):
+    if isinstance(exc, (GitError, pulls.PullRequestError, workspaces.WorkspaceError, pushing.PublishRefused)):
         return str(exc)
     return f"Publishing failed unexpectedly ({exc.__class__.__name__}); the server log has the details."

@@ -411,6 +411,12 @@ def test_a_folder_on_the_server_is_published_to_only_when_local_repositories_are
     assert git(bare, "for-each-ref") == ""
     settings.SKILLPORT_ALLOW_LOCAL_SOURCES = True
     assert publish(target)["status"] == Status.PUBLISHED
+    # Refused before anything reads it: what the folder holds does not reach the run.
+    person_commits(bare, tmp_path, {".claude-plugin/marketplace.json": json.dumps({"name": "internal", "plugins": [
+        {"name": "private-server-plugin", "version": "9.9.9-internal", "source": "./x"}]})})
+    settings.SKILLPORT_ALLOW_LOCAL_SOURCES = False
+    refused = publish(target)
+    assert refused["status"] == Status.FAILED and "private-server-plugin" not in json.dumps(refused)
 
 
 @pytest.fixture
