@@ -109,9 +109,10 @@ def test_the_author_falls_back_to_the_marketplace_owner(client, market, member):
 def test_installs_cost_one_query_however_many_cards(client, market, member, django_assert_max_num_queries):
     download(client, "acme/ops-kit/sql-review")
     client.get("/")
+    Skill.objects.filter(slug="sql-review").update(notes="Reviewed.")  # a change: the lists are read again
     with django_assert_max_num_queries(10) as few:
         client.get("/")
-    Skill.objects.filter(slug="sql-review").update(curation="featured")
+    Skill.objects.filter(slug="sql-review").update(curation="featured")  # a change: the lists are read again
     with django_assert_max_num_queries(len(few.captured_queries)):  # a third list of cards, no more queries
         page = client.get("/").content.decode()
     assert page.count('data-skill="acme/ops-kit/sql-review"') == 3 and "1 install<" in page
