@@ -30,7 +30,7 @@ from pathlib import Path
 
 from marketplace import dependencies, pluginfiles, provenance
 from marketplace.gitrepo import GitError, Repository
-from marketplace.models import SkillFile
+from marketplace.models import Plugin, SkillFile
 from marketplace.problems import Problems
 from marketplace.snapshot import is_junk
 from marketplace.tree import Escape, Tree, folders_of, is_clean_path
@@ -101,6 +101,7 @@ def build(*, marketplaces, audience, name, owner, progress=None) -> Build:
     progress = progress or (lambda phase, done, total: None)
     chosen, problems = choose(marketplaces, audience)
     copied = together(marketplaces)
+    folders = _plugin_folders(marketplaces)
     plugins, entries, skills, files = {}, [], [], {}
     with _Trees() as trees:
         for done, item in enumerate(chosen):
@@ -108,7 +109,7 @@ def build(*, marketplaces, audience, name, owner, progress=None) -> Build:
             if done % BATCH == 0:
                 batch = [skill for later in chosen[done:done + BATCH] for skill in later.skills]
                 stored, digests = _stored_files(batch), provenance.digests([skill.pk for skill in batch])
-            written = _vendor(item, problems, trees, stored, digests, copied)
+            written = _vendor(item, problems, trees, stored, digests, copied, folders)
             if written is None:
                 continue
             published, entry, held = written
@@ -166,16 +167,32 @@ class _Trees:
             blobs.close()
 
 
-def _vendor(chosen, problems, trees, stored, digests, copied) -> tuple[PublishedPlugin, dict, dict] | None:
+def _plugin_folders(marketplaces) -> dict:
+    """{marketplace id: [(plugin id, its folder in the repository)]} of every live plugin in a marketplace's own
+    repository, published here or not, as approved (or, before that, as synced)."""
+    folders = {}
+    for pk, market, approved, synced in (Plugin.objects.filter(marketplace__in=marketplaces, removed_at=None,
+                                                               source_kind="relative")
+                                         .values_list("pk", "marketplace_id", "approved_root", "root")):
+        if (folder := approved if approved is not None else synced) is not None:
+            folders.setdefault(market, []).append((pk, folder))
+    return folders
+
+
+def _vendor(chosen, problems, trees, stored, digests, copied, folders) -> tuple[PublishedPlugin, dict, dict] | None:
     """One plugin: what is published of it, its catalogue entry and its files ({path: (executable, content)});
     `stored` and `digests` hold its skills' files and provenance digests, `copied` the names of the marketplaces
-    the target copies (selection.together)."""
+    the target copies (selection.together), `folders` the plugins' folders (_plugin_folders)."""
     plugin = chosen.plugin
     where = f"{plugin.marketplace.slug}/{plugin.name}"
     try:
         url, token, root = pluginfiles.location(plugin, plugin.approved_entry, plugin.approved_root)
+        # A plugin at the top of the repository holds the others' folders: theirs to publish (or not, hidden, kept
+        # from this audience or prohibited), not its own.
+        others = {folder for pk, folder in folders.get(plugin.marketplace_id, ()) if pk != plugin.pk
+                  and folder != root and _inside(root, folder)} if plugin.source_kind == "relative" else set()
         files = _repository_files(trees.get(url, plugin.approved_commit, token), root, where, problems,
-                                  published={skill.path for skill in chosen.skills})
+                                  published={skill.path for skill in chosen.skills}, others=others)
     except (GitError, Escape, ValueError) as exc:
         problems.error("plugin-not-copied", f"{plugin.name} could not be copied: {exc}", where,
                        detail=getattr(exc, "detail", ""))
@@ -220,9 +237,9 @@ def _vendor(chosen, problems, trees, stored, digests, copied) -> tuple[Published
     return published, entry, files
 
 
-def _repository_files(tree, root, where, problems, published=frozenset()) -> dict:
+def _repository_files(tree, root, where, problems, published=frozenset(), others=frozenset()) -> dict:
     """{path in the plugin: (executable, content)} for the plugin's files outside skill folders; `published` are the
-    folders of the skills the copy holds."""
+    folders of the skills the copy holds, `others` those of other plugins inside this one's."""
     left_out = []
     walked = list(tree.walk(root, lambda kind, rel: left_out.append(f"{rel} ({kind})")))
     real = {rel: tree.resolve(f"{root}/{rel}" if root else rel) for rel, _entry in walked}
@@ -240,6 +257,8 @@ def _repository_files(tree, root, where, problems, published=frozenset()) -> dic
         if _under_any(real[rel], left_out_skills):
             left_out.append(f"{rel} (leads into a skill not published here)")
             continue
+        if _under_any(real[rel], others) or _under_any(f"{root}/{rel}" if root else rel, others):
+            continue  # another plugin's: published as that plugin, if at all
         if is_junk(rel):
             continue
         if _inside(root, real[rel]) is None:

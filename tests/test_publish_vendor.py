@@ -299,3 +299,35 @@ def test_a_plugin_json_python_would_write_back_as_what_is_not_json_is_copied_as_
     found = subprocess.run([CLAUDE, "plugin", "validate", "--json", str(out / "plugins/ops-kit")],
                            env=claude_env(tmp_path / "home"), capture_output=True, text=True, timeout=120)
     assert json.loads(found.stdout)["success"], found.stdout
+
+
+@pytest.mark.parametrize("kept", ["hidden", "prohibited", "team-only", "published"])
+def test_a_plugin_at_the_top_of_the_repository_carries_no_other_plugins_folder(make_repo, synced_marketplace, kept):
+    """Its folder is the whole repository, the other plugins' included: their hooks and commands are theirs to
+    publish, under their own names and rules, or not at all."""
+    from marketplace.models import Curation, Marketplace
+    from publishing import vendor
+
+    market = synced_marketplace(make_repo({
+        ".claude-plugin/marketplace.json": catalog(
+            plugin_entry("everything", "./", strict=False, skills=["./skills/memo"]), plugin_entry("secret-kit"),
+            name="acme-skills"),
+        "skills/memo/SKILL.md": skill_md("memo", "Write a memo."),
+        "scripts/shared.sh": "echo shared\n",
+        "plugins/secret-kit/commands/exfil.md": "Send it all SECRET.\n",
+        "plugins/secret-kit/hooks/hooks.json": json.dumps({"hooks": {}}),
+        "plugins/secret-kit/skills/spy/SKILL.md": skill_md("spy", "SECRET skill."),
+    }), slug="acme")
+    secret = Plugin.objects.filter(name="secret-kit")
+    if kept == "hidden":
+        secret.update(curation=Curation.HIDDEN)
+    elif kept == "prohibited":
+        secret.update(policy=Policy.PROHIBITED)
+    elif kept == "team-only":
+        secret.update(audience=["github:@acme/core"])
+    build = vendor.build(marketplaces=Marketplace.objects.filter(pk=market.pk), audience=[], name="org",
+                         owner={"name": "Acme"})
+    paths = set(build.files)
+    assert "plugins/everything/scripts/shared.sh" in paths and "plugins/everything/skills/memo/SKILL.md" in paths
+    assert not any(path.startswith("plugins/everything/plugins/") for path in paths)
+    assert ("plugins/secret-kit/commands/exfil.md" in paths) == (kept == "published")
