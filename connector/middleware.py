@@ -1,22 +1,18 @@
 """Request logs for the connector: every /mcp and OAuth request, with its client id and User-Agent.
 
 When a connector "authorized but was rejected", these lines are how anyone finds out why.
-Tokens, codes, secrets and verifiers are never logged: only the client id is read from requests.
+Tokens, codes, secrets and verifiers are never logged: only the client id is read from requests. What a request
+sends is logged `printable`: a line break in it would write a line that passes for the server's own.
 """
 import logging
-import re
 import time
+
+from marketplace.problems import printable
 
 log = logging.getLogger("skillport.connector")
 
 OAUTH_PATHS = ("/oauth/", "/authorize", "/token", "/register", "/.well-known/oauth-")
 SCOPE_CHALLENGE = b', scope="skills:read"'
-# What a request may put in a line of its own: a line break would let it write a line that passes for ours.
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def _printable(text: str) -> str:
-    return CONTROL.sub(lambda found: ascii(found.group())[1:-1], text)
 
 
 class OAuthRequestLog:
@@ -32,8 +28,8 @@ class OAuthRequestLog:
         response = self.get_response(request)
         client_id = request.GET.get("client_id") or request.POST.get("client_id", "")
         log.info(
-            "oauth %s %s %s client_id=%s ua=%r %.0fms", request.method, _printable(request.path),
-            response.status_code, _printable(client_id[:200]) or "-", request.headers.get("User-Agent", "")[:200],
+            "oauth %s %s %s client_id=%s ua=%r %.0fms", request.method, printable(request.path),
+            response.status_code, printable(client_id[:200]) or "-", request.headers.get("User-Agent", "")[:200],
             (time.monotonic() - started) * 1000,
         )
         return response
@@ -71,8 +67,8 @@ class MCPAccessLog:
             token = getattr(scope.get("user"), "access_token", None)
             headers = dict(scope.get("headers") or [])
             log.info(
-                "mcp %s %s %s client_id=%s user=%s ua=%r %.0fms", scope["method"], _printable(scope["path"]),
+                "mcp %s %s %s client_id=%s user=%s ua=%r %.0fms", scope["method"], printable(scope["path"]),
                 status[0] if status else "-",
-                _printable(str(getattr(token, "client_id", "-"))), getattr(token, "subject", "-"),
+                printable(str(getattr(token, "client_id", "-"))), getattr(token, "subject", "-"),
                 headers.get(b"user-agent", b"").decode("latin-1")[:200], (time.monotonic() - started) * 1000,
             )

@@ -33,10 +33,11 @@ def describe(problem: dict) -> str:
     a plugin name must not rewrite the admin's terminal (or hide the line it is on)."""
     where = f" [{problem['location']}]" if problem.get("location") else ""
     detail = f" ({problem['detail']})" if problem.get("detail") else ""
-    return _printable(f"{problem['severity']:7} {problem['code']}: {problem['message']}{detail}{where}")
+    return printable(f"{problem['severity']:7} {problem['code']}: {problem['message']}{detail}{where}")
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
+    """`text` with each character that is not printable (line breaks, escape sequences) written as its escape."""
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
