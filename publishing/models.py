@@ -5,7 +5,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from marketplace import gitrepo, names
+from marketplace import access, gitrepo, names
 from marketplace.crypto import EncryptedTextField
 from marketplace.models import Marketplace, audience_field
 
@@ -126,8 +126,22 @@ class PublishTarget(models.Model):
             errors["api_url"] = "A workspace target needs the API's URL."
         if self.settings_source_id and self.settings_source_id == self.pk:
             errors["settings_source"] = "A target cannot point at itself."
+        elif self.settings_source_id and not _within(self.audience, self.settings_source.audience):
+            # What it points at is what every member of *its* audience may see: others would be handed it.
+            errors["settings_source"] = (
+                f"{self.settings_source.name} is published for {', '.join(self.settings_source.audience)} alone: "
+                "every machine this fragment reaches would be pointed at it. Give this target that audience, or "
+                "part of it.")
         if errors:
             raise ValidationError(errors)
+
+
+def _within(audience, published_for) -> bool:
+    """Is every group of `audience` (refs; none: every member) one `published_for` names, or does that name none?"""
+    normalised = {access.normalise(ref) for ref in published_for}
+    if not published_for or access.EVERYONE in normalised:
+        return True
+    return bool(audience) and {access.normalise(ref) for ref in audience} <= normalised
 
 
 class Status(models.TextChoices):

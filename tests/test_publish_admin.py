@@ -92,6 +92,24 @@ def test_a_managed_settings_target_may_point_at_a_published_repository_alone(adm
     assert PublishTarget.objects.get(name="devices").settings_source == published
 
 
+def test_a_managed_settings_target_points_only_its_own_audience_at_a_repository_published_for_it(admin_client,
+                                                                                                 two_markets):
+    """The repository holds what every member of its target's audience may see: a fragment reaching others would
+    point their machines at it."""
+    published = make_target(two_markets, name="core-repo", kind=Kind.GIT, repository_url="https://github.com/a/b",
+                            audience=["github:@acme/core"])
+    for audience in ("", "github:@acme/core, github:@acme/design"):
+        page = admin_client.post(f"{ADMIN}add/", form(two_markets[0], name="devices", kind=Kind.MANAGED_SETTINGS,
+                                                      marketplaces=[], settings_source=published.pk,
+                                                      audience=audience)).content.decode()
+        assert "core-repo is published for github:@acme/core alone" in page
+    assert not PublishTarget.objects.filter(name="devices").exists()
+    allowed = admin_client.post(f"{ADMIN}add/", form(two_markets[0], name="devices", kind=Kind.MANAGED_SETTINGS,
+                                                     marketplaces=[], settings_source=published.pk,
+                                                     audience="github:@acme/core"))
+    assert allowed.status_code == 302
+
+
 def test_publish_now_queues_a_run_whose_progress_the_page_follows(admin_client, two_markets,
                                                                   django_capture_on_commit_callbacks):
     target = make_target(two_markets)
