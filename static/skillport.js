@@ -4,9 +4,14 @@
 // Live search: refresh the results as the user types or changes a filter.
 document.querySelectorAll("form[data-live-search]").forEach((form) => {
   const target = document.querySelector(form.dataset.liveSearch);
-  let timer, controller;
+  let timer, controller, shown = new URLSearchParams(new FormData(form)).toString();
   const refresh = () => {
+    clearTimeout(timer);
     const query = new URLSearchParams(new FormData(form)).toString();
+    // The box losing focus fires "change" after typing already asked: when that is a click on a result, asking
+    // again would replace the URL as the result's page loads, and the browser would stay here.
+    if (query === shown) return;
+    shown = query;
     controller?.abort();
     controller = new AbortController();
     fetch(`${form.action}?${query}`, { headers: { "X-Partial": "1" }, signal: controller.signal })
