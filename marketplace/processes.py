@@ -21,10 +21,7 @@ def run_in_session(argv, *, env, timeout, input=None, cwd=None) -> tuple[int, by
             stdout, stderr = proc.communicate(input, timeout=timeout)
         finally:
             if proc.returncode is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                _kill(proc)
                 proc.wait()
     return proc.returncode, stdout, stderr
 
