@@ -337,6 +337,17 @@ def test_a_repository_naming_millions_of_paths_is_not_read_and_keeps_its_catalog
     assert sync_marketplace(market.pk).status == "ok" and live(market)["alpha"] == "Alpha v3."
 
 
+def test_a_repository_naming_a_path_of_70000_bytes_is_not_read(market):
+    """Git takes a name of any length in a tree, and ls-tree's record of it was held whatever its size."""
+    repo = market.repo
+    blob = repo._run("hash-object", "-w", "--stdin", input=b"x").decode().strip()
+    tree = repo._run("mktree", input=f"100644 blob {blob}\t{'n' * 70_000}\n".encode()).decode().strip()
+    commit_beside(repo, "long", tree)
+    run = sync_marketplace(market.pk)
+    assert run.status == "failed" and run.problems[0]["code"] == "repository-unreadable"
+    assert "a path over 65,536 bytes long" in run.problems[0]["message"] and live(market)["alpha"] == "Alpha v1."
+
+
 def test_a_plugin_source_naming_millions_of_paths_is_a_problem_on_its_plugins(make_repo, synced_marketplace,
                                                                              git_host):
     upstream = git_host("acme/bomb", {"skills/gh/SKILL.md": skill_md("gh", "From another repository.")})
