@@ -28,6 +28,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from django.conf import settings
+
 from marketplace import dependencies, pluginfiles, provenance
 from marketplace.gitrepo import GitError, Repository
 from marketplace.models import Plugin, SkillFile
@@ -150,13 +152,13 @@ class _Trees:
     def __init__(self):
         self._trees, self._blobs = {}, {}
 
-    def get(self, url, commit, token) -> Tree:
+    def get(self, url, commit, token) -> tuple[Tree, Repository]:
         # By address, before asking git: finding the repository runs a git command of its own.
         if (url, commit) not in self._trees:
             repo = Repository.holding(url, commit, token=token)
             if repo.git_dir not in self._blobs:
                 self._blobs[repo.git_dir] = repo.blobs()
-            self._trees[url, commit] = Tree(repo.list_tree(commit), self._blobs[repo.git_dir].read)
+            self._trees[url, commit] = Tree(repo.list_tree(commit), self._blobs[repo.git_dir].read), repo
         return self._trees[url, commit]
 
     def __enter__(self):
@@ -191,7 +193,8 @@ def _vendor(chosen, problems, trees, stored, digests, copied, folders) -> tuple[
         # from this audience or prohibited), not its own.
         others = {folder for pk, folder in folders.get(plugin.marketplace_id, ()) if pk != plugin.pk
                   and folder != root and _inside(root, folder)} if plugin.source_kind == "relative" else set()
-        files = _repository_files(trees.get(url, plugin.approved_commit, token), root, where, problems,
+        tree, repo = trees.get(url, plugin.approved_commit, token)
+        files = _repository_files(tree, repo.sizes, root, where, problems,
                                   published={skill.path for skill in chosen.skills}, others=others)
     except (GitError, Escape, ValueError) as exc:
         problems.error("plugin-not-copied", f"{plugin.name} could not be copied: {exc}", where,
@@ -237,9 +240,10 @@ def _vendor(chosen, problems, trees, stored, digests, copied, folders) -> tuple[
     return published, entry, files
 
 
-def _repository_files(tree, root, where, problems, published=frozenset(), others=frozenset()) -> dict:
+def _repository_files(tree, sizes, root, where, problems, published=frozenset(), others=frozenset()) -> dict:
     """{path in the plugin: (executable, content)} for the plugin's files outside skill folders; `published` are the
-    folders of the skills the copy holds, `others` those of other plugins inside this one's."""
+    folders of the skills the copy holds, `others` those of other plugins inside this one's. `sizes(shas)` gives
+    blobs' sizes unread (Repository.sizes). Raises ValueError past what the scan reads of a plugin."""
     left_out = []
     walked = list(tree.walk(root, lambda kind, rel: left_out.append(f"{rel} ({kind})")))
     real = {rel: tree.resolve(f"{root}/{rel}" if root else rel) for rel, _entry in walked}
@@ -250,7 +254,7 @@ def _repository_files(tree, root, where, problems, published=frozenset(), others
     # Skills are written from the database, if at all; nor is what a link leads to in the folder of one the copy leaves
     # out (kept from this audience, or prohibited) copied from the repository under another name.
     skills_here, left_out_skills = skill_folders(real), skill_folders(real.values()) - set(published)
-    files = {}
+    copied = []
     for rel, entry in walked:
         if rel != PLUGIN_JSON and _under_any(rel, skills_here):
             continue
@@ -265,7 +269,16 @@ def _repository_files(tree, root, where, problems, published=frozenset(), others
             # A link to another plugin's files (one hidden, say) would carry them out under this one's name.
             left_out.append(f"{rel} (links outside the plugin)")
             continue
-        files[rel] = (entry.mode == "100755", tree.read_blob(entry.sha))
+        copied.append((rel, entry))
+    # By blob, as the scan sizes them (pluginfiles.for_scan), before reading any: an approved plugin holding a
+    # file of gigabytes, or links to one, would otherwise be read whole into a publish's memory. Past that size
+    # the scan judged none of it either.
+    found = sizes({entry.sha for _rel, entry in copied})
+    size = sum(found.get(entry.sha, 0) for _rel, entry in copied)
+    if size > settings.SKILLPORT_MAX_SKILL_BYTES:
+        raise ValueError(f"its files besides its skills hold {size:,} bytes, more than a copy carries and the scan "
+                         f"reads ({settings.SKILLPORT_MAX_SKILL_BYTES:,}, SKILLPORT_MAX_SKILL_BYTES)")
+    files = {rel: (entry.mode == "100755", tree.read_blob(entry.sha)) for rel, entry in copied}
     if left_out:
         problems.warning("files-left-out", "Not copied (links leaving the repository, submodules, unsafe names, or "
                          "names macOS and Windows would take for one another): "

@@ -331,3 +331,32 @@ def test_a_plugin_at_the_top_of_the_repository_carries_no_other_plugins_folder(m
     assert "plugins/everything/scripts/shared.sh" in paths and "plugins/everything/skills/memo/SKILL.md" in paths
     assert not any(path.startswith("plugins/everything/plugins/") for path in paths)
     assert ("plugins/secret-kit/commands/exfil.md" in paths) == (kept == "published")
+
+
+def test_a_plugin_holding_more_than_the_scan_reads_is_not_copied(make_repo, synced_marketplace, settings):
+    """Sized by blob before anything is read, as the scan sizes it: links to one large file count once each, since
+    the copy writes each of them whole."""
+    from marketplace.models import Marketplace
+    from publishing import vendor
+
+    settings.SKILLPORT_MAX_SKILL_BYTES = 10_000
+    market = synced_marketplace(make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("heavy"), plugin_entry("linked"), plugin_entry("light"),
+                                                   name="acme-skills"),
+        "plugins/heavy/data/model.bin": "x" * 12_000,
+        "plugins/linked/data/part.txt": "y" * 4_000,
+        **{f"plugins/linked/data/copy-{n}.txt": Symlink("part.txt") for n in range(3)},
+        "plugins/light/scripts/run.sh": "echo light\n",
+        **{f"plugins/{name}/skills/{name}-skill/SKILL.md": skill_md(f"{name}-skill") for name in ("heavy", "linked",
+                                                                                                   "light")},
+    }), slug="acme")
+
+    build = vendor.build(marketplaces=Marketplace.objects.filter(pk=market.pk), audience=[], name="org",
+                         owner={"name": "Acme"})
+
+    assert sorted(build.plugins) == ["light"]
+    refused = {p.location: p.message for p in build.problems if p.code == "plugin-not-copied"}
+    assert refused == {
+        f"acme/{name}": f"{name} could not be copied: its files besides its skills hold {size:,} bytes, more than a "
+                        "copy carries and the scan reads (10,000, SKILLPORT_MAX_SKILL_BYTES)"
+        for name, size in (("heavy", 12_000), ("linked", 16_000))}
