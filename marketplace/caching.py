@@ -2,10 +2,13 @@
 
 1. Every key starts with the catalogue version (`CatalogueVersion`), which database triggers bump
    in the same transaction as any write to marketplaces, plugins or skills.
-2. It goes on with `visibility_key(user)`: users who see exactly the same things share entries,
-   nobody else does.
-3. The version is read once per request, before the work it guards, so a change committed while
-   the work runs can only make an entry newer than its key says, never older.
+2. It goes on with `shared_visibility_key(user, named)`: users who see exactly the same things
+   share entries, nobody else does. Members who differ only in principals no rule names at that
+   version (their own logins, mostly) see the same things, so a team shares its pages.
+3. The version is read once per request, before the work it guards, and again after the work: an
+   entry is kept only if no change was committed meanwhile. The work runs as one user, and what it
+   found is everyone's with the same key only for the catalogue that key's version names (a change
+   may name that user's login in a rule).
 
 The cache is Django's default one: per process unless `CACHES` says otherwise.
 """
@@ -13,7 +16,10 @@ import hashlib
 
 from django.core.cache import cache
 
-from .models import CatalogueVersion, visibility_key
+from .models import CatalogueVersion, shared_visibility_key
+
+# The catalogue version last seen by this process, and the principals its rules name.
+_named = (None, frozenset())
 
 
 def get_or_set(viewer, compute, *parts):
@@ -26,14 +32,16 @@ def get_or_set(viewer, compute, *parts):
     value = cache.get(key)
     if value is None:
         value = compute()
-        cache.set(key, value)
+        if CatalogueVersion.current() == viewer._catalogue_cache_version:
+            cache.set(key, value)
     return value
 
 
 def peek(viewer, *parts):
     """The cached value for `viewer` and `parts`, or None. It never queries the database (None when
-    `viewer` carries no `catalogue_version`), so async code can answer a hit without a worker thread."""
-    if getattr(viewer, "catalogue_version", None) is None:
+    `viewer` carries no `catalogue_version`, or this process has not yet read what that version's
+    rules name), so async code can answer a hit without a worker thread."""
+    if getattr(viewer, "catalogue_version", None) is None or _named[0] != viewer.catalogue_version:
         return None
     return cache.get(_key(viewer, parts))
 
@@ -43,9 +51,16 @@ def _key(viewer, parts):
 
 
 def _prefix(viewer):
+    global _named
     if not hasattr(viewer, "_catalogue_cache_prefix"):
         version = getattr(viewer, "catalogue_version", None)
         if version is None:
             version = CatalogueVersion.current()
-        viewer._catalogue_cache_prefix = f"{version}\n{visibility_key(viewer.user)}"
+        seen, named = _named
+        if seen != version:
+            # A newer version than the one read may come back: the key then names that one.
+            version, named = CatalogueVersion.with_named()
+            _named = (version, named)
+        viewer._catalogue_cache_version = version
+        viewer._catalogue_cache_prefix = f"{version}\n{shared_visibility_key(viewer.user, named)}"
     return viewer._catalogue_cache_prefix

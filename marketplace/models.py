@@ -177,12 +177,27 @@ class SkillQuerySet(VisibleQuerySet):
 
 def visibility_key(user) -> str:
     """What `visible_to(user)` depends on, as a string: users with equal keys see exactly the same
-    things, so caches keyed by it (caching.py) are shared only by them. Change it with the rule."""
+    things, so what is built for one (`once_per_key`) serves the others. Change it with the rule."""
     if user is None or not user.is_authenticated:
         return "anonymous"
     if user.is_superuser:
         return "superuser"
     return "principals:" + ",".join(sorted(access.principals(user)))
+
+
+def shared_visibility_key(user, named: frozenset[str]) -> str:
+    """`visibility_key`, less the principals no audience or access rule names (`named`: read with the
+    catalogue version, `CatalogueVersion.with_named`). Those admit nobody to anything, so users who differ
+    only in them see the same things: every member answers to their own login and id, which few rules
+    name, so by `visibility_key` alone no two members of a team would share a cached page.
+
+    Only for what is computed at the version `named` was read at (caching.py). Not for what outlives it,
+    such as the statements `once_per_key` compiles with a user's principals in them: once a rule names a
+    login, a statement compiled for a teammate with that login in it would show them what it admits."""
+    if user is None or not user.is_authenticated or user.is_superuser:
+        return visibility_key(user)
+    return "principals:" + ",".join(sorted(
+        principal for principal in access.principals(user) if principal in named or principal == access.EVERYONE))
 
 
 # Entries per cache of `once_per_key`: one per set of teams a user can be in, so this only bounds a surprise.
@@ -239,6 +254,17 @@ class CatalogueVersion(models.Model):
             cursor.execute(cls.sql())
             row = cursor.fetchone()
         return row[0] if row else 0
+
+    @classmethod
+    def with_named(cls) -> tuple[int, frozenset[str]]:
+        """The current number and every principal an audience or access rule names at it (in any
+        marketplace, plugin or skill, live or not), read in one statement: one snapshot of both."""
+        named = " UNION ".join(f"SELECT unnest({column}) FROM {model._meta.db_table}" for model, column in (
+            (Marketplace, "audience"), (Plugin, "audience"), (Skill, "audience"), (Skill, "readers")))
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT ({cls.sql()}), ARRAY({named})")
+            number, principals = cursor.fetchone()
+        return number or 0, frozenset(principals)
 
 
 class SearchWord(models.Model):

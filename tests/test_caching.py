@@ -3,12 +3,17 @@ import json
 import re
 
 import pytest
-from django.test import Client
+from types import SimpleNamespace
 
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.db import connection
+
+from marketplace import caching
 from marketplace.models import CatalogueVersion, GitHubIdentity, Marketplace, Plugin, Skill
 from marketplace.sync import sync_marketplace
 
-from .builders import catalog, plugin_entry, skill_md
+from .builders import catalog, person, plugin_entry, skill_md
 
 pytestmark = pytest.mark.django_db
 
@@ -135,6 +140,57 @@ def test_the_filter_panel_shows_each_search_its_own_filters(market, member):
     assert "badge" not in panel("q=runbook") and " open" not in panel("q=runbook")
 
 
+def test_teammates_share_a_cached_page(market, core):
+    # Each answers to their own login and id, which no rule names: the same things are theirs to see.
+    assert found(core) == ["disk-runbook", "open-runbook", "secret-runbook"]
+    teammate = signed_in(person("ceri", 9, teams=["acme/core"]))
+    with CaptureQueriesContext(connection) as queries:
+        assert found(teammate) == ["disk-runbook", "open-runbook", "secret-runbook"]
+    assert not [query for query in queries if "marketplace_skill" in query["sql"]]  # the page was core's
+
+
+def test_a_rule_naming_one_member_keeps_their_page_their_own(market, repo, member):
+    rules = {"skills": {"secret-runbook": {"read": ["github:@acme/core"]}, "orla-runbook": {"read": ["github:@orla"]}}}
+    repo.commit({".skillport/access.json": json.dumps(rules),
+                 "plugins/ops/skills/orla-runbook/SKILL.md": skill_md("orla-runbook", "Orla's own runbook.")})
+    sync_marketplace(market.pk)
+    other = signed_in(person("piet", 8))
+    # Whoever asks first, the other does not get their page.
+    assert found(other) == ["disk-runbook", "open-runbook"]
+    assert found(member) == ["disk-runbook", "open-runbook", "orla-runbook"]
+    assert found(other, SEARCH + "&sort=name") == ["disk-runbook", "open-runbook"]
+    assert found(member, SEARCH + "&sort=name") == ["disk-runbook", "open-runbook", "orla-runbook"]
+    Skill.objects.filter(slug="orla-runbook").update(readers=["github:1"])  # by id this time: a new version
+    assert found(member) == ["disk-runbook", "open-runbook", "orla-runbook"]
+    assert found(other) == ["disk-runbook", "open-runbook"]
+
+
+def test_a_member_shares_pages_until_a_rule_names_them(market, member):
+    other = signed_in(person("piet", 8))
+    assert found(member) == found(other) == ["disk-runbook", "open-runbook"]  # one page, computed once
+    Skill.objects.filter(slug="secret-runbook").update(readers=["github:@acme/core", "github:@orla"])
+    assert found(other) == ["disk-runbook", "open-runbook"]
+    assert found(member) == ["disk-runbook", "open-runbook", "secret-runbook"]
+
+
+def test_what_was_computed_while_the_catalogue_changed_is_not_kept(market, people):
+    before = CatalogueVersion.current()
+
+    def compute():
+        Skill.objects.filter(slug="open-runbook").update(notes="changed as the page was computed")
+        return "computed after the change"
+
+    def viewer(version=before):  # a request that read the version before the change, as the connector's caller may
+        return SimpleNamespace(user=people["member"], catalogue_version=version)
+
+    assert caching.get_or_set(viewer(), compute, "x") == "computed after the change"
+    # Kept under the version read first, it would reach whoever shares that key, computed from what followed.
+    assert caching.get_or_set(viewer(), lambda: "computed again", "x") == "computed again"
+    now = CatalogueVersion.current()
+    assert caching.get_or_set(viewer(now), lambda: "kept", "y") == "kept"
+    assert caching.get_or_set(viewer(now), lambda: "not asked", "y") == "kept"
+
+
 def test_every_write_to_the_catalogue_bumps_the_version(market):
     before = CatalogueVersion.current()
     Skill.objects.filter(pk=-1).update(policy="required")  # even one that changes no row
@@ -151,9 +207,10 @@ def test_search_queries_are_bounded(market, member, make_repo, make_marketplace,
            for n in range(6) for k in range(5)},
     }, name="many")
     sync_marketplace(make_marketplace(many, slug="many").pk)
-    # Session, user with identity, version, plugin choices, the page with its count, the page's installs,
-    # two permission checks, the marketplaces the user may propose to (the header's Contribute link).
-    with django_assert_max_num_queries(9):
+    # Session, user with identity, version, the principals the rules name (once a version), plugin choices, the
+    # page with its count, the page's installs, two permission checks, the marketplaces the user may propose to
+    # (the header's Contribute link); and the version again after each thing computed (choices, page, panel).
+    with django_assert_max_num_queries(13):
         assert member.get(SEARCH).status_code == 200
     with django_assert_max_num_queries(3):  # cached: session, user with identity, version
         assert member.get(SEARCH).status_code == 200
@@ -162,11 +219,11 @@ def test_search_queries_are_bounded(market, member, make_repo, make_marketplace,
 def test_a_new_search_asks_whether_its_words_match_only_by_running_its_page(market, member,
                                                                            django_assert_num_queries):
     member.get(SEARCH)  # what the header and the filter panel ask is cached from here on
-    # Session, user with identity, version, the page with its count, the page's installs.
-    with django_assert_num_queries(5):
+    # Session, user with identity, version, the page with its count, the page's installs, the version again.
+    with django_assert_num_queries(6):
         page = member.get("/skills/?q=follow")
     assert page.status_code == 200 and "1 skill" in page.content.decode()
     # A typo: its page comes back empty, then the words are corrected and the page runs again.
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         page = member.get("/skills/?q=folow")
     assert "Showing results for" in page.content.decode() and "1 skill" in page.content.decode()
