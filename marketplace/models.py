@@ -259,8 +259,11 @@ class CatalogueVersion(models.Model):
     def with_named(cls) -> tuple[int, frozenset[str]]:
         """The current number and every principal an audience or access rule names at it (in any
         marketplace, plugin or skill, live or not), read in one statement: one snapshot of both."""
-        named = " UNION ".join(f"SELECT unnest({column}) FROM {model._meta.db_table}" for model, column in (
-            (Marketplace, "audience"), (Plugin, "audience"), (Skill, "audience"), (Skill, "readers")))
+        # A skill's two in one pass, each set of them once: the table is read whole (15-20 ms at 10,000 skills,
+        # once a version in each process).
+        named = (f"SELECT unnest(audience) FROM {Marketplace._meta.db_table} "
+                 f"UNION SELECT unnest(audience) FROM {Plugin._meta.db_table} "
+                 f"UNION SELECT unnest(a) FROM (SELECT DISTINCT audience || readers AS a FROM {Skill._meta.db_table}) s")
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT ({cls.sql()}), ARRAY({named})")
             number, principals = cursor.fetchone()

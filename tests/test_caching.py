@@ -171,6 +171,15 @@ def test_a_member_shares_pages_until_a_rule_names_them(market, member):
     Skill.objects.filter(slug="secret-runbook").update(readers=["github:@acme/core", "github:@orla"])
     assert found(other) == ["disk-runbook", "open-runbook"]
     assert found(member) == ["disk-runbook", "open-runbook", "secret-runbook"]
+    # Audiences name people too: a plugin's, a marketplace's.
+    Plugin.objects.filter(name="infra").update(audience=["github:@piet"])
+    assert found(signed_in(person("uma", 6))) == ["open-runbook"]
+    assert found(other) == ["disk-runbook", "open-runbook"]
+    assert found(member) == ["open-runbook", "secret-runbook"]
+    Plugin.objects.update(audience=[])
+    Marketplace.objects.update(audience=["github:7"])
+    assert found(other) == []
+    assert found(signed_in(person("ines", 7))) == ["disk-runbook", "open-runbook"]
 
 
 def test_what_was_computed_while_the_catalogue_changed_is_not_kept(market, people):
