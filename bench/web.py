@@ -3,8 +3,8 @@
 1. Create a throwaway database (`test_<name>_web_bench`) and migrate it, so the configured database
    is never written to; it is dropped at the end whatever happens.
 2. Load one marketplace of 500 plugins x 20 skills (names, ~20-word descriptions and ~40-line bodies
-   from a small vocabulary, two files and one revision each), and sign a member in by writing a
-   session row directly.
+   from a small vocabulary, two files and one revision each), and sign members in by writing a
+   session row each directly.
 3. Start gunicorn as the Procfile does (uvicorn workers, 2 by default) on a free loopback port.
 4. Per page type, warm up, then send a fixed number of requests from 16 threads, each on its own
    keep-alive connection, timing every one; the trivial view (/healthz) is the yardstick.
@@ -41,7 +41,7 @@ from tests.builders import subprocess_database_url
 TARGETS = {"search_to_trivial": 0.4, "p99_ms": 150.0}
 # Settings for gunicorn and the in-process profile alike: one member asks for every page.
 UNTHROTTLED = {"SKILLPORT_PAGE_RATE": "1000000/minute"}
-PAGES = ("trivial", "search", "search_typo", "search_cold", "search_cold_typo", "skill", "catalogue")
+PAGES = ("trivial", "home", "search", "search_typo", "search_cold", "search_cold_typo", "skill", "catalogue")
 # The curated catalogue (what Claude Code reads at start-up) lists the whole marketplace: a page costs what a
 # hundred skill pages do, so it is measured with a twentieth of the requests.
 FEWER = {"catalogue": 20}
@@ -96,6 +96,8 @@ def parse_args():
     parser.add_argument("--warmup", type=int, default=50, help="unmeasured requests per page type first (default 50)")
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight at once (default 16)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2, one per core)")
+    parser.add_argument("--members", type=int, default=1,
+                        help="signed-in members of one team taking turns (default 1): each asks for each page")
     parser.add_argument("--pages", default=",".join(PAGES),
                         help="comma-separated page types to measure (default all; trivial is always measured)")
     parser.add_argument("--profile", choices=PAGES[1:],
@@ -106,8 +108,9 @@ def parse_args():
     if unknown:
         parser.error(f"unknown page types {sorted(unknown)}; choose from {', '.join(PAGES)}")
     args.pages = [page for page in PAGES if page == "trivial" or page in args.pages.split(",")]
-    if min(args.plugins, args.skills, args.requests, args.concurrency, args.workers) < 1 or args.warmup < 0:
-        parser.error("--plugins, --skills, --requests, --concurrency and --workers must be at least 1")
+    if min(args.plugins, args.skills, args.requests, args.concurrency, args.workers, args.members) < 1 \
+            or args.warmup < 0:
+        parser.error("--plugins, --skills, --requests, --concurrency, --workers and --members must be at least 1")
     return args
 
 
@@ -122,13 +125,14 @@ def run_benchmark(args):
     log(f"search matches: {matches}")
     cold_sample = {query: count_matches(query) for query in cold_queries(5, 1) + cold_queries(5, 2, typo=True)}
     log(f"cold search matches (the first five of each): {cold_sample}")
-    session_key = sign_in()
-    cookie = f"{settings.SESSION_COOKIE_NAME}={session_key}"
+    session_keys = [sign_in(number) for number in range(args.members)]
+    session_key = session_keys[0]
 
     # Random skills, the same ones in every run with the same size.
     chosen = random.Random(7).sample(identifiers, min(len(identifiers), 1000))
     paths = {
         "trivial": ["/healthz"],
+        "home": ["/"],
         "search": [f"/skills/?{urlencode({'q': word})}" for word in SEARCHED],
         "search_typo": [f"/skills/?{urlencode({'q': TYPOS[word]})}" for word in SEARCHED],
         "skill": [f"/skills/{quote(identifier)}/" for identifier in chosen],
@@ -144,10 +148,12 @@ def run_benchmark(args):
         server = Server(Path(tmp) / "gunicorn.log", args.workers, env=UNTHROTTLED)
         try:
             server.start()
-            cookie = with_csrf_cookie(server.port, cookie, paths["search"][0])
+            cookies = [with_csrf_cookie(server.port, f"{settings.SESSION_COOKIE_NAME}={key}", paths["search"][0])
+                       for key in session_keys]
             pages = {}
             for page in args.pages:
-                requests = [("GET", path, None, {"Cookie": cookie}) for path in paths[page]]
+                requests = [("GET", path, None, {"Cookie": cookie})
+                            for path, cookie in asked(page, paths[page], cookies)]
                 warmup, count = (-(-number // FEWER.get(page, 1)) for number in (args.warmup, args.requests))
                 load(server, requests, warmup, args.concurrency)
                 if page.startswith("search_cold"):
@@ -191,6 +197,7 @@ def run_benchmark(args):
         "workers": args.workers,
         "cores": os.cpu_count(),
         "requests_per_page": args.requests,
+        "members": args.members,
         "pages": pages,
         "ratios": ratios,
         "server_cpu_ms_per_request": {page: server_cpu_ms(page) for page in args.pages},
@@ -220,6 +227,15 @@ def run_benchmark(args):
         },
     }
     print(json.dumps(result, indent=2))
+
+
+def asked(page, paths, cookies):
+    """(path, cookie) in the order asked: each member in turn asks for each path, so a page cached for one
+    member can serve the next only if they share it (marketplace.caching). Cold searches' paths are each
+    asked once, by the members in turn."""
+    if page.startswith("search_cold"):
+        return [(path, cookies[index % len(cookies)]) for index, path in enumerate(paths)]
+    return [(path, cookie) for path in paths for cookie in cookies]
 
 
 def load_catalogue(plugin_count, skills_per_plugin):
@@ -352,8 +368,9 @@ def count_matches(text, tsvector_only=False):
     return search(Skill.objects.all(), text).count()
 
 
-def sign_in():
-    """A member (not a superuser) with a GitHub identity, signed in: return the session key."""
+def sign_in(number=0):
+    """Member `number` (not a superuser) with a GitHub identity, in the same team as the others, signed in:
+    return the session key."""
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.auth.models import User
@@ -361,9 +378,9 @@ def sign_in():
 
     from marketplace.models import GitHubIdentity
 
-    user = User.objects.create_user("bench-member")
-    GitHubIdentity.objects.create(user=user, github_id=4242, login="bench-member", orgs=["bench"],
-                                  teams=["bench/core"])
+    login = f"bench-member-{number}" if number else "bench-member"
+    user = User.objects.create_user(login)
+    GitHubIdentity.objects.create(user=user, github_id=4242 + number, login=login, orgs=["bench"], teams=["bench/core"])
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
     session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
