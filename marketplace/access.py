@@ -14,14 +14,17 @@ from django.conf import settings
 
 EVERYONE = "*"
 REF = re.compile(r"^github:(\d+|@[a-z0-9][a-z0-9-]*(/[a-z0-9][a-z0-9_.-]*)?)$")
+# The longest principal a rule can hold (the columns audiences and readers are kept in). PostgreSQL compares
+# a longer one cut to this length, so it would match a rule naming any principal it begins with.
+LONGEST = 200
 
 
 def normalise(ref: str) -> str | None:
-    """A principal in canonical form, or None if it is not one."""
+    """A principal in canonical form, or None if it is not one (nor one a rule can hold)."""
     ref = ref.strip().lower()
     if ref == EVERYONE:
         return ref
-    return ref if REF.match(ref) else None
+    return ref if len(ref) <= LONGEST and REF.match(ref) else None
 
 
 def principals(user) -> list[str]:
@@ -32,7 +35,8 @@ def principals(user) -> list[str]:
     if settings.SKILLPORT_GITHUB_ORGS and not set(identity.orgs) & set(settings.SKILLPORT_GITHUB_ORGS):
         return []
     who = [EVERYONE, f"github:{identity.github_id}", f"github:@{identity.login.lower()}"]
-    return who + [f"github:@{team.lower()}" for team in identity.teams]
+    # One longer than any rule holds names nothing (a team's slug may be longer): compared cut, it would.
+    return [ref for ref in who + [f"github:@{team.lower()}" for team in identity.teams] if len(ref) <= LONGEST]
 
 
 def read_principals(skill_name: str, rules: dict) -> list[str]:

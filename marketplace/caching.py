@@ -41,22 +41,23 @@ def peek(viewer, *parts):
     """The cached value for `viewer` and `parts`, or None. It never queries the database (None when
     `viewer` carries no `catalogue_version`, or this process has not yet read what that version's
     rules name), so async code can answer a hit without a worker thread."""
-    if getattr(viewer, "catalogue_version", None) is None or _named[0] != viewer.catalogue_version:
+    known = _named  # read once: a worker thread may replace it meanwhile, and this must not query
+    if getattr(viewer, "catalogue_version", None) is None or known[0] != viewer.catalogue_version:
         return None
-    return cache.get(_key(viewer, parts))
+    return cache.get(_key(viewer, parts, known))
 
 
-def _key(viewer, parts):
-    return "catalogue:" + hashlib.sha256("\n".join([_prefix(viewer), *map(str, parts)]).encode()).hexdigest()
+def _key(viewer, parts, known=None):
+    return "catalogue:" + hashlib.sha256("\n".join([_prefix(viewer, known), *map(str, parts)]).encode()).hexdigest()
 
 
-def _prefix(viewer):
+def _prefix(viewer, known=None):
     global _named
     if not hasattr(viewer, "_catalogue_cache_prefix"):
         version = getattr(viewer, "catalogue_version", None)
         if version is None:
             version = CatalogueVersion.current()
-        seen, named = _named
+        seen, named = known or _named
         if seen != version:
             # A newer version than the one read may come back: the key then names that one.
             version, named = CatalogueVersion.with_named()

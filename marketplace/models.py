@@ -25,7 +25,7 @@ AUDIENCE_HELP = (
 
 
 def audience_field():
-    return ArrayField(models.CharField(max_length=200), default=list, blank=True, help_text=AUDIENCE_HELP)
+    return ArrayField(models.CharField(max_length=access.LONGEST), default=list, blank=True, help_text=AUDIENCE_HELP)
 
 
 class Curation(models.TextChoices):
@@ -343,7 +343,7 @@ class Marketplace(models.Model):
     enabled = models.BooleanField(default=True)
     audience = audience_field()
     contributors = ArrayField(
-        models.CharField(max_length=200), default=list, blank=True,
+        models.CharField(max_length=access.LONGEST), default=list, blank=True,
         help_text="Who may propose new skills and changes (as pull requests), as GitHub refs: github:@org/team, "
                   "github:@login, github:<id>, or * for every member. Empty: nobody (editors in "
                   ".skillport/access.json still may).",
@@ -673,7 +673,7 @@ class Skill(CurationFields):
     )
     problems = models.JSONField(default=list, blank=True)
     readers = ArrayField(
-        models.CharField(max_length=200), default=list, blank=True,
+        models.CharField(max_length=access.LONGEST), default=list, blank=True,
         help_text="Who may read it under the repository's .skillport/access.json (set by sync).",
     )
     # Weighted name (and the name admins show instead) > description > body; the body is capped

@@ -182,6 +182,35 @@ def test_a_member_shares_pages_until_a_rule_names_them(market, member):
     assert found(signed_in(person("ines", 7))) == ["disk-runbook", "open-runbook"]
 
 
+def test_a_team_named_past_the_longest_rule_shares_nothing_it_was_let_into(market):
+    team = "acme/" + "t" * 187  # 200 characters as a principal: a rule's longest; one running on is cut to it
+    Skill.objects.filter(slug="secret-runbook").update(readers=[f"github:@{team}"])
+    assert "secret-runbook" in found(signed_in(person("tee", 30, teams=[team])))
+    assert "secret-runbook" not in found(signed_in(person("tez", 31, teams=[team + "zz"])))
+    assert "secret-runbook" not in found(signed_in(person("zed", 32)))
+
+
+def test_a_cached_answer_is_looked_up_without_a_query_however_threads_interleave(market, people,
+                                                                                django_assert_num_queries):
+    """The connector peeks on its event loop, where a query raises: what it checked of the principals read for a
+    version must be what it keys by, though a worker thread replaces them in between."""
+    version = CatalogueVersion.current()
+    assert caching.get_or_set(SimpleNamespace(user=people["member"]), lambda: "page", "x") == "page"
+    checked = caching._named
+
+    class Caller:
+        user = people["member"]
+
+        @property
+        def catalogue_version(self):
+            caching._named = (version - 1, frozenset())  # another thread, seeing an older version meanwhile
+            return version
+
+    assert checked[0] == version
+    with django_assert_num_queries(0):
+        assert caching.peek(Caller(), "x") == "page"
+
+
 def test_what_was_computed_while_the_catalogue_changed_is_not_kept(market, people):
     before = CatalogueVersion.current()
 

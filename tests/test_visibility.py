@@ -93,6 +93,23 @@ def test_read_principals_expansion(rule, expected):
     assert access.read_principals("x", {}) == ["*"]
 
 
+def test_a_principal_longer_than_a_rule_holds_names_nobody(market, people):
+    """PostgreSQL compares a principal with the 200-character rules cut to their length: a team whose slug runs on
+    past a rule's team would be let in. Such a team names nothing; a rule that long is no rule, and its sync still
+    stores the rest."""
+    team = "acme/" + "t" * 187  # "github:@" and this: 200 characters, the longest a rule holds
+    Skill.objects.filter(name="open").update(readers=[f"github:@{team}"])
+    assert "open" in visible(person("tee", 30, teams=[team]))
+    assert "open" not in visible(person("tez", 31, teams=[team + "zz"]))
+    assert access.principals(User.objects.get(username="tez")) == ["*", "github:31", "github:@tez"]
+
+    repo = GitRepo(Path(market.git_url))
+    rules = {**ACCESS, "skills": {**ACCESS["skills"], "open": {"read": [f"github:@{team}zz", "github:@otto"]}}}
+    repo.commit({".skillport/access.json": json.dumps(rules)})
+    assert sync_marketplace(market.pk).status == "ok"
+    assert Skill.objects.get(name="open").readers == ["github:@otto"]
+
+
 def test_someone_who_left_the_org_sees_nothing(market, people, settings):
     settings.SKILLPORT_GITHUB_ORGS = ["acme"]
     assert visible(people["member"]) == ["open", "secret"]
