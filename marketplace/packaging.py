@@ -11,6 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.http import FileResponse
 
+from . import updates
 from .models import SkillFile
 from .snapshot import is_junk
 from .tree import is_clean_path
@@ -70,13 +71,14 @@ def plugin_manifest(skill) -> dict:
         manifest = {"name": plugin.name, "description": plugin.description}
         if plugin.author:
             manifest["author"] = plugin.author
-    if plugin.version:
-        manifest["version"] = plugin.version
+    version, commit = updates.served(skill)  # not a version or commit that still waits for an admin
+    if version:
+        manifest["version"] = version
     manifest["skillport"] = {
         "marketplace": plugin.marketplace.slug,
         "plugin": plugin.name,
         "skill": skill.slug,
-        "commit": plugin.commit,
+        "commit": commit,
         "content_hash": skill.content_hash,
     }
     return manifest

@@ -10,7 +10,6 @@
 import semver
 
 from . import lookup
-from .approval import REFUSED
 from .models import Plugin, Skill
 
 
@@ -26,13 +25,13 @@ def _semver(value):
 
 
 def served(skill) -> tuple[str, str]:
-    """(version, commit) of what the user is served: while a change awaits approval, or after it
-    was refused (rejected, or blocked by the security scan), the plugin has moved on but members
-    still get the last approved revision. approval.settle holds the plugin's approved commit back
-    in both cases, so only then are the skill's revisions read."""
+    """(version, commit) of what the user is served. While anything of the plugin awaits approval, or was
+    refused it (rejected, or blocked by the security scan), the plugin has moved on but members still get
+    the skill's last approved revision, and approval.settle holds the plugin's approved commit back: so
+    only then are the skill's revisions read. That is so whether the change is the skill's own or not:
+    a push that gave the plugin.json a new version waits too, and its version is not yet members'."""
     plugin = skill.plugin
-    if skill.pending_revision_id or (plugin.approved_commit != plugin.commit and skill.revisions.order_by(
-            "-id").values_list("status", flat=True).first() in REFUSED):
+    if skill.pending_revision_id or plugin.approved_commit != plugin.commit:
         approved = skill.revisions.approved().first()
         if approved is not None:
             return approved.version, approved.commit

@@ -1,6 +1,7 @@
 """A marketplace whose new skills need approval: new and changed skills wait for an admin, and
 members keep the last approved revision on every surface until then."""
 import io
+import json
 import zipfile
 
 import psycopg
@@ -133,6 +134,41 @@ def test_members_keep_the_approved_revision_while_a_change_waits(client, admin_c
     assert updates.structured_content["results"][0]["status"] == "update_available"
     event = AuditEvent.objects.filter(action=Action.SKILL_APPROVED).latest("created_at")
     assert event.extra["before"]["content_hash"] != event.extra["after"]["content_hash"]
+
+
+def test_a_new_plugin_version_waits_with_the_push_that_brought_it(client, admin_client, gated, people):
+    """The skill itself did not change, so nothing of it waits: the plugin's new command does, and with it the
+    commit members get, whose version the entry now says is 2.0.0."""
+    repo, market = gated
+    approve_all(admin_client)
+    approved_commit = repo.head
+    repo.commit({".claude-plugin/marketplace.json": catalog(plugin_entry("ops", version="2.0.0")),
+                 "plugins/ops/commands/deploy.md": "Deploy to production.\n"})
+    assert sync_marketplace(market.pk).status == "ok"
+    plugin = Plugin.objects.get()
+    assert (plugin.version, plugin.commit, plugin.approved_commit) == ("2.0.0", repo.head, approved_commit)
+    assert Skill.objects.get().pending_revision is None
+
+    member = people["member"]
+    client.force_login(member)
+
+    def served():
+        page = client.get(PAGE).content.decode()
+        api = client.get("/api/v1/skills/gated/ops/runbook/").json()
+        listed = call(member, "list_skills", {}).structured_content["skills"][0]["version"]
+        response = client.get(PAGE + "download/")
+        with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as archive:
+            manifest = json.loads(archive.read("runbook/.claude-plugin/plugin.json"))
+        updates = call(member, "check_updates", {"installed": [{"name": "runbook", "version": "1.0.0"}]})
+        return {"page": "version 2.0.0" in page, "api": (api["version"], api["commit"]), "listed": listed,
+                "package": (manifest["version"], manifest["skillport"]["commit"]),
+                "update": updates.structured_content["results"][0]["status"]}
+
+    assert served() == {"page": False, "api": ("1.0.0", approved_commit), "listed": "1.0.0",
+                        "package": ("1.0.0", approved_commit), "update": "up_to_date"}
+    approval.approve_plugin_content(Plugin.objects.all(), None)
+    assert served() == {"page": True, "api": ("2.0.0", repo.head), "listed": "2.0.0",
+                        "package": ("2.0.0", repo.head), "update": "update_available"}
 
 
 def test_the_skill_page_history_lists_pending_revisions_for_admins_only(client, admin_client, gated, people):
