@@ -93,14 +93,17 @@ class Client:
         return self._call("GET", f"/pulls/{int(number)}")
 
     def open_pulls(self, *, base: str) -> list[dict]:
-        """The open pull requests into `base` (the first hundred, newest first), as {number, url, branch}."""
+        """The open pull requests into `base` from branches of this repository (the first hundred, newest
+        first), as {number, url, branch}. A fork's branch may be named like one of Skillport's: it is not."""
         found = self._call("GET", "/pulls", params={"state": "open", "base": base, "per_page": 100})
         if not isinstance(found, list):
             raise PullRequestError("GitHub's list of pull requests was not a list")
         pulls = []
         for item in found:
-            branch = ((item.get("head") if isinstance(item, dict) else None) or {}).get("ref")
-            if isinstance(branch, str):
+            head = (item.get("head") if isinstance(item, dict) else None) or {}
+            source = (head.get("repo") if isinstance(head, dict) else None) or {}
+            branch, repo = head.get("ref"), source.get("full_name") if isinstance(source, dict) else None
+            if isinstance(branch, str) and isinstance(repo, str) and repo.lower() == self.repo.lower():
                 pulls.append({**_pull(item), "branch": branch})
         return pulls
 

@@ -105,7 +105,7 @@ class PullRequest:
     id: int
     title: str
     body: str | None
-    head: str  # branch names, both in the same repository (the fake has no forks)
+    head: str  # branch names: the base in this repository, the head in it or in `head_repo`
     base: str
     user: dict  # {"login", "id"} of who opened it
     draft: bool
@@ -117,6 +117,7 @@ class PullRequest:
     merge_commit_sha: str | None = None
     merged_by: dict | None = None  # {"login", "id"} of who merged it
     comments: list = field(default_factory=list)  # GitHub's issue comment objects
+    head_repo: str = ""  # "owner/name" of the fork the head branch is in; "" for this repository
 
 
 @dataclass
@@ -339,6 +340,8 @@ class FakeGitHub:
         2. commit-tree makes a merge commit of it, even where the base could fast-forward (GitHub's
            "merge" method always does).
         3. update-ref moves the base only if nobody moved it meanwhile; the pull request is merged."""
+        if pr.head_repo:
+            raise ValueError(f"pull request #{pr.number} is a fork's: the fake merges none")
         base_sha, head_sha = repo.branch_sha(pr.base), repo.branch_sha(pr.head)
         if pr.state != "open" or not base_sha or not head_sha:
             raise ValueError(f"pull request #{pr.number} is not open or lost a branch")
@@ -419,7 +422,8 @@ class FakeGitHub:
     def _pull_json(self, repo, pr, listed=False):
         """GitHub's pull request object. Only a single pull request's carries "merged"; lists have
         merged_at alone, so code that reads "merged" from a list fails here as it would there."""
-        open_head = repo.branch_sha(pr.head) if pr.state == "open" else None
+        source = self.repos[pr.head_repo] if pr.head_repo else repo
+        open_head = source.branch_sha(pr.head) if pr.state == "open" else None
         data = {
             "url": f"{self._api_url(repo)}/pulls/{pr.number}",
             "id": pr.id,
@@ -430,8 +434,8 @@ class FakeGitHub:
             "body": pr.body,
             "draft": pr.draft,
             "user": pr.user,
-            "head": {"label": f"{repo.owner}:{pr.head}", "ref": pr.head, "sha": open_head or pr.head_sha,
-                     "repo": self._repo_json(repo)},
+            "head": {"label": f"{source.owner}:{pr.head}", "ref": pr.head, "sha": open_head or pr.head_sha,
+                     "repo": self._repo_json(source)},
             "base": {"label": f"{repo.owner}:{pr.base}", "ref": pr.base, "sha": repo.branch_sha(pr.base),
                      "repo": self._repo_json(repo)},
             "created_at": pr.created_at,
@@ -810,7 +814,7 @@ class _Handler(BaseHTTPRequestHandler):
         return 200, [
             self.gh._pull_json(repo, pr, listed=True) for pr in reversed(repo.pulls.values())
             if state in ("all", pr.state)
-            and (":" not in head or head == f"{repo.owner}:{pr.head}")
+            and (":" not in head or head == f"{(pr.head_repo or repo.full_name).split('/')[0]}:{pr.head}")
             and base in (None, pr.base)
         ]
 
@@ -820,7 +824,9 @@ class _Handler(BaseHTTPRequestHandler):
             return _invalid(*({"resource": "PullRequest", "field": name, "code": "missing_field"} for name in missing))
         owner, _, head = params["head"].rpartition(":")
         base = params["base"]
-        head_sha = repo.branch_sha(head) if owner in ("", repo.owner) else None
+        # "owner:branch" names a branch of owner's fork: here, their repository of the same name.
+        source = repo if owner in ("", repo.owner) else self.gh.repos.get(f"{owner}/{repo.full_name.split('/')[1]}")
+        head_sha = source.branch_sha(head) if source else None
         if head_sha is None:
             return _invalid({"resource": "PullRequest", "field": "head", "code": "invalid"})
         base_sha = repo.branch_sha(base)
@@ -834,7 +840,7 @@ class _Handler(BaseHTTPRequestHandler):
         pr = PullRequest(
             number=len(repo.pulls) + 1, id=next(self.gh._ids), title=params["title"], body=params.get("body"),
             head=head, base=base, user={"login": user.login, "id": user.id}, draft=bool(params.get("draft")),
-            head_sha=head_sha, created_at=_now(),
+            head_sha=head_sha, created_at=_now(), head_repo="" if source is repo else source.full_name,
         )
         repo.pulls[pr.number] = pr
         return 201, self.gh._pull_json(repo, pr)

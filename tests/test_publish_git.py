@@ -9,6 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import requests
 from django.db.models import F
 
 from audit.models import Action, AuditEvent
@@ -590,6 +591,31 @@ def test_on_github_a_publish_opens_a_pull_request_and_the_base_stays(git_target,
     published = files(clone(hosted.path, tmp_path).path)
     assert published.pop("README.md") == b"# Acme's marketplace\n" and published == exported(target, tmp_path)
     assert not any("postmortem" in path for path in published)
+
+
+def test_a_forks_pull_request_named_like_skillports_is_left_open(git_target, own_market, hosted, tmp_path):
+    """A newer publish closes the pull requests Skillport opened, known by their branch under skillport/<target>/.
+    A fork's branch may be named so too: that pull request is a person's, and stays open, its branch untouched."""
+    fork = hosted.gh.add_repo("viewer/published", writers=["viewer"])
+    work = GitRepo(tmp_path / "fork-work")
+    work.commit({"README.md": "# A reader's idea\n"}, "idea")
+    work.git("push", "--quiet", str(fork), "HEAD:refs/heads/skillport/org/0123456789ab")
+    hosted.repo.git("branch", "skillport/org/0123456789ab", "main")  # a branch of that name here too
+    answer = requests.post(f"{hosted.gh.base_url}/api/v3/repos/acme/published/pulls", timeout=10,
+                           headers={"Authorization": f"Bearer {hosted.reader}"},
+                           json={"title": "An idea", "head": "viewer:skillport/org/0123456789ab", "base": "main"})
+    assert answer.status_code == 201, answer.text
+    theirs = hosted.repo.pulls[answer.json()["number"]]
+
+    target = git_target(hosted.url, own_market, credential=hosted.writer)
+    first = publish(target)
+    Skill.objects.filter(name="postmortem").update(policy=Policy.PROHIBITED)
+    newer = publish(target)
+    assert first["status"] == newer["status"] == Status.PROPOSED
+    ours = [pr for pr in hosted.repo.pulls.values() if pr is not theirs]
+    assert [pr.state for pr in ours] == ["closed", "open"]  # Skillport's first, superseded by its second
+    assert theirs.state == "open" and theirs.comments == []
+    assert fork.exists() and hosted.repo.branch_sha("skillport/org/0123456789ab") is not None
 
 
 @pytest.mark.parametrize("who", ["reader", "stranger"])
