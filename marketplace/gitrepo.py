@@ -91,7 +91,9 @@ def tree_records(git_dir, treeish: str, *options: str) -> list[bytes]:
             for chunk in iter(lambda: out.read1(1 << 16), b""):
                 *done, rest = (rest + chunk).split(b"\0")
                 records += filter(None, done)
-                if len(rest) > LONGEST_RECORD:
+                # A long record read whole within two reads is among `done`, not `rest`: which one depends on
+                # how the pipe hands git's output over.
+                if max([len(rest), *map(len, done)]) > LONGEST_RECORD:
                     raise TooLarge(f"it holds a path over {LONGEST_RECORD:,} bytes long, so it was not read")
                 if len(records) > most:
                     raise TooLarge(f"it holds more than {most:,} files and folders (SKILLPORT_MAX_TREE_ENTRIES), "
