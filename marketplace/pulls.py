@@ -100,9 +100,8 @@ class Client:
             raise PullRequestError("GitHub's list of pull requests was not a list")
         pulls = []
         for item in found:
-            head = (item.get("head") if isinstance(item, dict) else None) or {}
-            source = (head.get("repo") if isinstance(head, dict) else None) or {}
-            branch, repo = head.get("ref"), source.get("full_name") if isinstance(source, dict) else None
+            head = _field(item, "head")
+            branch, repo = head.get("ref"), _field(head, "repo").get("full_name")
             if isinstance(branch, str) and isinstance(repo, str) and repo.lower() == self.repo.lower():
                 pulls.append({**_pull(item), "branch": branch})
         return pulls
@@ -111,6 +110,12 @@ class Client:
         """Say why in a comment, then close the pull request."""
         self._call("POST", f"/issues/{int(number)}/comments", json={"body": comment})
         self._call("PATCH", f"/pulls/{int(number)}", json={"state": "closed"})
+
+
+def _field(data, key) -> dict:
+    """`data[key]` where both are objects, else {}: GitHub's answers are read, never trusted."""
+    found = data.get(key) if isinstance(data, dict) else None
+    return found if isinstance(found, dict) else {}
 
 
 def _pull(data) -> dict:

@@ -618,6 +618,31 @@ def test_a_forks_pull_request_named_like_skillports_is_left_open(git_target, own
     assert fork.exists() and hosted.repo.branch_sha("skillport/org/0123456789ab") is not None
 
 
+def test_of_a_garbled_list_of_pull_requests_only_the_repositorys_own_are_taken(tmp_path, monkeypatch):
+    """GitHub's answer is read, not trusted: a head that is no object, a fork since deleted (no repository), a fork's
+    branch, and what is no pull request are passed over; the repository's own, however its name is cased, is not."""
+    from allauth.socialaccount.providers.github.views import GitHubOAuth2Adapter
+
+    from marketplace import pulls
+
+    def pull(number, head):
+        return {"number": number, "html_url": f"https://github.example/acme/published/pull/{number}", "head": head}
+
+    listed = [pull(1, ["not", "an", "object"]), pull(2, {"ref": "skillport/org/a", "repo": None}),
+              pull(3, {"ref": "skillport/org/b", "repo": {"full_name": "mallory/published"}}),
+              pull(4, {"ref": "skillport/org/c", "repo": {"full_name": "Acme/Published"}}), "not a pull request",
+              pull(5, {"ref": ["skillport/org/d"], "repo": {"full_name": "acme/published"}})]
+    (tmp_path / "api/repos/acme/published").mkdir(parents=True)
+    (tmp_path / "api/repos/acme/published/pulls").write_text(json.dumps(listed))
+    server = GitHTTPServer(tmp_path / "api")  # serves the answer from a file, whatever the query
+    monkeypatch.setattr(GitHubOAuth2Adapter, "api_url", f"http://127.0.0.1:{server.port}")
+    try:
+        assert pulls.Client("acme/published", "token").open_pulls(base="main") == [
+            {"number": 4, "url": "https://github.example/acme/published/pull/4", "branch": "skillport/org/c"}]
+    finally:
+        server.close()
+
+
 @pytest.mark.parametrize("who", ["reader", "stranger"])
 def test_a_credential_that_may_not_push_fails_clearly(who, git_target, own_market, hosted, caplog):
     token = hosted.reader if who == "reader" else SECRET
