@@ -44,6 +44,18 @@ def location(plugin, entry: dict, root: str | None = None) -> tuple[str, str | N
     return source.url, (marketplace.access_token or None) if ours else None, source.path
 
 
+def past_the_scan(sizes, shas) -> int:
+    """The bytes of the blobs `shas` (one per path: a blob two paths hold counts twice, as both are read or written),
+    sized unread with `sizes` (Repository.sizes), when they are more than the scan reads of a plugin; else 0.
+
+    By blob, not by path: a path may be a link (a few bytes) to a file anywhere in the repository, twenty of them to
+    one of 50 MB read a gigabyte. The limit is as much as a skill may hold: a plugin at the top of a large
+    repository holds all of it."""
+    found = sizes(set(shas))
+    size = sum(found.get(sha, 0) for sha in shas)
+    return size if size > settings.SKILLPORT_MAX_SKILL_BYTES else 0
+
+
 def for_scan(plugin, content: dict, commit: str, entry: dict) -> tuple[dict[str, bytes], bool]:
     """The files a scanner reads of `content` (the plugin's `own_content` or `approved_own_content`) at
     `commit` of the source `entry` gives, and whether their SKILL.md is the one written here (its findings
@@ -55,12 +67,7 @@ def for_scan(plugin, content: dict, commit: str, entry: dict) -> tuple[dict[str,
     url, token, _root = location(plugin, entry)
     repo = Repository.holding(url, commit, token=token)
     wanted = [(path, sha) for path, _mode, sha in content.get("files", [])]
-    # By blob, not by path: a path may be a link (a few bytes) to a file anywhere in the repository, twenty of them to
-    # one of 50 MB read a gigabyte.
-    sizes = repo.sizes({sha for _path, sha in wanted})
-    size = sum(sizes.get(sha, 0) for _path, sha in wanted)
-    # As much as a skill may hold: a plugin at the top of a large repository holds all of it.
-    if size > settings.SKILLPORT_MAX_SKILL_BYTES:
+    if size := past_the_scan(repo.sizes, [sha for _path, sha in wanted]):
         raise Unscannable(f"Its files hold {size:,} bytes, more than the scan reads "
                           f"({settings.SKILLPORT_MAX_SKILL_BYTES:,}, SKILLPORT_MAX_SKILL_BYTES).")
     with repo.blobs() as blobs:

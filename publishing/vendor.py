@@ -270,12 +270,9 @@ def _repository_files(tree, sizes, root, where, problems, published=frozenset(),
             left_out.append(f"{rel} (links outside the plugin)")
             continue
         copied.append((rel, entry))
-    # By blob, as the scan sizes them (pluginfiles.for_scan), before reading any: an approved plugin holding a
-    # file of gigabytes, or links to one, would otherwise be read whole into a publish's memory. Past that size
-    # the scan judged none of it either.
-    found = sizes({entry.sha for _rel, entry in copied})
-    size = sum(found.get(entry.sha, 0) for _rel, entry in copied)
-    if size > settings.SKILLPORT_MAX_SKILL_BYTES:
+    # Sized as the scan sizes them, before reading any: an approved plugin holding a file of gigabytes, or links to
+    # one, would otherwise be read whole into a publish's memory. Past that size the scan judged none of it either.
+    if size := pluginfiles.past_the_scan(sizes, [entry.sha for _rel, entry in copied]):
         raise ValueError(f"its files besides its skills hold {size:,} bytes, more than a copy carries and the scan "
                          f"reads ({settings.SKILLPORT_MAX_SKILL_BYTES:,}, SKILLPORT_MAX_SKILL_BYTES)")
     files = {rel: (entry.mode == "100755", tree.read_blob(entry.sha)) for rel, entry in copied}
