@@ -38,9 +38,10 @@ from types import SimpleNamespace
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
+from django.db import connection
 from django.db.models import Exists, OuterRef
 
-from . import dependencies, manifest, provenance, rows
+from . import dependencies, manifest, provenance
 from .gitrepo import is_local
 from .models import Curation, Plugin, Policy, Skill, identifier, once_per_key, visibility_key
 from .problems import Problems
@@ -116,39 +117,45 @@ def _metadata(plugin, source, skills) -> dict:
     return {**(upstream if isinstance(upstream, dict) else {}), "skillport": {"skills": listed}}
 
 
-def _listed(user, audience=None, pk=None):
+def _listed(user, audience=None):
     """The plugins `user`'s curated catalogues may list, before dependencies: with a source to pin (of a
     kind Skillport fetches, at an approved commit). Given an `audience` (refs, as on a publish target) instead,
-    what every member's catalogues list alike. Given a plugin's `pk`, whether they list that one (`_lists`)."""
+    what every member's catalogues list alike."""
+    seen = _seen(user, audience)
+    # What the pinned commit holds of the plugin (its skills then, removed since or not, as approved) that
+    # `user` (or a member) may not see, or nobody may install: one pass over what they may see (NOT IN).
+    held = _held(OuterRef("pk"))
+    return (_pinnable(seen).exclude(Exists(held.exclude(pk__in=seen(Skill, removed=True))))
+            .exclude(Exists(held.filter(policy=Policy.PROHIBITED))))
+
+
+def _seen(user, audience=None):
+    """What `user` may see of a model, or every member of `audience` alike."""
     def seen(model, **removed):
         return (model.objects.visible_to(user, **removed) if audience is None
                 else model.objects.visible_to_audience(audience, **removed))
+    return seen
 
-    # What the pinned commit holds of the plugin (its skills then, removed since or not, as approved) that
-    # `user` (or a member) may not see, or nobody may install. For many plugins, one pass over what they may
-    # see (NOT IN); for one (a skill page), each of its skills looked up there: the pass read all 10,000 skills.
-    held = _held(OuterRef("pk"))
-    if pk is None:
-        unseen = held.exclude(pk__in=seen(Skill, removed=True))
-    else:
-        unseen = held.filter(~Exists(seen(Skill, removed=True).filter(pk=OuterRef("pk"))))
-    # A plugin Claude Code would refuse to load is left out too: listed, it would fail to install.
-    plugins = (seen(Plugin).filter(curation__in=[Curation.SHOWN, Curation.FEATURED], approved_loads=True,
-                                   source_kind__in=("relative", *FETCHED))
-               .exclude(approved_commit="").exclude(policy=Policy.PROHIBITED).exclude(Exists(unseen))
-               .exclude(Exists(held.filter(policy=Policy.PROHIBITED))))
-    return plugins if pk is None else plugins.filter(pk=pk)
+
+def _pinnable(seen):
+    """The plugins seen whose source can be pinned to an approved commit. One Claude Code would refuse to load is
+    left out too: listed, it would fail to install."""
+    return (seen(Plugin).filter(curation__in=[Curation.SHOWN, Curation.FEATURED], approved_loads=True,
+                                source_kind__in=("relative", *FETCHED))
+            .exclude(approved_commit="").exclude(policy=Policy.PROHIBITED))
 
 
 def _lists(user, plugin) -> bool:
     """Does `user`'s curated catalogue list `plugin`, before dependencies? For every skill page: its SQL is compiled
-    once per visibility key (building and compiling the query cost 4-5 ms, running it 0.2), and planned for the
-    plugin each time (its generic plan read every skill they may see: 15 ms at 10,000 skills)."""
+    once per visibility key (building and compiling the query cost 4-5 ms, running it 0.2), and prepared."""
     compiled = once_per_key(_compiled_lists, visibility_key(user), lambda: _compile_lists(user))
     if compiled is None:
         return False
     sql, params, slot = compiled
-    return bool(rows.planned_each_time(sql, [plugin.pk if i == slot else param for i, param in enumerate(params)]))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [plugin.pk if i == slot else param for i, param in enumerate(params)])
+        found = cursor.fetchone()
+    return found is not None and not any(found)
 
 
 _compiled_lists = {}
@@ -156,9 +163,19 @@ _SOME_PLUGIN = -20261206  # a primary key no plugin has, to find where the plugi
 
 
 def _compile_lists(user):
-    """(SQL, parameters, the plugin's parameter index) for `_lists`, or None for someone who sees nothing."""
+    """(SQL, parameters, the plugin's parameter index) for `_lists`, or None for someone who sees nothing.
+
+    `_listed`'s conditions, with the skills the member may see narrowed to the plugin's: a prepared statement's generic
+    plan, made without knowing the plugin or who asks, estimates that they see almost nothing, and given the whole of
+    what they may see it read all of it (15 ms at 10,000 skills; planning it for each plugin instead cost a
+    millisecond a page). Narrowed, every table is read by the plugin's key, in any plan (bench/README.md)."""
+    seen, held = _seen(user), _held(OuterRef("pk"))
+    theirs = seen(Skill, removed=True).filter(plugin=OuterRef(OuterRef("pk")))
     try:
-        query = _listed(user, pk=_SOME_PLUGIN).values("pk").order_by().query
+        query = (_pinnable(seen).filter(pk=_SOME_PLUGIN)
+                 .annotate(unseen=Exists(held.exclude(pk__in=theirs)),
+                           prohibited=Exists(held.filter(policy=Policy.PROHIBITED)))
+                 .values_list("unseen", "prohibited").order_by().query)
         sql, params = query.sql_with_params()
     except EmptyResultSet:
         return None

@@ -261,17 +261,9 @@ def _quote(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def planned_each_time(sql, params) -> list[tuple]:
-    """The rows of `sql`, planned for its parameters every time it runs: never a prepared statement,
-    whose generic plan, made without knowing which plugin nor who, may read every skill someone may see."""
-    with connection.cursor() as cursor:
-        cursor.execute(PLANNED_EACH_TIME + sql, params)
-        return cursor.fetchall()
-
-
 def planning_each_time():
-    """A context in which every statement the ORM runs is planned for its parameters each time (as
-    `planned_each_time`): for a query whose generic plan reads from the start what its parameters would skip."""
+    """A context in which every statement the ORM runs is planned for its parameters each time, never a prepared
+    statement: for a query whose generic plan reads from the start what its parameters would skip."""
     def execute(run, sql, params, many, context):
         return run(PLANNED_EACH_TIME + sql, params, many, context)
     return connection.execute_wrapper(execute)

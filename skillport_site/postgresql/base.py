@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 ATTEMPTS = 3
 
 
-# A statement starting with this is planned for its parameters each time too (rows.planned_each_time).
+# A statement starting with this is planned for its parameters each time too (rows.planning_each_time).
 PLANNED_EACH_TIME = "/* planned each time */ "
 
 
