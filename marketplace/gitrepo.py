@@ -426,6 +426,23 @@ class Repository:
             )
         return entries
 
+    def attributes(self, commit: str, paths, names) -> dict[str, dict[str, str]]:
+        """The git attributes `names` of each of `paths` at `commit` ({path: {name: "set", "unset", "unspecified" or
+        a value}}), as the commit's .gitattributes files give them: what a checkout of it applies. No attributes file
+        of this server's counts (`core.attributesFile`; the cache's clones have no `info/attributes`)."""
+        with tempfile.TemporaryDirectory(prefix="skillport-attributes-") as tmp:
+            # git 2.39 reads attributes from a work tree or an index alone (--source came in 2.40): an index of its own.
+            env = _env(extra={"GIT_INDEX_FILE": str(Path(tmp) / "index")},
+                       config=[("core.attributesFile", os.devnull)])
+            run(["read-tree", commit], git_dir=self.git_dir, env=env)
+            out = run(["check-attr", "--cached", "-z", "--stdin", *names], git_dir=self.git_dir, env=env,
+                      input=b"".join(path.encode("utf-8", "surrogateescape") + b"\0" for path in paths))
+        fields = [field.decode("utf-8", "surrogateescape") for field in out.split(b"\0")]
+        found = {}
+        for path, name, value in zip(fields[0::3], fields[1::3], fields[2::3]):
+            found.setdefault(path, {})[name] = value
+        return found
+
     def blobs(self) -> "CatFile":
         return CatFile(self.git_dir)
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from . import (
-    addresses, componentfiles, dependencies, discovery, hookfiles, inline, manifest, plugincontent, skillfolder,
-    typesfile,
+    addresses, componentfiles, dependencies, discovery, gitattributes, hookfiles, inline, manifest, plugincontent,
+    skillfolder, typesfile,
 )
 from .gitrepo import GitError, Repository, is_local
 from .problems import CatalogError, Problems
@@ -54,7 +54,8 @@ log = logging.getLogger(__name__)
 #    that its value cannot be, is passed over.
 # 13: a skills path climbing out of the plugin's folder finds nothing (Claude Code installs the folder alone); a
 #    symbolic link to a path over 4,096 bytes is broken.
-READER_VERSION = 13
+# 14: files a checkout rewrites by the repository's .gitattributes (eol=crlf, ident, working-tree-encoding).
+READER_VERSION = 14
 # A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
 README_MAX_BYTES = 256 * 1024
 # The only components of a marketplace entry whose paths Claude Code looks for as it loads the plugin.
@@ -224,6 +225,7 @@ class Reader:
             plugin.skills = [skillfolder.scan(plugin.tree, folder, plugin, self.known_skills)
                              for folder in plugin.skill_folders]
         _report_unread(plugins)
+        _report_rewritten(plugins, self._repositories())
         skillfolder.read_new(plugins, self.blob_sink, self.progress)
         # Once read, so that a skill another of its name shadows (skillfolder._dedupe), which Skillport does not list
         # but Claude Code loads, is reviewed and scanned as the plugin's own content.
@@ -238,6 +240,12 @@ class Reader:
             fingerprint=self.fingerprint(),
             unreachable_skill_files=len(unreachable),
         )
+
+    def _repositories(self) -> dict:
+        """{id(tree): the repository it lists}, for the marketplace's tree and each source's read."""
+        read = [(self.tree, self.repo)] + [(source.tree, source.repo) for source in self._fetched.values()
+                                           if isinstance(source, _Source) and isinstance(source.tree, Tree)]
+        return {id(tree): repo for tree, repo in read}
 
     def _plugin_file_shas(self) -> list[str]:
         """The plugin.json and README of each plugin in the marketplace's own repository, so that they
@@ -581,6 +589,39 @@ def _report_unread(plugins):
                 f"{len(unread)} name(s) in the plugin are not read ({', '.join(unread[:20])}): Claude Code would "
                 "install them unreviewed, so its catalogue and publishing keep the last commit without them. "
                 "Rename them",
+                plugin.where(plugin.root or "."),
+            )
+
+
+def _report_rewritten(plugins, repositories):
+    """The files of each plugin that git rewrites as members check its commit out (gitattributes.py): Claude Code
+    installs other bytes than Skillport read, scanned and approved. One question to git per repository read."""
+    asked = {}
+    for plugin in plugins:
+        if plugin.tree is not None:
+            asked.setdefault(id(plugin.tree), []).append(plugin)
+    for key, reading in asked.items():
+        try:
+            rewritten = gitattributes.rewritten(repositories[key], reading[0].commit, reading[0].tree,
+                                                [plugin.root for plugin in reading])
+        except GitError as exc:
+            for plugin in reading:
+                plugin.problems.warning("checkout-rewrites", f"Git could not say whether a checkout rewrites the "
+                                        f"plugin's files ({exc})", plugin.where(plugin.root or "."))
+            continue
+        for plugin in reading:
+            prefix = f"{plugin.root}/" if plugin.root else ""
+            mine = [(path[len(prefix):], why) for path, why in rewritten.items() if path.startswith(prefix)]
+            if not mine:
+                continue
+            listed = "; ".join(f"{path}: {why}" for path, why in sorted(mine)[:10])
+            more = f"; and {len(mine) - 10} more" if len(mine) > 10 else ""
+            plugin.problems.warning(
+                "checkout-rewrites",
+                f"The repository's .gitattributes make git rewrite {len(mine)} of the plugin's file(s) as it checks "
+                f"them out ({listed}{more}): Claude Code installs those bytes, not the ones Skillport read, scanned "
+                "and approved, and a skill's installed copy no longer matches its provenance digest. Remove these "
+                "attributes for the plugin's files",
                 plugin.where(plugin.root or "."),
             )
 

@@ -1,0 +1,71 @@
+"""What git's attributes do to a plugin's files as members check them out.
+
+Claude Code installs a plugin from git by cloning its repository at the commit the curated catalogue pins, and the
+checkout applies that commit's .gitattributes: `eol=crlf` writes a file's line endings as CRLF (a script's `#!` line
+then names `sh\\r`), `ident` expands `$Id$`, `working-tree-encoding` re-encodes the file. Skillport reads, scans and
+digests the bytes committed, so such a file is installed as other bytes than were approved, and its skill's
+provenance digest no longer matches the installed copy. The sync says which (reader._report_rewritten).
+
+Left out is what a checkout does only where a member's own git asks for it: a `filter` runs where their git
+configures that driver, and Claude Code clones with GIT_LFS_SKIP_SMUDGE=1, so an LFS pointer stays one (the pinned
+CLI installs one in tests/test_gitattributes.py); `text` and `text=auto` turn line endings into CRLF only where the
+member's git is set to (core.autocrlf on Windows), as for any repository.
+"""
+import re
+
+from .tree import Tree
+
+ASKED = ("eol", "text", "ident", "working-tree-encoding")
+# What a .gitattributes must say for a checkout to rewrite anything (a macro that does is written out where it is
+# defined): git is asked only when one does. Most repositories have none, or only `text=auto eol=lf`, `binary` and
+# LFS's lines; asking costs 0.5 s at 60,000 files.
+NAMES_ONE = re.compile(rb"\beol\s*=\s*crlf\b|\bident\b|\bworking-tree-encoding\b", re.IGNORECASE)
+# Past this size a .gitattributes is not read here: git is asked all the same.
+READ_AT_MOST = 64 * 1024
+NAME = ".gitattributes"
+
+
+def rewritten(repo, commit: str, tree: Tree, roots) -> dict[str, str]:
+    """{path: what the checkout does to it} for each file below the folders `roots` ("" for the whole) of `tree`, the
+    listing of `commit` in `repo`, that git rewrites as it checks the commit out. Raises GitError."""
+    if not _may_rewrite(tree):
+        return {}
+    roots = set(roots)
+    paths = [path for path, entry in tree.entries.items()
+             if not entry.is_submodule and not entry.is_symlink and _below(path, roots)]
+    found = repo.attributes(commit, paths, ASKED)
+    return {path: why for path in paths if (why := _rewrite(found.get(path, {})))}
+
+
+def _below(path: str, roots: set) -> bool:
+    folder = path
+    while folder:
+        folder = folder.rpartition("/")[0]
+        if folder in roots:
+            return True
+    return False
+
+
+def _may_rewrite(tree: Tree) -> bool:
+    for folder, names in tree.children.items():
+        if NAME in names:
+            entry = tree.entries.get(f"{folder}/{NAME}" if folder else NAME)
+            if entry is None or entry.is_submodule:
+                continue
+            if entry.size > READ_AT_MOST or NAMES_ONE.search(tree.read_blob(entry.sha)):
+                return True
+    return False
+
+
+def _rewrite(attributes: dict[str, str]) -> str:
+    """What the checkout does to a file with these attributes, in words; "" when it writes the bytes committed."""
+    changes = []
+    # `-text` (and the `binary` macro) turns conversion off, whatever `eol` says.
+    if attributes.get("eol") == "crlf" and attributes.get("text") != "unset":
+        changes.append("line endings turned into CRLF (eol=crlf)")
+    if attributes.get("ident") == "set":
+        changes.append("$Id$ expanded (ident)")
+    encoding = attributes.get("working-tree-encoding", "unspecified")
+    if encoding not in ("unspecified", "unset", "set") and re.sub(r"[-_]", "", encoding).upper() != "UTF8":
+        changes.append(f"re-encoded as {encoding} (working-tree-encoding)")
+    return ", ".join(changes)
