@@ -606,8 +606,8 @@ def _report_rewritten(plugins, repositories):
                                                 [plugin.root for plugin in reading])
         except GitError as exc:
             for plugin in reading:
-                plugin.problems.warning("checkout-rewrites", f"Git could not say whether a checkout rewrites the "
-                                        f"plugin's files ({exc})", plugin.where(plugin.root or "."))
+                plugin.problems.warning("checkout-rewrites", f"Whether a checkout rewrites the plugin's files is not "
+                                        f"known: {exc}", plugin.where(plugin.root or "."))
             continue
         for plugin in reading:
             prefix = f"{plugin.root}/" if plugin.root else ""

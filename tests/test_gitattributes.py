@@ -63,6 +63,18 @@ def test_attributes_no_checkout_acts_on_are_not_reported(make_repo, synced_marke
     assert rewrites() == [] and rewrites("docs") == []
 
 
+def test_more_attributes_than_git_is_asked_about_are_a_warning_and_the_sync_goes_on(make_repo, synced_marketplace):
+    """Git's answer takes time with the patterns times the files: a repository of megabytes of them is not asked."""
+    patterns = "".join(f"plugins/app/x{n}/*.md eol=crlf\n" for n in range(12_000))
+    repo = make_repo(files(**{"plugins/app/.gitattributes": patterns}))
+    market = synced_marketplace(repo, slug="acme")
+    assert market.first_run.status == "ok"
+    [message] = rewrites()
+    assert message.startswith("Whether a checkout rewrites the plugin's files is not known: its .gitattributes "
+                              "files hold 3")
+    assert rewrites("docs") == [message]  # the same repository: not known for its files either
+
+
 def test_removing_the_attribute_clears_the_warning_on_the_next_sync(make_repo, synced_marketplace):
     repo = make_repo(files(**{"plugins/app/.gitattributes": "*.sh eol=crlf\n"}))
     market = synced_marketplace(repo, slug="acme")
