@@ -20,7 +20,8 @@ declares servers and hooks, and says where the plugin's folder is.
    approved commit yet have nothing to pin: both are left out.
 4. Claude Code installs a plugin whole, so a plugin holding a skill the user may not see is left
    out of their catalogue: the pinned commit would hand them that skill. So is a prohibited plugin, and
-   one holding a prohibited skill, as every other surface refuses them.
+   one holding a prohibited skill, as every other surface refuses them. Its folder is what is installed:
+   a plugin at the top of the repository (`"./"`) holds the other plugins' skills there too.
 5. A plugin Claude Code would refuse to load as approved (`Plugin.approved_loads`) is left out: its install would
    fail.
 6. So is a plugin that depends on one the catalogue leaves out (dependencies.py): Claude Code would install
@@ -39,7 +40,9 @@ from types import SimpleNamespace
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import Exists, OuterRef
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, Value
+from django.db.models.functions import Concat
+from django.db.models.lookups import Exact
 
 from . import dependencies, manifest, provenance
 from .gitrepo import is_local
@@ -126,7 +129,20 @@ def _listed(user, audience=None):
     # `user` (or a member) may not see, or nobody may install: one pass over what they may see (NOT IN).
     held = _held(OuterRef("pk"))
     return (_pinnable(seen).exclude(Exists(held.exclude(pk__in=seen(Skill, removed=True))))
-            .exclude(Exists(held.filter(policy=Policy.PROHIBITED))))
+            .exclude(Exists(held.filter(policy=Policy.PROHIBITED)))
+            .exclude(_holds_unseen(seen(Skill).handed_out())))
+
+
+def _holds_unseen(handed_out):
+    """Does the plugin's folder hold another plugin's skill not among `handed_out` (the skills of its marketplace a
+    member may see and install)? Plugins at the top of the repository (`"./"`) hold each other's skills, and
+    Claude Code installs the folder whole: a member who may not see one of them would get its files. Asked only of
+    plugins a sync found holding others' (`Plugin.holds_others`), by their skills as they are now."""
+    root = OuterRef("approved_root")
+    inside = (Skill.objects.filter(marketplace=OuterRef("marketplace"), removed_at=None, plugin__source_kind="relative")
+              .exclude(plugin=OuterRef("pk"))
+              .filter(Q(Exact(root, "")) | Q(path=root) | Q(path__startswith=Concat(root, Value("/")))))
+    return Q(holds_others=True) & Exists(inside.exclude(pk__in=handed_out))
 
 
 def _seen(user, audience=None):
@@ -174,8 +190,10 @@ def _compile_lists(user):
     try:
         query = (_pinnable(seen).filter(pk=_SOME_PLUGIN)
                  .annotate(unseen=Exists(held.exclude(pk__in=theirs)),
-                           prohibited=Exists(held.filter(policy=Policy.PROHIBITED)))
-                 .values_list("unseen", "prohibited").order_by().query)
+                           prohibited=Exists(held.filter(policy=Policy.PROHIBITED)),
+                           others=ExpressionWrapper(_holds_unseen(seen(Skill).handed_out()),
+                                                    output_field=BooleanField()))
+                 .values_list("unseen", "prohibited", "others").order_by().query)
         sql, params = query.sql_with_params()
     except EmptyResultSet:
         return None
@@ -272,7 +290,8 @@ def refusal(plugin, user, listed=None) -> str:
                 "without that and not load it")
     # _listed's one condition left: installed whole, the plugin would bring skills kept from them or from everyone
     # (which, a query more per plugin on pages listing many, and a name they may not see).
-    return "some of its skills are not shared with you or are prohibited, and Claude Code installs a plugin whole"
+    return ("some of its skills, or of the plugins its folder holds, are not shared with you or are prohibited, and "
+            "Claude Code installs a plugin's folder whole")
 
 
 def _owner(owner) -> dict:

@@ -556,6 +556,9 @@ class Plugin(CurationFields):
     removed_at = models.DateTimeField(null=True, blank=True)
     # Its folder in its source repository ("" at the top), as last read; None until a sync has read it.
     root = models.TextField(null=True, blank=True, editable=False)
+    # Does that folder hold skills of other plugins of the marketplace's repository (plugins at its top, `"./"`,
+    # hold each other's)? Claude Code installs the folder whole, theirs included (curated._listed).
+    holds_others = models.BooleanField(default=False, editable=False)
     approved_commit = models.CharField(
         max_length=40, blank=True,
         help_text="The latest commit at which every skill of the plugin, and the rest of it, was approved; the "

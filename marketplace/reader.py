@@ -9,7 +9,9 @@ sync runs it before opening a transaction. It works in two steps:
 2. `read()` discovers plugins and skills, hashes each skill folder from the tree listing, and
    reads blobs only for skills whose hash the caller does not already know.
 """
+import bisect
 import hashlib
+import itertools
 import json
 import logging
 import posixpath
@@ -568,6 +570,23 @@ def _take_own_contents(plugins):
             content = plugincontent.own_content(plugin.tree, plugin.root, folders[id(plugin.tree)], plugin.entry,
                                                 plugin.manifest)
             plugin.own_content, plugin.own_hash = plugincontent.kept(content), plugincontent.digest(content)
+    _holding_others([plugin for plugin in plugins if plugin.tree is not None and plugin.source.kind == "relative"])
+
+
+def _holding_others(plugins):
+    """Mark the plugins of the marketplace's repository whose folder holds another plugin's skill: Claude Code
+    installs that folder whole, the other's skill included, so only those who may see it get the plugin
+    (curated._listed). Sorted, each plugin looks at the folders below its own alone."""
+    owners = sorted((skill.folder, id(plugin)) for plugin in plugins for skill in plugin.skills)
+    folders = [folder for folder, _owner in owners]
+    for plugin in plugins:
+        root, prefix = plugin.root, f"{plugin.root}/" if plugin.root else ""
+        # Its folder itself (a skill at another plugin's top), then what lies below it ("a-b" sorts between "a" and
+        # "a/").
+        held = owners[bisect.bisect_left(folders, root):bisect.bisect_right(folders, root)] if root else []
+        below = itertools.takewhile(lambda owned: owned[0].startswith(prefix),
+                                    itertools.islice(owners, bisect.bisect_left(folders, prefix), None))
+        plugin.holds_others = any(owner != id(plugin) for _folder, owner in itertools.chain(held, below))
 
 
 def _report_unread(plugins):

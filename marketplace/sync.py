@@ -55,8 +55,8 @@ JUDGED_FIELDS = [
 PLUGIN_FIELDS = [
     "display_name", "description", "source_kind", "source", "category", "tags",
     "keywords", "surfaces", "author", "license", "homepage", "repository", "entry", "manifest", "readme",
-    "readme_html", "loads", "refusal", "own_content", "own_hash", "root", "problems", "fingerprint", "removed_at",
-    "last_seen_at", "updated_at",
+    "readme_html", "loads", "refusal", "own_content", "own_hash", "root", "holds_others", "problems", "fingerprint",
+    "removed_at", "last_seen_at", "updated_at",
 ]
 
 # A sync renders each changed SKILL.md and README. At rendering.HIGHLIGHT_SECONDS each, 1,800 made to
@@ -254,6 +254,7 @@ def _plugin_values(data, where) -> dict:
         "own_content": data.own_content,
         "own_hash": data.own_hash,
         "root": data.root if data.tree is not None else None,
+        "holds_others": data.holds_others,
     }, data.problems, where)
     values["problems"] = _problem_rows(data.problems)
     return values

@@ -120,7 +120,8 @@ def test_skill_detail_has_its_files_verdicts_and_install_paths(as_, two_markets)
     # catalogue leaves it out and the skill goes in as a personal skill; the core team installs the plugin.
     install = detail["install"]
     assert install["claude_code"] == {"settings": "", "install": "", "unavailable": (
-        "some of its skills are not shared with you or are prohibited, and Claude Code installs a plugin whole")}
+        "some of its skills, or of the plugins its folder holds, are not shared with you or are prohibited, "
+        "and Claude Code installs a plugin's folder whole")}
     assert install["steps"]["CC"][1] == "unzip -o postmortem.skill -d ~/.claude/skills/"
     assert install["steps"]["CD"][0] == "Download postmortem.skill. Do not unzip it." == install["steps"]["CAI"][0]
     assert install["connector_url"].endswith("/mcp")

@@ -225,8 +225,8 @@ def test_the_plugin_page_gives_the_install_command_readme_author_and_tags(client
     page = client.get("/plugins/acme/ops-kit/").content.decode()
     assert "/plugin install" not in page and "core-runbook" not in page
     # Each page says why it offers no command: the one reason that applies to this reader.
-    assert ("cannot install this plugin from Skillport: some of its skills are not shared with you or are "
-            "prohibited, and Claude Code installs a plugin whole.") in page
+    assert ("cannot install this plugin from Skillport: some of its skills, or of the plugins its folder holds, are "
+            "not shared with you or are prohibited, and Claude Code installs a plugin&#x27;s folder whole.") in page
     legacy = client.get("/plugins/acme/legacy-kit/").content.decode()
     assert "Claude Code will not load this plugin" in legacy and "from Skillport: Claude Code would refuse to load it" in legacy
     # A plugin's problems come from several files: each says which.

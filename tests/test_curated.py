@@ -22,18 +22,20 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def market(make_repo, synced_marketplace, git_host):
     upstream = git_host("acme/tools", {"skills/gh/SKILL.md": skill_md("gh", "From another repository.")})
+    # In repositories of their own: docs-kit, at the top of the marketplace's, holds every skill there.
+    git_host("acme/secret", {"skills/s/SKILL.md": skill_md("s")})
+    git_host("acme/core-only", {"skills/c/SKILL.md": skill_md("c")})
     repo = make_repo({
         ".claude-plugin/marketplace.json": catalog(
             plugin_entry("ops-kit", version="1.0.0"),
             plugin_entry("docs-kit", source="./", strict=False, skills=["./skills/notes"]),
             plugin_entry("tools", source={"source": "github", "repo": "acme/tools", "ref": "main"}),
             plugin_entry("from-npm", source={"source": "npm", "package": "@acme/skills"}),
-            plugin_entry("secret"), plugin_entry("core-only"),
+            plugin_entry("secret", source={"source": "github", "repo": "acme/secret"}),
+            plugin_entry("core-only", source={"source": "github", "repo": "acme/core-only"}),
             name="acme-skills",
         ),
         "plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem"),
-        "plugins/secret/skills/s/SKILL.md": skill_md("s"),
-        "plugins/core-only/skills/c/SKILL.md": skill_md("c"),
         "skills/notes/SKILL.md": skill_md("notes"),
     })
     m = synced_marketplace(repo, slug="acme")
@@ -526,12 +528,17 @@ def test_prohibited_plugins_and_plugins_holding_a_prohibited_skill_are_left_out(
     assert "ops-kit" not in listed() and "ops-kit" not in listed(people["admin"])
     # The skill's own page says it is prohibited; the reason here names no skill, which the reader may not see.
     assert install.claude_code(ops, people["member"])["unavailable"] == (
-        "some of its skills are not shared with you or are prohibited, and Claude Code installs a plugin whole")
-    assert "docs-kit" in listed()  # the others stay
+        "some of its skills, or of the plugins its folder holds, are not shared with you or are prohibited, "
+        "and Claude Code installs a plugin's folder whole")
+    # docs-kit, at the top of the repository, holds the skill's folder too; the others stay.
+    docs = Plugin.objects.select_related("marketplace").get(name="docs-kit")
+    assert listed() == {"tools"} and install.claude_code(docs, people["member"])["unavailable"].startswith(
+        "some of its skills, or of the plugins its folder holds, are not shared")
 
     Skill.objects.filter(slug="postmortem").update(policy="", policy_reason="")
+    assert listed() == {"ops-kit", "docs-kit", "tools"}
     Plugin.objects.filter(pk=ops.pk).update(policy=Policy.PROHIBITED, policy_reason="Replaced by sre-kit.")
-    assert "ops-kit" not in listed()
+    assert listed() == {"tools"}
     ops.refresh_from_db()
     assert install.claude_code(ops, people["member"])["unavailable"] == (
         "your organisation prohibits it: Replaced by sre-kit.")
@@ -585,3 +592,42 @@ def test_whether_a_skill_pages_catalogue_lists_its_plugin_is_a_prepared_statemen
     core_only = Plugin.objects.select_related("marketplace").get(name="core-only")
     assert install.claude_code(core_only, people["member"])["unavailable"]  # not shared with orla
     assert install.claude_code(core_only, people["core"])["unavailable"] == ""
+
+
+def test_a_plugin_at_the_top_of_the_repository_is_only_for_those_who_may_see_every_skill_there(
+        client, make_repo, synced_marketplace, people, tmp_path):
+    """Plugins at the top of one repository (`"./"`, each listing its skills, as anthropics/skills is laid out) each
+    install the whole repository: a member who may not see one plugin's skill gets neither plugin, since installing
+    either would hand them its files. The pinned CLI shows the folder arriving whole."""
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": catalog(
+            plugin_entry("documents", source="./", strict=False, skills=["./skills/pdf"]),
+            plugin_entry("internal", source="./", strict=False, skills=["./skills/payroll"]),
+            plugin_entry("ops-kit"), name="acme-skills"),
+        "skills/pdf/SKILL.md": skill_md("pdf"),
+        "skills/payroll/SKILL.md": skill_md("payroll", "Salaries by employee."),
+        "plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem"),
+    })
+    synced_marketplace(repo, slug="acme")
+    assert dict(Plugin.objects.values_list("name", "holds_others")) == {
+        "documents": True, "internal": True, "ops-kit": False}
+    Plugin.objects.filter(name="internal").update(audience=["github:@acme/core"])
+
+    text = curated(client, people["core"]).content.decode()
+    assert {entry["name"] for entry in json.loads(text)["plugins"]} == {"documents", "internal", "ops-kit"}
+    home = tmp_path / "home"
+    printed, errors = installed(catalogue_folder(tmp_path, text), "documents@acme-skills", home)
+    assert errors.get("documents@acme-skills") == [], printed
+    assert [path.read_text() for path in home.glob(".claude/plugins/cache/acme-skills/documents/*/skills/payroll/SKILL.md")
+            ] == [skill_md("payroll", "Salaries by employee.")]
+
+    assert {entry["name"] for entry in curated(client, people["member"]).json()["plugins"]} == {"ops-kit"}
+    documents = Plugin.objects.select_related("marketplace").get(name="documents")
+    assert install.claude_code(documents, people["member"])["unavailable"].startswith(
+        "some of its skills, or of the plugins its folder holds, are not shared with you")
+    client.force_login(people["member"])
+    page = client.get("/skills/acme/documents/pdf/").content.decode()
+    assert "/plugin install documents" not in page and "unzip -o pdf.skill" in page
+    Plugin.objects.filter(name="internal").update(audience=[])  # shared again
+    assert {entry["name"] for entry in curated(client, people["member"]).json()["plugins"]} == {
+        "documents", "internal", "ops-kit"}
