@@ -130,19 +130,25 @@ def _listed(user, audience=None):
     held = _held(OuterRef("pk"))
     return (_pinnable(seen).exclude(Exists(held.exclude(pk__in=seen(Skill, removed=True))))
             .exclude(Exists(held.filter(policy=Policy.PROHIBITED)))
-            .exclude(_holds_unseen(seen(Skill).handed_out())))
+            .exclude(_holds_unseen(seen)))
 
 
-def _holds_unseen(handed_out):
-    """Does the plugin's folder hold another plugin's skill not among `handed_out` (the skills of its marketplace a
-    member may see and install)? Plugins at the top of the repository (`"./"`) hold each other's skills, and
-    Claude Code installs the folder whole: a member who may not see one of them would get its files. Asked only of
-    plugins a sync found holding others' (`Plugin.holds_others`), by their skills as they are now."""
-    root = OuterRef("approved_root")
-    inside = (Skill.objects.filter(marketplace=OuterRef("marketplace"), removed_at=None, plugin__source_kind="relative")
-              .exclude(plugin=OuterRef("pk"))
-              .filter(Q(Exact(root, "")) | Q(path=root) | Q(path__startswith=Concat(root, Value("/")))))
-    return Q(holds_others=True) & Exists(inside.exclude(pk__in=handed_out))
+def _holds_unseen(seen):
+    """Does the plugin's folder hold another plugin, or another plugin's skill, that a member may not see or
+    install (`seen`, as in _listed)? Plugins at the top of the repository (`"./"`) hold each other, and Claude
+    Code installs the folder whole: a member who may not see one of them would get its files. Asked only of plugins
+    a sync found holding others (`Plugin.holds_others`), by the others as they are now."""
+    def inside(model, path):
+        folder = OuterRef("approved_root")
+        below = Q(**{path: folder}) | Q(**{f"{path}__startswith": Concat(folder, Value("/"))})
+        return model.objects.filter(marketplace=OuterRef("marketplace"), removed_at=None).filter(
+            Q(Exact(folder, "")) | below)
+
+    plugins = (inside(Plugin, "root").filter(source_kind="relative").exclude(pk=OuterRef("pk"))
+               .exclude(pk__in=seen(Plugin).exclude(policy=Policy.PROHIBITED)))
+    skills = (inside(Skill, "path").filter(plugin__source_kind="relative").exclude(plugin=OuterRef("pk"))
+              .exclude(pk__in=seen(Skill).handed_out()))
+    return Q(holds_others=True) & (Exists(plugins) | Exists(skills))
 
 
 def _seen(user, audience=None):
@@ -191,7 +197,7 @@ def _compile_lists(user):
         query = (_pinnable(seen).filter(pk=_SOME_PLUGIN)
                  .annotate(unseen=Exists(held.exclude(pk__in=theirs)),
                            prohibited=Exists(held.filter(policy=Policy.PROHIBITED)),
-                           others=ExpressionWrapper(_holds_unseen(seen(Skill).handed_out()),
+                           others=ExpressionWrapper(_holds_unseen(seen),
                                                     output_field=BooleanField()))
                  .values_list("unseen", "prohibited", "others").order_by().query)
         sql, params = query.sql_with_params()

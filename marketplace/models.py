@@ -556,8 +556,8 @@ class Plugin(CurationFields):
     removed_at = models.DateTimeField(null=True, blank=True)
     # Its folder in its source repository ("" at the top), as last read; None until a sync has read it.
     root = models.TextField(null=True, blank=True, editable=False)
-    # Does that folder hold skills of other plugins of the marketplace's repository (plugins at its top, `"./"`,
-    # hold each other's)? Claude Code installs the folder whole, theirs included (curated._listed).
+    # Does that folder hold other plugins of the marketplace's repository, or their skills (plugins at its top,
+    # `"./"`, hold each other's)? Claude Code installs the folder whole, theirs included (curated._listed).
     holds_others = models.BooleanField(default=False, editable=False)
     approved_commit = models.CharField(
         max_length=40, blank=True,

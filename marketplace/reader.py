@@ -574,10 +574,11 @@ def _take_own_contents(plugins):
 
 
 def _holding_others(plugins):
-    """Mark the plugins of the marketplace's repository whose folder holds another plugin's skill: Claude Code
-    installs that folder whole, the other's skill included, so only those who may see it get the plugin
+    """Mark the plugins of the marketplace's repository whose folder holds another plugin's folder or skill: Claude
+    Code installs that folder whole, the other's files included, so only those who may see it get the plugin
     (curated._listed). Sorted, each plugin looks at the folders below its own alone."""
-    owners = sorted((skill.folder, id(plugin)) for plugin in plugins for skill in plugin.skills)
+    owners = sorted([(skill.folder, id(plugin)) for plugin in plugins for skill in plugin.skills]
+                    + [(plugin.root, id(plugin)) for plugin in plugins])
     folders = [folder for folder, _owner in owners]
     for plugin in plugins:
         root, prefix = plugin.root, f"{plugin.root}/" if plugin.root else ""

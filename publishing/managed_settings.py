@@ -112,8 +112,8 @@ def not_forced_on(target, planned: Plan | None = None) -> list[tuple[str, str]]:
         elif name := curated.prohibited_skill(plugin):
             why = f"it holds {name}, which your organisation prohibits, and Claude Code installs a plugin whole"
         else:
-            why = ("some of its skills are not shared with everyone in this audience, and Claude Code installs a "
-                   "plugin whole")
+            why = ("some of its skills, or of the plugins its folder holds, are not shared with everyone in this "
+                   "audience or are prohibited, and Claude Code installs a plugin's folder whole")
         left.append((f"{plugin.name}@{plugin.marketplace.slug}", why))
     return left
 

@@ -603,25 +603,28 @@ def test_a_plugin_at_the_top_of_the_repository_is_only_for_those_who_may_see_eve
         ".claude-plugin/marketplace.json": catalog(
             plugin_entry("documents", source="./", strict=False, skills=["./skills/pdf"]),
             plugin_entry("internal", source="./", strict=False, skills=["./skills/payroll"]),
-            plugin_entry("ops-kit"), name="acme-skills"),
+            plugin_entry("ops-kit"), plugin_entry("deploy-hooks"), name="acme-skills"),
         "skills/pdf/SKILL.md": skill_md("pdf"),
         "skills/payroll/SKILL.md": skill_md("payroll", "Salaries by employee."),
         "plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem"),
+        "plugins/deploy-hooks/hooks/hooks.json": json.dumps({"hooks": {}}),
     })
     synced_marketplace(repo, slug="acme")
     assert dict(Plugin.objects.values_list("name", "holds_others")) == {
-        "documents": True, "internal": True, "ops-kit": False}
+        "documents": True, "internal": True, "ops-kit": False, "deploy-hooks": False}
     Plugin.objects.filter(name="internal").update(audience=["github:@acme/core"])
 
     text = curated(client, people["core"]).content.decode()
-    assert {entry["name"] for entry in json.loads(text)["plugins"]} == {"documents", "internal", "ops-kit"}
+    assert {entry["name"] for entry in json.loads(text)["plugins"]} == {
+        "documents", "internal", "ops-kit", "deploy-hooks"}
     home = tmp_path / "home"
     printed, errors = installed(catalogue_folder(tmp_path, text), "documents@acme-skills", home)
     assert errors.get("documents@acme-skills") == [], printed
     assert [path.read_text() for path in home.glob(".claude/plugins/cache/acme-skills/documents/*/skills/payroll/SKILL.md")
             ] == [skill_md("payroll", "Salaries by employee.")]
 
-    assert {entry["name"] for entry in curated(client, people["member"]).json()["plugins"]} == {"ops-kit"}
+    assert {entry["name"] for entry in curated(client, people["member"]).json()["plugins"]} == {
+        "ops-kit", "deploy-hooks"}
     documents = Plugin.objects.select_related("marketplace").get(name="documents")
     assert install.claude_code(documents, people["member"])["unavailable"].startswith(
         "some of its skills, or of the plugins its folder holds, are not shared with you")
@@ -630,4 +633,7 @@ def test_a_plugin_at_the_top_of_the_repository_is_only_for_those_who_may_see_eve
     assert "/plugin install documents" not in page and "unzip -o pdf.skill" in page
     Plugin.objects.filter(name="internal").update(audience=[])  # shared again
     assert {entry["name"] for entry in curated(client, people["member"]).json()["plugins"]} == {
-        "documents", "internal", "ops-kit"}
+        "documents", "internal", "ops-kit", "deploy-hooks"}
+    # A plugin of hooks alone in their folder is theirs too.
+    Plugin.objects.filter(name="deploy-hooks").update(audience=["github:@acme/core"])
+    assert {entry["name"] for entry in curated(client, people["member"]).json()["plugins"]} == {"ops-kit"}

@@ -93,8 +93,9 @@ def test_a_required_plugin_is_forced_on_only_where_every_members_catalogue_lists
     acme, _labs, _zeta = markets
     everyone = settings_target([acme])
     assert "ops-kit@acme-skills" not in fragment(everyone)["enabledPlugins"]
-    assert not_forced_on(everyone) == [("ops-kit@acme", "some of its skills are not shared with everyone in this "
-                                                       "audience, and Claude Code installs a plugin whole")]
+    assert not_forced_on(everyone) == [("ops-kit@acme", "some of its skills, or of the plugins its folder holds, are "
+                                                       "not shared with everyone in this audience or are prohibited, "
+                                                       "and Claude Code installs a plugin's folder whole")]
 
     core = settings_target([acme], name="core", audience=["github:@acme/core"])
     assert fragment(core)["enabledPlugins"]["ops-kit@acme-skills"] is True and not_forced_on(core) == []
