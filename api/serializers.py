@@ -55,6 +55,7 @@ class PluginSerializer(serializers.ModelSerializer):
     category = serializers.CharField(source="shown_category")
     tags = serializers.SerializerMethodField()
     featured = serializers.BooleanField(read_only=True)
+    loads = serializers.SerializerMethodField()
     claude_code = serializers.SerializerMethodField()
     web_url = serializers.SerializerMethodField()
     api_url = serializers.SerializerMethodField()
@@ -67,6 +68,11 @@ class PluginSerializer(serializers.ModelSerializer):
 
     def get_tags(self, obj) -> list[str]:
         return [t for t in obj.shown_tags or [] if isinstance(t, str)]
+
+    def get_loads(self, obj) -> bool:
+        """Whether Claude Code loads what members get: the commit approved (before one, the repository's), as the
+        plugin's page says; a push that does not load waits behind it."""
+        return obj.served_refusal is None
 
     @extend_schema_field(ClaudeCodeRoute)
     def get_claude_code(self, obj):

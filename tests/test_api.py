@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from audit.models import Action, AuditEvent, Surface
 from connector.tokens import mint
-from marketplace.models import Policy, Skill, SyncRun
+from marketplace.models import Plugin, Policy, Skill, SyncRun
+from marketplace.sync import sync_marketplace
 
 from .builders import catalog, plugin_entry, skill_md
 
@@ -147,6 +148,28 @@ def test_a_page_of_plugins_reads_the_curated_catalogues_once(as_, make_repo, syn
         plugins = client.get("/api/v1/plugins/").json()["results"]
     expected = sorted(f"/plugin install kit-{i}@big" for i in range(12))
     assert sorted(p["claude_code"]["install"] for p in plugins) == expected
+
+
+def test_a_plugin_says_whether_what_members_get_loads_not_the_newest_push(as_, make_repo, synced_marketplace):
+    """Under an approval policy, a push that adds a hook waits behind the approved commit, which members still
+    install: though its plugin.json no longer loads, the API says the plugin loads, as its page does, until that
+    commit moves."""
+    repo = make_repo({".claude-plugin/marketplace.json": catalog(plugin_entry("app"), name="acme-skills"),
+                      "plugins/app/.claude-plugin/plugin.json": json.dumps({"name": "app"}),
+                      "plugins/app/skills/s/SKILL.md": skill_md("s")})
+    market = synced_marketplace(repo, slug="acme")
+    market.requires_approval = True
+    market.save(update_fields=["requires_approval"])
+    hook = {"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "echo hi"}]}]}}
+    repo.commit({"plugins/app/.claude-plugin/plugin.json": "{not json", "plugins/app/hooks/hooks.json": json.dumps(hook)})
+    assert sync_marketplace(market.pk).status == "partial"
+    app = Plugin.objects.get(name="app")
+    assert app.loads is False and app.approved_loads is True and app.approved_commit != app.commit
+    client = as_("member")
+    assert client.get("/api/v1/plugins/acme/app/").json()["loads"] is True
+    assert "Claude Code will not load this plugin" not in client.get("/plugins/acme/app/").content.decode()
+    Plugin.objects.filter(pk=app.pk).update(approved_loads=False, approved_refusal="its plugin.json is not JSON")
+    assert client.get("/api/v1/plugins/acme/app/").json()["loads"] is False
 
 
 def test_a_package_link_works_once_and_is_audited(as_, two_markets):
