@@ -582,8 +582,8 @@ def _holding_others(plugins):
     folders = [folder for folder, _owner in owners]
     for plugin in plugins:
         root, prefix = plugin.root, f"{plugin.root}/" if plugin.root else ""
-        # Its folder itself (a skill at another plugin's top), then what lies below it ("a-b" sorts between "a" and
-        # "a/").
+        # Its folder itself (a skill at another plugin's top), then what lies below it: looked up apart, as a-b sorts
+        # between a and a/.
         held = owners[bisect.bisect_left(folders, root):bisect.bisect_right(folders, root)] if root else []
         below = itertools.takewhile(lambda owned: owned[0].startswith(prefix),
                                     itertools.islice(owners, bisect.bisect_left(folders, prefix), None))
