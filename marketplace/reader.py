@@ -56,7 +56,8 @@ log = logging.getLogger(__name__)
 #    that its value cannot be, is passed over.
 # 13: a skills path climbing out of the plugin's folder finds nothing (Claude Code installs the folder alone); a
 #    symbolic link to a path over 4,096 bytes is broken.
-# 14: files a checkout rewrites by the repository's .gitattributes (eol=crlf, ident, working-tree-encoding).
+# 14: files a checkout rewrites by the repository's .gitattributes (eol=crlf, ident, working-tree-encoding); which
+#    plugins' folders hold other plugins or their skills (Plugin.holds_others).
 READER_VERSION = 14
 # A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
 README_MAX_BYTES = 256 * 1024
