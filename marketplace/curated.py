@@ -21,7 +21,7 @@ declares servers and hooks, and says where the plugin's folder is.
 4. Claude Code installs a plugin whole, so a plugin holding a skill the user may not see is left
    out of their catalogue: the pinned commit would hand them that skill. So is a prohibited plugin, and
    one holding a prohibited skill, as every other surface refuses them. Its folder is what is installed:
-   a plugin at the top of the repository (`"./"`) holds the other plugins' skills there too.
+   a plugin at the top of the repository (`"./"`) holds the other plugins there too, and their skills.
 5. A plugin Claude Code would refuse to load as approved (`Plugin.approved_loads`) is left out: its install would
    fail.
 6. So is a plugin that depends on one the catalogue leaves out (dependencies.py): Claude Code would install
@@ -40,9 +40,7 @@ from types import SimpleNamespace
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, Value
-from django.db.models.functions import Concat
-from django.db.models.lookups import Exact
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
 
 from . import dependencies, manifest, provenance
 from .gitrepo import is_local
@@ -134,21 +132,16 @@ def _listed(user, audience=None):
 
 
 def _holds_unseen(seen):
-    """Does the plugin's folder hold another plugin, or another plugin's skill, that a member may not see or
-    install (`seen`, as in _listed)? Plugins at the top of the repository (`"./"`) hold each other, and Claude
-    Code installs the folder whole: a member who may not see one of them would get its files. Asked only of plugins
-    a sync found holding others (`Plugin.holds_others`), by the others as they are now."""
-    def inside(model, path):
-        folder = OuterRef("approved_root")
-        below = Q(**{path: folder}) | Q(**{f"{path}__startswith": Concat(folder, Value("/"))})
-        return model.objects.filter(marketplace=OuterRef("marketplace"), removed_at=None).filter(
-            Q(Exact(folder, "")) | below)
-
-    plugins = (inside(Plugin, "root").filter(source_kind="relative").exclude(pk=OuterRef("pk"))
-               .exclude(pk__in=seen(Plugin).exclude(policy=Policy.PROHIBITED)))
-    skills = (inside(Skill, "path").filter(plugin__source_kind="relative").exclude(plugin=OuterRef("pk"))
+    """Does the plugin's folder hold another plugin (`Plugin.holds`: its folder, or a skill of it), that a member
+    may not see or install (`seen`, as in _listed), or a skill of one they may not? Plugins at the top of the
+    repository (`"./"`) hold each other, and Claude Code installs the folder whole: a member who may not see one of
+    them would get its files. The others as they are now, each skill of theirs (a skill of one may lie elsewhere)."""
+    unseen = (Plugin.objects.filter(marketplace=OuterRef("marketplace"), removed_at=None, name__any=OuterRef("holds"))
+              .exclude(pk__in=seen(Plugin).exclude(policy=Policy.PROHIBITED)))
+    theirs = (Skill.objects.filter(marketplace=OuterRef("marketplace"), removed_at=None, plugin__removed_at=None,
+                                   plugin__name__any=OuterRef("holds"))
               .exclude(pk__in=seen(Skill).handed_out()))
-    return Q(holds_others=True) & (Exists(plugins) | Exists(skills))
+    return Q(holds__len__gt=0) & (Exists(unseen) | Exists(theirs))
 
 
 def _seen(user, audience=None):

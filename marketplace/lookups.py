@@ -10,7 +10,8 @@ from django.db.models import Field, ForeignObject, Lookup
 
 
 class Any(Lookup):
-    """On a foreign key, the values are the ids (`skill__any=[1, 2]`), never model instances."""
+    """On a foreign key, the values are the ids (`skill__any=[1, 2]`), never model instances. The values may be an
+    array column instead (`name__any=OuterRef("holds")`)."""
 
     lookup_name = "any"
     prepare_rhs = False  # a list of values, each converted in get_db_prep_lookup

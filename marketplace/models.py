@@ -556,9 +556,10 @@ class Plugin(CurationFields):
     removed_at = models.DateTimeField(null=True, blank=True)
     # Its folder in its source repository ("" at the top), as last read; None until a sync has read it.
     root = models.TextField(null=True, blank=True, editable=False)
-    # Does that folder hold other plugins of the marketplace's repository, or their skills (plugins at its top,
-    # `"./"`, hold each other's)? Claude Code installs the folder whole, theirs included (curated._listed).
-    holds_others = models.BooleanField(default=False, editable=False)
+    # The other plugins of the marketplace whose folder, or a skill of which, lies in that folder of the same
+    # repository (plugins at its top, `"./"`, hold each other): Claude Code installs the folder whole, their files
+    # included (curated._listed).
+    holds = ArrayField(models.CharField(max_length=200), default=list, blank=True, editable=False)
     approved_commit = models.CharField(
         max_length=40, blank=True,
         help_text="The latest commit at which every skill of the plugin, and the rest of it, was approved; the "

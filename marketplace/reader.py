@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 # 13: a skills path climbing out of the plugin's folder finds nothing (Claude Code installs the folder alone); a
 #    symbolic link to a path over 4,096 bytes is broken.
 # 14: files a checkout rewrites by the repository's .gitattributes (eol=crlf, ident, working-tree-encoding); which
-#    plugins' folders hold other plugins or their skills (Plugin.holds_others).
+#    plugins' folders hold other plugins or their skills (Plugin.holds).
 READER_VERSION = 14
 # A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
 README_MAX_BYTES = 256 * 1024
@@ -233,6 +233,7 @@ class Reader:
         # Once read, so that a skill another of its name shadows (skillfolder._dedupe), which Skillport does not list
         # but Claude Code loads, is reviewed and scanned as the plugin's own content.
         _take_own_contents(plugins)
+        _find_holdings(plugins)
         unreachable = self._unreachable_skill_files(plugins)
         self.close()
         return Snapshot(
@@ -571,24 +572,38 @@ def _take_own_contents(plugins):
             content = plugincontent.own_content(plugin.tree, plugin.root, folders[id(plugin.tree)], plugin.entry,
                                                 plugin.manifest)
             plugin.own_content, plugin.own_hash = plugincontent.kept(content), plugincontent.digest(content)
-    _holding_others([plugin for plugin in plugins if plugin.tree is not None and plugin.source.kind == "relative"])
 
 
-def _holding_others(plugins):
-    """Mark the plugins of the marketplace's repository whose folder holds another plugin's folder or skill: Claude
-    Code installs that folder whole, the other's files included, so only those who may see it get the plugin
-    (curated._listed). Sorted, each plugin looks at the folders below its own alone."""
-    owners = sorted([(skill.folder, id(plugin)) for plugin in plugins for skill in plugin.skills]
-                    + [(plugin.root, id(plugin)) for plugin in plugins])
+def _find_holdings(plugins):
+    """Each plugin's `holds`, among the plugins read from the same repository at the same commit (_holding)."""
+    read_together = {}
+    for plugin in plugins:
+        if plugin.tree is not None:
+            read_together.setdefault(id(plugin.tree), []).append(plugin)
+    for reading in read_together.values():
+        _holding(reading)
+
+
+def _holding(plugins):
+    """Each plugin's `holds`: the others of `plugins` (read from one repository at one commit) whose folder, or a
+    skill of which, lies in its folder. Claude Code installs that folder whole, their files included, so only those
+    who may see them get the plugin (curated._listed). Sorted, each plugin looks at the folders below its own alone
+    (one at the top holds every other)."""
+    everyone = {plugin.name for plugin in plugins}
+    owners = sorted([(skill.folder, plugin.name) for plugin in plugins for skill in plugin.skills]
+                    + [(plugin.root, plugin.name) for plugin in plugins])
     folders = [folder for folder, _owner in owners]
     for plugin in plugins:
-        root, prefix = plugin.root, f"{plugin.root}/" if plugin.root else ""
+        root = plugin.root
+        if not root:
+            plugin.holds = sorted(everyone - {plugin.name})
+            continue
         # Its folder itself (a skill at another plugin's top), then what lies below it: looked up apart, as a-b sorts
         # between a and a/.
-        held = owners[bisect.bisect_left(folders, root):bisect.bisect_right(folders, root)] if root else []
-        below = itertools.takewhile(lambda owned: owned[0].startswith(prefix),
-                                    itertools.islice(owners, bisect.bisect_left(folders, prefix), None))
-        plugin.holds_others = any(owner != id(plugin) for _folder, owner in itertools.chain(held, below))
+        held = owners[bisect.bisect_left(folders, root):bisect.bisect_right(folders, root)]
+        below = itertools.takewhile(lambda owned: owned[0].startswith(f"{root}/"),
+                                    itertools.islice(owners, bisect.bisect_left(folders, f"{root}/"), None))
+        plugin.holds = sorted({owner for _folder, owner in itertools.chain(held, below)} - {plugin.name})
 
 
 def _report_unread(plugins):

@@ -75,7 +75,7 @@ class PluginData:
     installs: bool = True  # would `claude plugin install` take it (it may still not load)? Its dependents ask
     own_content: dict = field(default_factory=dict)  # what it installs besides its skills (plugincontent)
     own_hash: str = ""  # its digest
-    holds_others: bool = False  # its folder in the marketplace's repository holds other plugins or their skills
+    holds: list = field(default_factory=list)  # the other plugins its folder holds, or holds a skill of
     tree: object = field(default=None, repr=False)  # the tree it was read from (None: not read)
     skill_folders: dict = field(default_factory=dict)  # its skills' folders in `tree` (discovery), read into `skills`
     surfaces: list = field(default_factory=lambda: list(ALL_SURFACES))

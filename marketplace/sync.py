@@ -55,7 +55,7 @@ JUDGED_FIELDS = [
 PLUGIN_FIELDS = [
     "display_name", "description", "source_kind", "source", "category", "tags",
     "keywords", "surfaces", "author", "license", "homepage", "repository", "entry", "manifest", "readme",
-    "readme_html", "loads", "refusal", "own_content", "own_hash", "root", "holds_others", "problems", "fingerprint",
+    "readme_html", "loads", "refusal", "own_content", "own_hash", "root", "holds", "problems", "fingerprint",
     "removed_at", "last_seen_at", "updated_at",
 ]
 
@@ -254,7 +254,7 @@ def _plugin_values(data, where) -> dict:
         "own_content": data.own_content,
         "own_hash": data.own_hash,
         "root": data.root if data.tree is not None else None,
-        "holds_others": data.holds_others,
+        "holds": data.holds,
     }, data.problems, where)
     values["problems"] = _problem_rows(data.problems)
     return values

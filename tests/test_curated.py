@@ -610,8 +610,9 @@ def test_a_plugin_at_the_top_of_the_repository_is_only_for_those_who_may_see_eve
         "plugins/deploy-hooks/hooks/hooks.json": json.dumps({"hooks": {}}),
     })
     synced_marketplace(repo, slug="acme")
-    assert dict(Plugin.objects.values_list("name", "holds_others")) == {
-        "documents": True, "internal": True, "ops-kit": False, "deploy-hooks": False}
+    assert dict(Plugin.objects.values_list("name", "holds")) == {
+        "documents": ["deploy-hooks", "internal", "ops-kit"], "internal": ["deploy-hooks", "documents", "ops-kit"],
+        "ops-kit": [], "deploy-hooks": []}
     Plugin.objects.filter(name="internal").update(audience=["github:@acme/core"])
 
     text = curated(client, people["core"]).content.decode()
@@ -637,3 +638,18 @@ def test_a_plugin_at_the_top_of_the_repository_is_only_for_those_who_may_see_eve
     # A plugin of hooks alone in their folder is theirs too.
     Plugin.objects.filter(name="deploy-hooks").update(audience=["github:@acme/core"])
     assert {entry["name"] for entry in curated(client, people["member"]).json()["plugins"]} == {"ops-kit"}
+
+
+def test_plugins_of_one_fetched_repository_hold_each_other_too(client, make_repo, synced_marketplace, git_host,
+                                                                people):
+    """Two entries sourcing one GitHub repository at its top install all of it, each the other's files."""
+    git_host("acme/mono", {"skills/pdf/SKILL.md": skill_md("pdf"), "skills/payroll/SKILL.md": skill_md("payroll")})
+    mono = {"source": "github", "repo": "acme/mono"}
+    repo = make_repo({".claude-plugin/marketplace.json": catalog(
+        plugin_entry("documents", source=mono, strict=False, skills=["./skills/pdf"]),
+        plugin_entry("internal", source=mono, strict=False, skills=["./skills/payroll"]), name="acme-skills")})
+    synced_marketplace(repo, slug="acme")
+    assert dict(Plugin.objects.values_list("name", "holds")) == {"documents": ["internal"], "internal": ["documents"]}
+    Plugin.objects.filter(name="internal").update(audience=["github:@acme/core"])
+    assert {entry["name"] for entry in curated(client, people["member"]).json()["plugins"]} == set()
+    assert {entry["name"] for entry in curated(client, people["core"]).json()["plugins"]} == {"documents", "internal"}

@@ -1,3 +1,4 @@
+import django.contrib.postgres.fields
 from django.db import migrations, models
 
 
@@ -11,7 +12,9 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name="plugin",
-            name="holds_others",
-            field=models.BooleanField(default=False, editable=False),
+            name="holds",
+            field=django.contrib.postgres.fields.ArrayField(
+                base_field=models.CharField(max_length=200), blank=True, default=list, editable=False, size=None
+            ),
         ),
     ]
