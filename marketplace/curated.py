@@ -46,6 +46,7 @@ from . import dependencies, manifest, provenance
 from .gitrepo import is_local
 from .models import Curation, Plugin, Policy, Skill, identifier, once_per_key, visibility_key
 from .problems import Problems
+from .snapshot import HOLDS_TOO_MANY
 
 FETCHED = ("github", "url", "git-subdir")
 
@@ -135,13 +136,14 @@ def _holds_unseen(seen):
     """Does the plugin's folder hold another plugin (`Plugin.holds`: its folder, or a skill of it), that a member
     may not see or install (`seen`, as in _listed), or a skill of one they may not? Plugins at the top of the
     repository (`"./"`) hold each other, and Claude Code installs the folder whole: a member who may not see one of
-    them would get its files. The others as they are now, each skill of theirs (a skill of one may lie elsewhere)."""
+    them would get its files. The others as they are now, each skill of theirs (a skill of one may lie elsewhere);
+    a plugin holding more than the sync names (HOLDS_TOO_MANY) is left out for everyone."""
     unseen = (Plugin.objects.filter(marketplace=OuterRef("marketplace"), removed_at=None, name__any=OuterRef("holds"))
               .exclude(pk__in=seen(Plugin).exclude(policy=Policy.PROHIBITED)))
     theirs = (Skill.objects.filter(marketplace=OuterRef("marketplace"), removed_at=None, plugin__removed_at=None,
                                    plugin__name__any=OuterRef("holds"))
               .exclude(pk__in=seen(Skill).handed_out()))
-    return Q(holds__len__gt=0) & (Exists(unseen) | Exists(theirs))
+    return Q(holds__len__gt=0) & (Q(holds__contains=[HOLDS_TOO_MANY]) | Exists(unseen) | Exists(theirs))
 
 
 def _seen(user, audience=None):

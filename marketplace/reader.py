@@ -26,7 +26,7 @@ from . import (
 )
 from .gitrepo import GitError, Repository, is_local
 from .problems import CatalogError, Problems
-from .snapshot import ALL_SURFACES, DEFAULT_CATALOG_PATH, LFS_HEADER, PluginData, Snapshot
+from .snapshot import ALL_SURFACES, DEFAULT_CATALOG_PATH, HOLDS_TOO_MANY, LFS_HEADER, PluginData, Snapshot
 from .tree import Escape, Missing, Tree, in_mcpb_cache, join_inside
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,8 @@ log = logging.getLogger(__name__)
 # 14: files a checkout rewrites by the repository's .gitattributes (eol=crlf, ident, working-tree-encoding); which
 #    plugins' folders hold other plugins or their skills (Plugin.holds).
 READER_VERSION = 14
+# The other plugins a plugin's folder may hold (Plugin.holds) before it is left out of curated catalogues unchecked.
+MOST_HELD = 100
 # A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
 README_MAX_BYTES = 256 * 1024
 # The only components of a marketplace entry whose paths Claude Code looks for as it loads the plugin.
@@ -589,21 +591,33 @@ def _holding(plugins):
     skill of which, lies in its folder. Claude Code installs that folder whole, their files included, so only those
     who may see them get the plugin (curated._listed). Sorted, each plugin looks at the folders below its own alone
     (one at the top holds every other)."""
-    everyone = {plugin.name for plugin in plugins}
     owners = sorted([(skill.folder, plugin.name) for plugin in plugins for skill in plugin.skills]
                     + [(plugin.root, plugin.name) for plugin in plugins])
     folders = [folder for folder, _owner in owners]
     for plugin in plugins:
         root = plugin.root
-        if not root:
-            plugin.holds = sorted(everyone - {plugin.name})
+        if root:
+            # Its folder itself (a skill at another plugin's top), then what lies below it: looked up apart, as a-b
+            # sorts between a and a/.
+            held = owners[bisect.bisect_left(folders, root):bisect.bisect_right(folders, root)]
+            below = itertools.takewhile(lambda owned: owned[0].startswith(f"{root}/"),
+                                        itertools.islice(owners, bisect.bisect_left(folders, f"{root}/"), None))
+            others = (owner for _folder, owner in itertools.chain(held, below) if owner != plugin.name)
+        else:
+            others = (other.name for other in plugins if other is not plugin)
+        found = set(itertools.islice(others, MOST_HELD + 1))
+        if len(found) <= MOST_HELD:
+            plugin.holds = sorted(found)
             continue
-        # Its folder itself (a skill at another plugin's top), then what lies below it: looked up apart, as a-b sorts
-        # between a and a/.
-        held = owners[bisect.bisect_left(folders, root):bisect.bisect_right(folders, root)]
-        below = itertools.takewhile(lambda owned: owned[0].startswith(f"{root}/"),
-                                    itertools.islice(owners, bisect.bisect_left(folders, f"{root}/"), None))
-        plugin.holds = sorted({owner for _folder, owner in itertools.chain(held, below)} - {plugin.name})
+        # A catalogue of thousands of plugins at its top would make that many names for each of them.
+        plugin.holds = [HOLDS_TOO_MANY]
+        plugin.problems.warning(
+            "holds-too-many",
+            f"The plugin's folder holds more than {MOST_HELD} other plugins, or skills of them, which Claude Code would "
+            "install with it: more than Skillport checks one by one, so curated catalogues leave it out. Give it a "
+            "folder of its own",
+            plugin.where(root or "."),
+        )
 
 
 def _report_unread(plugins):

@@ -653,3 +653,21 @@ def test_plugins_of_one_fetched_repository_hold_each_other_too(client, make_repo
     Plugin.objects.filter(name="internal").update(audience=["github:@acme/core"])
     assert {entry["name"] for entry in curated(client, people["member"]).json()["plugins"]} == set()
     assert {entry["name"] for entry in curated(client, people["core"]).json()["plugins"]} == {"documents", "internal"}
+
+
+def test_a_plugin_holding_more_plugins_than_the_sync_names_is_left_out_for_everyone(client, make_repo,
+                                                                                   synced_marketplace, people):
+    """A catalogue of many plugins at its top would make each of them name every other: past reader.MOST_HELD the
+    plugin is marked as holding too many, warned of, and left out of curated catalogues, the admin's too; the
+    plugins of folders of their own stay."""
+    from marketplace.reader import MOST_HELD
+
+    entries = [plugin_entry(f"top-{n}", source="./", strict=False, skills=[]) for n in range(MOST_HELD + 1)]
+    repo = make_repo({".claude-plugin/marketplace.json": catalog(*entries, plugin_entry("ops-kit"), name="acme-skills"),
+                      "plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem")})
+    synced_marketplace(repo, slug="acme")
+    top = Plugin.objects.get(name="top-0")
+    assert top.holds == ["*"] and [p["code"] for p in top.problems if p["code"] == "holds-too-many"]
+    assert Plugin.objects.get(name="ops-kit").holds == []
+    for persona in ("member", "admin"):
+        assert {entry["name"] for entry in curated(client, people[persona]).json()["plugins"]} == {"ops-kit"}
