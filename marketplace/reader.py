@@ -605,7 +605,11 @@ def _holding(plugins):
             others = (owner for _folder, owner in itertools.chain(held, below) if owner != plugin.name)
         else:
             others = (other.name for other in plugins if other is not plugin)
-        found = set(itertools.islice(others, MOST_HELD + 1))
+        found = set()
+        for other in others:  # each name once: one plugin may own many of the folders below
+            found.add(other)
+            if len(found) > MOST_HELD:
+                break
         if len(found) <= MOST_HELD:
             plugin.holds = sorted(found)
             continue

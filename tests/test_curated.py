@@ -663,11 +663,18 @@ def test_a_plugin_holding_more_plugins_than_the_sync_names_is_left_out_for_every
     from marketplace.reader import MOST_HELD
 
     entries = [plugin_entry(f"top-{n}", source="./", strict=False, skills=[]) for n in range(MOST_HELD + 1)]
+    # And a plugin whose folder holds as many others, each with several skills below it: counted by plugin.
+    nested = {f"plugins/shelf/{n}/skills/{skill}/SKILL.md": skill_md(skill) for n in range(MOST_HELD + 1)
+              for skill in ("a", "b", "c")}
+    entries += [plugin_entry("shelf", source="./plugins/shelf", strict=False, skills=[])]
+    entries += [plugin_entry(f"item-{n}", source=f"./plugins/shelf/{n}") for n in range(MOST_HELD + 1)]
     repo = make_repo({".claude-plugin/marketplace.json": catalog(*entries, plugin_entry("ops-kit"), name="acme-skills"),
-                      "plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem")})
+                      "plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem"), **nested})
     synced_marketplace(repo, slug="acme")
-    top = Plugin.objects.get(name="top-0")
-    assert top.holds == ["*"] and [p["code"] for p in top.problems if p["code"] == "holds-too-many"]
-    assert Plugin.objects.get(name="ops-kit").holds == []
+    for name in ("top-0", "shelf"):
+        plugin = Plugin.objects.get(name=name)
+        assert plugin.holds == ["*"] and [p for p in plugin.problems if p["code"] == "holds-too-many"]
+    assert Plugin.objects.get(name="ops-kit").holds == Plugin.objects.get(name="item-7").holds == []
     for persona in ("member", "admin"):
-        assert {entry["name"] for entry in curated(client, people[persona]).json()["plugins"]} == {"ops-kit"}
+        listed = {entry["name"] for entry in curated(client, people[persona]).json()["plugins"]}
+        assert "ops-kit" in listed and "item-7" in listed and not {"top-0", "shelf"} & listed
