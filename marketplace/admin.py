@@ -27,6 +27,7 @@ from .models import (
     PLUGIN_DETAIL, SKILL_TEXT, ContentScan, Curation, Marketplace, Plugin, ScanGate, Skill, SkillFile, SkillRevision,
     Status, SyncRun, WebhookDelivery,
 )
+from .snapshot import HOLDS_TOO_MANY
 from .tasks import queue_scan, queue_sync
 
 
@@ -515,6 +516,11 @@ class PluginAdmin(CatalogueAdmin):
         if obj.served_own_hash != obj.approved_own_hash:
             notes += (" What it installs besides its skills is the content that commit holds: the content approved "
                       "since reaches members with the next commit at which nothing waits.")
+        if obj.holds:
+            held = ("more than 100 other plugins, so no curated catalogue lists it" if obj.holds == [HOLDS_TOO_MANY]
+                    else f"{', '.join(obj.holds)}, so a member's curated catalogue lists it only if they may see and "
+                         "install each of those and every skill of theirs")
+            notes += f" Its folder holds other plugins, which Claude Code installs with it: {held}."
         if not moved:
             return f"Commit {obj.approved_commit[:12]}{at}, with its marketplace.json entry as approved.{notes}"
         return format_html("Commit {}{}, with its marketplace.json entry as approved, which differs: <ul>{}</ul>{}",

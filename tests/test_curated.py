@@ -626,6 +626,10 @@ def test_a_plugin_at_the_top_of_the_repository_is_only_for_those_who_may_see_eve
 
     assert {entry["name"] for entry in curated(client, people["member"]).json()["plugins"]} == {
         "ops-kit", "deploy-hooks"}
+    client.force_login(people["admin"])
+    change = client.get(f"/admin/marketplace/plugin/{Plugin.objects.get(name='documents').pk}/change/").content.decode()
+    assert ("Its folder holds other plugins, which Claude Code installs with it: deploy-hooks, internal, ops-kit, so a "
+            "member&#x27;s curated catalogue lists it only if") in change
     documents = Plugin.objects.select_related("marketplace").get(name="documents")
     assert install.claude_code(documents, people["member"])["unavailable"].startswith(
         "some of its skills, or of the plugins its folder holds, are not shared with you")
