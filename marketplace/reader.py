@@ -616,7 +616,7 @@ def _holding(plugins):
         # A catalogue of thousands of plugins at its top would make that many names for each of them.
         plugin.holds = [HOLDS_TOO_MANY]
         plugin.problems.warning(
-            "holds-too-many",
+            "holds-unchecked",
             f"The plugin's folder holds more than {MOST_HELD} other plugins, or skills of them, which Claude Code would "
             "install with it: more than Skillport checks one by one, so curated catalogues leave it out. Give it a "
             "folder of its own",

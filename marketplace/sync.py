@@ -32,6 +32,7 @@ from .gitrepo import GitError
 from .models import Blob, Marketplace, Plugin, Skill, SkillFile, Status, SyncRun
 from .problems import ERROR, TRUNCATED, WARNING, CatalogError, Problem
 from .reader import READER_VERSION, Reader
+from .snapshot import HOLDS_TOO_MANY
 
 log = logging.getLogger(__name__)
 
@@ -264,12 +265,20 @@ def _reconcile_plugins(marketplace, snapshot, now) -> dict:
     """Upsert plugins by name, tombstone the missing; return {name: (Plugin, PluginData)}."""
     existing = {p.name: p for p in Plugin.objects.filter(marketplace=marketplace)}
     result, create, update, seen = {}, [], [], []
+    named_too_long = {data.name for data in snapshot.plugins if storable.too_long(Plugin, "Plugin", name=data.name)}
     for data in snapshot.plugins:
         where = f"{marketplace.catalog_path}: plugins[{data.index}] ({data.name})"
-        too_long = storable.too_long(Plugin, "Plugin", name=data.name)
-        if too_long:
+        if data.name in named_too_long:
+            too_long = storable.too_long(Plugin, "Plugin", name=data.name)
             data.problems.append(Problem(ERROR, "name-too-long", f"{too_long}; the plugin is not stored", where))
             continue
+        if named_too_long.intersection(data.holds):
+            # Nobody here reviews a plugin that is not stored, and Claude Code would install its files with this one.
+            data.holds = [HOLDS_TOO_MANY]
+            data.problems.append(Problem(
+                WARNING, "holds-unchecked", "The plugin's folder holds a plugin whose name is too long to store, which "
+                "Claude Code would install with it: curated catalogues leave it out. Rename that plugin, or give this "
+                "one a folder of its own", data.where(data.root or ".")))
         row = existing.get(data.name)
         if data.failed and row is not None and row.removed_at is None:
             # Could not be read this time: keep what it had, show why.

@@ -677,8 +677,22 @@ def test_a_plugin_holding_more_plugins_than_the_sync_names_is_left_out_for_every
     synced_marketplace(repo, slug="acme")
     for name in ("top-0", "shelf"):
         plugin = Plugin.objects.get(name=name)
-        assert plugin.holds == ["*"] and [p for p in plugin.problems if p["code"] == "holds-too-many"]
+        assert plugin.holds == ["*"] and [p for p in plugin.problems if p["code"] == "holds-unchecked"]
     assert Plugin.objects.get(name="ops-kit").holds == Plugin.objects.get(name="item-7").holds == []
     for persona in ("member", "admin"):
         listed = {entry["name"] for entry in curated(client, people[persona]).json()["plugins"]}
         assert "ops-kit" in listed and "item-7" in listed and not {"top-0", "shelf"} & listed
+
+
+def test_a_plugin_holding_one_too_long_to_store_is_left_out(client, make_repo, synced_marketplace, people):
+    """A plugin whose name is over its column is not stored, so nobody here reviews it: one whose folder holds it
+    would hand its files over unreviewed."""
+    repo = make_repo({".claude-plugin/marketplace.json": catalog(
+        plugin_entry("kit", source="./plugins/kit"), plugin_entry("p" * 201, source="./plugins/kit/inner"),
+        plugin_entry("ops-kit"), name="acme-skills"),
+        "plugins/kit/skills/a/SKILL.md": skill_md("a"), "plugins/kit/inner/skills/b/SKILL.md": skill_md("b"),
+        "plugins/ops-kit/skills/postmortem/SKILL.md": skill_md("postmortem")})
+    synced_marketplace(repo, slug="acme")
+    kit = Plugin.objects.get(name="kit")
+    assert kit.holds == ["*"] and [p for p in kit.problems if p["code"] == "holds-unchecked"]
+    assert {entry["name"] for entry in curated(client, people["admin"]).json()["plugins"]} == {"ops-kit"}
