@@ -43,6 +43,8 @@ SNAPSHOT_ENV = {
     "GIT_COMMITTER_EMAIL": "skillport@localhost",
     "GIT_COMMITTER_DATE": "1970-01-01T00:00:00Z",
 }
+# Attributes that store and check out a file's bytes as they are, over any .gitattributes (Repository._snapshot).
+AS_THEY_ARE = "* -text -eol -filter -ident -working-tree-encoding\n"
 # The public hosts whose kind is known (their tokens, their pages); SKILLPORT_GIT_HOSTS adds self-hosted ones.
 KNOWN_HOSTS = {"gitlab.com": "gitlab", "bitbucket.org": "bitbucket", "codeberg.org": "gitea"}
 # Usernames a kind of host expects beside a token in HTTPS basic auth, when the admin gave none (`authorization`).
@@ -378,11 +380,24 @@ class Repository:
 
     @classmethod
     def _snapshot(cls, folder: Path):
+        """Commit the folder's files as they are, which is how Claude Code reads a folder marketplace: git's add would
+        apply the folder's .gitattributes (CRLF made LF, a UTF-16 file made UTF-8) and the server user's git
+        configuration (a filter, core.autocrlf) on the way in. The snapshot's own attributes, which outrank the
+        folder's, turn all of that off, and so nothing a checkout of it would rewrite is reported: nobody checks
+        a snapshot out."""
         repo = cls(cls.cache_path(f"snapshot:{folder}"))
         with _locked(repo.git_dir):
             if not (repo.git_dir / "HEAD").exists():
                 run(["init", "--bare", "--quiet", str(repo.git_dir)])
-            env = _env(extra={"GIT_INDEX_FILE": str(repo.git_dir / "snapshot-index"), "GIT_WORK_TREE": str(folder)})
+            attributes = repo.git_dir / "info" / "attributes"
+            if not attributes.exists() or attributes.read_text() != AS_THEY_ARE:
+                attributes.parent.mkdir(exist_ok=True)
+                attributes.write_text(AS_THEY_ARE)
+                # The index keeps what an earlier add made of files unchanged since (an older release's snapshots):
+                # without it, each is hashed again.
+                (repo.git_dir / "snapshot-index").unlink(missing_ok=True)
+            env = _env(extra={"GIT_INDEX_FILE": str(repo.git_dir / "snapshot-index"), "GIT_WORK_TREE": str(folder),
+                              "GIT_CONFIG_GLOBAL": os.devnull})
             run(["add", "--all", "--force", "."], git_dir=repo.git_dir, env=env)
             tree = run(["write-tree"], git_dir=repo.git_dir, env=env).decode().strip()
             commit = run(["commit-tree", tree, "-m", f"Snapshot of {folder.name}"],
@@ -429,7 +444,8 @@ class Repository:
     def attributes(self, commit: str, paths, names) -> dict[str, dict[str, str]]:
         """The git attributes `names` of each of `paths` at `commit` ({path: {name: "set", "unset", "unspecified" or
         a value}}), as the commit's .gitattributes files give them: what a checkout of it applies. No attributes file
-        of this server's counts (`core.attributesFile`; the cache's clones have no `info/attributes`)."""
+        of this server's counts (`core.attributesFile`); the cache's clones have no `info/attributes`, a folder's
+        snapshots have AS_THEY_ARE."""
         with tempfile.TemporaryDirectory(prefix="skillport-attributes-") as tmp:
             # git 2.39 reads attributes from a work tree or an index alone (--source came in 2.40): an index of its own.
             env = _env(extra={"GIT_INDEX_FILE": str(Path(tmp) / "index")},

@@ -1,8 +1,11 @@
 """Every source form Claude Code reads, and every skill discovery rule (FORMAT.md §1, §3)."""
+import os
+import time
+
 import pytest
 
 from marketplace import curated
-from marketplace.models import Plugin, Skill, Status
+from marketplace.models import Plugin, Skill, SkillFile, Status
 from marketplace.sync import sync_marketplace
 
 from .builders import Symlink, catalog, plugin_entry, skill_md
@@ -315,3 +318,39 @@ def test_catalogue_at_a_non_default_path_and_plain_folder(make_repo, make_market
     assert first.status == Status.OK and skills_of(plain) == [("q", "b")]
     # A snapshot of unchanged content is the same commit, so the next sync is a no-op.
     assert sync_marketplace(plain.pk).status == Status.UNCHANGED
+
+
+def test_a_plain_folder_is_snapshotted_byte_for_byte_whatever_its_gitattributes_say(make_marketplace, tmp_path):
+    """Claude Code reads a folder marketplace as its files are; git's add would apply the folder's .gitattributes (and
+    the server's git configuration) on the way in: CRLF made LF, a UTF-16 file made UTF-8, and the problems that
+    name those never said."""
+    folder = tmp_path / "folder"
+    (folder / ".claude-plugin").mkdir(parents=True)
+    (folder / ".claude-plugin/marketplace.json").write_text(catalog(plugin_entry("q", "./q")))
+    (folder / "q/skills/b").mkdir(parents=True)
+    skill = skill_md("b").replace("\n", "\r\n").encode()
+    notes = "Notes.\n".encode("utf-16-le")
+    (folder / "q/skills/b/SKILL.md").write_bytes(skill)
+    (folder / "q/skills/b/notes.txt").write_bytes(notes)
+    (folder / ".gitattributes").write_text("* text=auto\n*.txt working-tree-encoding=UTF-16LE\n")
+    plain = make_marketplace(type("R", (), {"url": str(folder)}), slug="plain")
+    assert sync_marketplace(plain.pk).status == Status.OK
+    stored = {f.path: bytes(f.blob.content) for f in SkillFile.objects.select_related("blob").filter(skill__slug="b")}
+    assert stored == {"SKILL.md": skill, "notes.txt": notes}
+    assert "text-crlf" in {p["code"] for p in Skill.objects.get(slug="b").problems}
+    assert not [p for p in Plugin.objects.get(name="q").problems if p["code"] == "checkout-rewrites"]
+
+    # A snapshot repository an earlier release made: its index holds what git's add made of the files, which an add
+    # would keep for files unchanged since. Each file is hashed again.
+    from marketplace import gitrepo
+
+    snapshots = gitrepo.Repository.cache_path(f"snapshot:{folder}")
+    (snapshots / "info" / "attributes").unlink()
+    for path in folder.rglob("*"):  # older than the index, so that an add trusts what the index says of them
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
+    index = gitrepo.local_env({"GIT_INDEX_FILE": str(snapshots / "snapshot-index"), "GIT_WORK_TREE": str(folder)})
+    gitrepo.run(["add", "--all", "--force", "--renormalize", "."], git_dir=snapshots, env=index)
+    assert b"\r\n" not in gitrepo.run(["show", ":q/skills/b/SKILL.md"], git_dir=snapshots, env=index)
+    assert sync_marketplace(plain.pk).status == Status.UNCHANGED  # the same bytes, so the same commit as before
+    stored = {f.path: bytes(f.blob.content) for f in SkillFile.objects.select_related("blob").filter(skill__slug="b")}
+    assert stored == {"SKILL.md": skill, "notes.txt": notes}
