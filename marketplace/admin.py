@@ -27,6 +27,7 @@ from .models import (
     PLUGIN_DETAIL, SKILL_TEXT, ContentScan, Curation, Marketplace, Plugin, ScanGate, Skill, SkillFile, SkillRevision,
     Status, SyncRun, WebhookDelivery,
 )
+from .reader import MOST_HELD
 from .snapshot import HOLDS_TOO_MANY
 from .tasks import queue_scan, queue_sync
 
@@ -517,7 +518,8 @@ class PluginAdmin(CatalogueAdmin):
             notes += (" What it installs besides its skills is the content that commit holds: the content approved "
                       "since reaches members with the next commit at which nothing waits.")
         if obj.holds:
-            held = ("more than 100 other plugins, so no curated catalogue lists it" if obj.holds == [HOLDS_TOO_MANY]
+            held = (f"more than {MOST_HELD}, or one too long a name to store, which Skillport does not check one by "
+                    "one, so no curated catalogue lists it" if obj.holds == [HOLDS_TOO_MANY]
                     else f"{', '.join(obj.holds)}, so a member's curated catalogue lists it only if they may see and "
                          "install each of those and every skill of theirs")
             notes += f" Its folder holds other plugins, which Claude Code installs with it: {held}."

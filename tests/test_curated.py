@@ -678,6 +678,9 @@ def test_a_plugin_holding_more_plugins_than_the_sync_names_is_left_out_for_every
     for name in ("top-0", "shelf"):
         plugin = Plugin.objects.get(name=name)
         assert plugin.holds == ["*"] and [p for p in plugin.problems if p["code"] == "holds-unchecked"]
+    client.force_login(people["admin"])
+    change = client.get(f"/admin/marketplace/plugin/{Plugin.objects.get(name='shelf').pk}/change/").content.decode()
+    assert f"Its folder holds other plugins, which Claude Code installs with it: more than {MOST_HELD}, or one" in change
     assert Plugin.objects.get(name="ops-kit").holds == Plugin.objects.get(name="item-7").holds == []
     for persona in ("member", "admin"):
         listed = {entry["name"] for entry in curated(client, people[persona]).json()["plugins"]}
