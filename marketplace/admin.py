@@ -27,8 +27,7 @@ from .models import (
     PLUGIN_DETAIL, SKILL_TEXT, ContentScan, Curation, Marketplace, Plugin, ScanGate, Skill, SkillFile, SkillRevision,
     Status, SyncRun, WebhookDelivery,
 )
-from .reader import MOST_HELD
-from .snapshot import HOLDS_TOO_MANY
+from .snapshot import HOLDS_TOO_MANY, MOST_HELD
 from .tasks import queue_scan, queue_sync
 
 

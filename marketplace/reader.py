@@ -26,7 +26,9 @@ from . import (
 )
 from .gitrepo import GitError, Repository, is_local
 from .problems import CatalogError, Problems
-from .snapshot import ALL_SURFACES, DEFAULT_CATALOG_PATH, HOLDS_TOO_MANY, LFS_HEADER, PluginData, Snapshot
+from .snapshot import (
+    ALL_SURFACES, DEFAULT_CATALOG_PATH, HOLDS_TOO_MANY, LFS_HEADER, MOST_HELD, PluginData, Snapshot,
+)
 from .tree import Escape, Missing, Tree, in_mcpb_cache, join_inside
 
 log = logging.getLogger(__name__)
@@ -59,8 +61,6 @@ log = logging.getLogger(__name__)
 # 14: files a checkout rewrites by the repository's .gitattributes (eol=crlf, ident, working-tree-encoding); which
 #    plugins' folders hold other plugins or their skills (Plugin.holds).
 READER_VERSION = 14
-# The other plugins a plugin's folder may hold (Plugin.holds) before it is left out of curated catalogues unchecked.
-MOST_HELD = 100
 # A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
 README_MAX_BYTES = 256 * 1024
 # The only components of a marketplace entry whose paths Claude Code looks for as it loads the plugin.
@@ -576,13 +576,18 @@ def _take_own_contents(plugins):
             plugin.own_content, plugin.own_hash = plugincontent.kept(content), plugincontent.digest(content)
 
 
-def _find_holdings(plugins):
-    """Each plugin's `holds`, among the plugins read from the same repository at the same commit (_holding)."""
-    read_together = {}
+def _read_together(plugins) -> dict[int, list]:
+    """{id(tree): the plugins read from it}: one repository at one commit each."""
+    together = {}
     for plugin in plugins:
         if plugin.tree is not None:
-            read_together.setdefault(id(plugin.tree), []).append(plugin)
-    for reading in read_together.values():
+            together.setdefault(id(plugin.tree), []).append(plugin)
+    return together
+
+
+def _find_holdings(plugins):
+    """Each plugin's `holds`, among the plugins read from the same repository at the same commit (_holding)."""
+    for reading in _read_together(plugins).values():
         _holding(reading)
 
 
@@ -650,11 +655,7 @@ def _report_unread(plugins):
 def _report_rewritten(plugins, repositories):
     """The files of each plugin that git rewrites as members check its commit out (gitattributes.py): Claude Code
     installs other bytes than Skillport read, scanned and approved. One question to git per repository read."""
-    asked = {}
-    for plugin in plugins:
-        if plugin.tree is not None:
-            asked.setdefault(id(plugin.tree), []).append(plugin)
-    for key, reading in asked.items():
+    for key, reading in _read_together(plugins).items():
         try:
             rewritten = gitattributes.rewritten(repositories[key], reading[0].commit, reading[0].tree,
                                                 [plugin.root for plugin in reading])

@@ -9,8 +9,9 @@ from .tree import Tree
 DEFAULT_CATALOG_PATH = ".claude-plugin/marketplace.json"
 JUNK_DIRS = {"__pycache__", "node_modules", ".git"}
 LFS_HEADER = b"version https://git-lfs.github.com/spec/v1"
-# What a plugin holds (PluginData.holds) when it holds more plugins than the reader names (reader.MOST_HELD); no plugin
-# is named so.
+# The other plugins a plugin's folder may hold (PluginData.holds) before the reader names none of them, only
+# HOLDS_TOO_MANY (no plugin is named so), and curated catalogues leave it out unchecked.
+MOST_HELD = 100
 HOLDS_TOO_MANY = "*"
 ALL_SURFACES = ["claude_code", "claude_desktop", "claude_ai"]
 # Problems that leave part of a plugin unread or unloaded (the rest say how it is named or described).

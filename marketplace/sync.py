@@ -265,14 +265,15 @@ def _reconcile_plugins(marketplace, snapshot, now) -> dict:
     """Upsert plugins by name, tombstone the missing; return {name: (Plugin, PluginData)}."""
     existing = {p.name: p for p in Plugin.objects.filter(marketplace=marketplace)}
     result, create, update, seen = {}, [], [], []
-    named_too_long = {data.name for data in snapshot.plugins if storable.too_long(Plugin, "Plugin", name=data.name)}
+    named_too_long = {data.name: why for data in snapshot.plugins
+                      if (why := storable.too_long(Plugin, "Plugin", name=data.name))}
     for data in snapshot.plugins:
         where = f"{marketplace.catalog_path}: plugins[{data.index}] ({data.name})"
         if data.name in named_too_long:
-            too_long = storable.too_long(Plugin, "Plugin", name=data.name)
-            data.problems.append(Problem(ERROR, "name-too-long", f"{too_long}; the plugin is not stored", where))
+            data.problems.append(Problem(ERROR, "name-too-long", f"{named_too_long[data.name]}; the plugin is not stored",
+                                         where))
             continue
-        if named_too_long.intersection(data.holds):
+        if named_too_long.keys() & set(data.holds):
             # Nobody here reviews a plugin that is not stored, and Claude Code would install its files with this one.
             data.holds = [HOLDS_TOO_MANY]
             data.problems.append(Problem(

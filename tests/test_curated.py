@@ -661,10 +661,10 @@ def test_plugins_of_one_fetched_repository_hold_each_other_too(client, make_repo
 
 def test_a_plugin_holding_more_plugins_than_the_sync_names_is_left_out_for_everyone(client, make_repo,
                                                                                    synced_marketplace, people):
-    """A catalogue of many plugins at its top would make each of them name every other: past reader.MOST_HELD the
+    """A catalogue of many plugins at its top would make each of them name every other: past snapshot.MOST_HELD the
     plugin is marked as holding too many, warned of, and left out of curated catalogues, the admin's too; the
     plugins of folders of their own stay."""
-    from marketplace.reader import MOST_HELD
+    from marketplace.snapshot import MOST_HELD
 
     entries = [plugin_entry(f"top-{n}", source="./", strict=False, skills=[]) for n in range(MOST_HELD + 1)]
     # And a plugin whose folder holds as many others, each with several skills below it: counted by plugin.
