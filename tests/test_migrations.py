@@ -4,7 +4,7 @@ import pytest
 from marketplace.models import Plugin, Skill, SkillRevision
 from marketplace.sync import sync_marketplace
 
-from .builders import catalog, plugin_entry
+from .builders import catalog, plugin_entry, skill_md
 from .migrating import there_and_back
 
 BEFORE_BODY_HTML = ("marketplace", "0011_api_identifiers")
@@ -14,6 +14,7 @@ BEFORE_APPROVED_MANIFEST = ("marketplace", "0040_skill_in_approved_commit")
 BEFORE_APPROVED_LOADS = ("marketplace", "0041_plugin_approved_manifest")
 BEFORE_SERVED_CONTENT = ("marketplace", "0042_plugin_approved_loads")
 BEFORE_APPROVED_ROOT = ("marketplace", "0044_skill_name_index")
+BEFORE_HOLDS = ("marketplace", "0045_plugin_approved_root")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -116,3 +117,40 @@ def test_0045_takes_the_folder_as_synced_for_a_plugin_with_an_approved_commit(si
     there_and_back(BEFORE_APPROVED_ROOT)
     tools = Plugin.objects.get(name="tools")
     assert tools.approved_commit and tools.approved_root == tools.root == "plugins/tools"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_0046_finds_what_each_plugins_folder_holds_as_the_sync_does(make_repo, make_marketplace, git_host):
+    """Plugins at the top hold every other read at their commit, a plugin below holds what lies below its folder, a
+    fetched repository's plugins hold each other, two of one folder too; past 100 a plugin holds "*" (snapshot.MOST_HELD)."""
+    git_host("acme/mono", {"skills/pdf/SKILL.md": skill_md("pdf"), "skills/payroll/SKILL.md": skill_md("payroll")})
+    mono = {"source": "github", "repo": "acme/mono"}
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": catalog(
+            plugin_entry("documents", source="./", strict=False, skills=["./skills/pdf"]),
+            plugin_entry("internal", source="./", strict=False, skills=["./skills/payroll"]),
+            plugin_entry("shelf", source="./plugins/shelf", strict=False, skills=[]),
+            plugin_entry("twin", source="./plugins/shelf", strict=False, skills=[]),
+            plugin_entry("item", source="./plugins/shelf/item"), plugin_entry("deploy-hooks"),
+            plugin_entry("mono-docs", source=mono, strict=False, skills=["./skills/pdf"]),
+            plugin_entry("mono-pay", source=mono, strict=False, skills=["./skills/payroll"]), name="acme-skills"),
+        "skills/pdf/SKILL.md": skill_md("pdf"),
+        "skills/payroll/SKILL.md": skill_md("payroll"),
+        "plugins/shelf/item/skills/postmortem/SKILL.md": skill_md("postmortem"),
+        "plugins/deploy-hooks/hooks/hooks.json": "{}",
+    })
+    market = make_marketplace(repo)
+    sync_marketplace(market.pk)
+    synced = dict(Plugin.objects.values_list("name", "holds"))
+    assert synced["shelf"] == ["item", "twin"] and synced["mono-docs"] == ["mono-pay"] and synced["item"] == []
+    assert synced["documents"] == ["deploy-hooks", "internal", "item", "shelf", "twin"]
+    # Another marketplace, never synced, whose plugin at the top holds more than 100 others.
+    crowded = make_marketplace(repo, slug="crowded")
+    Plugin.objects.bulk_create(Plugin(marketplace=crowded, name=f"p-{n}", source_kind="relative", commit="c" * 40,
+                                      root=f"plugins/p-{n}" if n else "") for n in range(102))
+    Plugin.objects.update(holds=[])
+
+    there_and_back(BEFORE_HOLDS)
+    assert dict(Plugin.objects.filter(marketplace=market).values_list("name", "holds")) == synced
+    crowded = dict(Plugin.objects.filter(marketplace=crowded).values_list("name", "holds"))
+    assert crowded.pop("p-0") == ["*"] and set(map(tuple, crowded.values())) == {()}

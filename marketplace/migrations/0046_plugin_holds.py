@@ -1,6 +1,33 @@
 import django.contrib.postgres.fields
 from django.db import migrations, models
 
+# What each marketplace's next sync (reader 14) sets, as near as the rows tell it, so that a plugin at the top of a
+# repository stops handing over the others' files from the deploy on, not from that sync: the other plugins read at
+# the same commit whose folder, or a skill's folder, lies in its folder ("" is the top, a skill's "." too); past 100,
+# "*" (snapshot.MOST_HELD, HOLDS_TOO_MANY). Plugins not read (no folder) hold nothing. Two sources at one commit are
+# taken as one repository, as they hold the same files; what the rows cannot tell (a plugin too long to store) the
+# sync adds.
+BACKFILL = """
+WITH folders AS (
+    SELECT marketplace_id, "commit", root AS folder, name
+    FROM marketplace_plugin WHERE removed_at IS NULL AND root IS NOT NULL
+    UNION
+    SELECT plugin.marketplace_id, plugin."commit", CASE skill.path WHEN '.' THEN '' ELSE skill.path END, plugin.name
+    FROM marketplace_skill skill JOIN marketplace_plugin plugin ON plugin.id = skill.plugin_id
+    WHERE skill.removed_at IS NULL AND plugin.removed_at IS NULL AND plugin.root IS NOT NULL
+), held AS (
+    SELECT plugin.id, array_agg(DISTINCT folders.name ORDER BY folders.name) AS names
+    FROM marketplace_plugin plugin JOIN folders
+        ON folders.marketplace_id = plugin.marketplace_id AND folders."commit" = plugin."commit"
+        AND folders.name <> plugin.name
+        AND (plugin.root = '' OR folders.folder = plugin.root OR starts_with(folders.folder, plugin.root || '/'))
+    WHERE plugin.removed_at IS NULL AND plugin.root IS NOT NULL
+    GROUP BY plugin.id
+)
+UPDATE marketplace_plugin SET holds = CASE WHEN cardinality(held.names) > 100 THEN ARRAY['*'] ELSE held.names END
+FROM held WHERE marketplace_plugin.id = held.id
+"""
+
 
 class Migration(migrations.Migration):
 
@@ -8,7 +35,6 @@ class Migration(migrations.Migration):
         ("marketplace", "0045_plugin_approved_root"),
     ]
 
-    # Set by each marketplace's next sync, which reads every plugin again (reader 14).
     operations = [
         migrations.AddField(
             model_name="plugin",
@@ -17,4 +43,5 @@ class Migration(migrations.Migration):
                 base_field=models.CharField(max_length=200), blank=True, default=list, editable=False, size=None
             ),
         ),
+        migrations.RunSQL(BACKFILL, migrations.RunSQL.noop),
     ]
