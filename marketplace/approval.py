@@ -339,15 +339,16 @@ def settle(marketplace):
         # of its skills waits for approval (or was refused it), nor the rest of it, and it holds no name the
         # sync refused to read (reader._report_unread); otherwise keep pinning the last such commit, entry and
         # plugin.json, and judging whether it loads, and what it installs besides skills, as then. Nor may another
-        # plugin's skill whose folder lies in the plugin's (plugins at the top of the repository hold each other's):
-        # installed from that commit, its files come along, and the plugin's hooks could run them.
+        # plugin's skill whose folder lies in the plugin's, in the repository read at the same commit (plugins at
+        # the top of a repository, or two entries of one fetched repository, hold each other's): installed from that
+        # commit, its files come along, and the plugin's hooks could run them.
         # The marketplace's skills are read once (a lookup per plugin ANDed two indexes, one of them
         # holding every live skill of the catalogue), and kept (MATERIALIZED): inlined into the NOT
         # EXISTS, they were read again for each plugin, and a sync that moved 500 plugins' commits spent
         # 1.1 s here instead of 14 ms. The plugin's own skills are a test apart, which PostgreSQL hashes.
         cursor.execute(
             f"WITH waiting AS MATERIALIZED ("
-            f"  SELECT s.plugin_id, s.path, o.source_kind = 'relative' AS in_marketplace_repo "
+            f"  SELECT s.plugin_id, s.path, o.commit "
             f"  FROM {skills} AS s JOIN {plugins} AS o ON o.id = s.plugin_id "
             f"  WHERE s.marketplace_id = %s AND s.removed_at IS NULL "
             f"  AND (s.pending_revision_id IS NOT NULL OR NOT s.released OR ("
@@ -365,8 +366,8 @@ def settle(marketplace):
             f"AND p.own_hash = p.approved_own_hash "
             f"AND NOT p.problems @> %s::jsonb "
             f"AND NOT EXISTS (SELECT 1 FROM waiting AS w WHERE w.plugin_id = p.id) "
-            f"AND NOT EXISTS (SELECT 1 FROM waiting AS w WHERE w.in_marketplace_repo AND p.source_kind = 'relative' "
-            f"  AND p.root IS NOT NULL AND (p.root = '' OR left(w.path, length(p.root) + 1) = p.root || '/')) "
+            f"AND NOT EXISTS (SELECT 1 FROM waiting AS w WHERE w.commit = p.commit AND p.root IS NOT NULL "
+            f"  AND (p.root = '' OR w.path = p.root OR starts_with(w.path, p.root || '/'))) "
             f"RETURNING p.id) "
             # The skills a moved plugin's approved commit holds: its live ones, every one approved. A skill removed
             # since stays held until then: members it is kept from must not get the commit that holds it.

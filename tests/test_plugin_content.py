@@ -339,6 +339,28 @@ def test_plugins_sharing_a_root_hold_each_others_skills_as_skills_not_as_content
     assert set(Plugin.objects.content_awaiting_approval().values_list("name", flat=True)) == {"writing", "review"}
 
 
+def test_plugins_of_one_fetched_repository_wait_for_each_others_skills(make_repo, synced_marketplace, git_host):
+    """Two entries of one fetched repository at its top hold each other's skills as two `"./"` entries do."""
+    upstream = git_host("acme/mono", {"memo/SKILL.md": skill_md("memo"), "checklist/SKILL.md": skill_md("checklist")})
+    mono = {"source": "github", "repo": "acme/mono"}
+    market = synced_marketplace(make_repo({".claude-plugin/marketplace.json": catalog(
+        plugin_entry("writing", source=mono, strict=False, skills=["./memo"]),
+        plugin_entry("review", source=mono, strict=False, skills=["./checklist"]), name="acme-skills")}), slug="acme")
+    market.requires_approval = True
+    market.save(update_fields=["requires_approval"])
+    approved = upstream.head
+
+    upstream.commit({"checklist/SKILL.md": skill_md("checklist", "Changed.")})
+    upstream.git("push", "--quiet", str(upstream.bare), "HEAD:main")
+    sync_marketplace(market.pk)
+    [revision] = SkillRevision.objects.filter(status=SkillRevision.Status.PENDING)
+    assert revision.skill.plugin.name == "review"
+    assert set(Plugin.objects.values_list("commit", "approved_commit")) == {(upstream.head, approved)}
+
+    approval.approve(SkillRevision.objects.filter(pk=revision.pk), None)
+    assert set(Plugin.objects.values_list("approved_commit", flat=True)) == {upstream.head}
+
+
 FLAGGING_SCANNER = """
 import json, sys
 from pathlib import Path
