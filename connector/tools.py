@@ -475,7 +475,7 @@ LINKED_STEPS = {"CC": ("claude_code_url", Surface.CLAUDE_CODE), "CD": ("download
 def install_skill(caller, name: str, surface=None) -> InstallSteps:
     skill = _find(caller, name)
     surfaces = [surface] if surface else list(SURFACES)
-    commands = install.claude_code_route(skill.plugin, caller.user)
+    commands = install.skill_route(skill, caller.user)
     # Claude Code fetches nothing when it installs the plugin; Claude.ai may also fetch into its sandbox.
     linked = [s for s in surfaces if s != "CC" or not commands] + (["sandbox"] if "CAI" in surfaces else [])
     links, expires_at = {}, None

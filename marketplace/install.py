@@ -24,6 +24,7 @@ from skillport_site.links import absolute_url
 
 from . import claudefields, curated, dependencies, packaging, plugincontent, skillmd
 from .models import Marketplace, Plugin
+from .snapshot import LINKS_OUT
 
 # Names only a local network resolves: Anthropic's servers cannot reach them.
 LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
@@ -105,6 +106,14 @@ def installed_with(plugin, user) -> list[dict]:
              "optional": written in optional} for written, name, elsewhere in named]
 
 
+def skill_route(skill, user) -> list[str]:
+    """claude_code_route for installing `skill`: none where its plugin, installed through Skillport, comes without it
+    or some of its files (links out of the plugin's folder, reader._report_links_out); it goes in on its own then."""
+    if any(problem.get("code") == LINKS_OUT for problem in skill.problems):
+        return []
+    return claude_code_route(skill.plugin, user)
+
+
 def claude_code_commands(plugin) -> list[str]:
     """claude_code_route's two, for a caller that knows the curated catalogue lists `plugin`."""
     return [claude_code_settings([plugin.marketplace]), curated_install(plugin)]
@@ -131,7 +140,7 @@ def steps(skill, user, download_url="") -> dict[str, list[str]]:
     package = packaging.package_name(skill)
     link = f" from the link (it works once, for {settings.SKILLPORT_INSTALL_LINK_SECONDS // 60} minutes)"
     link = link if download_url else ""
-    if route := claude_code_route(skill.plugin, user):
+    if route := skill_route(skill, user):
         needed = claude_code_needed(skill.plugin)
         claude_code = [*([f"This plugin needs Claude Code {needed}: update yours first if it is older (claude update)."]
                          if needed else []), settings_step(), *route, *_turned_on(skill.plugin),

@@ -27,7 +27,7 @@ from . import (
 from .gitrepo import GitError, Repository, is_local
 from .problems import CatalogError, Problems
 from .snapshot import (
-    ALL_SURFACES, DEFAULT_CATALOG_PATH, HOLDS_TOO_MANY, LFS_HEADER, MOST_HELD, PluginData, Snapshot,
+    ALL_SURFACES, DEFAULT_CATALOG_PATH, HOLDS_TOO_MANY, LFS_HEADER, LINKS_OUT, MOST_HELD, PluginData, Snapshot,
 )
 from .tree import Escape, Missing, Tree, in_mcpb_cache, join_inside
 
@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 # 13: a skills path climbing out of the plugin's folder finds nothing (Claude Code installs the folder alone); a
 #    symbolic link to a path over 4,096 bytes is broken.
 # 14: files a checkout rewrites by the repository's .gitattributes (eol=crlf, ident, working-tree-encoding); which
-#    plugins' folders hold other plugins or their skills (Plugin.holds).
+#    plugins' folders hold other plugins or their skills (Plugin.holds); links leading out of a plugin's folder.
 READER_VERSION = 14
 # A plugin's README is for its page only: a longer one is not shown (and no problem for Claude Code).
 README_MAX_BYTES = 256 * 1024
@@ -225,11 +225,14 @@ class Reader:
         _unmet_dependencies(plugins, self.catalog.name, self.catalog_path)
         _other_marketplaces(plugins, self.catalog, self.catalog_path)
         for plugin in plugins:
+            # Before its skills are hashed: a skill a link leaves behind says so (skillfolder.scan).
+            plugin.links_out = plugin.tree.links_leaving(plugin.root) if plugin.tree is not None else []
             # Once every plugin's refusal is known, its dependencies' included: a skill's content hash holds it.
             # Names of new skills are known only once read; skillfolder.read_new dedupes them after that.
             plugin.skills = [skillfolder.scan(plugin.tree, folder, plugin, self.known_skills)
                              for folder in plugin.skill_folders]
         _report_unread(plugins)
+        _report_links_out(plugins)
         _report_rewritten(plugins, self._repositories())
         skillfolder.read_new(plugins, self.blob_sink, self.progress)
         # Once read, so that a skill another of its name shadows (skillfolder._dedupe), which Skillport does not list
@@ -650,6 +653,24 @@ def _report_unread(plugins):
                 "Rename them",
                 plugin.where(plugin.root or "."),
             )
+
+
+def _report_links_out(plugins):
+    """Links in a plugin's folder leading out of it, which members installing it from the curated catalogue do not
+    get (Tree.links_leaving): what uses them will not work, and a skill behind one is installed on its own instead."""
+    for plugin in plugins:
+        if not plugin.links_out:
+            continue
+        prefix = f"{plugin.root}/"
+        named = ", ".join(link.removeprefix(prefix) for link in plugin.links_out[:10])
+        more = f" and {len(plugin.links_out) - 10} more" if len(plugin.links_out) > 10 else ""
+        plugin.problems.warning(
+            LINKS_OUT,
+            f"{len(plugin.links_out)} symbolic link(s) in the plugin lead out of its folder ({named}{more}): Claude "
+            "Code installs the plugin from Skillport's curated catalogue (a git-subdir source) without them, so what "
+            "uses them will not work there. Put the files in the plugin's folder",
+            plugin.where(plugin.root or "."),
+        )
 
 
 def _report_rewritten(plugins, repositories):

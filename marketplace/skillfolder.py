@@ -5,7 +5,9 @@
 2. `read_new` reads the blobs of every new skill once (handing new content to the blob sink),
    parses its SKILL.md, and gives it three verdicts with reasons.
 """
+import bisect
 import hashlib
+import itertools
 import posixpath
 from contextlib import closing
 
@@ -15,7 +17,7 @@ from django.utils.text import slugify
 from . import discovery, skillmd, verdicts
 from .discovery import CLAUDE_CODE_SKILL_MD_BYTES
 from .problems import Problem, Problems
-from .snapshot import LFS_HEADER, FileData, SkillData, is_junk
+from .snapshot import LFS_HEADER, LINKS_OUT, FileData, SkillData, is_junk
 from .spoofing import spoofing_problem
 from .tree import MAX_DEPTH, SHORT_NAME_REASON, unsafe_reason
 
@@ -61,6 +63,11 @@ def scan(tree, folder, plugin, known_skills) -> SkillData:
     material = "\n".join([folder_name, *skipped, *(f"{f.mode} {f.sha} {f.size} {f.omitted} {f.path}" for f in files)])
     if plugin.refusal:  # the same files in a plugin Claude Code refuses are a skill that does not load
         material += f"\nrefused {plugin.refusal}"
+    # The plugin's links out of its folder that lead to the skill or lie in it: installed with the plugin through
+    # Skillport, it comes without them (reader._report_links_out), and its install steps say to take it on its own.
+    links_out = _links_out(plugin.links_out, folder)
+    if links_out:
+        material += "\nlinks out " + "\n".join(links_out)
     content_hash = hashlib.sha256(material.encode("utf-8", "surrogateescape")).hexdigest()
     skill = SkillData(folder, folder_name, content_hash, files, problems,
                       direct=plugin.skill_folders.get(folder, False))
@@ -70,8 +77,22 @@ def scan(tree, folder, plugin, known_skills) -> SkillData:
         skill.name, skill.slug = known["name"], known["slug"]
         skill.command = discovery.command(plugin.claude_code_name, folder_name, skill.name if skill.direct else None)
         skill.problems = [Problem(**p) for p in known["problems"]]
-    skill.tree, skill.plugin, skill.where = tree, plugin, where
+    skill.tree, skill.plugin, skill.where, skill.links_out = tree, plugin, where, links_out
     return skill
+
+
+def _links_out(links, folder) -> list[str]:
+    """Those of `links` (sorted) that are `folder`, or a folder it lies in, or lie in it: looked up, as a hostile
+    plugin may hold thousands of links and skills."""
+    if not links:
+        return []
+    found, path = [], folder
+    while path:
+        if (at := bisect.bisect_left(links, path)) < len(links) and links[at] == path:
+            found.append(path)
+        path = posixpath.dirname(path)
+    below = itertools.islice(links, bisect.bisect_left(links, f"{folder}/"), None)
+    return found + list(itertools.takewhile(lambda link: link.startswith(f"{folder}/"), below))
 
 
 def _apply_limits(files, problems, where):
@@ -145,6 +166,18 @@ def _read_skill(skill, known_blobs, blob_sink, contents):
     plugin = skill.plugin
     problems = Problems(skill.problems)
     where = plugin.where(skill.folder or ".")
+    if skill.links_out:
+        inside = f"{skill.folder}/"
+        whole = any(not link.startswith(inside) for link in skill.links_out)  # the folder, or one it lies in
+        problems.warning(
+            LINKS_OUT,
+            "Installed with its plugin through Skillport, the skill comes without "
+            + ("its folder, reached through a symbolic link out of the plugin's" if whole else
+               "these symbolic links out of the plugin's folder: " + ", ".join(
+                   link.removeprefix(inside) for link in skill.links_out[:10]))
+            + ". Its install steps for Claude Code give it on its own instead; put the files in the plugin's folder",
+            where,
+        )
     skill_md_raw, unreadable, unloaded = None, "", ""
     for f in skill.files:
         if f.omitted:

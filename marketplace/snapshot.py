@@ -13,6 +13,8 @@ LFS_HEADER = b"version https://git-lfs.github.com/spec/v1"
 # HOLDS_TOO_MANY (no plugin is named so), and curated catalogues leave it out unchecked.
 MOST_HELD = 100
 HOLDS_TOO_MANY = "*"
+# The problem a plugin, and each skill of it, has where links lead out of its folder (reader._report_links_out).
+LINKS_OUT = "links-out-of-plugin"
 ALL_SURFACES = ["claude_code", "claude_desktop", "claude_ai"]
 # Problems that leave part of a plugin unread or unloaded (the rest say how it is named or described).
 NOT_READ_CODES = {
@@ -59,6 +61,7 @@ class SkillData:
     tree: Tree | None = field(default=None, repr=False)  # where the files are read from
     plugin: "PluginData | None" = field(default=None, repr=False)
     where: str = ""  # the location its problems name
+    links_out: list = field(default_factory=list)  # its plugin's links_out that lead to it, or lie in it
 
 
 @dataclass
@@ -80,6 +83,7 @@ class PluginData:
     own_content: dict = field(default_factory=dict)  # what it installs besides its skills (plugincontent)
     own_hash: str = ""  # its digest
     holds: list = field(default_factory=list)  # the other plugins its folder holds, or holds a skill of
+    links_out: list = field(default_factory=list)  # its links leading out of its folder (Tree.links_leaving)
     tree: object = field(default=None, repr=False)  # the tree it was read from (None: not read)
     skill_folders: dict = field(default_factory=dict)  # its skills' folders in `tree` (discovery), read into `skills`
     surfaces: list = field(default_factory=lambda: list(ALL_SURFACES))

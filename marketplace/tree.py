@@ -5,6 +5,8 @@ leaves the tree (absolute, or `..` past the root) is refused instead of read. So
 checkout would write, which git trees can still hold (`git mktree` takes any name), and names of a
 folder that macOS and Windows would take for one another.
 """
+import bisect
+import itertools
 import re
 import unicodedata
 from contextlib import contextmanager
@@ -189,6 +191,7 @@ class Tree:
         self.read_blobs = read_blobs or (lambda shas: ((sha, read_blob(sha)) for sha in shas))
         self._prefetched = {}
         self._targets = {}  # a link's blob -> its target: a sync resolves thousands of paths through one link
+        self._links = None  # every symbolic link's path, sorted, once asked for (links_leaving)
         # folder -> {name in it: why it is refused ("unsafe-name", "same-name", "short-name")}; nothing below
         # a refused name is read
         self.refused: dict[str, dict[str, str]] = {}
@@ -304,6 +307,27 @@ class Tree:
 
     def listdir(self, path: str) -> list[str]:
         return sorted(self.children.get(self.resolve(path), ()))
+
+    def links_leaving(self, root: str) -> list[str]:
+        """The symbolic links in the folder `root` (paths in the tree) that lead to a file or folder of the repository
+        outside it. Claude Code follows them as it copies a plugin from a marketplace it reads itself, but installs a
+        `git-subdir` source without them ("installed without 3 links it can't keep", 2.1.332): the curated catalogue
+        lists a plugin with a folder of its own so (tests/test_curated.py). Links leading nowhere or out of the
+        repository are what the walk reports them as."""
+        if not root or not self.has_symlinks:
+            return []
+        if self._links is None:
+            self._links = sorted(path for path, entry in self.entries.items() if entry.is_symlink)
+        prefix, leaving = f"{root}/", []
+        below = itertools.islice(self._links, bisect.bisect_left(self._links, prefix), None)
+        for link in itertools.takewhile(lambda path: path.startswith(prefix), below):
+            try:
+                target = self.resolve(link)
+            except (Escape, Missing):
+                continue
+            if target != root and not target.startswith(prefix):
+                leaving.append(link)
+        return leaving
 
     def refused_below(self, root: str) -> list[str]:
         """Every name refused below `root`, as "path (why)" relative to it: what a walk from `root` reports of

@@ -659,6 +659,57 @@ def test_plugins_of_one_fetched_repository_hold_each_other_too(client, make_repo
     assert {entry["name"] for entry in curated(client, people["core"]).json()["plugins"]} == {"documents", "internal"}
 
 
+def test_links_out_of_a_plugins_folder_do_not_come_with_it_through_the_catalogue(
+        client, make_repo, synced_marketplace, people, tmp_path):
+    """Claude Code follows a plugin's links as it copies the plugin from a marketplace it reads itself, but installs
+    a `git-subdir` source, the curated catalogue's, without those leaving the plugin's folder (the pinned CLI says
+    so). So a link into a plugin kept from the member hands over nothing of it (`Plugin.holds` counts folders, not
+    links); and a skill reached through such a link, or holding one, is said to come without it, and its steps
+    install it on its own."""
+    repo = make_repo({
+        ".claude-plugin/marketplace.json": catalog(plugin_entry("writing"), plugin_entry("internal"),
+                                                   name="acme-skills"),
+        "plugins/writing/skills/memo/SKILL.md": skill_md("memo"),
+        "plugins/writing/skills/style/SKILL.md": skill_md("style"),
+        "plugins/writing/skills/style/guide.md": Symlink("../../../../shared/guide.md"),
+        "plugins/writing/scripts/own.sh": "echo own\n",
+        "plugins/writing/scripts/alias.sh": Symlink("own.sh"),
+        "plugins/writing/skills/payroll": Symlink("../../internal/skills/payroll"),
+        "plugins/writing/scripts/run.sh": Symlink("../../internal/scripts/export.sh"),
+        "plugins/internal/skills/payroll/SKILL.md": skill_md("payroll", "Salaries by employee."),
+        "plugins/internal/scripts/export.sh": "echo exporting salaries\n",
+        "shared/guide.md": "The house style.\n",
+    })
+    synced_marketplace(repo, slug="acme")
+    Plugin.objects.filter(name="internal").update(audience=["github:@acme/core"])
+    assert dict(Plugin.objects.values_list("name", "holds")) == {"writing": [], "internal": []}
+    [warned] = [p["message"] for p in Plugin.objects.get(name="writing").problems if p["code"] == "links-out-of-plugin"]
+    assert warned.startswith("3 symbolic link(s) in the plugin lead out of its folder (scripts/run.sh, "
+                             "skills/payroll, skills/style/guide.md)")
+    said = {skill.name: [p["message"] for p in skill.problems if p["code"] == "links-out-of-plugin"]
+            for skill in Skill.objects.filter(plugin__name="writing")}
+    assert said["memo"] == [] and said["payroll"][0].startswith(
+        "Installed with its plugin through Skillport, the skill comes without its folder")
+    assert said["style"][0].startswith("Installed with its plugin through Skillport, the skill comes without these "
+                                       "symbolic links out of the plugin's folder: guide.md.")
+    text = curated(client, people["member"]).content.decode()
+    [listed] = json.loads(text)["plugins"]
+    assert listed["name"] == "writing" and listed["source"]["source"] == "git-subdir"
+
+    home = tmp_path / "home"
+    printed, errors = installed(catalogue_folder(tmp_path, text), "writing@acme-skills", home)
+    assert errors.get("writing@acme-skills") == [], printed
+    [folder] = home.glob(".claude/plugins/cache/acme-skills/writing/*")
+    got = sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file() or path.is_symlink())
+    assert got == ["scripts/alias.sh", "scripts/own.sh", "skills/memo/SKILL.md", "skills/style/SKILL.md"], printed
+    assert (folder / "scripts/alias.sh").read_text() == "echo own\n"
+
+    client.force_login(people["member"])
+    for skill, whole in (("memo", True), ("payroll", False), ("style", False)):
+        page = client.get(f"/skills/acme/writing/{skill}/").content.decode()
+        assert ("/plugin install writing@acme-skills" in page) is whole and (f"unzip -o {skill}.skill" in page) is not whole
+
+
 def test_a_plugin_holding_more_plugins_than_the_sync_names_is_left_out_for_everyone(client, make_repo,
                                                                                    synced_marketplace, people):
     """A catalogue of many plugins at its top would make each of them name every other: past snapshot.MOST_HELD the
