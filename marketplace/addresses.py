@@ -173,6 +173,34 @@ def same_origin(a: str, b: str) -> bool:
             and (first.scheme, first.host, first.port) == (second.scheme, second.host, second.port))
 
 
+# How far a marketplace's token goes on its own server (Marketplace.token_reach): the repository alone, the
+# repositories beside it (its path's folders: an owner, a group, a project), or every repository there.
+REPOSITORY, OWNER, SERVER = "repository", "owner", "server"
+
+
+def within_reach(url: str, home: str, reach: str) -> bool:
+    """Does the credential for the repository at `home` go to `url` under `reach`? Never off its server (same_origin):
+    a catalogue's author names the sources, and whatever the token reads there they could have synced and shown.
+    Paths compare as written, less a trailing `.git`; one with dot segments, escapes, a query or empty names,
+    which git (curl) could take for another path, reaches nothing the server's alone would not."""
+    if not same_origin(url, home):
+        return False
+    if reach == SERVER:
+        return True
+    theirs, ours = _repository_path(url), _repository_path(home)
+    if theirs is None or ours is None:
+        return False
+    return theirs == ours if reach == REPOSITORY else theirs[:-1] == ours[:-1]
+
+
+def _repository_path(url: str) -> tuple[str, ...] | None:
+    path = parse(url).path.strip("/").removesuffix(".git")
+    parts = tuple(path.split("/"))
+    if any(name in ("", ".", "..") for name in parts) or set("%?#") & set(path):
+        return None
+    return parts
+
+
 def parse_or_none(url: str) -> Remote | None:
     try:
         return parse(url)

@@ -51,7 +51,7 @@ class MarketplaceForm(forms.ModelForm):
 
     class Meta:
         model = Marketplace
-        fields = ["slug", "git_url", "ref", "catalog_path", "access_token", "webhook_secret", "sync_interval",
+        fields = ["slug", "git_url", "ref", "catalog_path", "access_token", "token_reach", "webhook_secret", "sync_interval",
                   "enabled", "audience", "contributors", "requires_approval", "scan_gate", "scan_threshold"]
 
     def __init__(self, *args, **kwargs):
@@ -244,7 +244,7 @@ class MarketplaceAdmin(DecisionActions, admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         # Each beside what it goes with: the token's removal under the token, the webhook's URL under its secret.
         fields = [name for name in super().get_fields(request, obj) if name not in ("clear_access_token", "webhook_url")]
-        fields.insert(fields.index("access_token") + 1, "clear_access_token")
+        fields.insert(fields.index("token_reach"), "clear_access_token")
         fields.insert(fields.index("webhook_secret") + 1, "webhook_url")
         return fields
 
@@ -344,7 +344,9 @@ class MarketplaceAdmin(DecisionActions, admin.ModelAdmin):
         if form.cleaned_data.get("clear_access_token"):
             changed.append("access_token")
         if change:
-            record(Action.MARKETPLACE_CHANGED, request=request, target=obj, extra={"fields": changed})
+            # Where the token may now go is what an auditor asks next, so the new reach is said (not a secret).
+            record(Action.MARKETPLACE_CHANGED, request=request, target=obj, extra={"fields": changed, **(
+                {"token_reach": obj.token_reach} if "token_reach" in changed else {})})
             if {"requires_approval", "scan_gate"} & set(changed):
                 self._decide(request, obj, approval.publish_waiting, "Published")
             if {"scan_gate", "scan_threshold"} & set(changed):

@@ -14,7 +14,7 @@ from django.db.models.functions import Coalesce, Left, NullIf
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 
-from . import access, gitrepo
+from . import access, addresses, gitrepo
 from .crypto import EncryptedTextField
 from .verdicts import Verdict
 
@@ -333,6 +333,16 @@ class Marketplace(models.Model):
     catalog_path = models.CharField(max_length=500, default=".claude-plugin/marketplace.json")
     access_token = EncryptedTextField(
         blank=True, help_text="For private repositories. Stored encrypted; never shown again.",
+    )
+    # A catalogue's author names its sources: the token the admin gave for this repository must not fetch, and so
+    # show members, whatever else it may read on the server unless the admin says it may (addresses.within_reach).
+    token_reach = models.CharField(
+        "Token reaches", max_length=20, default=addresses.OWNER,
+        choices=[(addresses.REPOSITORY, "This repository alone"),
+                 (addresses.OWNER, "Repositories beside it on its server (the same owner, group or project)"),
+                 (addresses.SERVER, "Every repository on its server")],
+        help_text="Where the access token goes when plugin sources on the repository's server are fetched. Never "
+                  "to another server, nor over another scheme or port.",
     )
     webhook_secret = EncryptedTextField(
         blank=True, help_text="The secret of the GitHub webhook (push events) that triggers syncs.",

@@ -39,8 +39,8 @@ def location(plugin, entry: dict, root: str | None = None) -> tuple[str, str | N
     if source.kind == "relative":
         return marketplace.git_url, marketplace.access_token or None, root if root is not None else join_inside(
             catalog_root(marketplace.catalog_path), source.path)
-    # The marketplace's token goes only where its own repository is, as when the sync fetched it.
-    ours = addresses.same_origin(source.url, marketplace.git_url)
+    # The marketplace's token goes only as far as the admin let it, as when the sync fetched it.
+    ours = addresses.within_reach(source.url, marketplace.git_url, marketplace.token_reach)
     return source.url, (marketplace.access_token or None) if ours else None, source.path
 
 

@@ -97,14 +97,15 @@ class _Source:
 
 
 class Reader:
-    def __init__(self, url, *, ref="", sha="", catalog_path="", token=None, known_skills=None,
-                 blob_sink=None, progress=None, fetch_sources=True):
+    def __init__(self, url, *, ref="", sha="", catalog_path="", token=None, token_reach=addresses.REPOSITORY,
+                 known_skills=None, blob_sink=None, progress=None, fetch_sources=True):
         self.url = url
         self.sha = sha  # a commit to read instead of the ref's (authoring reads one it made in the cache)
         self.fetch_sources = fetch_sources  # False: git sources are listed as not checked, never cloned
         self.ref = ref
         self.catalog_path = catalog_path or DEFAULT_CATALOG_PATH
         self.token = token
+        self.token_reach = token_reach  # where else on its server the token goes (Marketplace.token_reach)
         self.known_skills = known_skills or {}
         self.blob_sink = blob_sink or NullBlobSink()
         self.progress = progress or (lambda phase, done, total: None)
@@ -185,7 +186,7 @@ class Reader:
         if _is_local_url(source.url) and not settings.SKILLPORT_ALLOW_LOCAL_SOURCES:
             result = GitError("local paths and file:// URLs are not allowed as plugin sources")
         else:
-            token = self.token if addresses.same_origin(source.url, self.url) else None
+            token = self.token if addresses.within_reach(source.url, self.url, self.token_reach) else None
             try:
                 repo, commit = Repository.fetch(source.url, ref=source.ref, sha=source.sha, token=token)
                 result = _Source(repo, commit)
@@ -420,8 +421,11 @@ class Reader:
         else:
             fetched = self._fetch_source(source)
             if isinstance(fetched, GitError):
-                problems.error("source-fetch-failed", f"Could not fetch {source.url}: {fetched}", location,
-                               detail=fetched.detail)
+                withheld = (self.token and addresses.same_origin(source.url, self.url)
+                            and not addresses.within_reach(source.url, self.url, self.token_reach))
+                problems.error("source-fetch-failed", f"Could not fetch {source.url}: {fetched}" + (
+                    ". The marketplace's access token was not sent: the marketplace's \"Token reaches\" setting "
+                    "keeps it from that repository" if withheld else ""), location, detail=fetched.detail)
                 return None, None, None
             if fetched.tree is None:
                 try:

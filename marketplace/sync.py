@@ -92,6 +92,7 @@ def sync_marketplace(marketplace_id: int, trigger: str = SyncRun.Trigger.MANUAL,
             ref=marketplace.ref,
             catalog_path=marketplace.catalog_path,
             token=marketplace.access_token or None,
+            token_reach=marketplace.token_reach,
             # A newer reader reads every skill, so that its rules judge what an older one judged (_rejudge).
             known_skills=known_skills(marketplace) if marketplace.reader_version == READER_VERSION else {},
             blob_sink=DatabaseBlobSink(),

@@ -93,7 +93,7 @@ def test_a_used_slug_is_not_repointed_without_update(simple_repo, make_repo):
     assert Marketplace.objects.get(slug="tools").sync_interval == 5 and Marketplace.objects.count() == 1
 
 
-FORM = {"catalog_path": ".claude-plugin/marketplace.json", "sync_interval": 60, "enabled": "on", "scan_gate": "report", "scan_threshold": "high"}
+FORM = {"catalog_path": ".claude-plugin/marketplace.json", "sync_interval": 60, "enabled": "on", "scan_gate": "report", "scan_threshold": "high", "token_reach": "owner"}
 
 
 @pytest.mark.parametrize("url, message", [

@@ -31,17 +31,17 @@ def test_token_is_write_only(admin_client, simple_repo, django_capture_on_commit
     with django_capture_on_commit_callbacks() as callbacks:
         response = admin_client.post("/admin/marketplace/marketplace/add/", {
             "slug": "private", "git_url": simple_repo.url, "ref": "", "catalog_path": ".claude-plugin/marketplace.json",
-            "access_token": "ghp_secret123", "sync_interval": 60, "enabled": "on", "scan_gate": "report", "scan_threshold": "high",
+            "access_token": "ghp_secret123", "token_reach": "repository", "sync_interval": 60, "enabled": "on", "scan_gate": "report", "scan_threshold": "high",
         })
     assert response.status_code == 302, response.content
     m = Marketplace.objects.get(slug="private")
-    assert m.access_token == "ghp_secret123"
+    assert m.access_token == "ghp_secret123" and m.token_reach == "repository"
     assert len(callbacks) == 1  # a new marketplace is synced straight away
     page = admin_client.get(f"/admin/marketplace/marketplace/{m.pk}/change/").content.decode()
     assert "ghp_secret123" not in page
     # Saving without a token keeps the stored one; the clear box removes it.
     form = {"slug": "private", "git_url": simple_repo.url, "ref": "", "catalog_path": ".claude-plugin/marketplace.json",
-            "sync_interval": 30, "enabled": "on", "scan_gate": "report", "scan_threshold": "high"}
+            "sync_interval": 30, "enabled": "on", "scan_gate": "report", "scan_threshold": "high", "token_reach": "owner"}
     admin_client.post(f"/admin/marketplace/marketplace/{m.pk}/change/", form)
     m.refresh_from_db()
     assert m.access_token == "ghp_secret123" and m.sync_interval == 30

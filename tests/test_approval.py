@@ -276,7 +276,7 @@ def test_turning_the_policy_off_publishes_what_waits(client, admin_client, gated
     approvals = AuditEvent.objects.filter(action=Action.SKILL_APPROVED, actor_login="admin")
     before = approvals.count()
     form = {"slug": "gated", "git_url": market.git_url, "ref": "", "catalog_path": market.catalog_path,
-            "sync_interval": market.sync_interval, "enabled": "on", "scan_gate": "report", "scan_threshold": "high"}  # the approval box left unticked
+            "sync_interval": market.sync_interval, "enabled": "on", "scan_gate": "report", "scan_threshold": "high", "token_reach": "owner"}  # the approval box left unticked
     response = admin_client.post(f"/admin/marketplace/marketplace/{market.pk}/change/", form, follow=True)
     assert "Published 2 pending change(s)." in response.content.decode()
     client.force_login(people["member"])

@@ -20,7 +20,7 @@ def events(action):
 def test_admin_add_change_remove_are_recorded_without_secrets(client, people, simple_repo):
     client.force_login(people["admin"])
     form = {"slug": "acme", "git_url": simple_repo.url, "ref": "", "catalog_path": ".claude-plugin/marketplace.json",
-            "access_token": "ghp_topsecret", "sync_interval": 60, "enabled": "on", "scan_gate": "report", "scan_threshold": "high"}
+            "access_token": "ghp_topsecret", "sync_interval": 60, "enabled": "on", "scan_gate": "report", "scan_threshold": "high", "token_reach": "owner"}
     client.post("/admin/marketplace/marketplace/add/", form, HTTP_USER_AGENT="Mozilla/5.0 Firefox/140.0")
     m = Marketplace.objects.get(slug="acme")
     [added] = events(Action.MARKETPLACE_ADDED)
@@ -35,6 +35,9 @@ def test_admin_add_change_remove_are_recorded_without_secrets(client, people, si
     latest = AuditEvent.objects.filter(action=Action.MARKETPLACE_CHANGED).order_by("-id").first()
     assert latest.extra["fields"] == ["sync_interval"]
     assert Marketplace.objects.get(pk=m.pk).access_token == "ghp_rotated"
+    client.post(f"/admin/marketplace/marketplace/{m.pk}/change/", {**form, "access_token": "", "token_reach": "server"})
+    widened = AuditEvent.objects.filter(action=Action.MARKETPLACE_CHANGED).order_by("-id").first()
+    assert "token_reach" in widened.extra["fields"] and widened.extra["token_reach"] == "server"
     client.post(f"/admin/marketplace/marketplace/{m.pk}/delete/", {"post": "yes"})
     [removed] = events(Action.MARKETPLACE_REMOVED)
     assert removed.marketplace == "acme" and not Marketplace.objects.exists()

@@ -549,6 +549,57 @@ def test_a_credential_goes_only_where_its_repository_is(a, b, same):
     assert addresses.same_origin(a, b) is same
 
 
+@pytest.mark.parametrize("url, reach, reached", [
+    ("https://github.com/acme/skills", "repository", True),
+    ("https://github.com/acme/skills.git/", "repository", True),
+    ("https://github.com/acme/tools.git", "repository", False),
+    ("https://github.com/acme/tools.git", "owner", True),
+    ("https://github.com/Acme/tools.git", "owner", False),  # as written: another owner where case counts
+    ("https://github.com/other/tools.git", "owner", False),
+    ("https://github.com/other/tools.git", "server", True),
+    ("https://github.com/acme/../other/tools.git", "owner", False),  # curl would ask for /other/tools.git
+    ("https://github.com/acme/%2e%2e/other/tools.git", "owner", False),
+    ("https://github.com/acme//tools.git", "owner", False),
+    ("https://github.com/acme/tools.git?x=/acme/skills", "owner", False),
+    ("https://gitlab.com/acme/tools.git", "server", False),  # another server, whatever the reach
+    ("http://github.com/acme/skills.git", "server", False),
+])
+def test_the_token_reaches_as_far_as_the_admin_lets_it(url, reach, reached):
+    assert addresses.within_reach(url, "https://github.com/acme/skills.git", reach) is reached
+
+
+def test_a_token_reaches_the_repositories_beside_it_in_a_group_or_project():
+    home = "https://git.acme.example/scm/platform/skills.git"  # Bitbucket Data Center: /scm/<project>/<repo>
+    assert addresses.within_reach("https://git.acme.example/scm/platform/tools.git", home, "owner")
+    assert not addresses.within_reach("https://git.acme.example/scm/finance/payroll.git", home, "owner")
+    assert addresses.within_reach("git@github.com:acme/tools.git", "git@github.com:acme/skills.git", "owner")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("reach, fetched", [("repository", []), ("owner", ["ours"]), ("server", ["ours", "theirs"])])
+def test_a_catalogue_fetches_with_the_token_only_what_it_reaches(fake_github, settings, tmp_path, reach, fetched):
+    """A token able to read more than the marketplace (a person's, or an organisation's) must not let a catalogue's
+    author sync, and so show members, any repository it reads: past its reach the source is fetched without it."""
+    settings.SKILLPORT_FETCH_ALLOWED_HOSTS = ["127.0.0.1"]
+    fake_github.add_user("reader-bot")
+    for name in ("acme/tools", "other/secret"):
+        upstream = GitRepo(tmp_path / name)
+        upstream.commit({"skills/gh/SKILL.md": skill_md(name.replace("/", "-"), "Private.")}, "seed")
+        upstream.git("push", "--quiet", str(fake_github.add_repo(name, readers=["reader-bot"])), "main")
+    seed = GitRepo(tmp_path / "seed")
+    seed.commit({".claude-plugin/marketplace.json": catalog(
+        plugin_entry("ours", {"source": "url", "url": f"{fake_github.base_url}/acme/tools.git"}),
+        plugin_entry("theirs", {"source": "url", "url": f"{fake_github.base_url}/other/secret.git"}))}, "seed")
+    seed.git("push", "--quiet", str(fake_github.add_repo("acme/skills", readers=["reader-bot"])), "main")
+    m = Marketplace.objects.create(slug="acme", git_url=f"{fake_github.base_url}/acme/skills.git",
+                                   access_token=fake_github.issue_token("reader-bot"), token_reach=reach)
+    run = sync_marketplace(m.pk)
+    assert sorted(Skill.objects.filter(marketplace=m).values_list("plugin__name", flat=True)) == fetched
+    failed = [p for p in run.problems if p["code"] == "source-fetch-failed"]
+    assert len(failed) == 2 - len(fetched)
+    assert all("The marketplace's access token was not sent" in p["message"] for p in failed)
+
+
 @pytest.mark.django_db
 def test_the_marketplaces_token_goes_to_a_source_of_its_own_server_alone(fake_github, settings, tmp_path):
     """A catalogue's author names the sources: one on the marketplace's host at another port, or over http, got
