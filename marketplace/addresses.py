@@ -190,7 +190,7 @@ def within_reach(url: str, home: str, reach: str) -> bool:
     theirs, ours = _repository_path(url), _repository_path(home)
     if theirs is None or ours is None:
         return False
-    return theirs == ours if reach == REPOSITORY else theirs[:-1] == ours[:-1]
+    return theirs[:-1] == ours[:-1] if reach == OWNER else theirs == ours  # anything else: the repository alone
 
 
 def _repository_path(url: str) -> tuple[str, ...] | None:

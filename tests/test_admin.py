@@ -60,6 +60,15 @@ def test_credentials_in_the_url_are_refused(admin_client):
     assert not Marketplace.objects.exists()
 
 
+def test_a_token_reach_not_offered_is_refused(admin_client, simple_repo):
+    response = admin_client.post("/admin/marketplace/marketplace/add/", {
+        "slug": "wide", "git_url": simple_repo.url, "catalog_path": ".claude-plugin/marketplace.json",
+        "sync_interval": 60, "scan_gate": "report", "scan_threshold": "high", "token_reach": "everywhere"})
+    assert response.status_code == 200
+    assert "Select a valid choice. everywhere is not one of the available choices." in response.content.decode()
+    assert not Marketplace.objects.exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_sync_now_action_runs_a_sync_on_the_worker(admin_client, simple_repo, make_marketplace, celery_worker_queue):
     m = make_marketplace(simple_repo)
