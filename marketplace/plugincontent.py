@@ -27,16 +27,21 @@ MAX_KEPT_FILES = 1000
 DECLARED = (("entry", "marketplace.json entry"), ("manifest", "plugin.json"))
 
 
-def own_content(tree, root: str, skill_folders, entry: dict, plugin_json: dict | None) -> dict:
-    """What the plugin at `root` of `tree` installs besides skills (`skill_folders`, paths in the tree:
-    every skill folder of the tree, its own and other plugins', reader._take_own_contents):
-    {"files": [[path in the plugin, mode, blob sha], ...], "entry": {...}, "manifest": {...}},
-    the entry's and plugin.json's keys that do something; {} for a plugin of skills alone."""
+def own_files(tree, root: str, skill_folders) -> list:
+    """The files the plugin at `root` of `tree` installs besides skills (`skill_folders`, paths in the tree: every
+    skill folder of the tree, its own and other plugins', reader._take_own_contents), as own_content lists them:
+    the same for every plugin of that folder, so plugins sharing one (`"./"`) share one walk."""
     prefix = f"{root}/" if root else ""
-    files = sorted(
+    return sorted(
         [path.removeprefix(prefix), item.mode, item.sha] for path, item in _files(tree, root, set(skill_folders))
         if path.removeprefix(prefix) not in INERT_FILES
     )
+
+
+def own_content(files: list, entry: dict, plugin_json: dict | None) -> dict:
+    """What a plugin installs besides skills: {"files": [[path in the plugin, mode, blob sha], ...] (own_files),
+    "entry": {...}, "manifest": {...}}, the entry's and plugin.json's keys that do something; {} for a plugin of
+    skills alone."""
     declared = {
         "entry": {k: v for k, v in entry.items() if k not in NOT_CONTENT_KEYS},
         "manifest": {k: v for k, v in (plugin_json or {}).items() if k not in NOT_CONTENT_KEYS},

@@ -572,14 +572,17 @@ def _take_own_contents(plugins):
     (`"source": "./"`) hold each other's folders, which are skills, approved and scanned as such. Taken
     as each plugin's own, every skill change marked the others' hooks and servers as changed.
     (approval.settle pins such a plugin only while the skills it holds are approved.)"""
-    folders = {}
+    folders, files = {}, {}
     for plugin in plugins:
         if plugin.tree is not None:
             folders.setdefault(id(plugin.tree), set()).update(skill.folder for skill in plugin.skills)
     for plugin in plugins:
         if plugin.tree is not None:
-            content = plugincontent.own_content(plugin.tree, plugin.root, folders[id(plugin.tree)], plugin.entry,
-                                                plugin.manifest)
+            # Walked once a folder: thousands of plugins at a repository's top walked all of it each.
+            key = (id(plugin.tree), plugin.root)
+            if key not in files:
+                files[key] = plugincontent.own_files(plugin.tree, plugin.root, folders[id(plugin.tree)])
+            content = plugincontent.own_content(files[key], plugin.entry, plugin.manifest)
             plugin.own_content, plugin.own_hash = plugincontent.kept(content), plugincontent.digest(content)
 
 

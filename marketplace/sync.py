@@ -233,6 +233,7 @@ def reconcile(marketplace, snapshot) -> dict:
 def _plugin_values(data, where) -> dict:
     display = data.display
     author = display.get("author")
+    own = data.own_content
     values = _storable({
         "display_name": _str(display.get("displayName")),
         "description": _str(display.get("description")),
@@ -253,11 +254,15 @@ def _plugin_values(data, where) -> dict:
         "readme": data.readme,
         "loads": data.loads,
         "refusal": data.refusal,
-        "own_content": data.own_content,
+        "own_content": {key: value for key, value in own.items() if key != "files"},
         "own_hash": data.own_hash,
         "root": data.root if data.tree is not None else None,
         "holds": data.holds,
     }, data.problems, where)
+    if "files" in own:
+        # Paths of the tree, which holds no NUL or lone surrogate (tree.UNSAFE_CHARACTER), modes and blob ids: nothing
+        # to clean, and each of thousands of plugins sharing a folder (`"./"`) cleaned its thousand files.
+        values["own_content"] = {**values["own_content"], "files": own["files"]}
     values["problems"] = _problem_rows(data.problems)
     return values
 
@@ -301,7 +306,10 @@ def _reconcile_plugins(marketplace, snapshot, now) -> dict:
         values = _plugin_values(data, where)
         data.version = values["version"]  # as stored: _set_commits and revisions write it too
         skills_material = [(s.slug, s.content_hash) for s in data.skills]
-        fingerprint = _digest([{k: v for k, v in values.items() if k not in ("commit", "version")}, skills_material])
+        # Not the content besides skills: its digest (own_hash) says whether it changed, and each of thousands of
+        # plugins sharing a folder wrote its thousand files out again.
+        fingerprint = _digest([{k: v for k, v in values.items() if k not in ("commit", "version", "own_content")},
+                               skills_material])
         if row is None or row.fingerprint != fingerprint or row.removed_at is not None:
             if row is None:
                 row = Plugin(marketplace=marketplace, name=data.name, first_seen_at=now)
