@@ -7,7 +7,6 @@
 """
 import bisect
 import hashlib
-import itertools
 import posixpath
 from contextlib import closing
 
@@ -19,7 +18,7 @@ from .discovery import CLAUDE_CODE_SKILL_MD_BYTES
 from .problems import Problem, Problems
 from .snapshot import LFS_HEADER, LINKS_OUT, FileData, SkillData, is_junk
 from .spoofing import spoofing_problem
-from .tree import MAX_DEPTH, SHORT_NAME_REASON, unsafe_reason
+from .tree import MAX_DEPTH, SHORT_NAME_REASON, below, unsafe_reason
 
 # Claude Code (2.1.332) ignores a longer frontmatter `name`: "is over 256 characters - ignoring it".
 CLAUDE_CODE_NAME_CHARS = 256
@@ -91,8 +90,7 @@ def _links_out(links, folder) -> list[str]:
         if (at := bisect.bisect_left(links, path)) < len(links) and links[at] == path:
             found.append(path)
         path = posixpath.dirname(path)
-    below = itertools.islice(links, bisect.bisect_left(links, f"{folder}/"), None)
-    return found + list(itertools.takewhile(lambda link: link.startswith(f"{folder}/"), below))
+    return found + list(below(links, folder))
 
 
 def _apply_limits(files, problems, where):

@@ -90,6 +90,14 @@ def _kept_name(lowered: str) -> bool:
     return KEPT_NAME.search(lowered) is not None
 
 
+def below(paths: list[str], folder: str):
+    """The paths of the sorted `paths` that lie in `folder` ("": all of them), read off a range of them rather than
+    each compared."""
+    prefix = f"{folder}/" if folder else ""
+    return itertools.takewhile(lambda path: path.startswith(prefix),
+                               itertools.islice(paths, bisect.bisect_left(paths, prefix), None))
+
+
 def in_mcpb_cache(path: str, root: str = "") -> bool:
     """Whether `path` leads into a `.mcpb-cache` folder of the plugin at `root`: Claude Code (2.1.332) unpacks the
     plugin's MCP bundles there, over what the folder held, so it loads no component path and scans no skill folder
@@ -318,14 +326,13 @@ class Tree:
             return []
         if self._links is None:
             self._links = sorted(path for path, entry in self.entries.items() if entry.is_symlink)
-        prefix, leaving = f"{root}/", []
-        below = itertools.islice(self._links, bisect.bisect_left(self._links, prefix), None)
-        for link in itertools.takewhile(lambda path: path.startswith(prefix), below):
+        leaving = []
+        for link in below(self._links, root):
             try:
                 target = self.resolve(link)
             except (Escape, Missing):
                 continue
-            if target != root and not target.startswith(prefix):
+            if target != root and not target.startswith(f"{root}/"):
                 leaving.append(link)
         return leaving
 
