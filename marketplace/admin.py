@@ -51,8 +51,9 @@ class MarketplaceForm(forms.ModelForm):
 
     class Meta:
         model = Marketplace
-        fields = ["slug", "git_url", "ref", "catalog_path", "access_token", "token_reach", "webhook_secret", "sync_interval",
-                  "enabled", "audience", "contributors", "requires_approval", "scan_gate", "scan_threshold"]
+        fields = ["slug", "git_url", "ref", "catalog_path", "access_token", "token_reach", "webhook_secret",
+                  "sync_interval", "enabled", "audience", "contributors", "requires_approval", "scan_gate",
+                  "scan_threshold"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

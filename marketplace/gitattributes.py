@@ -4,17 +4,20 @@ Claude Code installs a plugin from git by cloning its repository at the commit t
 checkout applies that commit's .gitattributes: `eol=crlf` writes a file's line endings as CRLF (a script's `#!` line
 then names `sh\\r`), `ident` expands `$Id$`, `working-tree-encoding` re-encodes the file. Skillport reads, scans and
 digests the bytes committed, so such a file is installed as other bytes than were approved, and its skill's
-provenance digest no longer matches the installed copy. The sync says which (reader._report_rewritten).
+provenance digest no longer matches the installed copy. The sync says which, on each plugin and skill
+(reader._find_rewritten, skillfolder.scan).
 
 Left out is what a checkout does only where a member's own git asks for it: a `filter` runs where their git
 configures that driver, and Claude Code clones with GIT_LFS_SKIP_SMUDGE=1, so an LFS pointer stays one (the pinned
 CLI installs one in tests/test_gitattributes.py); `text` and `text=auto` turn line endings into CRLF only where the
 member's git is set to (core.autocrlf on Windows), as for any repository.
 """
+import bisect
+import itertools
 import re
 
 from .gitrepo import GitError
-from .tree import Tree
+from .tree import Tree, below
 
 ASKED = ("eol", "text", "ident", "working-tree-encoding")
 # What a .gitattributes must say for a checkout to rewrite anything (a macro that does is written out where it is
@@ -27,16 +30,37 @@ MOST_BYTES = 256 * 1024
 NAME = ".gitattributes"
 
 
-def rewritten(repo, commit: str, tree: Tree, roots) -> dict[str, str]:
-    """{path: what the checkout does to it} for each file below the folders `roots` ("" for the whole) of `tree`, the
-    listing of `commit` in `repo`, that git rewrites as it checks the commit out. Raises GitError."""
+class Rewritten:
+    """The files git rewrites as it checks a commit out, with what it does to each, looked up by folder: a repository
+    whose .gitattributes say `* eol=crlf` has every file rewritten, and thousands of plugins at its top would each
+    have compared all of them."""
+
+    def __init__(self, found: dict[str, str]):
+        self.found, self.paths = found, sorted(found)
+
+    def count(self, folder: str) -> int:
+        if not folder:
+            return len(self.paths)
+        return bisect.bisect_left(self.paths, f"{folder}0") - bisect.bisect_left(self.paths, f"{folder}/")  # "0" follows "/"
+
+    def listed(self, folder: str, most: int = 10) -> str:
+        """The first `most` of them in `folder` (paths in it) with what is done to each, and how many more."""
+        prefix, count = f"{folder}/" if folder else "", self.count(folder)
+        first = itertools.islice(below(self.paths, folder), most)
+        return "; ".join(f"{path.removeprefix(prefix)}: {self.found[path]}" for path in first) + (
+            f"; and {count - most} more" if count > most else "")
+
+
+def rewritten(repo, commit: str, tree: Tree, roots) -> Rewritten:
+    """What git rewrites of the files below the folders `roots` ("" for the whole) of `tree`, the listing of `commit`
+    in `repo`, as it checks the commit out. Raises GitError."""
     if not _may_rewrite(tree):
-        return {}
+        return Rewritten({})
     roots = set(roots)
     paths = [path for path, entry in tree.entries.items()
              if not entry.is_submodule and not entry.is_symlink and _below(path, roots)]
     found = repo.attributes(commit, paths, ASKED)
-    return {path: why for path in paths if (why := _rewrite(found.get(path, {})))}
+    return Rewritten({path: why for path in paths if (why := _rewrite(found.get(path, {})))})
 
 
 def _below(path: str, roots: set) -> bool:

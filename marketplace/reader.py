@@ -27,7 +27,8 @@ from . import (
 from .gitrepo import GitError, Repository, is_local
 from .problems import CatalogError, Problems
 from .snapshot import (
-    ALL_SURFACES, DEFAULT_CATALOG_PATH, HOLDS_TOO_MANY, LFS_HEADER, LINKS_OUT, MOST_HELD, PluginData, Snapshot,
+    ALL_SURFACES, DEFAULT_CATALOG_PATH, HOLDS_TOO_MANY, LFS_HEADER, LINKS_OUT, MOST_HELD, REWRITES, PluginData,
+    Snapshot,
 )
 from .tree import Escape, Missing, Tree, in_mcpb_cache, join_inside
 
@@ -225,8 +226,10 @@ class Reader:
         self.progress("plugins", total, total)
         _unmet_dependencies(plugins, self.catalog.name, self.catalog_path)
         _other_marketplaces(plugins, self.catalog, self.catalog_path)
+        # Before skills are hashed: a skill a link leaves behind, or whose files a checkout rewrites, says so
+        # (skillfolder.scan).
+        _find_rewritten(plugins, self._repositories())
         for plugin in plugins:
-            # Before its skills are hashed: a skill a link leaves behind says so (skillfolder.scan).
             plugin.links_out = plugin.tree.links_leaving(plugin.root) if plugin.tree is not None else []
             # Once every plugin's refusal is known, its dependencies' included: a skill's content hash holds it.
             # Names of new skills are known only once read; skillfolder.read_new dedupes them after that.
@@ -234,7 +237,7 @@ class Reader:
                              for folder in plugin.skill_folders]
         _report_unread(plugins)
         _report_links_out(plugins)
-        _report_rewritten(plugins, self._repositories())
+        _report_rewritten(plugins)
         skillfolder.read_new(plugins, self.blob_sink, self.progress)
         # Once read, so that a skill another of its name shadows (skillfolder._dedupe), which Skillport does not list
         # but Claude Code loads, is reviewed and scanned as the plugin's own content.
@@ -680,33 +683,38 @@ def _report_links_out(plugins):
         )
 
 
-def _report_rewritten(plugins, repositories):
-    """The files of each plugin that git rewrites as members check its commit out (gitattributes.py): Claude Code
-    installs other bytes than Skillport read, scanned and approved. One question to git per repository read."""
+def _find_rewritten(plugins, repositories):
+    """Each plugin's `rewritten`: the files git rewrites as members check its commit out (gitattributes.py), for
+    Claude Code installs other bytes than Skillport read, scanned and approved. One question to git per repository
+    read; where git could not answer, the plugin is told so."""
     for key, reading in _read_together(plugins).items():
         try:
             rewritten = gitattributes.rewritten(repositories[key], reading[0].commit, reading[0].tree,
                                                 [plugin.root for plugin in reading])
         except GitError as exc:
             for plugin in reading:
-                plugin.problems.warning("checkout-rewrites", f"Whether a checkout rewrites the plugin's files is not "
-                                        f"known: {exc}", plugin.where(plugin.root or "."))
+                plugin.problems.warning(REWRITES, f"Whether a checkout rewrites the plugin's files is not known: {exc}",
+                                        plugin.where(plugin.root or "."))
             continue
         for plugin in reading:
-            prefix = f"{plugin.root}/" if plugin.root else ""
-            mine = [(path[len(prefix):], why) for path, why in rewritten.items() if path.startswith(prefix)]
-            if not mine:
-                continue
-            listed = "; ".join(f"{path}: {why}" for path, why in sorted(mine)[:10])
-            more = f"; and {len(mine) - 10} more" if len(mine) > 10 else ""
-            plugin.problems.warning(
-                "checkout-rewrites",
-                f"The repository's .gitattributes make git rewrite {len(mine)} of the plugin's file(s) as it checks "
-                f"them out ({listed}{more}): Claude Code installs those bytes, not the ones Skillport read, scanned "
-                "and approved, and a skill's installed copy no longer matches its provenance digest. Remove these "
-                "attributes for the plugin's files",
-                plugin.where(plugin.root or "."),
-            )
+            plugin.rewritten = rewritten
+
+
+def _report_rewritten(plugins):
+    """The plugins some of whose files a checkout rewrites (_find_rewritten), naming them; skillfolder.scan tells
+    each skill of its own."""
+    for plugin in plugins:
+        if plugin.rewritten is None or not (count := plugin.rewritten.count(plugin.root)):
+            continue
+        plugin.problems.warning(
+            REWRITES,
+            f"The repository's .gitattributes make git rewrite {count} of the plugin's file(s) as it checks them out "
+            f"({plugin.rewritten.listed(plugin.root)}): Claude Code installs those bytes, not the ones "
+            "Skillport read, scanned and approved, and a skill's installed copy no longer matches its provenance "
+            "digest. Remove these attributes for the plugin's files",
+            plugin.where(plugin.root or "."),
+        )
+
 
 
 def _check_component_paths(declared: dict, tree, root: str, location: str, problems, entry=False) -> None:

@@ -16,7 +16,7 @@ from django.utils.text import slugify
 from . import discovery, skillmd, verdicts
 from .discovery import CLAUDE_CODE_SKILL_MD_BYTES
 from .problems import Problem, Problems
-from .snapshot import LFS_HEADER, LINKS_OUT, FileData, SkillData, is_junk
+from .snapshot import LFS_HEADER, LINKS_OUT, REWRITES, FileData, SkillData, is_junk
 from .spoofing import spoofing_problem
 from .tree import MAX_DEPTH, SHORT_NAME_REASON, below, unsafe_reason
 
@@ -67,6 +67,10 @@ def scan(tree, folder, plugin, known_skills) -> SkillData:
     links_out = _links_out(plugin.links_out, folder)
     if links_out:
         material += "\nlinks out " + "\n".join(links_out)
+    # And the files of it a checkout rewrites (reader._find_rewritten): its installed copy differs from what was read.
+    rewrites = plugin.rewritten.listed(folder) if plugin.rewritten is not None else ""
+    if rewrites:
+        material += f"\nrewritten {rewrites}"
     content_hash = hashlib.sha256(material.encode("utf-8", "surrogateescape")).hexdigest()
     skill = SkillData(folder, folder_name, content_hash, files, problems,
                       direct=plugin.skill_folders.get(folder, False))
@@ -76,7 +80,7 @@ def scan(tree, folder, plugin, known_skills) -> SkillData:
         skill.name, skill.slug = known["name"], known["slug"]
         skill.command = discovery.command(plugin.claude_code_name, folder_name, skill.name if skill.direct else None)
         skill.problems = [Problem(**p) for p in known["problems"]]
-    skill.tree, skill.plugin, skill.where, skill.links_out = tree, plugin, where, links_out
+    skill.tree, skill.plugin, skill.where, skill.links_out, skill.rewrites = tree, plugin, where, links_out, rewrites
     return skill
 
 
@@ -174,6 +178,14 @@ def _read_skill(skill, known_blobs, blob_sink, contents):
                "these symbolic links out of the plugin's folder: " + ", ".join(
                    link.removeprefix(inside) for link in skill.links_out[:10]))
             + ". Its install steps for Claude Code give it on its own instead; put the files in the plugin's folder",
+            where,
+        )
+    if skill.rewrites:
+        problems.warning(
+            REWRITES,
+            f"The repository's .gitattributes make git rewrite the skill's files as Claude Code checks its plugin out "
+            f"({skill.rewrites}): installed with the plugin, the skill is other bytes than Skillport read, scanned and "
+            "approved, and its provenance digest does not match; its .skill package holds them as approved",
             where,
         )
     skill_md_raw, unreadable, unloaded = None, "", ""

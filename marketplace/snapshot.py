@@ -15,6 +15,8 @@ MOST_HELD = 100
 HOLDS_TOO_MANY = "*"
 # The problem a plugin, and each skill of it, has where links lead out of its folder (reader._report_links_out).
 LINKS_OUT = "links-out-of-plugin"
+# The problem a plugin, and each skill of it, has where a checkout rewrites some of its files (gitattributes.py).
+REWRITES = "checkout-rewrites"
 ALL_SURFACES = ["claude_code", "claude_desktop", "claude_ai"]
 # Problems that leave part of a plugin unread or unloaded (the rest say how it is named or described).
 NOT_READ_CODES = {
@@ -62,6 +64,7 @@ class SkillData:
     plugin: "PluginData | None" = field(default=None, repr=False)
     where: str = ""  # the location its problems name
     links_out: list = field(default_factory=list)  # its plugin's links_out that lead to it, or lie in it
+    rewrites: str = ""  # what a checkout rewrites of its files, in words (gitattributes.Rewritten.listed)
 
 
 @dataclass
@@ -84,6 +87,7 @@ class PluginData:
     own_hash: str = ""  # its digest
     holds: list = field(default_factory=list)  # the other plugins its folder holds, or holds a skill of
     links_out: list = field(default_factory=list)  # its links leading out of its folder (Tree.links_leaving)
+    rewritten: object = field(default=None, repr=False)  # what a checkout rewrites (gitattributes.Rewritten), if known
     tree: object = field(default=None, repr=False)  # the tree it was read from (None: not read)
     skill_folders: dict = field(default_factory=dict)  # its skills' folders in `tree` (discovery), read into `skills`
     surfaces: list = field(default_factory=lambda: list(ALL_SURFACES))

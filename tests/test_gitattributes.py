@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from marketplace.models import Plugin
+from marketplace.models import Plugin, Skill
 from marketplace.sync import sync_marketplace
 
 from .builders import catalog, plugin_entry, skill_md
@@ -32,6 +32,10 @@ def rewrites(name="app"):
     return [p["message"] for p in Plugin.objects.get(name=name).problems if p["code"] == "checkout-rewrites"]
 
 
+def skill_rewrites(name):
+    return [p["message"] for p in Skill.objects.get(name=name).problems if p["code"] == "checkout-rewrites"]
+
+
 def test_a_nested_attributes_file_that_rewrites_a_script_is_reported_on_its_plugin(make_repo, synced_marketplace):
     repo = make_repo(files(**{"plugins/app/skills/run/.gitattributes": "*.sh eol=crlf\nSKILL.md ident\n"}))
     synced_marketplace(repo, slug="acme")
@@ -40,6 +44,11 @@ def test_a_nested_attributes_file_that_rewrites_a_script_is_reported_on_its_plug
     assert "skills/run/SKILL.md: $Id$ expanded (ident); skills/run/run.sh: line endings turned into CRLF (eol=crlf)" \
         in message
     assert rewrites("docs") == []  # its files are not below that folder
+    # The skill's page says it too, of its own files: its .skill package holds them as approved.
+    [said] = skill_rewrites("run")
+    assert said.startswith("The repository's .gitattributes make git rewrite the skill's files as Claude Code checks "
+                           "its plugin out (SKILL.md: $Id$ expanded (ident); run.sh: line endings turned into CRLF")
+    assert skill_rewrites("notes") == []
 
 
 def test_the_root_attributes_file_and_its_macros_count_as_git_reads_them(make_repo, synced_marketplace):
@@ -79,9 +88,10 @@ def test_removing_the_attribute_clears_the_warning_on_the_next_sync(make_repo, s
     repo = make_repo(files(**{"plugins/app/.gitattributes": "*.sh eol=crlf\n"}))
     market = synced_marketplace(repo, slug="acme")
     assert rewrites()
+    assert skill_rewrites("run")
     repo.commit({"plugins/app/.gitattributes": "*.sh text\n"})
     assert sync_marketplace(market.pk).status == "ok"
-    assert rewrites() == []
+    assert rewrites() == [] and skill_rewrites("run") == []  # the skill's files unchanged, its warning gone
 
 
 def test_claude_code_installs_what_the_warning_says_and_leaves_an_lfs_pointer_alone(client, make_repo,
