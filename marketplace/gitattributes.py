@@ -39,9 +39,10 @@ class Rewritten:
         self.found, self.paths = found, sorted(found)
 
     def count(self, folder: str) -> int:
+        """How many of them lie in `folder`: the paths from `folder/` up to `folder0` ("0" sorts right after "/")."""
         if not folder:
             return len(self.paths)
-        return bisect.bisect_left(self.paths, f"{folder}0") - bisect.bisect_left(self.paths, f"{folder}/")  # "0" follows "/"
+        return bisect.bisect_left(self.paths, f"{folder}0") - bisect.bisect_left(self.paths, f"{folder}/")
 
     def listed(self, folder: str, most: int = 10) -> str:
         """The first `most` of them in `folder` (paths in it) with what is done to each, and how many more."""

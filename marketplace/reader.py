@@ -716,7 +716,6 @@ def _report_rewritten(plugins):
         )
 
 
-
 def _check_component_paths(declared: dict, tree, root: str, location: str, problems, entry=False) -> None:
     """Component paths of a plugin.json, or of an `entry`, that the plugin does not hold or that lead into
     `.mcpb-cache`: Claude Code loads the plugin without each (`claude plugin list` names the error; its session
