@@ -576,6 +576,24 @@ def test_a_token_reaches_the_repositories_beside_it_in_a_group_or_project():
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("reach, given", [("repository", []), ("owner", ["ours"]), ("server", ["ours", "theirs"])])
+def test_publishing_reads_a_source_with_the_token_only_where_it_reaches(reach, given):
+    """Publishing and the scan read a plugin's files again from its source (pluginfiles.location): the same reach."""
+    from marketplace import pluginfiles
+
+    market = Marketplace.objects.create(slug="acme", git_url="https://git.acme.example/acme/skills.git",
+                                        access_token="tok3n", token_reach=reach)
+    sources = {"ours": "https://git.acme.example/acme/tools.git", "theirs": "https://git.acme.example/other/x.git"}
+    tokens = {}
+    for name, url in sources.items():
+        plugin = Plugin.objects.create(marketplace=market, name=name, source_kind="url",
+                                       entry={"name": name, "source": {"source": "url", "url": url}})
+        tokens[name] = pluginfiles.location(plugin, plugin.entry)[1]
+    assert sorted(name for name, token in tokens.items() if token == "tok3n") == given
+    assert all(token in (None, "tok3n") for token in tokens.values())
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("reach, fetched", [("repository", []), ("owner", ["ours"]), ("server", ["ours", "theirs"])])
 def test_a_catalogue_fetches_with_the_token_only_what_it_reaches(fake_github, settings, tmp_path, reach, fetched):
     """A token able to read more than the marketplace (a person's, or an organisation's) must not let a catalogue's
