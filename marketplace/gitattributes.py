@@ -12,12 +12,10 @@ configures that driver, and Claude Code clones with GIT_LFS_SKIP_SMUDGE=1, so an
 CLI installs one in tests/test_gitattributes.py); `text` and `text=auto` turn line endings into CRLF only where the
 member's git is set to (core.autocrlf on Windows), as for any repository.
 """
-import bisect
-import itertools
 import re
 
 from .gitrepo import GitError
-from .tree import Tree, below
+from .tree import Tree, span
 
 ASKED = ("eol", "text", "ident", "working-tree-encoding")
 # What a .gitattributes must say for a checkout to rewrite anything (a macro that does is written out where it is
@@ -39,15 +37,15 @@ class Rewritten:
         self.found, self.paths = found, sorted(found)
 
     def count(self, folder: str) -> int:
-        """How many of them lie in `folder`: the paths from `folder/` up to `folder0` ("0" sorts right after "/")."""
-        if not folder:
-            return len(self.paths)
-        return bisect.bisect_left(self.paths, f"{folder}0") - bisect.bisect_left(self.paths, f"{folder}/")
+        """How many of them lie in `folder`."""
+        found = span(self.paths, folder)
+        return found.stop - found.start
 
     def listed(self, folder: str, most: int = 10) -> str:
         """The first `most` of them in `folder` (paths in it) with what is done to each, and how many more."""
-        prefix, count = f"{folder}/" if folder else "", self.count(folder)
-        first = itertools.islice(below(self.paths, folder), most)
+        prefix, found = f"{folder}/" if folder else "", span(self.paths, folder)
+        first = self.paths[found.start:min(found.stop, found.start + most)]
+        count = found.stop - found.start
         return "; ".join(f"{path.removeprefix(prefix)}: {self.found[path]}" for path in first) + (
             f"; and {count - most} more" if count > most else "")
 

@@ -30,7 +30,7 @@ from .snapshot import (
     ALL_SURFACES, DEFAULT_CATALOG_PATH, HOLDS_TOO_MANY, LFS_HEADER, LINKS_OUT, MOST_HELD, REWRITES, PluginData,
     Snapshot,
 )
-from .tree import Escape, Missing, Tree, in_mcpb_cache, join_inside
+from .tree import Escape, Missing, Tree, in_mcpb_cache, join_inside, span
 
 log = logging.getLogger(__name__)
 
@@ -617,10 +617,10 @@ def _holding(plugins):
         if root:
             # Its folder itself (a skill at another plugin's top), then what lies below it: looked up apart, as a-b
             # sorts between a and a/.
-            held = owners[bisect.bisect_left(folders, root):bisect.bisect_right(folders, root)]
-            below = itertools.takewhile(lambda owned: owned[0].startswith(f"{root}/"),
-                                        itertools.islice(owners, bisect.bisect_left(folders, f"{root}/"), None))
-            others = (owner for _folder, owner in itertools.chain(held, below) if owner != plugin.name)
+            held, below = bisect.bisect_left(folders, root), span(folders, root)
+            others = (owner for _folder, owner in itertools.chain(
+                itertools.islice(owners, held, bisect.bisect_right(folders, root)),
+                itertools.islice(owners, below.start, below.stop)) if owner != plugin.name)
         else:
             others = (other.name for other in plugins if other is not plugin)
         found = set()

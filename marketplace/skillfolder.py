@@ -18,7 +18,7 @@ from .discovery import CLAUDE_CODE_SKILL_MD_BYTES
 from .problems import Problem, Problems
 from .snapshot import LFS_HEADER, LINKS_OUT, REWRITES, FileData, SkillData, is_junk
 from .spoofing import spoofing_problem
-from .tree import MAX_DEPTH, SHORT_NAME_REASON, below, unsafe_reason
+from .tree import MAX_DEPTH, SHORT_NAME_REASON, span, unsafe_reason
 
 # Claude Code (2.1.332) ignores a longer frontmatter `name`: "is over 256 characters - ignoring it".
 CLAUDE_CODE_NAME_CHARS = 256
@@ -94,7 +94,7 @@ def _links_out(links, folder) -> list[str]:
         if (at := bisect.bisect_left(links, path)) < len(links) and links[at] == path:
             found.append(path)
         path = posixpath.dirname(path)
-    return found + list(below(links, folder))
+    return found + links[span(links, folder)]
 
 
 def _apply_limits(files, problems, where):

@@ -6,7 +6,6 @@ checkout would write, which git trees can still hold (`git mktree` takes any nam
 folder that macOS and Windows would take for one another.
 """
 import bisect
-import itertools
 import re
 import unicodedata
 from contextlib import contextmanager
@@ -90,12 +89,12 @@ def _kept_name(lowered: str) -> bool:
     return KEPT_NAME.search(lowered) is not None
 
 
-def below(paths: list[str], folder: str):
-    """The paths of the sorted `paths` that lie in `folder` ("": all of them), read off a range of them rather than
-    each compared."""
-    prefix = f"{folder}/" if folder else ""
-    return itertools.takewhile(lambda path: path.startswith(prefix),
-                               itertools.islice(paths, bisect.bisect_left(paths, prefix), None))
+def span(paths: list[str], folder: str) -> slice:
+    """Where the sorted `paths` that lie in `folder` ("": all of them) are: from `folder/` up to `folder0` ("0" sorts
+    right after "/"), found rather than each compared."""
+    if not folder:
+        return slice(0, len(paths))
+    return slice(bisect.bisect_left(paths, f"{folder}/"), bisect.bisect_left(paths, f"{folder}0"))
 
 
 def in_mcpb_cache(path: str, root: str = "") -> bool:
@@ -200,6 +199,7 @@ class Tree:
         self._prefetched = {}
         self._targets = {}  # a link's blob -> its target: a sync resolves thousands of paths through one link
         self._links = None  # every symbolic link's path, sorted, once asked for (links_leaving)
+        self._leaving = {}  # folder -> links_leaving(folder)
         # folder -> {name in it: why it is refused ("unsafe-name", "same-name", "short-name")}; nothing below
         # a refused name is read
         self.refused: dict[str, dict[str, str]] = {}
@@ -321,20 +321,21 @@ class Tree:
         outside it. Claude Code follows them as it copies a plugin from a marketplace it reads itself, but installs a
         `git-subdir` source without them ("installed without 3 links it can't keep", 2.1.332): the curated catalogue
         lists a plugin with a folder of its own so (tests/test_curated.py). Links leading nowhere or out of the
-        repository are what the walk reports them as."""
+        repository are what the walk reports them as. Plugins sharing a folder share the answer."""
         if not root or not self.has_symlinks:
             return []
         if self._links is None:
             self._links = sorted(path for path, entry in self.entries.items() if entry.is_symlink)
-        leaving = []
-        for link in below(self._links, root):
-            try:
-                target = self.resolve(link)
-            except (Escape, Missing):
-                continue
-            if target != root and not target.startswith(f"{root}/"):
-                leaving.append(link)
-        return leaving
+        if root not in self._leaving:
+            self._leaving[root] = [link for link in self._links[span(self._links, root)] if self._leaves(link, root)]
+        return self._leaving[root]
+
+    def _leaves(self, link: str, root: str) -> bool:
+        try:
+            target = self.resolve(link)
+        except (Escape, Missing):
+            return False
+        return target != root and not target.startswith(f"{root}/")
 
     def refused_below(self, root: str) -> list[str]:
         """Every name refused below `root`, as "path (why)" relative to it: what a walk from `root` reports of
