@@ -20,8 +20,9 @@ oauth_urlpatterns = [
     path("oauth/register/", views.Register.as_view(), name="dcr-register"),
     path("oauth/register/<str:client_id>/", views.RegistrationManagement.as_view(), name="dcr-register-management"),
     # A client's URL to the toolkit (Application.get_absolute_url) names a management page Skillport does not serve,
-    # so the admin's link to it (/admin/r/...) failed with a 500. A client's page is its admin page.
-    path("oauth/clients/<str:object_id>/", RedirectView.as_view(pattern_name="admin:oauth2_provider_application_change"),
+    # so the admin's link to it (/admin/r/...) failed with a 500. A client's page is its admin page. Its key is a
+    # number: any other text (a newline, which the admin's pattern refuses) is a 404, not a failed redirect.
+    path("oauth/clients/<int:object_id>/", RedirectView.as_view(pattern_name="admin:oauth2_provider_application_change"),
          name="detail"),
     path("authorize", views.Authorize.as_view()),
     path("token", views.Token.as_view()),

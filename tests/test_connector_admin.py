@@ -71,6 +71,8 @@ def test_admin_lists_and_revokes_clients_and_tokens(client, people):
                           follow=True)
     assert shortcut.redirect_chain[-1][0] == f"/admin/oauth2_provider/application/{stored.application_id}/change/"
     assert shortcut.status_code == 200 and b"View on site" not in shortcut.content
+    for made_up in ("%0A", "x", "1%0A"):  # the admin's pattern refuses a newline: this was a 500
+        assert client.get(f"/oauth/clients/{made_up}/").status_code == 404, made_up
 
     second = lookup(mint(people["member"]))
     client.post("/admin/oauth2_provider/application/", {"action": "revoke",
