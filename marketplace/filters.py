@@ -17,7 +17,8 @@ SURFACES = [("claude_code", "Claude Code"), ("claude_ai", "Claude.ai"), ("claude
 
 
 def with_installs(queryset):
-    """Annotate `installs`: how many times each skill's package was downloaded (audit log)."""
+    """Annotate `installs`: how many people downloaded each skill's package (audit log), each counted once, so that
+    nobody moves a skill up "Most installed" or the home page's popular list by downloading it again and again."""
     downloads = (
         AuditEvent.objects.filter(
             action__in=INSTALL_ACTIONS, marketplace=OuterRef("marketplace__slug"), plugin=OuterRef("plugin__name"),
@@ -25,7 +26,7 @@ def with_installs(queryset):
         )
         .order_by()
         .values("skill")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("actor_login", distinct=True))
         .values("n")
     )
     return queryset.annotate(installs=Coalesce(Subquery(downloads, output_field=IntegerField()), Value(0)))

@@ -186,9 +186,10 @@ def _scans_query():
 
 
 def install_counts(targets: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
-    """How many times each (marketplace slug, plugin name, skill slug) of `targets` was installed, as
-    the audit log records it (`INSTALL_ACTIONS`), for those installed at least once: the installs on
-    a page's cards and on a skill page, where compiling the ORM's grouped query cost more than running it."""
+    """How many people installed each (marketplace slug, plugin name, skill slug) of `targets`, as the audit
+    log records it (`INSTALL_ACTIONS`; each person once, as `filters.with_installs` counts), for those installed
+    at least once: the installs on a page's cards and on a skill page, where compiling the ORM's grouped query
+    cost more than running it."""
     if not targets:
         return {}
     with connection.cursor() as cursor:
@@ -199,7 +200,7 @@ def install_counts(targets: list[tuple[str, str, str]]) -> dict[tuple[str, str, 
 @functools.cache
 def _installs_query():
     # Exact targets, each found through the (marketplace, plugin, skill) index.
-    return (f"SELECT e.marketplace, e.plugin, e.skill, count(*) FROM {_quote(AuditEvent._meta.db_table)} e "
+    return (f"SELECT e.marketplace, e.plugin, e.skill, count(DISTINCT e.actor_login) FROM {_quote(AuditEvent._meta.db_table)} e "
             "WHERE e.action = ANY(%s) AND (e.marketplace, e.plugin, e.skill) IN "
             "(SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])) GROUP BY 1, 2, 3")
 

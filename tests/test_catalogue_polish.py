@@ -6,6 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from audit.models import Action, AuditEvent
 from marketplace import rendering, weblinks
 from marketplace.models import Marketplace, Plugin, Skill
 from marketplace.reader import README_MAX_BYTES
@@ -70,12 +71,30 @@ def download(client, identifier, times=1):
 
 
 @pytest.mark.django_db
-def test_a_card_shows_its_display_name_plugin_marketplace_author_and_installs(client, market, member):
+def test_a_card_shows_its_display_name_plugin_marketplace_author_and_installs(client, market, member, people):
     download(client, "acme/ops-kit/incident-postmortem", times=2)
+    client.force_login(people["core"])
+    download(client, "acme/ops-kit/incident-postmortem")
     card = cards(client.get("/skills/").content.decode())["acme/ops-kit/incident-postmortem"]
     assert ">Incident postmortem</a></h3>" in card
-    assert "Ops kit · Acme skills" in card and "by Platform Team" in card and "2 installs" in card
+    # Two people installed it, one of them twice.
+    assert "Ops kit · Acme skills" in card and "by Platform Team" in card and ">2 installs<" in card
+    assert ">2 installs<" in client.get("/skills/acme/ops-kit/incident-postmortem/").content.decode()
     assert "Claude.ai ready" not in card and 'class="badge' not in card  # nothing exceptional about it
+
+
+@pytest.mark.django_db
+def test_one_person_downloading_again_and_again_does_not_make_a_skill_popular(client, market, member, people):
+    download(client, "acme/ops-kit/sql-review", times=5)
+    download(client, "acme/ops-kit/incident-postmortem")
+    client.force_login(people["core"])
+    download(client, "acme/ops-kit/incident-postmortem")
+    ranked = list(cards(client.get("/skills/?sort=installs").content.decode()))
+    assert ranked[:2] == ["acme/ops-kit/incident-postmortem", "acme/ops-kit/sql-review"]
+    assert [skill.name for skill in client.get("/").context["popular"]][:2] == ["incident-postmortem", "sql-review"]
+    assert ">1 install<" in cards(client.get("/skills/?q=sql").content.decode())["acme/ops-kit/sql-review"]
+    # The audit log keeps every download.
+    assert AuditEvent.objects.filter(action=Action.PACKAGE_DOWNLOADED, skill="sql-review").count() == 5
 
 
 @pytest.mark.django_db

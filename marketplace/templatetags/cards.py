@@ -19,7 +19,7 @@ CARD = (
     '  <h3><a href="{}">{}</a></h3>\n'
     '  <p class="meta where">{} · {}</p>\n'
     '  <p class="summary">{}</p>\n'
-    '  <p class="card-foot">{}<span class="installs">{} install{}</span></p>{}\n'
+    '  <p class="card-foot">{}<span class="installs" title="People who installed it">{} install{}</span></p>{}\n'
     '</li>'
 )
 
