@@ -1,4 +1,4 @@
-"""Installs per day, split by surface, as the geometry of a stacked bar chart drawn in SVG."""
+"""Package downloads (installs) per day, split by surface, as the geometry of a stacked bar chart drawn in SVG."""
 from datetime import timedelta
 
 from django.db.models import Count

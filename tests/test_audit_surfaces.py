@@ -128,7 +128,7 @@ def auditor(client):
 
 def test_the_chart_has_a_small_empty_state(client, auditor):
     page = client.get("/audit/").content.decode()
-    assert "No installs in this period." in page
+    assert "No downloads in this period." in page
     assert 'class="chart"' not in page
 
 
@@ -145,7 +145,7 @@ def test_the_chart_has_dated_and_counted_axes(client, auditor):
     assert chart["x_ticks"][0]["label"] == f"{until.day} {until:%b}" and len(chart["x_ticks"]) == 5
     page = response.content.decode()
     assert 'class="chart"' in page and f">{until.day} {until:%b}</text>" in page and ">8</text>" in page
-    assert "No installs in this period." not in page
+    assert "No downloads in this period." not in page
 
 
 def test_the_actor_and_skill_filters_offer_known_values(client, people, two_markets):
