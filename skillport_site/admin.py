@@ -1,5 +1,10 @@
 """The admin site: branded Skillport, its index opening on what waits for an admin."""
-from django.contrib import admin
+from functools import wraps
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
 
 
 class SkillportAdminSite(admin.AdminSite):
@@ -17,3 +22,28 @@ class SkillportAdminSite(admin.AdminSite):
 
         inbox = [*catalogue_inbox(request), *publishing_inbox(request)]
         return super().index(request, {"inbox": inbox, **(extra_context or {})})
+
+    def admin_view(self, view, cacheable=False):
+        # Every list's actions, Django's own and other apps' as much as ours: a selection naming something no row's
+        # key can be ("abc" for a number) made the action's query fail with a 500.
+        model_admin = getattr(view, "__self__", None)
+        if isinstance(model_admin, admin.ModelAdmin) and view.__name__ == "changelist_view":
+            view = _selection_checked(model_admin, view)
+        return super().admin_view(view, cacheable)
+
+
+def _selection_checked(model_admin, changelist_view):
+    """`changelist_view`, refusing with a message an action's selection that names no possible row."""
+    key = model_admin.model._meta.pk
+
+    @wraps(changelist_view)
+    def checked(request, *args, **kwargs):
+        try:
+            for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME) if request.method == "POST" else ():
+                key.to_python(value)
+        except ValidationError:
+            messages.error(request, "The selection names something that is not in this list; choose again.")
+            return HttpResponseRedirect(request.get_full_path())
+        return changelist_view(request, *args, **kwargs)
+
+    return checked

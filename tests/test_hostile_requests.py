@@ -10,7 +10,10 @@ import re
 
 import pytest
 from django.conf import settings as django_settings
-from django.urls import URLResolver, get_resolver
+from django.contrib import admin
+from django.contrib.admin import helpers
+from django.db import models
+from django.urls import URLResolver, get_resolver, reverse
 from django.urls.resolvers import RegexPattern
 
 # Path segments: a newline, a NUL, bytes that are not UTF-8 (a lone surrogate's), overlong text, dot segments
@@ -99,3 +102,26 @@ def test_hostile_query_strings_never_fail_a_page(client, people, simple_repo, sy
             if status >= 500:
                 failed.append((page, value[:20], status))
     assert failed == []
+
+
+def test_every_admin_action_refuses_a_selection_naming_no_row(client, people, rf):
+    """Django's admin ran an action on "abc" as a list of numbers' keys, and failed with a 500: every list's actions,
+    ours and other apps', now say so instead."""
+    client.force_login(people["admin"])
+    asked = rf.get("/admin/")
+    asked.user = people["admin"]
+    refused = []
+    for model, model_admin in admin.site._registry.items():
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        for action in model_admin.get_actions(asked):
+            for selection in ("abc", "9" * 25):
+                response = client.post(url, {"action": action, helpers.ACTION_CHECKBOX_NAME: [selection], "index": 0},
+                                       follow=True)
+                assert response.status_code < 500, (url, action, selection)
+                if b"The selection names something that is not in this list" in response.content:
+                    refused.append((model, selection))
+    keyed_by_number = {model for model in admin.site._registry
+                       if isinstance(model._meta.pk, (models.AutoField, models.BigAutoField, models.UUIDField))}
+    assert len(refused) > 10
+    assert {model for model, selection in refused if selection == "abc"} >= {
+        model for model in keyed_by_number if admin.site._registry[model].get_actions(asked)}
