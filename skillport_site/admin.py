@@ -1,10 +1,13 @@
 """The admin site: branded Skillport, its index opening on what waits for an admin."""
+import logging
 from functools import wraps
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseBadRequest, HttpResponseRedirect
+
+log = logging.getLogger(__name__)
 
 
 class SkillportAdminSite(admin.AdminSite):
@@ -29,7 +32,22 @@ class SkillportAdminSite(admin.AdminSite):
         model_admin = getattr(view, "__self__", None)
         if isinstance(model_admin, admin.ModelAdmin) and view.__name__ == "changelist_view":
             view = _selection_checked(model_admin, view)
-        return super().admin_view(view, cacheable)
+        return super().admin_view(_nesting_refused(view), cacheable)
+
+
+def _nesting_refused(view):
+    """`view`, answering a 400 where what was sent is nested too deeply to read: Django's JSON form field (and other
+    apps' forms) let json's RecursionError through, a 500, for a value of thousands of "[" or "{"."""
+    @wraps(view)
+    def refusing(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except RecursionError:
+            log.warning("Refused an admin request nested too deeply to read: %s", request.path, exc_info=True)
+            return HttpResponseBadRequest("A value sent is nested too deeply to read (thousands of brackets); "
+                                          "go back and correct it.", content_type="text/plain; charset=utf-8")
+
+    return refusing
 
 
 def _selection_checked(model_admin, changelist_view):

@@ -229,3 +229,24 @@ def test_a_marketplace_shows_its_last_problems_grouped_by_severity(admin_client,
     assert errors < warnings  # errors first, and open
     assert '<details class="problems-error" open>' in page and '<details class="problems-warning">' in page
     assert page.index("path-traversal") < warnings < page.index("unsupported-source")
+
+
+def test_pages_that_would_go_around_skillport_are_not_in_the_admin(admin_client, simple_repo, synced_marketplace):
+    """Celery beat's schedules (kept in step with each marketplace's sync interval, and able to run any task) and
+    allauth's social apps (sign-in is configured by settings: a second GitHub app stops everyone signing in)."""
+    synced_marketplace(simple_repo, sync_interval=30)
+    index = admin_client.get("/admin/").content.decode()
+    assert "/admin/marketplace/marketplace/" in index
+    for page in ("django_celery_beat/periodictask", "django_celery_beat/crontabschedule", "socialaccount/socialapp",
+                 "socialaccount/socialtoken"):
+        assert f"/admin/{page}/" not in index
+        assert admin_client.get(f"/admin/{page}/").status_code == 404
+        assert admin_client.get(f"/admin/{page}/add/").status_code == 404
+
+
+def test_a_value_nested_too_deeply_to_read_is_a_400(admin_client, simple_repo, synced_marketplace):
+    plugin = synced_marketplace(simple_repo).plugins.get()
+    response = admin_client.post(f"/admin/marketplace/plugin/{plugin.pk}/change/", {"tags_override": "[" * 5000})
+    assert response.status_code == 400 and b"nested too deeply" in response.content
+    plugin.refresh_from_db()
+    assert plugin.tags_override is None
