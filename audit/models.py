@@ -80,8 +80,8 @@ class Outcome(models.TextChoices):
     ERROR = "error", "Error"
 
 
-# What the "installs" chart and counts mean: a .skill package handed to someone. The chart counts each download;
-# a skill's install count, each person once (marketplace.filters.with_installs).
+# What the audit log's downloads chart and the install counts count: a .skill package handed to someone. The chart
+# counts each download; a skill's install count, each person once (marketplace.filters.with_installs).
 INSTALL_ACTIONS = [Action.PACKAGE_DOWNLOADED]
 
 

@@ -200,7 +200,8 @@ def install_counts(targets: list[tuple[str, str, str]]) -> dict[tuple[str, str, 
 @functools.cache
 def _installs_query():
     # Exact targets, each found through the (marketplace, plugin, skill) index.
-    return (f"SELECT e.marketplace, e.plugin, e.skill, count(DISTINCT e.actor_login) FROM {_quote(AuditEvent._meta.db_table)} e "
+    return ("SELECT e.marketplace, e.plugin, e.skill, count(DISTINCT e.actor_login) "
+            f"FROM {_quote(AuditEvent._meta.db_table)} e "
             "WHERE e.action = ANY(%s) AND (e.marketplace, e.plugin, e.skill) IN "
             "(SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])) GROUP BY 1, 2, 3")
 
