@@ -81,7 +81,7 @@ class Outcome(models.TextChoices):
 
 
 # What the audit log's downloads chart and the install counts count: a .skill package handed to someone. The chart
-# counts each download; a skill's install count, each person once (marketplace.filters.with_installs).
+# counts each download; a skill's install count, each person once (marketplace.filters.PERSON).
 INSTALL_ACTIONS = [Action.PACKAGE_DOWNLOADED]
 
 

@@ -3,8 +3,8 @@ import functools
 
 import django_filters
 from django import forms
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import CharField, Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Cast, Coalesce
 
 from audit.models import INSTALL_ACTIONS, AuditEvent
 
@@ -14,6 +14,10 @@ from .search import SORTS, search, validate_query
 from .verdicts import Verdict
 
 SURFACES = [("claude_code", "Claude Code"), ("claude_ai", "Claude.ai"), ("claude_desktop", "Claude Desktop")]
+
+
+# Who a download was by: the GitHub account (which keeps its id through a change of login), else the local username.
+PERSON = Coalesce(Cast("actor_github_id", CharField()), "actor_login")
 
 
 def with_installs(queryset):
@@ -26,7 +30,7 @@ def with_installs(queryset):
         )
         .order_by()
         .values("skill")
-        .annotate(n=Count("actor_login", distinct=True))
+        .annotate(n=Count(PERSON, distinct=True))
         .values("n")
     )
     return queryset.annotate(installs=Coalesce(Subquery(downloads, output_field=IntegerField()), Value(0)))

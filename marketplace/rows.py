@@ -187,7 +187,7 @@ def _scans_query():
 
 def install_counts(targets: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
     """How many people installed each (marketplace slug, plugin name, skill slug) of `targets`, as the audit
-    log records it (`INSTALL_ACTIONS`; each person once, as `filters.with_installs` counts), for those installed
+    log records it (`INSTALL_ACTIONS`; each person once, as `filters.PERSON` tells them apart), for those installed
     at least once: the installs on a page's cards and on a skill page, where compiling the ORM's grouped query
     cost more than running it."""
     if not targets:
@@ -200,7 +200,7 @@ def install_counts(targets: list[tuple[str, str, str]]) -> dict[tuple[str, str, 
 @functools.cache
 def _installs_query():
     # Exact targets, each found through the (marketplace, plugin, skill) index.
-    return ("SELECT e.marketplace, e.plugin, e.skill, count(DISTINCT e.actor_login) "
+    return ("SELECT e.marketplace, e.plugin, e.skill, count(DISTINCT coalesce(e.actor_github_id::text, e.actor_login)) "
             f"FROM {_quote(AuditEvent._meta.db_table)} e "
             "WHERE e.action = ANY(%s) AND (e.marketplace, e.plugin, e.skill) IN "
             "(SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])) GROUP BY 1, 2, 3")

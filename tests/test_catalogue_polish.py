@@ -95,6 +95,12 @@ def test_one_person_downloading_again_and_again_does_not_make_a_skill_popular(cl
     assert ">1 install<" in cards(client.get("/skills/?q=sql").content.decode())["acme/ops-kit/sql-review"]
     # The audit log keeps every download.
     assert AuditEvent.objects.filter(action=Action.PACKAGE_DOWNLOADED, skill="sql-review").count() == 5
+    # A GitHub account is one person through a change of login.
+    renamed = people["core"].github
+    renamed.login = "tam-renamed"
+    renamed.save(update_fields=["login"])
+    download(client, "acme/ops-kit/incident-postmortem")
+    assert ">2 installs<" in cards(client.get("/skills/?q=incident").content.decode())["acme/ops-kit/incident-postmortem"]
 
 
 @pytest.mark.django_db
