@@ -4,6 +4,8 @@ from functools import wraps
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.exceptions import DisallowedModelAdminToField
+from django.contrib.admin.options import TO_FIELD_VAR
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseBadRequest, HttpResponseRedirect
 
@@ -32,7 +34,19 @@ class SkillportAdminSite(admin.AdminSite):
         model_admin = getattr(view, "__self__", None)
         if isinstance(model_admin, admin.ModelAdmin) and view.__name__ == "changelist_view":
             view = _selection_checked(model_admin, view)
-        return super().admin_view(_nesting_refused(view), cacheable)
+        return super().admin_view(_nesting_refused(_field_named(view)), cacheable)
+
+
+def _field_named(view):
+    """`view`, refusing an empty `_to_field` as Django refuses a field it may not use: Django checks only a non-empty
+    one, then looks the empty name up as a field, a 500 on every change and delete page."""
+    @wraps(view)
+    def checked(request, *args, **kwargs):
+        if request.POST.get(TO_FIELD_VAR, request.GET.get(TO_FIELD_VAR)) == "":
+            raise DisallowedModelAdminToField("The field to refer to by is empty.")
+        return view(request, *args, **kwargs)
+
+    return checked
 
 
 def _nesting_refused(view):

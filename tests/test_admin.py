@@ -250,3 +250,15 @@ def test_a_value_nested_too_deeply_to_read_is_a_400(admin_client, simple_repo, s
     assert response.status_code == 400 and b"nested too deeply" in response.content
     plugin.refresh_from_db()
     assert plugin.tags_override is None
+
+
+def test_an_empty_field_to_refer_to_by_is_a_400(admin_client, simple_repo, synced_marketplace):
+    """Django checks `_to_field` only when it names something, then looked "" up as a field: a 500 on every change
+    and delete page."""
+    market = synced_marketplace(simple_repo)
+    for page in ("change", "delete"):
+        assert admin_client.get(f"/admin/marketplace/marketplace/{market.pk}/{page}/?_to_field=").status_code == 400
+        assert admin_client.post(f"/admin/marketplace/marketplace/{market.pk}/{page}/", {"_to_field": ""}).status_code == 400
+    # Named, as a related field's popup names it, it is the page.
+    assert admin_client.get(f"/admin/marketplace/marketplace/{market.pk}/change/?_to_field=id&_popup=1").status_code == 200
+    assert Marketplace.objects.filter(pk=market.pk).exists()

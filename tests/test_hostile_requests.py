@@ -3,8 +3,10 @@ answer, never a 5xx.
 
 A sweep like this one, against a running quick start, found `/oauth/clients/%0A/` answering 500 (a redirect
 to an admin URL whose pattern refuses a newline). It is kept here so that every route added later is asked
-the same questions: each pattern is read from the URL configuration, not listed by hand. The test client
-raises what a view raises, so a failure shows its traceback.
+the same questions: each pattern is read from the URL configuration, not listed by hand, and each kind of
+object a route takes is made for real, so its page is read as well as its 404 (which found every admin change
+and delete page answering `?_to_field=` with a 500). The test client raises what a view raises, so a failure
+shows its traceback.
 """
 import re
 
@@ -125,3 +127,123 @@ def test_every_admin_action_refuses_a_selection_naming_no_row(client, people, rf
     assert len(refused) > 10
     assert {model for model, selection in refused if selection == "abc"} >= {
         model for model in keyed_by_number if admin.site._registry[model].get_actions(asked)}
+
+
+def named_routes():
+    """Each named route outside the admin that takes arguments: its reversible name and the arguments' names."""
+    def walk(resolver, namespaces):
+        for entry in resolver.url_patterns:
+            if isinstance(entry, URLResolver):
+                if entry.app_name != "admin":
+                    yield from walk(entry, namespaces + ([entry.namespace] if entry.namespace else []))
+            elif entry.name and entry.pattern.converters:
+                yield ":".join([*namespaces, entry.name]), tuple(entry.pattern.converters)
+
+    return sorted(set(walk(get_resolver(), [])))
+
+
+@pytest.fixture
+def real_objects(client, people, simple_repo, synced_marketplace):
+    """One real object of each kind a route takes, made as people make them, keyed by (route, argument) or argument."""
+    from oauth2_provider.models import get_application_model
+
+    from audit.models import AuditEvent
+    from authoring.models import Proposal
+    from connector.models import CatalogueToken, InstallLink
+    from marketplace.models import Skill
+    from publishing.models import Kind, PublishRun, PublishTarget, Trigger
+
+    market = synced_marketplace(simple_repo, slug="acme")
+    skill = Skill.objects.get(plugin__marketplace=market, name="alpha")
+    target = PublishTarget.objects.create(name="org-repo", kind=Kind.GIT, marketplace_name="acme-org")
+    published = PublishRun.objects.create(target=target, trigger=Trigger.MANUAL)
+    client.force_login(people["member"])
+    client.post(reverse("connector:catalogue-tokens"), {"name": "laptop"})
+    client.get(reverse("marketplace:download", args=["acme", "tools", "alpha"]))
+    client.logout()
+    application = get_application_model().objects.create(
+        name="Claude", client_type="public", authorization_grant_type="authorization-code",
+        redirect_uris="https://claude.ai/api/mcp/auth_callback")
+    proposal = Proposal.objects.create(marketplace=market, proposer=people["member"], kind="edit", plugin="tools",
+                                       skill="alpha", branch="skillport/alpha")
+    return {
+        "marketplace": "acme", "plugin": "tools", "skill": "alpha", "path": "SKILL.md",
+        "target": target.name, "login": people["member"].username,
+        ("api:syncrun-detail", "run"): market.first_run.uid, ("api:publishtarget-run", "run"): published.uid,
+        ("audit:event", "pk"): AuditEvent.objects.latest("pk").pk, ("authoring:proposal", "pk"): proposal.pk,
+        ("connector:catalogue-token-revoke", "token"): CatalogueToken.objects.get(user=people["member"]).pk,
+        ("connector:download", "token"): InstallLink.issue(people["member"], skill, surface="api")[1],
+        "object_id": application.pk, "client_id": application.client_id,
+    }
+
+
+@pytest.mark.parametrize("who", ["anonymous", "member", "admin"])
+def test_pages_of_every_kind_of_real_object_never_fail_on_a_hostile_query(client, people, real_objects, who):
+    """Every route that takes arguments, given a real object of the kind it takes (a publish target, a sync or
+    publish run, an audit event, a proposal, a token, an OAuth client): the pages the path sweep reaches only
+    with hostile arguments, read here with hostile query strings."""
+    pages = []
+    for name, arguments in named_routes():
+        missing = [a for a in arguments if (name, a) not in real_objects and a not in real_objects]
+        assert not missing, f"no real object for {name}'s {missing}: add one to real_objects"
+        pages.append(reverse(name, kwargs={a: real_objects.get((name, a), real_objects.get(a)) for a in arguments}))
+    assert {"/api/v1/publish-targets/org-repo/", "/proposals/" + str(real_objects["authoring:proposal", "pk"]) + "/",
+            "/audit/users/orla/", f"/oauth/clients/{real_objects['object_id']}/"} <= set(pages)
+    if who != "anonymous":
+        client.force_login(people[who])
+    failed = []
+    for page in pages:
+        for value in VALUES:
+            query = "&".join(f"{name}={value}" for name in PARAMETERS)
+            status = client.get(f"{page}?{query}").status_code
+            if status >= 500:
+                failed.append((page, value[:20], status))
+    assert failed == []
+
+
+# What the admin's pages read from a query string besides a list's filters: its sort, page, search, popup and
+# related-field parameters, and the filters a change page carries back to its list.
+ADMIN_PARAMETERS = "o p q e all _popup _to_field _changelist_filters _facets action".split()
+
+
+def test_every_admin_page_of_a_real_row_never_fails_on_a_hostile_query(client, people, real_objects, rf):
+    """Every registered model's list, and the change, history and delete pages of a real row of it."""
+    from allauth.account.models import EmailAddress
+    from allauth.socialaccount.models import SocialAccount
+    from oauth2_provider.models import get_application_model, get_refresh_token_model
+
+    from connector.models import Consent, TrustedHost
+    from marketplace.models import Marketplace, WebhookDelivery
+
+    # A row of each kind the pages above did not make.
+    member, application = people["member"], get_application_model().objects.get(pk=real_objects["object_id"])
+    SocialAccount.objects.create(user=member, provider="github", uid="1", extra_data={"login": "orla"})
+    EmailAddress.objects.create(user=member, email="orla@example.com", verified=True, primary=True)
+    Consent.objects.create(user=member, application=application, redirect_uri=application.redirect_uris,
+                           scope="skills:read")
+    TrustedHost.objects.create(host="git.example.com")
+    WebhookDelivery.objects.create(marketplace=Marketplace.objects.get(), event="push",
+                                   result=WebhookDelivery.Result.choices[0][0])
+    get_refresh_token_model().objects.create(user=member, application=application, token="r" * 40)
+    client.force_login(people["admin"])
+    asked = rf.get("/admin/")
+    asked.user = people["admin"]
+    pages, changed = [], set()
+    for model, model_admin in admin.site._registry.items():
+        prefix = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        pages.append(reverse(f"{prefix}_changelist"))
+        row = model_admin.get_queryset(asked).first()
+        if row is not None:
+            changed.add(model)
+            pages += [reverse(f"{prefix}_{page}", args=[row.pk]) for page in ("change", "history")]
+            if model_admin.has_delete_permission(asked, row):
+                pages.append(reverse(f"{prefix}_delete", args=[row.pk]))
+    assert changed == set(admin.site._registry)
+    failed = []
+    for page in pages:
+        for value in VALUES:
+            query = "&".join(f"{name}={value}" for name in ADMIN_PARAMETERS + PARAMETERS)
+            status = client.get(f"{page}?{query}").status_code
+            if status >= 500:
+                failed.append((page, value[:20], status))
+    assert failed == []
