@@ -30,10 +30,6 @@ SURFACES = {Trigger.CLI: Surface.CLI, Trigger.API: Surface.API, Trigger.MANUAL: 
             Trigger.SCHEDULE: Surface.SCHEDULE, Trigger.CHANGE: Surface.SKILLPORT}
 
 
-class Busy(Exception):
-    """Another publish of the target is running."""
-
-
 def publish(target, trigger=Trigger.MANUAL, *, run=None, actor=None, replace_edits=False, progress=None) -> PublishRun:
     """Publish `target` now; return its run (failed runs included: they say why)."""
     run = run or PublishRun.objects.create(target=target, trigger=trigger)

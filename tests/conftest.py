@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from django.core.cache import cache, caches
+from django.core.cache import cache
 from django.db import connection
 from django.db.backends.signals import connection_created
 
