@@ -7,7 +7,8 @@ class SkillportAdminConfig(AdminConfig):
 
     def ready(self):
         super().ready()  # every app's admin module registers its models
-        from allauth.socialaccount.models import SocialApp, SocialToken
+        from allauth.socialaccount.admin import SocialAccountAdmin
+        from allauth.socialaccount.models import SocialAccount, SocialApp, SocialToken
         from django.contrib import admin
         from django_celery_beat.models import (
             ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask, SolarSchedule,
@@ -21,3 +22,12 @@ class SkillportAdminConfig(AdminConfig):
                       SocialApp, SocialToken):
             if admin.site.is_registered(model):
                 admin.site.unregister(model)
+
+        # Who signed in with which GitHub account, to read (and delete, to unlink it): what allauth keeps of it is
+        # written again at each sign-in, and its form wrote any JSON into it, 1e309 (infinity) failing with a 500.
+        class GitHubAccountAdmin(SocialAccountAdmin):
+            def has_change_permission(self, request, obj=None):
+                return False
+
+        admin.site.unregister(SocialAccount)
+        admin.site.register(SocialAccount, GitHubAccountAdmin)

@@ -262,3 +262,18 @@ def test_an_empty_field_to_refer_to_by_is_a_400(admin_client, simple_repo, synce
     # Named, as a related field's popup names it, it is the page.
     assert admin_client.get(f"/admin/marketplace/marketplace/{market.pk}/change/?_to_field=id&_popup=1").status_code == 200
     assert Marketplace.objects.filter(pk=market.pk).exists()
+
+
+def test_github_accounts_are_there_to_read_and_unlink_not_to_edit(admin_client, people):
+    """allauth writes a GitHub account's data again at each sign-in; its form wrote any JSON there (1e309, a 500)."""
+    from allauth.socialaccount.models import SocialAccount
+
+    account = SocialAccount.objects.create(user=people["member"], provider="github", uid="1", extra_data={"id": 1})
+    page = f"/admin/socialaccount/socialaccount/{account.pk}/change/"
+    assert b"orla" in admin_client.get(page).content
+    assert admin_client.post(page, {"user": people["member"].pk, "provider": "github", "uid": "2",
+                                    "extra_data": "1e309"}).status_code == 403
+    account.refresh_from_db()
+    assert (account.uid, account.extra_data) == ("1", {"id": 1})
+    admin_client.post(f"/admin/socialaccount/socialaccount/{account.pk}/delete/", {"post": "yes"})
+    assert not SocialAccount.objects.filter(pk=account.pk).exists()

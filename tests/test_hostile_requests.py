@@ -9,6 +9,8 @@ and delete page answering `?_to_field=` with a 500). The test client raises what
 shows its traceback.
 """
 import re
+from html.parser import HTMLParser
+from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings as django_settings
@@ -201,13 +203,9 @@ def test_pages_of_every_kind_of_real_object_never_fail_on_a_hostile_query(client
     assert failed == []
 
 
-# What the admin's pages read from a query string besides a list's filters: its sort, page, search, popup and
-# related-field parameters, and the filters a change page carries back to its list.
-ADMIN_PARAMETERS = "o p q e all _popup _to_field _changelist_filters _facets action".split()
-
-
-def test_every_admin_page_of_a_real_row_never_fails_on_a_hostile_query(client, people, real_objects, rf):
-    """Every registered model's list, and the change, history and delete pages of a real row of it."""
+@pytest.fixture
+def admin_rows(people, real_objects):
+    """real_objects, and a row of each kind they leave out, so that every list of the admin has one."""
     from allauth.account.models import EmailAddress
     from allauth.socialaccount.models import SocialAccount
     from oauth2_provider.models import get_application_model, get_refresh_token_model
@@ -215,7 +213,6 @@ def test_every_admin_page_of_a_real_row_never_fails_on_a_hostile_query(client, p
     from connector.models import Consent, TrustedHost
     from marketplace.models import Marketplace, WebhookDelivery
 
-    # A row of each kind the pages above did not make.
     member, application = people["member"], get_application_model().objects.get(pk=real_objects["object_id"])
     SocialAccount.objects.create(user=member, provider="github", uid="1", extra_data={"login": "orla"})
     EmailAddress.objects.create(user=member, email="orla@example.com", verified=True, primary=True)
@@ -225,6 +222,16 @@ def test_every_admin_page_of_a_real_row_never_fails_on_a_hostile_query(client, p
     WebhookDelivery.objects.create(marketplace=Marketplace.objects.get(), event="push",
                                    result=WebhookDelivery.Result.choices[0][0])
     get_refresh_token_model().objects.create(user=member, application=application, token="r" * 40)
+    return real_objects
+
+
+# What the admin's pages read from a query string besides a list's filters: its sort, page, search, popup and
+# related-field parameters, and the filters a change page carries back to its list.
+ADMIN_PARAMETERS = "o p q e all _popup _to_field _changelist_filters _facets action".split()
+
+
+def test_every_admin_page_of_a_real_row_never_fails_on_a_hostile_query(client, people, admin_rows, rf):
+    """Every registered model's list, and the change, history and delete pages of a real row of it."""
     client.force_login(people["admin"])
     asked = rf.get("/admin/")
     asked.user = people["admin"]
@@ -246,4 +253,76 @@ def test_every_admin_page_of_a_real_row_never_fails_on_a_hostile_query(client, p
             status = client.get(f"{page}?{query}").status_code
             if status >= 500:
                 failed.append((page, value[:20], status))
+    assert failed == []
+
+
+class FormFields(HTMLParser):
+    """What a browser would send from the form `form_id` of a page: each field's name and current value."""
+
+    def __init__(self, form_id):
+        super().__init__()
+        self.form_id, self.inside, self.fields = form_id, False, []
+        self._select = self._textarea = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.inside = attrs.get("id") == self.form_id
+        elif not self.inside or "name" not in attrs and tag != "option" or "disabled" in attrs:
+            return
+        elif tag == "input" and attrs.get("type") not in ("submit", "button", "file", "image"):
+            if attrs.get("type") not in ("checkbox", "radio") or "checked" in attrs:
+                self.fields.append((attrs["name"], attrs.get("value", "on" if attrs.get("type") == "checkbox" else "")))
+        elif tag == "select":
+            self._select = attrs["name"]
+        elif tag == "option" and self._select and "selected" in attrs:
+            self.fields.append((self._select, attrs.get("value", "")))
+        elif tag == "textarea":
+            self._textarea = [attrs["name"], ""]
+
+    def handle_data(self, data):
+        if self._textarea:
+            self._textarea[1] += data
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.inside = False
+        elif tag == "select":
+            self._select = None
+        elif tag == "textarea" and self._textarea:
+            self.fields.append((self._textarea[0], self._textarea[1].removeprefix("\n")))
+            self._textarea = None
+
+
+# Field values no form of ours should fail on: control and overlong text, numbers past any column, malformed
+# dates, JSON and lists nested past Python's recursion limit, markup.
+FIELD_VALUES = ["\x00", "a" * 3000, "-1", "9" * 25, "1e309", "2026-13-45", "[" * 5000, '{"a": ' * 3000, "<b>x</b>"]
+
+
+def test_every_admin_change_form_posted_back_with_a_hostile_field_never_fails(client, people, admin_rows, rf):
+    """Each registered model's change form of a real row, posted back as a browser would with one field at a time set
+    to a hostile value: a form error or a save, never a 5xx."""
+    client.force_login(people["admin"])
+    asked = rf.get("/admin/")
+    asked.user = people["admin"]
+    posted, failed = set(), []
+    for model, model_admin in admin.site._registry.items():
+        row = model_admin.get_queryset(asked).first()
+        if row is None or not model_admin.has_change_permission(asked, row):
+            continue
+        page = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[row.pk])
+        form = FormFields(f"{model._meta.model_name}_form")
+        form.feed(client.get(page).content.decode())
+        editable = [name for name, value in form.fields if name != "csrfmiddlewaretoken" and "-" not in name
+                    or name.endswith(("-0-name", "-0-value"))]
+        for name in dict.fromkeys(editable):
+            for value in FIELD_VALUES:
+                data = [(field, value if field == name else current) for field, current in form.fields]
+                status = client.post(page, urlencode(data), content_type="application/x-www-form-urlencoded").status_code
+                posted.add(model)
+                if status >= 500:
+                    failed.append((page, name, value[:10], status))
+    assert {model._meta.label for model in posted} >= {
+        "marketplace.Marketplace", "marketplace.Plugin", "marketplace.Skill", "publishing.PublishTarget",
+        "connector.TrustedHost", "oauth2_provider.Application", "auth.User"}
     assert failed == []
