@@ -23,9 +23,12 @@ class SkillportAdminConfig(AdminConfig):
             if admin.site.is_registered(model):
                 admin.site.unregister(model)
 
-        # Who signed in with which GitHub account, to read (and delete, to unlink it): what allauth keeps of it is
-        # written again at each sign-in, and its form wrote any JSON into it, 1e309 (infinity) failing with a 500.
+        # Who signed in with which GitHub account, to read (and delete, to unlink it): allauth makes and updates these
+        # at each sign-in, and its form wrote any JSON into one, 1e309 (infinity) failing with a 500.
         class GitHubAccountAdmin(SocialAccountAdmin):
+            def has_add_permission(self, request):
+                return False
+
             def has_change_permission(self, request, obj=None):
                 return False
 

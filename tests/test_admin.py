@@ -275,5 +275,6 @@ def test_github_accounts_are_there_to_read_and_unlink_not_to_edit(admin_client, 
                                     "extra_data": "1e309"}).status_code == 403
     account.refresh_from_db()
     assert (account.uid, account.extra_data) == ("1", {"id": 1})
+    assert admin_client.get("/admin/socialaccount/socialaccount/add/").status_code == 403
     admin_client.post(f"/admin/socialaccount/socialaccount/{account.pk}/delete/", {"post": "yes"})
     assert not SocialAccount.objects.filter(pk=account.pk).exists()
