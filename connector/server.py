@@ -93,8 +93,8 @@ def _caller(ctx: Context | None) -> tools.Caller:
 def _answer(function, caller, args):
     if caller.user is None:
         raise ToolError("Not signed in: connect Skillport again.")
-    if _holds_nul(args):
-        raise ToolError(NUL_REFUSED)  # PostgreSQL refuses NUL in text: a DataError, had it reached a query
+    if refused := _unreadable(args):
+        raise ToolError(refused)
     try:
         return function(caller, *args)
     except tools.ToolProblem as problem:
@@ -105,17 +105,29 @@ def _answer(function, caller, args):
         raise
 
 
-def _holds_nul(value) -> bool:
-    """Whether any string in a tool's (or resource read's) arguments, however nested, has a NUL character."""
+# JSON may escape half a surrogate pair on its own ("\ud800"), which Python's json keeps (the 2026-07-28 transport reads
+# bodies with it): not text, so no query, cache key or answer can encode it.
+UNPAIRED_REFUSED = "Requests may not contain half of a surrogate pair on its own (an escape from \\ud800 to \\udfff)."
+
+
+def _unreadable(value) -> str:
+    """Why the strings of a tool's (or resource read's) arguments, however nested, cannot be used: a NUL, which
+    PostgreSQL refuses in text, or half a surrogate pair; "" when they can."""
     if isinstance(value, str):
-        return "\x00" in value
+        if "\x00" in value:
+            return NUL_REFUSED
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return UNPAIRED_REFUSED
+        return ""
     if isinstance(value, BaseModel):
         value = value.model_dump()
     if isinstance(value, dict):
-        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+        value = [*value.keys(), *value.values()]
     if isinstance(value, (list, tuple)):
-        return any(_holds_nul(item) for item in value)
-    return False
+        return next(filter(None, map(_unreadable, value)), "")
+    return ""
 
 
 def _in_thread(function, caller, args):
@@ -274,8 +286,8 @@ def _read_resource(caller, uri):
     segments = [unquote(s) for s in f"{parts.netloc}{parts.path}".split("/")]
     if parts.scheme != "skill" or len(segments) < 4:
         raise tools.ToolProblem(f"{uri!r} is not a skill resource: skill://marketplace/plugin/skill/path")
-    if _holds_nul(segments):  # a %00: _answer saw only the encoded URI
-        raise tools.ToolProblem(NUL_REFUSED)
+    if refused := _unreadable(segments):  # a %00: _answer saw only the encoded URI
+        raise tools.ToolProblem(refused)
     try:
         skill = lookup.find_skill(Skill.objects.visible_to(caller.user), "/".join(segments[:3]))
     except LookupError as error:

@@ -9,6 +9,7 @@ and delete page answering `?_to_field=` with a 500). Every form a page shows is 
 send it, one field at a time hostile (which found allauth's GitHub account form storing 1e309, infinity, in a JSON
 column PostgreSQL refuses). The test client raises what a view raises, so a failure shows its traceback.
 """
+import logging
 import re
 from html.parser import HTMLParser
 from urllib.parse import urlencode, urljoin
@@ -368,3 +369,83 @@ def test_every_form_of_our_pages_posted_back_with_a_hostile_field_never_fails(cl
                 client.force_login(people[who])  # a sign-out form signed them out
     assert {"/connect/tokens/", "/proposals/edit/acme/tools/alpha/"} <= posted
     assert failed == []
+
+
+# Arguments the connector's tools could be sent: hostile text (a NUL, a lone surrogate, 20,000 characters, paths out of
+# a folder, a resource URI), numbers past any column or page, and each JSON type where another is expected.
+ARGUMENTS = ["", "\x00", "\ud800", "a" * 20000, "../../../etc/passwd", "acme/tools/alpha/../../..", "%", "'\"<",
+             "skill://acme/tools/alpha/..%2F..%2Fx", -1, 0, 10**30, 1.5, 1e308, True, None, [], {}, ["a"] * 500,
+             [{"name": "acme/tools/alpha", "version": "9" * 400}], {"name": {"name": {"name": "x"}}}]
+RESOURCES = [f"skill://acme/tools/alpha/{path}" for path in ("SKILL.md", "\x00", "\ud800", "%00", "%ED%A0%80", "..", "../..",
+                                                            "a" * 5000, "%2E%2E/%2E%2E/x")] + ["skill://\ud800/x/y/z", "file:///etc/passwd"]
+# A valid call of each tool, which the sweep changes one argument at a time.
+VALID_CALLS = {
+    "search_skills": {"query": "alpha"}, "list_skills": {}, "get_skill": {"name": "acme/tools/alpha"},
+    "read_skill_file": {"name": "acme/tools/alpha", "path": "SKILL.md"}, "install_skill": {"name": "acme/tools/alpha"},
+    "check_updates": {"installed": [{"name": "acme/tools/alpha", "version": "1.0.0"}]}, "whoami": {},
+    "propose_skill": {"marketplace": "acme", "plugin": "tools", "skill": "alpha", "files": {"SKILL.md": "x"},
+                      "message": "x"},
+    "propose_removal": {"marketplace": "acme", "plugin": "tools", "skill": "alpha", "message": "x"},
+    "my_proposals": {},
+}
+
+
+def test_every_connector_tool_answers_hostile_arguments_with_a_tool_error_never_a_crash(
+        transactional_db, people, simple_repo, synced_marketplace, caplog):
+    """Through the official MCP client: each tool's every argument (and each field of an object argument) set in turn
+    to each hostile value. A crash comes back as the SDK's bare "Error executing tool <name>", logged as an error."""
+    from mcp.shared.exceptions import MCPError
+    from mcp.types import INTERNAL_ERROR
+
+    from .mcp_client import session
+
+    synced_marketplace(simple_repo, slug="acme")
+
+    async def sweep(client):
+        tools = {tool.name: tool.input_schema for tool in (await client.list_tools()).tools}
+        assert set(tools) == set(VALID_CALLS)
+        crashed = []
+        for name, schema in tools.items():
+            paths = [[key] for key in schema.get("properties", {})]
+            paths += [[key, field] for key, value in schema.get("properties", {}).items()
+                      for field in _object_fields(schema, value)]
+            for path, value in ((path, value) for path in paths for value in ARGUMENTS):
+                arguments = _with(VALID_CALLS[name], path, value)
+                try:
+                    result = await client.call_tool(name, arguments)
+                except MCPError as error:
+                    crashed.append((name, path, repr(value)[:20], error.error.message))
+                    continue
+                text = " ".join(getattr(part, "text", "") for part in result.content)
+                if text.startswith(f"Error executing tool {name}") and ": " not in text:
+                    crashed.append((name, path, repr(value)[:20], text[:100]))
+        for uri in RESOURCES:
+            try:
+                await client.read_resource(uri)
+            except MCPError as error:
+                if error.error.code == INTERNAL_ERROR:
+                    crashed.append(("resources/read", uri[:40], error.error.message))
+        return crashed
+
+    with caplog.at_level(logging.INFO):
+        assert session(people["member"], sweep) == []
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR] == []
+    assert len([record for record in caplog.records if "rejected arguments" in record.getMessage()]) > 100
+
+
+def _object_fields(schema, value):
+    """The fields of an argument whose schema is an object (directly, through $ref or anyOf)."""
+    for option in [value, *value.get("anyOf", [])]:
+        ref = option.get("$ref", "")
+        fields = schema.get("$defs", {}).get(ref.rsplit("/", 1)[-1], {}) if ref else option
+        yield from fields.get("properties", {})
+
+
+def _with(arguments, path, value):
+    """`arguments` with the argument at `path` (a name, or a name and a field of it) set to `value`."""
+    changed = dict(arguments)
+    if len(path) == 1:
+        changed[path[0]] = value
+    else:
+        changed[path[0]] = {**(changed.get(path[0]) if isinstance(changed.get(path[0]), dict) else {}), path[1]: value}
+    return changed

@@ -1,7 +1,8 @@
 """Input Skillport cannot use gets a clear 4xx or tool error, never a 500 or a database error's text:
 dates out of the calendar, GitHub sign-in without a GitHub app, JSON nested past the recursion
-limit, NUL characters and out-of-range cursors sent to the connector."""
+limit, NUL characters, half a surrogate pair and out-of-range cursors sent to the connector."""
 import io
+import json
 
 import anyio
 import httpx2 as httpx
@@ -131,3 +132,23 @@ def test_a_cursor_out_of_range_is_an_error_not_a_database_error(skillport, two_m
     for message in (searched.content[0].text, listed.content[0].text, resources):
         assert "That cursor is not one this server gave out" in message and "out of range" not in message
     assert searched.is_error and listed.is_error
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("arguments", [{"name": "\\ud800"}, {"name": "acme/ops-kit/\\udfff"}])
+def test_half_a_surrogate_pair_in_a_tool_argument_is_a_tool_error_naming_it(skillport, two_markets, people, arguments):
+    """JSON may escape half a surrogate pair on its own, and the 2026-07-28 transport reads bodies with Python's json,
+    which keeps it: not text, it failed every tool where it was encoded. The official client cannot send one (it
+    encodes what it sends), so the request it would send is written out."""
+    body = ('{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "get_skill", "arguments": %s, '
+            '"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28", '
+            '"io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"}, '
+            '"io.modelcontextprotocol/clientCapabilities": {}}}}') % json.dumps(arguments).replace("\\\\u", "\\u")
+    response = httpx.post(f"{skillport.url}/mcp", content=body, timeout=10, headers={
+        "authorization": f"Bearer {mint(people['member'])}", "accept": "application/json, text/event-stream",
+        "content-type": "application/json", "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call",
+        "mcp-name": "get_skill"})
+    result = response.json()["result"]
+    assert result["isError"]
+    assert result["content"][0]["text"].endswith("Requests may not contain half of a surrogate pair on its own "
+                                                 "(an escape from \\ud800 to \\udfff).")
