@@ -46,6 +46,7 @@ class Action(models.TextChoices):
     PROPOSAL_OPENED = "proposal_opened", "Change proposed"
     PROPOSAL_MERGED = "proposal_merged", "Proposed change merged"
     PROPOSAL_CLOSED = "proposal_closed", "Proposed change closed"
+    ADMIN_CHANGED = "admin_changed", "Changed in the admin"
 
 
 class Surface(models.TextChoices):
@@ -122,5 +123,7 @@ class AuditEvent(models.Model):
 
     @property
     def target(self):
-        """<marketplace>/<plugin>/<skill>, as far as the event names one."""
-        return "/".join(part for part in (self.marketplace, self.plugin, self.skill) if part)
+        """<marketplace>/<plugin>/<skill>, as far as the event names one; else what was changed in the admin."""
+        if named := "/".join(part for part in (self.marketplace, self.plugin, self.skill) if part):
+            return named
+        return f"{self.extra['model']} {self.extra['object']}" if self.action == Action.ADMIN_CHANGED else ""

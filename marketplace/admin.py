@@ -17,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 
 from audit import record, record_many
+from audit.admin_changes import AuditedChanges
 from audit.admin_records import ListsLightly, PermanentRecordAdmin, RecordAdmin
 from audit.models import Action, Surface
 from skillport_site.links import absolute_url
@@ -232,8 +233,9 @@ class DecisionActions:
 
 
 @admin.register(Marketplace)
-class MarketplaceAdmin(DecisionActions, admin.ModelAdmin):
+class MarketplaceAdmin(AuditedChanges, DecisionActions, admin.ModelAdmin):
     form = MarketplaceForm
+    records_its_own = {"added", "changed", "deleted"}  # save_model, delete_model, delete_queryset
     # Narrow enough for a 1280-pixel screen beside the filters: status, last sync and commit stay in view.
     list_display = ["marketplace", "repository", "enabled", "gate", "status", "last_sync", "short_commit", "has_token"]
     list_filter = ["enabled", "requires_approval", "scan_gate", "status"]
@@ -399,10 +401,11 @@ class SyncRunAdmin(RecordAdmin):
 SKILL_UNREAD = ("description", *SKILL_TEXT, *(f"plugin__{field}" for field in PLUGIN_DETAIL))
 
 
-class CatalogueAdmin(ListsLightly, admin.ModelAdmin):
+class CatalogueAdmin(AuditedChanges, ListsLightly, admin.ModelAdmin):
     """Plugins and skills come from git: their content is read-only, who sees them is not."""
 
     editable = ["audience", "curation", "policy", "policy_reason", "notes"]
+    records_its_own = {"changed"}  # save_model: the curation before and after
     actions = ["show", "feature", "hide"]
 
     def has_add_permission(self, request):

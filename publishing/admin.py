@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from audit import record
+from audit.admin_changes import AuditedChanges
 from audit.admin_records import ListsLightly, RecordAdmin
 from audit.models import Action
 from marketplace.admin import problems_table
@@ -146,8 +147,9 @@ def inbox(request) -> list[dict]:
 
 
 @admin.register(PublishTarget)
-class PublishTargetAdmin(admin.ModelAdmin):
+class PublishTargetAdmin(AuditedChanges, admin.ModelAdmin):
     form = PublishTargetForm
+    records_its_own = {"added", "changed", "deleted"}  # save_related, delete_model, delete_queryset
     list_display = ["name", "kind", "enabled", "audience_shown", "last_status", "last_run_at", "published_link"]
     list_filter = ["kind", "enabled", LastRunFilter]
     search_fields = ["name", "marketplace_name", "repository_url"]

@@ -28,6 +28,15 @@ class SkillportAdminSite(admin.AdminSite):
         inbox = [*catalogue_inbox(request), *publishing_inbox(request)]
         return super().index(request, {"inbox": inbox, **(extra_context or {})})
 
+    def register(self, model_or_iterable, admin_class=None, **options):
+        # Each model's admin, other apps' as much as ours, records what it changes in the audit log (audit.admin_changes).
+        from audit.admin_changes import AuditedChanges
+
+        admin_class = admin_class or admin.ModelAdmin
+        if not issubclass(admin_class, AuditedChanges):
+            admin_class = type(admin_class.__name__, (AuditedChanges, admin_class), {"__module__": admin_class.__module__})
+        super().register(model_or_iterable, admin_class, **options)
+
     def admin_view(self, view, cacheable=False):
         # Every list's actions, Django's own and other apps' as much as ours: a selection naming something no row's
         # key can be ("abc" for a number) made the action's query fail with a 500.

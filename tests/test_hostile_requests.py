@@ -11,7 +11,6 @@ column PostgreSQL refuses). The test client raises what a view raises, so a fail
 """
 import logging
 import re
-from html.parser import HTMLParser
 from urllib.parse import urlencode, urljoin
 
 import pytest
@@ -21,6 +20,8 @@ from django.contrib.admin import helpers
 from django.db import models
 from django.urls import URLResolver, get_resolver, reverse
 from django.urls.resolvers import RegexPattern
+
+from .html_forms import Forms
 
 # Path segments: a newline, a NUL, bytes that are not UTF-8 (a lone surrogate's), overlong text, dot segments
 # (plain and escaped), a slash inside a segment, and numbers past any column's range.
@@ -256,50 +257,6 @@ def test_every_admin_page_of_a_real_row_never_fails_on_a_hostile_query(client, p
             if status >= 500:
                 failed.append((page, value[:20], status))
     assert failed == []
-
-
-class Forms(HTMLParser):
-    """The forms of a page, and what a browser would send from each: {"id", "action", "method", "fields"}, the fields
-    as (name, current value) in order."""
-
-    def __init__(self, html):
-        super().__init__()
-        self.forms, self._form, self._select, self._textarea = [], None, None, None
-        self.feed(html)
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "form":
-            self._form = {"id": attrs.get("id"), "action": attrs.get("action") or "",
-                          "method": (attrs.get("method") or "get").lower(), "fields": []}
-            self.forms.append(self._form)
-        elif self._form is None or "name" not in attrs and tag != "option" or "disabled" in attrs:
-            return
-        elif tag == "input" and attrs.get("type") not in ("submit", "button", "file", "image"):
-            if attrs.get("type") not in ("checkbox", "radio") or "checked" in attrs:
-                self._field(attrs["name"], attrs.get("value", "on" if attrs.get("type") == "checkbox" else ""))
-        elif tag == "select":
-            self._select = attrs["name"]
-        elif tag == "option" and self._select and "selected" in attrs:
-            self._field(self._select, attrs.get("value", ""))
-        elif tag == "textarea":
-            self._textarea = [attrs["name"], ""]
-
-    def _field(self, name, value):
-        self._form["fields"].append((name, value))
-
-    def handle_data(self, data):
-        if self._textarea:
-            self._textarea[1] += data
-
-    def handle_endtag(self, tag):
-        if tag == "form":
-            self._form = None
-        elif tag == "select":
-            self._select = None
-        elif tag == "textarea" and self._textarea:
-            self._field(self._textarea[0], self._textarea[1].removeprefix("\n"))
-            self._textarea = None
 
 
 # Field values no form of ours should fail on: control and overlong text, numbers past any column, malformed
