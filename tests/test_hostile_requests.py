@@ -10,7 +10,6 @@ send it, one field at a time hostile (which found allauth's GitHub account form 
 column PostgreSQL refuses). The test client raises what a view raises, so a failure shows its traceback.
 """
 import logging
-import re
 from urllib.parse import urlencode, urljoin
 
 import pytest
@@ -18,10 +17,10 @@ from django.conf import settings as django_settings
 from django.contrib import admin
 from django.contrib.admin import helpers
 from django.db import models
-from django.urls import URLResolver, get_resolver, reverse
-from django.urls.resolvers import RegexPattern
+from django.urls import reverse
 
 from .html_forms import Forms
+from .url_routes import named_routes, routes
 
 # Path segments: a newline, a NUL, bytes that are not UTF-8 (a lone surrogate's), overlong text, dot segments
 # (plain and escaped), a slash inside a segment, and numbers past any column's range.
@@ -30,9 +29,6 @@ SEGMENTS = ["%0A", "%00", "%FF", "%ED%A0%80", "a" * 3000, "..", "%2E%2E%2F%2E%2E
 PARAMETERS = ("q page sort marketplace plugin category tag surface verdict since until actor action skill outcome "
               "status trigger from to raw next cursor limit offset format page_size relevance path login token").split()
 VALUES = ["", "%00", "%FF", "%ED%A0%80", "a" * 3000, "-1", "9" * 25, "1e309", "2026-13-45", "%27%22%3C"]
-# Named groups of a regular-expression pattern, and its anchors.
-GROUP = re.compile(r"\(\?P<\w+>[^)]*\)")
-CONVERTER = re.compile(r"<(?:\w+:)?\w+>")
 
 
 @pytest.fixture(autouse=True)
@@ -41,24 +37,6 @@ def _unthrottled(settings):
     for name in dir(django_settings):
         if name.startswith("SKILLPORT_") and name.endswith("_RATE"):
             setattr(settings, name, "1000000/minute")
-
-
-def routes():
-    """Each URL pattern as one template, its parameters written `{}`: Django's own and every app's."""
-    def walk(resolver, prefix):
-        for entry in resolver.url_patterns:
-            pattern = entry.pattern
-            part = str(pattern)
-            if isinstance(pattern, RegexPattern):
-                part = GROUP.sub("{}", part).replace("^", "").replace("$", "").replace("\\Z", "")
-            else:
-                part = CONVERTER.sub("{}", part)
-            if isinstance(entry, URLResolver):
-                yield from walk(entry, prefix + part)
-            else:
-                yield "/" + prefix + part
-
-    return sorted(set(walk(get_resolver(), "")))
 
 
 def test_the_sweep_reaches_every_app():
@@ -132,19 +110,6 @@ def test_every_admin_action_refuses_a_selection_naming_no_row(client, people, rf
     assert len(refused) > 10
     assert {model for model, selection in refused if selection == "abc"} >= {
         model for model in keyed_by_number if admin.site._registry[model].get_actions(asked)}
-
-
-def named_routes():
-    """Each named route outside the admin that takes arguments: its reversible name and the arguments' names."""
-    def walk(resolver, namespaces):
-        for entry in resolver.url_patterns:
-            if isinstance(entry, URLResolver):
-                if entry.app_name != "admin":
-                    yield from walk(entry, namespaces + ([entry.namespace] if entry.namespace else []))
-            elif entry.name and entry.pattern.converters:
-                yield ":".join([*namespaces, entry.name]), tuple(entry.pattern.converters)
-
-    return sorted(set(walk(get_resolver(), [])))
 
 
 @pytest.fixture
