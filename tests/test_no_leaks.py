@@ -1,6 +1,6 @@
 """Nothing a person may not see reaches them on any surface: every page and API route the URL configuration holds,
 asked about skills kept from them in each way there is (an access.json rule, a skill's, a plugin's or a marketplace's
-audience, an admin hiding it), and every connector tool and listing. Each kept skill's description holds the word
+audience, an admin hiding it), every connector tool and listing, and the curated catalogue Claude Code reads. Each kept skill's description holds the word
 "zebracorn", and one plugin and one marketplace are named with it: no answer to them may hold it, and a kept skill's
 pages answer as a made-up one's do, so that not even its existence shows."""
 import json
@@ -72,6 +72,24 @@ def test_no_page_or_api_answer_shows_what_a_person_may_not_see(client, people, k
     assert shown == []
 
 
+def curated(client, person, slug):
+    """The curated catalogue of `slug` as Claude Code reads it with `person`'s catalogue token."""
+    from connector.tokens import CATALOGUE_CLIENT_NAME, CATALOGUE_SCOPE, catalogue_resource, issue
+
+    _, raw = issue(person, scope=CATALOGUE_SCOPE, ttl=3600, resource=[catalogue_resource()],
+                   client_name=CATALOGUE_CLIENT_NAME)
+    return client.get(reverse("marketplace:curated", args=[slug]), HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+
+@pytest.mark.parametrize("who", ["member", "outsider", "design"])
+def test_no_curated_catalogue_read_with_a_persons_token_shows_what_they_may_not_see(client, people, kept, who):
+    """What Claude Code reads: a marketplace's catalogue leaves out the plugins holding kept skills, and one the
+    person may not see answers as one that never was."""
+    assert WORD.encode() not in curated(client, people[who], "acme").content
+    kept_market, made_up = curated(client, people[who], "labs"), curated(client, people[who], "never-was")
+    assert WORD.encode() not in kept_market.content and kept_market.status_code == made_up.status_code
+
+
 def test_the_core_team_sees_what_the_rule_gives_them(client, people, kept):
     """The sweep above can fail: the same pages show the core team their skills (an admin's hidden one to no one)."""
     client.force_login(people["core"])
@@ -80,6 +98,8 @@ def test_the_core_team_sees_what_the_rule_gives_them(client, people, kept):
         response = client.get(reverse("marketplace:skill", args=[marketplace, plugin, skill]))
         assert (response.status_code, WORD.encode() in response.content) == (
             (404, False) if skill == "hidden" else (200, True)), full_name
+    assert f"{WORD}-vault" in [plugin["name"] for plugin in curated(client, people["core"], "acme").json()["plugins"]]
+    assert curated(client, people["core"], "labs").status_code == 200
     found = client.get(f"/skills/?q={WORD}").content.decode()
     assert "by-rule" in found and "lab-note" in found and "in-vault" in found
 
