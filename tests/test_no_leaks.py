@@ -107,7 +107,10 @@ def test_the_core_team_sees_what_the_rule_gives_them(client, people, kept):
 def test_no_connector_answer_shows_what_a_person_may_not_see(transactional_db, people, kept):
     """Through the official MCP client. What answers a question echoing it (a search's hint, an unknown name) is
     compared with the answer to the same question about something that never was."""
+    from mcp.shared.exceptions import MCPError
+
     from .mcp_client import session
+    from .test_connector_skills_extension import RAW, every_entry, get_request
 
     made_up = {name: name.rsplit("/", 1)[0].replace(WORD, "quaggaxyz") + "/never-was" for name in kept}
 
@@ -125,6 +128,14 @@ def test_no_connector_answer_shows_what_a_person_may_not_see(transactional_db, p
                                   for name in (full_name, made_up[full_name])]
                 assert asked.is_error and control.is_error
                 assert asked.content[0].text.replace(full_name, made_up[full_name]) == control.content[0].text
+        for full_name in kept:  # the Skills extension's skills/get, refused as for a skill that never was
+            refusals = []
+            for name in (full_name, made_up[full_name]):
+                with pytest.raises(MCPError) as refused:
+                    await client.session.send_request(get_request(f"skill://{name}/SKILL.md"), RAW)
+                refusals.append(str(refused.value).replace(name, "NAME"))
+            assert refusals[0] == refusals[1]
+        assert [entry["uri"] for entry in await every_entry(client)] == ["skill://acme/tools/open/SKILL.md"]  # skills/list
         listed = await client.call_tool("list_skills", {"limit": 50})
         assert [skill["name"] for skill in listed.structured_content["skills"]] == ["acme/tools/open"]
         return [listed.model_dump_json(), (await client.call_tool("whoami", {})).model_dump_json(),
