@@ -1,5 +1,6 @@
 """A page's forms, read as a browser reads them to send them."""
 from html.parser import HTMLParser
+from urllib.parse import urlencode
 
 
 class Forms(HTMLParser):
@@ -44,3 +45,13 @@ class Forms(HTMLParser):
         elif tag == "textarea" and self._textarea:
             self._field(self._textarea[0], self._textarea[1].removeprefix("\n"))
             self._textarea = None
+
+
+def posted_back(client, page, **changes):
+    """Post the admin form of `page` back as a browser would, with `changes` (a list for a multiple choice, False to
+    leave a box unticked)."""
+    [form] = [form for form in Forms(client.get(page).content.decode()).forms if (form["id"] or "").endswith("_form")]
+    fields = [(name, value) for name, value in form["fields"] if name not in changes]
+    for name, value in changes.items():
+        fields += [(name, item) for item in (value if isinstance(value, list) else [value]) if item is not False]
+    return client.post(page, urlencode(fields), content_type="application/x-www-form-urlencoded")

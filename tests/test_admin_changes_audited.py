@@ -7,7 +7,7 @@ from oauth2_provider.models import get_application_model
 from audit.models import Action, AuditEvent
 from connector.models import TrustedHost
 
-from .html_forms import Forms
+from .html_forms import posted_back
 
 pytestmark = pytest.mark.django_db
 
@@ -16,22 +16,6 @@ pytestmark = pytest.mark.django_db
 def admin_client(client, people):
     client.force_login(people["admin"])
     return client
-
-
-def posted_back(client, page, **changes):
-    """Post the admin form of `page` back as a browser would, with `changes` (a list for a multiple choice)."""
-    [form] = [form for form in Forms(client.get(page).content.decode()).forms if form["id"] and form["id"].endswith("_form")]
-    fields = [(name, value) for name, value in form["fields"] if name not in changes]
-    for name, value in changes.items():
-        fields += [(name, item) for item in (value if isinstance(value, list) else [value]) if item is not False]
-    return client.post(page, dict_of_lists(fields))
-
-
-def dict_of_lists(fields):
-    data = {}
-    for name, value in fields:
-        data.setdefault(name, []).append(value)
-    return data
 
 
 def admin_events():
