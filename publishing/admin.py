@@ -54,8 +54,10 @@ class PublishTargetForm(forms.ModelForm):
         for name in SECRETS:
             # The stored value stays out of the form, and so out of the page; left empty, it counts as unchanged.
             self.initial[name] = ""
-        # A managed-settings target pointing at a published repository carries no marketplaces of its own.
-        self.fields["marketplaces"].required = False
+        # A managed-settings target pointing at a published repository carries no marketplaces of its own. (Absent
+        # from the form of someone who may only view.)
+        if "marketplaces" in self.fields:
+            self.fields["marketplaces"].required = False
 
     def clean(self):
         data = super().clean()

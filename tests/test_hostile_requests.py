@@ -371,3 +371,38 @@ def _with(arguments, path, value):
     else:
         changed[path[0]] = {**(changed.get(path[0]) if isinstance(changed.get(path[0]), dict) else {}), path[1]: value}
     return changed
+
+
+def test_a_staff_member_who_may_only_view_reads_the_admin_and_changes_nothing(client, people, admin_rows, rf):
+    """Every admin page of a real row, and every change form posted back as the superuser's browser would send it,
+    by a staff member whose only permissions are to view: pages or 403s, never a 5xx, and nothing saved."""
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.auth.models import Permission, User
+
+    from audit.models import Action, AuditEvent
+
+    viewer = User.objects.create_user("viewer", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
+    asked = rf.get("/admin/")
+    asked.user = people["admin"]
+    client.force_login(people["admin"])
+    pages, forms = ["/admin/"], []
+    for model, model_admin in admin.site._registry.items():
+        prefix = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        pages.append(reverse(f"{prefix}_changelist"))
+        if (row := model_admin.get_queryset(asked).first()) is not None:
+            pages += [reverse(f"{prefix}_{page}", args=[row.pk]) for page in ("change", "history", "delete")]
+            if model_admin.has_change_permission(asked, row):
+                page = reverse(f"{prefix}_change", args=[row.pk])
+                forms += [(page, form["fields"]) for form in Forms(client.get(page).content.decode()).forms
+                          if form["id"] == f"{model._meta.model_name}_form"]
+    assert len(forms) > 5
+    client.force_login(viewer)
+    logged, changed = LogEntry.objects.count(), AuditEvent.objects.filter(action=Action.ADMIN_CHANGED).count()
+    answers = {page: client.get(page).status_code for page in pages}
+    answers.update({f"POST {page}": client.post(page, urlencode(fields), content_type="application/x-www-form-urlencoded")
+                    .status_code for page, fields in forms})
+    assert {page: status for page, status in answers.items() if status >= 500 or status == 200 and "POST" in page} == {}
+    assert answers["/admin/"] == 200 and answers[reverse("admin:marketplace_marketplace_changelist")] == 200
+    assert LogEntry.objects.count() == logged
+    assert AuditEvent.objects.filter(action=Action.ADMIN_CHANGED).count() == changed
