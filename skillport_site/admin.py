@@ -9,6 +9,8 @@ from django.contrib.admin.options import TO_FIELD_VAR
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseBadRequest, HttpResponseRedirect
 
+from marketplace.crypto import EncryptedTextField
+
 log = logging.getLogger(__name__)
 
 
@@ -29,12 +31,14 @@ class SkillportAdminSite(admin.AdminSite):
         return super().index(request, {"inbox": inbox, **(extra_context or {})})
 
     def register(self, model_or_iterable, admin_class=None, **options):
-        # Each model's admin, other apps' as much as ours, records what it changes in the audit log (audit.admin_changes).
+        # Each model's admin, other apps' as much as ours, records what it changes in the audit log (audit.admin_changes)
+        # and never shows a secret it keeps.
         from audit.admin_changes import AuditedChanges
 
         admin_class = admin_class or admin.ModelAdmin
-        if not issubclass(admin_class, AuditedChanges):
-            admin_class = type(admin_class.__name__, (AuditedChanges, admin_class), {"__module__": admin_class.__module__})
+        mixins = tuple(mixin for mixin in (AuditedChanges, SecretsNeverShown) if not issubclass(admin_class, mixin))
+        if mixins:
+            admin_class = type(admin_class.__name__, (*mixins, admin_class), {"__module__": admin_class.__module__})
         super().register(model_or_iterable, admin_class, **options)
 
     def admin_view(self, view, cacheable=False):
@@ -44,6 +48,35 @@ class SkillportAdminSite(admin.AdminSite):
         if isinstance(model_admin, admin.ModelAdmin) and view.__name__ == "changelist_view":
             view = _selection_checked(model_admin, view)
         return super().admin_view(_nesting_refused(_field_named(view)), cacheable)
+
+
+class SecretsNeverShown:
+    """A field kept encrypted (an access token, a webhook secret, a publish target's credential or API key) is
+    write-only: its form never sends the stored value back, and a page shown read-only, to a staff member who may
+    only view, says whether one is stored where Django's read-only page would show the value itself."""
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        secrets = {field.name: field for field in self.model._meta.fields if isinstance(field, EncryptedTextField)}
+        if not secrets or self.has_change_permission(request, obj):
+            return fieldsets
+
+        def shown(name):
+            if isinstance(name, (list, tuple)):  # fields on one line
+                return type(name)(map(shown, name))
+            return _whether_stored(secrets[name]) if name in secrets else name
+
+        return [(title, {**options, "fields": [shown(name) for name in options["fields"]]}) for title, options in fieldsets]
+
+
+def _whether_stored(field):
+    """A read-only field saying whether `field`'s secret is stored."""
+    @admin.display(description=field.verbose_name)
+    def stored(obj):
+        return "Stored (never shown)" if getattr(obj, field.name) else "None"
+
+    stored.__name__ = field.name  # the row's class name in the page, as the field's would be
+    return stored
 
 
 def _field_named(view):

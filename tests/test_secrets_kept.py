@@ -76,3 +76,20 @@ def test_no_secret_is_kept_or_logged_in_the_clear(client, people, simple_repo, m
     assert searched > 200 and found == []
     assert [name for name, value in kept.items() if value in caplog.text] == []
     assert rows_holding([simple_repo.url])[0]  # the search finds what is there
+
+
+def test_a_staff_member_who_may_only_view_reads_whether_a_secret_is_stored_never_the_secret(client, simple_repo,
+                                                                                            make_marketplace):
+    """Django shows a read-only page's fields as they are stored: the write-only secrets were shown in the clear."""
+    from django.contrib.auth.models import Permission, User
+
+    market = make_marketplace(simple_repo, slug="acme", access_token=SECRETS["access token"])
+    target = PublishTarget.objects.create(name="org", kind="git", marketplace_name="acme-org",
+                                          credential=SECRETS["credential"], api_key=SECRETS["API key"])
+    viewer = User.objects.create_user("viewer", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
+    client.force_login(viewer)
+    for page in (f"/admin/marketplace/marketplace/{market.pk}/change/", f"/admin/publishing/publishtarget/{target.pk}/change/"):
+        shown = client.get(page).content.decode()
+        assert [name for name, value in SECRETS.items() if value in shown] == [], page
+        assert "Stored (never shown)" in shown  # the row is there, saying a secret is stored
