@@ -1,5 +1,5 @@
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from audit.api import AuditEventList
 
@@ -11,7 +11,7 @@ skill = "v1/skills/<str:marketplace>/<str:plugin>/<str:skill>/"
 target = "v1/publish-targets/<str:target>/"
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("docs/", views.Docs.as_view(url_name="api:schema"), name="docs"),
     path("v1/marketplaces/", views.MarketplaceList.as_view(), name="marketplace-list"),
     path("v1/marketplaces/<str:marketplace>/", views.MarketplaceDetail.as_view(), name="marketplace-detail"),
     path("v1/marketplaces/<str:marketplace>/sync/", views.SyncNow.as_view(), name="marketplace-sync"),

@@ -1,4 +1,4 @@
-"""Request checks that come before any view."""
+"""Request checks that come before any view, and the headers every answer carries."""
 from asgiref.sync import iscoroutinefunction
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
@@ -133,3 +133,30 @@ def limit_members_pages(request):
             raise
         return response
     return None if member is None else over_page_rate(request, member)
+
+
+# What a page may load and run: Skillport's own scripts, styles and images, and images inlined as data: URLs (the only
+# ones rendered Markdown keeps); nothing inline, no plugins, no <base>, no framing. Rendered SKILL.md bodies and READMEs
+# are sanitised (marketplace.rendering): this is the wall behind that one, should it ever let something through. Forms
+# may post anywhere: the OAuth consent form's answer redirects to the client (claude.ai), which form-action would refuse.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "object-src 'none'",
+    "base-uri 'none'", "frame-ancestors 'none'",
+])
+
+
+@sync_and_async_middleware
+def content_security_policy(get_response):
+    """Every answer carries CONTENT_SECURITY_POLICY, unless its view set a policy of its own."""
+    if iscoroutinefunction(get_response):
+        async def middleware(request):
+            return _with_policy(await get_response(request))
+    else:
+        def middleware(request):
+            return _with_policy(get_response(request))
+    return middleware
+
+
+def _with_policy(response):
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    return response

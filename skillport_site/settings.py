@@ -127,6 +127,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "skillport_site.middleware.content_security_policy",
     "skillport_site.throttle.throttle_endpoints",  # first: a refused request costs nothing more
     "skillport_site.middleware.read_uploads",
     "skillport_site.middleware.reject_nul_characters",
