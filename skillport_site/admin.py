@@ -1,4 +1,6 @@
-"""The admin site: branded Skillport, its index opening on what waits for an admin."""
+"""The admin site: branded Skillport, its index opening on what waits for an admin. Every model's admin, other apps'
+as much as ours, records its changes in the audit log and never shows a stored secret, and every page answers input
+Django's admin would fail on with a 4xx."""
 import logging
 from functools import wraps
 
@@ -52,8 +54,8 @@ class SkillportAdminSite(admin.AdminSite):
 
 class SecretsNeverShown:
     """A field kept encrypted (an access token, a webhook secret, a publish target's credential or API key) is
-    write-only: its form never sends the stored value back, and a page shown read-only, to a staff member who may
-    only view, says whether one is stored where Django's read-only page would show the value itself."""
+    write-only: the forms that set one never send it back, and to a staff member who may only view, a page says
+    whether one is stored where Django's read-only page would show the value itself."""
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)

@@ -7,7 +7,10 @@ the same questions: each pattern is read from the URL configuration, not listed 
 object a route takes is made for real, so its page is read as well as its 404 (which found every admin change
 and delete page answering `?_to_field=` with a 500). Every form a page shows is posted back as a browser would
 send it, one field at a time hostile (which found allauth's GitHub account form storing 1e309, infinity, in a JSON
-column PostgreSQL refuses). The test client raises what a view raises, so a failure shows its traceback.
+column PostgreSQL refuses). The connector's tools and resource reads are asked the same through the official MCP
+client (which found half a surrogate pair failing every tool), and the admin is read by a staff member who may only
+view (which found a publish target's page failing). The test client raises what a view raises, so a failure shows
+its traceback.
 """
 import logging
 from urllib.parse import urlencode, urljoin
