@@ -18,7 +18,7 @@ from marketplace.tasks import queue_sync
 from publishing import downloads, managed_settings
 from publishing.models import Kind, PublishRun, PublishTarget, Trigger
 from publishing.tasks import queue_publish
-from skillport_site.middleware import CONTENT_SECURITY_POLICY
+from skillport_site.middleware import POLICY, content_security_policy_header
 
 from . import auth, filters
 from .serializers import (
@@ -288,6 +288,6 @@ class Docs(SpectacularSwaggerSplitView):
     @extend_schema(exclude=True)
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)
-        response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
-            "style-src 'self'", "style-src 'self' 'unsafe-inline'")
+        response["Content-Security-Policy"] = content_security_policy_header(
+            {**POLICY, "style-src": "'self' 'unsafe-inline'"})
         return response

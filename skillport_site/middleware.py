@@ -139,10 +139,15 @@ def limit_members_pages(request):
 # ones rendered Markdown keeps); nothing inline, no plugins, no <base>, no framing. Rendered SKILL.md bodies and READMEs
 # are sanitised (marketplace.rendering): this is the wall behind that one, should it ever let something through. Forms
 # may post anywhere: the OAuth consent form's answer redirects to the client (claude.ai), which form-action would refuse.
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "object-src 'none'",
-    "base-uri 'none'", "frame-ancestors 'none'",
-])
+POLICY = {"default-src": "'self'", "script-src": "'self'", "style-src": "'self'", "img-src": "'self' data:",
+          "object-src": "'none'", "base-uri": "'none'", "frame-ancestors": "'none'"}
+
+
+def content_security_policy_header(policy: dict) -> str:
+    return "; ".join(f"{directive} {sources}" for directive, sources in policy.items())
+
+
+CONTENT_SECURITY_POLICY = content_security_policy_header(POLICY)
 
 
 @sync_and_async_middleware
